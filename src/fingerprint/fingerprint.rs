@@ -1,0 +1,155 @@
+//! The cell fingerprint: canonical JSON of everything that can change a cell's result.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::host::HostFacts;
+
+/// Bump to invalidate every cached result (a change to what a fingerprint means).
+pub const SCHEMA: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    pub schema: u32,
+    /// Axis values other than `model` and `toolbox`, which enter by content below.
+    pub axes: BTreeMap<String, String>,
+    /// The resolved argv, model and file paths replaced by `sha256:<hex>`.
+    pub argv: Vec<String>,
+    pub toolbox: ToolboxPrint,
+    pub workload: WorkloadPrint,
+    pub host: HostPrint,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolboxPrint {
+    pub name: String,
+    pub runner: String,
+    pub image: Option<String>,
+    /// Filled in once the toolbox is inspected; `None` until then.
+    pub digest: Option<String>,
+    pub llama_cpp: Option<String>,
+    pub env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum WorkloadPrint {
+    Bench,
+    Command { metrics: BTreeMap<String, String> },
+    Server { name: String, repeat: u64, requests: Vec<RequestPrint> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestPrint {
+    pub api: String,
+    pub fields: BTreeMap<String, String>,
+    /// `prompt-file` / `system-file` → sha256 of their content.
+    pub files: BTreeMap<String, String>,
+}
+
+/// The host facts that can change a result; the host's name and OS label do not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostPrint {
+    pub cpu: String,
+    pub gpus: Vec<String>,
+    pub memory_bytes: u64,
+    pub kernel: String,
+    pub firmware: Option<String>,
+}
+
+impl HostPrint {
+    pub fn of(facts: &HostFacts) -> Self {
+        Self {
+            cpu: facts.cpu.clone(),
+            gpus: facts.gpus.clone(),
+            memory_bytes: facts.memory_bytes,
+            kernel: facts.kernel.clone(),
+            firmware: facts.firmware.clone(),
+        }
+    }
+}
+
+impl Fingerprint {
+    /// JSON with sorted keys and no whitespace: the bytes that are hashed.
+    pub fn canonical_json(&self) -> String {
+        // serde_json's Map is a BTreeMap (no `preserve_order`), so going through Value sorts keys.
+        let value = serde_json::to_value(self).expect("a fingerprint always serialises");
+        value.to_string()
+    }
+
+    /// The cell hash: sha256 of the canonical JSON, in hex.
+    pub fn hash(&self) -> String {
+        hex(&Sha256::digest(self.canonical_json().as_bytes()))
+    }
+
+    /// Every leaf as `path = value`, for explaining what changed between two fingerprints.
+    pub fn leaves(&self) -> BTreeMap<String, String> {
+        let mut leaves = BTreeMap::new();
+        flatten("", &serde_json::to_value(self).expect("a fingerprint always serialises"), &mut leaves);
+        leaves
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        text.push(DIGITS[usize::from(byte >> 4)] as char);
+        text.push(DIGITS[usize::from(byte & 15)] as char);
+    }
+    text
+}
+
+fn flatten(path: &str, value: &serde_json::Value, leaves: &mut BTreeMap<String, String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, child) in map {
+                let child_path = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                flatten(&child_path, child, leaves);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (index, child) in items.iter().enumerate() {
+                flatten(&format!("{path}[{index}]"), child, leaves);
+            }
+            if items.is_empty() {
+                leaves.insert(path.to_owned(), "[]".to_owned());
+            }
+        }
+        serde_json::Value::String(text) => {
+            leaves.insert(path.to_owned(), text.clone());
+        }
+        other => {
+            leaves.insert(path.to_owned(), other.to_string());
+        }
+    }
+}
+
+/// One field that differs between an earlier fingerprint and the current one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
+/// The fields that differ, in path order.
+pub fn diff(old: &Fingerprint, new: &Fingerprint) -> Vec<FieldChange> {
+    let old = old.leaves();
+    let new = new.leaves();
+    let mut changes = Vec::new();
+    for (field, value) in &new {
+        if old.get(field) != Some(value) {
+            changes.push(FieldChange { field: field.clone(), old: old.get(field).cloned(), new: Some(value.clone()) });
+        }
+    }
+    for (field, value) in &old {
+        if !new.contains_key(field) {
+            changes.push(FieldChange { field: field.clone(), old: Some(value.clone()), new: None });
+        }
+    }
+    changes.sort_by(|left, right| left.field.cmp(&right.field));
+    changes
+}

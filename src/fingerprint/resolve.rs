@@ -1,0 +1,240 @@
+//! Resolving a cell: its argv with real paths (to run) and with content hashes (to fingerprint).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::fingerprint::{Fingerprint, HostPrint, RequestPrint, SCHEMA, ToolboxPrint, WorkloadPrint};
+use crate::host::HostFacts;
+use crate::manifest::{Experiment, Manifests, Part, Template};
+use crate::matrix::Cell;
+
+/// What is known about a declared model on this machine.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModelInput {
+    /// Where the file is here; `None` when it was not found under any model root.
+    pub path: Option<PathBuf>,
+    /// Its content hash: hashed here, or pinned in the lock when the file is missing.
+    pub sha256: Option<String>,
+    pub size: Option<u64>,
+    /// Why the model cannot be used here, e.g. where it was looked for.
+    pub problem: Option<String>,
+}
+
+/// What inspecting a toolbox found; empty until toolboxes can be inspected.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ToolboxState {
+    pub digest: Option<String>,
+    pub llama_cpp: Option<String>,
+}
+
+/// Content hashes of every input the cells can name, gathered before fingerprinting.
+#[derive(Debug, Clone, Default)]
+pub struct InputDigests {
+    pub models: BTreeMap<String, ModelInput>,
+    /// Declared files by the path [`Manifests::input_path`] gives, → sha256.
+    pub files: BTreeMap<PathBuf, String>,
+    pub toolboxes: BTreeMap<String, ToolboxState>,
+}
+
+/// A cell ready to plan and run.
+#[derive(Debug, Clone)]
+pub struct ResolvedCell {
+    pub cell: Cell,
+    pub id: String,
+    /// The argv to launch inside the toolbox (for server workloads: the server's).
+    pub argv: Vec<String>,
+    pub fingerprint: Fingerprint,
+    pub hash: String,
+    pub toolbox: String,
+    pub model: Option<String>,
+    /// Why this cell cannot run on this host; empty when it can.
+    pub blocked: Vec<String>,
+}
+
+const MISSING: &str = "<missing>";
+
+/// Resolves `cell` of `experiment` against the inputs and host facts.
+pub fn resolve_cell(
+    manifests: &Manifests,
+    experiment: &Experiment,
+    cell: Cell,
+    inputs: &InputDigests,
+    host: &HostFacts,
+) -> ResolvedCell {
+    let mut resolver = Resolver { manifests, experiment, cell: &cell, inputs, blocked: Vec::new() };
+    let toolbox_name = cell.value("toolbox").unwrap_or("host").to_owned();
+    let model = cell.value("model").map(str::to_owned);
+    let (program, templates): (&str, &[Template]) = match cell.workload.as_str() {
+        "bench" => ("llama-bench", experiment.bench.as_ref().map_or(&[], |bench| &bench.args)),
+        "command" => ("", experiment.command.as_ref().map_or(&[], |command| &command.args)),
+        _ => ("llama-server", experiment.server.as_ref().map_or(&[], |server| &server.args)),
+    };
+    let mut argv = Vec::new();
+    let mut printed = Vec::new();
+    if !program.is_empty() {
+        argv.push(program.to_owned());
+        printed.push(program.to_owned());
+        if let Some(model) = &model {
+            let (path, hash) = resolver.model(model);
+            argv.extend(["-m".to_owned(), path]);
+            printed.extend(["-m".to_owned(), hash]);
+        }
+    }
+    resolver.expand(templates, &mut argv, &mut printed);
+    if program == "llama-bench" {
+        argv.extend(["-o".to_owned(), "jsonl".to_owned()]);
+        printed.extend(["-o".to_owned(), "jsonl".to_owned()]);
+    }
+    let workload = resolver.workload();
+    let mut blocked = resolver.blocked;
+
+    let toolbox = manifests.toolboxes.get(&toolbox_name);
+    let state = inputs.toolboxes.get(&toolbox_name).cloned().unwrap_or_default();
+    if let Some(toolbox) = toolbox {
+        for requirement in &toolbox.requires {
+            if let Err(reason) = requirement.value.check(host) {
+                blocked.push(format!("toolbox `{toolbox_name}` {reason}"));
+            }
+        }
+    }
+    let fingerprint = Fingerprint {
+        schema: SCHEMA,
+        axes: cell
+            .axes
+            .iter()
+            .filter(|(axis, _)| axis != "model" && axis != "toolbox")
+            .map(|(axis, value)| (axis.clone(), value.clone()))
+            .collect(),
+        argv: printed,
+        toolbox: ToolboxPrint {
+            name: toolbox_name.clone(),
+            runner: toolbox.map_or("host", |toolbox| toolbox.runner.name()).to_owned(),
+            image: toolbox.and_then(|toolbox| toolbox.image.as_ref().map(|image| image.value.clone())),
+            digest: state.digest,
+            llama_cpp: state.llama_cpp,
+            env: toolbox.map(|toolbox| toolbox.env.clone()).unwrap_or_default(),
+        },
+        workload,
+        host: HostPrint::of(host),
+    };
+    let hash = fingerprint.hash();
+    blocked.dedup();
+    ResolvedCell { id: cell.id(), cell, argv, fingerprint, hash, toolbox: toolbox_name, model, blocked }
+}
+
+struct Resolver<'a> {
+    manifests: &'a Manifests,
+    experiment: &'a Experiment,
+    cell: &'a Cell,
+    inputs: &'a InputDigests,
+    blocked: Vec<String>,
+}
+
+impl Resolver<'_> {
+    /// The model's path to run with and its `sha256:` stand-in to fingerprint.
+    fn model(&mut self, name: &str) -> (String, String) {
+        let input = self.inputs.models.get(name);
+        let path = input.and_then(|input| input.path.as_ref()).map(|path| path.display().to_string());
+        let hash = input.and_then(|input| input.sha256.as_ref()).map(|hash| format!("sha256:{hash}"));
+        if path.is_none() {
+            let reason = input
+                .and_then(|input| input.problem.clone())
+                .unwrap_or_else(|| format!("model `{name}` was not looked up"));
+            self.blocked.push(reason);
+        }
+        (path.unwrap_or_else(|| MISSING.to_owned()), hash.unwrap_or_else(|| format!("sha256:unknown({name})")))
+    }
+
+    fn file(&mut self, template: &Template, path: &str) -> (String, String) {
+        let full = self.manifests.input_path(template.at, path);
+        match self.inputs.files.get(&full) {
+            Some(hash) => (full.display().to_string(), format!("sha256:{hash}")),
+            None => {
+                self.blocked.push(format!("file `{path}` could not be hashed"));
+                (full.display().to_string(), format!("sha256:unknown({path})"))
+            }
+        }
+    }
+
+    fn expand(&mut self, templates: &[Template], argv: &mut Vec<String>, printed: &mut Vec<String>) {
+        for template in templates {
+            if template.is_variant_splice() {
+                let variant = self.cell.value("variant").unwrap_or_default();
+                let args = self
+                    .experiment
+                    .axis("variant")
+                    .and_then(|axis| axis.values.iter().find(|value| value.value.value == variant))
+                    .map(|value| value.args.clone())
+                    .unwrap_or_default();
+                self.expand(&args, argv, printed);
+                continue;
+            }
+            let mut real = String::new();
+            let mut print = String::new();
+            for part in &template.parts {
+                let (run, hashed) = match part {
+                    Part::Text(text) => (text.clone(), text.clone()),
+                    Part::Axis(axis) => {
+                        let value = self.cell.value(axis).unwrap_or_default().to_owned();
+                        (value.clone(), value)
+                    }
+                    Part::Model => {
+                        let name = self.cell.value("model").unwrap_or_default().to_owned();
+                        self.model(&name)
+                    }
+                    Part::ModelRef(name) => self.model(name),
+                    Part::File(path) => self.file(template, path),
+                    Part::Variant => (String::new(), String::new()),
+                };
+                real.push_str(&run);
+                print.push_str(&hashed);
+            }
+            argv.push(real);
+            printed.push(print);
+        }
+    }
+
+    fn workload(&mut self) -> WorkloadPrint {
+        match self.cell.workload.as_str() {
+            "bench" => WorkloadPrint::Bench,
+            "command" => WorkloadPrint::Command {
+                metrics: self
+                    .experiment
+                    .command
+                    .iter()
+                    .flat_map(|command| &command.metrics)
+                    .map(|metric| (metric.name.value.clone(), metric.regex.value.clone()))
+                    .collect(),
+            },
+            name => {
+                let Some(workload) = self.experiment.workloads.iter().find(|workload| workload.name.value == name) else {
+                    return WorkloadPrint::Server { name: name.to_owned(), repeat: 1, requests: Vec::new() };
+                };
+                let requests = workload
+                    .requests
+                    .iter()
+                    .map(|request| {
+                        let mut files = BTreeMap::new();
+                        for (key, path) in &request.files {
+                            let full = self.manifests.input_path(path.at, &path.value);
+                            let hash = self.inputs.files.get(&full).cloned().unwrap_or_else(|| {
+                                self.blocked.push(format!("file `{}` could not be hashed", path.value));
+                                format!("unknown({})", path.value)
+                            });
+                            files.insert(key.clone(), hash);
+                        }
+                        RequestPrint {
+                            api: serde_json::to_value(request.api)
+                                .ok()
+                                .and_then(|value| value.as_str().map(str::to_owned))
+                                .unwrap_or_default(),
+                            fields: request.fields.clone(),
+                            files,
+                        }
+                    })
+                    .collect();
+                WorkloadPrint::Server { name: name.to_owned(), repeat: workload.repeat, requests }
+            }
+        }
+    }
+}

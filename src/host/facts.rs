@@ -1,0 +1,216 @@
+//! Host facts: what machine the cells run on, probed or read from a `--host-facts` file.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use serde::{Deserialize, Serialize};
+
+/// The facts DESIGN.md names; the `--host-facts` JSON has exactly these keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HostFacts {
+    pub name: String,
+    pub kernel: String,
+    pub os: String,
+    pub cpu: String,
+    pub memory_bytes: u64,
+    pub gpus: Vec<String>,
+    pub firmware: Option<String>,
+    pub devices: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum HostFactsError {
+    #[error("cannot read host facts `{path}`")]
+    #[diagnostic(code(bakeoff::host::unreadable), help("pass a readable JSON file to `--host-facts`"))]
+    Unreadable {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("host facts `{path}` are not valid: {message}")]
+    #[diagnostic(
+        code(bakeoff::host::invalid),
+        help(
+            "expected a JSON object with the keys name, kernel, os, cpu, memory_bytes, gpus, firmware and devices"
+        )
+    )]
+    Invalid { path: String, message: String },
+}
+
+impl HostFacts {
+    /// Reads a `--host-facts` file.
+    pub fn load(path: &Path) -> Result<Self, HostFactsError> {
+        let text = fs::read_to_string(path)
+            .map_err(|source| HostFactsError::Unreadable { path: path.display().to_string(), source })?;
+        serde_json::from_str(&text).map_err(|error| HostFactsError::Invalid {
+            path: path.display().to_string(),
+            message: error.to_string(),
+        })
+    }
+
+    /// Probes this machine. Facts that cannot be found stay empty rather than failing.
+    pub fn probe() -> Self {
+        Self {
+            name: read_trimmed("/proc/sys/kernel/hostname").unwrap_or_default(),
+            kernel: read_trimmed("/proc/sys/kernel/osrelease").unwrap_or_default(),
+            os: fs::read_to_string("/etc/os-release").ok().and_then(|text| os_name(&text)).unwrap_or_default(),
+            cpu: fs::read_to_string("/proc/cpuinfo").ok().and_then(|text| cpu_model(&text)).unwrap_or_default(),
+            memory_bytes: fs::read_to_string("/proc/meminfo")
+                .ok()
+                .and_then(|text| memory_total(&text))
+                .unwrap_or_default(),
+            gpus: probe_gpus(),
+            firmware: probe_firmware(),
+            devices: probe_devices(),
+        }
+    }
+}
+
+fn read_trimmed(path: &str) -> Option<String> {
+    fs::read_to_string(path).ok().map(|text| text.trim().to_owned())
+}
+
+fn os_name(os_release: &str) -> Option<String> {
+    os_release.lines().find_map(|line| {
+        line.strip_prefix("PRETTY_NAME=").map(|value| value.trim_matches('"').to_owned())
+    })
+}
+
+fn cpu_model(cpuinfo: &str) -> Option<String> {
+    cpuinfo.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        (key.trim() == "model name").then(|| value.trim().to_owned())
+    })
+}
+
+fn memory_total(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|line| line.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Display adapters from `lspci` when it is installed, else vendor:device ids from sysfs.
+fn probe_gpus() -> Vec<String> {
+    if let Ok(output) = Command::new("lspci").arg("-mm").output()
+        && output.status.success()
+    {
+        return parse_lspci(&String::from_utf8_lossy(&output.stdout));
+    }
+    let Ok(entries) = fs::read_dir("/sys/class/drm") else {
+        return Vec::new();
+    };
+    let mut gpus: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("card") && !name.contains('-')
+        })
+        .filter_map(|entry| {
+            let device = entry.path().join("device");
+            let vendor = read_trimmed(device.join("vendor").to_str()?)?;
+            let id = read_trimmed(device.join("device").to_str()?)?;
+            Some(format!("pci {}:{}", vendor.trim_start_matches("0x"), id.trim_start_matches("0x")))
+        })
+        .collect();
+    gpus.sort();
+    gpus
+}
+
+/// `lspci -mm` lines whose class is a display or 3D controller → "Vendor Device".
+fn parse_lspci(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split('"').collect();
+            // Fields: slot "class" "vendor" "device" ...; quoted fields sit at odd indices.
+            let class = fields.get(1)?;
+            if !(class.contains("VGA") || class.contains("Display") || class.contains("3D")) {
+                return None;
+            }
+            Some(format!("{} {}", fields.get(3)?, fields.get(5)?))
+        })
+        .collect()
+}
+
+/// The linux-firmware package version from rpm (Fedora) or dpkg (Debian, Ubuntu).
+fn probe_firmware() -> Option<String> {
+    let queries: [(&str, &[&str]); 3] = [
+        ("rpm", &["-q", "--qf", "%{VERSION}", "linux-firmware"]),
+        ("dpkg-query", &["-W", "-f=${Version}", "linux-firmware"]),
+        ("dpkg-query", &["-W", "-f=${Version}", "firmware-linux-free"]),
+    ];
+    queries.iter().find_map(|(program, args)| {
+        let output = Command::new(program).args(*args).output().ok()?;
+        let version = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        (output.status.success() && !version.is_empty()).then_some(version)
+    })
+}
+
+/// Accelerator device nodes that toolboxes commonly require.
+fn probe_devices() -> Vec<String> {
+    let mut devices = Vec::new();
+    for fixed in ["/dev/kfd", "/dev/nvidiactl"] {
+        if Path::new(fixed).exists() {
+            devices.push(fixed.to_owned());
+        }
+    }
+    for directory in ["/dev/dri", "/dev/accel"] {
+        if let Ok(entries) = fs::read_dir(directory) {
+            devices.extend(entries.filter_map(Result::ok).map(|entry| entry.path().display().to_string()));
+        }
+    }
+    if let Ok(entries) = fs::read_dir("/dev") {
+        devices.extend(
+            entries
+                .filter_map(Result::ok)
+                .filter(|entry| {
+                    let name = entry.file_name();
+                    let name = name.to_string_lossy();
+                    name.starts_with("nvidia") && name[6..].chars().all(|c| c.is_ascii_digit()) && name.len() > 6
+                })
+                .map(|entry| entry.path().display().to_string()),
+        );
+    }
+    devices.sort();
+    devices.dedup();
+    devices
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_proc_and_os_release_text() {
+        assert_eq!(os_name("NAME=Fedora\nPRETTY_NAME=\"Fedora Linux 43\"\n").as_deref(), Some("Fedora Linux 43"));
+        assert_eq!(
+            cpu_model("processor\t: 0\nmodel name\t: AMD RYZEN AI MAX+ 395\n").as_deref(),
+            Some("AMD RYZEN AI MAX+ 395")
+        );
+        assert_eq!(memory_total("MemTotal:       131072 kB\n"), Some(134_217_728));
+    }
+
+    #[test]
+    fn lspci_keeps_display_controllers_only() {
+        let text = "00:00.0 \"Host bridge\" \"Intel Corporation\" \"440FX\" -r02 \"\" \"\"\n\
+                    c3:00.0 \"Display controller\" \"Advanced Micro Devices, Inc. [AMD/ATI]\" \"Strix Halo [Radeon 8060S]\" \"\" \"\"\n";
+        assert_eq!(parse_lspci(text), vec!["Advanced Micro Devices, Inc. [AMD/ATI] Strix Halo [Radeon 8060S]"]);
+    }
+
+    #[test]
+    fn facts_file_rejects_unknown_keys() {
+        let error = serde_json::from_str::<HostFacts>(r#"{"kernal": "6.1"}"#).unwrap_err();
+        assert!(error.to_string().contains("unknown field `kernal`"));
+        let facts: HostFacts = serde_json::from_str(r#"{"kernel": "6.1", "firmware": "20260110"}"#).unwrap();
+        assert_eq!(facts.firmware.as_deref(), Some("20260110"));
+    }
+
+    #[test]
+    fn probing_this_machine_finds_a_kernel_and_memory() {
+        let facts = HostFacts::probe();
+        assert!(!facts.kernel.is_empty());
+        assert!(facts.memory_bytes > 0);
+    }
+}

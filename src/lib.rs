@@ -1,0 +1,12 @@
+//! bakeoff: a declarative experiment orchestrator for local LLM inference.
+//!
+//! Data flows manifest → matrix → fingerprint → plan → run → store → report; each stage
+//! is a module named after it.
+
+pub mod glob;
+pub mod host;
+pub mod manifest;
+pub mod suggest;
+pub mod units;
+pub mod fingerprint;
+pub mod matrix;

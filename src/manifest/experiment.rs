@@ -1,0 +1,562 @@
+//! `experiment` declarations: the matrix, its filters, what each cell runs and how it is reported.
+
+use std::collections::BTreeMap;
+
+use kdl::{KdlNode, KdlValue};
+
+use super::decode::Decoder;
+use super::error::ErrorKind;
+use super::source::{FileId, Location, Spanned};
+use super::template::{self, Template};
+use crate::suggest;
+
+#[derive(Debug, Clone)]
+pub struct Experiment {
+    pub name: Spanned<String>,
+    pub file: FileId,
+    pub extends: Option<Spanned<String>>,
+    pub description: Option<String>,
+    pub axes: Vec<Axis>,
+    pub excludes: Vec<Filter>,
+    pub includes: Vec<Filter>,
+    pub bench: Option<Bench>,
+    pub server: Option<Server>,
+    pub workloads: Vec<Workload>,
+    pub command: Option<CommandSpec>,
+    pub timeout: Option<Spanned<u64>>,
+    pub retries: Option<Spanned<u64>>,
+    pub report: Option<ReportSpec>,
+}
+
+impl Experiment {
+    pub fn axis(&self, name: &str) -> Option<&Axis> {
+        self.axes.iter().find(|axis| axis.name.value == name)
+    }
+}
+
+/// One matrix axis; the `variant` axis carries arguments with each value.
+#[derive(Debug, Clone)]
+pub struct Axis {
+    pub name: Spanned<String>,
+    pub values: Vec<AxisValue>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AxisValue {
+    pub value: Spanned<String>,
+    pub args: Vec<Template>,
+}
+
+/// An `exclude` or `include` line: axis = value pairs (globs allowed in `exclude`).
+#[derive(Debug, Clone)]
+pub struct Filter {
+    pub at: Location,
+    pub conditions: Vec<(Spanned<String>, Spanned<String>)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Bench {
+    pub at: Location,
+    pub args: Vec<Template>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub at: Location,
+    pub args: Vec<Template>,
+    pub ready_timeout: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Workload {
+    pub name: Spanned<String>,
+    pub requests: Vec<Request>,
+    pub repeat: u64,
+}
+
+/// The HTTP API a request speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Api {
+    Completion,
+    OpenaiChat,
+    AnthropicMessages,
+}
+
+impl Api {
+    pub const NAMES: [&'static str; 3] = ["completion", "openai-chat", "anthropic-messages"];
+
+    fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "completion" => Self::Completion,
+            "openai-chat" => Self::OpenaiChat,
+            "anthropic-messages" => Self::AnthropicMessages,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub at: Location,
+    pub api: Api,
+    /// Literal fields (`prompt`, `system`, `max-tokens`, sampling settings) as text.
+    pub fields: BTreeMap<String, String>,
+    /// `prompt-file` and `system-file`, relative to the manifest.
+    pub files: BTreeMap<String, Spanned<String>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CommandSpec {
+    pub at: Location,
+    pub args: Vec<Template>,
+    pub metrics: Vec<MetricSpec>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MetricSpec {
+    pub name: Spanned<String>,
+    pub regex: Spanned<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ReportSpec {
+    pub baseline: Vec<(Spanned<String>, Spanned<String>)>,
+    pub tables: Vec<TableSpec>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TableSpec {
+    pub at: Location,
+    pub rows: Option<Spanned<String>>,
+    pub columns: Option<Spanned<String>>,
+    pub metric: Option<Spanned<String>>,
+}
+
+const CHILDREN: [&str; 11] = [
+    "description", "matrix", "exclude", "include", "bench", "server", "workload", "command", "timeout", "retries",
+    "report",
+];
+const REQUEST_TEXT_FIELDS: [&str; 2] = ["prompt", "system"];
+const REQUEST_FILE_FIELDS: [&str; 2] = ["prompt-file", "system-file"];
+const REQUEST_NUMBER_FIELDS: [&str; 8] =
+    ["max-tokens", "temperature", "top-p", "top-k", "min-p", "seed", "repeat-penalty", "timeout"];
+
+pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Experiment> {
+    decoder.check_properties(node, &["extends"]);
+    let name = decoder.single_string(node)?;
+    let mut experiment = Experiment {
+        extends: decoder.string_property(node, "extends"),
+        name,
+        file: decoder.file,
+        description: None,
+        axes: Vec::new(),
+        excludes: Vec::new(),
+        includes: Vec::new(),
+        bench: None,
+        server: None,
+        workloads: Vec::new(),
+        command: None,
+        timeout: None,
+        retries: None,
+        report: None,
+    };
+    for child in decoder.children(node) {
+        let once = |decoder: &mut Decoder<'_>, present: bool| {
+            if present {
+                decoder.report(
+                    child.name().span(),
+                    ErrorKind::Duplicate { what: "node".to_owned(), name: child.name().value().to_owned() },
+                    "an experiment has one of these; merge the two",
+                );
+            }
+        };
+        match child.name().value() {
+            "description" => {
+                decoder.check_properties(child, &[]);
+                once(decoder, experiment.description.is_some());
+                experiment.description = decoder.single_string(child).map(|text| text.value);
+            }
+            "matrix" => {
+                decoder.check_properties(child, &[]);
+                decoder.check_no_arguments(child);
+                once(decoder, !experiment.axes.is_empty());
+                experiment.axes = decode_matrix(decoder, child);
+            }
+            "exclude" => experiment.excludes.extend(decode_filter(decoder, child)),
+            "include" => experiment.includes.extend(decode_filter(decoder, child)),
+            "bench" => {
+                once(decoder, experiment.bench.is_some());
+                decoder.check_properties(child, &[]);
+                decoder.check_no_arguments(child);
+                let args = decode_block_args(decoder, child, &["args"]);
+                experiment.bench = Some(Bench { at: decoder.at(child.name().span()), args });
+            }
+            "server" => {
+                once(decoder, experiment.server.is_some());
+                experiment.server = Some(decode_server(decoder, child));
+            }
+            "workload" => {
+                if let Some(workload) = decode_workload(decoder, child) {
+                    if experiment.workloads.iter().any(|other| other.name.value == workload.name.value) {
+                        decoder.report(
+                            workload.name.at.span,
+                            ErrorKind::Duplicate { what: "workload".to_owned(), name: workload.name.value.clone() },
+                            "give each workload its own name",
+                        );
+                    }
+                    experiment.workloads.push(workload);
+                }
+            }
+            "command" => {
+                once(decoder, experiment.command.is_some());
+                experiment.command = Some(decode_command(decoder, child));
+            }
+            "timeout" => {
+                decoder.check_properties(child, &[]);
+                once(decoder, experiment.timeout.is_some());
+                experiment.timeout = decoder.single_count(child);
+                if let Some(timeout) = &experiment.timeout
+                    && timeout.value == 0
+                {
+                    decoder.report(
+                        timeout.at.span,
+                        ErrorKind::InvalidValue {
+                            what: "timeout".to_owned(),
+                            value: "0".to_owned(),
+                            reason: "a cell cannot finish in 0 seconds".to_owned(),
+                        },
+                        "give the seconds a cell may take, e.g. `timeout 1800`",
+                    );
+                }
+            }
+            "retries" => {
+                decoder.check_properties(child, &[]);
+                once(decoder, experiment.retries.is_some());
+                experiment.retries = decoder.single_count(child);
+            }
+            "report" => {
+                once(decoder, experiment.report.is_some());
+                experiment.report = Some(decode_report(decoder, child));
+            }
+            _ => decoder.unknown_node(child, &format!("experiment `{}`", experiment.name.value), &CHILDREN),
+        }
+    }
+    Some(experiment)
+}
+
+fn decode_matrix(decoder: &mut Decoder<'_>, node: &KdlNode) -> Vec<Axis> {
+    let mut axes: Vec<Axis> = Vec::new();
+    let mut variants: Option<Axis> = None;
+    for child in decoder.children(node) {
+        let axis_name = child.name().value();
+        if axis_name == "variant" {
+            decoder.check_properties(child, &[]);
+            let Some(value) = decoder.single_string(child) else { continue };
+            let args = decode_block_args(decoder, child, &["args"]);
+            let axis = variants.get_or_insert_with(|| Axis {
+                name: Spanned::new("variant".to_owned(), decoder.at(child.name().span())),
+                values: Vec::new(),
+            });
+            if axis.values.iter().any(|other| other.value.value == value.value) {
+                decoder.report(
+                    value.at.span,
+                    ErrorKind::Duplicate { what: "variant".to_owned(), name: value.value.clone() },
+                    "give each variant its own name",
+                );
+            }
+            axis.values.push(AxisValue { value, args });
+            continue;
+        }
+        decoder.check_properties(child, &[]);
+        decoder.check_no_children(child);
+        if let Some(bad) = axis_name.chars().find(|c| matches!(c, '=' | ',' | '/' | '{' | '}' | ':')) {
+            decoder.report(
+                child.name().span(),
+                ErrorKind::InvalidValue {
+                    what: "axis name".to_owned(),
+                    value: axis_name.to_owned(),
+                    reason: format!("`{bad}` cannot appear in an axis name"),
+                },
+                "use letters, digits, `-` and `_`",
+            );
+            continue;
+        }
+        let at = decoder.at(child.name().span());
+        if axes.iter().any(|axis| axis.name.value == axis_name) {
+            decoder.report(
+                child.name().span(),
+                ErrorKind::Duplicate { what: "axis".to_owned(), name: axis_name.to_owned() },
+                "list all values of an axis on one line",
+            );
+            continue;
+        }
+        let mut values: Vec<AxisValue> = Vec::new();
+        for entry in decoder.arguments(child) {
+            let Some(value) = decoder.scalar(child, entry) else { continue };
+            if values.iter().any(|other| other.value.value == value.value) {
+                decoder.report(
+                    entry.span(),
+                    ErrorKind::Duplicate { what: format!("value of axis `{axis_name}`"), name: value.value.clone() },
+                    "remove the repeated value",
+                );
+                continue;
+            }
+            values.push(AxisValue { value, args: Vec::new() });
+        }
+        if values.is_empty() {
+            decoder.report(
+                child.name().span(),
+                ErrorKind::EmptyAxis(axis_name.to_owned()),
+                format!("give it at least one value, e.g. `{axis_name} 0 4096`, or remove the line"),
+            );
+            continue;
+        }
+        axes.push(Axis { name: Spanned::new(axis_name.to_owned(), at), values });
+    }
+    axes.extend(variants);
+    axes
+}
+
+fn decode_filter(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Filter> {
+    decoder.check_no_arguments(node);
+    decoder.check_no_children(node);
+    let mut conditions = Vec::new();
+    for entry in node.entries() {
+        let Some(key) = entry.name() else { continue };
+        if let Some(value) = decoder.scalar(node, entry) {
+            conditions.push((Spanned::new(key.value().to_owned(), decoder.at(key.span())), value));
+        }
+    }
+    if conditions.is_empty() {
+        decoder.report(
+            node.span(),
+            ErrorKind::MissingValue { node: node.name().value().to_owned(), what: "at least one `axis=value`".to_owned() },
+            format!("write e.g. `{} toolbox=\"llama-rocm-*\" fa=1`", node.name().value()),
+        );
+        return None;
+    }
+    Some(Filter { at: decoder.at(node.name().span()), conditions })
+}
+
+/// The `args` of a block such as `bench { args … }`; other allowed names are left to the caller.
+fn decode_block_args(decoder: &mut Decoder<'_>, node: &KdlNode, allowed: &[&str]) -> Vec<Template> {
+    let mut args = Vec::new();
+    for child in decoder.children(node) {
+        if child.name().value() == "args" {
+            decoder.check_properties(child, &[]);
+            args.extend(decode_args(decoder, child));
+        } else if !allowed.contains(&child.name().value()) {
+            decoder.unknown_node(child, &format!("`{}`", node.name().value()), allowed);
+        }
+    }
+    args
+}
+
+/// Every positional value of an `args` node as a template.
+pub(super) fn decode_args(decoder: &mut Decoder<'_>, node: &KdlNode) -> Vec<Template> {
+    let mut templates = Vec::new();
+    for entry in decoder.arguments(node) {
+        let Some(text) = decoder.scalar(node, entry) else { continue };
+        let parts = if matches!(entry.value(), KdlValue::String(_)) {
+            match template::parse(&text.value) {
+                Ok(parts) => parts,
+                Err(reason) => {
+                    decoder.report(
+                        entry.span(),
+                        ErrorKind::InvalidValue { what: "argument".to_owned(), value: text.value, reason },
+                        "placeholders are `{axis}`, `{variant}`, `{model}`, `{model:NAME}` and `{file:PATH}`",
+                    );
+                    continue;
+                }
+            }
+        } else {
+            vec![template::Part::Text(text.value.clone())]
+        };
+        templates.push(Template { parts, text: text.value, at: text.at });
+    }
+    templates
+}
+
+fn decode_server(decoder: &mut Decoder<'_>, node: &KdlNode) -> Server {
+    decoder.check_properties(node, &[]);
+    decoder.check_no_arguments(node);
+    let mut ready_timeout = None;
+    for child in decoder.children(node) {
+        if child.name().value() == "ready-timeout" {
+            decoder.check_properties(child, &[]);
+            ready_timeout = decoder.single_count(child).map(|value| value.value);
+        }
+    }
+    let args = decode_block_args(decoder, node, &["args", "ready-timeout"]);
+    Server { at: decoder.at(node.name().span()), args, ready_timeout }
+}
+
+fn decode_workload(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Workload> {
+    decoder.check_properties(node, &[]);
+    let name = decoder.single_string(node)?;
+    let mut requests = Vec::new();
+    let mut repeat = 1;
+    for child in decoder.children(node) {
+        match child.name().value() {
+            "request" => requests.extend(decode_request(decoder, child)),
+            "repeat" => {
+                decoder.check_properties(child, &[]);
+                if let Some(count) = decoder.single_count(child) {
+                    if count.value == 0 {
+                        decoder.report(
+                            count.at.span,
+                            ErrorKind::InvalidValue {
+                                what: "repeat".to_owned(),
+                                value: "0".to_owned(),
+                                reason: "a workload runs at least once".to_owned(),
+                            },
+                            "use `repeat 1` or more",
+                        );
+                    }
+                    repeat = count.value;
+                }
+            }
+            _ => decoder.unknown_node(child, &format!("workload `{}`", name.value), &["request", "repeat"]),
+        }
+    }
+    if requests.is_empty() {
+        decoder.report(
+            name.at.span,
+            ErrorKind::MissingValue { node: format!("workload `{}`", name.value), what: "a `request`".to_owned() },
+            "add e.g. `request api=\"openai-chat\" prompt=\"Say hello.\" max-tokens=64`",
+        );
+    }
+    Some(Workload { name, requests, repeat })
+}
+
+fn decode_request(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Request> {
+    let mut allowed = vec!["api"];
+    allowed.extend(REQUEST_TEXT_FIELDS);
+    allowed.extend(REQUEST_FILE_FIELDS);
+    allowed.extend(REQUEST_NUMBER_FIELDS);
+    decoder.check_properties(node, &allowed);
+    decoder.check_no_arguments(node);
+    decoder.check_no_children(node);
+    let at = decoder.at(node.name().span());
+    let api = match decoder.string_property(node, "api") {
+        None => Api::OpenaiChat,
+        Some(name) => match Api::from_name(&name.value) {
+            Some(api) => api,
+            None => {
+                let help = suggest::help_for(&name.value, Api::NAMES, "APIs");
+                decoder.report(
+                    name.at.span,
+                    ErrorKind::InvalidValue { what: "api".to_owned(), value: name.value, reason: "not a known API".to_owned() },
+                    help,
+                );
+                return None;
+            }
+        },
+    };
+    let mut fields = BTreeMap::new();
+    for key in REQUEST_TEXT_FIELDS {
+        if let Some(text) = decoder.string_property(node, key) {
+            fields.insert(key.to_owned(), text.value);
+        }
+    }
+    for key in REQUEST_NUMBER_FIELDS {
+        let Some(entry) = node.entries().iter().find(|entry| entry.name().is_some_and(|name| name.value() == key)) else {
+            continue;
+        };
+        match entry.value() {
+            KdlValue::Integer(_) | KdlValue::Float(_) => {
+                if let Some(text) = super::decode::value_text(entry) {
+                    fields.insert(key.to_owned(), text);
+                }
+            }
+            other => decoder.wrong_type(node, entry, &format!("a number for `{key}`"), other),
+        }
+    }
+    let mut files = BTreeMap::new();
+    for key in REQUEST_FILE_FIELDS {
+        if let Some(path) = decoder.string_property(node, key) {
+            files.insert(key.to_owned(), path);
+        }
+    }
+    if !fields.contains_key("prompt") && !files.contains_key("prompt-file") {
+        decoder.report(
+            node.name().span(),
+            ErrorKind::MissingValue { node: "request".to_owned(), what: "a `prompt` or `prompt-file`".to_owned() },
+            "add `prompt=\"…\"` or `prompt-file=\"prompts/….txt\"`",
+        );
+    }
+    Some(Request { at, api, fields, files })
+}
+
+fn decode_command(decoder: &mut Decoder<'_>, node: &KdlNode) -> CommandSpec {
+    decoder.check_properties(node, &[]);
+    decoder.check_no_arguments(node);
+    let mut metrics = Vec::new();
+    for child in decoder.children(node) {
+        if child.name().value() != "metric" {
+            continue;
+        }
+        decoder.check_properties(child, &["regex"]);
+        let Some(name) = decoder.single_string(child) else { continue };
+        let Some(regex) = decoder.string_property(child, "regex") else {
+            decoder.report(
+                child.name().span(),
+                ErrorKind::MissingValue { node: format!("metric `{}`", name.value), what: "a `regex=`".to_owned() },
+                "add `regex=\"speed: ([0-9.]+)\"`; its first group is the value",
+            );
+            continue;
+        };
+        if let Err(error) = regex::Regex::new(&regex.value) {
+            decoder.report(
+                regex.at.span,
+                ErrorKind::InvalidValue { what: "regex".to_owned(), value: regex.value.clone(), reason: error.to_string() },
+                "escape regex metacharacters with `\\\\` inside a KDL string, or use a raw string #\"…\"#",
+            );
+        } else if metrics.iter().any(|other: &MetricSpec| other.name.value == name.value) {
+            decoder.report(
+                name.at.span,
+                ErrorKind::Duplicate { what: "metric".to_owned(), name: name.value.clone() },
+                "give each metric its own name",
+            );
+        } else {
+            metrics.push(MetricSpec { name, regex });
+        }
+    }
+    let args = decode_block_args(decoder, node, &["args", "metric"]);
+    if args.is_empty() {
+        decoder.report(
+            node.name().span(),
+            ErrorKind::MissingValue { node: "command".to_owned(), what: "`args`".to_owned() },
+            "add `args \"program\" \"--flag\" …`",
+        );
+    }
+    CommandSpec { at: decoder.at(node.name().span()), args, metrics }
+}
+
+fn decode_report(decoder: &mut Decoder<'_>, node: &KdlNode) -> ReportSpec {
+    decoder.check_properties(node, &[]);
+    decoder.check_no_arguments(node);
+    let mut report = ReportSpec::default();
+    for child in decoder.children(node) {
+        match child.name().value() {
+            "baseline" => {
+                if let Some(filter) = decode_filter(decoder, child) {
+                    report.baseline = filter.conditions;
+                }
+            }
+            "table" => {
+                decoder.check_properties(child, &["rows", "columns", "metric"]);
+                decoder.check_no_arguments(child);
+                report.tables.push(TableSpec {
+                    at: decoder.at(child.name().span()),
+                    rows: decoder.string_property(child, "rows"),
+                    columns: decoder.string_property(child, "columns"),
+                    metric: decoder.string_property(child, "metric"),
+                });
+            }
+            _ => decoder.unknown_node(child, "`report`", &["baseline", "table"]),
+        }
+    }
+    report
+}

@@ -1,0 +1,395 @@
+//! Cross-file checks: unique names, `extends`, and every reference an experiment makes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use super::error::{ErrorKind, ManifestError, Problems};
+use super::experiment::{Axis, AxisValue, Experiment, Filter};
+use super::load::Declarations;
+use super::model::Model;
+use super::source::{Location, SourceMap, Spanned};
+use super::template::{self, Part, Template};
+use super::toolbox::Toolbox;
+use crate::glob::{glob_match, is_glob};
+use crate::suggest;
+
+/// The validated manifests: what the rest of bakeoff works from.
+#[derive(Debug, Clone)]
+pub struct Manifests {
+    pub sources: SourceMap,
+    pub toolboxes: BTreeMap<String, Toolbox>,
+    pub models: BTreeMap<String, Model>,
+    /// In the order they were declared, with `extends` applied.
+    pub experiments: Vec<Experiment>,
+    pub warnings: Vec<ManifestError>,
+}
+
+impl Manifests {
+    pub fn experiment(&self, name: &str) -> Option<&Experiment> {
+        self.experiments.iter().find(|experiment| experiment.name.value == name)
+    }
+
+    /// The canonical path of a `{file:PATH}` or `prompt-file` named in the file of `at`.
+    pub fn input_path(&self, at: Location, path: &str) -> PathBuf {
+        self.sources.get(at.file).dir().join(path)
+    }
+}
+
+/// Line and column (1-based) of a byte offset, for messages that point at another place.
+pub fn line_column(sources: &SourceMap, at: Location) -> String {
+    let file = sources.get(at.file);
+    let before = &file.text[..at.span.offset().min(file.text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rfind('\n').map_or(before.len(), |newline| before.len() - newline - 1) + 1;
+    format!("{}:{line}:{column}", file.display)
+}
+
+pub(super) fn resolve(
+    sources: SourceMap,
+    declarations: Declarations,
+    builtin: Location,
+    problems: &mut Problems,
+) -> Manifests {
+    let toolboxes = unique(&sources, declarations.toolboxes, |toolbox| &toolbox.name, "toolbox", problems);
+    let mut toolboxes = toolboxes;
+    toolboxes.entry("host".to_owned()).or_insert_with(|| Toolbox::builtin_host(builtin));
+    let models = unique(&sources, declarations.models, |model| &model.name, "model", problems);
+    let declared = unique(&sources, declarations.experiments.clone(), |experiment| &experiment.name, "experiment", problems);
+
+    let mut experiments = Vec::new();
+    let mut seen = BTreeSet::new();
+    for experiment in &declarations.experiments {
+        if !seen.insert(experiment.name.value.clone()) {
+            continue;
+        }
+        let Some(mut merged) = merge_extends(&sources, &declared, experiment, problems) else { continue };
+        let mut checker = Checker { sources: &sources, toolboxes: &toolboxes, models: &models, problems };
+        checker.check(&mut merged);
+        experiments.push(merged);
+    }
+    let warnings = problems.list.iter().filter(|problem| !problem.is_error()).cloned().collect();
+    Manifests { sources, toolboxes, models, experiments, warnings }
+}
+
+fn unique<T>(
+    sources: &SourceMap,
+    items: Vec<T>,
+    name: impl Fn(&T) -> &Spanned<String>,
+    what: &str,
+    problems: &mut Problems,
+) -> BTreeMap<String, T> {
+    let mut map: BTreeMap<String, T> = BTreeMap::new();
+    for item in items {
+        let key = name(&item).value.clone();
+        if let Some(first) = map.get(&key) {
+            let first = line_column(sources, name(first).at);
+            problems.push(
+                ManifestError::new(sources, name(&item).at, ErrorKind::Duplicate { what: what.to_owned(), name: key })
+                    .help(format!("the first declaration is at {first}; rename or remove one")),
+            );
+            continue;
+        }
+        map.insert(key, item);
+    }
+    map
+}
+
+/// Applies the chain of `extends`; `None` when the chain is broken (already reported).
+fn merge_extends(
+    sources: &SourceMap,
+    declared: &BTreeMap<String, Experiment>,
+    experiment: &Experiment,
+    problems: &mut Problems,
+) -> Option<Experiment> {
+    let mut chain = vec![experiment];
+    let mut current = experiment;
+    while let Some(parent_name) = &current.extends {
+        let Some(parent) = declared.get(&parent_name.value) else {
+            problems.push(
+                ManifestError::new(sources, parent_name.at, ErrorKind::UnknownExperiment(parent_name.value.clone()))
+                    .help(suggest::help_for(&parent_name.value, declared.keys().map(String::as_str), "experiments")),
+            );
+            return None;
+        };
+        if chain.iter().any(|link| link.name.value == parent.name.value) {
+            let mut names: Vec<&str> = chain.iter().map(|link| link.name.value.as_str()).collect();
+            names.push(&parent.name.value);
+            // Report the cycle once, at the experiment that starts it.
+            if current.name.value == experiment.name.value || parent.name.value == experiment.name.value {
+                problems.push(
+                    ManifestError::new(sources, parent_name.at, ErrorKind::ExtendsCycle(names.join(" → ")))
+                        .help("an experiment cannot extend itself, directly or through others"),
+                );
+            }
+            return None;
+        }
+        chain.push(parent);
+        current = parent;
+    }
+    let mut merged = chain.pop()?.clone();
+    while let Some(child) = chain.pop() {
+        merged = apply(merged, child);
+    }
+    Some(merged)
+}
+
+/// `child` over `parent`: named axes replace the parent's, other nodes replace when present.
+fn apply(parent: Experiment, child: &Experiment) -> Experiment {
+    let mut axes = parent.axes;
+    for axis in &child.axes {
+        match axes.iter_mut().find(|existing| existing.name.value == axis.name.value) {
+            Some(existing) => *existing = axis.clone(),
+            None => axes.push(axis.clone()),
+        }
+    }
+    Experiment {
+        name: child.name.clone(),
+        file: child.file,
+        extends: child.extends.clone(),
+        description: child.description.clone().or(parent.description),
+        axes,
+        excludes: parent.excludes.into_iter().chain(child.excludes.iter().cloned()).collect(),
+        includes: parent.includes.into_iter().chain(child.includes.iter().cloned()).collect(),
+        bench: child.bench.clone().or(parent.bench),
+        server: child.server.clone().or(parent.server),
+        workloads: if child.workloads.is_empty() { parent.workloads } else { child.workloads.clone() },
+        command: child.command.clone().or(parent.command),
+        timeout: child.timeout.clone().or(parent.timeout),
+        retries: child.retries.clone().or(parent.retries),
+        report: child.report.clone().or(parent.report),
+    }
+}
+
+struct Checker<'a> {
+    sources: &'a SourceMap,
+    toolboxes: &'a BTreeMap<String, Toolbox>,
+    models: &'a BTreeMap<String, Model>,
+    problems: &'a mut Problems,
+}
+
+impl Checker<'_> {
+    fn push(&mut self, at: Location, kind: ErrorKind, help: String) {
+        self.problems.push(ManifestError::new(self.sources, at, kind).help(help));
+    }
+
+    fn check(&mut self, experiment: &mut Experiment) {
+        let name = experiment.name.value.clone();
+        if experiment.axis("toolbox").is_none() {
+            let at = experiment.name.at;
+            experiment.axes.push(Axis {
+                name: Spanned::new("toolbox".to_owned(), at),
+                values: vec![AxisValue { value: Spanned::new("host".to_owned(), at), args: Vec::new() }],
+            });
+        }
+        for axis in &experiment.axes {
+            for value in &axis.values {
+                self.check_axis_value(&axis.name.value, &value.value);
+            }
+        }
+        let has_workloads = !experiment.workloads.is_empty();
+        if experiment.bench.is_none() && experiment.server.is_none() && experiment.command.is_none() {
+            self.push(
+                experiment.name.at,
+                ErrorKind::NothingToRun(name.clone()),
+                "add a `bench { args … }`, a `server { … }` with `workload`s, or a `command { args … }`".to_owned(),
+            );
+        }
+        if let Some(server) = &experiment.server
+            && !has_workloads
+        {
+            self.push(
+                server.at,
+                ErrorKind::Inconsistent("`server` has no `workload` to send".to_owned()),
+                "add `workload \"name\" { request prompt=\"…\" }` beside the server".to_owned(),
+            );
+        }
+        if has_workloads && experiment.server.is_none() {
+            self.push(
+                experiment.workloads[0].name.at,
+                ErrorKind::Inconsistent("`workload` without a `server` to send it to".to_owned()),
+                "add `server { args … }`; bakeoff starts llama-server for the workloads".to_owned(),
+            );
+        }
+        let needs_model = experiment.bench.as_ref().map(|bench| bench.at).or(experiment.server.as_ref().map(|server| server.at));
+        if let Some(at) = needs_model
+            && experiment.axis("model").is_none()
+        {
+            self.push(
+                at,
+                ErrorKind::Inconsistent("llama-bench and llama-server need a `model` axis".to_owned()),
+                "add `model \"name\"` to the matrix; bakeoff passes its path with `-m`".to_owned(),
+            );
+        }
+        for filter in &experiment.excludes {
+            self.check_filter(experiment, filter, true);
+        }
+        for filter in &experiment.includes {
+            self.check_filter(experiment, filter, false);
+        }
+        let mut templates: Vec<&Template> = Vec::new();
+        templates.extend(experiment.bench.iter().flat_map(|bench| &bench.args));
+        templates.extend(experiment.server.iter().flat_map(|server| &server.args));
+        templates.extend(experiment.command.iter().flat_map(|command| &command.args));
+        let variant_args: Vec<&Template> =
+            experiment.axis("variant").into_iter().flat_map(|axis| &axis.values).flat_map(|value| &value.args).collect();
+        let splices = templates.iter().any(|template| template.is_variant_splice());
+        for template in templates.iter().copied() {
+            self.check_template(experiment, template, true);
+        }
+        for template in variant_args.iter().copied() {
+            self.check_template(experiment, template, false);
+        }
+        if !splices && !variant_args.is_empty() {
+            let at = experiment.axis("variant").map_or(experiment.name.at, |axis| axis.name.at);
+            self.problems.push(
+                ManifestError::new(
+                    self.sources,
+                    at,
+                    ErrorKind::Inconsistent("variant arguments are never used".to_owned()),
+                )
+                .help("put `\"{variant}\"` in the `args` where the variant's arguments belong")
+                .warning(),
+            );
+        }
+        for workload in &experiment.workloads {
+            for request in &workload.requests {
+                for path in request.files.values() {
+                    self.check_file(path.at, &path.value);
+                }
+            }
+        }
+        if let Some(report) = &experiment.report {
+            for (axis, value) in &report.baseline {
+                self.check_filter_axis(experiment, axis, value, false);
+            }
+            for table in &report.tables {
+                for axis in [&table.rows, &table.columns].into_iter().flatten() {
+                    if experiment.axis(&axis.value).is_none() && axis.value != "host" && axis.value != "workload" {
+                        self.unknown_axis(experiment, axis);
+                    }
+                }
+            }
+        }
+    }
+
+    fn check_axis_value(&mut self, axis: &str, value: &Spanned<String>) {
+        match axis {
+            "model" if !self.models.contains_key(&value.value) => self.push(
+                value.at,
+                ErrorKind::UnknownModel(value.value.clone()),
+                suggest::help_for(&value.value, self.models.keys().map(String::as_str), "models"),
+            ),
+            "toolbox" if !self.toolboxes.contains_key(&value.value) => self.push(
+                value.at,
+                ErrorKind::UnknownToolbox(value.value.clone()),
+                suggest::help_for(&value.value, self.toolboxes.keys().map(String::as_str), "toolboxes"),
+            ),
+            _ => {}
+        }
+    }
+
+    fn unknown_axis(&mut self, experiment: &Experiment, axis: &Spanned<String>) {
+        let help = suggest::help_for(&axis.value, experiment.axes.iter().map(|axis| axis.name.value.as_str()), "axes");
+        self.push(axis.at, ErrorKind::UnknownAxis(axis.value.clone()), help);
+    }
+
+    fn check_filter(&mut self, experiment: &Experiment, filter: &Filter, exclude: bool) {
+        for (axis, value) in &filter.conditions {
+            self.check_filter_axis(experiment, axis, value, exclude);
+        }
+    }
+
+    fn check_filter_axis(&mut self, experiment: &Experiment, axis: &Spanned<String>, value: &Spanned<String>, exclude: bool) {
+        let Some(declared) = experiment.axis(&axis.value) else {
+            self.unknown_axis(experiment, axis);
+            return;
+        };
+        let matches = declared.values.iter().any(|candidate| {
+            if exclude { glob_match(&value.value, &candidate.value.value) } else { candidate.value.value == value.value }
+        });
+        if matches {
+            return;
+        }
+        match axis.value.as_str() {
+            "variant" => self.push(
+                value.at,
+                ErrorKind::UnknownVariant(value.value.clone()),
+                suggest::help_for(&value.value, declared.values.iter().map(|value| value.value.value.as_str()), "variants"),
+            ),
+            "model" | "toolbox" if !(exclude && is_glob(&value.value)) => self.check_axis_value(&axis.value, value),
+            _ if exclude => self.problems.push(
+                ManifestError::new(self.sources, value.at, ErrorKind::Inconsistent(format!("`{}={}` excludes no cell", axis.value, value.value)))
+                    .help(format!(
+                        "axis `{}` has the values {}",
+                        axis.value,
+                        declared.values.iter().map(|value| format!("`{}`", value.value.value)).collect::<Vec<_>>().join(", ")
+                    ))
+                    .warning(),
+            ),
+            _ => {}
+        }
+    }
+
+    fn check_template(&mut self, experiment: &Experiment, template: &Template, variant_allowed: bool) {
+        for part in template.placeholders() {
+            match part {
+                Part::Axis(axis) if experiment.axis(axis).is_none() => {
+                    let mut names: Vec<&str> = experiment.axes.iter().map(|axis| axis.name.value.as_str()).collect();
+                    names.extend(["model", "variant"]);
+                    self.push(
+                        template.at,
+                        ErrorKind::UnknownPlaceholder(axis.clone()),
+                        suggest::help_for(axis, names, "axes"),
+                    );
+                }
+                Part::Variant if !variant_allowed => self.push(
+                    template.at,
+                    ErrorKind::Inconsistent("a variant's arguments cannot contain `{variant}`".to_owned()),
+                    "remove the placeholder".to_owned(),
+                ),
+                Part::Variant if experiment.axis("variant").is_none() => self.push(
+                    template.at,
+                    ErrorKind::UnknownPlaceholder("variant".to_owned()),
+                    "declare variants in the matrix: `variant \"name\" { args … }`".to_owned(),
+                ),
+                Part::Variant if !template.is_variant_splice() => self.push(
+                    template.at,
+                    ErrorKind::Inconsistent("`{variant}` must be a whole argument".to_owned()),
+                    "it is replaced by the variant's arguments; write `\"{variant}\"` on its own".to_owned(),
+                ),
+                Part::Model if experiment.axis("model").is_none() => self.push(
+                    template.at,
+                    ErrorKind::UnknownPlaceholder("model".to_owned()),
+                    "add a `model` axis to the matrix, or name a model with `{model:NAME}`".to_owned(),
+                ),
+                Part::ModelRef(name) if !self.models.contains_key(name) => self.push(
+                    template.at,
+                    ErrorKind::UnknownModel(name.clone()),
+                    suggest::help_for(name, self.models.keys().map(String::as_str), "models"),
+                ),
+                Part::File(path) => self.check_file(template.at, path),
+                _ => {}
+            }
+        }
+        if let [Part::Text(text)] = template.parts.as_slice()
+            && template::looks_like_path(text)
+        {
+            self.problems.push(
+                ManifestError::new(self.sources, template.at, ErrorKind::UndeclaredPath(text.clone()))
+                    .help(format!("write `{{file:{text}}}` so that a change to the file reruns the cells that use it"))
+                    .warning(),
+            );
+        }
+    }
+
+    fn check_file(&mut self, at: Location, path: &str) {
+        let full = self.sources.get(at.file).dir().join(path);
+        if !full.is_file() {
+            self.push(
+                at,
+                ErrorKind::MissingFile(path.to_owned()),
+                format!("the path is relative to this manifest: looked for `{}`", full.display()),
+            );
+        }
+    }
+}

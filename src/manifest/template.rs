@@ -1,0 +1,147 @@
+//! Argument templates: `{axis}`, `{variant}`, `{model}`, `{model:NAME}` and `{file:PATH}`.
+
+use super::source::Location;
+
+/// One piece of an argument template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    Text(String),
+    /// The cell's value of an axis.
+    Axis(String),
+    /// The variant's arguments, spliced in place of this argument.
+    Variant,
+    /// The path of the cell's model.
+    Model,
+    /// The path of another declared model.
+    ModelRef(String),
+    /// The path of a declared file, relative to the manifest that names it.
+    File(String),
+}
+
+/// One argv element as written in a manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    pub parts: Vec<Part>,
+    pub text: String,
+    pub at: Location,
+}
+
+impl Template {
+    /// Whether this argument is exactly `{variant}`.
+    pub fn is_variant_splice(&self) -> bool {
+        matches!(self.parts.as_slice(), [Part::Variant])
+    }
+
+    pub fn placeholders(&self) -> impl Iterator<Item = &Part> {
+        self.parts.iter().filter(|part| !matches!(part, Part::Text(_)))
+    }
+}
+
+/// Splits `text` into literal text and placeholders; `{{` and `}}` stand for braces.
+pub(super) fn parse(text: &str) -> Result<Vec<Part>, String> {
+    let mut parts = Vec::new();
+    let mut literal = String::new();
+    let mut characters = text.chars().peekable();
+    while let Some(character) = characters.next() {
+        match character {
+            '{' if characters.peek() == Some(&'{') => {
+                characters.next();
+                literal.push('{');
+            }
+            '}' if characters.peek() == Some(&'}') => {
+                characters.next();
+                literal.push('}');
+            }
+            '{' => {
+                let mut name = String::new();
+                loop {
+                    match characters.next() {
+                        Some('}') => break,
+                        Some('{') | None => {
+                            return Err(format!("`{{{name}` is not closed; write `{{{{` for a literal brace"));
+                        }
+                        Some(inner) => name.push(inner),
+                    }
+                }
+                if !literal.is_empty() {
+                    parts.push(Part::Text(std::mem::take(&mut literal)));
+                }
+                parts.push(placeholder(name.trim())?);
+            }
+            '}' => return Err("a lone `}`; write `}}` for a literal brace".to_owned()),
+            other => literal.push(other),
+        }
+    }
+    if !literal.is_empty() || parts.is_empty() {
+        parts.push(Part::Text(literal));
+    }
+    Ok(parts)
+}
+
+fn placeholder(name: &str) -> Result<Part, String> {
+    if let Some(model) = name.strip_prefix("model:") {
+        return if model.is_empty() { Err("`{model:}` needs a model name".to_owned()) } else { Ok(Part::ModelRef(model.to_owned())) };
+    }
+    if let Some(path) = name.strip_prefix("file:") {
+        return if path.is_empty() { Err("`{file:}` needs a path".to_owned()) } else { Ok(Part::File(path.to_owned())) };
+    }
+    match name {
+        "" => Err("`{}` is empty; name an axis, `model`, `variant`, `model:NAME` or `file:PATH`".to_owned()),
+        "variant" => Ok(Part::Variant),
+        "model" => Ok(Part::Model),
+        axis if axis.contains(':') => Err(format!("`{{{axis}}}`: only `model:` and `file:` take a colon")),
+        axis => Ok(Part::Axis(axis.to_owned())),
+    }
+}
+
+/// Whether a literal argument looks like a path to a file whose changes bakeoff would miss.
+pub fn looks_like_path(text: &str) -> bool {
+    const EXTENSIONS: [&str; 7] = [".gguf", ".txt", ".json", ".jinja", ".md", ".bin", ".csv"];
+    if text.starts_with('-') || text.contains("://") || text.contains(char::is_whitespace) {
+        return false;
+    }
+    let has_extension = EXTENSIONS.iter().any(|extension| text.to_ascii_lowercase().ends_with(extension));
+    has_extension || (text.contains('/') && !text.starts_with("/dev/") && text.len() > 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_placeholders_and_escapes() {
+        assert_eq!(parse("-d").unwrap(), vec![Part::Text("-d".to_owned())]);
+        assert_eq!(parse("{depth}").unwrap(), vec![Part::Axis("depth".to_owned())]);
+        assert_eq!(
+            parse("ctx={ctx},m={model:draft}").unwrap(),
+            vec![
+                Part::Text("ctx=".to_owned()),
+                Part::Axis("ctx".to_owned()),
+                Part::Text(",m=".to_owned()),
+                Part::ModelRef("draft".to_owned()),
+            ]
+        );
+        assert_eq!(parse("{{json}}").unwrap(), vec![Part::Text("{json}".to_owned())]);
+        assert_eq!(parse("").unwrap(), vec![Part::Text(String::new())]);
+        assert_eq!(parse("{file:prompts/a.txt}").unwrap(), vec![Part::File("prompts/a.txt".to_owned())]);
+    }
+
+    #[test]
+    fn rejects_malformed_placeholders() {
+        assert!(parse("{depth").unwrap_err().contains("not closed"));
+        assert!(parse("a}b").unwrap_err().contains("lone"));
+        assert!(parse("{}").unwrap_err().contains("empty"));
+        assert!(parse("{model:}").unwrap_err().contains("needs a model"));
+        assert!(parse("{env:HOME}").unwrap_err().contains("colon"));
+    }
+
+    #[test]
+    fn path_heuristic() {
+        assert!(looks_like_path("prompts/summarize.txt"));
+        assert!(looks_like_path("model.gguf"));
+        assert!(!looks_like_path("--jinja"));
+        assert!(!looks_like_path("/dev/kfd"));
+        assert!(!looks_like_path("qwen3moe.expert_used_count=int:4"));
+        assert!(!looks_like_path("http://x/y"));
+    }
+}

@@ -1,0 +1,157 @@
+//! `toolbox` declarations: where and how cells run, and what the host must provide.
+
+use std::collections::BTreeMap;
+
+use kdl::KdlNode;
+
+use super::decode::Decoder;
+use super::error::ErrorKind;
+use super::source::{Location, Spanned};
+use crate::host::{Fact, Requirement};
+use crate::suggest;
+
+/// How a toolbox launches commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Runner {
+    Toolbox,
+    Distrobox,
+    Podman,
+    Host,
+}
+
+impl Runner {
+    pub const NAMES: [&'static str; 4] = ["toolbox", "distrobox", "podman", "host"];
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "toolbox" => Self::Toolbox,
+            "distrobox" => Self::Distrobox,
+            "podman" => Self::Podman,
+            "host" => Self::Host,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Toolbox {
+    pub name: Spanned<String>,
+    pub runner: Runner,
+    pub image: Option<Spanned<String>>,
+    pub backend: Option<String>,
+    pub bin_dir: Option<String>,
+    pub env: BTreeMap<String, String>,
+    pub requires: Vec<Spanned<Requirement>>,
+}
+
+impl Toolbox {
+    /// The toolbox every project has without declaring it: commands run on this machine.
+    pub fn builtin_host(at: Location) -> Self {
+        Self {
+            name: Spanned::new("host".to_owned(), at),
+            runner: Runner::Host,
+            image: None,
+            backend: None,
+            bin_dir: None,
+            env: BTreeMap::new(),
+            requires: Vec::new(),
+        }
+    }
+}
+
+const CHILDREN: [&str; 6] = ["runner", "image", "backend", "bin-dir", "env", "requires"];
+
+pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Toolbox> {
+    decoder.check_properties(node, &[]);
+    let name = decoder.single_string(node)?;
+    let mut runner = None;
+    let mut image = None;
+    let mut backend = None;
+    let mut bin_dir = None;
+    let mut env = BTreeMap::new();
+    let mut requires = Vec::new();
+    for child in decoder.children(node) {
+        match child.name().value() {
+            "runner" => {
+                decoder.check_properties(child, &[]);
+                if let Some(value) = decoder.single_string(child) {
+                    match Runner::from_name(&value.value) {
+                        Some(found) => runner = Some(found),
+                        None => decoder.report(
+                            child.entries()[0].span(),
+                            ErrorKind::InvalidValue {
+                                what: "runner".to_owned(),
+                                value: value.value.clone(),
+                                reason: "not a known runner".to_owned(),
+                            },
+                            suggest::help_for(&value.value, Runner::NAMES, "runners"),
+                        ),
+                    }
+                }
+            }
+            "image" => {
+                decoder.check_properties(child, &[]);
+                image = decoder.single_string(child);
+            }
+            "backend" => {
+                decoder.check_properties(child, &[]);
+                backend = decoder.single_string(child).map(|value| value.value);
+            }
+            "bin-dir" => {
+                decoder.check_properties(child, &[]);
+                bin_dir = decoder.single_string(child).map(|value| value.value);
+            }
+            "env" => {
+                decoder.check_no_arguments(child);
+                for entry in child.entries() {
+                    if let (Some(key), Some(value)) = (entry.name(), decoder.scalar(child, entry)) {
+                        env.insert(key.value().to_owned(), value.value);
+                    }
+                }
+            }
+            "requires" => {
+                decoder.check_properties(child, &[]);
+                decoder.check_no_arguments(child);
+                requires.extend(decode_requirements(decoder, child));
+            }
+            _ => decoder.unknown_node(child, &format!("toolbox `{}`", name.value), &CHILDREN),
+        }
+    }
+    let runner = runner.unwrap_or(if image.is_some() { Runner::Toolbox } else { Runner::Host });
+    if runner == Runner::Podman && image.is_none() {
+        decoder.report(
+            node.name().span(),
+            ErrorKind::MissingValue { node: format!("toolbox `{}`", name.value), what: "an `image`".to_owned() },
+            "the podman runner starts a container from an image: add `image \"registry/name:tag\"`",
+        );
+    }
+    Some(Toolbox { name, runner, image, backend, bin_dir, env, requires })
+}
+
+fn decode_requirements(decoder: &mut Decoder<'_>, node: &KdlNode) -> Vec<Spanned<Requirement>> {
+    let mut requirements = Vec::new();
+    for child in decoder.children(node) {
+        let Some(fact) = Fact::from_name(child.name().value()) else {
+            decoder.unknown_node(child, "`requires`", &Fact::NAMES);
+            continue;
+        };
+        decoder.check_properties(child, &["reason"]);
+        let reason = decoder.string_property(child, "reason").map(|reason| reason.value);
+        let Some(text) = decoder.single_string(child) else { continue };
+        match Requirement::parse(fact, &text.value, reason) {
+            Ok(requirement) => requirements.push(Spanned::new(requirement, text.at)),
+            Err(reason) => {
+                let problem = decoder
+                    .error(text.at.span, ErrorKind::InvalidValue { what: format!("{} requirement", fact.name()), value: text.value, reason })
+                    .help("write comparisons such as `>=6.18.4`, `!=20251125` or `>=6.18, <6.20`");
+                decoder.push(problem);
+            }
+        }
+    }
+    requirements
+}

@@ -1,0 +1,34 @@
+//! A cell: one assignment of the matrix axes × one workload, named by a readable id.
+
+use std::fmt::Write;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cell {
+    pub experiment: String,
+    /// Axis name and value, in the order the axes are declared.
+    pub axes: Vec<(String, String)>,
+    /// `bench`, `command`, or the name of a server workload.
+    pub workload: String,
+}
+
+impl Cell {
+    /// `glm-flash-quant/model=glm-4.7-flash-q8,toolbox=llama-vulkan-radv,depth=0,fa=1/bench`.
+    pub fn id(&self) -> String {
+        let mut id = String::with_capacity(64);
+        id.push_str(&self.experiment);
+        id.push('/');
+        for (index, (axis, value)) in self.axes.iter().enumerate() {
+            if index > 0 {
+                id.push(',');
+            }
+            let _ = write!(id, "{axis}={value}");
+        }
+        id.push('/');
+        id.push_str(&self.workload);
+        id
+    }
+
+    pub fn value(&self, axis: &str) -> Option<&str> {
+        self.axes.iter().find(|(name, _)| name == axis).map(|(_, value)| value.as_str())
+    }
+}

@@ -1,0 +1,23 @@
+//! Formatting of sizes and durations for people.
+
+/// `137438953472` → `128.0 GiB`.
+pub fn format_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bytes_are_readable() {
+        assert_eq!(super::format_bytes(512), "512 B");
+        assert_eq!(super::format_bytes(137_438_953_472), "128.0 GiB");
+        assert_eq!(super::format_bytes(253 * 1024 * 1024), "253.0 MiB");
+    }
+}
