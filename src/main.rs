@@ -1,1 +1,17 @@
-fn main() {}
+//! The `bakeoff` binary: parse arguments, run the library, render errors, exit with a code.
+
+use clap::Parser;
+
+fn main() {
+    let cli = bakeoff::cli::Cli::parse();
+    let color = std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
+    miette::set_hook(Box::new(move |_| {
+        Box::new(miette::MietteHandlerOpts::new().color(color).unicode(color).terminal_links(false).build())
+    }))
+    .expect("the miette hook is set once");
+    if let Err(error) = bakeoff::cli::run(cli) {
+        let code = error.exit_code();
+        eprintln!("{:?}", miette::Report::new(error));
+        std::process::exit(code);
+    }
+}

@@ -1,0 +1,77 @@
+//! `bakeoff lock`: pin every model, declared file and toolbox image in bakeoff.lock.
+
+use std::path::PathBuf;
+
+use super::{Project, TargetArgs};
+use crate::Error;
+use crate::inputs::{StatCache, needed};
+use crate::lock::{FORMAT, LockFile, LockedFile, LockedModel, LockedToolbox};
+use crate::manifest::display_path;
+
+pub(super) fn run(project: &Project, args: &TargetArgs) -> Result<(), Error> {
+    let loaded = project.load(&args.targets)?;
+    let manifests = &loaded.manifests;
+    let old = project.lock()?.unwrap_or_default();
+    let mut new = LockFile { format: FORMAT, ..LockFile::default() };
+    let mut cache = StatCache::open(StatCache::default_path());
+
+    let mut found: Vec<(String, String, PathBuf)> = Vec::new();
+    for (name, model) in &manifests.models {
+        match project.roots.find(&model.file.value) {
+            Ok(path) => found.push((name.clone(), model.file.value.clone(), path)),
+            Err(problem) => {
+                if let Some(pinned) = old.models.get(name) {
+                    eprintln!("warning: model `{name}`: {problem}; keeping its pinned sha256 {}", pinned.sha256);
+                    new.models.insert(name.clone(), pinned.clone());
+                } else {
+                    eprintln!("warning: model `{name}`: {problem}; it is not pinned");
+                }
+            }
+        }
+    }
+    let files = needed(manifests, &manifests.experiments.iter().collect::<Vec<_>>()).files;
+    let paths: Vec<PathBuf> = found.iter().map(|(_, _, path)| path.clone()).chain(files.keys().cloned()).collect();
+    let mut digests = cache.digest_all(&paths).into_iter();
+    for (name, file, path) in found {
+        let (sha256, size) = digests
+            .next()
+            .expect("one digest per path")
+            .map_err(|source| Error::Io { what: format!("cannot hash model `{name}` at `{}`", path.display()), source })?;
+        new.models.insert(name, LockedModel { file, sha256, size });
+    }
+    for path in files.keys() {
+        let (sha256, _) = digests
+            .next()
+            .expect("one digest per path")
+            .map_err(|source| Error::Io { what: format!("cannot hash `{}`", path.display()), source })?;
+        let key = display_path(&project.root, &path.canonicalize().unwrap_or_else(|_| path.clone()));
+        new.files.insert(key, LockedFile { sha256 });
+    }
+    let _ = cache.save();
+    for (name, toolbox) in &manifests.toolboxes {
+        let pinned = old.toolboxes.get(name);
+        let image = toolbox.image.as_ref().map(|image| image.value.clone());
+        // An inspected digest stays pinned while the image reference is the same.
+        let same_image = pinned.is_some_and(|pinned| pinned.image == image);
+        new.toolboxes.insert(
+            name.clone(),
+            LockedToolbox {
+                runner: toolbox.runner.name().to_owned(),
+                image,
+                digest: pinned.filter(|_| same_image).and_then(|pinned| pinned.digest.clone()),
+                llama_cpp: pinned.filter(|_| same_image).and_then(|pinned| pinned.llama_cpp.clone()),
+            },
+        );
+    }
+    let changes = new.changes_since(&old);
+    if changes.is_empty() && project.lock_path.exists() {
+        println!("bakeoff.lock is up to date");
+        return Ok(());
+    }
+    new.save(&project.lock_path)?;
+    for change in &changes {
+        println!("{change}");
+    }
+    println!("wrote {} ({} change(s))", project.lock_path.display(), changes.len());
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! The command line: argument definitions and dispatch to one file per command.
+
+mod check;
+mod host;
+mod lock;
+mod plan;
+mod project;
+mod why;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+pub use project::Project;
+
+use crate::Error;
+
+/// A declarative experiment orchestrator for local LLM inference.
+#[derive(Debug, Parser)]
+#[command(name = "bakeoff", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Project directory (with experiments/, toolboxes/, results/ and bakeoff.lock).
+    #[arg(short = 'C', long = "project", global = true, value_name = "DIR", default_value = ".")]
+    pub project: PathBuf,
+    /// Result store directory [default: PROJECT/results].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub results: Option<PathBuf>,
+    /// A model root: relative model files are looked up under it (repeatable; BAKEOFF_MODELS adds more).
+    #[arg(long = "models", global = true, value_name = "DIR")]
+    pub models: Vec<PathBuf>,
+    /// Read host facts from this JSON file instead of probing this machine.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub host_facts: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate manifests and report every problem at once.
+    Check(TargetArgs),
+    /// Show, for each cell, whether it is cached, will run (and why), or is blocked.
+    Plan(PlanArgs),
+    /// Show this host's facts and which toolboxes' requirements they satisfy.
+    Host(HostArgs),
+    /// Create or update bakeoff.lock, printing what changed.
+    Lock(TargetArgs),
+    /// Show a cell's fingerprint and how it differs from the nearest earlier result.
+    Why(WhyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// Manifest files or experiment names [default: every .kdl in experiments/ and toolboxes/].
+    #[arg(value_name = "FILES|EXPERIMENTS")]
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    /// Print the plan as JSON.
+    #[arg(long, conflicts_with = "dot")]
+    pub json: bool,
+    /// Print the plan's DAG in Graphviz DOT.
+    #[arg(long)]
+    pub dot: bool,
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SelectionArgs {
+    /// Rerun cells even when they are cached.
+    #[arg(long)]
+    pub force: bool,
+    /// Rerun cells that failed before.
+    #[arg(long)]
+    pub retry_failed: bool,
+    /// Limit --force and --retry-failed to cells whose axis matches (`axis=value`, globs allowed).
+    #[arg(long, value_name = "AXIS=VALUE")]
+    pub only: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct HostArgs {
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WhyArgs {
+    /// A cell id (`experiment/axis=value,…/workload`) or a prefix of its hash.
+    pub cell: String,
+    /// Manifest files or experiment names to look in.
+    #[arg(long = "in", value_name = "FILES|EXPERIMENTS")]
+    pub targets: Vec<String>,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs a parsed command line; what it prints for people goes to stdout and stderr as it goes.
+pub fn run(cli: Cli) -> Result<(), Error> {
+    let project = Project::new(&cli.global);
+    match cli.command {
+        Command::Check(args) => check::run(&project, &args),
+        Command::Plan(args) => plan::run(&project, &args),
+        Command::Host(args) => host::run(&project, &args),
+        Command::Lock(args) => lock::run(&project, &args),
+        Command::Why(args) => why::run(&project, &args),
+    }
+}

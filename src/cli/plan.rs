@@ -1,0 +1,34 @@
+//! `bakeoff plan`: what would run, and why.
+
+use super::{PlanArgs, Project, SelectionArgs};
+use crate::Error;
+use crate::plan::{PlanGraph, Selection, render_json, render_text};
+
+pub(super) fn run(project: &Project, args: &PlanArgs) -> Result<(), Error> {
+    let selection = selection(&args.selection)?;
+    let loaded = project.load(&args.targets.targets)?;
+    let host = project.host()?;
+    let cells = project.resolve(&loaded, &host)?;
+    let planned = project.plan(cells, &selection)?;
+    let output = if args.dot {
+        PlanGraph::build(&planned).to_dot(&planned)
+    } else if args.json {
+        render_json(&planned)
+    } else {
+        render_text(&planned)
+    };
+    print!("{output}");
+    Ok(())
+}
+
+pub(super) fn selection(args: &SelectionArgs) -> Result<Selection, Error> {
+    let only = args
+        .only
+        .iter()
+        .map(|text| match text.split_once('=') {
+            Some((axis, value)) if !axis.is_empty() => Ok((axis.to_owned(), value.to_owned())),
+            _ => Err(Error::BadSelector { text: text.clone() }),
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Selection { force: args.force, retry_failed: args.retry_failed, only })
+}

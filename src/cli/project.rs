@@ -1,0 +1,160 @@
+//! A project on disk and the steps every command shares: load manifests, get host facts,
+//! hash inputs, resolve and decide cells.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::GlobalArgs;
+use crate::Error;
+use crate::fingerprint::{ResolvedCell, resolve_cell};
+use crate::host::HostFacts;
+use crate::inputs::{ModelRoots, StatCache, gather, needed};
+use crate::lock::LockFile;
+use crate::manifest::{self, Experiment, Manifests};
+use crate::matrix::expand;
+use crate::plan::{History, PlannedCell, Selection, decide};
+use crate::store::{CellRecord, Store};
+use crate::suggest;
+
+pub struct Project {
+    pub root: PathBuf,
+    pub store: Store,
+    pub lock_path: PathBuf,
+    pub roots: ModelRoots,
+    pub host_facts: Option<PathBuf>,
+}
+
+/// Manifests and the experiments the command was asked about.
+pub struct Loaded {
+    pub manifests: Manifests,
+    pub selected: Vec<String>,
+}
+
+impl Loaded {
+    pub fn experiments(&self) -> Vec<&Experiment> {
+        self.selected.iter().filter_map(|name| self.manifests.experiment(name)).collect()
+    }
+}
+
+impl Project {
+    pub fn new(global: &GlobalArgs) -> Self {
+        let root = global.project.clone();
+        Self {
+            store: Store::new(global.results.clone().unwrap_or_else(|| root.join("results"))),
+            lock_path: root.join("bakeoff.lock"),
+            roots: ModelRoots::new(&global.models, std::env::var("BAKEOFF_MODELS").ok().as_deref()),
+            host_facts: global.host_facts.clone(),
+            root,
+        }
+    }
+
+    /// The default manifests: every `.kdl` directly in `experiments/` and `toolboxes/`.
+    fn default_files(&self) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        for directory in ["experiments", "toolboxes"] {
+            let Ok(entries) = std::fs::read_dir(self.root.join(directory)) else { continue };
+            files.extend(
+                entries
+                    .filter_map(Result::ok)
+                    .map(|entry| entry.path())
+                    .filter(|path| path.extension().is_some_and(|extension| extension == "kdl")),
+            );
+        }
+        files.sort();
+        files
+    }
+
+    /// Loads the manifests that `targets` name (files, or experiment names found in the
+    /// default files) and prints their warnings to stderr.
+    pub fn load(&self, targets: &[String]) -> Result<Loaded, Error> {
+        let (files, names): (Vec<&String>, Vec<&String>) =
+            targets.iter().partition(|target| target.ends_with(".kdl") || Path::new(target).is_file());
+        let files: Vec<PathBuf> = if files.is_empty() {
+            self.default_files()
+        } else {
+            files.iter().map(PathBuf::from).collect()
+        };
+        if files.is_empty() {
+            return Err(Error::NoExperiments { directory: self.root.join("experiments").display().to_string() });
+        }
+        let manifests = manifest::load(&self.root, &files)?;
+        for warning in &manifests.warnings {
+            eprintln!("{:?}", miette::Report::new(warning.clone()));
+        }
+        let selected = if names.is_empty() {
+            let named: Vec<PathBuf> = files.iter().filter_map(|file| file.canonicalize().ok()).collect();
+            manifests
+                .experiments
+                .iter()
+                .filter(|experiment| {
+                    targets.is_empty() || named.contains(&manifests.sources.get(experiment.file).path)
+                })
+                .map(|experiment| experiment.name.value.clone())
+                .collect()
+        } else {
+            let mut selected = Vec::new();
+            for name in names {
+                if manifests.experiment(name).is_none() {
+                    let known = manifests.experiments.iter().map(|experiment| experiment.name.value.as_str());
+                    return Err(Error::UnknownExperiment {
+                        name: name.clone(),
+                        help: suggest::help_for(name, known, "experiments"),
+                    });
+                }
+                selected.push(name.clone());
+            }
+            selected
+        };
+        Ok(Loaded { manifests, selected })
+    }
+
+    pub fn host(&self) -> Result<HostFacts, Error> {
+        match &self.host_facts {
+            Some(path) => Ok(HostFacts::load(path)?),
+            None => Ok(HostFacts::probe()),
+        }
+    }
+
+    pub fn lock(&self) -> Result<Option<LockFile>, Error> {
+        Ok(LockFile::load(&self.lock_path)?)
+    }
+
+    /// Every cell of the selected experiments, fingerprinted against this host and the inputs.
+    pub fn resolve(&self, loaded: &Loaded, host: &HostFacts) -> Result<Vec<ResolvedCell>, Error> {
+        let experiments = loaded.experiments();
+        let lock = self.lock()?;
+        let mut cache = StatCache::open(StatCache::default_path());
+        let digests = gather(&loaded.manifests, &needed(&loaded.manifests, &experiments), &self.roots, &mut cache, lock.as_ref())
+            .map_err(Error::LockMismatches)?;
+        // A cache that cannot be saved only costs a rehash next time.
+        let _ = cache.save();
+        let mut cells = Vec::new();
+        for experiment in experiments {
+            for cell in expand(experiment) {
+                cells.push(resolve_cell(&loaded.manifests, experiment, cell, &digests, host));
+            }
+        }
+        Ok(cells)
+    }
+
+    /// Decides each cell against the store. Earlier records are read only when some cell has
+    /// no result, to explain what changed.
+    pub fn plan(&self, cells: Vec<ResolvedCell>, selection: &Selection) -> Result<Vec<PlannedCell>, Error> {
+        let mut heads = HashMap::new();
+        for cell in &cells {
+            if let Some(head) = self.store.head(&cell.hash)? {
+                heads.insert(cell.hash.clone(), head);
+            }
+        }
+        let history: Vec<CellRecord> = if cells.iter().any(|cell| !heads.contains_key(&cell.hash)) {
+            let (records, errors) = self.store.scan();
+            for error in errors {
+                eprintln!("{:?}", miette::Report::new(error));
+            }
+            records
+        } else {
+            Vec::new()
+        };
+        Ok(decide(cells, &heads, &History::new(&history), selection))
+    }
+}

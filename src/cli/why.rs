@@ -1,0 +1,68 @@
+//! `bakeoff why CELL`: a cell's fingerprint and its differences from the nearest earlier result.
+
+use std::fmt::Write;
+
+use serde_json::json;
+
+use super::{Project, WhyArgs};
+use crate::Error;
+use crate::plan::{Decision, History, PlannedCell, Selection, describe_changes, status_word};
+
+pub(super) fn run(project: &Project, args: &WhyArgs) -> Result<(), Error> {
+    let loaded = project.load(&args.targets)?;
+    let host = project.host()?;
+    let cells = project.resolve(&loaded, &host)?;
+    let query = args.cell.as_str();
+    let matches: Vec<_> = cells
+        .into_iter()
+        .filter(|cell| cell.id == query || (query.len() >= 6 && cell.hash.starts_with(query)))
+        .collect();
+    let Some(cell) = matches.into_iter().next() else {
+        return Err(Error::UnknownCell {
+            query: query.to_owned(),
+            help: "give a cell id as `bakeoff plan` prints it, or at least 6 hex digits of its hash".to_owned(),
+        });
+    };
+    let planned: PlannedCell = project.plan(vec![cell], &Selection::default())?.remove(0);
+    let (records, _) = project.store.scan();
+    let history = History::new(&records);
+    let nearest = history.nearest(&planned.cell);
+    let fingerprint = serde_json::to_value(&planned.cell.fingerprint).expect("a fingerprint always serialises");
+    if args.json {
+        let nearest = nearest.map(|(record, changes)| json!({ "cell": record.cell, "hash": record.hash, "changes": changes }));
+        let text = serde_json::to_string_pretty(&json!({
+            "cell": planned.cell.id,
+            "hash": planned.cell.hash,
+            "decision": planned.decision,
+            "fingerprint": fingerprint,
+            "nearest": nearest,
+        }))
+        .expect("JSON values always serialise");
+        println!("{text}");
+        return Ok(());
+    }
+    let mut text = String::new();
+    let _ = writeln!(text, "cell     {}", planned.cell.id);
+    let _ = writeln!(text, "hash     {}", planned.cell.hash);
+    let _ = write!(text, "status   {}", status_word(&planned.decision));
+    if let Decision::Blocked { reasons } = &planned.decision {
+        let _ = write!(text, ": {}", reasons.join("; "));
+    }
+    text.push_str("\n\nfingerprint\n");
+    text.push_str(&serde_json::to_string_pretty(&fingerprint).expect("JSON values always serialise"));
+    text.push_str("\n\n");
+    match nearest {
+        Some((record, changes)) => {
+            let _ = writeln!(text, "nearest earlier result: {} ({}, {})", record.cell, &record.hash[..12], record.status.name());
+            if changes.is_empty() {
+                text.push_str("  no fingerprint field differs\n");
+            }
+            for change in &changes {
+                let _ = writeln!(text, "  {}", describe_changes(std::slice::from_ref(change)));
+            }
+        }
+        None => text.push_str("no earlier result of this experiment and workload\n"),
+    }
+    print!("{text}");
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! The top-level error and its documented exit codes.
+
+use crate::host::HostFactsError;
+use crate::lock::LockError;
+use crate::manifest::LoadError;
+use crate::store::StoreError;
+
+/// Exit codes, documented in README.md.
+pub mod exit {
+    pub const SUCCESS: i32 = 0;
+    /// Something failed while working: I/O, a corrupt record, a run problem.
+    pub const FAILURE: i32 = 1;
+    /// The manifests or the command line are wrong; nothing was run.
+    pub const INVALID: i32 = 2;
+    /// An input differs from `bakeoff.lock`; nothing was run.
+    pub const LOCK_MISMATCH: i32 = 3;
+}
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum Error {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Manifest(#[from] LoadError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    HostFacts(#[from] HostFactsError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Lock(#[from] LockError),
+    #[error("{} input(s) differ from bakeoff.lock", .0.len())]
+    #[diagnostic(
+        code(bakeoff::lock::mismatch),
+        help("nothing was run; accept the new inputs with `bakeoff lock`, or restore the locked files")
+    )]
+    LockMismatches(#[related] Vec<LockError>),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Store(#[from] StoreError),
+    #[error("unknown experiment `{name}`")]
+    #[diagnostic(code(bakeoff::cli::unknown_experiment))]
+    UnknownExperiment {
+        name: String,
+        #[help]
+        help: String,
+    },
+    #[error("no experiments found under `{directory}`")]
+    #[diagnostic(
+        code(bakeoff::cli::no_experiments),
+        help("create `experiments/NAME.kdl`, name manifest files on the command line, or pass `-C DIR`")
+    )]
+    NoExperiments { directory: String },
+    #[error("no cell matches `{query}`")]
+    #[diagnostic(code(bakeoff::cli::unknown_cell))]
+    UnknownCell {
+        query: String,
+        #[help]
+        help: String,
+    },
+    #[error("`{text}` is not an `axis=value` selector")]
+    #[diagnostic(code(bakeoff::cli::bad_selector), help("write e.g. `--only toolbox=llama-rocm-*`"))]
+    BadSelector { text: String },
+    #[error("{what}")]
+    #[diagnostic(code(bakeoff::io))]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::Manifest(_)
+            | Self::UnknownExperiment { .. }
+            | Self::NoExperiments { .. }
+            | Self::UnknownCell { .. }
+            | Self::BadSelector { .. } => exit::INVALID,
+            Self::LockMismatches(_) | Self::Lock(LockError::ModelMismatch { .. }) => exit::LOCK_MISMATCH,
+            _ => exit::FAILURE,
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! Gathering the content hashes of every input the selected experiments name.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use super::model_roots::ModelRoots;
+use super::stat_cache::StatCache;
+use crate::fingerprint::{InputDigests, ModelInput, ToolboxState};
+use crate::lock::{LockError, LockFile};
+use crate::manifest::{Experiment, Manifests, Part, Template};
+
+/// The model names and declared file paths that `experiments` use.
+#[derive(Debug, Default)]
+pub struct Needed {
+    pub models: BTreeSet<String>,
+    /// Full path → the path as written, for messages.
+    pub files: BTreeMap<PathBuf, String>,
+}
+
+pub fn needed(manifests: &Manifests, experiments: &[&Experiment]) -> Needed {
+    let mut needed = Needed::default();
+    for experiment in experiments {
+        if let Some(axis) = experiment.axis("model") {
+            needed.models.extend(axis.values.iter().map(|value| value.value.value.clone()));
+        }
+        let mut templates: Vec<&Template> = Vec::new();
+        templates.extend(experiment.bench.iter().flat_map(|bench| &bench.args));
+        templates.extend(experiment.server.iter().flat_map(|server| &server.args));
+        templates.extend(experiment.command.iter().flat_map(|command| &command.args));
+        templates.extend(experiment.axis("variant").into_iter().flat_map(|axis| &axis.values).flat_map(|value| &value.args));
+        for template in templates {
+            for part in template.placeholders() {
+                match part {
+                    Part::ModelRef(name) => {
+                        needed.models.insert(name.clone());
+                    }
+                    Part::File(path) => {
+                        needed.files.insert(manifests.input_path(template.at, path), path.clone());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for request in experiment.workloads.iter().flat_map(|workload| &workload.requests) {
+            for path in request.files.values() {
+                needed.files.insert(manifests.input_path(path.at, &path.value), path.value.clone());
+            }
+        }
+    }
+    needed
+}
+
+/// Finds and hashes the needed inputs. A model found here whose hash differs from the lock is
+/// an error; a model not found here keeps the lock's hash so its cells still fingerprint.
+pub fn gather(
+    manifests: &Manifests,
+    needed: &Needed,
+    roots: &ModelRoots,
+    cache: &mut StatCache,
+    lock: Option<&LockFile>,
+) -> Result<InputDigests, Vec<LockError>> {
+    let mut digests = InputDigests::default();
+    let mut located = Vec::new();
+    for name in &needed.models {
+        let Some(model) = manifests.models.get(name) else { continue };
+        let locked = lock.and_then(|lock| lock.models.get(name));
+        match roots.find(&model.file.value) {
+            Ok(path) => located.push((name.clone(), path)),
+            Err(problem) => {
+                digests.models.insert(
+                    name.clone(),
+                    ModelInput {
+                        path: None,
+                        sha256: locked.map(|locked| locked.sha256.clone()),
+                        size: locked.map(|locked| locked.size),
+                        problem: Some(format!("model `{name}`: {problem}")),
+                    },
+                );
+            }
+        }
+    }
+    let paths: Vec<PathBuf> =
+        located.iter().map(|(_, path)| path.clone()).chain(needed.files.keys().cloned()).collect();
+    let mut results = cache.digest_all(&paths).into_iter();
+    let mut mismatches = Vec::new();
+    for (name, path) in located {
+        let input = match results.next().expect("one digest per path") {
+            Ok((sha256, size)) => {
+                if let Some(locked) = lock.and_then(|lock| lock.models.get(&name))
+                    && locked.sha256 != sha256
+                {
+                    mismatches.push(LockError::ModelMismatch {
+                        model: name.clone(),
+                        path: path.display().to_string(),
+                        locked: locked.sha256.clone(),
+                        found: sha256.clone(),
+                    });
+                }
+                ModelInput { path: Some(path), sha256: Some(sha256), size: Some(size), problem: None }
+            }
+            Err(error) => ModelInput {
+                problem: Some(format!("model `{name}`: cannot read `{}`: {error}", path.display())),
+                path: None,
+                sha256: None,
+                size: None,
+            },
+        };
+        digests.models.insert(name, input);
+    }
+    for path in needed.files.keys() {
+        if let Ok((sha256, _)) = results.next().expect("one digest per path") {
+            digests.files.insert(path.clone(), sha256);
+        }
+    }
+    for name in manifests.toolboxes.keys() {
+        let locked = lock.and_then(|lock| lock.toolboxes.get(name));
+        digests.toolboxes.insert(
+            name.clone(),
+            ToolboxState {
+                digest: locked.and_then(|locked| locked.digest.clone()),
+                llama_cpp: locked.and_then(|locked| locked.llama_cpp.clone()),
+            },
+        );
+    }
+    if mismatches.is_empty() { Ok(digests) } else { Err(mismatches) }
+}

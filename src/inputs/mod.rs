@@ -1,0 +1,11 @@
+//! Inputs on disk: finding models under the model roots and hashing them (with a stat cache).
+
+mod gather;
+mod hasher;
+mod model_roots;
+mod stat_cache;
+
+pub use gather::{Needed, gather, needed};
+pub use hasher::hash_file;
+pub use model_roots::ModelRoots;
+pub use stat_cache::StatCache;

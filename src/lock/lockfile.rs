@@ -1,0 +1,139 @@
+//! `bakeoff.lock`: the pinned inputs (model hashes and sizes, file hashes, toolbox images).
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::atomic::write_atomic;
+
+pub const FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockFile {
+    pub format: u32,
+    pub models: BTreeMap<String, LockedModel>,
+    pub files: BTreeMap<String, LockedFile>,
+    pub toolboxes: BTreeMap<String, LockedToolbox>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockedModel {
+    pub file: String,
+    pub sha256: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockedFile {
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockedToolbox {
+    pub runner: String,
+    pub image: Option<String>,
+    /// Filled in when the toolbox is inspected.
+    pub digest: Option<String>,
+    pub llama_cpp: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum LockError {
+    #[error("cannot read `{path}`")]
+    #[diagnostic(code(bakeoff::lock::unreadable), help("check the file's permissions"))]
+    Unreadable {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("`{path}` is not a valid lock file: {message}")]
+    #[diagnostic(
+        code(bakeoff::lock::invalid),
+        help("restore it from git (`git checkout -- bakeoff.lock`), or delete it and run `bakeoff lock`")
+    )]
+    Invalid { path: String, message: String },
+    #[error("model `{model}` at `{path}` does not match bakeoff.lock: locked sha256 {locked}, found {found}")]
+    #[diagnostic(
+        code(bakeoff::lock::model_mismatch),
+        help("if the new file is intended, accept it with `bakeoff lock`; otherwise restore the locked file")
+    )]
+    ModelMismatch { model: String, path: String, locked: String, found: String },
+    #[error("cannot write `{path}`")]
+    #[diagnostic(code(bakeoff::lock::unwritable))]
+    Unwritable {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl LockFile {
+    /// Reads the lock; `Ok(None)` when there is none yet.
+    pub fn load(path: &Path) -> Result<Option<Self>, LockError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(LockError::Unreadable { path: path.display().to_string(), source }),
+        };
+        let lock: Self = serde_json::from_str(&text)
+            .map_err(|error| LockError::Invalid { path: path.display().to_string(), message: error.to_string() })?;
+        if lock.format != FORMAT {
+            return Err(LockError::Invalid {
+                path: path.display().to_string(),
+                message: format!("format {} is not the supported format {FORMAT}", lock.format),
+            });
+        }
+        Ok(Some(lock))
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), LockError> {
+        let mut text = serde_json::to_string_pretty(self).expect("a lock file always serialises");
+        text.push('\n');
+        write_atomic(path, text.as_bytes())
+            .map_err(|source| LockError::Unwritable { path: path.display().to_string(), source })
+    }
+
+    /// Every pinned value that differs from `old`, as `what: old → new` lines.
+    pub fn changes_since(&self, old: &Self) -> Vec<String> {
+        let mut lines = Vec::new();
+        diff_maps(&old.models, &self.models, "model", &mut lines, |model| {
+            format!("sha256 {} ({} bytes, {})", model.sha256, model.size, model.file)
+        });
+        diff_maps(&old.files, &self.files, "file", &mut lines, |file| format!("sha256 {}", file.sha256));
+        diff_maps(&old.toolboxes, &self.toolboxes, "toolbox", &mut lines, |toolbox| {
+            format!(
+                "{} {} digest {} llama.cpp {}",
+                toolbox.runner,
+                toolbox.image.as_deref().unwrap_or("(no image)"),
+                toolbox.digest.as_deref().unwrap_or("(not inspected)"),
+                toolbox.llama_cpp.as_deref().unwrap_or("(not inspected)")
+            )
+        });
+        lines
+    }
+}
+
+fn diff_maps<T: PartialEq>(
+    old: &BTreeMap<String, T>,
+    new: &BTreeMap<String, T>,
+    what: &str,
+    lines: &mut Vec<String>,
+    show: impl Fn(&T) -> String,
+) {
+    for (name, value) in new {
+        match old.get(name) {
+            None => lines.push(format!("{what} `{name}`: (none) → {}", show(value))),
+            Some(previous) if previous != value => {
+                lines.push(format!("{what} `{name}`: {} → {}", show(previous), show(value)));
+            }
+            Some(_) => {}
+        }
+    }
+    for (name, value) in old {
+        if !new.contains_key(name) {
+            lines.push(format!("{what} `{name}`: {} → (none)", show(value)));
+        }
+    }
+}

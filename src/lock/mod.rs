@@ -1,0 +1,5 @@
+//! The lock file that pins every input so that another machine reproduces the same cells.
+
+mod lockfile;
+
+pub use lockfile::{FORMAT, LockError, LockFile, LockedFile, LockedModel, LockedToolbox};

@@ -1,0 +1,173 @@
+//! Deciding, per cell, whether it is cached, will run (and why), is blocked, or failed before.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::fingerprint::{FieldChange, ResolvedCell, diff};
+use crate::store::{CellRecord, RecordHead, Status};
+
+/// Why a cell will run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "why", rename_all = "kebab-case")]
+pub enum RunReason {
+    /// No earlier result resembles it.
+    New,
+    /// The nearest earlier result, and the fingerprint fields that differ from it.
+    Changed { previous: String, previous_hash: String, changes: Vec<FieldChange> },
+    Forced,
+    RetryFailed { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum Decision {
+    Cached,
+    Run(RunReason),
+    Blocked { reasons: Vec<String> },
+    FailedBefore { reason: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct PlannedCell {
+    pub cell: ResolvedCell,
+    pub decision: Decision,
+}
+
+/// Which cells the user asked to rerun even though they are cached or failed.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub force: bool,
+    pub retry_failed: bool,
+    /// `axis=value` pairs (values may be globs); a cell must match all of them to be forced.
+    pub only: Vec<(String, String)>,
+}
+
+impl Selection {
+    fn selects(&self, cell: &ResolvedCell) -> bool {
+        self.only.iter().all(|(axis, pattern)| {
+            let value = if axis == "workload" { Some(cell.cell.workload.as_str()) } else { cell.cell.value(axis) };
+            value.is_some_and(|value| crate::glob::glob_match(pattern, value))
+        })
+    }
+}
+
+/// Earlier results, indexed for finding the nearest one to a cell.
+pub struct History<'a> {
+    by_cell: HashMap<&'a str, Vec<&'a CellRecord>>,
+    by_workload: HashMap<(&'a str, &'a str), Vec<&'a CellRecord>>,
+}
+
+impl<'a> History<'a> {
+    pub fn new(records: &'a [CellRecord]) -> Self {
+        let mut by_cell: HashMap<&str, Vec<&CellRecord>> = HashMap::new();
+        let mut by_workload: HashMap<(&str, &str), Vec<&CellRecord>> = HashMap::new();
+        for record in records {
+            by_cell.entry(&record.cell).or_default().push(record);
+            by_workload.entry((&record.experiment, &record.workload)).or_default().push(record);
+        }
+        Self { by_cell, by_workload }
+    }
+
+    /// The earlier result most like `cell`: the same cell id if there is one, else the one of the
+    /// same experiment and workload with the fewest differing axes; ties go to the fewest
+    /// differing fingerprint fields.
+    pub fn nearest(&self, cell: &ResolvedCell) -> Option<(&'a CellRecord, Vec<FieldChange>)> {
+        let candidates: Vec<&CellRecord> = match self.by_cell.get(cell.id.as_str()) {
+            Some(same) => same.clone(),
+            None => {
+                let all = self.by_workload.get(&(cell.cell.experiment.as_str(), cell.cell.workload.as_str()))?;
+                let distance = |record: &CellRecord| {
+                    cell.cell.axes.iter().filter(|(axis, value)| record.axes.get(axis) != Some(value)).count()
+                        + record.axes.len().saturating_sub(cell.cell.axes.len())
+                };
+                let best = all.iter().map(|record| distance(record)).min()?;
+                all.iter().copied().filter(|record| distance(record) == best).collect()
+            }
+        };
+        candidates
+            .into_iter()
+            .filter(|record| record.hash != cell.hash)
+            .map(|record| (record, diff(&record.fingerprint, &cell.fingerprint)))
+            .min_by(|(left, left_changes), (right, right_changes)| {
+                left_changes.len().cmp(&right_changes.len()).then_with(|| left.hash.cmp(&right.hash))
+            })
+    }
+}
+
+/// Decides every cell. `heads` has the stored status of each cell hash that has a record.
+pub fn decide(
+    cells: Vec<ResolvedCell>,
+    heads: &HashMap<String, RecordHead>,
+    history: &History<'_>,
+    selection: &Selection,
+) -> Vec<PlannedCell> {
+    cells
+        .into_iter()
+        .map(|cell| {
+            let head = heads.get(&cell.hash);
+            let forced = selection.force && selection.selects(&cell);
+            let decision = match head {
+                _ if !cell.blocked.is_empty() && head.is_none_or(|head| head.status == Status::Blocked) => {
+                    Decision::Blocked { reasons: cell.blocked.clone() }
+                }
+                Some(_) if forced => Decision::Run(RunReason::Forced),
+                Some(head) if head.status == Status::Ok => Decision::Cached,
+                Some(head) => {
+                    let reason = head.failure.as_ref().map_or_else(|| head.status.name().to_owned(), |failure| failure.reason.clone());
+                    if selection.retry_failed && selection.selects(&cell) {
+                        Decision::Run(RunReason::RetryFailed { reason })
+                    } else {
+                        Decision::FailedBefore { reason }
+                    }
+                }
+                None => Decision::Run(match history.nearest(&cell) {
+                    Some((record, changes)) => RunReason::Changed {
+                        previous: record.cell.clone(),
+                        previous_hash: record.hash.clone(),
+                        changes,
+                    },
+                    None => RunReason::New,
+                }),
+            };
+            PlannedCell { cell, decision }
+        })
+        .collect()
+}
+
+/// Counts for the summary line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub cells: usize,
+    pub cached: usize,
+    pub to_run: usize,
+    pub blocked: usize,
+    pub failed: usize,
+}
+
+impl Summary {
+    pub fn of(cells: &[PlannedCell]) -> Self {
+        let mut summary = Self { cells: cells.len(), ..Self::default() };
+        for cell in cells {
+            match cell.decision {
+                Decision::Cached => summary.cached += 1,
+                Decision::Run(_) => summary.to_run += 1,
+                Decision::Blocked { .. } => summary.blocked += 1,
+                Decision::FailedBefore { .. } => summary.failed += 1,
+            }
+        }
+        summary
+    }
+}
+
+impl std::fmt::Display for Summary {
+    /// `24 cells: 18 cached, 5 to run, 1 blocked` (and `, 2 failed before` when there are any).
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let noun = if self.cells == 1 { "cell" } else { "cells" };
+        write!(formatter, "{} {noun}: {} cached, {} to run, {} blocked", self.cells, self.cached, self.to_run, self.blocked)?;
+        if self.failed > 0 {
+            write!(formatter, ", {} failed before", self.failed)?;
+        }
+        Ok(())
+    }
+}

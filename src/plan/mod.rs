@@ -1,0 +1,9 @@
+//! The plan: which cells are cached, which run and why, which are blocked; as a DAG.
+
+mod decide;
+mod graph;
+mod render;
+
+pub use decide::{Decision, History, PlannedCell, RunReason, Selection, Summary, decide};
+pub use graph::{PlanGraph, Step, status_word};
+pub use render::{describe_changes, render_json, render_text};

@@ -1,0 +1,128 @@
+//! The result store on disk: one JSON record per cell hash, written atomically.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::record::{CellRecord, RECORD_FORMAT, RecordHead};
+use crate::atomic::write_atomic;
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum StoreError {
+    #[error("cannot read result record `{path}`")]
+    #[diagnostic(code(bakeoff::store::unreadable))]
+    Unreadable {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("result record `{path}` is corrupt: {message}")]
+    #[diagnostic(
+        code(bakeoff::store::corrupt),
+        help("restore it from git, or delete it so that the cell runs again")
+    )]
+    Corrupt { path: String, message: String },
+    #[error("cannot write result record `{path}`")]
+    #[diagnostic(code(bakeoff::store::unwritable))]
+    Unwritable {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// `results/` of a project.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `results/cells/ab/abcdef….json`.
+    pub fn record_path(&self, hash: &str) -> PathBuf {
+        let prefix = hash.get(..2).unwrap_or("xx");
+        self.root.join("cells").join(prefix).join(format!("{hash}.json"))
+    }
+
+    pub fn log_path(&self, hash: &str) -> PathBuf {
+        self.root.join("logs").join(format!("{hash}.log"))
+    }
+
+    /// The status part of the record for `hash`, if there is one.
+    pub fn head(&self, hash: &str) -> Result<Option<RecordHead>, StoreError> {
+        let path = self.record_path(hash);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(StoreError::Unreadable { path: path.display().to_string(), source }),
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|error| StoreError::Corrupt { path: path.display().to_string(), message: error.to_string() })
+    }
+
+    pub fn read(&self, hash: &str) -> Result<Option<CellRecord>, StoreError> {
+        let path = self.record_path(hash);
+        match std::fs::read(&path) {
+            Ok(bytes) => parse(&path, &bytes).map(Some),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StoreError::Unreadable { path: path.display().to_string(), source }),
+        }
+    }
+
+    pub fn write(&self, record: &CellRecord) -> Result<(), StoreError> {
+        let path = self.record_path(&record.hash);
+        write_atomic(&path, record.to_json().as_bytes())
+            .map_err(|source| StoreError::Unwritable { path: path.display().to_string(), source })
+    }
+
+    /// Every record in the store, in hash order. Corrupt records are returned as errors beside
+    /// the good ones so that one bad file does not hide the rest.
+    pub fn scan(&self) -> (Vec<CellRecord>, Vec<StoreError>) {
+        let mut records = Vec::new();
+        let mut errors = Vec::new();
+        let mut paths = Vec::new();
+        let Ok(prefixes) = std::fs::read_dir(self.root.join("cells")) else {
+            return (records, errors);
+        };
+        for prefix in prefixes.filter_map(Result::ok) {
+            let Ok(entries) = std::fs::read_dir(prefix.path()) else { continue };
+            paths.extend(
+                entries
+                    .filter_map(Result::ok)
+                    .map(|entry| entry.path())
+                    .filter(|path| path.extension().is_some_and(|extension| extension == "json")),
+            );
+        }
+        paths.sort();
+        for path in paths {
+            match std::fs::read(&path) {
+                Ok(bytes) => match parse(&path, &bytes) {
+                    Ok(record) => records.push(record),
+                    Err(error) => errors.push(error),
+                },
+                Err(source) => errors.push(StoreError::Unreadable { path: path.display().to_string(), source }),
+            }
+        }
+        (records, errors)
+    }
+}
+
+fn parse(path: &Path, bytes: &[u8]) -> Result<CellRecord, StoreError> {
+    let record: CellRecord = serde_json::from_slice(bytes)
+        .map_err(|error| StoreError::Corrupt { path: path.display().to_string(), message: error.to_string() })?;
+    if record.format != RECORD_FORMAT {
+        return Err(StoreError::Corrupt {
+            path: path.display().to_string(),
+            message: format!("format {} is not the supported format {RECORD_FORMAT}", record.format),
+        });
+    }
+    Ok(record)
+}
