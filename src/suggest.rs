@@ -20,7 +20,7 @@ pub fn help_for<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str> +
             if names.is_empty() {
                 format!("no {what} are declared")
             } else {
-                format!("expected one of the declared {what}: {}", names.join(", "))
+                format!("expected one of the {what}: {}", names.join(", "))
             }
         }
     }
@@ -56,6 +56,6 @@ mod tests {
 
     #[test]
     fn help_lists_candidates_when_nothing_is_close() {
-        assert_eq!(help_for("zzz", ["a1", "b2"], "axes"), "expected one of the declared axes: `a1`, `b2`");
+        assert_eq!(help_for("zzz", ["a1", "b2"], "axes"), "expected one of the axes: `a1`, `b2`");
     }
 }

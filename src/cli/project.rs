@@ -155,6 +155,8 @@ impl Project {
         } else {
             Vec::new()
         };
-        Ok(decide(cells, &heads, &History::new(&history), selection))
+        let current: Vec<String> = cells.iter().map(|cell| cell.hash.clone()).collect();
+        let history = History::new(&history, current.iter().map(String::as_str));
+        Ok(decide(cells, &heads, &history, selection))
     }
 }

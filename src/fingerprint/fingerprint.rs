@@ -153,3 +153,60 @@ pub fn diff(old: &Fingerprint, new: &Fingerprint) -> Vec<FieldChange> {
     changes.sort_by(|left, right| left.field.cmp(&right.field));
     changes
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn known_cell() -> Fingerprint {
+        Fingerprint {
+            schema: SCHEMA,
+            axes: [("depth".to_owned(), "0".to_owned()), ("fa".to_owned(), "1".to_owned())].into(),
+            argv: ["llama-bench", "-m", "sha256:00ff", "-fa", "1", "-d", "0", "-o", "jsonl"]
+                .map(str::to_owned)
+                .to_vec(),
+            toolbox: ToolboxPrint {
+                name: "llama-vulkan-radv".to_owned(),
+                runner: "toolbox".to_owned(),
+                image: Some("docker.io/kyuz0/amd-strix-halo-toolboxes:vulkan-radv".to_owned()),
+                digest: None,
+                llama_cpp: None,
+                env: BTreeMap::new(),
+            },
+            workload: WorkloadPrint::Bench,
+            host: HostPrint {
+                cpu: "AMD RYZEN AI MAX+ 395 w/ Radeon 8060S".to_owned(),
+                gpus: vec!["AMD Radeon 8060S (gfx1151)".to_owned()],
+                memory_bytes: 137_438_953_472,
+                kernel: "6.18.9-200.fc43.x86_64".to_owned(),
+                firmware: Some("20260110".to_owned()),
+            },
+        }
+    }
+
+    /// Golden: an accidental change to what is hashed, or how, changes this value and would
+    /// silently rerun every user's cells. Change it only together with `SCHEMA`.
+    #[test]
+    fn the_hash_of_a_known_cell_is_pinned() {
+        let fingerprint = known_cell();
+        assert_eq!(
+            fingerprint.canonical_json(),
+            r#"{"argv":["llama-bench","-m","sha256:00ff","-fa","1","-d","0","-o","jsonl"],"axes":{"depth":"0","fa":"1"},"host":{"cpu":"AMD RYZEN AI MAX+ 395 w/ Radeon 8060S","firmware":"20260110","gpus":["AMD Radeon 8060S (gfx1151)"],"kernel":"6.18.9-200.fc43.x86_64","memory_bytes":137438953472},"schema":1,"toolbox":{"digest":null,"env":{},"image":"docker.io/kyuz0/amd-strix-halo-toolboxes:vulkan-radv","llama_cpp":null,"name":"llama-vulkan-radv","runner":"toolbox"},"workload":{"kind":"bench"}}"#
+        );
+        assert_eq!(fingerprint.hash(), GOLDEN_HASH);
+    }
+
+    const GOLDEN_HASH: &str = "50f2bca300ec0b3ad4937b3977ec4336fa7415be0b7c72ebb5433854287cf1a3";
+
+    #[test]
+    fn diff_names_each_changed_leaf() {
+        let old = known_cell();
+        let mut new = known_cell();
+        new.axes.insert("depth".to_owned(), "4096".to_owned());
+        new.argv[6] = "4096".to_owned();
+        new.host.firmware = None;
+        let fields: Vec<String> = diff(&old, &new).into_iter().map(|change| change.field).collect();
+        assert_eq!(fields, ["argv[6]", "axes.depth", "host.firmware"]);
+        assert!(diff(&old, &old).is_empty());
+    }
+}

@@ -349,6 +349,6 @@ mod tests {
     fn malformed_requirements_say_why() {
         assert!(Requirement::parse(Fact::Kernel, ">=", None).unwrap_err().contains("no version"));
         assert!(Requirement::parse(Fact::Kernel, ">=6 <7", None).unwrap_err().contains("join several"));
-        assert!(Requirement::parse(Fact::Memory, ">=64 parsecs", None).unwrap_err().contains("unknown unit"));
+        assert!(Requirement::parse(Fact::Memory, ">=64parsecs", None).unwrap_err().contains("unknown unit"));
     }
 }

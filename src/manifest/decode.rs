@@ -135,11 +135,23 @@ impl Decoder<'_> {
     pub(super) fn single_count(&mut self, node: &KdlNode) -> Option<Spanned<u64>> {
         let entry = self.single_argument(node, "one whole number")?;
         match entry.value() {
-            KdlValue::Integer(number) if *number >= 0 && u64::try_from(*number).is_ok() => {
-                Some(Spanned::new(u64::try_from(*number).ok()?, self.at(entry.span())))
-            }
+            KdlValue::Integer(number) => match u64::try_from(*number) {
+                Ok(count) => Some(Spanned::new(count, self.at(entry.span()))),
+                Err(_) => {
+                    self.report(
+                        entry.span(),
+                        ErrorKind::InvalidValue {
+                            what: format!("`{}`", node.name().value()),
+                            value: number.to_string(),
+                            reason: "it cannot be negative".to_owned(),
+                        },
+                        "use 0 or a positive whole number",
+                    );
+                    None
+                }
+            },
             other => {
-                self.wrong_type(node, entry, "one whole number (0 or more)", other);
+                self.wrong_type(node, entry, "one whole number", other);
                 None
             }
         }
@@ -151,7 +163,7 @@ impl Decoder<'_> {
             [] => {
                 self.report(
                     node.span(),
-                    ErrorKind::MissingValue { node: node.name().value().to_owned(), what: expected.to_owned() },
+                    ErrorKind::MissingValue { node: format!("`{}`", node.name().value()), what: expected.to_owned() },
                     format!("write it as `{} <value>`", node.name().value()),
                 );
                 None
@@ -173,6 +185,8 @@ impl Decoder<'_> {
             KdlValue::Integer(_) | KdlValue::Float(_) if expected.contains("string") => {
                 "put the value in double quotes".to_owned()
             }
+            KdlValue::String(text) if text.trim().parse::<f64>().is_ok() => "remove the double quotes".to_owned(),
+            _ if expected.contains("number") => "write a whole number without quotes".to_owned(),
             _ => format!("`{}` takes {expected}", node.name().value()),
         };
         self.report(

@@ -20,7 +20,7 @@ pub enum ErrorKind {
     UnknownNode { name: String, context: String },
     #[error("unknown property `{name}` on `{node}`")]
     UnknownProperty { name: String, node: String },
-    #[error("`{node}` needs {what}")]
+    #[error("{node} needs {what}")]
     MissingValue { node: String, what: String },
     #[error("`{node}` takes {expected}, found {found}")]
     WrongType { node: String, expected: String, found: String },

@@ -297,7 +297,7 @@ fn decode_matrix(decoder: &mut Decoder<'_>, node: &KdlNode) -> Vec<Axis> {
             if values.iter().any(|other| other.value.value == value.value) {
                 decoder.report(
                     entry.span(),
-                    ErrorKind::Duplicate { what: format!("value of axis `{axis_name}`"), name: value.value.clone() },
+                    ErrorKind::Duplicate { what: format!("axis `{axis_name}` value"), name: value.value.clone() },
                     "remove the repeated value",
                 );
                 continue;
@@ -331,7 +331,7 @@ fn decode_filter(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Filter> {
     if conditions.is_empty() {
         decoder.report(
             node.span(),
-            ErrorKind::MissingValue { node: node.name().value().to_owned(), what: "at least one `axis=value`".to_owned() },
+            ErrorKind::MissingValue { node: format!("`{}`", node.name().value()), what: "at least one `axis=value`".to_owned() },
             format!("write e.g. `{} toolbox=\"llama-rocm-*\" fa=1`", node.name().value()),
         );
         return None;
@@ -396,10 +396,14 @@ fn decode_workload(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Workload
     decoder.check_properties(node, &[]);
     let name = decoder.single_string(node)?;
     let mut requests = Vec::new();
+    let mut request_nodes = 0;
     let mut repeat = 1;
     for child in decoder.children(node) {
         match child.name().value() {
-            "request" => requests.extend(decode_request(decoder, child)),
+            "request" => {
+                request_nodes += 1;
+                requests.extend(decode_request(decoder, child));
+            }
             "repeat" => {
                 decoder.check_properties(child, &[]);
                 if let Some(count) = decoder.single_count(child) {
@@ -420,7 +424,7 @@ fn decode_workload(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Workload
             _ => decoder.unknown_node(child, &format!("workload `{}`", name.value), &["request", "repeat"]),
         }
     }
-    if requests.is_empty() {
+    if request_nodes == 0 {
         decoder.report(
             name.at.span,
             ErrorKind::MissingValue { node: format!("workload `{}`", name.value), what: "a `request`".to_owned() },
@@ -482,7 +486,7 @@ fn decode_request(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Request> 
     if !fields.contains_key("prompt") && !files.contains_key("prompt-file") {
         decoder.report(
             node.name().span(),
-            ErrorKind::MissingValue { node: "request".to_owned(), what: "a `prompt` or `prompt-file`".to_owned() },
+            ErrorKind::MissingValue { node: "`request`".to_owned(), what: "a `prompt` or `prompt-file`".to_owned() },
             "add `prompt=\"…\"` or `prompt-file=\"prompts/….txt\"`",
         );
     }
@@ -510,7 +514,12 @@ fn decode_command(decoder: &mut Decoder<'_>, node: &KdlNode) -> CommandSpec {
         if let Err(error) = regex::Regex::new(&regex.value) {
             decoder.report(
                 regex.at.span,
-                ErrorKind::InvalidValue { what: "regex".to_owned(), value: regex.value.clone(), reason: error.to_string() },
+                ErrorKind::InvalidValue {
+                    what: "regex".to_owned(),
+                    value: regex.value.clone(),
+                    // The regex crate draws a multi-line caret diagram; its last line says what is wrong.
+                    reason: error.to_string().lines().last().unwrap_or_default().trim_start_matches("error: ").to_owned(),
+                },
                 "escape regex metacharacters with `\\\\` inside a KDL string, or use a raw string #\"…\"#",
             );
         } else if metrics.iter().any(|other: &MetricSpec| other.name.value == name.value) {
@@ -527,7 +536,7 @@ fn decode_command(decoder: &mut Decoder<'_>, node: &KdlNode) -> CommandSpec {
     if args.is_empty() {
         decoder.report(
             node.name().span(),
-            ErrorKind::MissingValue { node: "command".to_owned(), what: "`args`".to_owned() },
+            ErrorKind::MissingValue { node: "`command`".to_owned(), what: "`args`".to_owned() },
             "add `args \"program\" \"--flag\" …`",
         );
     }

@@ -66,3 +66,52 @@ fn finish(mut loader: load::Loader<'_>) -> Result<Manifests, LoadError> {
     }
     Ok(manifests)
 }
+
+#[cfg(test)]
+mod fuzz {
+    //! The decoder never panics, whatever it is given. `PROPTEST_CASES` raises the count
+    //! (scripts/fuzz-manifests.sh runs many more than the test suite does).
+
+    use std::path::Path;
+
+    use proptest::prelude::*;
+
+    const VALID: &str = include_str!("../../experiments/glm-flash-quant.kdl");
+
+    fn load(text: &str) {
+        let _ = super::load_text(Path::new("/nonexistent"), Path::new("/nonexistent/fuzz.kdl"), text);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|cases| cases.parse().ok()).unwrap_or(1500)
+        ))]
+
+        #[test]
+        fn arbitrary_text(text in "\\PC{0,200}") {
+            load(&text);
+        }
+
+        #[test]
+        fn kdl_shaped_text(text in r#"([a-z{}"=;/\\#() \n0-9.-]|model|toolbox|experiment|matrix|bench|args|include|exclude|extends=|\{[a-z:]*\}){0,80}"#) {
+            load(&text);
+        }
+
+        #[test]
+        fn mutated_valid_manifest(edits in prop::collection::vec((any::<prop::sample::Index>(), 0u8..3, any::<char>()), 1..8)) {
+            let mut text: Vec<char> = VALID.chars().collect();
+            for (index, operation, character) in edits {
+                if text.is_empty() {
+                    break;
+                }
+                let position = index.index(text.len());
+                match operation {
+                    0 => { text.remove(position); }
+                    1 => text.insert(position, character),
+                    _ => text[position] = character,
+                }
+            }
+            load(&text.into_iter().collect::<String>());
+        }
+    }
+}

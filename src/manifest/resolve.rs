@@ -114,10 +114,12 @@ fn merge_extends(
         if chain.iter().any(|link| link.name.value == parent.name.value) {
             let mut names: Vec<&str> = chain.iter().map(|link| link.name.value.as_str()).collect();
             names.push(&parent.name.value);
-            // Report the cycle once, at the experiment that starts it.
-            if current.name.value == experiment.name.value || parent.name.value == experiment.name.value {
+            // Every member of the cycle finds it; report it once, from the first by name.
+            let start = names.iter().position(|name| *name == parent.name.value).unwrap_or(0);
+            let members = &names[start..names.len() - 1];
+            if members.iter().min() == Some(&experiment.name.value.as_str()) {
                 problems.push(
-                    ManifestError::new(sources, parent_name.at, ErrorKind::ExtendsCycle(names.join(" → ")))
+                    ManifestError::new(sources, parent_name.at, ErrorKind::ExtendsCycle(names[start..].join(" → ")))
                         .help("an experiment cannot extend itself, directly or through others"),
                 );
             }
@@ -334,8 +336,7 @@ impl Checker<'_> {
         for part in template.placeholders() {
             match part {
                 Part::Axis(axis) if experiment.axis(axis).is_none() => {
-                    let mut names: Vec<&str> = experiment.axes.iter().map(|axis| axis.name.value.as_str()).collect();
-                    names.extend(["model", "variant"]);
+                    let names: Vec<&str> = experiment.axes.iter().map(|axis| axis.name.value.as_str()).collect();
                     self.push(
                         template.at,
                         ErrorKind::UnknownPlaceholder(axis.clone()),

@@ -1,6 +1,6 @@
 //! Deciding, per cell, whether it is cached, will run (and why), is blocked, or failed before.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
@@ -56,22 +56,26 @@ impl Selection {
 pub struct History<'a> {
     by_cell: HashMap<&'a str, Vec<&'a CellRecord>>,
     by_workload: HashMap<(&'a str, &'a str), Vec<&'a CellRecord>>,
+    /// Hashes of the cells planned now: a record one of them still claims is less likely to
+    /// be the earlier version of a changed cell than a record no current cell claims.
+    current: HashSet<&'a str>,
 }
 
 impl<'a> History<'a> {
-    pub fn new(records: &'a [CellRecord]) -> Self {
+    pub fn new(records: &'a [CellRecord], current: impl IntoIterator<Item = &'a str>) -> Self {
         let mut by_cell: HashMap<&str, Vec<&CellRecord>> = HashMap::new();
         let mut by_workload: HashMap<(&str, &str), Vec<&CellRecord>> = HashMap::new();
         for record in records {
             by_cell.entry(&record.cell).or_default().push(record);
             by_workload.entry((&record.experiment, &record.workload)).or_default().push(record);
         }
-        Self { by_cell, by_workload }
+        Self { by_cell, by_workload, current: current.into_iter().collect() }
     }
 
     /// The earlier result most like `cell`: the same cell id if there is one, else the one of the
-    /// same experiment and workload with the fewest differing axes; ties go to the fewest
-    /// differing fingerprint fields.
+    /// same experiment and workload with the fewest differing axes; ties go to a record no
+    /// current cell claims (the value that was edited away), then to the fewest differing
+    /// fingerprint fields.
     pub fn nearest(&self, cell: &ResolvedCell) -> Option<(&'a CellRecord, Vec<FieldChange>)> {
         let candidates: Vec<&CellRecord> = match self.by_cell.get(cell.id.as_str()) {
             Some(same) => same.clone(),
@@ -89,8 +93,8 @@ impl<'a> History<'a> {
             .into_iter()
             .filter(|record| record.hash != cell.hash)
             .map(|record| (record, diff(&record.fingerprint, &cell.fingerprint)))
-            .min_by(|(left, left_changes), (right, right_changes)| {
-                left_changes.len().cmp(&right_changes.len()).then_with(|| left.hash.cmp(&right.hash))
+            .min_by_key(|(record, changes)| {
+                (self.current.contains(record.hash.as_str()), changes.len(), record.hash.clone())
             })
     }
 }

@@ -98,3 +98,26 @@ pub struct RecordHead {
 pub struct FailureHead {
     pub reason: String,
 }
+
+impl CellRecord {
+    /// A record for `cell` with the given outcome and no metrics yet.
+    pub fn new(cell: &crate::fingerprint::ResolvedCell, host: &HostFacts, status: Status) -> Self {
+        Self {
+            format: RECORD_FORMAT,
+            hash: cell.hash.clone(),
+            cell: cell.id.clone(),
+            experiment: cell.cell.experiment.clone(),
+            workload: cell.cell.workload.clone(),
+            axes: cell.cell.axes.iter().cloned().collect(),
+            fingerprint: cell.fingerprint.clone(),
+            host: host.clone(),
+            status,
+            failure: None,
+            metrics: BTreeMap::new(),
+            raw: Vec::new(),
+            timings: Timings::default(),
+            attempts: 1,
+            bakeoff_version: env!("CARGO_PKG_VERSION").to_owned(),
+        }
+    }
+}

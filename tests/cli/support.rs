@@ -1,0 +1,162 @@
+//! A small builder for running the real `bakeoff` binary against a scratch project.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use bakeoff::cli::{GlobalArgs, Project};
+use bakeoff::store::{CellRecord, Status};
+use tempfile::TempDir;
+
+pub const MODEL_FILES: [&str; 6] = [
+    "gemma-3-270m-q4_k_m.gguf",
+    "GLM-4.7-Flash-Q8/GLM-4.7-Flash-UD-Q8_K_XL.gguf",
+    "GLM-4.7-Flash-BF16/GLM-4.7-Flash-BF16-00001-of-00002.gguf",
+    "GLM-4.7-Flash-REAP-Q8/GLM-4.7-Flash-REAP-23B-A3B-Q8_0.gguf",
+    "Qwen3-30B-A3B-Q4/Qwen3-30B-A3B-Q4_K_M.gguf",
+    "Qwen2.5-0.5B-Instruct-Q8_0.gguf",
+];
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(path: &str) -> PathBuf {
+    repo().join("tests/fixtures").join(path)
+}
+
+/// A copy of this repository's manifests in a temporary directory, with a model root of
+/// small stand-in files (planning hashes them; nothing runs them) and its own hash cache.
+pub struct Scratch {
+    pub directory: TempDir,
+}
+
+impl Scratch {
+    pub fn new() -> Self {
+        let directory = tempfile::tempdir().unwrap();
+        for folder in ["experiments", "experiments/prompts", "toolboxes"] {
+            std::fs::create_dir_all(directory.path().join(folder)).unwrap();
+            for entry in std::fs::read_dir(repo().join(folder)).unwrap() {
+                let entry = entry.unwrap();
+                if entry.file_type().unwrap().is_file() {
+                    std::fs::copy(entry.path(), directory.path().join(folder).join(entry.file_name())).unwrap();
+                }
+            }
+        }
+        for (index, file) in MODEL_FILES.iter().enumerate() {
+            let path = directory.path().join("models").join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, format!("stand-in model {index}")).unwrap();
+        }
+        Self { directory }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.directory.path()
+    }
+
+    pub fn models(&self) -> PathBuf {
+        self.path().join("models")
+    }
+
+    pub fn bakeoff(&self) -> Bakeoff {
+        let mut bakeoff = Bakeoff::new(self.path());
+        bakeoff.args(["-C".to_owned(), self.path().display().to_string()]);
+        bakeoff.args(["--models".to_owned(), self.models().display().to_string()]);
+        bakeoff
+    }
+
+    /// Edits a manifest in place.
+    pub fn edit(&self, file: &str, from: &str, to: &str) {
+        let path = self.path().join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "`{from}` is not in {file}");
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    }
+
+    /// Writes an `ok` record for every cell the project plans on `host_facts`, as a finished
+    /// run would, so that planning can be tested before anything runs.
+    pub fn seed_results(&self, host_facts: &Path, targets: &[&str]) -> usize {
+        let project = Project::new(&GlobalArgs {
+            project: self.path().to_path_buf(),
+            results: None,
+            models: vec![self.models()],
+            host_facts: Some(host_facts.to_path_buf()),
+        });
+        let targets: Vec<String> = targets.iter().map(|target| (*target).to_owned()).collect();
+        let loaded = project.load(&targets).unwrap();
+        let host = project.host().unwrap();
+        let cells = project.resolve(&loaded, &host).unwrap();
+        let mut written = 0;
+        for cell in cells.iter().filter(|cell| cell.blocked.is_empty()) {
+            project.store.write(&CellRecord::new(cell, &host, Status::Ok)).unwrap();
+            written += 1;
+        }
+        written
+    }
+}
+
+pub struct Bakeoff {
+    command: Command,
+    cache: TempDir,
+    filters: Vec<(String, String)>,
+}
+
+pub struct Outcome {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Bakeoff {
+    pub fn new(project: &Path) -> Self {
+        let cache = tempfile::tempdir().unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_bakeoff"));
+        command
+            .current_dir(project)
+            .env("NO_COLOR", "1")
+            .env("COLUMNS", "200")
+            .env("BAKEOFF_CACHE_DIR", cache.path())
+            .env_remove("BAKEOFF_MODELS");
+        let filters = vec![(project.display().to_string(), "[PROJECT]".to_owned())];
+        Self { command, cache, filters }
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(&mut self, args: I) -> &mut Self {
+        self.command.args(args);
+        self
+    }
+
+    pub fn arg(&mut self, arg: impl AsRef<std::ffi::OsStr>) -> &mut Self {
+        self.command.arg(arg);
+        self
+    }
+
+    pub fn run(&mut self) -> Outcome {
+        let output = self.command.output().unwrap();
+        let _ = &self.cache;
+        Outcome {
+            code: output.status.code().unwrap_or(-1),
+            stdout: self.filter(&String::from_utf8_lossy(&output.stdout)),
+            stderr: self.filter(&String::from_utf8_lossy(&output.stderr)),
+        }
+    }
+
+    fn filter(&self, text: &str) -> String {
+        let mut text = text.to_owned();
+        for (from, to) in &self.filters {
+            text = text.replace(from, to);
+        }
+        text
+    }
+}
+
+/// Replaces 64-digit hex hashes with `[HASH]` for snapshots.
+pub fn without_hashes(text: &str) -> String {
+    let regex = regex::Regex::new("[0-9a-f]{64}").unwrap();
+    regex.replace_all(text, "[HASH]").into_owned()
+}
+
+/// Joins the lines miette wraps a long message onto (`\n  | `), so a test can match it whole.
+pub fn unwrapped(text: &str) -> String {
+    text.replace("\n  | ", " ")
+}
