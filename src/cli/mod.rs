@@ -28,12 +28,18 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Project directory (with experiments/, toolboxes/, results/ and bakeoff.lock).
-    #[arg(short = 'C', long = "project", global = true, value_name = "DIR", default_value = ".")]
+    #[arg(
+        short = 'C',
+        long = "project",
+        global = true,
+        value_name = "DIR",
+        default_value = "."
+    )]
     pub project: PathBuf,
     /// Result store directory [default: PROJECT/results].
     #[arg(long, global = true, value_name = "DIR")]
     pub results: Option<PathBuf>,
-    /// A model root: relative model files are looked up under it (repeatable; BAKEOFF_MODELS adds more).
+    /// A model root: relative model files are looked up under it (repeatable; `BAKEOFF_MODELS` adds more).
     #[arg(long = "models", global = true, value_name = "DIR")]
     pub models: Vec<PathBuf>,
     /// Read host facts from this JSON file instead of probing this machine.

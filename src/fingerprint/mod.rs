@@ -1,9 +1,10 @@
 //! Fingerprints: a resolved cell → canonical JSON → sha256 cell hash.
 
-mod fingerprint;
+mod canonical;
 mod resolve;
 
-pub use fingerprint::{
-    FieldChange, Fingerprint, HostPrint, RequestPrint, SCHEMA, ToolboxPrint, WorkloadPrint, diff, hex,
+pub use canonical::{
+    FieldChange, Fingerprint, HostPrint, RequestPrint, SCHEMA, ToolboxPrint, WorkloadPrint, diff,
+    hex,
 };
 pub use resolve::{InputDigests, ModelInput, ResolvedCell, ToolboxState, resolve_cell};

@@ -134,13 +134,30 @@ pub struct TableSpec {
 }
 
 const CHILDREN: [&str; 11] = [
-    "description", "matrix", "exclude", "include", "bench", "server", "workload", "command", "timeout", "retries",
+    "description",
+    "matrix",
+    "exclude",
+    "include",
+    "bench",
+    "server",
+    "workload",
+    "command",
+    "timeout",
+    "retries",
     "report",
 ];
 const REQUEST_TEXT_FIELDS: [&str; 2] = ["prompt", "system"];
 const REQUEST_FILE_FIELDS: [&str; 2] = ["prompt-file", "system-file"];
-const REQUEST_NUMBER_FIELDS: [&str; 8] =
-    ["max-tokens", "temperature", "top-p", "top-k", "min-p", "seed", "repeat-penalty", "timeout"];
+const REQUEST_NUMBER_FIELDS: [&str; 8] = [
+    "max-tokens",
+    "temperature",
+    "top-p",
+    "top-k",
+    "min-p",
+    "seed",
+    "repeat-penalty",
+    "timeout",
+];
 
 pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Experiment> {
     decoder.check_properties(node, &["extends"]);
@@ -166,7 +183,10 @@ pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Experi
             if present {
                 decoder.report(
                     child.name().span(),
-                    ErrorKind::Duplicate { what: "node".to_owned(), name: child.name().value().to_owned() },
+                    ErrorKind::Duplicate {
+                        what: "node".to_owned(),
+                        name: child.name().value().to_owned(),
+                    },
                     "an experiment has one of these; merge the two",
                 );
             }
@@ -190,7 +210,10 @@ pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Experi
                 decoder.check_properties(child, &[]);
                 decoder.check_no_arguments(child);
                 let args = decode_block_args(decoder, child, &["args"]);
-                experiment.bench = Some(Bench { at: decoder.at(child.name().span()), args });
+                experiment.bench = Some(Bench {
+                    at: decoder.at(child.name().span()),
+                    args,
+                });
             }
             "server" => {
                 once(decoder, experiment.server.is_some());
@@ -198,10 +221,17 @@ pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Experi
             }
             "workload" => {
                 if let Some(workload) = decode_workload(decoder, child) {
-                    if experiment.workloads.iter().any(|other| other.name.value == workload.name.value) {
+                    if experiment
+                        .workloads
+                        .iter()
+                        .any(|other| other.name.value == workload.name.value)
+                    {
                         decoder.report(
                             workload.name.at.span,
-                            ErrorKind::Duplicate { what: "workload".to_owned(), name: workload.name.value.clone() },
+                            ErrorKind::Duplicate {
+                                what: "workload".to_owned(),
+                                name: workload.name.value.clone(),
+                            },
                             "give each workload its own name",
                         );
                     }
@@ -239,7 +269,11 @@ pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Experi
                 once(decoder, experiment.report.is_some());
                 experiment.report = Some(decode_report(decoder, child));
             }
-            _ => decoder.unknown_node(child, &format!("experiment `{}`", experiment.name.value), &CHILDREN),
+            _ => decoder.unknown_node(
+                child,
+                &format!("experiment `{}`", experiment.name.value),
+                &CHILDREN,
+            ),
         }
     }
     Some(experiment)
@@ -252,16 +286,25 @@ fn decode_matrix(decoder: &mut Decoder<'_>, node: &KdlNode) -> Vec<Axis> {
         let axis_name = child.name().value();
         if axis_name == "variant" {
             decoder.check_properties(child, &[]);
-            let Some(value) = decoder.single_string(child) else { continue };
+            let Some(value) = decoder.single_string(child) else {
+                continue;
+            };
             let args = decode_block_args(decoder, child, &["args"]);
             let axis = variants.get_or_insert_with(|| Axis {
                 name: Spanned::new("variant".to_owned(), decoder.at(child.name().span())),
                 values: Vec::new(),
             });
-            if axis.values.iter().any(|other| other.value.value == value.value) {
+            if axis
+                .values
+                .iter()
+                .any(|other| other.value.value == value.value)
+            {
                 decoder.report(
                     value.at.span,
-                    ErrorKind::Duplicate { what: "variant".to_owned(), name: value.value.clone() },
+                    ErrorKind::Duplicate {
+                        what: "variant".to_owned(),
+                        name: value.value.clone(),
+                    },
                     "give each variant its own name",
                 );
             }
@@ -270,7 +313,10 @@ fn decode_matrix(decoder: &mut Decoder<'_>, node: &KdlNode) -> Vec<Axis> {
         }
         decoder.check_properties(child, &[]);
         decoder.check_no_children(child);
-        if let Some(bad) = axis_name.chars().find(|c| matches!(c, '=' | ',' | '/' | '{' | '}' | ':')) {
+        if let Some(bad) = axis_name
+            .chars()
+            .find(|c| matches!(c, '=' | ',' | '/' | '{' | '}' | ':'))
+        {
             decoder.report(
                 child.name().span(),
                 ErrorKind::InvalidValue {
@@ -286,33 +332,49 @@ fn decode_matrix(decoder: &mut Decoder<'_>, node: &KdlNode) -> Vec<Axis> {
         if axes.iter().any(|axis| axis.name.value == axis_name) {
             decoder.report(
                 child.name().span(),
-                ErrorKind::Duplicate { what: "axis".to_owned(), name: axis_name.to_owned() },
+                ErrorKind::Duplicate {
+                    what: "axis".to_owned(),
+                    name: axis_name.to_owned(),
+                },
                 "list all values of an axis on one line",
             );
             continue;
         }
         let mut values: Vec<AxisValue> = Vec::new();
         for entry in decoder.arguments(child) {
-            let Some(value) = decoder.scalar(child, entry) else { continue };
+            let Some(value) = decoder.scalar(child, entry) else {
+                continue;
+            };
             if values.iter().any(|other| other.value.value == value.value) {
                 decoder.report(
                     entry.span(),
-                    ErrorKind::Duplicate { what: format!("axis `{axis_name}` value"), name: value.value.clone() },
+                    ErrorKind::Duplicate {
+                        what: format!("axis `{axis_name}` value"),
+                        name: value.value.clone(),
+                    },
                     "remove the repeated value",
                 );
                 continue;
             }
-            values.push(AxisValue { value, args: Vec::new() });
+            values.push(AxisValue {
+                value,
+                args: Vec::new(),
+            });
         }
         if values.is_empty() {
             decoder.report(
                 child.name().span(),
                 ErrorKind::EmptyAxis(axis_name.to_owned()),
-                format!("give it at least one value, e.g. `{axis_name} 0 4096`, or remove the line"),
+                format!(
+                    "give it at least one value, e.g. `{axis_name} 0 4096`, or remove the line"
+                ),
             );
             continue;
         }
-        axes.push(Axis { name: Spanned::new(axis_name.to_owned(), at), values });
+        axes.push(Axis {
+            name: Spanned::new(axis_name.to_owned(), at),
+            values,
+        });
     }
     axes.extend(variants);
     axes
@@ -325,18 +387,30 @@ fn decode_filter(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Filter> {
     for entry in node.entries() {
         let Some(key) = entry.name() else { continue };
         if let Some(value) = decoder.scalar(node, entry) {
-            conditions.push((Spanned::new(key.value().to_owned(), decoder.at(key.span())), value));
+            conditions.push((
+                Spanned::new(key.value().to_owned(), decoder.at(key.span())),
+                value,
+            ));
         }
     }
     if conditions.is_empty() {
         decoder.report(
             node.span(),
-            ErrorKind::MissingValue { node: format!("`{}`", node.name().value()), what: "at least one `axis=value`".to_owned() },
-            format!("write e.g. `{} toolbox=\"llama-rocm-*\" fa=1`", node.name().value()),
+            ErrorKind::MissingValue {
+                node: format!("`{}`", node.name().value()),
+                what: "at least one `axis=value`".to_owned(),
+            },
+            format!(
+                "write e.g. `{} toolbox=\"llama-rocm-*\" fa=1`",
+                node.name().value()
+            ),
         );
         return None;
     }
-    Some(Filter { at: decoder.at(node.name().span()), conditions })
+    Some(Filter {
+        at: decoder.at(node.name().span()),
+        conditions,
+    })
 }
 
 /// The `args` of a block such as `bench { args … }`; other allowed names are left to the caller.
@@ -357,7 +431,9 @@ fn decode_block_args(decoder: &mut Decoder<'_>, node: &KdlNode, allowed: &[&str]
 pub(super) fn decode_args(decoder: &mut Decoder<'_>, node: &KdlNode) -> Vec<Template> {
     let mut templates = Vec::new();
     for entry in decoder.arguments(node) {
-        let Some(text) = decoder.scalar(node, entry) else { continue };
+        let Some(text) = decoder.scalar(node, entry) else {
+            continue;
+        };
         let parts = if matches!(entry.value(), KdlValue::String(_)) {
             match template::parse(&text.value) {
                 Ok(parts) => parts,
@@ -373,7 +449,11 @@ pub(super) fn decode_args(decoder: &mut Decoder<'_>, node: &KdlNode) -> Vec<Temp
         } else {
             vec![template::Part::Text(text.value.clone())]
         };
-        templates.push(Template { parts, text: text.value, at: text.at });
+        templates.push(Template {
+            parts,
+            text: text.value,
+            at: text.at,
+        });
     }
     templates
 }
@@ -389,7 +469,11 @@ fn decode_server(decoder: &mut Decoder<'_>, node: &KdlNode) -> Server {
         }
     }
     let args = decode_block_args(decoder, node, &["args", "ready-timeout"]);
-    Server { at: decoder.at(node.name().span()), args, ready_timeout }
+    Server {
+        at: decoder.at(node.name().span()),
+        args,
+        ready_timeout,
+    }
 }
 
 fn decode_workload(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Workload> {
@@ -421,17 +505,28 @@ fn decode_workload(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Workload
                     repeat = count.value;
                 }
             }
-            _ => decoder.unknown_node(child, &format!("workload `{}`", name.value), &["request", "repeat"]),
+            _ => decoder.unknown_node(
+                child,
+                &format!("workload `{}`", name.value),
+                &["request", "repeat"],
+            ),
         }
     }
     if request_nodes == 0 {
         decoder.report(
             name.at.span,
-            ErrorKind::MissingValue { node: format!("workload `{}`", name.value), what: "a `request`".to_owned() },
+            ErrorKind::MissingValue {
+                node: format!("workload `{}`", name.value),
+                what: "a `request`".to_owned(),
+            },
             "add e.g. `request api=\"openai-chat\" prompt=\"Say hello.\" max-tokens=64`",
         );
     }
-    Some(Workload { name, requests, repeat })
+    Some(Workload {
+        name,
+        requests,
+        repeat,
+    })
 }
 
 fn decode_request(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Request> {
@@ -451,7 +546,11 @@ fn decode_request(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Request> 
                 let help = suggest::help_for(&name.value, Api::NAMES, "APIs");
                 decoder.report(
                     name.at.span,
-                    ErrorKind::InvalidValue { what: "api".to_owned(), value: name.value, reason: "not a known API".to_owned() },
+                    ErrorKind::InvalidValue {
+                        what: "api".to_owned(),
+                        value: name.value,
+                        reason: "not a known API".to_owned(),
+                    },
                     help,
                 );
                 return None;
@@ -465,7 +564,11 @@ fn decode_request(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Request> 
         }
     }
     for key in REQUEST_NUMBER_FIELDS {
-        let Some(entry) = node.entries().iter().find(|entry| entry.name().is_some_and(|name| name.value() == key)) else {
+        let Some(entry) = node
+            .entries()
+            .iter()
+            .find(|entry| entry.name().is_some_and(|name| name.value() == key))
+        else {
             continue;
         };
         match entry.value() {
@@ -486,11 +589,19 @@ fn decode_request(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Request> 
     if !fields.contains_key("prompt") && !files.contains_key("prompt-file") {
         decoder.report(
             node.name().span(),
-            ErrorKind::MissingValue { node: "`request`".to_owned(), what: "a `prompt` or `prompt-file`".to_owned() },
+            ErrorKind::MissingValue {
+                node: "`request`".to_owned(),
+                what: "a `prompt` or `prompt-file`".to_owned(),
+            },
             "add `prompt=\"…\"` or `prompt-file=\"prompts/….txt\"`",
         );
     }
-    Some(Request { at, api, fields, files })
+    Some(Request {
+        at,
+        api,
+        fields,
+        files,
+    })
 }
 
 fn decode_command(decoder: &mut Decoder<'_>, node: &KdlNode) -> CommandSpec {
@@ -502,11 +613,16 @@ fn decode_command(decoder: &mut Decoder<'_>, node: &KdlNode) -> CommandSpec {
             continue;
         }
         decoder.check_properties(child, &["regex"]);
-        let Some(name) = decoder.single_string(child) else { continue };
+        let Some(name) = decoder.single_string(child) else {
+            continue;
+        };
         let Some(regex) = decoder.string_property(child, "regex") else {
             decoder.report(
                 child.name().span(),
-                ErrorKind::MissingValue { node: format!("metric `{}`", name.value), what: "a `regex=`".to_owned() },
+                ErrorKind::MissingValue {
+                    node: format!("metric `{}`", name.value),
+                    what: "a `regex=`".to_owned(),
+                },
                 "add `regex=\"speed: ([0-9.]+)\"`; its first group is the value",
             );
             continue;
@@ -522,10 +638,16 @@ fn decode_command(decoder: &mut Decoder<'_>, node: &KdlNode) -> CommandSpec {
                 },
                 "escape regex metacharacters with `\\\\` inside a KDL string, or use a raw string #\"…\"#",
             );
-        } else if metrics.iter().any(|other: &MetricSpec| other.name.value == name.value) {
+        } else if metrics
+            .iter()
+            .any(|other: &MetricSpec| other.name.value == name.value)
+        {
             decoder.report(
                 name.at.span,
-                ErrorKind::Duplicate { what: "metric".to_owned(), name: name.value.clone() },
+                ErrorKind::Duplicate {
+                    what: "metric".to_owned(),
+                    name: name.value.clone(),
+                },
                 "give each metric its own name",
             );
         } else {
@@ -536,11 +658,18 @@ fn decode_command(decoder: &mut Decoder<'_>, node: &KdlNode) -> CommandSpec {
     if args.is_empty() {
         decoder.report(
             node.name().span(),
-            ErrorKind::MissingValue { node: "`command`".to_owned(), what: "`args`".to_owned() },
+            ErrorKind::MissingValue {
+                node: "`command`".to_owned(),
+                what: "`args`".to_owned(),
+            },
             "add `args \"program\" \"--flag\" …`",
         );
     }
-    CommandSpec { at: decoder.at(node.name().span()), args, metrics }
+    CommandSpec {
+        at: decoder.at(node.name().span()),
+        args,
+        metrics,
+    }
 }
 
 fn decode_report(decoder: &mut Decoder<'_>, node: &KdlNode) -> ReportSpec {

@@ -37,7 +37,11 @@ pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Model>
     if file.value.trim().is_empty() {
         decoder.report(
             file.at.span,
-            ErrorKind::InvalidValue { what: "model file".to_owned(), value: String::new(), reason: "the path is empty".to_owned() },
+            ErrorKind::InvalidValue {
+                what: "model file".to_owned(),
+                value: String::new(),
+                reason: "the path is empty".to_owned(),
+            },
             "name the GGUF file, relative to a model root",
         );
         return None;

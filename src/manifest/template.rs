@@ -33,7 +33,9 @@ impl Template {
     }
 
     pub fn placeholders(&self) -> impl Iterator<Item = &Part> {
-        self.parts.iter().filter(|part| !matches!(part, Part::Text(_)))
+        self.parts
+            .iter()
+            .filter(|part| !matches!(part, Part::Text(_)))
     }
 }
 
@@ -58,7 +60,9 @@ pub(super) fn parse(text: &str) -> Result<Vec<Part>, String> {
                     match characters.next() {
                         Some('}') => break,
                         Some('{') | None => {
-                            return Err(format!("`{{{name}` is not closed; write `{{{{` for a literal brace"));
+                            return Err(format!(
+                                "`{{{name}` is not closed; write `{{{{` for a literal brace"
+                            ));
                         }
                         Some(inner) => name.push(inner),
                     }
@@ -80,16 +84,29 @@ pub(super) fn parse(text: &str) -> Result<Vec<Part>, String> {
 
 fn placeholder(name: &str) -> Result<Part, String> {
     if let Some(model) = name.strip_prefix("model:") {
-        return if model.is_empty() { Err("`{model:}` needs a model name".to_owned()) } else { Ok(Part::ModelRef(model.to_owned())) };
+        return if model.is_empty() {
+            Err("`{model:}` needs a model name".to_owned())
+        } else {
+            Ok(Part::ModelRef(model.to_owned()))
+        };
     }
     if let Some(path) = name.strip_prefix("file:") {
-        return if path.is_empty() { Err("`{file:}` needs a path".to_owned()) } else { Ok(Part::File(path.to_owned())) };
+        return if path.is_empty() {
+            Err("`{file:}` needs a path".to_owned())
+        } else {
+            Ok(Part::File(path.to_owned()))
+        };
     }
     match name {
-        "" => Err("`{}` is empty; name an axis, `model`, `variant`, `model:NAME` or `file:PATH`".to_owned()),
+        "" => Err(
+            "`{}` is empty; name an axis, `model`, `variant`, `model:NAME` or `file:PATH`"
+                .to_owned(),
+        ),
         "variant" => Ok(Part::Variant),
         "model" => Ok(Part::Model),
-        axis if axis.contains(':') => Err(format!("`{{{axis}}}`: only `model:` and `file:` take a colon")),
+        axis if axis.contains(':') => Err(format!(
+            "`{{{axis}}}`: only `model:` and `file:` take a colon"
+        )),
         axis => Ok(Part::Axis(axis.to_owned())),
     }
 }
@@ -100,7 +117,9 @@ pub fn looks_like_path(text: &str) -> bool {
     if text.starts_with('-') || text.contains("://") || text.contains(char::is_whitespace) {
         return false;
     }
-    let has_extension = EXTENSIONS.iter().any(|extension| text.to_ascii_lowercase().ends_with(extension));
+    let has_extension = EXTENSIONS
+        .iter()
+        .any(|extension| text.to_ascii_lowercase().ends_with(extension));
     has_extension || (text.contains('/') && !text.starts_with("/dev/") && text.len() > 1)
 }
 
@@ -111,7 +130,10 @@ mod tests {
     #[test]
     fn parses_placeholders_and_escapes() {
         assert_eq!(parse("-d").unwrap(), vec![Part::Text("-d".to_owned())]);
-        assert_eq!(parse("{depth}").unwrap(), vec![Part::Axis("depth".to_owned())]);
+        assert_eq!(
+            parse("{depth}").unwrap(),
+            vec![Part::Axis("depth".to_owned())]
+        );
         assert_eq!(
             parse("ctx={ctx},m={model:draft}").unwrap(),
             vec![
@@ -121,9 +143,15 @@ mod tests {
                 Part::ModelRef("draft".to_owned()),
             ]
         );
-        assert_eq!(parse("{{json}}").unwrap(), vec![Part::Text("{json}".to_owned())]);
+        assert_eq!(
+            parse("{{json}}").unwrap(),
+            vec![Part::Text("{json}".to_owned())]
+        );
         assert_eq!(parse("").unwrap(), vec![Part::Text(String::new())]);
-        assert_eq!(parse("{file:prompts/a.txt}").unwrap(), vec![Part::File("prompts/a.txt".to_owned())]);
+        assert_eq!(
+            parse("{file:prompts/a.txt}").unwrap(),
+            vec![Part::File("prompts/a.txt".to_owned())]
+        );
     }
 
     #[test]

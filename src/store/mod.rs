@@ -1,7 +1,7 @@
 //! The result store: `results/cells/…json` records, one per cell hash.
 
+mod disk;
 mod record;
-mod store;
 
+pub use disk::{Store, StoreError};
 pub use record::{CellRecord, Failure, MetricValue, RECORD_FORMAT, RecordHead, Status, Timings};
-pub use store::{Store, StoreError};

@@ -48,7 +48,10 @@ impl Store {
     /// `results/cells/ab/abcdef….json`.
     pub fn record_path(&self, hash: &str) -> PathBuf {
         let prefix = hash.get(..2).unwrap_or("xx");
-        self.root.join("cells").join(prefix).join(format!("{hash}.json"))
+        self.root
+            .join("cells")
+            .join(prefix)
+            .join(format!("{hash}.json"))
     }
 
     pub fn log_path(&self, hash: &str) -> PathBuf {
@@ -61,11 +64,19 @@ impl Store {
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(StoreError::Unreadable { path: path.display().to_string(), source }),
+            Err(source) => {
+                return Err(StoreError::Unreadable {
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
         };
         serde_json::from_slice(&bytes)
             .map(Some)
-            .map_err(|error| StoreError::Corrupt { path: path.display().to_string(), message: error.to_string() })
+            .map_err(|error| StoreError::Corrupt {
+                path: path.display().to_string(),
+                message: error.to_string(),
+            })
     }
 
     pub fn read(&self, hash: &str) -> Result<Option<CellRecord>, StoreError> {
@@ -73,14 +84,19 @@ impl Store {
         match std::fs::read(&path) {
             Ok(bytes) => parse(&path, &bytes).map(Some),
             Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(StoreError::Unreadable { path: path.display().to_string(), source }),
+            Err(source) => Err(StoreError::Unreadable {
+                path: path.display().to_string(),
+                source,
+            }),
         }
     }
 
     pub fn write(&self, record: &CellRecord) -> Result<(), StoreError> {
         let path = self.record_path(&record.hash);
-        write_atomic(&path, record.to_json().as_bytes())
-            .map_err(|source| StoreError::Unwritable { path: path.display().to_string(), source })
+        write_atomic(&path, record.to_json().as_bytes()).map_err(|source| StoreError::Unwritable {
+            path: path.display().to_string(),
+            source,
+        })
     }
 
     /// Every record in the store, in hash order. Corrupt records are returned as errors beside
@@ -93,12 +109,17 @@ impl Store {
             return (records, errors);
         };
         for prefix in prefixes.filter_map(Result::ok) {
-            let Ok(entries) = std::fs::read_dir(prefix.path()) else { continue };
+            let Ok(entries) = std::fs::read_dir(prefix.path()) else {
+                continue;
+            };
             paths.extend(
                 entries
                     .filter_map(Result::ok)
                     .map(|entry| entry.path())
-                    .filter(|path| path.extension().is_some_and(|extension| extension == "json")),
+                    .filter(|path| {
+                        path.extension()
+                            .is_some_and(|extension| extension == "json")
+                    }),
             );
         }
         paths.sort();
@@ -108,7 +129,10 @@ impl Store {
                     Ok(record) => records.push(record),
                     Err(error) => errors.push(error),
                 },
-                Err(source) => errors.push(StoreError::Unreadable { path: path.display().to_string(), source }),
+                Err(source) => errors.push(StoreError::Unreadable {
+                    path: path.display().to_string(),
+                    source,
+                }),
             }
         }
         (records, errors)
@@ -116,12 +140,18 @@ impl Store {
 }
 
 fn parse(path: &Path, bytes: &[u8]) -> Result<CellRecord, StoreError> {
-    let record: CellRecord = serde_json::from_slice(bytes)
-        .map_err(|error| StoreError::Corrupt { path: path.display().to_string(), message: error.to_string() })?;
+    let record: CellRecord =
+        serde_json::from_slice(bytes).map_err(|error| StoreError::Corrupt {
+            path: path.display().to_string(),
+            message: error.to_string(),
+        })?;
     if record.format != RECORD_FORMAT {
         return Err(StoreError::Corrupt {
             path: path.display().to_string(),
-            message: format!("format {} is not the supported format {RECORD_FORMAT}", record.format),
+            message: format!(
+                "format {} is not the supported format {RECORD_FORMAT}",
+                record.format
+            ),
         });
     }
     Ok(record)

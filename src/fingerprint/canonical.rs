@@ -37,8 +37,14 @@ pub struct ToolboxPrint {
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum WorkloadPrint {
     Bench,
-    Command { metrics: BTreeMap<String, String> },
-    Server { name: String, repeat: u64, requests: Vec<RequestPrint> },
+    Command {
+        metrics: BTreeMap<String, String>,
+    },
+    Server {
+        name: String,
+        repeat: u64,
+        requests: Vec<RequestPrint>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,7 +93,11 @@ impl Fingerprint {
     /// Every leaf as `path = value`, for explaining what changed between two fingerprints.
     pub fn leaves(&self) -> BTreeMap<String, String> {
         let mut leaves = BTreeMap::new();
-        flatten("", &serde_json::to_value(self).expect("a fingerprint always serialises"), &mut leaves);
+        flatten(
+            "",
+            &serde_json::to_value(self).expect("a fingerprint always serialises"),
+            &mut leaves,
+        );
         leaves
     }
 }
@@ -106,7 +116,11 @@ fn flatten(path: &str, value: &serde_json::Value, leaves: &mut BTreeMap<String, 
     match value {
         serde_json::Value::Object(map) => {
             for (key, child) in map {
-                let child_path = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                let child_path = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
                 flatten(&child_path, child, leaves);
             }
         }
@@ -142,12 +156,20 @@ pub fn diff(old: &Fingerprint, new: &Fingerprint) -> Vec<FieldChange> {
     let mut changes = Vec::new();
     for (field, value) in &new {
         if old.get(field) != Some(value) {
-            changes.push(FieldChange { field: field.clone(), old: old.get(field).cloned(), new: Some(value.clone()) });
+            changes.push(FieldChange {
+                field: field.clone(),
+                old: old.get(field).cloned(),
+                new: Some(value.clone()),
+            });
         }
     }
     for (field, value) in &old {
         if !new.contains_key(field) {
-            changes.push(FieldChange { field: field.clone(), old: Some(value.clone()), new: None });
+            changes.push(FieldChange {
+                field: field.clone(),
+                old: Some(value.clone()),
+                new: None,
+            });
         }
     }
     changes.sort_by(|left, right| left.field.cmp(&right.field));
@@ -161,10 +183,24 @@ mod tests {
     fn known_cell() -> Fingerprint {
         Fingerprint {
             schema: SCHEMA,
-            axes: [("depth".to_owned(), "0".to_owned()), ("fa".to_owned(), "1".to_owned())].into(),
-            argv: ["llama-bench", "-m", "sha256:00ff", "-fa", "1", "-d", "0", "-o", "jsonl"]
-                .map(str::to_owned)
-                .to_vec(),
+            axes: [
+                ("depth".to_owned(), "0".to_owned()),
+                ("fa".to_owned(), "1".to_owned()),
+            ]
+            .into(),
+            argv: [
+                "llama-bench",
+                "-m",
+                "sha256:00ff",
+                "-fa",
+                "1",
+                "-d",
+                "0",
+                "-o",
+                "jsonl",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
             toolbox: ToolboxPrint {
                 name: "llama-vulkan-radv".to_owned(),
                 runner: "toolbox".to_owned(),
@@ -205,7 +241,10 @@ mod tests {
         new.axes.insert("depth".to_owned(), "4096".to_owned());
         new.argv[6] = "4096".to_owned();
         new.host.firmware = None;
-        let fields: Vec<String> = diff(&old, &new).into_iter().map(|change| change.field).collect();
+        let fields: Vec<String> = diff(&old, &new)
+            .into_iter()
+            .map(|change| change.field)
+            .collect();
         assert_eq!(fields, ["argv[6]", "axes.depth", "host.firmware"]);
         assert!(diff(&old, &old).is_empty());
     }
