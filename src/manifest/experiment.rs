@@ -221,21 +221,7 @@ pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Experi
             }
             "workload" => {
                 if let Some(workload) = decode_workload(decoder, child) {
-                    if experiment
-                        .workloads
-                        .iter()
-                        .any(|other| other.name.value == workload.name.value)
-                    {
-                        decoder.report(
-                            workload.name.at.span,
-                            ErrorKind::Duplicate {
-                                what: "workload".to_owned(),
-                                name: workload.name.value.clone(),
-                            },
-                            "give each workload its own name",
-                        );
-                    }
-                    experiment.workloads.push(workload);
+                    push_workload(decoder, &mut experiment.workloads, workload);
                 }
             }
             "command" => {
@@ -243,22 +229,8 @@ pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Experi
                 experiment.command = Some(decode_command(decoder, child));
             }
             "timeout" => {
-                decoder.check_properties(child, &[]);
                 once(decoder, experiment.timeout.is_some());
-                experiment.timeout = decoder.single_count(child);
-                if let Some(timeout) = &experiment.timeout
-                    && timeout.value == 0
-                {
-                    decoder.report(
-                        timeout.at.span,
-                        ErrorKind::InvalidValue {
-                            what: "timeout".to_owned(),
-                            value: "0".to_owned(),
-                            reason: "a cell cannot finish in 0 seconds".to_owned(),
-                        },
-                        "give the seconds a cell may take, e.g. `timeout 1800`",
-                    );
-                }
+                experiment.timeout = decode_timeout(decoder, child);
             }
             "retries" => {
                 decoder.check_properties(child, &[]);
@@ -277,6 +249,40 @@ pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Experi
         }
     }
     Some(experiment)
+}
+
+fn push_workload(decoder: &mut Decoder<'_>, workloads: &mut Vec<Workload>, workload: Workload) {
+    if workloads
+        .iter()
+        .any(|other| other.name.value == workload.name.value)
+    {
+        decoder.report(
+            workload.name.at.span,
+            ErrorKind::Duplicate {
+                what: "workload".to_owned(),
+                name: workload.name.value.clone(),
+            },
+            "give each workload its own name",
+        );
+    }
+    workloads.push(workload);
+}
+
+fn decode_timeout(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Spanned<u64>> {
+    decoder.check_properties(node, &[]);
+    let timeout = decoder.single_count(node)?;
+    if timeout.value == 0 {
+        decoder.report(
+            timeout.at.span,
+            ErrorKind::InvalidValue {
+                what: "timeout".to_owned(),
+                value: "0".to_owned(),
+                reason: "a cell cannot finish in 0 seconds".to_owned(),
+            },
+            "give the seconds a cell may take, e.g. `timeout 1800`",
+        );
+    }
+    Some(timeout)
 }
 
 fn decode_matrix(decoder: &mut Decoder<'_>, node: &KdlNode) -> Vec<Axis> {

@@ -261,7 +261,6 @@ impl Checker<'_> {
     }
 
     fn check(&mut self, experiment: &mut Experiment) {
-        let name = experiment.name.value.clone();
         if experiment.axis("toolbox").is_none() {
             let at = experiment.name.at;
             experiment.axes.push(Axis {
@@ -277,6 +276,13 @@ impl Checker<'_> {
                 self.check_axis_value(&axis.name.value, &value.value);
             }
         }
+        self.check_runs(experiment);
+        self.check_references(experiment);
+    }
+
+    /// What the cells run: something, and a server only together with its workloads.
+    fn check_runs(&mut self, experiment: &Experiment) {
+        let name = experiment.name.value.clone();
         let has_workloads = !experiment.workloads.is_empty();
         if experiment.bench.is_none() && experiment.server.is_none() && experiment.command.is_none()
         {
@@ -318,6 +324,10 @@ impl Checker<'_> {
                 "add `model \"name\"` to the matrix; bakeoff passes its path with `-m`".to_owned(),
             );
         }
+    }
+
+    /// Filters, placeholders, declared files and the report name only what exists.
+    fn check_references(&mut self, experiment: &Experiment) {
         for filter in &experiment.excludes {
             self.check_filter(experiment, filter, true);
         }
@@ -455,7 +465,7 @@ impl Checker<'_> {
                 ),
             ),
             "model" | "toolbox" if !(exclude && is_glob(&value.value)) => {
-                self.check_axis_value(&axis.value, value)
+                self.check_axis_value(&axis.value, value);
             }
             _ if exclude => self.problems.push(
                 ManifestError::new(

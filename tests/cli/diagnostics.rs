@@ -13,14 +13,14 @@ fn every_bad_manifest_is_reported_with_its_place_and_a_help_line() {
         .collect();
     files.sort();
     assert!(files.len() >= 25, "only {} bad manifests", files.len());
+    // `,-[file:line:column]` is where miette draws the source excerpt.
+    let located = regex::Regex::new(r",-\[tests/fixtures/bad/[a-z/-]+\.kdl:\d+:\d+\]").unwrap();
     for file in files {
         let name = file.file_stem().unwrap().to_string_lossy().into_owned();
         let relative = file.strip_prefix(repo()).unwrap().display().to_string();
         let outcome = Bakeoff::new(&repo()).arg("check").arg(&relative).run();
         assert_eq!(outcome.code, 2, "{name}: exit code\n{}", outcome.stderr);
         assert!(outcome.stdout.is_empty(), "{name}: nothing on stdout");
-        // `,-[file:line:column]` is where miette draws the source excerpt.
-        let located = regex::Regex::new(r",-\[tests/fixtures/bad/[a-z/-]+\.kdl:\d+:\d+\]").unwrap();
         assert!(
             located.is_match(&outcome.stderr),
             "{name}: no file:line:column\n{}",

@@ -7,7 +7,7 @@ use bakeoff::cli::{GlobalArgs, Project};
 use bakeoff::store::{CellRecord, Status};
 use tempfile::TempDir;
 
-pub const MODEL_FILES: [&str; 6] = [
+pub(crate) const MODEL_FILES: [&str; 6] = [
     "gemma-3-270m-q4_k_m.gguf",
     "GLM-4.7-Flash-Q8/GLM-4.7-Flash-UD-Q8_K_XL.gguf",
     "GLM-4.7-Flash-BF16/GLM-4.7-Flash-BF16-00001-of-00002.gguf",
@@ -16,22 +16,22 @@ pub const MODEL_FILES: [&str; 6] = [
     "Qwen2.5-0.5B-Instruct-Q8_0.gguf",
 ];
 
-pub fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-pub fn fixture(path: &str) -> PathBuf {
+pub(crate) fn fixture(path: &str) -> PathBuf {
     repo().join("tests/fixtures").join(path)
 }
 
 /// A copy of this repository's manifests in a temporary directory, with a model root of
 /// small stand-in files (planning hashes them; nothing runs them) and its own hash cache.
-pub struct Scratch {
-    pub directory: TempDir,
+pub(crate) struct Scratch {
+    pub(crate) directory: TempDir,
 }
 
 impl Scratch {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let directory = tempfile::tempdir().unwrap();
         for folder in ["experiments", "experiments/prompts", "toolboxes"] {
             std::fs::create_dir_all(directory.path().join(folder)).unwrap();
@@ -54,15 +54,15 @@ impl Scratch {
         Self { directory }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.directory.path()
     }
 
-    pub fn models(&self) -> PathBuf {
+    pub(crate) fn models(&self) -> PathBuf {
         self.path().join("models")
     }
 
-    pub fn bakeoff(&self) -> Bakeoff {
+    pub(crate) fn bakeoff(&self) -> Bakeoff {
         let mut bakeoff = Bakeoff::new(self.path());
         bakeoff.args(["-C".to_owned(), self.path().display().to_string()]);
         bakeoff.args(["--models".to_owned(), self.models().display().to_string()]);
@@ -70,7 +70,7 @@ impl Scratch {
     }
 
     /// Edits a manifest in place.
-    pub fn edit(&self, file: &str, from: &str, to: &str) {
+    pub(crate) fn edit(&self, file: &str, from: &str, to: &str) {
         let path = self.path().join(file);
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains(from), "`{from}` is not in {file}");
@@ -79,7 +79,7 @@ impl Scratch {
 
     /// Writes an `ok` record for every cell the project plans on `host_facts`, as a finished
     /// run would, so that planning can be tested before anything runs.
-    pub fn seed_results(&self, host_facts: &Path, targets: &[&str]) -> usize {
+    pub(crate) fn seed_results(&self, host_facts: &Path, targets: &[&str]) -> usize {
         let project = Project::new(&GlobalArgs {
             project: self.path().to_path_buf(),
             results: None,
@@ -102,20 +102,20 @@ impl Scratch {
     }
 }
 
-pub struct Bakeoff {
+pub(crate) struct Bakeoff {
     command: Command,
     cache: TempDir,
     filters: Vec<(String, String)>,
 }
 
-pub struct Outcome {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
+pub(crate) struct Outcome {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Bakeoff {
-    pub fn new(project: &Path) -> Self {
+    pub(crate) fn new(project: &Path) -> Self {
         let cache = tempfile::tempdir().unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_bakeoff"));
         command
@@ -132,7 +132,7 @@ impl Bakeoff {
         }
     }
 
-    pub fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(
+    pub(crate) fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(
         &mut self,
         args: I,
     ) -> &mut Self {
@@ -140,12 +140,12 @@ impl Bakeoff {
         self
     }
 
-    pub fn arg(&mut self, arg: impl AsRef<std::ffi::OsStr>) -> &mut Self {
+    pub(crate) fn arg(&mut self, arg: impl AsRef<std::ffi::OsStr>) -> &mut Self {
         self.command.arg(arg);
         self
     }
 
-    pub fn run(&mut self) -> Outcome {
+    pub(crate) fn run(&mut self) -> Outcome {
         let output = self.command.output().unwrap();
         let _ = &self.cache;
         Outcome {
@@ -165,12 +165,12 @@ impl Bakeoff {
 }
 
 /// Replaces 64-digit hex hashes with `[HASH]` for snapshots.
-pub fn without_hashes(text: &str) -> String {
+pub(crate) fn without_hashes(text: &str) -> String {
     let regex = regex::Regex::new("[0-9a-f]{64}").unwrap();
     regex.replace_all(text, "[HASH]").into_owned()
 }
 
 /// Joins the lines miette wraps a long message onto (`\n  | `), so a test can match it whole.
-pub fn unwrapped(text: &str) -> String {
+pub(crate) fn unwrapped(text: &str) -> String {
     text.replace("\n  | ", " ")
 }
