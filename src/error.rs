@@ -30,9 +30,7 @@ pub enum Error {
     #[error("{} input(s) differ from bakeoff.lock", .0.len())]
     #[diagnostic(
         code(bakeoff::lock::mismatch),
-        help(
-            "nothing was run; accept the new inputs with `bakeoff lock`, or restore the locked files"
-        )
+        help("nothing was run; accept the new inputs with `bakeoff lock`, or restore the locked files")
     )]
     LockMismatches(#[related] Vec<LockError>),
     #[error(transparent)]
@@ -48,9 +46,7 @@ pub enum Error {
     #[error("no experiments found under `{directory}`")]
     #[diagnostic(
         code(bakeoff::cli::no_experiments),
-        help(
-            "create `experiments/NAME.kdl`, name manifest files on the command line, or pass `-C DIR`"
-        )
+        help("create `experiments/NAME.kdl`, name manifest files on the command line, or pass `-C DIR`")
     )]
     NoExperiments { directory: String },
     #[error("no cell matches `{query}`")]
@@ -61,10 +57,7 @@ pub enum Error {
         help: String,
     },
     #[error("`{text}` is not an `axis=value` selector")]
-    #[diagnostic(
-        code(bakeoff::cli::bad_selector),
-        help("write e.g. `--only toolbox=llama-rocm-*`")
-    )]
+    #[diagnostic(code(bakeoff::cli::bad_selector), help("write e.g. `--only toolbox=llama-rocm-*`"))]
     BadSelector { text: String },
     #[error("{what}")]
     #[diagnostic(code(bakeoff::io))]
@@ -83,9 +76,7 @@ impl Error {
             | Self::NoExperiments { .. }
             | Self::UnknownCell { .. }
             | Self::BadSelector { .. } => exit::INVALID,
-            Self::LockMismatches(_) | Self::Lock(LockError::ModelMismatch { .. }) => {
-                exit::LOCK_MISMATCH
-            }
+            Self::LockMismatches(_) | Self::Lock(LockError::ModelMismatch { .. }) => exit::LOCK_MISMATCH,
             _ => exit::FAILURE,
         }
     }

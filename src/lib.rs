@@ -18,3 +18,4 @@ pub mod store;
 pub mod suggest;
 pub mod units;
 pub use error::Error;
+pub mod parallel;

@@ -6,15 +6,9 @@ fn main() {
     let cli = bakeoff::cli::Cli::parse();
     let color = std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
     miette::set_hook(Box::new(move |_| {
-        let mut options = miette::MietteHandlerOpts::new()
-            .color(color)
-            .unicode(color)
-            .terminal_links(false);
+        let mut options = miette::MietteHandlerOpts::new().color(color).unicode(color).terminal_links(false);
         // Diagnostics wrap at the terminal's width; `COLUMNS` sets it where there is no terminal.
-        if let Some(columns) = std::env::var("COLUMNS")
-            .ok()
-            .and_then(|columns| columns.parse().ok())
-        {
+        if let Some(columns) = std::env::var("COLUMNS").ok().and_then(|columns| columns.parse().ok()) {
             options = options.width(columns);
         }
         Box::new(options.build())

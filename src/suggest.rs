@@ -12,18 +12,11 @@ pub fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -
 }
 
 /// A help line: the suggestion when there is one, else the list of valid names.
-pub fn help_for<'a>(
-    input: &str,
-    candidates: impl IntoIterator<Item = &'a str> + Clone,
-    what: &str,
-) -> String {
+pub fn help_for<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str> + Clone, what: &str) -> String {
     match closest(input, candidates.clone()) {
         Some(best) => format!("did you mean `{best}`?"),
         None => {
-            let names: Vec<String> = candidates
-                .into_iter()
-                .map(|name| format!("`{name}`"))
-                .collect();
+            let names: Vec<String> = candidates.into_iter().map(|name| format!("`{name}`")).collect();
             if names.is_empty() {
                 format!("no {what} are declared")
             } else {
@@ -56,19 +49,13 @@ mod tests {
     #[test]
     fn suggests_a_near_name_and_not_a_far_one() {
         let names = ["llama-vulkan-radv", "llama-rocm-6.4.4"];
-        assert_eq!(
-            closest("llama-vulkan-radw", names),
-            Some("llama-vulkan-radv")
-        );
+        assert_eq!(closest("llama-vulkan-radw", names), Some("llama-vulkan-radv"));
         assert_eq!(closest("cuda", names), None);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 
     #[test]
     fn help_lists_candidates_when_nothing_is_close() {
-        assert_eq!(
-            help_for("zzz", ["a1", "b2"], "axes"),
-            "expected one of the axes: `a1`, `b2`"
-        );
+        assert_eq!(help_for("zzz", ["a1", "b2"], "axes"), "expected one of the axes: `a1`, `b2`");
     }
 }

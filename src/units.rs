@@ -1,10 +1,7 @@
 //! Formatting of sizes and durations for people.
 
 /// `137438953472` → `128.0 GiB`.
-#[expect(
-    clippy::cast_precision_loss,
-    reason = "one decimal of a size needs no more than 52 bits"
-)]
+#[expect(clippy::cast_precision_loss, reason = "one decimal of a size needs no more than 52 bits")]
 pub fn format_bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;
@@ -13,11 +10,7 @@ pub fn format_bytes(bytes: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
 
 #[cfg(test)]

@@ -7,10 +7,7 @@ use crate::matrix::expand;
 pub(super) fn run(project: &Project, args: &TargetArgs) -> Result<(), Error> {
     let loaded = project.load(&args.targets)?;
     let experiments = loaded.experiments();
-    let cells: usize = experiments
-        .iter()
-        .map(|experiment| expand(experiment).len())
-        .sum();
+    let cells: usize = experiments.iter().map(|experiment| expand(experiment).len()).sum();
     let manifests = &loaded.manifests;
     println!(
         "ok: {} experiment(s) with {cells} cell(s), {} toolbox(es), {} model(s), {} warning(s)",

@@ -16,23 +16,15 @@ pub(super) fn run(project: &Project, args: &HostArgs) -> Result<(), Error> {
         .toolboxes
         .iter()
         .map(|(name, toolbox)| {
-            let reasons = toolbox
-                .requires
-                .iter()
-                .filter_map(|requirement| requirement.value.check(&host).err())
-                .collect();
+            let reasons =
+                toolbox.requires.iter().filter_map(|requirement| requirement.value.check(&host).err()).collect();
             (name.clone(), reasons)
         })
         .collect();
     if args.json {
         let toolboxes: serde_json::Map<String, serde_json::Value> = verdicts
             .iter()
-            .map(|(name, reasons)| {
-                (
-                    name.clone(),
-                    json!({ "ok": reasons.is_empty(), "reasons": reasons }),
-                )
-            })
+            .map(|(name, reasons)| (name.clone(), json!({ "ok": reasons.is_empty(), "reasons": reasons })))
             .collect();
         let text = serde_json::to_string_pretty(&json!({ "facts": host, "toolboxes": toolboxes }))
             .expect("JSON values always serialise");

@@ -12,10 +12,7 @@ pub(super) fn run(project: &Project, args: &TargetArgs) -> Result<(), Error> {
     let loaded = project.load(&args.targets)?;
     let manifests = &loaded.manifests;
     let old = project.lock()?.unwrap_or_default();
-    let mut new = LockFile {
-        format: FORMAT,
-        ..LockFile::default()
-    };
+    let mut new = LockFile { format: FORMAT, ..LockFile::default() };
     let mut cache = StatCache::open(StatCache::default_path());
 
     let mut found: Vec<(String, String, PathBuf)> = Vec::new();
@@ -24,10 +21,7 @@ pub(super) fn run(project: &Project, args: &TargetArgs) -> Result<(), Error> {
             Ok(path) => found.push((name.clone(), model.file.value.clone(), path)),
             Err(problem) => {
                 if let Some(pinned) = old.models.get(name) {
-                    eprintln!(
-                        "warning: model `{name}`: {problem}; keeping its pinned sha256 {}",
-                        pinned.sha256
-                    );
+                    eprintln!("warning: model `{name}`: {problem}; keeping its pinned sha256 {}", pinned.sha256);
                     new.models.insert(name.clone(), pinned.clone());
                 } else {
                     eprintln!("warning: model `{name}`: {problem}; it is not pinned");
@@ -36,34 +30,21 @@ pub(super) fn run(project: &Project, args: &TargetArgs) -> Result<(), Error> {
         }
     }
     let files = needed(manifests, &manifests.experiments.iter().collect::<Vec<_>>()).files;
-    let paths: Vec<PathBuf> = found
-        .iter()
-        .map(|(_, _, path)| path.clone())
-        .chain(files.keys().cloned())
-        .collect();
+    let paths: Vec<PathBuf> = found.iter().map(|(_, _, path)| path.clone()).chain(files.keys().cloned()).collect();
     let mut digests = cache.digest_all(&paths).into_iter();
     for (name, file, path) in found {
-        let (sha256, size) = digests
-            .next()
-            .expect("one digest per path")
-            .map_err(|source| Error::Io {
-                what: format!("cannot hash model `{name}` at `{}`", path.display()),
-                source,
-            })?;
+        let (sha256, size) = digests.next().expect("one digest per path").map_err(|source| Error::Io {
+            what: format!("cannot hash model `{name}` at `{}`", path.display()),
+            source,
+        })?;
         new.models.insert(name, LockedModel { file, sha256, size });
     }
     for path in files.keys() {
         let (sha256, _) = digests
             .next()
             .expect("one digest per path")
-            .map_err(|source| Error::Io {
-                what: format!("cannot hash `{}`", path.display()),
-                source,
-            })?;
-        let key = display_path(
-            &project.root,
-            &path.canonicalize().unwrap_or_else(|_| path.clone()),
-        );
+            .map_err(|source| Error::Io { what: format!("cannot hash `{}`", path.display()), source })?;
+        let key = display_path(&project.root, &path.canonicalize().unwrap_or_else(|_| path.clone()));
         new.files.insert(key, LockedFile { sha256 });
     }
     let _ = cache.save();
@@ -77,12 +58,8 @@ pub(super) fn run(project: &Project, args: &TargetArgs) -> Result<(), Error> {
             LockedToolbox {
                 runner: toolbox.runner.name().to_owned(),
                 image,
-                digest: pinned
-                    .filter(|_| same_image)
-                    .and_then(|pinned| pinned.digest.clone()),
-                llama_cpp: pinned
-                    .filter(|_| same_image)
-                    .and_then(|pinned| pinned.llama_cpp.clone()),
+                digest: pinned.filter(|_| same_image).and_then(|pinned| pinned.digest.clone()),
+                llama_cpp: pinned.filter(|_| same_image).and_then(|pinned| pinned.llama_cpp.clone()),
             },
         );
     }
@@ -95,10 +72,6 @@ pub(super) fn run(project: &Project, args: &TargetArgs) -> Result<(), Error> {
     for change in &changes {
         println!("{change}");
     }
-    println!(
-        "wrote {} ({} change(s))",
-        project.lock_path.display(),
-        changes.len()
-    );
+    println!("wrote {} ({} change(s))", project.lock_path.display(), changes.len());
     Ok(())
 }

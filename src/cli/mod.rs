@@ -28,13 +28,7 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Project directory (with experiments/, toolboxes/, results/ and bakeoff.lock).
-    #[arg(
-        short = 'C',
-        long = "project",
-        global = true,
-        value_name = "DIR",
-        default_value = "."
-    )]
+    #[arg(short = 'C', long = "project", global = true, value_name = "DIR", default_value = ".")]
     pub project: PathBuf,
     /// Result store directory [default: PROJECT/results].
     #[arg(long, global = true, value_name = "DIR")]

@@ -18,6 +18,9 @@ pub(super) fn run(project: &Project, args: &PlanArgs) -> Result<(), Error> {
         render_text(&planned)
     };
     print!("{output}");
+    // The process ends next: freeing a large plan's many small allocations one by one costs
+    // more (about 30 ms for 10,000 cells) than letting the OS reclaim the pages at exit.
+    std::mem::forget(planned);
     Ok(())
 }
 
@@ -30,9 +33,5 @@ pub(super) fn selection(args: &SelectionArgs) -> Result<Selection, Error> {
             _ => Err(Error::BadSelector { text: text.clone() }),
         })
         .collect::<Result<_, _>>()?;
-    Ok(Selection {
-        force: args.force,
-        retry_failed: args.retry_failed,
-        only,
-    })
+    Ok(Selection { force: args.force, retry_failed: args.retry_failed, only })
 }

@@ -11,7 +11,8 @@ use crate::host::HostFacts;
 use crate::inputs::{ModelRoots, StatCache, gather, needed};
 use crate::lock::LockFile;
 use crate::manifest::{self, Experiment, Manifests};
-use crate::matrix::expand;
+use crate::matrix::{Cell, expand};
+use crate::parallel;
 use crate::plan::{History, PlannedCell, Selection, decide};
 use crate::store::{CellRecord, Store};
 use crate::suggest;
@@ -32,10 +33,7 @@ pub struct Loaded {
 
 impl Loaded {
     pub fn experiments(&self) -> Vec<&Experiment> {
-        self.selected
-            .iter()
-            .filter_map(|name| self.manifests.experiment(name))
-            .collect()
+        self.selected.iter().filter_map(|name| self.manifests.experiment(name)).collect()
     }
 }
 
@@ -43,17 +41,9 @@ impl Project {
     pub fn new(global: &GlobalArgs) -> Self {
         let root = global.project.clone();
         Self {
-            store: Store::new(
-                global
-                    .results
-                    .clone()
-                    .unwrap_or_else(|| root.join("results")),
-            ),
+            store: Store::new(global.results.clone().unwrap_or_else(|| root.join("results"))),
             lock_path: root.join("bakeoff.lock"),
-            roots: ModelRoots::new(
-                &global.models,
-                std::env::var("BAKEOFF_MODELS").ok().as_deref(),
-            ),
+            roots: ModelRoots::new(&global.models, std::env::var("BAKEOFF_MODELS").ok().as_deref()),
             host_facts: global.host_facts.clone(),
             root,
         }
@@ -70,10 +60,7 @@ impl Project {
                 entries
                     .filter_map(Result::ok)
                     .map(|entry| entry.path())
-                    .filter(|path| {
-                        path.extension()
-                            .is_some_and(|extension| extension.eq_ignore_ascii_case("kdl"))
-                    }),
+                    .filter(|path| path.extension().is_some_and(|extension| extension.eq_ignore_ascii_case("kdl"))),
             );
         }
         files.sort();
@@ -85,47 +72,30 @@ impl Project {
     pub fn load(&self, targets: &[String]) -> Result<Loaded, Error> {
         let (files, names): (Vec<&String>, Vec<&String>) = targets.iter().partition(|target| {
             let path = Path::new(target);
-            path.is_file()
-                || path
-                    .extension()
-                    .is_some_and(|extension| extension.eq_ignore_ascii_case("kdl"))
+            path.is_file() || path.extension().is_some_and(|extension| extension.eq_ignore_ascii_case("kdl"))
         });
-        let files: Vec<PathBuf> = if files.is_empty() {
-            self.default_files()
-        } else {
-            files.iter().map(PathBuf::from).collect()
-        };
+        let files: Vec<PathBuf> =
+            if files.is_empty() { self.default_files() } else { files.iter().map(PathBuf::from).collect() };
         if files.is_empty() {
-            return Err(Error::NoExperiments {
-                directory: self.root.join("experiments").display().to_string(),
-            });
+            return Err(Error::NoExperiments { directory: self.root.join("experiments").display().to_string() });
         }
         let manifests = manifest::load(&self.root, &files)?;
         for warning in &manifests.warnings {
             eprintln!("{:?}", miette::Report::new(warning.clone()));
         }
         let selected = if names.is_empty() {
-            let named: Vec<PathBuf> = files
-                .iter()
-                .filter_map(|file| file.canonicalize().ok())
-                .collect();
+            let named: Vec<PathBuf> = files.iter().filter_map(|file| file.canonicalize().ok()).collect();
             manifests
                 .experiments
                 .iter()
-                .filter(|experiment| {
-                    targets.is_empty()
-                        || named.contains(&manifests.sources.get(experiment.file).path)
-                })
+                .filter(|experiment| targets.is_empty() || named.contains(&manifests.sources.get(experiment.file).path))
                 .map(|experiment| experiment.name.value.clone())
                 .collect()
         } else {
             let mut selected = Vec::new();
             for name in names {
                 if manifests.experiment(name).is_none() {
-                    let known = manifests
-                        .experiments
-                        .iter()
-                        .map(|experiment| experiment.name.value.as_str());
+                    let known = manifests.experiments.iter().map(|experiment| experiment.name.value.as_str());
                     return Err(Error::UnknownExperiment {
                         name: name.clone(),
                         help: suggest::help_for(name, known, "experiments"),
@@ -135,10 +105,7 @@ impl Project {
             }
             selected
         };
-        Ok(Loaded {
-            manifests,
-            selected,
-        })
+        Ok(Loaded { manifests, selected })
     }
 
     pub fn host(&self) -> Result<HostFacts, Error> {
@@ -157,41 +124,26 @@ impl Project {
         let experiments = loaded.experiments();
         let lock = self.lock()?;
         let mut cache = StatCache::open(StatCache::default_path());
-        let digests = gather(
-            &loaded.manifests,
-            &needed(&loaded.manifests, &experiments),
-            &self.roots,
-            &mut cache,
-            lock.as_ref(),
-        )
-        .map_err(Error::LockMismatches)?;
+        let digests =
+            gather(&loaded.manifests, &needed(&loaded.manifests, &experiments), &self.roots, &mut cache, lock.as_ref())
+                .map_err(Error::LockMismatches)?;
         // A cache that cannot be saved only costs a rehash next time.
         let _ = cache.save();
-        let mut cells = Vec::new();
-        for experiment in experiments {
-            for cell in expand(experiment) {
-                cells.push(resolve_cell(
-                    &loaded.manifests,
-                    experiment,
-                    cell,
-                    &digests,
-                    host,
-                ));
-            }
-        }
-        Ok(cells)
+        let cells: Vec<(&Experiment, Cell)> = experiments
+            .iter()
+            .flat_map(|experiment| expand(experiment).into_iter().map(move |cell| (*experiment, cell)))
+            .collect();
+        Ok(parallel::map_owned(cells, |(experiment, cell)| {
+            resolve_cell(&loaded.manifests, experiment, cell, &digests, host)
+        }))
     }
 
     /// Decides each cell against the store. Earlier records are read only when some cell has
     /// no result, to explain what changed.
-    pub fn plan(
-        &self,
-        cells: Vec<ResolvedCell>,
-        selection: &Selection,
-    ) -> Result<Vec<PlannedCell>, Error> {
+    pub fn plan(&self, cells: Vec<ResolvedCell>, selection: &Selection) -> Result<Vec<PlannedCell>, Error> {
         let mut heads = HashMap::new();
-        for cell in &cells {
-            if let Some(head) = self.store.head(&cell.hash)? {
+        for (cell, head) in cells.iter().zip(parallel::map(&cells, |cell| self.store.head(&cell.hash))) {
+            if let Some(head) = head? {
                 heads.insert(cell.hash.clone(), head);
             }
         }

@@ -20,19 +20,17 @@ pub(super) fn run(project: &Project, args: &WhyArgs) -> Result<(), Error> {
     let Some(cell) = matches.into_iter().next() else {
         return Err(Error::UnknownCell {
             query: query.to_owned(),
-            help:
-                "give a cell id as `bakeoff plan` prints it, or at least 6 hex digits of its hash"
-                    .to_owned(),
+            help: "give a cell id as `bakeoff plan` prints it, or at least 6 hex digits of its hash".to_owned(),
         });
     };
     let planned: PlannedCell = project.plan(vec![cell], &Selection::default())?.remove(0);
     let (records, _) = project.store.scan();
     let history = History::new(&records, [planned.cell.hash.as_str()]);
     let nearest = history.nearest(&planned.cell);
-    let fingerprint =
-        serde_json::to_value(&planned.cell.fingerprint).expect("a fingerprint always serialises");
+    let fingerprint = serde_json::to_value(&planned.cell.fingerprint).expect("a fingerprint always serialises");
     if args.json {
-        let nearest = nearest.map(|(record, changes)| json!({ "cell": record.cell, "hash": record.hash, "changes": changes }));
+        let nearest =
+            nearest.map(|(record, changes)| json!({ "cell": record.cell, "hash": record.hash, "changes": changes }));
         let text = serde_json::to_string_pretty(&json!({
             "cell": planned.cell.id,
             "hash": planned.cell.hash,
@@ -52,9 +50,7 @@ pub(super) fn run(project: &Project, args: &WhyArgs) -> Result<(), Error> {
         let _ = write!(text, ": {}", reasons.join("; "));
     }
     text.push_str("\n\nfingerprint\n");
-    text.push_str(
-        &serde_json::to_string_pretty(&fingerprint).expect("JSON values always serialise"),
-    );
+    text.push_str(&serde_json::to_string_pretty(&fingerprint).expect("JSON values always serialise"));
     text.push_str("\n\n");
     match nearest {
         Some((record, changes)) => {

@@ -11,40 +11,36 @@ use crate::host::HostFacts;
 pub const SCHEMA: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+// Fields are declared in sorted order so that serialising the struct directly gives
+// canonical JSON; `canonical_json_is_sorted` checks it against a sorted re-serialisation.
 pub struct Fingerprint {
-    pub schema: u32,
-    /// Axis values other than `model` and `toolbox`, which enter by content below.
-    pub axes: BTreeMap<String, String>,
     /// The resolved argv, model and file paths replaced by `sha256:<hex>`.
     pub argv: Vec<String>,
+    /// Axis values other than `model` and `toolbox`, which enter by content below.
+    pub axes: BTreeMap<String, String>,
+    pub host: HostPrint,
+    pub schema: u32,
     pub toolbox: ToolboxPrint,
     pub workload: WorkloadPrint,
-    pub host: HostPrint,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToolboxPrint {
-    pub name: String,
-    pub runner: String,
-    pub image: Option<String>,
     /// Filled in once the toolbox is inspected; `None` until then.
     pub digest: Option<String>,
-    pub llama_cpp: Option<String>,
     pub env: BTreeMap<String, String>,
+    pub image: Option<String>,
+    pub llama_cpp: Option<String>,
+    pub name: String,
+    pub runner: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum WorkloadPrint {
     Bench,
-    Command {
-        metrics: BTreeMap<String, String>,
-    },
-    Server {
-        name: String,
-        repeat: u64,
-        requests: Vec<RequestPrint>,
-    },
+    Command { metrics: BTreeMap<String, String> },
+    Server { name: String, repeat: u64, requests: Vec<RequestPrint> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,10 +55,10 @@ pub struct RequestPrint {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostPrint {
     pub cpu: String,
-    pub gpus: Vec<String>,
-    pub memory_bytes: u64,
-    pub kernel: String,
     pub firmware: Option<String>,
+    pub gpus: Vec<String>,
+    pub kernel: String,
+    pub memory_bytes: u64,
 }
 
 impl HostPrint {
@@ -80,9 +76,9 @@ impl HostPrint {
 impl Fingerprint {
     /// JSON with sorted keys and no whitespace: the bytes that are hashed.
     pub fn canonical_json(&self) -> String {
-        // serde_json's Map is a BTreeMap (no `preserve_order`), so going through Value sorts keys.
-        let value = serde_json::to_value(self).expect("a fingerprint always serialises");
-        value.to_string()
+        let mut bytes = Vec::with_capacity(1024);
+        serde_json::to_writer(&mut bytes, self).expect("a fingerprint always serialises");
+        String::from_utf8(bytes).expect("serde_json writes UTF-8")
     }
 
     /// The cell hash: sha256 of the canonical JSON, in hex.
@@ -93,11 +89,7 @@ impl Fingerprint {
     /// Every leaf as `path = value`, for explaining what changed between two fingerprints.
     pub fn leaves(&self) -> BTreeMap<String, String> {
         let mut leaves = BTreeMap::new();
-        flatten(
-            "",
-            &serde_json::to_value(self).expect("a fingerprint always serialises"),
-            &mut leaves,
-        );
+        flatten("", &serde_json::to_value(self).expect("a fingerprint always serialises"), &mut leaves);
         leaves
     }
 }
@@ -116,11 +108,7 @@ fn flatten(path: &str, value: &serde_json::Value, leaves: &mut BTreeMap<String, 
     match value {
         serde_json::Value::Object(map) => {
             for (key, child) in map {
-                let child_path = if path.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{path}.{key}")
-                };
+                let child_path = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
                 flatten(&child_path, child, leaves);
             }
         }
@@ -156,20 +144,12 @@ pub fn diff(old: &Fingerprint, new: &Fingerprint) -> Vec<FieldChange> {
     let mut changes = Vec::new();
     for (field, value) in &new {
         if old.get(field) != Some(value) {
-            changes.push(FieldChange {
-                field: field.clone(),
-                old: old.get(field).cloned(),
-                new: Some(value.clone()),
-            });
+            changes.push(FieldChange { field: field.clone(), old: old.get(field).cloned(), new: Some(value.clone()) });
         }
     }
     for (field, value) in &old {
         if !new.contains_key(field) {
-            changes.push(FieldChange {
-                field: field.clone(),
-                old: Some(value.clone()),
-                new: None,
-            });
+            changes.push(FieldChange { field: field.clone(), old: Some(value.clone()), new: None });
         }
     }
     changes.sort_by(|left, right| left.field.cmp(&right.field));
@@ -183,24 +163,10 @@ mod tests {
     fn known_cell() -> Fingerprint {
         Fingerprint {
             schema: SCHEMA,
-            axes: [
-                ("depth".to_owned(), "0".to_owned()),
-                ("fa".to_owned(), "1".to_owned()),
-            ]
-            .into(),
-            argv: [
-                "llama-bench",
-                "-m",
-                "sha256:00ff",
-                "-fa",
-                "1",
-                "-d",
-                "0",
-                "-o",
-                "jsonl",
-            ]
-            .map(str::to_owned)
-            .to_vec(),
+            axes: [("depth".to_owned(), "0".to_owned()), ("fa".to_owned(), "1".to_owned())].into(),
+            argv: ["llama-bench", "-m", "sha256:00ff", "-fa", "1", "-d", "0", "-o", "jsonl"]
+                .map(str::to_owned)
+                .to_vec(),
             toolbox: ToolboxPrint {
                 name: "llama-vulkan-radv".to_owned(),
                 runner: "toolbox".to_owned(),
@@ -235,16 +201,32 @@ mod tests {
     const GOLDEN_HASH: &str = "50f2bca300ec0b3ad4937b3977ec4336fa7415be0b7c72ebb5433854287cf1a3";
 
     #[test]
+    fn canonical_json_is_sorted() {
+        let mut fingerprint = known_cell();
+        fingerprint.workload = WorkloadPrint::Server {
+            name: "chat".to_owned(),
+            repeat: 3,
+            requests: vec![RequestPrint {
+                api: "openai-chat".to_owned(),
+                fields: [("prompt".to_owned(), "hi".to_owned())].into(),
+                files: [("system-file".to_owned(), "00ff".to_owned())].into(),
+            }],
+        };
+        // serde_json's Map is a BTreeMap (no `preserve_order`), so a Value re-serialises sorted.
+        let sorted = serde_json::to_value(&fingerprint).unwrap().to_string();
+        assert_eq!(fingerprint.canonical_json(), sorted);
+        fingerprint.workload = WorkloadPrint::Command { metrics: [("tps".to_owned(), "([0-9.]+)".to_owned())].into() };
+        assert_eq!(fingerprint.canonical_json(), serde_json::to_value(&fingerprint).unwrap().to_string());
+    }
+
+    #[test]
     fn diff_names_each_changed_leaf() {
         let old = known_cell();
         let mut new = known_cell();
         new.axes.insert("depth".to_owned(), "4096".to_owned());
         new.argv[6] = "4096".to_owned();
         new.host.firmware = None;
-        let fields: Vec<String> = diff(&old, &new)
-            .into_iter()
-            .map(|change| change.field)
-            .collect();
+        let fields: Vec<String> = diff(&old, &new).into_iter().map(|change| change.field).collect();
         assert_eq!(fields, ["argv[6]", "axes.depth", "host.firmware"]);
         assert!(diff(&old, &old).is_empty());
     }

@@ -61,34 +61,13 @@ pub fn resolve_cell(
     inputs: &InputDigests,
     host: &HostFacts,
 ) -> ResolvedCell {
-    let mut resolver = Resolver {
-        manifests,
-        experiment,
-        cell: &cell,
-        inputs,
-        blocked: Vec::new(),
-    };
+    let mut resolver = Resolver { manifests, experiment, cell: &cell, inputs, blocked: Vec::new() };
     let toolbox_name = cell.value("toolbox").unwrap_or("host").to_owned();
     let model = cell.value("model").map(str::to_owned);
     let (program, templates): (&str, &[Template]) = match cell.workload.as_str() {
-        "bench" => (
-            "llama-bench",
-            experiment.bench.as_ref().map_or(&[], |bench| &bench.args),
-        ),
-        "command" => (
-            "",
-            experiment
-                .command
-                .as_ref()
-                .map_or(&[], |command| &command.args),
-        ),
-        _ => (
-            "llama-server",
-            experiment
-                .server
-                .as_ref()
-                .map_or(&[], |server| &server.args),
-        ),
+        "bench" => ("llama-bench", experiment.bench.as_ref().map_or(&[], |bench| &bench.args)),
+        "command" => ("", experiment.command.as_ref().map_or(&[], |command| &command.args)),
+        _ => ("llama-server", experiment.server.as_ref().map_or(&[], |server| &server.args)),
     };
     let mut argv = Vec::new();
     let mut printed = Vec::new();
@@ -110,11 +89,7 @@ pub fn resolve_cell(
     let mut blocked = resolver.blocked;
 
     let toolbox = manifests.toolboxes.get(&toolbox_name);
-    let state = inputs
-        .toolboxes
-        .get(&toolbox_name)
-        .cloned()
-        .unwrap_or_default();
+    let state = inputs.toolboxes.get(&toolbox_name).cloned().unwrap_or_default();
     if let Some(toolbox) = toolbox {
         for requirement in &toolbox.requires {
             if let Err(reason) = requirement.value.check(host) {
@@ -133,32 +108,18 @@ pub fn resolve_cell(
         argv: printed,
         toolbox: ToolboxPrint {
             name: toolbox_name.clone(),
-            runner: toolbox
-                .map_or("host", |toolbox| toolbox.runner.name())
-                .to_owned(),
-            image: toolbox
-                .and_then(|toolbox| toolbox.image.as_ref().map(|image| image.value.clone())),
+            runner: toolbox.map_or("host", |toolbox| toolbox.runner.name()).to_owned(),
+            image: toolbox.and_then(|toolbox| toolbox.image.as_ref().map(|image| image.value.clone())),
             digest: state.digest,
             llama_cpp: state.llama_cpp,
-            env: toolbox
-                .map(|toolbox| toolbox.env.clone())
-                .unwrap_or_default(),
+            env: toolbox.map(|toolbox| toolbox.env.clone()).unwrap_or_default(),
         },
         workload,
         host: HostPrint::of(host),
     };
     let hash = fingerprint.hash();
     blocked.dedup();
-    ResolvedCell {
-        id: cell.id(),
-        cell,
-        argv,
-        fingerprint,
-        hash,
-        toolbox: toolbox_name,
-        model,
-        blocked,
-    }
+    ResolvedCell { id: cell.id(), cell, argv, fingerprint, hash, toolbox: toolbox_name, model, blocked }
 }
 
 struct Resolver<'a> {
@@ -173,22 +134,15 @@ impl Resolver<'_> {
     /// The model's path to run with and its `sha256:` stand-in to fingerprint.
     fn model(&mut self, name: &str) -> (String, String) {
         let input = self.inputs.models.get(name);
-        let path = input
-            .and_then(|input| input.path.as_ref())
-            .map(|path| path.display().to_string());
-        let hash = input
-            .and_then(|input| input.sha256.as_ref())
-            .map(|hash| format!("sha256:{hash}"));
+        let path = input.and_then(|input| input.path.as_ref()).map(|path| path.display().to_string());
+        let hash = input.and_then(|input| input.sha256.as_ref()).map(|hash| format!("sha256:{hash}"));
         if path.is_none() {
             let reason = input
                 .and_then(|input| input.problem.clone())
                 .unwrap_or_else(|| format!("model `{name}` was not looked up"));
             self.blocked.push(reason);
         }
-        (
-            path.unwrap_or_else(|| MISSING.to_owned()),
-            hash.unwrap_or_else(|| format!("sha256:unknown({name})")),
-        )
+        (path.unwrap_or_else(|| MISSING.to_owned()), hash.unwrap_or_else(|| format!("sha256:unknown({name})")))
     }
 
     fn file(&mut self, template: &Template, path: &str) -> (String, String) {
@@ -196,33 +150,20 @@ impl Resolver<'_> {
         match self.inputs.files.get(&full) {
             Some(hash) => (full.display().to_string(), format!("sha256:{hash}")),
             None => {
-                self.blocked
-                    .push(format!("file `{path}` could not be hashed"));
-                (
-                    full.display().to_string(),
-                    format!("sha256:unknown({path})"),
-                )
+                self.blocked.push(format!("file `{path}` could not be hashed"));
+                (full.display().to_string(), format!("sha256:unknown({path})"))
             }
         }
     }
 
-    fn expand(
-        &mut self,
-        templates: &[Template],
-        argv: &mut Vec<String>,
-        printed: &mut Vec<String>,
-    ) {
+    fn expand(&mut self, templates: &[Template], argv: &mut Vec<String>, printed: &mut Vec<String>) {
         for template in templates {
             if template.is_variant_splice() {
                 let variant = self.cell.value("variant").unwrap_or_default();
                 let args = self
                     .experiment
                     .axis("variant")
-                    .and_then(|axis| {
-                        axis.values
-                            .iter()
-                            .find(|value| value.value.value == variant)
-                    })
+                    .and_then(|axis| axis.values.iter().find(|value| value.value.value == variant))
                     .map(|value| value.args.clone())
                     .unwrap_or_default();
                 self.expand(&args, argv, printed);
@@ -266,17 +207,9 @@ impl Resolver<'_> {
                     .collect(),
             },
             name => {
-                let Some(workload) = self
-                    .experiment
-                    .workloads
-                    .iter()
-                    .find(|workload| workload.name.value == name)
+                let Some(workload) = self.experiment.workloads.iter().find(|workload| workload.name.value == name)
                 else {
-                    return WorkloadPrint::Server {
-                        name: name.to_owned(),
-                        repeat: 1,
-                        requests: Vec::new(),
-                    };
+                    return WorkloadPrint::Server { name: name.to_owned(), repeat: 1, requests: Vec::new() };
                 };
                 let requests = workload
                     .requests
@@ -286,8 +219,7 @@ impl Resolver<'_> {
                         for (key, path) in &request.files {
                             let full = self.manifests.input_path(path.at, &path.value);
                             let hash = self.inputs.files.get(&full).cloned().unwrap_or_else(|| {
-                                self.blocked
-                                    .push(format!("file `{}` could not be hashed", path.value));
+                                self.blocked.push(format!("file `{}` could not be hashed", path.value));
                                 format!("unknown({})", path.value)
                             });
                             files.insert(key.clone(), hash);
@@ -302,11 +234,7 @@ impl Resolver<'_> {
                         }
                     })
                     .collect();
-                WorkloadPrint::Server {
-                    name: name.to_owned(),
-                    repeat: workload.repeat,
-                    requests,
-                }
+                WorkloadPrint::Server { name: name.to_owned(), repeat: workload.repeat, requests }
             }
         }
     }

@@ -19,8 +19,7 @@ pub enum Fact {
 }
 
 impl Fact {
-    pub const NAMES: [&'static str; 7] =
-        ["kernel", "firmware", "memory", "device", "cpu", "gpu", "os"];
+    pub const NAMES: [&'static str; 7] = ["kernel", "firmware", "memory", "device", "cpu", "gpu", "os"];
 
     pub fn from_name(name: &str) -> Option<Self> {
         Some(match name {
@@ -118,11 +117,7 @@ impl Requirement {
                 Condition::Pattern(text.to_owned())
             }
         };
-        Ok(Self {
-            fact,
-            condition,
-            reason,
-        })
+        Ok(Self { fact, condition, reason })
     }
 
     /// Whether `facts` satisfy this requirement; `Err` says why not.
@@ -145,11 +140,10 @@ impl Requirement {
                 let Some(value) = value else {
                     return failure(&format!("no known {fact} version"));
                 };
-                if comparisons.iter().all(|comparison| {
-                    comparison
-                        .operator
-                        .holds(compare_versions(value, &comparison.version))
-                }) {
+                if comparisons
+                    .iter()
+                    .all(|comparison| comparison.operator.holds(compare_versions(value, &comparison.version)))
+                {
                     Ok(())
                 } else {
                     failure(&format!("`{value}`"))
@@ -157,10 +151,7 @@ impl Requirement {
             }
             Condition::Bytes(comparisons) => {
                 let memory = facts.memory_bytes;
-                if comparisons
-                    .iter()
-                    .all(|(operator, bytes)| operator.holds(memory.cmp(bytes)))
-                {
+                if comparisons.iter().all(|(operator, bytes)| operator.holds(memory.cmp(bytes))) {
                     Ok(())
                 } else {
                     failure(&crate::units::format_bytes(memory))
@@ -178,8 +169,7 @@ impl Requirement {
                 } else if values.is_empty() {
                     failure("none")
                 } else {
-                    let listed: Vec<String> =
-                        values.iter().map(|value| format!("`{value}`")).collect();
+                    let listed: Vec<String> = values.iter().map(|value| format!("`{value}`")).collect();
                     failure(&listed.join(", "))
                 }
             }
@@ -193,22 +183,14 @@ impl fmt::Display for Requirement {
             Condition::Versions(comparisons) => {
                 let parts: Vec<String> = comparisons
                     .iter()
-                    .map(|comparison| {
-                        format!("{} {}", comparison.operator.symbol(), comparison.version)
-                    })
+                    .map(|comparison| format!("{} {}", comparison.operator.symbol(), comparison.version))
                     .collect();
                 formatter.write_str(&parts.join(", "))
             }
             Condition::Bytes(comparisons) => {
                 let parts: Vec<String> = comparisons
                     .iter()
-                    .map(|(operator, bytes)| {
-                        format!(
-                            "{} {}",
-                            operator.symbol(),
-                            crate::units::format_bytes(*bytes)
-                        )
-                    })
+                    .map(|(operator, bytes)| format!("{} {}", operator.symbol(), crate::units::format_bytes(*bytes)))
                     .collect();
                 formatter.write_str(&parts.join(", "))
             }
@@ -238,27 +220,18 @@ fn parse_comparisons(text: &str) -> Result<Vec<Comparison>, String> {
             return Err(format!("`{part}` has no version after the operator"));
         }
         if version.contains(['<', '>', '=', '!', ' ']) {
-            return Err(format!(
-                "`{version}` is not a version; join several comparisons with `,`"
-            ));
+            return Err(format!("`{version}` is not a version; join several comparisons with `,`"));
         }
-        comparisons.push(Comparison {
-            operator,
-            version: version.to_owned(),
-        });
+        comparisons.push(Comparison { operator, version: version.to_owned() });
     }
     Ok(comparisons)
 }
 
 /// `64GiB`, `128G`, `1000000` → bytes.
 fn parse_bytes(text: &str) -> Result<u64, String> {
-    let digits_end = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
+    let digits_end = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(digits_end);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size such as `64GiB`"))?;
+    let number: u64 = number.parse().map_err(|_| format!("`{text}` is not a size such as `64GiB`"))?;
     let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kib" => 1 << 10,
@@ -270,14 +243,10 @@ fn parse_bytes(text: &str) -> Result<u64, String> {
         "gb" => 1_000_000_000,
         "tb" => 1_000_000_000_000,
         _ => {
-            return Err(format!(
-                "unknown unit in `{text}`; use B, KiB, MiB, GiB, TiB, KB, MB, GB or TB"
-            ));
+            return Err(format!("unknown unit in `{text}`; use B, KiB, MiB, GiB, TiB, KB, MB, GB or TB"));
         }
     };
-    number
-        .checked_mul(multiplier)
-        .ok_or_else(|| format!("`{text}` is too large"))
+    number.checked_mul(multiplier).ok_or_else(|| format!("`{text}` is too large"))
 }
 
 /// Compares versions component by component: runs of digits numerically, other runs as text.
@@ -343,10 +312,7 @@ mod tests {
 
     #[test]
     fn versions_compare_numerically_and_by_prefix() {
-        assert_eq!(
-            compare_versions("6.18.9-200.fc43", "6.18.4"),
-            Ordering::Greater
-        );
+        assert_eq!(compare_versions("6.18.9-200.fc43", "6.18.4"), Ordering::Greater);
         assert_eq!(compare_versions("6.9", "6.18"), Ordering::Less);
         assert_eq!(compare_versions("6.18.9-200", "6.18"), Ordering::Equal);
         assert_eq!(compare_versions("20230210-5", "20251125"), Ordering::Less);
@@ -358,17 +324,12 @@ mod tests {
         let facts = facts();
         let kernel = Requirement::parse(Fact::Kernel, ">=6.18.4, <6.20", None).unwrap();
         assert!(kernel.check(&facts).is_ok());
-        let firmware =
-            Requirement::parse(Fact::Firmware, "!=20251125", Some("breaks ROCm".to_owned()))
-                .unwrap();
+        let firmware = Requirement::parse(Fact::Firmware, "!=20251125", Some("breaks ROCm".to_owned())).unwrap();
         assert_eq!(
             firmware.check(&facts).unwrap_err(),
             "requires firmware != 20251125, host has `20251125`: breaks ROCm"
         );
-        let unknown = HostFacts {
-            firmware: None,
-            ..facts
-        };
+        let unknown = HostFacts { firmware: None, ..facts };
         assert_eq!(
             firmware.check(&unknown).unwrap_err(),
             "requires firmware != 20251125, host has no known firmware version: breaks ROCm"
@@ -378,60 +339,18 @@ mod tests {
     #[test]
     fn devices_gpus_and_memory() {
         let facts = facts();
-        assert!(
-            Requirement::parse(Fact::Device, "/dev/kfd", None)
-                .unwrap()
-                .check(&facts)
-                .is_ok()
-        );
-        assert!(
-            Requirement::parse(Fact::Device, "/dev/dri/render*", None)
-                .unwrap()
-                .check(&facts)
-                .is_ok()
-        );
-        assert!(
-            Requirement::parse(Fact::Device, "/dev/nvidia0", None)
-                .unwrap()
-                .check(&facts)
-                .is_err()
-        );
-        assert!(
-            Requirement::parse(Fact::Gpu, "*gfx1151*", None)
-                .unwrap()
-                .check(&facts)
-                .is_ok()
-        );
-        assert!(
-            Requirement::parse(Fact::Memory, ">=64GiB", None)
-                .unwrap()
-                .check(&facts)
-                .is_ok()
-        );
-        assert!(
-            Requirement::parse(Fact::Memory, ">=256GiB", None)
-                .unwrap()
-                .check(&facts)
-                .is_err()
-        );
+        assert!(Requirement::parse(Fact::Device, "/dev/kfd", None).unwrap().check(&facts).is_ok());
+        assert!(Requirement::parse(Fact::Device, "/dev/dri/render*", None).unwrap().check(&facts).is_ok());
+        assert!(Requirement::parse(Fact::Device, "/dev/nvidia0", None).unwrap().check(&facts).is_err());
+        assert!(Requirement::parse(Fact::Gpu, "*gfx1151*", None).unwrap().check(&facts).is_ok());
+        assert!(Requirement::parse(Fact::Memory, ">=64GiB", None).unwrap().check(&facts).is_ok());
+        assert!(Requirement::parse(Fact::Memory, ">=256GiB", None).unwrap().check(&facts).is_err());
     }
 
     #[test]
     fn malformed_requirements_say_why() {
-        assert!(
-            Requirement::parse(Fact::Kernel, ">=", None)
-                .unwrap_err()
-                .contains("no version")
-        );
-        assert!(
-            Requirement::parse(Fact::Kernel, ">=6 <7", None)
-                .unwrap_err()
-                .contains("join several")
-        );
-        assert!(
-            Requirement::parse(Fact::Memory, ">=64parsecs", None)
-                .unwrap_err()
-                .contains("unknown unit")
-        );
+        assert!(Requirement::parse(Fact::Kernel, ">=", None).unwrap_err().contains("no version"));
+        assert!(Requirement::parse(Fact::Kernel, ">=6 <7", None).unwrap_err().contains("join several"));
+        assert!(Requirement::parse(Fact::Memory, ">=64parsecs", None).unwrap_err().contains("unknown unit"));
     }
 }

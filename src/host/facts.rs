@@ -23,10 +23,7 @@ pub struct HostFacts {
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum HostFactsError {
     #[error("cannot read host facts `{path}`")]
-    #[diagnostic(
-        code(bakeoff::host::unreadable),
-        help("pass a readable JSON file to `--host-facts`")
-    )]
+    #[diagnostic(code(bakeoff::host::unreadable), help("pass a readable JSON file to `--host-facts`"))]
     Unreadable {
         path: String,
         #[source]
@@ -35,9 +32,7 @@ pub enum HostFactsError {
     #[error("host facts `{path}` are not valid: {message}")]
     #[diagnostic(
         code(bakeoff::host::invalid),
-        help(
-            "expected a JSON object with the keys name, kernel, os, cpu, memory_bytes, gpus, firmware and devices"
-        )
+        help("expected a JSON object with the keys name, kernel, os, cpu, memory_bytes, gpus, firmware and devices")
     )]
     Invalid { path: String, message: String },
 }
@@ -45,14 +40,10 @@ pub enum HostFactsError {
 impl HostFacts {
     /// Reads a `--host-facts` file.
     pub fn load(path: &Path) -> Result<Self, HostFactsError> {
-        let text = fs::read_to_string(path).map_err(|source| HostFactsError::Unreadable {
-            path: path.display().to_string(),
-            source,
-        })?;
-        serde_json::from_str(&text).map_err(|error| HostFactsError::Invalid {
-            path: path.display().to_string(),
-            message: error.to_string(),
-        })
+        let text = fs::read_to_string(path)
+            .map_err(|source| HostFactsError::Unreadable { path: path.display().to_string(), source })?;
+        serde_json::from_str(&text)
+            .map_err(|error| HostFactsError::Invalid { path: path.display().to_string(), message: error.to_string() })
     }
 
     /// Probes this machine. Facts that cannot be found stay empty rather than failing.
@@ -60,14 +51,8 @@ impl HostFacts {
         Self {
             name: read_trimmed("/proc/sys/kernel/hostname").unwrap_or_default(),
             kernel: read_trimmed("/proc/sys/kernel/osrelease").unwrap_or_default(),
-            os: fs::read_to_string("/etc/os-release")
-                .ok()
-                .and_then(|text| os_name(&text))
-                .unwrap_or_default(),
-            cpu: fs::read_to_string("/proc/cpuinfo")
-                .ok()
-                .and_then(|text| cpu_model(&text))
-                .unwrap_or_default(),
+            os: fs::read_to_string("/etc/os-release").ok().and_then(|text| os_name(&text)).unwrap_or_default(),
+            cpu: fs::read_to_string("/proc/cpuinfo").ok().and_then(|text| cpu_model(&text)).unwrap_or_default(),
             memory_bytes: fs::read_to_string("/proc/meminfo")
                 .ok()
                 .and_then(|text| memory_total(&text))
@@ -80,16 +65,13 @@ impl HostFacts {
 }
 
 fn read_trimmed(path: &str) -> Option<String> {
-    fs::read_to_string(path)
-        .ok()
-        .map(|text| text.trim().to_owned())
+    fs::read_to_string(path).ok().map(|text| text.trim().to_owned())
 }
 
 fn os_name(os_release: &str) -> Option<String> {
-    os_release.lines().find_map(|line| {
-        line.strip_prefix("PRETTY_NAME=")
-            .map(|value| value.trim_matches('"').to_owned())
-    })
+    os_release
+        .lines()
+        .find_map(|line| line.strip_prefix("PRETTY_NAME=").map(|value| value.trim_matches('"').to_owned()))
 }
 
 fn cpu_model(cpuinfo: &str) -> Option<String> {
@@ -126,11 +108,7 @@ fn probe_gpus() -> Vec<String> {
             let device = entry.path().join("device");
             let vendor = read_trimmed(device.join("vendor").to_str()?)?;
             let id = read_trimmed(device.join("device").to_str()?)?;
-            Some(format!(
-                "pci {}:{}",
-                vendor.trim_start_matches("0x"),
-                id.trim_start_matches("0x")
-            ))
+            Some(format!("pci {}:{}", vendor.trim_start_matches("0x"), id.trim_start_matches("0x")))
         })
         .collect();
     gpus.sort();
@@ -157,10 +135,7 @@ fn probe_firmware() -> Option<String> {
     let queries: [(&str, &[&str]); 3] = [
         ("rpm", &["-q", "--qf", "%{VERSION}", "linux-firmware"]),
         ("dpkg-query", &["-W", "-f=${Version}", "linux-firmware"]),
-        (
-            "dpkg-query",
-            &["-W", "-f=${Version}", "firmware-linux-free"],
-        ),
+        ("dpkg-query", &["-W", "-f=${Version}", "firmware-linux-free"]),
     ];
     queries.iter().find_map(|(program, args)| {
         let output = Command::new(program).args(*args).output().ok()?;
@@ -179,11 +154,7 @@ fn probe_devices() -> Vec<String> {
     }
     for directory in ["/dev/dri", "/dev/accel"] {
         if let Ok(entries) = fs::read_dir(directory) {
-            devices.extend(
-                entries
-                    .filter_map(Result::ok)
-                    .map(|entry| entry.path().display().to_string()),
-            );
+            devices.extend(entries.filter_map(Result::ok).map(|entry| entry.path().display().to_string()));
         }
     }
     if let Ok(entries) = fs::read_dir("/dev") {
@@ -193,9 +164,7 @@ fn probe_devices() -> Vec<String> {
                 .filter(|entry| {
                     let name = entry.file_name();
                     let name = name.to_string_lossy();
-                    name.starts_with("nvidia")
-                        && name[6..].chars().all(|c| c.is_ascii_digit())
-                        && name.len() > 6
+                    name.starts_with("nvidia") && name[6..].chars().all(|c| c.is_ascii_digit()) && name.len() > 6
                 })
                 .map(|entry| entry.path().display().to_string()),
         );
@@ -211,36 +180,26 @@ mod tests {
 
     #[test]
     fn parses_proc_and_os_release_text() {
-        assert_eq!(
-            os_name("NAME=Fedora\nPRETTY_NAME=\"Fedora Linux 43\"\n").as_deref(),
-            Some("Fedora Linux 43")
-        );
+        assert_eq!(os_name("NAME=Fedora\nPRETTY_NAME=\"Fedora Linux 43\"\n").as_deref(), Some("Fedora Linux 43"));
         assert_eq!(
             cpu_model("processor\t: 0\nmodel name\t: AMD RYZEN AI MAX+ 395\n").as_deref(),
             Some("AMD RYZEN AI MAX+ 395")
         );
-        assert_eq!(
-            memory_total("MemTotal:       131072 kB\n"),
-            Some(134_217_728)
-        );
+        assert_eq!(memory_total("MemTotal:       131072 kB\n"), Some(134_217_728));
     }
 
     #[test]
     fn lspci_keeps_display_controllers_only() {
         let text = "00:00.0 \"Host bridge\" \"Intel Corporation\" \"440FX\" -r02 \"\" \"\"\n\
                     c3:00.0 \"Display controller\" \"Advanced Micro Devices, Inc. [AMD/ATI]\" \"Strix Halo [Radeon 8060S]\" \"\" \"\"\n";
-        assert_eq!(
-            parse_lspci(text),
-            vec!["Advanced Micro Devices, Inc. [AMD/ATI] Strix Halo [Radeon 8060S]"]
-        );
+        assert_eq!(parse_lspci(text), vec!["Advanced Micro Devices, Inc. [AMD/ATI] Strix Halo [Radeon 8060S]"]);
     }
 
     #[test]
     fn facts_file_rejects_unknown_keys() {
         let error = serde_json::from_str::<HostFacts>(r#"{"kernal": "6.1"}"#).unwrap_err();
         assert!(error.to_string().contains("unknown field `kernal`"));
-        let facts: HostFacts =
-            serde_json::from_str(r#"{"kernel": "6.1", "firmware": "20260110"}"#).unwrap();
+        let facts: HostFacts = serde_json::from_str(r#"{"kernel": "6.1", "firmware": "20260110"}"#).unwrap();
         assert_eq!(facts.firmware.as_deref(), Some("20260110"));
     }
 

@@ -21,21 +21,14 @@ pub fn needed(manifests: &Manifests, experiments: &[&Experiment]) -> Needed {
     let mut needed = Needed::default();
     for experiment in experiments {
         if let Some(axis) = experiment.axis("model") {
-            needed
-                .models
-                .extend(axis.values.iter().map(|value| value.value.value.clone()));
+            needed.models.extend(axis.values.iter().map(|value| value.value.value.clone()));
         }
         let mut templates: Vec<&Template> = Vec::new();
         templates.extend(experiment.bench.iter().flat_map(|bench| &bench.args));
         templates.extend(experiment.server.iter().flat_map(|server| &server.args));
         templates.extend(experiment.command.iter().flat_map(|command| &command.args));
-        templates.extend(
-            experiment
-                .axis("variant")
-                .into_iter()
-                .flat_map(|axis| &axis.values)
-                .flat_map(|value| &value.args),
-        );
+        templates
+            .extend(experiment.axis("variant").into_iter().flat_map(|axis| &axis.values).flat_map(|value| &value.args));
         for template in templates {
             for part in template.placeholders() {
                 match part {
@@ -43,24 +36,15 @@ pub fn needed(manifests: &Manifests, experiments: &[&Experiment]) -> Needed {
                         needed.models.insert(name.clone());
                     }
                     Part::File(path) => {
-                        needed
-                            .files
-                            .insert(manifests.input_path(template.at, path), path.clone());
+                        needed.files.insert(manifests.input_path(template.at, path), path.clone());
                     }
                     _ => {}
                 }
             }
         }
-        for request in experiment
-            .workloads
-            .iter()
-            .flat_map(|workload| &workload.requests)
-        {
+        for request in experiment.workloads.iter().flat_map(|workload| &workload.requests) {
             for path in request.files.values() {
-                needed.files.insert(
-                    manifests.input_path(path.at, &path.value),
-                    path.value.clone(),
-                );
+                needed.files.insert(manifests.input_path(path.at, &path.value), path.value.clone());
             }
         }
     }
@@ -98,11 +82,8 @@ pub fn gather(
             }
         }
     }
-    let paths: Vec<PathBuf> = located
-        .iter()
-        .map(|(_, path)| path.clone())
-        .chain(needed.files.keys().cloned())
-        .collect();
+    let paths: Vec<PathBuf> =
+        located.iter().map(|(_, path)| path.clone()).chain(needed.files.keys().cloned()).collect();
     let mut results = cache.digest_all(&paths).into_iter();
     let mut mismatches = Vec::new();
     for (name, path) in located {
@@ -118,18 +99,10 @@ pub fn gather(
                         found: sha256.clone(),
                     });
                 }
-                ModelInput {
-                    path: Some(path),
-                    sha256: Some(sha256),
-                    size: Some(size),
-                    problem: None,
-                }
+                ModelInput { path: Some(path), sha256: Some(sha256), size: Some(size), problem: None }
             }
             Err(error) => ModelInput {
-                problem: Some(format!(
-                    "model `{name}`: cannot read `{}`: {error}",
-                    path.display()
-                )),
+                problem: Some(format!("model `{name}`: cannot read `{}`: {error}", path.display())),
                 path: None,
                 sha256: None,
                 size: None,
@@ -152,9 +125,5 @@ pub fn gather(
             },
         );
     }
-    if mismatches.is_empty() {
-        Ok(digests)
-    } else {
-        Err(mismatches)
-    }
+    if mismatches.is_empty() { Ok(digests) } else { Err(mismatches) }
 }

@@ -38,10 +38,7 @@ mod tests {
         let path = directory.path().join("abc");
         std::fs::write(&path, "abc").unwrap();
         let (hash, size) = super::hash_file(&path).unwrap();
-        assert_eq!(
-            hash,
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(hash, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(size, 3);
     }
 }

@@ -12,11 +12,7 @@ impl ModelRoots {
     pub fn new(flags: &[PathBuf], environment: Option<&str>) -> Self {
         let mut roots: Vec<PathBuf> = flags.to_vec();
         if let Some(list) = environment {
-            roots.extend(
-                list.split(':')
-                    .filter(|part| !part.is_empty())
-                    .map(PathBuf::from),
-            );
+            roots.extend(list.split(':').filter(|part| !part.is_empty()).map(PathBuf::from));
         }
         Self { roots }
     }
@@ -25,34 +21,16 @@ impl ModelRoots {
     pub fn find(&self, file: &str) -> Result<PathBuf, String> {
         let path = Path::new(file);
         if path.is_absolute() {
-            return if path.is_file() {
-                Ok(path.to_path_buf())
-            } else {
-                Err(format!("`{file}` does not exist"))
-            };
+            return if path.is_file() { Ok(path.to_path_buf()) } else { Err(format!("`{file}` does not exist")) };
         }
-        if let Some(found) = self
-            .roots
-            .iter()
-            .map(|root| root.join(path))
-            .find(|candidate| candidate.is_file())
-        {
+        if let Some(found) = self.roots.iter().map(|root| root.join(path)).find(|candidate| candidate.is_file()) {
             return Ok(found);
         }
         if self.roots.is_empty() {
-            Err(format!(
-                "`{file}` is relative and no model root is set; pass `--models DIR` or set BAKEOFF_MODELS"
-            ))
+            Err(format!("`{file}` is relative and no model root is set; pass `--models DIR` or set BAKEOFF_MODELS"))
         } else {
-            let roots: Vec<String> = self
-                .roots
-                .iter()
-                .map(|root| format!("`{}`", root.display()))
-                .collect();
-            Err(format!(
-                "`{file}` is not under any model root (looked in {})",
-                roots.join(", ")
-            ))
+            let roots: Vec<String> = self.roots.iter().map(|root| format!("`{}`", root.display())).collect();
+            Err(format!("`{file}` is not under any model root (looked in {})", roots.join(", ")))
         }
     }
 }
@@ -70,11 +48,6 @@ mod tests {
         assert_eq!(roots.find("m.gguf").unwrap(), second.path().join("m.gguf"));
         let missing = roots.find("other.gguf").unwrap_err();
         assert!(missing.contains("not under any model root"), "{missing}");
-        assert!(
-            ModelRoots::default()
-                .find("m.gguf")
-                .unwrap_err()
-                .contains("--models")
-        );
+        assert!(ModelRoots::default().find("m.gguf").unwrap_err().contains("--models"));
     }
 }

@@ -64,22 +64,12 @@ impl StatCache {
             .filter(|cache| cache.format == FORMAT)
             .map(|cache| cache.files)
             .unwrap_or_default();
-        Self {
-            path: Some(path),
-            files,
-            dirty: false,
-            bytes_hashed: 0,
-        }
+        Self { path: Some(path), files, dirty: false, bytes_hashed: 0 }
     }
 
     /// A cache that keeps nothing on disk.
     pub fn in_memory() -> Self {
-        Self {
-            path: None,
-            files: BTreeMap::new(),
-            dirty: false,
-            bytes_hashed: 0,
-        }
+        Self { path: None, files: BTreeMap::new(), dirty: false, bytes_hashed: 0 }
     }
 
     /// The default location: `$BAKEOFF_CACHE_DIR`, else `$XDG_CACHE_HOME/bakeoff`, else `~/.cache/bakeoff`.
@@ -88,9 +78,7 @@ impl StatCache {
             || {
                 std::env::var_os("XDG_CACHE_HOME")
                     .map(PathBuf::from)
-                    .or_else(|| {
-                        std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache"))
-                    })
+                    .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
                     .unwrap_or_else(std::env::temp_dir)
                     .join("bakeoff")
             },
@@ -101,9 +89,7 @@ impl StatCache {
 
     /// The sha256 and size of `path`, from the cache when the file is unchanged.
     pub fn digest(&mut self, path: &Path) -> io::Result<(String, u64)> {
-        self.digest_all(&[path.to_path_buf()])
-            .pop()
-            .expect("one result per path")
+        self.digest_all(&[path.to_path_buf()]).pop().expect("one result per path")
     }
 
     /// Digests of several files; the ones not in the cache are hashed concurrently.
@@ -120,13 +106,9 @@ impl StatCache {
                 Err(error) => results.push(Some(Err(error))),
             }
         }
-        let workers = std::thread::available_parallelism()
-            .map_or(1, std::num::NonZero::get)
-            .min(misses.len().max(1));
+        let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(misses.len().max(1));
         let hashed: Vec<Hashed> = std::thread::scope(|scope| {
-            let chunks: Vec<_> = misses
-                .chunks(misses.len().div_ceil(workers).max(1))
-                .collect();
+            let chunks: Vec<_> = misses.chunks(misses.len().div_ceil(workers).max(1)).collect();
             let handles: Vec<_> = chunks
                 .into_iter()
                 .map(|chunk| {
@@ -134,21 +116,13 @@ impl StatCache {
                         chunk
                             .iter()
                             .map(|(index, key, identity)| {
-                                (
-                                    *index,
-                                    key.clone(),
-                                    identity.clone(),
-                                    hash_file(Path::new(key)),
-                                )
+                                (*index, key.clone(), identity.clone(), hash_file(Path::new(key)))
                             })
                             .collect::<Vec<_>>()
                     })
                 })
                 .collect();
-            handles
-                .into_iter()
-                .flat_map(|handle| handle.join().expect("a hashing thread panicked"))
-                .collect()
+            handles.into_iter().flat_map(|handle| handle.join().expect("a hashing thread panicked")).collect()
         });
         for (index, key, identity, result) in hashed {
             if let Ok((sha256, size)) = &result {
@@ -157,10 +131,7 @@ impl StatCache {
             }
             results[index] = Some(result);
         }
-        results
-            .into_iter()
-            .map(|result| result.expect("every path has a result"))
-            .collect()
+        results.into_iter().map(|result| result.expect("every path has a result")).collect()
     }
 
     fn lookup(&self, path: &Path) -> io::Result<Lookup> {
@@ -171,8 +142,7 @@ impl StatCache {
             device: metadata.dev(),
             inode: metadata.ino(),
             size: metadata.len(),
-            mtime_ns: i128::from(metadata.mtime()) * 1_000_000_000
-                + i128::from(metadata.mtime_nsec()),
+            mtime_ns: i128::from(metadata.mtime()) * 1_000_000_000 + i128::from(metadata.mtime_nsec()),
             modified: metadata.modified().unwrap_or(std::time::UNIX_EPOCH),
         };
         if let Some(entry) = self.files.get(&key)
@@ -189,27 +159,10 @@ impl StatCache {
     fn remember(&mut self, key: String, identity: &Identity, sha256: String) {
         // Racy-clean rule (as git's index has): a file modified within the clock's resolution
         // of now could change again without its mtime moving, so such a digest is not kept.
-        let age = std::time::SystemTime::now()
-            .duration_since(identity.modified)
-            .unwrap_or_default();
+        let age = std::time::SystemTime::now().duration_since(identity.modified).unwrap_or_default();
         if age.as_secs() >= 2 {
-            let Identity {
-                device,
-                inode,
-                size,
-                mtime_ns,
-                ..
-            } = *identity;
-            self.files.insert(
-                key,
-                Entry {
-                    device,
-                    inode,
-                    size,
-                    mtime_ns,
-                    sha256,
-                },
-            );
+            let Identity { device, inode, size, mtime_ns, .. } = *identity;
+            self.files.insert(key, Entry { device, inode, size, mtime_ns, sha256 });
             self.dirty = true;
         }
     }
@@ -222,10 +175,7 @@ impl StatCache {
         if !self.dirty {
             return Ok(());
         }
-        let cache = CacheFile {
-            format: FORMAT,
-            files: std::mem::take(&mut self.files),
-        };
+        let cache = CacheFile { format: FORMAT, files: std::mem::take(&mut self.files) };
         let bytes = serde_json::to_vec_pretty(&cache).map_err(io::Error::other)?;
         self.files = cache.files;
         write_atomic(path, &bytes)?;
@@ -241,8 +191,7 @@ mod tests {
 
     fn age(path: &Path) {
         let file = std::fs::File::options().write(true).open(path).unwrap();
-        file.set_modified(SystemTime::now() - Duration::from_secs(60))
-            .unwrap();
+        file.set_modified(SystemTime::now() - Duration::from_secs(60)).unwrap();
     }
 
     #[test]

@@ -51,26 +51,15 @@ pub enum LockError {
     #[error("`{path}` is not a valid lock file: {message}")]
     #[diagnostic(
         code(bakeoff::lock::invalid),
-        help(
-            "restore it from git (`git checkout -- bakeoff.lock`), or delete it and run `bakeoff lock`"
-        )
+        help("restore it from git (`git checkout -- bakeoff.lock`), or delete it and run `bakeoff lock`")
     )]
     Invalid { path: String, message: String },
-    #[error(
-        "model `{model}` at `{path}` does not match bakeoff.lock: locked sha256 {locked}, found {found}"
-    )]
+    #[error("model `{model}` at `{path}` does not match bakeoff.lock: locked sha256 {locked}, found {found}")]
     #[diagnostic(
         code(bakeoff::lock::model_mismatch),
-        help(
-            "if the new file is intended, accept it with `bakeoff lock`; otherwise restore the locked file"
-        )
+        help("if the new file is intended, accept it with `bakeoff lock`; otherwise restore the locked file")
     )]
-    ModelMismatch {
-        model: String,
-        path: String,
-        locked: String,
-        found: String,
-    },
+    ModelMismatch { model: String, path: String, locked: String, found: String },
     #[error("cannot write `{path}`")]
     #[diagnostic(code(bakeoff::lock::unwritable))]
     Unwritable {
@@ -87,23 +76,15 @@ impl LockFile {
             Ok(text) => text,
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(source) => {
-                return Err(LockError::Unreadable {
-                    path: path.display().to_string(),
-                    source,
-                });
+                return Err(LockError::Unreadable { path: path.display().to_string(), source });
             }
         };
-        let lock: Self = serde_json::from_str(&text).map_err(|error| LockError::Invalid {
-            path: path.display().to_string(),
-            message: error.to_string(),
-        })?;
+        let lock: Self = serde_json::from_str(&text)
+            .map_err(|error| LockError::Invalid { path: path.display().to_string(), message: error.to_string() })?;
         if lock.format != FORMAT {
             return Err(LockError::Invalid {
                 path: path.display().to_string(),
-                message: format!(
-                    "format {} is not the supported format {FORMAT}",
-                    lock.format
-                ),
+                message: format!("format {} is not the supported format {FORMAT}", lock.format),
             });
         }
         Ok(Some(lock))
@@ -112,39 +93,26 @@ impl LockFile {
     pub fn save(&self, path: &Path) -> Result<(), LockError> {
         let mut text = serde_json::to_string_pretty(self).expect("a lock file always serialises");
         text.push('\n');
-        write_atomic(path, text.as_bytes()).map_err(|source| LockError::Unwritable {
-            path: path.display().to_string(),
-            source,
-        })
+        write_atomic(path, text.as_bytes())
+            .map_err(|source| LockError::Unwritable { path: path.display().to_string(), source })
     }
 
     /// Every pinned value that differs from `old`, as `what: old → new` lines.
     pub fn changes_since(&self, old: &Self) -> Vec<String> {
         let mut lines = Vec::new();
         diff_maps(&old.models, &self.models, "model", &mut lines, |model| {
+            format!("sha256 {} ({} bytes, {})", model.sha256, model.size, model.file)
+        });
+        diff_maps(&old.files, &self.files, "file", &mut lines, |file| format!("sha256 {}", file.sha256));
+        diff_maps(&old.toolboxes, &self.toolboxes, "toolbox", &mut lines, |toolbox| {
             format!(
-                "sha256 {} ({} bytes, {})",
-                model.sha256, model.size, model.file
+                "{} {} digest {} llama.cpp {}",
+                toolbox.runner,
+                toolbox.image.as_deref().unwrap_or("(no image)"),
+                toolbox.digest.as_deref().unwrap_or("(not inspected)"),
+                toolbox.llama_cpp.as_deref().unwrap_or("(not inspected)")
             )
         });
-        diff_maps(&old.files, &self.files, "file", &mut lines, |file| {
-            format!("sha256 {}", file.sha256)
-        });
-        diff_maps(
-            &old.toolboxes,
-            &self.toolboxes,
-            "toolbox",
-            &mut lines,
-            |toolbox| {
-                format!(
-                    "{} {} digest {} llama.cpp {}",
-                    toolbox.runner,
-                    toolbox.image.as_deref().unwrap_or("(no image)"),
-                    toolbox.digest.as_deref().unwrap_or("(not inspected)"),
-                    toolbox.llama_cpp.as_deref().unwrap_or("(not inspected)")
-                )
-            },
-        );
         lines
     }
 }
@@ -160,11 +128,7 @@ fn diff_maps<T: PartialEq>(
         match old.get(name) {
             None => lines.push(format!("{what} `{name}`: (none) → {}", show(value))),
             Some(previous) if previous != value => {
-                lines.push(format!(
-                    "{what} `{name}`: {} → {}",
-                    show(previous),
-                    show(value)
-                ));
+                lines.push(format!("{what} `{name}`: {} → {}", show(previous), show(value)));
             }
             Some(_) => {}
         }

@@ -21,9 +21,7 @@ pub(super) fn value_text(entry: &KdlEntry) -> Option<String> {
         KdlValue::Float(number) => {
             // Keep the written form (`1.0`, `0.70`) when it denotes the same number, since
             // Rust would print `1.0` as `1`.
-            let written = entry
-                .format()
-                .map(|format| format.value_repr.replace('_', ""));
+            let written = entry.format().map(|format| format.value_repr.replace('_', ""));
             Some(match written {
                 Some(text) if text.parse::<f64>().ok() == Some(*number) => text,
                 _ => number.to_string(),
@@ -46,10 +44,7 @@ pub(super) fn type_name(value: &KdlValue) -> &'static str {
 
 impl Decoder<'_> {
     pub(super) fn at(&self, span: miette::SourceSpan) -> Location {
-        Location {
-            file: self.file,
-            span,
-        }
+        Location { file: self.file, span }
     }
 
     pub(super) fn error(&self, span: miette::SourceSpan, kind: ErrorKind) -> ManifestError {
@@ -60,22 +55,14 @@ impl Decoder<'_> {
         self.problems.push(problem);
     }
 
-    pub(super) fn report(
-        &mut self,
-        span: miette::SourceSpan,
-        kind: ErrorKind,
-        help: impl Into<String>,
-    ) {
+    pub(super) fn report(&mut self, span: miette::SourceSpan, kind: ErrorKind, help: impl Into<String>) {
         let problem = self.error(span, kind).help(help);
         self.problems.push(problem);
     }
 
     /// The positional entries of a node.
     pub(super) fn arguments<'n>(&self, node: &'n KdlNode) -> Vec<&'n KdlEntry> {
-        node.entries()
-            .iter()
-            .filter(|entry| entry.name().is_none())
-            .collect()
+        node.entries().iter().filter(|entry| entry.name().is_none()).collect()
     }
 
     /// Reports every property not in `allowed`, with a did-you-mean.
@@ -90,10 +77,7 @@ impl Decoder<'_> {
                 };
                 self.report(
                     entry.span(),
-                    ErrorKind::UnknownProperty {
-                        name: name.value().to_owned(),
-                        node: node.name().value().to_owned(),
-                    },
+                    ErrorKind::UnknownProperty { name: name.value().to_owned(), node: node.name().value().to_owned() },
                     help,
                 );
             }
@@ -119,10 +103,7 @@ impl Decoder<'_> {
         if let Some(children) = node.children() {
             self.report(
                 children.span(),
-                ErrorKind::Inconsistent(format!(
-                    "`{}` takes no children block",
-                    node.name().value()
-                )),
+                ErrorKind::Inconsistent(format!("`{}` takes no children block", node.name().value())),
                 "remove the `{ … }` block",
             );
         }
@@ -133,10 +114,7 @@ impl Decoder<'_> {
         let name = node.name().value();
         self.report(
             node.name().span(),
-            ErrorKind::UnknownNode {
-                name: name.to_owned(),
-                context: context.to_owned(),
-            },
+            ErrorKind::UnknownNode { name: name.to_owned(), context: context.to_owned() },
             suggest::help_for(name, allowed.iter().copied(), "nodes here"),
         );
     }
@@ -185,10 +163,7 @@ impl Decoder<'_> {
             [] => {
                 self.report(
                     node.span(),
-                    ErrorKind::MissingValue {
-                        node: format!("`{}`", node.name().value()),
-                        what: expected.to_owned(),
-                    },
+                    ErrorKind::MissingValue { node: format!("`{}`", node.name().value()), what: expected.to_owned() },
                     format!("write it as `{} <value>`", node.name().value()),
                 );
                 None
@@ -197,10 +172,7 @@ impl Decoder<'_> {
             [_, extra, ..] => {
                 self.report(
                     extra.span(),
-                    ErrorKind::TooManyValues {
-                        node: node.name().value().to_owned(),
-                        expected: expected.to_owned(),
-                    },
+                    ErrorKind::TooManyValues { node: node.name().value().to_owned(), expected: expected.to_owned() },
                     "remove the extra values",
                 );
                 None
@@ -208,20 +180,12 @@ impl Decoder<'_> {
         }
     }
 
-    pub(super) fn wrong_type(
-        &mut self,
-        node: &KdlNode,
-        entry: &KdlEntry,
-        expected: &str,
-        found: &KdlValue,
-    ) {
+    pub(super) fn wrong_type(&mut self, node: &KdlNode, entry: &KdlEntry, expected: &str, found: &KdlValue) {
         let help = match found {
             KdlValue::Integer(_) | KdlValue::Float(_) if expected.contains("string") => {
                 "put the value in double quotes".to_owned()
             }
-            KdlValue::String(text) if text.trim().parse::<f64>().is_ok() => {
-                "remove the double quotes".to_owned()
-            }
+            KdlValue::String(text) if text.trim().parse::<f64>().is_ok() => "remove the double quotes".to_owned(),
             _ if expected.contains("number") => "write a whole number without quotes".to_owned(),
             _ => format!("`{}` takes {expected}", node.name().value()),
         };
@@ -237,15 +201,8 @@ impl Decoder<'_> {
     }
 
     /// A string property, reporting a value of another type.
-    pub(super) fn string_property(
-        &mut self,
-        node: &KdlNode,
-        name: &str,
-    ) -> Option<Spanned<String>> {
-        let entry = node
-            .entries()
-            .iter()
-            .find(|entry| entry.name().is_some_and(|key| key.value() == name))?;
+    pub(super) fn string_property(&mut self, node: &KdlNode, name: &str) -> Option<Spanned<String>> {
+        let entry = node.entries().iter().find(|entry| entry.name().is_some_and(|key| key.value() == name))?;
         match entry.value() {
             KdlValue::String(text) => Some(Spanned::new(text.clone(), self.at(entry.span()))),
             other => {

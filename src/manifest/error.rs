@@ -23,11 +23,7 @@ pub enum ErrorKind {
     #[error("{node} needs {what}")]
     MissingValue { node: String, what: String },
     #[error("`{node}` takes {expected}, found {found}")]
-    WrongType {
-        node: String,
-        expected: String,
-        found: String,
-    },
+    WrongType { node: String, expected: String, found: String },
     #[error("`{node}` takes {expected}")]
     TooManyValues { node: String, expected: String },
     #[error("{what} `{name}` is declared twice")]
@@ -47,11 +43,7 @@ pub enum ErrorKind {
     #[error("axis `{0}` has no values")]
     EmptyAxis(String),
     #[error("invalid {what} `{value}`: {reason}")]
-    InvalidValue {
-        what: String,
-        value: String,
-        reason: String,
-    },
+    InvalidValue { what: String, value: String, reason: String },
     #[error("experiment `{0}` has nothing to run")]
     NothingToRun(String),
     #[error("{0}")]
@@ -107,14 +99,7 @@ pub struct ManifestError {
 
 impl ManifestError {
     pub fn new(sources: &SourceMap, at: Location, kind: ErrorKind) -> Self {
-        Self {
-            kind,
-            severity: Severity::Error,
-            at,
-            source: sources.named_source(at),
-            label: None,
-            help: None,
-        }
+        Self { kind, severity: Severity::Error, at, source: sources.named_source(at), label: None, help: None }
     }
 
     #[must_use]
@@ -168,9 +153,7 @@ impl Diagnostic for ManifestError {
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help
-            .as_ref()
-            .map(|help| Box::new(help) as Box<dyn fmt::Display>)
+        self.help.as_ref().map(|help| Box::new(help) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
@@ -179,10 +162,7 @@ impl Diagnostic for ManifestError {
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let label = self.label.clone().unwrap_or_else(|| "here".to_owned());
-        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
-            Some(label),
-            self.at.span,
-        ))))
+        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(Some(label), self.at.span))))
     }
 }
 
@@ -212,17 +192,11 @@ impl Diagnostic for ManifestErrors {
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        Some(Box::new(
-            "nothing was run; fix the manifests and try `bakeoff check` again",
-        ))
+        Some(Box::new("nothing was run; fix the manifests and try `bakeoff check` again"))
     }
 
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
-        Some(Box::new(
-            self.problems
-                .iter()
-                .map(|problem| problem as &dyn Diagnostic),
-        ))
+        Some(Box::new(self.problems.iter().map(|problem| problem as &dyn Diagnostic)))
     }
 }
 

@@ -148,16 +148,8 @@ const CHILDREN: [&str; 11] = [
 ];
 const REQUEST_TEXT_FIELDS: [&str; 2] = ["prompt", "system"];
 const REQUEST_FILE_FIELDS: [&str; 2] = ["prompt-file", "system-file"];
-const REQUEST_NUMBER_FIELDS: [&str; 8] = [
-    "max-tokens",
-    "temperature",
-    "top-p",
-    "top-k",
-    "min-p",
-    "seed",
-    "repeat-penalty",
-    "timeout",
-];
+const REQUEST_NUMBER_FIELDS: [&str; 8] =
+    ["max-tokens", "temperature", "top-p", "top-k", "min-p", "seed", "repeat-penalty", "timeout"];
 
 pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Experiment> {
     decoder.check_properties(node, &["extends"]);
@@ -183,10 +175,7 @@ pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Experi
             if present {
                 decoder.report(
                     child.name().span(),
-                    ErrorKind::Duplicate {
-                        what: "node".to_owned(),
-                        name: child.name().value().to_owned(),
-                    },
+                    ErrorKind::Duplicate { what: "node".to_owned(), name: child.name().value().to_owned() },
                     "an experiment has one of these; merge the two",
                 );
             }
@@ -210,10 +199,7 @@ pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Experi
                 decoder.check_properties(child, &[]);
                 decoder.check_no_arguments(child);
                 let args = decode_block_args(decoder, child, &["args"]);
-                experiment.bench = Some(Bench {
-                    at: decoder.at(child.name().span()),
-                    args,
-                });
+                experiment.bench = Some(Bench { at: decoder.at(child.name().span()), args });
             }
             "server" => {
                 once(decoder, experiment.server.is_some());
@@ -241,27 +227,17 @@ pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Experi
                 once(decoder, experiment.report.is_some());
                 experiment.report = Some(decode_report(decoder, child));
             }
-            _ => decoder.unknown_node(
-                child,
-                &format!("experiment `{}`", experiment.name.value),
-                &CHILDREN,
-            ),
+            _ => decoder.unknown_node(child, &format!("experiment `{}`", experiment.name.value), &CHILDREN),
         }
     }
     Some(experiment)
 }
 
 fn push_workload(decoder: &mut Decoder<'_>, workloads: &mut Vec<Workload>, workload: Workload) {
-    if workloads
-        .iter()
-        .any(|other| other.name.value == workload.name.value)
-    {
+    if workloads.iter().any(|other| other.name.value == workload.name.value) {
         decoder.report(
             workload.name.at.span,
-            ErrorKind::Duplicate {
-                what: "workload".to_owned(),
-                name: workload.name.value.clone(),
-            },
+            ErrorKind::Duplicate { what: "workload".to_owned(), name: workload.name.value.clone() },
             "give each workload its own name",
         );
     }
@@ -300,17 +276,10 @@ fn decode_matrix(decoder: &mut Decoder<'_>, node: &KdlNode) -> Vec<Axis> {
                 name: Spanned::new("variant".to_owned(), decoder.at(child.name().span())),
                 values: Vec::new(),
             });
-            if axis
-                .values
-                .iter()
-                .any(|other| other.value.value == value.value)
-            {
+            if axis.values.iter().any(|other| other.value.value == value.value) {
                 decoder.report(
                     value.at.span,
-                    ErrorKind::Duplicate {
-                        what: "variant".to_owned(),
-                        name: value.value.clone(),
-                    },
+                    ErrorKind::Duplicate { what: "variant".to_owned(), name: value.value.clone() },
                     "give each variant its own name",
                 );
             }
@@ -319,10 +288,7 @@ fn decode_matrix(decoder: &mut Decoder<'_>, node: &KdlNode) -> Vec<Axis> {
         }
         decoder.check_properties(child, &[]);
         decoder.check_no_children(child);
-        if let Some(bad) = axis_name
-            .chars()
-            .find(|c| matches!(c, '=' | ',' | '/' | '{' | '}' | ':'))
-        {
+        if let Some(bad) = axis_name.chars().find(|c| matches!(c, '=' | ',' | '/' | '{' | '}' | ':')) {
             decoder.report(
                 child.name().span(),
                 ErrorKind::InvalidValue {
@@ -338,10 +304,7 @@ fn decode_matrix(decoder: &mut Decoder<'_>, node: &KdlNode) -> Vec<Axis> {
         if axes.iter().any(|axis| axis.name.value == axis_name) {
             decoder.report(
                 child.name().span(),
-                ErrorKind::Duplicate {
-                    what: "axis".to_owned(),
-                    name: axis_name.to_owned(),
-                },
+                ErrorKind::Duplicate { what: "axis".to_owned(), name: axis_name.to_owned() },
                 "list all values of an axis on one line",
             );
             continue;
@@ -354,33 +317,22 @@ fn decode_matrix(decoder: &mut Decoder<'_>, node: &KdlNode) -> Vec<Axis> {
             if values.iter().any(|other| other.value.value == value.value) {
                 decoder.report(
                     entry.span(),
-                    ErrorKind::Duplicate {
-                        what: format!("axis `{axis_name}` value"),
-                        name: value.value.clone(),
-                    },
+                    ErrorKind::Duplicate { what: format!("axis `{axis_name}` value"), name: value.value.clone() },
                     "remove the repeated value",
                 );
                 continue;
             }
-            values.push(AxisValue {
-                value,
-                args: Vec::new(),
-            });
+            values.push(AxisValue { value, args: Vec::new() });
         }
         if values.is_empty() {
             decoder.report(
                 child.name().span(),
                 ErrorKind::EmptyAxis(axis_name.to_owned()),
-                format!(
-                    "give it at least one value, e.g. `{axis_name} 0 4096`, or remove the line"
-                ),
+                format!("give it at least one value, e.g. `{axis_name} 0 4096`, or remove the line"),
             );
             continue;
         }
-        axes.push(Axis {
-            name: Spanned::new(axis_name.to_owned(), at),
-            values,
-        });
+        axes.push(Axis { name: Spanned::new(axis_name.to_owned(), at), values });
     }
     axes.extend(variants);
     axes
@@ -393,10 +345,7 @@ fn decode_filter(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Filter> {
     for entry in node.entries() {
         let Some(key) = entry.name() else { continue };
         if let Some(value) = decoder.scalar(node, entry) {
-            conditions.push((
-                Spanned::new(key.value().to_owned(), decoder.at(key.span())),
-                value,
-            ));
+            conditions.push((Spanned::new(key.value().to_owned(), decoder.at(key.span())), value));
         }
     }
     if conditions.is_empty() {
@@ -406,17 +355,11 @@ fn decode_filter(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Filter> {
                 node: format!("`{}`", node.name().value()),
                 what: "at least one `axis=value`".to_owned(),
             },
-            format!(
-                "write e.g. `{} toolbox=\"llama-rocm-*\" fa=1`",
-                node.name().value()
-            ),
+            format!("write e.g. `{} toolbox=\"llama-rocm-*\" fa=1`", node.name().value()),
         );
         return None;
     }
-    Some(Filter {
-        at: decoder.at(node.name().span()),
-        conditions,
-    })
+    Some(Filter { at: decoder.at(node.name().span()), conditions })
 }
 
 /// The `args` of a block such as `bench { args … }`; other allowed names are left to the caller.
@@ -455,11 +398,7 @@ pub(super) fn decode_args(decoder: &mut Decoder<'_>, node: &KdlNode) -> Vec<Temp
         } else {
             vec![template::Part::Text(text.value.clone())]
         };
-        templates.push(Template {
-            parts,
-            text: text.value,
-            at: text.at,
-        });
+        templates.push(Template { parts, text: text.value, at: text.at });
     }
     templates
 }
@@ -475,11 +414,7 @@ fn decode_server(decoder: &mut Decoder<'_>, node: &KdlNode) -> Server {
         }
     }
     let args = decode_block_args(decoder, node, &["args", "ready-timeout"]);
-    Server {
-        at: decoder.at(node.name().span()),
-        args,
-        ready_timeout,
-    }
+    Server { at: decoder.at(node.name().span()), args, ready_timeout }
 }
 
 fn decode_workload(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Workload> {
@@ -511,28 +446,17 @@ fn decode_workload(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Workload
                     repeat = count.value;
                 }
             }
-            _ => decoder.unknown_node(
-                child,
-                &format!("workload `{}`", name.value),
-                &["request", "repeat"],
-            ),
+            _ => decoder.unknown_node(child, &format!("workload `{}`", name.value), &["request", "repeat"]),
         }
     }
     if request_nodes == 0 {
         decoder.report(
             name.at.span,
-            ErrorKind::MissingValue {
-                node: format!("workload `{}`", name.value),
-                what: "a `request`".to_owned(),
-            },
+            ErrorKind::MissingValue { node: format!("workload `{}`", name.value), what: "a `request`".to_owned() },
             "add e.g. `request api=\"openai-chat\" prompt=\"Say hello.\" max-tokens=64`",
         );
     }
-    Some(Workload {
-        name,
-        requests,
-        repeat,
-    })
+    Some(Workload { name, requests, repeat })
 }
 
 fn decode_request(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Request> {
@@ -570,10 +494,7 @@ fn decode_request(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Request> 
         }
     }
     for key in REQUEST_NUMBER_FIELDS {
-        let Some(entry) = node
-            .entries()
-            .iter()
-            .find(|entry| entry.name().is_some_and(|name| name.value() == key))
+        let Some(entry) = node.entries().iter().find(|entry| entry.name().is_some_and(|name| name.value() == key))
         else {
             continue;
         };
@@ -595,19 +516,11 @@ fn decode_request(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Request> 
     if !fields.contains_key("prompt") && !files.contains_key("prompt-file") {
         decoder.report(
             node.name().span(),
-            ErrorKind::MissingValue {
-                node: "`request`".to_owned(),
-                what: "a `prompt` or `prompt-file`".to_owned(),
-            },
+            ErrorKind::MissingValue { node: "`request`".to_owned(), what: "a `prompt` or `prompt-file`".to_owned() },
             "add `prompt=\"…\"` or `prompt-file=\"prompts/….txt\"`",
         );
     }
-    Some(Request {
-        at,
-        api,
-        fields,
-        files,
-    })
+    Some(Request { at, api, fields, files })
 }
 
 fn decode_command(decoder: &mut Decoder<'_>, node: &KdlNode) -> CommandSpec {
@@ -625,10 +538,7 @@ fn decode_command(decoder: &mut Decoder<'_>, node: &KdlNode) -> CommandSpec {
         let Some(regex) = decoder.string_property(child, "regex") else {
             decoder.report(
                 child.name().span(),
-                ErrorKind::MissingValue {
-                    node: format!("metric `{}`", name.value),
-                    what: "a `regex=`".to_owned(),
-                },
+                ErrorKind::MissingValue { node: format!("metric `{}`", name.value), what: "a `regex=`".to_owned() },
                 "add `regex=\"speed: ([0-9.]+)\"`; its first group is the value",
             );
             continue;
@@ -640,20 +550,20 @@ fn decode_command(decoder: &mut Decoder<'_>, node: &KdlNode) -> CommandSpec {
                     what: "regex".to_owned(),
                     value: regex.value.clone(),
                     // The regex crate draws a multi-line caret diagram; its last line says what is wrong.
-                    reason: error.to_string().lines().last().unwrap_or_default().trim_start_matches("error: ").to_owned(),
+                    reason: error
+                        .to_string()
+                        .lines()
+                        .last()
+                        .unwrap_or_default()
+                        .trim_start_matches("error: ")
+                        .to_owned(),
                 },
                 "escape regex metacharacters with `\\\\` inside a KDL string, or use a raw string #\"…\"#",
             );
-        } else if metrics
-            .iter()
-            .any(|other: &MetricSpec| other.name.value == name.value)
-        {
+        } else if metrics.iter().any(|other: &MetricSpec| other.name.value == name.value) {
             decoder.report(
                 name.at.span,
-                ErrorKind::Duplicate {
-                    what: "metric".to_owned(),
-                    name: name.value.clone(),
-                },
+                ErrorKind::Duplicate { what: "metric".to_owned(), name: name.value.clone() },
                 "give each metric its own name",
             );
         } else {
@@ -664,18 +574,11 @@ fn decode_command(decoder: &mut Decoder<'_>, node: &KdlNode) -> CommandSpec {
     if args.is_empty() {
         decoder.report(
             node.name().span(),
-            ErrorKind::MissingValue {
-                node: "`command`".to_owned(),
-                what: "`args`".to_owned(),
-            },
+            ErrorKind::MissingValue { node: "`command`".to_owned(), what: "`args`".to_owned() },
             "add `args \"program\" \"--flag\" …`",
         );
     }
-    CommandSpec {
-        at: decoder.at(node.name().span()),
-        args,
-        metrics,
-    }
+    CommandSpec { at: decoder.at(node.name().span()), args, metrics }
 }
 
 fn decode_report(decoder: &mut Decoder<'_>, node: &KdlNode) -> ReportSpec {

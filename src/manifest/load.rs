@@ -57,32 +57,19 @@ impl<'a> Loader<'a> {
     /// Decodes `text` as the file at `path` (already canonical).
     pub(super) fn load_text(&mut self, path: PathBuf, text: String) -> FileId {
         let display = display_path(self.root, &path);
-        let file = self.sources.add(SourceFile {
-            path: path.clone(),
-            display,
-            text: Arc::new(text),
-        });
+        let file = self.sources.add(SourceFile { path: path.clone(), display, text: Arc::new(text) });
         let text = Arc::clone(&self.sources.get(file).text);
         let document = match KdlDocument::parse(&text) {
             Ok(document) => document,
             Err(error) => {
                 for diagnostic in error.diagnostics {
-                    let message = diagnostic
-                        .message
-                        .unwrap_or_else(|| "invalid KDL".to_owned());
+                    let message = diagnostic.message.unwrap_or_else(|| "invalid KDL".to_owned());
                     let mut problem = ManifestError::new(
                         &self.sources,
-                        Location {
-                            file,
-                            span: diagnostic.span,
-                        },
+                        Location { file, span: diagnostic.span },
                         ErrorKind::Syntax(lowercase_first(&message)),
                     )
-                    .help(
-                        diagnostic
-                            .help
-                            .unwrap_or_else(|| "see https://kdl.dev for the KDL syntax".to_owned()),
-                    );
+                    .help(diagnostic.help.unwrap_or_else(|| "see https://kdl.dev for the KDL syntax".to_owned()));
                     if let Some(label) = diagnostic.label {
                         problem = problem.label(label);
                     }
@@ -97,24 +84,11 @@ impl<'a> Loader<'a> {
                 self.import(file, node);
                 continue;
             }
-            let mut decoder = Decoder {
-                sources: &self.sources,
-                file,
-                problems: &mut self.problems,
-            };
+            let mut decoder = Decoder { sources: &self.sources, file, problems: &mut self.problems };
             match node.name().value() {
-                "toolbox" => self
-                    .declarations
-                    .toolboxes
-                    .extend(toolbox::decode(&mut decoder, node)),
-                "model" => self
-                    .declarations
-                    .models
-                    .extend(model::decode(&mut decoder, node)),
-                "experiment" => self
-                    .declarations
-                    .experiments
-                    .extend(experiment::decode(&mut decoder, node)),
+                "toolbox" => self.declarations.toolboxes.extend(toolbox::decode(&mut decoder, node)),
+                "model" => self.declarations.models.extend(model::decode(&mut decoder, node)),
+                "experiment" => self.declarations.experiments.extend(experiment::decode(&mut decoder, node)),
                 _ => decoder.unknown_node(node, "a manifest", &TOP_LEVEL),
             }
         }
@@ -123,11 +97,7 @@ impl<'a> Loader<'a> {
     }
 
     fn import(&mut self, file: FileId, node: &kdl::KdlNode) {
-        let mut decoder = Decoder {
-            sources: &self.sources,
-            file,
-            problems: &mut self.problems,
-        };
+        let mut decoder = Decoder { sources: &self.sources, file, problems: &mut self.problems };
         decoder.check_properties(node, &[]);
         decoder.check_no_children(node);
         let Some(target) = decoder.single_string(node) else {
@@ -141,28 +111,19 @@ impl<'a> Loader<'a> {
                 let problem = ManifestError::new(
                     &self.sources,
                     at,
-                    ErrorKind::Unreadable {
-                        path: target.value.clone(),
-                        reason: error.to_string(),
-                    },
+                    ErrorKind::Unreadable { path: target.value.clone(), reason: error.to_string() },
                 )
-                .help(format!(
-                    "the path is relative to this file: looked for `{}`",
-                    display_path(self.root, &joined)
-                ));
+                .help(format!("the path is relative to this file: looked for `{}`", display_path(self.root, &joined)));
                 self.problems.push(problem);
                 return;
             }
         };
         if let Some(position) = self.stack.iter().position(|open| *open == canonical) {
-            let mut chain: Vec<String> = self.stack[position..]
-                .iter()
-                .map(|path| display_path(self.root, path))
-                .collect();
+            let mut chain: Vec<String> =
+                self.stack[position..].iter().map(|path| display_path(self.root, path)).collect();
             chain.push(display_path(self.root, &canonical));
-            let problem =
-                ManifestError::new(&self.sources, at, ErrorKind::ImportCycle(chain.join(" → ")))
-                    .help("remove one of these imports; each file needs importing once");
+            let problem = ManifestError::new(&self.sources, at, ErrorKind::ImportCycle(chain.join(" → ")))
+                .help("remove one of these imports; each file needs importing once");
             self.problems.push(problem);
             return;
         }
@@ -177,10 +138,7 @@ impl<'a> Loader<'a> {
                 let problem = ManifestError::new(
                     &self.sources,
                     at,
-                    ErrorKind::Unreadable {
-                        path: target.value.clone(),
-                        reason: error.to_string(),
-                    },
+                    ErrorKind::Unreadable { path: target.value.clone(), reason: error.to_string() },
                 )
                 .help("import a readable UTF-8 KDL file");
                 self.problems.push(problem);
@@ -190,28 +148,20 @@ impl<'a> Loader<'a> {
 
     /// A location for things that have no place in a file, such as the built-in host toolbox.
     pub(super) fn nowhere(&self) -> Location {
-        Location {
-            file: FileId(0),
-            span: span(0, 0),
-        }
+        Location { file: FileId(0), span: span(0, 0) }
     }
 }
 
 /// `path` relative to the project root where it is inside it.
 pub fn display_path(root: &Path, path: &Path) -> String {
     let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-    path.strip_prefix(&root)
-        .unwrap_or(path)
-        .display()
-        .to_string()
+    path.strip_prefix(&root).unwrap_or(path).display().to_string()
 }
 
 fn lowercase_first(message: &str) -> String {
     let mut characters = message.chars();
     match characters.next() {
-        Some(first) if !message.starts_with("KDL") => {
-            first.to_lowercase().chain(characters).collect()
-        }
+        Some(first) if !message.starts_with("KDL") => first.to_lowercase().chain(characters).collect(),
         _ => message.to_owned(),
     }
 }

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 pub use error::{ErrorKind, ManifestError, ManifestErrors};
 pub use experiment::{
-    Api, Axis, AxisValue, Bench, CommandSpec, Experiment, Filter, MetricSpec, ReportSpec, Request,
-    Server, TableSpec, Workload,
+    Api, Axis, AxisValue, Bench, CommandSpec, Experiment, Filter, MetricSpec, ReportSpec, Request, Server, TableSpec,
+    Workload,
 };
 pub use load::display_path;
 pub use model::Model;
@@ -28,10 +28,7 @@ pub use toolbox::{Runner, Toolbox};
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum LoadError {
     #[error("cannot read manifest `{path}`")]
-    #[diagnostic(
-        code(bakeoff::manifest::unreadable),
-        help("check the path; manifests are UTF-8 KDL files")
-    )]
+    #[diagnostic(code(bakeoff::manifest::unreadable), help("check the path; manifests are UTF-8 KDL files"))]
     Unreadable {
         path: String,
         #[source]
@@ -46,12 +43,7 @@ pub enum LoadError {
 pub fn load(root: &Path, files: &[PathBuf]) -> Result<Manifests, LoadError> {
     let mut loader = load::Loader::new(root);
     for file in files {
-        loader
-            .load_file(file)
-            .map_err(|source| LoadError::Unreadable {
-                path: file.display().to_string(),
-                source,
-            })?;
+        loader.load_file(file).map_err(|source| LoadError::Unreadable { path: file.display().to_string(), source })?;
     }
     finish(loader)
 }
@@ -65,12 +57,8 @@ pub fn load_text(root: &Path, path: &Path, text: &str) -> Result<Manifests, Load
 
 fn finish(mut loader: load::Loader<'_>) -> Result<Manifests, LoadError> {
     let builtin = loader.nowhere();
-    let manifests = resolve::resolve(
-        loader.sources,
-        std::mem::take(&mut loader.declarations),
-        builtin,
-        &mut loader.problems,
-    );
+    let manifests =
+        resolve::resolve(loader.sources, std::mem::take(&mut loader.declarations), builtin, &mut loader.problems);
     if loader.problems.has_errors() {
         return Err(ManifestErrors::new(loader.problems.list).into());
     }
@@ -89,11 +77,7 @@ mod fuzz {
     const VALID: &str = include_str!("../../experiments/glm-flash-quant.kdl");
 
     fn load(text: &str) {
-        let _ = super::load_text(
-            Path::new("/nonexistent"),
-            Path::new("/nonexistent/fuzz.kdl"),
-            text,
-        );
+        let _ = super::load_text(Path::new("/nonexistent"), Path::new("/nonexistent/fuzz.kdl"), text);
     }
 
     proptest! {

@@ -26,9 +26,7 @@ pub struct Manifests {
 
 impl Manifests {
     pub fn experiment(&self, name: &str) -> Option<&Experiment> {
-        self.experiments
-            .iter()
-            .find(|experiment| experiment.name.value == name)
+        self.experiments.iter().find(|experiment| experiment.name.value == name)
     }
 
     /// The canonical path of a `{file:PATH}` or `prompt-file` named in the file of `at`.
@@ -42,10 +40,7 @@ pub fn line_column(sources: &SourceMap, at: Location) -> String {
     let file = sources.get(at.file);
     let before = &file.text[..at.span.offset().min(file.text.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before
-        .rfind('\n')
-        .map_or(before.len(), |newline| before.len() - newline - 1)
-        + 1;
+    let column = before.rfind('\n').map_or(before.len(), |newline| before.len() - newline - 1) + 1;
     format!("{}:{line}:{column}", file.display)
 }
 
@@ -55,31 +50,12 @@ pub(super) fn resolve(
     builtin: Location,
     problems: &mut Problems,
 ) -> Manifests {
-    let toolboxes = unique(
-        &sources,
-        declarations.toolboxes,
-        |toolbox| &toolbox.name,
-        "toolbox",
-        problems,
-    );
+    let toolboxes = unique(&sources, declarations.toolboxes, |toolbox| &toolbox.name, "toolbox", problems);
     let mut toolboxes = toolboxes;
-    toolboxes
-        .entry("host".to_owned())
-        .or_insert_with(|| Toolbox::builtin_host(builtin));
-    let models = unique(
-        &sources,
-        declarations.models,
-        |model| &model.name,
-        "model",
-        problems,
-    );
-    let declared = unique(
-        &sources,
-        declarations.experiments.clone(),
-        |experiment| &experiment.name,
-        "experiment",
-        problems,
-    );
+    toolboxes.entry("host".to_owned()).or_insert_with(|| Toolbox::builtin_host(builtin));
+    let models = unique(&sources, declarations.models, |model| &model.name, "model", problems);
+    let declared =
+        unique(&sources, declarations.experiments.clone(), |experiment| &experiment.name, "experiment", problems);
 
     let mut experiments = Vec::new();
     let mut seen = BTreeSet::new();
@@ -90,28 +66,12 @@ pub(super) fn resolve(
         let Some(mut merged) = merge_extends(&sources, &declared, experiment, problems) else {
             continue;
         };
-        let mut checker = Checker {
-            sources: &sources,
-            toolboxes: &toolboxes,
-            models: &models,
-            problems,
-        };
+        let mut checker = Checker { sources: &sources, toolboxes: &toolboxes, models: &models, problems };
         checker.check(&mut merged);
         experiments.push(merged);
     }
-    let warnings = problems
-        .list
-        .iter()
-        .filter(|problem| !problem.is_error())
-        .cloned()
-        .collect();
-    Manifests {
-        sources,
-        toolboxes,
-        models,
-        experiments,
-        warnings,
-    }
+    let warnings = problems.list.iter().filter(|problem| !problem.is_error()).cloned().collect();
+    Manifests { sources, toolboxes, models, experiments, warnings }
 }
 
 fn unique<T>(
@@ -127,17 +87,8 @@ fn unique<T>(
         if let Some(first) = map.get(&key) {
             let first = line_column(sources, name(first).at);
             problems.push(
-                ManifestError::new(
-                    sources,
-                    name(&item).at,
-                    ErrorKind::Duplicate {
-                        what: what.to_owned(),
-                        name: key,
-                    },
-                )
-                .help(format!(
-                    "the first declaration is at {first}; rename or remove one"
-                )),
+                ManifestError::new(sources, name(&item).at, ErrorKind::Duplicate { what: what.to_owned(), name: key })
+                    .help(format!("the first declaration is at {first}; rename or remove one")),
             );
             continue;
         }
@@ -158,39 +109,21 @@ fn merge_extends(
     while let Some(parent_name) = &current.extends {
         let Some(parent) = declared.get(&parent_name.value) else {
             problems.push(
-                ManifestError::new(
-                    sources,
-                    parent_name.at,
-                    ErrorKind::UnknownExperiment(parent_name.value.clone()),
-                )
-                .help(suggest::help_for(
-                    &parent_name.value,
-                    declared.keys().map(String::as_str),
-                    "experiments",
-                )),
+                ManifestError::new(sources, parent_name.at, ErrorKind::UnknownExperiment(parent_name.value.clone()))
+                    .help(suggest::help_for(&parent_name.value, declared.keys().map(String::as_str), "experiments")),
             );
             return None;
         };
-        if chain
-            .iter()
-            .any(|link| link.name.value == parent.name.value)
-        {
+        if chain.iter().any(|link| link.name.value == parent.name.value) {
             let mut names: Vec<&str> = chain.iter().map(|link| link.name.value.as_str()).collect();
             names.push(&parent.name.value);
             // Every member of the cycle finds it; report it once, from the first by name.
-            let start = names
-                .iter()
-                .position(|name| *name == parent.name.value)
-                .unwrap_or(0);
+            let start = names.iter().position(|name| *name == parent.name.value).unwrap_or(0);
             let members = &names[start..names.len() - 1];
             if members.iter().min() == Some(&experiment.name.value.as_str()) {
                 problems.push(
-                    ManifestError::new(
-                        sources,
-                        parent_name.at,
-                        ErrorKind::ExtendsCycle(names[start..].join(" → ")),
-                    )
-                    .help("an experiment cannot extend itself, directly or through others"),
+                    ManifestError::new(sources, parent_name.at, ErrorKind::ExtendsCycle(names[start..].join(" → ")))
+                        .help("an experiment cannot extend itself, directly or through others"),
                 );
             }
             return None;
@@ -209,10 +142,7 @@ fn merge_extends(
 fn apply(parent: Experiment, child: &Experiment) -> Experiment {
     let mut axes = parent.axes;
     for axis in &child.axes {
-        match axes
-            .iter_mut()
-            .find(|existing| existing.name.value == axis.name.value)
-        {
+        match axes.iter_mut().find(|existing| existing.name.value == axis.name.value) {
             Some(existing) => *existing = axis.clone(),
             None => axes.push(axis.clone()),
         }
@@ -223,23 +153,11 @@ fn apply(parent: Experiment, child: &Experiment) -> Experiment {
         extends: child.extends.clone(),
         description: child.description.clone().or(parent.description),
         axes,
-        excludes: parent
-            .excludes
-            .into_iter()
-            .chain(child.excludes.iter().cloned())
-            .collect(),
-        includes: parent
-            .includes
-            .into_iter()
-            .chain(child.includes.iter().cloned())
-            .collect(),
+        excludes: parent.excludes.into_iter().chain(child.excludes.iter().cloned()).collect(),
+        includes: parent.includes.into_iter().chain(child.includes.iter().cloned()).collect(),
         bench: child.bench.clone().or(parent.bench),
         server: child.server.clone().or(parent.server),
-        workloads: if child.workloads.is_empty() {
-            parent.workloads
-        } else {
-            child.workloads.clone()
-        },
+        workloads: if child.workloads.is_empty() { parent.workloads } else { child.workloads.clone() },
         command: child.command.clone().or(parent.command),
         timeout: child.timeout.clone().or(parent.timeout),
         retries: child.retries.clone().or(parent.retries),
@@ -256,8 +174,7 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn push(&mut self, at: Location, kind: ErrorKind, help: String) {
-        self.problems
-            .push(ManifestError::new(self.sources, at, kind).help(help));
+        self.problems.push(ManifestError::new(self.sources, at, kind).help(help));
     }
 
     fn check(&mut self, experiment: &mut Experiment) {
@@ -265,10 +182,7 @@ impl Checker<'_> {
             let at = experiment.name.at;
             experiment.axes.push(Axis {
                 name: Spanned::new("toolbox".to_owned(), at),
-                values: vec![AxisValue {
-                    value: Spanned::new("host".to_owned(), at),
-                    args: Vec::new(),
-                }],
+                values: vec![AxisValue { value: Spanned::new("host".to_owned(), at), args: Vec::new() }],
             });
         }
         for axis in &experiment.axes {
@@ -284,8 +198,7 @@ impl Checker<'_> {
     fn check_runs(&mut self, experiment: &Experiment) {
         let name = experiment.name.value.clone();
         let has_workloads = !experiment.workloads.is_empty();
-        if experiment.bench.is_none() && experiment.server.is_none() && experiment.command.is_none()
-        {
+        if experiment.bench.is_none() && experiment.server.is_none() && experiment.command.is_none() {
             self.push(
                 experiment.name.at,
                 ErrorKind::NothingToRun(name.clone()),
@@ -308,19 +221,14 @@ impl Checker<'_> {
                 "add `server { args … }`; bakeoff starts llama-server for the workloads".to_owned(),
             );
         }
-        let needs_model = experiment
-            .bench
-            .as_ref()
-            .map(|bench| bench.at)
-            .or(experiment.server.as_ref().map(|server| server.at));
+        let needs_model =
+            experiment.bench.as_ref().map(|bench| bench.at).or(experiment.server.as_ref().map(|server| server.at));
         if let Some(at) = needs_model
             && experiment.axis("model").is_none()
         {
             self.push(
                 at,
-                ErrorKind::Inconsistent(
-                    "llama-bench and llama-server need a `model` axis".to_owned(),
-                ),
+                ErrorKind::Inconsistent("llama-bench and llama-server need a `model` axis".to_owned()),
                 "add `model \"name\"` to the matrix; bakeoff passes its path with `-m`".to_owned(),
             );
         }
@@ -344,9 +252,7 @@ impl Checker<'_> {
             .flat_map(|axis| &axis.values)
             .flat_map(|value| &value.args)
             .collect();
-        let splices = templates
-            .iter()
-            .any(|template| template.is_variant_splice());
+        let splices = templates.iter().any(|template| template.is_variant_splice());
         for template in templates.iter().copied() {
             self.check_template(experiment, template, true);
         }
@@ -354,9 +260,7 @@ impl Checker<'_> {
             self.check_template(experiment, template, false);
         }
         if !splices && !variant_args.is_empty() {
-            let at = experiment
-                .axis("variant")
-                .map_or(experiment.name.at, |axis| axis.name.at);
+            let at = experiment.axis("variant").map_or(experiment.name.at, |axis| axis.name.at);
             self.problems.push(
                 ManifestError::new(
                     self.sources,
@@ -380,10 +284,7 @@ impl Checker<'_> {
             }
             for table in &report.tables {
                 for axis in [&table.rows, &table.columns].into_iter().flatten() {
-                    if experiment.axis(&axis.value).is_none()
-                        && axis.value != "host"
-                        && axis.value != "workload"
-                    {
+                    if experiment.axis(&axis.value).is_none() && axis.value != "host" && axis.value != "workload" {
                         self.unknown_axis(experiment, axis);
                     }
                 }
@@ -396,31 +297,19 @@ impl Checker<'_> {
             "model" if !self.models.contains_key(&value.value) => self.push(
                 value.at,
                 ErrorKind::UnknownModel(value.value.clone()),
-                suggest::help_for(
-                    &value.value,
-                    self.models.keys().map(String::as_str),
-                    "models",
-                ),
+                suggest::help_for(&value.value, self.models.keys().map(String::as_str), "models"),
             ),
             "toolbox" if !self.toolboxes.contains_key(&value.value) => self.push(
                 value.at,
                 ErrorKind::UnknownToolbox(value.value.clone()),
-                suggest::help_for(
-                    &value.value,
-                    self.toolboxes.keys().map(String::as_str),
-                    "toolboxes",
-                ),
+                suggest::help_for(&value.value, self.toolboxes.keys().map(String::as_str), "toolboxes"),
             ),
             _ => {}
         }
     }
 
     fn unknown_axis(&mut self, experiment: &Experiment, axis: &Spanned<String>) {
-        let help = suggest::help_for(
-            &axis.value,
-            experiment.axes.iter().map(|axis| axis.name.value.as_str()),
-            "axes",
-        );
+        let help = suggest::help_for(&axis.value, experiment.axes.iter().map(|axis| axis.name.value.as_str()), "axes");
         self.push(axis.at, ErrorKind::UnknownAxis(axis.value.clone()), help);
     }
 
@@ -457,10 +346,7 @@ impl Checker<'_> {
                 ErrorKind::UnknownVariant(value.value.clone()),
                 suggest::help_for(
                     &value.value,
-                    declared
-                        .values
-                        .iter()
-                        .map(|value| value.value.value.as_str()),
+                    declared.values.iter().map(|value| value.value.value.as_str()),
                     "variants",
                 ),
             ),
@@ -471,10 +357,7 @@ impl Checker<'_> {
                 ManifestError::new(
                     self.sources,
                     value.at,
-                    ErrorKind::Inconsistent(format!(
-                        "`{}={}` excludes no cell",
-                        axis.value, value.value
-                    )),
+                    ErrorKind::Inconsistent(format!("`{}={}` excludes no cell", axis.value, value.value)),
                 )
                 .help(format!(
                     "axis `{}` has the values {}",
@@ -492,20 +375,11 @@ impl Checker<'_> {
         }
     }
 
-    fn check_template(
-        &mut self,
-        experiment: &Experiment,
-        template: &Template,
-        variant_allowed: bool,
-    ) {
+    fn check_template(&mut self, experiment: &Experiment, template: &Template, variant_allowed: bool) {
         for part in template.placeholders() {
             match part {
                 Part::Axis(axis) if experiment.axis(axis).is_none() => {
-                    let names: Vec<&str> = experiment
-                        .axes
-                        .iter()
-                        .map(|axis| axis.name.value.as_str())
-                        .collect();
+                    let names: Vec<&str> = experiment.axes.iter().map(|axis| axis.name.value.as_str()).collect();
                     self.push(
                         template.at,
                         ErrorKind::UnknownPlaceholder(axis.clone()),
@@ -514,9 +388,7 @@ impl Checker<'_> {
                 }
                 Part::Variant if !variant_allowed => self.push(
                     template.at,
-                    ErrorKind::Inconsistent(
-                        "a variant's arguments cannot contain `{variant}`".to_owned(),
-                    ),
+                    ErrorKind::Inconsistent("a variant's arguments cannot contain `{variant}`".to_owned()),
                     "remove the placeholder".to_owned(),
                 ),
                 Part::Variant if experiment.axis("variant").is_none() => self.push(
@@ -527,14 +399,12 @@ impl Checker<'_> {
                 Part::Variant if !template.is_variant_splice() => self.push(
                     template.at,
                     ErrorKind::Inconsistent("`{variant}` must be a whole argument".to_owned()),
-                    "it is replaced by the variant's arguments; write `\"{variant}\"` on its own"
-                        .to_owned(),
+                    "it is replaced by the variant's arguments; write `\"{variant}\"` on its own".to_owned(),
                 ),
                 Part::Model if experiment.axis("model").is_none() => self.push(
                     template.at,
                     ErrorKind::UnknownPlaceholder("model".to_owned()),
-                    "add a `model` axis to the matrix, or name a model with `{model:NAME}`"
-                        .to_owned(),
+                    "add a `model` axis to the matrix, or name a model with `{model:NAME}`".to_owned(),
                 ),
                 Part::ModelRef(name) if !self.models.contains_key(name) => self.push(
                     template.at,
@@ -562,10 +432,7 @@ impl Checker<'_> {
             self.push(
                 at,
                 ErrorKind::MissingFile(path.to_owned()),
-                format!(
-                    "the path is relative to this manifest: looked for `{}`",
-                    full.display()
-                ),
+                format!("the path is relative to this manifest: looked for `{}`", full.display()),
             );
         }
     }

@@ -54,17 +54,11 @@ impl SourceMap {
     }
 
     pub fn find(&self, path: &Path) -> Option<FileId> {
-        self.files
-            .iter()
-            .position(|file| file.path == path)
-            .map(FileId)
+        self.files.iter().position(|file| file.path == path).map(FileId)
     }
 
     pub fn files(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
-        self.files
-            .iter()
-            .enumerate()
-            .map(|(index, file)| (FileId(index), file))
+        self.files.iter().enumerate().map(|(index, file)| (FileId(index), file))
     }
 
     pub fn named_source(&self, location: Location) -> NamedSource<Arc<String>> {

@@ -33,9 +33,7 @@ impl Template {
     }
 
     pub fn placeholders(&self) -> impl Iterator<Item = &Part> {
-        self.parts
-            .iter()
-            .filter(|part| !matches!(part, Part::Text(_)))
+        self.parts.iter().filter(|part| !matches!(part, Part::Text(_)))
     }
 }
 
@@ -60,9 +58,7 @@ pub(super) fn parse(text: &str) -> Result<Vec<Part>, String> {
                     match characters.next() {
                         Some('}') => break,
                         Some('{') | None => {
-                            return Err(format!(
-                                "`{{{name}` is not closed; write `{{{{` for a literal brace"
-                            ));
+                            return Err(format!("`{{{name}` is not closed; write `{{{{` for a literal brace"));
                         }
                         Some(inner) => name.push(inner),
                     }
@@ -98,15 +94,10 @@ fn placeholder(name: &str) -> Result<Part, String> {
         };
     }
     match name {
-        "" => Err(
-            "`{}` is empty; name an axis, `model`, `variant`, `model:NAME` or `file:PATH`"
-                .to_owned(),
-        ),
+        "" => Err("`{}` is empty; name an axis, `model`, `variant`, `model:NAME` or `file:PATH`".to_owned()),
         "variant" => Ok(Part::Variant),
         "model" => Ok(Part::Model),
-        axis if axis.contains(':') => Err(format!(
-            "`{{{axis}}}`: only `model:` and `file:` take a colon"
-        )),
+        axis if axis.contains(':') => Err(format!("`{{{axis}}}`: only `model:` and `file:` take a colon")),
         axis => Ok(Part::Axis(axis.to_owned())),
     }
 }
@@ -117,9 +108,7 @@ pub fn looks_like_path(text: &str) -> bool {
     if text.starts_with('-') || text.contains("://") || text.contains(char::is_whitespace) {
         return false;
     }
-    let has_extension = EXTENSIONS
-        .iter()
-        .any(|extension| text.to_ascii_lowercase().ends_with(extension));
+    let has_extension = EXTENSIONS.iter().any(|extension| text.to_ascii_lowercase().ends_with(extension));
     has_extension || (text.contains('/') && !text.starts_with("/dev/") && text.len() > 1)
 }
 
@@ -130,10 +119,7 @@ mod tests {
     #[test]
     fn parses_placeholders_and_escapes() {
         assert_eq!(parse("-d").unwrap(), vec![Part::Text("-d".to_owned())]);
-        assert_eq!(
-            parse("{depth}").unwrap(),
-            vec![Part::Axis("depth".to_owned())]
-        );
+        assert_eq!(parse("{depth}").unwrap(), vec![Part::Axis("depth".to_owned())]);
         assert_eq!(
             parse("ctx={ctx},m={model:draft}").unwrap(),
             vec![
@@ -143,15 +129,9 @@ mod tests {
                 Part::ModelRef("draft".to_owned()),
             ]
         );
-        assert_eq!(
-            parse("{{json}}").unwrap(),
-            vec![Part::Text("{json}".to_owned())]
-        );
+        assert_eq!(parse("{{json}}").unwrap(), vec![Part::Text("{json}".to_owned())]);
         assert_eq!(parse("").unwrap(), vec![Part::Text(String::new())]);
-        assert_eq!(
-            parse("{file:prompts/a.txt}").unwrap(),
-            vec![Part::File("prompts/a.txt".to_owned())]
-        );
+        assert_eq!(parse("{file:prompts/a.txt}").unwrap(), vec![Part::File("prompts/a.txt".to_owned())]);
     }
 
     #[test]

@@ -122,30 +122,15 @@ pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Toolbo
             _ => decoder.unknown_node(child, &format!("toolbox `{}`", name.value), &CHILDREN),
         }
     }
-    let runner = runner.unwrap_or(if image.is_some() {
-        Runner::Toolbox
-    } else {
-        Runner::Host
-    });
+    let runner = runner.unwrap_or(if image.is_some() { Runner::Toolbox } else { Runner::Host });
     if runner == Runner::Podman && image.is_none() {
         decoder.report(
             node.name().span(),
-            ErrorKind::MissingValue {
-                node: format!("toolbox `{}`", name.value),
-                what: "an `image`".to_owned(),
-            },
+            ErrorKind::MissingValue { node: format!("toolbox `{}`", name.value), what: "an `image`".to_owned() },
             "the podman runner starts a container from an image: add `image \"registry/name:tag\"`",
         );
     }
-    Some(Toolbox {
-        name,
-        runner,
-        image,
-        backend,
-        bin_dir,
-        env,
-        requires,
-    })
+    Some(Toolbox { name, runner, image, backend, bin_dir, env, requires })
 }
 
 fn decode_requirements(decoder: &mut Decoder<'_>, node: &KdlNode) -> Vec<Spanned<Requirement>> {
@@ -156,9 +141,7 @@ fn decode_requirements(decoder: &mut Decoder<'_>, node: &KdlNode) -> Vec<Spanned
             continue;
         };
         decoder.check_properties(child, &["reason"]);
-        let reason = decoder
-            .string_property(child, "reason")
-            .map(|reason| reason.value);
+        let reason = decoder.string_property(child, "reason").map(|reason| reason.value);
         let Some(text) = decoder.single_string(child) else {
             continue;
         };

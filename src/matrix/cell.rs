@@ -29,9 +29,6 @@ impl Cell {
     }
 
     pub fn value(&self, axis: &str) -> Option<&str> {
-        self.axes
-            .iter()
-            .find(|(name, _)| name == axis)
-            .map(|(_, value)| value.as_str())
+        self.axes.iter().find(|(name, _)| name == axis).map(|(_, value)| value.as_str())
     }
 }

@@ -14,12 +14,7 @@ pub fn workloads(experiment: &Experiment) -> Vec<String> {
         names.push("command".to_owned());
     }
     if experiment.server.is_some() {
-        names.extend(
-            experiment
-                .workloads
-                .iter()
-                .map(|workload| workload.name.value.clone()),
-        );
+        names.extend(experiment.workloads.iter().map(|workload| workload.name.value.clone()));
     }
     names
 }
@@ -30,23 +25,11 @@ pub fn expand(experiment: &Experiment) -> Vec<Cell> {
     let axes: Vec<(&str, Vec<&str>)> = experiment
         .axes
         .iter()
-        .map(|axis| {
-            (
-                axis.name.value.as_str(),
-                axis.values
-                    .iter()
-                    .map(|value| value.value.value.as_str())
-                    .collect(),
-            )
-        })
+        .map(|axis| (axis.name.value.as_str(), axis.values.iter().map(|value| value.value.value.as_str()).collect()))
         .collect();
     let mut assignments: Vec<Vec<&str>> = Vec::new();
     cartesian(&axes, &mut Vec::new(), &mut |assignment| {
-        if !experiment
-            .excludes
-            .iter()
-            .any(|filter| excluded(filter, &axes, assignment))
-        {
+        if !experiment.excludes.iter().any(|filter| excluded(filter, &axes, assignment)) {
             assignments.push(assignment.to_vec());
         }
     });
@@ -55,14 +38,8 @@ pub fn expand(experiment: &Experiment) -> Vec<Cell> {
         let constrained: Vec<(&str, Vec<&str>)> = axes
             .iter()
             .map(|(name, values)| {
-                let pinned = include
-                    .conditions
-                    .iter()
-                    .find(|(axis, _)| axis.value == *name);
-                (
-                    *name,
-                    pinned.map_or_else(|| values.clone(), |(_, value)| vec![value.value.as_str()]),
-                )
+                let pinned = include.conditions.iter().find(|(axis, _)| axis.value == *name);
+                (*name, pinned.map_or_else(|| values.clone(), |(_, value)| vec![value.value.as_str()]))
             })
             .collect();
         cartesian(&constrained, &mut Vec::new(), &mut |assignment| {
@@ -74,11 +51,8 @@ pub fn expand(experiment: &Experiment) -> Vec<Cell> {
     let workloads = workloads(experiment);
     let mut cells = Vec::with_capacity(assignments.len() * workloads.len());
     for assignment in assignments {
-        let values: Vec<(String, String)> = axes
-            .iter()
-            .zip(&assignment)
-            .map(|((name, _), value)| ((*name).to_owned(), (*value).to_owned()))
-            .collect();
+        let values: Vec<(String, String)> =
+            axes.iter().zip(&assignment).map(|((name, _), value)| ((*name).to_owned(), (*value).to_owned())).collect();
         for workload in &workloads {
             cells.push(Cell {
                 experiment: experiment.name.value.clone(),
@@ -90,11 +64,7 @@ pub fn expand(experiment: &Experiment) -> Vec<Cell> {
     cells
 }
 
-fn cartesian<'a>(
-    axes: &[(&'a str, Vec<&'a str>)],
-    prefix: &mut Vec<&'a str>,
-    visit: &mut impl FnMut(&[&'a str]),
-) {
+fn cartesian<'a>(axes: &[(&'a str, Vec<&'a str>)], prefix: &mut Vec<&'a str>, visit: &mut impl FnMut(&[&'a str])) {
     let Some(((_, values), rest)) = axes.split_first() else {
         visit(prefix);
         return;

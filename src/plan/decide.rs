@@ -52,11 +52,7 @@ pub struct Selection {
 impl Selection {
     fn selects(&self, cell: &ResolvedCell) -> bool {
         self.only.iter().all(|(axis, pattern)| {
-            let value = if axis == "workload" {
-                Some(cell.cell.workload.as_str())
-            } else {
-                cell.cell.value(axis)
-            };
+            let value = if axis == "workload" { Some(cell.cell.workload.as_str()) } else { cell.cell.value(axis) };
             value.is_some_and(|value| crate::glob::glob_match(pattern, value))
         })
     }
@@ -77,16 +73,9 @@ impl<'a> History<'a> {
         let mut by_workload: HashMap<(&str, &str), Vec<&CellRecord>> = HashMap::new();
         for record in records {
             by_cell.entry(&record.cell).or_default().push(record);
-            by_workload
-                .entry((&record.experiment, &record.workload))
-                .or_default()
-                .push(record);
+            by_workload.entry((&record.experiment, &record.workload)).or_default().push(record);
         }
-        Self {
-            by_cell,
-            by_workload,
-            current: current.into_iter().collect(),
-        }
+        Self { by_cell, by_workload, current: current.into_iter().collect() }
     }
 
     /// The earlier result most like `cell`: the same cell id if there is one, else the one of the
@@ -97,22 +86,13 @@ impl<'a> History<'a> {
         let candidates: Vec<&CellRecord> = match self.by_cell.get(cell.id.as_str()) {
             Some(same) => same.clone(),
             None => {
-                let all = self
-                    .by_workload
-                    .get(&(cell.cell.experiment.as_str(), cell.cell.workload.as_str()))?;
+                let all = self.by_workload.get(&(cell.cell.experiment.as_str(), cell.cell.workload.as_str()))?;
                 let distance = |record: &CellRecord| {
-                    cell.cell
-                        .axes
-                        .iter()
-                        .filter(|(axis, value)| record.axes.get(axis) != Some(value))
-                        .count()
+                    cell.cell.axes.iter().filter(|(axis, value)| record.axes.get(axis) != Some(value)).count()
                         + record.axes.len().saturating_sub(cell.cell.axes.len())
                 };
                 let best = all.iter().map(|record| distance(record)).min()?;
-                all.iter()
-                    .copied()
-                    .filter(|record| distance(record) == best)
-                    .collect()
+                all.iter().copied().filter(|record| distance(record) == best).collect()
             }
         };
         candidates
@@ -120,11 +100,7 @@ impl<'a> History<'a> {
             .filter(|record| record.hash != cell.hash)
             .map(|record| (record, diff(&record.fingerprint, &cell.fingerprint)))
             .min_by_key(|(record, changes)| {
-                (
-                    self.current.contains(record.hash.as_str()),
-                    changes.len(),
-                    record.hash.clone(),
-                )
+                (self.current.contains(record.hash.as_str()), changes.len(), record.hash.clone())
             })
     }
 }
@@ -142,20 +118,16 @@ pub fn decide(
             let head = heads.get(&cell.hash);
             let forced = selection.force && selection.selects(&cell);
             let decision = match head {
-                _ if !cell.blocked.is_empty()
-                    && head.is_none_or(|head| head.status == Status::Blocked) =>
-                {
-                    Decision::Blocked {
-                        reasons: cell.blocked.clone(),
-                    }
+                _ if !cell.blocked.is_empty() && head.is_none_or(|head| head.status == Status::Blocked) => {
+                    Decision::Blocked { reasons: cell.blocked.clone() }
                 }
                 Some(_) if forced => Decision::Run(RunReason::Forced),
                 Some(head) if head.status == Status::Ok => Decision::Cached,
                 Some(head) => {
-                    let reason = head.failure.as_ref().map_or_else(
-                        || head.status.name().to_owned(),
-                        |failure| failure.reason.clone(),
-                    );
+                    let reason = head
+                        .failure
+                        .as_ref()
+                        .map_or_else(|| head.status.name().to_owned(), |failure| failure.reason.clone());
                     if selection.retry_failed && selection.selects(&cell) {
                         Decision::Run(RunReason::RetryFailed { reason })
                     } else {
@@ -188,10 +160,7 @@ pub struct Summary {
 
 impl Summary {
     pub fn of(cells: &[PlannedCell]) -> Self {
-        let mut summary = Self {
-            cells: cells.len(),
-            ..Self::default()
-        };
+        let mut summary = Self { cells: cells.len(), ..Self::default() };
         for cell in cells {
             match cell.decision {
                 Decision::Cached => summary.cached += 1,

@@ -33,14 +33,10 @@ impl PlanGraph {
         let mut reports: BTreeMap<&str, NodeIndex> = BTreeMap::new();
         for planned in cells {
             if let Some(model) = &planned.cell.model {
-                models
-                    .entry(model)
-                    .or_insert_with(|| graph.add_node(Step::HashModel(model.clone())));
+                models.entry(model).or_insert_with(|| graph.add_node(Step::HashModel(model.clone())));
             }
             let toolbox = planned.cell.toolbox.as_str();
-            toolboxes
-                .entry(toolbox)
-                .or_insert_with(|| graph.add_node(Step::InspectToolbox(toolbox.to_owned())));
+            toolboxes.entry(toolbox).or_insert_with(|| graph.add_node(Step::InspectToolbox(toolbox.to_owned())));
         }
         for (index, planned) in cells.iter().enumerate() {
             let node = graph.add_node(Step::Cell(index));
@@ -50,9 +46,8 @@ impl PlanGraph {
             }
             graph.add_edge(toolboxes[planned.cell.toolbox.as_str()], node, ());
             let experiment = planned.cell.cell.experiment.as_str();
-            let report = *reports
-                .entry(experiment)
-                .or_insert_with(|| graph.add_node(Step::Report(experiment.to_owned())));
+            let report =
+                *reports.entry(experiment).or_insert_with(|| graph.add_node(Step::Report(experiment.to_owned())));
             graph.add_edge(node, report, ());
         }
         Self { graph }
@@ -60,8 +55,7 @@ impl PlanGraph {
 
     /// Steps in an order that respects every edge.
     pub fn order(&self) -> Vec<NodeIndex> {
-        petgraph::algo::toposort(&self.graph, None)
-            .expect("the plan graph has no cycles by construction")
+        petgraph::algo::toposort(&self.graph, None).expect("the plan graph has no cycles by construction")
     }
 
     /// Graphviz DOT, one node per step, labelled for people.
@@ -77,31 +71,16 @@ impl PlanGraph {
                     let style = match planned.decision {
                         Decision::Cached => ", style=dashed",
                         Decision::Run(_) => ", style=bold",
-                        Decision::Blocked { .. } | Decision::FailedBefore { .. } => {
-                            ", style=dotted"
-                        }
+                        Decision::Blocked { .. } | Decision::FailedBefore { .. } => ", style=dotted",
                     };
-                    (
-                        format!("{}\\n{}", planned.cell.id, status_word(&planned.decision)),
-                        style,
-                    )
+                    (format!("{}\\n{}", planned.cell.id, status_word(&planned.decision)), style)
                 }
                 Step::Report(experiment) => (format!("report {experiment}"), ""),
             };
-            let _ = writeln!(
-                dot,
-                "    n{} [label=\"{}\"{style}];",
-                index.index(),
-                label.replace('"', "\\\"")
-            );
+            let _ = writeln!(dot, "    n{} [label=\"{}\"{style}];", index.index(), label.replace('"', "\\\""));
         }
         for edge in self.graph.raw_edges() {
-            let _ = writeln!(
-                dot,
-                "    n{} -> n{};",
-                edge.source().index(),
-                edge.target().index()
-            );
+            let _ = writeln!(dot, "    n{} -> n{};", edge.source().index(), edge.target().index());
         }
         dot.push_str("}\n");
         dot
@@ -109,9 +88,7 @@ impl PlanGraph {
 
     /// How many cells depend on the step at `index`.
     pub fn dependents(&self, index: NodeIndex) -> usize {
-        self.graph
-            .neighbors_directed(index, Direction::Outgoing)
-            .count()
+        self.graph.neighbors_directed(index, Direction::Outgoing).count()
     }
 }
 

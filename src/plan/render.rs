@@ -14,12 +14,7 @@ const SHOWN_CHANGES: usize = 4;
 pub fn render_text(cells: &[PlannedCell]) -> String {
     let mut text = String::new();
     for planned in cells {
-        let _ = write!(
-            text,
-            "{:<13} {}",
-            status_word(&planned.decision),
-            planned.cell.id
-        );
+        let _ = write!(text, "{:<13} {}", status_word(&planned.decision), planned.cell.id);
         match &planned.decision {
             Decision::Cached => {}
             Decision::Run(RunReason::New) => text.push_str("  (new)"),
@@ -27,9 +22,7 @@ pub fn render_text(cells: &[PlannedCell]) -> String {
             Decision::Run(RunReason::RetryFailed { reason }) => {
                 let _ = write!(text, "  (retrying: {reason})");
             }
-            Decision::Run(RunReason::Changed {
-                previous, changes, ..
-            }) => {
+            Decision::Run(RunReason::Changed { previous, changes, .. }) => {
                 text.push_str("  (changed: ");
                 text.push_str(&describe_changes(changes));
                 if *previous != planned.cell.id {
@@ -108,9 +101,8 @@ pub fn render_json(cells: &[PlannedCell]) -> String {
             })
         })
         .collect();
-    let mut text =
-        serde_json::to_string_pretty(&json!({ "cells": rows, "summary": Summary::of(cells) }))
-            .expect("JSON values always serialise");
+    let mut text = serde_json::to_string_pretty(&json!({ "cells": rows, "summary": Summary::of(cells) }))
+        .expect("JSON values always serialise");
     text.push('\n');
     text
 }

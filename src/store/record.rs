@@ -81,8 +81,7 @@ impl CellRecord {
     /// Pretty JSON with sorted keys, so that git diffs and merges stay clean.
     pub fn to_json(&self) -> String {
         let value = serde_json::to_value(self).expect("a record always serialises");
-        let mut text =
-            serde_json::to_string_pretty(&value).expect("a JSON value always serialises");
+        let mut text = serde_json::to_string_pretty(&value).expect("a JSON value always serialises");
         text.push('\n');
         text
     }

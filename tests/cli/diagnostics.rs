@@ -21,21 +21,9 @@ fn every_bad_manifest_is_reported_with_its_place_and_a_help_line() {
         let outcome = Bakeoff::new(&repo()).arg("check").arg(&relative).run();
         assert_eq!(outcome.code, 2, "{name}: exit code\n{}", outcome.stderr);
         assert!(outcome.stdout.is_empty(), "{name}: nothing on stdout");
-        assert!(
-            located.is_match(&outcome.stderr),
-            "{name}: no file:line:column\n{}",
-            outcome.stderr
-        );
-        assert!(
-            outcome.stderr.contains("help: "),
-            "{name}: no help line\n{}",
-            outcome.stderr
-        );
-        assert!(
-            !outcome.stderr.contains("panicked"),
-            "{name}: panicked\n{}",
-            outcome.stderr
-        );
+        assert!(located.is_match(&outcome.stderr), "{name}: no file:line:column\n{}", outcome.stderr);
+        assert!(outcome.stderr.contains("help: "), "{name}: no help line\n{}", outcome.stderr);
+        assert!(!outcome.stderr.contains("panicked"), "{name}: panicked\n{}", outcome.stderr);
         insta::assert_snapshot!(format!("bad_{name}"), outcome.stderr);
     }
 }
@@ -50,63 +38,25 @@ fn warnings_do_not_fail_the_check() {
          exclude depth=512\n    command { args \"llama-cli\" \"-m\" \"{model}\" \"-f\" \"prompts/x.txt\" }\n}\n",
     )
     .unwrap();
-    let outcome = Bakeoff::new(directory.path())
-        .args(["check", "warn.kdl"])
-        .run();
+    let outcome = Bakeoff::new(directory.path()).args(["check", "warn.kdl"]).run();
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
-    assert!(
-        outcome.stderr.contains("`depth=512` excludes no cell"),
-        "{}",
-        outcome.stderr
-    );
-    assert!(
-        outcome
-            .stderr
-            .contains("looks like a path to an undeclared file"),
-        "{}",
-        outcome.stderr
-    );
-    assert!(
-        outcome.stderr.contains("{file:prompts/x.txt}"),
-        "{}",
-        outcome.stderr
-    );
-    assert!(
-        outcome
-            .stdout
-            .starts_with("ok: 1 experiment(s) with 1 cell(s)"),
-        "{}",
-        outcome.stdout
-    );
+    assert!(outcome.stderr.contains("`depth=512` excludes no cell"), "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("looks like a path to an undeclared file"), "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("{file:prompts/x.txt}"), "{}", outcome.stderr);
+    assert!(outcome.stdout.starts_with("ok: 1 experiment(s) with 1 cell(s)"), "{}", outcome.stdout);
 }
 
 #[test]
 fn an_unknown_experiment_name_suggests_the_nearest() {
     let outcome = Bakeoff::new(&repo()).args(["check", "quickstrat"]).run();
     assert_eq!(outcome.code, 2);
-    assert!(
-        outcome.stderr.contains("unknown experiment `quickstrat`"),
-        "{}",
-        outcome.stderr
-    );
-    assert!(
-        outcome.stderr.contains("did you mean `quickstart`?"),
-        "{}",
-        outcome.stderr
-    );
+    assert!(outcome.stderr.contains("unknown experiment `quickstrat`"), "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("did you mean `quickstart`?"), "{}", outcome.stderr);
 }
 
 #[test]
 fn a_missing_manifest_file_is_an_error_not_a_panic() {
-    let outcome = Bakeoff::new(&repo())
-        .args(["check", "experiments/nope.kdl"])
-        .run();
+    let outcome = Bakeoff::new(&repo()).args(["check", "experiments/nope.kdl"]).run();
     assert_eq!(outcome.code, 2, "{}", outcome.stderr);
-    assert!(
-        outcome
-            .stderr
-            .contains("cannot read manifest `experiments/nope.kdl`"),
-        "{}",
-        outcome.stderr
-    );
+    assert!(outcome.stderr.contains("cannot read manifest `experiments/nope.kdl`"), "{}", outcome.stderr);
 }

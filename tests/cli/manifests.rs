@@ -7,11 +7,7 @@ fn every_shipped_manifest_checks() {
     let outcome = Bakeoff::new(&repo()).arg("check").run();
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
     assert_eq!(outcome.stderr, "", "shipped manifests have no warnings");
-    assert!(
-        outcome.stdout.contains("5 experiment(s)"),
-        "{}",
-        outcome.stdout
-    );
+    assert!(outcome.stdout.contains("5 experiment(s)"), "{}", outcome.stdout);
     for directory in ["experiments", "toolboxes"] {
         for entry in std::fs::read_dir(repo().join(directory)).unwrap() {
             let path = entry.unwrap().path();
@@ -33,21 +29,13 @@ fn every_kdl_block_in_the_readme_validates() {
         if line.trim() != "```kdl" {
             continue;
         }
-        let block: Vec<&str> = lines
-            .by_ref()
-            .take_while(|line| line.trim() != "```")
-            .collect();
+        let block: Vec<&str> = lines.by_ref().take_while(|line| line.trim() != "```").collect();
         blocks += 1;
         // Blocks are read as if they were a file in experiments/, so their imports resolve.
-        let path = repo()
-            .join("experiments")
-            .join(format!("readme-block-{blocks}.kdl"));
+        let path = repo().join("experiments").join(format!("readme-block-{blocks}.kdl"));
         let result = bakeoff::manifest::load_text(&repo(), &path, &block.join("\n"));
         if let Err(error) = result {
-            panic!(
-                "README block {blocks} does not validate: {:?}",
-                miette::Report::new(error)
-            );
+            panic!("README block {blocks} does not validate: {:?}", miette::Report::new(error));
         }
     }
     assert!(blocks >= 3, "README.md has {blocks} kdl blocks");
@@ -63,13 +51,7 @@ fn kdl_version_1_manifests_are_accepted() {
          bench { args \"-fa\" \"{fa}\" r\"-p\" 16; }\n}\n",
     )
     .unwrap();
-    let outcome = Bakeoff::new(directory.path())
-        .args(["check", "v1.kdl"])
-        .run();
+    let outcome = Bakeoff::new(directory.path()).args(["check", "v1.kdl"]).run();
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
-    assert!(
-        outcome.stdout.contains("with 2 cell(s)"),
-        "{}",
-        outcome.stdout
-    );
+    assert!(outcome.stdout.contains("with 2 cell(s)"), "{}", outcome.stdout);
 }

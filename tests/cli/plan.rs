@@ -16,44 +16,16 @@ fn will_run(stdout: &str) -> BTreeSet<String> {
 #[test]
 fn two_hosts_one_with_the_broken_rocm_firmware() {
     let scratch = Scratch::new();
-    let strix_1 = scratch
-        .bakeoff()
-        .args([
-            "--host-facts",
-            fixture("hosts/strix-1.json").to_str().unwrap(),
-            "plan",
-        ])
-        .run();
+    let strix_1 =
+        scratch.bakeoff().args(["--host-facts", fixture("hosts/strix-1.json").to_str().unwrap(), "plan"]).run();
     assert_eq!(strix_1.code, 0, "{}", strix_1.stderr);
-    assert!(
-        strix_1
-            .stdout
-            .ends_with("39 cells: 0 cached, 39 to run, 0 blocked\n"),
-        "{}",
-        strix_1.stdout
-    );
+    assert!(strix_1.stdout.ends_with("39 cells: 0 cached, 39 to run, 0 blocked\n"), "{}", strix_1.stdout);
 
-    let strix_2 = scratch
-        .bakeoff()
-        .args([
-            "--host-facts",
-            fixture("hosts/strix-2.json").to_str().unwrap(),
-            "plan",
-        ])
-        .run();
+    let strix_2 =
+        scratch.bakeoff().args(["--host-facts", fixture("hosts/strix-2.json").to_str().unwrap(), "plan"]).run();
     assert_eq!(strix_2.code, 0, "{}", strix_2.stderr);
-    assert!(
-        strix_2
-            .stdout
-            .ends_with("39 cells: 0 cached, 33 to run, 6 blocked\n"),
-        "{}",
-        strix_2.stdout
-    );
-    let blocked: Vec<&str> = strix_2
-        .stdout
-        .lines()
-        .filter(|line| line.starts_with("blocked"))
-        .collect();
+    assert!(strix_2.stdout.ends_with("39 cells: 0 cached, 33 to run, 6 blocked\n"), "{}", strix_2.stdout);
+    let blocked: Vec<&str> = strix_2.stdout.lines().filter(|line| line.starts_with("blocked")).collect();
     assert_eq!(blocked.len(), 6);
     for line in blocked {
         assert!(line.contains("toolbox=llama-rocm-6.4.4"), "{line}");
@@ -74,36 +46,14 @@ fn cached_cells_stay_cached_and_an_edit_reruns_exactly_the_cells_it_touches() {
     let facts = fixture("hosts/strix-1.json");
     let facts_arg = facts.to_str().unwrap();
     assert_eq!(scratch.seed_results(&facts, &[]), 39);
-    let cached = scratch
-        .bakeoff()
-        .args(["--host-facts", facts_arg, "plan"])
-        .run();
+    let cached = scratch.bakeoff().args(["--host-facts", facts_arg, "plan"]).run();
     assert_eq!(cached.code, 0, "{}", cached.stderr);
-    assert!(
-        cached
-            .stdout
-            .ends_with("39 cells: 39 cached, 0 to run, 0 blocked\n"),
-        "{}",
-        cached.stdout
-    );
+    assert!(cached.stdout.ends_with("39 cells: 39 cached, 0 to run, 0 blocked\n"), "{}", cached.stdout);
 
-    scratch.edit(
-        "experiments/glm-flash-quant.kdl",
-        "depth 0 32768",
-        "depth 0 16384",
-    );
-    let edited = scratch
-        .bakeoff()
-        .args(["--host-facts", facts_arg, "plan"])
-        .run();
+    scratch.edit("experiments/glm-flash-quant.kdl", "depth 0 32768", "depth 0 16384");
+    let edited = scratch.bakeoff().args(["--host-facts", facts_arg, "plan"]).run();
     assert_eq!(edited.code, 0, "{}", edited.stderr);
-    assert!(
-        edited
-            .stdout
-            .ends_with("39 cells: 33 cached, 6 to run, 0 blocked\n"),
-        "{}",
-        edited.stdout
-    );
+    assert!(edited.stdout.ends_with("39 cells: 33 cached, 6 to run, 0 blocked\n"), "{}", edited.stdout);
     let expected: BTreeSet<String> = [
         "model=glm-4.7-flash-q8,toolbox=llama-vulkan-radv,depth=16384,fa=1",
         "model=glm-4.7-flash-q8,toolbox=llama-vulkan-radv,depth=16384,fa=0",
@@ -116,19 +66,9 @@ fn cached_cells_stay_cached_and_an_edit_reruns_exactly_the_cells_it_touches() {
     .map(|axes| format!("glm-flash-quant/{axes}/bench"))
     .collect();
     assert_eq!(will_run(&edited.stdout), expected);
-    for line in edited
-        .stdout
-        .lines()
-        .filter(|line| line.starts_with("will run"))
-    {
-        assert!(
-            line.contains("(changed: argv[8] 32768 → 16384, axes.depth 32768 → 16384;"),
-            "{line}"
-        );
-        assert!(
-            line.contains("nearest earlier result: glm-flash-quant/"),
-            "{line}"
-        );
+    for line in edited.stdout.lines().filter(|line| line.starts_with("will run")) {
+        assert!(line.contains("(changed: argv[8] 32768 → 16384, axes.depth 32768 → 16384;"), "{line}");
+        assert!(line.contains("nearest earlier result: glm-flash-quant/"), "{line}");
         assert!(line.contains("depth=32768"), "{line}");
     }
 }
@@ -139,21 +79,10 @@ fn another_host_reruns_every_cell_naming_the_facts_that_differ() {
     scratch.seed_results(&fixture("hosts/strix-1.json"), &["quickstart"]);
     let other = scratch
         .bakeoff()
-        .args([
-            "--host-facts",
-            fixture("hosts/strix-2.json").to_str().unwrap(),
-            "plan",
-            "quickstart",
-        ])
+        .args(["--host-facts", fixture("hosts/strix-2.json").to_str().unwrap(), "plan", "quickstart"])
         .run();
     assert_eq!(other.code, 0, "{}", other.stderr);
-    assert!(
-        other
-            .stdout
-            .ends_with("2 cells: 0 cached, 2 to run, 0 blocked\n"),
-        "{}",
-        other.stdout
-    );
+    assert!(other.stdout.ends_with("2 cells: 0 cached, 2 to run, 0 blocked\n"), "{}", other.stdout);
     assert!(
         other.stdout.contains(
             "(changed: host.firmware 20260110 → 20251125, host.kernel 6.18.9-200.fc43.x86_64 → 6.18.5-200.fc43.x86_64)"
@@ -170,23 +99,11 @@ fn a_changed_model_is_refused_until_the_lock_accepts_it() {
     let facts_arg = facts.to_str().unwrap();
     let lock = scratch.bakeoff().arg("lock").run();
     assert_eq!(lock.code, 0, "{}", lock.stderr);
-    assert!(
-        lock.stdout
-            .contains("model `gemma-3-270m-q4`: (none) → sha256 "),
-        "{}",
-        lock.stdout
-    );
+    assert!(lock.stdout.contains("model `gemma-3-270m-q4`: (none) → sha256 "), "{}", lock.stdout);
     scratch.seed_results(&facts, &["quickstart"]);
 
-    std::fs::write(
-        scratch.models().join("gemma-3-270m-q4_k_m.gguf"),
-        "re-quantized weights",
-    )
-    .unwrap();
-    let refused = scratch
-        .bakeoff()
-        .args(["--host-facts", facts_arg, "plan", "quickstart"])
-        .run();
+    std::fs::write(scratch.models().join("gemma-3-270m-q4_k_m.gguf"), "re-quantized weights").unwrap();
+    let refused = scratch.bakeoff().args(["--host-facts", facts_arg, "plan", "quickstart"]).run();
     assert_eq!(refused.code, 3, "{}", refused.stderr);
     assert!(refused.stdout.is_empty());
     let stderr = without_hashes(&crate::support::unwrapped(&refused.stderr));
@@ -196,23 +113,10 @@ fn a_changed_model_is_refused_until_the_lock_accepts_it() {
     let accepted = scratch.bakeoff().arg("lock").run();
     assert_eq!(accepted.code, 0, "{}", accepted.stderr);
     assert!(without_hashes(&accepted.stdout).contains("model `gemma-3-270m-q4`: sha256 [HASH] (16 bytes, gemma-3-270m-q4_k_m.gguf) → sha256 [HASH] (20 bytes, gemma-3-270m-q4_k_m.gguf)"), "{}", accepted.stdout);
-    let rerun = scratch
-        .bakeoff()
-        .args(["--host-facts", facts_arg, "plan", "quickstart"])
-        .run();
+    let rerun = scratch.bakeoff().args(["--host-facts", facts_arg, "plan", "quickstart"]).run();
     assert_eq!(rerun.code, 0, "{}", rerun.stderr);
-    assert!(
-        rerun
-            .stdout
-            .ends_with("2 cells: 0 cached, 2 to run, 0 blocked\n"),
-        "{}",
-        rerun.stdout
-    );
-    assert!(
-        rerun.stdout.contains("(changed: argv[2] sha256:"),
-        "{}",
-        rerun.stdout
-    );
+    assert!(rerun.stdout.ends_with("2 cells: 0 cached, 2 to run, 0 blocked\n"), "{}", rerun.stdout);
+    assert!(rerun.stdout.contains("(changed: argv[2] sha256:"), "{}", rerun.stdout);
 }
 
 #[test]
@@ -221,10 +125,7 @@ fn failed_cells_are_not_rerun_unless_asked() {
     let facts = fixture("hosts/strix-1.json");
     let facts_arg = facts.to_str().unwrap();
     scratch.seed_results(&facts, &["quickstart"]);
-    let plan = scratch
-        .bakeoff()
-        .args(["--host-facts", facts_arg, "plan", "quickstart", "--json"])
-        .run();
+    let plan = scratch.bakeoff().args(["--host-facts", facts_arg, "plan", "quickstart", "--json"]).run();
     let json: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
     let hash = json["cells"][0]["hash"].as_str().unwrap().to_owned();
     let store = bakeoff::store::Store::new(scratch.path().join("results"));
@@ -238,107 +139,41 @@ fn failed_cells_are_not_rerun_unless_asked() {
     });
     store.write(&record).unwrap();
 
-    let plan = scratch
-        .bakeoff()
-        .args(["--host-facts", facts_arg, "plan", "quickstart"])
-        .run();
+    let plan = scratch.bakeoff().args(["--host-facts", facts_arg, "plan", "quickstart"]).run();
     assert!(plan.stdout.contains("failed before quickstart/model=gemma-3-270m-q4,toolbox=host,threads=1/bench  exit code 1 (rerun with --retry-failed)"), "{}", plan.stdout);
-    assert!(
-        plan.stdout
-            .ends_with("2 cells: 1 cached, 0 to run, 0 blocked, 1 failed before\n"),
-        "{}",
-        plan.stdout
-    );
-    let retry = scratch
-        .bakeoff()
-        .args([
-            "--host-facts",
-            facts_arg,
-            "plan",
-            "quickstart",
-            "--retry-failed",
-        ])
-        .run();
-    assert!(
-        retry.stdout.contains("(retrying: exit code 1)"),
-        "{}",
-        retry.stdout
-    );
+    assert!(plan.stdout.ends_with("2 cells: 1 cached, 0 to run, 0 blocked, 1 failed before\n"), "{}", plan.stdout);
+    let retry = scratch.bakeoff().args(["--host-facts", facts_arg, "plan", "quickstart", "--retry-failed"]).run();
+    assert!(retry.stdout.contains("(retrying: exit code 1)"), "{}", retry.stdout);
     let forced = scratch
         .bakeoff()
-        .args([
-            "--host-facts",
-            facts_arg,
-            "plan",
-            "quickstart",
-            "--force",
-            "--only",
-            "threads=2",
-        ])
+        .args(["--host-facts", facts_arg, "plan", "quickstart", "--force", "--only", "threads=2"])
         .run();
     assert!(
-        forced.stdout.contains(
-            "will run      quickstart/model=gemma-3-270m-q4,toolbox=host,threads=2/bench  (forced)"
-        ),
+        forced.stdout.contains("will run      quickstart/model=gemma-3-270m-q4,toolbox=host,threads=2/bench  (forced)"),
         "{}",
         forced.stdout
     );
-    assert!(
-        forced
-            .stdout
-            .ends_with("2 cells: 0 cached, 1 to run, 0 blocked, 1 failed before\n"),
-        "{}",
-        forced.stdout
-    );
-    let bad = scratch
-        .bakeoff()
-        .args(["plan", "--force", "--only", "threads"])
-        .run();
+    assert!(forced.stdout.ends_with("2 cells: 0 cached, 1 to run, 0 blocked, 1 failed before\n"), "{}", forced.stdout);
+    let bad = scratch.bakeoff().args(["plan", "--force", "--only", "threads"]).run();
     assert_eq!(bad.code, 2);
-    assert!(
-        bad.stderr
-            .contains("`threads` is not an `axis=value` selector"),
-        "{}",
-        bad.stderr
-    );
+    assert!(bad.stderr.contains("`threads` is not an `axis=value` selector"), "{}", bad.stderr);
 }
 
 #[test]
 fn json_and_dot_outputs() {
     let scratch = Scratch::new();
     let facts = fixture("hosts/strix-1.json");
-    let json = scratch
-        .bakeoff()
-        .args([
-            "--host-facts",
-            facts.to_str().unwrap(),
-            "plan",
-            "quickstart",
-            "--json",
-        ])
-        .run();
+    let json = scratch.bakeoff().args(["--host-facts", facts.to_str().unwrap(), "plan", "quickstart", "--json"]).run();
     assert_eq!(json.code, 0, "{}", json.stderr);
     let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(value["summary"]["cells"], 2);
     assert_eq!(value["summary"]["to_run"], 2);
-    assert_eq!(
-        value["cells"][1]["id"],
-        "quickstart/model=gemma-3-270m-q4,toolbox=host,threads=2/bench"
-    );
+    assert_eq!(value["cells"][1]["id"], "quickstart/model=gemma-3-270m-q4,toolbox=host,threads=2/bench");
     assert_eq!(value["cells"][1]["decision"]["status"], "run");
     assert_eq!(value["cells"][1]["decision"]["why"], "new");
     assert_eq!(value["cells"][1]["hash"].as_str().unwrap().len(), 64);
 
-    let dot = scratch
-        .bakeoff()
-        .args([
-            "--host-facts",
-            facts.to_str().unwrap(),
-            "plan",
-            "quickstart",
-            "--dot",
-        ])
-        .run();
+    let dot = scratch.bakeoff().args(["--host-facts", facts.to_str().unwrap(), "plan", "quickstart", "--dot"]).run();
     assert_eq!(dot.code, 0, "{}", dot.stderr);
     insta::assert_snapshot!("plan_quickstart_dot", dot.stdout);
 }

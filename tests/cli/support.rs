@@ -38,11 +38,7 @@ impl Scratch {
             for entry in std::fs::read_dir(repo().join(folder)).unwrap() {
                 let entry = entry.unwrap();
                 if entry.file_type().unwrap().is_file() {
-                    std::fs::copy(
-                        entry.path(),
-                        directory.path().join(folder).join(entry.file_name()),
-                    )
-                    .unwrap();
+                    std::fs::copy(entry.path(), directory.path().join(folder).join(entry.file_name())).unwrap();
                 }
             }
         }
@@ -92,10 +88,7 @@ impl Scratch {
         let cells = project.resolve(&loaded, &host).unwrap();
         let mut written = 0;
         for cell in cells.iter().filter(|cell| cell.blocked.is_empty()) {
-            project
-                .store
-                .write(&CellRecord::new(cell, &host, Status::Ok))
-                .unwrap();
+            project.store.write(&CellRecord::new(cell, &host, Status::Ok)).unwrap();
             written += 1;
         }
         written
@@ -125,17 +118,10 @@ impl Bakeoff {
             .env("BAKEOFF_CACHE_DIR", cache.path())
             .env_remove("BAKEOFF_MODELS");
         let filters = vec![(project.display().to_string(), "[PROJECT]".to_owned())];
-        Self {
-            command,
-            cache,
-            filters,
-        }
+        Self { command, cache, filters }
     }
 
-    pub(crate) fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(
-        &mut self,
-        args: I,
-    ) -> &mut Self {
+    pub(crate) fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(&mut self, args: I) -> &mut Self {
         self.command.args(args);
         self
     }

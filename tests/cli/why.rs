@@ -10,53 +10,29 @@ fn why_shows_the_fingerprint_and_the_diff_against_the_nearest_result() {
     scratch.seed_results(&facts, &["quickstart"]);
     scratch.edit("experiments/quickstart.kdl", "\"-r\" 3", "\"-r\" 5");
     let cell = "quickstart/model=gemma-3-270m-q4,toolbox=host,threads=2/bench";
-    let why = scratch
-        .bakeoff()
-        .args(["--host-facts", facts_arg, "why", cell])
-        .run();
+    let why = scratch.bakeoff().args(["--host-facts", facts_arg, "why", cell]).run();
     assert_eq!(why.code, 0, "{}", why.stderr);
     insta::assert_snapshot!("why_quickstart", without_hashes(&why.stdout));
 
-    let json = scratch
-        .bakeoff()
-        .args(["--host-facts", facts_arg, "why", cell, "--json"])
-        .run();
+    let json = scratch.bakeoff().args(["--host-facts", facts_arg, "why", cell, "--json"]).run();
     let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(value["nearest"]["changes"][0]["field"], "argv[10]");
     assert_eq!(value["nearest"]["changes"][0]["old"], "3");
     assert_eq!(value["nearest"]["changes"][0]["new"], "5");
 
     let by_hash = value["hash"].as_str().unwrap()[..10].to_owned();
-    let again = scratch
-        .bakeoff()
-        .args(["--host-facts", facts_arg, "why", &by_hash])
-        .run();
-    assert!(
-        again.stdout.starts_with(&format!("cell     {cell}\n")),
-        "{}",
-        again.stdout
-    );
+    let again = scratch.bakeoff().args(["--host-facts", facts_arg, "why", &by_hash]).run();
+    assert!(again.stdout.starts_with(&format!("cell     {cell}\n")), "{}", again.stdout);
 
     let unknown = scratch.bakeoff().args(["why", "quickstart/nope"]).run();
     assert_eq!(unknown.code, 2);
-    assert!(
-        unknown.stderr.contains("no cell matches `quickstart/nope`"),
-        "{}",
-        unknown.stderr
-    );
+    assert!(unknown.stderr.contains("no cell matches `quickstart/nope`"), "{}", unknown.stderr);
 }
 
 #[test]
 fn host_lists_facts_and_toolbox_verdicts() {
     let scratch = Scratch::new();
-    let host = scratch
-        .bakeoff()
-        .args([
-            "--host-facts",
-            fixture("hosts/strix-2.json").to_str().unwrap(),
-            "host",
-        ])
-        .run();
+    let host = scratch.bakeoff().args(["--host-facts", fixture("hosts/strix-2.json").to_str().unwrap(), "host"]).run();
     assert_eq!(host.code, 0, "{}", host.stderr);
     insta::assert_snapshot!("host_strix_2", host.stdout);
 
@@ -70,14 +46,7 @@ fn host_lists_facts_and_toolbox_verdicts() {
 
     let bad = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(bad.path(), r#"{"kernal": "6.18"}"#).unwrap();
-    let refused = scratch
-        .bakeoff()
-        .args(["--host-facts", bad.path().to_str().unwrap(), "host"])
-        .run();
+    let refused = scratch.bakeoff().args(["--host-facts", bad.path().to_str().unwrap(), "host"]).run();
     assert_eq!(refused.code, 1);
-    assert!(
-        refused.stderr.contains("unknown field `kernal`"),
-        "{}",
-        refused.stderr
-    );
+    assert!(refused.stderr.contains("unknown field `kernal`"), "{}", refused.stderr);
 }

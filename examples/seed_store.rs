@@ -1,0 +1,45 @@
+//! Writes an `ok` record for every runnable cell of a project, as a finished run would, so
+//! that planning can be benchmarked before cells run. Used by `scripts/bench-plan.sh`.
+//!
+//! Usage: `seed_store PROJECT_DIR HOST_FACTS.json [MODEL_ROOT]`
+
+use std::path::PathBuf;
+
+use bakeoff::cli::{GlobalArgs, Project};
+use bakeoff::store::{CellRecord, MetricValue, Status};
+
+fn main() -> miette::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let (Some(project), Some(facts)) = (args.next(), args.next()) else {
+        eprintln!("usage: seed_store PROJECT_DIR HOST_FACTS.json [MODEL_ROOT]");
+        std::process::exit(2);
+    };
+    let project = Project::new(&GlobalArgs {
+        project: PathBuf::from(project),
+        results: None,
+        models: args.next().map(PathBuf::from).into_iter().collect(),
+        host_facts: Some(PathBuf::from(facts)),
+    });
+    let loaded = project.load(&[])?;
+    let host = project.host()?;
+    let mut written = 0;
+    for cell in project.resolve(&loaded, &host)?.iter().filter(|cell| cell.blocked.is_empty()) {
+        let mut record = CellRecord::new(cell, &host, Status::Ok);
+        // Typical size: a few metrics with their samples, as llama-bench gives.
+        for metric in ["pp512", "tg128"] {
+            record.metrics.insert(
+                metric.to_owned(),
+                MetricValue {
+                    mean: 100.0,
+                    stddev: Some(1.5),
+                    unit: "t/s".to_owned(),
+                    samples: vec![99.0, 100.0, 101.0],
+                },
+            );
+        }
+        project.store.write(&record)?;
+        written += 1;
+    }
+    println!("seeded {written} records");
+    Ok(())
+}

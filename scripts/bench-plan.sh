@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Benchmark: `bakeoff plan` of a 10,000-cell matrix (10×10×10×10) with every cell cached,
+# from the start of the process to the summary line. Goal: under 200 ms.
+# The reference in the same run is `bakeoff check` on the same manifests (parse, validate,
+# expand), so the ratio shows what fingerprinting and the store lookups add.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --quiet --example seed_store
+command -v hyperfine >/dev/null || { echo "install hyperfine (Debian: apt-get install hyperfine)" >&2; exit 1; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/experiments"
+values() { seq -s ' ' 1 10; }
+cat > "$work/experiments/big.kdl" <<KDL
+experiment "big" {
+    matrix {
+        a $(values)
+        b $(values)
+        c $(values)
+        d $(values)
+    }
+    command {
+        args "true" "-a" "{a}" "-b" "{b}" "-c" "{c}" "-d" "{d}"
+    }
+}
+KDL
+facts=tests/fixtures/hosts/strix-1.json
+target/release/examples/seed_store "$work" "$facts"
+export BAKEOFF_CACHE_DIR="$work/cache"
+bakeoff=target/release/bakeoff
+"$bakeoff" -C "$work" --host-facts "$facts" plan | tail -1
+hyperfine --warmup 3 --runs 20 -N \
+    "$bakeoff -C $work --host-facts $facts check" \
+    "$bakeoff -C $work --host-facts $facts plan"
