@@ -13,8 +13,8 @@ echo "== bakeoff check" >&2
 "$bakeoff" check
 echo "== bakeoff host" >&2
 "$bakeoff" host
-echo "== bakeoff lock (pins the Gemma model; the other models are not on this machine)" >&2
-"$bakeoff" --models "$models" lock quickstart 2>/dev/null || "$bakeoff" --models "$models" lock quickstart
+echo "== bakeoff lock (verifies the Gemma model against bakeoff.lock; the other models are not on this machine)" >&2
+"$bakeoff" --models "$models" lock
 echo "== bakeoff plan quickstart" >&2
 "$bakeoff" --models "$models" plan quickstart
 echo "results go to $(pwd)/results (running cells, \`bakeoff run\`, is the next issue)" >&2
