@@ -14,6 +14,10 @@ pub mod exit {
     pub const INVALID: i32 = 2;
     /// An input differs from `bakeoff.lock`; nothing was run.
     pub const LOCK_MISMATCH: i32 = 3;
+    /// The run finished, and some cells failed or timed out (their results are recorded).
+    pub const CELLS_FAILED: i32 = 4;
+    /// The run was interrupted (Ctrl-C or SIGTERM); finished cells are recorded.
+    pub const INTERRUPTED: i32 = 130;
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -59,6 +63,20 @@ pub enum Error {
     #[error("`{text}` is not an `axis=value` selector")]
     #[diagnostic(code(bakeoff::cli::bad_selector), help("write e.g. `--only toolbox=llama-rocm-*`"))]
     BadSelector { text: String },
+    #[error("{count} cell(s) failed")]
+    #[diagnostic(
+        code(bakeoff::run::cells_failed),
+        help(
+            "each failure is recorded with its reason and log tail; full logs are in `{logs}`; rerun them with `--retry-failed`"
+        )
+    )]
+    CellsFailed { count: usize, logs: String },
+    #[error("interrupted")]
+    #[diagnostic(
+        code(bakeoff::run::interrupted),
+        help("finished cells are recorded; `bakeoff run` again runs the rest")
+    )]
+    Interrupted,
     #[error("{what}")]
     #[diagnostic(code(bakeoff::io))]
     Io {
@@ -77,6 +95,8 @@ impl Error {
             | Self::UnknownCell { .. }
             | Self::BadSelector { .. } => exit::INVALID,
             Self::LockMismatches(_) | Self::Lock(LockError::ModelMismatch { .. }) => exit::LOCK_MISMATCH,
+            Self::CellsFailed { .. } => exit::CELLS_FAILED,
+            Self::Interrupted => exit::INTERRUPTED,
             _ => exit::FAILURE,
         }
     }

@@ -19,3 +19,4 @@ pub mod suggest;
 pub mod units;
 pub use error::Error;
 pub mod parallel;
+pub mod run;

@@ -5,6 +5,7 @@ mod host;
 mod lock;
 mod plan;
 mod project;
+mod run;
 mod why;
 
 use std::path::PathBuf;
@@ -47,6 +48,8 @@ pub enum Command {
     Check(TargetArgs),
     /// Show, for each cell, whether it is cached, will run (and why), or is blocked.
     Plan(PlanArgs),
+    /// Run every cell that has no result yet (and those --force or --retry-failed select).
+    Run(RunArgs),
     /// Show this host's facts and which toolboxes' requirements they satisfy.
     Host(HostArgs),
     /// Create or update bakeoff.lock, printing what changed.
@@ -90,6 +93,20 @@ pub struct SelectionArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// Plain progress lines instead of progress bars.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Seconds between SIGTERM and SIGKILL when a cell times out or is interrupted.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub grace: u64,
+}
+
+#[derive(Debug, Args)]
 pub struct HostArgs {
     #[command(flatten)]
     pub targets: TargetArgs,
@@ -116,6 +133,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Check(args) => check::run(&project, &args),
         Command::Plan(args) => plan::run(&project, &args),
+        Command::Run(args) => run::run(&project, &args),
         Command::Host(args) => host::run(&project, &args),
         Command::Lock(args) => lock::run(&project, &args),
         Command::Why(args) => why::run(&project, &args),
