@@ -4,5 +4,6 @@ mod diagnostics;
 mod lock;
 mod manifests;
 mod plan;
+mod run;
 mod support;
 mod why;

@@ -160,3 +160,67 @@ pub(crate) fn without_hashes(text: &str) -> String {
 pub(crate) fn unwrapped(text: &str) -> String {
     text.replace("\n  | ", " ")
 }
+
+/// The provisioned llama.cpp binaries and Gemma model (`scripts/test.sh` sets these).
+pub(crate) struct Llama {
+    pub(crate) bin_dir: PathBuf,
+    pub(crate) model: PathBuf,
+}
+
+impl Llama {
+    pub(crate) fn get() -> Self {
+        let variable = |name: &str| {
+            std::env::var_os(name).map(PathBuf::from).unwrap_or_else(|| {
+                panic!(
+                    "{name} is not set: run the tests with scripts/test.sh, which provisions llama.cpp and the model"
+                )
+            })
+        };
+        let llama = Self { bin_dir: variable("BAKEOFF_TEST_LLAMA_BIN_DIR"), model: variable("BAKEOFF_TEST_MODEL") };
+        assert!(llama.bin_dir.join("llama-bench").is_file(), "no llama-bench in {}", llama.bin_dir.display());
+        assert!(llama.model.is_file(), "no model at {}", llama.model.display());
+        llama
+    }
+
+    pub(crate) fn model_root(&self) -> PathBuf {
+        self.model.parent().unwrap().to_path_buf()
+    }
+
+    /// PATH with llama.cpp's binaries first (and `extra` before them).
+    pub(crate) fn path(&self, extra: Option<&Path>) -> std::ffi::OsString {
+        let mut paths: Vec<PathBuf> = extra.into_iter().map(Path::to_path_buf).collect();
+        paths.push(self.bin_dir.clone());
+        paths.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+        std::env::join_paths(paths).unwrap()
+    }
+}
+
+impl Bakeoff {
+    pub(crate) fn env(&mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> &mut Self {
+        self.command.env(key, value);
+        self
+    }
+
+    /// The process, started and not waited for.
+    pub(crate) fn spawn(&mut self) -> std::process::Child {
+        self.command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap()
+    }
+}
+
+/// A project directory holding only the given manifests (name → text).
+pub(crate) fn project(files: &[(&str, &str)]) -> TempDir {
+    let directory = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        let path = directory.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    directory
+}
+
+/// Every record in a project's store.
+pub(crate) fn records(project: &Path) -> Vec<CellRecord> {
+    let (records, errors) = bakeoff::store::Store::new(project.join("results")).scan();
+    assert!(errors.is_empty(), "corrupt records: {errors:?}");
+    records
+}

@@ -1,0 +1,229 @@
+//! `bakeoff run` against the real llama-bench and llama-speculative on the Gemma model, a
+//! stand-in `toolbox` that really executes the command, and processes that fail, crash, hang
+//! or lose their parent.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use bakeoff::store::Status;
+
+use crate::support::{Bakeoff, Llama, project, records, repo};
+
+fn copy_quickstart(directory: &Path) {
+    for (folder, file) in [("experiments", "quickstart.kdl"), ("experiments", "models.kdl"), ("toolboxes", "host.kdl")]
+    {
+        std::fs::create_dir_all(directory.join(folder)).unwrap();
+        std::fs::copy(repo().join(folder).join(file), directory.join(folder).join(file)).unwrap();
+    }
+}
+
+fn bakeoff(directory: &Path, llama: &Llama) -> Bakeoff {
+    let mut bakeoff = Bakeoff::new(directory);
+    bakeoff.env("PATH", llama.path(None)).arg("--models").arg(llama.model_root());
+    bakeoff
+}
+
+#[test]
+fn quickstart_runs_real_llama_bench_then_nothing_then_only_the_edited_cell() {
+    let llama = Llama::get();
+    let directory = tempfile::tempdir().unwrap();
+    copy_quickstart(directory.path());
+
+    let first = bakeoff(directory.path(), &llama).args(["run", "quickstart"]).run();
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_eq!(first.stdout, "2 cells: 2 ran (2 ok, 0 failed), 0 cached, 0 blocked\n");
+    let stored = records(directory.path());
+    assert_eq!(stored.len(), 2);
+    for record in &stored {
+        assert_eq!(record.status, Status::Ok, "{record:?}");
+        assert_eq!(record.metrics.keys().collect::<Vec<_>>(), ["pp64", "tg16"]);
+        for metric in record.metrics.values() {
+            assert!(metric.mean > 0.0 && metric.unit == "t/s" && metric.samples.len() == 3, "{metric:?}");
+        }
+        // llama-bench's own JSON records are kept as they were.
+        assert_eq!(record.raw.len(), 2);
+        assert_eq!(record.raw[0]["model_filename"], llama.model.display().to_string());
+        assert_eq!(record.raw[0]["n_threads"].as_u64().unwrap().to_string(), record.axes["threads"]);
+        let log = std::fs::read_to_string(directory.path().join(format!("results/logs/{}.log", record.hash))).unwrap();
+        assert!(log.starts_with(&format!("$ {}", llama.bin_dir.join("llama-bench").display())), "{log}");
+    }
+
+    let second = bakeoff(directory.path(), &llama).args(["run", "quickstart"]).run();
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert_eq!(second.stdout, "2 cells: 0 ran (0 ok, 0 failed), 2 cached, 0 blocked\n");
+
+    let manifest = directory.path().join("experiments/quickstart.kdl");
+    let text = std::fs::read_to_string(&manifest).unwrap().replace("threads 1 2", "threads 1 3");
+    std::fs::write(&manifest, text).unwrap();
+    let third = bakeoff(directory.path(), &llama).args(["run", "quickstart", "--no-progress"]).run();
+    assert_eq!(third.code, 0, "{}", third.stderr);
+    assert_eq!(third.stdout, "2 cells: 1 ran (1 ok, 0 failed), 1 cached, 0 blocked\n");
+    assert!(
+        third.stderr.contains("[1/1] running quickstart/model=gemma-3-270m-q4,toolbox=host,threads=3/bench"),
+        "{}",
+        third.stderr
+    );
+    assert_eq!(records(directory.path()).len(), 3);
+}
+
+#[test]
+fn a_command_workload_reads_llama_speculative_metrics() {
+    let llama = Llama::get();
+    let directory = project(&[
+        ("experiments/models.kdl", "model \"gemma\" { file \"gemma-3-270m-q4_k_m.gguf\" }\n"),
+        (
+            "experiments/speculative.kdl",
+            r#"import "models.kdl"
+experiment "speculative" {
+    matrix {
+        model "gemma"
+        variant "draft" { args "-md" "{model:gemma}" "--spec-draft-n-max" 4 }
+    }
+    command {
+        args "llama-speculative" "-m" "{model}" "{variant}" "-p" "Once upon a time" "-n" 16 "-t" 2 "-nr"
+        metric "accept_pct" regex="accept\\s*=\\s*([0-9.]+)%"
+        metric "decode_tps" regex="decoded .* speed:\\s*([0-9.]+) t/s"
+    }
+    timeout 120
+}
+"#,
+        ),
+    ]);
+    let outcome = bakeoff(directory.path(), &llama).arg("run").run();
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let stored = records(directory.path());
+    assert_eq!(stored.len(), 1);
+    let record = &stored[0];
+    assert_eq!(record.status, Status::Ok, "{:?}", record.failure);
+    // The draft is the target model itself, so every drafted token is accepted.
+    assert!((record.metrics["accept_pct"].mean - 100.0).abs() < 1e-9, "{:?}", record.metrics);
+    assert!(record.metrics["decode_tps"].mean > 0.0);
+}
+
+#[test]
+fn the_toolbox_runner_goes_through_toolbox_run() {
+    let llama = Llama::get();
+    // `toolbox` cannot run here: this stand-in records its argv and runs the command on the host.
+    let bin = tempfile::tempdir().unwrap();
+    let argv_log = bin.path().join("argv.log");
+    let stand_in = bin.path().join("toolbox");
+    std::fs::write(
+        &stand_in,
+        "#!/bin/sh\nprintf '%s\\n' \"$*\" >> \"$TOOLBOX_ARGV_LOG\"\n\
+         [ \"$1\" = run ] && [ \"$2\" = -c ] || { echo \"unexpected: $*\" >&2; exit 64; }\n\
+         shift 3\n[ \"$1\" = -- ] && shift\nexec \"$@\"\n",
+    )
+    .unwrap();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut std::fs::metadata(&stand_in).unwrap().permissions(), 0o755);
+    std::fs::set_permissions(&stand_in, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let directory = project(&[(
+        "experiments/box.kdl",
+        r#"toolbox "llama-cpu-box" {
+    runner "toolbox"
+    image "localhost/llama-cpu:latest"
+    env LLAMA_ARG_THREADS="1"
+}
+model "gemma" { file "gemma-3-270m-q4_k_m.gguf" }
+experiment "box" {
+    matrix {
+        model "gemma"
+        toolbox "llama-cpu-box"
+    }
+    bench { args "-t" 1 "-p" 16 "-n" 4 "-r" 1 "--repack" 0 }
+}
+"#,
+    )]);
+    let mut command = bakeoff(directory.path(), &llama);
+    command.env("PATH", llama.path(Some(bin.path()))).env("TOOLBOX_ARGV_LOG", &argv_log);
+    let outcome = command.arg("run").run();
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let argv = std::fs::read_to_string(&argv_log).unwrap();
+    assert_eq!(
+        argv,
+        format!(
+            "run -c llama-cpu-box -- env LLAMA_ARG_THREADS=1 llama-bench -m {} -t 1 -p 16 -n 4 -r 1 --repack 0 -o jsonl\n",
+            llama.model.display()
+        )
+    );
+    let stored = records(directory.path());
+    assert_eq!(stored[0].status, Status::Ok, "{:?}", stored[0].failure);
+    assert_eq!(stored[0].metrics.keys().collect::<Vec<_>>(), ["pp16", "tg4"]);
+}
+
+const FAULTS: &str = r#"experiment "faults" {
+    matrix {
+        variant "ok" { args "sh" "-c" "echo value=42" }
+        variant "exit" { args "sh" "-c" "echo boom >&2; exit 3" }
+        variant "segv" { args "sh" "-c" "kill -SEGV $$" }
+        variant "hang" { args "sh" "-c" "sleep 31.4159 & sleep 31.4159; wait" }
+        variant "silent" { args "sh" "-c" "echo nothing to see" }
+    }
+    command {
+        args "{variant}"
+        metric "value" regex="value=([0-9]+)"
+    }
+    timeout 2
+}
+"#;
+
+fn processes_matching(pattern: &str) -> usize {
+    let output = std::process::Command::new("pgrep").args(["-f", pattern]).output().unwrap();
+    String::from_utf8_lossy(&output.stdout).lines().count()
+}
+
+#[test]
+fn failures_are_results_and_nothing_is_left_running() {
+    let directory = project(&[("experiments/faults.kdl", FAULTS)]);
+    let outcome = Bakeoff::new(directory.path()).args(["run", "--grace", "1"]).run();
+    assert_eq!(outcome.code, 4, "{}", outcome.stderr);
+    assert_eq!(outcome.stdout, "5 cells: 5 ran (1 ok, 4 failed), 0 cached, 0 blocked\n");
+    assert!(outcome.stderr.contains("4 cell(s) failed"), "{}", outcome.stderr);
+    let stored = records(directory.path());
+    let by_variant = |variant: &str| stored.iter().find(|record| record.axes["variant"] == variant).unwrap();
+    assert_eq!(by_variant("ok").status, Status::Ok);
+    assert!((by_variant("ok").metrics["value"].mean - 42.0).abs() < 1e-9);
+    let exit = by_variant("exit").failure.clone().unwrap();
+    assert_eq!((exit.reason.as_str(), exit.exit_code), ("exit code 3", Some(3)));
+    assert!(exit.log_tail.contains(&"boom".to_owned()), "{:?}", exit.log_tail);
+    let segv = by_variant("segv").failure.clone().unwrap();
+    assert_eq!((segv.reason.as_str(), segv.signal), ("killed by signal 11 (SIGSEGV)", Some(11)));
+    assert_eq!(by_variant("hang").status, Status::TimedOut);
+    assert_eq!(by_variant("hang").failure.clone().unwrap().reason, "timed out after 2 s");
+    assert_eq!(
+        by_variant("silent").failure.clone().unwrap().reason,
+        "metric `value`: regex `value=([0-9]+)` found nothing in the output"
+    );
+    // The hanging cell's background `sleep` went with its process group.
+    assert_eq!(processes_matching("sleep 31.4159"), 0);
+
+    let again = Bakeoff::new(directory.path()).arg("plan").run();
+    assert!(again.stdout.ends_with("5 cells: 1 cached, 0 to run, 0 blocked, 4 failed before\n"), "{}", again.stdout);
+}
+
+#[test]
+fn killing_bakeoff_loses_only_the_cell_in_flight() {
+    let directory = project(&[(
+        "experiments/slow.kdl",
+        r#"experiment "slow" {
+    matrix { seconds "1.6180" "1.6181" "1.6182" }
+    command { args "sleep" "{seconds}" }
+}
+"#,
+    )]);
+    let mut child = Bakeoff::new(directory.path()).args(["run", "--no-progress"]).spawn();
+    let started = Instant::now();
+    while records(directory.path()).is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(20), "the first cell never finished");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(processes_matching("sleep 1.618"), 0, "a cell outlived bakeoff");
+    assert_eq!(records(directory.path()).len(), 1);
+
+    let resumed = Bakeoff::new(directory.path()).args(["run", "--no-progress"]).run();
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    assert_eq!(resumed.stdout, "3 cells: 2 ran (2 ok, 0 failed), 1 cached, 0 blocked\n");
+}
