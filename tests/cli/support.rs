@@ -170,11 +170,11 @@ pub(crate) struct Llama {
 impl Llama {
     pub(crate) fn get() -> Self {
         let variable = |name: &str| {
-            std::env::var_os(name).map(PathBuf::from).unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os(name).unwrap_or_else(|| {
                 panic!(
                     "{name} is not set: run the tests with scripts/test.sh, which provisions llama.cpp and the model"
                 )
-            })
+            }))
         };
         let llama = Self { bin_dir: variable("BAKEOFF_TEST_LLAMA_BIN_DIR"), model: variable("BAKEOFF_TEST_MODEL") };
         assert!(llama.bin_dir.join("llama-bench").is_file(), "no llama-bench in {}", llama.bin_dir.display());
