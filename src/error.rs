@@ -94,7 +94,8 @@ impl Error {
             | Self::NoExperiments { .. }
             | Self::UnknownCell { .. }
             | Self::BadSelector { .. } => exit::INVALID,
-            Self::LockMismatches(_) | Self::Lock(LockError::ModelMismatch { .. }) => exit::LOCK_MISMATCH,
+            Self::LockMismatches(_)
+            | Self::Lock(LockError::ModelMismatch { .. } | LockError::ToolboxMismatch { .. }) => exit::LOCK_MISMATCH,
             Self::CellsFailed { .. } => exit::CELLS_FAILED,
             Self::Interrupted => exit::INTERRUPTED,
             _ => exit::FAILURE,

@@ -48,18 +48,33 @@ pub(super) fn run(project: &Project, args: &TargetArgs) -> Result<(), Error> {
         new.files.insert(key, LockedFile { sha256 });
     }
     let _ = cache.save();
+    let host = project.host()?;
+    let experiments = manifests.experiments.iter().collect::<Vec<_>>();
+    let inspectable = project.inspectable(&loaded, &experiments, &host);
+    let inspected: Vec<(String, crate::fingerprint::ToolboxState)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = inspectable
+            .iter()
+            .map(|toolbox| scope.spawn(move || (toolbox.name.value.clone(), crate::run::inspect(toolbox))))
+            .collect();
+        handles.into_iter().map(|handle| handle.join().expect("an inspection thread panicked")).collect()
+    });
     for (name, toolbox) in &manifests.toolboxes {
         let pinned = old.toolboxes.get(name);
         let image = toolbox.image.as_ref().map(|image| image.value.clone());
-        // An inspected digest stays pinned while the image reference is the same.
+        // What was pinned stays pinned while the image reference is the same and this machine
+        // cannot inspect the toolbox; what inspection finds here replaces it.
         let same_image = pinned.is_some_and(|pinned| pinned.image == image);
+        let found = inspected.iter().find(|(inspected, _)| inspected == name).map(|(_, state)| state.clone());
+        let kept = |field: fn(&LockedToolbox) -> &Option<String>| {
+            pinned.filter(|_| same_image).and_then(|pinned| field(pinned).clone())
+        };
         new.toolboxes.insert(
             name.clone(),
             LockedToolbox {
                 runner: toolbox.runner.name().to_owned(),
                 image,
-                digest: pinned.filter(|_| same_image).and_then(|pinned| pinned.digest.clone()),
-                llama_cpp: pinned.filter(|_| same_image).and_then(|pinned| pinned.llama_cpp.clone()),
+                digest: found.as_ref().and_then(|found| found.digest.clone()).or_else(|| kept(|locked| &locked.digest)),
+                llama_cpp: found.and_then(|found| found.llama_cpp).or_else(|| kept(|locked| &locked.llama_cpp)),
             },
         );
     }

@@ -1,19 +1,20 @@
 //! A project on disk and the steps every command shares: load manifests, get host facts,
 //! hash inputs, resolve and decide cells.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::GlobalArgs;
 use crate::Error;
-use crate::fingerprint::{ResolvedCell, resolve_cell};
+use crate::fingerprint::{ResolvedCell, ToolboxState, resolve_cell};
 use crate::host::HostFacts;
 use crate::inputs::{ModelRoots, StatCache, gather, needed};
-use crate::lock::LockFile;
-use crate::manifest::{self, Experiment, Manifests};
+use crate::lock::{LockError, LockFile};
+use crate::manifest::{self, Experiment, Manifests, Toolbox};
 use crate::matrix::{Cell, expand};
 use crate::parallel;
 use crate::plan::{History, PlannedCell, Selection, decide};
+use crate::run::inspect;
 use crate::store::{CellRecord, Store};
 use crate::suggest;
 
@@ -124,11 +125,48 @@ impl Project {
         let experiments = loaded.experiments();
         let lock = self.lock()?;
         let mut cache = StatCache::open(StatCache::default_path());
-        let digests =
-            gather(&loaded.manifests, &needed(&loaded.manifests, &experiments), &self.roots, &mut cache, lock.as_ref())
-                .map_err(Error::LockMismatches)?;
+        let toolboxes = self.inspectable(loaded, &experiments, host);
+        // Hashing models and inspecting toolboxes both wait on other processes and disks.
+        let (digests, inspected) = std::thread::scope(|scope| {
+            let inspections: Vec<_> = toolboxes
+                .iter()
+                .map(|toolbox| scope.spawn(move || (toolbox.name.value.clone(), inspect(toolbox))))
+                .collect();
+            let needed = needed(&loaded.manifests, &experiments);
+            let digests = gather(&loaded.manifests, &needed, &self.roots, &mut cache, lock.as_ref());
+            let inspected: Vec<(String, ToolboxState)> =
+                inspections.into_iter().map(|handle| handle.join().expect("an inspection thread panicked")).collect();
+            (digests, inspected)
+        });
         // A cache that cannot be saved only costs a rehash next time.
         let _ = cache.save();
+        let mut digests = digests.map_err(Error::LockMismatches)?;
+        let mut mismatches = Vec::new();
+        for (name, found) in inspected {
+            let pinned = digests.toolboxes.entry(name.clone()).or_default();
+            for (what, locked, found) in [
+                ("image digest", &pinned.digest, &found.digest),
+                ("llama.cpp build", &pinned.llama_cpp, &found.llama_cpp),
+            ] {
+                if let (Some(locked), Some(found)) = (locked, found)
+                    && locked != found
+                {
+                    mismatches.push(LockError::ToolboxMismatch {
+                        toolbox: name.clone(),
+                        what: what.to_owned(),
+                        locked: locked.clone(),
+                        found: found.clone(),
+                    });
+                }
+            }
+            *pinned = ToolboxState {
+                digest: found.digest.or(pinned.digest.take()),
+                llama_cpp: found.llama_cpp.or(pinned.llama_cpp.take()),
+            };
+        }
+        if !mismatches.is_empty() {
+            return Err(Error::LockMismatches(mismatches));
+        }
         let cells: Vec<(&Experiment, Cell)> = experiments
             .iter()
             .flat_map(|experiment| expand(experiment).into_iter().map(move |cell| (*experiment, cell)))
@@ -136,6 +174,31 @@ impl Project {
         Ok(parallel::map_owned(cells, |(experiment, cell)| {
             resolve_cell(&loaded.manifests, experiment, cell, &digests, host)
         }))
+    }
+
+    /// The toolboxes the experiments use that can be inspected here: none when planning for
+    /// another machine (`--host-facts`), and only those whose requirements this host meets.
+    pub fn inspectable<'a>(
+        &self,
+        loaded: &'a Loaded,
+        experiments: &[&Experiment],
+        host: &HostFacts,
+    ) -> Vec<&'a Toolbox> {
+        if self.host_facts.is_some() {
+            return Vec::new();
+        }
+        let used: BTreeSet<&str> = experiments
+            .iter()
+            .filter_map(|experiment| experiment.axis("toolbox"))
+            .flat_map(|axis| axis.values.iter().map(|value| value.value.value.as_str()))
+            .collect();
+        loaded
+            .manifests
+            .toolboxes
+            .values()
+            .filter(|toolbox| used.contains(toolbox.name.value.as_str()))
+            .filter(|toolbox| toolbox.requires.iter().all(|requirement| requirement.value.check(host).is_ok()))
+            .collect()
     }
 
     /// Decides each cell against the store. Earlier records are read only when some cell has

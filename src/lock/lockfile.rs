@@ -60,6 +60,12 @@ pub enum LockError {
         help("if the new file is intended, accept it with `bakeoff lock`; otherwise restore the locked file")
     )]
     ModelMismatch { model: String, path: String, locked: String, found: String },
+    #[error("toolbox `{toolbox}` has another {what} than bakeoff.lock: locked {locked}, found {found}")]
+    #[diagnostic(
+        code(bakeoff::lock::toolbox_mismatch),
+        help("if the new image or build is intended, accept it with `bakeoff lock`; otherwise restore the locked one")
+    )]
+    ToolboxMismatch { toolbox: String, what: String, locked: String, found: String },
     #[error("cannot write `{path}`")]
     #[diagnostic(code(bakeoff::lock::unwritable))]
     Unwritable {

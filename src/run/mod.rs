@@ -2,6 +2,7 @@
 //! their output into metrics, and record every result as it lands.
 
 mod execute;
+mod inspect;
 mod launch;
 mod metrics;
 mod progress;
@@ -9,6 +10,7 @@ mod run_lock;
 mod supervisor;
 
 pub use execute::{DEFAULT_TIMEOUT, Executor, RunOptions, RunSummary};
+pub use inspect::inspect;
 pub use launch::{Launch, LaunchError, Mounts, launch};
 pub use metrics::{bench_metrics, command_metrics};
 pub use run_lock::{RunLock, acquire};

@@ -138,16 +138,22 @@ experiment "box" {
     let outcome = command.arg("run").run();
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
     let argv = std::fs::read_to_string(&argv_log).unwrap();
+    // First the inspection of the llama.cpp build inside the toolbox, then the cell.
     assert_eq!(
         argv,
         format!(
-            "run -c llama-cpu-box -- env LLAMA_ARG_THREADS=1 llama-bench -m {} -t 1 -p 16 -n 4 -r 1 --repack 0 -o jsonl\n",
+            "run -c llama-cpu-box -- env LLAMA_ARG_THREADS=1 llama-bench --version\n\
+             run -c llama-cpu-box -- env LLAMA_ARG_THREADS=1 llama-bench -m {} -t 1 -p 16 -n 4 -r 1 --repack 0 -o jsonl\n",
             llama.model.display()
         )
     );
     let stored = records(directory.path());
     assert_eq!(stored[0].status, Status::Ok, "{:?}", stored[0].failure);
     assert_eq!(stored[0].metrics.keys().collect::<Vec<_>>(), ["pp16", "tg4"]);
+    let version = std::process::Command::new(llama.bin_dir.join("llama-bench")).arg("--version").output().unwrap();
+    let version =
+        String::from_utf8_lossy(&version.stderr).lines().next().unwrap().trim_start_matches("version: ").to_owned();
+    assert_eq!(stored[0].fingerprint.toolbox.llama_cpp.as_deref(), Some(version.as_str()));
 }
 
 const FAULTS: &str = r#"experiment "faults" {
@@ -226,4 +232,40 @@ fn killing_bakeoff_loses_only_the_cell_in_flight() {
     let resumed = Bakeoff::new(directory.path()).args(["run", "--no-progress"]).run();
     assert_eq!(resumed.code, 0, "{}", resumed.stderr);
     assert_eq!(resumed.stdout, "3 cells: 2 ran (2 ok, 0 failed), 1 cached, 0 blocked\n");
+}
+
+#[test]
+fn a_different_llama_cpp_build_is_refused_until_the_lock_accepts_it() {
+    let llama = Llama::get();
+    let directory = tempfile::tempdir().unwrap();
+    copy_quickstart(directory.path());
+    let lock = bakeoff(directory.path(), &llama).arg("lock").run();
+    assert_eq!(lock.code, 0, "{}", lock.stderr);
+    assert!(
+        lock.stdout.contains("toolbox `host`: (none) → host (no image) digest (not inspected) llama.cpp "),
+        "{}",
+        lock.stdout
+    );
+    let path = directory.path().join("bakeoff.lock");
+    let mut pinned: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let built = pinned["toolboxes"]["host"]["llama_cpp"].as_str().unwrap().to_owned();
+    pinned["toolboxes"]["host"]["llama_cpp"] = "b4000 (0123abc)".into();
+    std::fs::write(&path, serde_json::to_string_pretty(&pinned).unwrap()).unwrap();
+
+    let refused = bakeoff(directory.path(), &llama).args(["plan", "quickstart"]).run();
+    assert_eq!(refused.code, 3, "{}", refused.stderr);
+    let stderr = crate::support::unwrapped(&refused.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "toolbox `host` has another llama.cpp build than bakeoff.lock: locked b4000 (0123abc), found {built}"
+        )),
+        "{stderr}"
+    );
+    let accepted = bakeoff(directory.path(), &llama).arg("lock").run();
+    assert!(
+        accepted.stdout.contains("llama.cpp b4000 (0123abc) → host (no image) digest (not inspected) llama.cpp"),
+        "{}",
+        accepted.stdout
+    );
+    assert_eq!(bakeoff(directory.path(), &llama).args(["plan", "quickstart"]).run().code, 0);
 }
