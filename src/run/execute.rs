@@ -44,8 +44,9 @@ impl std::fmt::Display for RunSummary {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             formatter,
-            "{} cells: {} ran ({} ok, {} failed), {} cached, {} blocked",
+            "{} {}: {} ran ({} ok, {} failed), {} cached, {} blocked",
             self.cells,
+            if self.cells == 1 { "cell" } else { "cells" },
             self.ok + self.failed,
             self.ok,
             self.failed,

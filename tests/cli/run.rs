@@ -269,3 +269,72 @@ fn a_different_llama_cpp_build_is_refused_until_the_lock_accepts_it() {
     );
     assert_eq!(bakeoff(directory.path(), &llama).args(["plan", "quickstart"]).run().code, 0);
 }
+
+fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !condition() {
+        assert!(started.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn interrupt(child: &std::process::Child) {
+    // SAFETY: kill(2) on a child we started and have not yet waited for.
+    unsafe {
+        libc::kill(i32::try_from(child.id()).unwrap(), libc::SIGINT);
+    }
+}
+
+#[test]
+fn ctrl_c_stops_the_cell_in_flight_and_a_second_kills_at_once() {
+    let directory = project(&[(
+        "experiments/long.kdl",
+        r#"experiment "long" {
+    matrix { seconds "27.1828" "27.1829" }
+    command { args "sleep" "{seconds}" }
+}
+experiment "stubborn" {
+    matrix { n 1 }
+    command { args "sh" "-c" "trap '' TERM; echo stubborn-27; while :; do :; done" }
+}
+"#,
+    )]);
+    let mut first = Bakeoff::new(directory.path()).args(["run", "long", "--no-progress"]).spawn();
+    wait_for("the first cell to start", || processes_matching("sleep 27.182") == 1);
+    interrupt(&first);
+    let status = first.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(processes_matching("sleep 27.182"), 0);
+    assert!(records(directory.path()).is_empty(), "an interrupted cell has no result");
+
+    // A cell that ignores SIGTERM would take the whole grace period; a second Ctrl-C ends it.
+    let mut second = Bakeoff::new(directory.path()).args(["run", "stubborn", "--no-progress", "--grace", "60"]).spawn();
+    wait_for("the stubborn cell to start", || processes_matching("stubborn-27") == 1);
+    let started = Instant::now();
+    interrupt(&second);
+    std::thread::sleep(Duration::from_millis(300));
+    interrupt(&second);
+    assert_eq!(second.wait().unwrap().code(), Some(130));
+    assert!(started.elapsed() < Duration::from_secs(10), "the second Ctrl-C did not kill at once");
+    assert_eq!(processes_matching("stubborn-27"), 0);
+}
+
+#[test]
+fn two_runs_on_one_store_take_turns() {
+    let directory = project(&[(
+        "experiments/turns.kdl",
+        r#"experiment "turns" {
+    matrix { seconds "1.4142" }
+    command { args "sleep" "{seconds}" }
+}
+"#,
+    )]);
+    let mut first = Bakeoff::new(directory.path()).args(["run", "--no-progress"]).spawn();
+    wait_for("the first run to start its cell", || processes_matching("sleep 1.4142") == 1);
+    let second = Bakeoff::new(directory.path()).args(["run", "--no-progress"]).run();
+    assert!(first.wait().unwrap().success());
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert!(second.stderr.contains(&format!("waiting: bakeoff run pid {} holds", first.id())), "{}", second.stderr);
+    // The second run planned after the first finished, so it found the cell cached.
+    assert_eq!(second.stdout, "1 cell: 0 ran (0 ok, 0 failed), 1 cached, 0 blocked\n");
+}
