@@ -51,13 +51,7 @@ pub(super) fn run(project: &Project, args: &TargetArgs) -> Result<(), Error> {
     let host = project.host()?;
     let experiments = manifests.experiments.iter().collect::<Vec<_>>();
     let inspectable = project.inspectable(&loaded, &experiments, &host);
-    let inspected: Vec<(String, crate::fingerprint::ToolboxState)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = inspectable
-            .iter()
-            .map(|toolbox| scope.spawn(move || (toolbox.name.value.clone(), crate::run::inspect(toolbox))))
-            .collect();
-        handles.into_iter().map(|handle| handle.join().expect("an inspection thread panicked")).collect()
-    });
+    let inspected = crate::run::inspect_all(&inspectable);
     for (name, toolbox) in &manifests.toolboxes {
         let pinned = old.toolboxes.get(name);
         let image = toolbox.image.as_ref().map(|image| image.value.clone());

@@ -14,7 +14,7 @@ use crate::manifest::{self, Experiment, Manifests, Toolbox};
 use crate::matrix::{Cell, expand};
 use crate::parallel;
 use crate::plan::{History, PlannedCell, Selection, decide};
-use crate::run::inspect;
+use crate::run::inspect_all;
 use crate::store::{CellRecord, Store};
 use crate::suggest;
 
@@ -128,15 +128,10 @@ impl Project {
         let toolboxes = self.inspectable(loaded, &experiments, host);
         // Hashing models and inspecting toolboxes both wait on other processes and disks.
         let (digests, inspected) = std::thread::scope(|scope| {
-            let inspections: Vec<_> = toolboxes
-                .iter()
-                .map(|toolbox| scope.spawn(move || (toolbox.name.value.clone(), inspect(toolbox))))
-                .collect();
+            let inspection = scope.spawn(|| inspect_all(&toolboxes));
             let needed = needed(&loaded.manifests, &experiments);
             let digests = gather(&loaded.manifests, &needed, &self.roots, &mut cache, lock.as_ref());
-            let inspected: Vec<(String, ToolboxState)> =
-                inspections.into_iter().map(|handle| handle.join().expect("an inspection thread panicked")).collect();
-            (digests, inspected)
+            (digests, inspection.join().expect("the inspection thread panicked"))
         });
         // A cache that cannot be saved only costs a rehash next time.
         let _ = cache.save();

@@ -77,17 +77,17 @@ pub struct Executor<'a> {
 impl Executor<'_> {
     /// Runs every cell the plan says will run; Ctrl-C stops the cell in flight (a second one
     /// kills it at once) and ends the run, keeping every result already recorded.
-    pub fn run(&self, planned: &[PlannedCell]) -> Result<RunSummary, StoreError> {
+    pub fn run(&self, planned: &[PlannedCell]) -> Result<RunSummary, crate::Error> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|source| StoreError::Unwritable { path: "(tokio runtime)".to_owned(), source })?;
+            .map_err(|source| crate::Error::Io { what: "cannot start the async runtime".to_owned(), source })?;
         runtime.block_on(async {
             let (stop_sender, stop) = watch::channel(0u32);
             let signals = tokio::spawn(forward_signals(stop_sender));
             let summary = self.run_all(planned, stop).await;
             signals.abort();
-            summary
+            Ok(summary?)
         })
     }
 

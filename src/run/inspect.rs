@@ -33,6 +33,17 @@ pub fn inspect(toolbox: &Toolbox) -> ToolboxState {
     ToolboxState { digest, llama_cpp }
 }
 
+/// Inspects every toolbox concurrently (each waits on its own container), by name.
+pub fn inspect_all(toolboxes: &[&Toolbox]) -> Vec<(String, ToolboxState)> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = toolboxes
+            .iter()
+            .map(|toolbox| scope.spawn(move || (toolbox.name.value.clone(), inspect(toolbox))))
+            .collect();
+        handles.into_iter().map(|handle| handle.join().expect("an inspection thread panicked")).collect()
+    })
+}
+
 /// `version: 7000 (abc1234)` (llama.cpp prints it on stderr) → `7000 (abc1234)`.
 fn parse_version(text: &str) -> Option<String> {
     text.lines().find_map(|line| line.trim().strip_prefix("version:").map(|version| version.trim().to_owned()))

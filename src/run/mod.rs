@@ -10,7 +10,7 @@ mod run_lock;
 mod supervisor;
 
 pub use execute::{DEFAULT_TIMEOUT, Executor, RunOptions, RunSummary};
-pub use inspect::inspect;
+pub use inspect::{inspect, inspect_all};
 pub use launch::{Launch, LaunchError, Mounts, launch};
 pub use metrics::{bench_metrics, command_metrics};
 pub use run_lock::{RunLock, acquire};
