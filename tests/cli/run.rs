@@ -338,3 +338,64 @@ fn two_runs_on_one_store_take_turns() {
     // The second run planned after the first finished, so it found the cell cached.
     assert_eq!(second.stdout, "1 cell: 0 ran (0 ok, 0 failed), 1 cached, 0 blocked\n");
 }
+
+#[test]
+fn a_failed_attempt_is_retried_and_the_attempts_are_recorded() {
+    let directory = project(&[(
+        "experiments/flaky.kdl",
+        r#"experiment "flaky" {
+    matrix { n 1 }
+    command {
+        args "sh" "-c" "if [ -e attempted ]; then echo value=7; else touch attempted; exit 1; fi"
+        metric "value" regex="value=([0-9]+)"
+    }
+    retries 1
+}
+"#,
+    )]);
+    let outcome = Bakeoff::new(directory.path()).args(["run", "--no-progress"]).run();
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("retrying (2/2) flaky/n=1,toolbox=host/command"), "{}", outcome.stderr);
+    let stored = records(directory.path());
+    assert_eq!((stored[0].status, stored[0].attempts), (Status::Ok, 2));
+}
+
+#[test]
+fn a_changed_model_reruns_its_cells_only_after_the_lock_accepts_it() {
+    let directory = project(&[
+        ("models/tiny.gguf", "GGUF stand-in, version one"),
+        (
+            "experiments/size.kdl",
+            r#"model "tiny" { file "tiny.gguf" }
+experiment "size" {
+    matrix { model "tiny" }
+    command {
+        args "wc" "-c" "{model}"
+        metric "bytes" regex="^([0-9]+)"
+    }
+}
+"#,
+        ),
+    ]);
+    let models = directory.path().join("models");
+    let bakeoff = || {
+        let mut bakeoff = Bakeoff::new(directory.path());
+        bakeoff.arg("--models").arg(&models).args(["run", "--no-progress"]);
+        bakeoff
+    };
+    assert_eq!(Bakeoff::new(directory.path()).arg("--models").arg(&models).arg("lock").run().code, 0);
+    assert_eq!(bakeoff().run().stdout, "1 cell: 1 ran (1 ok, 0 failed), 0 cached, 0 blocked\n");
+    assert_eq!(bakeoff().run().stdout, "1 cell: 0 ran (0 ok, 0 failed), 1 cached, 0 blocked\n");
+
+    std::fs::write(models.join("tiny.gguf"), "GGUF stand-in, version two, longer").unwrap();
+    let refused = bakeoff().run();
+    assert_eq!(refused.code, 3, "{}", refused.stderr);
+    assert!(refused.stdout.is_empty(), "nothing ran");
+    assert!(crate::support::unwrapped(&refused.stderr).contains("does not match bakeoff.lock"), "{}", refused.stderr);
+
+    assert_eq!(Bakeoff::new(directory.path()).arg("--models").arg(&models).arg("lock").run().code, 0);
+    assert_eq!(bakeoff().run().stdout, "1 cell: 1 ran (1 ok, 0 failed), 0 cached, 0 blocked\n");
+    let mut sizes: Vec<f64> = records(directory.path()).iter().map(|record| record.metrics["bytes"].mean).collect();
+    sizes.sort_by(f64::total_cmp);
+    assert_eq!(sizes, [26.0, 34.0]);
+}
