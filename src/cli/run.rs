@@ -1,10 +1,12 @@
 //! `bakeoff run`: run every cell that has no result yet, recording each as it finishes.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use super::plan::selection;
 use super::{Project, RunArgs};
 use crate::Error;
+use crate::plan::{Decision, History, PlannedCell};
 use crate::run::{Executor, Mounts, RunOptions, acquire};
 
 pub(super) fn run(project: &Project, args: &RunArgs) -> Result<(), Error> {
@@ -24,7 +26,11 @@ pub(super) fn run(project: &Project, args: &RunArgs) -> Result<(), Error> {
         host: &host,
         store: &project.store,
         mounts,
-        options: RunOptions { grace: Duration::from_secs(args.grace), progress_bars: !args.no_progress },
+        options: RunOptions {
+            grace: Duration::from_secs(args.grace),
+            progress_bars: !args.no_progress,
+            estimates: estimates(project, &planned),
+        },
     };
     let summary = executor.run(&planned)?;
     println!("{summary}");
@@ -38,4 +44,24 @@ pub(super) fn run(project: &Project, args: &RunArgs) -> Result<(), Error> {
         });
     }
     Ok(())
+}
+
+/// How long each cell to run took last time: its own earlier result (a forced or retried
+/// cell), else the nearest earlier result of its experiment and workload.
+fn estimates(project: &Project, planned: &[PlannedCell]) -> HashMap<String, u64> {
+    let to_run: Vec<&PlannedCell> = planned.iter().filter(|cell| matches!(cell.decision, Decision::Run(_))).collect();
+    if to_run.is_empty() {
+        return HashMap::new();
+    }
+    let (records, _) = project.store.scan();
+    let history = History::new(&records, planned.iter().map(|cell| cell.cell.hash.as_str()));
+    to_run
+        .into_iter()
+        .filter_map(|planned| {
+            let own = records.iter().find(|record| record.hash == planned.cell.hash);
+            let earlier = own.or_else(|| history.nearest(&planned.cell).map(|(record, _)| record))?;
+            let duration = earlier.timings.duration_ms;
+            (duration > 0).then(|| (planned.cell.hash.clone(), duration))
+        })
+        .collect()
 }

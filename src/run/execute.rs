@@ -24,6 +24,8 @@ pub struct RunOptions {
     /// Between SIGTERM and SIGKILL when a cell times out or is interrupted.
     pub grace: Duration,
     pub progress_bars: bool,
+    /// Expected milliseconds per cell hash, from earlier results of the same or similar cells.
+    pub estimates: std::collections::HashMap<String, u64>,
 }
 
 /// What a run did, for the summary line and the exit code.
@@ -93,8 +95,12 @@ impl Executor<'_> {
 
     async fn run_all(&self, planned: &[PlannedCell], stop: StopSignal) -> Result<RunSummary, StoreError> {
         let mut summary = RunSummary { cells: planned.len(), ..RunSummary::default() };
-        let to_run = planned.iter().filter(|cell| matches!(cell.decision, Decision::Run(_))).count();
-        let mut progress = Progress::new(to_run, self.options.progress_bars);
+        let estimates = planned
+            .iter()
+            .filter(|cell| matches!(cell.decision, Decision::Run(_)))
+            .map(|cell| self.options.estimates.get(&cell.cell.hash).copied())
+            .collect();
+        let mut progress = Progress::new(estimates, self.options.progress_bars);
         for cell in planned {
             match &cell.decision {
                 Decision::Cached => summary.cached += 1,
