@@ -7,7 +7,7 @@ use super::model_roots::ModelRoots;
 use super::stat_cache::StatCache;
 use crate::fingerprint::{InputDigests, ModelInput, ToolboxState};
 use crate::lock::{LockError, LockFile};
-use crate::manifest::{Experiment, Manifests, Part, Template};
+use crate::manifest::{Experiment, Manifests, Part};
 
 /// The model names and declared file paths that `experiments` use.
 #[derive(Debug, Default)]
@@ -23,13 +23,7 @@ pub fn needed(manifests: &Manifests, experiments: &[&Experiment]) -> Needed {
         if let Some(axis) = experiment.axis("model") {
             needed.models.extend(axis.values.iter().map(|value| value.value.value.clone()));
         }
-        let mut templates: Vec<&Template> = Vec::new();
-        templates.extend(experiment.bench.iter().flat_map(|bench| &bench.args));
-        templates.extend(experiment.server.iter().flat_map(|server| &server.args));
-        templates.extend(experiment.command.iter().flat_map(|command| &command.args));
-        templates
-            .extend(experiment.axis("variant").into_iter().flat_map(|axis| &axis.values).flat_map(|value| &value.args));
-        for template in templates {
+        for template in experiment.command_templates().chain(experiment.variant_templates()) {
             for part in template.placeholders() {
                 match part {
                     Part::ModelRef(name) => {

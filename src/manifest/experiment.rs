@@ -32,6 +32,19 @@ impl Experiment {
     pub fn axis(&self, name: &str) -> Option<&Axis> {
         self.axes.iter().find(|axis| axis.name.value == name)
     }
+
+    /// The `args` of `bench`, `server` and `command`: the templates a cell's argv starts from.
+    pub fn command_templates(&self) -> impl Iterator<Item = &Template> {
+        let bench = self.bench.iter().flat_map(|bench| &bench.args);
+        let server = self.server.iter().flat_map(|server| &server.args);
+        let command = self.command.iter().flat_map(|command| &command.args);
+        bench.chain(server).chain(command)
+    }
+
+    /// The `args` of every variant, spliced where `{variant}` stands.
+    pub fn variant_templates(&self) -> impl Iterator<Item = &Template> {
+        self.axis("variant").into_iter().flat_map(|axis| &axis.values).flat_map(|value| &value.args)
+    }
 }
 
 /// One matrix axis; the `variant` axis carries arguments with each value.

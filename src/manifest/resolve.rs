@@ -242,16 +242,8 @@ impl Checker<'_> {
         for filter in &experiment.includes {
             self.check_filter(experiment, filter, false);
         }
-        let mut templates: Vec<&Template> = Vec::new();
-        templates.extend(experiment.bench.iter().flat_map(|bench| &bench.args));
-        templates.extend(experiment.server.iter().flat_map(|server| &server.args));
-        templates.extend(experiment.command.iter().flat_map(|command| &command.args));
-        let variant_args: Vec<&Template> = experiment
-            .axis("variant")
-            .into_iter()
-            .flat_map(|axis| &axis.values)
-            .flat_map(|value| &value.args)
-            .collect();
+        let templates: Vec<&Template> = experiment.command_templates().collect();
+        let variant_args: Vec<&Template> = experiment.variant_templates().collect();
         let splices = templates.iter().any(|template| template.is_variant_splice());
         for template in templates.iter().copied() {
             self.check_template(experiment, template, true);
