@@ -400,3 +400,28 @@ experiment "size" {
     sizes.sort_by(f64::total_cmp);
     assert_eq!(sizes, [26.0, 34.0]);
 }
+
+#[test]
+fn a_missing_container_tool_fails_the_cell_and_says_how_to_install_it() {
+    let directory = project(&[(
+        "experiments/boxed.kdl",
+        r#"toolbox "llama-vulkan-radv" {
+    runner "toolbox"
+    image "docker.io/kyuz0/amd-strix-halo-toolboxes:vulkan-radv"
+}
+experiment "boxed" {
+    matrix { toolbox "llama-vulkan-radv" }
+    command { args "true" }
+}
+"#,
+    )]);
+    let outcome = Bakeoff::new(directory.path()).env("PATH", "/usr/bin:/bin").args(["run", "--no-progress"]).run();
+    assert_eq!(outcome.code, 4, "{}", outcome.stderr);
+    let stored = records(directory.path());
+    let reason = stored[0].failure.clone().unwrap().reason;
+    assert_eq!(
+        reason,
+        "`toolbox` not found for toolbox `llama-vulkan-radv`: install toolbox (Fedora: `dnf install toolbox`) and \
+         create the container with `toolbox create`"
+    );
+}
