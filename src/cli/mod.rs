@@ -87,7 +87,7 @@ pub struct SelectionArgs {
     /// Rerun cells that failed before.
     #[arg(long)]
     pub retry_failed: bool,
-    /// Limit --force and --retry-failed to cells whose axis matches (`axis=value`, globs allowed).
+    /// Only cells whose axis matches (`axis=value`, globs allowed; repeatable; `workload=NAME` too).
     #[arg(long, value_name = "AXIS=VALUE")]
     pub only: Vec<String>,
 }

@@ -45,12 +45,13 @@ pub struct PlannedCell {
 pub struct Selection {
     pub force: bool,
     pub retry_failed: bool,
-    /// `axis=value` pairs (values may be globs); a cell must match all of them to be forced.
+    /// `axis=value` pairs (values may be globs): only cells matching all of them are planned.
     pub only: Vec<(String, String)>,
 }
 
 impl Selection {
-    fn selects(&self, cell: &ResolvedCell) -> bool {
+    /// Whether `cell` matches every `--only` selector (`workload` selects by workload name).
+    pub fn selects(&self, cell: &ResolvedCell) -> bool {
         self.only.iter().all(|(axis, pattern)| {
             let value = if axis == "workload" { Some(cell.cell.workload.as_str()) } else { cell.cell.value(axis) };
             value.is_some_and(|value| crate::glob::glob_match(pattern, value))
@@ -105,18 +106,20 @@ impl<'a> History<'a> {
     }
 }
 
-/// Decides every cell. `heads` has the stored status of each cell hash that has a record.
+/// Decides every cell `selection` selects. `heads` has the stored status of each cell hash
+/// that has a record.
 pub fn decide(
-    cells: Vec<ResolvedCell>,
+    mut cells: Vec<ResolvedCell>,
     heads: &HashMap<String, RecordHead>,
     history: &History<'_>,
     selection: &Selection,
 ) -> Vec<PlannedCell> {
+    cells.retain(|cell| selection.selects(cell));
     cells
         .into_iter()
         .map(|cell| {
             let head = heads.get(&cell.hash);
-            let forced = selection.force && selection.selects(&cell);
+            let forced = selection.force;
             let decision = match head {
                 _ if !cell.blocked.is_empty() && head.is_none_or(|head| head.status == Status::Blocked) => {
                     Decision::Blocked { reasons: cell.blocked.clone() }
@@ -128,7 +131,7 @@ pub fn decide(
                         .failure
                         .as_ref()
                         .map_or_else(|| head.status.name().to_owned(), |failure| failure.reason.clone());
-                    if selection.retry_failed && selection.selects(&cell) {
+                    if selection.retry_failed {
                         Decision::Run(RunReason::RetryFailed { reason })
                     } else {
                         Decision::FailedBefore { reason }

@@ -153,7 +153,13 @@ fn failed_cells_are_not_rerun_unless_asked() {
         "{}",
         forced.stdout
     );
-    assert!(forced.stdout.ends_with("2 cells: 0 cached, 1 to run, 0 blocked, 1 failed before\n"), "{}", forced.stdout);
+    assert_eq!(forced.stdout.lines().count(), 2, "only the selected cell is planned: {}", forced.stdout);
+    assert!(forced.stdout.ends_with("1 cell: 0 cached, 1 to run, 0 blocked\n"), "{}", forced.stdout);
+    let only = scratch
+        .bakeoff()
+        .args(["--host-facts", facts_arg, "plan", "--only", "toolbox=llama-rocm-*", "--only", "fa=0"])
+        .run();
+    assert!(only.stdout.ends_with("6 cells: 0 cached, 6 to run, 0 blocked\n"), "{}", only.stdout);
     let bad = scratch.bakeoff().args(["plan", "--force", "--only", "threads"]).run();
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("`threads` is not an `axis=value` selector"), "{}", bad.stderr);
