@@ -199,6 +199,16 @@ impl Project {
     /// Decides each cell against the store. Earlier records are read only when some cell has
     /// no result, to explain what changed.
     pub fn plan(&self, cells: Vec<ResolvedCell>, selection: &Selection) -> Result<Vec<PlannedCell>, Error> {
+        Ok(self.plan_with_history(cells, selection)?.0)
+    }
+
+    /// [`Project::plan`], also returning the earlier records it read (empty when every cell
+    /// had a result), so that a run can estimate durations without reading the store again.
+    pub fn plan_with_history(
+        &self,
+        cells: Vec<ResolvedCell>,
+        selection: &Selection,
+    ) -> Result<(Vec<PlannedCell>, Vec<CellRecord>), Error> {
         let mut heads = HashMap::new();
         for (cell, head) in cells.iter().zip(parallel::map(&cells, |cell| self.store.head(&cell.hash))) {
             if let Some(head) = head? {
@@ -215,7 +225,7 @@ impl Project {
             Vec::new()
         };
         let current: Vec<String> = cells.iter().map(|cell| cell.hash.clone()).collect();
-        let history = History::new(&history, current.iter().map(String::as_str));
-        Ok(decide(cells, &heads, &history, selection))
+        let planned = decide(cells, &heads, &History::new(&history, current.iter().map(String::as_str)), selection);
+        Ok((planned, history))
     }
 }

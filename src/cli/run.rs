@@ -8,6 +8,7 @@ use super::{Project, RunArgs};
 use crate::Error;
 use crate::plan::{Decision, History, PlannedCell};
 use crate::run::{Executor, Mounts, RunOptions, acquire};
+use crate::store::CellRecord;
 
 pub(super) fn run(project: &Project, args: &RunArgs) -> Result<(), Error> {
     let selection = selection(&args.selection)?;
@@ -18,7 +19,7 @@ pub(super) fn run(project: &Project, args: &RunArgs) -> Result<(), Error> {
     let _lock = acquire(project.store.root())
         .map_err(|source| Error::Io { what: format!("cannot lock `{}`", project.store.root().display()), source })?;
     let cells = project.resolve(&loaded, &host)?;
-    let planned = project.plan(cells, &selection)?;
+    let (planned, history) = project.plan_with_history(cells, &selection)?;
     let mut mounts = Mounts { paths: project.roots.roots.clone() };
     mounts.paths.push(project.root.canonicalize().unwrap_or_else(|_| project.root.clone()));
     let executor = Executor {
@@ -29,7 +30,7 @@ pub(super) fn run(project: &Project, args: &RunArgs) -> Result<(), Error> {
         options: RunOptions {
             grace: Duration::from_secs(args.grace),
             progress_bars: !args.no_progress,
-            estimates: estimates(project, &planned),
+            estimates: estimates(project, &planned, &history),
         },
     };
     let summary = executor.run(&planned)?;
@@ -48,19 +49,16 @@ pub(super) fn run(project: &Project, args: &RunArgs) -> Result<(), Error> {
 
 /// How long each cell to run took last time: its own earlier result (a forced or retried
 /// cell), else the nearest earlier result of its experiment and workload.
-fn estimates(project: &Project, planned: &[PlannedCell]) -> HashMap<String, u64> {
-    let to_run: Vec<&PlannedCell> = planned.iter().filter(|cell| matches!(cell.decision, Decision::Run(_))).collect();
-    if to_run.is_empty() {
-        return HashMap::new();
-    }
-    let (records, _) = project.store.scan();
-    let history = History::new(&records, planned.iter().map(|cell| cell.cell.hash.as_str()));
-    to_run
-        .into_iter()
+fn estimates(project: &Project, planned: &[PlannedCell], records: &[CellRecord]) -> HashMap<String, u64> {
+    let history = History::new(records, planned.iter().map(|cell| cell.cell.hash.as_str()));
+    planned
+        .iter()
+        .filter(|cell| matches!(cell.decision, Decision::Run(_)))
         .filter_map(|planned| {
-            let own = records.iter().find(|record| record.hash == planned.cell.hash);
-            let earlier = own.or_else(|| history.nearest(&planned.cell).map(|(record, _)| record))?;
-            let duration = earlier.timings.duration_ms;
+            let duration = match project.store.read(&planned.cell.hash) {
+                Ok(Some(own)) => own.timings.duration_ms,
+                _ => history.nearest(&planned.cell)?.0.timings.duration_ms,
+            };
             (duration > 0).then(|| (planned.cell.hash.clone(), duration))
         })
         .collect()
