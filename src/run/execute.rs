@@ -37,8 +37,6 @@ pub struct RunSummary {
     pub cached: usize,
     pub blocked: usize,
     pub failed_before: usize,
-    /// Server workloads, which this version plans but does not run yet.
-    pub skipped: usize,
     pub interrupted: bool,
 }
 
@@ -57,9 +55,6 @@ impl std::fmt::Display for RunSummary {
         )?;
         if self.failed_before > 0 {
             write!(formatter, ", {} failed before", self.failed_before)?;
-        }
-        if self.skipped > 0 {
-            write!(formatter, ", {} not run (server workloads come in a later version)", self.skipped)?;
         }
         if self.interrupted {
             formatter.write_str(", interrupted")?;
@@ -115,9 +110,7 @@ impl Executor<'_> {
                         break;
                     }
                     if !matches!(cell.cell.cell.workload.as_str(), "bench" | "command") {
-                        summary.skipped += 1;
-                        progress
-                            .finish(&format!("not run  {}: server workloads come in a later version", cell.cell.id));
+                        // Server workloads run after the others, grouped by server.
                         continue;
                     }
                     match self.run_cell(&cell.cell, &mut progress, stop.clone()).await? {
@@ -132,8 +125,195 @@ impl Executor<'_> {
                 }
             }
         }
+        if !summary.interrupted {
+            self.run_server_cells(planned, &mut progress, &stop, &mut summary).await?;
+        }
         progress.close();
         Ok(summary)
+    }
+
+    /// Server workloads: one llama-server per distinct (toolbox, server argv), started once,
+    /// serving every cell that needs it, in plan order; a server that died is started again
+    /// for the next cell.
+    async fn run_server_cells(
+        &self,
+        planned: &[PlannedCell],
+        progress: &mut Progress,
+        stop: &StopSignal,
+        summary: &mut RunSummary,
+    ) -> Result<(), StoreError> {
+        let mut groups: Vec<(&str, &[String], Vec<&ResolvedCell>)> = Vec::new();
+        for cell in planned.iter().filter(|cell| matches!(cell.decision, Decision::Run(_))) {
+            let cell = &cell.cell;
+            if matches!(cell.cell.workload.as_str(), "bench" | "command") {
+                continue;
+            }
+            match groups.iter_mut().find(|(toolbox, argv, _)| *toolbox == cell.toolbox && *argv == cell.argv.as_slice())
+            {
+                Some((_, _, cells)) => cells.push(cell),
+                None => groups.push((&cell.toolbox, &cell.argv, vec![cell])),
+            }
+        }
+        // A fresh connection per request: llama-server may close idle keep-alive connections,
+        // and a POST on a connection closed under it fails.
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("an HTTP client without TLS builds");
+        for (toolbox_name, argv, cells) in groups {
+            let toolbox = &self.manifests.toolboxes[toolbox_name];
+            let experiment =
+                self.manifests.experiment(&cells[0].cell.experiment).expect("planned cells name known experiments");
+            let ready_timeout =
+                Duration::from_secs(experiment.server.as_ref().and_then(|server| server.ready_timeout).unwrap_or(600));
+            let mut server: Option<super::server::Server> = None;
+            for cell in cells {
+                if *stop.borrow() > 0 {
+                    summary.interrupted = true;
+                    break;
+                }
+                progress.start(&cell.id, "running");
+                let mut record = CellRecord::new(cell, self.host, Status::Failed);
+                record.timings.started_unix_ms = now_unix_ms();
+                let started = std::time::Instant::now();
+                if server.as_mut().is_some_and(|server| !server.is_running()) {
+                    progress.note(&format!("llama-server for {} died; starting it again", cell.id));
+                    if let Some(dead) = server.take() {
+                        dead.stop(self.options.grace).await;
+                    }
+                }
+                if server.is_none() {
+                    let launched = launch(toolbox, argv, &self.mounts).map_err(|error| error.to_string());
+                    let log = self.store.log_path(&format!("server-{}", &cell.hash));
+                    match launched {
+                        Ok(launched) => match super::server::start(&launched, &log, ready_timeout, &client).await {
+                            Ok(started) => {
+                                progress.note(&format!(
+                                    "llama-server ready on port {} after {:.0} ms",
+                                    started.port, started.load_ms
+                                ));
+                                server = Some(started);
+                            }
+                            Err(reason) => {
+                                record.failure =
+                                    Some(Failure { reason, exit_code: None, signal: None, log_tail: Vec::new() })
+                            }
+                        },
+                        Err(reason) => {
+                            record.failure =
+                                Some(Failure { reason, exit_code: None, signal: None, log_tail: Vec::new() })
+                        }
+                    }
+                }
+                if let Some(running) = server.as_mut() {
+                    self.serve_cell(&client, running, cell, experiment, &mut record).await;
+                }
+                record.timings.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                let line = match (&record.status, &record.failure) {
+                    (Status::Ok, _) => format!("ok       {}  {}", cell.id, describe_server_metrics(&record.metrics)),
+                    (status, Some(failure)) => format!("{:<8} {}: {}", status.name(), cell.id, failure.reason),
+                    (status, None) => format!("{:<8} {}", status.name(), cell.id),
+                };
+                progress.finish(&line);
+                self.store.write(&record)?;
+                if record.status == Status::Ok { summary.ok += 1 } else { summary.failed += 1 }
+            }
+            if let Some(running) = server.take()
+                && let Some(problem) = running.stop(self.options.grace).await
+            {
+                progress.note(&format!("warning: {problem}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends a server cell's workload (its requests, `repeat` times, in order) and fills the
+    /// record with per-request and aggregated metrics.
+    async fn serve_cell(
+        &self,
+        client: &reqwest::Client,
+        server: &mut super::server::Server,
+        cell: &ResolvedCell,
+        experiment: &crate::manifest::Experiment,
+        record: &mut CellRecord,
+    ) {
+        let Some(workload) = experiment.workloads.iter().find(|workload| workload.name.value == cell.cell.workload)
+        else {
+            return;
+        };
+        let specs: Result<Vec<super::client::RequestSpec>, String> =
+            workload.requests.iter().map(|request| self.request_spec(request)).collect();
+        let specs = match specs {
+            Ok(specs) => specs,
+            Err(reason) => {
+                record.failure = Some(Failure { reason, exit_code: None, signal: None, log_tail: Vec::new() });
+                return;
+            }
+        };
+        let mut exchanges = Vec::new();
+        let total = specs.len() * usize::try_from(workload.repeat).unwrap_or(1);
+        for index in 0..total {
+            let spec = &specs[index % specs.len()];
+            match super::client::exchange(client, server.port, spec).await {
+                Ok(exchange) => exchanges.push(exchange),
+                Err(reason) => {
+                    let mut reason = format!("request {} of {total}: {reason}", index + 1);
+                    if server.died_within(Duration::from_millis(500)).await {
+                        reason = format!("{reason}; llama-server died: {}", server.output_tail());
+                    }
+                    record.failure = Some(Failure { reason, exit_code: None, signal: None, log_tail: Vec::new() });
+                    break;
+                }
+            }
+        }
+        record.metrics = super::serve_metrics::aggregate(&exchanges);
+        record.metrics.insert(
+            "server_load_ms".to_owned(),
+            MetricValue { mean: server.load_ms, stddev: None, unit: "ms".to_owned(), samples: vec![server.load_ms] },
+        );
+        record.raw = exchanges
+            .iter()
+            .enumerate()
+            .map(|(index, exchange)| {
+                serde_json::json!({
+                    "request": index + 1,
+                    "ttft_ms": exchange.ttft_ms,
+                    "e2e_ms": exchange.e2e_ms,
+                    "timings": exchange.timings,
+                    "usage": exchange.usage,
+                })
+            })
+            .collect();
+        if record.failure.is_none() {
+            record.status = Status::Ok;
+        }
+    }
+
+    fn request_spec(&self, request: &crate::manifest::Request) -> Result<super::client::RequestSpec, String> {
+        let read = |key: &str| -> Result<Option<String>, String> {
+            match request.files.get(key) {
+                Some(path) => {
+                    let full = self.manifests.input_path(path.at, &path.value);
+                    std::fs::read_to_string(&full)
+                        .map(Some)
+                        .map_err(|error| format!("cannot read `{}`: {error}", full.display()))
+                }
+                None => Ok(None),
+            }
+        };
+        let prompt = match read("prompt-file")? {
+            Some(text) => text,
+            None => request.fields.get("prompt").cloned().unwrap_or_default(),
+        };
+        let system = read("system-file")?.or_else(|| request.fields.get("system").cloned());
+        let fields = request
+            .fields
+            .iter()
+            .filter(|(key, _)| *key != "prompt" && *key != "system")
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        Ok(super::client::RequestSpec { api: request.api, prompt, system, fields })
     }
 
     fn record_blocked(&self, cell: &ResolvedCell, reasons: &[String]) -> Result<(), StoreError> {
@@ -267,6 +447,31 @@ impl Executor<'_> {
             }
         }
     }
+}
+
+fn now_unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// `ttft 2093 ms cold, 62 ms warm; cache_n 2040 warm; gen 30.9 t/s`: the server metrics a
+/// person looks at first (all of them are in the record).
+fn describe_server_metrics(metrics: &BTreeMap<String, MetricValue>) -> String {
+    let value = |name: &str| metrics.get(name).map(|metric| metric.mean);
+    let mut parts = Vec::new();
+    match (value("ttft_ms_first"), value("ttft_ms_warm")) {
+        (Some(cold), Some(warm)) => parts.push(format!("ttft {cold:.0} ms cold, {warm:.0} ms warm")),
+        (Some(cold), None) => parts.push(format!("ttft {cold:.0} ms")),
+        _ => {}
+    }
+    if let Some(cache) = value("cache_n_warm") {
+        parts.push(format!("cache_n {cache:.0} warm"));
+    }
+    if let Some(generation) = value("gen_tps") {
+        parts.push(format!("gen {generation:.1} t/s"));
+    }
+    parts.join("; ")
 }
 
 /// `pp64 107.2 t/s, tg16 14.9 t/s`.

@@ -1,12 +1,15 @@
 //! Running cells: the only async code. Launch argv in toolboxes, supervise children, turn
 //! their output into metrics, and record every result as it lands.
 
+mod client;
 mod execute;
 mod inspect;
 mod launch;
 mod metrics;
 mod progress;
 mod run_lock;
+mod serve_metrics;
+mod server;
 mod supervisor;
 
 pub use execute::{DEFAULT_TIMEOUT, Executor, RunOptions, RunSummary};

@@ -42,6 +42,39 @@ pub async fn supervise(
     grace: Duration,
     mut stop: StopSignal,
 ) -> std::io::Result<ChildResult> {
+    let started = Instant::now();
+    let Spawned { mut child, group, combined, stdout: stdout_reader, stderr: stderr_reader } = spawn(launch, log)?;
+    let exit = tokio::select! {
+        status = child.wait() => status_exit(status?),
+        () = tokio::time::sleep(timeout) => {
+            terminate(&mut child, group, grace, &mut stop).await?;
+            Exit::TimedOut
+        }
+        () = wait_for_stop(&mut stop) => {
+            terminate(&mut child, group, grace, &mut stop).await?;
+            Exit::Interrupted
+        }
+    };
+    // Whatever the child left in its group (helpers, a daemonised server) goes with it.
+    kill_group(group, libc::SIGKILL);
+    let stdout = stdout_reader.await.unwrap_or_default();
+    let _ = stderr_reader.await;
+    let combined = std::mem::take(&mut *combined.lock().expect("output lock"));
+    Ok(ChildResult { exit, stdout, combined, duration: started.elapsed() })
+}
+
+/// A child started in its own process group, its output streaming to a log file.
+pub(super) struct Spawned {
+    pub(super) child: tokio::process::Child,
+    pub(super) group: i32,
+    /// stdout and stderr interleaved as they arrive.
+    pub(super) combined: Arc<Mutex<Vec<u8>>>,
+    pub(super) stdout: tokio::task::JoinHandle<Vec<u8>>,
+    pub(super) stderr: tokio::task::JoinHandle<Vec<u8>>,
+}
+
+/// Starts `launch` in its own process group, dying with bakeoff, output appended to `log`.
+pub(super) fn spawn(launch: &Launch, log: &Path) -> std::io::Result<Spawned> {
     if let Some(parent) = log.parent() {
         std::fs::create_dir_all(parent)?;
     }
@@ -66,30 +99,12 @@ pub async fn supervise(
             Ok(())
         });
     }
-    let started = Instant::now();
     let mut child = command.spawn()?;
     let group = child.id().and_then(|pid| i32::try_from(pid).ok()).unwrap_or(0);
     let combined = Arc::new(Mutex::new(Vec::new()));
-    let stdout_reader = tokio::spawn(pump(child.stdout.take(), Arc::clone(&combined), Arc::clone(&log_file), true));
-    let stderr_reader = tokio::spawn(pump(child.stderr.take(), Arc::clone(&combined), Arc::clone(&log_file), false));
-
-    let exit = tokio::select! {
-        status = child.wait() => status_exit(status?),
-        () = tokio::time::sleep(timeout) => {
-            terminate(&mut child, group, grace, &mut stop).await?;
-            Exit::TimedOut
-        }
-        () = wait_for_stop(&mut stop) => {
-            terminate(&mut child, group, grace, &mut stop).await?;
-            Exit::Interrupted
-        }
-    };
-    // Whatever the child left in its group (helpers, a daemonised server) goes with it.
-    kill_group(group, libc::SIGKILL);
-    let stdout = stdout_reader.await.unwrap_or_default();
-    let _ = stderr_reader.await;
-    let combined = std::mem::take(&mut *combined.lock().expect("output lock"));
-    Ok(ChildResult { exit, stdout, combined, duration: started.elapsed() })
+    let stdout = tokio::spawn(pump(child.stdout.take(), Arc::clone(&combined), Arc::clone(&log_file), true));
+    let stderr = tokio::spawn(pump(child.stderr.take(), Arc::clone(&combined), Arc::clone(&log_file), false));
+    Ok(Spawned { child, group, combined, stdout, stderr })
 }
 
 async fn wait_for_stop(stop: &mut StopSignal) {
@@ -125,7 +140,7 @@ async fn terminate(
     Ok(())
 }
 
-fn kill_group(group: i32, signal: i32) {
+pub(super) fn kill_group(group: i32, signal: i32) {
     if group > 0 {
         // SAFETY: kill(2) with a negative pid signals the process group; no memory is shared.
         unsafe {

@@ -5,5 +5,6 @@ mod lock;
 mod manifests;
 mod plan;
 mod run;
+mod serve;
 mod support;
 mod why;

@@ -1,0 +1,177 @@
+//! Requests to llama-server over HTTP, streamed so that time to first token is measured on
+//! the client: the native `/completion`, `OpenAI` `/v1/chat/completions` and `Anthropic`
+//! `/v1/messages` APIs.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::manifest::Api;
+
+/// One request, with its files already read.
+#[derive(Debug, Clone)]
+pub(super) struct RequestSpec {
+    pub api: Api,
+    pub prompt: String,
+    pub system: Option<String>,
+    /// `max-tokens`, sampling settings, `timeout` (seconds) as written in the manifest.
+    pub fields: BTreeMap<String, String>,
+}
+
+/// What one request measured.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Exchange {
+    pub ttft_ms: Option<f64>,
+    pub e2e_ms: f64,
+    /// llama-server's `timings` object, when the API streams it.
+    pub timings: Option<Value>,
+    /// Anthropic usage counters (`cache_read_input_tokens`, `input_tokens`, `output_tokens`).
+    pub usage: BTreeMap<String, f64>,
+    pub text: String,
+}
+
+const DEFAULT_REQUEST_TIMEOUT: u64 = 600;
+
+fn number(fields: &BTreeMap<String, String>, key: &str) -> Option<Value> {
+    let text = fields.get(key)?;
+    text.parse::<i64>().map(Value::from).ok().or_else(|| text.parse::<f64>().ok().map(Value::from))
+}
+
+/// The path and JSON body of `spec` for its API.
+fn body(spec: &RequestSpec) -> (&'static str, Value) {
+    let mut sampling = serde_json::Map::new();
+    for (field, key) in [
+        ("temperature", "temperature"),
+        ("top-p", "top_p"),
+        ("top-k", "top_k"),
+        ("min-p", "min_p"),
+        ("seed", "seed"),
+        ("repeat-penalty", "repeat_penalty"),
+    ] {
+        if let Some(value) = number(&spec.fields, field) {
+            sampling.insert(key.to_owned(), value);
+        }
+    }
+    let max_tokens = number(&spec.fields, "max-tokens").unwrap_or_else(|| Value::from(128));
+    let (path, mut body) = match spec.api {
+        Api::Completion => {
+            let prompt = match &spec.system {
+                Some(system) => format!("{system}\n\n{}", spec.prompt),
+                None => spec.prompt.clone(),
+            };
+            ("/completion", json!({ "prompt": prompt, "n_predict": max_tokens, "cache_prompt": true }))
+        }
+        Api::OpenaiChat => {
+            let mut messages = Vec::new();
+            if let Some(system) = &spec.system {
+                messages.push(json!({ "role": "system", "content": system }));
+            }
+            messages.push(json!({ "role": "user", "content": spec.prompt }));
+            ("/v1/chat/completions", json!({ "messages": messages, "max_tokens": max_tokens }))
+        }
+        Api::AnthropicMessages => {
+            let mut body = json!({
+                "model": "bakeoff",
+                "max_tokens": max_tokens,
+                "messages": [{ "role": "user", "content": spec.prompt }],
+            });
+            if let Some(system) = &spec.system {
+                body["system"] = Value::from(system.clone());
+            }
+            ("/v1/messages", body)
+        }
+    };
+    body["stream"] = Value::Bool(true);
+    for (key, value) in sampling {
+        body[key] = value;
+    }
+    (path, body)
+}
+
+/// Sends `spec` to the server on `port` and reads the whole stream.
+pub(super) async fn exchange(client: &reqwest::Client, port: u16, spec: &RequestSpec) -> Result<Exchange, String> {
+    let (path, body) = body(spec);
+    let timeout = Duration::from_secs(
+        spec.fields.get("timeout").and_then(|text| text.parse().ok()).unwrap_or(DEFAULT_REQUEST_TIMEOUT),
+    );
+    let started = Instant::now();
+    let work = async {
+        let response = client
+            .post(format!("http://127.0.0.1:{port}{path}"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .map_err(|error| format!("request to {path} failed: {}", describe(&error)))?;
+        let status = response.status();
+        if !status.is_success() {
+            let text = response.text().await.unwrap_or_default();
+            let message = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|error| error.pointer("/error/message").and_then(Value::as_str).map(str::to_owned))
+                .unwrap_or(text);
+            return Err(format!("HTTP {} from {path}: {message}", status.as_u16()));
+        }
+        read_stream(response, spec.api, started).await
+    };
+    match tokio::time::timeout(timeout, work).await {
+        Ok(result) => result,
+        Err(_) => Err(format!("no complete response from {path} within {} s", timeout.as_secs())),
+    }
+}
+
+async fn read_stream(mut response: reqwest::Response, api: Api, started: Instant) -> Result<Exchange, String> {
+    let mut exchange = Exchange::default();
+    let mut pending = Vec::new();
+    loop {
+        let chunk = response.chunk().await.map_err(|error| format!("the stream broke: {}", describe(&error)))?;
+        let Some(chunk) = chunk else { break };
+        pending.extend_from_slice(&chunk);
+        while let Some(newline) = pending.iter().position(|byte| *byte == b'\n') {
+            let line: Vec<u8> = pending.drain(..=newline).collect();
+            let line = String::from_utf8_lossy(&line);
+            let Some(data) = line.trim().strip_prefix("data:") else { continue };
+            let Ok(event) = serde_json::from_str::<Value>(data.trim()) else { continue };
+            let text = match api {
+                Api::Completion => event.get("content").and_then(Value::as_str),
+                Api::OpenaiChat => event.pointer("/choices/0/delta/content").and_then(Value::as_str),
+                Api::AnthropicMessages => event.pointer("/delta/text").and_then(Value::as_str),
+            };
+            if let Some(text) = text.filter(|text| !text.is_empty()) {
+                if exchange.ttft_ms.is_none() {
+                    exchange.ttft_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
+                }
+                exchange.text.push_str(text);
+            }
+            if let Some(timings) = event.get("timings") {
+                exchange.timings = Some(timings.clone());
+            }
+            for usage in [event.pointer("/message/usage"), event.get("usage")].into_iter().flatten() {
+                if let Some(usage) = usage.as_object() {
+                    for (key, value) in usage {
+                        if let Some(value) = value.as_f64() {
+                            exchange.usage.insert(key.clone(), value);
+                        }
+                    }
+                }
+            }
+            if let Some(message) = event.pointer("/error/message").and_then(Value::as_str) {
+                return Err(format!("the server reported an error mid-stream: {message}"));
+            }
+        }
+    }
+    exchange.e2e_ms = started.elapsed().as_secs_f64() * 1000.0;
+    Ok(exchange)
+}
+
+fn describe(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,87 @@
+//! llama-server's lifecycle: a free loopback port, readiness by `/health`, and a shutdown
+//! that leaves the port free.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::launch::Launch;
+use super::supervisor::{Spawned, kill_group, spawn};
+
+/// A running llama-server.
+pub(super) struct Server {
+    spawned: Spawned,
+    pub(super) port: u16,
+    /// From start to the first 200 on `/health`: loading the model.
+    pub(super) load_ms: f64,
+}
+
+/// A loopback port nobody listens on now.
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Starts `launch` (a llama-server argv) on a free port and waits until it serves.
+pub(super) async fn start(
+    launch: &Launch,
+    log: &Path,
+    ready_timeout: Duration,
+    client: &reqwest::Client,
+) -> Result<Server, String> {
+    let port = free_port().map_err(|error| format!("no free loopback port: {error}"))?;
+    let mut launch = launch.clone();
+    launch.args.extend(["--host".to_owned(), "127.0.0.1".to_owned(), "--port".to_owned(), port.to_string()]);
+    let started = Instant::now();
+    let spawned =
+        spawn(&launch, log).map_err(|error| format!("cannot start `{}`: {error}", launch.program.display()))?;
+    let mut server = Server { spawned, port, load_ms: 0.0 };
+    loop {
+        if let Ok(Some(status)) = server.spawned.child.try_wait() {
+            let tail = server.output_tail();
+            return Err(format!("llama-server exited ({status}) before it was ready: {tail}"));
+        }
+        let health = client.get(format!("http://127.0.0.1:{port}/health")).send().await;
+        if health.is_ok_and(|response| response.status().is_success()) {
+            server.load_ms = started.elapsed().as_secs_f64() * 1000.0;
+            return Ok(server);
+        }
+        if started.elapsed() > ready_timeout {
+            let tail = server.output_tail();
+            server.stop(Duration::from_secs(5)).await;
+            return Err(format!("llama-server was not ready after {} s: {tail}", ready_timeout.as_secs()));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+impl Server {
+    pub(super) fn is_running(&mut self) -> bool {
+        matches!(self.spawned.child.try_wait(), Ok(None))
+    }
+
+    /// Whether the server exits within `patience`: a dying process closes its sockets before
+    /// its exit can be collected, so a broken connection alone does not tell yet.
+    pub(super) async fn died_within(&mut self, patience: Duration) -> bool {
+        tokio::time::timeout(patience, self.spawned.child.wait()).await.is_ok()
+    }
+
+    /// The last lines the server printed, on one line, for failure reasons.
+    pub(super) fn output_tail(&self) -> String {
+        let output = self.spawned.combined.lock().expect("output lock");
+        let text = String::from_utf8_lossy(&output);
+        let lines: Vec<&str> = text.lines().filter(|line| !line.trim().is_empty()).collect();
+        lines[lines.len().saturating_sub(3)..].join(" | ")
+    }
+
+    /// SIGTERM to the server's group, SIGKILL after `grace`; then the port must be free.
+    pub(super) async fn stop(mut self, grace: Duration) -> Option<String> {
+        kill_group(self.spawned.group, libc::SIGTERM);
+        if tokio::time::timeout(grace, self.spawned.child.wait()).await.is_err() {
+            kill_group(self.spawned.group, libc::SIGKILL);
+        }
+        let _ = self.spawned.child.wait().await;
+        kill_group(self.spawned.group, libc::SIGKILL);
+        // Inside a container, killing the `toolbox run` client can leave the server running.
+        let still_serving = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok();
+        still_serving.then(|| format!("port {} still answers after llama-server was stopped", self.port))
+    }
+}

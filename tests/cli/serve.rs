@@ -1,0 +1,164 @@
+//! Server workloads against the real llama-server on the Gemma model: one server per
+//! configuration, cold and warm requests on all three APIs, and faults that become results.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use bakeoff::store::Status;
+
+use crate::support::{Bakeoff, Llama, project, records};
+
+/// About 2,000 tokens of agent-style instructions; `tag` makes each file's prefix unique so
+/// that one workload's prompt cache does not warm another's first request.
+fn system_prompt(tag: &str) -> String {
+    (1..=52)
+        .map(|rule| format!("{tag} rule {rule}: when the user asks about file number {rule}, read it first, answer in one short sentence, and never invent a path that you have not seen."))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn bakeoff(directory: &Path, llama: &Llama) -> Bakeoff {
+    let mut bakeoff = Bakeoff::new(directory);
+    bakeoff.env("PATH", llama.path(None)).arg("--models").arg(llama.model_root());
+    bakeoff
+}
+
+/// Whether a llama-server whose command line matches `pattern` answers 200 on `/health`.
+fn serving(pattern: &str) -> bool {
+    use std::io::{Read, Write};
+    let output = std::process::Command::new("pgrep").args(["-af", pattern]).output().unwrap();
+    let listing = String::from_utf8_lossy(&output.stdout);
+    let Some(port) = listing.split_whitespace().skip_while(|word| *word != "--port").nth(1) else { return false };
+    let Ok(mut stream) = std::net::TcpStream::connect(format!("127.0.0.1:{port}")) else { return false };
+    let _ = stream.write_all(b"GET /health HTTP/1.0\r\n\r\n");
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200")
+}
+
+fn processes_matching(pattern: &str) -> usize {
+    let output = std::process::Command::new("pgrep").args(["-f", pattern]).output().unwrap();
+    String::from_utf8_lossy(&output.stdout).lines().count()
+}
+
+const SERVED: &str = r#"model "gemma" { file "gemma-3-270m-q4_k_m.gguf" }
+experiment "agent" {
+    matrix {
+        model "gemma"
+        ctx 4032 8128
+    }
+    server {
+        args "-nr" "-t" 2 "--ctx-size" "{ctx}" "--temp" 0.0
+        ready-timeout 120
+    }
+    workload "openai" {
+        request api="openai-chat" max-tokens=4 system-file="prompts/openai.txt" prompt="What is rule 3?"
+        repeat 3
+    }
+    workload "anthropic" {
+        request api="anthropic-messages" max-tokens=4 system-file="prompts/anthropic.txt" prompt="What is rule 4?"
+        repeat 3
+    }
+    workload "native" {
+        request api="completion" max-tokens=4 system-file="prompts/native.txt" prompt="What is rule 5?"
+        repeat 3
+    }
+    timeout 600
+}
+"#;
+
+#[test]
+fn one_server_per_configuration_measures_cold_and_warm_turns_on_three_apis() {
+    let llama = Llama::get();
+    let (openai, anthropic, native) = (system_prompt("Alpha"), system_prompt("Beta"), system_prompt("Gamma"));
+    let directory = project(&[
+        ("experiments/agent.kdl", SERVED),
+        ("experiments/prompts/openai.txt", &openai),
+        ("experiments/prompts/anthropic.txt", &anthropic),
+        ("experiments/prompts/native.txt", &native),
+    ]);
+    let outcome = bakeoff(directory.path(), &llama).args(["run", "--no-progress"]).run();
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert_eq!(outcome.stdout, "6 cells: 6 ran (6 ok, 0 failed), 0 cached, 0 blocked\n");
+    assert_eq!(outcome.stderr.matches("llama-server ready on port").count(), 2, "{}", outcome.stderr);
+    let stored = records(directory.path());
+    assert_eq!(stored.len(), 6);
+    for record in &stored {
+        assert_eq!(record.status, Status::Ok, "{:?}", record.failure);
+        let metric = |name: &str| record.metrics.get(name).unwrap_or_else(|| panic!("{}: no {name}", record.cell)).mean;
+        assert!(metric("prompt_n_first") >= 1500.0, "{}: a ~2,000-token first prompt", record.cell);
+        assert!(metric("cache_n_warm") > 0.0, "{}: warm turns hit the prompt cache", record.cell);
+        assert!(metric("ttft_ms_warm") < metric("ttft_ms_first"), "{}: warm TTFT below cold", record.cell);
+        assert!(metric("server_load_ms") > 0.0);
+        assert_eq!(record.raw.len(), 3);
+    }
+    assert_eq!(processes_matching("ctx-size 4032"), 0);
+    assert_eq!(processes_matching("ctx-size 8128"), 0);
+
+    let again = bakeoff(directory.path(), &llama).args(["run", "--no-progress"]).run();
+    assert_eq!(again.stdout, "6 cells: 0 ran (0 ok, 0 failed), 6 cached, 0 blocked\n");
+    assert!(!again.stderr.contains("llama-server ready"), "no server starts when every cell is cached");
+}
+
+#[test]
+fn server_faults_are_results_and_the_run_goes_on() {
+    let llama = Llama::get();
+    let directory = project(&[
+        (
+            "experiments/faults.kdl",
+            r#"model "gemma" { file "gemma-3-270m-q4_k_m.gguf" }
+experiment "never-ready" {
+    matrix { model "gemma" }
+    server { args "-nr" "--no-such-flag" "--ctx-size" 1111 }
+    workload "chat" { request prompt="Hello" max-tokens=4 }
+}
+experiment "too-long" {
+    matrix { model "gemma" }
+    server { args "-nr" "-t" 2 "--ctx-size" 512 }
+    workload "chat" { request api="openai-chat" system-file="prompts/long.txt" prompt="Hello" max-tokens=4 }
+}
+experiment "killed" {
+    matrix { model "gemma" }
+    server { args "-nr" "-t" 2 "--ctx-size" 2222 }
+    workload "long" { request api="completion" prompt="Count from one to ten thousand:" max-tokens=2000 }
+    workload "after" { request api="completion" prompt="Hello" max-tokens=4 }
+}
+"#,
+        ),
+        ("experiments/prompts/long.txt", &system_prompt("Delta")),
+    ]);
+    let mut command = bakeoff(directory.path(), &llama);
+    command.args(["run", "--no-progress"]);
+    let handle = std::thread::spawn(move || command.run());
+    // Kill the `killed` experiment's server once it serves and its long generation is under way.
+    let started = Instant::now();
+    while !serving("ctx-size 2222") {
+        assert!(started.elapsed() < Duration::from_secs(120), "the server of `killed` never became ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    std::process::Command::new("pkill").args(["-KILL", "-f", "ctx-size 2222"]).status().unwrap();
+    let outcome = handle.join().unwrap();
+    assert_eq!(outcome.code, 4, "{}", outcome.stderr);
+    assert_eq!(outcome.stdout, "4 cells: 4 ran (1 ok, 3 failed), 0 cached, 0 blocked\n", "{}", outcome.stderr);
+    let stored = records(directory.path());
+    let reason = |experiment: &str, workload: &str| {
+        let record =
+            stored.iter().find(|record| record.experiment == experiment && record.workload == workload).unwrap();
+        (record.status, record.failure.as_ref().map(|failure| failure.reason.clone()).unwrap_or_default())
+    };
+    let (status, never_ready) = reason("never-ready", "chat");
+    assert_eq!(status, Status::Failed);
+    assert!(never_ready.starts_with("llama-server exited (exit status: 1) before it was ready"), "{never_ready}");
+    assert!(never_ready.contains("--no-such-flag"), "{never_ready}");
+    let (_, too_long) = reason("too-long", "chat");
+    assert!(too_long.starts_with("request 1 of 1: HTTP 400 from /v1/chat/completions:"), "{too_long}");
+    assert!(too_long.contains("exceeds the available context size"), "{too_long}");
+    let (_, killed) = reason("killed", "long");
+    assert!(killed.starts_with("request 1 of 1:") && killed.contains("llama-server died"), "{killed}");
+    assert_eq!(reason("killed", "after"), (Status::Ok, String::new()));
+    assert!(outcome.stderr.contains("died; starting it again"), "{}", outcome.stderr);
+    for size in ["1111", "512", "2222"] {
+        assert_eq!(processes_matching(&format!("ctx-size {size}")), 0, "a llama-server with --ctx-size {size} is left");
+    }
+}
