@@ -184,26 +184,20 @@ impl Executor<'_> {
                     }
                 }
                 if server.is_none() {
-                    let launched = launch(toolbox, argv, &self.mounts).map_err(|error| error.to_string());
                     let log = self.store.log_path(&format!("server-{}", &cell.hash));
-                    match launched {
-                        Ok(launched) => match super::server::start(&launched, &log, ready_timeout, &client).await {
-                            Ok(started) => {
-                                progress.note(&format!(
-                                    "llama-server ready on port {} after {:.0} ms",
-                                    started.port, started.load_ms
-                                ));
-                                server = Some(started);
-                            }
-                            Err(reason) => {
-                                record.failure =
-                                    Some(Failure { reason, exit_code: None, signal: None, log_tail: Vec::new() })
-                            }
-                        },
-                        Err(reason) => {
-                            record.failure =
-                                Some(Failure { reason, exit_code: None, signal: None, log_tail: Vec::new() })
+                    let started = match launch(toolbox, argv, &self.mounts) {
+                        Ok(launched) => super::server::start(&launched, &log, ready_timeout, &client).await,
+                        Err(error) => Err(error.reason()),
+                    };
+                    match started {
+                        Ok(started) => {
+                            progress.note(&format!(
+                                "llama-server ready on port {} after {:.0} ms",
+                                started.port, started.load_ms
+                            ));
+                            server = Some(started);
                         }
+                        Err(reason) => record.failure = Some(reason_only(reason)),
                     }
                 }
                 if let Some(running) = server.as_mut() {
@@ -247,7 +241,7 @@ impl Executor<'_> {
         let specs = match specs {
             Ok(specs) => specs,
             Err(reason) => {
-                record.failure = Some(Failure { reason, exit_code: None, signal: None, log_tail: Vec::new() });
+                record.failure = Some(reason_only(reason));
                 return;
             }
         };
@@ -262,7 +256,7 @@ impl Executor<'_> {
                     if server.died_within(Duration::from_millis(500)).await {
                         reason = format!("{reason}; llama-server died: {}", server.output_tail());
                     }
-                    record.failure = Some(Failure { reason, exit_code: None, signal: None, log_tail: Vec::new() });
+                    record.failure = Some(reason_only(reason));
                     break;
                 }
             }
@@ -322,8 +316,7 @@ impl Executor<'_> {
         }
         let mut record = CellRecord::new(cell, self.host, Status::Blocked);
         record.attempts = 0;
-        record.failure =
-            Some(Failure { reason: reasons.join("; "), exit_code: None, signal: None, log_tail: Vec::new() });
+        record.failure = Some(reason_only(reasons.join("; ")));
         self.store.write(&record)
     }
 
@@ -347,11 +340,7 @@ impl Executor<'_> {
         let launch = match launch(toolbox, &cell.argv, &self.mounts) {
             Ok(launch) => launch,
             Err(error) => {
-                let reason = match &error {
-                    super::launch::LaunchError::ProgramNotFound { help, .. } => format!("{error}: {help}"),
-                    super::launch::LaunchError::Empty => error.to_string(),
-                };
-                record.failure = Some(Failure { reason, exit_code: None, signal: None, log_tail: Vec::new() });
+                record.failure = Some(reason_only(error.reason()));
                 progress.finish(&format!("failed   {}: {}", cell.id, record.failure.as_ref().expect("set").reason));
                 self.store.write(&record)?;
                 return Ok(Some(Status::Failed));
@@ -364,12 +353,7 @@ impl Executor<'_> {
             let result = match supervise(&launch, &log, timeout, self.options.grace, stop.clone()).await {
                 Ok(result) => result,
                 Err(error) => {
-                    record.failure = Some(Failure {
-                        reason: format!("cannot start `{}`: {error}", launch.program.display()),
-                        exit_code: None,
-                        signal: None,
-                        log_tail: Vec::new(),
-                    });
+                    record.failure = Some(reason_only(format!("cannot start `{}`: {error}", launch.program.display())));
                     break;
                 }
             };
@@ -447,6 +431,11 @@ impl Executor<'_> {
             }
         }
     }
+}
+
+/// A failure that has a reason but no exit status or log of its own.
+fn reason_only(reason: String) -> Failure {
+    Failure { reason, exit_code: None, signal: None, log_tail: Vec::new() }
 }
 
 fn now_unix_ms() -> u64 {

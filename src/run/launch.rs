@@ -39,6 +39,16 @@ pub enum LaunchError {
     Empty,
 }
 
+impl LaunchError {
+    /// The message with its advice, as a cell's failure reason.
+    pub fn reason(&self) -> String {
+        match self {
+            Self::ProgramNotFound { help, .. } => format!("{self}: {help}"),
+            Self::Empty => self.to_string(),
+        }
+    }
+}
+
 /// Where the paths a container needs come from: model roots and declared files, mounted read-only.
 #[derive(Debug, Clone, Default)]
 pub struct Mounts {
