@@ -8,7 +8,7 @@ use tokio::sync::watch;
 use super::launch::{Mounts, launch};
 use super::metrics::{bench_metrics, command_metrics};
 use super::progress::Progress;
-use super::supervisor::{ChildResult, Exit, StopSignal, signal_name, supervise};
+use super::supervisor::{ChildResult, Exit, StopSignal, signal_name, supervise, wait_for_stop};
 use crate::fingerprint::ResolvedCell;
 use crate::host::HostFacts;
 use crate::manifest::Manifests;
@@ -168,6 +168,9 @@ impl Executor<'_> {
             let ready_timeout =
                 Duration::from_secs(experiment.server.as_ref().and_then(|server| server.ready_timeout).unwrap_or(600));
             let mut server: Option<super::server::Server> = None;
+            // A server that could not start fails the rest of its cells with the same reason
+            // instead of being waited for once per cell.
+            let mut start_failure: Option<String> = None;
             for cell in cells {
                 if *stop.borrow() > 0 {
                     summary.interrupted = true;
@@ -180,28 +183,35 @@ impl Executor<'_> {
                 if server.as_mut().is_some_and(|server| !server.is_running()) {
                     progress.note(&format!("llama-server for {} died; starting it again", cell.id));
                     if let Some(dead) = server.take() {
-                        dead.stop(self.options.grace).await;
+                        dead.stop(self.options.grace, None).await;
                     }
                 }
-                if server.is_none() {
+                if server.is_none() && start_failure.is_none() {
                     let log = self.store.log_path(&format!("server-{}", &cell.hash));
-                    let started = match launch(toolbox, argv, &self.mounts) {
+                    let outcome = match launch(toolbox, argv, &self.mounts) {
                         Ok(launched) => super::server::start(&launched, &log, ready_timeout, &client).await,
                         Err(error) => Err(error.reason()),
                     };
-                    match started {
-                        Ok(started) => {
+                    match outcome {
+                        Ok(ready) => {
                             progress.note(&format!(
                                 "llama-server ready on port {} after {:.0} ms",
-                                started.port, started.load_ms
+                                ready.port, ready.load_ms
                             ));
-                            server = Some(started);
+                            server = Some(ready);
                         }
-                        Err(reason) => record.failure = Some(reason_only(reason)),
+                        Err(reason) => start_failure = Some(reason),
                     }
                 }
-                if let Some(running) = server.as_mut() {
-                    self.serve_cell(&client, running, cell, experiment, &mut record).await;
+                if let Some(reason) = &start_failure {
+                    record.failure = Some(reason_only(reason.clone()));
+                }
+                if let Some(running) = server.as_mut()
+                    && !self.serve_cell(&client, running, cell, experiment, &mut record, stop.clone()).await
+                {
+                    summary.interrupted = true;
+                    progress.note(&format!("interrupted {}: no result recorded", cell.id));
+                    break;
                 }
                 record.timings.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
                 let line = match (&record.status, &record.failure) {
@@ -213,8 +223,16 @@ impl Executor<'_> {
                 self.store.write(&record)?;
                 if record.status == Status::Ok { summary.ok += 1 } else { summary.failed += 1 }
             }
+            let in_container = (toolbox.runner != crate::manifest::Runner::Host)
+                .then(|| server.as_ref().map(|running| running.port))
+                .flatten()
+                .and_then(|port| {
+                    // An absolute program, so that a toolbox's bin-dir is not put in front of it.
+                    let script = format!("pkill -f 'llama-server.*--port {port}'");
+                    launch(toolbox, &["/bin/sh".to_owned(), "-c".to_owned(), script], &self.mounts).ok()
+                });
             if let Some(running) = server.take()
-                && let Some(problem) = running.stop(self.options.grace).await
+                && let Some(problem) = running.stop(self.options.grace, in_container).await
             {
                 progress.note(&format!("warning: {problem}"));
             }
@@ -223,7 +241,7 @@ impl Executor<'_> {
     }
 
     /// Sends a server cell's workload (its requests, `repeat` times, in order) and fills the
-    /// record with per-request and aggregated metrics.
+    /// record with per-request and aggregated metrics. `false` when a stop request ended it.
     async fn serve_cell(
         &self,
         client: &reqwest::Client,
@@ -231,10 +249,11 @@ impl Executor<'_> {
         cell: &ResolvedCell,
         experiment: &crate::manifest::Experiment,
         record: &mut CellRecord,
-    ) {
+        mut stop: StopSignal,
+    ) -> bool {
         let Some(workload) = experiment.workloads.iter().find(|workload| workload.name.value == cell.cell.workload)
         else {
-            return;
+            return true;
         };
         let specs: Result<Vec<super::client::RequestSpec>, String> =
             workload.requests.iter().map(|request| self.request_spec(request)).collect();
@@ -242,14 +261,18 @@ impl Executor<'_> {
             Ok(specs) => specs,
             Err(reason) => {
                 record.failure = Some(reason_only(reason));
-                return;
+                return true;
             }
         };
         let mut exchanges = Vec::new();
         let total = specs.len() * usize::try_from(workload.repeat).unwrap_or(1);
         for index in 0..total {
             let spec = &specs[index % specs.len()];
-            match super::client::exchange(client, server.port, spec).await {
+            let exchanged = tokio::select! {
+                exchanged = super::client::exchange(client, server.port, spec) => exchanged,
+                () = wait_for_stop(&mut stop) => return false,
+            };
+            match exchanged {
                 Ok(exchange) => exchanges.push(exchange),
                 Err(reason) => {
                     let mut reason = format!("request {} of {total}: {reason}", index + 1);
@@ -282,6 +305,7 @@ impl Executor<'_> {
         if record.failure.is_none() {
             record.status = Status::Ok;
         }
+        true
     }
 
     fn request_spec(&self, request: &crate::manifest::Request) -> Result<super::client::RequestSpec, String> {

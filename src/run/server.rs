@@ -46,7 +46,7 @@ pub(super) async fn start(
         }
         if started.elapsed() > ready_timeout {
             let tail = server.output_tail();
-            server.stop(Duration::from_secs(5)).await;
+            server.stop(Duration::from_secs(5), None).await;
             return Err(format!("llama-server was not ready after {} s: {tail}", ready_timeout.as_secs()));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -72,16 +72,30 @@ impl Server {
         lines[lines.len().saturating_sub(3)..].join(" | ")
     }
 
-    /// SIGTERM to the server's group, SIGKILL after `grace`; then the port must be free.
-    pub(super) async fn stop(mut self, grace: Duration) -> Option<String> {
+    /// SIGTERM to the server's group, SIGKILL after `grace`; then the port must be free. When
+    /// it is not (killing the `toolbox run` client can leave the server running inside its
+    /// container), `in_container` — a `pkill` for this port launched in the same toolbox —
+    /// is run, and the port checked again.
+    pub(super) async fn stop(mut self, grace: Duration, in_container: Option<Launch>) -> Option<String> {
         kill_group(self.spawned.group, libc::SIGTERM);
         if tokio::time::timeout(grace, self.spawned.child.wait()).await.is_err() {
             kill_group(self.spawned.group, libc::SIGKILL);
         }
         let _ = self.spawned.child.wait().await;
         kill_group(self.spawned.group, libc::SIGKILL);
-        // Inside a container, killing the `toolbox run` client can leave the server running.
-        let still_serving = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok();
-        still_serving.then(|| format!("port {} still answers after llama-server was stopped", self.port))
+        let serving = |port| async move { tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() };
+        if !serving(self.port).await {
+            return None;
+        }
+        if let Some(pkill) = in_container {
+            let mut command = tokio::process::Command::new(&pkill.program);
+            command.args(&pkill.args).envs(pkill.env.iter().map(|(key, value)| (key, value)));
+            let _ = tokio::time::timeout(Duration::from_secs(30), command.status()).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if !serving(self.port).await {
+                return None;
+            }
+        }
+        Some(format!("port {} still answers after llama-server was stopped", self.port))
     }
 }

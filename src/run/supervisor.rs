@@ -107,7 +107,7 @@ pub(super) fn spawn(launch: &Launch, log: &Path) -> std::io::Result<Spawned> {
     Ok(Spawned { child, group, combined, stdout, stderr })
 }
 
-async fn wait_for_stop(stop: &mut StopSignal) {
+pub(super) async fn wait_for_stop(stop: &mut StopSignal) {
     while *stop.borrow_and_update() == 0 {
         if stop.changed().await.is_err() {
             // The sender is gone: nobody can ask for a stop any more.

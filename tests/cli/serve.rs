@@ -162,3 +162,34 @@ experiment "killed" {
         assert_eq!(processes_matching(&format!("ctx-size {size}")), 0, "a llama-server with --ctx-size {size} is left");
     }
 }
+
+#[test]
+fn ctrl_c_during_a_request_stops_the_server_and_records_nothing() {
+    let llama = Llama::get();
+    let directory = project(&[(
+        "experiments/long.kdl",
+        r#"model "gemma" { file "gemma-3-270m-q4_k_m.gguf" }
+experiment "long" {
+    matrix { model "gemma" }
+    server { args "-nr" "-t" 2 "--ctx-size" 3333 }
+    workload "long" { request api="completion" prompt="Count from one to ten thousand:" max-tokens=2000 }
+}
+"#,
+    )]);
+    let mut child = bakeoff(directory.path(), &llama).args(["run", "--no-progress"]).spawn();
+    let started = Instant::now();
+    while !serving("ctx-size 3333") {
+        assert!(started.elapsed() < Duration::from_secs(120), "the server never became ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let interrupted = Instant::now();
+    // SAFETY: kill(2) on a child we started and have not yet waited for.
+    unsafe {
+        libc::kill(i32::try_from(child.id()).unwrap(), libc::SIGINT);
+    }
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert!(interrupted.elapsed() < Duration::from_secs(15), "stopping took {:?}", interrupted.elapsed());
+    assert_eq!(processes_matching("ctx-size 3333"), 0);
+    assert!(records(directory.path()).is_empty());
+}
