@@ -117,6 +117,11 @@ experiment "too-long" {
     server { args "-nr" "-t" 2 "--ctx-size" 512 }
     workload "chat" { request api="openai-chat" system-file="prompts/long.txt" prompt="Hello" max-tokens=4 }
 }
+experiment "slow" {
+    matrix { model "gemma" }
+    server { args "-nr" "-t" 2 "--ctx-size" 4444 }
+    workload "chat" { request api="completion" prompt="Count from one to ten thousand:" max-tokens=2000 timeout=1 }
+}
 experiment "killed" {
     matrix { model "gemma" }
     server { args "-nr" "-t" 2 "--ctx-size" 2222 }
@@ -140,7 +145,7 @@ experiment "killed" {
     std::process::Command::new("pkill").args(["-KILL", "-f", "ctx-size 2222"]).status().unwrap();
     let outcome = handle.join().unwrap();
     assert_eq!(outcome.code, 4, "{}", outcome.stderr);
-    assert_eq!(outcome.stdout, "4 cells: 4 ran (1 ok, 3 failed), 0 cached, 0 blocked\n", "{}", outcome.stderr);
+    assert_eq!(outcome.stdout, "5 cells: 5 ran (1 ok, 4 failed), 0 cached, 0 blocked\n", "{}", outcome.stderr);
     let stored = records(directory.path());
     let reason = |experiment: &str, workload: &str| {
         let record =
@@ -154,11 +159,13 @@ experiment "killed" {
     let (_, too_long) = reason("too-long", "chat");
     assert!(too_long.starts_with("request 1 of 1: HTTP 400 from /v1/chat/completions:"), "{too_long}");
     assert!(too_long.contains("exceeds the available context size"), "{too_long}");
+    let (_, slow) = reason("slow", "chat");
+    assert_eq!(slow, "request 1 of 1: no complete response from /completion within 1 s");
     let (_, killed) = reason("killed", "long");
     assert!(killed.starts_with("request 1 of 1:") && killed.contains("llama-server died"), "{killed}");
     assert_eq!(reason("killed", "after"), (Status::Ok, String::new()));
     assert!(outcome.stderr.contains("died; starting it again"), "{}", outcome.stderr);
-    for size in ["1111", "512", "2222"] {
+    for size in ["1111", "512", "2222", "4444"] {
         assert_eq!(processes_matching(&format!("ctx-size {size}")), 0, "a llama-server with --ctx-size {size} is left");
     }
 }
