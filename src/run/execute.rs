@@ -214,12 +214,7 @@ impl Executor<'_> {
                     break;
                 }
                 record.timings.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-                let line = match (&record.status, &record.failure) {
-                    (Status::Ok, _) => format!("ok       {}  {}", cell.id, describe_server_metrics(&record.metrics)),
-                    (status, Some(failure)) => format!("{:<8} {}: {}", status.name(), cell.id, failure.reason),
-                    (status, None) => format!("{:<8} {}", status.name(), cell.id),
-                };
-                progress.finish(&line);
+                progress.finish(&finished_line(&cell.id, &record, describe_server_metrics));
                 self.store.write(&record)?;
                 if record.status == Status::Ok { summary.ok += 1 } else { summary.failed += 1 }
             }
@@ -365,7 +360,7 @@ impl Executor<'_> {
             Ok(launch) => launch,
             Err(error) => {
                 record.failure = Some(reason_only(error.reason()));
-                progress.finish(&format!("failed   {}: {}", cell.id, record.failure.as_ref().expect("set").reason));
+                progress.finish(&finished_line(&cell.id, &record, describe_metrics));
                 self.store.write(&record)?;
                 return Ok(Some(Status::Failed));
             }
@@ -391,12 +386,7 @@ impl Executor<'_> {
                 break;
             }
         }
-        let line = match (&record.status, &record.failure) {
-            (Status::Ok, _) => format!("ok       {}  {}", cell.id, describe_metrics(&record.metrics)),
-            (status, Some(failure)) => format!("{:<8} {}: {}", status.name(), cell.id, failure.reason),
-            (status, None) => format!("{:<8} {}", status.name(), cell.id),
-        };
-        progress.finish(&line);
+        progress.finish(&finished_line(&cell.id, &record, describe_metrics));
         self.store.write(&record)?;
         Ok(Some(record.status))
     }
@@ -454,6 +444,15 @@ impl Executor<'_> {
                 record.failure = Some(failure(format!("timed out after {} s", timeout.as_secs()), None, None));
             }
         }
+    }
+}
+
+/// `ok       CELL  METRICS` or `failed   CELL: REASON`, as the progress output shows a result.
+fn finished_line(cell: &str, record: &CellRecord, describe: fn(&BTreeMap<String, MetricValue>) -> String) -> String {
+    match (&record.status, &record.failure) {
+        (Status::Ok, _) => format!("ok       {cell}  {}", describe(&record.metrics)),
+        (status, Some(failure)) => format!("{:<8} {cell}: {}", status.name(), failure.reason),
+        (status, None) => format!("{:<8} {cell}", status.name()),
     }
 }
 
