@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bakeoff::store::Status;
 
-use crate::support::{Bakeoff, Llama, project, records, repo};
+use crate::support::{Bakeoff, Llama, interrupt, processes_matching, project, records, repo};
 
 fn copy_quickstart(directory: &Path) {
     for (folder, file) in [("experiments", "quickstart.kdl"), ("experiments", "models.kdl"), ("toolboxes", "host.kdl")]
@@ -17,19 +17,13 @@ fn copy_quickstart(directory: &Path) {
     }
 }
 
-fn bakeoff(directory: &Path, llama: &Llama) -> Bakeoff {
-    let mut bakeoff = Bakeoff::new(directory);
-    bakeoff.env("PATH", llama.path(None)).arg("--models").arg(llama.model_root());
-    bakeoff
-}
-
 #[test]
 fn quickstart_runs_real_llama_bench_then_nothing_then_only_the_edited_cell() {
     let llama = Llama::get();
     let directory = tempfile::tempdir().unwrap();
     copy_quickstart(directory.path());
 
-    let first = bakeoff(directory.path(), &llama).args(["run", "quickstart"]).run();
+    let first = llama.bakeoff(directory.path()).args(["run", "quickstart"]).run();
     assert_eq!(first.code, 0, "{}", first.stderr);
     assert_eq!(first.stdout, "2 cells: 2 ran (2 ok, 0 failed), 0 cached, 0 blocked\n");
     let stored = records(directory.path());
@@ -48,14 +42,14 @@ fn quickstart_runs_real_llama_bench_then_nothing_then_only_the_edited_cell() {
         assert!(log.starts_with(&format!("$ {}", llama.bin_dir.join("llama-bench").display())), "{log}");
     }
 
-    let second = bakeoff(directory.path(), &llama).args(["run", "quickstart"]).run();
+    let second = llama.bakeoff(directory.path()).args(["run", "quickstart"]).run();
     assert_eq!(second.code, 0, "{}", second.stderr);
     assert_eq!(second.stdout, "2 cells: 0 ran (0 ok, 0 failed), 2 cached, 0 blocked\n");
 
     let manifest = directory.path().join("experiments/quickstart.kdl");
     let text = std::fs::read_to_string(&manifest).unwrap().replace("threads 1 2", "threads 1 3");
     std::fs::write(&manifest, text).unwrap();
-    let third = bakeoff(directory.path(), &llama).args(["run", "quickstart", "--no-progress"]).run();
+    let third = llama.bakeoff(directory.path()).args(["run", "quickstart", "--no-progress"]).run();
     assert_eq!(third.code, 0, "{}", third.stderr);
     assert_eq!(third.stdout, "2 cells: 1 ran (1 ok, 0 failed), 1 cached, 0 blocked\n");
     // The time left is estimated from the earlier result of the cell whose value was edited.
@@ -90,7 +84,7 @@ experiment "speculative" {
 "#,
         ),
     ]);
-    let outcome = bakeoff(directory.path(), &llama).arg("run").run();
+    let outcome = llama.bakeoff(directory.path()).arg("run").run();
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
     let stored = records(directory.path());
     assert_eq!(stored.len(), 1);
@@ -134,7 +128,7 @@ experiment "box" {
 }
 "#,
     )]);
-    let mut command = bakeoff(directory.path(), &llama);
+    let mut command = llama.bakeoff(directory.path());
     command.env("PATH", llama.path(Some(bin.path()))).env("TOOLBOX_ARGV_LOG", &argv_log);
     let outcome = command.arg("run").run();
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
@@ -172,11 +166,6 @@ const FAULTS: &str = r#"experiment "faults" {
     timeout 2
 }
 "#;
-
-fn processes_matching(pattern: &str) -> usize {
-    let output = std::process::Command::new("pgrep").args(["-f", pattern]).output().unwrap();
-    String::from_utf8_lossy(&output.stdout).lines().count()
-}
 
 #[test]
 fn failures_are_results_and_nothing_is_left_running() {
@@ -240,7 +229,7 @@ fn a_different_llama_cpp_build_is_refused_until_the_lock_accepts_it() {
     let llama = Llama::get();
     let directory = tempfile::tempdir().unwrap();
     copy_quickstart(directory.path());
-    let lock = bakeoff(directory.path(), &llama).arg("lock").run();
+    let lock = llama.bakeoff(directory.path()).arg("lock").run();
     assert_eq!(lock.code, 0, "{}", lock.stderr);
     assert!(
         lock.stdout.contains("toolbox `host`: (none) → host (no image) digest (not inspected) llama.cpp "),
@@ -253,7 +242,7 @@ fn a_different_llama_cpp_build_is_refused_until_the_lock_accepts_it() {
     pinned["toolboxes"]["host"]["llama_cpp"] = "b4000 (0123abc)".into();
     std::fs::write(&path, serde_json::to_string_pretty(&pinned).unwrap()).unwrap();
 
-    let refused = bakeoff(directory.path(), &llama).args(["plan", "quickstart"]).run();
+    let refused = llama.bakeoff(directory.path()).args(["plan", "quickstart"]).run();
     assert_eq!(refused.code, 3, "{}", refused.stderr);
     let stderr = crate::support::unwrapped(&refused.stderr);
     assert!(
@@ -262,13 +251,13 @@ fn a_different_llama_cpp_build_is_refused_until_the_lock_accepts_it() {
         )),
         "{stderr}"
     );
-    let accepted = bakeoff(directory.path(), &llama).arg("lock").run();
+    let accepted = llama.bakeoff(directory.path()).arg("lock").run();
     assert!(
         accepted.stdout.contains("llama.cpp b4000 (0123abc) → host (no image) digest (not inspected) llama.cpp"),
         "{}",
         accepted.stdout
     );
-    assert_eq!(bakeoff(directory.path(), &llama).args(["plan", "quickstart"]).run().code, 0);
+    assert_eq!(llama.bakeoff(directory.path()).args(["plan", "quickstart"]).run().code, 0);
 }
 
 fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
@@ -276,13 +265,6 @@ fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
     while !condition() {
         assert!(started.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn interrupt(child: &std::process::Child) {
-    // SAFETY: kill(2) on a child we started and have not yet waited for.
-    unsafe {
-        libc::kill(i32::try_from(child.id()).unwrap(), libc::SIGINT);
     }
 }
 

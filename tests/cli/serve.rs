@@ -1,12 +1,11 @@
 //! Server workloads against the real llama-server on the Gemma model: one server per
 //! configuration, cold and warm requests on all three APIs, and faults that become results.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bakeoff::store::Status;
 
-use crate::support::{Bakeoff, Llama, project, records};
+use crate::support::{Llama, interrupt, processes_matching, project, records};
 
 /// About 2,000 tokens of agent-style instructions; `tag` makes each file's prefix unique so
 /// that one workload's prompt cache does not warm another's first request.
@@ -15,12 +14,6 @@ fn system_prompt(tag: &str) -> String {
         .map(|rule| format!("{tag} rule {rule}: when the user asks about file number {rule}, read it first, answer in one short sentence, and never invent a path that you have not seen."))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-fn bakeoff(directory: &Path, llama: &Llama) -> Bakeoff {
-    let mut bakeoff = Bakeoff::new(directory);
-    bakeoff.env("PATH", llama.path(None)).arg("--models").arg(llama.model_root());
-    bakeoff
 }
 
 /// Whether a llama-server whose command line matches `pattern` answers 200 on `/health`.
@@ -34,11 +27,6 @@ fn serving(pattern: &str) -> bool {
     let mut response = String::new();
     let _ = stream.read_to_string(&mut response);
     response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200")
-}
-
-fn processes_matching(pattern: &str) -> usize {
-    let output = std::process::Command::new("pgrep").args(["-f", pattern]).output().unwrap();
-    String::from_utf8_lossy(&output.stdout).lines().count()
 }
 
 const SERVED: &str = r#"model "gemma" { file "gemma-3-270m-q4_k_m.gguf" }
@@ -77,7 +65,7 @@ fn one_server_per_configuration_measures_cold_and_warm_turns_on_three_apis() {
         ("experiments/prompts/anthropic.txt", &anthropic),
         ("experiments/prompts/native.txt", &native),
     ]);
-    let outcome = bakeoff(directory.path(), &llama).args(["run", "--no-progress"]).run();
+    let outcome = llama.bakeoff(directory.path()).args(["run", "--no-progress"]).run();
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
     assert_eq!(outcome.stdout, "6 cells: 6 ran (6 ok, 0 failed), 0 cached, 0 blocked\n");
     assert_eq!(outcome.stderr.matches("llama-server ready on port").count(), 2, "{}", outcome.stderr);
@@ -95,7 +83,7 @@ fn one_server_per_configuration_measures_cold_and_warm_turns_on_three_apis() {
     assert_eq!(processes_matching("ctx-size 4032"), 0);
     assert_eq!(processes_matching("ctx-size 8128"), 0);
 
-    let again = bakeoff(directory.path(), &llama).args(["run", "--no-progress"]).run();
+    let again = llama.bakeoff(directory.path()).args(["run", "--no-progress"]).run();
     assert_eq!(again.stdout, "6 cells: 0 ran (0 ok, 0 failed), 6 cached, 0 blocked\n");
     assert!(!again.stderr.contains("llama-server ready"), "no server starts when every cell is cached");
 }
@@ -132,7 +120,7 @@ experiment "killed" {
         ),
         ("experiments/prompts/long.txt", &system_prompt("Delta")),
     ]);
-    let mut command = bakeoff(directory.path(), &llama);
+    let mut command = llama.bakeoff(directory.path());
     command.args(["run", "--no-progress"]);
     let handle = std::thread::spawn(move || command.run());
     // Kill the `killed` experiment's server once it serves and its long generation is under way.
@@ -183,7 +171,7 @@ experiment "long" {
 }
 "#,
     )]);
-    let mut child = bakeoff(directory.path(), &llama).args(["run", "--no-progress"]).spawn();
+    let mut child = llama.bakeoff(directory.path()).args(["run", "--no-progress"]).spawn();
     let started = Instant::now();
     while !serving("ctx-size 3333") {
         assert!(started.elapsed() < Duration::from_secs(120), "the server never became ready");
@@ -191,10 +179,7 @@ experiment "long" {
     }
     std::thread::sleep(Duration::from_secs(1));
     let interrupted = Instant::now();
-    // SAFETY: kill(2) on a child we started and have not yet waited for.
-    unsafe {
-        libc::kill(i32::try_from(child.id()).unwrap(), libc::SIGINT);
-    }
+    interrupt(&child);
     assert_eq!(child.wait().unwrap().code(), Some(130));
     assert!(interrupted.elapsed() < Duration::from_secs(15), "stopping took {:?}", interrupted.elapsed());
     assert_eq!(processes_matching("ctx-size 3333"), 0);

@@ -182,6 +182,13 @@ impl Llama {
         llama
     }
 
+    /// `bakeoff` with llama.cpp's binaries on PATH and the Gemma model's directory as model root.
+    pub(crate) fn bakeoff(&self, project: &Path) -> Bakeoff {
+        let mut bakeoff = Bakeoff::new(project);
+        bakeoff.env("PATH", self.path(None)).arg("--models").arg(self.model_root());
+        bakeoff
+    }
+
     pub(crate) fn model_root(&self) -> PathBuf {
         self.model.parent().unwrap().to_path_buf()
     }
@@ -223,4 +230,18 @@ pub(crate) fn records(project: &Path) -> Vec<CellRecord> {
     let (records, errors) = bakeoff::store::Store::new(project.join("results")).scan();
     assert!(errors.is_empty(), "corrupt records: {errors:?}");
     records
+}
+
+/// How many processes have a command line matching `pattern` (`pgrep -f`).
+pub(crate) fn processes_matching(pattern: &str) -> usize {
+    let output = std::process::Command::new("pgrep").args(["-f", pattern]).output().unwrap();
+    String::from_utf8_lossy(&output.stdout).lines().count()
+}
+
+/// Ctrl-C, as a terminal would send it, to a child we started.
+pub(crate) fn interrupt(child: &std::process::Child) {
+    // SAFETY: kill(2) on a child we started and have not yet waited for.
+    unsafe {
+        libc::kill(i32::try_from(child.id()).unwrap(), libc::SIGINT);
+    }
 }
