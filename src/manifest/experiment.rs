@@ -144,6 +144,8 @@ pub struct TableSpec {
     pub rows: Option<Spanned<String>>,
     pub columns: Option<Spanned<String>>,
     pub metric: Option<Spanned<String>>,
+    /// `better="higher"` or `"lower"`: which way the metric improves, when its unit does not say.
+    pub better: Option<Spanned<String>>,
 }
 
 const CHILDREN: [&str; 11] = [
@@ -167,6 +169,13 @@ const REQUEST_NUMBER_FIELDS: [&str; 8] =
 pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Experiment> {
     decoder.check_properties(node, &["extends"]);
     let name = decoder.single_string(node)?;
+    if let Some(reason) = unusable_name(&name.value) {
+        decoder.report(
+            name.at.span,
+            ErrorKind::InvalidValue { what: "experiment name".to_owned(), value: name.value.clone(), reason },
+            "use letters, digits, `-`, `_` and `.`: the report is written to `results/<name>/`",
+        );
+    }
     let mut experiment = Experiment {
         extends: decoder.string_property(node, "extends"),
         name,
@@ -594,6 +603,19 @@ fn decode_command(decoder: &mut Decoder<'_>, node: &KdlNode) -> CommandSpec {
     CommandSpec { at: decoder.at(node.name().span()), args, metrics }
 }
 
+/// Why `name` cannot name an experiment: it becomes the report's directory in `results/`.
+fn unusable_name(name: &str) -> Option<String> {
+    if name.is_empty() || name.starts_with('.') {
+        Some("it must not be empty or start with `.`".to_owned())
+    } else if !name.chars().all(|character| character.is_ascii_alphanumeric() || "-_.".contains(character)) {
+        Some("it must be usable as a directory name".to_owned())
+    } else if ["cells", "logs"].contains(&name) {
+        Some(format!("`results/{name}/` holds the result store"))
+    } else {
+        None
+    }
+}
+
 fn decode_report(decoder: &mut Decoder<'_>, node: &KdlNode) -> ReportSpec {
     decoder.check_properties(node, &[]);
     decoder.check_no_arguments(node);
@@ -606,13 +628,28 @@ fn decode_report(decoder: &mut Decoder<'_>, node: &KdlNode) -> ReportSpec {
                 }
             }
             "table" => {
-                decoder.check_properties(child, &["rows", "columns", "metric"]);
+                decoder.check_properties(child, &["rows", "columns", "metric", "better"]);
                 decoder.check_no_arguments(child);
+                let better = decoder.string_property(child, "better");
+                if let Some(better) =
+                    better.as_ref().filter(|better| !["higher", "lower"].contains(&better.value.as_str()))
+                {
+                    decoder.report(
+                        better.at.span,
+                        ErrorKind::InvalidValue {
+                            what: "better".to_owned(),
+                            value: better.value.clone(),
+                            reason: "a metric gets better when it is higher or lower".to_owned(),
+                        },
+                        "write `better=\"higher\"` or `better=\"lower\"`",
+                    );
+                }
                 report.tables.push(TableSpec {
                     at: decoder.at(child.name().span()),
                     rows: decoder.string_property(child, "rows"),
                     columns: decoder.string_property(child, "columns"),
                     metric: decoder.string_property(child, "metric"),
+                    better,
                 });
             }
             _ => decoder.unknown_node(child, "`report`", &["baseline", "table"]),
