@@ -86,6 +86,18 @@ impl Fingerprint {
         hex(&Sha256::digest(self.canonical_json().as_bytes()))
     }
 
+    /// The hash of what the cell is, leaving out what belongs to the machine that measured it
+    /// (host facts, the toolbox's image digest and llama.cpp build): the same cell measured on
+    /// two hosts has two cell hashes and one portable key.
+    pub fn portable_key(&self) -> String {
+        let mut portable = self.clone();
+        portable.host =
+            HostPrint { cpu: String::new(), firmware: None, gpus: Vec::new(), kernel: String::new(), memory_bytes: 0 };
+        portable.toolbox.digest = None;
+        portable.toolbox.llama_cpp = None;
+        portable.hash()
+    }
+
     /// Every leaf as `path = value`, for explaining what changed between two fingerprints.
     pub fn leaves(&self) -> BTreeMap<String, String> {
         let mut leaves = BTreeMap::new();
@@ -229,5 +241,19 @@ mod tests {
         let fields: Vec<String> = diff(&old, &new).into_iter().map(|change| change.field).collect();
         assert_eq!(fields, ["argv[6]", "axes.depth", "host.firmware"]);
         assert!(diff(&old, &old).is_empty());
+    }
+
+    #[test]
+    fn the_portable_key_ignores_the_machine_but_not_the_cell() {
+        let here = known_cell();
+        let mut there = known_cell();
+        there.host.kernel = "6.17.1".to_owned();
+        there.host.gpus.clear();
+        there.toolbox.digest = Some("sha256:abcd".to_owned());
+        there.toolbox.llama_cpp = Some("b7000".to_owned());
+        assert_ne!(here.hash(), there.hash());
+        assert_eq!(here.portable_key(), there.portable_key());
+        there.axes.insert("fa".to_owned(), "0".to_owned());
+        assert_ne!(here.portable_key(), there.portable_key());
     }
 }

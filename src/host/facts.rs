@@ -46,6 +46,19 @@ impl HostFacts {
             .map_err(|error| HostFactsError::Invalid { path: path.display().to_string(), message: error.to_string() })
     }
 
+    /// How reports name this host: its name, or a label made from the facts that matter
+    /// when it has none.
+    pub fn label(&self) -> String {
+        if self.name.is_empty() {
+            let print = crate::fingerprint::HostPrint::of(self);
+            let json = serde_json::to_vec(&print).expect("host facts always serialise");
+            let digest = crate::fingerprint::hex(&<sha2::Sha256 as sha2::Digest>::digest(&json));
+            format!("host-{}", &digest[..8])
+        } else {
+            self.name.clone()
+        }
+    }
+
     /// Probes this machine. Facts that cannot be found stay empty rather than failing.
     pub fn probe() -> Self {
         Self {
