@@ -14,6 +14,7 @@ pub mod lock;
 pub mod manifest;
 pub mod matrix;
 pub mod plan;
+pub mod report;
 pub mod store;
 pub mod suggest;
 pub mod units;

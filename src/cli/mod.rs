@@ -5,6 +5,7 @@ mod host;
 mod lock;
 mod plan;
 mod project;
+mod report;
 mod run;
 mod why;
 
@@ -56,6 +57,8 @@ pub enum Command {
     Lock(TargetArgs),
     /// Show a cell's fingerprint and how it differs from the nearest earlier result.
     Why(WhyArgs),
+    /// Write each experiment's report (results/EXPERIMENT/README.md and charts) from the store.
+    Report(ReportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -116,6 +119,22 @@ pub struct HostArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    /// `markdown` writes results/EXPERIMENT/README.md and its SVG charts and prints their
+    /// paths; `json` prints the same tables to stdout and writes nothing.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Args)]
 pub struct WhyArgs {
     /// A cell id (`experiment/axis=value,…/workload`) or a prefix of its hash.
     pub cell: String,
@@ -137,5 +156,6 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Host(args) => host::run(&project, &args),
         Command::Lock(args) => lock::run(&project, &args),
         Command::Why(args) => why::run(&project, &args),
+        Command::Report(args) => report::run(&project, &args),
     }
 }

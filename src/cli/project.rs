@@ -122,10 +122,20 @@ impl Project {
 
     /// Every cell of the selected experiments, fingerprinted against this host and the inputs.
     pub fn resolve(&self, loaded: &Loaded, host: &HostFacts) -> Result<Vec<ResolvedCell>, Error> {
+        self.resolve_with(loaded, host, true)
+    }
+
+    /// [`Project::resolve`] without running anything in a toolbox: image digests and llama.cpp
+    /// builds are taken from the lock. Enough to find each cell's results in the store.
+    pub fn resolve_uninspected(&self, loaded: &Loaded, host: &HostFacts) -> Result<Vec<ResolvedCell>, Error> {
+        self.resolve_with(loaded, host, false)
+    }
+
+    fn resolve_with(&self, loaded: &Loaded, host: &HostFacts, inspect: bool) -> Result<Vec<ResolvedCell>, Error> {
         let experiments = loaded.experiments();
         let lock = self.lock()?;
         let mut cache = StatCache::open(StatCache::default_path());
-        let toolboxes = self.inspectable(loaded, &experiments, host);
+        let toolboxes = if inspect { self.inspectable(loaded, &experiments, host) } else { Vec::new() };
         // Hashing models and inspecting toolboxes both wait on other processes and disks.
         let (digests, inspected) = std::thread::scope(|scope| {
             let inspection = scope.spawn(|| inspect_all(&toolboxes));

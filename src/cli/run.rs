@@ -1,12 +1,15 @@
 //! `bakeoff run`: run every cell that has no result yet, recording each as it finishes.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Duration;
 
 use super::plan::selection;
+use super::report::{Reporter, shown};
 use super::{Project, RunArgs};
 use crate::Error;
 use crate::plan::{Decision, History, PlannedCell};
+use crate::report::ExpectedCell;
 use crate::run::{Executor, Mounts, RunOptions, acquire};
 use crate::store::CellRecord;
 
@@ -19,7 +22,19 @@ pub(super) fn run(project: &Project, args: &RunArgs) -> Result<(), Error> {
     let _lock = acquire(project.store.root())
         .map_err(|source| Error::Io { what: format!("cannot lock `{}`", project.store.root().display()), source })?;
     let cells = project.resolve(&loaded, &host)?;
+    // The report covers every cell, also those `--only` leaves out of this run.
+    let expected: Vec<ExpectedCell> = cells.iter().map(ExpectedCell::of).collect();
     let (planned, history) = project.plan_with_history(cells, &selection)?;
+    // The plan read the whole store only when some cell had no result.
+    let records = if history.is_empty() { scan(project) } else { history.clone() };
+    let reporter = RefCell::new(Reporter::new(&loaded, project.lock()?, expected, records));
+    let on_record = |record: &CellRecord| {
+        let mut reporter = reporter.borrow_mut();
+        reporter.add(record);
+        if let Err(error) = reporter.write(&project.store, &record.experiment) {
+            eprintln!("warning: cannot write the report of `{}`: {error}", record.experiment);
+        }
+    };
     let mut mounts = Mounts { paths: project.roots.roots.clone() };
     mounts.paths.push(project.root.canonicalize().unwrap_or_else(|_| project.root.clone()));
     let executor = Executor {
@@ -32,8 +47,16 @@ pub(super) fn run(project: &Project, args: &RunArgs) -> Result<(), Error> {
             progress_bars: !args.no_progress,
             estimates: estimates(project, &planned, &history),
         },
+        on_record: &on_record,
     };
     let summary = executor.run(&planned)?;
+    // Also when nothing ran: a report from an older bakeoff, or none yet, is brought up to date.
+    for experiment in &loaded.selected {
+        match reporter.borrow().write(&project.store, experiment) {
+            Ok(path) => eprintln!("report: {}", shown(&path).display()),
+            Err(error) => eprintln!("warning: cannot write the report of `{experiment}`: {error}"),
+        }
+    }
     println!("{summary}");
     if summary.interrupted {
         return Err(Error::Interrupted);
@@ -62,4 +85,12 @@ fn estimates(project: &Project, planned: &[PlannedCell], records: &[CellRecord])
             (duration > 0).then(|| (planned.cell.hash.clone(), duration))
         })
         .collect()
+}
+
+fn scan(project: &Project) -> Vec<CellRecord> {
+    let (records, errors) = project.store.scan();
+    for error in errors {
+        eprintln!("{:?}", miette::Report::new(error));
+    }
+    records
 }

@@ -69,6 +69,8 @@ pub struct Executor<'a> {
     pub store: &'a Store,
     pub mounts: Mounts,
     pub options: RunOptions,
+    /// Called with each record once it is in the store (the report is rewritten from it).
+    pub on_record: &'a dyn Fn(&CellRecord),
 }
 
 impl Executor<'_> {
@@ -215,7 +217,7 @@ impl Executor<'_> {
                 }
                 record.timings.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
                 progress.finish(&finished_line(&cell.id, &record, describe_server_metrics));
-                self.store.write(&record)?;
+                self.record(&record)?;
                 if record.status == Status::Ok { summary.ok += 1 } else { summary.failed += 1 }
             }
             let in_container = (toolbox.runner != crate::manifest::Runner::Host)
@@ -335,8 +337,16 @@ impl Executor<'_> {
         }
         let mut record = CellRecord::new(cell, self.host, Status::Blocked);
         record.attempts = 0;
+        // When it was found blocked: the report shows a host's newest result of each cell.
+        record.timings.started_unix_ms = now_unix_ms();
         record.failure = Some(reason_only(reasons.join("; ")));
-        self.store.write(&record)
+        self.record(&record)
+    }
+
+    fn record(&self, record: &CellRecord) -> Result<(), StoreError> {
+        self.store.write(record)?;
+        (self.on_record)(record);
+        Ok(())
     }
 
     /// Runs one cell with its retries and writes its record. `None` when interrupted.
@@ -361,7 +371,7 @@ impl Executor<'_> {
             Err(error) => {
                 record.failure = Some(reason_only(error.reason()));
                 progress.finish(&finished_line(&cell.id, &record, describe_metrics));
-                self.store.write(&record)?;
+                self.record(&record)?;
                 return Ok(Some(Status::Failed));
             }
         };
@@ -387,7 +397,7 @@ impl Executor<'_> {
             }
         }
         progress.finish(&finished_line(&cell.id, &record, describe_metrics));
-        self.store.write(&record)?;
+        self.record(&record)?;
         Ok(Some(record.status))
     }
 

@@ -4,6 +4,7 @@ mod diagnostics;
 mod lock;
 mod manifests;
 mod plan;
+mod report;
 mod run;
 mod serve;
 mod support;

@@ -1,0 +1,133 @@
+//! `bakeoff report`: write each experiment's research report from the store alone, and the
+//! [`Reporter`] that `bakeoff run` uses to rewrite it after every cell.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::project::Loaded;
+use super::{Project, ReportArgs, ReportFormat};
+use crate::Error;
+use crate::atomic::write_atomic;
+use crate::host::HostFacts;
+use crate::lock::LockFile;
+use crate::report::{self, ExpectedCell, Inputs, REPORT_FORMAT};
+use crate::store::{CellRecord, Store};
+
+pub(super) fn run(project: &Project, args: &ReportArgs) -> Result<(), Error> {
+    let loaded = project.load(&args.targets.targets)?;
+    // The host does not enter a report; cells are matched to results by what they run.
+    let cells = project.resolve_uninspected(&loaded, &HostFacts::default())?;
+    let (records, errors) = project.store.scan();
+    for error in errors {
+        eprintln!("{:?}", miette::Report::new(error));
+    }
+    let expected = cells.iter().map(ExpectedCell::of).collect();
+    let reporter = Reporter::new(&loaded, project.lock()?, expected, records);
+    match args.format {
+        ReportFormat::Json => {
+            let reports: Vec<report::Report> =
+                loaded.selected.iter().filter_map(|experiment| reporter.build(experiment)).collect();
+            let json = serde_json::json!({ "format": REPORT_FORMAT, "reports": reports });
+            println!("{}", serde_json::to_string_pretty(&json).expect("a report always serialises"));
+        }
+        ReportFormat::Markdown => {
+            for experiment in &loaded.selected {
+                let path = reporter.write(&project.store, experiment).map_err(|source| Error::Io {
+                    what: format!("cannot write the report of `{experiment}`"),
+                    source,
+                })?;
+                println!("{}", shown(&path).display());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `./results/x` → `results/x`: paths as a person would type them.
+pub(super) fn shown(path: &Path) -> &Path {
+    path.strip_prefix(".").unwrap_or(path)
+}
+
+/// Everything needed to write the reports of a set of experiments, kept up to date as
+/// records land.
+pub(super) struct Reporter<'a> {
+    loaded: &'a Loaded,
+    lock: Option<LockFile>,
+    cells: BTreeMap<String, Vec<ExpectedCell>>,
+    records: BTreeMap<String, Vec<CellRecord>>,
+}
+
+impl<'a> Reporter<'a> {
+    pub(super) fn new(
+        loaded: &'a Loaded,
+        lock: Option<LockFile>,
+        cells: Vec<ExpectedCell>,
+        records: Vec<CellRecord>,
+    ) -> Self {
+        let mut expected: BTreeMap<String, Vec<ExpectedCell>> = BTreeMap::new();
+        for cell in cells {
+            expected.entry(cell.experiment.clone()).or_default().push(cell);
+        }
+        let mut by_experiment: BTreeMap<String, Vec<CellRecord>> = BTreeMap::new();
+        for record in records.into_iter().filter(|record| expected.contains_key(&record.experiment)) {
+            by_experiment.entry(record.experiment.clone()).or_default().push(record);
+        }
+        Self { loaded, lock, cells: expected, records: by_experiment }
+    }
+
+    /// A record has landed in the store: the next report includes it.
+    pub(super) fn add(&mut self, record: &CellRecord) {
+        let records = self.records.entry(record.experiment.clone()).or_default();
+        match records.iter_mut().find(|known| known.hash == record.hash) {
+            Some(known) => *known = record.clone(),
+            None => records.push(record.clone()),
+        }
+    }
+
+    pub(super) fn build(&self, experiment: &str) -> Option<report::Report> {
+        let definition = self.loaded.manifests.experiment(experiment)?;
+        let cells = self.cells.get(experiment).map_or(&[][..], Vec::as_slice);
+        let records = self.records.get(experiment).map_or(&[][..], Vec::as_slice);
+        Some(report::build(&Inputs {
+            manifests: &self.loaded.manifests,
+            experiment: definition,
+            cells,
+            records,
+            lock: self.lock.as_ref(),
+        }))
+    }
+
+    /// Writes `results/<experiment>/README.md` and its charts; returns the README's path.
+    pub(super) fn write(&self, store: &Store, experiment: &str) -> io::Result<PathBuf> {
+        let directory = store.root().join(experiment);
+        let Some(report) = self.build(experiment) else {
+            return Ok(directory.join("README.md"));
+        };
+        write_files(&directory, &report::render(&report))?;
+        Ok(directory.join("README.md"))
+    }
+}
+
+/// Writes the files that changed (so an unchanged report keeps its mtime) and removes charts
+/// that an earlier report wrote and this one does not.
+fn write_files(directory: &Path, files: &[(String, String)]) -> io::Result<()> {
+    std::fs::create_dir_all(directory)?;
+    for (name, content) in files {
+        let path = directory.join(name);
+        if std::fs::read(&path).is_ok_and(|old| old == content.as_bytes()) {
+            continue;
+        }
+        write_atomic(&path, content.as_bytes())?;
+    }
+    for entry in std::fs::read_dir(directory)?.filter_map(Result::ok) {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = path.extension().is_some_and(|extension| extension == "svg")
+            && std::fs::read_to_string(&path).is_ok_and(|text| text.contains("Written by `bakeoff report`"));
+        if ours && !files.iter().any(|(file, _)| *file == name) {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
+}

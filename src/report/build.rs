@@ -1,0 +1,430 @@
+//! The report of one experiment, assembled from its cells and the store's records: what was
+//! measured and where, the tables, the failures and the cells not yet run.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::grid::{Grid, Point};
+use super::select::{ExpectedCell, choose};
+use super::table::{self, Better, Table, TableRequest};
+use crate::host::HostFacts;
+use crate::lock::LockFile;
+use crate::manifest::{Experiment, Manifests, Template};
+use crate::store::{CellRecord, Status};
+
+/// Bump when the report's layout or its JSON changes incompatibly.
+pub const REPORT_FORMAT: u32 = 1;
+
+/// Log lines shown under a failed cell; the record keeps more, the log file all.
+const LOG_LINES: usize = 6;
+
+/// What a report is made from; nothing here touches a model or a toolbox.
+pub struct Inputs<'a> {
+    pub manifests: &'a Manifests,
+    pub experiment: &'a Experiment,
+    pub cells: &'a [ExpectedCell],
+    /// The experiment's records in the store (others are ignored).
+    pub records: &'a [CellRecord],
+    pub lock: Option<&'a LockFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub format: u32,
+    pub experiment: String,
+    pub description: Option<String>,
+    pub workloads: Vec<WorkloadSummary>,
+    /// Cell outcomes on each host (one entry without a host while nothing has run).
+    pub progress: Vec<Progress>,
+    /// The first and last day a shown result was measured.
+    pub measured: Option<(String, String)>,
+    pub hosts: Vec<HostSummary>,
+    pub toolboxes: Vec<ToolboxSummary>,
+    pub models: Vec<ModelSummary>,
+    pub tables: Vec<Table>,
+    pub problems: Vec<Problem>,
+    pub not_run: Vec<NotRun>,
+    /// Records of this experiment whose inputs match no cell any more.
+    pub stale: usize,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WorkloadSummary {
+    pub name: String,
+    pub command: String,
+    pub requests: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    pub host: Option<String>,
+    pub cells: usize,
+    pub ok: usize,
+    pub failed: usize,
+    pub timed_out: usize,
+    pub blocked: usize,
+    pub not_run: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostSummary {
+    pub label: String,
+    /// Each distinct set of facts the shown results were measured with (one, unless the host
+    /// changed between runs: a kernel update, say).
+    pub facts: Vec<HostFacts>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ToolboxSummary {
+    pub name: String,
+    pub runner: String,
+    pub image: Option<String>,
+    pub digest: Option<String>,
+    pub llama_cpp: Option<String>,
+    pub hosts: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelSummary {
+    pub name: String,
+    pub file: String,
+    /// The content hashes the shown results were measured with.
+    pub sha256: Vec<String>,
+    pub size: Option<u64>,
+    /// As llama-bench describes it (`gemma3 270M Q4_K - Medium`), when a bench cell ran.
+    pub kind: Option<String>,
+    pub parameters: Option<u64>,
+    pub lock: LockState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LockState {
+    /// Every shown result used the locked file.
+    Matches,
+    /// Some shown result used another file than the lock pins.
+    Differs,
+    NotLocked,
+    /// Nothing measured with this model yet.
+    Unmeasured,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub host: String,
+    pub cell: String,
+    pub configuration: String,
+    pub status: Status,
+    pub reason: String,
+    pub log: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotRun {
+    pub host: Option<String>,
+    pub cells: Vec<String>,
+}
+
+/// Builds the report of `inputs.experiment`.
+pub fn build(inputs: &Inputs<'_>) -> Report {
+    let experiment = inputs.experiment;
+    let chosen = choose(inputs.cells, inputs.records);
+    let grid = Grid::new(experiment, inputs.cells, &chosen);
+    let host_dimension = grid.host_dimension();
+    let host_of = |point: &Point<'_>| grid.value(host_dimension, point).to_owned();
+    let all: Vec<&Point<'_>> = grid.points.iter().collect();
+    let varying: Vec<usize> = grid.varying(&all).into_iter().filter(|&dimension| dimension != host_dimension).collect();
+    let configuration = |point: &Point<'_>| {
+        let parts: Vec<String> = varying
+            .iter()
+            .map(|&dimension| format!("{}={}", grid.dimensions[dimension].name, grid.value(dimension, point)))
+            .collect();
+        if parts.is_empty() { inputs.cells[point.cell].id.clone() } else { parts.join(", ") }
+    };
+
+    let mut progress: BTreeMap<String, Progress> = BTreeMap::new();
+    let mut problems = Vec::new();
+    let mut not_run: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for point in &grid.points {
+        let host = host_of(point);
+        let counts = progress
+            .entry(host.clone())
+            .or_insert_with(|| Progress { host: (!host.is_empty()).then(|| host.clone()), ..Progress::default() });
+        counts.cells += 1;
+        let Some(record) = point.record else {
+            counts.not_run += 1;
+            not_run.entry(host).or_default().push(configuration(point));
+            continue;
+        };
+        match record.status {
+            Status::Ok => counts.ok += 1,
+            Status::Failed => counts.failed += 1,
+            Status::TimedOut => counts.timed_out += 1,
+            Status::Blocked => counts.blocked += 1,
+        }
+        if record.status != Status::Ok {
+            let failure = record.failure.as_ref();
+            let tail = failure.map_or(&[][..], |failure| &failure.log_tail[..]);
+            problems.push(Problem {
+                host,
+                cell: record.cell.clone(),
+                configuration: configuration(point),
+                status: record.status,
+                reason: failure.map_or_else(|| "no reason was recorded".to_owned(), |failure| failure.reason.clone()),
+                log: tail[tail.len().saturating_sub(LOG_LINES)..].to_vec(),
+            });
+        }
+    }
+
+    let shown: Vec<&CellRecord> = grid.points.iter().filter_map(|point| point.record).collect();
+    let days: Vec<u64> =
+        shown.iter().map(|record| record.timings.started_unix_ms).filter(|started| *started > 0).collect();
+    let measured = days
+        .iter()
+        .min()
+        .zip(days.iter().max())
+        .map(|(first, last)| (super::format::date(*first), super::format::date(*last)));
+
+    let mut notes = Vec::new();
+    let tables = tables(inputs, &grid, &mut notes);
+    Report {
+        format: REPORT_FORMAT,
+        experiment: experiment.name.value.clone(),
+        description: experiment.description.clone(),
+        workloads: workloads(experiment),
+        progress: progress.into_values().collect(),
+        measured,
+        hosts: hosts(&chosen.hosts, &grid),
+        toolboxes: toolboxes(&grid, &host_of),
+        models: models(inputs, &shown),
+        tables,
+        problems,
+        not_run: not_run
+            .into_iter()
+            .map(|(host, cells)| NotRun { host: (!host.is_empty()).then_some(host), cells })
+            .collect(),
+        stale: chosen.stale,
+        notes,
+    }
+}
+
+fn tables(inputs: &Inputs<'_>, grid: &Grid<'_>, notes: &mut Vec<String>) -> Vec<Table> {
+    let report = inputs.experiment.report.as_ref();
+    let baseline: Vec<(String, String)> = report
+        .map(|report| report.baseline.iter().map(|(axis, value)| (axis.value.clone(), value.value.clone())).collect())
+        .unwrap_or_default();
+    let requests: Vec<TableRequest> = match report.filter(|report| !report.tables.is_empty()) {
+        Some(report) => report
+            .tables
+            .iter()
+            .map(|spec| TableRequest {
+                rows: spec.rows.as_ref().map(|rows| rows.value.clone()),
+                columns: spec.columns.as_ref().map(|columns| columns.value.clone()),
+                metric: spec.metric.as_ref().map(|metric| metric.value.clone()),
+                better: spec.better.as_ref().map(
+                    |better| {
+                        if better.value == "lower" { Better::Lower } else { Better::Higher }
+                    },
+                ),
+            })
+            .collect(),
+        None => vec![TableRequest::default()],
+    };
+    let found = table::default_metrics(grid);
+    let mut tables = Vec::new();
+    for request in &requests {
+        let metrics = match &request.metric {
+            Some(metric) => {
+                let measured = grid
+                    .points
+                    .iter()
+                    .filter_map(|point| point.record)
+                    .any(|record| record.metrics.contains_key(metric));
+                if !measured
+                    && grid.points.iter().any(|point| point.record.is_some_and(|record| record.status == Status::Ok))
+                {
+                    notes.push(format!(
+                        "no result has the metric `{metric}`{}",
+                        if found.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (the results have {})", found.join(", "))
+                        }
+                    ));
+                }
+                vec![metric.clone()]
+            }
+            None => found.clone(),
+        };
+        for metric in metrics {
+            tables.push(table::build(grid, request, &metric, &baseline));
+        }
+    }
+    let mut files = BTreeSet::new();
+    for table in &mut tables {
+        if !table.has_values() {
+            table.chart = None;
+            continue;
+        }
+        let stem: String = table
+            .metric
+            .chars()
+            .map(
+                |character| {
+                    if character.is_ascii_alphanumeric() || "._-".contains(character) { character } else { '_' }
+                },
+            )
+            .collect();
+        let mut file = format!("{stem}.svg");
+        let mut counter = 2;
+        while !files.insert(file.clone()) {
+            file = format!("{stem}-{counter}.svg");
+            counter += 1;
+        }
+        if let Some(chart) = &mut table.chart {
+            chart.file = file;
+        }
+    }
+    tables
+}
+
+fn hosts(labels: &[String], grid: &Grid<'_>) -> Vec<HostSummary> {
+    let host_dimension = grid.host_dimension();
+    labels
+        .iter()
+        .map(|label| {
+            let mut facts: Vec<HostFacts> = Vec::new();
+            for point in grid.points.iter().filter(|point| grid.value(host_dimension, point) == label) {
+                if let Some(record) = point.record
+                    && !facts.contains(&record.host)
+                {
+                    facts.push(record.host.clone());
+                }
+            }
+            HostSummary { label: label.clone(), facts }
+        })
+        .collect()
+}
+
+fn toolboxes(grid: &Grid<'_>, host_of: &dyn Fn(&Point<'_>) -> String) -> Vec<ToolboxSummary> {
+    // Keyed by everything but the hosts, which are gathered.
+    let mut found: BTreeMap<ToolboxSummary, BTreeSet<String>> = BTreeMap::new();
+    for point in &grid.points {
+        let Some(record) = point.record.filter(|record| record.status != Status::Blocked) else {
+            continue;
+        };
+        let toolbox = &record.fingerprint.toolbox;
+        let key = ToolboxSummary {
+            name: toolbox.name.clone(),
+            runner: toolbox.runner.clone(),
+            image: toolbox.image.clone(),
+            digest: toolbox.digest.clone(),
+            llama_cpp: toolbox.llama_cpp.clone(),
+            hosts: Vec::new(),
+        };
+        found.entry(key).or_default().insert(host_of(point));
+    }
+    found.into_iter().map(|(summary, hosts)| ToolboxSummary { hosts: hosts.into_iter().collect(), ..summary }).collect()
+}
+
+fn models(inputs: &Inputs<'_>, shown: &[&CellRecord]) -> Vec<ModelSummary> {
+    let Some(axis) = inputs.experiment.axis("model") else {
+        return Vec::new();
+    };
+    axis.values
+        .iter()
+        .map(|value| {
+            let name = &value.value.value;
+            let measured: Vec<&CellRecord> = shown
+                .iter()
+                .copied()
+                .filter(|record| record.axes.get("model") == Some(name) && record.status != Status::Blocked)
+                .collect();
+            let sha256: BTreeSet<String> = measured.iter().filter_map(|record| model_hash(record)).collect();
+            let locked = inputs.lock.and_then(|lock| lock.models.get(name));
+            let lock = match locked {
+                _ if sha256.is_empty() => LockState::Unmeasured,
+                None => LockState::NotLocked,
+                Some(locked) if sha256.iter().all(|hash| *hash == locked.sha256) => LockState::Matches,
+                Some(_) => LockState::Differs,
+            };
+            let bench = measured.iter().flat_map(|record| &record.raw).find(|raw| raw.get("model_type").is_some());
+            ModelSummary {
+                name: name.clone(),
+                file: inputs.manifests.models.get(name).map(|model| model.file.value.clone()).unwrap_or_default(),
+                sha256: sha256.into_iter().collect(),
+                size: locked.map(|locked| locked.size),
+                kind: bench.and_then(|raw| raw.get("model_type")?.as_str().map(str::to_owned)),
+                parameters: bench.and_then(|raw| raw.get("model_n_params")?.as_u64()),
+                lock,
+            }
+        })
+        .collect()
+}
+
+/// The model's content hash in a record's argv (`-m sha256:…`).
+fn model_hash(record: &CellRecord) -> Option<String> {
+    let argv = &record.fingerprint.argv;
+    let position = argv.iter().position(|argument| argument == "-m")?;
+    argv.get(position + 1)?.strip_prefix("sha256:").map(str::to_owned)
+}
+
+fn workloads(experiment: &Experiment) -> Vec<WorkloadSummary> {
+    let mut summaries = Vec::new();
+    let model = if experiment.axis("model").is_some() { " -m {model}" } else { "" };
+    if let Some(bench) = &experiment.bench {
+        summaries.push(WorkloadSummary {
+            name: "bench".to_owned(),
+            command: format!("llama-bench{model} {} -o jsonl", words(&bench.args)),
+            requests: Vec::new(),
+        });
+    }
+    if let Some(command) = &experiment.command {
+        summaries.push(WorkloadSummary {
+            name: "command".to_owned(),
+            command: words(&command.args),
+            requests: Vec::new(),
+        });
+    }
+    if let Some(server) = &experiment.server {
+        let command = format!("llama-server{model} {}", words(&server.args));
+        for workload in &experiment.workloads {
+            let requests = workload
+                .requests
+                .iter()
+                .map(|request| {
+                    let mut fields: Vec<String> =
+                        request.fields.iter().map(|(key, value)| format!("{key}={}", quote(value))).collect();
+                    fields.extend(request.files.iter().map(|(key, path)| format!("{key}={}", quote(&path.value))));
+                    let api = serde_json::to_value(request.api).ok().and_then(|api| api.as_str().map(str::to_owned));
+                    format!("{} {}", api.unwrap_or_default(), fields.join(" "))
+                })
+                .collect();
+            summaries.push(WorkloadSummary {
+                name: workload.name.value.clone(),
+                command: command.clone(),
+                requests: if workload.repeat > 1 {
+                    std::iter::once(format!("repeat {}", workload.repeat)).chain(requests).collect()
+                } else {
+                    requests
+                },
+            });
+        }
+    }
+    summaries
+}
+
+fn words(templates: &[Template]) -> String {
+    templates.iter().map(|template| quote(&template.text)).collect::<Vec<_>>().join(" ")
+}
+
+fn quote(text: &str) -> String {
+    if !text.is_empty() && text.chars().all(|character| character.is_ascii_graphic() && !"'\"\\`|".contains(character))
+    {
+        text.to_owned()
+    } else {
+        format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}

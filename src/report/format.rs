@@ -1,0 +1,150 @@
+//! Numbers for people: a few significant digits, one scale per table, ratios and dates.
+
+/// How a table shows a metric: its values divided by `divisor`, labelled `unit`.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Scale {
+    pub(super) divisor: f64,
+    pub(super) unit: String,
+}
+
+impl Scale {
+    /// One scale for every value of a table, so that a column never mixes ms and s.
+    pub(super) fn for_values(unit: &str, values: impl Iterator<Item = f64>) -> Self {
+        let largest = values.map(f64::abs).fold(0.0, f64::max);
+        match unit {
+            "ms" if largest >= 10_000.0 => Self { divisor: 1000.0, unit: "s".to_owned() },
+            _ => Self { divisor: 1.0, unit: unit.to_owned() },
+        }
+    }
+
+    pub(super) fn number(&self, value: f64) -> String {
+        number(value / self.divisor)
+    }
+
+    /// `37.5 ± 1.2`, both with the mean's precision; the spread is left out when there is none.
+    pub(super) fn spread(&self, mean: f64, stddev: Option<f64>) -> String {
+        let mean = mean / self.divisor;
+        match stddev.filter(|stddev| *stddev > 0.0) {
+            Some(stddev) => {
+                let decimals = decimals(mean);
+                format!("{} ± {}", fixed(mean, decimals), fixed(stddev / self.divisor, decimals))
+            }
+            None => number(mean),
+        }
+    }
+
+    /// `37.5 t/s`.
+    pub(super) fn with_unit(&self, value: f64) -> String {
+        if self.unit.is_empty() { self.number(value) } else { format!("{} {}", self.number(value), self.unit) }
+    }
+}
+
+/// Three significant digits, no exponent, thousands separated: `284`, `37.5`, `4.21`,
+/// `0.875`, `12,345`.
+pub(super) fn number(value: f64) -> String {
+    fixed(value, decimals(value))
+}
+
+fn decimals(value: f64) -> usize {
+    match value.abs() {
+        magnitude if magnitude >= 100.0 || magnitude == 0.0 => 0,
+        magnitude if magnitude >= 10.0 => 1,
+        magnitude if magnitude >= 1.0 => 2,
+        magnitude if magnitude >= 0.1 => 3,
+        _ => 4,
+    }
+}
+
+fn fixed(value: f64, decimals: usize) -> String {
+    if !value.is_finite() {
+        return "n/a".to_owned();
+    }
+    let text = format!("{value:.decimals$}");
+    let (sign, text) = text.strip_prefix('-').map_or(("", text.as_str()), |rest| ("-", rest));
+    let (whole, fraction) = text.split_once('.').map_or((text, None), |(whole, fraction)| (whole, Some(fraction)));
+    let mut grouped = String::with_capacity(text.len() + whole.len() / 3);
+    for (index, digit) in whole.chars().enumerate() {
+        if index > 0 && (whole.len() - index) % 3 == 0 && whole.len() > 4 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    match fraction {
+        Some(fraction) => format!("{sign}{grouped}.{fraction}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
+
+/// A value against its baseline: `2.41×` when at least as large, `-38%` when smaller.
+pub(super) fn ratio(ratio: f64) -> String {
+    if !ratio.is_finite() {
+        "n/a".to_owned()
+    } else if ratio >= 0.995 {
+        if ratio >= 10.0 { format!("{ratio:.1}×") } else { format!("{ratio:.2}×") }
+    } else {
+        format!("-{:.0}%", (1.0 - ratio) * 100.0)
+    }
+}
+
+/// `2026-11-22` for milliseconds since the Unix epoch (UTC).
+pub(super) fn date(unix_ms: u64) -> String {
+    // Howard Hinnant's days-to-civil algorithm.
+    let days = i64::try_from(unix_ms / 86_400_000).unwrap_or(i64::MAX / 2) + 719_468;
+    let era = days.div_euclid(146_097);
+    let day_of_era = days.rem_euclid(146_097);
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_keep_three_significant_digits() {
+        assert_eq!(number(284.49), "284");
+        assert_eq!(number(37.04), "37.0");
+        assert_eq!(number(4.2149), "4.21");
+        assert_eq!(number(0.875), "0.875");
+        assert_eq!(number(0.01234), "0.0123");
+        assert_eq!(number(0.0), "0");
+        assert_eq!(number(1234.4), "1234");
+        assert_eq!(number(12_345.6), "12,346");
+        assert_eq!(number(-1_234_567.0), "-1,234,567");
+        assert_eq!(number(f64::NAN), "n/a");
+    }
+
+    #[test]
+    fn a_table_of_long_latencies_is_shown_in_seconds() {
+        let scale = Scale::for_values("ms", [48.3, 73_100.0].into_iter());
+        assert_eq!(scale.unit, "s");
+        assert_eq!(scale.with_unit(73_100.0), "73.1 s");
+        assert_eq!(scale.number(48.3), "0.0483");
+        let scale = Scale::for_values("ms", [48.3, 912.0].into_iter());
+        assert_eq!(scale.spread(48.31, Some(2.04)), "48.3 ± 2.0");
+        assert_eq!(scale.spread(48.31, Some(0.0)), "48.3");
+        assert_eq!(Scale::for_values("t/s", [1.0].into_iter()).spread(284.4, Some(7.6)), "284 ± 8");
+    }
+
+    #[test]
+    fn ratios_read_as_speedups_or_losses() {
+        assert_eq!(ratio(2.412), "2.41×");
+        assert_eq!(ratio(1.0), "1.00×");
+        assert_eq!(ratio(0.998), "1.00×");
+        assert_eq!(ratio(0.62), "-38%");
+        assert_eq!(ratio(12.34), "12.3×");
+        assert_eq!(ratio(f64::INFINITY), "n/a");
+    }
+
+    #[test]
+    fn dates_are_utc_days() {
+        assert_eq!(date(0), "1970-01-01");
+        assert_eq!(date(951_782_400_000), "2000-02-29");
+        assert_eq!(date(1_795_305_600_000), "2026-11-22");
+    }
+}

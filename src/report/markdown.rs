@@ -1,0 +1,334 @@
+//! The report as GitHub-flavoured markdown: `results/<experiment>/README.md`.
+
+use std::fmt::Write;
+
+use super::build::{LockState, Report};
+use super::format::{self, Scale};
+use super::table::{Entry, Table};
+use crate::store::Status;
+use crate::units::format_bytes;
+
+pub(super) fn render(report: &Report) -> String {
+    let mut out = String::with_capacity(8192);
+    let _ = writeln!(
+        out,
+        "<!-- Written by `bakeoff report` (report format {}) from the result store; `bakeoff run` and \
+         `bakeoff report` rewrite it, so edits here are lost. -->\n",
+        report.format
+    );
+    let _ = writeln!(out, "# {}\n", report.experiment);
+    if let Some(description) = &report.description {
+        let _ = writeln!(out, "{description}\n");
+    }
+    summary(&mut out, report);
+
+    out.push_str("## Results\n\n");
+    if report.tables.iter().all(|table| !table.has_values()) {
+        out.push_str("No cell has a result yet: `bakeoff run` fills this in as cells finish.\n\n");
+    }
+    for table in report.tables.iter().filter(|table| table.has_values() || report.tables.len() == 1) {
+        render_table(&mut out, table);
+    }
+    for note in &report.notes {
+        let _ = writeln!(out, "Note: {note}.\n");
+    }
+
+    if !report.problems.is_empty() {
+        out.push_str("## Failed and blocked cells\n\n");
+        // Cells that failed alike on one host without a log (blocked by the same firmware,
+        // say) share a line.
+        let mut listed = vec![false; report.problems.len()];
+        for (index, problem) in report.problems.iter().enumerate() {
+            if listed[index] {
+                continue;
+            }
+            let status = match problem.status {
+                Status::TimedOut => "timed out",
+                status => status.name(),
+            };
+            let host = if several_hosts(report) { format!(" on {}", problem.host) } else { String::new() };
+            let alike: Vec<usize> = (index..report.problems.len())
+                .filter(|&other| {
+                    let other = &report.problems[other];
+                    other.log.is_empty()
+                        && other.status == problem.status
+                        && other.host == problem.host
+                        && other.reason == problem.reason
+                })
+                .collect();
+            let alike = if problem.log.is_empty() { alike } else { vec![index] };
+            let cells: Vec<String> =
+                alike.iter().map(|&other| format!("`{}`", report.problems[other].configuration)).collect();
+            for other in alike {
+                listed[other] = true;
+            }
+            let _ = writeln!(out, "- {}{host}: **{status}**: {}", cells.join(", "), escape(&problem.reason));
+            if !problem.log.is_empty() {
+                out.push_str("\n  ```text\n");
+                for line in &problem.log {
+                    let _ = writeln!(out, "  {}", line.replace("```", "'''"));
+                }
+                out.push_str("  ```\n");
+            }
+        }
+        out.push('\n');
+    }
+
+    if !report.not_run.is_empty() {
+        out.push_str("## Not yet run\n\n");
+        for not_run in &report.not_run {
+            let cells: Vec<String> = not_run.cells.iter().map(|cell| format!("`{cell}`")).collect();
+            match &not_run.host {
+                Some(host) if several_hosts(report) => {
+                    let _ = writeln!(out, "- on {host} ({}): {}", not_run.cells.len(), cells.join(", "));
+                }
+                _ => {
+                    let _ = writeln!(out, "- {}", cells.join(", "));
+                }
+            }
+        }
+        out.push('\n');
+    }
+
+    measured_where(&mut out, report);
+    if report.stale > 0 {
+        let _ = writeln!(
+            out,
+            "The store also holds {} earlier result{} of this experiment whose inputs have changed since; \
+             they are not shown (`bakeoff plan` says what changed).\n",
+            report.stale,
+            if report.stale == 1 { "" } else { "s" }
+        );
+    }
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    out
+}
+
+fn several_hosts(report: &Report) -> bool {
+    report.hosts.len() > 1
+}
+
+fn summary(out: &mut String, report: &Report) {
+    for progress in &report.progress {
+        let mut parts = vec![format!("{} ok", progress.ok)];
+        for (count, word) in [
+            (progress.failed, "failed"),
+            (progress.timed_out, "timed out"),
+            (progress.blocked, "blocked"),
+            (progress.not_run, "not yet run"),
+        ] {
+            if count > 0 {
+                parts.push(format!("{count} {word}"));
+            }
+        }
+        let cells = format!("{} cell{}", progress.cells, if progress.cells == 1 { "" } else { "s" });
+        match &progress.host {
+            Some(host) => {
+                let _ = writeln!(out, "- **{host}**: {cells}: {}", parts.join(", "));
+            }
+            None => {
+                let _ = writeln!(out, "- {cells}: {}", parts.join(", "));
+            }
+        }
+    }
+    if let Some((first, last)) = &report.measured {
+        if first == last {
+            let _ = writeln!(out, "- measured on {first}");
+        } else {
+            let _ = writeln!(out, "- measured from {first} to {last}");
+        }
+    }
+    out.push('\n');
+}
+
+fn render_table(out: &mut String, table: &Table) {
+    let scale = Scale::for_values(&table.unit, table.values());
+    let _ = writeln!(out, "### {}\n", heading(table, &scale));
+    if !table.baseline.is_empty() {
+        let pins: Vec<String> = table.baseline.iter().map(|(axis, value)| format!("{axis}={value}")).collect();
+        let _ =
+            writeln!(out, "Ratios are against the baseline `{}` with the other values the same.\n", pins.join(", "));
+    }
+
+    let header: Vec<String> = table.keys.iter().chain(&table.columns).map(|name| escape(name)).collect();
+    let _ = writeln!(out, "| {} |", header.join(" | "));
+    let alignment: Vec<&str> = table.keys.iter().map(|_| ":--").chain(table.columns.iter().map(|_| "--:")).collect();
+    let _ = writeln!(out, "|{}|", alignment.join("|"));
+    for row in &table.rows {
+        let cells: Vec<String> = row
+            .key
+            .iter()
+            .map(|key| escape(key))
+            .chain(row.entries.iter().map(|entry| entry_text(entry, &scale)))
+            .collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
+    out.push('\n');
+
+    for best in &table.best {
+        let on = best.host.as_ref().map_or(String::new(), |host| format!(" on {host}"));
+        let what =
+            if best.configuration.is_empty() { String::new() } else { format!("`{}` ", best.configuration.join(", ")) };
+        let ratio = match best.ratio {
+            Some(ratio) if (ratio - 1.0).abs() > 1e-9 => format!(" ({} the baseline)", format::ratio(ratio)),
+            _ => String::new(),
+        };
+        let _ = writeln!(out, "Best{on}: {what}with {}{ratio}.\n", scale.with_unit(best.mean));
+    }
+    if let Some(chart) = &table.chart {
+        let _ = writeln!(out, "![{} chart]({})\n", table.metric, chart.file);
+    }
+}
+
+/// `tg16 (t/s, higher is better) by threads × model`: a table's title, also its chart's.
+pub(super) fn heading(table: &Table, scale: &Scale) -> String {
+    let mut heading = table.metric.clone();
+    let mut qualifiers = Vec::new();
+    if !scale.unit.is_empty() {
+        qualifiers.push(scale.unit.clone());
+    }
+    if let Some(better) = table.better {
+        qualifiers.push(format!("{} is better", better.word()));
+    }
+    if !qualifiers.is_empty() {
+        let _ = write!(heading, " ({})", qualifiers.join(", "));
+    }
+    let mut by: Vec<String> = table.keys.first().cloned().into_iter().collect();
+    by.extend(table.column_dimension.clone());
+    if !by.is_empty() {
+        let _ = write!(heading, " by {}", by.join(" × "));
+    }
+    heading
+}
+
+fn entry_text(entry: &Entry, scale: &Scale) -> String {
+    match entry {
+        Entry::Ok { mean, stddev, ratio, baseline, .. } => {
+            let value = scale.spread(*mean, *stddev);
+            match (baseline, ratio) {
+                (true, _) => format!("{value} (baseline)"),
+                (false, Some(ratio)) => format!("{value} ({})", format::ratio(*ratio)),
+                (false, None) => value,
+            }
+        }
+        Entry::Failed => "failed".to_owned(),
+        Entry::TimedOut => "timed out".to_owned(),
+        Entry::Blocked => "blocked".to_owned(),
+        Entry::NoMetric => "n/a".to_owned(),
+        Entry::NotRun => "not run".to_owned(),
+        Entry::Absent => String::new(),
+    }
+}
+
+fn measured_where(out: &mut String, report: &Report) {
+    out.push_str("## What was measured and where\n\n### Workloads\n\n");
+    for workload in &report.workloads {
+        let _ = writeln!(out, "- `{}`: `{}`", workload.name, workload.command);
+        for request in &workload.requests {
+            let _ = writeln!(out, "  - `{}`", request.replace('`', "'"));
+        }
+    }
+    out.push('\n');
+
+    if !report.hosts.is_empty() {
+        out.push_str("### Hosts\n\n| host | CPU | GPUs | memory | kernel | OS | linux-firmware |\n");
+        out.push_str("|:--|:--|:--|--:|:--|:--|:--|\n");
+        for host in &report.hosts {
+            for facts in &host.facts {
+                let gpus = if facts.gpus.is_empty() { "none".to_owned() } else { facts.gpus.join(", ") };
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    escape(&host.label),
+                    escape(&facts.cpu),
+                    escape(&gpus),
+                    format_bytes(facts.memory_bytes),
+                    escape(&facts.kernel),
+                    escape(&facts.os),
+                    facts.firmware.as_deref().map_or_else(|| "unknown".to_owned(), escape),
+                );
+            }
+        }
+        out.push('\n');
+    }
+
+    if !report.toolboxes.is_empty() {
+        let several = several_hosts(report);
+        out.push_str("### Toolboxes\n\n");
+        out.push_str(if several {
+            "| toolbox | runner | image | image digest | llama.cpp | hosts |\n|:--|:--|:--|:--|:--|:--|\n"
+        } else {
+            "| toolbox | runner | image | image digest | llama.cpp |\n|:--|:--|:--|:--|:--|\n"
+        });
+        for toolbox in &report.toolboxes {
+            let mut cells = vec![
+                format!("`{}`", toolbox.name),
+                toolbox.runner.clone(),
+                toolbox.image.as_deref().map_or_else(|| "none".to_owned(), |image| format!("`{image}`")),
+                toolbox.digest.as_deref().map_or_else(|| "none".to_owned(), |digest| format!("`{}`", short(digest))),
+                toolbox.llama_cpp.as_deref().map_or_else(|| "unknown".to_owned(), escape),
+            ];
+            if several {
+                cells.push(toolbox.hosts.join(", "));
+            }
+            let _ = writeln!(out, "| {} |", cells.join(" | "));
+        }
+        out.push('\n');
+    }
+
+    if !report.models.is_empty() {
+        out.push_str(
+            "### Models\n\n| model | file | sha256 | size | type | bakeoff.lock |\n|:--|:--|:--|--:|:--|:--|\n",
+        );
+        for model in &report.models {
+            let sha256 = if model.sha256.is_empty() {
+                "not measured".to_owned()
+            } else {
+                model
+                    .sha256
+                    .iter()
+                    .map(|hash| format!("`{}`", &hash[..hash.len().min(12)]))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let kind = match (&model.kind, model.parameters) {
+                (Some(kind), Some(parameters)) => format!("{} ({} parameters)", escape(kind), millions(parameters)),
+                (Some(kind), None) => escape(kind),
+                _ => "unknown".to_owned(),
+            };
+            let lock = match model.lock {
+                LockState::Matches => "matches",
+                LockState::Differs => "**differs**",
+                LockState::NotLocked => "not locked",
+                LockState::Unmeasured => "",
+            };
+            let _ = writeln!(
+                out,
+                "| `{}` | `{}` | {sha256} | {} | {kind} | {lock} |",
+                model.name,
+                model.file,
+                model.size.map_or_else(|| "unknown".to_owned(), format_bytes),
+            );
+        }
+        out.push('\n');
+    }
+}
+
+/// `sha256:0123456789ab…` → `sha256:0123456789ab`.
+fn short(digest: &str) -> &str {
+    let cut = digest.find(':').map_or(0, |colon| colon + 1) + 12;
+    digest.get(..cut).unwrap_or(digest)
+}
+
+#[expect(clippy::cast_precision_loss, reason = "a parameter count is shown to three digits")]
+fn millions(parameters: u64) -> String {
+    let value = parameters as f64;
+    if value >= 1e9 { format!("{}B", format::number(value / 1e9)) } else { format!("{}M", format::number(value / 1e6)) }
+}
+
+/// Text safe inside a markdown table cell.
+fn escape(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}

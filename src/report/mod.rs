@@ -1,0 +1,24 @@
+//! The research report: markdown with pivot tables and SVG charts, built from the store.
+
+mod build;
+mod chart;
+mod format;
+mod grid;
+mod markdown;
+mod select;
+mod table;
+
+pub use build::{Inputs, LockState, ModelSummary, REPORT_FORMAT, Report, build};
+pub use select::{Chosen, ExpectedCell, choose};
+pub use table::{Best, Better, Chart, ChartKind, Entry, Row, Table};
+
+/// The files of a report, relative to `results/<experiment>/`: `README.md` and its charts.
+pub fn render(report: &Report) -> Vec<(String, String)> {
+    let mut files = vec![("README.md".to_owned(), markdown::render(report))];
+    for table in &report.tables {
+        if let (Some(chart), Some(svg)) = (&table.chart, chart::render(table)) {
+            files.push((chart.file.clone(), svg));
+        }
+    }
+    files
+}

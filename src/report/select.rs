@@ -1,0 +1,73 @@
+//! Which record in the store stands for each cell of an experiment on each host.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::fingerprint::ResolvedCell;
+use crate::store::CellRecord;
+
+/// A cell of the matrix as the report knows it: where it sits, and how to find its records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectedCell {
+    pub experiment: String,
+    pub id: String,
+    /// Axis name and value, in the order the axes are declared.
+    pub axes: Vec<(String, String)>,
+    pub workload: String,
+    /// [`crate::fingerprint::Fingerprint::portable_key`] of the cell as the manifests and inputs
+    /// describe it now.
+    pub key: String,
+}
+
+impl ExpectedCell {
+    pub fn of(cell: &ResolvedCell) -> Self {
+        Self {
+            experiment: cell.cell.experiment.clone(),
+            id: cell.id.clone(),
+            axes: cell.cell.axes.clone(),
+            workload: cell.cell.workload.clone(),
+            key: cell.fingerprint.portable_key(),
+        }
+    }
+}
+
+/// The record chosen for each (cell, host), and what was left out.
+#[derive(Debug)]
+pub struct Chosen<'a> {
+    /// Host labels, sorted.
+    pub hosts: Vec<String>,
+    /// `records[cell][host]`: the newest record of that cell on that host.
+    pub records: Vec<Vec<Option<&'a CellRecord>>>,
+    /// Records of the experiment whose inputs match no current cell (an edited value, an
+    /// older model): kept in the store, not shown.
+    pub stale: usize,
+}
+
+/// Matches `records` (one experiment's) to `cells` by portable key. A host that measured a
+/// cell more than once (after a llama.cpp update, say) is represented by its newest result.
+pub fn choose<'a>(cells: &[ExpectedCell], records: &'a [CellRecord]) -> Chosen<'a> {
+    let by_key: HashMap<&str, usize> =
+        cells.iter().enumerate().map(|(index, cell)| (cell.key.as_str(), index)).collect();
+    let mut matched = Vec::new();
+    let mut stale = 0;
+    for record in records {
+        match by_key.get(record.fingerprint.portable_key().as_str()) {
+            Some(&cell) => matched.push((cell, record.host.label(), record)),
+            None => stale += 1,
+        }
+    }
+    let hosts: Vec<String> =
+        matched.iter().map(|(_, host, _)| host.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    let mut chosen: Vec<Vec<Option<&CellRecord>>> = vec![vec![None; hosts.len()]; cells.len()];
+    for (cell, host, record) in matched {
+        let host = hosts.binary_search(&host).expect("every host was collected");
+        let slot = &mut chosen[cell][host];
+        // Newest wins; the hash breaks ties so that the choice never depends on read order.
+        let newer = |old: &CellRecord| {
+            (record.timings.started_unix_ms, &record.hash) > (old.timings.started_unix_ms, &old.hash)
+        };
+        if slot.is_none_or(newer) {
+            *slot = Some(record);
+        }
+    }
+    Chosen { hosts, records: chosen, stale }
+}

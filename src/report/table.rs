@@ -1,0 +1,345 @@
+//! Pivot tables: one metric, rows and columns from the experiment's dimensions, ratios against
+//! the baseline and the best configuration.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::grid::{Grid, HOST, Point, WORKLOAD};
+use crate::store::{MetricValue, Status};
+
+/// Which way a metric improves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Better {
+    Higher,
+    Lower,
+}
+
+impl Better {
+    /// From the table's `better=`, else from the unit and name: throughput and rates up,
+    /// times down; counts have no better side.
+    pub fn guess(metric: &str, unit: &str) -> Option<Self> {
+        let base = metric.trim_end_matches("_first").trim_end_matches("_warm");
+        match unit {
+            "t/s" => Some(Self::Higher),
+            "ms" | "s" => Some(Self::Lower),
+            "tokens" => None,
+            _ if base.ends_with("tps") || base.ends_with("_ts") || base.contains("rate") => Some(Self::Higher),
+            _ if base.ends_with("_ms") || base.ends_with("_s") || base.ends_with("time") => Some(Self::Lower),
+            _ => None,
+        }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Higher => "higher",
+            Self::Lower => "lower",
+        }
+    }
+}
+
+/// What the report was asked for: a `table` line of the `report` block, or the defaults.
+#[derive(Debug, Clone, Default)]
+pub(super) struct TableRequest {
+    pub(super) rows: Option<String>,
+    pub(super) columns: Option<String>,
+    pub(super) metric: Option<String>,
+    pub(super) better: Option<Better>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Table {
+    pub metric: String,
+    pub unit: String,
+    pub better: Option<Better>,
+    /// The dimensions that name a row: the `rows` dimension, then the others that vary.
+    pub keys: Vec<String>,
+    /// The dimension spread over the columns; `None` for a single column of values.
+    pub column_dimension: Option<String>,
+    pub columns: Vec<String>,
+    pub rows: Vec<Row>,
+    pub baseline: BTreeMap<String, String>,
+    /// The best measured configuration on each host.
+    pub best: Vec<Best>,
+    /// A chart of the table, when it has values: its file name beside the report.
+    pub chart: Option<Chart>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Row {
+    pub key: Vec<String>,
+    pub entries: Vec<Entry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum Entry {
+    Ok {
+        mean: f64,
+        stddev: Option<f64>,
+        samples: usize,
+        /// Against the baseline cell with the same other values, when both were measured.
+        ratio: Option<f64>,
+        baseline: bool,
+    },
+    Failed,
+    TimedOut,
+    Blocked,
+    /// The cell ran, but did not give this metric.
+    NoMetric,
+    NotRun,
+    /// The matrix has no such cell (an `exclude`), or it belongs to another workload.
+    Absent,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Best {
+    pub host: Option<String>,
+    /// The values that vary in the table, as `axis=value` in dimension order.
+    pub configuration: Vec<String>,
+    pub mean: f64,
+    pub ratio: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Chart {
+    pub file: String,
+    pub kind: ChartKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChartKind {
+    Bar,
+    Line,
+}
+
+/// The metrics to tabulate when the report names none: every metric the results have, less
+/// token counts, and less a server metric's mean over all requests when its cold (`_first`)
+/// and warm (`_warm`) values are there.
+pub(super) fn default_metrics(grid: &Grid<'_>) -> Vec<String> {
+    let mut names = BTreeSet::new();
+    for record in grid.points.iter().filter_map(|point| point.record) {
+        for (name, value) in &record.metrics {
+            if value.unit != "tokens" {
+                names.insert(name.clone());
+            }
+        }
+    }
+    names.iter().filter(|name| !names.contains(&format!("{name}_first"))).cloned().collect()
+}
+
+/// Which dimensions go where in a table.
+struct Layout {
+    rows: usize,
+    columns: Option<usize>,
+    /// The dimensions that name a row: `rows`, then the others that vary.
+    keys: Vec<usize>,
+    varying: Vec<usize>,
+}
+
+impl Layout {
+    /// The dimensions the request names; where it names none, the first two that vary.
+    fn new(grid: &Grid<'_>, request: &TableRequest, included: &[&Point<'_>]) -> Self {
+        let varying = grid.varying(included);
+        let host = grid.host_dimension();
+        let named = |name: &Option<String>| name.as_deref().and_then(|name| grid.dimension(name));
+        let mut columns = named(&request.columns);
+        let rows = named(&request.rows)
+            .or_else(|| varying.iter().copied().find(|&dimension| Some(dimension) != columns && dimension != host))
+            .or_else(|| varying.first().copied().filter(|&dimension| Some(dimension) != columns))
+            .unwrap_or(0);
+        if request.rows.is_none() && request.columns.is_none() {
+            columns = varying.iter().copied().find(|&dimension| dimension != rows && dimension != host);
+        }
+        let mut keys = vec![rows];
+        keys.extend(varying.iter().copied().filter(|&dimension| dimension != rows && Some(dimension) != columns));
+        Self { rows, columns, keys, varying }
+    }
+
+    fn key(&self, point: &Point<'_>) -> Vec<usize> {
+        self.keys.iter().map(|&dimension| point.coords[dimension]).collect()
+    }
+
+    fn column(&self, point: &Point<'_>) -> usize {
+        self.columns.map_or(0, |dimension| point.coords[dimension])
+    }
+}
+
+/// Builds the table of `metric` as `request` pivots it.
+pub(super) fn build(grid: &Grid<'_>, request: &TableRequest, metric: &str, baseline: &[(String, String)]) -> Table {
+    let measured = |point: &&Point<'_>| value_of(point, metric).is_some();
+    let workload = grid.dimension(WORKLOAD).expect("the grid has a workload dimension");
+    // Cells of the workloads that give this metric; every cell while none has run.
+    let workloads: BTreeSet<usize> = grid.points.iter().filter(measured).map(|point| point.coords[workload]).collect();
+    let included: Vec<&Point<'_>> = grid
+        .points
+        .iter()
+        .filter(|point| workloads.is_empty() || workloads.contains(&point.coords[workload]))
+        .collect();
+    let layout = Layout::new(grid, request, &included);
+    let unit = grid
+        .points
+        .iter()
+        .filter_map(|point| point.record?.metrics.get(metric))
+        .map(|value| value.unit.clone())
+        .next()
+        .unwrap_or_default();
+    // The baseline's dimension and value indices; `None` when it names a value not in the grid.
+    let pins: Option<Vec<(usize, usize)>> = baseline
+        .iter()
+        .map(|(axis, value)| {
+            let dimension = grid.dimension(axis)?;
+            Some((dimension, grid.dimensions[dimension].values.iter().position(|known| known == value)?))
+        })
+        .collect();
+
+    let row_keys: Vec<Vec<usize>> =
+        included.iter().map(|point| layout.key(point)).collect::<BTreeSet<_>>().into_iter().collect();
+    let column_values: Vec<usize> =
+        included.iter().map(|point| layout.column(point)).collect::<BTreeSet<_>>().into_iter().collect();
+    let cells: BTreeMap<(Vec<usize>, usize), &Point<'_>> =
+        included.iter().map(|point| ((layout.key(point), layout.column(point)), *point)).collect();
+    let rows = row_keys
+        .iter()
+        .map(|key| Row {
+            key: layout
+                .keys
+                .iter()
+                .zip(key)
+                .map(|(&dimension, &value)| grid.dimensions[dimension].values[value].clone())
+                .collect(),
+            entries: column_values
+                .iter()
+                .map(|&column| {
+                    cells
+                        .get(&(key.clone(), column))
+                        .map_or(Entry::Absent, |point| entry(grid, point, metric, pins.as_deref().unwrap_or_default()))
+                })
+                .collect(),
+        })
+        .collect();
+    let better = request.better.or_else(|| Better::guess(metric, &unit));
+    let best = better.map(|better| best(grid, &layout, &included, metric, better, pins.as_deref().unwrap_or_default()));
+    let chart_kind = if is_numeric_axis(grid, layout.rows, &row_keys) { ChartKind::Line } else { ChartKind::Bar };
+    Table {
+        metric: metric.to_owned(),
+        unit,
+        better,
+        keys: layout.keys.iter().map(|&dimension| grid.dimensions[dimension].name.clone()).collect(),
+        column_dimension: layout.columns.map(|dimension| grid.dimensions[dimension].name.clone()),
+        columns: match layout.columns {
+            Some(dimension) => {
+                column_values.iter().map(|&value| grid.dimensions[dimension].values[value].clone()).collect()
+            }
+            None => vec![metric.to_owned()],
+        },
+        rows,
+        baseline: baseline.iter().cloned().collect(),
+        best: best.unwrap_or_default(),
+        chart: Some(Chart { file: String::new(), kind: chart_kind }),
+    }
+}
+
+/// What the table shows for `point`: its value and ratio, or why there is none.
+fn entry(grid: &Grid<'_>, point: &Point<'_>, metric: &str, pins: &[(usize, usize)]) -> Entry {
+    let Some(record) = point.record else {
+        return Entry::NotRun;
+    };
+    match record.status {
+        Status::Failed => return Entry::Failed,
+        Status::TimedOut => return Entry::TimedOut,
+        Status::Blocked => return Entry::Blocked,
+        Status::Ok => {}
+    }
+    let Some(value) = value_of(point, metric) else {
+        return Entry::NoMetric;
+    };
+    let (ratio, baseline) = ratio(grid, point, metric, pins);
+    Entry::Ok { mean: value.mean, stddev: value.stddev, samples: value.samples.len(), ratio, baseline }
+}
+
+/// `point`'s value over its baseline's (the same cell with the baseline's values), and
+/// whether `point` is its own baseline.
+fn ratio(grid: &Grid<'_>, point: &Point<'_>, metric: &str, pins: &[(usize, usize)]) -> (Option<f64>, bool) {
+    if pins.is_empty() {
+        return (None, false);
+    }
+    let mut coords = point.coords.clone();
+    for &(dimension, value) in pins {
+        coords[dimension] = value;
+    }
+    let value = value_of(point, metric);
+    let reference = grid.point(&coords).and_then(|reference| value_of(reference, metric));
+    (value.zip(reference).map(|(value, reference)| value.mean / reference.mean), coords == point.coords)
+}
+
+/// The best measured point on each host.
+fn best(
+    grid: &Grid<'_>,
+    layout: &Layout,
+    included: &[&Point<'_>],
+    metric: &str,
+    better: Better,
+    pins: &[(usize, usize)],
+) -> Vec<Best> {
+    let host = grid.host_dimension();
+    let mut best: BTreeMap<usize, (f64, &Point<'_>)> = BTreeMap::new();
+    for point in included {
+        let Some(value) = value_of(point, metric) else {
+            continue;
+        };
+        let improves = |old: f64| match better {
+            Better::Higher => value.mean > old,
+            Better::Lower => value.mean < old,
+        };
+        if best.get(&point.coords[host]).is_none_or(|(old, _)| improves(*old)) {
+            best.insert(point.coords[host], (value.mean, point));
+        }
+    }
+    let several_hosts = layout.varying.contains(&host);
+    best.into_values()
+        .map(|(mean, point)| Best {
+            host: several_hosts.then(|| grid.value(host, point).to_owned()),
+            configuration: layout
+                .varying
+                .iter()
+                .filter(|&&dimension| dimension != host)
+                .map(|&dimension| format!("{}={}", grid.dimensions[dimension].name, grid.value(dimension, point)))
+                .collect(),
+            mean,
+            ratio: ratio(grid, point, metric, pins).0,
+        })
+        .collect()
+}
+
+fn value_of<'a>(point: &Point<'a>, metric: &str) -> Option<&'a MetricValue> {
+    let record = point.record.filter(|record| record.status == Status::Ok)?;
+    record.metrics.get(metric)
+}
+
+/// Whether the rows run along a numeric axis with enough values to draw a line through.
+fn is_numeric_axis(grid: &Grid<'_>, rows: usize, keys: &[Vec<usize>]) -> bool {
+    let name = &grid.dimensions[rows].name;
+    let values: BTreeSet<usize> = keys.iter().map(|key| key[0]).collect();
+    name != HOST
+        && name != WORKLOAD
+        && values.len() >= 3
+        && values.iter().all(|&value| grid.dimensions[rows].values[value].parse::<f64>().is_ok_and(f64::is_finite))
+}
+
+impl Table {
+    /// Whether any entry has a value to draw.
+    pub fn has_values(&self) -> bool {
+        self.rows.iter().flat_map(|row| &row.entries).any(|entry| matches!(entry, Entry::Ok { .. }))
+    }
+
+    /// The values of every measured entry, for choosing a scale.
+    pub fn values(&self) -> impl Iterator<Item = f64> + '_ {
+        self.rows.iter().flat_map(|row| &row.entries).filter_map(|entry| match entry {
+            Entry::Ok { mean, stddev, .. } => Some(mean + stddev.unwrap_or(0.0)),
+            _ => None,
+        })
+    }
+}

@@ -1,0 +1,297 @@
+//! `bakeoff report`: the research report written from the store alone.
+
+use std::path::Path;
+
+use bakeoff::cli::{GlobalArgs, Project};
+use bakeoff::store::{CellRecord, Failure, MetricValue, Status};
+
+use crate::support::{Bakeoff, Llama, fixture, project, records, repo};
+
+const GLM: &str = r#"
+toolbox "radv" {
+    runner "toolbox"
+    image "docker.io/kyuz0/amd-strix-halo-toolboxes:vulkan-radv"
+}
+toolbox "rocm" {
+    runner "toolbox"
+    image "docker.io/kyuz0/amd-strix-halo-toolboxes:rocm-7.14"
+    requires {
+        firmware "!=20251125" reason="linux-firmware 20251125 breaks ROCm"
+    }
+}
+model "bf16" { file "GLM-4.7-Flash-BF16.gguf" }
+model "q8" { file "GLM-4.7-Flash-Q8_K_XL.gguf" }
+experiment "glm" {
+    description "GLM-4.7-Flash: Q8 against BF16 on Vulkan and ROCm as the context grows"
+    matrix {
+        model "bf16" "q8"
+        toolbox "radv" "rocm"
+        ctx 4096 16384 65536
+    }
+    bench {
+        args "-d" "{ctx}" "-p" 512 "-n" 128 "-r" 3
+    }
+    report {
+        baseline model="bf16"
+        table rows="model" columns="toolbox" metric="tg128"
+        table rows="ctx" columns="toolbox" metric="pp512"
+    }
+}
+"#;
+
+const LOCK: &str = r#"{
+  "format": 1,
+  "models": {
+    "bf16": { "file": "GLM-4.7-Flash-BF16.gguf", "sha256": "b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1", "size": 59914815488 },
+    "q8": { "file": "GLM-4.7-Flash-Q8_K_XL.gguf", "sha256": "c8c8c8c8c8c8c8c8c8c8c8c8c8c8c8c8c8c8c8c8c8c8c8c8c8c8c8c8c8c8c8c8", "size": 34816000000 }
+  },
+  "files": {},
+  "toolboxes": {}
+}
+"#;
+
+fn metric(mean: f64, stddev: f64) -> MetricValue {
+    MetricValue {
+        mean,
+        stddev: Some(stddev),
+        unit: "t/s".to_owned(),
+        samples: vec![mean - stddev, mean, mean + stddev],
+    }
+}
+
+/// The store of two Strix Halo boxes that ran the GLM matrix: strix-1 ran everything but one
+/// cell and saw one fail; strix-2 (linux-firmware 20251125) ran the Vulkan cells and found the
+/// `ROCm` ones blocked. Metrics are made up: the report is what is under test here.
+fn seed_two_hosts(directory: &Path) {
+    let project = Project::new(&GlobalArgs {
+        project: directory.to_path_buf(),
+        results: None,
+        models: Vec::new(),
+        host_facts: None,
+    });
+    let loaded = project.load(&[]).unwrap();
+    for (index, name) in ["strix-1", "strix-2"].iter().enumerate() {
+        let host = bakeoff::host::HostFacts::load(&fixture(&format!("hosts/{name}.json"))).unwrap();
+        let cells = project.resolve_uninspected(&loaded, &host).unwrap();
+        assert_eq!(cells.len(), 12);
+        for cell in cells {
+            let value = |axis: &str| cell.cell.value(axis).unwrap().to_owned();
+            let (model, toolbox, ctx) = (value("model"), value("toolbox"), value("ctx"));
+            if name == &"strix-1" && model == "q8" && toolbox == "rocm" && ctx == "65536" {
+                continue; // not run yet
+            }
+            // The models are not on this machine (their hashes come from the lock): only the
+            // toolbox requirements decide what is blocked on these hosts.
+            let blocked: Vec<&String> = cell.blocked.iter().filter(|reason| reason.starts_with("toolbox")).collect();
+            let status = if !blocked.is_empty() {
+                Status::Blocked
+            } else if model == "bf16" && toolbox == "rocm" && ctx == "65536" {
+                Status::Failed
+            } else {
+                Status::Ok
+            };
+            let mut record = CellRecord::new(&cell, &host, status);
+            record.fingerprint.toolbox.llama_cpp = Some(if index == 0 { "b7100" } else { "b7085" }.to_owned());
+            record.fingerprint.toolbox.digest =
+                Some(format!("sha256:{}", if toolbox == "radv" { "4a5e" } else { "7c0d" }));
+            record.hash = record.fingerprint.hash();
+            record.timings.started_unix_ms = 1_795_305_600_000 + 60_000 * (index as u64);
+            match status {
+                Status::Ok => {
+                    let host_factor = if index == 0 { 1.0 } else { 0.97 };
+                    let context = match ctx.as_str() {
+                        "4096" => 1.0,
+                        "16384" => 0.85,
+                        _ => 0.6,
+                    };
+                    let generation =
+                        if model == "q8" { 48.0 } else { 20.0 } * if toolbox == "rocm" { 0.9 } else { 1.0 };
+                    let prompt = if model == "q8" { 900.0 } else { 610.0 } * if toolbox == "rocm" { 1.3 } else { 1.0 };
+                    record.metrics.insert("tg128".to_owned(), metric(generation * context * host_factor, 0.4));
+                    record.metrics.insert("pp512".to_owned(), metric(prompt * context * host_factor, 6.0));
+                }
+                Status::Failed => {
+                    record.failure = Some(Failure {
+                        reason: "killed by SIGABRT (core dumped)".to_owned(),
+                        exit_code: None,
+                        signal: Some(6),
+                        log_tail: vec![
+                            "ggml_cuda_compute_forward: MUL_MAT failed".to_owned(),
+                            "ROCm error: out of memory".to_owned(),
+                            "  current device: 0, in function ggml_cuda_mul_mat at ggml-cuda.cu:1987".to_owned(),
+                        ],
+                    });
+                }
+                Status::Blocked | Status::TimedOut => {
+                    record.failure = Some(Failure {
+                        reason: blocked.iter().map(|reason| reason.as_str()).collect::<Vec<_>>().join("; "),
+                        exit_code: None,
+                        signal: None,
+                        log_tail: Vec::new(),
+                    });
+                }
+            }
+            project.store.write(&record).unwrap();
+        }
+    }
+}
+
+fn glm_project() -> tempfile::TempDir {
+    let directory = project(&[("experiments/glm.kdl", GLM), ("bakeoff.lock", LOCK)]);
+    seed_two_hosts(directory.path());
+    directory
+}
+
+/// A full matrix with a baseline, repeats with spread, a failed cell, blocked cells, a cell
+/// not yet run and two hosts, written from the store without a model or toolbox in sight.
+#[test]
+fn the_report_of_two_hosts_shows_tables_ratios_failures_and_what_is_missing() {
+    let directory = glm_project();
+    let outcome = Bakeoff::new(directory.path()).args(["report", "glm"]).run();
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert_eq!(outcome.stdout.trim(), "results/glm/README.md");
+    let report = std::fs::read_to_string(directory.path().join("results/glm/README.md")).unwrap();
+    insta::assert_snapshot!("glm_two_hosts", report);
+
+    let mut charts: Vec<String> = std::fs::read_dir(directory.path().join("results/glm"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|extension| extension == "svg"))
+        .map(|path| path.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    charts.sort();
+    assert_eq!(charts, ["pp512.svg", "tg128.svg"]);
+    let bars = std::fs::read_to_string(directory.path().join("results/glm/tg128.svg")).unwrap();
+    assert!(bars.starts_with("<svg "), "{}", &bars[..100]);
+    for label in ["model=q8 · ctx=4096 · host=strix-2", "toolbox=rocm", "blocked", "failed", "not run", "tg128 (t/s)"]
+    {
+        assert!(bars.contains(label), "the bar chart has no `{label}`");
+    }
+    let line = std::fs::read_to_string(directory.path().join("results/glm/pp512.svg")).unwrap();
+    assert!(line.contains("<polyline"), "ctx is numeric with 3 values: a line chart");
+    assert!(line.contains("16,384"), "ticks are formatted for people");
+}
+
+#[test]
+fn the_report_is_byte_identical_when_the_store_is_unchanged() {
+    let directory = glm_project();
+    let path = directory.path().join("results/glm");
+    assert_eq!(Bakeoff::new(directory.path()).args(["report"]).run().code, 0);
+    let first: Vec<(String, Vec<u8>)> = read_all(&path);
+    let modified = std::fs::metadata(path.join("README.md")).unwrap().modified().unwrap();
+    assert_eq!(Bakeoff::new(directory.path()).args(["report"]).run().code, 0);
+    assert_eq!(read_all(&path), first);
+    // Unchanged files are not rewritten, so tools that watch mtimes see no change either.
+    assert_eq!(std::fs::metadata(path.join("README.md")).unwrap().modified().unwrap(), modified);
+}
+
+fn read_all(directory: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(directory)
+        .unwrap()
+        .map(|entry| {
+            let entry = entry.unwrap();
+            (entry.file_name().to_string_lossy().into_owned(), std::fs::read(entry.path()).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn json_gives_the_same_tables_for_scripts() {
+    let directory = glm_project();
+    let outcome = Bakeoff::new(directory.path()).args(["report", "--format", "json"]).run();
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert!(!directory.path().join("results/glm").exists(), "json writes no files");
+    let json: serde_json::Value = serde_json::from_str(&outcome.stdout).unwrap();
+    assert_eq!(json["format"], 1);
+    let report = &json["reports"][0];
+    assert_eq!(report["experiment"], "glm");
+    let table = &report["tables"][0];
+    assert_eq!(table["metric"], "tg128");
+    assert_eq!(table["keys"], serde_json::json!(["model", "ctx", "host"]));
+    assert_eq!(table["columns"], serde_json::json!(["radv", "rocm"]));
+    // Row 0: model=bf16, ctx=4096 on strix-1; radv is the baseline, q8's row has the ratio.
+    let row = &table["rows"][0];
+    assert_eq!(row["key"], serde_json::json!(["bf16", "4096", "strix-1"]));
+    assert_eq!(row["entries"][0]["status"], "ok");
+    assert_eq!(row["entries"][0]["baseline"], true);
+    assert_eq!(row["entries"][0]["samples"], 3);
+    let q8 = table["rows"].as_array().unwrap().iter().find(|row| row["key"][0] == "q8").unwrap();
+    assert!((q8["entries"][0]["ratio"].as_f64().unwrap() - 2.4).abs() < 1e-9, "{q8}");
+    let statuses: Vec<&str> = table["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row["entries"].as_array().unwrap())
+        .map(|entry| entry["status"].as_str().unwrap())
+        .collect();
+    for status in ["ok", "failed", "blocked", "not-run"] {
+        assert!(statuses.contains(&status), "no `{status}` entry in {statuses:?}");
+    }
+    assert_eq!(report["problems"].as_array().unwrap().len(), 1 + 6);
+    assert_eq!(report["not_run"][0]["host"], "strix-1");
+    assert_eq!(table["best"].as_array().unwrap().len(), 2, "one best per host");
+}
+
+#[test]
+fn an_edited_value_leaves_its_old_results_out_of_the_report() {
+    let directory = glm_project();
+    let manifest = directory.path().join("experiments/glm.kdl");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, text.replace("ctx 4096 16384 65536", "ctx 4096 16384 32768")).unwrap();
+    let outcome = Bakeoff::new(directory.path()).args(["report", "--format", "json"]).run();
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let json: serde_json::Value = serde_json::from_str(&outcome.stdout).unwrap();
+    let report = &json["reports"][0];
+    // At ctx=65536 strix-1 has 3 results (2 ok, 1 failed; 1 cell never ran), strix-2 has 4.
+    assert_eq!(report["stale"], 3 + 4);
+    let not_run: usize =
+        report["not_run"].as_array().unwrap().iter().map(|host| host["cells"].as_array().unwrap().len()).sum();
+    assert_eq!(not_run, 4 + 4, "each host has the four 32768 cells to run");
+}
+
+#[test]
+fn a_report_with_nothing_run_yet_lists_every_cell() {
+    let directory = project(&[("experiments/glm.kdl", GLM), ("bakeoff.lock", LOCK)]);
+    let outcome = Bakeoff::new(directory.path()).args(["report"]).run();
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let report = std::fs::read_to_string(directory.path().join("results/glm/README.md")).unwrap();
+    assert!(report.contains("No cell has a result yet"), "{report}");
+    assert!(report.contains("- 12 cells: 0 ok, 12 not yet run"), "{report}");
+    assert!(report.contains("`model=q8, toolbox=rocm, ctx=65536`"), "{report}");
+}
+
+/// The quickstart on the real Gemma model: `bakeoff run` writes the report as cells finish,
+/// with llama-bench's own description of the model and the real numbers.
+#[test]
+fn a_real_run_writes_the_report_as_cells_finish() {
+    let llama = Llama::get();
+    let directory = project(&[]);
+    for folder in ["experiments", "toolboxes"] {
+        std::fs::create_dir_all(directory.path().join(folder)).unwrap();
+    }
+    for file in ["experiments/quickstart.kdl", "experiments/models.kdl", "toolboxes/host.kdl", "bakeoff.lock"] {
+        std::fs::copy(repo().join(file), directory.path().join(file)).unwrap();
+    }
+    let outcome = llama.bakeoff(directory.path()).args(["run", "quickstart", "--no-progress"]).run();
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("report: results/quickstart/README.md"), "{}", outcome.stderr);
+    let report = std::fs::read_to_string(directory.path().join("results/quickstart/README.md")).unwrap();
+    let stored = records(directory.path());
+    let threads_2 = stored.iter().find(|record| record.axes["threads"] == "2").unwrap();
+    let threads_1 = stored.iter().find(|record| record.axes["threads"] == "1").unwrap();
+    let ratio = threads_2.metrics["tg16"].mean / threads_1.metrics["tg16"].mean;
+    assert!(report.contains(" 2 cells: 2 ok"), "{report}");
+    assert!(report.contains("(baseline)"), "{report}");
+    let expected = if ratio >= 0.995 { format!("{ratio:.2}×") } else { format!("-{:.0}%", (1.0 - ratio) * 100.0) };
+    assert!(report.contains(&expected), "the ratio {expected} is not in\n{report}");
+    assert!(report.contains("gemma3 270M Q4_K - Medium"), "llama-bench's model type: {report}");
+    assert!(report.contains("| matches |"), "the model matches the lock: {report}");
+    assert!(directory.path().join("results/quickstart/tg16.svg").is_file());
+    // The report from the store alone is the one the run wrote.
+    let before = report.clone();
+    let outcome = Bakeoff::new(directory.path()).args(["report", "quickstart"]).run();
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert_eq!(std::fs::read_to_string(directory.path().join("results/quickstart/README.md")).unwrap(), before);
+}
