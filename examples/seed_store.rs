@@ -1,5 +1,6 @@
 //! Writes an `ok` record for every runnable cell of a project, as a finished run would, so
-//! that planning can be benchmarked before cells run. Used by `scripts/bench-plan.sh`.
+//! that planning and reporting can be benchmarked before cells run. Used by
+//! `scripts/bench-plan.sh` and `scripts/bench-report.sh`.
 //!
 //! Usage: `seed_store PROJECT_DIR HOST_FACTS.json [MODEL_ROOT]`
 
@@ -25,15 +26,18 @@ fn main() -> miette::Result<()> {
     let mut written = 0;
     for cell in project.resolve(&loaded, &host)?.iter().filter(|cell| cell.blocked.is_empty()) {
         let mut record = CellRecord::new(cell, &host, Status::Ok);
-        // Typical size: a few metrics with their samples, as llama-bench gives.
-        for metric in ["pp512", "tg128"] {
+        // Typical size: a few metrics with their samples, as llama-bench gives; values differ
+        // from cell to cell so that reports have something to rank.
+        let spread = f64::from(u8::from_str_radix(&cell.hash[..2], 16).unwrap_or(0));
+        for (metric, base) in [("pp512", 900.0), ("tg128", 40.0)] {
+            let mean = base * (1.0 + spread / 512.0);
             record.metrics.insert(
                 metric.to_owned(),
                 MetricValue {
-                    mean: 100.0,
-                    stddev: Some(1.5),
+                    mean,
+                    stddev: Some(mean / 100.0),
                     unit: "t/s".to_owned(),
-                    samples: vec![99.0, 100.0, 101.0],
+                    samples: vec![mean * 0.99, mean, mean * 1.01],
                 },
             );
         }

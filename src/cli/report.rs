@@ -11,7 +11,7 @@ use crate::Error;
 use crate::atomic::write_atomic;
 use crate::host::HostFacts;
 use crate::lock::LockFile;
-use crate::report::{self, ExpectedCell, Inputs, REPORT_FORMAT};
+use crate::report::{self, ExpectedCell, Inputs, ModelKind, REPORT_FORMAT};
 use crate::store::{CellRecord, Store};
 
 pub(super) fn run(project: &Project, args: &ReportArgs) -> Result<(), Error> {
@@ -56,6 +56,7 @@ pub(super) struct Reporter<'a> {
     lock: Option<LockFile>,
     cells: BTreeMap<String, Vec<ExpectedCell>>,
     records: BTreeMap<String, Vec<CellRecord>>,
+    model_kinds: BTreeMap<String, ModelKind>,
 }
 
 impl<'a> Reporter<'a> {
@@ -69,15 +70,31 @@ impl<'a> Reporter<'a> {
         for cell in cells {
             expected.entry(cell.experiment.clone()).or_default().push(cell);
         }
-        let mut by_experiment: BTreeMap<String, Vec<CellRecord>> = BTreeMap::new();
-        for record in records.into_iter().filter(|record| expected.contains_key(&record.experiment)) {
-            by_experiment.entry(record.experiment.clone()).or_default().push(record);
+        let mut reporter =
+            Self { loaded, lock, cells: expected, records: BTreeMap::new(), model_kinds: BTreeMap::new() };
+        for record in &records {
+            reporter.learn_model_kind(record);
         }
-        Self { loaded, lock, cells: expected, records: by_experiment }
+        for record in records.into_iter().filter(|record| reporter.cells.contains_key(&record.experiment)) {
+            reporter.records.entry(record.experiment.clone()).or_default().push(record);
+        }
+        reporter
+    }
+
+    /// Keeps what llama-bench said of a model; of two descriptions, the first in sort order,
+    /// so that the report does not depend on the order records are read in.
+    fn learn_model_kind(&mut self, record: &CellRecord) {
+        if let Some((sha256, kind)) = ModelKind::of(record) {
+            let known = self.model_kinds.entry(sha256).or_insert_with(|| kind.clone());
+            if kind < *known {
+                *known = kind;
+            }
+        }
     }
 
     /// A record has landed in the store: the next report includes it.
     pub(super) fn add(&mut self, record: &CellRecord) {
+        self.learn_model_kind(record);
         let records = self.records.entry(record.experiment.clone()).or_default();
         match records.iter_mut().find(|known| known.hash == record.hash) {
             Some(known) => *known = record.clone(),
@@ -95,6 +112,7 @@ impl<'a> Reporter<'a> {
             cells,
             records,
             lock: self.lock.as_ref(),
+            model_kinds: &self.model_kinds,
         }))
     }
 

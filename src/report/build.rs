@@ -27,6 +27,28 @@ pub struct Inputs<'a> {
     /// The experiment's records in the store (others are ignored).
     pub records: &'a [CellRecord],
     pub lock: Option<&'a LockFile>,
+    /// What llama-bench said of each model (by sha256) in any experiment's results.
+    pub model_kinds: &'a BTreeMap<String, ModelKind>,
+}
+
+/// A model as llama-bench describes it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ModelKind {
+    /// `gemma3 270M Q4_K - Medium`.
+    pub kind: String,
+    pub parameters: Option<u64>,
+}
+
+impl ModelKind {
+    /// What `record`'s llama-bench output says of its model, keyed by the model's sha256.
+    pub fn of(record: &CellRecord) -> Option<(String, Self)> {
+        let raw = record.raw.iter().find(|raw| raw.get("model_type").is_some())?;
+        let kind = Self {
+            kind: raw.get("model_type")?.as_str()?.to_owned(),
+            parameters: raw.get("model_n_params").and_then(serde_json::Value::as_u64),
+        };
+        Some((model_hash(record)?, kind))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -93,9 +115,8 @@ pub struct ModelSummary {
     /// The content hashes the shown results were measured with.
     pub sha256: Vec<String>,
     pub size: Option<u64>,
-    /// As llama-bench describes it (`gemma3 270M Q4_K - Medium`), when a bench cell ran.
-    pub kind: Option<String>,
-    pub parameters: Option<u64>,
+    /// As llama-bench describes it, when a bench cell of any experiment ran it.
+    pub kind: Option<ModelKind>,
     pub lock: LockState,
 }
 
@@ -268,6 +289,14 @@ fn tables(inputs: &Inputs<'_>, grid: &Grid<'_>, notes: &mut Vec<String>) -> Vec<
             table.chart = None;
             continue;
         }
+        if let Some(problem) = table.too_big_to_chart() {
+            notes.push(format!(
+                "no chart for `{}`: {problem}; a `table` with `rows=` and `columns=` in the `report` block picks fewer",
+                table.metric
+            ));
+            table.chart = None;
+            continue;
+        }
         let stem: String = table
             .metric
             .chars()
@@ -277,10 +306,14 @@ fn tables(inputs: &Inputs<'_>, grid: &Grid<'_>, notes: &mut Vec<String>) -> Vec<
                 },
             )
             .collect();
+        let rows: String = table.keys.first().map_or(String::new(), |rows| safe(rows));
         let mut file = format!("{stem}.svg");
+        if files.contains(&file) {
+            file = format!("{stem}-by-{rows}.svg");
+        }
         let mut counter = 2;
         while !files.insert(file.clone()) {
-            file = format!("{stem}-{counter}.svg");
+            file = format!("{stem}-by-{rows}-{counter}.svg");
             counter += 1;
         }
         if let Some(chart) = &mut table.chart {
@@ -288,6 +321,13 @@ fn tables(inputs: &Inputs<'_>, grid: &Grid<'_>, notes: &mut Vec<String>) -> Vec<
         }
     }
     tables
+}
+
+/// `pp512+tg128@d4096` → `pp512_tg128_d4096`: a file name that needs no quoting anywhere.
+fn safe(name: &str) -> String {
+    name.chars()
+        .map(|character| if character.is_ascii_alphanumeric() || "._-".contains(character) { character } else { '_' })
+        .collect()
 }
 
 fn hosts(labels: &[String], grid: &Grid<'_>) -> Vec<HostSummary> {
@@ -350,14 +390,12 @@ fn models(inputs: &Inputs<'_>, shown: &[&CellRecord]) -> Vec<ModelSummary> {
                 Some(locked) if sha256.iter().all(|hash| *hash == locked.sha256) => LockState::Matches,
                 Some(_) => LockState::Differs,
             };
-            let bench = measured.iter().flat_map(|record| &record.raw).find(|raw| raw.get("model_type").is_some());
             ModelSummary {
                 name: name.clone(),
                 file: inputs.manifests.models.get(name).map(|model| model.file.value.clone()).unwrap_or_default(),
+                kind: sha256.iter().find_map(|hash| inputs.model_kinds.get(hash)).cloned(),
                 sha256: sha256.into_iter().collect(),
                 size: locked.map(|locked| locked.size),
-                kind: bench.and_then(|raw| raw.get("model_type")?.as_str().map(str::to_owned)),
-                parameters: bench.and_then(|raw| raw.get("model_n_params")?.as_u64()),
                 lock,
             }
         })

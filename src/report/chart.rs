@@ -11,8 +11,9 @@ use super::table::{ChartKind, Entry, Table};
 
 const WIDTH: u32 = 860;
 const FONT: &str = "sans-serif";
-/// Okabe and Ito's palette: distinguishable with every common colour-vision deficiency.
-const PALETTE: [RGBColor; 8] = [
+/// Okabe and Ito's palette (distinguishable with every common colour-vision deficiency),
+/// then four of Paul Tol's darker tones; a chart has at most this many series.
+const PALETTE: [RGBColor; 12] = [
     RGBColor(0x00, 0x72, 0xB2),
     RGBColor(0xE6, 0x9F, 0x00),
     RGBColor(0x00, 0x9E, 0x73),
@@ -21,6 +22,10 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(0xD5, 0x5E, 0x00),
     RGBColor(0x99, 0x99, 0x99),
     RGBColor(0xF0, 0xE4, 0x42),
+    RGBColor(0x88, 0x22, 0x55),
+    RGBColor(0x11, 0x77, 0x33),
+    RGBColor(0x33, 0x22, 0x88),
+    RGBColor(0x44, 0xAA, 0x99),
 ];
 const GREY: RGBColor = RGBColor(0x66, 0x66, 0x66);
 const LABEL_CHARACTERS: usize = 48;
@@ -185,9 +190,13 @@ fn lines(table: &Table, scale: &Scale, svg: &mut String) -> Drawn {
     let height = 44 + legend_height + 420;
     let xs = || points.iter().flatten().map(|point| point.0);
     let (low, high) = xs().fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), x| (low.min(x), high.max(x)));
-    // Context sizes and depths grow by powers of two: spread over eight times or more, the
-    // axis is logarithmic so that 4,096 and 16,384 do not crowd together at the left.
-    let logarithmic = low > 0.0 && high / low >= 8.0;
+    // Context sizes and thread counts grow by multiples: values that do, over eight times or
+    // more, get a logarithmic axis so that 4,096 and 16,384 do not crowd together at the left.
+    let mut distinct: Vec<f64> = xs().collect();
+    distinct.sort_by(f64::total_cmp);
+    distinct.dedup();
+    let geometric = distinct.windows(2).all(|pair| pair[1] >= pair[0] * 1.5);
+    let logarithmic = low > 0.0 && high / low >= 8.0 && geometric;
     if logarithmic {
         for point in points.iter_mut().flatten() {
             point.0 = point.0.log2();

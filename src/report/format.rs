@@ -27,7 +27,11 @@ impl Scale {
         match stddev.filter(|stddev| *stddev > 0.0) {
             Some(stddev) => {
                 let decimals = decimals(mean);
-                format!("{} ± {}", fixed(mean, decimals), fixed(stddev / self.divisor, decimals))
+                let stddev = stddev / self.divisor;
+                // A spread too small for the mean's precision keeps its own first digits.
+                let spread = fixed(stddev, decimals);
+                let spread = if spread.trim_start_matches(['0', '.']).is_empty() { number(stddev) } else { spread };
+                format!("{} ± {spread}", fixed(mean, decimals))
             }
             None => number(mean),
         }
@@ -129,6 +133,7 @@ mod tests {
         assert_eq!(scale.spread(48.31, Some(2.04)), "48.3 ± 2.0");
         assert_eq!(scale.spread(48.31, Some(0.0)), "48.3");
         assert_eq!(Scale::for_values("t/s", [1.0].into_iter()).spread(284.4, Some(7.6)), "284 ± 8");
+        assert_eq!(Scale::for_values("t/s", [1.0].into_iter()).spread(173.6, Some(0.41)), "174 ± 0.410");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::build::{LockState, Report};
+use super::build::{LockState, ModelKind, Report};
 use super::format::{self, Scale};
 use super::table::{Entry, Table};
 use crate::store::Status;
@@ -168,14 +168,22 @@ fn render_table(out: &mut String, table: &Table) {
     out.push('\n');
 
     for best in &table.best {
+        let workload = best.workload.as_ref().map_or(String::new(), |workload| format!(" for `{workload}`"));
         let on = best.host.as_ref().map_or(String::new(), |host| format!(" on {host}"));
         let what =
             if best.configuration.is_empty() { String::new() } else { format!("`{}` ", best.configuration.join(", ")) };
         let ratio = match best.ratio {
-            Some(ratio) if (ratio - 1.0).abs() > 1e-9 => format!(" ({} the baseline)", format::ratio(ratio)),
+            Some(ratio) if (ratio - 1.0).abs() > 1e-9 => {
+                let ratio = format::ratio(ratio);
+                if ratio.ends_with('×') {
+                    format!(" ({ratio} the baseline)")
+                } else {
+                    format!(" ({ratio} against the baseline)")
+                }
+            }
             _ => String::new(),
         };
-        let _ = writeln!(out, "Best{on}: {what}with {}{ratio}.\n", scale.with_unit(best.mean));
+        let _ = writeln!(out, "Best{workload}{on}: {what}with {}{ratio}.\n", scale.with_unit(best.mean));
     }
     if let Some(chart) = &table.chart {
         let _ = writeln!(out, "![{} chart]({})\n", table.metric, chart.file);
@@ -293,10 +301,12 @@ fn measured_where(out: &mut String, report: &Report) {
                     .collect::<Vec<_>>()
                     .join(", ")
             };
-            let kind = match (&model.kind, model.parameters) {
-                (Some(kind), Some(parameters)) => format!("{} ({} parameters)", escape(kind), millions(parameters)),
-                (Some(kind), None) => escape(kind),
-                _ => "unknown".to_owned(),
+            let kind = match &model.kind {
+                Some(ModelKind { kind, parameters: Some(parameters) }) => {
+                    format!("{} ({} parameters)", escape(kind), millions(*parameters))
+                }
+                Some(ModelKind { kind, parameters: None }) => escape(kind),
+                None => "unknown".to_owned(),
             };
             let lock = match model.lock {
                 LockState::Matches => "matches",

@@ -8,7 +8,7 @@ mod markdown;
 mod select;
 mod table;
 
-pub use build::{Inputs, LockState, ModelSummary, REPORT_FORMAT, Report, build};
+pub use build::{Inputs, LockState, ModelKind, ModelSummary, REPORT_FORMAT, Report, build};
 pub use select::{Chosen, ExpectedCell, choose};
 pub use table::{Best, Better, Chart, ChartKind, Entry, Row, Table};
 

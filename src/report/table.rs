@@ -95,6 +95,9 @@ pub enum Entry {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Best {
+    /// Set when the table spans several workloads: they are different tasks, not
+    /// configurations to choose between, so each has its best.
+    pub workload: Option<String>,
     pub host: Option<String>,
     /// The values that vary in the table, as `axis=value` in dimension order.
     pub configuration: Vec<String>,
@@ -275,7 +278,7 @@ fn ratio(grid: &Grid<'_>, point: &Point<'_>, metric: &str, pins: &[(usize, usize
     (value.zip(reference).map(|(value, reference)| value.mean / reference.mean), coords == point.coords)
 }
 
-/// The best measured point on each host.
+/// The best measured point of each workload on each host.
 fn best(
     grid: &Grid<'_>,
     layout: &Layout,
@@ -285,7 +288,8 @@ fn best(
     pins: &[(usize, usize)],
 ) -> Vec<Best> {
     let host = grid.host_dimension();
-    let mut best: BTreeMap<usize, (f64, &Point<'_>)> = BTreeMap::new();
+    let workload = grid.dimension(WORKLOAD).expect("the grid has a workload dimension");
+    let mut best: BTreeMap<(usize, usize), (f64, &Point<'_>)> = BTreeMap::new();
     for point in included {
         let Some(value) = value_of(point, metric) else {
             continue;
@@ -294,18 +298,21 @@ fn best(
             Better::Higher => value.mean > old,
             Better::Lower => value.mean < old,
         };
-        if best.get(&point.coords[host]).is_none_or(|(old, _)| improves(*old)) {
-            best.insert(point.coords[host], (value.mean, point));
+        let group = (point.coords[workload], point.coords[host]);
+        if best.get(&group).is_none_or(|(old, _)| improves(*old)) {
+            best.insert(group, (value.mean, point));
         }
     }
     let several_hosts = layout.varying.contains(&host);
+    let several_workloads = layout.varying.contains(&workload);
     best.into_values()
         .map(|(mean, point)| Best {
+            workload: several_workloads.then(|| grid.value(workload, point).to_owned()),
             host: several_hosts.then(|| grid.value(host, point).to_owned()),
             configuration: layout
                 .varying
                 .iter()
-                .filter(|&&dimension| dimension != host)
+                .filter(|&&dimension| dimension != host && dimension != workload)
                 .map(|&dimension| format!("{}={}", grid.dimensions[dimension].name, grid.value(dimension, point)))
                 .collect(),
             mean,
@@ -329,7 +336,42 @@ fn is_numeric_axis(grid: &Grid<'_>, rows: usize, keys: &[Vec<usize>]) -> bool {
         && values.iter().all(|&value| grid.dimensions[rows].values[value].parse::<f64>().is_ok_and(f64::is_finite))
 }
 
+/// Beyond these a chart is a wall of bars or a tangle of lines (and runs out of colours).
+const MOST_BARS: usize = 160;
+const MOST_SERIES: usize = 12;
+
 impl Table {
+    /// Why this table gets no chart, when it is too big for one to be read.
+    pub(super) fn too_big_to_chart(&self) -> Option<String> {
+        match self.chart.as_ref()?.kind {
+            ChartKind::Bar => {
+                let bars = self.rows.len() * self.columns.len();
+                (bars > MOST_BARS).then(|| {
+                    format!(
+                        "{} rows × {} columns would be {bars} bars (at most {MOST_BARS})",
+                        self.rows.len(),
+                        self.columns.len()
+                    )
+                })
+            }
+            ChartKind::Line => {
+                let lines: BTreeSet<(&[String], usize)> = self
+                    .rows
+                    .iter()
+                    .flat_map(|row| {
+                        row.entries
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, entry)| matches!(entry, Entry::Ok { .. }))
+                            .map(|(column, _)| (&row.key[1..], column))
+                    })
+                    .collect();
+                (lines.len() > MOST_SERIES)
+                    .then(|| format!("it would have {} lines (at most {MOST_SERIES})", lines.len()))
+            }
+        }
+    }
+
     /// Whether any entry has a value to draw.
     pub fn has_values(&self) -> bool {
         self.rows.iter().flat_map(|row| &row.entries).any(|entry| matches!(entry, Entry::Ok { .. }))

@@ -19,12 +19,12 @@ fn two_hosts_one_with_the_broken_rocm_firmware() {
     let strix_1 =
         scratch.bakeoff().args(["--host-facts", fixture("hosts/strix-1.json").to_str().unwrap(), "plan"]).run();
     assert_eq!(strix_1.code, 0, "{}", strix_1.stderr);
-    assert!(strix_1.stdout.ends_with("39 cells: 0 cached, 39 to run, 0 blocked\n"), "{}", strix_1.stdout);
+    assert!(strix_1.stdout.ends_with("43 cells: 0 cached, 43 to run, 0 blocked\n"), "{}", strix_1.stdout);
 
     let strix_2 =
         scratch.bakeoff().args(["--host-facts", fixture("hosts/strix-2.json").to_str().unwrap(), "plan"]).run();
     assert_eq!(strix_2.code, 0, "{}", strix_2.stderr);
-    assert!(strix_2.stdout.ends_with("39 cells: 0 cached, 33 to run, 6 blocked\n"), "{}", strix_2.stdout);
+    assert!(strix_2.stdout.ends_with("43 cells: 0 cached, 37 to run, 6 blocked\n"), "{}", strix_2.stdout);
     let blocked: Vec<&str> = strix_2.stdout.lines().filter(|line| line.starts_with("blocked")).collect();
     assert_eq!(blocked.len(), 6);
     for line in blocked {
@@ -45,15 +45,15 @@ fn cached_cells_stay_cached_and_an_edit_reruns_exactly_the_cells_it_touches() {
     let scratch = Scratch::new();
     let facts = fixture("hosts/strix-1.json");
     let facts_arg = facts.to_str().unwrap();
-    assert_eq!(scratch.seed_results(&facts, &[]), 39);
+    assert_eq!(scratch.seed_results(&facts, &[]), 43);
     let cached = scratch.bakeoff().args(["--host-facts", facts_arg, "plan"]).run();
     assert_eq!(cached.code, 0, "{}", cached.stderr);
-    assert!(cached.stdout.ends_with("39 cells: 39 cached, 0 to run, 0 blocked\n"), "{}", cached.stdout);
+    assert!(cached.stdout.ends_with("43 cells: 43 cached, 0 to run, 0 blocked\n"), "{}", cached.stdout);
 
     scratch.edit("experiments/glm-flash-quant.kdl", "depth 0 32768", "depth 0 16384");
     let edited = scratch.bakeoff().args(["--host-facts", facts_arg, "plan"]).run();
     assert_eq!(edited.code, 0, "{}", edited.stderr);
-    assert!(edited.stdout.ends_with("39 cells: 33 cached, 6 to run, 0 blocked\n"), "{}", edited.stdout);
+    assert!(edited.stdout.ends_with("43 cells: 37 cached, 6 to run, 0 blocked\n"), "{}", edited.stdout);
     let expected: BTreeSet<String> = [
         "model=glm-4.7-flash-q8,toolbox=llama-vulkan-radv,depth=16384,fa=1",
         "model=glm-4.7-flash-q8,toolbox=llama-vulkan-radv,depth=16384,fa=0",
