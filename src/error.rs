@@ -53,6 +53,12 @@ pub enum Error {
         help("create `experiments/NAME.kdl`, name manifest files on the command line, or pass `-C DIR`")
     )]
     NoExperiments { directory: String },
+    #[error("no model root is set")]
+    #[diagnostic(
+        code(bakeoff::cli::no_model_roots),
+        help("pass `--models DIR` (repeatable) or set BAKEOFF_MODELS=dir1:dir2")
+    )]
+    NoModelRoots,
     #[error("no cell matches `{query}`")]
     #[diagnostic(code(bakeoff::cli::unknown_cell))]
     UnknownCell {
@@ -93,7 +99,8 @@ impl Error {
             | Self::UnknownExperiment { .. }
             | Self::NoExperiments { .. }
             | Self::UnknownCell { .. }
-            | Self::BadSelector { .. } => exit::INVALID,
+            | Self::BadSelector { .. }
+            | Self::NoModelRoots => exit::INVALID,
             Self::LockMismatches(_)
             | Self::Lock(LockError::ModelMismatch { .. } | LockError::ToolboxMismatch { .. }) => exit::LOCK_MISMATCH,
             Self::CellsFailed { .. } => exit::CELLS_FAILED,

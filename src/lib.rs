@@ -13,6 +13,7 @@ pub mod inputs;
 pub mod lock;
 pub mod manifest;
 pub mod matrix;
+pub mod models;
 pub mod plan;
 pub mod report;
 pub mod store;

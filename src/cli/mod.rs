@@ -3,6 +3,7 @@
 mod check;
 mod host;
 mod lock;
+mod models;
 mod plan;
 mod project;
 mod report;
@@ -57,6 +58,9 @@ pub enum Command {
     Lock(TargetArgs),
     /// Show a cell's fingerprint and how it differs from the nearest earlier result.
     Why(WhyArgs),
+    /// List the GGUF files under the model roots with their metadata, and which no manifest
+    /// declares or no result has measured.
+    Models(ModelsArgs),
     /// Write each experiment's report (results/EXPERIMENT/README.md and charts) from the store.
     Report(ReportArgs),
 }
@@ -119,6 +123,15 @@ pub struct HostArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ModelsArgs {
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct ReportArgs {
     #[command(flatten)]
     pub targets: TargetArgs,
@@ -157,5 +170,6 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Lock(args) => lock::run(&project, &args),
         Command::Why(args) => why::run(&project, &args),
         Command::Report(args) => report::run(&project, &args),
+        Command::Models(args) => models::run(&project, &args),
     }
 }

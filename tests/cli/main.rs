@@ -3,6 +3,7 @@
 mod diagnostics;
 mod lock;
 mod manifests;
+mod models;
 mod plan;
 mod report;
 mod run;

@@ -1,0 +1,156 @@
+//! `bakeoff models`: the GGUF files under the model roots, their metadata, and which no
+//! manifest declares or no result has measured.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::{ModelsArgs, Project};
+use crate::Error;
+use crate::models::{ModelFile, WalkProblem, scan};
+use crate::units::format_bytes;
+
+#[derive(Debug, Serialize)]
+struct Listed<'a> {
+    #[serde(flatten)]
+    file: &'a ModelFile,
+    /// The manifest models whose `file` is this one.
+    declared_as: Vec<String>,
+    /// Results in the store of cells with those models.
+    results: usize,
+}
+
+pub(super) fn run(project: &Project, args: &ModelsArgs) -> Result<(), Error> {
+    if project.roots.roots.is_empty() {
+        return Err(Error::NoModelRoots);
+    }
+    // Without manifests every file is simply undeclared.
+    let manifests = match project.load(&args.targets.targets) {
+        Ok(loaded) => Some(loaded.manifests),
+        Err(Error::NoExperiments { .. }) => None,
+        Err(error) => return Err(error),
+    };
+    let (files, problems) = scan(&project.roots.roots);
+    let mut declared: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
+    for (name, model) in manifests.iter().flat_map(|manifests| &manifests.models) {
+        if let Ok(path) = project.roots.find(&model.file.value) {
+            declared.entry(path.canonicalize().unwrap_or(path)).or_default().push(name.clone());
+        }
+    }
+    let (records, _) = project.store.scan();
+    let mut measured: BTreeMap<&str, usize> = BTreeMap::new();
+    for record in &records {
+        if let Some(model) = record.axes.get("model") {
+            *measured.entry(model.as_str()).or_default() += 1;
+        }
+    }
+    let listed: Vec<Listed<'_>> = files
+        .iter()
+        .map(|file| {
+            let key = file.path.canonicalize().unwrap_or_else(|_| file.path.clone());
+            let declared_as = declared.get(&key).cloned().unwrap_or_default();
+            let results = declared_as.iter().map(|name| measured.get(name.as_str()).copied().unwrap_or(0)).sum();
+            Listed { file, declared_as, results }
+        })
+        .collect();
+    if args.json {
+        let json = serde_json::json!({ "models": listed, "problems": problems });
+        println!("{}", serde_json::to_string_pretty(&json).expect("JSON values always serialise"));
+    } else {
+        print!("{}", text(&listed, &problems, project.roots.roots.len()));
+    }
+    Ok(())
+}
+
+fn text(listed: &[Listed<'_>], problems: &[WalkProblem], roots: usize) -> String {
+    let mut rows: Vec<[String; 8]> = vec![[
+        "file".to_owned(),
+        "size".to_owned(),
+        "architecture".to_owned(),
+        "type".to_owned(),
+        "parameters".to_owned(),
+        "context".to_owned(),
+        "experts".to_owned(),
+        "manifests".to_owned(),
+    ]];
+    let mut errors = Vec::new();
+    for entry in listed {
+        let file = entry.file;
+        let mut name = file.relative.clone();
+        if file.shards > 1 {
+            let _ = write!(name, " ({} shards)", file.shards);
+        }
+        let coverage = match (entry.declared_as.is_empty(), entry.results) {
+            (true, _) => "not declared".to_owned(),
+            (false, 0) => format!("{}, untested", entry.declared_as.join(", ")),
+            (false, results) => format!("{}, {results} results", entry.declared_as.join(", ")),
+        };
+        let Some(info) = &file.metadata else {
+            errors.push(format!("{}: {}", file.path.display(), file.error.as_deref().unwrap_or("unreadable")));
+            rows.push([
+                name,
+                format_bytes(file.size),
+                "unreadable".to_owned(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                coverage,
+            ]);
+            continue;
+        };
+        let or_dash = |value: Option<String>| value.unwrap_or_else(|| "-".to_owned());
+        rows.push([
+            name,
+            format_bytes(file.size),
+            or_dash(info.architecture.clone()),
+            or_dash(info.file_type.clone()),
+            parameters(info.parameters),
+            or_dash(info.context_length.map(|length| length.to_string())),
+            or_dash(info.expert_count.map(|count| match info.expert_used_count {
+                Some(used) => format!("{used}/{count}"),
+                None => count.to_string(),
+            })),
+            coverage,
+        ]);
+    }
+    let widths: Vec<usize> =
+        (0..8).map(|column| rows.iter().map(|row| row[column].chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for row in &rows {
+        let mut line = String::new();
+        for (column, cell) in row.iter().enumerate() {
+            let _ = write!(line, "{cell:<width$}  ", width = widths[column]);
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    for error in &errors {
+        let _ = writeln!(out, "error: {error}");
+    }
+    for problem in problems {
+        let _ = writeln!(out, "error: {}: {}", problem.path.display(), problem.error);
+    }
+    let undeclared = listed.iter().filter(|entry| entry.declared_as.is_empty()).count();
+    let untested = listed.iter().filter(|entry| !entry.declared_as.is_empty() && entry.results == 0).count();
+    let _ = writeln!(
+        out,
+        "{} GGUF model(s) under {roots} root(s): {undeclared} not declared in any manifest, {untested} untested, {} unreadable",
+        listed.len(),
+        errors.len()
+    );
+    out
+}
+
+#[expect(clippy::cast_precision_loss, reason = "a parameter count is shown to three digits")]
+fn parameters(count: u64) -> String {
+    let value = count as f64;
+    if value >= 1e9 {
+        format!("{:.1}B", value / 1e9)
+    } else if value >= 1e6 {
+        format!("{:.0}M", value / 1e6)
+    } else {
+        count.to_string()
+    }
+}
