@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use super::project::Loaded;
 use super::{Project, ReportArgs, ReportFormat};
@@ -57,7 +58,14 @@ pub(super) struct Reporter<'a> {
     cells: BTreeMap<String, Vec<ExpectedCell>>,
     records: BTreeMap<String, Vec<CellRecord>>,
     model_kinds: BTreeMap<String, ModelKind>,
+    /// When each experiment's report was last written during a run, and how long that took.
+    written: BTreeMap<String, (Instant, Duration)>,
 }
+
+/// A report is rewritten after a cell only if this many times its last writing time has
+/// passed: with cells of a few milliseconds and a big matrix, rewriting after every one
+/// would cost more than the cells; with real benchmark cells it is after every one.
+const REWRITE_SPACING: u32 = 20;
 
 impl<'a> Reporter<'a> {
     pub(super) fn new(
@@ -70,8 +78,14 @@ impl<'a> Reporter<'a> {
         for cell in cells {
             expected.entry(cell.experiment.clone()).or_default().push(cell);
         }
-        let mut reporter =
-            Self { loaded, lock, cells: expected, records: BTreeMap::new(), model_kinds: BTreeMap::new() };
+        let mut reporter = Self {
+            loaded,
+            lock,
+            cells: expected,
+            records: BTreeMap::new(),
+            model_kinds: BTreeMap::new(),
+            written: BTreeMap::new(),
+        };
         for record in &records {
             reporter.learn_model_kind(record);
         }
@@ -114,6 +128,20 @@ impl<'a> Reporter<'a> {
             lock: self.lock.as_ref(),
             model_kinds: &self.model_kinds,
         }))
+    }
+
+    /// [`Reporter::write`] after a cell finished, unless the report was written so recently
+    /// that writing it again would slow the run down (the run writes it at its end anyway).
+    pub(super) fn write_soon(&mut self, store: &Store, experiment: &str) -> io::Result<()> {
+        if let Some((at, took)) = self.written.get(experiment)
+            && at.elapsed() < *took * REWRITE_SPACING
+        {
+            return Ok(());
+        }
+        let started = Instant::now();
+        self.write(store, experiment)?;
+        self.written.insert(experiment.to_owned(), (Instant::now(), started.elapsed()));
+        Ok(())
     }
 
     /// Writes `results/<experiment>/README.md` and its charts; returns the README's path.

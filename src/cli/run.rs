@@ -31,7 +31,7 @@ pub(super) fn run(project: &Project, args: &RunArgs) -> Result<(), Error> {
     let on_record = |record: &CellRecord| {
         let mut reporter = reporter.borrow_mut();
         reporter.add(record);
-        if let Err(error) = reporter.write(&project.store, &record.experiment) {
+        if let Err(error) = reporter.write_soon(&project.store, &record.experiment) {
             eprintln!("warning: cannot write the report of `{}`: {error}", record.experiment);
         }
     };
