@@ -13,6 +13,19 @@ pub fn format_bytes(bytes: u64) -> String {
     if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
 
+/// `268098176` → `268M`, `30532122624` → `30.5B`: a model's parameter count.
+#[expect(clippy::cast_precision_loss, reason = "a parameter count is shown to three digits")]
+pub fn format_parameters(count: u64) -> String {
+    let value = count as f64;
+    if value >= 1e9 {
+        format!("{:.1}B", value / 1e9)
+    } else if value >= 1e6 {
+        format!("{:.0}M", value / 1e6)
+    } else {
+        count.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -20,5 +33,12 @@ mod tests {
         assert_eq!(super::format_bytes(512), "512 B");
         assert_eq!(super::format_bytes(137_438_953_472), "128.0 GiB");
         assert_eq!(super::format_bytes(253 * 1024 * 1024), "253.0 MiB");
+    }
+
+    #[test]
+    fn parameter_counts_are_readable() {
+        assert_eq!(super::format_parameters(268_098_176), "268M");
+        assert_eq!(super::format_parameters(30_532_122_624), "30.5B");
+        assert_eq!(super::format_parameters(4096), "4096");
     }
 }

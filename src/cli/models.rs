@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::{ModelsArgs, Project};
 use crate::Error;
 use crate::models::{ModelFile, WalkProblem, scan};
-use crate::units::format_bytes;
+use crate::units::{format_bytes, format_parameters};
 
 #[derive(Debug, Serialize)]
 struct Listed<'a> {
@@ -107,7 +107,7 @@ fn text(listed: &[Listed<'_>], problems: &[WalkProblem], roots: usize) -> String
             format_bytes(file.size),
             or_dash(info.architecture.clone()),
             or_dash(info.file_type.clone()),
-            parameters(info.parameters),
+            format_parameters(info.parameters),
             or_dash(info.context_length.map(|length| length.to_string())),
             or_dash(info.expert_count.map(|count| match info.expert_used_count {
                 Some(used) => format!("{used}/{count}"),
@@ -141,16 +141,4 @@ fn text(listed: &[Listed<'_>], problems: &[WalkProblem], roots: usize) -> String
         errors.len()
     );
     out
-}
-
-#[expect(clippy::cast_precision_loss, reason = "a parameter count is shown to three digits")]
-fn parameters(count: u64) -> String {
-    let value = count as f64;
-    if value >= 1e9 {
-        format!("{:.1}B", value / 1e9)
-    } else if value >= 1e6 {
-        format!("{:.0}M", value / 1e6)
-    } else {
-        count.to_string()
-    }
 }

@@ -206,6 +206,16 @@ impl Project {
             .collect()
     }
 
+    /// Every record in the store; a corrupt one is reported on stderr and skipped, so that one
+    /// bad file does not hide the rest.
+    pub fn records(&self) -> Vec<CellRecord> {
+        let (records, errors) = self.store.scan();
+        for error in errors {
+            eprintln!("{:?}", miette::Report::new(error));
+        }
+        records
+    }
+
     /// Decides each cell against the store. Earlier records are read only when some cell has
     /// no result, to explain what changed.
     pub fn plan(&self, cells: Vec<ResolvedCell>, selection: &Selection) -> Result<Vec<PlannedCell>, Error> {
@@ -225,15 +235,8 @@ impl Project {
                 heads.insert(cell.hash.clone(), head);
             }
         }
-        let history: Vec<CellRecord> = if cells.iter().any(|cell| !heads.contains_key(&cell.hash)) {
-            let (records, errors) = self.store.scan();
-            for error in errors {
-                eprintln!("{:?}", miette::Report::new(error));
-            }
-            records
-        } else {
-            Vec::new()
-        };
+        let history: Vec<CellRecord> =
+            if cells.iter().any(|cell| !heads.contains_key(&cell.hash)) { self.records() } else { Vec::new() };
         let current: Vec<String> = cells.iter().map(|cell| cell.hash.clone()).collect();
         let planned = decide(cells, &heads, &History::new(&history, current.iter().map(String::as_str)), selection);
         Ok((planned, history))

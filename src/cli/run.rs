@@ -25,8 +25,9 @@ pub(super) fn run(project: &Project, args: &RunArgs) -> Result<(), Error> {
     // The report covers every cell, also those `--only` leaves out of this run.
     let expected: Vec<ExpectedCell> = cells.iter().map(ExpectedCell::of).collect();
     let (planned, history) = project.plan_with_history(cells, &selection)?;
+    let estimates = estimates(project, &planned, &history);
     // The plan read the whole store only when some cell had no result.
-    let records = if history.is_empty() { scan(project) } else { history.clone() };
+    let records = if history.is_empty() { project.records() } else { history };
     let reporter = RefCell::new(Reporter::new(&loaded, project.lock()?, expected, records));
     let on_record = |record: &CellRecord| {
         let mut reporter = reporter.borrow_mut();
@@ -42,11 +43,7 @@ pub(super) fn run(project: &Project, args: &RunArgs) -> Result<(), Error> {
         host: &host,
         store: &project.store,
         mounts,
-        options: RunOptions {
-            grace: Duration::from_secs(args.grace),
-            progress_bars: !args.no_progress,
-            estimates: estimates(project, &planned, &history),
-        },
+        options: RunOptions { grace: Duration::from_secs(args.grace), progress_bars: !args.no_progress, estimates },
         on_record: &on_record,
     };
     let summary = executor.run(&planned)?;
@@ -85,12 +82,4 @@ fn estimates(project: &Project, planned: &[PlannedCell], records: &[CellRecord])
             (duration > 0).then(|| (planned.cell.hash.clone(), duration))
         })
         .collect()
-}
-
-fn scan(project: &Project) -> Vec<CellRecord> {
-    let (records, errors) = project.store.scan();
-    for error in errors {
-        eprintln!("{:?}", miette::Report::new(error));
-    }
-    records
 }

@@ -6,7 +6,7 @@ use super::build::{LockState, ModelKind, Report};
 use super::format::{self, Scale};
 use super::table::{Entry, Table};
 use crate::store::Status;
-use crate::units::format_bytes;
+use crate::units::{format_bytes, format_parameters};
 
 pub(super) fn render(report: &Report) -> String {
     let mut out = String::with_capacity(8192);
@@ -303,7 +303,7 @@ fn measured_where(out: &mut String, report: &Report) {
             };
             let kind = match &model.kind {
                 Some(ModelKind { kind, parameters: Some(parameters) }) => {
-                    format!("{} ({} parameters)", escape(kind), millions(*parameters))
+                    format!("{} ({} parameters)", escape(kind), format_parameters(*parameters))
                 }
                 Some(ModelKind { kind, parameters: None }) => escape(kind),
                 None => "unknown".to_owned(),
@@ -330,12 +330,6 @@ fn measured_where(out: &mut String, report: &Report) {
 fn short(digest: &str) -> &str {
     let cut = digest.find(':').map_or(0, |colon| colon + 1) + 12;
     digest.get(..cut).unwrap_or(digest)
-}
-
-#[expect(clippy::cast_precision_loss, reason = "a parameter count is shown to three digits")]
-fn millions(parameters: u64) -> String {
-    let value = parameters as f64;
-    if value >= 1e9 { format!("{}B", format::number(value / 1e9)) } else { format!("{}M", format::number(value / 1e6)) }
 }
 
 /// Text safe inside a markdown table cell.
