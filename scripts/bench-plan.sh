@@ -5,12 +5,7 @@
 # expand), so the ratio shows what fingerprinting and the store lookups add.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet --example seed_store
-command -v hyperfine >/dev/null || { echo "install hyperfine (Debian: apt-get install hyperfine)" >&2; exit 1; }
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/experiments"
-values() { seq -s ' ' 1 10; }
+source scripts/seeded-project.sh
 cat > "$work/experiments/big.kdl" <<KDL
 experiment "big" {
     matrix {
@@ -24,10 +19,7 @@ experiment "big" {
     }
 }
 KDL
-facts=tests/fixtures/hosts/strix-1.json
-target/release/examples/seed_store "$work" "$facts"
-export BAKEOFF_CACHE_DIR="$work/cache"
-bakeoff=target/release/bakeoff
+seed
 "$bakeoff" -C "$work" --host-facts "$facts" plan | tail -1
 hyperfine --warmup 3 --runs 20 -N \
     "$bakeoff -C $work --host-facts $facts check" \

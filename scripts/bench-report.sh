@@ -7,12 +7,7 @@
 # expand), so the ratio shows what reading the store and writing the report add.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet --example seed_store
-command -v hyperfine >/dev/null || { echo "install hyperfine (Debian: apt-get install hyperfine)" >&2; exit 1; }
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/experiments"
-values() { seq -s ' ' 1 10; }
+source scripts/seeded-project.sh
 cat > "$work/experiments/big.kdl" <<KDL
 experiment "big" {
     matrix {
@@ -41,10 +36,7 @@ experiment "small" {
     }
 }
 KDL
-facts=tests/fixtures/hosts/strix-1.json
-target/release/examples/seed_store "$work" "$facts"
-export BAKEOFF_CACHE_DIR="$work/cache"
-bakeoff=target/release/bakeoff
+seed
 "$bakeoff" -C "$work" report big small
 ls "$work/results/big" "$work/results/small"
 hyperfine --warmup 3 --runs 20 -N \
