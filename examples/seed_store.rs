@@ -20,6 +20,7 @@ fn main() -> miette::Result<()> {
         results: None,
         models: args.next().map(PathBuf::from).into_iter().collect(),
         host_facts: Some(PathBuf::from(facts)),
+        host_name: None,
     });
     let loaded = project.load(&[])?;
     let host = project.host()?;

@@ -34,6 +34,7 @@ pub(super) fn run(project: &Project, args: &HostArgs) -> Result<(), Error> {
     let mut text = String::new();
     let none = || "(unknown)".to_owned();
     let rows = [
+        ("id", host.id.clone()),
         ("name", host.name.clone()),
         ("kernel", host.kernel.clone()),
         ("os", host.os.clone()),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use super::{Project, TargetArgs};
 use crate::Error;
 use crate::inputs::{StatCache, needed};
-use crate::lock::{FORMAT, LockFile, LockedFile, LockedModel, LockedToolbox};
+use crate::lock::{FORMAT, LockFile, LockedFile, LockedModel, LockedToolbox, PinnedOn};
 use crate::manifest::display_path;
 
 pub(super) fn run(project: &Project, args: &TargetArgs) -> Result<(), Error> {
@@ -62,15 +62,21 @@ pub(super) fn run(project: &Project, args: &TargetArgs) -> Result<(), Error> {
         let kept = |field: fn(&LockedToolbox) -> &Option<String>| {
             pinned.filter(|_| same_image).and_then(|pinned| field(pinned).clone())
         };
-        new.toolboxes.insert(
-            name.clone(),
-            LockedToolbox {
-                runner: toolbox.runner.name().to_owned(),
-                image,
-                digest: found.as_ref().and_then(|found| found.digest.clone()).or_else(|| kept(|locked| &locked.digest)),
-                llama_cpp: found.and_then(|found| found.llama_cpp).or_else(|| kept(|locked| &locked.llama_cpp)),
-            },
-        );
+        let inspected_here = found.as_ref().is_some_and(|found| found.digest.is_some() || found.llama_cpp.is_some());
+        let mut locked = LockedToolbox {
+            runner: toolbox.runner.name().to_owned(),
+            image,
+            digest: found.as_ref().and_then(|found| found.digest.clone()).or_else(|| kept(|locked| &locked.digest)),
+            llama_cpp: found.and_then(|found| found.llama_cpp).or_else(|| kept(|locked| &locked.llama_cpp)),
+            pinned_on: pinned.filter(|_| same_image).and_then(|pinned| pinned.pinned_on.clone()),
+        };
+        // The pin moves to this host when its inspection changed a value or nobody's pin is known.
+        let unchanged =
+            pinned.is_some_and(|pinned| pinned.digest == locked.digest && pinned.llama_cpp == locked.llama_cpp);
+        if inspected_here && !(unchanged && locked.pinned_on.is_some()) {
+            locked.pinned_on = Some(PinnedOn { id: host.id.clone(), name: host.label() });
+        }
+        new.toolboxes.insert(name.clone(), locked);
     }
     let changes = new.changes_since(&old);
     if changes.is_empty() && project.lock_path.exists() {

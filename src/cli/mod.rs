@@ -42,6 +42,10 @@ pub struct GlobalArgs {
     /// Read host facts from this JSON file instead of probing this machine.
     #[arg(long, global = true, value_name = "FILE")]
     pub host_facts: Option<PathBuf>,
+    /// Name this host in results and reports (`BAKEOFF_HOST_NAME` too) [default: the hostname].
+    /// A label only: results are keyed by the host's id, made from its machine id.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub host_name: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

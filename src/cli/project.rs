@@ -9,7 +9,7 @@ use crate::Error;
 use crate::fingerprint::{ResolvedCell, ToolboxState, resolve_cell};
 use crate::host::HostFacts;
 use crate::inputs::{ModelRoots, StatCache, gather, needed};
-use crate::lock::{LockError, LockFile};
+use crate::lock::{LockDrift, LockError, LockFile};
 use crate::manifest::{self, Experiment, Manifests, Toolbox};
 use crate::matrix::{Cell, expand};
 use crate::parallel;
@@ -24,6 +24,8 @@ pub struct Project {
     pub lock_path: PathBuf,
     pub roots: ModelRoots,
     pub host_facts: Option<PathBuf>,
+    /// `--host-name` or `BAKEOFF_HOST_NAME`: replaces the probed or given name.
+    pub host_name: Option<String>,
 }
 
 /// Manifests and the experiments the command was asked about.
@@ -46,6 +48,11 @@ impl Project {
             lock_path: root.join("bakeoff.lock"),
             roots: ModelRoots::new(&global.models, std::env::var("BAKEOFF_MODELS").ok().as_deref()),
             host_facts: global.host_facts.clone(),
+            host_name: global
+                .host_name
+                .clone()
+                .or_else(|| std::env::var("BAKEOFF_HOST_NAME").ok())
+                .filter(|name| !name.trim().is_empty()),
             root,
         }
     }
@@ -109,11 +116,16 @@ impl Project {
         Ok(Loaded { manifests, selected })
     }
 
+    /// This host's facts (probed, or from `--host-facts`), named as `--host-name` says.
     pub fn host(&self) -> Result<HostFacts, Error> {
-        match &self.host_facts {
-            Some(path) => Ok(HostFacts::load(path)?),
-            None => Ok(HostFacts::probe()),
+        let mut facts = match &self.host_facts {
+            Some(path) => HostFacts::load(path)?,
+            None => HostFacts::probe(),
+        };
+        if let Some(name) = &self.host_name {
+            name.trim().clone_into(&mut facts.name);
         }
+        Ok(facts)
     }
 
     pub fn lock(&self) -> Result<Option<LockFile>, Error> {
@@ -147,7 +159,13 @@ impl Project {
         let _ = cache.save();
         let mut digests = digests.map_err(Error::LockMismatches)?;
         let mut mismatches = Vec::new();
+        let mut drift: Vec<LockDrift> = Vec::new();
         for (name, found) in inspected {
+            let pinned_on = lock
+                .as_ref()
+                .and_then(|lock| lock.toolboxes.get(&name))
+                .and_then(|locked| locked.pinned_on.clone())
+                .filter(|pinned_on| pinned_on.id != host.id);
             let pinned = digests.toolboxes.entry(name.clone()).or_default();
             for (what, locked, found) in [
                 ("image digest", &pinned.digest, &found.digest),
@@ -156,6 +174,17 @@ impl Project {
                 if let (Some(locked), Some(found)) = (locked, found)
                     && locked != found
                 {
+                    // Another host's pin: this machine's build is what it measures with.
+                    if let Some(pinned_on) = &pinned_on {
+                        drift.push(LockDrift {
+                            toolbox: name.clone(),
+                            what: what.to_owned(),
+                            locked: locked.clone(),
+                            found: found.clone(),
+                            pinned_on: pinned_on.name.clone(),
+                        });
+                        continue;
+                    }
                     mismatches.push(LockError::ToolboxMismatch {
                         toolbox: name.clone(),
                         what: what.to_owned(),
@@ -176,8 +205,11 @@ impl Project {
             .iter()
             .flat_map(|experiment| expand(experiment).into_iter().map(move |cell| (*experiment, cell)))
             .collect();
+        drift.sort();
         Ok(parallel::map_owned(cells, |(experiment, cell)| {
-            resolve_cell(&loaded.manifests, experiment, cell, &digests, host)
+            let mut resolved = resolve_cell(&loaded.manifests, experiment, cell, &digests, host);
+            resolved.drift = drift.iter().filter(|drift| drift.toolbox == resolved.toolbox).cloned().collect();
+            resolved
         }))
     }
 

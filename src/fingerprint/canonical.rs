@@ -51,12 +51,16 @@ pub struct RequestPrint {
     pub files: BTreeMap<String, String>,
 }
 
-/// The host facts that can change a result; the host's name and OS label do not.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The host facts that can change a result, and the host's id so that two machines never write
+/// one record; the host's name and OS label do not enter.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostPrint {
     pub cpu: String,
     pub firmware: Option<String>,
     pub gpus: Vec<String>,
+    /// Empty in fingerprints written before hosts had ids, which then still hash as they did.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
     pub kernel: String,
     pub memory_bytes: u64,
 }
@@ -66,6 +70,7 @@ impl HostPrint {
         Self {
             cpu: facts.cpu.clone(),
             gpus: facts.gpus.clone(),
+            id: facts.id.clone(),
             memory_bytes: facts.memory_bytes,
             kernel: facts.kernel.clone(),
             firmware: facts.firmware.clone(),
@@ -91,8 +96,7 @@ impl Fingerprint {
     /// two hosts has two cell hashes and one portable key.
     pub fn portable_key(&self) -> String {
         let mut portable = self.clone();
-        portable.host =
-            HostPrint { cpu: String::new(), firmware: None, gpus: Vec::new(), kernel: String::new(), memory_bytes: 0 };
+        portable.host = HostPrint::default();
         portable.toolbox.digest = None;
         portable.toolbox.llama_cpp = None;
         portable.hash()
@@ -194,6 +198,7 @@ mod tests {
                 memory_bytes: 137_438_953_472,
                 kernel: "6.18.9-200.fc43.x86_64".to_owned(),
                 firmware: Some("20260110".to_owned()),
+                id: String::new(),
             },
         }
     }
@@ -208,6 +213,21 @@ mod tests {
             r#"{"argv":["llama-bench","-m","sha256:00ff","-fa","1","-d","0","-o","jsonl"],"axes":{"depth":"0","fa":"1"},"host":{"cpu":"AMD RYZEN AI MAX+ 395 w/ Radeon 8060S","firmware":"20260110","gpus":["AMD Radeon 8060S (gfx1151)"],"kernel":"6.18.9-200.fc43.x86_64","memory_bytes":137438953472},"schema":1,"toolbox":{"digest":null,"env":{},"image":"docker.io/kyuz0/amd-strix-halo-toolboxes:vulkan-radv","llama_cpp":null,"name":"llama-vulkan-radv","runner":"toolbox"},"workload":{"kind":"bench"}}"#
         );
         assert_eq!(fingerprint.hash(), GOLDEN_HASH);
+    }
+
+    /// A host id enters in its sorted place; records written without one keep their hash above.
+    #[test]
+    fn the_host_id_is_hashed_in_sorted_order() {
+        let mut fingerprint = known_cell();
+        fingerprint.host.id = "0123456789abcdef".to_owned();
+        assert!(
+            fingerprint
+                .canonical_json()
+                .contains(r#""gpus":["AMD Radeon 8060S (gfx1151)"],"id":"0123456789abcdef","kernel""#)
+        );
+        assert_eq!(fingerprint.canonical_json(), serde_json::to_value(&fingerprint).unwrap().to_string());
+        assert_ne!(fingerprint.hash(), GOLDEN_HASH);
+        assert_eq!(fingerprint.portable_key(), known_cell().portable_key());
     }
 
     const GOLDEN_HASH: &str = "50f2bca300ec0b3ad4937b3977ec4336fa7415be0b7c72ebb5433854287cf1a3";

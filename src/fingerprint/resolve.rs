@@ -49,6 +49,8 @@ pub struct ResolvedCell {
     pub model: Option<String>,
     /// Why this cell cannot run on this host; empty when it can.
     pub blocked: Vec<String>,
+    /// How its toolbox here differs from what bakeoff.lock pinned on another host.
+    pub drift: Vec<crate::lock::LockDrift>,
 }
 
 const MISSING: &str = "<missing>";
@@ -119,7 +121,17 @@ pub fn resolve_cell(
     };
     let hash = fingerprint.hash();
     blocked.dedup();
-    ResolvedCell { id: cell.id(), cell, argv, fingerprint, hash, toolbox: toolbox_name, model, blocked }
+    ResolvedCell {
+        id: cell.id(),
+        cell,
+        argv,
+        fingerprint,
+        hash,
+        toolbox: toolbox_name,
+        model,
+        blocked,
+        drift: Vec::new(),
+    }
 }
 
 struct Resolver<'a> {

@@ -10,6 +10,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HostFacts {
+    /// A stable identity for the machine (see [`HostFacts::with_id`]); records of two hosts never
+    /// share a cell hash, even when every other fact is the same.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub id: String,
+    /// A label for people (`--host-name`, else the hostname); not part of any fingerprint.
     pub name: String,
     pub kernel: String,
     pub os: String,
@@ -32,36 +37,74 @@ pub enum HostFactsError {
     #[error("host facts `{path}` are not valid: {message}")]
     #[diagnostic(
         code(bakeoff::host::invalid),
-        help("expected a JSON object with the keys name, kernel, os, cpu, memory_bytes, gpus, firmware and devices")
+        help(
+            "expected a JSON object with the keys id, name, kernel, os, cpu, memory_bytes, gpus, firmware and devices"
+        )
     )]
     Invalid { path: String, message: String },
 }
 
 impl HostFacts {
-    /// Reads a `--host-facts` file.
+    /// Reads a `--host-facts` file; a file without an `id` gets one made from its facts.
     pub fn load(path: &Path) -> Result<Self, HostFactsError> {
         let text = fs::read_to_string(path)
             .map_err(|source| HostFactsError::Unreadable { path: path.display().to_string(), source })?;
-        serde_json::from_str(&text)
-            .map_err(|error| HostFactsError::Invalid { path: path.display().to_string(), message: error.to_string() })
+        let facts: Self = serde_json::from_str(&text).map_err(|error| HostFactsError::Invalid {
+            path: path.display().to_string(),
+            message: error.to_string(),
+        })?;
+        if !facts.id.is_empty() && !is_host_id(&facts.id) {
+            return Err(HostFactsError::Invalid {
+                path: path.display().to_string(),
+                message: format!("`id` must be 1 to 64 lowercase hex digits, not `{}`", facts.id),
+            });
+        }
+        Ok(facts.with_id(None))
     }
 
-    /// How reports name this host: its name, or a label made from the facts that matter
-    /// when it has none.
-    pub fn label(&self) -> String {
-        if self.name.is_empty() {
+    /// Fills in `id` when it is empty: from the machine's `/etc/machine-id` when given (the
+    /// identity systemd keeps for an installation), else from the facts that do not change with
+    /// an upgrade (name, CPU, GPUs, memory). The machine id is hashed with a bakeoff-specific
+    /// prefix, as systemd asks of applications, so it never appears in a record.
+    #[must_use]
+    pub fn with_id(mut self, machine_id: Option<&str>) -> Self {
+        if self.id.is_empty() {
+            let seed = match machine_id {
+                Some(machine_id) => format!("machine-id\n{machine_id}"),
+                None => format!("facts\n{}\n{}\n{}\n{}", self.name, self.cpu, self.gpus.join("\n"), self.memory_bytes),
+            };
+            let digest = crate::fingerprint::hex(&<sha2::Sha256 as sha2::Digest>::digest(
+                format!("bakeoff host id\n{seed}").as_bytes(),
+            ));
+            digest[..16].clone_into(&mut self.id);
+        }
+        self
+    }
+
+    /// The key results are grouped by: the host id, or for records written before hosts had
+    /// ids, a hash of the facts that matter.
+    pub fn identity(&self) -> String {
+        if self.id.is_empty() {
             let print = crate::fingerprint::HostPrint::of(self);
             let json = serde_json::to_vec(&print).expect("host facts always serialise");
-            let digest = crate::fingerprint::hex(&<sha2::Sha256 as sha2::Digest>::digest(&json));
-            format!("host-{}", &digest[..8])
+            crate::fingerprint::hex(&<sha2::Sha256 as sha2::Digest>::digest(&json))[..16].to_owned()
         } else {
-            self.name.clone()
+            self.id.clone()
         }
+    }
+
+    /// How reports name this host: its name, or `host-` and the start of its identity.
+    pub fn label(&self) -> String {
+        if self.name.is_empty() { format!("host-{}", &self.identity()[..8]) } else { self.name.clone() }
     }
 
     /// Probes this machine. Facts that cannot be found stay empty rather than failing.
     pub fn probe() -> Self {
+        let machine_id = ["/etc/machine-id", "/var/lib/dbus/machine-id"]
+            .into_iter()
+            .find_map(|path| read_trimmed(path).filter(|id| !id.is_empty()));
         Self {
+            id: String::new(),
             name: read_trimmed("/proc/sys/kernel/hostname").unwrap_or_default(),
             kernel: read_trimmed("/proc/sys/kernel/osrelease").unwrap_or_default(),
             os: fs::read_to_string("/etc/os-release").ok().and_then(|text| os_name(&text)).unwrap_or_default(),
@@ -74,7 +117,12 @@ impl HostFacts {
             firmware: probe_firmware(),
             devices: probe_devices(),
         }
+        .with_id(machine_id.as_deref())
     }
+}
+
+fn is_host_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 fn read_trimmed(path: &str) -> Option<String> {
@@ -217,9 +265,26 @@ mod tests {
     }
 
     #[test]
-    fn probing_this_machine_finds_a_kernel_and_memory() {
+    fn probing_this_machine_finds_a_kernel_memory_and_a_stable_id() {
         let facts = HostFacts::probe();
         assert!(!facts.kernel.is_empty());
         assert!(facts.memory_bytes > 0);
+        assert_eq!(facts.id.len(), 16);
+        assert_eq!(HostFacts::probe().id, facts.id);
+    }
+
+    #[test]
+    fn the_id_follows_the_machine_not_its_kernel_or_label() {
+        let facts =
+            HostFacts { cpu: "EPYC".into(), memory_bytes: 1 << 30, kernel: "6.1".into(), ..HostFacts::default() };
+        let upgraded = HostFacts { kernel: "6.18".into(), firmware: Some("20260110".into()), ..facts.clone() };
+        assert_eq!(facts.clone().with_id(None).id, upgraded.with_id(None).id);
+        let other_cpu = HostFacts { cpu: "Xeon".into(), ..facts.clone() };
+        assert_ne!(facts.clone().with_id(None).id, other_cpu.with_id(None).id);
+        // Two installs on identical hardware differ by machine id.
+        assert_ne!(facts.clone().with_id(Some("aaaa")).id, facts.clone().with_id(Some("bbbb")).id);
+        // An id given in a facts file is kept.
+        let given = HostFacts { id: "abc123".into(), ..facts };
+        assert_eq!(given.with_id(Some("aaaa")).id, "abc123");
     }
 }

@@ -64,13 +64,22 @@ pub fn gather(
         match roots.find(&model.file.value) {
             Ok(path) => located.push((name.clone(), path)),
             Err(problem) => {
+                let expected = match locked {
+                    Some(locked) => format!(
+                        "; bakeoff.lock expects sha256 {} and {} bytes ({})",
+                        locked.sha256,
+                        locked.size,
+                        crate::units::format_bytes(locked.size)
+                    ),
+                    None => "; bakeoff.lock does not pin it yet".to_owned(),
+                };
                 digests.models.insert(
                     name.clone(),
                     ModelInput {
                         path: None,
                         sha256: locked.map(|locked| locked.sha256.clone()),
                         size: locked.map(|locked| locked.size),
-                        problem: Some(format!("model `{name}`: {problem}")),
+                        problem: Some(format!("model `{name}`: {problem}{expected}")),
                     },
                 );
             }
@@ -90,7 +99,9 @@ pub fn gather(
                         model: name.clone(),
                         path: path.display().to_string(),
                         locked: locked.sha256.clone(),
+                        locked_size: locked.size,
                         found: sha256.clone(),
+                        found_size: size,
                     });
                 }
                 ModelInput { path: Some(path), sha256: Some(sha256), size: Some(size), problem: None }

@@ -37,6 +37,39 @@ pub struct LockedToolbox {
     /// Filled in when the toolbox is inspected.
     pub digest: Option<String>,
     pub llama_cpp: Option<String>,
+    /// The host whose inspection pinned `digest` and `llama_cpp`. On that host a difference is
+    /// an error (the image changed under the user); on another it is that machine's build,
+    /// shown in the plan and recorded with each result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned_on: Option<PinnedOn>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PinnedOn {
+    pub id: String,
+    pub name: String,
+}
+
+/// A toolbox on this host that differs from what bakeoff.lock pinned on another host.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct LockDrift {
+    pub toolbox: String,
+    /// `image digest` or `llama.cpp build`.
+    pub what: String,
+    pub locked: String,
+    pub found: String,
+    /// The name of the host that pinned the locked value.
+    pub pinned_on: String,
+}
+
+impl std::fmt::Display for LockDrift {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            formatter,
+            "toolbox `{}`: {} {} here, {} in bakeoff.lock (pinned on {})",
+            self.toolbox, self.what, self.found, self.locked, self.pinned_on
+        )
+    }
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -54,12 +87,14 @@ pub enum LockError {
         help("restore it from git (`git checkout -- bakeoff.lock`), or delete it and run `bakeoff lock`")
     )]
     Invalid { path: String, message: String },
-    #[error("model `{model}` at `{path}` does not match bakeoff.lock: locked sha256 {locked}, found {found}")]
+    #[error(
+        "model `{model}` at `{path}` does not match bakeoff.lock: locked sha256 {locked} ({locked_size} bytes), found sha256 {found} ({found_size} bytes)"
+    )]
     #[diagnostic(
         code(bakeoff::lock::model_mismatch),
         help("if the new file is intended, accept it with `bakeoff lock`; otherwise restore the locked file")
     )]
-    ModelMismatch { model: String, path: String, locked: String, found: String },
+    ModelMismatch { model: String, path: String, locked: String, locked_size: u64, found: String, found_size: u64 },
     #[error("toolbox `{toolbox}` has another {what} than bakeoff.lock: locked {locked}, found {found}")]
     #[diagnostic(
         code(bakeoff::lock::toolbox_mismatch),
@@ -111,12 +146,14 @@ impl LockFile {
         });
         diff_maps(&old.files, &self.files, "file", &mut lines, |file| format!("sha256 {}", file.sha256));
         diff_maps(&old.toolboxes, &self.toolboxes, "toolbox", &mut lines, |toolbox| {
+            let pinned_on = toolbox.pinned_on.as_ref().map(|host| format!(" (pinned on {})", host.name));
             format!(
-                "{} {} digest {} llama.cpp {}",
+                "{} {} digest {} llama.cpp {}{}",
                 toolbox.runner,
                 toolbox.image.as_deref().unwrap_or("(no image)"),
                 toolbox.digest.as_deref().unwrap_or("(not inspected)"),
-                toolbox.llama_cpp.as_deref().unwrap_or("(not inspected)")
+                toolbox.llama_cpp.as_deref().unwrap_or("(not inspected)"),
+                pinned_on.unwrap_or_default()
             )
         });
         lines

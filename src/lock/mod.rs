@@ -2,4 +2,4 @@
 
 mod lockfile;
 
-pub use lockfile::{FORMAT, LockError, LockFile, LockedFile, LockedModel, LockedToolbox};
+pub use lockfile::{FORMAT, LockDrift, LockError, LockFile, LockedFile, LockedModel, LockedToolbox, PinnedOn};

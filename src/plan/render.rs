@@ -10,9 +10,14 @@ use crate::fingerprint::FieldChange;
 
 const SHOWN_CHANGES: usize = 4;
 
-/// One line per cell, then the summary line.
+/// How toolboxes here differ from bakeoff.lock's pins from other hosts, one line each; then one
+/// line per cell, then the summary line.
 pub fn render_text(cells: &[PlannedCell]) -> String {
     let mut text = String::new();
+    let drift: std::collections::BTreeSet<_> = cells.iter().flat_map(|planned| &planned.cell.drift).collect();
+    for drift in &drift {
+        let _ = writeln!(text, "differs from lock: {drift}");
+    }
     for planned in cells {
         let _ = write!(text, "{:<13} {}", status_word(&planned.decision), planned.cell.id);
         match &planned.decision {
@@ -98,6 +103,7 @@ pub fn render_json(cells: &[PlannedCell]) -> String {
                 "workload": planned.cell.cell.workload,
                 "axes": axes,
                 "decision": planned.decision,
+                "lock_drift": planned.cell.drift,
             })
         })
         .collect();

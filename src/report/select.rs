@@ -51,10 +51,13 @@ pub fn choose<'a>(cells: &[ExpectedCell], records: &'a [CellRecord]) -> Chosen<'
     let mut stale = 0;
     for record in records {
         match by_key.get(record.fingerprint.portable_key().as_str()) {
-            Some(&cell) => matched.push((cell, record.host.label(), record)),
+            Some(&cell) => matched.push((cell, record)),
             None => stale += 1,
         }
     }
+    let labels = host_labels(matched.iter().map(|(_, record)| *record));
+    let matched: Vec<(usize, String, &CellRecord)> =
+        matched.into_iter().map(|(cell, record)| (cell, labels[&record.host.identity()].clone(), record)).collect();
     let hosts: Vec<String> =
         matched.iter().map(|(_, host, _)| host.clone()).collect::<BTreeSet<_>>().into_iter().collect();
     let mut chosen: Vec<Vec<Option<&CellRecord>>> = vec![vec![None; hosts.len()]; cells.len()];
@@ -70,4 +73,28 @@ pub fn choose<'a>(cells: &[ExpectedCell], records: &'a [CellRecord]) -> Chosen<'
         }
     }
     Chosen { hosts, records: chosen, stale }
+}
+
+/// A label for each host identity among `records`: the name of its newest record, with the
+/// start of the id added when two hosts share a name (two boxes both called `localhost`).
+pub fn host_labels<'a>(records: impl Iterator<Item = &'a CellRecord>) -> HashMap<String, String> {
+    let mut newest: HashMap<String, &CellRecord> = HashMap::new();
+    for record in records {
+        let slot = newest.entry(record.host.identity()).or_insert(record);
+        if (record.timings.started_unix_ms, &record.hash) > (slot.timings.started_unix_ms, &slot.hash) {
+            *slot = record;
+        }
+    }
+    let mut named: HashMap<String, usize> = HashMap::new();
+    for record in newest.values() {
+        *named.entry(record.host.label()).or_default() += 1;
+    }
+    newest
+        .into_iter()
+        .map(|(identity, record)| {
+            let label = record.host.label();
+            let label = if named[&label] > 1 { format!("{label} ({})", &identity[..8]) } else { label };
+            (identity, label)
+        })
+        .collect()
 }

@@ -75,6 +75,9 @@ pub struct CellRecord {
     pub timings: Timings,
     pub attempts: u32,
     pub bakeoff_version: String,
+    /// How the toolbox differed from what bakeoff.lock pinned on another host.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lock_drift: Vec<crate::lock::LockDrift>,
 }
 
 impl CellRecord {
@@ -118,6 +121,7 @@ impl CellRecord {
             timings: Timings::default(),
             attempts: 1,
             bakeoff_version: env!("CARGO_PKG_VERSION").to_owned(),
+            lock_drift: cell.drift.clone(),
         }
     }
 }

@@ -68,6 +68,7 @@ fn seed_two_hosts(directory: &Path) {
         results: None,
         models: Vec::new(),
         host_facts: None,
+        host_name: None,
     });
     let loaded = project.load(&[]).unwrap();
     for (index, name) in ["strix-1", "strix-2"].iter().enumerate() {

@@ -225,7 +225,7 @@ fn killing_bakeoff_loses_only_the_cell_in_flight() {
 }
 
 #[test]
-fn a_different_llama_cpp_build_is_refused_until_the_lock_accepts_it() {
+fn a_different_llama_cpp_build_is_refused_here_and_recorded_when_pinned_elsewhere() {
     let llama = Llama::get();
     let directory = tempfile::tempdir().unwrap();
     copy_quickstart(directory.path());
@@ -253,11 +253,36 @@ fn a_different_llama_cpp_build_is_refused_until_the_lock_accepts_it() {
     );
     let accepted = llama.bakeoff(directory.path()).arg("lock").run();
     assert!(
-        accepted.stdout.contains("llama.cpp b4000 (0123abc) → host (no image) digest (not inspected) llama.cpp"),
+        accepted.stdout.contains("llama.cpp b4000 (0123abc) (pinned on ")
+            && accepted.stdout.contains(") → host (no image) digest (not inspected) llama.cpp"),
         "{}",
         accepted.stdout
     );
     assert_eq!(llama.bakeoff(directory.path()).args(["plan", "quickstart"]).run().code, 0);
+
+    // Pinned on another machine, the same difference is that machine's build, not an error: the
+    // plan shows it and each result records it.
+    let mut pinned: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    pinned["toolboxes"]["host"]["llama_cpp"] = "b4000 (0123abc)".into();
+    pinned["toolboxes"]["host"]["pinned_on"] = serde_json::json!({ "id": "00000000000000aa", "name": "strix-1" });
+    std::fs::write(&path, serde_json::to_string_pretty(&pinned).unwrap()).unwrap();
+    let drift =
+        format!("toolbox `host`: llama.cpp build {built} here, b4000 (0123abc) in bakeoff.lock (pinned on strix-1)");
+    let plan = llama.bakeoff(directory.path()).args(["plan", "quickstart"]).run();
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(plan.stdout.starts_with(&format!("differs from lock: {drift}\n")), "{}", plan.stdout);
+    let run = llama.bakeoff(directory.path()).args(["run", "quickstart", "--only", "threads=1"]).run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let records = crate::support::records(directory.path());
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].fingerprint.toolbox.llama_cpp.as_deref(), Some(built.as_str()));
+    assert_eq!(records[0].lock_drift.len(), 1);
+    assert_eq!(records[0].lock_drift[0].to_string(), drift);
+    // bakeoff lock on this host takes the pin over.
+    let taken = llama.bakeoff(directory.path()).arg("lock").run();
+    assert!(taken.stdout.contains("(pinned on strix-1) → host (no image)"), "{}", taken.stdout);
+    let relocked: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_ne!(relocked["toolboxes"]["host"]["pinned_on"]["id"], "00000000000000aa");
 }
 
 fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {

@@ -81,6 +81,7 @@ impl Scratch {
             results: None,
             models: vec![self.models()],
             host_facts: Some(host_facts.to_path_buf()),
+            host_name: None,
         });
         let targets: Vec<String> = targets.iter().map(|target| (*target).to_owned()).collect();
         let loaded = project.load(&targets).unwrap();

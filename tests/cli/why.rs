@@ -40,6 +40,13 @@ fn host_lists_facts_and_toolbox_verdicts() {
     assert_eq!(probed.code, 0, "{}", probed.stderr);
     let value: serde_json::Value = serde_json::from_str(&probed.stdout).unwrap();
     assert!(value["facts"]["memory_bytes"].as_u64().unwrap() > 0);
+    let id = value["facts"]["id"].as_str().unwrap();
+    assert!(id.len() == 16 && id.bytes().all(|byte| byte.is_ascii_hexdigit()), "{id}");
+    // A name is a label: the id stays the machine's.
+    let named = scratch.bakeoff().args(["--host-name", "bench-box", "host", "--json"]).run();
+    let named: serde_json::Value = serde_json::from_str(&named.stdout).unwrap();
+    assert_eq!(named["facts"]["name"], "bench-box");
+    assert_eq!(named["facts"]["id"], id);
     assert_eq!(value["toolboxes"]["host"]["ok"], true);
     // This machine has no /dev/kfd, so the ROCm toolboxes are blocked here.
     assert_eq!(value["toolboxes"]["llama-rocm-6.4.4"]["ok"], false);
