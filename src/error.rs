@@ -66,6 +66,21 @@ pub enum Error {
         #[help]
         help: String,
     },
+    #[error("no host with results is called `{name}`")]
+    #[diagnostic(code(bakeoff::cli::unknown_host))]
+    UnknownHost {
+        name: String,
+        #[help]
+        help: String,
+    },
+    #[error("nothing to compare: no two hosts have results of {experiments}")]
+    #[diagnostic(
+        code(bakeoff::compare::one_host),
+        help(
+            "run `bakeoff reproduce EXPERIMENT` on another machine with this checkout, then merge its results/ here (records of different hosts never share a file)"
+        )
+    )]
+    NothingToCompare { experiments: String },
     #[error("`{text}` is not an `axis=value` selector")]
     #[diagnostic(code(bakeoff::cli::bad_selector), help("write e.g. `--only toolbox=llama-rocm-*`"))]
     BadSelector { text: String },
@@ -100,6 +115,7 @@ impl Error {
             | Self::NoExperiments { .. }
             | Self::UnknownCell { .. }
             | Self::BadSelector { .. }
+            | Self::UnknownHost { .. }
             | Self::NoModelRoots => exit::INVALID,
             Self::LockMismatches(_)
             | Self::Lock(LockError::ModelMismatch { .. } | LockError::ToolboxMismatch { .. }) => exit::LOCK_MISMATCH,

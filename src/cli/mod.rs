@@ -1,6 +1,7 @@
 //! The command line: argument definitions and dispatch to one file per command.
 
 mod check;
+mod compare;
 mod host;
 mod lock;
 mod models;
@@ -67,6 +68,47 @@ pub enum Command {
     Models(ModelsArgs),
     /// Write each experiment's report (results/EXPERIMENT/README.md and charts) from the store.
     Report(ReportArgs),
+    /// Two hosts' results side by side: each metric with its ratio and whether the difference is
+    /// beyond the run-to-run spread, and the host facts that differ.
+    Compare(CompareArgs),
+    /// Run the cells this host has no result for yet, then compare with the hosts that have.
+    Reproduce(ReproduceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    /// A host, by name, report label or the start of its id (repeatable): the first is the
+    /// reference and the others are compared with it [default: this host against every other,
+    /// or the host with the most results when this one has none].
+    #[arg(long = "host", value_name = "HOST")]
+    pub hosts: Vec<String>,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReproduceArgs {
+    /// The experiments to reproduce on this host.
+    #[arg(value_name = "EXPERIMENTS", required = true)]
+    pub experiments: Vec<String>,
+    /// Rerun cells that failed here before.
+    #[arg(long)]
+    pub retry_failed: bool,
+    /// Only cells whose axis matches (`axis=value`, globs allowed; repeatable).
+    #[arg(long, value_name = "AXIS=VALUE")]
+    pub only: Vec<String>,
+    /// Plain progress lines instead of progress bars.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Seconds between SIGTERM and SIGKILL when a cell times out or is interrupted.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub grace: u64,
+    /// Print the comparison as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -175,5 +217,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Why(args) => why::run(&project, &args),
         Command::Report(args) => report::run(&project, &args),
         Command::Models(args) => models::run(&project, &args),
+        Command::Compare(args) => compare::run(&project, &args),
+        Command::Reproduce(args) => compare::reproduce(&project, &args),
     }
 }

@@ -114,17 +114,25 @@ impl<'a> Reporter<'a> {
     }
 
     pub(super) fn build(&self, experiment: &str) -> Option<report::Report> {
+        self.inputs(experiment).map(|inputs| report::build(&inputs))
+    }
+
+    /// What the report of `experiment` is made from; `None` for an experiment not loaded.
+    pub(super) fn inputs(&self, experiment: &str) -> Option<Inputs<'_>> {
         let definition = self.loaded.manifests.experiment(experiment)?;
-        let cells = self.cells.get(experiment).map_or(&[][..], Vec::as_slice);
-        let records = self.records.get(experiment).map_or(&[][..], Vec::as_slice);
-        Some(report::build(&Inputs {
+        Some(Inputs {
             manifests: &self.loaded.manifests,
             experiment: definition,
-            cells,
-            records,
+            cells: self.cells.get(experiment).map_or(&[][..], Vec::as_slice),
+            records: self.records.get(experiment).map_or(&[][..], Vec::as_slice),
             lock: self.lock.as_ref(),
             model_kinds: &self.model_kinds,
-        }))
+        })
+    }
+
+    /// Every record of `experiment` the store holds, shown or not.
+    pub(super) fn records(&self, experiment: &str) -> &[CellRecord] {
+        self.records.get(experiment).map_or(&[][..], Vec::as_slice)
     }
 
     /// [`Reporter::write`] after a cell finished, unless the report was written so recently

@@ -14,6 +14,12 @@ use crate::run::{Executor, Mounts, RunOptions, acquire};
 use crate::store::CellRecord;
 
 pub(super) fn run(project: &Project, args: &RunArgs) -> Result<(), Error> {
+    run_then(project, args, true)
+}
+
+/// [`run`], printing the summary line on stdout (as data) or on stderr (when another output
+/// follows on stdout, as with `bakeoff reproduce`).
+pub(super) fn run_then(project: &Project, args: &RunArgs, summary_on_stdout: bool) -> Result<(), Error> {
     let selection = selection(&args.selection)?;
     let loaded = project.load(&args.targets.targets)?;
     let host = project.host()?;
@@ -54,7 +60,11 @@ pub(super) fn run(project: &Project, args: &RunArgs) -> Result<(), Error> {
             Err(error) => eprintln!("warning: cannot write the report of `{experiment}`: {error}"),
         }
     }
-    println!("{summary}");
+    if summary_on_stdout {
+        println!("{summary}");
+    } else {
+        eprintln!("{summary}");
+    }
     if summary.interrupted {
         return Err(Error::Interrupted);
     }

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use super::compare::{self, Comparison};
 use super::grid::{Grid, Point};
 use super::select::{ExpectedCell, choose};
 use super::table::{self, Better, Table, TableRequest};
@@ -69,6 +70,8 @@ pub struct Report {
     pub not_run: Vec<NotRun>,
     /// Records of this experiment whose inputs match no cell any more.
     pub stale: usize,
+    /// With results from several hosts: the one with the most results against each other.
+    pub comparisons: Vec<Comparison>,
     pub notes: Vec<String>,
 }
 
@@ -155,15 +158,8 @@ pub fn build(inputs: &Inputs<'_>) -> Report {
     let grid = Grid::new(experiment, inputs.cells, &chosen);
     let host_dimension = grid.host_dimension();
     let host_of = |point: &Point<'_>| grid.value(host_dimension, point).to_owned();
-    let all: Vec<&Point<'_>> = grid.points.iter().collect();
-    let varying: Vec<usize> = grid.varying(&all).into_iter().filter(|&dimension| dimension != host_dimension).collect();
-    let configuration = |point: &Point<'_>| {
-        let parts: Vec<String> = varying
-            .iter()
-            .map(|&dimension| format!("{}={}", grid.dimensions[dimension].name, grid.value(dimension, point)))
-            .collect();
-        if parts.is_empty() { inputs.cells[point.cell].id.clone() } else { parts.join(", ") }
-    };
+    let varying = varying_but_host(&grid);
+    let configuration = |point: &Point<'_>| configuration_of(&grid, inputs.cells, &varying, point);
 
     let mut progress: BTreeMap<String, Progress> = BTreeMap::new();
     let mut problems = Vec::new();
@@ -210,6 +206,17 @@ pub fn build(inputs: &Inputs<'_>) -> Report {
 
     let mut notes = Vec::new();
     let tables = tables(inputs, &grid, &mut notes);
+    let hosts_on_grid = grid.dimensions[host_dimension].values.len();
+    let comparisons = if chosen.hosts.len() < 2 {
+        Vec::new()
+    } else {
+        let reference = compare::default_reference(&grid);
+        let metrics = compared_metrics(&tables);
+        (0..hosts_on_grid)
+            .filter(|&other| other != reference)
+            .map(|other| compare::compare(&grid, reference, other, &metrics, &configuration))
+            .collect()
+    };
     Report {
         format: REPORT_FORMAT,
         experiment: experiment.name.value.clone(),
@@ -227,8 +234,66 @@ pub fn build(inputs: &Inputs<'_>) -> Report {
             .map(|(host, cells)| NotRun { host: (!host.is_empty()).then_some(host), cells })
             .collect(),
         stale: chosen.stale,
+        comparisons,
         notes,
     }
+}
+
+/// Host `reference` against each of `others` (host identities). Hosts with no result of the
+/// experiment are left out; `None` when `reference` has none.
+pub fn compare_hosts(inputs: &Inputs<'_>, reference: &str, others: &[String]) -> Option<Vec<Comparison>> {
+    let chosen = choose(inputs.cells, inputs.records);
+    let grid = Grid::new(inputs.experiment, inputs.cells, &chosen);
+    let position = |identity: &str| chosen.identities.iter().position(|known| known == identity);
+    let reference = position(reference)?;
+    let varying = varying_but_host(&grid);
+    let configuration = |point: &Point<'_>| configuration_of(&grid, inputs.cells, &varying, point);
+    let metrics = compared_metrics(&tables(inputs, &grid, &mut Vec::new()));
+    Some(
+        others
+            .iter()
+            .filter_map(|other| position(other))
+            .filter(|&other| other != reference)
+            .map(|other| compare::compare(&grid, reference, other, &metrics, &configuration))
+            .collect(),
+    )
+}
+
+/// The host a report compares the others against (the one with the most `ok` results), by
+/// identity; `None` unless at least two hosts have results.
+pub fn reference_host(inputs: &Inputs<'_>) -> Option<String> {
+    let chosen = choose(inputs.cells, inputs.records);
+    if chosen.hosts.len() < 2 {
+        return None;
+    }
+    let grid = Grid::new(inputs.experiment, inputs.cells, &chosen);
+    Some(chosen.identities[compare::default_reference(&grid)].clone())
+}
+
+/// Each table's metric once, in table order, with the side that is better.
+fn compared_metrics(tables: &[Table]) -> Vec<(String, Option<Better>)> {
+    let mut metrics: Vec<(String, Option<Better>)> = Vec::new();
+    for table in tables {
+        if !metrics.iter().any(|(metric, _)| *metric == table.metric) {
+            metrics.push((table.metric.clone(), table.better));
+        }
+    }
+    metrics
+}
+
+/// The dimensions other than the host in which the experiment's cells differ.
+fn varying_but_host(grid: &Grid<'_>) -> Vec<usize> {
+    let all: Vec<&Point<'_>> = grid.points.iter().collect();
+    grid.varying(&all).into_iter().filter(|&dimension| dimension != grid.host_dimension()).collect()
+}
+
+/// `ctx=4096, toolbox=rocm`: where a cell sits among the ones that vary; its id when none do.
+fn configuration_of(grid: &Grid<'_>, cells: &[ExpectedCell], varying: &[usize], point: &Point<'_>) -> String {
+    let parts: Vec<String> = varying
+        .iter()
+        .map(|&dimension| format!("{}={}", grid.dimensions[dimension].name, grid.value(dimension, point)))
+        .collect();
+    if parts.is_empty() { cells[point.cell].id.clone() } else { parts.join(", ") }
 }
 
 fn tables(inputs: &Inputs<'_>, grid: &Grid<'_>, notes: &mut Vec<String>) -> Vec<Table> {

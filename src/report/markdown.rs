@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use super::build::{LockState, ModelKind, Report};
+use super::compare::Comparison;
 use super::format::{self, Scale};
 use super::table::{Entry, Table};
 use crate::store::Status;
@@ -31,6 +32,13 @@ pub(super) fn render(report: &Report) -> String {
     }
     for note in &report.notes {
         let _ = writeln!(out, "Note: {note}.\n");
+    }
+
+    if !report.comparisons.is_empty() {
+        out.push_str("## Hosts compared\n\n");
+        for compared in &report.comparisons {
+            comparison(&mut out, compared, "###");
+        }
     }
 
     if !report.problems.is_empty() {
@@ -104,6 +112,68 @@ pub(super) fn render(report: &Report) -> String {
         out.pop();
     }
     out
+}
+
+/// One host against another: the facts that differ, then each metric of each cell measured on
+/// both, with the ratio and whether the difference is beyond the run-to-run spread.
+pub(super) fn comparison(out: &mut String, compared: &Comparison, level: &str) {
+    let (a, b) = (escape(&compared.reference), escape(&compared.other));
+    let _ = writeln!(out, "{level} {b} against {a}\n");
+    if compared.differences.is_empty() {
+        out.push_str("The two hosts' facts and toolbox builds are the same.\n\n");
+    } else {
+        let _ = writeln!(out, "| differs | {a} | {b} |\n|---|---|---|");
+        for difference in &compared.differences {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} |",
+                difference.fact,
+                escape(&difference.reference),
+                escape(&difference.other)
+            );
+        }
+        out.push('\n');
+    }
+    if compared.rows.is_empty() {
+        out.push_str("No cell has a result on both hosts yet.\n\n");
+    } else {
+        let _ = writeln!(out, "| cell | metric | {a} | {b} | {b} / {a} | difference |\n|---|---|--:|--:|--:|---|");
+        for row in &compared.rows {
+            let scale = Scale::for_values(&row.unit, [row.reference.mean, row.other.mean].into_iter());
+            let metric =
+                if scale.unit.is_empty() { row.metric.clone() } else { format!("{} ({})", row.metric, scale.unit) };
+            let ratio = row.ratio.map_or_else(|| "n/a".to_owned(), |ratio| format!("{ratio:.2}×"));
+            let change = row.ratio.map(|ratio| format!("{:+.0}%, ", (ratio - 1.0) * 100.0)).unwrap_or_default();
+            let side = match row.other_better {
+                Some(true) => ", better",
+                Some(false) => ", worse",
+                None => "",
+            };
+            let _ = writeln!(
+                out,
+                "| `{}` | {metric} | {} | {} | {ratio} | {change}{}{side} |",
+                row.configuration,
+                scale.spread(row.reference.mean, row.reference.stddev),
+                scale.spread(row.other.mean, row.other.stddev),
+                row.verdict.words()
+            );
+        }
+        out.push('\n');
+    }
+    let mut counts =
+        vec![format!("{} cell{} measured on both", compared.both, if compared.both == 1 { "" } else { "s" })];
+    if compared.only_reference > 0 {
+        counts.push(format!("{} only on {a}", compared.only_reference));
+    }
+    if compared.only_other > 0 {
+        counts.push(format!("{} only on {b}", compared.only_other));
+    }
+    let _ = writeln!(
+        out,
+        "{}. A difference is within the spread when it is no larger than the two hosts' standard \
+         deviations over their repeats added.\n",
+        counts.join("; ")
+    );
 }
 
 fn several_hosts(report: &Report) -> bool {

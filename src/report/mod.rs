@@ -2,15 +2,26 @@
 
 mod build;
 mod chart;
+mod compare;
 mod format;
 mod grid;
 mod markdown;
 mod select;
 mod table;
 
-pub use build::{Inputs, LockState, ModelKind, ModelSummary, REPORT_FORMAT, Report, build};
-pub use select::{Chosen, ExpectedCell, choose};
+pub use build::{
+    Inputs, LockState, ModelKind, ModelSummary, REPORT_FORMAT, Report, build, compare_hosts, reference_host,
+};
+pub use compare::{CompareRow, Comparison, FactDifference, Measured, Verdict};
+pub use select::{Chosen, ExpectedCell, choose, host_labels};
 pub use table::{Best, Better, Chart, ChartKind, Entry, Row, Table};
+
+/// One host against another in markdown, as `bakeoff compare` prints it.
+pub fn render_comparison(compared: &Comparison) -> String {
+    let mut out = String::new();
+    markdown::comparison(&mut out, compared, "##");
+    out
+}
 
 /// The files of a report, relative to `results/<experiment>/`: `README.md` and its charts.
 pub fn render(report: &Report) -> Vec<(String, String)> {

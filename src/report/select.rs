@@ -35,6 +35,8 @@ impl ExpectedCell {
 pub struct Chosen<'a> {
     /// Host labels, sorted.
     pub hosts: Vec<String>,
+    /// Each host's [`crate::host::HostFacts::identity`], in the order of `hosts`.
+    pub identities: Vec<String>,
     /// `records[cell][host]`: the newest record of that cell on that host.
     pub records: Vec<Vec<Option<&'a CellRecord>>>,
     /// Records of the experiment whose inputs match no current cell (an edited value, an
@@ -60,6 +62,12 @@ pub fn choose<'a>(cells: &[ExpectedCell], records: &'a [CellRecord]) -> Chosen<'
         matched.into_iter().map(|(cell, record)| (cell, labels[&record.host.identity()].clone(), record)).collect();
     let hosts: Vec<String> =
         matched.iter().map(|(_, host, _)| host.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    let mut identities = vec![String::new(); hosts.len()];
+    for (identity, label) in &labels {
+        if let Ok(index) = hosts.binary_search(label) {
+            identities[index].clone_from(identity);
+        }
+    }
     let mut chosen: Vec<Vec<Option<&CellRecord>>> = vec![vec![None; hosts.len()]; cells.len()];
     for (cell, host, record) in matched {
         let host = hosts.binary_search(&host).expect("every host was collected");
@@ -72,7 +80,7 @@ pub fn choose<'a>(cells: &[ExpectedCell], records: &'a [CellRecord]) -> Chosen<'
             *slot = Some(record);
         }
     }
-    Chosen { hosts, records: chosen, stale }
+    Chosen { hosts, identities, records: chosen, stale }
 }
 
 /// A label for each host identity among `records`: the name of its newest record, with the

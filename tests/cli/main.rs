@@ -6,6 +6,7 @@ mod manifests;
 mod models;
 mod plan;
 mod report;
+mod reproduce;
 mod run;
 mod serve;
 mod support;

@@ -296,3 +296,45 @@ fn a_real_run_writes_the_report_as_cells_finish() {
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
     assert_eq!(std::fs::read_to_string(directory.path().join("results/quickstart/README.md")).unwrap(), before);
 }
+
+/// `bakeoff compare` on the two Strix Halo hosts: the reference is named or chosen, unknown
+/// hosts are refused with the ones that exist, and one host alone has nothing to compare.
+#[test]
+fn compare_sets_two_hosts_side_by_side() {
+    let directory = glm_project();
+    // This machine has no results here, so the host with the most is the reference.
+    let default = Bakeoff::new(directory.path()).args(["compare", "glm"]).run();
+    assert_eq!(default.code, 0, "{}", default.stderr);
+    assert!(default.stdout.starts_with("# glm\n\n## strix-2 against strix-1\n"), "{}", default.stdout);
+    // The same section the report shows.
+    Bakeoff::new(directory.path()).args(["report", "glm"]).run();
+    let report = std::fs::read_to_string(directory.path().join("results/glm/README.md")).unwrap();
+    let section = default.stdout.trim_start_matches("# glm\n\n").replacen("## ", "### ", 1);
+    assert!(report.contains(section.trim_end()), "{}\n----\n{report}", default.stdout);
+
+    let reversed =
+        Bakeoff::new(directory.path()).args(["compare", "--host", "strix-2", "--host", "strix-1", "--json"]).run();
+    assert_eq!(reversed.code, 0, "{}", reversed.stderr);
+    let value: serde_json::Value = serde_json::from_str(&reversed.stdout).unwrap();
+    let comparison = &value["comparisons"][0];
+    assert_eq!(comparison["experiment"], "glm");
+    assert_eq!((comparison["reference"].as_str(), comparison["other"].as_str()), (Some("strix-2"), Some("strix-1")));
+    assert_eq!((comparison["both"].as_u64(), comparison["only_other"].as_u64()), (Some(6), Some(4)));
+    let facts: Vec<&str> =
+        comparison["differences"].as_array().unwrap().iter().map(|fact| fact["fact"].as_str().unwrap()).collect();
+    assert_eq!(facts, ["kernel", "firmware", "llama.cpp build (toolbox radv)"]);
+    let row = &comparison["rows"][0];
+    assert_eq!(row["configuration"], "model=bf16, toolbox=radv, ctx=4096");
+    assert!((row["ratio"].as_f64().unwrap() - 20.0 / 19.4).abs() < 1e-9, "{row}");
+    assert_eq!(row["verdict"], "within");
+
+    let unknown = Bakeoff::new(directory.path()).args(["compare", "--host", "strix-3"]).run();
+    assert_eq!(unknown.code, 2);
+    assert!(unknown.stderr.contains("no host with results is called `strix-3`"), "{}", unknown.stderr);
+    assert!(unknown.stderr.contains("hosts with results: strix-1 (id "), "{}", unknown.stderr);
+
+    std::fs::remove_dir_all(directory.path().join("results/cells")).unwrap();
+    let alone = Bakeoff::new(directory.path()).args(["compare", "glm"]).run();
+    assert_eq!(alone.code, 1);
+    assert!(alone.stderr.contains("nothing to compare"), "{}", alone.stderr);
+}

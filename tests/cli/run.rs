@@ -2,20 +2,11 @@
 //! stand-in `toolbox` that really executes the command, and processes that fail, crash, hang
 //! or lose their parent.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bakeoff::store::Status;
 
-use crate::support::{Bakeoff, Llama, interrupt, processes_matching, project, records, repo};
-
-fn copy_quickstart(directory: &Path) {
-    for (folder, file) in [("experiments", "quickstart.kdl"), ("experiments", "models.kdl"), ("toolboxes", "host.kdl")]
-    {
-        std::fs::create_dir_all(directory.join(folder)).unwrap();
-        std::fs::copy(repo().join(folder).join(file), directory.join(folder).join(file)).unwrap();
-    }
-}
+use crate::support::{Bakeoff, Llama, copy_quickstart, interrupt, processes_matching, project, records};
 
 #[test]
 fn quickstart_runs_real_llama_bench_then_nothing_then_only_the_edited_cell() {

@@ -215,6 +215,15 @@ impl Bakeoff {
     }
 }
 
+/// The quickstart experiment with its models and toolbox, copied into `directory`.
+pub(crate) fn copy_quickstart(directory: &Path) {
+    for (folder, file) in [("experiments", "quickstart.kdl"), ("experiments", "models.kdl"), ("toolboxes", "host.kdl")]
+    {
+        std::fs::create_dir_all(directory.join(folder)).unwrap();
+        std::fs::copy(repo().join(folder).join(file), directory.join(folder).join(file)).unwrap();
+    }
+}
+
 /// A project directory holding only the given manifests (name → text).
 pub(crate) fn project(files: &[(&str, &str)]) -> TempDir {
     let directory = tempfile::tempdir().unwrap();

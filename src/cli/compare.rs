@@ -1,0 +1,196 @@
+//! `bakeoff compare`: two hosts' results of an experiment side by side, and `bakeoff reproduce`:
+//! run what this host has not measured yet, then compare it with the hosts that have.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use super::report::Reporter;
+use super::{CompareArgs, Project, ReproduceArgs, RunArgs, SelectionArgs, TargetArgs};
+use crate::Error;
+use crate::host::HostFacts;
+use crate::report::{self, Comparison, ExpectedCell, host_labels};
+
+/// Bump when the JSON of `compare` changes incompatibly.
+const COMPARE_FORMAT: u32 = 1;
+
+#[derive(Debug, Serialize)]
+struct Compared {
+    experiment: String,
+    #[serde(flatten)]
+    comparison: Comparison,
+}
+
+/// Which hosts to compare: `reference` against each of `others`, or the defaults.
+enum Pairing {
+    /// The given reference host against each other host (all of them when `others` is empty).
+    Given { reference: String, others: Vec<String> },
+    /// This host against every other when it has results, else the host with the most.
+    Default { this_host: String },
+    /// Each other host against this one: `bakeoff reproduce`.
+    OthersAgainst { this_host: String },
+}
+
+pub(super) fn run(project: &Project, args: &CompareArgs) -> Result<(), Error> {
+    let loaded = project.load(&args.targets.targets)?;
+    let this_host = project.host()?.identity();
+    let reporter = reporter(project, &loaded)?;
+    let pairing = match args.hosts.split_first() {
+        None => Pairing::Default { this_host },
+        Some((reference, others)) => {
+            let known = known_hosts(&reporter, &loaded.selected);
+            let reference = find_host(&known, reference)?;
+            let others = others.iter().map(|other| find_host(&known, other)).collect::<Result<_, _>>()?;
+            Pairing::Given { reference, others }
+        }
+    };
+    let compared = compare(&reporter, &loaded.selected, &pairing);
+    if compared.is_empty() {
+        return Err(Error::NothingToCompare { experiments: loaded.selected.join(", ") });
+    }
+    print(&compared, args.json);
+    Ok(())
+}
+
+pub(super) fn reproduce(project: &Project, args: &ReproduceArgs) -> Result<(), Error> {
+    let run_args = RunArgs {
+        targets: TargetArgs { targets: args.experiments.clone() },
+        selection: SelectionArgs { force: false, retry_failed: args.retry_failed, only: args.only.clone() },
+        no_progress: args.no_progress,
+        grace: args.grace,
+    };
+    let outcome = super::run::run_then(project, &run_args, false);
+    if matches!(outcome, Err(Error::Interrupted)) || matches!(outcome, Err(ref error) if !is_cells_failed(error)) {
+        return outcome;
+    }
+    let loaded = project.load(&args.experiments)?;
+    let this_host = project.host()?;
+    let reporter = reporter(project, &loaded)?;
+    let compared = compare(&reporter, &loaded.selected, &Pairing::OthersAgainst { this_host: this_host.identity() });
+    if compared.is_empty() {
+        eprintln!(
+            "compare: no other host has results of {} yet; commit results/ and run `bakeoff reproduce` on another \
+             machine, or merge its results/ here",
+            loaded.selected.join(", ")
+        );
+    } else {
+        print(&compared, args.json);
+    }
+    outcome
+}
+
+fn is_cells_failed(error: &Error) -> bool {
+    matches!(error, Error::CellsFailed { .. })
+}
+
+/// A reporter over the store: cells are matched to results by what they run, not where.
+fn reporter<'a>(project: &Project, loaded: &'a super::project::Loaded) -> Result<Reporter<'a>, Error> {
+    let cells = project.resolve_uninspected(loaded, &HostFacts::default())?;
+    let expected = cells.iter().map(ExpectedCell::of).collect();
+    Ok(Reporter::new(loaded, project.lock()?, expected, project.records()))
+}
+
+fn compare(reporter: &Reporter<'_>, experiments: &[String], pairing: &Pairing) -> Vec<Compared> {
+    let mut compared = Vec::new();
+    for experiment in experiments {
+        let Some(inputs) = reporter.inputs(experiment) else {
+            continue;
+        };
+        let hosts = report::choose(inputs.cells, inputs.records).identities;
+        let others = |reference: &str| -> Vec<String> {
+            hosts.iter().filter(|host| host.as_str() != reference).cloned().collect()
+        };
+        let pairs: Vec<(String, Vec<String>)> = match pairing {
+            Pairing::Given { reference, others: given } if given.is_empty() => {
+                vec![(reference.clone(), others(reference))]
+            }
+            Pairing::Given { reference, others } => vec![(reference.clone(), others.clone())],
+            Pairing::Default { this_host } if hosts.contains(this_host) => {
+                vec![(this_host.clone(), others(this_host))]
+            }
+            // The report's own choice of reference: the host with the most results.
+            Pairing::Default { .. } => report::reference_host(&inputs)
+                .map(|reference| vec![(reference.clone(), others(&reference))])
+                .unwrap_or_default(),
+            Pairing::OthersAgainst { this_host } => {
+                others(this_host).into_iter().map(|other| (other, vec![this_host.clone()])).collect()
+            }
+        };
+        let found = pairs
+            .iter()
+            .filter(|(_, others)| !others.is_empty())
+            .filter_map(|(reference, others)| report::compare_hosts(&inputs, reference, others));
+        let found: Vec<Comparison> = found.flatten().collect();
+        if found.is_empty() {
+            eprintln!("compare: `{experiment}` has no results from two of the hosts asked for");
+        }
+        compared.extend(found.into_iter().map(|comparison| Compared { experiment: experiment.clone(), comparison }));
+    }
+    compared
+}
+
+fn print(compared: &[Compared], json: bool) {
+    if json {
+        let value = serde_json::json!({ "format": COMPARE_FORMAT, "comparisons": compared });
+        println!("{}", serde_json::to_string_pretty(&value).expect("a comparison always serialises"));
+        return;
+    }
+    let mut out = String::new();
+    let mut last: Option<&str> = None;
+    for compared in compared {
+        if last != Some(compared.experiment.as_str()) {
+            let _ = write!(out, "# {}\n\n", compared.experiment);
+            last = Some(&compared.experiment);
+        }
+        out.push_str(&report::render_comparison(&compared.comparison));
+    }
+    print!("{}", out.trim_end_matches('\n'));
+    println!();
+}
+
+/// Each host with results in `experiments`, by identity: its label and name.
+fn known_hosts(reporter: &Reporter<'_>, experiments: &[String]) -> Vec<(String, String, String)> {
+    let records = experiments.iter().flat_map(|experiment| reporter.records(experiment));
+    let labels: HashMap<String, String> = host_labels(records.clone());
+    let mut known: Vec<(String, String, String)> = Vec::new();
+    for record in records {
+        let identity = record.host.identity();
+        if !known.iter().any(|(known, _, _)| *known == identity) {
+            known.push((identity.clone(), labels[&identity].clone(), record.host.name.clone()));
+        }
+    }
+    known.sort_by(|a, b| a.1.cmp(&b.1));
+    known
+}
+
+/// The identity of the host `wanted` names: its label, its name, or the start of its id.
+fn find_host(known: &[(String, String, String)], wanted: &str) -> Result<String, Error> {
+    let exact: Vec<&String> = known
+        .iter()
+        .filter(|(identity, label, name)| identity == wanted || label == wanted || name == wanted)
+        .map(|(identity, _, _)| identity)
+        .collect();
+    let matches = if exact.is_empty() && wanted.len() >= 4 {
+        known.iter().filter(|(identity, _, _)| identity.starts_with(wanted)).map(|(identity, _, _)| identity).collect()
+    } else {
+        exact
+    };
+    let listed = || {
+        let hosts: Vec<String> =
+            known.iter().map(|(identity, label, _)| format!("{label} (id {})", &identity[..8])).collect();
+        if hosts.is_empty() {
+            "no host has results yet".to_owned()
+        } else {
+            format!("hosts with results: {}", hosts.join(", "))
+        }
+    };
+    match matches.as_slice() {
+        [identity] => Ok((*identity).clone()),
+        [] => Err(Error::UnknownHost { name: wanted.to_owned(), help: listed() }),
+        _ => Err(Error::UnknownHost {
+            name: wanted.to_owned(),
+            help: format!("`{wanted}` names several hosts; give the start of an id instead ({})", listed()),
+        }),
+    }
+}
