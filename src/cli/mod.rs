@@ -2,6 +2,7 @@
 
 mod check;
 mod compare;
+mod gc;
 mod host;
 mod lock;
 mod models;
@@ -73,6 +74,15 @@ pub enum Command {
     Compare(CompareArgs),
     /// Run the cells this host has no result for yet, then compare with the hosts that have.
     Reproduce(ReproduceArgs),
+    /// Remove the records and logs that no experiment in the checkout refers to any more.
+    Gc(GcArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// List what would be removed, and remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -219,5 +229,6 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Models(args) => models::run(&project, &args),
         Command::Compare(args) => compare::run(&project, &args),
         Command::Reproduce(args) => compare::reproduce(&project, &args),
+        Command::Gc(args) => gc::run(&project, &args),
     }
 }

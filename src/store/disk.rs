@@ -27,6 +27,15 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// The record file the error is about.
+    pub fn path(&self) -> &str {
+        match self {
+            Self::Unreadable { path, .. } | Self::Corrupt { path, .. } | Self::Unwritable { path, .. } => path,
+        }
+    }
+}
+
 /// `results/` of a project.
 #[derive(Debug, Clone)]
 pub struct Store {

@@ -338,3 +338,71 @@ fn compare_sets_two_hosts_side_by_side() {
     assert_eq!(alone.code, 1);
     assert!(alone.stderr.contains("nothing to compare"), "{}", alone.stderr);
 }
+
+/// `bakeoff gc` removes what no experiment refers to, and nothing the report shows: the
+/// report's tables are the same before and after.
+#[test]
+fn gc_removes_only_what_no_experiment_refers_to() {
+    let directory = glm_project();
+    let root = directory.path();
+    let manifest = root.join("experiments/glm.kdl");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, text.replace("ctx 4096 16384 65536", "ctx 4096 16384 32768")).unwrap();
+    let records = crate::support::records(root);
+    assert_eq!(records.len(), 23);
+    let stale = records.iter().find(|record| record.axes["ctx"] == "65536").unwrap();
+    let shown = records.iter().find(|record| record.axes["ctx"] == "4096").unwrap();
+    // A record of an experiment that was deleted since, logs of each kind, and a temporary file
+    // a killed run left.
+    let mut gone = shown.clone();
+    gone.experiment = "glm-old".to_owned();
+    gone.hash = "f".repeat(64);
+    bakeoff::store::Store::new(root.join("results")).write(&gone).unwrap();
+    let logs = root.join("results/logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    for hash in [&stale.hash, &shown.hash, &"e".repeat(64)] {
+        std::fs::write(logs.join(format!("{hash}.log")), "llama-bench output\n").unwrap();
+    }
+    let temporary = root.join("results/cells/ff/.x.json.4242.tmp");
+    std::fs::write(&temporary, "{").unwrap();
+    let tables = |root: &Path| {
+        let outcome = Bakeoff::new(root).args(["report", "glm", "--format", "json"]).run();
+        let mut value: serde_json::Value = serde_json::from_str(&outcome.stdout).unwrap();
+        value["reports"][0]["stale"] = serde_json::Value::Null;
+        value
+    };
+    let before = tables(root);
+
+    let dry = Bakeoff::new(root).args(["gc", "--dry-run"]).run();
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert!(dry.stdout.contains("gc: would remove 8 record(s) and 3 other file(s)"), "{}", dry.stdout);
+    assert!(
+        dry.stdout
+            .contains(&format!("({} on {}: experiment `glm-old` is in no manifest)", shown.cell, shown.host.name)),
+        "{}",
+        dry.stdout
+    );
+    assert!(dry.stdout.contains(": its inputs match no cell of the experiment now)"), "{}", dry.stdout);
+    assert_eq!(crate::support::records(root).len(), 24, "a dry run removes nothing");
+
+    let gc = Bakeoff::new(root).args(["gc"]).run();
+    assert_eq!(gc.code, 0, "{}", gc.stderr);
+    assert!(gc.stdout.contains("gc: removed 8 record(s) and 3 other file(s)"), "{}", gc.stdout);
+    assert!(gc.stdout.ends_with("; 16 record(s) kept\n"), "{}", gc.stdout);
+    assert_eq!(crate::support::records(root).len(), 16);
+    assert!(logs.join(format!("{}.log", shown.hash)).exists());
+    assert!(!logs.join(format!("{}.log", stale.hash)).exists());
+    assert!(!temporary.exists() && !root.join("results/cells/ff").exists());
+    assert_eq!(tables(root), before);
+    let again = Bakeoff::new(root).args(["gc"]).run();
+    assert!(again.stdout.starts_with("gc: removed 0 record(s) and 0 other file(s)"), "{}", again.stdout);
+
+    // Without the lock the models' hashes are unknown here: which results the experiment
+    // refers to cannot be told, so all of them stay.
+    std::fs::write(&manifest, &text).unwrap();
+    std::fs::remove_file(root.join("bakeoff.lock")).unwrap();
+    let unsure = Bakeoff::new(root).args(["gc"]).run();
+    assert_eq!(unsure.code, 0, "{}", unsure.stderr);
+    assert!(unsure.stderr.contains("keeping every record of `glm`:"), "{}", unsure.stderr);
+    assert_eq!(crate::support::records(root).len(), 16);
+}
