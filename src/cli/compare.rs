@@ -1,7 +1,6 @@
 //! `bakeoff compare`: two hosts' results of an experiment side by side, and `bakeoff reproduce`:
 //! run what this host has not measured yet, then compare it with the hosts that have.
 
-use std::collections::HashMap;
 use std::fmt::Write;
 
 use serde::Serialize;
@@ -10,7 +9,7 @@ use super::report::Reporter;
 use super::{CompareArgs, Project, ReproduceArgs, RunArgs, SelectionArgs, TargetArgs};
 use crate::Error;
 use crate::host::HostFacts;
-use crate::report::{self, Comparison, ExpectedCell, host_labels};
+use crate::report::{self, Comparison, ExpectedCell, Hosts};
 
 /// Bump when the JSON of `compare` changes incompatibly.
 const COMPARE_FORMAT: u32 = 1;
@@ -152,12 +151,12 @@ fn print(compared: &[Compared], json: bool) {
 /// Each host with results in `experiments`, by identity: its label and name.
 fn known_hosts(reporter: &Reporter<'_>, experiments: &[String]) -> Vec<(String, String, String)> {
     let records = experiments.iter().flat_map(|experiment| reporter.records(experiment));
-    let labels: HashMap<String, String> = host_labels(records.clone());
+    let hosts = Hosts::of(records.clone());
     let mut known: Vec<(String, String, String)> = Vec::new();
     for record in records {
-        let identity = record.host.identity();
+        let identity = hosts.identity(&record.host);
         if !known.iter().any(|(known, _, _)| *known == identity) {
-            known.push((identity.clone(), labels[&identity].clone(), record.host.name.clone()));
+            known.push((identity.clone(), hosts.label(&identity), record.host.name.clone()));
         }
     }
     known.sort_by(|a, b| a.1.cmp(&b.1));

@@ -13,7 +13,7 @@ pub use build::{
     Inputs, LockState, ModelKind, ModelSummary, REPORT_FORMAT, Report, build, compare_hosts, reference_host,
 };
 pub use compare::{CompareRow, Comparison, FactDifference, Measured, Verdict};
-pub use select::{Chosen, ExpectedCell, choose, host_labels};
+pub use select::{Chosen, ExpectedCell, Hosts, choose};
 pub use table::{Best, Better, Chart, ChartKind, Entry, Row, Table};
 
 /// One host against another in markdown, as `bakeoff compare` prints it.

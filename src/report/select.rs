@@ -3,6 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use crate::fingerprint::ResolvedCell;
+use crate::host::HostFacts;
 use crate::store::CellRecord;
 
 /// A cell of the matrix as the report knows it: where it sits, and how to find its records.
@@ -57,13 +58,13 @@ pub fn choose<'a>(cells: &[ExpectedCell], records: &'a [CellRecord]) -> Chosen<'
             None => stale += 1,
         }
     }
-    let labels = host_labels(matched.iter().map(|(_, record)| *record));
+    let known = Hosts::of(matched.iter().map(|(_, record)| *record));
     let matched: Vec<(usize, String, &CellRecord)> =
-        matched.into_iter().map(|(cell, record)| (cell, labels[&record.host.identity()].clone(), record)).collect();
+        matched.into_iter().map(|(cell, record)| (cell, known.label(&known.identity(&record.host)), record)).collect();
     let hosts: Vec<String> =
         matched.iter().map(|(_, host, _)| host.clone()).collect::<BTreeSet<_>>().into_iter().collect();
     let mut identities = vec![String::new(); hosts.len()];
-    for (identity, label) in &labels {
+    for (identity, label) in known.all() {
         if let Ok(index) = hosts.binary_search(label) {
             identities[index].clone_from(identity);
         }
@@ -83,26 +84,69 @@ pub fn choose<'a>(cells: &[ExpectedCell], records: &'a [CellRecord]) -> Chosen<'
     Chosen { hosts, identities, records: chosen, stale }
 }
 
-/// A label for each host identity among `records`: the name of its newest record, with the
-/// start of the id added when two hosts share a name (two boxes both called `localhost`).
-pub fn host_labels<'a>(records: impl Iterator<Item = &'a CellRecord>) -> HashMap<String, String> {
-    let mut newest: HashMap<String, &CellRecord> = HashMap::new();
-    for record in records {
-        let slot = newest.entry(record.host.identity()).or_insert(record);
-        if (record.timings.started_unix_ms, &record.hash) > (slot.timings.started_unix_ms, &slot.hash) {
-            *slot = record;
+/// The hosts among a set of records: which host each record belongs to, and its label.
+#[derive(Debug, Default)]
+pub struct Hosts {
+    /// Identities of records written before hosts had ids → the id of the same machine.
+    adopted: HashMap<String, String>,
+    labels: HashMap<String, String>,
+}
+
+impl Hosts {
+    /// Labels are the name of each host's newest record, with the start of the id added when
+    /// two hosts share a name (two boxes both called `localhost`). A record written before
+    /// hosts had ids belongs to the host with an id and the same name, CPU, GPUs and memory,
+    /// when there is exactly one: an upgraded bakeoff does not split a machine in two.
+    pub fn of<'a>(records: impl Iterator<Item = &'a CellRecord> + Clone) -> Self {
+        let machine = |host: &HostFacts| (host.name.clone(), host.cpu.clone(), host.gpus.clone(), host.memory_bytes);
+        let mut with_id: HashMap<_, BTreeSet<&str>> = HashMap::new();
+        for record in records.clone().filter(|record| !record.host.id.is_empty()) {
+            with_id.entry(machine(&record.host)).or_default().insert(&record.host.id);
         }
+        let mut adopted = HashMap::new();
+        for record in records.clone().filter(|record| record.host.id.is_empty()) {
+            if let Some(ids) = with_id.get(&machine(&record.host))
+                && let [id] = ids.iter().collect::<Vec<_>>()[..]
+            {
+                adopted.insert(record.host.identity(), (*id).to_owned());
+            }
+        }
+        let mut hosts = Self { adopted, labels: HashMap::new() };
+        let mut newest: HashMap<String, &CellRecord> = HashMap::new();
+        for record in records {
+            let slot = newest.entry(hosts.identity(&record.host)).or_insert(record);
+            if (record.timings.started_unix_ms, &record.hash) > (slot.timings.started_unix_ms, &slot.hash) {
+                *slot = record;
+            }
+        }
+        let mut named: HashMap<String, usize> = HashMap::new();
+        for record in newest.values() {
+            *named.entry(record.host.label()).or_default() += 1;
+        }
+        hosts.labels = newest
+            .into_iter()
+            .map(|(identity, record)| {
+                let label = record.host.label();
+                let label = if named[&label] > 1 { format!("{label} ({})", &identity[..8]) } else { label };
+                (identity, label)
+            })
+            .collect();
+        hosts
     }
-    let mut named: HashMap<String, usize> = HashMap::new();
-    for record in newest.values() {
-        *named.entry(record.host.label()).or_default() += 1;
+
+    /// The host a record with these facts belongs to.
+    pub fn identity(&self, host: &HostFacts) -> String {
+        let identity = host.identity();
+        self.adopted.get(&identity).cloned().unwrap_or(identity)
     }
-    newest
-        .into_iter()
-        .map(|(identity, record)| {
-            let label = record.host.label();
-            let label = if named[&label] > 1 { format!("{label} ({})", &identity[..8]) } else { label };
-            (identity, label)
-        })
-        .collect()
+
+    /// The label of a host among the records; its identity's start when it has none there.
+    pub fn label(&self, identity: &str) -> String {
+        self.labels.get(identity).cloned().unwrap_or_else(|| format!("host-{}", &identity[..8.min(identity.len())]))
+    }
+
+    /// Every identity, with its label.
+    pub fn all(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.labels.iter()
+    }
 }

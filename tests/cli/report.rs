@@ -406,3 +406,40 @@ fn gc_removes_only_what_no_experiment_refers_to() {
     assert!(unsure.stderr.contains("keeping every record of `glm`:"), "{}", unsure.stderr);
     assert_eq!(crate::support::records(root).len(), 16);
 }
+
+/// Records written before hosts had ids belong to the machine with the same name, CPU, GPUs
+/// and memory: an upgraded bakeoff does not show one box as two hosts.
+#[test]
+fn records_from_before_host_ids_stay_with_their_machine() {
+    let directory = glm_project();
+    let store = bakeoff::store::Store::new(directory.path().join("results"));
+    for record in crate::support::records(directory.path()) {
+        if record.host.name == "strix-1" && record.axes["ctx"] == "4096" {
+            let mut legacy = record.clone();
+            legacy.host.id.clear();
+            legacy.fingerprint.host.id.clear();
+            legacy.hash = legacy.fingerprint.hash();
+            legacy.timings.started_unix_ms -= 86_400_000;
+            store.write(&legacy).unwrap();
+        }
+    }
+    let outcome = Bakeoff::new(directory.path()).args(["report", "glm", "--format", "json"]).run();
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let value: serde_json::Value = serde_json::from_str(&outcome.stdout).unwrap();
+    let hosts: Vec<&str> =
+        value["reports"][0]["hosts"].as_array().unwrap().iter().map(|host| host["label"].as_str().unwrap()).collect();
+    assert_eq!(hosts, ["strix-1", "strix-2"]);
+    // Two boxes that share a name are told apart by their ids.
+    let mut twin =
+        crate::support::records(directory.path()).into_iter().find(|record| record.host.name == "strix-2").unwrap();
+    twin.host.id = "abcdef0123456789".to_owned();
+    twin.fingerprint.host.id.clone_from(&twin.host.id);
+    twin.hash = twin.fingerprint.hash();
+    store.write(&twin).unwrap();
+    let outcome = Bakeoff::new(directory.path()).args(["report", "glm", "--format", "json"]).run();
+    let value: serde_json::Value = serde_json::from_str(&outcome.stdout).unwrap();
+    let hosts: Vec<&str> =
+        value["reports"][0]["hosts"].as_array().unwrap().iter().map(|host| host["label"].as_str().unwrap()).collect();
+    assert_eq!(hosts.len(), 3, "{hosts:?}");
+    assert!(hosts.contains(&"strix-2 (abcdef01)"), "{hosts:?}");
+}
