@@ -60,10 +60,14 @@ pub(super) fn reproduce(project: &Project, args: &ReproduceArgs) -> Result<(), E
         grace: args.grace,
     };
     let outcome = super::run::run_then(project, &run_args, false);
-    if matches!(outcome, Err(Error::Interrupted)) || matches!(outcome, Err(ref error) if !is_cells_failed(error)) {
+    // Failed cells are results like any other and are compared; anything else ends here.
+    if let Err(error) = &outcome
+        && !matches!(error, Error::CellsFailed { .. })
+    {
         return outcome;
     }
-    let loaded = project.load(&args.experiments)?;
+    // The run printed the manifests' warnings already.
+    let loaded = project.load_quietly(&args.experiments)?;
     let this_host = project.host()?;
     let reporter = reporter(project, &loaded)?;
     let compared = compare(&reporter, &loaded.selected, &Pairing::OthersAgainst { this_host: this_host.identity() });
@@ -77,10 +81,6 @@ pub(super) fn reproduce(project: &Project, args: &ReproduceArgs) -> Result<(), E
         print(&compared, args.json);
     }
     outcome
-}
-
-fn is_cells_failed(error: &Error) -> bool {
-    matches!(error, Error::CellsFailed { .. })
 }
 
 /// A reporter over the store: cells are matched to results by what they run, not where.

@@ -105,10 +105,18 @@ pub(super) fn run(project: &Project, args: &GcArgs) -> Result<(), Error> {
 /// Why the cell's fingerprint is not what its inputs will be: a model that is neither here nor
 /// in the lock, or a declared file that cannot be read.
 fn unhashed_input(cell: &crate::fingerprint::ResolvedCell) -> Option<String> {
-    let json = cell.fingerprint.canonical_json();
-    let start = json.find("sha256:unknown(")? + "sha256:unknown(".len();
+    unhashed_in(&cell.fingerprint.canonical_json())
+}
+
+/// Resolution writes `sha256:unknown(NAME)` for a model or argv file, `unknown(PATH)` for a
+/// request's prompt or system file.
+fn unhashed_in(json: &str) -> Option<String> {
+    let start =
+        ["\"sha256:unknown(", "\"unknown("].iter().find_map(|marker| json.find(marker).map(|at| at + marker.len()))?;
     let name = &json[start..json[start..].find(')').map_or(json.len(), |end| start + end)];
-    Some(format!("`{name}` is neither here nor pinned in bakeoff.lock"))
+    Some(format!(
+        "input `{name}` cannot be hashed here (a model neither found nor pinned in bakeoff.lock, or an unreadable file)"
+    ))
 }
 
 /// `(path, stem)` of the files directly in `directory` with `extension`.
@@ -169,4 +177,16 @@ fn gone_reports(store: &Path, experiments: &BTreeMap<&str, HashSet<String>>) -> 
         .collect();
     gone.sort();
     gone
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn finds_inputs_that_could_not_be_hashed() {
+        let model = r#"{"argv":["llama-bench","-m","sha256:unknown(glm-q8)"],"axes":{}}"#;
+        assert!(super::unhashed_in(model).unwrap().starts_with("input `glm-q8` cannot be hashed here"));
+        let prompt = r#"{"files":{"system-file":"unknown(prompts/agent.txt)"}}"#;
+        assert!(super::unhashed_in(prompt).unwrap().starts_with("input `prompts/agent.txt`"));
+        assert_eq!(super::unhashed_in(r#"{"argv":["sha256:00ff"],"axes":{"mode":"unknown"}}"#), None);
+    }
 }

@@ -78,6 +78,15 @@ impl Project {
     /// Loads the manifests that `targets` name (files, or experiment names found in the
     /// default files) and prints their warnings to stderr.
     pub fn load(&self, targets: &[String]) -> Result<Loaded, Error> {
+        let loaded = self.load_quietly(targets)?;
+        for warning in &loaded.manifests.warnings {
+            eprintln!("{:?}", miette::Report::new(warning.clone()));
+        }
+        Ok(loaded)
+    }
+
+    /// [`Project::load`] without printing the warnings (for a second load in one command).
+    pub fn load_quietly(&self, targets: &[String]) -> Result<Loaded, Error> {
         let (files, names): (Vec<&String>, Vec<&String>) = targets.iter().partition(|target| {
             let path = Path::new(target);
             path.is_file() || path.extension().is_some_and(|extension| extension.eq_ignore_ascii_case("kdl"))
@@ -88,9 +97,6 @@ impl Project {
             return Err(Error::NoExperiments { directory: self.root.join("experiments").display().to_string() });
         }
         let manifests = manifest::load(&self.root, &files)?;
-        for warning in &manifests.warnings {
-            eprintln!("{:?}", miette::Report::new(warning.clone()));
-        }
         let selected = if names.is_empty() {
             let named: Vec<PathBuf> = files.iter().filter_map(|file| file.canonicalize().ok()).collect();
             manifests
