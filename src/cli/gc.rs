@@ -28,8 +28,12 @@ pub(super) fn run(project: &Project, args: &GcArgs) -> Result<(), Error> {
     for cell in &cells {
         let experiment = cell.cell.experiment.as_str();
         keys.entry(experiment).or_default().insert(cell.fingerprint.portable_key());
-        if let Some(missing) = unhashed_input(cell) {
-            unsure.entry(experiment).or_insert(missing);
+        if let Some(input) = cell.unhashed.first() {
+            unsure.entry(experiment).or_insert_with(|| {
+                format!(
+                    "input `{input}` cannot be hashed here (a model neither found nor pinned in bakeoff.lock, or an unreadable file)"
+                )
+            });
         }
     }
     for (experiment, why) in &unsure {
@@ -102,23 +106,6 @@ pub(super) fn run(project: &Project, args: &GcArgs) -> Result<(), Error> {
     Ok(())
 }
 
-/// Why the cell's fingerprint is not what its inputs will be: a model that is neither here nor
-/// in the lock, or a declared file that cannot be read.
-fn unhashed_input(cell: &crate::fingerprint::ResolvedCell) -> Option<String> {
-    unhashed_in(&cell.fingerprint.canonical_json())
-}
-
-/// Resolution writes `sha256:unknown(NAME)` for a model or argv file, `unknown(PATH)` for a
-/// request's prompt or system file.
-fn unhashed_in(json: &str) -> Option<String> {
-    let start =
-        ["\"sha256:unknown(", "\"unknown("].iter().find_map(|marker| json.find(marker).map(|at| at + marker.len()))?;
-    let name = &json[start..json[start..].find(')').map_or(json.len(), |end| start + end)];
-    Some(format!(
-        "input `{name}` cannot be hashed here (a model neither found nor pinned in bakeoff.lock, or an unreadable file)"
-    ))
-}
-
 /// `(path, stem)` of the files directly in `directory` with `extension`.
 fn files(directory: &Path, extension: &str) -> Vec<(PathBuf, String)> {
     let Ok(entries) = std::fs::read_dir(directory) else {
@@ -177,16 +164,4 @@ fn gone_reports(store: &Path, experiments: &BTreeMap<&str, HashSet<String>>) -> 
         .collect();
     gone.sort();
     gone
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn finds_inputs_that_could_not_be_hashed() {
-        let model = r#"{"argv":["llama-bench","-m","sha256:unknown(glm-q8)"],"axes":{}}"#;
-        assert!(super::unhashed_in(model).unwrap().starts_with("input `glm-q8` cannot be hashed here"));
-        let prompt = r#"{"files":{"system-file":"unknown(prompts/agent.txt)"}}"#;
-        assert!(super::unhashed_in(prompt).unwrap().starts_with("input `prompts/agent.txt`"));
-        assert_eq!(super::unhashed_in(r#"{"argv":["sha256:00ff"],"axes":{"mode":"unknown"}}"#), None);
-    }
 }

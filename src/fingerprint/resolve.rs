@@ -51,6 +51,9 @@ pub struct ResolvedCell {
     pub blocked: Vec<String>,
     /// How its toolbox here differs from what bakeoff.lock pinned on another host.
     pub drift: Vec<crate::lock::LockDrift>,
+    /// Inputs with no content hash here (a model neither found nor locked, a file that cannot
+    /// be read): the fingerprint holds `unknown(…)` for them, not what they will hash to.
+    pub unhashed: Vec<String>,
 }
 
 const MISSING: &str = "<missing>";
@@ -63,7 +66,8 @@ pub fn resolve_cell(
     inputs: &InputDigests,
     host: &HostFacts,
 ) -> ResolvedCell {
-    let mut resolver = Resolver { manifests, experiment, cell: &cell, inputs, blocked: Vec::new() };
+    let mut resolver =
+        Resolver { manifests, experiment, cell: &cell, inputs, blocked: Vec::new(), unhashed: Vec::new() };
     let toolbox_name = cell.value("toolbox").unwrap_or("host").to_owned();
     let model = cell.value("model").map(str::to_owned);
     let (program, templates): (&str, &[Template]) = match cell.workload.as_str() {
@@ -89,6 +93,7 @@ pub fn resolve_cell(
     }
     let workload = resolver.workload();
     let mut blocked = resolver.blocked;
+    let unhashed = resolver.unhashed;
 
     let toolbox = manifests.toolboxes.get(&toolbox_name);
     let state = inputs.toolboxes.get(&toolbox_name).cloned().unwrap_or_default();
@@ -131,6 +136,7 @@ pub fn resolve_cell(
         model,
         blocked,
         drift: Vec::new(),
+        unhashed,
     }
 }
 
@@ -140,6 +146,7 @@ struct Resolver<'a> {
     cell: &'a Cell,
     inputs: &'a InputDigests,
     blocked: Vec<String>,
+    unhashed: Vec<String>,
 }
 
 impl Resolver<'_> {
@@ -154,7 +161,11 @@ impl Resolver<'_> {
                 .unwrap_or_else(|| format!("model `{name}` was not looked up"));
             self.blocked.push(reason);
         }
-        (path.unwrap_or_else(|| MISSING.to_owned()), hash.unwrap_or_else(|| format!("sha256:unknown({name})")))
+        let hash = hash.unwrap_or_else(|| {
+            self.unhashed.push(name.to_owned());
+            format!("sha256:unknown({name})")
+        });
+        (path.unwrap_or_else(|| MISSING.to_owned()), hash)
     }
 
     fn file(&mut self, template: &Template, path: &str) -> (String, String) {
@@ -163,6 +174,7 @@ impl Resolver<'_> {
             Some(hash) => (full.display().to_string(), format!("sha256:{hash}")),
             None => {
                 self.blocked.push(format!("file `{path}` could not be hashed"));
+                self.unhashed.push(path.to_owned());
                 (full.display().to_string(), format!("sha256:unknown({path})"))
             }
         }
@@ -232,6 +244,7 @@ impl Resolver<'_> {
                             let full = self.manifests.input_path(path.at, &path.value);
                             let hash = self.inputs.files.get(&full).cloned().unwrap_or_else(|| {
                                 self.blocked.push(format!("file `{}` could not be hashed", path.value));
+                                self.unhashed.push(path.value.clone());
                                 format!("unknown({})", path.value)
                             });
                             files.insert(key.clone(), hash);
@@ -249,5 +262,50 @@ impl Resolver<'_> {
                 WorkloadPrint::Server { name: name.to_owned(), repeat: workload.repeat, requests }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matrix::expand;
+
+    const MANIFEST: &str = r#"
+toolbox "host" { runner "host" }
+model "m" { file "m.gguf" }
+experiment "e" {
+    matrix {
+        model "m"
+        toolbox "host"
+    }
+    bench { args "-p" 64 }
+    server { args "-c" 4096 }
+    workload "agent" {
+        request api="openai-chat" system-file="system.txt" prompt="hi"
+    }
+}
+"#;
+
+    /// What has no hash is named, so that a caller can tell a fingerprint it cannot trust.
+    #[test]
+    fn inputs_without_a_hash_are_named() {
+        let project = tempfile::tempdir().unwrap();
+        std::fs::write(project.path().join("system.txt"), "You are terse.").unwrap();
+        let manifests = crate::manifest::load_text(project.path(), &project.path().join("e.kdl"), MANIFEST).unwrap();
+        let experiment = &manifests.experiments[0];
+        let resolve = |inputs: &InputDigests| -> Vec<Vec<String>> {
+            expand(experiment)
+                .into_iter()
+                .map(|cell| resolve_cell(&manifests, experiment, cell, inputs, &HostFacts::default()).unhashed)
+                .collect()
+        };
+        assert_eq!(
+            resolve(&InputDigests::default()),
+            [vec!["m".to_owned()], vec!["m".to_owned(), "system.txt".to_owned()]]
+        );
+        let mut known = InputDigests::default();
+        known.models.insert("m".to_owned(), ModelInput { sha256: Some("00ff".to_owned()), ..ModelInput::default() });
+        known.files.insert(project.path().join("system.txt"), "11ee".to_owned());
+        assert_eq!(resolve(&known), [Vec::<String>::new(), Vec::new()]);
     }
 }
