@@ -96,31 +96,27 @@ fn compare(reporter: &Reporter<'_>, experiments: &[String], pairing: &Pairing) -
         let Some(inputs) = reporter.inputs(experiment) else {
             continue;
         };
-        let hosts = report::choose(inputs.cells, inputs.records).identities;
-        let others = |reference: &str| -> Vec<String> {
-            hosts.iter().filter(|host| host.as_str() != reference).cloned().collect()
-        };
-        let pairs: Vec<(String, Vec<String>)> = match pairing {
-            Pairing::Given { reference, others: given } if given.is_empty() => {
-                vec![(reference.clone(), others(reference))]
+        let found = report::compare_hosts(&inputs, |hosts, default| {
+            let others = |reference: &str| -> Vec<String> {
+                hosts.iter().filter(|host| host.as_str() != reference).cloned().collect()
+            };
+            match pairing {
+                Pairing::Given { reference, others: given } if given.is_empty() => {
+                    vec![(reference.clone(), others(reference))]
+                }
+                Pairing::Given { reference, others } => vec![(reference.clone(), others.clone())],
+                Pairing::Default { this_host } if hosts.contains(this_host) => {
+                    vec![(this_host.clone(), others(this_host))]
+                }
+                // The report's own choice of reference: the host with the most results.
+                Pairing::Default { .. } => {
+                    default.map(|reference| vec![(reference.to_owned(), others(reference))]).unwrap_or_default()
+                }
+                Pairing::OthersAgainst { this_host } => {
+                    others(this_host).into_iter().map(|other| (other, vec![this_host.clone()])).collect()
+                }
             }
-            Pairing::Given { reference, others } => vec![(reference.clone(), others.clone())],
-            Pairing::Default { this_host } if hosts.contains(this_host) => {
-                vec![(this_host.clone(), others(this_host))]
-            }
-            // The report's own choice of reference: the host with the most results.
-            Pairing::Default { .. } => report::reference_host(&inputs)
-                .map(|reference| vec![(reference.clone(), others(&reference))])
-                .unwrap_or_default(),
-            Pairing::OthersAgainst { this_host } => {
-                others(this_host).into_iter().map(|other| (other, vec![this_host.clone()])).collect()
-            }
-        };
-        let found = pairs
-            .iter()
-            .filter(|(_, others)| !others.is_empty())
-            .filter_map(|(reference, others)| report::compare_hosts(&inputs, reference, others));
-        let found: Vec<Comparison> = found.flatten().collect();
+        });
         if found.is_empty() {
             eprintln!("compare: `{experiment}` has no results from two of the hosts asked for");
         }

@@ -239,35 +239,36 @@ pub fn build(inputs: &Inputs<'_>) -> Report {
     }
 }
 
-/// Host `reference` against each of `others` (host identities). Hosts with no result of the
-/// experiment are left out; `None` when `reference` has none.
-pub fn compare_hosts(inputs: &Inputs<'_>, reference: &str, others: &[String]) -> Option<Vec<Comparison>> {
+/// Each reference host (an identity) with the hosts to set against it.
+pub type HostPairs = Vec<(String, Vec<String>)>;
+
+/// The comparisons `pick` asks for, given the identities of the hosts with results of the
+/// experiment and the report's own reference among them (the host with the most `ok`
+/// results; `None` with fewer than two hosts). Pairs naming a host without results, or a
+/// host against itself, are left out. The store is matched to the cells once for all pairs.
+pub fn compare_hosts(inputs: &Inputs<'_>, pick: impl FnOnce(&[String], Option<&str>) -> HostPairs) -> Vec<Comparison> {
     let chosen = choose(inputs.cells, inputs.records);
     let grid = Grid::new(inputs.experiment, inputs.cells, &chosen);
+    let default = (chosen.hosts.len() >= 2).then(|| chosen.identities[compare::default_reference(&grid)].as_str());
     let position = |identity: &str| chosen.identities.iter().position(|known| known == identity);
-    let reference = position(reference)?;
+    let pairs: Vec<(usize, usize)> = pick(&chosen.identities, default)
+        .iter()
+        .filter_map(|(reference, others)| Some((position(reference)?, others)))
+        .flat_map(|(reference, others)| {
+            others.iter().filter_map(|other| position(other)).map(move |other| (reference, other))
+        })
+        .filter(|(reference, other)| reference != other)
+        .collect();
+    if pairs.is_empty() {
+        return Vec::new();
+    }
     let varying = varying_but_host(&grid);
     let configuration = |point: &Point<'_>| configuration_of(&grid, inputs.cells, &varying, point);
     let metrics = compared_metrics(&tables(inputs, &grid, &mut Vec::new()));
-    Some(
-        others
-            .iter()
-            .filter_map(|other| position(other))
-            .filter(|&other| other != reference)
-            .map(|other| compare::compare(&grid, reference, other, &metrics, &configuration))
-            .collect(),
-    )
-}
-
-/// The host a report compares the others against (the one with the most `ok` results), by
-/// identity; `None` unless at least two hosts have results.
-pub fn reference_host(inputs: &Inputs<'_>) -> Option<String> {
-    let chosen = choose(inputs.cells, inputs.records);
-    if chosen.hosts.len() < 2 {
-        return None;
-    }
-    let grid = Grid::new(inputs.experiment, inputs.cells, &chosen);
-    Some(chosen.identities[compare::default_reference(&grid)].clone())
+    pairs
+        .into_iter()
+        .map(|(reference, other)| compare::compare(&grid, reference, other, &metrics, &configuration))
+        .collect()
 }
 
 /// Each table's metric once, in table order, with the side that is better.

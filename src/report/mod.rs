@@ -9,9 +9,7 @@ mod markdown;
 mod select;
 mod table;
 
-pub use build::{
-    Inputs, LockState, ModelKind, ModelSummary, REPORT_FORMAT, Report, build, compare_hosts, reference_host,
-};
+pub use build::{HostPairs, Inputs, LockState, ModelKind, ModelSummary, REPORT_FORMAT, Report, build, compare_hosts};
 pub use compare::{CompareRow, Comparison, FactDifference, Measured, Verdict};
 pub use select::{Chosen, ExpectedCell, Hosts, choose};
 pub use table::{Best, Better, Chart, ChartKind, Entry, Row, Table};
