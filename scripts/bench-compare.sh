@@ -7,18 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/seeded-project.sh
-cat > "$work/experiments/big.kdl" <<KDL
-experiment "big" {
-    matrix {
-        a $(values)
-        b $(values)
-        c $(values)
-    }
-    command {
-        args "true" "-a" "{a}" "-b" "{b}" "-c" "{c}"
-    }
-}
-KDL
+matrix_experiment big a b c > "$work/experiments/big.kdl"
 seed
 target/release/examples/seed_store "$work" tests/fixtures/hosts/strix-2.json
 "$bakeoff" -C "$work" compare big --host strix-1 --host strix-2 | tail -n 3

@@ -6,12 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-6}
-cargo build --release --quiet
-eval "$(scripts/provision.sh)"
-export PATH="$LLAMA_BIN_DIR:$PATH"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/experiments"
+source scripts/llama-project.sh
 args=(-t 2 -p 64 -n 32 -r 3 --repack 0)
 cat > "$work/experiments/fidelity.kdl" <<KDL
 model "gemma" { file "$(basename "$GEMMA_MODEL")" }

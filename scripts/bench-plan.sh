@@ -6,19 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/seeded-project.sh
-cat > "$work/experiments/big.kdl" <<KDL
-experiment "big" {
-    matrix {
-        a $(values)
-        b $(values)
-        c $(values)
-        d $(values)
-    }
-    command {
-        args "true" "-a" "{a}" "-b" "{b}" "-c" "{c}" "-d" "{d}"
-    }
-}
-KDL
+matrix_experiment big a b c d > "$work/experiments/big.kdl"
 seed
 "$bakeoff" -C "$work" --host-facts "$facts" plan | tail -1
 hyperfine --warmup 3 --runs 20 -N \

@@ -8,20 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/seeded-project.sh
-cat > "$work/experiments/big.kdl" <<KDL
-experiment "big" {
-    matrix {
-        a $(values)
-        b $(values)
-        c $(values)
-    }
-    command {
-        args "true" "-a" "{a}" "-b" "{b}" "-c" "{c}"
-    }
-    report {
+inside='    report {
         baseline a=1
-    }
-}
+    }' matrix_experiment big a b c > "$work/experiments/big.kdl"
+cat >> "$work/experiments/big.kdl" <<KDL
 experiment "small" {
     matrix {
         a $(values)

@@ -6,12 +6,7 @@
 # loopback). It also counts server starts for 8 cells sharing 2 server configurations.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet
-eval "$(scripts/provision.sh)"
-export PATH="$LLAMA_BIN_DIR:$PATH"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/experiments"
+source scripts/llama-project.sh
 cat > "$work/experiments/ttft.kdl" <<KDL
 model "gemma" { file "$(basename "$GEMMA_MODEL")" }
 experiment "ttft" {
