@@ -59,16 +59,14 @@ pub(super) fn run(project: &Project, args: &TargetArgs) -> Result<(), Error> {
         // cannot inspect the toolbox; what inspection finds here replaces it.
         let same_image = pinned.is_some_and(|pinned| pinned.image == image);
         let found = inspected.iter().find(|(inspected, _)| inspected == name).map(|(_, state)| state.clone());
-        let kept = |field: fn(&LockedToolbox) -> &Option<String>| {
-            pinned.filter(|_| same_image).and_then(|pinned| field(pinned).clone())
-        };
+        let kept = pinned.filter(|_| same_image);
         let inspected_here = found.as_ref().is_some_and(|found| found.digest.is_some() || found.llama_cpp.is_some());
         let mut locked = LockedToolbox {
             runner: toolbox.runner.name().to_owned(),
             image,
-            digest: found.as_ref().and_then(|found| found.digest.clone()).or_else(|| kept(|locked| &locked.digest)),
-            llama_cpp: found.and_then(|found| found.llama_cpp).or_else(|| kept(|locked| &locked.llama_cpp)),
-            pinned_on: pinned.filter(|_| same_image).and_then(|pinned| pinned.pinned_on.clone()),
+            digest: found.as_ref().and_then(|found| found.digest.clone()).or_else(|| kept?.digest.clone()),
+            llama_cpp: found.and_then(|found| found.llama_cpp).or_else(|| kept?.llama_cpp.clone()),
+            pinned_on: kept.and_then(|kept| kept.pinned_on.clone()),
         };
         // The pin moves to this host when its inspection changed a value or nobody's pin is known.
         let unchanged =
