@@ -16,6 +16,8 @@ fn will_run(stdout: &str) -> BTreeSet<String> {
 }
 
 #[test]
+// strix-1 kept a kernel older than 6.18.4, which ROCm 6.4.4 needs; strix-2 has a newer one and
+// the linux-firmware that breaks ROCm: its ROCm cells are blocked, with both reasons.
 fn two_hosts_one_with_the_broken_rocm_firmware() {
     let scratch = Scratch::new();
     let strix_1 =
@@ -34,7 +36,8 @@ fn two_hosts_one_with_the_broken_rocm_firmware() {
         assert!(
             line.ends_with(
                 "toolbox `llama-rocm-6.4.4` requires firmware != 20251125, host has `20251125`: \
-                 linux-firmware 20251125 breaks ROCm"
+                 linux-firmware 20251125 breaks ROCm; toolbox `llama-rocm-6.4.4` requires kernel < 6.18.4, host has \
+                 `6.18.5-200.fc43.x86_64`: kernel 6.18.4+ breaks ROCm; only the nightly images carry the fix"
             ),
             "{line}"
         );
@@ -87,7 +90,7 @@ fn another_host_reruns_every_cell_naming_the_facts_that_differ() {
     assert!(other.stdout.ends_with("2 cells: 0 cached, 2 to run, 0 blocked\n"), "{}", other.stdout);
     // The id comes from the facts that name the machine (name, CPU, GPUs, memory), so it differs too.
     let changed = Regex::new(
-        r"\(changed: host\.firmware 20260110 → 20251125, host\.id [0-9a-f]{16} → [0-9a-f]{16}, host\.kernel 6\.18\.9-200\.fc43\.x86_64 → 6\.18\.5-200\.fc43\.x86_64\)",
+        r"\(changed: host\.firmware 20260110 → 20251125, host\.id [0-9a-f]{16} → [0-9a-f]{16}, host\.kernel 6\.18\.3-200\.fc43\.x86_64 → 6\.18\.5-200\.fc43\.x86_64\)",
     )
     .unwrap();
     assert_eq!(changed.find_iter(&other.stdout).count(), 2, "{}", other.stdout);
