@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The test suite: provisions llama.cpp and the Gemma model (for the tests that run them),
-# then runs every test.
+# The test suite: provisions llama.cpp and the Gemma model (for the tests that run them) and
+# real podman, toolbox and distrobox with a llama.cpp image (for the container tests; as root,
+# which apt-get and a test user need), then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(scripts/provision.sh)"
 export BAKEOFF_TEST_LLAMA_BIN_DIR="$LLAMA_BIN_DIR" BAKEOFF_TEST_MODEL="$GEMMA_MODEL"
+eval "$(scripts/containers.sh "$LLAMA_BIN_DIR")"
+export CONTAINERS_CONF BAKEOFF_TEST_IMAGE BAKEOFF_TEST_USER
 if command -v cargo-nextest >/dev/null 2>&1; then
     cargo nextest run --locked --no-fail-fast
     cargo test --locked --doc

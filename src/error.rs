@@ -81,6 +81,19 @@ pub enum Error {
         )
     )]
     NothingToCompare { experiments: String },
+    #[error("unknown toolbox `{name}`")]
+    #[diagnostic(code(bakeoff::cli::unknown_toolbox))]
+    UnknownToolbox {
+        name: String,
+        #[help]
+        help: String,
+    },
+    #[error("{count} toolbox(es) could not be realised")]
+    #[diagnostic(
+        code(bakeoff::toolbox::not_realised),
+        help("each failure is printed above with its reason; `bakeoff toolbox status` shows what is there")
+    )]
+    NotRealised { count: usize },
     #[error("`{text}` is not an `axis=value` selector")]
     #[diagnostic(code(bakeoff::cli::bad_selector), help("write e.g. `--only toolbox=llama-rocm-*`"))]
     BadSelector { text: String },
@@ -116,6 +129,7 @@ impl Error {
             | Self::UnknownCell { .. }
             | Self::BadSelector { .. }
             | Self::UnknownHost { .. }
+            | Self::UnknownToolbox { .. }
             | Self::NoModelRoots => exit::INVALID,
             Self::LockMismatches(_)
             | Self::Lock(LockError::ModelMismatch { .. } | LockError::ToolboxMismatch { .. }) => exit::LOCK_MISMATCH,

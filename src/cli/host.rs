@@ -11,7 +11,7 @@ use crate::units::format_bytes;
 pub(super) fn run(project: &Project, args: &HostArgs) -> Result<(), Error> {
     let host = project.host()?;
     let loaded = project.load(&args.targets.targets)?;
-    let verdicts: Vec<(String, Vec<String>)> = loaded
+    let mut verdicts: Vec<(String, Vec<String>)> = loaded
         .manifests
         .toolboxes
         .iter()
@@ -21,6 +21,24 @@ pub(super) fn run(project: &Project, args: &HostArgs) -> Result<(), Error> {
             (name.clone(), reasons)
         })
         .collect();
+    // On this machine (not one described by --host-facts), a container toolbox whose
+    // requirements pass still needs its container or image: a quick look, no llama-bench.
+    if project.host_facts.is_none() {
+        let containers: Vec<&crate::manifest::Toolbox> = loaded
+            .manifests
+            .toolboxes
+            .values()
+            .filter(|toolbox| toolbox.runner != crate::manifest::Runner::Host)
+            .filter(|toolbox| verdicts.iter().any(|(name, reasons)| *name == toolbox.name.value && reasons.is_empty()))
+            .collect();
+        for inspection in crate::run::inspect_all(&containers, crate::run::Depth::Containers) {
+            if let (Some(problem), Some((_, reasons))) =
+                (inspection.problem, verdicts.iter_mut().find(|(name, _)| *name == inspection.name))
+            {
+                reasons.push(problem);
+            }
+        }
+    }
     if args.json {
         let toolboxes: serde_json::Map<String, serde_json::Value> = verdicts
             .iter()

@@ -51,7 +51,16 @@ pub(super) fn run(project: &Project, args: &TargetArgs) -> Result<(), Error> {
     let host = project.host()?;
     let experiments = manifests.experiments.iter().collect::<Vec<_>>();
     let inspectable = project.inspectable(&loaded, &experiments, &host);
-    let inspected = crate::run::inspect_all(&inspectable);
+    let inspected: Vec<(String, crate::fingerprint::ToolboxState)> =
+        crate::run::inspect_all(&inspectable, crate::run::Depth::Full)
+            .into_iter()
+            .map(|inspection| (inspection.name.clone(), inspection.state()))
+            .collect();
+    for (name, state) in &inspected {
+        if let Some(problem) = &state.problem {
+            eprintln!("warning: toolbox `{name}` is not pinned from this machine: {problem}");
+        }
+    }
     for (name, toolbox) in &manifests.toolboxes {
         let pinned = old.toolboxes.get(name);
         let image = toolbox.image.as_ref().map(|image| image.value.clone());

@@ -10,6 +10,7 @@ mod plan;
 mod project;
 mod report;
 mod run;
+mod toolbox;
 mod why;
 
 use std::path::PathBuf;
@@ -76,6 +77,46 @@ pub enum Command {
     Reproduce(ReproduceArgs),
     /// Remove the records and logs that no experiment in the checkout refers to any more.
     Gc(GcArgs),
+    /// Realise the toolboxes the manifests declare: show, create or refresh their containers.
+    #[command(subcommand)]
+    Toolbox(ToolboxCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ToolboxCommand {
+    /// Per toolbox: runner, image, its container and the image it was created from, whether the
+    /// tag now points elsewhere, the llama.cpp build inside, its devices, and what stops it.
+    Status(ToolboxStatusArgs),
+    /// Create what is missing: toolbox and distrobox containers (pulling their image when it
+    /// is not here), podman images. Existing containers are left as they are.
+    Create(ToolboxNames),
+    /// Pull each tag and recreate the containers whose image the tag no longer points at.
+    Refresh(ToolboxRefreshArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ToolboxNames {
+    /// Toolbox names [default: every toolbox the manifests declare].
+    #[arg(value_name = "NAMES")]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ToolboxStatusArgs {
+    #[command(flatten)]
+    pub names: ToolboxNames,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ToolboxRefreshArgs {
+    #[command(flatten)]
+    pub names: ToolboxNames,
+    /// Do not pull: recreate containers from the image the tag names here now.
+    #[arg(long)]
+    pub no_pull: bool,
 }
 
 #[derive(Debug, Args)]
@@ -230,5 +271,6 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Compare(args) => compare::run(&project, &args),
         Command::Reproduce(args) => compare::reproduce(&project, &args),
         Command::Gc(args) => gc::run(&project, &args),
+        Command::Toolbox(command) => toolbox::run(&project, command),
     }
 }

@@ -1,7 +1,7 @@
 //! A project on disk and the steps every command shares: load manifests, get host facts,
 //! hash inputs, resolve and decide cells.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::GlobalArgs;
@@ -14,7 +14,7 @@ use crate::manifest::{self, Experiment, Manifests, Toolbox};
 use crate::matrix::{Cell, expand};
 use crate::parallel;
 use crate::plan::{History, PlannedCell, Selection, decide};
-use crate::run::inspect_all;
+use crate::run::{Depth, inspect_all};
 use crate::store::{CellRecord, Store};
 use crate::suggest;
 
@@ -140,23 +140,41 @@ impl Project {
 
     /// Every cell of the selected experiments, fingerprinted against this host and the inputs.
     pub fn resolve(&self, loaded: &Loaded, host: &HostFacts) -> Result<Vec<ResolvedCell>, Error> {
+        Ok(self.resolve_with(loaded, host, true)?.0)
+    }
+
+    /// [`Project::resolve`], also returning what inspection found in each toolbox (the image
+    /// ids a run launches).
+    pub fn resolve_with_toolboxes(
+        &self,
+        loaded: &Loaded,
+        host: &HostFacts,
+    ) -> Result<(Vec<ResolvedCell>, BTreeMap<String, ToolboxState>), Error> {
         self.resolve_with(loaded, host, true)
     }
 
     /// [`Project::resolve`] without running anything in a toolbox: image digests and llama.cpp
     /// builds are taken from the lock. Enough to find each cell's results in the store.
     pub fn resolve_uninspected(&self, loaded: &Loaded, host: &HostFacts) -> Result<Vec<ResolvedCell>, Error> {
-        self.resolve_with(loaded, host, false)
+        Ok(self.resolve_with(loaded, host, false)?.0)
     }
 
-    fn resolve_with(&self, loaded: &Loaded, host: &HostFacts, inspect: bool) -> Result<Vec<ResolvedCell>, Error> {
+    fn resolve_with(
+        &self,
+        loaded: &Loaded,
+        host: &HostFacts,
+        inspect: bool,
+    ) -> Result<(Vec<ResolvedCell>, BTreeMap<String, ToolboxState>), Error> {
         let experiments = loaded.experiments();
         let lock = self.lock()?;
         let mut cache = StatCache::open(StatCache::default_path());
         let toolboxes = if inspect { self.inspectable(loaded, &experiments, host) } else { Vec::new() };
         // Hashing models and inspecting toolboxes both wait on other processes and disks.
         let (digests, inspected) = std::thread::scope(|scope| {
-            let inspection = scope.spawn(|| inspect_all(&toolboxes));
+            let inspection = scope.spawn(|| {
+                let found = inspect_all(&toolboxes, Depth::Full);
+                found.into_iter().map(|inspection| (inspection.name.clone(), inspection.state())).collect::<Vec<_>>()
+            });
             let needed = needed(&loaded.manifests, &experiments);
             let digests = gather(&loaded.manifests, &needed, &self.roots, &mut cache, lock.as_ref());
             (digests, inspection.join().expect("the inspection thread panicked"))
@@ -202,6 +220,7 @@ impl Project {
             *pinned = ToolboxState {
                 digest: found.digest.or(pinned.digest.take()),
                 llama_cpp: found.llama_cpp.or(pinned.llama_cpp.take()),
+                ..found
             };
         }
         if !mismatches.is_empty() {
@@ -212,11 +231,12 @@ impl Project {
             .flat_map(|experiment| expand(experiment).into_iter().map(move |cell| (*experiment, cell)))
             .collect();
         drift.sort();
-        Ok(parallel::map_owned(cells, |(experiment, cell)| {
+        let resolved = parallel::map_owned(cells, |(experiment, cell)| {
             let mut resolved = resolve_cell(&loaded.manifests, experiment, cell, &digests, host);
             resolved.drift = drift.iter().filter(|drift| drift.toolbox == resolved.toolbox).cloned().collect();
             resolved
-        }))
+        });
+        Ok((resolved, digests.toolboxes))
     }
 
     /// The toolboxes the experiments use that can be inspected here: none when planning for

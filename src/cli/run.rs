@@ -10,7 +10,7 @@ use super::{Project, RunArgs};
 use crate::Error;
 use crate::plan::{Decision, History, PlannedCell};
 use crate::report::ExpectedCell;
-use crate::run::{Executor, Mounts, RunOptions, acquire};
+use crate::run::{Executor, LaunchContext, RunOptions, acquire};
 use crate::store::CellRecord;
 
 pub(super) fn run(project: &Project, args: &RunArgs) -> Result<(), Error> {
@@ -27,7 +27,7 @@ pub(super) fn run_then(project: &Project, args: &RunArgs, summary_on_stdout: boo
     // second run sees the first one's results.
     let _lock = acquire(project.store.root())
         .map_err(|source| Error::Io { what: format!("cannot lock `{}`", project.store.root().display()), source })?;
-    let cells = project.resolve(&loaded, &host)?;
+    let (cells, toolboxes) = project.resolve_with_toolboxes(&loaded, &host)?;
     // The report covers every cell, also those `--only` leaves out of this run.
     let expected: Vec<ExpectedCell> = cells.iter().map(ExpectedCell::of).collect();
     let (planned, history) = project.plan_with_history(cells, &selection)?;
@@ -42,13 +42,16 @@ pub(super) fn run_then(project: &Project, args: &RunArgs, summary_on_stdout: boo
             eprintln!("warning: cannot write the report of `{}`: {error}", record.experiment);
         }
     };
-    let mut mounts = Mounts { paths: project.roots.roots.clone() };
-    mounts.paths.push(project.root.canonicalize().unwrap_or_else(|_| project.root.clone()));
+    let mut context = LaunchContext {
+        mounts: project.roots.roots.clone(),
+        images: toolboxes.into_iter().filter_map(|(name, state)| Some((name, state.image_id?))).collect(),
+    };
+    context.mounts.push(project.root.canonicalize().unwrap_or_else(|_| project.root.clone()));
     let executor = Executor {
         manifests: &loaded.manifests,
         host: &host,
         store: &project.store,
-        mounts,
+        context,
         options: RunOptions { grace: Duration::from_secs(args.grace), progress_bars: !args.no_progress, estimates },
         on_record: &on_record,
     };

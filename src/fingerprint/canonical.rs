@@ -26,7 +26,12 @@ pub struct Fingerprint {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToolboxPrint {
-    /// Filled in once the toolbox is inspected; `None` until then.
+    /// `container-args` as written; left out when empty, so fingerprints from before it
+    /// existed still hash as they did.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub container_args: Vec<String>,
+    /// The digest of the image that runs (a toolbox container's own image, not its tag's);
+    /// filled in once the toolbox is inspected.
     pub digest: Option<String>,
     pub env: BTreeMap<String, String>,
     pub image: Option<String>,
@@ -187,6 +192,7 @@ mod tests {
                 name: "llama-vulkan-radv".to_owned(),
                 runner: "toolbox".to_owned(),
                 image: Some("docker.io/kyuz0/amd-strix-halo-toolboxes:vulkan-radv".to_owned()),
+                container_args: Vec::new(),
                 digest: None,
                 llama_cpp: None,
                 env: BTreeMap::new(),

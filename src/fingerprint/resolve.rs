@@ -20,11 +20,21 @@ pub struct ModelInput {
     pub problem: Option<String>,
 }
 
-/// What inspecting a toolbox found; empty until toolboxes can be inspected.
+/// What inspecting a toolbox found (or what bakeoff.lock pinned, when it is not inspected).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ToolboxState {
+    /// The digest of the image that runs: a toolbox or distrobox container's own image, the
+    /// tag's image for podman.
     pub digest: Option<String>,
     pub llama_cpp: Option<String>,
+    /// The image id the podman runner runs (pinned when inspected, so a run never follows a
+    /// tag that moves under it).
+    pub image_id: Option<String>,
+    /// Why the toolbox cannot run here (no container, no image, the CLI fails): its cells are
+    /// blocked with this reason.
+    pub problem: Option<String>,
+    /// Something to know that does not stop it (a container older than its image's tag).
+    pub note: Option<String>,
 }
 
 /// Content hashes of every input the cells can name, gathered before fingerprinting.
@@ -51,6 +61,8 @@ pub struct ResolvedCell {
     pub blocked: Vec<String>,
     /// How its toolbox here differs from what bakeoff.lock pinned on another host.
     pub drift: Vec<crate::lock::LockDrift>,
+    /// What to know about its toolbox that does not stop it (a container older than its tag).
+    pub notes: Vec<String>,
     /// Inputs with no content hash here (a model neither found nor locked, a file that cannot
     /// be read): the fingerprint holds `unknown(…)` for them, not what they will hash to.
     pub unhashed: Vec<String>,
@@ -104,6 +116,9 @@ pub fn resolve_cell(
             }
         }
     }
+    if let Some(problem) = &state.problem {
+        blocked.push(format!("toolbox `{toolbox_name}`: {problem}"));
+    }
     let fingerprint = Fingerprint {
         schema: SCHEMA,
         axes: cell
@@ -117,6 +132,7 @@ pub fn resolve_cell(
             name: toolbox_name.clone(),
             runner: toolbox.map_or("host", |toolbox| toolbox.runner.name()).to_owned(),
             image: toolbox.and_then(|toolbox| toolbox.image.as_ref().map(|image| image.value.clone())),
+            container_args: toolbox.map(|toolbox| toolbox.container_args.clone()).unwrap_or_default(),
             digest: state.digest,
             llama_cpp: state.llama_cpp,
             env: toolbox.map(|toolbox| toolbox.env.clone()).unwrap_or_default(),
@@ -125,6 +141,7 @@ pub fn resolve_cell(
         host: HostPrint::of(host),
     };
     let hash = fingerprint.hash();
+    let fingerprint_toolbox = toolbox_name.clone();
     blocked.dedup();
     ResolvedCell {
         id: cell.id(),
@@ -136,6 +153,7 @@ pub fn resolve_cell(
         model,
         blocked,
         drift: Vec::new(),
+        notes: state.note.into_iter().map(|note| format!("toolbox `{fingerprint_toolbox}`: {note}")).collect(),
         unhashed,
     }
 }

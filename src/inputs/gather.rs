@@ -127,6 +127,7 @@ pub fn gather(
             ToolboxState {
                 digest: locked.and_then(|locked| locked.digest.clone()),
                 llama_cpp: locked.and_then(|locked| locked.llama_cpp.clone()),
+                ..ToolboxState::default()
             },
         );
     }

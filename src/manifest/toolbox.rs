@@ -46,6 +46,8 @@ pub struct Toolbox {
     pub backend: Option<String>,
     pub bin_dir: Option<String>,
     pub env: BTreeMap<String, String>,
+    /// More `podman run` / `distrobox create` arguments (`--group-add video`, …).
+    pub container_args: Vec<String>,
     pub requires: Vec<Spanned<Requirement>>,
 }
 
@@ -59,12 +61,13 @@ impl Toolbox {
             backend: None,
             bin_dir: None,
             env: BTreeMap::new(),
+            container_args: Vec::new(),
             requires: Vec::new(),
         }
     }
 }
 
-const CHILDREN: [&str; 6] = ["runner", "image", "backend", "bin-dir", "env", "requires"];
+const CHILDREN: [&str; 7] = ["runner", "image", "backend", "bin-dir", "env", "container-args", "requires"];
 
 pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Toolbox> {
     decoder.check_properties(node, &[]);
@@ -74,6 +77,8 @@ pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Toolbo
     let mut backend = None;
     let mut bin_dir = None;
     let mut env = BTreeMap::new();
+    let mut container_args = Vec::new();
+    let mut container_args_at = None;
     let mut requires = Vec::new();
     for child in decoder.children(node) {
         match child.name().value() {
@@ -114,6 +119,15 @@ pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Toolbo
                     }
                 }
             }
+            "container-args" => {
+                decoder.check_properties(child, &[]);
+                container_args_at = Some(child.name().span());
+                for entry in child.entries().iter().filter(|entry| entry.name().is_none()) {
+                    if let Some(value) = decoder.scalar(child, entry) {
+                        container_args.push(value.value);
+                    }
+                }
+            }
             "requires" => {
                 decoder.check_properties(child, &[]);
                 decoder.check_no_arguments(child);
@@ -130,7 +144,25 @@ pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Toolbo
             "the podman runner starts a container from an image: add `image \"registry/name:tag\"`",
         );
     }
-    Some(Toolbox { name, runner, image, backend, bin_dir, env, requires })
+    if let Some(span) = container_args_at
+        && matches!(runner, Runner::Toolbox | Runner::Host)
+    {
+        let help = if runner == Runner::Toolbox {
+            "toolbox create passes no arguments to podman; toolbox containers are privileged and see the \
+             host's /dev, so devices need none. Use runner \"distrobox\" or \"podman\" for other arguments"
+        } else {
+            "the host runner starts no container; remove `container-args`"
+        };
+        let problem = decoder
+            .error(
+                span,
+                ErrorKind::Inconsistent(format!("`container-args` has no effect with runner `{}`", runner.name())),
+            )
+            .help(help)
+            .warning();
+        decoder.push(problem);
+    }
+    Some(Toolbox { name, runner, image, backend, bin_dir, env, container_args, requires })
 }
 
 fn decode_requirements(decoder: &mut Decoder<'_>, node: &KdlNode) -> Vec<Spanned<Requirement>> {

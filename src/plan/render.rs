@@ -18,6 +18,10 @@ pub fn render_text(cells: &[PlannedCell]) -> String {
     for drift in &drift {
         let _ = writeln!(text, "differs from lock: {drift}");
     }
+    let notes: std::collections::BTreeSet<_> = cells.iter().flat_map(|planned| &planned.cell.notes).collect();
+    for note in &notes {
+        let _ = writeln!(text, "note: {note}");
+    }
     for planned in cells {
         let _ = write!(text, "{:<13} {}", status_word(&planned.decision), planned.cell.id);
         match &planned.decision {
@@ -104,6 +108,7 @@ pub fn render_json(cells: &[PlannedCell]) -> String {
                 "axes": axes,
                 "decision": planned.decision,
                 "lock_drift": planned.cell.drift,
+                "notes": planned.cell.notes,
             })
         })
         .collect();

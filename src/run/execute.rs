@@ -1,11 +1,13 @@
 //! Running the planned cells one at a time on this host, recording each result as it lands.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
 
-use super::launch::{Mounts, launch};
+use super::launch::{LaunchContext, launch};
+use super::leftovers::{Tracker, stop_leftovers};
 use super::metrics::{bench_metrics, command_metrics};
 use super::progress::Progress;
 use super::supervisor::{ChildResult, Exit, StopSignal, signal_name, supervise, wait_for_stop};
@@ -67,7 +69,7 @@ pub struct Executor<'a> {
     pub manifests: &'a Manifests,
     pub host: &'a HostFacts,
     pub store: &'a Store,
-    pub mounts: Mounts,
+    pub context: LaunchContext,
     pub options: RunOptions,
     /// Called with each record once it is in the store (the report is rewritten from it).
     pub on_record: &'a dyn Fn(&CellRecord),
@@ -84,13 +86,25 @@ impl Executor<'_> {
         runtime.block_on(async {
             let (stop_sender, stop) = watch::channel(0u32);
             let signals = tokio::spawn(forward_signals(stop_sender));
-            let summary = self.run_all(planned, stop).await;
+            // Nothing a killed run left (a server holding its model, a container) may run
+            // beside what this run measures.
+            let running = self.store.running_path();
+            for line in stop_leftovers(&running, self.options.grace).await {
+                eprintln!("stopped what an earlier run left running: {line}");
+            }
+            let tracker = Arc::new(Tracker::new(running));
+            let summary = self.run_all(planned, stop, &tracker).await;
             signals.abort();
             Ok(summary?)
         })
     }
 
-    async fn run_all(&self, planned: &[PlannedCell], stop: StopSignal) -> Result<RunSummary, StoreError> {
+    async fn run_all(
+        &self,
+        planned: &[PlannedCell],
+        stop: StopSignal,
+        tracker: &Arc<Tracker>,
+    ) -> Result<RunSummary, StoreError> {
         let mut summary = RunSummary { cells: planned.len(), ..RunSummary::default() };
         let estimates = planned
             .iter()
@@ -115,7 +129,7 @@ impl Executor<'_> {
                         // Server workloads run after the others, grouped by server.
                         continue;
                     }
-                    match self.run_cell(&cell.cell, &mut progress, stop.clone()).await? {
+                    match self.run_cell(&cell.cell, &mut progress, stop.clone(), tracker).await? {
                         Some(Status::Ok) => summary.ok += 1,
                         Some(_) => summary.failed += 1,
                         None => {
@@ -128,7 +142,7 @@ impl Executor<'_> {
             }
         }
         if !summary.interrupted {
-            self.run_server_cells(planned, &mut progress, &stop, &mut summary).await?;
+            self.run_server_cells(planned, &mut progress, &stop, &mut summary, tracker).await?;
         }
         progress.close();
         Ok(summary)
@@ -143,6 +157,7 @@ impl Executor<'_> {
         progress: &mut Progress,
         stop: &StopSignal,
         summary: &mut RunSummary,
+        tracker: &Arc<Tracker>,
     ) -> Result<(), StoreError> {
         let mut groups: Vec<(&str, &[String], Vec<&ResolvedCell>)> = Vec::new();
         for cell in planned.iter().filter(|cell| matches!(cell.decision, Decision::Run(_))) {
@@ -185,13 +200,16 @@ impl Executor<'_> {
                 if server.as_mut().is_some_and(|server| !server.is_running()) {
                     progress.note(&format!("llama-server for {} died; starting it again", cell.id));
                     if let Some(dead) = server.take() {
-                        dead.stop(self.options.grace, None).await;
+                        dead.stop(self.options.grace).await;
                     }
                 }
                 if server.is_none() && start_failure.is_none() {
                     let log = self.store.log_path(&format!("server-{}", &cell.hash));
-                    let outcome = match launch(toolbox, argv, &self.mounts) {
-                        Ok(launched) => super::server::start(&launched, &log, ready_timeout, &client).await,
+                    let name = format!("server-{}", short_hash(&cell.hash));
+                    let outcome = match launch(toolbox, argv, &self.context, &name) {
+                        Ok(launched) => {
+                            super::server::start(&launched, &log, ready_timeout, &client, Some(tracker)).await
+                        }
                         Err(error) => Err(error.reason()),
                     };
                     match outcome {
@@ -220,16 +238,8 @@ impl Executor<'_> {
                 self.record(&record)?;
                 if record.status == Status::Ok { summary.ok += 1 } else { summary.failed += 1 }
             }
-            let in_container = (toolbox.runner != crate::manifest::Runner::Host)
-                .then(|| server.as_ref().map(|running| running.port))
-                .flatten()
-                .and_then(|port| {
-                    // An absolute program, so that a toolbox's bin-dir is not put in front of it.
-                    let script = format!("pkill -f 'llama-server.*--port {port}'");
-                    launch(toolbox, &["/bin/sh".to_owned(), "-c".to_owned(), script], &self.mounts).ok()
-                });
             if let Some(running) = server.take()
-                && let Some(problem) = running.stop(self.options.grace, in_container).await
+                && let Some(problem) = running.stop(self.options.grace).await
             {
                 progress.note(&format!("warning: {problem}"));
             }
@@ -355,6 +365,7 @@ impl Executor<'_> {
         cell: &ResolvedCell,
         progress: &mut Progress,
         stop: StopSignal,
+        tracker: &Arc<Tracker>,
     ) -> Result<Option<Status>, StoreError> {
         let experiment =
             self.manifests.experiment(&cell.cell.experiment).expect("planned cells name known experiments");
@@ -366,7 +377,7 @@ impl Executor<'_> {
         record.timings.started_unix_ms = started
             .duration_since(UNIX_EPOCH)
             .map_or(0, |elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX));
-        let launch = match launch(toolbox, &cell.argv, &self.mounts) {
+        let launch = match launch(toolbox, &cell.argv, &self.context, short_hash(&cell.hash)) {
             Ok(launch) => launch,
             Err(error) => {
                 record.failure = Some(reason_only(error.reason()));
@@ -379,7 +390,9 @@ impl Executor<'_> {
             let phase = if attempt == 1 { "running".to_owned() } else { format!("retrying ({attempt}/{attempts})") };
             progress.start(&cell.id, &phase);
             let log = self.store.log_path(&cell.hash);
-            let result = match supervise(&launch, &log, timeout, self.options.grace, stop.clone()).await {
+            let result = match supervise(&launch, Some(&log), timeout, self.options.grace, stop.clone(), Some(tracker))
+                .await
+            {
                 Ok(result) => result,
                 Err(error) => {
                     record.failure = Some(reason_only(format!("cannot start `{}`: {error}", launch.program.display())));
@@ -464,6 +477,11 @@ fn finished_line(cell: &str, record: &CellRecord, describe: fn(&BTreeMap<String,
         (status, Some(failure)) => format!("{:<8} {cell}: {}", status.name(), failure.reason),
         (status, None) => format!("{:<8} {cell}", status.name()),
     }
+}
+
+/// The first 12 hex digits of a cell hash: enough to tell cells apart in a container name.
+fn short_hash(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
 }
 
 /// A failure that has a reason but no exit status or log of its own.

@@ -1,44 +1,238 @@
-//! Toolbox inspection: the llama.cpp build inside a toolbox and its container image digest.
+//! Toolbox inspection: what actually runs in a toolbox on this machine (the image a container
+//! was created from, by id and digest; the llama.cpp build inside), and why it cannot run
+//! when it cannot.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Duration;
 
-use super::launch::{Mounts, launch};
+use serde::Serialize;
+
+use super::launch::{LaunchContext, LaunchError, container_tool, device_args, launch};
+use super::podman::{self, Image};
+use super::supervisor::{Exit, capture};
 use crate::fingerprint::ToolboxState;
 use crate::manifest::{Runner, Toolbox};
 
-const INSPECT_TIMEOUT: Duration = Duration::from_secs(120);
+const VERSION_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// What can be learnt about `toolbox` on this machine; fields stay `None` where a tool is
-/// missing or does not answer (a toolbox that cannot run here is then blocked or fails).
-pub fn inspect(toolbox: &Toolbox) -> ToolboxState {
-    let llama_cpp = launch(toolbox, &["llama-bench".to_owned(), "--version".to_owned()], &Mounts::default())
-        .ok()
-        .and_then(|launch| {
-            let mut command = Command::new(&launch.program);
-            command.args(&launch.args).envs(launch.env.iter().map(|(key, value)| (key, value)));
-            output_within(command, INSPECT_TIMEOUT)
-        })
-        .and_then(|text| parse_version(&text));
-    let digest = match (toolbox.runner, &toolbox.image) {
-        (Runner::Host, _) | (_, None) => None,
-        (_, Some(image)) => which::which("podman").ok().and_then(|podman| {
-            let mut command = Command::new(podman);
-            command.args(["image", "inspect", "--format", "{{.Digest}}", &image.value]);
-            output_within(command, INSPECT_TIMEOUT)
-                .map(|text| text.trim().to_owned())
-                .filter(|digest| digest.starts_with("sha256:"))
-        }),
-    };
-    ToolboxState { digest, llama_cpp }
+/// How far to look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    /// Containers and images only (fast: podman queries).
+    Containers,
+    /// Also run `llama-bench --version` in the toolbox.
+    Full,
 }
 
-/// Inspects every toolbox concurrently (each waits on its own container), by name.
-pub fn inspect_all(toolboxes: &[&Toolbox]) -> Vec<(String, ToolboxState)> {
+/// Everything known about one toolbox here.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Inspection {
+    pub name: String,
+    pub runner: String,
+    /// The image the manifest names.
+    pub image: Option<String>,
+    /// What that tag points at now.
+    pub tag: Option<ImageView>,
+    /// The toolbox or distrobox container.
+    pub container: Option<ContainerView>,
+    /// The image that runs: the container's own image, or the tag's for podman.
+    pub running: Option<ImageView>,
+    pub llama_cpp: Option<String>,
+    /// `--device` arguments the toolbox's requirements give a podman or distrobox container.
+    pub devices: Vec<String>,
+    /// Why it cannot run here.
+    pub problem: Option<String>,
+    /// What to know that does not stop it.
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageView {
+    pub id: String,
+    pub digest: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContainerView {
+    pub name: String,
+    pub image_id: String,
+    pub image_name: String,
+    pub created: String,
+}
+
+impl From<Image> for ImageView {
+    fn from(image: Image) -> Self {
+        Self { id: image.id, digest: image.digest }
+    }
+}
+
+impl Inspection {
+    /// What enters fingerprints and launches.
+    pub fn state(&self) -> ToolboxState {
+        ToolboxState {
+            digest: self.running.as_ref().map(|image| image.digest.clone().unwrap_or_else(|| image.id.clone())),
+            llama_cpp: self.llama_cpp.clone(),
+            image_id: (self.runner == Runner::Podman.name())
+                .then(|| self.running.as_ref().map(|image| image.id.clone()))
+                .flatten(),
+            problem: self.problem.clone(),
+            note: self.note.clone(),
+        }
+    }
+
+    /// Whether the toolbox's container (or, for podman, its image) is there.
+    pub fn realised(&self) -> bool {
+        match self.runner.as_str() {
+            "host" => true,
+            "podman" => self.running.is_some(),
+            _ => self.container.is_some(),
+        }
+    }
+}
+
+/// `sha256:0123456789ab` (the first 12 hex digits), as people compare image ids.
+pub fn short_id(id: &str) -> String {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    format!("sha256:{}", hex.get(..12).unwrap_or(hex))
+}
+
+/// Inspects `toolbox`; every failure is a `problem` with its reason, never a silent gap.
+pub async fn inspect(toolbox: &Toolbox, depth: Depth) -> Inspection {
+    let name = toolbox.name.value.clone();
+    let mut inspection = Inspection {
+        name: name.clone(),
+        runner: toolbox.runner.name().to_owned(),
+        image: toolbox.image.as_ref().map(|image| image.value.clone()),
+        devices: if toolbox.runner == Runner::Host { Vec::new() } else { device_args(toolbox) },
+        ..Inspection::default()
+    };
+    if toolbox.runner != Runner::Host
+        && let Err(problem) = inspect_container(toolbox, &mut inspection).await
+    {
+        inspection.problem = Some(problem);
+        return inspection;
+    }
+    if depth == Depth::Full {
+        match llama_cpp_build(toolbox, &inspection).await {
+            Ok(build) => inspection.llama_cpp = build,
+            Err(problem) => inspection.problem = Some(problem),
+        }
+    }
+    inspection
+}
+
+/// The tag, the container and the image that runs, for the container runners.
+async fn inspect_container(toolbox: &Toolbox, inspection: &mut Inspection) -> Result<(), String> {
+    let name = toolbox.name.value.as_str();
+    let tool = toolbox.runner.name();
+    if let Err(LaunchError::ProgramNotFound { help, .. }) = container_tool(tool, name) {
+        return Err(format!("`{tool}` is not installed: {help}"));
+    }
+    let podman = podman_path()?;
+    if let Some(image) = &inspection.image {
+        inspection.tag = podman::image(&podman, image).await?.map(ImageView::from);
+    }
+    if toolbox.runner == Runner::Podman {
+        let image = inspection.image.clone().unwrap_or_default();
+        let Some(tag) = inspection.tag.clone() else {
+            return Err(format!(
+                "image `{image}` is not in podman's storage here: `bakeoff toolbox create {name}` pulls it, or build it \
+                 under that name"
+            ));
+        };
+        inspection.running = Some(tag);
+        return Ok(());
+    }
+    let Some(container) = podman::container(&podman, name).await? else {
+        let from = inspection.image.as_ref().map(|image| format!(" from `{image}`")).unwrap_or_default();
+        return Err(format!(
+            "{tool} container `{name}` does not exist: `bakeoff toolbox create {name}` creates it{from}"
+        ));
+    };
+    inspection.running = podman::image(&podman, &container.image_id).await?.map(ImageView::from);
+    if inspection.running.is_none() {
+        return Err(format!(
+            "the image container `{name}` was created from ({}) is gone from podman's storage",
+            short_id(&container.image_id)
+        ));
+    }
+    if let (Some(image), Some(tag)) = (&inspection.image, &inspection.tag)
+        && tag.id != container.image_id
+    {
+        inspection.note = Some(format!(
+            "container `{name}` runs image {} but `{image}` now points at {}: its cells keep measuring the \
+             container's image until `bakeoff toolbox refresh {name}` recreates it",
+            short_id(&container.image_id),
+            short_id(&tag.id)
+        ));
+    }
+    inspection.container = Some(ContainerView {
+        name: name.to_owned(),
+        image_id: container.image_id,
+        image_name: container.image_name,
+        created: container.created,
+    });
+    Ok(())
+}
+
+fn podman_path() -> Result<PathBuf, String> {
+    which::which("podman").map_err(|_| {
+        "`podman` is not installed: bakeoff asks podman which image a container runs; install podman (Fedora: \
+         `dnf install podman`, Debian: `apt install podman`)"
+            .to_owned()
+    })
+}
+
+/// `llama-bench --version` through the toolbox's own runner: `Ok(None)` when the toolbox has
+/// no llama-bench (it may run other commands), a problem when the runner itself fails.
+async fn llama_cpp_build(toolbox: &Toolbox, inspection: &Inspection) -> Result<Option<String>, String> {
+    let name = toolbox.name.value.as_str();
+    let mut context = LaunchContext::default();
+    if let Some(image) = inspection.state().image_id {
+        context.images.insert(name.to_owned(), image);
+    }
+    let label: String =
+        name.chars().map(|character| if character.is_ascii_alphanumeric() { character } else { '-' }).collect();
+    let argv = ["llama-bench".to_owned(), "--version".to_owned()];
+    let Ok(launched) = launch(toolbox, &argv, &context, &format!("inspect-{label}-{}", std::process::id())) else {
+        // A host toolbox without llama-bench: nothing to record.
+        return Ok(None);
+    };
+    let command = launched.display();
+    let result =
+        capture(&launched, VERSION_TIMEOUT).await.map_err(|error| format!("cannot run `{command}`: {error}"))?;
+    let output = String::from_utf8_lossy(&result.combined).into_owned();
+    if let Some(version) = parse_version(&output) {
+        return Ok(Some(version));
+    }
+    // toolbox run exits 0 even when the program is not there; its shell says so.
+    let not_found = output.contains("not found") || output.contains("No such file") || result.exit == Exit::Code(127);
+    match result.exit {
+        _ if not_found => Ok(None),
+        Exit::TimedOut => Err(format!("`{command}` did not answer within {} s", VERSION_TIMEOUT.as_secs())),
+        Exit::Code(0) => Ok(None),
+        Exit::Code(code) => Err(format!("`{command}` failed (exit code {code}): {}", podman::last_line(&output))),
+        Exit::Signal(signal) => {
+            Err(format!("`{command}` was killed by signal {signal}: {}", podman::last_line(&output)))
+        }
+        Exit::Interrupted => Err(format!("`{command}` was interrupted")),
+    }
+}
+
+/// Inspects every toolbox concurrently (each waits on its own container), in order.
+pub fn inspect_all(toolboxes: &[&Toolbox], depth: Depth) -> Vec<Inspection> {
     std::thread::scope(|scope| {
         let handles: Vec<_> = toolboxes
             .iter()
-            .map(|toolbox| scope.spawn(move || (toolbox.name.value.clone(), inspect(toolbox))))
+            .map(|toolbox| {
+                scope.spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("a single-threaded runtime starts");
+                    runtime.block_on(inspect(toolbox, depth))
+                })
+            })
             .collect();
         handles.into_iter().map(|handle| handle.join().expect("an inspection thread panicked")).collect()
     })
@@ -49,30 +243,6 @@ fn parse_version(text: &str) -> Option<String> {
     text.lines().find_map(|line| line.trim().strip_prefix("version:").map(|version| version.trim().to_owned()))
 }
 
-/// stdout and stderr of a command that exits 0 within `timeout`; it is killed otherwise.
-fn output_within(mut command: Command, timeout: Duration) -> Option<String> {
-    let path =
-        std::env::temp_dir().join(format!("inspect-{}-{:?}.out", std::process::id(), std::thread::current().id()));
-    let file = std::fs::File::create(&path).ok()?;
-    command.stdin(Stdio::null()).stdout(file.try_clone().ok()?).stderr(file);
-    let mut child = command.spawn().ok()?;
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if started.elapsed() < timeout => std::thread::sleep(Duration::from_millis(5)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-        }
-    };
-    let text = std::fs::read_to_string(&path).ok();
-    let _ = std::fs::remove_file(&path);
-    status.filter(std::process::ExitStatus::success).and(text)
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
@@ -80,5 +250,11 @@ mod tests {
         let text = "version: 0.6.0-dev (build 0, commit unknown)\nbuilt with GNU 12.2.0 for Linux x86_64\n";
         assert_eq!(super::parse_version(text).as_deref(), Some("0.6.0-dev (build 0, commit unknown)"));
         assert_eq!(super::parse_version("usage: llama-bench"), None);
+    }
+
+    #[test]
+    fn image_ids_are_shortened_like_podman_does() {
+        assert_eq!(super::short_id("sha256:0123456789abcdef0123"), "sha256:0123456789ab");
+        assert_eq!(super::short_id("abc"), "sha256:abc");
     }
 }

@@ -1,5 +1,6 @@
 //! Turning a cell's argv into the command that runs it inside its toolbox.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::manifest::{Runner, Toolbox};
@@ -11,17 +12,65 @@ pub struct Launch {
     pub args: Vec<String>,
     /// Set on the spawned process (host runner) or passed into the container.
     pub env: Vec<(String, String)>,
+    /// Where the command really runs when that is outside the process group bakeoff spawns.
+    pub detached: Detached,
+    /// Where in `args` the command run inside a container starts (0: the launch is the command).
+    pub inner: usize,
+}
+
+/// What a container runner leaves running when the process bakeoff spawned is killed: the
+/// command runs under the container runtime (conmon), not under the runner's client.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Detached {
+    /// Nothing: the command is in the spawned process group (the host runner).
+    #[default]
+    No,
+    /// In the podman container of this name, which is removed to stop it.
+    Container(String),
+    /// In a toolbox or distrobox container, which shares the host's pid namespace: the command
+    /// announces its pid first thing on stderr (see [`PID_ANNOUNCEMENT`]) and is stopped by it.
+    AnnouncedPid,
+}
+
+/// The line a command in a toolbox or distrobox container prints on stderr before it execs,
+/// followed by its pid; the supervisor takes the line out of the output.
+pub(super) const PID_ANNOUNCEMENT: &str = "bakeoff-pid ";
+
+/// The prefix of every container bakeoff names, so that people can find them (`podman ps`).
+pub const CONTAINER_PREFIX: &str = "bakeoff-";
+
+/// What a launch needs beyond the toolbox and the argv.
+#[derive(Debug, Clone, Default)]
+pub struct LaunchContext {
+    /// Model roots and the project, mounted read-only into podman containers.
+    pub mounts: Vec<PathBuf>,
+    /// Per toolbox, the image id its inspection found: the podman runner runs that image, so
+    /// that a tag moved during a run changes nothing.
+    pub images: BTreeMap<String, String>,
 }
 
 impl Launch {
+    /// A program run as it is, on this machine.
+    pub fn plain(program: impl Into<PathBuf>, args: Vec<String>) -> Self {
+        Self { program: program.into(), args, env: Vec::new(), detached: Detached::No, inner: 0 }
+    }
+
     /// The command line as a person would type it, for logs and messages.
     pub fn display(&self) -> String {
-        std::iter::once(self.program.display().to_string())
-            .chain(self.args.iter().cloned())
-            .map(|word| if word.contains([' ', '"', '\'']) { format!("{word:?}") } else { word })
-            .collect::<Vec<_>>()
-            .join(" ")
+        words(std::iter::once(self.program.display().to_string()).chain(self.args.iter().cloned()))
     }
+
+    /// The command that runs, without the container runner around it.
+    pub fn command(&self) -> String {
+        if self.inner == 0 { self.display() } else { words(self.args[self.inner..].iter().cloned()) }
+    }
+}
+
+fn words(words: impl Iterator<Item = String>) -> String {
+    words
+        .map(|word| if word.contains([' ', '"', '\'']) { format!("{word:?}") } else { word })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
@@ -30,6 +79,14 @@ pub enum LaunchError {
     #[diagnostic(code(bakeoff::run::program_not_found))]
     ProgramNotFound {
         program: String,
+        toolbox: String,
+        #[help]
+        help: String,
+    },
+    #[error("distrobox cannot pass the argument `{argument}` into toolbox `{toolbox}` intact")]
+    #[diagnostic(code(bakeoff::run::unpassable_argument))]
+    Unpassable {
+        argument: String,
         toolbox: String,
         #[help]
         help: String,
@@ -43,23 +100,19 @@ impl LaunchError {
     /// The message with its advice, as a cell's failure reason.
     pub fn reason(&self) -> String {
         match self {
-            Self::ProgramNotFound { help, .. } => format!("{self}: {help}"),
+            Self::ProgramNotFound { help, .. } | Self::Unpassable { help, .. } => format!("{self}: {help}"),
             Self::Empty => self.to_string(),
         }
     }
 }
 
-/// Where the paths a container needs come from: model roots and declared files, mounted read-only.
-#[derive(Debug, Clone, Default)]
-pub struct Mounts {
-    pub paths: Vec<PathBuf>,
-}
-
 /// The command that runs `argv` in `toolbox`. Container runners are found with `which`;
-/// on the host the program is looked up in the toolbox's `bin-dir`, then on `PATH`.
-pub fn launch(toolbox: &Toolbox, argv: &[String], mounts: &Mounts) -> Result<Launch, LaunchError> {
+/// on the host the program is looked up in the toolbox's `bin-dir`, then on `PATH`. `name`
+/// names what runs (a cell's hash prefix): a podman container is called `bakeoff-NAME`.
+pub fn launch(toolbox: &Toolbox, argv: &[String], context: &LaunchContext, name: &str) -> Result<Launch, LaunchError> {
     let (program, rest) = argv.split_first().ok_or(LaunchError::Empty)?;
     let env: Vec<(String, String)> = toolbox.env.iter().map(|(key, value)| (key.clone(), value.clone())).collect();
+    let container_name = format!("{CONTAINER_PREFIX}{name}");
     let name = toolbox.name.value.as_str();
     match toolbox.runner {
         Runner::Host => {
@@ -75,7 +128,7 @@ pub fn launch(toolbox: &Toolbox, argv: &[String], mounts: &Mounts) -> Result<Lau
                     },
                 }
             })?;
-            Ok(Launch { program: resolved, args: rest.to_vec(), env })
+            Ok(Launch { program: resolved, args: rest.to_vec(), env, detached: Detached::No, inner: 0 })
         }
         Runner::Toolbox | Runner::Distrobox => {
             let tool = if toolbox.runner == Runner::Toolbox { "toolbox" } else { "distrobox" };
@@ -85,40 +138,128 @@ pub fn launch(toolbox: &Toolbox, argv: &[String], mounts: &Mounts) -> Result<Lau
             } else {
                 vec!["enter".to_owned(), name.to_owned(), "--".to_owned()]
             };
+            // Killing the toolbox client leaves the command running in the container, so the
+            // command says its pid (a host pid: these containers share the pid namespace)
+            // and then becomes the program.
+            let script = if toolbox.runner == Runner::Toolbox {
+                format!("echo \"{PID_ANNOUNCEMENT}$$\" >&2; exec \"$@\"")
+            } else {
+                // distrobox 1.4 passes an argument on intact only when it has no quotes (it
+                // single-quotes it); this says `"$@"` without them: no splitting, no globbing.
+                check_distrobox_arguments(name, argv)?;
+                format!("echo {PID_ANNOUNCEMENT}$$ >&2; IFS=; set -f; exec $@")
+            };
+            args.extend(["/bin/sh".to_owned(), "-c".to_owned(), script, "bakeoff".to_owned()]);
+            let inner = args.len();
             // The toolbox CLI passes no environment of its own into the container; `env` does.
             if !env.is_empty() {
                 args.push("env".to_owned());
                 args.extend(env.iter().map(|(key, value)| format!("{key}={value}")));
             }
             args.push(bin_dir_program(toolbox, program));
-            args.extend(rest.iter().cloned());
-            Ok(Launch { program: resolved, args, env: Vec::new() })
+            args.extend(rest.iter().map(|arg| host_path_inside(arg, &context.mounts)));
+            Ok(Launch { program: resolved, args, env: Vec::new(), detached: Detached::AnnouncedPid, inner })
         }
         Runner::Podman => {
             let resolved = container_tool("podman", name)?;
-            let mut args = vec!["run".to_owned(), "--rm".to_owned(), "--network=host".to_owned(), "--init".to_owned()];
-            for requirement in &toolbox.requires {
-                if let crate::host::Condition::Pattern(pattern) = &requirement.value.condition
-                    && requirement.value.fact == crate::host::Fact::Device
-                {
-                    for device in expand_device(pattern) {
-                        args.extend(["--device".to_owned(), device]);
-                    }
-                }
-            }
-            for path in &mounts.paths {
-                let path = path.display();
-                args.extend(["-v".to_owned(), format!("{path}:{path}:ro")]);
-            }
-            for (key, value) in &env {
-                args.extend(["-e".to_owned(), format!("{key}={value}")]);
-            }
-            args.push(toolbox.image.as_ref().map(|image| image.value.clone()).unwrap_or_default());
-            args.push(bin_dir_program(toolbox, program));
-            args.extend(rest.iter().cloned());
-            Ok(Launch { program: resolved, args, env: Vec::new() })
+            let mut launched = podman_run(toolbox, argv, context, container_name);
+            launched.program = resolved;
+            Ok(launched)
         }
     }
+}
+
+/// `podman run` of `argv` in `toolbox` (the program left for the caller to find). Named, so
+/// that a container a killed run left can be found and removed; the inspected image by id and
+/// never pulled, so that a run measures what was planned.
+fn podman_run(toolbox: &Toolbox, argv: &[String], context: &LaunchContext, container_name: String) -> Launch {
+    let mut args: Vec<String> =
+        ["run", "--rm", "--replace", "--name", &container_name, "--pull=never", "--network=host", "--init"]
+            .map(str::to_owned)
+            .into();
+    args.extend(device_args(toolbox));
+    args.extend(toolbox.container_args.iter().cloned());
+    for path in &context.mounts {
+        let path = path.display();
+        args.extend(["-v".to_owned(), format!("{path}:{path}:ro")]);
+    }
+    for (key, value) in &toolbox.env {
+        args.extend(["-e".to_owned(), format!("{key}={value}")]);
+    }
+    let image = context
+        .images
+        .get(&toolbox.name.value)
+        .cloned()
+        .or_else(|| toolbox.image.as_ref().map(|image| image.value.clone()))
+        .unwrap_or_default();
+    args.push(image);
+    let inner = args.len();
+    if let Some((program, rest)) = argv.split_first() {
+        args.push(bin_dir_program(toolbox, program));
+        args.extend(rest.iter().cloned());
+    }
+    Launch {
+        program: PathBuf::from("podman"),
+        args,
+        env: Vec::new(),
+        detached: Detached::Container(container_name),
+        inner,
+    }
+}
+
+/// distrobox 1.4's `enter` evaluates its command line: an argument with a quote is escaped
+/// only for quotes, spaces, `$` and backslashes, so any other shell character in it runs as
+/// shell code; an empty argument disappears on the way.
+fn check_distrobox_arguments(toolbox: &str, argv: &[String]) -> Result<(), LaunchError> {
+    let unsafe_characters = ";&|<>()*?[]#~`\t\n";
+    for argument in argv {
+        let quoted = argument.contains(['\'', '"']);
+        if argument.is_empty() || (quoted && argument.contains(|character| unsafe_characters.contains(character))) {
+            return Err(LaunchError::Unpassable {
+                argument: argument.clone(),
+                toolbox: toolbox.to_owned(),
+                help: "distrobox enter re-reads an argument holding a quote together with `;&|<>()*?[]#~` or a \
+                       backquote as shell code, and drops an empty one; use the toolbox or podman runner for it"
+                    .to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Where a toolbox or distrobox container sees the host's file system: both mount the host's
+/// root there, while only some host folders (the home directory, /tmp) appear at their own place.
+const HOST_ROOT_INSIDE: &str = "/run/host";
+
+/// `arg` with a host path under one of `mounts` (model roots, the project), alone or after
+/// `=`, turned into the same file as the container sees it: `/run/host` and the path with its
+/// symlinks resolved (a link's absolute target means nothing inside the container).
+fn host_path_inside(arg: &str, mounts: &[PathBuf]) -> String {
+    let (head, path) = match arg.split_once('=') {
+        Some((head, path)) if !arg.starts_with('/') => (format!("{head}="), path),
+        _ => (String::new(), arg),
+    };
+    let under_a_mount = mounts.iter().any(|mount| Path::new(path).starts_with(mount));
+    if !path.starts_with('/') || !under_a_mount {
+        return arg.to_owned();
+    }
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_| PathBuf::from(path));
+    format!("{head}{HOST_ROOT_INSIDE}{}", real.display())
+}
+
+/// `--device NODE` for each device the toolbox requires (globs expanded on this host).
+pub(super) fn device_args(toolbox: &Toolbox) -> Vec<String> {
+    let mut args = Vec::new();
+    for requirement in &toolbox.requires {
+        if let crate::host::Condition::Pattern(pattern) = &requirement.value.condition
+            && requirement.value.fact == crate::host::Fact::Device
+        {
+            for device in expand_device(pattern) {
+                args.extend(["--device".to_owned(), device]);
+            }
+        }
+    }
+    args
 }
 
 fn bin_dir_program(toolbox: &Toolbox, program: &str) -> String {
@@ -142,17 +283,17 @@ fn find_program(program: &str, bin_dir: Option<&Path>) -> Option<PathBuf> {
     which::which(program).ok()
 }
 
-fn container_tool(tool: &str, toolbox: &str) -> Result<PathBuf, LaunchError> {
+pub(super) fn container_tool(tool: &str, toolbox: &str) -> Result<PathBuf, LaunchError> {
     which::which(tool).map_err(|_| LaunchError::ProgramNotFound {
         program: tool.to_owned(),
         toolbox: toolbox.to_owned(),
         help: match tool {
-            "toolbox" => {
-                "install toolbox (Fedora: `dnf install toolbox`) and create the container with `toolbox create`"
-                    .to_owned()
-            }
+            "toolbox" => "install toolbox (Fedora: `dnf install toolbox`, Debian: `apt install podman-toolbox`); then \
+                 `bakeoff toolbox create` creates its container"
+                .to_owned(),
             "distrobox" => {
-                "install distrobox (https://distrobox.it) and create the container with `distrobox create`".to_owned()
+                "install distrobox (https://distrobox.it); then `bakeoff toolbox create` creates its container"
+                    .to_owned()
             }
             _ => "install podman (Fedora: `dnf install podman`, Debian: `apt install podman`)".to_owned(),
         },
@@ -173,4 +314,86 @@ fn expand_device(pattern: &str) -> Vec<String> {
         .collect();
     devices.sort();
     devices
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toolbox(runner: &str, extra: &str) -> Toolbox {
+        let text =
+            format!("toolbox \"box\" {{\n    runner \"{runner}\"\n    image \"localhost/llama:cpu\"\n{extra}\n}}\n");
+        let directory = tempfile::tempdir().unwrap();
+        let manifests = crate::manifest::load_text(directory.path(), &directory.path().join("t.kdl"), &text).unwrap();
+        manifests.toolboxes["box"].clone()
+    }
+
+    fn argv(words: &[&str]) -> Vec<String> {
+        words.iter().map(|word| (*word).to_owned()).collect()
+    }
+
+    /// Podman runs the inspected image by id, never pulls, is named after the cell, and gets the
+    /// required devices (globs expanded here) and the container arguments before the mounts.
+    #[test]
+    fn podman_runs_the_inspected_image_named_with_devices_and_arguments() {
+        let boxed = toolbox(
+            "podman",
+            "    container-args \"--group-add\" \"video\"\n    requires {\n        device \"/dev/nul*\"\n    }",
+        );
+        let mut context = LaunchContext { mounts: vec![PathBuf::from("/models")], ..LaunchContext::default() };
+        context.images.insert("box".to_owned(), "sha256:0123".to_owned());
+        let launched =
+            podman_run(&boxed, &argv(&["llama-bench", "-m", "/models/m.gguf"]), &context, "bakeoff-abc".to_owned());
+        assert_eq!(
+            launched.args,
+            argv(&[
+                "run",
+                "--rm",
+                "--replace",
+                "--name",
+                "bakeoff-abc",
+                "--pull=never",
+                "--network=host",
+                "--init",
+                "--device",
+                "/dev/null",
+                "--group-add",
+                "video",
+                "-v",
+                "/models:/models:ro",
+                "sha256:0123",
+                "llama-bench",
+                "-m",
+                "/models/m.gguf",
+            ])
+        );
+        assert_eq!(launched.detached, Detached::Container("bakeoff-abc".to_owned()));
+        assert_eq!(launched.command(), "llama-bench -m /models/m.gguf");
+    }
+
+    #[test]
+    fn host_paths_are_passed_as_a_toolbox_container_sees_them() {
+        let directory = tempfile::tempdir().unwrap();
+        let root = directory.path().canonicalize().unwrap();
+        std::fs::write(root.join("m.gguf"), "model").unwrap();
+        std::os::unix::fs::symlink(root.join("m.gguf"), root.join("link.gguf")).unwrap();
+        let mounts = [root.clone()];
+        let inside = |arg: &str| host_path_inside(arg, &mounts);
+        let model = root.join("m.gguf").display().to_string();
+        assert_eq!(inside(&model), format!("/run/host{model}"));
+        // A symlink's absolute target means nothing inside the container: resolved first.
+        assert_eq!(inside(&root.join("link.gguf").display().to_string()), format!("/run/host{model}"));
+        assert_eq!(inside(&format!("--model={model}")), format!("--model=/run/host{model}"));
+        assert_eq!(inside("/etc/hosts"), "/etc/hosts", "not under a mount: left alone");
+        assert_eq!(inside("-ngl"), "-ngl");
+    }
+
+    #[test]
+    fn distrobox_refuses_arguments_it_would_run_as_shell_code() {
+        assert!(check_distrobox_arguments("box", &argv(&["llama-bench", "-p", "a b", "$HOME", "x;y"])).is_ok());
+        for bad in ["say \"hi\"; rm -rf x", "", "it's (here)"] {
+            let error = check_distrobox_arguments("box", &argv(&["echo", bad])).unwrap_err();
+            assert!(matches!(&error, LaunchError::Unpassable { argument, .. } if argument == bad), "{error}");
+        }
+    }
 }

@@ -1,20 +1,26 @@
 //! Running cells: the only async code. Launch argv in toolboxes, supervise children, turn
-//! their output into metrics, and record every result as it lands.
+//! their output into metrics, and record every result as it lands; inspect and realise the
+//! toolboxes they run in.
 
 mod client;
 mod execute;
 mod inspect;
 mod launch;
+mod leftovers;
 mod metrics;
+mod podman;
 mod progress;
+mod realise;
 mod run_lock;
 mod serve_metrics;
 mod server;
 mod supervisor;
 
 pub use execute::{DEFAULT_TIMEOUT, Executor, RunOptions, RunSummary};
-pub use inspect::{inspect, inspect_all};
-pub use launch::{Launch, LaunchError, Mounts, launch};
+pub use inspect::{ContainerView, Depth, ImageView, Inspection, inspect, inspect_all, short_id};
+pub use launch::{CONTAINER_PREFIX, Detached, Launch, LaunchContext, LaunchError, launch};
+pub use leftovers::{Started, Tracker, stop_leftovers};
 pub use metrics::{bench_metrics, command_metrics};
+pub use realise::{Realised, create, refresh};
 pub use run_lock::{RunLock, acquire};
-pub use supervisor::{ChildResult, Exit, supervise};
+pub use supervisor::{ChildResult, Exit, capture, supervise};

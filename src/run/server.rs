@@ -4,8 +4,11 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use super::launch::Launch;
-use super::supervisor::{Spawned, kill_group, spawn};
+use super::leftovers::Tracker;
+use super::supervisor::{Spawned, spawn};
 
 /// A running llama-server.
 pub(super) struct Server {
@@ -26,13 +29,14 @@ pub(super) async fn start(
     log: &Path,
     ready_timeout: Duration,
     client: &reqwest::Client,
+    tracker: Option<&Arc<Tracker>>,
 ) -> Result<Server, String> {
     let port = free_port().map_err(|error| format!("no free loopback port: {error}"))?;
     let mut launch = launch.clone();
     launch.args.extend(["--host".to_owned(), "127.0.0.1".to_owned(), "--port".to_owned(), port.to_string()]);
     let started = Instant::now();
-    let spawned =
-        spawn(&launch, log).map_err(|error| format!("cannot start `{}`: {error}", launch.program.display()))?;
+    let spawned = spawn(&launch, Some(log), tracker)
+        .map_err(|error| format!("cannot start `{}`: {error}", launch.program.display()))?;
     let mut server = Server { spawned, port, load_ms: 0.0 };
     loop {
         if let Ok(Some(status)) = server.spawned.child.try_wait() {
@@ -46,7 +50,7 @@ pub(super) async fn start(
         }
         if started.elapsed() > ready_timeout {
             let tail = server.output_tail();
-            server.stop(Duration::from_secs(5), None).await;
+            server.stop(Duration::from_secs(5)).await;
             return Err(format!("llama-server was not ready after {} s: {tail}", ready_timeout.as_secs()));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -72,30 +76,26 @@ impl Server {
         lines[lines.len().saturating_sub(3)..].join(" | ")
     }
 
-    /// SIGTERM to the server's group, SIGKILL after `grace`; then the port must be free. When
-    /// it is not (killing the `toolbox run` client can leave the server running inside its
-    /// container), `in_container` — a `pkill` for this port launched in the same toolbox —
-    /// is run, and the port checked again.
-    pub(super) async fn stop(mut self, grace: Duration, in_container: Option<Launch>) -> Option<String> {
-        kill_group(self.spawned.group, libc::SIGTERM);
+    /// SIGTERM to the server (its process group, and the server itself where it runs in a
+    /// toolbox or distrobox container, by its pid), SIGKILL after `grace`, a podman
+    /// container removed if its client had to be killed; then the port must be free.
+    pub(super) async fn stop(mut self, grace: Duration) -> Option<String> {
+        self.spawned.signal(libc::SIGTERM);
         if tokio::time::timeout(grace, self.spawned.child.wait()).await.is_err() {
-            kill_group(self.spawned.group, libc::SIGKILL);
+            self.spawned.signal(libc::SIGKILL);
         }
         let _ = self.spawned.child.wait().await;
-        kill_group(self.spawned.group, libc::SIGKILL);
+        // The server in a toolbox outlives its `toolbox run` client: clean_up waits for it
+        // (up to `grace`) and kills it if need be.
+        self.spawned.clean_up(grace).await;
         let serving = |port| async move { tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() };
-        if !serving(self.port).await {
-            return None;
-        }
-        if let Some(pkill) = in_container {
-            let mut command = tokio::process::Command::new(&pkill.program);
-            command.args(&pkill.args).envs(pkill.env.iter().map(|(key, value)| (key, value)));
-            let _ = tokio::time::timeout(Duration::from_secs(30), command.status()).await;
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            if !serving(self.port).await {
-                return None;
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while serving(self.port).await {
+            if std::time::Instant::now() > deadline {
+                return Some(format!("port {} still answers after llama-server was stopped", self.port));
             }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Some(format!("port {} still answers after llama-server was stopped", self.port))
+        None
     }
 }

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::watch;
 
-use super::launch::Launch;
+use super::launch::{Detached, Launch, PID_ANNOUNCEMENT};
+use super::leftovers::{Started, Tracker, process_start, signal_until_gone};
 
 /// How the child ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,33 +35,42 @@ pub struct ChildResult {
 /// Stop requests: 0 = none, 1 = stop gracefully, 2 or more = kill at once.
 pub(super) type StopSignal = watch::Receiver<u32>;
 
-/// Runs `launch` to completion, writing its output to `log`.
+/// Runs `launch` to completion, writing its output to `log`; what it starts is written down
+/// in `tracker` while it runs.
 pub async fn supervise(
     launch: &Launch,
-    log: &Path,
+    log: Option<&Path>,
     timeout: Duration,
     grace: Duration,
     mut stop: StopSignal,
+    tracker: Option<&Arc<Tracker>>,
 ) -> std::io::Result<ChildResult> {
     let started = Instant::now();
-    let Spawned { mut child, group, combined, stdout: stdout_reader, stderr: stderr_reader } = spawn(launch, log)?;
+    let mut spawned = spawn(launch, log, tracker)?;
     let exit = tokio::select! {
-        status = child.wait() => status_exit(status?),
+        status = spawned.child.wait() => status_exit(status?),
         () = tokio::time::sleep(timeout) => {
-            terminate(&mut child, group, grace, &mut stop).await?;
+            terminate(&mut spawned, grace, &mut stop).await?;
             Exit::TimedOut
         }
         () = wait_for_stop(&mut stop) => {
-            terminate(&mut child, group, grace, &mut stop).await?;
+            terminate(&mut spawned, grace, &mut stop).await?;
             Exit::Interrupted
         }
     };
-    // Whatever the child left in its group (helpers, a daemonised server) goes with it.
-    kill_group(group, libc::SIGKILL);
-    let stdout = stdout_reader.await.unwrap_or_default();
-    let _ = stderr_reader.await;
-    let combined = std::mem::take(&mut *combined.lock().expect("output lock"));
+    spawned.clean_up(grace).await;
+    let stdout = (&mut spawned.stdout).await.unwrap_or_default();
+    let _ = (&mut spawned.stderr).await;
+    let combined = std::mem::take(&mut *spawned.combined.lock().expect("output lock"));
     Ok(ChildResult { exit, stdout, combined, duration: started.elapsed() })
+}
+
+/// Runs `launch` within `timeout`, its output kept in memory only: for short questions to
+/// other programs (a toolbox's llama.cpp build, podman's images and containers). Killed
+/// (and its container removed) when the time is up.
+pub async fn capture(launch: &Launch, timeout: Duration) -> std::io::Result<ChildResult> {
+    let (_never, stop) = watch::channel(0u32);
+    supervise(launch, None, timeout, Duration::from_secs(2), stop, None).await
 }
 
 /// A child started in its own process group, its output streaming to a log file.
@@ -71,15 +81,79 @@ pub(super) struct Spawned {
     pub(super) combined: Arc<Mutex<Vec<u8>>>,
     pub(super) stdout: tokio::task::JoinHandle<Vec<u8>>,
     pub(super) stderr: tokio::task::JoinHandle<Vec<u8>>,
+    detached: Detached,
+    /// The pid (and its start time) a command in a toolbox or distrobox container announced.
+    announced: Arc<Mutex<Option<(i32, u64)>>>,
+    tracker: Option<Arc<Tracker>>,
+    /// What `tracker` was told about this child, to take back once it is cleaned up.
+    tracked: Vec<Started>,
+    what: String,
+    child_program: std::path::PathBuf,
+}
+
+impl Spawned {
+    /// Sends `signal` to the child's process group and to the command it runs in a container.
+    pub(super) fn signal(&self, signal: i32) {
+        kill_group(self.group, signal);
+        if let Some((pid, start)) = *self.announced.lock().expect("announcement lock")
+            && process_start(pid) == Some(start)
+        {
+            signal_process_tree(pid, signal);
+        }
+    }
+
+    /// After the child ended: whatever it left in its group (helpers, a daemonised server), in
+    /// its container (a command whose toolbox client was killed) or as a container (a killed
+    /// `podman run` client) is stopped, and the tracker forgets it.
+    pub(super) async fn clean_up(&mut self, grace: Duration) {
+        kill_group(self.group, libc::SIGKILL);
+        let announced = *self.announced.lock().expect("announcement lock");
+        if let Some((pid, start)) = announced
+            && process_start(pid) == Some(start)
+        {
+            let send = |signal| signal_process_tree(pid, signal);
+            signal_until_gone(grace, || process_start(pid) == Some(start), send).await;
+        }
+        // `podman run --rm` removes its container when it sees it exit; a client that was
+        // killed first leaves it.
+        let killed = self.killed();
+        if let Detached::Container(name) = &self.detached
+            && killed
+        {
+            // Boxed: removing a container is itself a supervised (podman) child.
+            Box::pin(super::podman::remove_container(&self.child_program, name, grace)).await;
+        }
+        if let Some(tracker) = &self.tracker {
+            for started in self.tracked.drain(..) {
+                tracker.remove(&started);
+            }
+            let announced = announced.map(|(pid, start)| Started::Process { pid, start, what: self.what.clone() });
+            if let Some(announced) = announced {
+                tracker.remove(&announced);
+            }
+        }
+    }
+
+    fn killed(&mut self) -> bool {
+        use std::os::unix::process::ExitStatusExt;
+        self.child.try_wait().ok().flatten().is_none_or(|status| status.signal().is_some())
+    }
 }
 
 /// Starts `launch` in its own process group, dying with bakeoff, output appended to `log`.
-pub(super) fn spawn(launch: &Launch, log: &Path) -> std::io::Result<Spawned> {
-    if let Some(parent) = log.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let log_file = Arc::new(Mutex::new(std::fs::File::create(log)?));
-    writeln!(log_file.lock().expect("log lock"), "$ {}", launch.display())?;
+pub(super) fn spawn(launch: &Launch, log: Option<&Path>, tracker: Option<&Arc<Tracker>>) -> std::io::Result<Spawned> {
+    let log_file = match log {
+        Some(log) => {
+            if let Some(parent) = log.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            let mut file = std::fs::File::create(log)?;
+            writeln!(file, "$ {}", launch.display())?;
+            Some(file)
+        }
+        None => None,
+    };
+    let log_file = Arc::new(Mutex::new(log_file));
     let mut command = tokio::process::Command::new(&launch.program);
     command
         .args(&launch.args)
@@ -101,10 +175,83 @@ pub(super) fn spawn(launch: &Launch, log: &Path) -> std::io::Result<Spawned> {
     }
     let mut child = command.spawn()?;
     let group = child.id().and_then(|pid| i32::try_from(pid).ok()).unwrap_or(0);
+    let command = launch.command();
+    let what = if command.chars().count() > 120 {
+        format!("{}…", command.chars().take(120).collect::<String>())
+    } else {
+        command
+    };
+    let mut tracked = Vec::new();
+    if let Some(tracker) = tracker {
+        if let Some(start) = process_start(group) {
+            tracked.push(Started::Group { group, start, what: what.clone() });
+        }
+        if let Detached::Container(name) = &launch.detached {
+            tracked.push(Started::Container { podman: launch.program.clone(), name: name.clone(), what: what.clone() });
+        }
+        for started in &tracked {
+            tracker.add(started.clone());
+        }
+    }
+    let announced = Arc::new(Mutex::new(None));
+    let announcement = (launch.detached == Detached::AnnouncedPid).then(|| Announcement {
+        announced: Arc::clone(&announced),
+        tracker: tracker.cloned(),
+        what: what.clone(),
+    });
     let combined = Arc::new(Mutex::new(Vec::new()));
-    let stdout = tokio::spawn(pump(child.stdout.take(), Arc::clone(&combined), Arc::clone(&log_file), true));
-    let stderr = tokio::spawn(pump(child.stderr.take(), Arc::clone(&combined), Arc::clone(&log_file), false));
-    Ok(Spawned { child, group, combined, stdout, stderr })
+    let stdout = tokio::spawn(pump(child.stdout.take(), Arc::clone(&combined), Arc::clone(&log_file), true, None));
+    let stderr =
+        tokio::spawn(pump(child.stderr.take(), Arc::clone(&combined), Arc::clone(&log_file), false, announcement));
+    Ok(Spawned {
+        child,
+        group,
+        combined,
+        stdout,
+        stderr,
+        detached: launch.detached.clone(),
+        announced,
+        tracker: tracker.cloned(),
+        tracked,
+        what,
+        child_program: launch.program.clone(),
+    })
+}
+
+/// Where a pid announced on stderr goes.
+struct Announcement {
+    announced: Arc<Mutex<Option<(i32, u64)>>>,
+    tracker: Option<Arc<Tracker>>,
+    what: String,
+}
+
+impl Announcement {
+    /// Takes the announcement line off the front of `buffer` once it is complete: `true` when
+    /// the question is settled (the line was there, or the output does not start with it).
+    fn take(&self, buffer: &mut Vec<u8>) -> bool {
+        let prefix = PID_ANNOUNCEMENT.as_bytes();
+        let compared = buffer.len().min(prefix.len());
+        if buffer[..compared] != prefix[..compared] {
+            return true;
+        }
+        let Some(end) = buffer.iter().position(|&byte| byte == b'\n') else {
+            // Not complete yet, unless it is far longer than a pid.
+            return buffer.len() > prefix.len() + 24;
+        };
+        let pid = std::str::from_utf8(&buffer[prefix.len()..end]).ok().and_then(|text| text.trim().parse::<i32>().ok());
+        if let Some(pid) = pid
+            && let Some(start) = process_start(pid)
+        {
+            // The pid is a host pid only where the container shares the host's pid namespace;
+            // a pid that is not running here is not trusted.
+            *self.announced.lock().expect("announcement lock") = Some((pid, start));
+            if let Some(tracker) = &self.tracker {
+                tracker.add(Started::Process { pid, start, what: self.what.clone() });
+            }
+        }
+        buffer.drain(..=end);
+        true
+    }
 }
 
 pub(super) async fn wait_for_stop(stop: &mut StopSignal) {
@@ -117,16 +264,11 @@ pub(super) async fn wait_for_stop(stop: &mut StopSignal) {
 }
 
 /// SIGTERM to the group, then SIGKILL after `grace` (or at once on a second stop request).
-async fn terminate(
-    child: &mut tokio::process::Child,
-    group: i32,
-    grace: Duration,
-    stop: &mut StopSignal,
-) -> std::io::Result<()> {
-    kill_group(group, libc::SIGTERM);
+async fn terminate(spawned: &mut Spawned, grace: Duration, stop: &mut StopSignal) -> std::io::Result<()> {
+    spawned.signal(libc::SIGTERM);
     let already = *stop.borrow();
     tokio::select! {
-        status = child.wait() => { status?; }
+        status = spawned.child.wait() => { status?; }
         () = tokio::time::sleep(grace) => {}
         () = async {
             loop {
@@ -135,9 +277,20 @@ async fn terminate(
             }
         } => {}
     }
-    kill_group(group, libc::SIGKILL);
-    child.wait().await?;
+    spawned.signal(libc::SIGKILL);
+    spawned.child.wait().await?;
     Ok(())
+}
+
+/// Signals `pid`, and the process group it leads if it leads one (a command in a container is
+/// started as a group leader, and its helpers go with it).
+fn signal_process_tree(pid: i32, signal: i32) {
+    let target = if super::leftovers::process_group(pid) == Some(pid) { -pid } else { pid };
+    // SAFETY: kill(2) only sends a signal; callers checked that the pid is still the one
+    // announced (by its start time).
+    unsafe {
+        libc::kill(target, signal);
+    }
 }
 
 pub(super) fn kill_group(group: i32, signal: i32) {
@@ -159,27 +312,50 @@ fn status_exit(status: std::process::ExitStatus) -> Exit {
 }
 
 /// Copies one output stream into the log and the combined buffer; returns it when
-/// `keep` (stdout, which llama-bench's JSON lines come on).
+/// `keep` (stdout, which llama-bench's JSON lines come on). With an `announcement`, a pid
+/// announced at the start of the stream is taken out of it.
 async fn pump(
     stream: Option<impl AsyncRead + Unpin>,
     combined: Arc<Mutex<Vec<u8>>>,
-    log: Arc<Mutex<std::fs::File>>,
+    log: Arc<Mutex<Option<std::fs::File>>>,
     keep: bool,
+    mut announcement: Option<Announcement>,
 ) -> Vec<u8> {
     let mut kept = Vec::new();
     let Some(mut stream) = stream else { return kept };
     let mut buffer = vec![0u8; 16 * 1024];
+    let mut head = Vec::new();
     loop {
         let read = match stream.read(&mut buffer).await {
             Ok(0) | Err(_) => break,
             Ok(read) => read,
         };
-        let chunk = &buffer[..read];
+        let mut chunk = &buffer[..read];
+        if let Some(waiting) = &announcement {
+            head.extend_from_slice(chunk);
+            if !waiting.take(&mut head) {
+                continue;
+            }
+            announcement = None;
+            chunk = &head;
+        }
         combined.lock().expect("output lock").extend_from_slice(chunk);
-        // A full disk must not kill the measurement; the output is still kept in memory.
-        let _ = log.lock().expect("log lock").write_all(chunk);
+        if let Some(log) = log.lock().expect("log lock").as_mut() {
+            // A full disk must not kill the measurement; the output is still kept in memory.
+            let _ = log.write_all(chunk);
+        }
         if keep {
             kept.extend_from_slice(chunk);
+        }
+        if announcement.is_none() {
+            head.clear();
+        }
+    }
+    if !head.is_empty() {
+        // The stream ended inside what looked like an announcement: it is output after all.
+        combined.lock().expect("output lock").extend_from_slice(&head);
+        if let Some(log) = log.lock().expect("log lock").as_mut() {
+            let _ = log.write_all(&head);
         }
     }
     kept

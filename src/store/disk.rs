@@ -57,6 +57,12 @@ impl Store {
         self.root.join(format!("cells/{prefix}/{hash}.json"))
     }
 
+    /// What the run in progress has started outside bakeoff itself (process groups, container
+    /// processes, containers), so that the next run can stop what a killed one left.
+    pub fn running_path(&self) -> PathBuf {
+        self.root.join(".running.json")
+    }
+
     pub fn log_path(&self, hash: &str) -> PathBuf {
         self.root.join("logs").join(format!("{hash}.log"))
     }

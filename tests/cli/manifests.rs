@@ -55,3 +55,23 @@ fn kdl_version_1_manifests_are_accepted() {
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
     assert!(outcome.stdout.contains("with 2 cell(s)"), "{}", outcome.stdout);
 }
+
+/// `toolbox create` passes nothing on to podman, so container arguments on a toolbox runner
+/// would silently do nothing: `check` says so, pointing at them, and still accepts the file.
+#[test]
+fn container_args_on_a_toolbox_runner_get_a_warning() {
+    let directory = crate::support::project(&[(
+        "toolboxes/box.kdl",
+        "toolbox \"box\" {\n    runner \"toolbox\"\n    image \"localhost/llama:cpu\"\n    \
+         container-args \"--group-add\" \"video\"\n}\n\
+         toolbox \"pod\" {\n    runner \"podman\"\n    image \"localhost/llama:cpu\"\n    \
+         container-args \"--group-add\" \"video\"\n}\n\
+         experiment \"e\" {\n    matrix { toolbox \"box\" \"pod\" }\n    command { args \"true\" }\n}\n",
+    )]);
+    let outcome = Bakeoff::new(directory.path()).args(["check", "toolboxes/box.kdl"]).run();
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let stderr = crate::support::unwrapped(&outcome.stderr);
+    assert!(stderr.contains("`container-args` has no effect with runner `toolbox`"), "{stderr}");
+    assert!(stderr.contains("box.kdl:4:5"), "points at the node: {stderr}");
+    assert_eq!(stderr.matches("has no effect").count(), 1, "podman takes them: {stderr}");
+}

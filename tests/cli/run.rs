@@ -86,62 +86,6 @@ experiment "speculative" {
     assert!(record.metrics["decode_tps"].mean > 0.0);
 }
 
-#[test]
-fn the_toolbox_runner_goes_through_toolbox_run() {
-    let llama = Llama::get();
-    // `toolbox` cannot run here: this stand-in records its argv and runs the command on the host.
-    let bin = tempfile::tempdir().unwrap();
-    let argv_log = bin.path().join("argv.log");
-    let stand_in = bin.path().join("toolbox");
-    std::fs::write(
-        &stand_in,
-        "#!/bin/sh\nprintf '%s\\n' \"$*\" >> \"$TOOLBOX_ARGV_LOG\"\n\
-         [ \"$1\" = run ] && [ \"$2\" = -c ] || { echo \"unexpected: $*\" >&2; exit 64; }\n\
-         shift 3\n[ \"$1\" = -- ] && shift\nexec \"$@\"\n",
-    )
-    .unwrap();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut std::fs::metadata(&stand_in).unwrap().permissions(), 0o755);
-    std::fs::set_permissions(&stand_in, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let directory = project(&[(
-        "experiments/box.kdl",
-        r#"toolbox "llama-cpu-box" {
-    runner "toolbox"
-    image "localhost/llama-cpu:latest"
-    env LLAMA_ARG_THREADS="1"
-}
-model "gemma" { file "gemma-3-270m-q4_k_m.gguf" }
-experiment "box" {
-    matrix {
-        model "gemma"
-        toolbox "llama-cpu-box"
-    }
-    bench { args "-t" 1 "-p" 16 "-n" 4 "-r" 1 "--repack" 0 }
-}
-"#,
-    )]);
-    let mut command = llama.bakeoff(directory.path());
-    command.env("PATH", llama.path(Some(bin.path()))).env("TOOLBOX_ARGV_LOG", &argv_log);
-    let outcome = command.arg("run").run();
-    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
-    let argv = std::fs::read_to_string(&argv_log).unwrap();
-    // First the inspection of the llama.cpp build inside the toolbox, then the cell.
-    assert_eq!(
-        argv,
-        format!(
-            "run -c llama-cpu-box -- env LLAMA_ARG_THREADS=1 llama-bench --version\n\
-             run -c llama-cpu-box -- env LLAMA_ARG_THREADS=1 llama-bench -m {} -t 1 -p 16 -n 4 -r 1 --repack 0 -o jsonl\n",
-            llama.model.display()
-        )
-    );
-    let stored = records(directory.path());
-    assert_eq!(stored[0].status, Status::Ok, "{:?}", stored[0].failure);
-    assert_eq!(stored[0].metrics.keys().collect::<Vec<_>>(), ["pp16", "tg4"]);
-    let version = std::process::Command::new(llama.bin_dir.join("llama-bench")).arg("--version").output().unwrap();
-    let version =
-        String::from_utf8_lossy(&version.stderr).lines().next().unwrap().trim_start_matches("version: ").to_owned();
-    assert_eq!(stored[0].fingerprint.toolbox.llama_cpp.as_deref(), Some(version.as_str()));
-}
-
 const FAULTS: &str = r#"experiment "faults" {
     matrix {
         variant "ok" { args "sh" "-c" "echo value=42" }
@@ -399,8 +343,10 @@ experiment "size" {
     assert_eq!(sizes, [26.0, 34.0]);
 }
 
+/// Once podman-toolbox was installed on the test machine, this test found the real `toolbox`
+/// on `/usr/bin`: the tool is now made missing with a PATH that has nothing but `true`.
 #[test]
-fn a_missing_container_tool_fails_the_cell_and_says_how_to_install_it() {
+fn a_missing_container_tool_blocks_the_cells_and_says_how_to_install_it() {
     let directory = project(&[(
         "experiments/boxed.kdl",
         r#"toolbox "llama-vulkan-radv" {
@@ -413,13 +359,28 @@ experiment "boxed" {
 }
 "#,
     )]);
-    let outcome = Bakeoff::new(directory.path()).env("PATH", "/usr/bin:/bin").args(["run", "--no-progress"]).run();
-    assert_eq!(outcome.code, 4, "{}", outcome.stderr);
-    let stored = records(directory.path());
-    let reason = stored[0].failure.clone().unwrap().reason;
-    assert_eq!(
-        reason,
-        "`toolbox` not found for toolbox `llama-vulkan-radv`: install toolbox (Fedora: `dnf install toolbox`) and \
-         create the container with `toolbox create`"
+    let bin = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(which("true"), bin.path().join("true")).unwrap();
+    let reason = "toolbox `llama-vulkan-radv`: `toolbox` is not installed: install toolbox (Fedora: `dnf install \
+                  toolbox`, Debian: `apt install podman-toolbox`); then `bakeoff toolbox create` creates its container";
+    let plan = Bakeoff::new(directory.path()).env("PATH", bin.path()).arg("plan").run();
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(
+        plan.stdout.contains(&format!("blocked       boxed/toolbox=llama-vulkan-radv/command  {reason}\n")),
+        "{}",
+        plan.stdout
     );
+    let outcome = Bakeoff::new(directory.path()).env("PATH", bin.path()).args(["run", "--no-progress"]).run();
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let stored = records(directory.path());
+    assert_eq!(stored[0].status, Status::Blocked);
+    assert_eq!(stored[0].failure.clone().unwrap().reason, reason);
+}
+
+fn which(program: &str) -> std::path::PathBuf {
+    ["/usr/bin", "/bin"]
+        .iter()
+        .map(|directory| std::path::Path::new(directory).join(program))
+        .find(|path| path.exists())
+        .unwrap()
 }

@@ -1,0 +1,136 @@
+//! What bakeoff asks of the podman CLI: images and containers (what runs, by id and digest),
+//! pulls and removal. Every call goes through the supervisor with a timeout.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::launch::Launch;
+use super::supervisor::{Exit, capture};
+
+/// How long a question to podman may take; a pull may take much longer.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(60);
+const PULL_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// An image in podman's storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Image {
+    /// `sha256:…`, the image's config digest: what `podman run` runs.
+    pub id: String,
+    /// The manifest digest, when podman knows one (pulled, built and imported images do).
+    pub digest: Option<String>,
+}
+
+/// A container, as `podman container inspect` describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Container {
+    /// The id of the image it was created from (which its tag may no longer point at).
+    pub image_id: String,
+    /// The image reference it was created with.
+    pub image_name: String,
+    pub created: String,
+}
+
+/// A podman call's stdout, `Ok(None)` when podman says the object does not exist.
+async fn query(podman: &Path, args: &[&str]) -> Result<Option<String>, String> {
+    let launch = Launch::plain(podman, args.iter().map(|arg| (*arg).to_owned()).collect());
+    let command = launch.display();
+    let result = capture(&launch, QUERY_TIMEOUT).await.map_err(|error| format!("cannot run `{command}`: {error}"))?;
+    let output = String::from_utf8_lossy(&result.combined).into_owned();
+    match result.exit {
+        Exit::Code(0) => Ok(Some(String::from_utf8_lossy(&result.stdout).trim().to_owned())),
+        _ if is_missing(&output) => Ok(None),
+        Exit::TimedOut => Err(format!("`{command}` did not answer within {} s", QUERY_TIMEOUT.as_secs())),
+        exit => Err(format!("`{command}` failed ({}): {}", describe(exit), last_line(&output))),
+    }
+}
+
+/// podman's words for "no such image / container".
+fn is_missing(output: &str) -> bool {
+    let output = output.to_ascii_lowercase();
+    ["no such image", "image not known", "no such container", "no such object", "not found in local storage"]
+        .iter()
+        .any(|words| output.contains(words))
+}
+
+fn describe(exit: Exit) -> String {
+    match exit {
+        Exit::Code(code) => format!("exit code {code}"),
+        Exit::Signal(signal) => format!("signal {signal}"),
+        Exit::TimedOut => "timed out".to_owned(),
+        Exit::Interrupted => "interrupted".to_owned(),
+    }
+}
+
+pub(super) fn last_line(output: &str) -> String {
+    output.lines().rev().find(|line| !line.trim().is_empty()).unwrap_or("").trim().to_owned()
+}
+
+/// The image `reference` (a tag or an id) names in podman's storage.
+pub(super) async fn image(podman: &Path, reference: &str) -> Result<Option<Image>, String> {
+    let Some(text) = query(podman, &["image", "inspect", "--format", "{{.Id}}\t{{.Digest}}", reference]).await? else {
+        return Ok(None);
+    };
+    let mut fields = text.lines().next().unwrap_or("").split('\t');
+    let id = fields.next().unwrap_or("").trim();
+    if id.is_empty() {
+        return Err(format!("podman describes image `{reference}` without an id"));
+    }
+    let id = if id.starts_with("sha256:") { id.to_owned() } else { format!("sha256:{id}") };
+    let digest = fields.next().map(str::trim).filter(|digest| digest.starts_with("sha256:")).map(str::to_owned);
+    Ok(Some(Image { id, digest }))
+}
+
+/// The container called `name`.
+pub(super) async fn container(podman: &Path, name: &str) -> Result<Option<Container>, String> {
+    let Some(text) =
+        query(podman, &["container", "inspect", "--format", "{{.Image}}\t{{.ImageName}}\t{{.Created}}", name]).await?
+    else {
+        return Ok(None);
+    };
+    let mut fields = text.lines().next().unwrap_or("").split('\t');
+    let image_id = fields.next().unwrap_or("").trim();
+    if image_id.is_empty() {
+        return Err(format!("podman describes container `{name}` without its image"));
+    }
+    Ok(Some(Container {
+        image_id: if image_id.starts_with("sha256:") { image_id.to_owned() } else { format!("sha256:{image_id}") },
+        image_name: fields.next().unwrap_or("").trim().to_owned(),
+        created: fields.next().unwrap_or("").trim().to_owned(),
+    }))
+}
+
+/// Removes the container `name`, stopping it first (SIGTERM, `grace`, SIGKILL): `true` when
+/// there was one.
+pub(super) async fn remove_container(podman: &Path, name: &str, grace: Duration) -> bool {
+    let seconds = grace.as_secs().to_string();
+    matches!(query(podman, &["rm", "--force", "--time", &seconds, name]).await, Ok(Some(_)))
+}
+
+/// `podman pull reference`, its progress on stderr.
+pub(super) async fn pull(podman: &Path, reference: &str) -> Result<(), String> {
+    let launch = Launch::plain(podman, vec!["pull".to_owned(), reference.to_owned()]);
+    let result = capture(&launch, PULL_TIMEOUT).await.map_err(|error| format!("cannot run podman: {error}"))?;
+    match result.exit {
+        Exit::Code(0) => Ok(()),
+        exit => Err(format!(
+            "`podman pull {reference}` failed ({}): {}",
+            describe(exit),
+            last_line(&String::from_utf8_lossy(&result.combined))
+        )),
+    }
+}
+
+/// Images that only exist where they were built: nothing to pull them from.
+pub(super) fn is_local(reference: &str) -> bool {
+    reference.starts_with("localhost/") || reference.starts_with("sha256:")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn knows_podman_words_for_a_missing_object() {
+        assert!(super::is_missing("Error: localhost/x:1: image not known"));
+        assert!(super::is_missing("Error: no such container bakeoff-1"));
+        assert!(!super::is_missing("Error: cannot connect to the Podman socket"));
+    }
+}

@@ -1,0 +1,186 @@
+//! Realising toolboxes from the manifest, as Nix realises a derivation: `create` makes what is
+//! missing (a toolbox or distrobox container, a podman image), `refresh` pulls the tag and
+//! recreates a container whose image the tag no longer points at. Both are idempotent.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::inspect::{Depth, Inspection, inspect, short_id};
+use super::launch::{Launch, container_tool, device_args};
+use super::podman;
+use super::supervisor::{Exit, capture};
+use crate::manifest::{Runner, Toolbox};
+
+/// Creating a container and its first start (distrobox installs its integration then, which
+/// takes about a minute).
+const CREATE_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// What `create` or `refresh` did to one toolbox, for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Realised {
+    pub toolbox: String,
+    pub lines: Vec<String>,
+}
+
+/// Creates what `toolbox` needs and is missing.
+pub async fn create(toolbox: &Toolbox) -> Result<Realised, String> {
+    let mut realised = Realised { toolbox: toolbox.name.value.clone(), lines: Vec::new() };
+    if toolbox.runner == Runner::Host {
+        realised.lines.push("runs on this machine: nothing to create".to_owned());
+        return Ok(realised);
+    }
+    let inspection = inspect(toolbox, Depth::Containers).await;
+    if inspection.realised() {
+        let what = match &inspection.container {
+            Some(container) => format!("container exists (image {})", short_id(&container.image_id)),
+            None => format!("image is here ({})", short_id(inspection.running.as_ref().map_or("", |image| &image.id))),
+        };
+        realised.lines.push(what);
+        realised.lines.extend(inspection.note.clone());
+        return Ok(realised);
+    }
+    let (tool, podman) = tools(toolbox)?;
+    let image = ensure_image(toolbox, &podman, &inspection, &mut realised).await?;
+    if toolbox.runner != Runner::Podman {
+        create_container(toolbox, &tool, &image, &mut realised).await?;
+    }
+    Ok(realised)
+}
+
+/// Pulls the tag (unless `pull` is false or the image was built here) and recreates a
+/// toolbox or distrobox container created from another image.
+pub async fn refresh(toolbox: &Toolbox, pull: bool) -> Result<Realised, String> {
+    let mut realised = Realised { toolbox: toolbox.name.value.clone(), lines: Vec::new() };
+    if toolbox.runner == Runner::Host {
+        realised.lines.push("runs on this machine: nothing to refresh".to_owned());
+        return Ok(realised);
+    }
+    let (tool, podman) = tools(toolbox)?;
+    let image = declared_image(toolbox)?;
+    if !pull {
+        realised.lines.push(format!("not pulled: `{image}` (--no-pull)"));
+    } else if podman::is_local(&image) {
+        realised.lines.push(format!("not pulled: `{image}` was built on this machine"));
+    } else {
+        podman::pull(&podman, &image).await?;
+        realised.lines.push(format!("pulled `{image}`"));
+    }
+    let inspection = inspect(toolbox, Depth::Containers).await;
+    let Some(tag) = inspection.tag.clone() else {
+        return Err(format!("image `{image}` is not in podman's storage here: pull or build it"));
+    };
+    if toolbox.runner == Runner::Podman {
+        realised.lines.push(format!("runs image {}", short_id(&tag.id)));
+        return Ok(realised);
+    }
+    match &inspection.container {
+        Some(container) if container.image_id == tag.id => {
+            realised.lines.push(format!("container is up to date (image {})", short_id(&tag.id)));
+            return Ok(realised);
+        }
+        Some(container) => {
+            podman::remove_container(&podman, &container.name, Duration::from_secs(10)).await;
+            realised.lines.push(format!(
+                "removed container `{}` (image {})",
+                container.name,
+                short_id(&container.image_id)
+            ));
+        }
+        None => {}
+    }
+    create_container(toolbox, &tool, &image, &mut realised).await?;
+    Ok(realised)
+}
+
+fn tools(toolbox: &Toolbox) -> Result<(PathBuf, PathBuf), String> {
+    let name = toolbox.name.value.as_str();
+    let tool = container_tool(toolbox.runner.name(), name).map_err(|error| error.reason())?;
+    let podman = container_tool("podman", name).map_err(|error| error.reason())?;
+    Ok((tool, podman))
+}
+
+fn declared_image(toolbox: &Toolbox) -> Result<String, String> {
+    toolbox
+        .image
+        .as_ref()
+        .map(|image| image.value.clone())
+        .ok_or_else(|| format!("toolbox `{}` names no `image` to create its container from", toolbox.name.value))
+}
+
+/// The image's tag, pulled when it is missing and can be pulled.
+async fn ensure_image(
+    toolbox: &Toolbox,
+    podman: &Path,
+    inspection: &Inspection,
+    realised: &mut Realised,
+) -> Result<String, String> {
+    let image = declared_image(toolbox)?;
+    if let Some(tag) = &inspection.tag {
+        realised.lines.push(format!("image `{image}` is here ({})", short_id(&tag.id)));
+        return Ok(image);
+    }
+    if podman::is_local(&image) {
+        return Err(format!(
+            "image `{image}` is not in podman's storage here, and a `localhost/` image cannot be pulled: build it \
+             on this machine under that name"
+        ));
+    }
+    podman::pull(podman, &image).await?;
+    realised.lines.push(format!("pulled `{image}`"));
+    Ok(image)
+}
+
+/// `toolbox create` or `distrobox create`, then a first start, which sets the container up.
+async fn create_container(toolbox: &Toolbox, tool: &Path, image: &str, realised: &mut Realised) -> Result<(), String> {
+    let name = toolbox.name.value.as_str();
+    let (create, first_start): (Vec<String>, Vec<String>) = if toolbox.runner == Runner::Toolbox {
+        (
+            vec!["create".to_owned(), "--image".to_owned(), image.to_owned(), name.to_owned()],
+            vec!["run".to_owned(), "-c".to_owned(), name.to_owned(), "--".to_owned(), "true".to_owned()],
+        )
+    } else {
+        let mut create = ["create", "--yes", "--name", name, "--image", image].map(str::to_owned).to_vec();
+        let flags: Vec<String> =
+            device_args(toolbox).into_iter().chain(toolbox.container_args.iter().cloned()).collect();
+        if !flags.is_empty() {
+            create.extend(["--additional-flags".to_owned(), shell_words(&flags)]);
+        }
+        (create, vec!["enter".to_owned(), name.to_owned(), "--".to_owned(), "true".to_owned()])
+    };
+    for args in [create, first_start] {
+        let launch = Launch::plain(tool, args);
+        let command = launch.display();
+        let result =
+            capture(&launch, CREATE_TIMEOUT).await.map_err(|error| format!("cannot run `{command}`: {error}"))?;
+        if result.exit != Exit::Code(0) {
+            let output = String::from_utf8_lossy(&result.combined);
+            return Err(format!("`{command}` failed: {}", podman::last_line(&output)));
+        }
+        realised.lines.push(format!("ran `{command}`"));
+    }
+    Ok(())
+}
+
+/// Arguments joined for a shell (distrobox splits `--additional-flags` as one).
+fn shell_words(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|word| {
+            if word.chars().all(|character| character.is_ascii_alphanumeric() || "-_=/.:,".contains(character)) {
+                word.clone()
+            } else {
+                format!("'{}'", word.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn quotes_only_what_a_shell_would_split() {
+        let words = ["--device".to_owned(), "/dev/kfd".to_owned(), "--label".to_owned(), "a b's".to_owned()];
+        assert_eq!(super::shell_words(&words), r"--device /dev/kfd --label 'a b'\''s'");
+    }
+}
