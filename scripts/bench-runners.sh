@@ -24,6 +24,7 @@ cleanup() {
     podman rm --force --time 0 bench-runners-tb >/dev/null 2>&1 || true
     as_user podman rm --force --time 0 bench-runners-db >/dev/null 2>&1 || true
     rm -rf "$work"
+    [ -z "$BAKEOFF_DBUS_PID" ] || kill "$BAKEOFF_DBUS_PID" 2>/dev/null || true
 }
 trap cleanup EXIT
 

@@ -4,6 +4,8 @@
 #   CONTAINERS_CONF=…            runc and cgroupfs (crun fails on this kind of host)
 #   BAKEOFF_TEST_IMAGE=localhost/bakeoff-llama:cpu   Debian + the pip-installed llama.cpp
 #   BAKEOFF_TEST_USER=bakeoff-test                   a normal user with rootless podman (distrobox)
+#   BAKEOFF_DBUS_PID=…           the system bus this script started (empty when one ran): the
+#                                caller stops it when done
 # Usage: scripts/containers.sh LLAMA_BIN_DIR   (as root; apt-get installs what is missing)
 #
 # The Debian base image is the slow part (debootstrap, ~3 minutes): it is kept in podman's
@@ -39,9 +41,12 @@ chmod 644 "$conf"
 export CONTAINERS_CONF=$conf
 
 # toolbox talks to the system bus; a machine without systemd has no bus running.
-if [ ! -S /run/dbus/system_bus_socket ]; then
+dbus_pid=
+if [ ! -S /run/dbus/system_bus_socket ] || ! dbus-send --system --print-reply --dest=org.freedesktop.DBus / \
+    org.freedesktop.DBus.GetId >/dev/null 2>&1; then
     mkdir -p /run/dbus
-    dbus-daemon --system --fork >&2
+    rm -f /run/dbus/system_bus_socket /run/dbus/pid
+    dbus_pid=$(dbus-daemon --system --fork --print-pid)
 fi
 
 # A cached base is reused only if it is sound: its root must be world-readable (a rootless
@@ -105,3 +110,4 @@ fi
 echo "CONTAINERS_CONF=$conf"
 echo "BAKEOFF_TEST_IMAGE=$image"
 echo "BAKEOFF_TEST_USER=$user"
+echo "BAKEOFF_DBUS_PID=$dbus_pid"

@@ -8,6 +8,8 @@ eval "$(scripts/provision.sh)"
 export BAKEOFF_TEST_LLAMA_BIN_DIR="$LLAMA_BIN_DIR" BAKEOFF_TEST_MODEL="$GEMMA_MODEL"
 eval "$(scripts/containers.sh "$LLAMA_BIN_DIR")"
 export CONTAINERS_CONF BAKEOFF_TEST_IMAGE BAKEOFF_TEST_USER
+# The system bus the set-up started for toolbox goes when the tests are done.
+trap '[ -z "$BAKEOFF_DBUS_PID" ] || kill "$BAKEOFF_DBUS_PID" 2>/dev/null || true' EXIT
 if command -v cargo-nextest >/dev/null 2>&1; then
     cargo nextest run --locked --no-fail-fast
     cargo test --locked --doc
