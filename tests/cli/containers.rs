@@ -154,6 +154,27 @@ experiment "served" {
 }
 "#;
 
+/// A toolbox and a podman toolbox on an image of the test's own, in a project whose experiments
+/// (`BENCH_AND_SERVER`, as `edit` changes it) use both.
+struct Boxed {
+    toolbox: String,
+    podman: String,
+    image: TestImage,
+    directory: tempfile::TempDir,
+}
+
+impl Boxed {
+    fn new(containers: &Containers, what: &str, edit: impl Fn(String) -> String) -> Self {
+        let (toolbox, podman) = (unique(&format!("{what}-tb")), unique(&format!("{what}-pm")));
+        let mut image = TestImage::build(&containers.image, &format!("localhost/{}:cpu", unique(what)), what);
+        image.containers.push(toolbox.clone());
+        let experiments = edit(BENCH_AND_SERVER.replace("TOOLBOX", &toolbox).replace("PODMAN", &podman));
+        let manifest = format!("{}{experiments}", toolboxes(&toolbox, &podman, &image.tag));
+        let directory = project(&[("experiments/boxed.kdl", &manifest)]);
+        Self { toolbox, podman, image, directory }
+    }
+}
+
 fn by_toolbox<'a>(records: &'a [CellRecord], toolbox: &str, experiment: &str) -> Vec<&'a CellRecord> {
     records
         .iter()
@@ -165,15 +186,7 @@ fn by_toolbox<'a>(records: &'a [CellRecord], toolbox: &str, experiment: &str) ->
 fn toolbox_and_podman_cells_record_the_image_that_ran() {
     let llama = Llama::get();
     let containers = Containers::get();
-    let (toolbox, podman_box) = (unique("tb"), unique("pm"));
-    let mut image = TestImage::build(&containers.image, &format!("localhost/{}:cpu", unique("image")), "one");
-    image.containers.push(toolbox.clone());
-    let manifest = format!(
-        "{}{}",
-        toolboxes(&toolbox, &podman_box, &image.tag),
-        BENCH_AND_SERVER.replace("TOOLBOX", &toolbox).replace("PODMAN", &podman_box)
-    );
-    let directory = project(&[("experiments/boxed.kdl", &manifest)]);
+    let Boxed { toolbox, podman: podman_box, image, directory } = Boxed::new(&containers, "one", |text| text);
     let run = |what: &[&str]| bakeoff(&llama, directory.path()).args(what).run();
 
     // Before `toolbox create`: the toolbox's cells are blocked with what to do; the podman
@@ -330,20 +343,11 @@ fn servers(pattern: &str) -> Vec<String> {
 fn a_killed_run_leaves_a_server_in_a_container_that_the_next_run_stops() {
     let llama = Llama::get();
     let containers = Containers::get();
-    let (toolbox, podman_box) = (unique("kill-tb"), unique("kill-pm"));
-    let mut image = TestImage::build(&containers.image, &format!("localhost/{}:cpu", unique("kill")), "kill");
-    image.containers.push(toolbox.clone());
     // Many long answers: the cell is still in flight when bakeoff is killed.
-    let manifest = format!(
-        "{}{}",
-        toolboxes(&toolbox, &podman_box, &image.tag),
-        BENCH_AND_SERVER
-            .replace("TOOLBOX", &toolbox)
-            .replace("PODMAN", &podman_box)
-            .replace(r#"max-tokens=4 prompt="Say hello.""#, r#"max-tokens=400 prompt="Tell a long story.""#)
+    let Boxed { toolbox, podman: podman_box, image: _image, directory } = Boxed::new(&containers, "kill", |text| {
+        text.replace(r#"max-tokens=4 prompt="Say hello.""#, r#"max-tokens=400 prompt="Tell a long story.""#)
             .replace("repeat 2", "repeat 50")
-    );
-    let directory = project(&[("experiments/boxed.kdl", &manifest)]);
+    });
     assert_eq!(bakeoff(&llama, directory.path()).args(["toolbox", "create", &toolbox]).run().code, 0);
     let running = directory.path().join("results/.running.json");
     for (which, kind) in [(&podman_box, "container"), (&toolbox, "process")] {
