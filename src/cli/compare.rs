@@ -57,6 +57,7 @@ pub(super) fn reproduce(project: &Project, args: &ReproduceArgs) -> Result<(), E
         targets: TargetArgs { targets: args.experiments.clone() },
         selection: SelectionArgs { force: false, retry_failed: args.retry_failed, only: args.only.clone() },
         no_progress: args.no_progress,
+        no_load_groups: false,
         grace: args.grace,
     };
     let outcome = super::run::run_then(project, &run_args, false);

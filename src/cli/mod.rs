@@ -208,6 +208,10 @@ pub struct RunArgs {
     /// Seconds between SIGTERM and SIGKILL when a cell times out or is interrupted.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub grace: u64,
+    /// Run every bench cell in a llama-bench process of its own (a model load per cell),
+    /// instead of one process for cells that differ only in per-test parameters.
+    #[arg(long)]
+    pub no_load_groups: bool,
 }
 
 #[derive(Debug, Args)]

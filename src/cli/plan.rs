@@ -2,16 +2,17 @@
 
 use super::{PlanArgs, Project, SelectionArgs};
 use crate::Error;
-use crate::plan::{PlanGraph, Selection, render_json, render_text};
+use crate::plan::{PlanGraph, Selection, render_json, render_text, schedule, tested_models};
 
 pub(super) fn run(project: &Project, args: &PlanArgs) -> Result<(), Error> {
     let selection = selection(&args.selection)?;
     let loaded = project.load(&args.targets.targets)?;
     let host = project.host()?;
     let cells = project.resolve(&loaded, &host)?;
-    let planned = project.plan(cells, &selection)?;
+    let (planned, history) = project.plan_with_history(cells, &selection)?;
     let output = if args.dot {
-        PlanGraph::build(&planned).to_dot(&planned)
+        let work = schedule(&planned, &tested_models(&history, &planned, &host.id), true);
+        PlanGraph::build(&planned, &work).to_dot(&planned, &work)
     } else if args.json {
         render_json(&planned)
     } else {

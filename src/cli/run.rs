@@ -1,16 +1,15 @@
 //! `bakeoff run`: run every cell that has no result yet, recording each as it finishes.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use super::plan::selection;
 use super::report::{Reporter, shown};
 use super::{Project, RunArgs};
 use crate::Error;
-use crate::plan::{Decision, History, PlannedCell};
+use crate::plan::{Decision, History, PlannedCell, schedule, tested_models};
 use crate::report::ExpectedCell;
-use crate::run::{Executor, LaunchContext, RunOptions, acquire};
+use crate::run::{Executor, LaunchContext, Observer, RunOptions, acquire};
 use crate::store::CellRecord;
 
 pub(super) fn run(project: &Project, args: &RunArgs) -> Result<(), Error> {
@@ -34,13 +33,12 @@ pub(super) fn run_then(project: &Project, args: &RunArgs, summary_on_stdout: boo
     let estimates = estimates(project, &planned, &history);
     // The plan read the whole store only when some cell had no result.
     let records = if history.is_empty() { project.records() } else { history };
-    let reporter = RefCell::new(Reporter::new(&loaded, project.lock()?, expected, records));
-    let on_record = |record: &CellRecord| {
-        let mut reporter = reporter.borrow_mut();
-        reporter.add(record);
-        if let Err(error) = reporter.write_soon(&project.store, &record.experiment) {
-            eprintln!("warning: cannot write the report of `{}`: {error}", record.experiment);
-        }
+    // Models with no result on this host yet run first.
+    let tested = tested_models(&records, &planned, &host.id);
+    let mut observer = ReportObserver {
+        reporter: Reporter::new(&loaded, project.lock()?, expected, records),
+        store: &project.store,
+        finished: BTreeSet::new(),
     };
     let mut context = LaunchContext {
         mounts: project.roots.roots.clone(),
@@ -53,14 +51,15 @@ pub(super) fn run_then(project: &Project, args: &RunArgs, summary_on_stdout: boo
         store: &project.store,
         context,
         options: RunOptions { grace: Duration::from_secs(args.grace), progress_bars: !args.no_progress, estimates },
-        on_record: &on_record,
     };
-    let summary = executor.run(&planned)?;
+    let work = schedule(&planned, &tested, !args.no_load_groups);
+    let summary = executor.run(&planned, &work, &mut observer)?;
     // Also when nothing ran: a report from an older bakeoff, or none yet, is brought up to date.
     for experiment in &loaded.selected {
-        match reporter.borrow().write(&project.store, experiment) {
-            Ok(path) => eprintln!("report: {}", shown(&path).display()),
-            Err(error) => eprintln!("warning: cannot write the report of `{experiment}`: {error}"),
+        if !observer.finished.contains(experiment) {
+            for line in observer.finished(experiment) {
+                eprintln!("{line}");
+            }
         }
     }
     if summary_on_stdout {
@@ -78,6 +77,33 @@ pub(super) fn run_then(project: &Project, args: &RunArgs, summary_on_stdout: boo
         });
     }
     Ok(())
+}
+
+/// The reporter as the run's observer: the report is rewritten as records land (not more often
+/// than its writing time allows) and written once its experiment is done.
+struct ReportObserver<'a> {
+    reporter: Reporter<'a>,
+    store: &'a crate::store::Store,
+    /// Experiments whose report this run wrote at their end.
+    finished: BTreeSet<String>,
+}
+
+impl Observer for ReportObserver<'_> {
+    fn recorded(&mut self, record: &CellRecord) -> Vec<String> {
+        self.reporter.add(record);
+        match self.reporter.write_soon(self.store, &record.experiment) {
+            Ok(()) => Vec::new(),
+            Err(error) => vec![format!("warning: cannot write the report of `{}`: {error}", record.experiment)],
+        }
+    }
+
+    fn finished(&mut self, experiment: &str) -> Vec<String> {
+        self.finished.insert(experiment.to_owned());
+        match self.reporter.write(self.store, experiment) {
+            Ok(path) => vec![format!("report: {}", shown(&path).display())],
+            Err(error) => vec![format!("warning: cannot write the report of `{experiment}`: {error}")],
+        }
+    }
 }
 
 /// How long each cell to run took last time: its own earlier result (a forced or retried

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::canonical::{Fingerprint, HostPrint, RequestPrint, SCHEMA, ToolboxPrint, WorkloadPrint};
 use crate::host::HostFacts;
 use crate::manifest::{Experiment, Manifests, Part, Template};
-use crate::matrix::Cell;
+use crate::matrix::{Cell, WorkloadKind};
 
 /// What is known about a declared model on this machine.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -82,10 +82,10 @@ pub fn resolve_cell(
         Resolver { manifests, experiment, cell: &cell, inputs, blocked: Vec::new(), unhashed: Vec::new() };
     let toolbox_name = cell.value("toolbox").unwrap_or("host").to_owned();
     let model = cell.value("model").map(str::to_owned);
-    let (program, templates): (&str, &[Template]) = match cell.workload.as_str() {
-        "bench" => ("llama-bench", experiment.bench.as_ref().map_or(&[], |bench| &bench.args)),
-        "command" => ("", experiment.command.as_ref().map_or(&[], |command| &command.args)),
-        _ => ("llama-server", experiment.server.as_ref().map_or(&[], |server| &server.args)),
+    let (program, templates): (&str, &[Template]) = match cell.kind() {
+        WorkloadKind::Bench => ("llama-bench", experiment.bench.as_ref().map_or(&[], |bench| &bench.args)),
+        WorkloadKind::Command => ("", experiment.command.as_ref().map_or(&[], |command| &command.args)),
+        WorkloadKind::Server(_) => ("llama-server", experiment.server.as_ref().map_or(&[], |server| &server.args)),
     };
     let mut argv = Vec::new();
     let mut printed = Vec::new();
@@ -237,9 +237,9 @@ impl Resolver<'_> {
     }
 
     fn workload(&mut self) -> WorkloadPrint {
-        match self.cell.workload.as_str() {
-            "bench" => WorkloadPrint::Bench,
-            "command" => WorkloadPrint::Command {
+        match self.cell.kind() {
+            WorkloadKind::Bench => WorkloadPrint::Bench,
+            WorkloadKind::Command => WorkloadPrint::Command {
                 metrics: self
                     .experiment
                     .command
@@ -248,7 +248,7 @@ impl Resolver<'_> {
                     .map(|metric| (metric.name.value.clone(), metric.regex.value.clone()))
                     .collect(),
             },
-            name => {
+            WorkloadKind::Server(name) => {
                 let Some(workload) = self.experiment.workloads.iter().find(|workload| workload.name.value == name)
                 else {
                     return WorkloadPrint::Server { name: name.to_owned(), repeat: 1, requests: Vec::new() };

@@ -11,7 +11,26 @@ pub struct Cell {
     pub workload: String,
 }
 
+/// What a cell runs: the one place that tells a workload's kind from its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkloadKind<'a> {
+    /// llama-bench.
+    Bench,
+    /// Any program, with regex metrics.
+    Command,
+    /// A named server workload, sent to a llama-server.
+    Server(&'a str),
+}
+
 impl Cell {
+    pub fn kind(&self) -> WorkloadKind<'_> {
+        match self.workload.as_str() {
+            "bench" => WorkloadKind::Bench,
+            "command" => WorkloadKind::Command,
+            name => WorkloadKind::Server(name),
+        }
+    }
+
     /// `glm-flash-quant/model=glm-4.7-flash-q8,toolbox=llama-vulkan-radv,depth=0,fa=1/bench`.
     pub fn id(&self) -> String {
         let mut id = String::with_capacity(64);

@@ -1,12 +1,16 @@
-//! The plan as a petgraph DAG: probe host, hash inputs, inspect toolboxes → cells → reports.
+//! The plan as a petgraph DAG: what `bakeoff run` walks and `plan --dot` draws. Probing the
+//! host, hashing models and inspecting toolboxes come first (a cell's fingerprint needs them,
+//! so they are done while planning); then the measuring steps in the schedule's order — a
+//! cell, a llama-bench load group and the cells it records, a server's start, its cells and
+//! its stop — and each experiment's report once its cells are done.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::decide::{Decision, PlannedCell};
+use super::schedule::Work;
 
 /// One step of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,17 +20,24 @@ pub enum Step {
     InspectToolbox(String),
     /// Index into the planned cells.
     Cell(usize),
+    /// One llama-bench process for the cells of this unit of work (index into the work).
+    LoadGroup(usize),
+    StartServer(usize),
+    StopServer(usize),
     Report(String),
 }
 
 #[derive(Debug)]
 pub struct PlanGraph {
     pub graph: DiGraph<Step, ()>,
+    /// The order among steps that are ready at the same time: the schedule's.
+    priorities: BTreeMap<NodeIndex, (usize, usize)>,
 }
 
 impl PlanGraph {
-    pub fn build(cells: &[PlannedCell]) -> Self {
+    pub fn build(cells: &[PlannedCell], work: &[Work]) -> Self {
         let mut graph = DiGraph::new();
+        let mut priorities = BTreeMap::new();
         let probe = graph.add_node(Step::ProbeHost);
         let mut models: BTreeMap<&str, NodeIndex> = BTreeMap::new();
         let mut toolboxes: BTreeMap<&str, NodeIndex> = BTreeMap::new();
@@ -38,28 +49,81 @@ impl PlanGraph {
             let toolbox = planned.cell.toolbox.as_str();
             toolboxes.entry(toolbox).or_insert_with(|| graph.add_node(Step::InspectToolbox(toolbox.to_owned())));
         }
-        for (index, planned) in cells.iter().enumerate() {
-            let node = graph.add_node(Step::Cell(index));
+        let inputs = |graph: &mut DiGraph<Step, ()>, cell: usize, node: NodeIndex| {
+            let planned = &cells[cell].cell;
             graph.add_edge(probe, node, ());
-            if let Some(model) = &planned.cell.model {
+            if let Some(model) = &planned.model {
                 graph.add_edge(models[model.as_str()], node, ());
             }
-            graph.add_edge(toolboxes[planned.cell.toolbox.as_str()], node, ());
-            let experiment = planned.cell.cell.experiment.as_str();
-            let report =
-                *reports.entry(experiment).or_insert_with(|| graph.add_node(Step::Report(experiment.to_owned())));
-            graph.add_edge(node, report, ());
+            graph.add_edge(toolboxes[planned.toolbox.as_str()], node, ());
+        };
+        let mut cell_nodes: BTreeMap<usize, NodeIndex> = BTreeMap::new();
+        // Cells that do not run (cached, blocked, failed before) are settled first.
+        for (index, planned) in cells.iter().enumerate() {
+            if !matches!(planned.decision, Decision::Run(_)) {
+                let node = graph.add_node(Step::Cell(index));
+                inputs(&mut graph, index, node);
+                priorities.insert(node, (0, index));
+                cell_nodes.insert(index, node);
+            }
         }
-        Self { graph }
+        for (position, unit) in work.iter().enumerate() {
+            let rank = position + 1;
+            match unit {
+                Work::Cell(index) => {
+                    let node = graph.add_node(Step::Cell(*index));
+                    inputs(&mut graph, *index, node);
+                    priorities.insert(node, (rank, 0));
+                    cell_nodes.insert(*index, node);
+                }
+                Work::LoadGroup(group) => {
+                    let load = graph.add_node(Step::LoadGroup(position));
+                    priorities.insert(load, (rank, 0));
+                    // One model and toolbox for the group: its cells differ in per-test values only.
+                    inputs(&mut graph, group.cells[0], load);
+                    for (order, &index) in group.cells.iter().enumerate() {
+                        // A cell the group could not record runs alone, right after it.
+                        let node = graph.add_node(Step::Cell(index));
+                        graph.add_edge(load, node, ());
+                        priorities.insert(node, (rank, order + 1));
+                        cell_nodes.insert(index, node);
+                    }
+                }
+                Work::Server(group) => {
+                    let start = graph.add_node(Step::StartServer(position));
+                    let stop = graph.add_node(Step::StopServer(position));
+                    priorities.insert(start, (rank, 0));
+                    priorities.insert(stop, (rank, group.cells.len() + 1));
+                    inputs(&mut graph, group.cells[0], start);
+                    for (order, &index) in group.cells.iter().enumerate() {
+                        let node = graph.add_node(Step::Cell(index));
+                        graph.add_edge(start, node, ());
+                        graph.add_edge(node, stop, ());
+                        priorities.insert(node, (rank, order + 1));
+                        cell_nodes.insert(index, node);
+                    }
+                }
+            }
+        }
+        for (index, node) in &cell_nodes {
+            let experiment = cells[*index].cell.cell.experiment.as_str();
+            let report = *reports.entry(experiment).or_insert_with(|| {
+                let report = graph.add_node(Step::Report(experiment.to_owned()));
+                priorities.insert(report, (usize::MAX, 0));
+                report
+            });
+            graph.add_edge(*node, report, ());
+        }
+        Self { graph, priorities }
     }
 
-    /// Steps in an order that respects every edge.
-    pub fn order(&self) -> Vec<NodeIndex> {
-        petgraph::algo::toposort(&self.graph, None).expect("the plan graph has no cycles by construction")
+    /// Which of several ready steps goes first (lower first).
+    pub fn priority(&self, node: NodeIndex) -> (usize, usize) {
+        self.priorities.get(&node).copied().unwrap_or((0, 0))
     }
 
     /// Graphviz DOT, one node per step, labelled for people.
-    pub fn to_dot(&self, cells: &[PlannedCell]) -> String {
+    pub fn to_dot(&self, cells: &[PlannedCell], work: &[Work]) -> String {
         let mut dot = String::from("digraph plan {\n    rankdir=LR;\n    node [shape=box];\n");
         for index in self.graph.node_indices() {
             let (label, style) = match &self.graph[index] {
@@ -75,6 +139,21 @@ impl PlanGraph {
                     };
                     (format!("{}\\n{}", planned.cell.id, status_word(&planned.decision)), style)
                 }
+                Step::LoadGroup(position) => {
+                    let argv = match &work[*position] {
+                        Work::LoadGroup(group) => group.argv.join(" "),
+                        _ => String::new(),
+                    };
+                    (format!("llama-bench load group\\n{argv}"), ", shape=component")
+                }
+                Step::StartServer(position) => {
+                    let argv = match &work[*position] {
+                        Work::Server(group) => format!("{}: {}", group.toolbox, group.argv.join(" ")),
+                        _ => String::new(),
+                    };
+                    (format!("start server\\n{argv}"), ", shape=invhouse")
+                }
+                Step::StopServer(_) => ("stop server".to_owned(), ", shape=house"),
                 Step::Report(experiment) => (format!("report {experiment}"), ""),
             };
             let _ = writeln!(dot, "    n{} [label=\"{}\"{style}];", index.index(), label.replace('"', "\\\""));
@@ -84,11 +163,6 @@ impl PlanGraph {
         }
         dot.push_str("}\n");
         dot
-    }
-
-    /// How many cells depend on the step at `index`.
-    pub fn dependents(&self, index: NodeIndex) -> usize {
-        self.graph.neighbors_directed(index, Direction::Outgoing).count()
     }
 }
 

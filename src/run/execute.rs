@@ -1,20 +1,29 @@
-//! Running the planned cells one at a time on this host, recording each result as it lands.
+//! Running a plan on this host: the walk of its DAG, one measuring step at a time, recording each
+//! result as it lands.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+
+use petgraph::Direction;
+use petgraph::graph::NodeIndex;
+use tokio::sync::mpsc::{self, UnboundedSender};
 use tokio::sync::watch;
 
+use super::dispatch::{Event, Observer, dispatch};
 use super::launch::{LaunchContext, launch};
 use super::leftovers::{Tracker, stop_leftovers};
 use super::metrics::{bench_metrics, command_metrics};
 use super::progress::Progress;
+use super::server::Server;
 use super::supervisor::{ChildResult, Exit, StopSignal, signal_name, supervise, wait_for_stop};
 use crate::fingerprint::ResolvedCell;
 use crate::host::HostFacts;
 use crate::manifest::Manifests;
-use crate::plan::{Decision, PlannedCell};
+use crate::plan::{Decision, PlanGraph, PlannedCell, ServerGroup, Step, Work};
 use crate::store::{CellRecord, Failure, MetricValue, Status, Store, StoreError};
 
 /// Seconds a cell may take when its experiment sets no `timeout`.
@@ -71,180 +80,284 @@ pub struct Executor<'a> {
     pub store: &'a Store,
     pub context: LaunchContext,
     pub options: RunOptions,
-    /// Called with each record once it is in the store (the report is rewritten from it).
-    pub on_record: &'a dyn Fn(&CellRecord),
+}
+
+/// Where a run is: what the walk of the plan's graph keeps from one step to the next.
+pub(super) struct Walk {
+    pub(super) events: UnboundedSender<Event>,
+    pub(super) stop: StopSignal,
+    pub(super) tracker: Arc<Tracker>,
+    pub(super) summary: RunSummary,
+    client: reqwest::Client,
+    /// Per server group (its index in the work), the running server or why it did not start.
+    servers: HashMap<usize, Result<Server, String>>,
+    /// The server group of each server cell.
+    server_of: HashMap<usize, usize>,
+    /// Cells this run recorded already (a load group records several in one step).
+    pub(super) recorded: HashSet<usize>,
+}
+
+impl Walk {
+    pub(super) fn note(&self, line: String) {
+        let _ = self.events.send(Event::Note(line));
+    }
+
+    pub(super) fn stopping(&self) -> bool {
+        *self.stop.borrow() > 0
+    }
 }
 
 impl Executor<'_> {
-    /// Runs every cell the plan says will run; Ctrl-C stops the cell in flight (a second one
-    /// kills it at once) and ends the run, keeping every result already recorded.
-    pub fn run(&self, planned: &[PlannedCell]) -> Result<RunSummary, crate::Error> {
+    /// Runs the plan: walks its DAG (`work` says what shares a process and in which order),
+    /// recording each result as it lands. Ctrl-C stops the step in flight (a second one kills
+    /// it at once) and ends the run, keeping every result already recorded. The observer
+    /// hears of every record and of every experiment whose cells are all done.
+    pub fn run(
+        &self,
+        planned: &[PlannedCell],
+        work: &[Work],
+        observer: &mut dyn Observer,
+    ) -> Result<RunSummary, crate::Error> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|source| crate::Error::Io { what: "cannot start the async runtime".to_owned(), source })?;
         runtime.block_on(async {
             let (stop_sender, stop) = watch::channel(0u32);
-            let signals = tokio::spawn(forward_signals(stop_sender));
-            // Nothing a killed run left (a server holding its model, a container) may run
-            // beside what this run measures.
-            let running = self.store.running_path();
-            for line in stop_leftovers(&running, self.options.grace).await {
-                eprintln!("stopped what an earlier run left running: {line}");
-            }
-            let tracker = Arc::new(Tracker::new(running));
-            let summary = self.run_all(planned, stop, &tracker).await;
+            let (events, receiver) = mpsc::unbounded_channel();
+            let signals = tokio::spawn(forward_signals(stop_sender, events.clone()));
+            // Estimates in the order the cells will run.
+            let estimates = work
+                .iter()
+                .flat_map(Work::cells)
+                .map(|&index| self.options.estimates.get(&planned[index].cell.hash).copied())
+                .collect();
+            let progress = Progress::new(estimates, self.options.progress_bars);
+            let walking = async {
+                // Nothing a killed run left (a server holding its model, a container) may run
+                // beside what this run measures.
+                let running = self.store.running_path();
+                for line in stop_leftovers(&running, self.options.grace).await {
+                    let _ = events.send(Event::Note(format!("stopped what an earlier run left running: {line}")));
+                }
+                let mut walk = Walk {
+                    events: events.clone(),
+                    stop,
+                    tracker: Arc::new(Tracker::new(running)),
+                    summary: RunSummary { cells: planned.len(), ..RunSummary::default() },
+                    // A fresh connection per request: llama-server may close idle keep-alive
+                    // connections, and a POST on a connection closed under it fails.
+                    client: reqwest::Client::builder()
+                        .no_proxy()
+                        .pool_max_idle_per_host(0)
+                        .build()
+                        .expect("an HTTP client without TLS builds"),
+                    servers: HashMap::new(),
+                    server_of: work
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, unit)| matches!(unit, Work::Server(_)))
+                        .flat_map(|(position, unit)| unit.cells().iter().map(move |&cell| (cell, position)))
+                        .collect(),
+                    recorded: HashSet::new(),
+                };
+                let result = self.walk(planned, work, &mut walk).await;
+                let _ = events.send(Event::Done);
+                result.map(|()| walk.summary)
+            };
+            let (result, ()) = tokio::join!(walking, dispatch(receiver, progress, observer));
             signals.abort();
-            Ok(summary?)
+            Ok(result?)
         })
     }
 
-    async fn run_all(
-        &self,
-        planned: &[PlannedCell],
-        stop: StopSignal,
-        tracker: &Arc<Tracker>,
-    ) -> Result<RunSummary, StoreError> {
-        let mut summary = RunSummary { cells: planned.len(), ..RunSummary::default() };
-        let estimates = planned
-            .iter()
-            .filter(|cell| matches!(cell.decision, Decision::Run(_)))
-            .map(|cell| self.options.estimates.get(&cell.cell.hash).copied())
+    /// Takes the graph's steps as they become ready, the most urgent first (the schedule's
+    /// order), one at a time: measuring steps have the machine to themselves.
+    async fn walk(&self, planned: &[PlannedCell], work: &[Work], walk: &mut Walk) -> Result<(), StoreError> {
+        let plan = PlanGraph::build(planned, work);
+        let graph = &plan.graph;
+        let mut waiting: HashMap<NodeIndex, usize> = graph
+            .node_indices()
+            .map(|node| (node, graph.neighbors_directed(node, Direction::Incoming).count()))
             .collect();
-        let mut progress = Progress::new(estimates, self.options.progress_bars);
-        for cell in planned {
-            match &cell.decision {
-                Decision::Cached => summary.cached += 1,
-                Decision::FailedBefore { .. } => summary.failed_before += 1,
-                Decision::Blocked { reasons } => {
-                    summary.blocked += 1;
-                    self.record_blocked(&cell.cell, reasons)?;
-                }
-                Decision::Run(_) => {
-                    if *stop.borrow() > 0 {
-                        summary.interrupted = true;
-                        break;
-                    }
-                    if !matches!(cell.cell.cell.workload.as_str(), "bench" | "command") {
-                        // Server workloads run after the others, grouped by server.
-                        continue;
-                    }
-                    match self.run_cell(&cell.cell, &mut progress, stop.clone(), tracker).await? {
-                        Some(Status::Ok) => summary.ok += 1,
-                        Some(_) => summary.failed += 1,
-                        None => {
-                            summary.interrupted = true;
-                            progress.note(&format!("interrupted {}: no result recorded", cell.cell.id));
-                            break;
-                        }
-                    }
+        let mut ready: BinaryHeap<Reverse<((usize, usize), NodeIndex)>> = waiting
+            .iter()
+            .filter(|(_, count)| **count == 0)
+            .map(|(node, _)| Reverse((plan.priority(*node), *node)))
+            .collect();
+        while let Some(Reverse((_, node))) = ready.pop() {
+            self.step(&graph[node], planned, work, walk).await?;
+            if walk.summary.interrupted {
+                break;
+            }
+            for next in graph.neighbors_directed(node, Direction::Outgoing) {
+                let count = waiting.get_mut(&next).expect("every node has a count");
+                *count -= 1;
+                if *count == 0 {
+                    ready.push(Reverse((plan.priority(next), next)));
                 }
             }
         }
-        if !summary.interrupted {
-            self.run_server_cells(planned, &mut progress, &stop, &mut summary, tracker).await?;
-        }
-        progress.close();
-        Ok(summary)
-    }
-
-    /// Server workloads: one llama-server per distinct (toolbox, server argv), started once,
-    /// serving every cell that needs it, in plan order; a server that died is started again
-    /// for the next cell.
-    async fn run_server_cells(
-        &self,
-        planned: &[PlannedCell],
-        progress: &mut Progress,
-        stop: &StopSignal,
-        summary: &mut RunSummary,
-        tracker: &Arc<Tracker>,
-    ) -> Result<(), StoreError> {
-        let mut groups: Vec<(&str, &[String], Vec<&ResolvedCell>)> = Vec::new();
-        for cell in planned.iter().filter(|cell| matches!(cell.decision, Decision::Run(_))) {
-            let cell = &cell.cell;
-            if matches!(cell.cell.workload.as_str(), "bench" | "command") {
-                continue;
-            }
-            match groups.iter_mut().find(|(toolbox, argv, _)| *toolbox == cell.toolbox && *argv == cell.argv.as_slice())
-            {
-                Some((_, _, cells)) => cells.push(cell),
-                None => groups.push((&cell.toolbox, &cell.argv, vec![cell])),
-            }
-        }
-        // A fresh connection per request: llama-server may close idle keep-alive connections,
-        // and a POST on a connection closed under it fails.
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .pool_max_idle_per_host(0)
-            .build()
-            .expect("an HTTP client without TLS builds");
-        for (toolbox_name, argv, cells) in groups {
-            let toolbox = &self.manifests.toolboxes[toolbox_name];
-            let experiment =
-                self.manifests.experiment(&cells[0].cell.experiment).expect("planned cells name known experiments");
-            let ready_timeout =
-                Duration::from_secs(experiment.server.as_ref().and_then(|server| server.ready_timeout).unwrap_or(600));
-            let mut server: Option<super::server::Server> = None;
-            // A server that could not start fails the rest of its cells with the same reason
-            // instead of being waited for once per cell.
-            let mut start_failure: Option<String> = None;
-            for cell in cells {
-                if *stop.borrow() > 0 {
-                    summary.interrupted = true;
-                    break;
-                }
-                progress.start(&cell.id, "running");
-                let mut record = CellRecord::new(cell, self.host, Status::Failed);
-                record.timings.started_unix_ms = now_unix_ms();
-                let started = std::time::Instant::now();
-                if server.as_mut().is_some_and(|server| !server.is_running()) {
-                    progress.note(&format!("llama-server for {} died; starting it again", cell.id));
-                    if let Some(dead) = server.take() {
-                        dead.stop(self.options.grace).await;
-                    }
-                }
-                if server.is_none() && start_failure.is_none() {
-                    let log = self.store.log_path(&format!("server-{}", &cell.hash));
-                    let name = format!("server-{}", short_hash(&cell.hash));
-                    let outcome = match launch(toolbox, argv, &self.context, &name) {
-                        Ok(launched) => {
-                            super::server::start(&launched, &log, ready_timeout, &client, Some(tracker)).await
-                        }
-                        Err(error) => Err(error.reason()),
-                    };
-                    match outcome {
-                        Ok(ready) => {
-                            progress.note(&format!(
-                                "llama-server ready on port {} after {:.0} ms",
-                                ready.port, ready.load_ms
-                            ));
-                            server = Some(ready);
-                        }
-                        Err(reason) => start_failure = Some(reason),
-                    }
-                }
-                if let Some(reason) = &start_failure {
-                    record.failure = Some(reason_only(reason.clone()));
-                }
-                if let Some(running) = server.as_mut()
-                    && !self.serve_cell(&client, running, cell, experiment, &mut record, stop.clone()).await
-                {
-                    summary.interrupted = true;
-                    progress.note(&format!("interrupted {}: no result recorded", cell.id));
-                    break;
-                }
-                record.timings.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-                progress.finish(&finished_line(&cell.id, &record, describe_server_metrics));
-                self.record(&record)?;
-                if record.status == Status::Ok { summary.ok += 1 } else { summary.failed += 1 }
-            }
-            if let Some(running) = server.take()
-                && let Some(problem) = running.stop(self.options.grace).await
-            {
-                progress.note(&format!("warning: {problem}"));
+        // An interrupted run leaves no server behind.
+        for (_, server) in walk.servers.drain() {
+            if let Ok(server) = server {
+                server.stop(self.options.grace).await;
             }
         }
         Ok(())
+    }
+
+    async fn step(
+        &self,
+        step: &Step,
+        planned: &[PlannedCell],
+        work: &[Work],
+        walk: &mut Walk,
+    ) -> Result<(), StoreError> {
+        match step {
+            // Done while planning: a cell's fingerprint needs the host's facts, its models'
+            // hashes and its toolbox's inspection, so the plan holds their results.
+            Step::ProbeHost | Step::HashModel(_) | Step::InspectToolbox(_) => {}
+            Step::Cell(index) => self.cell_step(*index, planned, work, walk).await?,
+            Step::LoadGroup(position) => {
+                if let Work::LoadGroup(group) = &work[*position] {
+                    self.run_group(group, planned, walk).await?;
+                }
+            }
+            Step::StartServer(position) => {
+                if let Work::Server(group) = &work[*position] {
+                    self.start_server(*position, group, planned, walk).await;
+                }
+            }
+            Step::StopServer(position) => {
+                if let Some(Ok(server)) = walk.servers.remove(position)
+                    && let Some(problem) = server.stop(self.options.grace).await
+                {
+                    walk.note(format!("warning: {problem}"));
+                }
+            }
+            Step::Report(experiment) => {
+                let _ = walk.events.send(Event::Finished(experiment.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    async fn cell_step(
+        &self,
+        index: usize,
+        planned: &[PlannedCell],
+        work: &[Work],
+        walk: &mut Walk,
+    ) -> Result<(), StoreError> {
+        let cell = &planned[index].cell;
+        match &planned[index].decision {
+            Decision::Cached => walk.summary.cached += 1,
+            Decision::FailedBefore { .. } => walk.summary.failed_before += 1,
+            Decision::Blocked { reasons } => {
+                walk.summary.blocked += 1;
+                self.record_blocked(cell, reasons, walk)?;
+            }
+            // Its load group recorded it already.
+            Decision::Run(_) if walk.recorded.contains(&index) => {}
+            Decision::Run(_) if walk.stopping() => walk.summary.interrupted = true,
+            Decision::Run(_) => {
+                let status = match walk.server_of.get(&index) {
+                    Some(&position) => self.serve_step(position, index, planned, work, walk).await?,
+                    None => self.run_cell(cell, walk).await?,
+                };
+                match status {
+                    Some(Status::Ok) => walk.summary.ok += 1,
+                    Some(_) => walk.summary.failed += 1,
+                    None => {
+                        walk.summary.interrupted = true;
+                        walk.note(format!("interrupted {}: no result recorded", cell.id));
+                    }
+                }
+                walk.recorded.insert(index);
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts the llama-server of a server group (its log named after its first cell); a
+    /// server that cannot start fails the group's cells with the reason, instead of being
+    /// waited for once per cell.
+    async fn start_server(&self, position: usize, group: &ServerGroup, planned: &[PlannedCell], walk: &mut Walk) {
+        let first = &planned[group.cells[0]].cell;
+        let toolbox = &self.manifests.toolboxes[&group.toolbox];
+        // The longest wait any of its experiments allows.
+        let ready_timeout = group
+            .cells
+            .iter()
+            .filter_map(|&index| self.manifests.experiment(&planned[index].cell.cell.experiment))
+            .filter_map(|experiment| experiment.server.as_ref()?.ready_timeout)
+            .max()
+            .unwrap_or(600);
+        let log = self.store.log_path(&format!("server-{}", &first.hash));
+        let name = format!("server-{}", short_hash(&first.hash));
+        let outcome = match launch(toolbox, &group.argv, &self.context, &name) {
+            Ok(launched) => {
+                super::server::start(
+                    &launched,
+                    &log,
+                    Duration::from_secs(ready_timeout),
+                    &walk.client,
+                    Some(&walk.tracker),
+                )
+                .await
+            }
+            Err(error) => Err(error.reason()),
+        };
+        if let Ok(ready) = &outcome {
+            walk.note(format!("llama-server ready on port {} after {:.0} ms", ready.port, ready.load_ms));
+        }
+        walk.servers.insert(position, outcome);
+    }
+
+    /// One server cell on its group's server, started again first if it died. `None` when
+    /// interrupted.
+    async fn serve_step(
+        &self,
+        position: usize,
+        index: usize,
+        planned: &[PlannedCell],
+        work: &[Work],
+        walk: &mut Walk,
+    ) -> Result<Option<Status>, StoreError> {
+        let cell = &planned[index].cell;
+        let _ = walk.events.send(Event::Started { what: cell.id.clone(), phase: "running".to_owned() });
+        let experiment =
+            self.manifests.experiment(&cell.cell.experiment).expect("planned cells name known experiments");
+        let mut record = CellRecord::new(cell, self.host, Status::Failed);
+        record.timings.started_unix_ms = now_unix_ms();
+        let started = std::time::Instant::now();
+        if let Some(Ok(server)) = walk.servers.get_mut(&position)
+            && !server.is_running()
+        {
+            walk.note(format!("llama-server for {} died; starting it again", cell.id));
+            if let Some(Ok(dead)) = walk.servers.remove(&position) {
+                dead.stop(self.options.grace).await;
+            }
+            if let Work::Server(group) = &work[position] {
+                self.start_server(position, group, planned, walk).await;
+            }
+        }
+        let stop = walk.stop.clone();
+        match walk.servers.get_mut(&position) {
+            Some(Ok(server)) => {
+                if !self.serve_cell(&walk.client, server, cell, experiment, &mut record, stop).await {
+                    return Ok(None);
+                }
+            }
+            Some(Err(reason)) => record.failure = Some(reason_only(reason.clone())),
+            None => record.failure = Some(reason_only("its llama-server was never started".to_owned())),
+        }
+        record.timings.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let line = finished_line(&cell.id, &record, describe_server_metrics);
+        let status = record.status;
+        self.record(record, line, walk)?;
+        Ok(Some(status))
     }
 
     /// Sends a server cell's workload (its requests, `repeat` times, in order) and fills the
@@ -341,7 +454,7 @@ impl Executor<'_> {
         Ok(super::client::RequestSpec { api: request.api, prompt, system, fields })
     }
 
-    fn record_blocked(&self, cell: &ResolvedCell, reasons: &[String]) -> Result<(), StoreError> {
+    fn record_blocked(&self, cell: &ResolvedCell, reasons: &[String], walk: &Walk) -> Result<(), StoreError> {
         if self.store.head(&cell.hash)?.is_some() {
             return Ok(());
         }
@@ -350,23 +463,20 @@ impl Executor<'_> {
         // When it was found blocked: the report shows a host's newest result of each cell.
         record.timings.started_unix_ms = now_unix_ms();
         record.failure = Some(reason_only(reasons.join("; ")));
-        self.record(&record)
+        self.store.write(&record)?;
+        let _ = walk.events.send(Event::Blocked(Box::new(record)));
+        Ok(())
     }
 
-    fn record(&self, record: &CellRecord) -> Result<(), StoreError> {
-        self.store.write(record)?;
-        (self.on_record)(record);
+    /// Writes a finished cell's record, then tells the dispatcher (`line` says how it ended).
+    pub(super) fn record(&self, record: CellRecord, line: String, walk: &Walk) -> Result<(), StoreError> {
+        self.store.write(&record)?;
+        let _ = walk.events.send(Event::Recorded { line, record: Box::new(record) });
         Ok(())
     }
 
     /// Runs one cell with its retries and writes its record. `None` when interrupted.
-    async fn run_cell(
-        &self,
-        cell: &ResolvedCell,
-        progress: &mut Progress,
-        stop: StopSignal,
-        tracker: &Arc<Tracker>,
-    ) -> Result<Option<Status>, StoreError> {
+    pub(super) async fn run_cell(&self, cell: &ResolvedCell, walk: &Walk) -> Result<Option<Status>, StoreError> {
         let experiment =
             self.manifests.experiment(&cell.cell.experiment).expect("planned cells name known experiments");
         let toolbox = &self.manifests.toolboxes[&cell.toolbox];
@@ -381,16 +491,17 @@ impl Executor<'_> {
             Ok(launch) => launch,
             Err(error) => {
                 record.failure = Some(reason_only(error.reason()));
-                progress.finish(&finished_line(&cell.id, &record, describe_metrics));
-                self.record(&record)?;
+                let line = finished_line(&cell.id, &record, describe_metrics);
+                self.record(record, line, walk)?;
                 return Ok(Some(Status::Failed));
             }
         };
         for attempt in 1..=attempts {
             let phase = if attempt == 1 { "running".to_owned() } else { format!("retrying ({attempt}/{attempts})") };
-            progress.start(&cell.id, &phase);
+            let _ = walk.events.send(Event::Started { what: cell.id.clone(), phase });
             let log = self.store.log_path(&cell.hash);
-            let result = match supervise(&launch, Some(&log), timeout, self.options.grace, stop.clone(), Some(tracker))
+            let stop = walk.stop.clone();
+            let result = match supervise(&launch, Some(&log), timeout, self.options.grace, stop, Some(&walk.tracker))
                 .await
             {
                 Ok(result) => result,
@@ -409,9 +520,10 @@ impl Executor<'_> {
                 break;
             }
         }
-        progress.finish(&finished_line(&cell.id, &record, describe_metrics));
-        self.record(&record)?;
-        Ok(Some(record.status))
+        let line = finished_line(&cell.id, &record, describe_metrics);
+        let status = record.status;
+        self.record(record, line, walk)?;
+        Ok(Some(status))
     }
 
     /// Fills status, metrics and failure from how the child ended and what it printed.
@@ -471,7 +583,11 @@ impl Executor<'_> {
 }
 
 /// `ok       CELL  METRICS` or `failed   CELL: REASON`, as the progress output shows a result.
-fn finished_line(cell: &str, record: &CellRecord, describe: fn(&BTreeMap<String, MetricValue>) -> String) -> String {
+pub(super) fn finished_line(
+    cell: &str,
+    record: &CellRecord,
+    describe: fn(&BTreeMap<String, MetricValue>) -> String,
+) -> String {
     match (&record.status, &record.failure) {
         (Status::Ok, _) => format!("ok       {cell}  {}", describe(&record.metrics)),
         (status, Some(failure)) => format!("{:<8} {cell}: {}", status.name(), failure.reason),
@@ -480,7 +596,7 @@ fn finished_line(cell: &str, record: &CellRecord, describe: fn(&BTreeMap<String,
 }
 
 /// The first 12 hex digits of a cell hash: enough to tell cells apart in a container name.
-fn short_hash(hash: &str) -> &str {
+pub(super) fn short_hash(hash: &str) -> &str {
     hash.get(..12).unwrap_or(hash)
 }
 
@@ -489,7 +605,7 @@ fn reason_only(reason: String) -> Failure {
     Failure { reason, exit_code: None, signal: None, log_tail: Vec::new() }
 }
 
-fn now_unix_ms() -> u64 {
+pub(super) fn now_unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
@@ -515,7 +631,7 @@ fn describe_server_metrics(metrics: &BTreeMap<String, MetricValue>) -> String {
 }
 
 /// `pp64 107.2 t/s, tg16 14.9 t/s`.
-fn describe_metrics(metrics: &BTreeMap<String, MetricValue>) -> String {
+pub(super) fn describe_metrics(metrics: &BTreeMap<String, MetricValue>) -> String {
     metrics
         .iter()
         .map(|(name, value)| {
@@ -533,7 +649,7 @@ fn log_tail(output: &[u8]) -> Vec<String> {
 }
 
 /// Ctrl-C and SIGTERM → stop requests: the first stops gracefully, the next kills at once.
-async fn forward_signals(sender: watch::Sender<u32>) {
+async fn forward_signals(sender: watch::Sender<u32>, events: UnboundedSender<Event>) {
     let Ok(mut terminate) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
         return;
     };
@@ -547,7 +663,8 @@ async fn forward_signals(sender: watch::Sender<u32>) {
         }
         sender.send_modify(|count| *count += 1);
         if *sender.borrow() == 1 {
-            eprintln!("stopping: the cell in flight is being stopped; press Ctrl-C again to kill it at once");
+            let line = "stopping: the cell in flight is being stopped; press Ctrl-C again to kill it at once";
+            let _ = events.send(Event::Note(line.to_owned()));
         }
     }
 }

@@ -3,7 +3,9 @@
 //! toolboxes they run in.
 
 mod client;
+mod dispatch;
 mod execute;
+mod group;
 mod inspect;
 mod launch;
 mod leftovers;
@@ -16,6 +18,7 @@ mod serve_metrics;
 mod server;
 mod supervisor;
 
+pub use dispatch::Observer;
 pub use execute::{DEFAULT_TIMEOUT, Executor, RunOptions, RunSummary};
 pub use inspect::{ContainerView, Depth, ImageView, Inspection, inspect, inspect_all, short_id};
 pub use launch::{CONTAINER_PREFIX, Detached, Launch, LaunchContext, LaunchError, launch};

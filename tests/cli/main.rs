@@ -9,6 +9,7 @@ mod plan;
 mod report;
 mod reproduce;
 mod run;
+mod schedule;
 mod serve;
 mod support;
 mod why;

@@ -187,3 +187,19 @@ fn json_and_dot_outputs() {
     assert_eq!(dot.code, 0, "{}", dot.stderr);
     insta::assert_snapshot!("plan_quickstart_dot", dot.stdout);
 }
+
+/// The graph `run` walks: the quickstart's two thread counts as one llama-bench load group, and
+/// the prompt-cache experiment's two workloads per thread count on one server each (start, its
+/// cells, stop).
+#[test]
+fn the_dot_graph_has_load_groups_and_server_steps() {
+    let scratch = Scratch::new();
+    let facts = fixture("hosts/strix-1.json");
+    let args = ["--host-facts", facts.to_str().unwrap(), "plan", "quickstart", "gemma-prompt-cache", "--dot"];
+    let dot = scratch.bakeoff().args(args).run();
+    assert_eq!(dot.code, 0, "{}", dot.stderr);
+    assert_eq!(dot.stdout.matches("llama-bench load group").count(), 1, "{}", dot.stdout);
+    assert_eq!(dot.stdout.matches("start server").count(), 2, "{}", dot.stdout);
+    assert_eq!(dot.stdout.matches("stop server").count(), 2, "{}", dot.stdout);
+    insta::assert_snapshot!("plan_groups_dot", without_hashes(&dot.stdout));
+}

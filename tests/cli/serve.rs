@@ -185,3 +185,34 @@ experiment "long" {
     assert_eq!(processes_matching("ctx-size 3333"), 0);
     assert!(records(directory.path()).is_empty());
 }
+
+/// Two experiments whose cells need the same llama-server (same toolbox, same command line)
+/// share one start of it.
+#[test]
+fn two_experiments_that_need_the_same_server_share_one_start() {
+    let llama = Llama::get();
+    let manifest = r#"model "gemma" { file "gemma-3-270m-q4_k_m.gguf" }
+experiment "greet" {
+    matrix { model "gemma" }
+    server { args "-nr" "-t" 2 "--ctx-size" 1024 }
+    workload "hello" {
+        request api="completion" max-tokens=2 prompt="Hello"
+    }
+}
+experiment "part" {
+    matrix { model "gemma" }
+    server { args "-nr" "-t" 2 "--ctx-size" 1024 }
+    workload "bye" {
+        request api="completion" max-tokens=2 prompt="Goodbye"
+    }
+}
+"#;
+    let directory = project(&[("experiments/shared.kdl", manifest)]);
+    let outcome = llama.bakeoff(directory.path()).args(["run", "--no-progress"]).run();
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert_eq!(outcome.stdout, "2 cells: 2 ran (2 ok, 0 failed), 0 cached, 0 blocked\n");
+    assert_eq!(outcome.stderr.matches("llama-server ready on port").count(), 1, "{}", outcome.stderr);
+    let experiments: Vec<String> = records(directory.path()).into_iter().map(|record| record.experiment).collect();
+    assert_eq!(experiments.len(), 2);
+    assert!(experiments.contains(&"greet".to_owned()) && experiments.contains(&"part".to_owned()));
+}

@@ -1,0 +1,65 @@
+//! The dispatcher: the one task that owns a run's progress output and its observer (the
+//! reporter). Workers tell it what happens over a channel, so nothing else writes to stderr
+//! while a run goes on, and a progress bar is never written across.
+
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use super::progress::Progress;
+use crate::store::CellRecord;
+
+/// What happened in a run, from the workers (and the signal handler) to the dispatcher.
+#[derive(Debug)]
+pub(super) enum Event {
+    /// A cell, or a group of cells, starts a phase (`running`, `retrying (2/3)`).
+    Started { what: String, phase: String },
+    /// A cell that ran has its record in the store; `line` says how it ended.
+    Recorded { line: String, record: Box<CellRecord> },
+    /// A cell found blocked has its record in the store (no progress step: it did not run).
+    Blocked(Box<CellRecord>),
+    /// A line that is not about one cell.
+    Note(String),
+    /// Every cell of this experiment is done: its report is due.
+    Finished(String),
+    /// The run is over.
+    Done,
+}
+
+/// What the caller does with records and finished experiments (e.g. write the report).
+pub trait Observer {
+    /// A record landed in the store; returns lines to show (warnings).
+    fn recorded(&mut self, record: &CellRecord) -> Vec<String>;
+    /// Every cell of `experiment` is done; returns lines to show.
+    fn finished(&mut self, experiment: &str) -> Vec<String>;
+}
+
+/// Owns `progress` and `observer` until the workers say `Done`.
+pub(super) async fn dispatch(
+    mut events: UnboundedReceiver<Event>,
+    mut progress: Progress,
+    observer: &mut dyn Observer,
+) {
+    while let Some(event) = events.recv().await {
+        match event {
+            Event::Started { what, phase } => progress.start(&what, &phase),
+            Event::Recorded { line, record } => {
+                progress.finish(&line);
+                for line in observer.recorded(&record) {
+                    progress.note(&line);
+                }
+            }
+            Event::Blocked(record) => {
+                for line in observer.recorded(&record) {
+                    progress.note(&line);
+                }
+            }
+            Event::Note(line) => progress.note(&line),
+            Event::Finished(experiment) => {
+                for line in observer.finished(&experiment) {
+                    progress.note(&line);
+                }
+            }
+            Event::Done => break,
+        }
+    }
+    progress.close();
+}

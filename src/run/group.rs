@@ -1,0 +1,168 @@
+//! Running a llama-bench load group: one process (one model load) for cells that differ only
+//! in per-test parameters; each JSON record goes back to its cell, whose record then has the
+//! shape a run of its own would give. Cells the group could not record (the process failed
+//! before or while measuring them) are left for the walk, which runs each alone.
+
+use std::time::{Duration, Instant};
+
+use super::dispatch::Event;
+use super::execute::{DEFAULT_TIMEOUT, Executor, Walk, describe_metrics, finished_line, now_unix_ms, short_hash};
+use super::launch::launch;
+use super::metrics::bench_metrics;
+use super::supervisor::{Exit, supervise};
+use crate::plan::{LoadGroup, PlannedCell};
+use crate::store::{CellRecord, Status, StoreError};
+
+impl Executor<'_> {
+    pub(super) async fn run_group(
+        &self,
+        group: &LoadGroup,
+        planned: &[PlannedCell],
+        walk: &mut Walk,
+    ) -> Result<(), StoreError> {
+        if walk.stopping() {
+            walk.summary.interrupted = true;
+            return Ok(());
+        }
+        let cells: Vec<&crate::fingerprint::ResolvedCell> =
+            group.cells.iter().map(|&index| &planned[index].cell).collect();
+        let first = cells[0];
+        let toolbox = &self.manifests.toolboxes[&first.toolbox];
+        // Each cell's own time allowance, added up.
+        let timeout = cells
+            .iter()
+            .map(|cell| {
+                self.manifests
+                    .experiment(&cell.cell.experiment)
+                    .and_then(|experiment| experiment.timeout.as_ref().map(|timeout| timeout.value))
+                    .unwrap_or(DEFAULT_TIMEOUT)
+            })
+            .sum::<u64>();
+        let Ok(launched) = launch(toolbox, &group.argv, &self.context, &format!("group-{}", short_hash(&first.hash)))
+        else {
+            // Each cell alone will say why it cannot be launched.
+            return Ok(());
+        };
+        let what = format!("{} and {} more (one llama-bench: {})", first.id, cells.len() - 1, group.argv.join(" "));
+        let _ = walk.events.send(Event::Started { what, phase: "running".to_owned() });
+        let log = self.store.log_path(&first.hash);
+        let started_unix_ms = now_unix_ms();
+        let started = Instant::now();
+        let stop = walk.stop.clone();
+        let result = match supervise(
+            &launched,
+            Some(&log),
+            Duration::from_secs(timeout),
+            self.options.grace,
+            stop,
+            Some(&walk.tracker),
+        )
+        .await
+        {
+            Ok(result) => result,
+            Err(error) => {
+                walk.note(format!("cannot start llama-bench for a load group ({error}); its cells run one by one"));
+                return Ok(());
+            }
+        };
+        if result.exit == Exit::Interrupted {
+            walk.summary.interrupted = true;
+            walk.note(format!("interrupted the load group of {}: no result recorded", first.id));
+            return Ok(());
+        }
+        let elapsed = started.elapsed();
+        let lines = owned_lines(group, &result.stdout);
+        let complete = completed(&lines, group.cells.len(), result.exit == Exit::Code(0));
+        if complete.iter().any(|done| !done) {
+            walk.note(format!(
+                "the load group of {} ended ({:?}) before measuring every cell; the rest run one by one",
+                first.id, result.exit
+            ));
+        }
+        // Each cell's share of the wall time: its tests' share of the measured time.
+        let measured: Vec<f64> = (0..cells.len())
+            .map(|position| {
+                lines.iter().filter(|(owner, _)| *owner == position).map(|(_, line)| measured_ns(line)).sum()
+            })
+            .collect();
+        let total: f64 = measured.iter().sum();
+        for (position, cell) in cells.iter().enumerate() {
+            if !complete[position] {
+                continue;
+            }
+            let own: Vec<u8> = lines
+                .iter()
+                .filter(|(owner, _)| *owner == position)
+                .flat_map(|(_, line)| line.bytes().chain(std::iter::once(b'\n')))
+                .collect();
+            let Ok((metrics, raw)) = bench_metrics(&own) else { continue };
+            let mut record = CellRecord::new(cell, self.host, Status::Ok);
+            record.metrics = metrics;
+            record.raw = raw;
+            record.timings.started_unix_ms = started_unix_ms;
+            let share = if total > 0.0 {
+                measured[position] / total
+            } else {
+                1.0 / f64::from(u32::try_from(cells.len()).unwrap_or(u32::MAX))
+            };
+            record.timings.duration_ms = u64::try_from(elapsed.mul_f64(share).as_millis()).unwrap_or(u64::MAX);
+            if position > 0 {
+                // Every cell's log holds the group's output.
+                let _ = std::fs::copy(&log, self.store.log_path(&cell.hash));
+            }
+            let line = finished_line(&cell.id, &record, describe_metrics);
+            self.record(record, line, walk)?;
+            walk.summary.ok += 1;
+            walk.recorded.insert(group.cells[position]);
+        }
+        Ok(())
+    }
+}
+
+/// The JSON lines of llama-bench's output, each with the group member it belongs to.
+fn owned_lines(group: &LoadGroup, stdout: &[u8]) -> Vec<(usize, String)> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter_map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line.trim()).ok()?;
+            Some((group.owner(&value)?, line.trim().to_owned()))
+        })
+        .collect()
+}
+
+/// Which members are measured completely: all with records when the process succeeded;
+/// otherwise only those whose records a later member's follow (llama-bench measures one
+/// parameter combination after the other, so the last one may have been cut short).
+fn completed(lines: &[(usize, String)], members: usize, succeeded: bool) -> Vec<bool> {
+    let mut complete = vec![false; members];
+    for (index, (owner, _)) in lines.iter().enumerate() {
+        if succeeded || lines[index + 1..].iter().any(|(later, _)| later != owner) {
+            complete[*owner] = true;
+        }
+    }
+    complete
+}
+
+/// Nanoseconds a record's test measured (its samples added up).
+fn measured_ns(line: &str) -> f64 {
+    serde_json::from_str::<serde_json::Value>(line)
+        .ok()
+        .and_then(|record| {
+            record
+                .get("samples_ns")?
+                .as_array()
+                .map(|samples| samples.iter().filter_map(serde_json::Value::as_f64).sum())
+        })
+        .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_failed_process_keeps_only_the_members_it_moved_past() {
+        let lines =
+            [(0, String::new()), (0, String::new()), (1, String::new()), (1, String::new()), (2, String::new())];
+        assert_eq!(super::completed(&lines, 4, false), [true, true, false, false]);
+        assert_eq!(super::completed(&lines, 4, true), [true, true, true, false]);
+    }
+}
