@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use bakeoff::cli::{GlobalArgs, Project};
+use bakeoff::project::{Project, Settings};
 use bakeoff::store::{CellRecord, MetricValue, Status};
 
 fn main() -> miette::Result<()> {
@@ -15,7 +15,7 @@ fn main() -> miette::Result<()> {
         eprintln!("usage: seed_store PROJECT_DIR HOST_FACTS.json [MODEL_ROOT]");
         std::process::exit(2);
     };
-    let project = Project::new(&GlobalArgs {
+    let project = Project::new(&Settings {
         project: PathBuf::from(project),
         results: None,
         models: args.next().map(PathBuf::from).into_iter().collect(),

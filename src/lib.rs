@@ -15,6 +15,7 @@ pub mod manifest;
 pub mod matrix;
 pub mod models;
 pub mod plan;
+pub mod project;
 pub mod report;
 pub mod store;
 pub mod suggest;

@@ -1,8 +1,9 @@
 //! `bakeoff check`: validate manifests.
 
-use super::{Project, TargetArgs};
+use super::TargetArgs;
 use crate::Error;
 use crate::matrix::expand;
+use crate::project::Project;
 
 pub(super) fn run(project: &Project, args: &TargetArgs) -> Result<(), Error> {
     let loaded = project.load(&args.targets)?;

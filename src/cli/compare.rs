@@ -5,10 +5,11 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use super::report::Reporter;
-use super::{CompareArgs, Project, ReproduceArgs, RunArgs, SelectionArgs, TargetArgs};
+use super::{CompareArgs, ReproduceArgs, RunArgs, SelectionArgs, TargetArgs};
 use crate::Error;
 use crate::host::HostFacts;
+use crate::project::Project;
+use crate::project::Reporter;
 use crate::report::{self, Comparison, ExpectedCell, Hosts};
 
 /// Bump when the JSON of `compare` changes incompatibly.
@@ -85,7 +86,7 @@ pub(super) fn reproduce(project: &Project, args: &ReproduceArgs) -> Result<(), E
 }
 
 /// A reporter over the store: cells are matched to results by what they run, not where.
-fn reporter<'a>(project: &Project, loaded: &'a super::project::Loaded) -> Result<Reporter<'a>, Error> {
+fn reporter<'a>(project: &Project, loaded: &'a crate::project::Loaded) -> Result<Reporter<'a>, Error> {
     let cells = project.resolve_uninspected(loaded, &HostFacts::default())?;
     let expected = cells.iter().map(ExpectedCell::of).collect();
     Ok(Reporter::new(loaded, project.lock()?, expected, project.records()))

@@ -6,10 +6,11 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use super::report::shown;
-use super::{GcArgs, Project};
+use super::GcArgs;
 use crate::Error;
 use crate::host::HostFacts;
+use crate::project::Project;
+use crate::project::shown;
 use crate::run::acquire;
 use crate::units::format_bytes;
 

@@ -4,8 +4,9 @@ use std::fmt::Write;
 
 use serde_json::json;
 
-use super::{HostArgs, Project};
+use super::HostArgs;
 use crate::Error;
+use crate::project::Project;
 use crate::units::format_bytes;
 
 pub(super) fn run(project: &Project, args: &HostArgs) -> Result<(), Error> {

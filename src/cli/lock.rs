@@ -2,11 +2,12 @@
 
 use std::path::PathBuf;
 
-use super::{Project, TargetArgs};
+use super::TargetArgs;
 use crate::Error;
 use crate::inputs::{StatCache, needed};
 use crate::lock::{FORMAT, LockFile, LockedFile, LockedModel, LockedToolbox, PinnedOn};
 use crate::manifest::display_path;
+use crate::project::Project;
 
 pub(super) fn run(project: &Project, args: &TargetArgs) -> Result<(), Error> {
     let loaded = project.load(&args.targets)?;

@@ -7,7 +7,6 @@ mod host;
 mod lock;
 mod models;
 mod plan;
-mod project;
 mod report;
 mod run;
 mod toolbox;
@@ -17,9 +16,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-pub use project::Project;
-
 use crate::Error;
+use crate::project::{Project, Settings};
 
 /// A declarative experiment orchestrator for local LLM inference.
 #[derive(Debug, Parser)]
@@ -260,9 +258,21 @@ pub struct WhyArgs {
     pub json: bool,
 }
 
+impl From<&GlobalArgs> for Settings {
+    fn from(global: &GlobalArgs) -> Self {
+        Self {
+            project: global.project.clone(),
+            results: global.results.clone(),
+            models: global.models.clone(),
+            host_facts: global.host_facts.clone(),
+            host_name: global.host_name.clone(),
+        }
+    }
+}
+
 /// Runs a parsed command line; what it prints for people goes to stdout and stderr as it goes.
 pub fn run(cli: Cli) -> Result<(), Error> {
-    let project = Project::new(&cli.global);
+    let project = Project::new(&Settings::from(&cli.global));
     match cli.command {
         Command::Check(args) => check::run(&project, &args),
         Command::Plan(args) => plan::run(&project, &args),

@@ -7,9 +7,10 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::{ModelsArgs, Project};
+use super::ModelsArgs;
 use crate::Error;
 use crate::models::{ModelFile, WalkProblem, scan};
+use crate::project::Project;
 use crate::units::{format_bytes, format_parameters};
 
 #[derive(Debug, Serialize)]

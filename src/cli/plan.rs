@@ -1,8 +1,9 @@
 //! `bakeoff plan`: what would run, and why.
 
-use super::{PlanArgs, Project, SelectionArgs};
+use super::{PlanArgs, SelectionArgs};
 use crate::Error;
 use crate::plan::{PlanGraph, Selection, render_json, render_text, schedule, tested_models};
+use crate::project::Project;
 
 pub(super) fn run(project: &Project, args: &PlanArgs) -> Result<(), Error> {
     let selection = selection(&args.selection)?;

@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::{Project, ToolboxCommand, ToolboxNames};
+use super::{ToolboxCommand, ToolboxNames};
 use crate::Error;
 use crate::manifest::{Runner, Toolbox};
+use crate::project::Project;
 use crate::run::{Depth, Inspection, Realised, inspect_all, short_id};
 use crate::suggest;
 

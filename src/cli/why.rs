@@ -4,9 +4,10 @@ use std::fmt::Write;
 
 use serde_json::json;
 
-use super::{Project, WhyArgs};
+use super::WhyArgs;
 use crate::Error;
 use crate::plan::{Decision, History, PlannedCell, Selection, describe_changes, status_word};
+use crate::project::Project;
 
 pub(super) fn run(project: &Project, args: &WhyArgs) -> Result<(), Error> {
     let loaded = project.load(&args.targets)?;

@@ -74,7 +74,7 @@ impl std::fmt::Display for RunSummary {
     }
 }
 
-pub struct Executor<'a> {
+pub struct LocalExecutor<'a> {
     pub manifests: &'a Manifests,
     pub host: &'a HostFacts,
     pub store: &'a Store,
@@ -107,12 +107,35 @@ impl Walk {
     }
 }
 
-impl Executor<'_> {
+/// Where a plan's measuring steps run: given the planned cells and the units of work in run
+/// order, record every result in the store and tell `observer`. The local executor runs them on
+/// this machine; a cluster's executor plugs in here.
+pub trait Executor {
+    fn run(
+        &self,
+        planned: &[PlannedCell],
+        work: &[Work],
+        observer: &mut dyn Observer,
+    ) -> Result<RunSummary, crate::Error>;
+}
+
+impl Executor for LocalExecutor<'_> {
+    fn run(
+        &self,
+        planned: &[PlannedCell],
+        work: &[Work],
+        observer: &mut dyn Observer,
+    ) -> Result<RunSummary, crate::Error> {
+        self.run_here(planned, work, observer)
+    }
+}
+
+impl LocalExecutor<'_> {
     /// Runs the plan: walks its DAG (`work` says what shares a process and in which order),
     /// recording each result as it lands. Ctrl-C stops the step in flight (a second one kills
     /// it at once) and ends the run, keeping every result already recorded. The observer
     /// hears of every record and of every experiment whose cells are all done.
-    pub fn run(
+    fn run_here(
         &self,
         planned: &[PlannedCell],
         work: &[Work],

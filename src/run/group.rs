@@ -6,14 +6,14 @@
 use std::time::{Duration, Instant};
 
 use super::dispatch::Event;
-use super::execute::{DEFAULT_TIMEOUT, Executor, Walk, describe_metrics, finished_line, now_unix_ms, short_hash};
+use super::execute::{DEFAULT_TIMEOUT, LocalExecutor, Walk, describe_metrics, finished_line, now_unix_ms, short_hash};
 use super::launch::launch;
 use super::metrics::bench_metrics;
 use super::supervisor::{Exit, supervise};
 use crate::plan::{LoadGroup, PlannedCell};
 use crate::store::{CellRecord, Status, StoreError};
 
-impl Executor<'_> {
+impl LocalExecutor<'_> {
     pub(super) async fn run_group(
         &self,
         group: &LoadGroup,

@@ -19,7 +19,7 @@ mod server;
 mod supervisor;
 
 pub use dispatch::Observer;
-pub use execute::{DEFAULT_TIMEOUT, Executor, RunOptions, RunSummary};
+pub use execute::{DEFAULT_TIMEOUT, Executor, LocalExecutor, RunOptions, RunSummary};
 pub use inspect::{ContainerView, Depth, ImageView, Inspection, inspect, inspect_all, short_id};
 pub use launch::{CONTAINER_PREFIX, Detached, Launch, LaunchContext, LaunchError, launch};
 pub use leftovers::{Started, Tracker, stop_leftovers};

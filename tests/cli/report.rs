@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use bakeoff::cli::{GlobalArgs, Project};
+use bakeoff::project::{Project, Settings};
 use bakeoff::store::{CellRecord, Failure, MetricValue, Status};
 
 use crate::support::{Bakeoff, Llama, fixture, project, records, repo};
@@ -63,7 +63,7 @@ fn metric(mean: f64, stddev: f64) -> MetricValue {
 /// cell and saw one fail; strix-2 (linux-firmware 20251125) ran the Vulkan cells and found the
 /// `ROCm` ones blocked. Metrics are made up: the report is what is under test here.
 fn seed_two_hosts(directory: &Path) {
-    let project = Project::new(&GlobalArgs {
+    let project = Project::new(&Settings {
         project: directory.to_path_buf(),
         results: None,
         models: Vec::new(),

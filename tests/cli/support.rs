@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use bakeoff::cli::{GlobalArgs, Project};
+use bakeoff::project::{Project, Settings};
 use bakeoff::store::{CellRecord, Status};
 use tempfile::TempDir;
 
@@ -76,7 +76,7 @@ impl Scratch {
     /// Writes an `ok` record for every cell the project plans on `host_facts`, as a finished
     /// run would, so that planning can be tested before anything runs.
     pub(crate) fn seed_results(&self, host_facts: &Path, targets: &[&str]) -> usize {
-        let project = Project::new(&GlobalArgs {
+        let project = Project::new(&Settings {
             project: self.path().to_path_buf(),
             results: None,
             models: vec![self.models()],

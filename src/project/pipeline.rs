@@ -1,10 +1,9 @@
 //! A project on disk and the steps every command shares: load manifests, get host facts,
-//! hash inputs, resolve and decide cells.
+//! inspect toolboxes and hash inputs, check the lock, expand, resolve and decide cells.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use super::GlobalArgs;
 use crate::Error;
 use crate::fingerprint::{ResolvedCell, ToolboxState, resolve_cell};
 use crate::host::HostFacts;
@@ -40,15 +39,30 @@ impl Loaded {
     }
 }
 
+/// Where a project is and how this machine is described: what the global options say.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// The project directory (experiments/, toolboxes/, results/, bakeoff.lock).
+    pub project: PathBuf,
+    /// The result store [default: PROJECT/results].
+    pub results: Option<PathBuf>,
+    /// Model roots (`BAKEOFF_MODELS` adds more).
+    pub models: Vec<PathBuf>,
+    /// Host facts from this JSON file instead of probing this machine.
+    pub host_facts: Option<PathBuf>,
+    /// How reports name this host (`BAKEOFF_HOST_NAME` too).
+    pub host_name: Option<String>,
+}
+
 impl Project {
-    pub fn new(global: &GlobalArgs) -> Self {
-        let root = global.project.clone();
+    pub fn new(settings: &Settings) -> Self {
+        let root = settings.project.clone();
         Self {
-            store: Store::new(global.results.clone().unwrap_or_else(|| root.join("results"))),
+            store: Store::new(settings.results.clone().unwrap_or_else(|| root.join("results"))),
             lock_path: root.join("bakeoff.lock"),
-            roots: ModelRoots::new(&global.models, std::env::var("BAKEOFF_MODELS").ok().as_deref()),
-            host_facts: global.host_facts.clone(),
-            host_name: global
+            roots: ModelRoots::new(&settings.models, std::env::var("BAKEOFF_MODELS").ok().as_deref()),
+            host_facts: settings.host_facts.clone(),
+            host_name: settings
                 .host_name
                 .clone()
                 .or_else(|| std::env::var("BAKEOFF_HOST_NAME").ok())

@@ -1,0 +1,11 @@
+//! The pipeline every command shares, owned by the library: load manifests, probe the host,
+//! inspect toolboxes and hash inputs, check the lock, expand and resolve cells, decide them
+//! against the store; run what is to run; write the reports.
+
+mod pipeline;
+mod reporter;
+mod run;
+
+pub use pipeline::{Loaded, Project, Settings};
+pub use reporter::{Reporter, shown};
+pub use run::{RunOutcome, RunRequest};

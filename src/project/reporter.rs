@@ -1,0 +1,149 @@
+//! The [`Reporter`]: everything needed to write the research reports of a set of experiments,
+//! kept up to date as a run's records land.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::pipeline::Loaded;
+use crate::atomic::write_atomic;
+use crate::lock::LockFile;
+use crate::report::{self, ExpectedCell, Inputs, ModelKind};
+use crate::store::{CellRecord, Store};
+
+/// `./results/x` → `results/x`: paths as a person would type them.
+pub fn shown(path: &Path) -> &Path {
+    path.strip_prefix(".").unwrap_or(path)
+}
+
+/// Everything needed to write the reports of a set of experiments, kept up to date as
+/// records land.
+pub struct Reporter<'a> {
+    loaded: &'a Loaded,
+    lock: Option<LockFile>,
+    cells: BTreeMap<String, Vec<ExpectedCell>>,
+    records: BTreeMap<String, Vec<CellRecord>>,
+    model_kinds: BTreeMap<String, ModelKind>,
+    /// When each experiment's report was last written during a run, and how long that took.
+    written: BTreeMap<String, (Instant, Duration)>,
+}
+
+/// A report is rewritten after a cell only if this many times its last writing time has
+/// passed: with cells of a few milliseconds and a big matrix, rewriting after every one
+/// would cost more than the cells; with real benchmark cells it is after every one.
+const REWRITE_SPACING: u32 = 20;
+
+impl<'a> Reporter<'a> {
+    pub fn new(loaded: &'a Loaded, lock: Option<LockFile>, cells: Vec<ExpectedCell>, records: Vec<CellRecord>) -> Self {
+        let mut expected: BTreeMap<String, Vec<ExpectedCell>> = BTreeMap::new();
+        for cell in cells {
+            expected.entry(cell.experiment.clone()).or_default().push(cell);
+        }
+        let mut reporter = Self {
+            loaded,
+            lock,
+            cells: expected,
+            records: BTreeMap::new(),
+            model_kinds: BTreeMap::new(),
+            written: BTreeMap::new(),
+        };
+        for record in &records {
+            reporter.learn_model_kind(record);
+        }
+        for record in records.into_iter().filter(|record| reporter.cells.contains_key(&record.experiment)) {
+            reporter.records.entry(record.experiment.clone()).or_default().push(record);
+        }
+        reporter
+    }
+
+    /// Keeps what llama-bench said of a model; of two descriptions, the first in sort order,
+    /// so that the report does not depend on the order records are read in.
+    fn learn_model_kind(&mut self, record: &CellRecord) {
+        if let Some((sha256, kind)) = ModelKind::of(record) {
+            let known = self.model_kinds.entry(sha256).or_insert_with(|| kind.clone());
+            if kind < *known {
+                *known = kind;
+            }
+        }
+    }
+
+    /// A record has landed in the store: the next report includes it.
+    pub fn add(&mut self, record: &CellRecord) {
+        self.learn_model_kind(record);
+        let records = self.records.entry(record.experiment.clone()).or_default();
+        match records.iter_mut().find(|known| known.hash == record.hash) {
+            Some(known) => *known = record.clone(),
+            None => records.push(record.clone()),
+        }
+    }
+
+    pub fn build(&self, experiment: &str) -> Option<report::Report> {
+        self.inputs(experiment).map(|inputs| report::build(&inputs))
+    }
+
+    /// What the report of `experiment` is made from; `None` for an experiment not loaded.
+    pub fn inputs(&self, experiment: &str) -> Option<Inputs<'_>> {
+        let definition = self.loaded.manifests.experiment(experiment)?;
+        Some(Inputs {
+            manifests: &self.loaded.manifests,
+            experiment: definition,
+            cells: self.cells.get(experiment).map_or(&[][..], Vec::as_slice),
+            records: self.records.get(experiment).map_or(&[][..], Vec::as_slice),
+            lock: self.lock.as_ref(),
+            model_kinds: &self.model_kinds,
+        })
+    }
+
+    /// Every record of `experiment` the store holds, shown or not.
+    pub fn records(&self, experiment: &str) -> &[CellRecord] {
+        self.records.get(experiment).map_or(&[][..], Vec::as_slice)
+    }
+
+    /// [`Reporter::write`] after a cell finished, unless the report was written so recently
+    /// that writing it again would slow the run down (the run writes it at its end anyway).
+    pub fn write_soon(&mut self, store: &Store, experiment: &str) -> io::Result<()> {
+        if let Some((at, took)) = self.written.get(experiment)
+            && at.elapsed() < *took * REWRITE_SPACING
+        {
+            return Ok(());
+        }
+        let started = Instant::now();
+        self.write(store, experiment)?;
+        self.written.insert(experiment.to_owned(), (Instant::now(), started.elapsed()));
+        Ok(())
+    }
+
+    /// Writes `results/<experiment>/README.md` and its charts; returns the README's path.
+    pub fn write(&self, store: &Store, experiment: &str) -> io::Result<PathBuf> {
+        let directory = store.root().join(experiment);
+        let Some(report) = self.build(experiment) else {
+            return Ok(directory.join("README.md"));
+        };
+        write_files(&directory, &report::render(&report))?;
+        Ok(directory.join("README.md"))
+    }
+}
+
+/// Writes the files that changed (so an unchanged report keeps its mtime) and removes charts
+/// that an earlier report wrote and this one does not.
+fn write_files(directory: &Path, files: &[(String, String)]) -> io::Result<()> {
+    std::fs::create_dir_all(directory)?;
+    for (name, content) in files {
+        let path = directory.join(name);
+        if std::fs::read(&path).is_ok_and(|old| old == content.as_bytes()) {
+            continue;
+        }
+        write_atomic(&path, content.as_bytes())?;
+    }
+    for entry in std::fs::read_dir(directory)?.filter_map(Result::ok) {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = path.extension().is_some_and(|extension| extension == "svg")
+            && std::fs::read_to_string(&path).is_ok_and(|text| text.contains("Written by `bakeoff report`"));
+        if ours && !files.iter().any(|(file, _)| *file == name) {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
+}
