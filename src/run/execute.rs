@@ -210,6 +210,9 @@ impl LocalExecutor<'_> {
             .collect();
         while let Some(Reverse((_, node))) = ready.pop() {
             self.step(&graph[node], planned, work, walk).await?;
+            if let Some(warning) = walk.tracker.take_warning() {
+                walk.note(warning);
+            }
             if walk.summary.interrupted {
                 break;
             }

@@ -36,11 +36,23 @@ struct Running {
 pub struct Tracker {
     path: PathBuf,
     running: Mutex<Running>,
+    /// Why the list could not be written, once, for the run to show (not on stderr directly:
+    /// a progress bar may be drawn there).
+    warning: Mutex<Option<String>>,
 }
 
 impl Tracker {
     pub fn new(path: PathBuf) -> Self {
-        Self { path, running: Mutex::new(Running { format: FORMAT, boot_id: boot_id(), started: Vec::new() }) }
+        Self {
+            path,
+            running: Mutex::new(Running { format: FORMAT, boot_id: boot_id(), started: Vec::new() }),
+            warning: Mutex::new(None),
+        }
+    }
+
+    /// A problem writing the list since the last call, if any.
+    pub fn take_warning(&self) -> Option<String> {
+        self.warning.lock().expect("tracker lock").take()
     }
 
     pub fn add(&self, started: Started) {
@@ -72,7 +84,11 @@ impl Tracker {
         };
         if let Err(error) = result {
             // Losing the list only costs the clean-up after a killed run, not this run.
-            eprintln!("warning: cannot write `{}`: {error}", self.path.display());
+            let warning = format!(
+                "warning: cannot write `{}` ({error}): a killed run's leftovers would not be found",
+                self.path.display()
+            );
+            self.warning.lock().expect("tracker lock").get_or_insert(warning);
         }
     }
 }
