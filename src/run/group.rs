@@ -75,7 +75,7 @@ impl LocalExecutor<'_> {
         let complete = completed(&lines, group.cells.len(), result.exit == Exit::Code(0));
         if complete.iter().any(|done| !done) {
             walk.note(format!(
-                "the load group of {} ended ({:?}) before measuring every cell; the rest run one by one",
+                "the load group of {} ended ({}) before measuring every cell; the rest run one by one",
                 first.id, result.exit
             ));
         }

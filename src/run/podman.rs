@@ -40,7 +40,7 @@ async fn query(podman: &Path, args: &[&str]) -> Result<Option<String>, String> {
         Exit::Code(0) => Ok(Some(String::from_utf8_lossy(&result.stdout).trim().to_owned())),
         _ if is_missing(&output) => Ok(None),
         Exit::TimedOut => Err(format!("`{command}` did not answer within {} s", QUERY_TIMEOUT.as_secs())),
-        exit => Err(format!("`{command}` failed ({}): {}", describe(exit), last_line(&output))),
+        exit => Err(format!("`{command}` failed ({exit}): {}", last_line(&output))),
     }
 }
 
@@ -50,15 +50,6 @@ fn is_missing(output: &str) -> bool {
     ["no such image", "image not known", "no such container", "no such object", "not found in local storage"]
         .iter()
         .any(|words| output.contains(words))
-}
-
-fn describe(exit: Exit) -> String {
-    match exit {
-        Exit::Code(code) => format!("exit code {code}"),
-        Exit::Signal(signal) => format!("signal {signal}"),
-        Exit::TimedOut => "timed out".to_owned(),
-        Exit::Interrupted => "interrupted".to_owned(),
-    }
 }
 
 pub(super) fn last_line(output: &str) -> String {
@@ -114,7 +105,7 @@ pub(super) async fn pull(podman: &Path, reference: &str) -> Result<(), String> {
         Exit::Code(0) => Ok(()),
         exit => Err(format!(
             "`podman pull {reference}` failed ({}): {}",
-            describe(exit),
+            exit,
             last_line(&String::from_utf8_lossy(&result.combined))
         )),
     }

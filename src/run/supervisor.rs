@@ -23,6 +23,18 @@ pub enum Exit {
     Interrupted,
 }
 
+impl std::fmt::Display for Exit {
+    /// `exit code 3`, `killed by signal 11 (SIGSEGV)`, `timed out`, `interrupted`.
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Code(code) => write!(formatter, "exit code {code}"),
+            Self::Signal(signal) => write!(formatter, "killed by signal {}", signal_name(*signal)),
+            Self::TimedOut => formatter.write_str("timed out"),
+            Self::Interrupted => formatter.write_str("interrupted"),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct ChildResult {
     pub exit: Exit,
