@@ -49,11 +49,12 @@ if [ ! -S /run/dbus/system_bus_socket ] || ! dbus-send --system --print-reply --
     dbus_pid=$(dbus-daemon --system --fork --print-pid)
 fi
 
-# A cached base is reused only if it is sound: its root must be world-readable (a rootless
-# user's container cannot load libc otherwise).
+# A cached base is reused only if it is sound: its root must be readable and searchable by
+# others (a rootless user's container cannot load libc otherwise; podman shows it as 555).
 base_ok() {
-    podman image exists "$base" &&
-        [ "$(podman run --rm --pull=never --network=none "$base" stat -c %a / 2>/dev/null)" = 755 ]
+    podman image exists "$base" || return 1
+    mode=$(podman run --rm --pull=never --network=none "$base" stat -c %a / 2>/dev/null) || return 1
+    case "$mode" in *5 | *7) return 0 ;; *) return 1 ;; esac
 }
 if [ "${BAKEOFF_REBUILD_BASE:-0}" = 1 ] || ! base_ok; then
     mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
