@@ -1,5 +1,11 @@
 //! Formatting of sizes and durations for people.
 
+/// The first `length` characters of an id or hash, or all of it when it is shorter (ids come
+/// from files people write: a short one must not panic a command).
+pub fn prefix(text: &str, length: usize) -> &str {
+    text.char_indices().nth(length).map_or(text, |(end, _)| &text[..end])
+}
+
 /// `137438953472` → `128.0 GiB`.
 #[expect(clippy::cast_precision_loss, reason = "one decimal of a size needs no more than 52 bits")]
 pub fn format_bytes(bytes: u64) -> String {
@@ -40,5 +46,12 @@ mod tests {
         assert_eq!(super::format_parameters(268_098_176), "268M");
         assert_eq!(super::format_parameters(30_532_122_624), "30.5B");
         assert_eq!(super::format_parameters(4096), "4096");
+    }
+
+    #[test]
+    fn prefixes_never_cut_past_the_end_or_inside_a_character() {
+        assert_eq!(super::prefix("0123456789abcdef", 8), "01234567");
+        assert_eq!(super::prefix("ab", 8), "ab");
+        assert_eq!(super::prefix("äöü", 2), "äö");
     }
 }

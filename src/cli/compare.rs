@@ -174,8 +174,10 @@ fn find_host(known: &[(String, String, String)], wanted: &str) -> Result<String,
         exact
     };
     let listed = || {
-        let hosts: Vec<String> =
-            known.iter().map(|(identity, label, _)| format!("{label} (id {})", &identity[..8])).collect();
+        let hosts: Vec<String> = known
+            .iter()
+            .map(|(identity, label, _)| format!("{label} (id {})", crate::units::prefix(identity, 8)))
+            .collect();
         if hosts.is_empty() {
             "no host has results yet".to_owned()
         } else {

@@ -59,7 +59,7 @@ pub(super) fn run(project: &Project, args: &WhyArgs) -> Result<(), Error> {
                 text,
                 "nearest earlier result: {} ({}, {})",
                 record.cell,
-                &record.hash[..12],
+                crate::units::prefix(&record.hash, 12),
                 record.status.name()
             );
             if changes.is_empty() {

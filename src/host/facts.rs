@@ -95,7 +95,11 @@ impl HostFacts {
 
     /// How reports name this host: its name, or `host-` and the start of its identity.
     pub fn label(&self) -> String {
-        if self.name.is_empty() { format!("host-{}", &self.identity()[..8]) } else { self.name.clone() }
+        if self.name.is_empty() {
+            format!("host-{}", crate::units::prefix(&self.identity(), 8))
+        } else {
+            self.name.clone()
+        }
     }
 
     /// Probes this machine. Facts that cannot be found stay empty rather than failing.

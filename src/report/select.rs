@@ -127,7 +127,8 @@ impl Hosts {
             .into_iter()
             .map(|(identity, record)| {
                 let label = record.host.label();
-                let label = if named[&label] > 1 { format!("{label} ({})", &identity[..8]) } else { label };
+                let label =
+                    if named[&label] > 1 { format!("{label} ({})", crate::units::prefix(&identity, 8)) } else { label };
                 (identity, label)
             })
             .collect();

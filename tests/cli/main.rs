@@ -2,6 +2,7 @@
 
 mod containers;
 mod diagnostics;
+mod hardening;
 mod lock;
 mod manifests;
 mod models;
