@@ -67,8 +67,10 @@ pub(super) fn run(project: &Project, args: &GcArgs) -> Result<(), Error> {
             }
         }
     }
-    for (path, hash) in files(&store.join("logs"), "log") {
-        if !kept.contains(&hash) && !corrupt_hashes.contains(&hash) {
+    // The store says which record a log belongs to (a cell's own, or a server it started).
+    for path in files(&store.join("logs"), "log") {
+        let owner = project.store.log_owner(&path);
+        if owner.is_some_and(|hash| !kept.contains(&hash) && !corrupt_hashes.contains(&hash)) {
             removed.push((path, "log of no kept record".to_owned()));
         }
     }
@@ -107,16 +109,15 @@ pub(super) fn run(project: &Project, args: &GcArgs) -> Result<(), Error> {
     Ok(())
 }
 
-/// `(path, stem)` of the files directly in `directory` with `extension`.
-fn files(directory: &Path, extension: &str) -> Vec<(PathBuf, String)> {
+/// The files directly in `directory` with `extension`.
+fn files(directory: &Path, extension: &str) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(directory) else {
         return Vec::new();
     };
-    let mut found: Vec<(PathBuf, String)> = entries
+    let mut found: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|entry| entry.path())
         .filter(|path| path.extension().is_some_and(|found| found == extension))
-        .filter_map(|path| Some((path.clone(), path.file_stem()?.to_str()?.to_owned())))
         .collect();
     found.sort();
     found

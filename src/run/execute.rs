@@ -320,7 +320,7 @@ impl LocalExecutor<'_> {
             .filter_map(|experiment| experiment.server.as_ref()?.ready_timeout)
             .max()
             .unwrap_or(600);
-        let log = self.store.log_path(&format!("server-{}", &first.hash));
+        let log = self.store.server_log_path(&first.hash);
         let name = format!("server-{}", short_hash(&first.hash));
         let outcome = match launch(toolbox, &group.argv, &self.context, &name) {
             Ok(launched) => {

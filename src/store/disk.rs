@@ -36,6 +36,8 @@ impl StoreError {
     }
 }
 
+const SERVER_LOG_PREFIX: &str = "server-";
+
 /// `results/` of a project.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -65,6 +67,22 @@ impl Store {
 
     pub fn log_path(&self, hash: &str) -> PathBuf {
         self.root.join("logs").join(format!("{hash}.log"))
+    }
+
+    /// The log of a llama-server, named after the first cell it served.
+    pub fn server_log_path(&self, hash: &str) -> PathBuf {
+        self.root.join("logs").join(format!("{SERVER_LOG_PREFIX}{hash}.log"))
+    }
+
+    /// The cell hash a file in `logs/` belongs to (a cell's log or the log of the server it
+    /// started), by the names this store gives them; `None` for any other file.
+    pub fn log_owner(&self, path: &Path) -> Option<String> {
+        if path.parent()? != self.root.join("logs") || path.extension()? != "log" {
+            return None;
+        }
+        let stem = path.file_stem()?.to_str()?;
+        let hash = stem.strip_prefix(SERVER_LOG_PREFIX).unwrap_or(stem);
+        (hash.len() == 64 && hash.chars().all(|character| character.is_ascii_hexdigit())).then(|| hash.to_owned())
     }
 
     /// The status part of the record for `hash`, if there is one.

@@ -46,3 +46,43 @@ fn short_host_ids_and_shared_names_do_not_panic() {
     assert_eq!(unknown.code, 2, "{}", unknown.stderr);
     assert!(unknown.stderr.contains("twin (ab) (id ab)"), "{}", unknown.stderr);
 }
+
+/// gc matched log names to record hashes and so removed `server-<hash>.log`, the log of the
+/// llama-server a kept record's cell started: the store now says which record a log is of.
+#[test]
+fn gc_keeps_the_server_log_of_a_kept_record() {
+    let directory = project(&[(
+        "experiments/echo.kdl",
+        r#"experiment "echo" {
+    matrix { n 1 }
+    command {
+        args "sh" "-c" "echo value={n}"
+        metric "value" regex="value=([0-9]+)"
+    }
+}
+"#,
+    )]);
+    let run = Bakeoff::new(directory.path()).args(["run", "--no-progress"]).run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let kept = crate::support::records(directory.path())[0].hash.clone();
+    let logs = directory.path().join("results/logs");
+    let gone = "0".repeat(64);
+    for name in
+        [format!("server-{kept}.log"), format!("server-{gone}.log"), format!("{gone}.log"), "notes.log".to_owned()]
+    {
+        std::fs::write(logs.join(name), "log").unwrap();
+    }
+    let gc = Bakeoff::new(directory.path()).arg("gc").run();
+    assert_eq!(gc.code, 0, "{}", gc.stderr);
+    let mut left: Vec<String> = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, [format!("{kept}.log"), "notes.log".to_owned(), format!("server-{kept}.log")], "{}", gc.stdout);
+    assert!(
+        gc.stdout.contains(&format!("removed results/logs/server-{gone}.log  (log of no kept record)")),
+        "{}",
+        gc.stdout
+    );
+}
