@@ -16,7 +16,8 @@ pub mod exit {
     pub const LOCK_MISMATCH: i32 = 3;
     /// The run finished, and some cells failed or timed out (their results are recorded).
     pub const CELLS_FAILED: i32 = 4;
-    /// The run was interrupted (Ctrl-C or SIGTERM); finished cells are recorded.
+    /// The run was interrupted by Ctrl-C (SIGINT); finished cells are recorded. Another signal
+    /// gives 128 + its number (SIGTERM: 143).
     pub const INTERRUPTED: i32 = 130;
 }
 
@@ -110,7 +111,10 @@ pub enum Error {
         code(bakeoff::run::interrupted),
         help("finished cells are recorded; `bakeoff run` again runs the rest")
     )]
-    Interrupted,
+    Interrupted {
+        /// The signal that stopped the run (SIGINT for Ctrl-C, SIGTERM).
+        signal: i32,
+    },
     #[error("{what}")]
     #[diagnostic(code(bakeoff::io))]
     Io {
@@ -134,7 +138,8 @@ impl Error {
             Self::LockMismatches(_)
             | Self::Lock(LockError::ModelMismatch { .. } | LockError::ToolboxMismatch { .. }) => exit::LOCK_MISMATCH,
             Self::CellsFailed { .. } => exit::CELLS_FAILED,
-            Self::Interrupted => exit::INTERRUPTED,
+            // 128 + the signal, as a shell reports a process the signal killed.
+            Self::Interrupted { signal } => 128 + signal,
             _ => exit::FAILURE,
         }
     }

@@ -32,7 +32,7 @@ pub(super) fn run_then(project: &Project, args: &RunArgs, summary_on_stdout: boo
         eprintln!("{summary}");
     }
     if summary.interrupted {
-        return Err(Error::Interrupted);
+        return Err(Error::Interrupted { signal: summary.signal.unwrap_or(libc::SIGINT) });
     }
     if summary.failed > 0 {
         return Err(Error::CellsFailed {

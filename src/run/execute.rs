@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use std::cmp::Reverse;
@@ -49,6 +50,8 @@ pub struct RunSummary {
     pub blocked: usize,
     pub failed_before: usize,
     pub interrupted: bool,
+    /// The signal that interrupted the run (SIGINT or SIGTERM), when one did.
+    pub signal: Option<i32>,
 }
 
 impl std::fmt::Display for RunSummary {
@@ -148,7 +151,8 @@ impl LocalExecutor<'_> {
         runtime.block_on(async {
             let (stop_sender, stop) = watch::channel(0u32);
             let (events, receiver) = mpsc::unbounded_channel();
-            let signals = tokio::spawn(forward_signals(stop_sender, events.clone()));
+            let first_signal = Arc::new(AtomicI32::new(0));
+            let signals = tokio::spawn(forward_signals(stop_sender, events.clone(), Arc::clone(&first_signal)));
             // Estimates in the order the cells will run.
             let estimates = work
                 .iter()
@@ -190,7 +194,12 @@ impl LocalExecutor<'_> {
             };
             let (result, ()) = tokio::join!(walking, dispatch(receiver, progress, observer));
             signals.abort();
-            Ok(result?)
+            let mut summary = result?;
+            if summary.interrupted {
+                let signal = first_signal.load(Ordering::Relaxed);
+                summary.signal = Some(if signal == 0 { libc::SIGINT } else { signal });
+            }
+            Ok(summary)
         })
     }
 
@@ -675,7 +684,8 @@ fn log_tail(output: &[u8]) -> Vec<String> {
 }
 
 /// Ctrl-C and SIGTERM → stop requests: the first stops gracefully, the next kills at once.
-async fn forward_signals(sender: watch::Sender<u32>, events: UnboundedSender<Event>) {
+/// The first signal's number is kept in `first` (for the exit code).
+async fn forward_signals(sender: watch::Sender<u32>, events: UnboundedSender<Event>, first: Arc<AtomicI32>) {
     let Ok(mut terminate) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
         return;
     };
@@ -683,10 +693,11 @@ async fn forward_signals(sender: watch::Sender<u32>, events: UnboundedSender<Eve
         return;
     };
     loop {
-        tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
-        }
+        let signal = tokio::select! {
+            _ = interrupt.recv() => libc::SIGINT,
+            _ = terminate.recv() => libc::SIGTERM,
+        };
+        let _ = first.compare_exchange(0, signal, Ordering::Relaxed, Ordering::Relaxed);
         sender.send_modify(|count| *count += 1);
         if *sender.borrow() == 1 {
             let line = "stopping: the cell in flight is being stopped; press Ctrl-C again to kill it at once";

@@ -260,6 +260,17 @@ experiment "stubborn" {
     assert_eq!(second.wait().unwrap().code(), Some(130));
     assert!(started.elapsed() < Duration::from_secs(10), "the second Ctrl-C did not kill at once");
     assert_eq!(processes_matching("stubborn-27"), 0);
+
+    // SIGTERM stops a run as Ctrl-C does, and the exit code says which signal: 128 + 15. (It
+    // was 130 for both.)
+    let mut third = Bakeoff::new(directory.path()).args(["run", "long", "--no-progress"]).spawn();
+    wait_for("the first cell to start again", || processes_matching("sleep 27.182") == 1);
+    // SAFETY: kill(2) on a child we started and have not yet waited for.
+    unsafe {
+        libc::kill(i32::try_from(third.id()).unwrap(), libc::SIGTERM);
+    }
+    assert_eq!(third.wait().unwrap().code(), Some(143));
+    assert_eq!(processes_matching("sleep 27.182"), 0);
 }
 
 #[test]
