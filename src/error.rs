@@ -67,6 +67,14 @@ pub enum Error {
         #[help]
         help: String,
     },
+    #[error("`{query}` matches {count} cells")]
+    #[diagnostic(code(bakeoff::cli::ambiguous_cell))]
+    AmbiguousCell {
+        query: String,
+        count: usize,
+        #[help]
+        help: String,
+    },
     #[error("no host with results is called `{name}`")]
     #[diagnostic(code(bakeoff::cli::unknown_host))]
     UnknownHost {
@@ -131,6 +139,7 @@ impl Error {
             | Self::UnknownExperiment { .. }
             | Self::NoExperiments { .. }
             | Self::UnknownCell { .. }
+            | Self::AmbiguousCell { .. }
             | Self::BadSelector { .. }
             | Self::UnknownHost { .. }
             | Self::UnknownToolbox { .. }

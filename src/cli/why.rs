@@ -16,12 +16,26 @@ pub(super) fn run(project: &Project, args: &WhyArgs) -> Result<(), Error> {
     let query = args.cell.as_str();
     let matches: Vec<_> = cells
         .into_iter()
-        .filter(|cell| cell.id == query || (query.len() >= 6 && cell.hash.starts_with(query)))
+        .filter(|cell| cell.id == query || (query.len() >= 4 && cell.hash.starts_with(query)))
         .collect();
+    let hashes: std::collections::BTreeSet<&str> = matches.iter().map(|cell| cell.hash.as_str()).collect();
+    if hashes.len() > 1 {
+        let candidates: Vec<String> = matches
+            .iter()
+            .take(10)
+            .map(|cell| format!("{} ({})", cell.id, crate::units::prefix(&cell.hash, 12)))
+            .collect();
+        let more = if matches.len() > 10 { format!(" and {} more", matches.len() - 10) } else { String::new() };
+        return Err(Error::AmbiguousCell {
+            query: query.to_owned(),
+            count: matches.len(),
+            help: format!("give more hex digits or a cell id; it matches {}{more}", candidates.join(", ")),
+        });
+    }
     let Some(cell) = matches.into_iter().next() else {
         return Err(Error::UnknownCell {
             query: query.to_owned(),
-            help: "give a cell id as `bakeoff plan` prints it, or at least 6 hex digits of its hash".to_owned(),
+            help: "give a cell id as `bakeoff plan` prints it, or at least 4 hex digits of its hash".to_owned(),
         });
     };
     let planned: PlannedCell = project.plan(vec![cell], &Selection::default())?.remove(0);

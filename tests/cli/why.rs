@@ -1,6 +1,6 @@
 //! `bakeoff why CELL` and `bakeoff host`.
 
-use crate::support::{Scratch, fixture, without_hashes};
+use crate::support::{Bakeoff, Scratch, fixture, without_hashes};
 
 #[test]
 fn why_shows_the_fingerprint_and_the_diff_against_the_nearest_result() {
@@ -56,4 +56,45 @@ fn host_lists_facts_and_toolbox_verdicts() {
     let refused = scratch.bakeoff().args(["--host-facts", bad.path().to_str().unwrap(), "host"]).run();
     assert_eq!(refused.code, 1);
     assert!(refused.stderr.contains("unknown field `kernal`"), "{}", refused.stderr);
+}
+
+/// `why` took the first of several cells whose hashes start alike; it now lists them.
+#[test]
+fn an_ambiguous_hash_prefix_lists_the_cells_it_matches() {
+    let many: String = (1..=1000).map(|n| n.to_string()).collect::<Vec<_>>().join(" ");
+    let manifest =
+        format!("experiment \"many\" {{\n    matrix {{ n {many} }}\n    command {{ args \"true\" \"{{n}}\" }}\n}}\n");
+    let directory = crate::support::project(&[("experiments/many.kdl", &manifest)]);
+    let facts = fixture("hosts/strix-1.json");
+    let bakeoff = || {
+        let mut bakeoff = Bakeoff::new(directory.path());
+        bakeoff.args(["--host-facts", facts.to_str().unwrap()]);
+        bakeoff
+    };
+    let plan: serde_json::Value = serde_json::from_str(&bakeoff().args(["plan", "--json"]).run().stdout).unwrap();
+    let mut hashes: Vec<(String, String)> = plan["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|cell| (cell["hash"].as_str().unwrap().to_owned(), cell["id"].as_str().unwrap().to_owned()))
+        .collect();
+    hashes.sort();
+    // 1,000 hashes: some two share their first 4 hex digits (the inputs are fixed, so always the same two).
+    let (first, second) = hashes
+        .windows(2)
+        .find(|pair| pair[0].0[..4] == pair[1].0[..4])
+        .map(|pair| (pair[0].clone(), pair[1].clone()))
+        .expect("two of 1,000 cell hashes share 4 hex digits");
+    let outcome = bakeoff().args(["why", &first.0[..4]]).run();
+    assert_eq!(outcome.code, 2, "{}", outcome.stderr);
+    let stderr = crate::support::unwrapped(&outcome.stderr);
+    assert!(stderr.contains(&format!("`{}` matches", &first.0[..4])), "{stderr}");
+    for (hash, id) in [&first, &second] {
+        assert!(stderr.contains(&format!("{id} ({})", &hash[..12])), "{stderr}");
+    }
+    // A longer prefix that only one of them has still finds it.
+    let unique = (5..64).map(|length| &first.0[..length]).find(|prefix| !second.0.starts_with(prefix)).unwrap();
+    let found = bakeoff().args(["why", unique]).run();
+    assert_eq!(found.code, 0, "{}", found.stderr);
+    assert!(found.stdout.contains(&first.1), "{}", found.stdout);
 }
