@@ -4,7 +4,8 @@ use clap::Parser;
 
 fn main() {
     let cli = bakeoff::cli::Cli::parse();
-    let color = std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
+    // Escape codes only where a person reads them: never into a pipe or a log file.
+    let color = cli.global.color.enabled();
     miette::set_hook(Box::new(move |_| {
         let mut options = miette::MietteHandlerOpts::new().color(color).unicode(color).terminal_links(false);
         // Diagnostics wrap at the terminal's width; `COLUMNS` sets it where there is no terminal.

@@ -86,3 +86,21 @@ fn gc_keeps_the_server_log_of_a_kept_record() {
         gc.stdout
     );
 }
+
+/// Colour was on unless `NO_COLOR`, whatever stderr was: escape codes went into pipes and
+/// logs. `auto` colours only a terminal; `--color always` and `never` decide.
+#[test]
+fn colour_only_where_a_person_reads_it() {
+    let directory = project(&[("experiments/bad.kdl", "experiment \"bad\" {\n    matrix { n 1 }\n}\n")]);
+    let check = |args: &[&str]| {
+        let mut bakeoff = Bakeoff::new(directory.path());
+        bakeoff.env_remove("NO_COLOR").arg("check").args(args);
+        bakeoff.run()
+    };
+    let piped = check(&[]);
+    assert_eq!(piped.code, 2, "{}", piped.stderr);
+    assert!(piped.stderr.contains("has nothing to run"), "{}", piped.stderr);
+    assert!(!piped.stderr.contains('\u{1b}'), "escape codes in a pipe: {:?}", piped.stderr);
+    assert!(check(&["--color", "always"]).stderr.contains("\u{1b}["), "--color always colours");
+    assert!(!check(&["--color", "never"]).stderr.contains('\u{1b}'));
+}

@@ -209,6 +209,11 @@ impl Bakeoff {
         self
     }
 
+    pub(crate) fn env_remove(&mut self, key: &str) -> &mut Self {
+        self.command.env_remove(key);
+        self
+    }
+
     /// The process, started and not waited for.
     pub(crate) fn spawn(&mut self) -> std::process::Child {
         self.command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap()
