@@ -40,7 +40,7 @@ pub(super) fn run(project: &Project, args: &ModelsArgs) -> Result<(), Error> {
             declared.entry(path.canonicalize().unwrap_or(path)).or_default().push(name.clone());
         }
     }
-    let (records, _) = project.store.scan();
+    let records = project.records();
     let mut measured: BTreeMap<&str, usize> = BTreeMap::new();
     for record in &records {
         if let Some(model) = record.axes.get("model") {

@@ -39,7 +39,7 @@ pub(super) fn run(project: &Project, args: &WhyArgs) -> Result<(), Error> {
         });
     };
     let planned: PlannedCell = project.plan(vec![cell], &Selection::default())?.remove(0);
-    let (records, _) = project.store.scan();
+    let records = project.records();
     let history = History::new(&records, [planned.cell.hash.as_str()]);
     let nearest = history.nearest(&planned.cell);
     let fingerprint = serde_json::to_value(&planned.cell.fingerprint).expect("a fingerprint always serialises");

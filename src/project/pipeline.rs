@@ -302,9 +302,19 @@ impl Project {
         selection: &Selection,
     ) -> Result<(Vec<PlannedCell>, Vec<CellRecord>), Error> {
         let mut heads = HashMap::new();
-        for (cell, head) in cells.iter().zip(parallel::map(&cells, |cell| self.store.head(&cell.hash))) {
-            if let Some(head) = head? {
-                heads.insert(cell.hash.clone(), head);
+        let mut cells = cells;
+        let found = parallel::map(&cells, |cell| self.store.head(&cell.hash));
+        for (cell, head) in cells.iter_mut().zip(found) {
+            match head {
+                Ok(Some(head)) => {
+                    heads.insert(cell.hash.clone(), head);
+                }
+                Ok(None) => {}
+                // Not run over: running the cell would replace a file someone may restore.
+                Err(error) => {
+                    let reason = format!("{error}: restore it from git, or delete it so that the cell runs again");
+                    cell.blocked.push(reason);
+                }
             }
         }
         let history: Vec<CellRecord> =

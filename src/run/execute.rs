@@ -152,7 +152,11 @@ impl LocalExecutor<'_> {
             let (stop_sender, stop) = watch::channel(0u32);
             let (events, receiver) = mpsc::unbounded_channel();
             let first_signal = Arc::new(AtomicI32::new(0));
-            let signals = tokio::spawn(forward_signals(stop_sender, events.clone(), Arc::clone(&first_signal)));
+            // The handlers are in place before anything starts: a signal that came before the
+            // task first ran would otherwise kill bakeoff outright.
+            let handlers = signal_handlers();
+            let signals =
+                tokio::spawn(forward_signals(handlers, stop_sender, events.clone(), Arc::clone(&first_signal)));
             // Estimates in the order the cells will run.
             let estimates = work
                 .iter()
@@ -490,7 +494,8 @@ impl LocalExecutor<'_> {
     }
 
     fn record_blocked(&self, cell: &ResolvedCell, reasons: &[String], walk: &Walk) -> Result<(), StoreError> {
-        if self.store.head(&cell.hash)?.is_some() {
+        // A result, or a file that cannot be read as one, is left as it is.
+        if !matches!(self.store.head(&cell.hash), Ok(None)) {
             return Ok(());
         }
         let mut record = CellRecord::new(cell, self.host, Status::Blocked);
@@ -683,15 +688,23 @@ fn log_tail(output: &[u8]) -> Vec<String> {
     lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].iter().map(|line| (*line).to_owned()).collect()
 }
 
+type Handlers = Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>;
+
+/// SIGINT and SIGTERM handlers, registered now.
+fn signal_handlers() -> Handlers {
+    use tokio::signal::unix::{SignalKind, signal};
+    Some((signal(SignalKind::interrupt()).ok()?, signal(SignalKind::terminate()).ok()?))
+}
+
 /// Ctrl-C and SIGTERM → stop requests: the first stops gracefully, the next kills at once.
 /// The first signal's number is kept in `first` (for the exit code).
-async fn forward_signals(sender: watch::Sender<u32>, events: UnboundedSender<Event>, first: Arc<AtomicI32>) {
-    let Ok(mut terminate) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
-        return;
-    };
-    let Ok(mut interrupt) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) else {
-        return;
-    };
+async fn forward_signals(
+    handlers: Handlers,
+    sender: watch::Sender<u32>,
+    events: UnboundedSender<Event>,
+    first: Arc<AtomicI32>,
+) {
+    let Some((mut interrupt, mut terminate)) = handlers else { return };
     loop {
         let signal = tokio::select! {
             _ = interrupt.recv() => libc::SIGINT,

@@ -93,6 +93,8 @@ impl CellRecord {
 /// The part of a record that planning needs, read without keeping the rest.
 #[derive(Debug, Clone, Deserialize)]
 pub struct RecordHead {
+    /// Checked as a whole record's is: a record of another format is corrupt to both.
+    pub format: u32,
     pub status: Status,
     pub failure: Option<FailureHead>,
 }

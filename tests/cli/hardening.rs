@@ -104,3 +104,64 @@ fn colour_only_where_a_person_reads_it() {
     assert!(check(&["--color", "always"]).stderr.contains("\u{1b}["), "--color always colours");
     assert!(!check(&["--color", "never"]).stderr.contains('\u{1b}'));
 }
+
+/// Records broken three ways (cut short, a field of the wrong type, another format): every
+/// command names the file and goes on; planning calls each cell blocked with that reason
+/// (the store's record head once called another format cached while scans called it
+/// corrupt), and a run leaves the files as they are for someone to restore.
+#[test]
+fn corrupt_records_are_named_by_every_command_and_never_overwritten() {
+    let directory = project(&[
+        (
+            "experiments/echo.kdl",
+            r#"experiment "echo" {
+    matrix { n 1 2 3 4 }
+    command {
+        args "sh" "-c" "echo value={n}"
+        metric "value" regex="value=([0-9]+)"
+    }
+}
+"#,
+        ),
+        ("hosts/a.json", &facts("ab", "one", "6.12.1")),
+        ("hosts/b.json", &facts("cd", "two", "6.12.2")),
+    ]);
+    let on = |host: &str, args: &[&str]| {
+        Bakeoff::new(directory.path()).args(["--host-facts", &format!("hosts/{host}.json")]).args(args).run()
+    };
+    assert_eq!(on("a", &["run", "--no-progress"]).code, 0);
+    assert_eq!(on("b", &["run", "--no-progress"]).code, 0);
+    let mut records = crate::support::records(directory.path());
+    records.retain(|record| record.host.id == "ab");
+    records.sort_by(|a, b| a.cell.cmp(&b.cell));
+    let path = |hash: &str| directory.path().join(format!("results/cells/{}/{hash}.json", &hash[..2]));
+    let text = |hash: &str| std::fs::read_to_string(path(hash)).unwrap();
+    let broken = [
+        (records[0].hash.clone(), text(&records[0].hash)[..100].to_owned()),
+        (records[1].hash.clone(), text(&records[1].hash).replacen("\"status\": \"ok\"", "\"status\": 7", 1)),
+        (records[2].hash.clone(), text(&records[2].hash).replacen("\"format\": 1", "\"format\": 99", 1)),
+    ];
+    for (hash, content) in &broken {
+        std::fs::write(path(hash), content).unwrap();
+    }
+    let plan = on("a", &["plan"]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(plan.stdout.ends_with("4 cells: 1 cached, 0 to run, 3 blocked\n"), "{}", plan.stdout);
+    for (hash, _) in &broken {
+        let reason = format!("{hash}.json` is corrupt: ");
+        let line = plan.stdout.lines().find(|line| line.contains(&reason)).unwrap_or_else(|| panic!("{}", plan.stdout));
+        assert!(line.ends_with("restore it from git, or delete it so that the cell runs again"), "{line}");
+    }
+    let run = on("a", &["run", "--no-progress"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for (hash, content) in &broken {
+        assert_eq!(&text(hash), content, "a run wrote over a corrupt record");
+    }
+    for args in [&["report"][..], &["compare"], &["why", "echo/n=4,toolbox=host/command"], &["gc", "--dry-run"]] {
+        let outcome = on("a", args);
+        assert!(outcome.code == 0, "{args:?}: {}", outcome.stderr);
+        for (hash, _) in &broken {
+            assert!(outcome.stderr.contains(&format!("{hash}.json` is corrupt")), "{args:?}: {}", outcome.stderr);
+        }
+    }
+}
