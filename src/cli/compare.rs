@@ -88,8 +88,23 @@ pub(super) fn reproduce(project: &Project, args: &ReproduceArgs) -> Result<(), E
 /// A reporter over the store: cells are matched to results by what they run, not where.
 fn reporter<'a>(project: &Project, loaded: &'a crate::project::Loaded) -> Result<Reporter<'a>, Error> {
     let cells = project.resolve_uninspected(loaded, &HostFacts::default())?;
+    note_unhashed(&cells);
     let expected = cells.iter().map(ExpectedCell::of).collect();
     Ok(Reporter::new(loaded, project.lock()?, expected, project.records()))
+}
+
+/// Says which inputs cannot be hashed here (their cells are then found by their records).
+pub(super) fn note_unhashed(cells: &[crate::fingerprint::ResolvedCell]) {
+    let unhashed: std::collections::BTreeSet<&str> =
+        cells.iter().flat_map(|cell| cell.unhashed.iter().map(String::as_str)).collect();
+    if !unhashed.is_empty() {
+        let names: Vec<String> = unhashed.iter().map(|name| format!("`{name}`")).collect();
+        eprintln!(
+            "note: {} cannot be hashed here (not found under the model roots, nor pinned in bakeoff.lock): their \
+             cells are matched to results by their records' own fingerprints",
+            names.join(", ")
+        );
+    }
 }
 
 fn compare(reporter: &Reporter<'_>, experiments: &[String], pairing: &Pairing) -> Vec<Compared> {

@@ -15,8 +15,9 @@ pub struct ExpectedCell {
     pub axes: Vec<(String, String)>,
     pub workload: String,
     /// [`crate::fingerprint::Fingerprint::portable_key`] of the cell as the manifests and inputs
-    /// describe it now.
-    pub key: String,
+    /// describe it now; `None` when an input cannot be hashed here (a model neither found nor
+    /// locked), and the cell's newest record of the same id says what it ran.
+    pub key: Option<String>,
 }
 
 impl ExpectedCell {
@@ -26,7 +27,7 @@ impl ExpectedCell {
             id: cell.id.clone(),
             axes: cell.cell.axes.clone(),
             workload: cell.cell.workload.clone(),
-            key: cell.fingerprint.portable_key(),
+            key: cell.unhashed.is_empty().then(|| cell.fingerprint.portable_key()),
         }
     }
 }
@@ -48,8 +49,25 @@ pub struct Chosen<'a> {
 /// Matches `records` (one experiment's) to `cells` by portable key. A host that measured a
 /// cell more than once (after a llama.cpp update, say) is represented by its newest result.
 pub fn choose<'a>(cells: &[ExpectedCell], records: &'a [CellRecord]) -> Chosen<'a> {
+    // A cell whose inputs cannot be hashed here takes the key of its newest record (by cell
+    // id): the results are compared as what they ran, not left out for want of a model file.
+    let mut newest_by_id: HashMap<&str, &CellRecord> = HashMap::new();
+    for record in records {
+        let slot = newest_by_id.entry(record.cell.as_str()).or_insert(record);
+        if (record.timings.started_unix_ms, &record.hash) > (slot.timings.started_unix_ms, &slot.hash) {
+            *slot = record;
+        }
+    }
+    let keys: Vec<Option<String>> = cells
+        .iter()
+        .map(|cell| {
+            cell.key
+                .clone()
+                .or_else(|| newest_by_id.get(cell.id.as_str()).map(|record| record.fingerprint.portable_key()))
+        })
+        .collect();
     let by_key: HashMap<&str, usize> =
-        cells.iter().enumerate().map(|(index, cell)| (cell.key.as_str(), index)).collect();
+        keys.iter().enumerate().filter_map(|(index, key)| Some((key.as_deref()?, index))).collect();
     let mut matched = Vec::new();
     let mut stale = 0;
     for record in records {

@@ -165,3 +165,50 @@ fn corrupt_records_are_named_by_every_command_and_never_overwritten() {
         }
     }
 }
+
+/// Comparing on a laptop the records two servers committed: no model files, no lock. compare
+/// said "nothing to compare" since it could not hash the model to find the cells; the records'
+/// own fingerprints pair them, and a note names the input it could not hash.
+#[test]
+fn compare_and_report_work_from_the_records_alone() {
+    let directory = project(&[
+        (
+            "experiments/echo.kdl",
+            r#"model "tiny" { file "tiny.gguf" }
+experiment "echo" {
+    matrix {
+        model "tiny"
+        n 1 2
+    }
+    command {
+        args "sh" "-c" "echo value={n}" "{model}"
+        metric "value" regex="value=([0-9]+)"
+    }
+}
+"#,
+        ),
+        ("models/tiny.gguf", "tiny"),
+        ("hosts/a.json", &facts("aaaa1111", "server-a", "6.12.1")),
+        ("hosts/b.json", &facts("bbbb2222", "server-b", "6.12.2")),
+    ]);
+    let on = |host: &str, args: &[&str]| {
+        Bakeoff::new(directory.path())
+            .args(["--host-facts", &format!("hosts/{host}.json"), "--models", "models"])
+            .args(args)
+            .run()
+    };
+    assert_eq!(on("a", &["run", "--no-progress"]).code, 0);
+    assert_eq!(on("b", &["run", "--no-progress"]).code, 0);
+    std::fs::remove_dir_all(directory.path().join("models")).unwrap();
+    std::fs::create_dir(directory.path().join("models")).unwrap();
+    let compare = on("a", &["compare", "--json"]);
+    assert_eq!(compare.code, 0, "{}", compare.stderr);
+    assert!(compare.stderr.contains("note: `tiny` cannot be hashed here"), "{}", compare.stderr);
+    let value: serde_json::Value = serde_json::from_str(&compare.stdout).unwrap();
+    let rows = value["comparisons"][0]["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "both cells measured on both hosts: {}", compare.stdout);
+    let report = on("a", &["report"]);
+    assert_eq!(report.code, 0, "{}", report.stderr);
+    let markdown = std::fs::read_to_string(directory.path().join("results/echo/README.md")).unwrap();
+    assert!(markdown.contains("2 cells: 2 ok"), "{markdown}");
+}
