@@ -7,6 +7,8 @@ pub mod atomic;
 pub mod cli;
 pub mod error;
 pub mod fingerprint;
+#[cfg(test)]
+mod fuzzing;
 pub mod glob;
 pub mod host;
 pub mod inputs;

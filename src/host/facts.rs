@@ -49,13 +49,16 @@ impl HostFacts {
     pub fn load(path: &Path) -> Result<Self, HostFactsError> {
         let text = fs::read_to_string(path)
             .map_err(|source| HostFactsError::Unreadable { path: path.display().to_string(), source })?;
-        let facts: Self = serde_json::from_str(&text).map_err(|error| HostFactsError::Invalid {
-            path: path.display().to_string(),
-            message: error.to_string(),
-        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// [`HostFacts::load`] of the text of the file at `path`.
+    pub fn parse(text: &str, path: &str) -> Result<Self, HostFactsError> {
+        let facts: Self = serde_json::from_str(text)
+            .map_err(|error| HostFactsError::Invalid { path: path.to_owned(), message: error.to_string() })?;
         if !facts.id.is_empty() && !is_host_id(&facts.id) {
             return Err(HostFactsError::Invalid {
-                path: path.display().to_string(),
+                path: path.to_owned(),
                 message: format!("`id` must be 1 to 64 lowercase hex digits, not `{}`", facts.id),
             });
         }

@@ -14,7 +14,7 @@ use crate::atomic::write_atomic;
 const FORMAT: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Entry {
+pub(crate) struct Entry {
     device: u64,
     inode: u64,
     size: u64,
@@ -58,13 +58,18 @@ pub struct StatCache {
 impl StatCache {
     /// Opens the cache at `path`; a missing or unreadable cache starts empty.
     pub fn open(path: PathBuf) -> Self {
-        let files = std::fs::read(&path)
+        let files = std::fs::read(&path).ok().map(|bytes| Self::entries(&bytes)).unwrap_or_default();
+        Self { path: Some(path), files, dirty: false, bytes_hashed: 0 }
+    }
+
+    /// The entries of a cache file's bytes; none when they are not a cache of this format
+    /// (the cache only saves rehashing).
+    pub(crate) fn entries(bytes: &[u8]) -> BTreeMap<String, Entry> {
+        serde_json::from_slice::<CacheFile>(bytes)
             .ok()
-            .and_then(|bytes| serde_json::from_slice::<CacheFile>(&bytes).ok())
             .filter(|cache| cache.format == FORMAT)
             .map(|cache| cache.files)
-            .unwrap_or_default();
-        Self { path: Some(path), files, dirty: false, bytes_hashed: 0 }
+            .unwrap_or_default()
     }
 
     /// A cache that keeps nothing on disk.

@@ -120,15 +120,20 @@ impl LockFile {
                 return Err(LockError::Unreadable { path: path.display().to_string(), source });
             }
         };
-        let lock: Self = serde_json::from_str(&text)
-            .map_err(|error| LockError::Invalid { path: path.display().to_string(), message: error.to_string() })?;
+        Self::parse(&text, &path.display().to_string()).map(Some)
+    }
+
+    /// The lock in `text`, read from `path`.
+    pub fn parse(text: &str, path: &str) -> Result<Self, LockError> {
+        let lock: Self = serde_json::from_str(text)
+            .map_err(|error| LockError::Invalid { path: path.to_owned(), message: error.to_string() })?;
         if lock.format != FORMAT {
             return Err(LockError::Invalid {
-                path: path.display().to_string(),
+                path: path.to_owned(),
                 message: format!("format {} is not the supported format {FORMAT}", lock.format),
             });
         }
-        Ok(Some(lock))
+        Ok(lock)
     }
 
     pub fn save(&self, path: &Path) -> Result<(), LockError> {

@@ -276,11 +276,11 @@ fn file_type_name(number: u64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A small GGUF header: two strings, a number, an array of strings, two tensors.
-    fn header() -> Vec<u8> {
+    pub(crate) fn header() -> Vec<u8> {
         let mut bytes = b"GGUF".to_vec();
         bytes.extend(3u32.to_le_bytes());
         bytes.extend(2u64.to_le_bytes());

@@ -1,6 +1,6 @@
 //! The model inventory: GGUF files under the model roots and what their headers say.
 
-mod gguf;
+pub(crate) mod gguf;
 mod inventory;
 
 pub use gguf::{GgufError, GgufInfo, parse, read};

@@ -130,39 +130,45 @@ async fn read_stream(mut response: reqwest::Response, api: Api, started: Instant
         pending.extend_from_slice(&chunk);
         while let Some(newline) = pending.iter().position(|byte| *byte == b'\n') {
             let line: Vec<u8> = pending.drain(..=newline).collect();
-            let line = String::from_utf8_lossy(&line);
-            let Some(data) = line.trim().strip_prefix("data:") else { continue };
-            let Ok(event) = serde_json::from_str::<Value>(data.trim()) else { continue };
-            let text = match api {
-                Api::Completion => event.get("content").and_then(Value::as_str),
-                Api::OpenaiChat => event.pointer("/choices/0/delta/content").and_then(Value::as_str),
-                Api::AnthropicMessages => event.pointer("/delta/text").and_then(Value::as_str),
-            };
-            if let Some(text) = text.filter(|text| !text.is_empty()) {
-                if exchange.ttft_ms.is_none() {
-                    exchange.ttft_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
-                }
-                exchange.text.push_str(text);
-            }
-            if let Some(timings) = event.get("timings") {
-                exchange.timings = Some(timings.clone());
-            }
-            for usage in [event.pointer("/message/usage"), event.get("usage")].into_iter().flatten() {
-                if let Some(usage) = usage.as_object() {
-                    for (key, value) in usage {
-                        if let Some(value) = value.as_f64() {
-                            exchange.usage.insert(key.clone(), value);
-                        }
-                    }
-                }
-            }
-            if let Some(message) = event.pointer("/error/message").and_then(Value::as_str) {
-                return Err(format!("the server reported an error mid-stream: {message}"));
-            }
+            take_event(&mut exchange, api, &String::from_utf8_lossy(&line), started)?;
         }
     }
     exchange.e2e_ms = started.elapsed().as_secs_f64() * 1000.0;
     Ok(exchange)
+}
+
+/// One line of a server-sent event stream: text, `timings`, `usage` or an error into
+/// `exchange`. Lines that are not `data:` with a JSON object are passed over.
+pub(super) fn take_event(exchange: &mut Exchange, api: Api, line: &str, started: Instant) -> Result<(), String> {
+    let Some(data) = line.trim().strip_prefix("data:") else { return Ok(()) };
+    let Ok(event) = serde_json::from_str::<Value>(data.trim()) else { return Ok(()) };
+    let text = match api {
+        Api::Completion => event.get("content").and_then(Value::as_str),
+        Api::OpenaiChat => event.pointer("/choices/0/delta/content").and_then(Value::as_str),
+        Api::AnthropicMessages => event.pointer("/delta/text").and_then(Value::as_str),
+    };
+    if let Some(text) = text.filter(|text| !text.is_empty()) {
+        if exchange.ttft_ms.is_none() {
+            exchange.ttft_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        exchange.text.push_str(text);
+    }
+    if let Some(timings) = event.get("timings") {
+        exchange.timings = Some(timings.clone());
+    }
+    for usage in [event.pointer("/message/usage"), event.get("usage")].into_iter().flatten() {
+        if let Some(usage) = usage.as_object() {
+            for (key, value) in usage {
+                if let Some(value) = value.as_f64() {
+                    exchange.usage.insert(key.clone(), value);
+                }
+            }
+        }
+    }
+    if let Some(message) = event.pointer("/error/message").and_then(Value::as_str) {
+        return Err(format!("the server reported an error mid-stream: {message}"));
+    }
+    Ok(())
 }
 
 fn describe(error: &reqwest::Error) -> String {

@@ -99,12 +99,7 @@ impl Store {
                 Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
                 Err(source) => return Err(StoreError::Unreadable { path: path.display().to_string(), source }),
             }
-            let head: RecordHead = serde_json::from_slice(buffer).map_err(|error| StoreError::Corrupt {
-                path: path.display().to_string(),
-                message: error.to_string(),
-            })?;
-            check_format(&path, head.format)?;
-            Ok(Some(head))
+            parse_head(&path, buffer).map(Some)
         })
     }
 
@@ -157,7 +152,16 @@ impl Store {
     }
 }
 
-fn parse(path: &Path, bytes: &[u8]) -> Result<CellRecord, StoreError> {
+/// The status part of a record's bytes.
+pub(crate) fn parse_head(path: &Path, bytes: &[u8]) -> Result<RecordHead, StoreError> {
+    let head: RecordHead = serde_json::from_slice(bytes)
+        .map_err(|error| StoreError::Corrupt { path: path.display().to_string(), message: error.to_string() })?;
+    check_format(path, head.format)?;
+    Ok(head)
+}
+
+/// A whole record's bytes.
+pub(crate) fn parse(path: &Path, bytes: &[u8]) -> Result<CellRecord, StoreError> {
     let record: CellRecord = serde_json::from_slice(bytes)
         .map_err(|error| StoreError::Corrupt { path: path.display().to_string(), message: error.to_string() })?;
     check_format(path, record.format)?;

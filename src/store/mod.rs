@@ -4,4 +4,6 @@ mod disk;
 mod record;
 
 pub use disk::{Store, StoreError};
+#[cfg(test)]
+pub(crate) use disk::{parse, parse_head};
 pub use record::{CellRecord, Failure, MetricValue, RECORD_FORMAT, RecordHead, Status, Timings};
