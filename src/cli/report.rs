@@ -22,6 +22,9 @@ pub(super) fn run(project: &Project, args: &ReportArgs) -> Result<(), Error> {
             println!("{}", serde_json::to_string_pretty(&json).expect("a report always serialises"));
         }
         ReportFormat::Markdown => {
+            if let Some(note) = crate::project::keep_reports_mergeable(&project.root, &project.store) {
+                eprintln!("{note}");
+            }
             for experiment in &loaded.selected {
                 let path = reporter.write(&project.store, experiment).map_err(|source| Error::Io {
                     what: format!("cannot write the report of `{experiment}`"),

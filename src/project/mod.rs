@@ -2,10 +2,12 @@
 //! inspect toolboxes and hash inputs, check the lock, expand and resolve cells, decide them
 //! against the store; run what is to run; write the reports.
 
+mod merge;
 mod pipeline;
 mod reporter;
 mod run;
 
+pub use merge::keep_reports_mergeable;
 pub use pipeline::{Loaded, Project, Settings};
 pub use reporter::{Reporter, shown};
 pub use run::{RunOutcome, RunRequest};

@@ -70,7 +70,8 @@ impl Project {
         let work = schedule(&planned, &tested, request.load_groups);
         let summary = executor.run(&planned, &work, &mut observer)?;
         // Also when nothing ran: a report from an older bakeoff, or none yet, is brought up to date.
-        let mut notes = Vec::new();
+        let mut notes: Vec<String> =
+            super::merge::keep_reports_mergeable(&self.root, &self.store).into_iter().collect();
         for experiment in &loaded.selected {
             if !observer.finished.contains(experiment) {
                 notes.extend(observer.finished(experiment));

@@ -212,3 +212,67 @@ experiment "echo" {
     let markdown = std::fs::read_to_string(directory.path().join("results/echo/README.md")).unwrap();
     assert!(markdown.contains("2 cells: 2 ok"), "{markdown}");
 }
+
+/// Two machines that each ran and committed, then merge: records never collide (one file per
+/// cell hash, the host id in it), and the reports both rewrote merge without a conflict (the
+/// merge keeps one, `bakeoff report` rewrites it from the merged records).
+#[test]
+fn two_clones_that_each_ran_and_committed_merge_cleanly() {
+    let origin = project(&[
+        (
+            "experiments/echo.kdl",
+            r#"experiment "echo" {
+    matrix { n 1 2 }
+    command {
+        args "sh" "-c" "echo value={n}"
+        metric "value" regex="value=([0-9]+)"
+    }
+}
+"#,
+        ),
+        ("hosts/a.json", &facts("aaaa1111", "box-a", "6.12.1")),
+        ("hosts/b.json", &facts("bbbb2222", "box-b", "6.12.2")),
+        (".gitignore", "results/logs/\nresults/.lock\n"),
+    ]);
+    let git = |directory: &std::path::Path, args: &[&str]| {
+        let output = std::process::Command::new("git")
+            .arg("-C")
+            .arg(directory)
+            .args(args)
+            .env("GIT_AUTHOR_NAME", "test")
+            .env("GIT_AUTHOR_EMAIL", "test@example.invalid")
+            .env("GIT_COMMITTER_NAME", "test")
+            .env("GIT_COMMITTER_EMAIL", "test@example.invalid")
+            .output()
+            .expect("git runs");
+        (
+            output.status.success(),
+            format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)),
+        )
+    };
+    assert!(git(origin.path(), &["init", "-q", "-b", "main"]).0);
+    assert!(git(origin.path(), &["add", "-A"]).0);
+    assert!(git(origin.path(), &["commit", "-q", "-m", "experiments"]).0);
+    let clones = tempfile::tempdir().unwrap();
+    for (name, host) in [("a", "a"), ("b", "b")] {
+        let clone = clones.path().join(name);
+        assert!(git(clones.path(), &["clone", "-q", &origin.path().display().to_string(), name]).0);
+        let run =
+            Bakeoff::new(&clone).args(["--host-facts", &format!("hosts/{host}.json"), "run", "--no-progress"]).run();
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(run.stderr.contains("reports merge without conflicts"), "{}", run.stderr);
+        assert!(git(&clone, &["add", "-A"]).0);
+        assert!(git(&clone, &["commit", "-q", "-m", &format!("results of box-{host}")]).0);
+    }
+    let (a, b) = (clones.path().join("a"), clones.path().join("b"));
+    // Both changed results/echo/README.md (and its chart): the merge must not stop on them.
+    let (merged, output) = git(&b, &["pull", "-q", "--no-rebase", &a.display().to_string(), "main"]);
+    assert!(merged, "{output}");
+    assert!(git(&b, &["diff", "--name-only", "--diff-filter=U"]).1.is_empty(), "conflicted files left");
+    let records = crate::support::records(&b);
+    assert_eq!(records.len(), 4, "both machines' records");
+    let report = Bakeoff::new(&b).args(["--host-facts", "hosts/b.json", "report"]).run();
+    assert_eq!(report.code, 0, "{}", report.stderr);
+    let markdown = std::fs::read_to_string(b.join("results/echo/README.md")).unwrap();
+    assert!(markdown.contains("box-a") && markdown.contains("box-b"), "{markdown}");
+}
