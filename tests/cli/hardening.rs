@@ -9,22 +9,27 @@ fn facts(id: &str, name: &str, kernel: &str) -> String {
     )
 }
 
+/// An experiment of `command` cells that print `value=N` for each N in `values`: results
+/// without a model or llama.cpp.
+fn echo(values: &str) -> String {
+    format!(
+        r#"experiment "echo" {{
+    matrix {{ n {values} }}
+    command {{
+        args "sh" "-c" "echo value={{n}}"
+        metric "value" regex="value=([0-9]+)"
+    }}
+}}
+"#
+    )
+}
+
 /// A host-facts file may give a short id (1 to 64 hex digits); two hosts sharing a name with
 /// 2-digit ids made `run`, `report` and `compare` panic where they cut ids to 8 digits.
 #[test]
 fn short_host_ids_and_shared_names_do_not_panic() {
     let directory = project(&[
-        (
-            "experiments/echo.kdl",
-            r#"experiment "echo" {
-    matrix { n 1 2 }
-    command {
-        args "sh" "-c" "echo value={n}"
-        metric "value" regex="value=([0-9]+)"
-    }
-}
-"#,
-        ),
+        ("experiments/echo.kdl", &echo("1 2")),
         ("hosts/a.json", &facts("ab", "twin", "6.12.1")),
         ("hosts/b.json", &facts("cd", "twin", "6.12.2")),
     ]);
@@ -51,17 +56,7 @@ fn short_host_ids_and_shared_names_do_not_panic() {
 /// llama-server a kept record's cell started: the store now says which record a log is of.
 #[test]
 fn gc_keeps_the_server_log_of_a_kept_record() {
-    let directory = project(&[(
-        "experiments/echo.kdl",
-        r#"experiment "echo" {
-    matrix { n 1 }
-    command {
-        args "sh" "-c" "echo value={n}"
-        metric "value" regex="value=([0-9]+)"
-    }
-}
-"#,
-    )]);
+    let directory = project(&[("experiments/echo.kdl", &echo("1"))]);
     let run = Bakeoff::new(directory.path()).args(["run", "--no-progress"]).run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     let kept = crate::support::records(directory.path())[0].hash.clone();
@@ -112,17 +107,7 @@ fn colour_only_where_a_person_reads_it() {
 #[test]
 fn corrupt_records_are_named_by_every_command_and_never_overwritten() {
     let directory = project(&[
-        (
-            "experiments/echo.kdl",
-            r#"experiment "echo" {
-    matrix { n 1 2 3 4 }
-    command {
-        args "sh" "-c" "echo value={n}"
-        metric "value" regex="value=([0-9]+)"
-    }
-}
-"#,
-        ),
+        ("experiments/echo.kdl", &echo("1 2 3 4")),
         ("hosts/a.json", &facts("ab", "one", "6.12.1")),
         ("hosts/b.json", &facts("cd", "two", "6.12.2")),
     ]);
@@ -219,17 +204,7 @@ experiment "echo" {
 #[test]
 fn two_clones_that_each_ran_and_committed_merge_cleanly() {
     let origin = project(&[
-        (
-            "experiments/echo.kdl",
-            r#"experiment "echo" {
-    matrix { n 1 2 }
-    command {
-        args "sh" "-c" "echo value={n}"
-        metric "value" regex="value=([0-9]+)"
-    }
-}
-"#,
-        ),
+        ("experiments/echo.kdl", &echo("1 2")),
         ("hosts/a.json", &facts("aaaa1111", "box-a", "6.12.1")),
         ("hosts/b.json", &facts("bbbb2222", "box-b", "6.12.2")),
         (".gitignore", "results/logs/\nresults/.lock\n"),
