@@ -44,8 +44,28 @@ pub struct ToolboxPrint {
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum WorkloadPrint {
     Bench,
-    Command { metrics: BTreeMap<String, String> },
-    Server { name: String, repeat: u64, requests: Vec<RequestPrint> },
+    Command {
+        metrics: BTreeMap<String, String>,
+    },
+    Server {
+        name: String,
+        /// The workload's `concurrency` (requests in flight). Named to sort after the `kind`
+        /// tag serde writes first; left out at 1, so that fingerprints from before concurrency
+        /// existed hash as they did.
+        #[serde(default = "one", skip_serializing_if = "is_one")]
+        parallel: u64,
+        repeat: u64,
+        requests: Vec<RequestPrint>,
+    },
+}
+
+fn one() -> u64 {
+    1
+}
+
+#[expect(clippy::trivially_copy_pass_by_ref, reason = "serde's skip_serializing_if passes a reference")]
+fn is_one(value: &u64) -> bool {
+    *value == 1
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -243,6 +263,7 @@ mod tests {
         let mut fingerprint = known_cell();
         fingerprint.workload = WorkloadPrint::Server {
             name: "chat".to_owned(),
+            parallel: 4,
             repeat: 3,
             requests: vec![RequestPrint {
                 api: "openai-chat".to_owned(),

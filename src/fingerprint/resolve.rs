@@ -251,7 +251,12 @@ impl Resolver<'_> {
             WorkloadKind::Server(name) => {
                 let Some(workload) = self.experiment.workloads.iter().find(|workload| workload.name.value == name)
                 else {
-                    return WorkloadPrint::Server { name: name.to_owned(), repeat: 1, requests: Vec::new() };
+                    return WorkloadPrint::Server {
+                        name: name.to_owned(),
+                        parallel: 1,
+                        repeat: 1,
+                        requests: Vec::new(),
+                    };
                 };
                 let requests = workload
                     .requests
@@ -277,7 +282,12 @@ impl Resolver<'_> {
                         }
                     })
                     .collect();
-                WorkloadPrint::Server { name: name.to_owned(), repeat: workload.repeat, requests }
+                WorkloadPrint::Server {
+                    name: name.to_owned(),
+                    parallel: workload.concurrency,
+                    repeat: workload.repeat,
+                    requests,
+                }
             }
         }
     }

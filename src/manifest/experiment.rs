@@ -84,7 +84,10 @@ pub struct Server {
 pub struct Workload {
     pub name: Spanned<String>,
     pub requests: Vec<Request>,
+    /// How many requests are sent in all (each of `requests` in turn).
     pub repeat: u64,
+    /// How many of them are in flight at once.
+    pub concurrency: u64,
 }
 
 /// The HTTP API a request speaks.
@@ -445,30 +448,44 @@ fn decode_workload(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Workload
     let mut requests = Vec::new();
     let mut request_nodes = 0;
     let mut repeat = 1;
+    let mut concurrency = 1;
     for child in decoder.children(node) {
         match child.name().value() {
             "request" => {
                 request_nodes += 1;
                 requests.extend(decode_request(decoder, child));
             }
-            "repeat" => {
+            "repeat" | "concurrency" => {
+                let what = child.name().value();
                 decoder.check_properties(child, &[]);
                 if let Some(count) = decoder.single_count(child) {
                     if count.value == 0 {
                         decoder.report(
                             count.at.span,
                             ErrorKind::InvalidValue {
-                                what: "repeat".to_owned(),
+                                what: what.to_owned(),
                                 value: "0".to_owned(),
-                                reason: "a workload runs at least once".to_owned(),
+                                reason: if what == "repeat" {
+                                    "a workload runs at least once".to_owned()
+                                } else {
+                                    "at least one request is in flight".to_owned()
+                                },
                             },
-                            "use `repeat 1` or more",
+                            format!("use `{what} 1` or more"),
                         );
                     }
-                    repeat = count.value;
+                    if what == "repeat" {
+                        repeat = count.value;
+                    } else {
+                        concurrency = count.value;
+                    }
                 }
             }
-            _ => decoder.unknown_node(child, &format!("workload `{}`", name.value), &["request", "repeat"]),
+            _ => decoder.unknown_node(
+                child,
+                &format!("workload `{}`", name.value),
+                &["request", "repeat", "concurrency"],
+            ),
         }
     }
     if request_nodes == 0 {
@@ -478,7 +495,7 @@ fn decode_workload(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Workload
             "add e.g. `request api=\"openai-chat\" prompt=\"Say hello.\" max-tokens=64`",
         );
     }
-    Some(Workload { name, requests, repeat })
+    Some(Workload { name, requests, repeat, concurrency })
 }
 
 fn decode_request(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Request> {

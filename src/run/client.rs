@@ -29,6 +29,9 @@ pub(super) struct Exchange {
     /// Anthropic usage counters (`cache_read_input_tokens`, `input_tokens`, `output_tokens`).
     pub usage: BTreeMap<String, f64>,
     pub text: String,
+    /// When each streamed chunk with text arrived, in ms after the request was sent: the gaps
+    /// are the inter-token latencies.
+    pub chunk_ms: Vec<f64>,
 }
 
 const DEFAULT_REQUEST_TIMEOUT: u64 = 600;
@@ -148,9 +151,11 @@ pub(super) fn take_event(exchange: &mut Exchange, api: Api, line: &str, started:
         Api::AnthropicMessages => event.pointer("/delta/text").and_then(Value::as_str),
     };
     if let Some(text) = text.filter(|text| !text.is_empty()) {
+        let now = started.elapsed().as_secs_f64() * 1000.0;
         if exchange.ttft_ms.is_none() {
-            exchange.ttft_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
+            exchange.ttft_ms = Some(now);
         }
+        exchange.chunk_ms.push(now);
         exchange.text.push_str(text);
     }
     if let Some(timings) = event.get("timings") {

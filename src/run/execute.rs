@@ -14,6 +14,7 @@ use petgraph::graph::NodeIndex;
 use tokio::sync::mpsc::{self, UnboundedSender};
 use tokio::sync::watch;
 
+use super::client::Exchange;
 use super::dispatch::{Event, Observer, dispatch};
 use super::launch::{LaunchContext, launch};
 use super::leftovers::{Tracker, stop_leftovers};
@@ -383,6 +384,20 @@ impl LocalExecutor<'_> {
             }
         }
         let stop = walk.stop.clone();
+        let concurrency = experiment
+            .workloads
+            .iter()
+            .find(|workload| workload.name.value == cell.cell.workload)
+            .map_or(1, |workload| workload.concurrency);
+        if let Some(Ok(Server { slots: Some(slots), .. })) = walk.servers.get(&position)
+            && concurrency > *slots
+        {
+            walk.note(format!(
+                "warning: {} sends {concurrency} requests at once, but llama-server has {slots} slot(s) (`-np`): the \
+                 rest wait in its queue, and their time to first token includes the wait",
+                cell.id
+            ));
+        }
         match walk.servers.get_mut(&position) {
             Some(Ok(server)) => {
                 if !self.serve_cell(&walk.client, server, cell, experiment, &mut record, stop).await {
@@ -423,27 +438,50 @@ impl LocalExecutor<'_> {
                 return true;
             }
         };
-        let mut exchanges = Vec::new();
         let total = specs.len() * usize::try_from(workload.repeat).unwrap_or(1);
-        for index in 0..total {
-            let spec = &specs[index % specs.len()];
-            let exchanged = tokio::select! {
-                exchanged = super::client::exchange(client, server.port, spec) => exchanged,
+        let concurrency = usize::try_from(workload.concurrency).unwrap_or(1).clamp(1, total.max(1));
+        let started = std::time::Instant::now();
+        // Up to `concurrency` requests in flight, each next one sent as one finishes; the
+        // first failure ends the workload (the requests in flight are dropped).
+        let mut outcomes: Vec<Option<Exchange>> = vec![None; total];
+        let mut in_flight = tokio::task::JoinSet::new();
+        let mut next = 0;
+        let mut failure: Option<(usize, String)> = None;
+        loop {
+            while failure.is_none() && next < total && in_flight.len() < concurrency {
+                let (client, spec, port, index) =
+                    (client.clone(), specs[next % specs.len()].clone(), server.port, next);
+                in_flight.spawn(async move { (index, super::client::exchange(&client, port, &spec).await) });
+                next += 1;
+            }
+            let joined = tokio::select! {
+                joined = in_flight.join_next() => joined,
                 () = wait_for_stop(&mut stop) => return false,
             };
-            match exchanged {
-                Ok(exchange) => exchanges.push(exchange),
-                Err(reason) => {
-                    let mut reason = format!("request {} of {total}: {reason}", index + 1);
-                    if server.died_within(Duration::from_millis(500)).await {
-                        reason = format!("{reason}; llama-server died: {}", server.output_tail());
-                    }
-                    record.failure = Some(reason_only(reason));
-                    break;
+            match joined {
+                None => break,
+                Some(Ok((index, Ok(exchange)))) => outcomes[index] = Some(exchange),
+                Some(Ok((index, Err(reason)))) => {
+                    failure.get_or_insert((index, reason));
+                    in_flight.abort_all();
                 }
+                // Aborted after a failure.
+                Some(Err(_)) => {}
             }
         }
+        let wall = started.elapsed();
+        if let Some((index, reason)) = failure {
+            let mut reason = format!("request {} of {total}: {reason}", index + 1);
+            if server.died_within(Duration::from_millis(500)).await {
+                reason = format!("{reason}; llama-server died: {}", server.output_tail());
+            }
+            record.failure = Some(reason_only(reason));
+        }
+        let exchanges: Vec<Exchange> = outcomes.into_iter().flatten().collect();
         record.metrics = super::serve_metrics::aggregate(&exchanges);
+        if concurrency > 1 {
+            record.metrics.extend(super::serve_metrics::under_load(&exchanges, wall));
+        }
         record.metrics.insert(
             "server_load_ms".to_owned(),
             MetricValue { mean: server.load_ms, stddev: None, unit: "ms".to_owned(), samples: vec![server.load_ms] },

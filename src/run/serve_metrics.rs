@@ -71,6 +71,62 @@ pub(super) fn aggregate(exchanges: &[Exchange]) -> BTreeMap<String, MetricValue>
     metrics
 }
 
+/// Under concurrency: percentiles of time to first token, end to end and inter-token latency
+/// (`NAME_p50`, `_p90`, `_p99`, and `itl_ms` itself), requests per second and generated
+/// tokens per second over the workload's wall time.
+#[expect(clippy::cast_precision_loss, reason = "a workload has far fewer than 2^52 requests and tokens")]
+pub(super) fn under_load(exchanges: &[Exchange], wall: std::time::Duration) -> BTreeMap<String, MetricValue> {
+    let mut metrics = BTreeMap::new();
+    let ttft: Vec<f64> = exchanges.iter().filter_map(|exchange| exchange.ttft_ms).collect();
+    let e2e: Vec<f64> = exchanges.iter().map(|exchange| exchange.e2e_ms).collect();
+    let itl: Vec<f64> =
+        exchanges.iter().flat_map(|exchange| exchange.chunk_ms.windows(2).map(|pair| pair[1] - pair[0])).collect();
+    let metric =
+        |mean: f64, unit: &str, samples: Vec<f64>| MetricValue { mean, stddev: None, unit: unit.to_owned(), samples };
+    for (name, values) in [("ttft_ms", &ttft), ("e2e_ms", &e2e), ("itl_ms", &itl)] {
+        if values.is_empty() {
+            continue;
+        }
+        for (suffix, rank) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99)] {
+            let value = percentile(values, rank);
+            metrics.insert(format!("{name}_{suffix}"), metric(value, "ms", vec![value]));
+        }
+    }
+    if !itl.is_empty() {
+        let mean = itl.iter().sum::<f64>() / itl.len() as f64;
+        metrics.insert("itl_ms".to_owned(), metric(mean, "ms", itl));
+    }
+    let seconds = wall.as_secs_f64();
+    if seconds > 0.0 && !exchanges.is_empty() {
+        let requests = exchanges.len() as f64 / seconds;
+        metrics.insert("req_per_s".to_owned(), metric(requests, "req/s", vec![requests]));
+        let generated: f64 = exchanges
+            .iter()
+            .filter_map(|exchange| {
+                let timings = exchange.timings.as_ref().and_then(|timings| timings.get("predicted_n"));
+                timings.and_then(Value::as_f64).or_else(|| exchange.usage.get("output_tokens").copied())
+            })
+            .sum();
+        metrics.insert("gen_tps_total".to_owned(), metric(generated / seconds, "t/s", vec![generated / seconds]));
+    }
+    metrics
+}
+
+/// The `rank` quantile (0 to 1) of `values`, interpolated between the two nearest.
+#[expect(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "an index into a list of requests or tokens"
+)]
+fn percentile(values: &[f64], rank: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let position = rank * (sorted.len() - 1) as f64;
+    let (lower, upper) = (position.floor() as usize, position.ceil() as usize);
+    sorted[lower] + (sorted[upper] - sorted[lower]) * (position - lower as f64)
+}
+
 fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
@@ -81,6 +137,33 @@ fn median(values: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percentiles_interpolate_between_the_nearest_values() {
+        let values: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert!((percentile(&values, 0.5) - 50.5).abs() < 1e-9);
+        assert!((percentile(&values, 0.99) - 99.01).abs() < 1e-9);
+        assert!((percentile(&[7.0], 0.9) - 7.0).abs() < 1e-9);
+    }
+
+    /// Gaps between chunks are inter-token latencies; throughput is over the wall time.
+    #[test]
+    fn load_metrics_come_from_chunks_and_wall_time() {
+        let exchange = |chunks: &[f64]| Exchange {
+            ttft_ms: chunks.first().copied(),
+            e2e_ms: chunks.last().copied().unwrap_or(0.0),
+            chunk_ms: chunks.to_vec(),
+            timings: Some(serde_json::json!({ "predicted_n": chunks.len() })),
+            ..Exchange::default()
+        };
+        let metrics =
+            under_load(&[exchange(&[10.0, 20.0, 40.0]), exchange(&[15.0, 45.0])], std::time::Duration::from_secs(2));
+        assert_eq!(metrics["itl_ms"].samples, [10.0, 20.0, 30.0]);
+        assert!((metrics["itl_ms_p50"].mean - 20.0).abs() < 1e-9);
+        assert!((metrics["req_per_s"].mean - 1.0).abs() < 1e-9);
+        assert!((metrics["gen_tps_total"].mean - 2.5).abs() < 1e-9);
+        assert!((metrics["ttft_ms_p50"].mean - 12.5).abs() < 1e-9);
+    }
 
     #[test]
     fn first_and_warm_come_from_the_first_request_and_the_median_of_the_rest() {

@@ -16,6 +16,8 @@ pub(super) struct Server {
     pub(super) port: u16,
     /// From start to the first 200 on `/health`: loading the model.
     pub(super) load_ms: f64,
+    /// How many requests it serves at once (`/props`' `total_slots`, set by `-np`).
+    pub(super) slots: Option<u64>,
 }
 
 /// A loopback port nobody listens on now.
@@ -37,7 +39,7 @@ pub(super) async fn start(
     let started = Instant::now();
     let spawned = spawn(&launch, Some(log), tracker)
         .map_err(|error| format!("cannot start `{}`: {error}", launch.program.display()))?;
-    let mut server = Server { spawned, port, load_ms: 0.0 };
+    let mut server = Server { spawned, port, load_ms: 0.0, slots: None };
     loop {
         if let Ok(Some(status)) = server.spawned.child.try_wait() {
             let tail = server.output_tail();
@@ -46,6 +48,7 @@ pub(super) async fn start(
         let health = client.get(format!("http://127.0.0.1:{port}/health")).send().await;
         if health.is_ok_and(|response| response.status().is_success()) {
             server.load_ms = started.elapsed().as_secs_f64() * 1000.0;
+            server.slots = slots(client, port).await;
             return Ok(server);
         }
         if started.elapsed() > ready_timeout {
@@ -55,6 +58,13 @@ pub(super) async fn start(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// `total_slots` from llama-server's `/props`, when it says.
+async fn slots(client: &reqwest::Client, port: u16) -> Option<u64> {
+    let response = client.get(format!("http://127.0.0.1:{port}/props")).send().await.ok()?;
+    let props: serde_json::Value = serde_json::from_slice(&response.bytes().await.ok()?).ok()?;
+    props.get("total_slots")?.as_u64()
 }
 
 impl Server {

@@ -216,3 +216,49 @@ experiment "part" {
     assert_eq!(experiments.len(), 2);
     assert!(experiments.contains(&"greet".to_owned()) && experiments.contains(&"part".to_owned()));
 }
+
+/// `concurrency 4`: four requests in flight; percentiles of time to first token, end to end
+/// and inter-token latency, requests and generated tokens per second. With one slot (`-np 1`)
+/// the requests queue in the server, and bakeoff says so.
+#[test]
+fn concurrent_requests_give_percentiles_and_a_warning_past_the_slots() {
+    let llama = Llama::get();
+    let manifest = r#"model "gemma" { file "gemma-3-270m-q4_k_m.gguf" }
+experiment "load" {
+    matrix {
+        model "gemma"
+        slots 4 1
+    }
+    server { args "-nr" "-t" 2 "--ctx-size" 4096 "-np" "{slots}" }
+    workload "burst" {
+        request api="completion" max-tokens=8 prompt="Count from one to ten."
+        repeat 8
+        concurrency 4
+    }
+}
+"#;
+    let directory = project(&[("experiments/load.kdl", manifest)]);
+    let outcome = llama.bakeoff(directory.path()).args(["run", "--no-progress"]).run();
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let warnings: Vec<&str> = outcome.stderr.lines().filter(|line| line.starts_with("warning:")).collect();
+    assert_eq!(warnings.len(), 1, "{}", outcome.stderr);
+    assert!(
+        warnings[0].contains("slots=1,toolbox=host/burst sends 4 requests at once, but llama-server has 1 slot(s)"),
+        "{}",
+        warnings[0]
+    );
+    for record in records(directory.path()) {
+        assert_eq!(record.status, Status::Ok, "{:?}", record.failure);
+        for name in ["ttft_ms", "e2e_ms", "itl_ms"] {
+            for suffix in ["p50", "p90", "p99"] {
+                let metric = &record.metrics[&format!("{name}_{suffix}")];
+                assert!(metric.mean > 0.0, "{name}_{suffix}: {metric:?}");
+            }
+        }
+        assert!(record.metrics["ttft_ms_p50"].mean <= record.metrics["ttft_ms_p99"].mean);
+        assert_eq!(record.metrics["e2e_ms"].samples.len(), 8, "eight requests in all");
+        assert!(record.metrics["req_per_s"].mean > 0.0);
+        assert!(record.metrics["gen_tps_total"].mean > 0.0);
+        assert!(record.metrics["itl_ms"].samples.len() >= 8, "several tokens per request");
+    }
+}
