@@ -54,6 +54,10 @@ pub enum WorkloadPrint {
         /// existed hash as they did.
         #[serde(default = "one", skip_serializing_if = "is_one")]
         parallel: u64,
+        /// `cold` for a workload that starts every request on an empty prompt cache; left out
+        /// when warm (the default, and all there was before).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        prompt_cache: Option<String>,
         repeat: u64,
         requests: Vec<RequestPrint>,
     },
@@ -264,6 +268,7 @@ mod tests {
         fingerprint.workload = WorkloadPrint::Server {
             name: "chat".to_owned(),
             parallel: 4,
+            prompt_cache: Some("cold".to_owned()),
             repeat: 3,
             requests: vec![RequestPrint {
                 api: "openai-chat".to_owned(),

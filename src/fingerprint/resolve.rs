@@ -254,6 +254,7 @@ impl Resolver<'_> {
                     return WorkloadPrint::Server {
                         name: name.to_owned(),
                         parallel: 1,
+                        prompt_cache: None,
                         repeat: 1,
                         requests: Vec::new(),
                     };
@@ -285,6 +286,7 @@ impl Resolver<'_> {
                 WorkloadPrint::Server {
                     name: name.to_owned(),
                     parallel: workload.concurrency,
+                    prompt_cache: workload.cold.then(|| "cold".to_owned()),
                     repeat: workload.repeat,
                     requests,
                 }

@@ -88,6 +88,8 @@ pub struct Workload {
     pub repeat: u64,
     /// How many of them are in flight at once.
     pub concurrency: u64,
+    /// `cache "cold"`: every request starts on an empty prompt cache, and is checked to.
+    pub cold: bool,
 }
 
 /// The HTTP API a request speaks.
@@ -449,6 +451,7 @@ fn decode_workload(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Workload
     let mut request_nodes = 0;
     let mut repeat = 1;
     let mut concurrency = 1;
+    let mut cold = false;
     for child in decoder.children(node) {
         match child.name().value() {
             "request" => {
@@ -481,10 +484,28 @@ fn decode_workload(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Workload
                     }
                 }
             }
+            "cache" => {
+                decoder.check_properties(child, &[]);
+                if let Some(value) = decoder.single_string(child) {
+                    match value.value.as_str() {
+                        "cold" => cold = true,
+                        "warm" => cold = false,
+                        other => decoder.report(
+                            value.at.span,
+                            ErrorKind::InvalidValue {
+                                what: "cache".to_owned(),
+                                value: other.to_owned(),
+                                reason: "a cache is `cold` or `warm`".to_owned(),
+                            },
+                            "`cache \"cold\"` starts every request on an empty prompt cache; `warm` (the default) lets the server reuse it",
+                        ),
+                    }
+                }
+            }
             _ => decoder.unknown_node(
                 child,
                 &format!("workload `{}`", name.value),
-                &["request", "repeat", "concurrency"],
+                &["request", "repeat", "concurrency", "cache"],
             ),
         }
     }
@@ -495,7 +516,7 @@ fn decode_workload(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Workload
             "add e.g. `request api=\"openai-chat\" prompt=\"Say hello.\" max-tokens=64`",
         );
     }
-    Some(Workload { name, requests, repeat, concurrency })
+    Some(Workload { name, requests, repeat, concurrency, cold })
 }
 
 fn decode_request(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Request> {

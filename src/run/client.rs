@@ -17,6 +17,8 @@ pub(super) struct RequestSpec {
     pub system: Option<String>,
     /// `max-tokens`, sampling settings, `timeout` (seconds) as written in the manifest.
     pub fields: BTreeMap<String, String>,
+    /// Ask the server not to reuse its prompt cache (`cache_prompt: false`).
+    pub cold: bool,
 }
 
 /// What one request measured.
@@ -86,6 +88,9 @@ fn body(spec: &RequestSpec) -> (&'static str, Value) {
         }
     };
     body["stream"] = Value::Bool(true);
+    if spec.cold {
+        body["cache_prompt"] = Value::Bool(false);
+    }
     for (key, value) in sampling {
         body[key] = value;
     }
@@ -138,6 +143,14 @@ async fn read_stream(mut response: reqwest::Response, api: Api, started: Instant
     }
     exchange.e2e_ms = started.elapsed().as_secs_f64() * 1000.0;
     Ok(exchange)
+}
+
+impl Exchange {
+    /// How many prompt tokens the server took from its cache, as it reports them.
+    pub(super) fn cache_n(&self) -> Option<f64> {
+        let timings = self.timings.as_ref().and_then(|timings| timings.get("cache_n")).and_then(Value::as_f64);
+        timings.or_else(|| self.usage.get("cache_read_input_tokens").copied())
+    }
 }
 
 /// One line of a server-sent event stream: text, `timings`, `usage` or an error into

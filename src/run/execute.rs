@@ -430,7 +430,7 @@ impl LocalExecutor<'_> {
             return true;
         };
         let specs: Result<Vec<super::client::RequestSpec>, String> =
-            workload.requests.iter().map(|request| self.request_spec(request)).collect();
+            workload.requests.iter().map(|request| self.request_spec(request, workload.cold)).collect();
         let specs = match specs {
             Ok(specs) => specs,
             Err(reason) => {
@@ -470,6 +470,23 @@ impl LocalExecutor<'_> {
             }
         }
         let wall = started.elapsed();
+        // A cold workload must be cold: a request the server answered from its prompt cache
+        // would measure something else.
+        if workload.cold && failure.is_none() {
+            let warm = outcomes.iter().enumerate().find_map(|(index, exchange)| {
+                let cached = exchange.as_ref()?.cache_n()?;
+                (cached > 0.0).then_some((index, cached))
+            });
+            if let Some((index, cached)) = warm {
+                failure = Some((
+                    index,
+                    format!(
+                        "the server reused its prompt cache (cache_n = {cached}) in a `cache \"cold\"` workload; \
+                         its requests ask for no cache reuse (`cache_prompt: false`), so this server ignores that"
+                    ),
+                ));
+            }
+        }
         if let Some((index, reason)) = failure {
             let mut reason = format!("request {} of {total}: {reason}", index + 1);
             if server.died_within(Duration::from_millis(500)).await {
@@ -505,7 +522,11 @@ impl LocalExecutor<'_> {
         true
     }
 
-    fn request_spec(&self, request: &crate::manifest::Request) -> Result<super::client::RequestSpec, String> {
+    fn request_spec(
+        &self,
+        request: &crate::manifest::Request,
+        cold: bool,
+    ) -> Result<super::client::RequestSpec, String> {
         let read = |key: &str| -> Result<Option<String>, String> {
             match request.files.get(key) {
                 Some(path) => {
@@ -528,7 +549,7 @@ impl LocalExecutor<'_> {
             .filter(|(key, _)| *key != "prompt" && *key != "system")
             .map(|(key, value)| (key.clone(), value.clone()))
             .collect();
-        Ok(super::client::RequestSpec { api: request.api, prompt, system, fields })
+        Ok(super::client::RequestSpec { api: request.api, prompt, system, fields, cold })
     }
 
     fn record_blocked(&self, cell: &ResolvedCell, reasons: &[String], walk: &Walk) -> Result<(), StoreError> {

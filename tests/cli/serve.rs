@@ -262,3 +262,83 @@ experiment "load" {
         assert!(record.metrics["itl_ms"].samples.len() >= 8, "several tokens per request");
     }
 }
+
+const COLD: &str = r#"model "gemma" { file "gemma-3-270m-q4_k_m.gguf" }
+experiment "cache" {
+    matrix { model "gemma" }
+    server { args "-nr" "-t" 2 "--ctx-size" 2048 "-np" 1 }
+    workload "cold" {
+        request api="completion" max-tokens=2 prompt="The same long question, asked again and again: what is the capital of France, and why?"
+        repeat 3
+        cache "cold"
+    }
+    workload "warm" {
+        request api="completion" max-tokens=2 prompt="The same long question, asked again and again: what is the capital of France, and why?"
+        repeat 3
+    }
+}
+"#;
+
+/// `cache "cold"`: every request of the workload starts on an empty prompt cache, and the
+/// server's own `cache_n` shows it (the warm workload beside it reuses the cache).
+#[test]
+fn a_cold_workload_is_proven_cold() {
+    let llama = Llama::get();
+    let directory = project(&[("experiments/cache.kdl", COLD)]);
+    let outcome = llama.bakeoff(directory.path()).args(["run", "--no-progress"]).run();
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let stored = records(directory.path());
+    let workload = |name: &str| stored.iter().find(|record| record.workload == name).unwrap();
+    assert_eq!(workload("cold").metrics["cache_n"].samples, [0.0, 0.0, 0.0]);
+    assert!(workload("warm").metrics["cache_n_warm"].mean > 0.0, "{:?}", workload("warm").metrics["cache_n"]);
+}
+
+/// A server that reuses its prompt cache although asked not to (a stand-in: the real one
+/// obeys) fails a cold workload with the reason, rather than report a warm number as cold.
+#[test]
+fn a_server_that_reuses_its_cache_fails_a_cold_workload() {
+    let llama = Llama::get();
+    let bin = tempfile::tempdir().unwrap();
+    let stand_in = bin.path().join("llama-server");
+    std::fs::write(
+        &stand_in,
+        r#"#!/usr/bin/env python3
+# Answers /health and /props, and streams one token with timings that say 7 tokens came from the cache.
+import http.server, sys
+port = int(sys.argv[sys.argv.index("--port") + 1])
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b'{"status": "ok", "total_slots": 1}')
+    def do_POST(self):
+        self.rfile.read(int(self.headers["content-length"]))
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.end_headers()
+        self.wfile.write(b'data: {"content": "Paris", "stop": false}\n\n')
+        self.wfile.write(b'data: {"content": "", "stop": true, "timings": {"prompt_n": 3, "cache_n": 7, "predicted_n": 1}}\n\n')
+    def log_message(self, *arguments):
+        pass
+http.server.HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+"#,
+    )
+    .unwrap();
+    std::fs::set_permissions(&stand_in, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let directory = project(&[("experiments/cache.kdl", COLD)]);
+    let outcome = llama
+        .bakeoff(directory.path())
+        .env("PATH", llama.path(Some(bin.path())))
+        .args(["run", "--no-progress", "--only", "workload=cold"])
+        .run();
+    assert_eq!(outcome.code, 4, "{}", outcome.stderr);
+    let stored = records(directory.path());
+    let reason = &stored[0].failure.as_ref().unwrap().reason;
+    assert!(
+        reason.starts_with(
+            "request 1 of 3: the server reused its prompt cache (cache_n = 7) in a `cache \"cold\"` workload"
+        ),
+        "{reason}"
+    );
+    assert!(processes_matching(&bin.path().display().to_string()) == 0, "the stand-in server was stopped");
+}
