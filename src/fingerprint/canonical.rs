@@ -78,6 +78,9 @@ pub struct RequestPrint {
     pub fields: BTreeMap<String, String>,
     /// `prompt-file` / `system-file` → sha256 of their content.
     pub files: BTreeMap<String, String>,
+    /// A conversation's turns; left out for a request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub turns: Vec<String>,
 }
 
 /// The host facts that can change a result, and the host's id so that two machines never write
@@ -274,6 +277,7 @@ mod tests {
                 api: "openai-chat".to_owned(),
                 fields: [("prompt".to_owned(), "hi".to_owned())].into(),
                 files: [("system-file".to_owned(), "00ff".to_owned())].into(),
+                turns: vec!["hi".to_owned(), "more".to_owned()],
             }],
         };
         // serde_json's Map is a BTreeMap (no `preserve_order`), so a Value re-serialises sorted.

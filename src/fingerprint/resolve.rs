@@ -280,6 +280,7 @@ impl Resolver<'_> {
                                 .unwrap_or_default(),
                             fields: request.fields.clone(),
                             files,
+                            turns: request.turns.clone(),
                         }
                     })
                     .collect();

@@ -122,6 +122,9 @@ pub struct Request {
     pub fields: BTreeMap<String, String>,
     /// `prompt-file` and `system-file`, relative to the manifest.
     pub files: BTreeMap<String, Spanned<String>>,
+    /// A `conversation`'s turns: each sent with the earlier turns and the server's replies.
+    /// Empty for a `request`.
+    pub turns: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -452,10 +455,12 @@ fn decode_workload(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Workload
     let mut repeat = 1;
     let mut concurrency = 1;
     let mut cold = false;
+    let mut conversations = 0;
     for child in decoder.children(node) {
         match child.name().value() {
-            "request" => {
+            "request" | "conversation" => {
                 request_nodes += 1;
+                conversations += usize::from(child.name().value() == "conversation");
                 requests.extend(decode_request(decoder, child));
             }
             "repeat" | "concurrency" => {
@@ -505,28 +510,62 @@ fn decode_workload(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Workload
             _ => decoder.unknown_node(
                 child,
                 &format!("workload `{}`", name.value),
-                &["request", "repeat", "concurrency", "cache"],
+                &["request", "conversation", "repeat", "concurrency", "cache"],
             ),
         }
+    }
+    if conversations > 0 && (request_nodes > 1 || concurrency > 1) {
+        decoder.report(
+            node.name().span(),
+            ErrorKind::Inconsistent(format!(
+                "workload `{}` has a `conversation` beside other requests or `concurrency`",
+                name.value
+            )),
+            "a conversation is the workload's one request node, its turns sent one after another; `repeat` runs it again",
+        );
     }
     if request_nodes == 0 {
         decoder.report(
             name.at.span,
-            ErrorKind::MissingValue { node: format!("workload `{}`", name.value), what: "a `request`".to_owned() },
+            ErrorKind::MissingValue {
+                node: format!("workload `{}`", name.value),
+                what: "a `request` or a `conversation`".to_owned(),
+            },
             "add e.g. `request api=\"openai-chat\" prompt=\"Say hello.\" max-tokens=64`",
         );
     }
     Some(Workload { name, requests, repeat, concurrency, cold })
 }
 
+/// A `request`, or a `conversation` (the same properties but the prompt, and `turn` children).
 fn decode_request(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Request> {
+    let conversation = node.name().value() == "conversation";
     let mut allowed = vec!["api"];
-    allowed.extend(REQUEST_TEXT_FIELDS);
-    allowed.extend(REQUEST_FILE_FIELDS);
+    allowed.extend(REQUEST_TEXT_FIELDS.iter().filter(|key| !conversation || **key != "prompt"));
+    allowed.extend(REQUEST_FILE_FIELDS.iter().filter(|key| !conversation || **key != "prompt-file"));
     allowed.extend(REQUEST_NUMBER_FIELDS);
     decoder.check_properties(node, &allowed);
     decoder.check_no_arguments(node);
-    decoder.check_no_children(node);
+    let mut turns = Vec::new();
+    if conversation {
+        for child in decoder.children(node) {
+            if child.name().value() == "turn" {
+                decoder.check_properties(child, &[]);
+                turns.extend(decoder.single_string(child).map(|turn| turn.value));
+            } else {
+                decoder.unknown_node(child, "`conversation`", &["turn"]);
+            }
+        }
+        if turns.is_empty() {
+            decoder.report(
+                node.name().span(),
+                ErrorKind::MissingValue { node: "`conversation`".to_owned(), what: "a `turn`".to_owned() },
+                "add the user's turns: `conversation api=\"openai-chat\" { turn \"…\"; turn \"…\" }`",
+            );
+        }
+    } else {
+        decoder.check_no_children(node);
+    }
     let at = decoder.at(node.name().span());
     let api = match decoder.string_property(node, "api") {
         None => Api::OpenaiChat,
@@ -573,14 +612,14 @@ fn decode_request(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Request> 
             files.insert(key.to_owned(), path);
         }
     }
-    if !fields.contains_key("prompt") && !files.contains_key("prompt-file") {
+    if !conversation && !fields.contains_key("prompt") && !files.contains_key("prompt-file") {
         decoder.report(
             node.name().span(),
             ErrorKind::MissingValue { node: "`request`".to_owned(), what: "a `prompt` or `prompt-file`".to_owned() },
             "add `prompt=\"…\"` or `prompt-file=\"prompts/….txt\"`",
         );
     }
-    Some(Request { at, api, fields, files })
+    Some(Request { at, api, fields, files, turns })
 }
 
 fn decode_command(decoder: &mut Decoder<'_>, node: &KdlNode) -> CommandSpec {

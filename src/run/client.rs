@@ -19,6 +19,8 @@ pub(super) struct RequestSpec {
     pub fields: BTreeMap<String, String>,
     /// Ask the server not to reuse its prompt cache (`cache_prompt: false`).
     pub cold: bool,
+    /// A conversation's earlier turns, (user, the server's reply), sent before `prompt`.
+    pub history: Vec<(String, String)>,
 }
 
 /// What one request measured.
@@ -61,10 +63,20 @@ fn body(spec: &RequestSpec) -> (&'static str, Value) {
     let max_tokens = number(&spec.fields, "max-tokens").unwrap_or_else(|| Value::from(128));
     let (path, mut body) = match spec.api {
         Api::Completion => {
-            let prompt = match &spec.system {
-                Some(system) => format!("{system}\n\n{}", spec.prompt),
-                None => spec.prompt.clone(),
-            };
+            // The transcript so far, then the new turn: each turn's prompt starts with the
+            // last one's, so the server's prompt cache can serve it.
+            let mut prompt = String::new();
+            if let Some(system) = &spec.system {
+                prompt.push_str(system);
+                prompt.push_str("\n\n");
+            }
+            for (user, assistant) in &spec.history {
+                prompt.push_str(user);
+                prompt.push('\n');
+                prompt.push_str(assistant);
+                prompt.push('\n');
+            }
+            prompt.push_str(&spec.prompt);
             ("/completion", json!({ "prompt": prompt, "n_predict": max_tokens, "cache_prompt": true }))
         }
         Api::OpenaiChat => {
@@ -72,14 +84,14 @@ fn body(spec: &RequestSpec) -> (&'static str, Value) {
             if let Some(system) = &spec.system {
                 messages.push(json!({ "role": "system", "content": system }));
             }
-            messages.push(json!({ "role": "user", "content": spec.prompt }));
+            messages.extend(turns(spec));
             ("/v1/chat/completions", json!({ "messages": messages, "max_tokens": max_tokens }))
         }
         Api::AnthropicMessages => {
             let mut body = json!({
                 "model": "bakeoff",
                 "max_tokens": max_tokens,
-                "messages": [{ "role": "user", "content": spec.prompt }],
+                "messages": turns(spec),
             });
             if let Some(system) = &spec.system {
                 body["system"] = Value::from(system.clone());
@@ -95,6 +107,19 @@ fn body(spec: &RequestSpec) -> (&'static str, Value) {
         body[key] = value;
     }
     (path, body)
+}
+
+/// The chat messages of `spec`: its earlier turns with the server's replies, then its prompt.
+fn turns(spec: &RequestSpec) -> Vec<Value> {
+    let mut messages: Vec<Value> = spec
+        .history
+        .iter()
+        .flat_map(|(user, assistant)| {
+            [json!({ "role": "user", "content": user }), json!({ "role": "assistant", "content": assistant })]
+        })
+        .collect();
+    messages.push(json!({ "role": "user", "content": spec.prompt }));
+    messages
 }
 
 /// Sends `spec` to the server on `port` and reads the whole stream.

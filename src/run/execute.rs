@@ -21,7 +21,7 @@ use super::leftovers::{Tracker, stop_leftovers};
 use super::metrics::{bench_metrics, command_metrics};
 use super::progress::Progress;
 use super::server::Server;
-use super::supervisor::{ChildResult, Exit, StopSignal, signal_name, supervise, wait_for_stop};
+use super::supervisor::{ChildResult, Exit, StopSignal, signal_name, supervise};
 use crate::fingerprint::ResolvedCell;
 use crate::host::HostFacts;
 use crate::manifest::Manifests;
@@ -423,7 +423,7 @@ impl LocalExecutor<'_> {
         cell: &ResolvedCell,
         experiment: &crate::manifest::Experiment,
         record: &mut CellRecord,
-        mut stop: StopSignal,
+        stop: StopSignal,
     ) -> bool {
         let Some(workload) = experiment.workloads.iter().find(|workload| workload.name.value == cell.cell.workload)
         else {
@@ -438,84 +438,27 @@ impl LocalExecutor<'_> {
                 return true;
             }
         };
-        let total = specs.len() * usize::try_from(workload.repeat).unwrap_or(1);
-        let concurrency = usize::try_from(workload.concurrency).unwrap_or(1).clamp(1, total.max(1));
-        let started = std::time::Instant::now();
-        // Up to `concurrency` requests in flight, each next one sent as one finishes; the
-        // first failure ends the workload (the requests in flight are dropped).
-        let mut outcomes: Vec<Option<Exchange>> = vec![None; total];
-        let mut in_flight = tokio::task::JoinSet::new();
-        let mut next = 0;
-        let mut failure: Option<(usize, String)> = None;
-        loop {
-            while failure.is_none() && next < total && in_flight.len() < concurrency {
-                let (client, spec, port, index) =
-                    (client.clone(), specs[next % specs.len()].clone(), server.port, next);
-                in_flight.spawn(async move { (index, super::client::exchange(&client, port, &spec).await) });
-                next += 1;
-            }
-            let joined = tokio::select! {
-                joined = in_flight.join_next() => joined,
-                () = wait_for_stop(&mut stop) => return false,
-            };
-            match joined {
-                None => break,
-                Some(Ok((index, Ok(exchange)))) => outcomes[index] = Some(exchange),
-                Some(Ok((index, Err(reason)))) => {
-                    failure.get_or_insert((index, reason));
-                    in_flight.abort_all();
-                }
-                // Aborted after a failure.
-                Some(Err(_)) => {}
-            }
-        }
-        let wall = started.elapsed();
-        // A cold workload must be cold: a request the server answered from its prompt cache
-        // would measure something else.
-        if workload.cold && failure.is_none() {
-            let warm = outcomes.iter().enumerate().find_map(|(index, exchange)| {
-                let cached = exchange.as_ref()?.cache_n()?;
-                (cached > 0.0).then_some((index, cached))
-            });
-            if let Some((index, cached)) = warm {
-                failure = Some((
-                    index,
-                    format!(
-                        "the server reused its prompt cache (cache_n = {cached}) in a `cache \"cold\"` workload; \
-                         its requests ask for no cache reuse (`cache_prompt: false`), so this server ignores that"
-                    ),
-                ));
-            }
-        }
-        if let Some((index, reason)) = failure {
-            let mut reason = format!("request {} of {total}: {reason}", index + 1);
+        let Some(sent) = super::workload::send(client, server.port, workload, &specs, stop).await else {
+            return false;
+        };
+        if let Some((index, reason)) = &sent.failure {
+            let mut reason = format!("request {} of {}: {reason}", index + 1, sent.outcomes.len());
             if server.died_within(Duration::from_millis(500)).await {
                 reason = format!("{reason}; llama-server died: {}", server.output_tail());
             }
             record.failure = Some(reason_only(reason));
         }
-        let exchanges: Vec<Exchange> = outcomes.into_iter().flatten().collect();
-        record.metrics = super::serve_metrics::aggregate(&exchanges);
-        if concurrency > 1 {
-            record.metrics.extend(super::serve_metrics::under_load(&exchanges, wall));
+        record.metrics = super::serve_metrics::per_turn(&sent.by_turn());
+        let exchanges: Vec<Exchange> = sent.outcomes.iter().flatten().cloned().collect();
+        record.metrics.extend(super::serve_metrics::aggregate(&exchanges));
+        if workload.concurrency > 1 {
+            record.metrics.extend(super::serve_metrics::under_load(&exchanges, sent.wall));
         }
         record.metrics.insert(
             "server_load_ms".to_owned(),
             MetricValue { mean: server.load_ms, stddev: None, unit: "ms".to_owned(), samples: vec![server.load_ms] },
         );
-        record.raw = exchanges
-            .iter()
-            .enumerate()
-            .map(|(index, exchange)| {
-                serde_json::json!({
-                    "request": index + 1,
-                    "ttft_ms": exchange.ttft_ms,
-                    "e2e_ms": exchange.e2e_ms,
-                    "timings": exchange.timings,
-                    "usage": exchange.usage,
-                })
-            })
-            .collect();
+        record.raw = sent.raw();
         if record.failure.is_none() {
             record.status = Status::Ok;
         }
@@ -549,7 +492,7 @@ impl LocalExecutor<'_> {
             .filter(|(key, _)| *key != "prompt" && *key != "system")
             .map(|(key, value)| (key.clone(), value.clone()))
             .collect();
-        Ok(super::client::RequestSpec { api: request.api, prompt, system, fields, cold })
+        Ok(super::client::RequestSpec { api: request.api, prompt, system, fields, cold, history: Vec::new() })
     }
 
     fn record_blocked(&self, cell: &ResolvedCell, reasons: &[String], walk: &Walk) -> Result<(), StoreError> {

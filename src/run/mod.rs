@@ -17,6 +17,7 @@ mod run_lock;
 mod serve_metrics;
 mod server;
 mod supervisor;
+mod workload;
 
 pub use dispatch::Observer;
 pub use execute::{DEFAULT_TIMEOUT, Executor, LocalExecutor, RunOptions, RunSummary};

@@ -112,6 +112,43 @@ pub(super) fn under_load(exchanges: &[Exchange], wall: std::time::Duration) -> B
     metrics
 }
 
+/// A conversation's metrics per turn K (1-based): `ttft_ms_turnK`, `prompt_n_turnK` (the
+/// whole prompt, cached tokens included: it grows with the conversation), `cache_n_turnK`,
+/// `gen_tps_turnK`, each over the conversation's repeats.
+#[expect(clippy::cast_precision_loss, reason = "a conversation is repeated far fewer than 2^52 times")]
+pub(super) fn per_turn(turns: &[(usize, &Exchange)]) -> BTreeMap<String, MetricValue> {
+    let mut series: BTreeMap<(String, &str), Vec<f64>> = BTreeMap::new();
+    for (turn, exchange) in turns {
+        let timing = |key: &str| exchange.timings.as_ref().and_then(|timings| timings.get(key)).and_then(Value::as_f64);
+        let values = [
+            ("ttft_ms", "ms", exchange.ttft_ms),
+            // The turn's whole prompt: what the server processed and what it took from its cache.
+            ("prompt_n", "tokens", prompt_size(exchange)),
+            ("cache_n", "tokens", exchange.cache_n()),
+            ("gen_tps", "t/s", timing("predicted_per_second")),
+        ];
+        for (name, unit, value) in values {
+            if let Some(value) = value {
+                series.entry((format!("{name}_turn{turn}"), unit)).or_default().push(value);
+            }
+        }
+    }
+    series
+        .into_iter()
+        .map(|((name, unit), samples)| {
+            let mean = samples.iter().sum::<f64>() / samples.len() as f64;
+            (name, MetricValue { mean, stddev: None, unit: unit.to_owned(), samples })
+        })
+        .collect()
+}
+
+/// The tokens of a request's whole prompt: processed plus taken from the cache.
+fn prompt_size(exchange: &Exchange) -> Option<f64> {
+    let timing = |key: &str| exchange.timings.as_ref().and_then(|timings| timings.get(key)).and_then(Value::as_f64);
+    let processed = timing("prompt_n").or_else(|| exchange.usage.get("input_tokens").copied())?;
+    Some(processed + exchange.cache_n().unwrap_or(0.0))
+}
+
 /// The `rank` quantile (0 to 1) of `values`, interpolated between the two nearest.
 #[expect(
     clippy::cast_precision_loss,

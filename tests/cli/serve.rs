@@ -1,6 +1,7 @@
 //! Server workloads against the real llama-server on the Gemma model: one server per
 //! configuration, cold and warm requests on all three APIs, and faults that become results.
 
+use std::fmt::Write;
 use std::time::{Duration, Instant};
 
 use bakeoff::store::Status;
@@ -341,4 +342,53 @@ http.server.HTTPServer(("127.0.0.1", port), Handler).serve_forever()
         "{reason}"
     );
     assert!(processes_matching(&bin.path().display().to_string()) == 0, "the stand-in server was stopped");
+}
+
+/// A conversation on each API: every turn is sent with the earlier turns and the server's own
+/// replies, so the prompt grows and the prompt cache serves the part it has seen.
+#[test]
+fn a_conversation_grows_turn_by_turn_on_three_apis() {
+    let llama = Llama::get();
+    let mut manifest = String::from(
+        r#"model "gemma" { file "gemma-3-270m-q4_k_m.gguf" }
+experiment "chat" {
+    matrix { model "gemma" }
+    server { args "-nr" "-t" 2 "--ctx-size" 4096 "-np" 1 "--temp" 0.0 }
+"#,
+    );
+    for api in ["completion", "openai-chat", "anthropic-messages"] {
+        let _ = write!(
+            manifest,
+            r#"    workload "{api}" {{
+        conversation api="{api}" max-tokens=12 system="You are a terse assistant for a {api} test." {{
+            turn "Name a colour."
+            turn "Name a fruit of that colour."
+            turn "Say both words again."
+        }}
+    }}
+"#
+        );
+    }
+    manifest.push_str("}\n");
+    let directory = project(&[("experiments/chat.kdl", &manifest)]);
+    let outcome = llama.bakeoff(directory.path()).args(["run", "--no-progress"]).run();
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let stored = records(directory.path());
+    assert_eq!(stored.len(), 3);
+    for record in &stored {
+        assert_eq!(record.status, Status::Ok, "{}: {:?}", record.workload, record.failure);
+        let metric = |name: &str| record.metrics.get(name).map_or(f64::NAN, |metric| metric.mean);
+        assert!(metric("prompt_n_turn3") > metric("prompt_n_turn1"), "{}: {:?}", record.workload, record.metrics);
+        assert!(metric("cache_n_turn2") > 0.0, "{}: turn 2 reuses turn 1's prompt", record.workload);
+        assert!(metric("ttft_ms_turn1") > 0.0, "{}", record.workload);
+        // The Anthropic API streams no `timings`, so no generation rate (its usage counts tokens only).
+        if record.workload != "anthropic-messages" {
+            assert!(metric("gen_tps_turn3") > 0.0, "{}", record.workload);
+        }
+        // What the client sent: turn 2 carries turn 1 and the server's reply to it.
+        assert_eq!(record.raw[1]["history"][0]["user"], "Name a colour.");
+        assert_eq!(record.raw[1]["history"][0]["assistant"], record.raw[0]["reply"], "{}", record.workload);
+        assert!(!record.raw[0]["reply"].as_str().unwrap().is_empty());
+        assert_eq!(record.raw[2]["history"].as_array().unwrap().len(), 2);
+    }
 }
