@@ -66,6 +66,8 @@ pub struct Report {
     pub toolboxes: Vec<ToolboxSummary>,
     pub models: Vec<ModelSummary>,
     pub tables: Vec<Table>,
+    /// Latency percentiles of workloads under load, time to first token per conversation turn.
+    pub breakdowns: Vec<super::breakdown::Breakdown>,
     pub problems: Vec<Problem>,
     pub not_run: Vec<NotRun>,
     /// Records of this experiment whose inputs match no cell any more.
@@ -206,6 +208,21 @@ pub fn build(inputs: &Inputs<'_>) -> Report {
 
     let mut notes = Vec::new();
     let tables = tables(inputs, &grid, &mut notes);
+    // Breakdowns are per workload: a row names the rest of the configuration.
+    let workload_dimension = grid.dimension(super::grid::WORKLOAD);
+    let but_workload: Vec<usize> =
+        varying.iter().copied().filter(|dimension| Some(*dimension) != workload_dimension).collect();
+    let labelled: Vec<(String, &CellRecord)> = grid
+        .points
+        .iter()
+        .filter_map(|point| {
+            let record = point.record.filter(|record| record.status == Status::Ok)?;
+            let host = host_of(point);
+            let configuration = configuration_of(&grid, inputs.cells, &but_workload, point);
+            Some((if hosts_count(&grid) > 1 { format!("{configuration} on {host}") } else { configuration }, record))
+        })
+        .collect();
+    let breakdowns = super::breakdown::breakdowns(&labelled);
     let hosts_on_grid = grid.dimensions[host_dimension].values.len();
     let comparisons = if chosen.hosts.len() < 2 {
         Vec::new()
@@ -228,6 +245,7 @@ pub fn build(inputs: &Inputs<'_>) -> Report {
         toolboxes: toolboxes(&grid, &host_of),
         models: models(inputs, &shown),
         tables,
+        breakdowns,
         problems,
         not_run: not_run
             .into_iter()
@@ -283,6 +301,10 @@ fn compared_metrics(tables: &[Table]) -> Vec<(String, Option<Better>)> {
 }
 
 /// The dimensions other than the host in which the experiment's cells differ.
+fn hosts_count(grid: &Grid<'_>) -> usize {
+    grid.dimensions[grid.host_dimension()].values.len()
+}
+
 fn varying_but_host(grid: &Grid<'_>) -> Vec<usize> {
     let all: Vec<&Point<'_>> = grid.points.iter().collect();
     grid.varying(&all).into_iter().filter(|&dimension| dimension != grid.host_dimension()).collect()

@@ -9,6 +9,28 @@ use super::table::{Entry, Table};
 use crate::store::Status;
 use crate::units::{format_bytes, format_parameters};
 
+/// A workload's latency percentiles or per-turn time to first token, in ms.
+fn render_breakdown(out: &mut String, breakdown: &super::breakdown::Breakdown) {
+    let title = match breakdown.kind {
+        super::breakdown::BreakdownKind::Percentiles => "latency percentiles under load",
+        super::breakdown::BreakdownKind::Turns => "time to first token per turn",
+    };
+    let _ = writeln!(out, "### `{}`: {title} (ms)\n", breakdown.workload);
+    let header: Vec<String> = std::iter::once("configuration".to_owned())
+        .chain(breakdown.columns.iter().map(|column| escape(column)))
+        .collect();
+    let _ = writeln!(out, "| {} |", header.join(" | "));
+    let alignment: Vec<&str> = std::iter::once(":--").chain(breakdown.columns.iter().map(|_| "--:")).collect();
+    let _ = writeln!(out, "|{}|", alignment.join("|"));
+    for (label, values) in &breakdown.rows {
+        let cells: Vec<String> = std::iter::once(escape(label))
+            .chain(values.iter().map(|value| value.map_or_else(|| "n/a".to_owned(), |value| format!("{value:.1}"))))
+            .collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
+    out.push('\n');
+}
+
 pub(super) fn render(report: &Report) -> String {
     let mut out = String::with_capacity(8192);
     let _ = writeln!(
@@ -29,6 +51,9 @@ pub(super) fn render(report: &Report) -> String {
     }
     for table in report.tables.iter().filter(|table| table.has_values() || report.tables.len() == 1) {
         render_table(&mut out, table);
+    }
+    for breakdown in &report.breakdowns {
+        render_breakdown(&mut out, breakdown);
     }
     for note in &report.notes {
         let _ = writeln!(out, "Note: {note}.\n");

@@ -1,5 +1,6 @@
 //! The research report: markdown with pivot tables and SVG charts, built from the store.
 
+mod breakdown;
 mod build;
 mod chart;
 mod compare;
@@ -9,6 +10,7 @@ mod markdown;
 mod select;
 mod table;
 
+pub use breakdown::{Breakdown, BreakdownKind};
 pub use build::{HostPairs, Inputs, LockState, ModelKind, ModelSummary, REPORT_FORMAT, Report, build, compare_hosts};
 pub use compare::{CompareRow, Comparison, FactDifference, Measured, Verdict};
 pub use select::{Chosen, ExpectedCell, Hosts, choose};

@@ -25,6 +25,8 @@ impl Better {
             "t/s" => Some(Self::Higher),
             "ms" | "s" => Some(Self::Lower),
             "tokens" => None,
+            // A rate (`req/s`): more per second is better.
+            _ if unit.ends_with("/s") => Some(Self::Higher),
             _ if base.ends_with("tps") || base.ends_with("_ts") || base.contains("rate") => Some(Self::Higher),
             _ if base.ends_with("_ms") || base.ends_with("_s") || base.ends_with("time") => Some(Self::Lower),
             _ => None,
@@ -130,7 +132,11 @@ pub(super) fn default_metrics(grid: &Grid<'_>) -> Vec<String> {
             }
         }
     }
-    names.iter().filter(|name| !names.contains(&format!("{name}_first"))).cloned().collect()
+    names
+        .iter()
+        .filter(|name| !names.contains(&format!("{name}_first")) && !super::breakdown::in_breakdown(name))
+        .cloned()
+        .collect()
 }
 
 /// Which dimensions go where in a table.

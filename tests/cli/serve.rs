@@ -262,6 +262,13 @@ experiment "load" {
         assert!(record.metrics["gen_tps_total"].mean > 0.0);
         assert!(record.metrics["itl_ms"].samples.len() >= 8, "several tokens per request");
     }
+    // The report puts the percentiles side by side, one row per configuration, instead of a
+    // table (and chart) per percentile.
+    let report = std::fs::read_to_string(directory.path().join("results/load/README.md")).unwrap();
+    assert!(report.contains("### `burst`: latency percentiles under load (ms)"), "{report}");
+    assert!(report.contains("| configuration | ttft_ms_p50 | ttft_ms_p90 | ttft_ms_p99 | e2e_ms_p50 |"), "{report}");
+    assert!(report.contains("| slots=4 |") && report.contains("| slots=1 |"), "{report}");
+    assert!(!directory.path().join("results/load/ttft_ms_p99.svg").exists());
 }
 
 const COLD: &str = r#"model "gemma" { file "gemma-3-270m-q4_k_m.gguf" }
@@ -391,4 +398,9 @@ experiment "chat" {
         assert!(!record.raw[0]["reply"].as_str().unwrap().is_empty());
         assert_eq!(record.raw[2]["history"].as_array().unwrap().len(), 2);
     }
+    let report = std::fs::read_to_string(directory.path().join("results/chat/README.md")).unwrap();
+    for api in ["completion", "openai-chat", "anthropic-messages"] {
+        assert!(report.contains(&format!("### `{api}`: time to first token per turn (ms)")), "{report}");
+    }
+    assert!(report.contains("| configuration | turn 1 | turn 2 | turn 3 |"), "{report}");
 }

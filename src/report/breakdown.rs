@@ -1,0 +1,104 @@
+//! Server workloads measured under load or as conversations, each as one table: latency
+//! percentiles side by side (time to first token, end to end, between tokens), or time to
+//! first token turn by turn. Their metrics stay out of the one-table-per-metric defaults.
+
+use serde::Serialize;
+
+use crate::store::CellRecord;
+
+/// One workload's breakdown: a row per shown cell (its configuration, and host when several).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Breakdown {
+    pub workload: String,
+    pub kind: BreakdownKind,
+    pub columns: Vec<String>,
+    pub rows: Vec<(String, Vec<Option<f64>>)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BreakdownKind {
+    /// `ttft_ms`, `e2e_ms`, `itl_ms` at p50, p90, p99, in ms.
+    Percentiles,
+    /// `ttft_ms_turnK` for each turn, in ms.
+    Turns,
+}
+
+const PERCENTILES: [&str; 3] = ["p50", "p90", "p99"];
+const LATENCIES: [&str; 3] = ["ttft_ms", "e2e_ms", "itl_ms"];
+
+/// Whether a metric belongs in a breakdown rather than a table of its own.
+pub(super) fn in_breakdown(metric: &str) -> bool {
+    let percentile = PERCENTILES.iter().any(|suffix| metric.ends_with(&format!("_{suffix}")));
+    let turn = metric
+        .rsplit_once("_turn")
+        .is_some_and(|(_, number)| !number.is_empty() && number.chars().all(|character| character.is_ascii_digit()));
+    percentile || turn
+}
+
+/// The breakdowns of the shown records, given each one's row label.
+pub(super) fn breakdowns(shown: &[(String, &CellRecord)]) -> Vec<Breakdown> {
+    let mut workloads: Vec<&str> = Vec::new();
+    for (_, record) in shown {
+        if !workloads.contains(&record.workload.as_str()) {
+            workloads.push(&record.workload);
+        }
+    }
+    let mut found = Vec::new();
+    for workload in workloads {
+        let records: Vec<&(String, &CellRecord)> =
+            shown.iter().filter(|(_, record)| record.workload == workload).collect();
+        let value = |record: &CellRecord, name: &str| record.metrics.get(name).map(|metric| metric.mean);
+        let loaded = records.iter().any(|(_, record)| record.metrics.contains_key("ttft_ms_p50"));
+        if loaded {
+            let names: Vec<String> = LATENCIES
+                .iter()
+                .flat_map(|latency| PERCENTILES.iter().map(move |suffix| format!("{latency}_{suffix}")))
+                .collect();
+            found.push(Breakdown {
+                workload: workload.to_owned(),
+                kind: BreakdownKind::Percentiles,
+                columns: names.clone(),
+                rows: records
+                    .iter()
+                    .map(|(label, record)| (label.clone(), names.iter().map(|name| value(record, name)).collect()))
+                    .collect(),
+            });
+        }
+        let turns = records
+            .iter()
+            .flat_map(|(_, record)| record.metrics.keys())
+            .filter_map(|name| name.strip_prefix("ttft_ms_turn")?.parse::<usize>().ok())
+            .max()
+            .unwrap_or(0);
+        if turns > 0 {
+            found.push(Breakdown {
+                workload: workload.to_owned(),
+                kind: BreakdownKind::Turns,
+                columns: (1..=turns).map(|turn| format!("turn {turn}")).collect(),
+                rows: records
+                    .iter()
+                    .map(|(label, record)| {
+                        (label.clone(), (1..=turns).map(|turn| value(record, &format!("ttft_ms_turn{turn}"))).collect())
+                    })
+                    .collect(),
+            });
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentile_and_turn_metrics_belong_in_breakdowns() {
+        assert!(in_breakdown("ttft_ms_p99"));
+        assert!(in_breakdown("ttft_ms_turn12"));
+        assert!(!in_breakdown("ttft_ms"));
+        assert!(!in_breakdown("ttft_ms_first"));
+        assert!(!in_breakdown("gen_tps_total"));
+        assert!(!in_breakdown("my_turnover"));
+    }
+}
