@@ -1,9 +1,13 @@
 //! Server workloads measured under load or as conversations, each as one table: latency
 //! percentiles side by side (time to first token, end to end, between tokens), or time to
-//! first token turn by turn. Their metrics stay out of the one-table-per-metric defaults.
+//! first token turn by turn (a table with its chart, a line per configuration over the turns).
+//! Their metrics stay out of the one-table-per-metric defaults.
+
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::table::{Better, Chart, ChartKind, Entry, Row, Table};
 use crate::store::CellRecord;
 
 /// One workload's breakdown: a row per shown cell (its configuration, and host when several).
@@ -86,6 +90,36 @@ pub(super) fn breakdowns(shown: &[(String, &CellRecord)]) -> Vec<Breakdown> {
         }
     }
     found
+}
+
+/// A per-turn breakdown as a table with its chart: time to first token against the turn, a
+/// line per configuration (bars with fewer than three turns).
+pub(super) fn turns_table(breakdown: &Breakdown) -> Table {
+    let turns = breakdown.columns.len();
+    Table {
+        metric: format!("ttft_ms_per_turn_{}", breakdown.workload),
+        unit: "ms".to_owned(),
+        better: Some(Better::Lower),
+        keys: vec!["turn".to_owned()],
+        column_dimension: Some("configuration".to_owned()),
+        columns: breakdown.rows.iter().map(|(label, _)| label.clone()).collect(),
+        rows: (0..turns)
+            .map(|turn| Row {
+                key: vec![(turn + 1).to_string()],
+                entries: breakdown
+                    .rows
+                    .iter()
+                    .map(|(_, values)| match values[turn] {
+                        Some(mean) => Entry::Ok { mean, stddev: None, samples: 1, ratio: None, baseline: false },
+                        None => Entry::NoMetric,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        baseline: BTreeMap::new(),
+        best: Vec::new(),
+        chart: Some(Chart { file: String::new(), kind: if turns >= 3 { ChartKind::Line } else { ChartKind::Bar } }),
+    }
 }
 
 #[cfg(test)]

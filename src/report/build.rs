@@ -207,7 +207,6 @@ pub fn build(inputs: &Inputs<'_>) -> Report {
         .map(|(first, last)| (super::format::date(*first), super::format::date(*last)));
 
     let mut notes = Vec::new();
-    let tables = tables(inputs, &grid, &mut notes);
     // Breakdowns are per workload: a row names the rest of the configuration.
     let workload_dimension = grid.dimension(super::grid::WORKLOAD);
     let but_workload: Vec<usize> =
@@ -222,13 +221,18 @@ pub fn build(inputs: &Inputs<'_>) -> Report {
             Some((if hosts_count(&grid) > 1 { format!("{configuration} on {host}") } else { configuration }, record))
         })
         .collect();
-    let breakdowns = super::breakdown::breakdowns(&labelled);
+    let (turns, breakdowns): (Vec<_>, Vec<_>) = super::breakdown::breakdowns(&labelled)
+        .into_iter()
+        .partition(|breakdown| breakdown.kind == super::breakdown::BreakdownKind::Turns);
+    let turn_tables = turns.iter().map(super::breakdown::turns_table).collect();
+    let tables = tables(inputs, &grid, turn_tables, &mut notes);
     let hosts_on_grid = grid.dimensions[host_dimension].values.len();
     let comparisons = if chosen.hosts.len() < 2 {
         Vec::new()
     } else {
         let reference = compare::default_reference(&grid);
-        let metrics = compared_metrics(&tables);
+        // The per-turn tables come last and are no metric of the records: they are not compared.
+        let metrics = compared_metrics(&tables[..tables.len() - turns.len()]);
         (0..hosts_on_grid)
             .filter(|&other| other != reference)
             .map(|other| compare::compare(&grid, reference, other, &metrics, &configuration))
@@ -282,7 +286,7 @@ pub fn compare_hosts(inputs: &Inputs<'_>, pick: impl FnOnce(&[String], Option<&s
     }
     let varying = varying_but_host(&grid);
     let configuration = |point: &Point<'_>| configuration_of(&grid, inputs.cells, &varying, point);
-    let metrics = compared_metrics(&tables(inputs, &grid, &mut Vec::new()));
+    let metrics = compared_metrics(&tables(inputs, &grid, Vec::new(), &mut Vec::new()));
     pairs
         .into_iter()
         .map(|(reference, other)| compare::compare(&grid, reference, other, &metrics, &configuration))
@@ -319,7 +323,8 @@ fn configuration_of(grid: &Grid<'_>, cells: &[ExpectedCell], varying: &[usize], 
     if parts.is_empty() { cells[point.cell].id.clone() } else { parts.join(", ") }
 }
 
-fn tables(inputs: &Inputs<'_>, grid: &Grid<'_>, notes: &mut Vec<String>) -> Vec<Table> {
+/// The report's tables, then `extra` (made elsewhere), each with its chart's file name.
+fn tables(inputs: &Inputs<'_>, grid: &Grid<'_>, extra: Vec<Table>, notes: &mut Vec<String>) -> Vec<Table> {
     let report = inputs.experiment.report.as_ref();
     let baseline: Vec<(String, String)> = report
         .map(|report| report.baseline.iter().map(|(axis, value)| (axis.value.clone(), value.value.clone())).collect())
@@ -371,6 +376,7 @@ fn tables(inputs: &Inputs<'_>, grid: &Grid<'_>, notes: &mut Vec<String>) -> Vec<
             tables.push(table::build(grid, request, &metric, &baseline));
         }
     }
+    tables.extend(extra);
     let mut files = BTreeSet::new();
     for table in &mut tables {
         if !table.has_values() {

@@ -398,9 +398,13 @@ experiment "chat" {
         assert!(!record.raw[0]["reply"].as_str().unwrap().is_empty());
         assert_eq!(record.raw[2]["history"].as_array().unwrap().len(), 2);
     }
+    // Time to first token against the turn, a line per configuration (three turns: a line chart).
     let report = std::fs::read_to_string(directory.path().join("results/chat/README.md")).unwrap();
     for api in ["completion", "openai-chat", "anthropic-messages"] {
-        assert!(report.contains(&format!("### `{api}`: time to first token per turn (ms)")), "{report}");
+        assert!(report.contains(&format!("### ttft_ms_per_turn_{api} (ms, lower is better) by turn")), "{report}");
+        let chart = directory.path().join(format!("results/chat/ttft_ms_per_turn_{api}.svg"));
+        let svg = std::fs::read_to_string(&chart).unwrap_or_else(|_| panic!("no chart {}", chart.display()));
+        assert!(svg.contains("<polyline") || svg.contains("<path"), "a line chart: {}", chart.display());
     }
-    assert!(report.contains("| configuration | turn 1 | turn 2 | turn 3 |"), "{report}");
+    assert!(!report.contains("ttft_ms_turn1 ("), "the per-turn metrics have no tables of their own");
 }
