@@ -29,18 +29,5 @@ pub use realise::{Realised, create, refresh};
 pub use run_lock::{RunLock, acquire};
 pub use supervisor::{ChildResult, Exit, capture, supervise};
 
-/// A llama-server event stream's lines read as each API would, and the metrics made of them.
 #[cfg(test)]
-pub(crate) fn events_to_metrics(text: &str) {
-    let mut exchanges = Vec::new();
-    for api in
-        [crate::manifest::Api::Completion, crate::manifest::Api::OpenaiChat, crate::manifest::Api::AnthropicMessages]
-    {
-        let mut exchange = client::Exchange::default();
-        for line in text.lines() {
-            let _ = client::take_event(&mut exchange, api, line, std::time::Instant::now());
-        }
-        exchanges.push(exchange);
-    }
-    let _ = serve_metrics::aggregate(&exchanges);
-}
+pub(crate) use serve_metrics::events_to_metrics;

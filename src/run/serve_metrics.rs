@@ -171,6 +171,24 @@ fn median(values: &[f64]) -> f64 {
     if sorted.len().is_multiple_of(2) { f64::midpoint(sorted[middle - 1], sorted[middle]) } else { sorted[middle] }
 }
 
+/// A llama-server event stream's lines read as each API would, and the metrics made of them.
+#[cfg(test)]
+pub(crate) fn events_to_metrics(text: &str) {
+    let mut exchanges = Vec::new();
+    for api in
+        [crate::manifest::Api::Completion, crate::manifest::Api::OpenaiChat, crate::manifest::Api::AnthropicMessages]
+    {
+        let mut exchange = Exchange::default();
+        for line in text.lines() {
+            let _ = super::client::take_event(&mut exchange, api, line, std::time::Instant::now());
+        }
+        exchanges.push(exchange);
+    }
+    let _ = aggregate(&exchanges);
+    let _ = under_load(&exchanges, std::time::Duration::from_millis(1));
+    let _ = per_turn(&exchanges.iter().enumerate().map(|(turn, exchange)| (turn + 1, exchange)).collect::<Vec<_>>());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
