@@ -174,7 +174,8 @@ fn lines(table: &Table, scale: &Scale, svg: &mut String) -> Drawn {
             let mut parts: Vec<String> =
                 table.keys[1..].iter().zip(&row.key[1..]).map(|(name, value)| format!("{name}={value}")).collect();
             if let Some(dimension) = &table.column_dimension {
-                parts.push(format!("{dimension}={column}"));
+                // A column that names a configuration (`threads=2`) says it already.
+                parts.push(if column.contains('=') { column.clone() } else { format!("{dimension}={column}") });
             }
             let name = if parts.is_empty() { table.metric.clone() } else { parts.join(" · ") };
             let series = names.iter().position(|known| *known == name).unwrap_or_else(|| {
@@ -196,6 +197,9 @@ fn lines(table: &Table, scale: &Scale, svg: &mut String) -> Drawn {
     distinct.sort_by(f64::total_cmp);
     distinct.dedup();
     let geometric = distinct.windows(2).all(|pair| pair[1] >= pair[0] * 1.5);
+    let whole = distinct.len() <= 10
+        && distinct.windows(2).all(|pair| (pair[1] - pair[0] - 1.0).abs() < f64::EPSILON)
+        && distinct.iter().all(|value| value.fract() == 0.0);
     let logarithmic = low > 0.0 && high / low >= 8.0 && geometric;
     if logarithmic {
         for point in points.iter_mut().flatten() {
@@ -222,7 +226,14 @@ fn lines(table: &Table, scale: &Scale, svg: &mut String) -> Drawn {
     chart
         .configure_mesh()
         .x_desc(if logarithmic { format!("{dimension} (log scale)") } else { dimension })
-        .x_labels(if logarithmic { span_ticks(high - low) } else { 10 })
+        .x_labels(if logarithmic {
+            span_ticks(high - low)
+        } else if whole {
+            // A few whole values (turns, thread counts): a tick on each, none between.
+            distinct.len()
+        } else {
+            10
+        })
         .y_desc(axis_label(table, scale))
         .x_label_formatter(&x_tick)
         .y_label_formatter(&|value| tick(*value))
