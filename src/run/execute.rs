@@ -335,7 +335,7 @@ impl LocalExecutor<'_> {
             .max()
             .unwrap_or(600);
         let log = self.store.server_log_path(&first.hash);
-        let name = format!("server-{}", short_hash(&first.hash));
+        let name = format!("server-{}", crate::units::prefix(&first.hash, 12));
         let outcome = match launch(toolbox, &group.argv, &self.context, &name) {
             Ok(launched) => {
                 super::server::start(
@@ -529,7 +529,7 @@ impl LocalExecutor<'_> {
         record.timings.started_unix_ms = started
             .duration_since(UNIX_EPOCH)
             .map_or(0, |elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX));
-        let launch = match launch(toolbox, &cell.argv, &self.context, short_hash(&cell.hash)) {
+        let launch = match launch(toolbox, &cell.argv, &self.context, crate::units::prefix(&cell.hash, 12)) {
             Ok(launch) => launch,
             Err(error) => {
                 record.failure = Some(reason_only(error.reason()));
@@ -635,11 +635,6 @@ pub(super) fn finished_line(
         (status, Some(failure)) => format!("{:<8} {cell}: {}", status.name(), failure.reason),
         (status, None) => format!("{:<8} {cell}", status.name()),
     }
-}
-
-/// The first 12 hex digits of a cell hash: enough to tell cells apart in a container name.
-pub(super) fn short_hash(hash: &str) -> &str {
-    hash.get(..12).unwrap_or(hash)
 }
 
 /// A failure that has a reason but no exit status or log of its own.

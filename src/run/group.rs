@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use super::dispatch::Event;
-use super::execute::{DEFAULT_TIMEOUT, LocalExecutor, Walk, describe_metrics, finished_line, now_unix_ms, short_hash};
+use super::execute::{DEFAULT_TIMEOUT, LocalExecutor, Walk, describe_metrics, finished_line, now_unix_ms};
 use super::launch::launch;
 use super::metrics::bench_metrics;
 use super::supervisor::{Exit, supervise};
@@ -38,7 +38,8 @@ impl LocalExecutor<'_> {
                     .unwrap_or(DEFAULT_TIMEOUT)
             })
             .sum::<u64>();
-        let Ok(launched) = launch(toolbox, &group.argv, &self.context, &format!("group-{}", short_hash(&first.hash)))
+        let Ok(launched) =
+            launch(toolbox, &group.argv, &self.context, &format!("group-{}", crate::units::prefix(&first.hash, 12)))
         else {
             // Each cell alone will say why it cannot be launched.
             return Ok(());
