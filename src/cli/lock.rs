@@ -52,11 +52,7 @@ pub(super) fn run(project: &Project, args: &TargetArgs) -> Result<(), Error> {
     let host = project.host()?;
     let experiments = manifests.experiments.iter().collect::<Vec<_>>();
     let inspectable = project.inspectable(&loaded, &experiments, &host);
-    let inspected: Vec<(String, crate::fingerprint::ToolboxState)> =
-        crate::run::inspect_all(&inspectable, crate::run::Depth::Full)
-            .into_iter()
-            .map(|inspection| (inspection.name.clone(), inspection.state()))
-            .collect();
+    let inspected = crate::run::toolbox_states(&inspectable);
     for (name, state) in &inspected {
         if let Some(problem) = &state.problem {
             eprintln!("warning: toolbox `{name}` is not pinned from this machine: {problem}");

@@ -13,7 +13,7 @@ use crate::manifest::{self, Experiment, Manifests, Toolbox};
 use crate::matrix::{Cell, expand};
 use crate::parallel;
 use crate::plan::{History, PlannedCell, Selection, decide};
-use crate::run::{Depth, inspect_all};
+use crate::run::toolbox_states;
 use crate::store::{CellRecord, Store};
 use crate::suggest;
 
@@ -185,10 +185,7 @@ impl Project {
         let toolboxes = if inspect { self.inspectable(loaded, &experiments, host) } else { Vec::new() };
         // Hashing models and inspecting toolboxes both wait on other processes and disks.
         let (digests, inspected) = std::thread::scope(|scope| {
-            let inspection = scope.spawn(|| {
-                let found = inspect_all(&toolboxes, Depth::Full);
-                found.into_iter().map(|inspection| (inspection.name.clone(), inspection.state())).collect::<Vec<_>>()
-            });
+            let inspection = scope.spawn(|| toolbox_states(&toolboxes));
             let needed = needed(&loaded.manifests, &experiments);
             let digests = gather(&loaded.manifests, &needed, &self.roots, &mut cache, lock.as_ref());
             (digests, inspection.join().expect("the inspection thread panicked"))

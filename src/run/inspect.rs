@@ -238,6 +238,15 @@ pub fn inspect_all(toolboxes: &[&Toolbox], depth: Depth) -> Vec<Inspection> {
     })
 }
 
+/// Every toolbox fully inspected (containers and llama.cpp build), as what enters
+/// fingerprints and launches, by name: what planning, running and locking need.
+pub fn toolbox_states(toolboxes: &[&Toolbox]) -> Vec<(String, ToolboxState)> {
+    inspect_all(toolboxes, Depth::Full)
+        .into_iter()
+        .map(|inspection| (inspection.name.clone(), inspection.state()))
+        .collect()
+}
+
 /// `version: 7000 (abc1234)` (llama.cpp prints it on stderr) → `7000 (abc1234)`.
 fn parse_version(text: &str) -> Option<String> {
     text.lines().find_map(|line| line.trim().strip_prefix("version:").map(|version| version.trim().to_owned()))

@@ -21,7 +21,7 @@ mod workload;
 
 pub use dispatch::Observer;
 pub use execute::{DEFAULT_TIMEOUT, Executor, LocalExecutor, RunOptions, RunSummary};
-pub use inspect::{ContainerView, Depth, ImageView, Inspection, inspect, inspect_all, short_id};
+pub use inspect::{ContainerView, Depth, ImageView, Inspection, inspect, inspect_all, short_id, toolbox_states};
 pub use launch::{CONTAINER_PREFIX, Detached, Launch, LaunchContext, LaunchError, launch};
 pub use leftovers::{Started, Tracker, stop_leftovers};
 pub use metrics::{bench_metrics, command_metrics};
