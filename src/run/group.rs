@@ -73,7 +73,8 @@ impl LocalExecutor<'_> {
         }
         let elapsed = started.elapsed();
         let lines = owned_lines(group, &result.stdout);
-        let complete = completed(&lines, group.cells.len(), result.exit == Exit::Code(0));
+        let owners: Vec<usize> = lines.iter().map(|line| line.owner).collect();
+        let complete = completed(&owners, group.cells.len(), result.exit == Exit::Code(0));
         if complete.iter().any(|done| !done) {
             walk.note(format!(
                 "the load group of {} ended ({}) before measuring every cell; the rest run one by one",
@@ -82,9 +83,7 @@ impl LocalExecutor<'_> {
         }
         // Each cell's share of the wall time: its tests' share of the measured time.
         let measured: Vec<f64> = (0..cells.len())
-            .map(|position| {
-                lines.iter().filter(|(owner, _)| *owner == position).map(|(_, line)| measured_ns(line)).sum()
-            })
+            .map(|position| lines.iter().filter(|line| line.owner == position).map(|line| line.measured_ns).sum())
             .collect();
         let total: f64 = measured.iter().sum();
         for (position, cell) in cells.iter().enumerate() {
@@ -93,8 +92,8 @@ impl LocalExecutor<'_> {
             }
             let own: Vec<u8> = lines
                 .iter()
-                .filter(|(owner, _)| *owner == position)
-                .flat_map(|(_, line)| line.bytes().chain(std::iter::once(b'\n')))
+                .filter(|line| line.owner == position)
+                .flat_map(|line| line.text.bytes().chain(std::iter::once(b'\n')))
                 .collect();
             let Ok((metrics, raw)) = bench_metrics(&own) else { continue };
             let mut record = CellRecord::new(cell, self.host, Status::Ok);
@@ -120,13 +119,26 @@ impl LocalExecutor<'_> {
     }
 }
 
-/// The JSON lines of llama-bench's output, each with the group member it belongs to.
-fn owned_lines(group: &LoadGroup, stdout: &[u8]) -> Vec<(usize, String)> {
+/// A JSON line of llama-bench's output, read once.
+struct OwnedLine {
+    /// The group member it belongs to.
+    owner: usize,
+    text: String,
+    /// Nanoseconds its test measured (its samples added up).
+    measured_ns: f64,
+}
+
+/// The JSON lines of llama-bench's output that belong to a group member.
+fn owned_lines(group: &LoadGroup, stdout: &[u8]) -> Vec<OwnedLine> {
     String::from_utf8_lossy(stdout)
         .lines()
         .filter_map(|line| {
             let value: serde_json::Value = serde_json::from_str(line.trim()).ok()?;
-            Some((group.owner(&value)?, line.trim().to_owned()))
+            let measured_ns = value
+                .get("samples_ns")
+                .and_then(serde_json::Value::as_array)
+                .map_or(0.0, |samples| samples.iter().filter_map(serde_json::Value::as_f64).sum());
+            Some(OwnedLine { owner: group.owner(&value)?, text: line.trim().to_owned(), measured_ns })
         })
         .collect()
 }
@@ -134,36 +146,22 @@ fn owned_lines(group: &LoadGroup, stdout: &[u8]) -> Vec<(usize, String)> {
 /// Which members are measured completely: all with records when the process succeeded;
 /// otherwise only those whose records a later member's follow (llama-bench measures one
 /// parameter combination after the other, so the last one may have been cut short).
-fn completed(lines: &[(usize, String)], members: usize, succeeded: bool) -> Vec<bool> {
+fn completed(owners: &[usize], members: usize, succeeded: bool) -> Vec<bool> {
     let mut complete = vec![false; members];
-    for (index, (owner, _)) in lines.iter().enumerate() {
-        if succeeded || lines[index + 1..].iter().any(|(later, _)| later != owner) {
+    for (index, owner) in owners.iter().enumerate() {
+        if succeeded || owners[index + 1..].iter().any(|later| later != owner) {
             complete[*owner] = true;
         }
     }
     complete
 }
 
-/// Nanoseconds a record's test measured (its samples added up).
-fn measured_ns(line: &str) -> f64 {
-    serde_json::from_str::<serde_json::Value>(line)
-        .ok()
-        .and_then(|record| {
-            record
-                .get("samples_ns")?
-                .as_array()
-                .map(|samples| samples.iter().filter_map(serde_json::Value::as_f64).sum())
-        })
-        .unwrap_or(0.0)
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn a_failed_process_keeps_only_the_members_it_moved_past() {
-        let lines =
-            [(0, String::new()), (0, String::new()), (1, String::new()), (1, String::new()), (2, String::new())];
-        assert_eq!(super::completed(&lines, 4, false), [true, true, false, false]);
-        assert_eq!(super::completed(&lines, 4, true), [true, true, true, false]);
+        let owners = [0, 0, 1, 1, 2];
+        assert_eq!(super::completed(&owners, 4, false), [true, true, false, false]);
+        assert_eq!(super::completed(&owners, 4, true), [true, true, true, false]);
     }
 }
