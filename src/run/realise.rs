@@ -148,7 +148,12 @@ async fn create_container(toolbox: &Toolbox, tool: &Path, image: &str, realised:
         (create, vec!["enter".to_owned(), name.to_owned(), "--".to_owned(), "true".to_owned()])
     };
     for args in [create, first_start] {
-        let launch = Launch::plain(tool, args);
+        let mut launch = Launch::plain(tool, args);
+        // `toolbox create` records the user's shell from `SHELL` and refuses to work without
+        // it, which cron, systemd units and CI runners do not set.
+        if std::env::var_os("SHELL").is_none_or(|shell| shell.is_empty()) {
+            launch.env.push(("SHELL".to_owned(), login_shell()));
+        }
         let command = launch.display();
         let result =
             capture(&launch, CREATE_TIMEOUT).await.map_err(|error| format!("cannot run `{command}`: {error}"))?;
@@ -159,6 +164,25 @@ async fn create_container(toolbox: &Toolbox, tool: &Path, image: &str, realised:
         realised.lines.push(format!("ran `{command}`"));
     }
     Ok(())
+}
+
+/// The current user's login shell from the user database, `/bin/sh` when it has none.
+fn login_shell() -> String {
+    let mut entry = std::mem::MaybeUninit::<libc::passwd>::uninit();
+    let mut buffer = vec![0 as libc::c_char; 16 * 1024];
+    let mut found = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call; the buffer outlives the read of `pw_shell`,
+    // which points into it, and the entry is only read when `found` says it was filled.
+    let shell = unsafe {
+        let status =
+            libc::getpwuid_r(libc::getuid(), entry.as_mut_ptr(), buffer.as_mut_ptr(), buffer.len(), &raw mut found);
+        if status != 0 || found.is_null() || (*found).pw_shell.is_null() {
+            None
+        } else {
+            Some(std::ffi::CStr::from_ptr((*found).pw_shell).to_string_lossy().into_owned())
+        }
+    };
+    shell.filter(|shell| !shell.is_empty()).unwrap_or_else(|| "/bin/sh".to_owned())
 }
 
 /// Arguments joined for a shell (distrobox splits `--additional-flags` as one).
@@ -178,6 +202,22 @@ fn shell_words(words: &[String]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn the_login_shell_is_the_user_databases() {
+        let line = std::fs::read_to_string("/etc/passwd").unwrap();
+        // SAFETY: getuid cannot fail.
+        let uid = unsafe { libc::getuid() }.to_string();
+        let expected = line
+            .lines()
+            .map(|entry| entry.split(':').collect::<Vec<_>>())
+            .find(|fields| fields.get(2) == Some(&uid.as_str()))
+            .map(|fields| fields[6].to_owned())
+            .expect("this user in /etc/passwd");
+        assert_eq!(login_shell(), expected);
+    }
+
     #[test]
     fn quotes_only_what_a_shell_would_split() {
         let words = ["--device".to_owned(), "/dev/kfd".to_owned(), "--label".to_owned(), "a b's".to_owned()];
