@@ -39,6 +39,7 @@ fn main() -> miette::Result<()> {
                     stddev: Some(mean / 100.0),
                     unit: "t/s".to_owned(),
                     samples: vec![mean * 0.99, mean, mean * 1.01],
+                    rounds: None,
                 },
             );
         }

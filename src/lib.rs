@@ -19,6 +19,7 @@ pub mod models;
 pub mod plan;
 pub mod project;
 pub mod report;
+pub mod stats;
 pub mod store;
 pub mod suggest;
 pub mod units;

@@ -19,6 +19,10 @@ pub struct Fingerprint {
     /// Axis values other than `model` and `toolbox`, which enter by content below.
     pub axes: BTreeMap<String, String>,
     pub host: HostPrint,
+    /// The experiment's `rounds`: more rounds make another measurement (a mean with a
+    /// confidence interval). Left out at 1, so fingerprints from before rounds hash as they did.
+    #[serde(default = "one_round", skip_serializing_if = "is_one_round")]
+    pub rounds: u32,
     pub schema: u32,
     pub toolbox: ToolboxPrint,
     pub workload: WorkloadPrint,
@@ -61,6 +65,15 @@ pub enum WorkloadPrint {
         repeat: u64,
         requests: Vec<RequestPrint>,
     },
+}
+
+fn one_round() -> u32 {
+    1
+}
+
+#[expect(clippy::trivially_copy_pass_by_ref, reason = "serde's skip_serializing_if passes a reference")]
+fn is_one_round(value: &u32) -> bool {
+    *value == 1
 }
 
 fn one() -> u64 {
@@ -211,6 +224,7 @@ mod tests {
     fn known_cell() -> Fingerprint {
         Fingerprint {
             schema: SCHEMA,
+            rounds: 1,
             axes: [("depth".to_owned(), "0".to_owned()), ("fa".to_owned(), "1".to_owned())].into(),
             argv: ["llama-bench", "-m", "sha256:00ff", "-fa", "1", "-d", "0", "-o", "jsonl"]
                 .map(str::to_owned)
@@ -268,6 +282,7 @@ mod tests {
     #[test]
     fn canonical_json_is_sorted() {
         let mut fingerprint = known_cell();
+        fingerprint.rounds = 3;
         fingerprint.workload = WorkloadPrint::Server {
             name: "chat".to_owned(),
             parallel: 4,

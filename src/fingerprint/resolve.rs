@@ -121,6 +121,7 @@ pub fn resolve_cell(
     }
     let fingerprint = Fingerprint {
         schema: SCHEMA,
+        rounds: experiment.round_count(),
         axes: cell
             .axes
             .iter()

@@ -25,10 +25,17 @@ pub struct Experiment {
     pub command: Option<CommandSpec>,
     pub timeout: Option<Spanned<u64>>,
     pub retries: Option<Spanned<u64>>,
+    /// Every cell measured this many times, in interleaved rounds.
+    pub rounds: Option<Spanned<u64>>,
     pub report: Option<ReportSpec>,
 }
 
 impl Experiment {
+    /// How many rounds each cell is measured in (`rounds`, 1 when not given).
+    pub fn round_count(&self) -> u32 {
+        self.rounds.as_ref().map_or(1, |rounds| u32::try_from(rounds.value).unwrap_or(u32::MAX))
+    }
+
     pub fn axis(&self, name: &str) -> Option<&Axis> {
         self.axes.iter().find(|axis| axis.name.value == name)
     }
@@ -156,7 +163,7 @@ pub struct TableSpec {
     pub better: Option<Spanned<String>>,
 }
 
-const CHILDREN: [&str; 11] = [
+const CHILDREN: [&str; 12] = [
     "description",
     "matrix",
     "exclude",
@@ -167,6 +174,7 @@ const CHILDREN: [&str; 11] = [
     "command",
     "timeout",
     "retries",
+    "rounds",
     "report",
 ];
 const REQUEST_TEXT_FIELDS: [&str; 2] = ["prompt", "system"];
@@ -198,6 +206,7 @@ pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Experi
         command: None,
         timeout: None,
         retries: None,
+        rounds: None,
         report: None,
     };
     for child in decoder.children(node) {
@@ -253,6 +262,11 @@ pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Experi
                 once(decoder, experiment.retries.is_some());
                 experiment.retries = decoder.single_count(child);
             }
+            "rounds" => {
+                decoder.check_properties(child, &[]);
+                once(decoder, experiment.rounds.is_some());
+                experiment.rounds = decode_rounds(decoder, child);
+            }
             "report" => {
                 once(decoder, experiment.report.is_some());
                 experiment.report = Some(decode_report(decoder, child));
@@ -289,6 +303,23 @@ fn decode_timeout(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Spanned<u
         );
     }
     Some(timeout)
+}
+
+fn decode_rounds(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Spanned<u64>> {
+    let rounds = decoder.single_count(node)?;
+    if rounds.value == 0 || rounds.value > 1000 {
+        decoder.report(
+            rounds.at.span,
+            ErrorKind::InvalidValue {
+                what: "rounds".to_owned(),
+                value: rounds.value.to_string(),
+                reason: "a cell is measured in 1 to 1000 rounds".to_owned(),
+            },
+            "give how many times each cell is measured, e.g. `rounds 3` (a confidence interval needs 2 or more)",
+        );
+        return None;
+    }
+    Some(rounds)
 }
 
 fn decode_matrix(decoder: &mut Decoder<'_>, node: &KdlNode) -> Vec<Axis> {

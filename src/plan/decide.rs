@@ -20,6 +20,12 @@ pub enum RunReason {
         changes: Vec<FieldChange>,
     },
     Forced,
+    /// An interrupted run recorded fewer rounds than the experiment asks for: the rest run and
+    /// join them.
+    MoreRounds {
+        recorded: usize,
+        wanted: u32,
+    },
     RetryFailed {
         reason: String,
     },
@@ -125,6 +131,15 @@ pub fn decide(
                     Decision::Blocked { reasons: cell.blocked.clone() }
                 }
                 Some(_) if forced => Decision::Run(RunReason::Forced),
+                Some(head) if head.status == Status::Ok && head.rounds.len() < cell.fingerprint.rounds as usize => {
+                    // A record without rounds holds one.
+                    let recorded = head.rounds.len().max(1);
+                    if recorded >= cell.fingerprint.rounds as usize {
+                        Decision::Cached
+                    } else {
+                        Decision::Run(RunReason::MoreRounds { recorded, wanted: cell.fingerprint.rounds })
+                    }
+                }
                 Some(head) if head.status == Status::Ok => Decision::Cached,
                 Some(head) => {
                     let reason = head

@@ -28,6 +28,9 @@ pub fn render_text(cells: &[PlannedCell]) -> String {
             Decision::Cached => {}
             Decision::Run(RunReason::New) => text.push_str("  (new)"),
             Decision::Run(RunReason::Forced) => text.push_str("  (forced)"),
+            Decision::Run(RunReason::MoreRounds { recorded, wanted }) => {
+                let _ = write!(text, "  ({recorded} of {wanted} rounds recorded)");
+            }
             Decision::Run(RunReason::RetryFailed { reason }) => {
                 let _ = write!(text, "  (retrying: {reason})");
             }

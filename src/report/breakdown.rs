@@ -110,7 +110,16 @@ pub(super) fn turns_table(breakdown: &Breakdown) -> Table {
                     .rows
                     .iter()
                     .map(|(_, values)| match values[turn] {
-                        Some(mean) => Entry::Ok { mean, stddev: None, samples: 1, ratio: None, baseline: false },
+                        Some(mean) => Entry::Ok {
+                            mean,
+                            spread: None,
+                            samples: 1,
+                            rounds: 1,
+                            outliers: Vec::new(),
+                            ratio: None,
+                            significance: None,
+                            baseline: false,
+                        },
                         None => Entry::NoMetric,
                     })
                     .collect(),

@@ -113,9 +113,9 @@ fn bars(table: &Table, scale: &Scale, svg: &mut String) -> Drawn {
             let lower = upper - to_f64(bar) + 2.0;
             let middle = f64::midpoint(upper, lower);
             match entry {
-                Entry::Ok { mean, stddev, .. } => {
+                Entry::Ok { mean, spread, .. } => {
                     let mean = mean / scale.divisor;
-                    let spread = stddev.unwrap_or(0.0) / scale.divisor;
+                    let spread = spread.unwrap_or(0.0) / scale.divisor;
                     let color = PALETTE[slot % PALETTE.len()];
                     chart
                         .draw_series(std::iter::once(Rectangle::new([(0.0, lower), (mean, upper)], color.filled())))?;
@@ -168,7 +168,7 @@ fn lines(table: &Table, scale: &Scale, svg: &mut String) -> Drawn {
             continue;
         };
         for (column, entry) in table.columns.iter().zip(&row.entries) {
-            let Entry::Ok { mean, stddev, .. } = entry else {
+            let Entry::Ok { mean, spread, .. } = entry else {
                 continue;
             };
             let mut parts: Vec<String> =
@@ -183,7 +183,7 @@ fn lines(table: &Table, scale: &Scale, svg: &mut String) -> Drawn {
                 points.push(Vec::new());
                 names.len() - 1
             });
-            points[series].push((x, mean / scale.divisor, stddev.unwrap_or(0.0) / scale.divisor));
+            points[series].push((x, mean / scale.divisor, spread.unwrap_or(0.0) / scale.divisor));
         }
     }
     let legend = if names.len() > 1 || table.column_dimension.is_some() { legend_entries(&names) } else { Vec::new() };

@@ -1,5 +1,5 @@
 //! Two hosts' results of one experiment side by side: each metric of each cell measured on
-//! both, the ratio, whether the difference is within the run-to-run spread, and the host facts
+//! both, the ratio, whether the difference is significant over the rounds, and the host facts
 //! that differ, so that a reader sees where and by how much the machines disagree, and why.
 
 use std::collections::BTreeSet;
@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use super::grid::{Grid, Point};
-use super::table::Better;
-use crate::store::{CellRecord, Status};
+use super::table::{Better, Significance};
+use crate::store::{CellRecord, MetricValue, Status};
 use crate::units::format_bytes;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -42,47 +42,35 @@ pub struct CompareRow {
     pub other: Measured,
     /// `other / reference`.
     pub ratio: Option<f64>,
-    pub verdict: Verdict,
+    /// Whether the difference is real: Welch's t-test over both hosts' rounds.
+    pub verdict: Significance,
     /// Whether the other host did better, when the metric has a better side and the
-    /// difference is beyond the spread.
+    /// difference is significant.
     pub other_better: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Measured {
     pub mean: f64,
-    pub stddev: Option<f64>,
+    /// The 95% confidence interval's half-width over rounds, or the repetitions' standard
+    /// deviation of a single run.
+    pub spread: Option<f64>,
     pub samples: usize,
+    /// Rounds the mean is over.
+    pub rounds: usize,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Verdict {
-    /// The means differ by no more than the two standard deviations added.
-    Within,
-    Beyond,
-    /// Neither host has more than one sample: the spread is unknown.
-    NoSpread,
-}
-
-impl Verdict {
-    /// Within when `|a − b| ≤ sd(a) + sd(b)`: a deliberately simple rule a reader can check.
-    fn of(reference: &Measured, other: &Measured) -> Self {
-        let spread = reference.stddev.unwrap_or(0.0) + other.stddev.unwrap_or(0.0);
-        if reference.stddev.is_none() && other.stddev.is_none() {
-            Self::NoSpread
-        } else if (other.mean - reference.mean).abs() <= spread {
-            Self::Within
-        } else {
-            Self::Beyond
-        }
-    }
-
-    pub fn words(self) -> &'static str {
-        match self {
-            Self::Within => "within spread",
-            Self::Beyond => "beyond spread",
-            Self::NoSpread => "spread unknown",
+impl Measured {
+    fn of(value: &MetricValue) -> Self {
+        let rounds = value.rounds.as_ref();
+        Self {
+            mean: value.mean,
+            spread: match rounds.and_then(|rounds| rounds.ci95) {
+                Some([low, high]) => Some((high - low) / 2.0),
+                None => value.stddev,
+            },
+            samples: value.samples.len(),
+            rounds: rounds.map_or(1, |rounds| rounds.values.len()),
         }
     }
 }
@@ -117,10 +105,9 @@ pub(super) fn compare(
                     let (Some(a), Some(b)) = (first.metrics.get(metric), second.metrics.get(metric)) else {
                         continue;
                     };
-                    let reference = Measured { mean: a.mean, stddev: a.stddev, samples: a.samples.len() };
-                    let other = Measured { mean: b.mean, stddev: b.stddev, samples: b.samples.len() };
-                    let verdict = Verdict::of(&reference, &other);
-                    let other_better = better.filter(|_| verdict == Verdict::Beyond).map(|better| match better {
+                    let (reference, other) = (Measured::of(a), Measured::of(b));
+                    let verdict = Significance::of(b, a);
+                    let other_better = better.filter(|_| verdict.significant()).map(|better| match better {
                         Better::Higher => other.mean > reference.mean,
                         Better::Lower => other.mean < reference.mean,
                     });

@@ -5,7 +5,9 @@ use std::fmt::Write;
 use super::build::{LockState, ModelKind, Report};
 use super::compare::Comparison;
 use super::format::{self, Scale};
-use super::table::{Entry, Table};
+use std::collections::BTreeSet;
+
+use super::table::{ChartKind, Entry, Significance, Table};
 use crate::store::Status;
 use crate::units::{format_bytes, format_parameters};
 
@@ -140,7 +142,7 @@ pub(super) fn render(report: &Report) -> String {
 }
 
 /// One host against another: the facts that differ, then each metric of each cell measured on
-/// both, with the ratio and whether the difference is beyond the run-to-run spread.
+/// both, with the ratio and whether the difference is significant.
 pub(super) fn comparison(out: &mut String, compared: &Comparison, level: &str) {
     let (a, b) = (escape(&compared.reference), escape(&compared.other));
     let _ = writeln!(out, "{level} {b} against {a}\n");
@@ -178,8 +180,8 @@ pub(super) fn comparison(out: &mut String, compared: &Comparison, level: &str) {
                 out,
                 "| `{}` | {metric} | {} | {} | {ratio} | {change}{}{side} |",
                 row.configuration,
-                scale.spread(row.reference.mean, row.reference.stddev),
-                scale.spread(row.other.mean, row.other.stddev),
+                scale.spread(row.reference.mean, row.reference.spread),
+                scale.spread(row.other.mean, row.other.spread),
                 row.verdict.words()
             );
         }
@@ -195,8 +197,8 @@ pub(super) fn comparison(out: &mut String, compared: &Comparison, level: &str) {
     }
     let _ = writeln!(
         out,
-        "{}. A difference is within the spread when it is no larger than the two hosts' standard \
-         deviations over their repeats added.\n",
+        "{}. A difference is significant when Welch's t-test over the two hosts' rounds gives p < 0.05; with \
+         one round there is no spread to test against (`rounds 3` or more in the experiment).\n",
         counts.join("; ")
     );
 }
@@ -261,6 +263,8 @@ fn render_table(out: &mut String, table: &Table) {
         let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
     out.push('\n');
+    table_notes(out, table);
+    retention(out, table);
 
     for best in &table.best {
         let workload = best.workload.as_ref().map_or(String::new(), |workload| format!(" for `{workload}`"));
@@ -282,6 +286,116 @@ fn render_table(out: &mut String, table: &Table) {
     }
     if let Some(chart) = &table.chart {
         let _ = writeln!(out, "![{} chart]({})\n", table.metric, chart.file);
+    }
+}
+
+/// For a table along a numeric axis (a depth sweep), each value as a share of the value at the
+/// axis's smallest value with the rest the same: kyuz0's "depth retention".
+fn retention(out: &mut String, table: &Table) {
+    if table.chart.as_ref().is_none_or(|chart| chart.kind != ChartKind::Line) {
+        return;
+    }
+    let axis = &table.keys[0];
+    let x = |row: &super::table::Row| row.key[0].parse::<f64>().unwrap_or(f64::NAN);
+    let mean = |entry: &Entry| if let Entry::Ok { mean, .. } = entry { Some(*mean) } else { None };
+    let mut lines = Vec::new();
+    for row in &table.rows {
+        // The row with the same other keys at the smallest value of the axis.
+        let start = table
+            .rows
+            .iter()
+            .filter(|other| other.key[1..] == row.key[1..])
+            .min_by(|a, b| x(a).total_cmp(&x(b)))
+            .expect("a row is among its own kind");
+        let cells: Vec<String> = row
+            .entries
+            .iter()
+            .zip(&start.entries)
+            .map(|(entry, first)| match (mean(entry), mean(first)) {
+                (Some(value), Some(base)) if base != 0.0 => format!("{:.0}%", value / base * 100.0),
+                (_, _) if matches!(entry, Entry::Absent) => String::new(),
+                _ => "n/a".to_owned(),
+            })
+            .collect();
+        let keys = row.key.iter().map(|key| escape(key));
+        lines.push(format!("| {} |", keys.chain(cells).collect::<Vec<_>>().join(" | ")));
+    }
+    let smallest = table.rows.iter().map(x).fold(f64::INFINITY, f64::min);
+    let _ = writeln!(out, "Retention: {} against its value at the smallest {axis} ({smallest}).\n", table.metric);
+    let header: Vec<String> = table.keys.iter().chain(&table.columns).map(|name| escape(name)).collect();
+    let _ = writeln!(out, "| {} |", header.join(" | "));
+    let alignment: Vec<&str> = table.keys.iter().map(|_| ":--").chain(table.columns.iter().map(|_| "--:")).collect();
+    let _ = writeln!(out, "|{}|", alignment.join("|"));
+    for line in lines {
+        let _ = writeln!(out, "{line}");
+    }
+    out.push('\n');
+}
+
+/// What `±` and the ratios mean, and which rounds look like outliers.
+fn table_notes(out: &mut String, table: &Table) {
+    let oks: Vec<(&super::table::Row, usize, &Entry)> = table
+        .rows
+        .iter()
+        .flat_map(|row| row.entries.iter().enumerate().map(move |(column, entry)| (row, column, entry)))
+        .filter(|(_, _, entry)| matches!(entry, Entry::Ok { .. }))
+        .collect();
+    let rounds: BTreeSet<usize> = oks
+        .iter()
+        .filter_map(|(_, _, entry)| if let Entry::Ok { rounds, .. } = entry { Some(*rounds) } else { None })
+        .collect();
+    let mut notes = Vec::new();
+    let several = rounds.iter().any(|&count| count > 1);
+    if several {
+        let counts: Vec<String> = rounds.iter().map(usize::to_string).collect();
+        notes.push(format!(
+            "± is the 95% confidence interval of the mean over {} interleaved rounds",
+            counts.join(" or ")
+        ));
+    } else if oks.iter().any(|(_, _, entry)| matches!(entry, Entry::Ok { spread: Some(_), .. })) {
+        notes.push("± is the standard deviation of the repetitions within one run".to_owned());
+    }
+    let ratios = oks.iter().any(|(_, _, entry)| matches!(entry, Entry::Ok { ratio: Some(_), baseline: false, .. }));
+    if ratios {
+        let untested = oks
+            .iter()
+            .any(|(_, _, entry)| matches!(entry, Entry::Ok { significance: Some(Significance::NotEnoughRounds), .. }));
+        if untested {
+            notes.push(
+                "not enough rounds to tell a real difference from noise: `rounds 3` or more in the experiment tests \
+                 each ratio"
+                    .to_owned(),
+            );
+        }
+        if several {
+            notes.push("a ratio marked n.s. is not significant (Welch's t-test over the rounds, p ≥ 0.05)".to_owned());
+        }
+    }
+    let flagged: Vec<String> = oks
+        .iter()
+        .filter_map(|(row, column, entry)| {
+            let Entry::Ok { outliers, .. } = entry else { return None };
+            if outliers.is_empty() {
+                return None;
+            }
+            let mut configuration: Vec<String> =
+                table.keys.iter().zip(&row.key).map(|(name, value)| format!("{name}={value}")).collect();
+            if let Some(dimension) = &table.column_dimension {
+                configuration.push(format!("{dimension}={}", table.columns[*column]));
+            }
+            let numbers: Vec<String> = outliers.iter().map(usize::to_string).collect();
+            Some(format!("`{}` round {}", configuration.join(", "), numbers.join(", ")))
+        })
+        .collect();
+    if !flagged.is_empty() {
+        notes.push(format!("outlier rounds (modified z-score over the MAD > 3.5): {}", flagged.join("; ")));
+    }
+    if !notes.is_empty() {
+        let mut text = notes.join("; ");
+        if let Some(first) = text.get(..1) {
+            text = format!("{}{}", first.to_uppercase(), &text[1..]);
+        }
+        let _ = writeln!(out, "{text}.\n");
     }
 }
 
@@ -308,11 +422,16 @@ pub(super) fn heading(table: &Table, scale: &Scale) -> String {
 
 fn entry_text(entry: &Entry, scale: &Scale) -> String {
     match entry {
-        Entry::Ok { mean, stddev, ratio, baseline, .. } => {
-            let value = scale.spread(*mean, *stddev);
+        Entry::Ok { mean, spread, ratio, baseline, significance, .. } => {
+            let value = scale.spread(*mean, *spread);
+            // A ratio Welch's test does not back is marked; one that could not be tested is not.
+            let doubt = match significance {
+                Some(Significance::NotSignificant { .. }) => ", n.s.",
+                _ => "",
+            };
             match (baseline, ratio) {
                 (true, _) => format!("{value} (baseline)"),
-                (false, Some(ratio)) => format!("{value} ({})", format::ratio(*ratio)),
+                (false, Some(ratio)) => format!("{value} ({}{doubt})", format::ratio(*ratio)),
                 (false, None) => value,
             }
         }

@@ -12,9 +12,9 @@ mod table;
 
 pub use breakdown::{Breakdown, BreakdownKind};
 pub use build::{HostPairs, Inputs, LockState, ModelKind, ModelSummary, REPORT_FORMAT, Report, build, compare_hosts};
-pub use compare::{CompareRow, Comparison, FactDifference, Measured, Verdict};
+pub use compare::{CompareRow, Comparison, FactDifference, Measured};
 pub use select::{Chosen, ExpectedCell, Hosts, choose};
-pub use table::{Best, Better, Chart, ChartKind, Entry, Row, Table};
+pub use table::{Best, Better, Chart, ChartKind, Entry, Row, Significance, Table};
 
 /// One host against another in markdown, as `bakeoff compare` prints it.
 pub fn render_comparison(compared: &Comparison) -> String {

@@ -79,10 +79,18 @@ pub struct Row {
 pub enum Entry {
     Ok {
         mean: f64,
-        stddev: Option<f64>,
+        /// What `±` shows: the half-width of the 95% confidence interval over rounds, or the
+        /// standard deviation of one run's repetitions.
+        spread: Option<f64>,
         samples: usize,
+        /// Rounds the value is the mean of (1 without `rounds`).
+        rounds: usize,
+        /// Round numbers flagged as outliers.
+        outliers: Vec<usize>,
         /// Against the baseline cell with the same other values, when both were measured.
         ratio: Option<f64>,
+        /// Whether the ratio is a real difference (Welch's t-test over the rounds).
+        significance: Option<Significance>,
         baseline: bool,
     },
     Failed,
@@ -93,6 +101,50 @@ pub enum Entry {
     NotRun,
     /// The matrix has no such cell (an `exclude`), or it belongs to another workload.
     Absent,
+}
+
+/// Whether two measurements differ beyond chance.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "verdict", rename_all = "kebab-case")]
+pub enum Significance {
+    /// Welch's t-test over the rounds: p < 0.05.
+    Significant {
+        p: f64,
+    },
+    NotSignificant {
+        p: f64,
+    },
+    /// One of the two has a single round: there is no spread to test against.
+    NotEnoughRounds,
+}
+
+impl Significance {
+    /// Welch's t-test of `value` against `reference`, over their rounds.
+    pub fn of(value: &MetricValue, reference: &MetricValue) -> Self {
+        let tested = value.round_values().zip(reference.round_values()).and_then(|(a, b)| crate::stats::welch(a, b));
+        match tested {
+            Some(welch) if welch.significant() => Self::Significant { p: welch.p },
+            Some(welch) => Self::NotSignificant { p: welch.p },
+            None => Self::NotEnoughRounds,
+        }
+    }
+
+    pub fn significant(self) -> bool {
+        matches!(self, Self::Significant { .. })
+    }
+
+    pub fn words(self) -> String {
+        match self {
+            Self::Significant { p } => format!("significant (p {})", p_value(p)),
+            Self::NotSignificant { p } => format!("not significant (p {})", p_value(p)),
+            Self::NotEnoughRounds => "not enough rounds".to_owned(),
+        }
+    }
+}
+
+/// `= 0.031`, `< 0.001`.
+fn p_value(p: f64) -> String {
+    if p < 0.001 { "< 0.001".to_owned() } else { format!("= {p:.3}") }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -155,7 +207,14 @@ impl Layout {
         let host = grid.host_dimension();
         let named = |name: &Option<String>| name.as_deref().and_then(|name| grid.dimension(name));
         let mut columns = named(&request.columns);
+        // A context sweep is read along its axis (t/s against depth), whatever the axis order.
+        let sweep = (request.rows.is_none() && request.columns.is_none())
+            .then(|| {
+                varying.iter().copied().find(|&dimension| SWEEPS.contains(&grid.dimensions[dimension].name.as_str()))
+            })
+            .flatten();
         let rows = named(&request.rows)
+            .or(sweep)
             .or_else(|| varying.iter().copied().find(|&dimension| Some(dimension) != columns && dimension != host))
             .or_else(|| varying.first().copied().filter(|&dimension| Some(dimension) != columns))
             .unwrap_or(0);
@@ -266,7 +325,38 @@ fn entry(grid: &Grid<'_>, point: &Point<'_>, metric: &str, pins: &[(usize, usize
         return Entry::NoMetric;
     };
     let (ratio, baseline) = ratio(grid, point, metric, pins);
-    Entry::Ok { mean: value.mean, stddev: value.stddev, samples: value.samples.len(), ratio, baseline }
+    let significance = (ratio.is_some() && !baseline)
+        .then(|| baseline_of(grid, point, metric, pins).map(|reference| Significance::of(value, reference)))
+        .flatten();
+    let rounds = value.rounds.as_ref();
+    let spread = match rounds.and_then(|rounds| rounds.ci95) {
+        Some([low, high]) => Some((high - low) / 2.0),
+        None => value.stddev,
+    };
+    Entry::Ok {
+        mean: value.mean,
+        spread,
+        samples: value.samples.len(),
+        rounds: rounds.map_or(1, |rounds| rounds.values.len()),
+        outliers: rounds.map(|rounds| rounds.outliers.clone()).unwrap_or_default(),
+        ratio,
+        significance,
+        baseline,
+    }
+}
+
+/// The baseline's value of `metric` for `point` (the same cell with the baseline's values).
+fn baseline_of<'a>(
+    grid: &Grid<'a>,
+    point: &Point<'a>,
+    metric: &str,
+    pins: &[(usize, usize)],
+) -> Option<&'a MetricValue> {
+    let mut coords = point.coords.clone();
+    for &(dimension, value) in pins {
+        coords[dimension] = value;
+    }
+    grid.point(&coords).and_then(|reference| value_of(reference, metric))
 }
 
 /// `point`'s value over its baseline's (the same cell with the baseline's values), and
@@ -280,7 +370,7 @@ fn ratio(grid: &Grid<'_>, point: &Point<'_>, metric: &str, pins: &[(usize, usize
         coords[dimension] = value;
     }
     let value = value_of(point, metric);
-    let reference = grid.point(&coords).and_then(|reference| value_of(reference, metric));
+    let reference = baseline_of(grid, point, metric, pins);
     (value.zip(reference).map(|(value, reference)| value.mean / reference.mean), coords == point.coords)
 }
 
@@ -332,13 +422,17 @@ fn value_of<'a>(point: &Point<'a>, metric: &str) -> Option<&'a MetricValue> {
     record.metrics.get(metric)
 }
 
-/// Whether the rows run along a numeric axis with enough values to draw a line through.
+/// Axes along which a metric is read as a curve: context depth and size.
+const SWEEPS: [&str; 2] = ["depth", "ctx"];
+
+/// Whether the rows run along a numeric axis with enough values to draw a line through (two
+/// for a context sweep, whose retention is the point; three for any other).
 fn is_numeric_axis(grid: &Grid<'_>, rows: usize, keys: &[Vec<usize>]) -> bool {
     let name = &grid.dimensions[rows].name;
     let values: BTreeSet<usize> = keys.iter().map(|key| key[0]).collect();
     name != HOST
         && name != WORKLOAD
-        && values.len() >= 3
+        && values.len() >= if SWEEPS.contains(&name.as_str()) { 2 } else { 3 }
         && values.iter().all(|&value| grid.dimensions[rows].values[value].parse::<f64>().is_ok_and(f64::is_finite))
 }
 
@@ -386,7 +480,7 @@ impl Table {
     /// The values of every measured entry, for choosing a scale.
     pub fn values(&self) -> impl Iterator<Item = f64> + '_ {
         self.rows.iter().flat_map(|row| &row.entries).filter_map(|entry| match entry {
-            Entry::Ok { mean, stddev, .. } => Some(mean + stddev.unwrap_or(0.0)),
+            Entry::Ok { mean, spread, .. } => Some(mean + spread.unwrap_or(0.0)),
             _ => None,
         })
     }

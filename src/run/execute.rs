@@ -20,12 +20,13 @@ use super::launch::{LaunchContext, launch};
 use super::leftovers::{Tracker, stop_leftovers};
 use super::metrics::{bench_metrics, command_metrics};
 use super::progress::Progress;
+use super::rounds::Rounds;
 use super::server::Server;
 use super::supervisor::{ChildResult, Exit, StopSignal, signal_name, supervise};
 use crate::fingerprint::ResolvedCell;
 use crate::host::HostFacts;
 use crate::manifest::Manifests;
-use crate::plan::{Decision, PlanGraph, PlannedCell, ServerGroup, Step, Work};
+use crate::plan::{Decision, PlanGraph, PlannedCell, RunReason, ServerGroup, Step, Work};
 use crate::store::{CellRecord, Failure, MetricValue, Status, Store, StoreError};
 
 /// Seconds a cell may take when its experiment sets no `timeout`.
@@ -97,8 +98,9 @@ pub(super) struct Walk {
     servers: HashMap<usize, Result<Server, String>>,
     /// The server group of each server cell.
     server_of: HashMap<usize, usize>,
-    /// Cells this run recorded already (a load group records several in one step).
+    /// Cells this pass recorded already (a load group records several in one step).
     pub(super) recorded: HashSet<usize>,
+    pub(super) rounds: Rounds,
 }
 
 impl Walk {
@@ -108,6 +110,11 @@ impl Walk {
 
     pub(super) fn stopping(&self) -> bool {
         *self.stop.borrow() > 0
+    }
+
+    /// Whether the cell is measured in this pass of the walk.
+    pub(super) fn measures(&self, planned: &PlannedCell) -> bool {
+        matches!(planned.decision, Decision::Run(_)) && self.rounds.needs(&planned.cell)
     }
 }
 
@@ -158,12 +165,25 @@ impl LocalExecutor<'_> {
             let handlers = signal_handlers();
             let signals =
                 tokio::spawn(forward_signals(handlers, stop_sender, events.clone(), Arc::clone(&first_signal)));
-            // Estimates in the order the cells will run.
-            let estimates = work
-                .iter()
-                .flat_map(Work::cells)
-                .map(|&index| self.options.estimates.get(&planned[index].cell.hash).copied())
-                .collect();
+            let rounds = Rounds::new(planned, self.store);
+            // Estimates in the order the cells will run, a round at a time (an estimate is of a
+            // whole cell: all its rounds).
+            let mut estimates = Vec::new();
+            for pass in 1..=rounds.passes(planned) {
+                for &index in work.iter().flat_map(Work::cells) {
+                    let cell = &planned[index].cell;
+                    let left = cell.fingerprint.rounds.saturating_sub(match &planned[index].decision {
+                        Decision::Run(RunReason::MoreRounds { recorded, .. }) => {
+                            u32::try_from(*recorded).unwrap_or(u32::MAX)
+                        }
+                        _ => 0,
+                    });
+                    if matches!(planned[index].decision, Decision::Run(_)) && (pass == 1 || pass <= left) {
+                        let estimate = self.options.estimates.get(&cell.hash).copied();
+                        estimates.push(estimate.map(|total| total / u64::from(cell.fingerprint.rounds.max(1))));
+                    }
+                }
+            }
             let progress = Progress::new(estimates, self.options.progress_bars);
             let walking = async {
                 // Nothing a killed run left (a server holding its model, a container) may run
@@ -192,6 +212,7 @@ impl LocalExecutor<'_> {
                         .flat_map(|(position, unit)| unit.cells().iter().map(move |&cell| (cell, position)))
                         .collect(),
                     recorded: HashSet::new(),
+                    rounds,
                 };
                 let result = self.walk(planned, work, &mut walk).await;
                 let _ = events.send(Event::Done);
@@ -208,10 +229,30 @@ impl LocalExecutor<'_> {
         })
     }
 
-    /// Takes the graph's steps as they become ready, the most urgent first (the schedule's
-    /// order), one at a time: measuring steps have the machine to themselves.
+    /// Walks the graph once per round (see [`Rounds`]): round 1 of every cell, then round 2 of
+    /// the cells that have more.
     async fn walk(&self, planned: &[PlannedCell], work: &[Work], walk: &mut Walk) -> Result<(), StoreError> {
         let plan = PlanGraph::build(planned, work);
+        for pass in 1..=walk.rounds.passes(planned) {
+            walk.rounds.pass = pass;
+            walk.recorded.clear();
+            self.walk_once(&plan, planned, work, walk).await?;
+            if walk.summary.interrupted {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes the graph's steps as they become ready, the most urgent first (the schedule's
+    /// order), one at a time: measuring steps have the machine to themselves.
+    async fn walk_once(
+        &self,
+        plan: &PlanGraph,
+        planned: &[PlannedCell],
+        work: &[Work],
+        walk: &mut Walk,
+    ) -> Result<(), StoreError> {
         let graph = &plan.graph;
         let mut waiting: HashMap<NodeIndex, usize> = graph
             .node_indices()
@@ -260,12 +301,16 @@ impl LocalExecutor<'_> {
             Step::ProbeHost | Step::HashModel(_) | Step::InspectToolbox(_) => {}
             Step::Cell(index) => self.cell_step(*index, planned, work, walk).await?,
             Step::LoadGroup(position) => {
-                if let Work::LoadGroup(group) = &work[*position] {
+                if let Work::LoadGroup(group) = &work[*position]
+                    && group.cells.iter().any(|&index| walk.measures(&planned[index]))
+                {
                     self.run_group(group, planned, walk).await?;
                 }
             }
             Step::StartServer(position) => {
-                if let Work::Server(group) = &work[*position] {
+                if let Work::Server(group) = &work[*position]
+                    && group.cells.iter().any(|&index| walk.measures(&planned[index]))
+                {
                     self.start_server(*position, group, planned, walk).await;
                 }
             }
@@ -291,6 +336,10 @@ impl LocalExecutor<'_> {
         walk: &mut Walk,
     ) -> Result<(), StoreError> {
         let cell = &planned[index].cell;
+        // Later passes measure more rounds; what is not measured was counted in the first.
+        if walk.rounds.pass > 1 && !walk.measures(&planned[index]) {
+            return Ok(());
+        }
         match &planned[index].decision {
             Decision::Cached => walk.summary.cached += 1,
             Decision::FailedBefore { .. } => walk.summary.failed_before += 1,
@@ -298,21 +347,17 @@ impl LocalExecutor<'_> {
                 walk.summary.blocked += 1;
                 self.record_blocked(cell, reasons, walk)?;
             }
-            // Its load group recorded it already.
-            Decision::Run(_) if walk.recorded.contains(&index) => {}
+            // Its load group recorded it already, or an earlier round failed.
+            Decision::Run(_) if walk.recorded.contains(&index) || !walk.measures(&planned[index]) => {}
             Decision::Run(_) if walk.stopping() => walk.summary.interrupted = true,
             Decision::Run(_) => {
                 let status = match walk.server_of.get(&index) {
                     Some(&position) => self.serve_step(position, index, planned, work, walk).await?,
                     None => self.run_cell(cell, walk).await?,
                 };
-                match status {
-                    Some(Status::Ok) => walk.summary.ok += 1,
-                    Some(_) => walk.summary.failed += 1,
-                    None => {
-                        walk.summary.interrupted = true;
-                        walk.note(format!("interrupted {}: no result recorded", cell.id));
-                    }
+                if status.is_none() {
+                    walk.summary.interrupted = true;
+                    walk.note(format!("interrupted {}: no result recorded", cell.id));
                 }
                 walk.recorded.insert(index);
             }
@@ -410,7 +455,7 @@ impl LocalExecutor<'_> {
         record.timings.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let line = finished_line(&cell.id, &record, describe_server_metrics);
         let status = record.status;
-        self.record(record, line, walk)?;
+        self.record(record, &line, walk)?;
         Ok(Some(status))
     }
 
@@ -454,10 +499,7 @@ impl LocalExecutor<'_> {
         if workload.concurrency > 1 {
             record.metrics.extend(super::serve_metrics::under_load(&exchanges, sent.wall));
         }
-        record.metrics.insert(
-            "server_load_ms".to_owned(),
-            MetricValue { mean: server.load_ms, stddev: None, unit: "ms".to_owned(), samples: vec![server.load_ms] },
-        );
+        record.metrics.insert("server_load_ms".to_owned(), MetricValue::single(server.load_ms, "ms"));
         record.raw = sent.raw();
         if record.failure.is_none() {
             record.status = Status::Ok;
@@ -510,15 +552,24 @@ impl LocalExecutor<'_> {
         Ok(())
     }
 
-    /// Writes a finished cell's record, then tells the dispatcher (`line` says how it ended).
-    pub(super) fn record(&self, record: CellRecord, line: String, walk: &Walk) -> Result<(), StoreError> {
-        self.store.write(&record)?;
-        let _ = walk.events.send(Event::Recorded { line, record: Box::new(record) });
+    /// Writes a finished cell's record (joined to its earlier rounds), counts it once its last
+    /// round is in, then tells the dispatcher (`line` says how it ended).
+    pub(super) fn record(&self, record: CellRecord, line: &str, walk: &mut Walk) -> Result<(), StoreError> {
+        let joined = walk.rounds.join(record);
+        self.store.write(&joined.record)?;
+        if joined.finished {
+            match joined.record.status {
+                Status::Ok => walk.summary.ok += 1,
+                _ => walk.summary.failed += 1,
+            }
+        }
+        let line = format!("{line}{}", joined.label);
+        let _ = walk.events.send(Event::Recorded { line, record: Box::new(joined.record) });
         Ok(())
     }
 
     /// Runs one cell with its retries and writes its record. `None` when interrupted.
-    pub(super) async fn run_cell(&self, cell: &ResolvedCell, walk: &Walk) -> Result<Option<Status>, StoreError> {
+    pub(super) async fn run_cell(&self, cell: &ResolvedCell, walk: &mut Walk) -> Result<Option<Status>, StoreError> {
         let experiment =
             self.manifests.experiment(&cell.cell.experiment).expect("planned cells name known experiments");
         let toolbox = &self.manifests.toolboxes[&cell.toolbox];
@@ -534,7 +585,7 @@ impl LocalExecutor<'_> {
             Err(error) => {
                 record.failure = Some(reason_only(error.reason()));
                 let line = finished_line(&cell.id, &record, describe_metrics);
-                self.record(record, line, walk)?;
+                self.record(record, &line, walk)?;
                 return Ok(Some(Status::Failed));
             }
         };
@@ -564,7 +615,7 @@ impl LocalExecutor<'_> {
         }
         let line = finished_line(&cell.id, &record, describe_metrics);
         let status = record.status;
-        self.record(record, line, walk)?;
+        self.record(record, &line, walk)?;
         Ok(Some(status))
     }
 

@@ -87,7 +87,8 @@ impl LocalExecutor<'_> {
             .collect();
         let total: f64 = measured.iter().sum();
         for (position, cell) in cells.iter().enumerate() {
-            if !complete[position] {
+            // A member whose earlier round failed, or that has all its rounds, is not recorded.
+            if !complete[position] || !walk.measures(&planned[group.cells[position]]) {
                 continue;
             }
             let own: Vec<u8> = lines
@@ -111,8 +112,7 @@ impl LocalExecutor<'_> {
                 let _ = std::fs::copy(&log, self.store.log_path(&cell.hash));
             }
             let line = finished_line(&cell.id, &record, describe_metrics);
-            self.record(record, line, walk)?;
-            walk.summary.ok += 1;
+            self.record(record, &line, walk)?;
             walk.recorded.insert(group.cells[position]);
         }
         Ok(())

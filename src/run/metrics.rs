@@ -7,8 +7,9 @@ use crate::manifest::MetricSpec;
 use crate::store::MetricValue;
 
 /// llama-bench `-o jsonl` records → metrics named like its tests (`pp512`, `tg128`,
-/// `pp512+tg128`, `tg128@d32768`): mean and stddev in tokens per second. The raw records are
-/// returned as they were, to be kept in the cell's record.
+/// `pp512+tg128`, `tg128@d32768`; the depth only where the output has several): mean and stddev
+/// in tokens per second. The raw records are returned as they were, to be kept in the cell's
+/// record.
 pub fn bench_metrics(stdout: &[u8]) -> Result<(BTreeMap<String, MetricValue>, Vec<serde_json::Value>), String> {
     let mut metrics = BTreeMap::new();
     let mut raw = Vec::new();
@@ -44,13 +45,13 @@ pub fn bench_metrics(stdout: &[u8]) -> Result<(BTreeMap<String, MetricValue>, Ve
             .map(|samples| samples.iter().filter_map(serde_json::Value::as_f64).collect())
             .unwrap_or_default();
         let stddev = record.get("stddev_ts").and_then(serde_json::Value::as_f64);
-        metrics.insert(unique, MetricValue { mean, stddev, unit: "t/s".to_owned(), samples });
+        metrics.insert(unique, MetricValue { mean, stddev, unit: "t/s".to_owned(), samples, rounds: None });
         raw.push(record);
     }
     if metrics.is_empty() {
         return Err("llama-bench printed no results".to_owned());
     }
-    Ok((metrics, raw))
+    Ok((crate::store::plain_depth_names(metrics), raw))
 }
 
 /// Each metric's regex over the output; the first group of its last match is the value.
@@ -72,10 +73,7 @@ pub fn command_metrics(output: &[u8], specs: &[MetricSpec]) -> Result<BTreeMap<S
                 spec.name.value, spec.regex.value
             )
         })?;
-        metrics.insert(
-            spec.name.value.clone(),
-            MetricValue { mean: value, stddev: None, unit: String::new(), samples: vec![value] },
-        );
+        metrics.insert(spec.name.value.clone(), MetricValue::single(value, ""));
     }
     Ok(metrics)
 }
@@ -97,5 +95,17 @@ mod tests {
         assert_eq!(metrics["pp64"].samples, [118.503, 95.8278]);
         assert_eq!(raw.len(), 2);
         assert_eq!(bench_metrics(b"loading model\n").unwrap_err(), "llama-bench printed no results");
+    }
+
+    /// A depth from a matrix axis: `table rows="depth" metric="tg16"` found `n/a` for every depth
+    /// but 0 while the metric was named `tg16@d4096`.
+    #[test]
+    fn one_depth_keeps_the_plain_name_and_several_keep_theirs() {
+        let deep = JSONL.replace(r#""n_depth": 0,"#, r#""n_depth": 4096,"#);
+        let (metrics, _) = bench_metrics(deep.as_bytes()).unwrap();
+        assert_eq!(metrics.keys().collect::<Vec<_>>(), ["pp64", "tg16"]);
+        let repeated = format!("{deep}{}", deep.lines().nth(1).unwrap());
+        let (metrics, _) = bench_metrics(repeated.as_bytes()).unwrap();
+        assert_eq!(metrics.keys().collect::<Vec<_>>(), ["pp64", "tg16", "tg16#2"]);
     }
 }

@@ -13,6 +13,7 @@ mod metrics;
 mod podman;
 mod progress;
 mod realise;
+mod rounds;
 mod run_lock;
 mod serve_metrics;
 mod server;

@@ -60,13 +60,12 @@ pub(super) fn aggregate(exchanges: &[Exchange]) -> BTreeMap<String, MetricValue>
         let stddev = (samples.len() > 1).then(|| {
             (samples.iter().map(|sample| (sample - mean).powi(2)).sum::<f64>() / (samples.len() - 1) as f64).sqrt()
         });
-        let single =
-            |value: f64| MetricValue { mean: value, stddev: None, unit: unit.to_owned(), samples: vec![value] };
+        let single = |value: f64| MetricValue::single(value, unit);
         metrics.insert(format!("{name}_first"), single(samples[0]));
         if samples.len() > 1 {
             metrics.insert(format!("{name}_warm"), single(median(&samples[1..])));
         }
-        metrics.insert(name.to_owned(), MetricValue { mean, stddev, unit: unit.to_owned(), samples });
+        metrics.insert(name.to_owned(), MetricValue { mean, stddev, unit: unit.to_owned(), samples, rounds: None });
     }
     metrics
 }
@@ -81,8 +80,13 @@ pub(super) fn under_load(exchanges: &[Exchange], wall: std::time::Duration) -> B
     let e2e: Vec<f64> = exchanges.iter().map(|exchange| exchange.e2e_ms).collect();
     let itl: Vec<f64> =
         exchanges.iter().flat_map(|exchange| exchange.chunk_ms.windows(2).map(|pair| pair[1] - pair[0])).collect();
-    let metric =
-        |mean: f64, unit: &str, samples: Vec<f64>| MetricValue { mean, stddev: None, unit: unit.to_owned(), samples };
+    let metric = |mean: f64, unit: &str, samples: Vec<f64>| MetricValue {
+        mean,
+        stddev: None,
+        unit: unit.to_owned(),
+        samples,
+        rounds: None,
+    };
     for (name, values) in [("ttft_ms", &ttft), ("e2e_ms", &e2e), ("itl_ms", &itl)] {
         if values.is_empty() {
             continue;
@@ -137,7 +141,7 @@ pub(super) fn per_turn(turns: &[(usize, &Exchange)]) -> BTreeMap<String, MetricV
         .into_iter()
         .map(|((name, unit), samples)| {
             let mean = samples.iter().sum::<f64>() / samples.len() as f64;
-            (name, MetricValue { mean, stddev: None, unit: unit.to_owned(), samples })
+            (name, MetricValue { mean, stddev: None, unit: unit.to_owned(), samples, rounds: None })
         })
         .collect()
 }

@@ -165,7 +165,7 @@ pub(crate) fn parse(path: &Path, bytes: &[u8]) -> Result<CellRecord, StoreError>
     let record: CellRecord = serde_json::from_slice(bytes)
         .map_err(|error| StoreError::Corrupt { path: path.display().to_string(), message: error.to_string() })?;
     check_format(path, record.format)?;
-    Ok(record)
+    Ok(record.with_plain_depth_names())
 }
 
 /// A record of another format is corrupt to every reader alike (`head` and `parse` disagreed:

@@ -40,13 +40,81 @@ pub struct Failure {
     pub log_tail: Vec<String>,
 }
 
-/// One measured quantity: the mean of its samples, their spread, and its unit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One measured quantity: the mean of its samples, their spread, and its unit. Measured in
+/// several rounds, the mean and spread are those of the rounds' means.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MetricValue {
     pub mean: f64,
     pub stddev: Option<f64>,
     pub unit: String,
     pub samples: Vec<f64>,
+    /// Over the rounds of an experiment with `rounds N` (N > 1); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<RoundStats>,
+}
+
+/// A metric over rounds: each round's value, the 95% confidence interval of their mean (Student
+/// t), the coefficient of variation and the rounds that look like outliers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RoundStats {
+    pub values: Vec<f64>,
+    pub ci95: Option<[f64; 2]>,
+    pub cv: Option<f64>,
+    /// Round numbers (from 1) whose modified z-score over the MAD is above 3.5.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outliers: Vec<usize>,
+}
+
+impl MetricValue {
+    /// A metric with one sample.
+    pub fn single(value: f64, unit: &str) -> Self {
+        Self { mean: value, unit: unit.to_owned(), samples: vec![value], ..Self::default() }
+    }
+
+    /// The values a significance test compares: the rounds' values, when there are rounds.
+    pub fn round_values(&self) -> Option<&[f64]> {
+        self.rounds.as_ref().map(|rounds| &rounds.values[..])
+    }
+}
+
+/// One round of a cell measured in several: when it ran and what it measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Round {
+    /// Milliseconds since the Unix epoch.
+    pub started_unix_ms: u64,
+    pub duration_ms: u64,
+    pub metrics: BTreeMap<String, MetricValue>,
+}
+
+/// Metrics over rounds: for each metric every round measured, the mean of the rounds' means with
+/// their spread and statistics; samples are all the rounds' samples.
+pub fn over_rounds(rounds: &[Round]) -> BTreeMap<String, MetricValue> {
+    let Some(first) = rounds.first() else { return BTreeMap::new() };
+    let mut metrics = BTreeMap::new();
+    for (name, metric) in &first.metrics {
+        let measured: Vec<&MetricValue> = rounds.iter().filter_map(|round| round.metrics.get(name)).collect();
+        if measured.len() < rounds.len() {
+            continue;
+        }
+        let values: Vec<f64> = measured.iter().map(|metric| metric.mean).collect();
+        let summary = crate::stats::summarise(&values);
+        metrics.insert(
+            name.clone(),
+            MetricValue {
+                mean: summary.mean,
+                stddev: summary.stddev,
+                unit: metric.unit.clone(),
+                samples: measured.iter().flat_map(|metric| metric.samples.iter().copied()).collect(),
+                rounds: Some(RoundStats {
+                    values,
+                    ci95: summary.ci95.map(|(low, high)| [low, high]),
+                    cv: summary.cv,
+                    outliers: summary.outliers.iter().map(|index| index + 1).collect(),
+                }),
+            },
+        );
+    }
+    metrics
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,12 +143,52 @@ pub struct CellRecord {
     pub timings: Timings,
     pub attempts: u32,
     pub bakeoff_version: String,
+    /// Each round's measurement, for an experiment with `rounds N` (N > 1); the metrics above are
+    /// over these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rounds: Vec<Round>,
     /// How the toolbox differed from what bakeoff.lock pinned on another host.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lock_drift: Vec<crate::lock::LockDrift>,
 }
 
+/// `tg128@d4096` → `tg128` when every metric was measured at that one depth: a cell whose depth
+/// is a matrix axis has it as its axis value, and a table of `tg128` against `depth` then finds
+/// a number in every cell. `@dN` stays where one cell measured several depths.
+pub fn plain_depth_names(metrics: BTreeMap<String, MetricValue>) -> BTreeMap<String, MetricValue> {
+    // `tg128@d4096#2` (a repeated test) → (`tg128`, `4096`, `#2`).
+    let split = |name: &str| -> Option<(String, String)> {
+        let (base, rest) = name.split_once("@d")?;
+        let digits = rest.find('#').map_or(rest, |end| &rest[..end]);
+        if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
+            return None;
+        }
+        Some((format!("{base}{}", &rest[digits.len()..]), digits.to_owned()))
+    };
+    let depths: Option<std::collections::BTreeSet<String>> =
+        metrics.keys().map(|name| split(name).map(|(_, depth)| depth)).collect();
+    match depths {
+        Some(depths) if depths.len() == 1 => {
+            metrics.into_iter().map(|(name, value)| (split(&name).map_or(name, |(plain, _)| plain), value)).collect()
+        }
+        _ => metrics,
+    }
+}
+
 impl CellRecord {
+    /// The record with single-depth llama-bench metrics under their plain names (records written
+    /// before that rule had `tg128@d4096` for a cell of depth 4096).
+    #[must_use]
+    pub fn with_plain_depth_names(mut self) -> Self {
+        if self.workload == "bench" {
+            self.metrics = plain_depth_names(std::mem::take(&mut self.metrics));
+            for round in &mut self.rounds {
+                round.metrics = plain_depth_names(std::mem::take(&mut round.metrics));
+            }
+        }
+        self
+    }
+
     /// Pretty JSON with sorted keys, so that git diffs and merges stay clean.
     pub fn to_json(&self) -> String {
         let value = serde_json::to_value(self).expect("a record always serialises");
@@ -97,6 +205,9 @@ pub struct RecordHead {
     pub format: u32,
     pub status: Status,
     pub failure: Option<FailureHead>,
+    /// How many rounds the record holds (an interrupted run may have recorded fewer than asked).
+    #[serde(default)]
+    pub rounds: Vec<serde::de::IgnoredAny>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -123,6 +234,7 @@ impl CellRecord {
             timings: Timings::default(),
             attempts: 1,
             bakeoff_version: env!("CARGO_PKG_VERSION").to_owned(),
+            rounds: Vec::new(),
             lock_drift: cell.drift.clone(),
         }
     }

@@ -9,6 +9,7 @@ mod models;
 mod plan;
 mod report;
 mod reproduce;
+mod rounds;
 mod run;
 mod schedule;
 mod serve;

@@ -1,0 +1,101 @@
+//! Interleaved rounds: an experiment with `rounds N` has every cell measured N times, round 1 of
+//! every cell before round 2 of any, so that drift over a run (heat, a background job) spreads
+//! over all cells instead of biasing the last ones. Each round's result joins the cell's record
+//! as it lands, so a killed run keeps every finished round and the next run adds the rest.
+
+use std::collections::HashMap;
+
+use crate::fingerprint::ResolvedCell;
+use crate::plan::{Decision, PlannedCell, RunReason};
+use crate::store::{CellRecord, Round, Status, Store, over_rounds};
+
+/// The rounds each cell of a run has so far, and the pass of the walk (each pass measures one
+/// more round of every cell that needs one).
+pub(super) struct Rounds {
+    pub(super) pass: u32,
+    /// Per cell hash, its record as last written in this run (or by the interrupted run this one
+    /// continues), for cells measured in several rounds.
+    partial: HashMap<String, CellRecord>,
+}
+
+/// One round's record joined to the cell's earlier rounds.
+pub(super) struct Joined {
+    pub(super) record: CellRecord,
+    /// ` (round 2/3)` for the progress line; empty for a cell measured once.
+    pub(super) label: String,
+    /// Whether the cell is done: its last round, or a round that failed.
+    pub(super) finished: bool,
+}
+
+impl Rounds {
+    /// Picks up the rounds an interrupted run recorded for the cells that need more.
+    pub(super) fn new(planned: &[PlannedCell], store: &Store) -> Self {
+        let partial = planned
+            .iter()
+            .filter(|planned| matches!(planned.decision, Decision::Run(RunReason::MoreRounds { .. })))
+            .filter_map(|planned| store.read(&planned.cell.hash).ok().flatten())
+            .filter(|record| record.status == Status::Ok && !record.rounds.is_empty())
+            .map(|record| (record.hash.clone(), record))
+            .collect();
+        Self { pass: 1, partial }
+    }
+
+    /// How many passes the walk makes: the most rounds any cell still needs.
+    pub(super) fn passes(&self, planned: &[PlannedCell]) -> u32 {
+        planned
+            .iter()
+            .filter(|planned| matches!(planned.decision, Decision::Run(_)))
+            .map(|planned| planned.cell.fingerprint.rounds.saturating_sub(self.recorded(&planned.cell)))
+            .max()
+            .unwrap_or(1)
+            .max(1)
+    }
+
+    fn recorded(&self, cell: &ResolvedCell) -> u32 {
+        self.partial.get(&cell.hash).map_or(0, |record| u32::try_from(record.rounds.len()).unwrap_or(u32::MAX))
+    }
+
+    /// Whether `cell` (to be run) is measured in this pass: the first pass measures every cell
+    /// once; later ones the cells with rounds still to measure and no failed round.
+    pub(super) fn needs(&self, cell: &ResolvedCell) -> bool {
+        match self.partial.get(&cell.hash) {
+            None => self.pass == 1,
+            Some(record) => record.status == Status::Ok && self.recorded(cell) < cell.fingerprint.rounds,
+        }
+    }
+
+    /// Joins one round's `record` to the cell's earlier rounds. A cell measured once is passed
+    /// through as it is.
+    pub(super) fn join(&mut self, mut record: CellRecord) -> Joined {
+        let wanted = record.fingerprint.rounds;
+        if wanted <= 1 || record.status == Status::Blocked {
+            return Joined { record, label: String::new(), finished: true };
+        }
+        let earlier = self.partial.remove(&record.hash);
+        let mut rounds = earlier.as_ref().map(|earlier| earlier.rounds.clone()).unwrap_or_default();
+        let number = rounds.len() + 1;
+        let label = format!(" (round {number}/{wanted})");
+        if record.status == Status::Ok {
+            rounds.push(Round {
+                started_unix_ms: record.timings.started_unix_ms,
+                duration_ms: record.timings.duration_ms,
+                metrics: std::mem::take(&mut record.metrics),
+            });
+            record.metrics = over_rounds(&rounds);
+        } else if let Some(failure) = &mut record.failure {
+            failure.reason = format!("round {number} of {wanted}: {}", failure.reason);
+        }
+        if let Some(earlier) = earlier {
+            record.timings.started_unix_ms = earlier.timings.started_unix_ms;
+            record.timings.duration_ms += earlier.timings.duration_ms;
+            record.attempts = record.attempts.max(earlier.attempts);
+            let mut raw = earlier.raw;
+            raw.append(&mut record.raw);
+            record.raw = raw;
+        }
+        record.rounds = rounds;
+        let finished = record.status != Status::Ok || record.rounds.len() >= wanted as usize;
+        self.partial.insert(record.hash.clone(), record.clone());
+        Joined { record, label, finished }
+    }
+}

@@ -1,0 +1,114 @@
+//! Honest numbers from the real llama-bench on Gemma: interleaved rounds with confidence
+//! intervals, a killed run's rounds kept and completed, and the depth sweep read along its axis.
+
+use bakeoff::store::Status;
+
+use crate::support::{Llama, project, records};
+
+const SWEEP: &str = r#"model "gemma" { file "gemma-3-270m-q4_k_m.gguf" }
+experiment "sweep" {
+    matrix {
+        model "gemma"
+        threads 1 2
+        depth 0 32 64
+    }
+    bench { args "-t" "{threads}" "-d" "{depth}" "-p" 8 "-n" 4 "-r" 2 "--repack" 0 }
+    rounds 3
+    timeout 300
+    report {
+        table rows="depth" columns="threads" metric="tg4"
+    }
+}
+"#;
+
+/// A threads × depth matrix in 3 rounds: every cell is measured three times, round 1 of every
+/// cell before round 2 of any (the records' round timestamps say so), the metric is the mean
+/// over rounds with a confidence interval, and the depth sweep's table has a number in every
+/// cell (it had `n/a` for every depth but 0 while the metric was called `tg4@d32`), drawn as
+/// lines against depth with the retention beside it.
+#[test]
+fn rounds_interleave_and_the_depth_sweep_has_every_number() {
+    let llama = Llama::get();
+    let directory = project(&[("experiments/sweep.kdl", SWEEP)]);
+    let run = llama.bakeoff(directory.path()).args(["run", "--no-progress"]).run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "6 cells: 6 ran (6 ok, 0 failed), 0 cached, 0 blocked\n");
+    assert_eq!(run.stderr.matches("(round 3/3)").count(), 6, "{}", run.stderr);
+
+    let recorded = records(directory.path());
+    assert_eq!(recorded.len(), 6);
+    for record in &recorded {
+        assert_eq!(record.status, Status::Ok, "{:?}", record.failure);
+        assert_eq!(record.rounds.len(), 3, "{}", record.cell);
+        assert_eq!(record.fingerprint.rounds, 3);
+        assert_eq!(record.metrics.keys().collect::<Vec<_>>(), ["pp8", "tg4"], "{}", record.cell);
+        let tg = &record.metrics["tg4"];
+        let stats = tg.rounds.as_ref().expect("statistics over rounds");
+        let values: Vec<f64> = record.rounds.iter().map(|round| round.metrics["tg4"].mean).collect();
+        assert_eq!(stats.values, values);
+        assert!((tg.mean - values.iter().sum::<f64>() / 3.0).abs() < 1e-9);
+        let [low, high] = stats.ci95.expect("a confidence interval from 3 rounds");
+        assert!(low < tg.mean && tg.mean < high, "{low} {} {high}", tg.mean);
+        assert_eq!(tg.samples.len(), 6, "2 repetitions in each of 3 rounds");
+        // Each round's raw llama-bench records are kept.
+        assert_eq!(record.raw.len(), 6);
+    }
+    // Interleaved: every cell's round k starts after every cell's round k−1 ended.
+    for round in 1..3 {
+        let previous_end = recorded.iter().map(|record| record.rounds[round - 1].started_unix_ms).max().unwrap();
+        let next_start = recorded.iter().map(|record| record.rounds[round].started_unix_ms).min().unwrap();
+        assert!(next_start > previous_end, "round {} started before round {round} was done", round + 1);
+    }
+
+    let report = std::fs::read_to_string(directory.path().join("results/sweep/README.md")).unwrap();
+    let table = report.split("### tg4").nth(1).unwrap();
+    for depth in ["0", "32", "64"] {
+        let row = table.lines().find(|line| line.starts_with(&format!("| {depth} |"))).unwrap();
+        assert!(!row.contains("n/a") && row.matches(" ± ").count() == 2, "{row}\n{report}");
+    }
+    assert!(report.contains("± is the 95% confidence interval of the mean over 3 interleaved rounds"), "{report}");
+    assert!(report.contains("Retention: tg4 against its value at the smallest depth (0)."), "{report}");
+    let svg = std::fs::read_to_string(directory.path().join("results/sweep/tg4.svg")).unwrap();
+    assert!(svg.contains("<polyline"), "a line chart against depth");
+    assert!(svg.contains("threads=1") && svg.contains("threads=2"), "one line per thread count");
+
+    // Without the report block, the default report also reads the sweep along depth.
+    let path = directory.path().join("experiments/sweep.kdl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{}}}\n", &text[..text.find("    report {").unwrap()])).unwrap();
+    let rerun = llama.bakeoff(directory.path()).args(["run", "--no-progress"]).run();
+    assert_eq!(rerun.stdout, "6 cells: 0 ran (0 ok, 0 failed), 6 cached, 0 blocked\n", "{}", rerun.stderr);
+    let report = std::fs::read_to_string(directory.path().join("results/sweep/README.md")).unwrap();
+    assert!(report.contains("### tg4 (t/s, higher is better) by depth × threads"), "{report}");
+}
+
+/// A run killed between rounds keeps the rounds it measured: the plan says how many are in,
+/// and the next run measures only the rest.
+#[test]
+fn a_cell_with_rounds_missing_measures_only_the_rest() {
+    let llama = Llama::get();
+    let manifest = SWEEP.replace("threads 1 2", "threads 2").replace("depth 0 32 64", "depth 0");
+    let directory = project(&[("experiments/sweep.kdl", &manifest)]);
+    let run = llama.bakeoff(directory.path()).args(["run", "--no-progress"]).run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let [record] = &records(directory.path())[..] else { panic!("one record") };
+    // What a run killed during round 3 leaves: the record as written after round 2.
+    let path = directory.path().join("results/cells").join(&record.hash[..2]).join(format!("{}.json", record.hash));
+    let mut value: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    value["rounds"].as_array_mut().unwrap().pop();
+    std::fs::write(&path, serde_json::to_string_pretty(&value).unwrap()).unwrap();
+    let kept: Vec<u64> = record.rounds[..2].iter().map(|round| round.started_unix_ms).collect();
+
+    let plan = llama.bakeoff(directory.path()).args(["plan"]).run();
+    assert!(plan.stdout.contains("(2 of 3 rounds recorded)"), "{}", plan.stdout);
+    let rest = llama.bakeoff(directory.path()).args(["run", "--no-progress"]).run();
+    assert_eq!(rest.code, 0, "{}", rest.stderr);
+    assert_eq!(rest.stderr.matches("(round 3/3)").count(), 1, "{}", rest.stderr);
+    assert!(!rest.stderr.contains("(round 1/3)"), "{}", rest.stderr);
+    let [completed] = &records(directory.path())[..] else { panic!("one record") };
+    assert_eq!(completed.rounds.len(), 3);
+    let starts: Vec<u64> = completed.rounds.iter().map(|round| round.started_unix_ms).collect();
+    assert_eq!(starts[..2], kept[..], "the two recorded rounds are kept as they were");
+    assert!(starts[2] > record.rounds[2].started_unix_ms, "round 3 measured again");
+    assert_eq!(completed.metrics["tg4"].rounds.as_ref().unwrap().values.len(), 3);
+}
