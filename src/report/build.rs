@@ -226,6 +226,7 @@ pub fn build(inputs: &Inputs<'_>) -> Report {
         .partition(|breakdown| breakdown.kind == super::breakdown::BreakdownKind::Turns);
     let turn_tables = turns.iter().map(super::breakdown::turns_table).collect();
     let tables = tables(inputs, &grid, turn_tables, &mut notes);
+    notes.extend(unavailable(&grid));
     let hosts_on_grid = grid.dimensions[host_dimension].values.len();
     let comparisons = if chosen.hosts.len() < 2 {
         Vec::new()
@@ -259,6 +260,26 @@ pub fn build(inputs: &Inputs<'_>) -> Report {
         comparisons,
         notes,
     }
+}
+
+/// What a host could not measure (`energy_j` without counters), once per host and reason.
+fn unavailable(grid: &Grid<'_>) -> Vec<String> {
+    let host_dimension = grid.host_dimension();
+    let unmeasured: BTreeSet<(String, String, String)> = grid
+        .points
+        .iter()
+        .filter_map(|point| point.record.map(|record| (grid.value(host_dimension, point).to_owned(), record)))
+        .flat_map(|(host, record)| {
+            record.unavailable.iter().map(move |(metric, reason)| (metric.clone(), host.clone(), reason.clone()))
+        })
+        .collect();
+    unmeasured
+        .into_iter()
+        .map(|(metric, host, reason)| {
+            let on = if host.is_empty() { String::new() } else { format!(" on {host}") };
+            format!("`{metric}` is unavailable{on}: {reason}")
+        })
+        .collect()
 }
 
 /// Each reference host (an identity) with the hosts to set against it.

@@ -13,6 +13,10 @@ impl Scale {
         let largest = values.map(f64::abs).fold(0.0, f64::max);
         match unit {
             "ms" if largest >= 10_000.0 => Self { divisor: 1000.0, unit: "s".to_owned() },
+            "bytes" if largest >= 1024.0 * 1024.0 * 1024.0 => {
+                Self { divisor: 1024.0 * 1024.0 * 1024.0, unit: "GiB".to_owned() }
+            }
+            "bytes" => Self { divisor: 1024.0 * 1024.0, unit: "MiB".to_owned() },
             _ => Self { divisor: 1.0, unit: unit.to_owned() },
         }
     }

@@ -7,7 +7,7 @@ use super::compare::Comparison;
 use super::format::{self, Scale};
 use std::collections::BTreeSet;
 
-use super::table::{ChartKind, Entry, Significance, Table};
+use super::table::{Better, ChartKind, Entry, Significance, Table};
 use crate::store::Status;
 use crate::units::{format_bytes, format_parameters};
 
@@ -292,7 +292,8 @@ fn render_table(out: &mut String, table: &Table) {
 /// For a table along a numeric axis (a depth sweep), each value as a share of the value at the
 /// axis's smallest value with the rest the same: kyuz0's "depth retention".
 fn retention(out: &mut String, table: &Table) {
-    if table.chart.as_ref().is_none_or(|chart| chart.kind != ChartKind::Line) {
+    // Retention is of a throughput; memory or latency along a sweep is read off the table.
+    if table.chart.as_ref().is_none_or(|chart| chart.kind != ChartKind::Line) || table.better != Some(Better::Higher) {
         return;
     }
     let axis = &table.keys[0];

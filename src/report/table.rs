@@ -23,7 +23,9 @@ impl Better {
         let base = metric.trim_end_matches("_first").trim_end_matches("_warm");
         match unit {
             "t/s" => Some(Self::Higher),
-            "ms" | "s" => Some(Self::Lower),
+            "ms" | "s" | "bytes" | "J" => Some(Self::Lower),
+            // Work per energy (`tokens/J`).
+            _ if unit.ends_with("/J") => Some(Self::Higher),
             "tokens" => None,
             // A rate (`req/s`): more per second is better.
             _ if unit.ends_with("/s") => Some(Self::Higher),

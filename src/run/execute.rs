@@ -18,6 +18,7 @@ use super::client::Exchange;
 use super::dispatch::{Event, Observer, dispatch};
 use super::launch::{LaunchContext, launch};
 use super::leftovers::{Tracker, stop_leftovers};
+use super::memory::PeakMemory;
 use super::metrics::{bench_metrics, command_metrics};
 use super::progress::Progress;
 use super::rounds::Rounds;
@@ -483,9 +484,15 @@ impl LocalExecutor<'_> {
                 return true;
             }
         };
+        // The server's peak while this cell's requests ran: its mark reset now, read after.
+        let mut memory = PeakMemory::new(server.tree());
+        memory.restart();
+        let mut energy = super::energy::EnergyMeter::start();
         let Some(sent) = super::workload::send(client, server.port, workload, &specs, stop).await else {
             return false;
         };
+        memory.sample();
+        let joules = energy.joules();
         if let Some((index, reason)) = &sent.failure {
             let mut reason = format!("request {} of {}: {reason}", index + 1, sent.outcomes.len());
             if server.died_within(Duration::from_millis(500)).await {
@@ -500,6 +507,17 @@ impl LocalExecutor<'_> {
             record.metrics.extend(super::serve_metrics::under_load(&exchanges, sent.wall));
         }
         record.metrics.insert("server_load_ms".to_owned(), MetricValue::single(server.load_ms, "ms"));
+        let timing = |exchange: &Exchange, key: &str| {
+            exchange
+                .timings
+                .as_ref()
+                .and_then(|timings| timings.get(key))
+                .and_then(serde_json::Value::as_f64)
+                .unwrap_or(0.0)
+        };
+        let tokens =
+            exchanges.iter().map(|exchange| timing(exchange, "prompt_n") + timing(exchange, "predicted_n")).sum();
+        add_usage(record, memory.peak(), Some(joules), Some(tokens));
         record.raw = sent.raw();
         if record.failure.is_none() {
             record.status = Status::Ok;
@@ -650,6 +668,8 @@ impl LocalExecutor<'_> {
                 match extracted {
                     Ok(metrics) => {
                         record.metrics = metrics;
+                        let tokens = (record.workload == "bench").then(|| bench_tokens(&record.raw));
+                        add_usage(record, result.peak_rss_bytes, result.energy.clone(), tokens);
                         record.status = Status::Ok;
                         record.failure = None;
                     }
@@ -686,6 +706,49 @@ pub(super) fn finished_line(
         (status, Some(failure)) => format!("{:<8} {cell}: {}", status.name(), failure.reason),
         (status, None) => format!("{:<8} {cell}", status.name()),
     }
+}
+
+/// What a cell's run used beside its own metrics: `peak_rss_bytes` when its processes could be
+/// read; `energy_j` (and `tokens_per_j` when the cell's `tokens` are known) when the host has
+/// energy counters, or the reason in the record's `unavailable`.
+pub(super) fn add_usage(
+    record: &mut CellRecord,
+    peak: Option<u64>,
+    energy: Option<Result<f64, String>>,
+    tokens: Option<f64>,
+) {
+    if let Some(bytes) = peak {
+        #[expect(clippy::cast_precision_loss, reason = "memory sizes are far below 2^52 bytes")]
+        record.metrics.insert("peak_rss_bytes".to_owned(), MetricValue::single(bytes as f64, "bytes"));
+    }
+    match energy {
+        Some(Ok(joules)) => {
+            record.metrics.insert("energy_j".to_owned(), MetricValue::single(joules, "J"));
+            if let Some(tokens) = tokens.filter(|_| joules > 0.0) {
+                record.metrics.insert("tokens_per_j".to_owned(), MetricValue::single(tokens / joules, "tokens/J"));
+            }
+        }
+        Some(Err(reason)) => {
+            record.unavailable.insert("energy_j".to_owned(), reason);
+        }
+        None => {}
+    }
+}
+
+/// Tokens llama-bench processed and generated in its measured repetitions.
+pub(super) fn bench_tokens(raw: &[serde_json::Value]) -> f64 {
+    let number =
+        |record: &serde_json::Value, key: &str| record.get(key).and_then(serde_json::Value::as_f64).unwrap_or(0.0);
+    raw.iter()
+        .map(|record| {
+            #[expect(clippy::cast_precision_loss, reason = "repetition counts are small")]
+            let repetitions = record
+                .get("samples_ts")
+                .and_then(serde_json::Value::as_array)
+                .map_or(1.0, |samples| samples.len() as f64);
+            (number(record, "n_prompt") + number(record, "n_gen")) * repetitions
+        })
+        .sum()
 }
 
 /// A failure that has a reason but no exit status or log of its own.

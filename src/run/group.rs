@@ -107,6 +107,11 @@ impl LocalExecutor<'_> {
                 1.0 / f64::from(u32::try_from(cells.len()).unwrap_or(u32::MAX))
             };
             record.timings.duration_ms = u64::try_from(elapsed.mul_f64(share).as_millis()).unwrap_or(u64::MAX);
+            // One process measured them all: each cell's peak is the group's, its energy its
+            // share of the group's.
+            let energy = result.energy.clone().map(|joules| joules.map(|joules| joules * share));
+            let tokens = super::execute::bench_tokens(&record.raw);
+            super::execute::add_usage(&mut record, result.peak_rss_bytes, energy, Some(tokens));
             if position > 0 {
                 // Every cell's log holds the group's output.
                 let _ = std::fs::copy(&log, self.store.log_path(&cell.hash));

@@ -4,11 +4,13 @@
 
 mod client;
 mod dispatch;
+mod energy;
 mod execute;
 mod group;
 mod inspect;
 mod launch;
 mod leftovers;
+mod memory;
 mod metrics;
 mod podman;
 mod progress;

@@ -79,6 +79,11 @@ impl Server {
     }
 
     /// The last lines the server printed, on one line, for failure reasons.
+    /// Where the server's processes are, for its memory.
+    pub(super) fn tree(&self) -> super::memory::Tree {
+        self.spawned.tree()
+    }
+
     pub(super) fn output_tail(&self) -> String {
         let output = self.spawned.combined.lock().expect("output lock");
         let text = String::from_utf8_lossy(&output);

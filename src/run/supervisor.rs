@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::watch;
 
+use super::energy::EnergyMeter;
 use super::launch::{Detached, Launch, PID_ANNOUNCEMENT};
 use super::leftovers::{Started, Tracker, process_start, signal_until_gone};
+use super::memory::{PeakMemory, SAMPLE_EVERY, Tree};
 
 /// How the child ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +44,12 @@ pub struct ChildResult {
     /// stdout and stderr interleaved as they arrived: what the log file holds.
     pub combined: Vec<u8>,
     pub duration: Duration,
+    /// The high-water mark of the cell's process tree (see `memory`); `None` for a short
+    /// question (no log) or a process gone before it was read.
+    pub peak_rss_bytes: Option<u64>,
+    /// Joules the host's counters say the cell used, or why they cannot; `None` for a short
+    /// question.
+    pub energy: Option<Result<f64, String>>,
 }
 
 /// Stop requests: 0 = none, 1 = stop gracefully, 2 or more = kill at once.
@@ -59,8 +67,10 @@ pub async fn supervise(
 ) -> std::io::Result<ChildResult> {
     let started = Instant::now();
     let mut spawned = spawn(launch, log, tracker)?;
+    // Cells (which have a log) are measured; short questions to other programs are not.
+    let mut meters = log.is_some().then(|| (PeakMemory::new(spawned.tree()), EnergyMeter::start()));
     let exit = tokio::select! {
-        status = spawned.child.wait() => status_exit(status?),
+        status = wait_sampling(&mut spawned.child, meters.as_mut()) => status_exit(status?),
         () = tokio::time::sleep(timeout) => {
             terminate(&mut spawned, grace, &mut stop).await?;
             Exit::TimedOut
@@ -74,7 +84,30 @@ pub async fn supervise(
     let stdout = (&mut spawned.stdout).await.unwrap_or_default();
     let _ = (&mut spawned.stderr).await;
     let combined = std::mem::take(&mut *spawned.combined.lock().expect("output lock"));
-    Ok(ChildResult { exit, stdout, combined, duration: started.elapsed() })
+    let (peak_rss_bytes, energy) = match meters {
+        Some((memory, mut energy)) => (memory.peak(), Some(energy.joules())),
+        None => (None, None),
+    };
+    Ok(ChildResult { exit, stdout, combined, duration: started.elapsed(), peak_rss_bytes, energy })
+}
+
+/// Waits for the child, reading its tree's memory and the power sensors meanwhile.
+async fn wait_sampling(
+    child: &mut tokio::process::Child,
+    mut meters: Option<&mut (PeakMemory, EnergyMeter)>,
+) -> std::io::Result<std::process::ExitStatus> {
+    let mut ticks = tokio::time::interval(SAMPLE_EVERY);
+    loop {
+        tokio::select! {
+            status = child.wait() => return status,
+            _ = ticks.tick() => {
+                if let Some((memory, energy)) = meters.as_deref_mut() {
+                    memory.sample();
+                    energy.sample();
+                }
+            }
+        }
+    }
 }
 
 /// Runs `launch` within `timeout`, its output kept in memory only: for short questions to
@@ -104,6 +137,15 @@ pub(super) struct Spawned {
 }
 
 impl Spawned {
+    /// Where the processes that do the child's work are.
+    pub(super) fn tree(&self) -> Tree {
+        match &self.detached {
+            Detached::No => Tree::Spawned(self.group),
+            Detached::AnnouncedPid => Tree::Announced(Arc::clone(&self.announced)),
+            Detached::Container(name) => Tree::Container { name: name.clone(), conmon: None },
+        }
+    }
+
     /// Sends `signal` to the child's process group and to the command it runs in a container.
     pub(super) fn signal(&self, signal: i32) {
         kill_group(self.group, signal);

@@ -147,6 +147,9 @@ pub struct CellRecord {
     /// over these.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rounds: Vec<Round>,
+    /// Metrics this host cannot measure, with the reason (`energy_j`: no readable counter).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unavailable: BTreeMap<String, String>,
     /// How the toolbox differed from what bakeoff.lock pinned on another host.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lock_drift: Vec<crate::lock::LockDrift>,
@@ -235,6 +238,7 @@ impl CellRecord {
             attempts: 1,
             bakeoff_version: env!("CARGO_PKG_VERSION").to_owned(),
             rounds: Vec::new(),
+            unavailable: BTreeMap::new(),
             lock_drift: cell.drift.clone(),
         }
     }

@@ -230,6 +230,15 @@ fn toolbox_and_podman_cells_record_the_image_that_ran() {
         assert_eq!(record.status, Status::Ok, "{:?}", record.failure);
         assert_eq!(record.fingerprint.toolbox.digest.as_deref(), Some(digest.as_str()), "{}", record.cell);
         assert_eq!(record.fingerprint.toolbox.llama_cpp.as_deref(), Some(version.as_str()), "{}", record.cell);
+        // The memory of what ran in the container (the command a toolbox container announced,
+        // what conmon runs for podman), which maps the whole model.
+        let model_size = llama.model_bytes();
+        let peak = record.metrics["peak_rss_bytes"].mean;
+        assert!(
+            peak > model_size && peak < 4.0 * model_size,
+            "{}: peak {peak} against model {model_size}",
+            record.cell
+        );
     }
     assert_launched_as_declared(directory.path(), &stored, &toolbox, &podman_box, &image, &llama);
     assert_left_nothing(&podman_box);

@@ -41,7 +41,7 @@ fn rounds_interleave_and_the_depth_sweep_has_every_number() {
         assert_eq!(record.status, Status::Ok, "{:?}", record.failure);
         assert_eq!(record.rounds.len(), 3, "{}", record.cell);
         assert_eq!(record.fingerprint.rounds, 3);
-        assert_eq!(record.metrics.keys().collect::<Vec<_>>(), ["pp8", "tg4"], "{}", record.cell);
+        assert_eq!(record.metrics.keys().collect::<Vec<_>>(), ["peak_rss_bytes", "pp8", "tg4"], "{}", record.cell);
         let tg = &record.metrics["tg4"];
         let stats = tg.rounds.as_ref().expect("statistics over rounds");
         let values: Vec<f64> = record.rounds.iter().map(|round| round.metrics["tg4"].mean).collect();
@@ -52,6 +52,10 @@ fn rounds_interleave_and_the_depth_sweep_has_every_number() {
         assert_eq!(tg.samples.len(), 6, "2 repetitions in each of 3 rounds");
         // Each round's raw llama-bench records are kept.
         assert_eq!(record.raw.len(), 6);
+        // llama-bench maps the whole model: its peak is above the file's size.
+        let model_size = llama.model_bytes();
+        let peak = record.metrics["peak_rss_bytes"].mean;
+        assert!(peak > model_size && peak < 4.0 * model_size, "{}: peak {peak}", record.cell);
     }
     // Interleaved: every cell's round k starts after every cell's round k−1 ended.
     for round in 1..3 {
@@ -111,4 +115,59 @@ fn a_cell_with_rounds_missing_measures_only_the_rest() {
     assert_eq!(starts[..2], kept[..], "the two recorded rounds are kept as they were");
     assert!(starts[2] > record.rounds[2].started_unix_ms, "round 3 measured again");
     assert_eq!(completed.metrics["tg4"].rounds.as_ref().unwrap().values.len(), 3);
+}
+
+/// Energy from a RAPL tree of the test's own: the package zone's counter, read before and after
+/// the cell and differenced across its wrap-around (the cell itself moves the counter past
+/// `max_energy_range_uj`), its sub-zone not counted twice; with no counter anywhere, the record
+/// says `energy_j` is unavailable and why, and the report repeats it.
+#[test]
+fn energy_comes_from_the_counters_and_is_unavailable_without_them() {
+    let directory = project(&[]);
+    let powercap = directory.path().join("powercap");
+    for (zone, start) in [("intel-rapl:0", "999000000"), ("intel-rapl:0:0", "5")] {
+        std::fs::create_dir_all(powercap.join(zone)).unwrap();
+        std::fs::write(powercap.join(zone).join("energy_uj"), start).unwrap();
+        std::fs::write(powercap.join(zone).join("max_energy_range_uj"), "1000000000").unwrap();
+    }
+    let counter = powercap.join("intel-rapl:0/energy_uj");
+    let manifest = format!(
+        r#"experiment "power" {{
+    matrix {{ n 1 }}
+    command {{
+        args "sh" "-c" "echo 500000 > {} && echo value={{n}}"
+        metric "value" regex="value=([0-9]+)"
+    }}
+}}
+"#,
+        counter.display()
+    );
+    std::fs::create_dir_all(directory.path().join("experiments")).unwrap();
+    std::fs::write(directory.path().join("experiments/power.kdl"), manifest).unwrap();
+    let empty = directory.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let run = crate::support::Bakeoff::new(directory.path())
+        .env("BAKEOFF_POWERCAP_ROOT", &powercap)
+        .env("BAKEOFF_HWMON_ROOT", &empty)
+        .args(["run", "--no-progress"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let [record] = &records(directory.path())[..] else { panic!("one record") };
+    // 999,000,000 → wrap at 1,000,000,000 → 500,000: 1,500,000 µJ.
+    assert!((record.metrics["energy_j"].mean - 1.5).abs() < 1e-9, "{:?}", record.metrics);
+    assert_eq!(record.metrics["energy_j"].unit, "J");
+    assert!(record.unavailable.is_empty());
+
+    let rerun = crate::support::Bakeoff::new(directory.path())
+        .env("BAKEOFF_POWERCAP_ROOT", &empty)
+        .env("BAKEOFF_HWMON_ROOT", &empty)
+        .args(["run", "--no-progress", "--force"])
+        .run();
+    assert_eq!(rerun.code, 0, "{}", rerun.stderr);
+    let [record] = &records(directory.path())[..] else { panic!("one record") };
+    assert!(!record.metrics.contains_key("energy_j"), "never a made-up number");
+    let reason = &record.unavailable["energy_j"];
+    assert!(reason.starts_with("no readable RAPL counter under `"), "{reason}");
+    let report = std::fs::read_to_string(directory.path().join("results/power/README.md")).unwrap();
+    assert!(report.contains("`energy_j` is unavailable"), "{report}");
 }

@@ -80,6 +80,11 @@ fn one_server_per_configuration_measures_cold_and_warm_turns_on_three_apis() {
         assert!(metric("ttft_ms_warm") < metric("ttft_ms_first"), "{}: warm TTFT below cold", record.cell);
         assert!(metric("server_load_ms") > 0.0);
         assert_eq!(record.raw.len(), 3);
+        // The server's peak while this cell's requests ran: the mapped model and its context.
+        let model_size = llama.model_bytes();
+        let peak = metric("peak_rss_bytes");
+        assert!(peak > model_size && peak < 4.0 * model_size, "{}: peak {peak}", record.cell);
+        assert!(record.unavailable.contains_key("energy_j") || record.metrics.contains_key("energy_j"));
     }
     assert_eq!(processes_matching("ctx-size 4032"), 0);
     assert_eq!(processes_matching("ctx-size 8128"), 0);

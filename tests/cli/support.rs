@@ -190,6 +190,13 @@ impl Llama {
         bakeoff
     }
 
+    /// The model file's size, to compare memory against.
+    pub(crate) fn model_bytes(&self) -> f64 {
+        #[expect(clippy::cast_precision_loss, reason = "a model file is far below 2^52 bytes")]
+        let bytes = std::fs::metadata(&self.model).unwrap().len() as f64;
+        bytes
+    }
+
     pub(crate) fn model_root(&self) -> PathBuf {
         self.model.parent().unwrap().to_path_buf()
     }

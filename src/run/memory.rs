@@ -1,0 +1,150 @@
+//! Peak memory of what a cell ran: the resident set high-water mark (`VmHWM`) of each process
+//! of its tree, added up. The tree is the command bakeoff started on the host, the command a
+//! toolbox or distrobox container announced (those share the host's pid namespace), or what
+//! conmon runs for a podman container, never the runner's own client (`toolbox run`, `podman
+//! run`), whose memory is not the benchmark's.
+//!
+//! A process's high-water mark only grows, so sampling it every [`SAMPLE_EVERY`] misses nothing
+//! but growth in the last moments before an exit. A server's mark is reset when a cell starts
+//! (`clear_refs`), so its peak is that of the cell's requests, not of loading the model.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How often a running cell's processes are read: cheap (a few `/proc` files), and often
+/// enough for memory that grows over seconds.
+pub(super) const SAMPLE_EVERY: Duration = Duration::from_millis(100);
+
+/// Where a cell's processes are.
+#[derive(Debug, Clone)]
+pub(super) enum Tree {
+    /// The spawned process and its descendants (the host runner).
+    Spawned(i32),
+    /// The command a toolbox or distrobox container announced, once it has.
+    Announced(Arc<Mutex<Option<(i32, u64)>>>),
+    /// The podman container of this name: the descendants of its conmon.
+    Container { name: String, conmon: Option<i32> },
+}
+
+/// The largest high-water mark seen of each process (by pid and start time) of a tree.
+#[derive(Debug)]
+pub(super) struct PeakMemory {
+    tree: Tree,
+    seen: HashMap<(i32, u64), u64>,
+}
+
+impl PeakMemory {
+    pub(super) fn new(tree: Tree) -> Self {
+        Self { tree, seen: HashMap::new() }
+    }
+
+    /// Reads the tree's processes now.
+    pub(super) fn sample(&mut self) {
+        for pid in self.processes() {
+            let (Some(start), Some(mark)) = (super::leftovers::process_start(pid), high_water_mark(pid)) else {
+                continue;
+            };
+            let entry = self.seen.entry((pid, start)).or_default();
+            *entry = (*entry).max(mark);
+        }
+    }
+
+    /// Resets the high-water mark of every process of the tree to its present size (a server
+    /// between two cells); later samples see only what happens from now on.
+    pub(super) fn restart(&mut self) {
+        self.seen.clear();
+        for pid in self.processes() {
+            // "5" resets the peak resident set size (proc(5), Linux 4.0 and later).
+            let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+        }
+    }
+
+    /// Bytes, when any process was read.
+    pub(super) fn peak(&self) -> Option<u64> {
+        (!self.seen.is_empty()).then(|| self.seen.values().sum())
+    }
+
+    fn processes(&mut self) -> Vec<i32> {
+        match &mut self.tree {
+            Tree::Spawned(pid) => with_descendants(*pid),
+            Tree::Announced(announced) => {
+                let pid = announced.lock().expect("announcement lock").map(|(pid, _)| pid);
+                pid.map(with_descendants).unwrap_or_default()
+            }
+            Tree::Container { name, conmon } => {
+                if conmon.is_none() {
+                    *conmon = find_conmon(name);
+                }
+                // conmon itself is podman's monitor, not the container's work.
+                conmon.map(|pid| with_descendants(pid).into_iter().skip(1).collect()).unwrap_or_default()
+            }
+        }
+    }
+}
+
+/// `pid` and every process under it, from the kernel's per-thread `children` lists.
+fn with_descendants(pid: i32) -> Vec<i32> {
+    let mut found = vec![pid];
+    let mut next = 0;
+    while next < found.len() {
+        let parent = found[next];
+        next += 1;
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{parent}/task")) else { continue };
+        for task in tasks.filter_map(Result::ok) {
+            let Ok(children) = std::fs::read_to_string(task.path().join("children")) else { continue };
+            found.extend(children.split_whitespace().filter_map(|child| child.parse::<i32>().ok()));
+        }
+        if found.len() > 10_000 {
+            break;
+        }
+    }
+    found
+}
+
+/// `VmHWM` of `/proc/PID/status`, in bytes.
+fn high_water_mark(pid: i32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find_map(|line| line.strip_prefix("VmHWM:"))?;
+    let kilobytes: u64 = line.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kilobytes * 1024)
+}
+
+/// The conmon that monitors the podman container `name` (its command line has `-n NAME`).
+fn find_conmon(name: &str) -> Option<i32> {
+    let entries = std::fs::read_dir("/proc").ok()?;
+    entries.filter_map(Result::ok).find_map(|entry| {
+        let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+        let command = std::fs::read(entry.path().join("cmdline")).ok()?;
+        let words: Vec<&[u8]> = command.split(|&byte| byte == 0).collect();
+        let is_conmon = words.first().is_some_and(|program| program.ends_with(b"conmon"));
+        let named =
+            words.windows(2).any(|pair| (pair[0] == b"-n" || pair[0] == b"--name") && pair[1] == name.as_bytes());
+        (is_conmon && named).then_some(pid)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_process_tree_peak_adds_up_its_members() {
+        // A shell that holds ~64 MiB in a child for a moment.
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "python3 -c 'b = bytearray(64 << 20); import time; time.sleep(0.6)'; sleep 0.2"])
+            .spawn()
+            .unwrap();
+        let pid = i32::try_from(child.id()).unwrap();
+        let mut memory = PeakMemory::new(Tree::Spawned(pid));
+        for _ in 0..6 {
+            memory.sample();
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        child.wait().unwrap();
+        let peak = memory.peak().unwrap();
+        assert!(peak > 64 << 20, "{peak}");
+        assert!(peak < 256 << 20, "{peak}");
+        assert!(memory.seen.len() >= 2, "the shell and its child: {:?}", memory.seen);
+    }
+}
