@@ -15,6 +15,9 @@ use std::time::Duration;
 /// How often a running cell's processes are read: cheap (a few `/proc` files), and often
 /// enough for memory that grows over seconds.
 pub(super) const SAMPLE_EVERY: Duration = Duration::from_millis(100);
+/// How often in a cell's first seconds, while a container's processes are being found and a
+/// short cell may already end.
+pub(super) const SAMPLE_EARLY: Duration = Duration::from_millis(20);
 
 /// Where a cell's processes are.
 #[derive(Debug, Clone)]
@@ -73,11 +76,18 @@ impl PeakMemory {
                 pid.map(with_descendants).unwrap_or_default()
             }
             Tree::Container { name, conmon } => {
-                if conmon.is_none() {
-                    *conmon = find_conmon(name);
-                }
                 // conmon itself is podman's monitor, not the container's work.
-                conmon.map(|pid| with_descendants(pid).into_iter().skip(1).collect()).unwrap_or_default()
+                let work = |pid: i32| with_descendants(pid).split_off(1);
+                if let Some(pid) = *conmon {
+                    let found = work(pid);
+                    if !found.is_empty() {
+                        return found;
+                    }
+                }
+                // conmon forks to daemonise, and both copies have the container's name on
+                // their command line: the one to follow is the one with the container under it.
+                *conmon = conmons(name).into_iter().find(|&pid| !work(pid).is_empty());
+                conmon.map(work).unwrap_or_default()
             }
         }
     }
@@ -110,18 +120,21 @@ fn high_water_mark(pid: i32) -> Option<u64> {
     Some(kilobytes * 1024)
 }
 
-/// The conmon that monitors the podman container `name` (its command line has `-n NAME`).
-fn find_conmon(name: &str) -> Option<i32> {
-    let entries = std::fs::read_dir("/proc").ok()?;
-    entries.filter_map(Result::ok).find_map(|entry| {
-        let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
-        let command = std::fs::read(entry.path().join("cmdline")).ok()?;
-        let words: Vec<&[u8]> = command.split(|&byte| byte == 0).collect();
-        let is_conmon = words.first().is_some_and(|program| program.ends_with(b"conmon"));
-        let named =
-            words.windows(2).any(|pair| (pair[0] == b"-n" || pair[0] == b"--name") && pair[1] == name.as_bytes());
-        (is_conmon && named).then_some(pid)
-    })
+/// The conmon processes of the podman container `name` (their command line has `-n NAME`).
+fn conmons(name: &str) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+            let command = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let words: Vec<&[u8]> = command.split(|&byte| byte == 0).collect();
+            let is_conmon = words.first().is_some_and(|program| program.ends_with(b"conmon"));
+            let named =
+                words.windows(2).any(|pair| (pair[0] == b"-n" || pair[0] == b"--name") && pair[1] == name.as_bytes());
+            (is_conmon && named).then_some(pid)
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use super::energy::EnergyMeter;
 use super::launch::{Detached, Launch, PID_ANNOUNCEMENT};
 use super::leftovers::{Started, Tracker, process_start, signal_until_gone};
-use super::memory::{PeakMemory, SAMPLE_EVERY, Tree};
+use super::memory::{PeakMemory, SAMPLE_EARLY, SAMPLE_EVERY, Tree};
 
 /// How the child ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,16 +96,16 @@ async fn wait_sampling(
     child: &mut tokio::process::Child,
     mut meters: Option<&mut (PeakMemory, EnergyMeter)>,
 ) -> std::io::Result<std::process::ExitStatus> {
-    let mut ticks = tokio::time::interval(SAMPLE_EVERY);
+    let started = Instant::now();
     loop {
+        if let Some((memory, energy)) = meters.as_deref_mut() {
+            memory.sample();
+            energy.sample();
+        }
+        let pause = if started.elapsed() < Duration::from_secs(2) { SAMPLE_EARLY } else { SAMPLE_EVERY };
         tokio::select! {
             status = child.wait() => return status,
-            _ = ticks.tick() => {
-                if let Some((memory, energy)) = meters.as_deref_mut() {
-                    memory.sample();
-                    energy.sample();
-                }
-            }
+            () = tokio::time::sleep(pause) => {}
         }
     }
 }

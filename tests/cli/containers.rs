@@ -233,7 +233,8 @@ fn toolbox_and_podman_cells_record_the_image_that_ran() {
         // The memory of what ran in the container (the command a toolbox container announced,
         // what conmon runs for podman), which maps the whole model.
         let model_size = llama.model_bytes();
-        let peak = record.metrics["peak_rss_bytes"].mean;
+        let peak =
+            record.metrics.get("peak_rss_bytes").unwrap_or_else(|| panic!("{}: no peak: {record:?}", record.cell)).mean;
         assert!(
             peak > model_size && peak < 4.0 * model_size,
             "{}: peak {peak} against model {model_size}",
@@ -321,7 +322,7 @@ fn assert_launched_as_declared(
     );
     // The first line is the command line; the announcement is taken out of the output.
     assert!(!toolbox_log.lines().skip(1).any(|line| line.contains("bakeoff-pid")), "{toolbox_log}");
-    assert_eq!(toolbox_bench.metrics.keys().collect::<Vec<_>>(), ["pp16", "tg4"]);
+    assert_eq!(toolbox_bench.metrics.keys().collect::<Vec<_>>(), ["peak_rss_bytes", "pp16", "tg4"]);
     for served in by_toolbox(stored, toolbox, "served").into_iter().chain(by_toolbox(stored, podman_box, "served")) {
         assert_eq!(served.metrics["gen_n"].samples.len(), 2, "{}", served.cell);
     }
@@ -593,7 +594,7 @@ experiment "distro" {{
     assert_eq!(record.fingerprint.toolbox.llama_cpp.as_deref(), Some(llama_cpp_version(&llama).as_str()));
     let digest = as_user.podman(&["image", "inspect", "--format", "{{.Digest}}", &containers.image]);
     assert_eq!(record.fingerprint.toolbox.digest.as_deref(), Some(digest.as_str()));
-    assert_eq!(record.metrics.keys().collect::<Vec<_>>(), ["pp16", "tg4"]);
+    assert_eq!(record.metrics.keys().collect::<Vec<_>>(), ["peak_rss_bytes", "pp16", "tg4"]);
     let (_, again, _) = as_user.bakeoff(&["run", "--no-progress"]);
     assert_eq!(again, "1 cell: 0 ran (0 ok, 0 failed), 1 cached, 0 blocked\n");
 }

@@ -96,7 +96,7 @@ fn a_load_group_records_each_cell_as_if_it_ran_alone() {
     let grouped_one = in_group.iter().find(|record| record.hash == single.hash).unwrap();
     assert_eq!(grouped_one.metrics.keys().collect::<Vec<_>>(), single.metrics.keys().collect::<Vec<_>>());
     // The depth is the cell's axis value: the metrics keep their plain names.
-    assert_eq!(grouped_one.metrics.keys().collect::<Vec<_>>(), ["pp16", "tg4"]);
+    assert_eq!(grouped_one.metrics.keys().collect::<Vec<_>>(), ["peak_rss_bytes", "pp16", "tg4"]);
     let fields = |record: &bakeoff::store::CellRecord| -> Vec<Vec<String>> {
         record.raw.iter().map(|raw| raw.as_object().unwrap().keys().cloned().collect()).collect()
     };
