@@ -27,7 +27,7 @@ use super::supervisor::{ChildResult, Exit, StopSignal, signal_name, supervise};
 use crate::fingerprint::ResolvedCell;
 use crate::host::HostFacts;
 use crate::manifest::Manifests;
-use crate::plan::{Decision, PlanGraph, PlannedCell, RunReason, ServerGroup, Step, Work};
+use crate::plan::{Decision, PlanGraph, PlannedCell, ServerGroup, Step, Work};
 use crate::store::{CellRecord, Failure, MetricValue, Status, Store, StoreError};
 
 /// Seconds a cell may take when its experiment sets no `timeout`.
@@ -173,13 +173,7 @@ impl LocalExecutor<'_> {
             for pass in 1..=rounds.passes(planned) {
                 for &index in work.iter().flat_map(Work::cells) {
                     let cell = &planned[index].cell;
-                    let left = cell.fingerprint.rounds.saturating_sub(match &planned[index].decision {
-                        Decision::Run(RunReason::MoreRounds { recorded, .. }) => {
-                            u32::try_from(*recorded).unwrap_or(u32::MAX)
-                        }
-                        _ => 0,
-                    });
-                    if matches!(planned[index].decision, Decision::Run(_)) && (pass == 1 || pass <= left) {
+                    if matches!(planned[index].decision, Decision::Run(_)) && pass <= rounds.left(cell) {
                         let estimate = self.options.estimates.get(&cell.hash).copied();
                         estimates.push(estimate.map(|total| total / u64::from(cell.fingerprint.rounds.max(1))));
                     }

@@ -45,10 +45,14 @@ impl Rounds {
         planned
             .iter()
             .filter(|planned| matches!(planned.decision, Decision::Run(_)))
-            .map(|planned| planned.cell.fingerprint.rounds.saturating_sub(self.recorded(&planned.cell)))
+            .map(|planned| self.left(&planned.cell))
             .max()
             .unwrap_or(1)
-            .max(1)
+    }
+
+    /// How many rounds of `cell` (to be run) this run measures: at least one.
+    pub(super) fn left(&self, cell: &ResolvedCell) -> u32 {
+        cell.fingerprint.rounds.saturating_sub(self.recorded(cell)).max(1)
     }
 
     fn recorded(&self, cell: &ResolvedCell) -> u32 {
