@@ -64,6 +64,12 @@ fn metric(mean: f64, stddev: f64) -> MetricValue {
 /// cell and saw one fail; strix-2 (linux-firmware 20251125) ran the Vulkan cells and found the
 /// `ROCm` ones blocked. Metrics are made up: the report is what is under test here.
 fn seed_two_hosts(directory: &Path) {
+    seed_two_hosts_in_rounds(directory, &[]);
+}
+
+/// As `seed_two_hosts`; with `rounds` (one factor per round), each ok cell's metrics are
+/// measured in rounds, each round's value the cell's value times its factor.
+fn seed_two_hosts_in_rounds(directory: &Path, rounds: &[f64]) {
     let project = Project::new(&Settings {
         project: directory.to_path_buf(),
         results: None,
@@ -111,6 +117,22 @@ fn seed_two_hosts(directory: &Path) {
                     let prompt = if model == "q8" { 900.0 } else { 610.0 } * if toolbox == "rocm" { 1.3 } else { 1.0 };
                     record.metrics.insert("tg128".to_owned(), metric(generation * context * host_factor, 0.4));
                     record.metrics.insert("pp512".to_owned(), metric(prompt * context * host_factor, 6.0));
+                    if !rounds.is_empty() {
+                        record.rounds = rounds
+                            .iter()
+                            .enumerate()
+                            .map(|(round, factor)| bakeoff::store::Round {
+                                started_unix_ms: record.timings.started_unix_ms + 1000 * round as u64,
+                                duration_ms: 1000,
+                                metrics: record
+                                    .metrics
+                                    .iter()
+                                    .map(|(name, value)| (name.clone(), metric(value.mean * factor, 0.4)))
+                                    .collect(),
+                            })
+                            .collect();
+                        record.metrics = bakeoff::store::over_rounds(&record.rounds);
+                    }
                 }
                 Status::Failed => {
                     record.failure = Some(Failure {
@@ -444,4 +466,36 @@ fn records_from_before_host_ids_stay_with_their_machine() {
         value["reports"][0]["hosts"].as_array().unwrap().iter().map(|host| host["label"].as_str().unwrap()).collect();
     assert_eq!(hosts.len(), 3, "{hosts:?}");
     assert!(hosts.contains(&"strix-2 (abcdef01)"), "{hosts:?}");
+}
+
+/// Synthetic records in 5 rounds, the fifth 30% low in every cell: tables show the confidence
+/// interval and name the outlier round; q8 against the bf16 baseline (2.4×) is significant,
+/// while strix-2's 3% against strix-1 is not, given a spread that large (Welch's t-test).
+#[test]
+fn rounds_give_intervals_outliers_and_welchs_verdict() {
+    let manifest = GLM.replace("    report {\n        baseline", "    rounds 5\n    report {\n        baseline");
+    let directory = project(&[("experiments/glm.kdl", &manifest), ("bakeoff.lock", LOCK)]);
+    seed_two_hosts_in_rounds(directory.path(), &[1.0, 1.01, 0.99, 1.0, 0.7]);
+    let outcome = Bakeoff::new(directory.path()).args(["report", "glm"]).run();
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let report = std::fs::read_to_string(directory.path().join("results/glm/README.md")).unwrap();
+    assert!(report.contains("± is the 95% confidence interval of the mean over 5 interleaved rounds"), "{report}");
+    assert!(report.contains("outlier rounds (modified z-score over the MAD > 3.5): `model=bf16, "), "{report}");
+    assert!(report.contains("round 5"), "{report}");
+    let tg = report.split("### tg128").nth(1).unwrap();
+    let q8 = tg.lines().find(|line| line.starts_with("| q8 |")).unwrap();
+    assert!(q8.contains("×)") && !q8.contains("n.s."), "2.4× is beyond the rounds' spread: {q8}");
+    assert!(report.contains("a ratio marked n.s. is not significant (Welch's t-test over the rounds, p ≥ 0.05)"));
+
+    let compare = Bakeoff::new(directory.path()).args(["compare", "glm", "--json"]).run();
+    assert_eq!(compare.code, 0, "{}", compare.stderr);
+    let value: serde_json::Value = serde_json::from_str(&compare.stdout).unwrap();
+    let rows = value["comparisons"][0]["rows"].as_array().unwrap();
+    assert!(!rows.is_empty());
+    for row in rows {
+        assert_eq!(row["verdict"]["verdict"], "not-significant", "3% apart with a 30% outlier in the rounds: {row}");
+        assert!(row["verdict"]["p"].as_f64().unwrap() > 0.05);
+        assert_eq!(row["other_better"], serde_json::Value::Null, "no better or worse without significance");
+        assert_eq!(row["reference"]["rounds"], 5);
+    }
 }
