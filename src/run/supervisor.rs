@@ -66,9 +66,11 @@ pub async fn supervise(
     tracker: Option<&Arc<Tracker>>,
 ) -> std::io::Result<ChildResult> {
     let started = Instant::now();
+    // Cells (which have a log) are measured; short questions to other programs are not. The
+    // energy counters are read before the child starts: all it uses comes after.
+    let energy = log.is_some().then(EnergyMeter::start);
     let mut spawned = spawn(launch, log, tracker)?;
-    // Cells (which have a log) are measured; short questions to other programs are not.
-    let mut meters = log.is_some().then(|| (PeakMemory::new(spawned.tree()), EnergyMeter::start()));
+    let mut meters = energy.map(|energy| (PeakMemory::new(spawned.tree()), energy));
     let exit = tokio::select! {
         status = wait_sampling(&mut spawned.child, meters.as_mut()) => status_exit(status?),
         () = tokio::time::sleep(timeout) => {
