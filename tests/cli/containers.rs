@@ -497,6 +497,8 @@ impl AsUser {
             .arg(format!("LOGNAME={}", self.user))
             .arg(format!("BAKEOFF_CACHE_DIR={}", self.project.join("cache").display()))
             .args(["NO_COLOR=1", "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8"])
+            .arg(format!("BAKEOFF_POWERCAP_ROOT={}", crate::support::NO_COUNTERS))
+            .arg(format!("BAKEOFF_HWMON_ROOT={}", crate::support::NO_COUNTERS))
             .arg(program)
             .current_dir(&self.project);
         command

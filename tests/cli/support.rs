@@ -108,6 +108,9 @@ pub(crate) struct Outcome {
     pub(crate) stderr: String,
 }
 
+/// Where no energy counter is.
+pub(crate) const NO_COUNTERS: &str = "/nonexistent/bakeoff-test-counters";
+
 impl Bakeoff {
     pub(crate) fn new(project: &Path) -> Self {
         let cache = tempfile::tempdir().unwrap();
@@ -117,6 +120,10 @@ impl Bakeoff {
             .env("NO_COLOR", "1")
             .env("COLUMNS", "200")
             .env("BAKEOFF_CACHE_DIR", cache.path())
+            // No energy counters, whatever this machine has, so that what a cell records does
+            // not depend on the host (the energy test gives a counter tree of its own).
+            .env("BAKEOFF_POWERCAP_ROOT", NO_COUNTERS)
+            .env("BAKEOFF_HWMON_ROOT", NO_COUNTERS)
             .env_remove("BAKEOFF_MODELS");
         let filters = vec![(project.display().to_string(), "[PROJECT]".to_owned())];
         Self { command, cache, filters }
