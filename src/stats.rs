@@ -115,6 +115,11 @@ fn t_quantile(probability: f64, df: f64) -> f64 {
     StudentsT::new(0.0, 1.0, df).map_or(f64::NAN, |distribution| distribution.inverse_cdf(probability))
 }
 
+/// The sample standard deviation; `None` for fewer than two values.
+pub fn stddev(values: &[f64]) -> Option<f64> {
+    (values.len() > 1).then(|| variance(values, mean(values)).sqrt())
+}
+
 pub fn mean(values: &[f64]) -> f64 {
     values.iter().sum::<f64>() / length(values)
 }
@@ -124,11 +129,27 @@ fn variance(values: &[f64], mean: f64) -> f64 {
     values.iter().map(|value| (value - mean).powi(2)).sum::<f64>() / length(&values[1..])
 }
 
-fn median(values: &[f64]) -> f64 {
+/// The middle value, or the mean of the two middle ones.
+pub fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     let middle = sorted.len() / 2;
     if sorted.len().is_multiple_of(2) { f64::midpoint(sorted[middle - 1], sorted[middle]) } else { sorted[middle] }
+}
+
+/// The `rank` quantile (0 to 1) of `values`, interpolated between the two nearest.
+#[expect(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "an index into a list of requests or tokens"
+)]
+pub fn percentile(values: &[f64], rank: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let position = rank * (sorted.len() - 1) as f64;
+    let (lower, upper) = (position.floor() as usize, position.ceil() as usize);
+    sorted[lower] + (sorted[upper] - sorted[lower]) * (position - lower as f64)
 }
 
 #[cfg(test)]
@@ -139,6 +160,14 @@ mod tests {
     fn rounds(mean: f64, spread: f64) -> Vec<f64> {
         // ±1.2649 sd at the ends, 0 in the middle: {-2,-1,0,1,2} scaled to sd 1 is /√2.5.
         [-2.0, -1.0, 0.0, 1.0, 2.0].iter().map(|step| mean * (1.0 + spread * step / 2.5_f64.sqrt())).collect()
+    }
+
+    #[test]
+    fn percentiles_interpolate_between_the_nearest_values() {
+        let values: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert!((percentile(&values, 0.5) - 50.5).abs() < 1e-9);
+        assert!((percentile(&values, 0.99) - 99.01).abs() < 1e-9);
+        assert!((percentile(&[7.0], 0.9) - 7.0).abs() < 1e-9);
     }
 
     #[test]

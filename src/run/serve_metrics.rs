@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::client::Exchange;
+use crate::stats;
 use crate::store::MetricValue;
 
 /// (metric, unit, where in `timings`)
@@ -20,7 +21,6 @@ const TIMINGS: [(&str, &str, &str); 7] = [
     ("draft_n", "tokens", "draft_n"),
 ];
 
-#[expect(clippy::cast_precision_loss, reason = "a workload has far fewer than 2^52 requests")]
 pub(super) fn aggregate(exchanges: &[Exchange]) -> BTreeMap<String, MetricValue> {
     let mut series: BTreeMap<&str, (&str, Vec<f64>)> = BTreeMap::new();
     let mut push = |name: &'static str, unit: &'static str, value: f64| {
@@ -56,14 +56,11 @@ pub(super) fn aggregate(exchanges: &[Exchange]) -> BTreeMap<String, MetricValue>
     }
     let mut metrics = BTreeMap::new();
     for (name, (unit, samples)) in series {
-        let mean = samples.iter().sum::<f64>() / samples.len() as f64;
-        let stddev = (samples.len() > 1).then(|| {
-            (samples.iter().map(|sample| (sample - mean).powi(2)).sum::<f64>() / (samples.len() - 1) as f64).sqrt()
-        });
+        let (mean, stddev) = (stats::mean(&samples), stats::stddev(&samples));
         let single = |value: f64| MetricValue::single(value, unit);
         metrics.insert(format!("{name}_first"), single(samples[0]));
         if samples.len() > 1 {
-            metrics.insert(format!("{name}_warm"), single(median(&samples[1..])));
+            metrics.insert(format!("{name}_warm"), single(stats::median(&samples[1..])));
         }
         metrics.insert(name.to_owned(), MetricValue { mean, stddev, unit: unit.to_owned(), samples, rounds: None });
     }
@@ -92,13 +89,12 @@ pub(super) fn under_load(exchanges: &[Exchange], wall: std::time::Duration) -> B
             continue;
         }
         for (suffix, rank) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99)] {
-            let value = percentile(values, rank);
+            let value = stats::percentile(values, rank);
             metrics.insert(format!("{name}_{suffix}"), metric(value, "ms", vec![value]));
         }
     }
     if !itl.is_empty() {
-        let mean = itl.iter().sum::<f64>() / itl.len() as f64;
-        metrics.insert("itl_ms".to_owned(), metric(mean, "ms", itl));
+        metrics.insert("itl_ms".to_owned(), metric(stats::mean(&itl), "ms", itl));
     }
     let seconds = wall.as_secs_f64();
     if seconds > 0.0 && !exchanges.is_empty() {
@@ -119,7 +115,6 @@ pub(super) fn under_load(exchanges: &[Exchange], wall: std::time::Duration) -> B
 /// A conversation's metrics per turn K (1-based): `ttft_ms_turnK`, `prompt_n_turnK` (the
 /// whole prompt, cached tokens included: it grows with the conversation), `cache_n_turnK`,
 /// `gen_tps_turnK`, each over the conversation's repeats.
-#[expect(clippy::cast_precision_loss, reason = "a conversation is repeated far fewer than 2^52 times")]
 pub(super) fn per_turn(turns: &[(usize, &Exchange)]) -> BTreeMap<String, MetricValue> {
     let mut series: BTreeMap<(String, &str), Vec<f64>> = BTreeMap::new();
     for (turn, exchange) in turns {
@@ -140,8 +135,10 @@ pub(super) fn per_turn(turns: &[(usize, &Exchange)]) -> BTreeMap<String, MetricV
     series
         .into_iter()
         .map(|((name, unit), samples)| {
-            let mean = samples.iter().sum::<f64>() / samples.len() as f64;
-            (name, MetricValue { mean, stddev: None, unit: unit.to_owned(), samples, rounds: None })
+            (
+                name,
+                MetricValue { mean: stats::mean(&samples), stddev: None, unit: unit.to_owned(), samples, rounds: None },
+            )
         })
         .collect()
 }
@@ -151,28 +148,6 @@ fn prompt_size(exchange: &Exchange) -> Option<f64> {
     let timing = |key: &str| exchange.timings.as_ref().and_then(|timings| timings.get(key)).and_then(Value::as_f64);
     let processed = timing("prompt_n").or_else(|| exchange.usage.get("input_tokens").copied())?;
     Some(processed + exchange.cache_n().unwrap_or(0.0))
-}
-
-/// The `rank` quantile (0 to 1) of `values`, interpolated between the two nearest.
-#[expect(
-    clippy::cast_precision_loss,
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    reason = "an index into a list of requests or tokens"
-)]
-fn percentile(values: &[f64], rank: f64) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let position = rank * (sorted.len() - 1) as f64;
-    let (lower, upper) = (position.floor() as usize, position.ceil() as usize);
-    sorted[lower] + (sorted[upper] - sorted[lower]) * (position - lower as f64)
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let middle = sorted.len() / 2;
-    if sorted.len().is_multiple_of(2) { f64::midpoint(sorted[middle - 1], sorted[middle]) } else { sorted[middle] }
 }
 
 /// A llama-server event stream's lines read as each API would, and the metrics made of them.
@@ -196,14 +171,6 @@ pub(crate) fn events_to_metrics(text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn percentiles_interpolate_between_the_nearest_values() {
-        let values: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert!((percentile(&values, 0.5) - 50.5).abs() < 1e-9);
-        assert!((percentile(&values, 0.99) - 99.01).abs() < 1e-9);
-        assert!((percentile(&[7.0], 0.9) - 7.0).abs() < 1e-9);
-    }
 
     /// Gaps between chunks are inter-token latencies; throughput is over the wall time.
     #[test]
