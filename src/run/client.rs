@@ -171,10 +171,25 @@ async fn read_stream(mut response: reqwest::Response, api: Api, started: Instant
 }
 
 impl Exchange {
+    /// A number from llama-server's `timings` (`prompt_n`, `predicted_per_second`, …).
+    pub(super) fn timing(&self, key: &str) -> Option<f64> {
+        self.timings.as_ref().and_then(|timings| timings.get(key)).and_then(Value::as_f64)
+    }
+
     /// How many prompt tokens the server took from its cache, as it reports them.
     pub(super) fn cache_n(&self) -> Option<f64> {
-        let timings = self.timings.as_ref().and_then(|timings| timings.get("cache_n")).and_then(Value::as_f64);
-        timings.or_else(|| self.usage.get("cache_read_input_tokens").copied())
+        self.timing("cache_n").or_else(|| self.usage.get("cache_read_input_tokens").copied())
+    }
+
+    /// How many prompt tokens the server processed (not from its cache). The Anthropic API
+    /// streams no `timings`; its usage counts the same tokens.
+    pub(super) fn processed_n(&self) -> Option<f64> {
+        self.timing("prompt_n").or_else(|| self.usage.get("input_tokens").copied())
+    }
+
+    /// How many tokens the server generated.
+    pub(super) fn generated_n(&self) -> Option<f64> {
+        self.timing("predicted_n").or_else(|| self.usage.get("output_tokens").copied())
     }
 }
 

@@ -501,16 +501,11 @@ impl LocalExecutor<'_> {
             record.metrics.extend(super::serve_metrics::under_load(&exchanges, sent.wall));
         }
         record.metrics.insert("server_load_ms".to_owned(), MetricValue::single(server.load_ms, "ms"));
-        let timing = |exchange: &Exchange, key: &str| {
-            exchange
-                .timings
-                .as_ref()
-                .and_then(|timings| timings.get(key))
-                .and_then(serde_json::Value::as_f64)
-                .unwrap_or(0.0)
-        };
-        let tokens =
-            exchanges.iter().map(|exchange| timing(exchange, "prompt_n") + timing(exchange, "predicted_n")).sum();
+        // Tokens the server worked on: processed prompt and generated (any of the three APIs).
+        let tokens = exchanges
+            .iter()
+            .map(|exchange| exchange.processed_n().unwrap_or(0.0) + exchange.generated_n().unwrap_or(0.0))
+            .sum();
         add_usage(record, memory.peak(), Some(joules), Some(tokens));
         record.raw = sent.raw();
         if record.failure.is_none() {

@@ -4,8 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
-
 use super::client::Exchange;
 use crate::stats;
 use crate::store::MetricValue;
@@ -31,13 +29,12 @@ pub(super) fn aggregate(exchanges: &[Exchange]) -> BTreeMap<String, MetricValue>
             push("ttft_ms", "ms", ttft);
         }
         push("e2e_ms", "ms", exchange.e2e_ms);
-        let timing = |key: &str| exchange.timings.as_ref().and_then(|timings| timings.get(key)).and_then(Value::as_f64);
         for (name, unit, key) in TIMINGS {
-            if let Some(value) = timing(key) {
+            if let Some(value) = exchange.timing(key) {
                 push(name, unit, value);
             }
         }
-        if let (Some(drafted), Some(accepted)) = (timing("draft_n"), timing("draft_n_accepted")) {
+        if let (Some(drafted), Some(accepted)) = (exchange.timing("draft_n"), exchange.timing("draft_n_accepted")) {
             push("draft_accepted", "tokens", accepted);
             if drafted > 0.0 {
                 push("accept_rate", "", accepted / drafted);
@@ -100,13 +97,7 @@ pub(super) fn under_load(exchanges: &[Exchange], wall: std::time::Duration) -> B
     if seconds > 0.0 && !exchanges.is_empty() {
         let requests = exchanges.len() as f64 / seconds;
         metrics.insert("req_per_s".to_owned(), metric(requests, "req/s", vec![requests]));
-        let generated: f64 = exchanges
-            .iter()
-            .filter_map(|exchange| {
-                let timings = exchange.timings.as_ref().and_then(|timings| timings.get("predicted_n"));
-                timings.and_then(Value::as_f64).or_else(|| exchange.usage.get("output_tokens").copied())
-            })
-            .sum();
+        let generated: f64 = exchanges.iter().filter_map(Exchange::generated_n).sum();
         metrics.insert("gen_tps_total".to_owned(), metric(generated / seconds, "t/s", vec![generated / seconds]));
     }
     metrics
@@ -118,13 +109,12 @@ pub(super) fn under_load(exchanges: &[Exchange], wall: std::time::Duration) -> B
 pub(super) fn per_turn(turns: &[(usize, &Exchange)]) -> BTreeMap<String, MetricValue> {
     let mut series: BTreeMap<(String, &str), Vec<f64>> = BTreeMap::new();
     for (turn, exchange) in turns {
-        let timing = |key: &str| exchange.timings.as_ref().and_then(|timings| timings.get(key)).and_then(Value::as_f64);
         let values = [
             ("ttft_ms", "ms", exchange.ttft_ms),
             // The turn's whole prompt: what the server processed and what it took from its cache.
             ("prompt_n", "tokens", prompt_size(exchange)),
             ("cache_n", "tokens", exchange.cache_n()),
-            ("gen_tps", "t/s", timing("predicted_per_second")),
+            ("gen_tps", "t/s", exchange.timing("predicted_per_second")),
         ];
         for (name, unit, value) in values {
             if let Some(value) = value {
@@ -145,9 +135,7 @@ pub(super) fn per_turn(turns: &[(usize, &Exchange)]) -> BTreeMap<String, MetricV
 
 /// The tokens of a request's whole prompt: processed plus taken from the cache.
 fn prompt_size(exchange: &Exchange) -> Option<f64> {
-    let timing = |key: &str| exchange.timings.as_ref().and_then(|timings| timings.get(key)).and_then(Value::as_f64);
-    let processed = timing("prompt_n").or_else(|| exchange.usage.get("input_tokens").copied())?;
-    Some(processed + exchange.cache_n().unwrap_or(0.0))
+    Some(exchange.processed_n()? + exchange.cache_n().unwrap_or(0.0))
 }
 
 /// A llama-server event stream's lines read as each API would, and the metrics made of them.
