@@ -62,16 +62,7 @@ pub struct Measured {
 
 impl Measured {
     fn of(value: &MetricValue) -> Self {
-        let rounds = value.rounds.as_ref();
-        Self {
-            mean: value.mean,
-            spread: match rounds.and_then(|rounds| rounds.ci95) {
-                Some([low, high]) => Some((high - low) / 2.0),
-                None => value.stddev,
-            },
-            samples: value.samples.len(),
-            rounds: rounds.map_or(1, |rounds| rounds.values.len()),
-        }
+        Self { mean: value.mean, spread: value.spread(), samples: value.samples.len(), rounds: value.round_count() }
     }
 }
 

@@ -330,17 +330,12 @@ fn entry(grid: &Grid<'_>, point: &Point<'_>, metric: &str, pins: &[(usize, usize
     let significance = (ratio.is_some() && !baseline)
         .then(|| baseline_of(grid, point, metric, pins).map(|reference| Significance::of(value, reference)))
         .flatten();
-    let rounds = value.rounds.as_ref();
-    let spread = match rounds.and_then(|rounds| rounds.ci95) {
-        Some([low, high]) => Some((high - low) / 2.0),
-        None => value.stddev,
-    };
     Entry::Ok {
         mean: value.mean,
-        spread,
+        spread: value.spread(),
         samples: value.samples.len(),
-        rounds: rounds.map_or(1, |rounds| rounds.values.len()),
-        outliers: rounds.map(|rounds| rounds.outliers.clone()).unwrap_or_default(),
+        rounds: value.round_count(),
+        outliers: value.rounds.as_ref().map(|rounds| rounds.outliers.clone()).unwrap_or_default(),
         ratio,
         significance,
         baseline,

@@ -75,6 +75,20 @@ impl MetricValue {
     pub fn round_values(&self) -> Option<&[f64]> {
         self.rounds.as_ref().map(|rounds| &rounds.values[..])
     }
+
+    /// What `±` shows beside the mean: the half-width of the 95% confidence interval over
+    /// rounds, or the standard deviation of one run's repetitions.
+    pub fn spread(&self) -> Option<f64> {
+        match self.rounds.as_ref().and_then(|rounds| rounds.ci95) {
+            Some([low, high]) => Some((high - low) / 2.0),
+            None => self.stddev,
+        }
+    }
+
+    /// How many rounds the mean is over (1 without rounds).
+    pub fn round_count(&self) -> usize {
+        self.rounds.as_ref().map_or(1, |rounds| rounds.values.len())
+    }
 }
 
 /// One round of a cell measured in several: when it ran and what it measured.
