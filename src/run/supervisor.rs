@@ -96,14 +96,14 @@ pub async fn supervise(
 /// Waits for the child, reading its tree's memory and the power sensors meanwhile.
 async fn wait_sampling(
     child: &mut tokio::process::Child,
-    mut meters: Option<&mut (PeakMemory, EnergyMeter)>,
+    meters: Option<&mut (PeakMemory, EnergyMeter)>,
 ) -> std::io::Result<std::process::ExitStatus> {
+    // A short question to another program is not measured: nothing to wake up for.
+    let Some((memory, energy)) = meters else { return child.wait().await };
     let started = Instant::now();
     loop {
-        if let Some((memory, energy)) = meters.as_deref_mut() {
-            memory.sample();
-            energy.sample();
-        }
+        memory.sample();
+        energy.sample();
         let pause = if started.elapsed() < Duration::from_secs(2) { SAMPLE_EARLY } else { SAMPLE_EVERY };
         tokio::select! {
             status = child.wait() => return status,
