@@ -106,6 +106,17 @@ pub enum Error {
     #[error("`{text}` is not an `axis=value` selector")]
     #[diagnostic(code(bakeoff::cli::bad_selector), help("write e.g. `--only toolbox=llama-rocm-*`"))]
     BadSelector { text: String },
+    #[error("{message}")]
+    #[diagnostic(code(bakeoff::cli::usage))]
+    Usage { message: String },
+    #[error("{reason}")]
+    #[diagnostic(
+        code(bakeoff::run::slurm),
+        help(
+            "nothing was submitted; `sinfo` and `squeue` should answer on this machine (`SLURM_CONF` names the cluster)"
+        )
+    )]
+    Slurm { reason: String },
     #[error("{count} cell(s) failed")]
     #[diagnostic(
         code(bakeoff::run::cells_failed),
@@ -141,6 +152,7 @@ impl Error {
             | Self::UnknownCell { .. }
             | Self::AmbiguousCell { .. }
             | Self::BadSelector { .. }
+            | Self::Usage { .. }
             | Self::UnknownHost { .. }
             | Self::UnknownToolbox { .. }
             | Self::NoModelRoots => exit::INVALID,

@@ -60,6 +60,9 @@ pub(super) fn reproduce(project: &Project, args: &ReproduceArgs) -> Result<(), E
         no_progress: args.no_progress,
         no_load_groups: false,
         grace: args.grace,
+        executor: args.executor.clone(),
+        only_keys: Vec::new(),
+        slurm_job: false,
     };
     let outcome = super::run::run_then(project, &run_args, false);
     // Failed cells are results like any other and are compared; anything else ends here.

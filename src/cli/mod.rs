@@ -182,6 +182,25 @@ pub struct ReproduceArgs {
     /// Print the comparison as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub executor: ExecutorArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExecutorArgs {
+    /// Where cells run: `local` (this machine, one at a time) or `slurm` (one exclusive batch
+    /// job per cell, load group or server group, on the nodes whose features the toolbox needs).
+    #[arg(long, value_enum, default_value_t = ExecutorKind::Local)]
+    pub executor: ExecutorKind,
+    /// The Slurm partition jobs go to [default: the cluster's default partition].
+    #[arg(long, value_name = "PARTITION")]
+    pub partition: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExecutorKind {
+    Local,
+    Slurm,
 }
 
 #[derive(Debug, Args)]
@@ -234,6 +253,15 @@ pub struct RunArgs {
     /// instead of one process for cells that differ only in per-test parameters.
     #[arg(long)]
     pub no_load_groups: bool,
+    #[command(flatten)]
+    pub executor: ExecutorArgs,
+    /// Only the cells of these portable keys (what a Slurm job is given to run).
+    #[arg(long = "only-key", value_name = "KEY", hide = true)]
+    pub only_keys: Vec<String>,
+    /// Run as the Slurm job this process is in: no report, no store lock, and a log of what
+    /// was recorded for the dispatcher (`results/slurm/JOBID.jsonl`).
+    #[arg(long, hide = true)]
+    pub slurm_job: bool,
 }
 
 #[derive(Debug, Args)]

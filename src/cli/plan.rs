@@ -35,5 +35,5 @@ pub(super) fn selection(args: &SelectionArgs) -> Result<Selection, Error> {
             _ => Err(Error::BadSelector { text: text.clone() }),
         })
         .collect::<Result<_, _>>()?;
-    Ok(Selection { force: args.force, retry_failed: args.retry_failed, only })
+    Ok(Selection { force: args.force, retry_failed: args.retry_failed, only, keys: Vec::new() })
 }

@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
-use super::RunArgs;
 use super::plan::selection;
+use super::{ExecutorKind, RunArgs};
 use crate::Error;
-use crate::project::{Project, RunRequest};
+use crate::project::{Executor, Project, RunRequest};
+use crate::store::SlurmJob;
 
 pub(super) fn run(project: &Project, args: &RunArgs) -> Result<(), Error> {
     run_then(project, args, true)
@@ -14,12 +15,31 @@ pub(super) fn run(project: &Project, args: &RunArgs) -> Result<(), Error> {
 /// [`run`], printing the summary line on stdout (as data) or on stderr (when another output
 /// follows on stdout, as with `bakeoff reproduce`).
 pub(super) fn run_then(project: &Project, args: &RunArgs, summary_on_stdout: bool) -> Result<(), Error> {
+    let executor = match (args.executor.executor, &args.executor.partition) {
+        (ExecutorKind::Local, Some(_)) => {
+            return Err(Error::Usage { message: "`--partition` is for `--executor slurm`".to_owned() });
+        }
+        (ExecutorKind::Local, None) => Executor::Local,
+        (ExecutorKind::Slurm, partition) => Executor::Slurm { partition: partition.clone() },
+    };
+    let job = if args.slurm_job {
+        let job = SlurmJob::from_env().ok_or_else(|| Error::Usage {
+            message: "`--slurm-job` is for bakeoff inside a Slurm batch job: SLURM_JOB_ID is not set".to_owned(),
+        })?;
+        Some(job)
+    } else {
+        None
+    };
+    let mut selection = selection(&args.selection)?;
+    selection.keys.clone_from(&args.only_keys);
     let request = RunRequest {
         targets: args.targets.targets.clone(),
-        selection: selection(&args.selection)?,
+        selection,
         grace: Duration::from_secs(args.grace),
         progress_bars: !args.no_progress,
         load_groups: !args.no_load_groups,
+        executor,
+        job,
     };
     let outcome = project.run(&request)?;
     for note in &outcome.notes {

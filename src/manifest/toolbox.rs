@@ -48,6 +48,9 @@ pub struct Toolbox {
     pub env: BTreeMap<String, String>,
     /// More `podman run` / `distrobox create` arguments (`--group-add video`, …).
     pub container_args: Vec<String>,
+    /// Node features a cluster node must have to run its cells (`--constraint=rocm&gfx1151`
+    /// with Slurm). Where a cell runs, not what it is: not in the fingerprint.
+    pub features: Vec<String>,
     pub requires: Vec<Spanned<Requirement>>,
 }
 
@@ -62,12 +65,13 @@ impl Toolbox {
             bin_dir: None,
             env: BTreeMap::new(),
             container_args: Vec::new(),
+            features: Vec::new(),
             requires: Vec::new(),
         }
     }
 }
 
-const CHILDREN: [&str; 7] = ["runner", "image", "backend", "bin-dir", "env", "container-args", "requires"];
+const CHILDREN: [&str; 8] = ["runner", "image", "backend", "bin-dir", "env", "container-args", "features", "requires"];
 
 pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Toolbox> {
     decoder.check_properties(node, &[]);
@@ -79,6 +83,7 @@ pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Toolbo
     let mut env = BTreeMap::new();
     let mut container_args = Vec::new();
     let mut container_args_at = None;
+    let mut features = Vec::new();
     let mut requires = Vec::new();
     for child in decoder.children(node) {
         match child.name().value() {
@@ -128,6 +133,7 @@ pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Toolbo
                     }
                 }
             }
+            "features" => features.extend(decode_features(decoder, child)),
             "requires" => {
                 decoder.check_properties(child, &[]);
                 decoder.check_no_arguments(child);
@@ -162,7 +168,36 @@ pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Toolbo
             .warning();
         decoder.push(problem);
     }
-    Some(Toolbox { name, runner, image, backend, bin_dir, env, container_args, requires })
+    Some(Toolbox { name, runner, image, backend, bin_dir, env, container_args, features, requires })
+}
+
+/// `features "rocm" "gfx1151"`: each a name Slurm can put in a constraint.
+fn decode_features(decoder: &mut Decoder<'_>, node: &KdlNode) -> Vec<String> {
+    decoder.check_properties(node, &[]);
+    let mut features = Vec::new();
+    for entry in node.entries().iter().filter(|entry| entry.name().is_none()) {
+        let Some(value) = decoder.scalar(node, entry) else { continue };
+        match feature_problem(&value.value) {
+            Some(reason) => decoder.report(
+                entry.span(),
+                ErrorKind::InvalidValue { what: "feature".to_owned(), value: value.value, reason },
+                "a feature is a name a cluster's nodes declare (`Feature=rocm,gfx1151` in slurm.conf)",
+            ),
+            None => features.push(value.value),
+        }
+    }
+    features
+}
+
+/// Why `name` cannot be a node feature: Slurm's constraint syntax gives `&|,[]*()!:` and
+/// blanks their own meaning.
+fn feature_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("empty".to_owned());
+    }
+    name.chars()
+        .find(|character| !(character.is_ascii_alphanumeric() || matches!(character, '_' | '-' | '.' | '+')))
+        .map(|character| format!("`{character}` is not allowed in a feature name (letters, digits, `_-.+`)"))
 }
 
 fn decode_requirements(decoder: &mut Decoder<'_>, node: &KdlNode) -> Vec<Spanned<Requirement>> {

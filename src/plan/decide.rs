@@ -29,6 +29,10 @@ pub enum RunReason {
     RetryFailed {
         reason: String,
     },
+    /// It was blocked when last planned, and nothing blocks it now: blocked is not a result.
+    Unblocked {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -53,15 +57,20 @@ pub struct Selection {
     pub retry_failed: bool,
     /// `axis=value` pairs (values may be globs): only cells matching all of them are planned.
     pub only: Vec<(String, String)>,
+    /// Portable keys ([`crate::fingerprint::Fingerprint::portable_key`]): when not empty, only
+    /// these cells are planned (a cluster job runs the cells its dispatcher gave it, whatever
+    /// hash they have on the node).
+    pub keys: Vec<String>,
 }
 
 impl Selection {
-    /// Whether `cell` matches every `--only` selector (`workload` selects by workload name).
+    /// Whether `cell` matches every `--only` selector (`workload` selects by workload name) and
+    /// is one of `keys` when they are given.
     pub fn selects(&self, cell: &ResolvedCell) -> bool {
         self.only.iter().all(|(axis, pattern)| {
             let value = if axis == "workload" { Some(cell.cell.workload.as_str()) } else { cell.cell.value(axis) };
             value.is_some_and(|value| crate::glob::glob_match(pattern, value))
-        })
+        }) && (self.keys.is_empty() || self.keys.contains(&cell.fingerprint.portable_key()))
     }
 }
 
@@ -141,6 +150,9 @@ pub fn decide(
                     }
                 }
                 Some(head) if head.status == Status::Ok => Decision::Cached,
+                Some(head) if head.status == Status::Blocked => Decision::Run(RunReason::Unblocked {
+                    reason: head.failure.as_ref().map_or_else(String::new, |failure| failure.reason.clone()),
+                }),
                 Some(head) => {
                     let reason = head
                         .failure

@@ -34,6 +34,9 @@ pub fn render_text(cells: &[PlannedCell]) -> String {
             Decision::Run(RunReason::RetryFailed { reason }) => {
                 let _ = write!(text, "  (retrying: {reason})");
             }
+            Decision::Run(RunReason::Unblocked { reason }) => {
+                let _ = write!(text, "  (no longer blocked: {reason})");
+            }
             Decision::Run(RunReason::Changed { previous, changes, .. }) => {
                 text.push_str("  (changed: ");
                 text.push_str(&describe_changes(changes));

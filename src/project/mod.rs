@@ -10,4 +10,4 @@ mod run;
 pub use merge::keep_reports_mergeable;
 pub use pipeline::{Loaded, Project, Settings};
 pub use reporter::{Reporter, shown};
-pub use run::{RunOutcome, RunRequest};
+pub use run::{Executor, RunOutcome, RunRequest};

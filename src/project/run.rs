@@ -1,5 +1,7 @@
 //! A run of a project's experiments: lock the store, resolve and plan, schedule, walk the
-//! plan's graph with the local executor, and keep the reports up to date.
+//! plan's graph with the local executor (or hand its units to Slurm's), and keep the reports
+//! up to date. As a Slurm job, a run plans and measures the cells its dispatcher gave it and
+//! logs what it recorded instead of writing reports.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -9,8 +11,10 @@ use super::reporter::{Reporter, shown};
 use crate::Error;
 use crate::plan::{Decision, History, PlannedCell, Selection, schedule, tested_models};
 use crate::report::ExpectedCell;
-use crate::run::{Executor, LaunchContext, LocalExecutor, Observer, RunOptions, RunSummary, acquire};
-use crate::store::CellRecord;
+use crate::run::{
+    Executor as _, JobLog, LaunchContext, LocalExecutor, Observer, RunOptions, RunSummary, SlurmExecutor, acquire,
+};
+use crate::store::{CellRecord, SlurmJob};
 
 /// What a run is asked to do.
 #[derive(Debug, Clone)]
@@ -23,6 +27,18 @@ pub struct RunRequest {
     pub progress_bars: bool,
     /// One llama-bench process for cells that differ only in per-test parameters.
     pub load_groups: bool,
+    pub executor: Executor,
+    /// The Slurm job this run is, on a node (`run --slurm-job`).
+    pub job: Option<SlurmJob>,
+}
+
+/// Where the cells run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Executor {
+    /// On this machine, one measuring step at a time.
+    Local,
+    /// As Slurm batch jobs, in `partition` (the cluster's default when `None`).
+    Slurm { partition: Option<String> },
 }
 
 /// What a run did: its summary, and lines for people (the reports it wrote).
@@ -38,9 +54,14 @@ impl Project {
         let loaded = self.load(&request.targets)?;
         let host = self.host()?;
         // Two runs on one store take turns; the plan is made once the lock is held, so the
-        // second run sees the first one's results.
-        let _lock = acquire(self.store.root())
-            .map_err(|source| Error::Io { what: format!("cannot lock `{}`", self.store.root().display()), source })?;
+        // second run sees the first one's results. A Slurm job runs under its dispatcher's lock.
+        let _lock = match request.job {
+            None => Some(acquire(self.store.root()).map_err(|source| Error::Io {
+                what: format!("cannot lock `{}`", self.store.root().display()),
+                source,
+            })?),
+            Some(_) => None,
+        };
         let (cells, toolboxes) = self.resolve_with_toolboxes(&loaded, &host)?;
         // The report covers every cell, also those `--only` leaves out of this run.
         let expected: Vec<ExpectedCell> = cells.iter().map(ExpectedCell::of).collect();
@@ -50,25 +71,58 @@ impl Project {
         let records = if history.is_empty() { self.records() } else { history };
         // Models with no result on this host yet run first.
         let tested = tested_models(&records, &planned, &host.id);
-        let mut observer = ReportObserver {
-            reporter: Reporter::new(&loaded, self.lock()?, expected, records),
-            store: &self.store,
-            finished: BTreeSet::new(),
-        };
         let mut context = LaunchContext {
             mounts: self.roots.roots.clone(),
             images: toolboxes.into_iter().filter_map(|(name, state)| Some((name, state.image_id?))).collect(),
         };
         context.mounts.push(self.root.canonicalize().unwrap_or_else(|_| self.root.clone()));
-        let executor = LocalExecutor {
-            manifests: &loaded.manifests,
-            host: &host,
-            store: &self.store,
-            context,
-            options: RunOptions { grace: request.grace, progress_bars: request.progress_bars, estimates },
+        let options = RunOptions {
+            grace: request.grace,
+            progress_bars: request.progress_bars,
+            estimates,
+            job: request.job.clone(),
         };
         let work = schedule(&planned, &tested, request.load_groups);
-        let summary = executor.run(&planned, &work, &mut observer)?;
+        if let Some(job) = &request.job {
+            let mut log = JobLog::create(self.store.root(), job.job_id).map_err(|source| Error::Io {
+                what: format!("cannot write the job's log under `{}`", self.store.root().display()),
+                source,
+            })?;
+            let io = |path: &std::path::Path| {
+                let what = format!("cannot write `{}`", path.display());
+                move |source| Error::Io { what, source }
+            };
+            log.planned(&job.node, &planned, &host).map_err(io(log.path()))?;
+            let mut observer = JobObserver { log };
+            let executor =
+                LocalExecutor { manifests: &loaded.manifests, host: &host, store: &self.store, context, options };
+            let summary = executor.run(&planned, &work, &mut observer)?;
+            return Ok(RunOutcome { summary, notes: Vec::new() });
+        }
+        let mut observer = ReportObserver {
+            reporter: Reporter::new(&loaded, self.lock()?, expected, records),
+            store: &self.store,
+            finished: BTreeSet::new(),
+        };
+        let summary = match &request.executor {
+            Executor::Local => {
+                let executor =
+                    LocalExecutor { manifests: &loaded.manifests, host: &host, store: &self.store, context, options };
+                executor.run(&planned, &work, &mut observer)?
+            }
+            Executor::Slurm { partition } => {
+                let executor = SlurmExecutor {
+                    manifests: &loaded.manifests,
+                    host: &host,
+                    store: &self.store,
+                    options,
+                    partition: partition.clone(),
+                    job_command: self.job_command(request)?,
+                    directory: self.root.canonicalize().unwrap_or_else(|_| self.root.clone()),
+                };
+                executor.run(&planned, &work, &mut observer)?
+            }
+        };
         // Also when nothing ran: a report from an older bakeoff, or none yet, is brought up to date.
         let mut notes: Vec<String> =
             super::merge::keep_reports_mergeable(&self.root, &self.store).into_iter().collect();
@@ -78,6 +132,54 @@ impl Project {
             }
         }
         Ok(RunOutcome { summary, notes })
+    }
+
+    /// What a Slurm job runs, but for its cells' keys: this bakeoff, on this project and store
+    /// (absolute paths on the filesystem the nodes share), with this run's options.
+    fn job_command(&self, request: &RunRequest) -> Result<Vec<String>, Error> {
+        let absolute = |path: &std::path::Path| path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        let program = std::env::current_exe()
+            .map_err(|source| Error::Io { what: "cannot tell where this bakeoff is".to_owned(), source })?;
+        let mut command = vec![
+            absolute(&program).display().to_string(),
+            "--color=never".to_owned(),
+            format!("--project={}", absolute(&self.root).display()),
+            format!("--results={}", absolute(self.store.root()).display()),
+        ];
+        command.extend(self.roots.roots.iter().map(|root| format!("--models={}", absolute(root).display())));
+        command.push("run".to_owned());
+        command.extend(request.targets.iter().cloned());
+        command.extend(["--no-progress".to_owned(), format!("--grace={}", request.grace.as_secs())]);
+        if !request.load_groups {
+            command.push("--no-load-groups".to_owned());
+        }
+        if request.selection.force {
+            command.push("--force".to_owned());
+        }
+        if request.selection.retry_failed {
+            command.push("--retry-failed".to_owned());
+        }
+        command.push("--slurm-job".to_owned());
+        Ok(command)
+    }
+}
+
+/// A Slurm job's observer: each record the node writes is logged for the dispatcher, which
+/// writes the reports.
+struct JobObserver {
+    log: JobLog,
+}
+
+impl Observer for JobObserver {
+    fn recorded(&mut self, record: &CellRecord) -> Vec<String> {
+        match self.log.recorded(record) {
+            Ok(()) => Vec::new(),
+            Err(error) => vec![format!("warning: cannot write `{}`: {error}", self.log.path().display())],
+        }
+    }
+
+    fn finished(&mut self, _experiment: &str) -> Vec<String> {
+        Vec::new()
     }
 }
 

@@ -14,8 +14,12 @@ pub(super) enum Event {
     Started { what: String, phase: String },
     /// A cell that ran has its record in the store; `line` says how it ended.
     Recorded { line: String, record: Box<CellRecord> },
-    /// A cell found blocked has its record in the store (no progress step: it did not run).
-    Blocked(Box<CellRecord>),
+    /// A record is in the store that is no progress step: a cell found blocked (it did not
+    /// run), a round of a cell with more to measure on a cluster node.
+    Landed(Box<CellRecord>),
+    /// A cell is done without a record of this run (cached or failed before, as a cluster
+    /// node found it); `line` says which.
+    Passed(String),
     /// A line that is not about one cell.
     Note(String),
     /// Every cell of this experiment is done: its report is due.
@@ -47,7 +51,8 @@ pub(super) async fn dispatch(
                     progress.note(&line);
                 }
             }
-            Event::Blocked(record) => {
+            Event::Passed(line) => progress.finish(&line),
+            Event::Landed(record) => {
                 for line in observer.recorded(&record) {
                     progress.note(&line);
                 }

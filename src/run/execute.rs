@@ -41,6 +41,9 @@ pub struct RunOptions {
     pub progress_bars: bool,
     /// Expected milliseconds per cell hash, from earlier results of the same or similar cells.
     pub estimates: std::collections::HashMap<String, u64>,
+    /// The Slurm job this run is (`run --slurm-job`): its records say so, and what it starts
+    /// is listed in a file of this host's own, as nodes share the store.
+    pub job: Option<crate::store::SlurmJob>,
 }
 
 /// What a run did, for the summary line and the exit code.
@@ -153,80 +156,61 @@ impl LocalExecutor<'_> {
         work: &[Work],
         observer: &mut dyn Observer,
     ) -> Result<RunSummary, crate::Error> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|source| crate::Error::Io { what: "cannot start the async runtime".to_owned(), source })?;
-        runtime.block_on(async {
-            let (stop_sender, stop) = watch::channel(0u32);
-            let (events, receiver) = mpsc::unbounded_channel();
-            let first_signal = Arc::new(AtomicI32::new(0));
-            // The handlers are in place before anything starts: a signal that came before the
-            // task first ran would otherwise kill bakeoff outright.
-            let handlers = signal_handlers();
-            let signals =
-                tokio::spawn(forward_signals(handlers, stop_sender, events.clone(), Arc::clone(&first_signal)));
-            let rounds = Rounds::new(planned, self.store);
-            // Estimates in the order the cells will run, a round at a time (an estimate is of a
-            // whole cell: all its rounds).
-            let mut estimates = Vec::new();
-            for pass in 1..=rounds.passes(planned) {
-                for &index in work.iter().flat_map(Work::cells) {
-                    let cell = &planned[index].cell;
-                    if matches!(planned[index].decision, Decision::Run(_)) && pass <= rounds.left(cell) {
-                        let estimate = self.options.estimates.get(&cell.hash).copied();
-                        estimates.push(estimate.map(|total| total / u64::from(cell.fingerprint.rounds.max(1))));
-                    }
+        let rounds = Rounds::new(planned, self.store);
+        // Estimates in the order the cells will run, a round at a time (an estimate is of a
+        // whole cell: all its rounds).
+        let mut estimates = Vec::new();
+        for pass in 1..=rounds.passes(planned) {
+            for &index in work.iter().flat_map(Work::cells) {
+                let cell = &planned[index].cell;
+                if matches!(planned[index].decision, Decision::Run(_)) && pass <= rounds.left(cell) {
+                    let estimate = self.options.estimates.get(&cell.hash).copied();
+                    estimates.push(estimate.map(|total| total / u64::from(cell.fingerprint.rounds.max(1))));
                 }
             }
-            let progress = Progress::new(estimates, self.options.progress_bars);
-            let walking = async {
-                // Nothing a killed run left (a server holding its model, a container) may run
-                // beside what this run measures.
-                let running = self.store.running_path();
-                for line in stop_leftovers(&running, self.options.grace).await {
-                    let _ = events.send(Event::Note(format!("stopped what an earlier run left running: {line}")));
-                }
-                let mut walk = Walk {
-                    events: events.clone(),
-                    stop,
-                    tracker: Arc::new(Tracker::new(running)),
-                    summary: RunSummary { cells: planned.len(), ..RunSummary::default() },
-                    // A fresh connection per request: llama-server may close idle keep-alive
-                    // connections, and a POST on a connection closed under it fails.
-                    client: reqwest::Client::builder()
-                        .no_proxy()
-                        .pool_max_idle_per_host(0)
-                        .build()
-                        .expect("an HTTP client without TLS builds"),
-                    servers: HashMap::new(),
-                    server_of: work
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, unit)| matches!(unit, Work::Server(_)))
-                        .flat_map(|(position, unit)| unit.cells().iter().map(move |&cell| (cell, position)))
-                        .collect(),
-                    recorded: HashSet::new(),
-                    rounds,
-                };
-                let result = self.walk(planned, work, &mut walk).await;
-                let _ = events.send(Event::Done);
-                result.map(|()| walk.summary)
+        }
+        let progress = Progress::new(estimates, self.options.progress_bars);
+        let stopping = "stopping: the cell in flight is being stopped; press Ctrl-C again to kill it at once";
+        drive(progress, observer, stopping, |events, stop| async move {
+            // Nothing a killed run left (a server holding its model, a container) may run
+            // beside what this run measures.
+            let running = match &self.options.job {
+                None => self.store.running_path(),
+                Some(_) => self.store.root().join(format!(".running-{}.json", self.host.id)),
             };
-            let (result, ()) = tokio::join!(walking, dispatch(receiver, progress, observer));
-            signals.abort();
-            let mut summary = result?;
-            if summary.interrupted {
-                let signal = first_signal.load(Ordering::Relaxed);
-                summary.signal = Some(if signal == 0 { libc::SIGINT } else { signal });
+            for line in stop_leftovers(&running, self.options.grace).await {
+                let _ = events.send(Event::Note(format!("stopped what an earlier run left running: {line}")));
             }
-            Ok(summary)
+            let mut walk = Walk {
+                events,
+                stop,
+                tracker: Arc::new(Tracker::new(running)),
+                summary: RunSummary { cells: planned.len(), ..RunSummary::default() },
+                // A fresh connection per request: llama-server may close idle keep-alive
+                // connections, and a POST on a connection closed under it fails.
+                client: reqwest::Client::builder()
+                    .no_proxy()
+                    .pool_max_idle_per_host(0)
+                    .build()
+                    .expect("an HTTP client without TLS builds"),
+                servers: HashMap::new(),
+                server_of: work
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, unit)| matches!(unit, Work::Server(_)))
+                    .flat_map(|(position, unit)| unit.cells().iter().map(move |&cell| (cell, position)))
+                    .collect(),
+                recorded: HashSet::new(),
+                rounds,
+            };
+            self.walk(planned, work, &mut walk).await?;
+            Ok(walk.summary)
         })
     }
 
     /// Walks the graph once per round (see [`Rounds`]): round 1 of every cell, then round 2 of
     /// the cells that have more.
-    async fn walk(&self, planned: &[PlannedCell], work: &[Work], walk: &mut Walk) -> Result<(), StoreError> {
+    async fn walk(&self, planned: &[PlannedCell], work: &[Work], walk: &mut Walk) -> Result<(), crate::Error> {
         let plan = PlanGraph::build(planned, work);
         for pass in 1..=walk.rounds.passes(planned) {
             walk.rounds.pass = pass;
@@ -554,14 +538,16 @@ impl LocalExecutor<'_> {
         // When it was found blocked: the report shows a host's newest result of each cell.
         record.timings.started_unix_ms = now_unix_ms();
         record.failure = Some(reason_only(reasons.join("; ")));
+        record.slurm.clone_from(&self.options.job);
         self.store.write(&record)?;
-        let _ = walk.events.send(Event::Blocked(Box::new(record)));
+        let _ = walk.events.send(Event::Landed(Box::new(record)));
         Ok(())
     }
 
     /// Writes a finished cell's record (joined to its earlier rounds), counts it once its last
     /// round is in, then tells the dispatcher (`line` says how it ended).
-    pub(super) fn record(&self, record: CellRecord, line: &str, walk: &mut Walk) -> Result<(), StoreError> {
+    pub(super) fn record(&self, mut record: CellRecord, line: &str, walk: &mut Walk) -> Result<(), StoreError> {
+        record.slurm.clone_from(&self.options.job);
         let joined = walk.rounds.join(record);
         self.store.write(&joined.record)?;
         if joined.finished {
@@ -741,7 +727,7 @@ pub(super) fn bench_tokens(raw: &[serde_json::Value]) -> f64 {
 }
 
 /// A failure that has a reason but no exit status or log of its own.
-fn reason_only(reason: String) -> Failure {
+pub(super) fn reason_only(reason: String) -> Failure {
     Failure { reason, exit_code: None, signal: None, log_tail: Vec::new() }
 }
 
@@ -753,7 +739,7 @@ pub(super) fn now_unix_ms() -> u64 {
 
 /// `ttft 2093 ms cold, 62 ms warm; cache_n 2040 warm; gen 30.9 t/s`: the server metrics a
 /// person looks at first (all of them are in the record).
-fn describe_server_metrics(metrics: &BTreeMap<String, MetricValue>) -> String {
+pub(super) fn describe_server_metrics(metrics: &BTreeMap<String, MetricValue>) -> String {
     let value = |name: &str| metrics.get(name).map(|metric| metric.mean);
     let mut parts = Vec::new();
     match (value("ttft_ms_first"), value("ttft_ms_warm")) {
@@ -782,10 +768,54 @@ pub(super) fn describe_metrics(metrics: &BTreeMap<String, MetricValue>) -> Strin
         .join(", ")
 }
 
-fn log_tail(output: &[u8]) -> Vec<String> {
+pub(super) fn log_tail(output: &[u8]) -> Vec<String> {
     let text = String::from_utf8_lossy(output);
     let lines: Vec<&str> = text.lines().filter(|line| !line.trim().is_empty()).collect();
     lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].iter().map(|line| (*line).to_owned()).collect()
+}
+
+/// Runs `work` on a runtime of its own beside the dispatcher, which owns `progress` and
+/// `observer` and hears what `work` sends. Ctrl-C and SIGTERM become stop requests that `work`
+/// watches (the first also shows `stopping`); the summary of an interrupted run names the
+/// signal.
+pub(super) fn drive<'a, Work, Running>(
+    progress: Progress,
+    observer: &mut dyn Observer,
+    stopping: &'static str,
+    work: Work,
+) -> Result<RunSummary, crate::Error>
+where
+    Work: FnOnce(UnboundedSender<Event>, StopSignal) -> Running,
+    Running: Future<Output = Result<RunSummary, crate::Error>> + 'a,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| crate::Error::Io { what: "cannot start the async runtime".to_owned(), source })?;
+    runtime.block_on(async {
+        let (stop_sender, stop) = watch::channel(0u32);
+        let (events, receiver) = mpsc::unbounded_channel();
+        let first_signal = Arc::new(AtomicI32::new(0));
+        // The handlers are in place before anything starts: a signal that came before the
+        // task first ran would otherwise kill bakeoff outright.
+        let handlers = signal_handlers();
+        let signals =
+            tokio::spawn(forward_signals(handlers, stop_sender, events.clone(), Arc::clone(&first_signal), stopping));
+        let done = events.clone();
+        let working = async move {
+            let result = work(events, stop).await;
+            let _ = done.send(Event::Done);
+            result
+        };
+        let (result, ()) = tokio::join!(working, dispatch(receiver, progress, observer));
+        signals.abort();
+        let mut summary = result?;
+        if summary.interrupted {
+            let signal = first_signal.load(Ordering::Relaxed);
+            summary.signal = Some(if signal == 0 { libc::SIGINT } else { signal });
+        }
+        Ok(summary)
+    })
 }
 
 type Handlers = Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>;
@@ -803,6 +833,7 @@ async fn forward_signals(
     sender: watch::Sender<u32>,
     events: UnboundedSender<Event>,
     first: Arc<AtomicI32>,
+    stopping: &'static str,
 ) {
     let Some((mut interrupt, mut terminate)) = handlers else { return };
     loop {
@@ -813,8 +844,7 @@ async fn forward_signals(
         let _ = first.compare_exchange(0, signal, Ordering::Relaxed, Ordering::Relaxed);
         sender.send_modify(|count| *count += 1);
         if *sender.borrow() == 1 {
-            let line = "stopping: the cell in flight is being stopped; press Ctrl-C again to kill it at once";
-            let _ = events.send(Event::Note(line.to_owned()));
+            let _ = events.send(Event::Note(stopping.to_owned()));
         }
     }
 }

@@ -19,6 +19,7 @@ mod rounds;
 mod run_lock;
 mod serve_metrics;
 mod server;
+mod slurm;
 mod supervisor;
 mod workload;
 
@@ -30,6 +31,7 @@ pub use leftovers::{Started, Tracker, stop_leftovers};
 pub use metrics::{bench_metrics, command_metrics};
 pub use realise::{Realised, create, refresh};
 pub use run_lock::{RunLock, acquire};
+pub use slurm::{JobLog, SlurmExecutor, jobs_dir};
 pub use supervisor::{ChildResult, Exit, capture, supervise};
 
 #[cfg(test)]

@@ -186,7 +186,7 @@ fn login_shell() -> String {
 }
 
 /// Arguments joined for a shell (distrobox splits `--additional-flags` as one).
-fn shell_words(words: &[String]) -> String {
+pub(super) fn shell_words(words: &[String]) -> String {
     words
         .iter()
         .map(|word| {

@@ -98,7 +98,7 @@ impl Rounds {
             record.raw = raw;
         }
         record.rounds = rounds;
-        let finished = record.status != Status::Ok || record.rounds.len() >= wanted as usize;
+        let finished = record.is_complete();
         self.partial.insert(record.hash.clone(), record.clone());
         Joined { record, label, finished }
     }

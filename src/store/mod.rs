@@ -7,6 +7,6 @@ pub use disk::{Store, StoreError};
 #[cfg(test)]
 pub(crate) use disk::{parse, parse_head};
 pub use record::{
-    CellRecord, Failure, MetricValue, RECORD_FORMAT, RecordHead, Round, RoundStats, Status, Timings, over_rounds,
-    plain_depth_names,
+    CellRecord, Failure, MetricValue, RECORD_FORMAT, RecordHead, Round, RoundStats, SlurmJob, Status, Timings,
+    over_rounds, plain_depth_names,
 };

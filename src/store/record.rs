@@ -167,6 +167,25 @@ pub struct CellRecord {
     /// How the toolbox differed from what bakeoff.lock pinned on another host.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lock_drift: Vec<crate::lock::LockDrift>,
+    /// The Slurm job that measured it, for a cell run by `--executor slurm`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm: Option<SlurmJob>,
+}
+
+/// Which cluster job ran a cell, and on which node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlurmJob {
+    pub job_id: u64,
+    pub node: String,
+}
+
+impl SlurmJob {
+    /// The job this process runs in, from the variables Slurm sets in a batch job.
+    pub fn from_env() -> Option<Self> {
+        let job_id = std::env::var("SLURM_JOB_ID").ok()?.trim().parse().ok()?;
+        let node = std::env::var("SLURMD_NODENAME").unwrap_or_default();
+        Some(Self { job_id, node })
+    }
 }
 
 /// `tg128@d4096` → `tg128` when every metric was measured at that one depth: a cell whose depth
@@ -254,6 +273,14 @@ impl CellRecord {
             rounds: Vec::new(),
             unavailable: BTreeMap::new(),
             lock_drift: cell.drift.clone(),
+            slurm: None,
         }
+    }
+
+    /// Whether the cell has no more rounds to measure in the run that wrote this: it was
+    /// measured once, a round failed, it was blocked, or its last round is in.
+    pub fn is_complete(&self) -> bool {
+        let wanted = self.fingerprint.rounds;
+        wanted <= 1 || self.status != Status::Ok || self.rounds.len() >= wanted as usize
     }
 }

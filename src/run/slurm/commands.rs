@@ -1,0 +1,332 @@
+//! Slurm's command-line clients (`sinfo`, `sbatch`, `squeue`, `scontrol`, `scancel`): every
+//! call is a short question with a time limit, so a controller that does not answer is an
+//! error with its reason, never a hang.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::run::launch::Launch;
+use crate::run::supervisor::{Exit, capture};
+
+/// How long a Slurm client may take to answer (slurmctld answers in milliseconds when up).
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
+/// Job ids per `squeue` call, to keep its command line short.
+const IDS_PER_QUERY: usize = 500;
+
+/// The cluster's clients, found on PATH, and the partition jobs go to.
+pub(super) struct Slurm {
+    sbatch: PathBuf,
+    squeue: PathBuf,
+    sinfo: PathBuf,
+    scontrol: PathBuf,
+    scancel: PathBuf,
+    pub(super) partition: Option<String>,
+}
+
+/// A node of the partition, as `sinfo` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Node {
+    pub(super) name: String,
+    pub(super) features: Vec<String>,
+    /// `idle`, `mix`, `alloc`, `down*`, `drain`, `futr`, …
+    pub(super) state: String,
+}
+
+impl Node {
+    /// Whether a job can start on it now or once it is free: up, responding and not drained.
+    pub(super) fn usable(&self) -> bool {
+        const NOT: [&str; 7] = ["down", "drain", "drng", "fail", "futr", "future", "maint"];
+        !self.state.ends_with('*') && !NOT.iter().any(|state| self.state.starts_with(state))
+    }
+}
+
+/// Where a submitted job is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct JobState {
+    /// `PENDING`, `RUNNING`, `COMPLETED`, `FAILED`, `TIMEOUT`, `NODE_FAIL`, `CANCELLED`, …
+    pub(super) state: String,
+    /// Why it is pending or how it ended (`Resources`, `NonZeroExitCode`, …).
+    pub(super) reason: String,
+    /// The node it runs or ran on; empty while pending.
+    pub(super) node: String,
+}
+
+impl JobState {
+    /// Whether the job is over: Slurm will not run it (any more).
+    pub(super) fn is_final(&self) -> bool {
+        const FINAL: [&str; 10] = [
+            "COMPLETED",
+            "FAILED",
+            "CANCELLED",
+            "TIMEOUT",
+            "NODE_FAIL",
+            "PREEMPTED",
+            "BOOT_FAIL",
+            "DEADLINE",
+            "OUT_OF_MEMORY",
+            "REVOKED",
+        ];
+        FINAL.contains(&self.state.as_str())
+    }
+}
+
+/// One batch job to submit.
+#[derive(Debug, Clone)]
+pub(super) struct JobSpec {
+    pub(super) name: String,
+    /// Every feature a node must have.
+    pub(super) features: Vec<String>,
+    /// The job's time limit; Slurm ends it (TIMEOUT) after this.
+    pub(super) minutes: u64,
+    /// Where the job's stdout and stderr go: `%j` is the job id.
+    pub(super) output: PathBuf,
+    pub(super) directory: PathBuf,
+    /// The shell command the job runs.
+    pub(super) command: String,
+}
+
+/// Why a job was not submitted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Refused {
+    /// No node of the partition can ever run it (its features, its size): its cells are blocked.
+    Unsatisfiable(String),
+    /// Anything else (the controller went away, a limit): its cells fail with the reason.
+    Other(String),
+}
+
+impl Slurm {
+    /// Finds every client bakeoff uses on PATH, naming the first one missing.
+    pub(super) fn find(partition: Option<String>) -> Result<Self, String> {
+        let find = |name: &str| {
+            which::which(name).map_err(|_| {
+                format!(
+                    "`{name}` is not on PATH: `--executor slurm` needs Slurm's clients (sbatch, squeue, sinfo, \
+                     scontrol, scancel) on the machine that runs bakeoff"
+                )
+            })
+        };
+        Ok(Self {
+            sbatch: find("sbatch")?,
+            squeue: find("squeue")?,
+            sinfo: find("sinfo")?,
+            scontrol: find("scontrol")?,
+            scancel: find("scancel")?,
+            partition,
+        })
+    }
+
+    /// The nodes of the partition jobs go to (the cluster's default partition when none is
+    /// given). An error when the controller does not answer or the partition has no node.
+    pub(super) async fn nodes(&self) -> Result<Vec<Node>, String> {
+        let mut args = vec!["--noheader".to_owned(), "--Node".to_owned(), "--format=%N|%f|%t|%P".to_owned()];
+        if let Some(partition) = &self.partition {
+            args.push(format!("--partition={partition}"));
+        }
+        let output = ask(&self.sinfo, args).await?;
+        let nodes = parse_nodes(&output, self.partition.is_none());
+        if nodes.is_empty() {
+            return Err(match &self.partition {
+                Some(partition) => format!("Slurm has no partition `{partition}`, or it has no nodes (`sinfo`)"),
+                None => "Slurm has no default partition with nodes (`sinfo`); name one with `--partition`".to_owned(),
+            });
+        }
+        Ok(nodes)
+    }
+
+    /// Submits `spec` and returns the job's id.
+    pub(super) async fn submit(&self, spec: &JobSpec) -> Result<u64, Refused> {
+        let mut args = vec![
+            "--parsable".to_owned(),
+            "--exclusive".to_owned(),
+            // bakeoff on the node finds what this one found: PATH, BAKEOFF_MODELS, …
+            "--export=ALL".to_owned(),
+            format!("--job-name={}", spec.name),
+            format!("--output={}", spec.output.display()),
+            format!("--chdir={}", spec.directory.display()),
+            format!("--time={}", spec.minutes.max(1)),
+        ];
+        if let Some(partition) = &self.partition {
+            args.push(format!("--partition={partition}"));
+        }
+        if !spec.features.is_empty() {
+            args.push(format!("--constraint={}", spec.features.join("&")));
+        }
+        args.push(format!("--wrap={}", spec.command));
+        let output = ask(&self.sbatch, args).await.map_err(|reason| classify_refusal(&reason))?;
+        parse_job_id(&output).ok_or_else(|| Refused::Other(format!("sbatch printed no job id: `{output}`")))
+    }
+
+    /// The state of each job in `ids` that Slurm still knows (finished jobs are forgotten
+    /// `MinJobAge` seconds after they end).
+    pub(super) async fn states(&self, ids: &[u64]) -> Result<HashMap<u64, JobState>, String> {
+        let mut states = HashMap::new();
+        for chunk in ids.chunks(IDS_PER_QUERY) {
+            let list = chunk.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
+            let args = vec![
+                "--noheader".to_owned(),
+                "--states=all".to_owned(),
+                format!("--jobs={list}"),
+                "--format=%i|%T|%r|%N".to_owned(),
+            ];
+            match ask(&self.squeue, args).await {
+                Ok(output) => states.extend(parse_states(&output)),
+                // Every job of the chunk is forgotten: squeue refuses the whole list.
+                Err(reason) if reason.contains("Invalid job id") => {}
+                Err(reason) => return Err(reason),
+            }
+        }
+        Ok(states)
+    }
+
+    /// A finished job's exit code and the signal that ended it (`ExitCode=3:0`), while Slurm
+    /// remembers the job.
+    pub(super) async fn exit_code(&self, id: u64) -> Option<(i32, i32)> {
+        let output =
+            ask(&self.scontrol, vec!["show".to_owned(), "job".to_owned(), id.to_string(), "--oneliner".to_owned()])
+                .await
+                .ok()?;
+        parse_exit_code(&output)
+    }
+
+    /// Cancels `ids` (those already over are left as they are).
+    pub(super) async fn cancel(&self, ids: &[u64]) -> Result<(), String> {
+        for chunk in ids.chunks(IDS_PER_QUERY) {
+            let mut args = vec!["--quiet".to_owned()];
+            args.extend(chunk.iter().map(u64::to_string));
+            ask(&self.scancel, args).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs a client and returns its stdout, or what went wrong with its message.
+async fn ask(program: &Path, args: Vec<String>) -> Result<String, String> {
+    let launch = Launch::plain(program, args);
+    let result = capture(&launch, ANSWER_TIMEOUT)
+        .await
+        .map_err(|error| format!("cannot run `{}`: {error}", launch.display()))?;
+    let name = program.file_name().map_or_else(|| program.display().to_string(), |name| name.to_string_lossy().into());
+    match result.exit {
+        Exit::Code(0) => Ok(String::from_utf8_lossy(&result.stdout).into_owned()),
+        Exit::TimedOut => Err(format!("`{name}` did not answer within {} s", ANSWER_TIMEOUT.as_secs())),
+        exit => {
+            let output = String::from_utf8_lossy(&result.combined);
+            let message = output.lines().map(str::trim).filter(|line| !line.is_empty()).collect::<Vec<_>>().join("; ");
+            Err(format!("`{name}` failed ({exit}): {message}"))
+        }
+    }
+}
+
+/// `%N|%f|%t|%P` lines → nodes; with `default_only`, the nodes of the default partition
+/// (`bench*`). A node in several partitions is listed once per partition: kept once.
+fn parse_nodes(output: &str, default_only: bool) -> Vec<Node> {
+    let mut nodes: Vec<Node> = Vec::new();
+    for line in output.lines() {
+        let fields: Vec<&str> = line.trim().split('|').collect();
+        let [name, features, state, partition] = fields[..] else { continue };
+        if default_only && !partition.ends_with('*') {
+            continue;
+        }
+        if nodes.iter().any(|node| node.name == name) {
+            continue;
+        }
+        let features = features
+            .split(',')
+            .map(str::trim)
+            .filter(|feature| !feature.is_empty() && *feature != "(null)")
+            .map(str::to_owned);
+        nodes.push(Node { name: name.to_owned(), features: features.collect(), state: state.to_owned() });
+    }
+    nodes
+}
+
+/// `42` or `42;cluster` (`--parsable`).
+fn parse_job_id(output: &str) -> Option<u64> {
+    output.trim().split(';').next()?.trim().parse().ok()
+}
+
+/// `%i|%T|%r|%N` lines → states by job id.
+fn parse_states(output: &str) -> HashMap<u64, JobState> {
+    output
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.trim().split('|').collect();
+            let [id, state, reason, node] = fields[..] else { return None };
+            let reason = if reason == "None" { "" } else { reason };
+            Some((
+                id.parse().ok()?,
+                JobState { state: state.to_owned(), reason: reason.to_owned(), node: node.to_owned() },
+            ))
+        })
+        .collect()
+}
+
+/// `… ExitCode=3:0 …` → (3, 0).
+fn parse_exit_code(output: &str) -> Option<(i32, i32)> {
+    let field = output.split_whitespace().find_map(|field| field.strip_prefix("ExitCode="))?;
+    let (code, signal) = field.split_once(':')?;
+    Some((code.parse().ok()?, signal.parse().ok()?))
+}
+
+/// sbatch's refusals that no waiting can cure are about what the job asks of a node.
+fn classify_refusal(reason: &str) -> Refused {
+    const UNSATISFIABLE: [&str; 3] = [
+        "Invalid feature specification",
+        "Requested node configuration is not available",
+        "Node count specification invalid",
+    ];
+    if UNSATISFIABLE.iter().any(|words| reason.contains(words)) {
+        Refused::Unsatisfiable(reason.to_owned())
+    } else {
+        Refused::Other(reason.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nodes_come_from_sinfo_with_their_features_once_each() {
+        let output = "gpu1|rocm,gfx1151|idle|bench*\ngpu1|rocm,gfx1151|idle|all\ncpu1|(null)|down*|all\n";
+        let all = parse_nodes(output, false);
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].features, ["rocm", "gfx1151"]);
+        assert!(all[0].usable());
+        assert!(all[1].features.is_empty());
+        assert!(!all[1].usable(), "a node that does not respond runs nothing");
+        assert_eq!(parse_nodes(output, true).len(), 1, "only the default partition's nodes");
+        for state in ["drain", "futr", "down", "maint"] {
+            assert!(!Node { name: "n".into(), features: vec![], state: state.into() }.usable(), "{state}");
+        }
+        for state in ["idle", "mix", "alloc", "comp"] {
+            assert!(Node { name: "n".into(), features: vec![], state: state.into() }.usable(), "{state}");
+        }
+    }
+
+    #[test]
+    fn job_ids_states_and_exit_codes_are_read() {
+        assert_eq!(parse_job_id("42\n"), Some(42));
+        assert_eq!(parse_job_id("42;cluster\n"), Some(42));
+        assert_eq!(parse_job_id("sbatch: warning\n"), None);
+        let states = parse_states("1|FAILED|NonZeroExitCode|localhost\n4|PENDING|Resources|\n3|RUNNING|None|n1\n");
+        assert_eq!(states[&1].state, "FAILED");
+        assert!(states[&1].is_final());
+        assert!(!states[&4].is_final());
+        assert_eq!(states[&3].reason, "", "`None` is no reason");
+        assert_eq!(states[&3].node, "n1");
+        assert_eq!(parse_exit_code("JobId=1 JobState=FAILED ExitCode=3:0 DerivedExitCode=0:0"), Some((3, 0)));
+        assert_eq!(parse_exit_code("JobId=1"), None);
+    }
+
+    #[test]
+    fn a_feature_no_node_has_is_unsatisfiable_and_a_dead_controller_is_not() {
+        let refused = "`sbatch` failed (exit code 1): sbatch: error: Batch job submission failed: Invalid feature \
+                       specification";
+        assert!(matches!(classify_refusal(refused), Refused::Unsatisfiable(_)));
+        let down = "`sbatch` failed (exit code 1): sbatch: error: Batch job submission failed: Unable to contact \
+                    slurm controller (connect failure)";
+        assert!(matches!(classify_refusal(down), Refused::Other(_)));
+    }
+}
