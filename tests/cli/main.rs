@@ -13,5 +13,6 @@ mod rounds;
 mod run;
 mod schedule;
 mod serve;
+mod slurm;
 mod support;
 mod why;

@@ -228,6 +228,11 @@ impl Bakeoff {
         self
     }
 
+    /// The command as built so far, for a test that starts it its own way.
+    pub(crate) fn command(&mut self) -> &mut Command {
+        &mut self.command
+    }
+
     /// The process, started and not waited for.
     pub(crate) fn spawn(&mut self) -> std::process::Child {
         self.command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap()

@@ -189,8 +189,25 @@ impl Slurm {
         parse_exit_code(&output)
     }
 
+    /// Sends `signal` to the batch step of each of `ids` alone: the process the job's script
+    /// became, not its children.
+    pub(super) async fn signal_batch(&self, ids: &[u64], signal: &str) -> Result<(), String> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        for chunk in ids.chunks(IDS_PER_QUERY) {
+            let mut args = vec!["--quiet".to_owned(), "--batch".to_owned(), format!("--signal={signal}")];
+            args.extend(chunk.iter().map(u64::to_string));
+            ask(&self.scancel, args).await?;
+        }
+        Ok(())
+    }
+
     /// Cancels `ids` (those already over are left as they are).
     pub(super) async fn cancel(&self, ids: &[u64]) -> Result<(), String> {
+        if ids.is_empty() {
+            return Ok(());
+        }
         for chunk in ids.chunks(IDS_PER_QUERY) {
             let mut args = vec!["--quiet".to_owned()];
             args.extend(chunk.iter().map(u64::to_string));

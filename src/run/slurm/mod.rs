@@ -38,6 +38,8 @@ const FIRST_POLL: Duration = Duration::from_millis(250);
 const LONGEST_POLL: Duration = Duration::from_secs(5);
 /// Time a job may take beyond its cells' timeouts (bakeoff's start, probes, a model's hash).
 const JOB_MARGIN: Duration = Duration::from_secs(600);
+/// Job states in which Slurm ended the job's processes itself.
+const ENDED_BY_SLURM: [&str; 5] = ["CANCELLED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "OUT_OF_MEMORY"];
 /// How long to wait, after cancelling, for running jobs to stop their cells.
 const CANCEL_WAIT: Duration = Duration::from_secs(60);
 
@@ -71,6 +73,8 @@ struct Job {
     on_node: HashMap<String, PlannedOnNode>,
     /// Cells whose outcome this run has counted.
     settled: HashSet<usize>,
+    /// The hash of each cell the node recorded.
+    recorded: HashMap<usize, String>,
 }
 
 /// What the dispatching loop keeps.
@@ -139,14 +143,14 @@ impl SlurmExecutor<'_> {
         }
         let started = Instant::now();
         let mut submissions = 0usize;
-        for unit in work {
-            for &index in unit.cells() {
-                match dispatch.planned[index].decision {
-                    Decision::Cached => dispatch.summary.cached += 1,
-                    Decision::FailedBefore { .. } => dispatch.summary.failed_before += 1,
-                    _ => {}
-                }
+        for planned in dispatch.planned {
+            match planned.decision {
+                Decision::Cached => dispatch.summary.cached += 1,
+                Decision::FailedBefore { .. } => dispatch.summary.failed_before += 1,
+                _ => {}
             }
+        }
+        for unit in work {
             let cells: Vec<usize> =
                 unit.cells().iter().copied().filter(|&index| submitted(&dispatch.planned[index].decision)).collect();
             if cells.is_empty() {
@@ -199,18 +203,15 @@ impl SlurmExecutor<'_> {
             }
             let requests = *stop.borrow();
             if requests > 0 && cancelled_at.is_none() {
-                if let Err(reason) = slurm.cancel(&open).await {
-                    dispatch.note(format!("warning: cannot cancel the jobs: {reason}"));
-                }
-                let list = open.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
-                dispatch.note(format!("cancelled Slurm job(s) {list}"));
-                dispatch.cancelled = true;
-                dispatch.summary.interrupted = true;
+                self.cancel(slurm, &open, dispatch).await;
                 cancelled_at = Some(Instant::now());
                 pause = FIRST_POLL;
             }
             if requests > 1 || cancelled_at.is_some_and(|at| at.elapsed() > CANCEL_WAIT + self.options.grace) {
-                // Cancelled already; not waited for any longer.
+                // Whatever still runs is cancelled outright, and not waited for.
+                if let Err(reason) = slurm.cancel(&open).await {
+                    dispatch.note(format!("warning: cannot cancel Slurm job(s): {reason}"));
+                }
                 return Ok(());
             }
             tokio::select! {
@@ -277,6 +278,31 @@ impl SlurmExecutor<'_> {
         }
     }
 
+    /// Ctrl-C: queued jobs are cancelled; a running job's bakeoff is sent SIGTERM alone
+    /// (`scancel --batch`), so that it stops its cell as a local run does and records nothing
+    /// for it, where a plain `scancel` would signal the cell's processes behind its back.
+    async fn cancel(&self, slurm: &Slurm, open: &[u64], dispatch: &mut Dispatch<'_>) {
+        // What runs now, not at the last poll.
+        let states = slurm.states(open).await.unwrap_or_default();
+        let running = |id: &u64| {
+            let state = states.get(id).or_else(|| dispatch.jobs.iter().find(|job| job.id == *id)?.state.as_ref());
+            state.is_some_and(|state| matches!(state.state.as_str(), "RUNNING" | "CONFIGURING"))
+        };
+        let (running, queued): (Vec<u64>, Vec<u64>) = open.iter().partition(|id| running(id));
+        for (ids, result) in
+            [(&queued, slurm.cancel(&queued).await), (&running, slurm.signal_batch(&running, "TERM").await)]
+        {
+            if let Err(reason) = result {
+                let list = ids.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+                dispatch.note(format!("warning: cannot cancel Slurm job(s) {list}: {reason}"));
+            }
+        }
+        let list = open.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+        dispatch.note(format!("cancelled Slurm job(s) {list}"));
+        dispatch.cancelled = true;
+        dispatch.summary.interrupted = true;
+    }
+
     /// Submits one job for `cells` and tells the progress output. Returns whether a job was
     /// submitted; when Slurm refuses it, its cells are blocked or failed with the reason.
     async fn submit(
@@ -318,6 +344,7 @@ impl SlurmExecutor<'_> {
                     node: String::new(),
                     on_node: HashMap::new(),
                     settled: HashSet::new(),
+                    recorded: HashMap::new(),
                 };
                 let what = job_label(&job, dispatch.planned);
                 let phase = if attempt == 1 {
@@ -413,6 +440,7 @@ impl SlurmExecutor<'_> {
                         continue;
                     }
                     job.settled.insert(index);
+                    job.recorded.insert(index, hash);
                     match record.status {
                         Status::Ok => dispatch.summary.ok += 1,
                         Status::Blocked => dispatch.summary.blocked += 1,
@@ -437,7 +465,10 @@ impl SlurmExecutor<'_> {
     }
 
     /// A job is over: its cells without an outcome fail with the job's state, or go to a new
-    /// job when `retries` allow (not after a cancellation). Returns the cells to resubmit.
+    /// job when `retries` allow (not after a cancellation). Cells the node recorded as killed
+    /// by a signal when Slurm ended the job (cancelled, out of time, its node failed) take the
+    /// job's state as their reason: the node saw only the signal. Returns the cells to
+    /// resubmit.
     async fn settle(
         &self,
         slurm: &Slurm,
@@ -447,13 +478,14 @@ impl SlurmExecutor<'_> {
     ) -> Result<Option<(Vec<usize>, u32, u32)>, Error> {
         let job = &dispatch.jobs[position];
         let left: Vec<usize> = job.cells.iter().copied().filter(|index| !job.settled.contains(index)).collect();
-        if left.is_empty() {
-            return Ok(None);
-        }
         if dispatch.cancelled {
             for &index in &left {
                 dispatch.note(format!("interrupted {}: no result recorded", dispatch.planned[index].cell.id));
             }
+            return Ok(None);
+        }
+        let ended_by_slurm = state.as_ref().is_some_and(|state| ENDED_BY_SLURM.contains(&state.state.as_str()));
+        if left.is_empty() && !ended_by_slurm {
             return Ok(None);
         }
         let id = job.id;
@@ -489,6 +521,14 @@ impl SlurmExecutor<'_> {
         if name == "COMPLETED" {
             reason.push_str(" without a result for the cell (did its manifest change after it was submitted?)");
         }
+        let status = if name == "TIMEOUT" { Status::TimedOut } else { Status::Failed };
+        if ended_by_slurm {
+            self.blame_the_job(position, &reason, status, dispatch)?;
+        }
+        if left.is_empty() {
+            return Ok(None);
+        }
+        let job = &dispatch.jobs[position];
         if name != "CANCELLED" && job.attempt < job.attempts {
             let (attempt, attempts) = (job.attempt + 1, job.attempts);
             dispatch.note(format!("{reason}; submitting its {} cell(s) again ({attempt}/{attempts})", left.len()));
@@ -501,7 +541,6 @@ impl SlurmExecutor<'_> {
             signal: exit.map(|(_, signal)| signal).filter(|signal| *signal != 0),
             log_tail: log_tail(&output),
         };
-        let status = if name == "TIMEOUT" { Status::TimedOut } else { Status::Failed };
         let job = &dispatch.jobs[position];
         let slurm_job = SlurmJob { job_id: id, node: node.clone() };
         let attempt = job.attempt;
@@ -524,6 +563,31 @@ impl SlurmExecutor<'_> {
             self.write_failure(record, dispatch)?;
         }
         Ok(None)
+    }
+
+    /// The cells of a job Slurm ended that the node recorded as killed by SIGTERM or SIGKILL
+    /// (Slurm signals every process of the job, the cell's too) failed because of the job:
+    /// their records say so.
+    fn blame_the_job(
+        &self,
+        position: usize,
+        reason: &str,
+        status: Status,
+        dispatch: &Dispatch<'_>,
+    ) -> Result<(), Error> {
+        for hash in dispatch.jobs[position].recorded.values() {
+            let Ok(Some(mut record)) = self.store.read(hash) else { continue };
+            let Some(failure) = &mut record.failure else { continue };
+            if record.status != Status::Failed || !matches!(failure.signal, Some(libc::SIGTERM | libc::SIGKILL)) {
+                continue;
+            }
+            failure.reason = format!("{reason}; the cell was {}", failure.reason);
+            record.status = status;
+            self.store.write(&record)?;
+            dispatch.note(finished_line(&record.cell, &record, describe_metrics));
+            let _ = dispatch.events.send(Event::Landed(Box::new(record)));
+        }
+        Ok(())
     }
 
     /// Records a cell the job could not give a result, counting it failed. An earlier record of
