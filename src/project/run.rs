@@ -62,6 +62,11 @@ impl Project {
             })?),
             Some(_) => None,
         };
+        if matches!(request.executor, Executor::Slurm { .. }) && request.job.is_none() {
+            for line in crate::run::stop_leftover_jobs(self.store.root(), request.grace) {
+                eprintln!("{line}");
+            }
+        }
         let (cells, toolboxes) = self.resolve_with_toolboxes(&loaded, &host)?;
         // The report covers every cell, also those `--only` leaves out of this run.
         let expected: Vec<ExpectedCell> = cells.iter().map(ExpectedCell::of).collect();

@@ -31,7 +31,7 @@ pub use leftovers::{Started, Tracker, stop_leftovers};
 pub use metrics::{bench_metrics, command_metrics};
 pub use realise::{Realised, create, refresh};
 pub use run_lock::{RunLock, acquire};
-pub use slurm::{JobLog, SlurmExecutor, jobs_dir};
+pub use slurm::{JobLog, SlurmExecutor, jobs_dir, stop_leftover_jobs};
 pub use supervisor::{ChildResult, Exit, capture, supervise};
 
 #[cfg(test)]

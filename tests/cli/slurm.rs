@@ -308,6 +308,67 @@ fn ctrl_c_cancels_every_job_it_submitted() {
     );
 }
 
+/// A dispatcher killed outright (SIGKILL: no chance to cancel) leaves its jobs queued and
+/// running; the next Slurm run on the store stops them before it plans (the running one's
+/// bakeoff stops its cell and records nothing), then runs the cells that have no result.
+#[test]
+fn the_next_run_cancels_what_a_killed_dispatcher_left_queued() {
+    let cluster = Cluster::get();
+    let name = "bakeoff-orphaned-on-node";
+    let _jobs = Jobs { cluster: &cluster, names: vec![name] };
+    let llama = Llama::get();
+    let directory = project(&[(
+        "experiments/orphaned.kdl",
+        r#"experiment "orphaned-on-node" {
+    matrix { seconds "0.0271" "6.2828" "0.0272" }
+    command { args "sleep" "{seconds}" }
+}
+"#,
+    )]);
+    let mut child = llama.bakeoff(directory.path()).args(["run", "--no-progress", "--executor", "slurm"]).spawn();
+    cluster.wait_for("the long cell's job to run", || processes_matching("sleep 6.2828") == 1);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let left: Vec<u64> = cluster.active(name, directory.path()).into_iter().map(|(id, _)| id).collect();
+    assert!(!left.is_empty(), "the killed dispatcher's jobs are still there");
+    let ledger = std::fs::read_to_string(directory.path().join("results/slurm/submitted.json")).unwrap();
+    assert!(left.iter().all(|id| ledger.contains(&id.to_string())), "{ledger} {left:?}");
+
+    let next = llama.bakeoff(directory.path()).args(["run", "--no-progress", "--executor", "slurm"]).run();
+    // The jobs that had not ended by then (one may have finished in between).
+    let line = next
+        .stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("cancelled the Slurm job(s) an earlier run left: "))
+        .unwrap_or_else(|| panic!("{}", next.stderr));
+    let cancelled: Vec<u64> = line.split(", ").map(|id| id.parse().unwrap()).collect();
+    assert!(cancelled.iter().all(|id| left.contains(id)), "{cancelled:?} {left:?}");
+    assert!(!cancelled.is_empty());
+    assert_eq!(next.code, 0, "{}", next.stderr);
+    assert_eq!(next.stdout, "3 cells: 2 ran (2 ok, 0 failed), 1 cached, 0 blocked\n", "{}", next.stderr);
+    let recorded = records(directory.path());
+    assert_eq!(recorded.len(), 3, "{}", next.stderr);
+    assert!(recorded.iter().all(|record| record.status == Status::Ok), "{recorded:#?}");
+    assert_eq!(processes_matching("sleep 6.2828"), 0);
+    assert!(cluster.active(name, directory.path()).is_empty());
+}
+
+/// A feature Slurm could not read in a constraint is a manifest error at its place.
+#[test]
+fn a_feature_slurm_cannot_read_is_a_manifest_error() {
+    let directory = project(&[
+        ("toolboxes/t.kdl", "toolbox \"rocm\" {\n    features \"rocm\" \"gfx1151&x\"\n}\n"),
+        (
+            "experiments/x.kdl",
+            "experiment \"x\" {\n    matrix { toolbox \"rocm\" }\n    command { args \"true\" }\n}\n",
+        ),
+    ]);
+    let check = crate::support::Bakeoff::new(directory.path()).args(["check"]).run();
+    assert_eq!(check.code, 2, "{}", check.stderr);
+    assert!(check.stderr.contains("`&` is not allowed in a feature name"), "{}", check.stderr);
+    assert!(check.stderr.contains("t.kdl:2:"), "points at the value: {}", check.stderr);
+}
+
 /// Without Slurm's clients, or with a controller that does not answer: one error naming what
 /// is missing, and nothing submitted.
 #[test]

@@ -137,10 +137,8 @@ impl SlurmExecutor<'_> {
         dispatch: &mut Dispatch<'_>,
         mut stop: StopSignal,
     ) -> Result<(), Error> {
+        // An earlier run's jobs were stopped before this run planned (`stop_leftover_jobs`).
         let ledger = Ledger { path: jobs_dir(self.store.root()).join("submitted.json") };
-        for line in ledger.cancel_leftovers(slurm).await {
-            dispatch.note(line);
-        }
         let started = Instant::now();
         let mut submissions = 0usize;
         for planned in dispatch.planned {
@@ -723,29 +721,74 @@ impl Ledger {
         let _ = std::fs::remove_file(&self.path);
     }
 
-    /// Cancels what an earlier run submitted and did not see end; lines saying what.
-    async fn cancel_leftovers(&self, slurm: &Slurm) -> Vec<String> {
+    /// The jobs an earlier run wrote down.
+    fn read(&self) -> Vec<u64> {
         let Ok(bytes) = std::fs::read(&self.path) else { return Vec::new() };
-        let ids: Vec<u64> = serde_json::from_slice::<serde_json::Value>(&bytes)
+        serde_json::from_slice::<serde_json::Value>(&bytes)
             .ok()
             .and_then(|value| value.get("jobs").cloned())
             .and_then(|jobs| serde_json::from_value(jobs).ok())
-            .unwrap_or_default();
-        let Ok(states) = slurm.states(&ids).await else { return Vec::new() };
+            .unwrap_or_default()
+    }
+}
+
+/// Before a Slurm run plans: the jobs an earlier run submitted and did not see end (it was
+/// killed outright) are stopped the way Ctrl-C stops them (queued ones cancelled, a running
+/// one's bakeoff sent SIGTERM so that it records nothing for its cell) and waited for, so the
+/// plan sees what they recorded and nothing of theirs runs beside this run's jobs. Returns
+/// lines saying what was stopped. Without Slurm's clients there is nothing to do here (the run
+/// then says what is missing).
+pub fn stop_leftover_jobs(store_root: &std::path::Path, grace: Duration) -> Vec<String> {
+    let ledger = Ledger { path: jobs_dir(store_root).join("submitted.json") };
+    let ids = ledger.read();
+    let Ok(slurm) = Slurm::find(None) else { return Vec::new() };
+    if ids.is_empty() {
+        return Vec::new();
+    }
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return Vec::new() };
+    let lines = runtime.block_on(async {
+        let Ok(states) = slurm.states(&ids).await else {
+            return vec!["warning: cannot ask Slurm about the jobs an earlier run left".to_owned()];
+        };
         let open: Vec<u64> =
-            ids.into_iter().filter(|id| states.get(id).is_some_and(|state| !state.is_final())).collect();
-        self.clear();
+            ids.iter().copied().filter(|id| states.get(id).is_some_and(|state| !state.is_final())).collect();
         if open.is_empty() {
             return Vec::new();
         }
-        let list = open.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
-        match slurm.cancel(&open).await {
-            Ok(()) => vec![format!("cancelled the Slurm job(s) an earlier run left: {list}")],
-            Err(reason) => {
-                vec![format!("warning: cannot cancel the Slurm job(s) an earlier run left ({list}): {reason}")]
+        let (running, queued): (Vec<u64>, Vec<u64>) =
+            open.iter().partition(|id| states.get(id).is_some_and(|state| state.state == "RUNNING"));
+        let mut problems = Vec::new();
+        for result in [slurm.cancel(&queued).await, slurm.signal_batch(&running, "TERM").await] {
+            if let Err(reason) = result {
+                problems.push(reason);
             }
         }
-    }
+        let deadline = Instant::now() + grace + Duration::from_secs(30);
+        loop {
+            let left = match slurm.states(&open).await {
+                Ok(states) => {
+                    open.iter().copied().filter(|id| states.get(id).is_some_and(|state| !state.is_final())).collect()
+                }
+                Err(_) => Vec::new(),
+            };
+            if left.is_empty() {
+                break;
+            }
+            if Instant::now() > deadline {
+                if let Err(reason) = slurm.cancel(&left).await {
+                    problems.push(reason);
+                }
+                break;
+            }
+            tokio::time::sleep(FIRST_POLL).await;
+        }
+        let list = open.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+        let mut lines = vec![format!("cancelled the Slurm job(s) an earlier run left: {list}")];
+        lines.extend(problems.into_iter().map(|reason| format!("warning: {reason}")));
+        lines
+    });
+    ledger.clear();
+    lines
 }
 
 #[cfg(test)]
