@@ -159,6 +159,8 @@ fn bench_cells_run_as_jobs_and_record_what_a_local_run_does() {
     assert!(completion.contains("JobState=COMPLETED") && completion.contains("Name=bakeoff-on-nodes"), "{completion}");
     assert_eq!(cluster.jobs("bakeoff-on-nodes", directory.path()).len(), 1, "the blocked cells were never submitted");
     assert!(cluster.active("bakeoff-on-nodes", directory.path()).is_empty());
+    let ignore = std::fs::read_to_string(directory.path().join("results/slurm/.gitignore")).unwrap();
+    assert!(ignore.lines().any(|line| line == "*"), "job logs are not results to commit: {ignore}");
     // The dispatcher wrote the report from the node's records.
     let report = std::fs::read_to_string(directory.path().join("results/on-nodes/README.md")).unwrap();
     assert!(report.contains("tg4"), "{report}");

@@ -134,8 +134,16 @@ impl Slurm {
         Ok(nodes)
     }
 
-    /// Submits `spec` and returns the job's id.
+    /// Submits `spec` and returns the job's id. A partition whose `MaxTime` is below the
+    /// job's time limit refuses it: it is submitted again with the partition's own limit.
     pub(super) async fn submit(&self, spec: &JobSpec) -> Result<u64, Refused> {
+        match self.submit_with(spec, Some(spec.minutes.max(1))).await {
+            Err(Refused::Other(reason)) if reason.contains("time limit") => self.submit_with(spec, None).await,
+            submitted => submitted,
+        }
+    }
+
+    async fn submit_with(&self, spec: &JobSpec, minutes: Option<u64>) -> Result<u64, Refused> {
         let mut args = vec![
             "--parsable".to_owned(),
             "--exclusive".to_owned(),
@@ -144,8 +152,10 @@ impl Slurm {
             format!("--job-name={}", spec.name),
             format!("--output={}", spec.output.display()),
             format!("--chdir={}", spec.directory.display()),
-            format!("--time={}", spec.minutes.max(1)),
         ];
+        if let Some(minutes) = minutes {
+            args.push(format!("--time={minutes}"));
+        }
         if let Some(partition) = &self.partition {
             args.push(format!("--partition={partition}"));
         }

@@ -122,6 +122,19 @@ impl Executor for SlurmExecutor<'_> {
     }
 }
 
+/// `results/slurm/`, made with a `.gitignore` of its own: job logs and outputs are this
+/// cluster's scratch, not results to commit.
+fn prepare_jobs_dir(store_root: &std::path::Path) -> Result<(), Error> {
+    let directory = jobs_dir(store_root);
+    let io = |source| Error::Io { what: format!("cannot create `{}`", directory.display()), source };
+    std::fs::create_dir_all(&directory).map_err(io)?;
+    let ignore = directory.join(".gitignore");
+    if !ignore.exists() {
+        std::fs::write(&ignore, "# Slurm job logs and outputs, written by bakeoff: not results.\n*\n").map_err(io)?;
+    }
+    Ok(())
+}
+
 /// Whether a cell of the plan goes to the cluster: one to run, and one blocked here (this
 /// machine's facts and toolboxes are not the nodes'; the node decides for itself).
 fn submitted(decision: &Decision) -> bool {
@@ -323,12 +336,7 @@ impl SlurmExecutor<'_> {
             // Each node names itself, whatever this machine is called.
             command: format!("unset BAKEOFF_HOST_NAME; exec {}", super::realise::shell_words(&command)),
         };
-        if let Err(error) = std::fs::create_dir_all(jobs_dir(self.store.root())) {
-            return Err(Error::Io {
-                what: format!("cannot create `{}`", jobs_dir(self.store.root()).display()),
-                source: error,
-            });
-        }
+        prepare_jobs_dir(self.store.root())?;
         match slurm.submit(&spec).await {
             Ok(id) => {
                 let job = Job {
