@@ -113,6 +113,15 @@ experiment "on-nodes" {
 }
 "#;
 
+/// A project whose experiment `name` has one `sleep SECONDS` cell per value, each its own job.
+fn sleeping(name: &str, seconds: &[&str]) -> tempfile::TempDir {
+    let values = seconds.iter().map(|value| format!("\"{value}\"")).collect::<Vec<_>>().join(" ");
+    let manifest = format!(
+        "experiment \"{name}\" {{\n    matrix {{ seconds {values} }}\n    command {{ args \"sleep\" \"{{seconds}}\" }}\n}}\n"
+    );
+    project(&[("experiments/sleeping.kdl", manifest.as_str())])
+}
+
 /// A record without what differs between two measurements of the same cell on the same host:
 /// the numbers, the raw output, when it ran, and which job ran it.
 fn what_it_is(record: &CellRecord) -> serde_json::Value {
@@ -266,14 +275,7 @@ fn ctrl_c_cancels_every_job_it_submitted() {
     let name = "bakeoff-interrupted-on-node";
     let _jobs = Jobs { cluster: &cluster, names: vec![name] };
     let llama = Llama::get();
-    let directory = project(&[(
-        "experiments/interrupted.kdl",
-        r#"experiment "interrupted-on-node" {
-    matrix { seconds "27.1828" "27.1829" "27.1830" }
-    command { args "sleep" "{seconds}" }
-}
-"#,
-    )]);
+    let directory = sleeping("interrupted-on-node", &["27.1828", "27.1829", "27.1830"]);
     let (stdout, stderr) = (directory.path().join("stdout"), directory.path().join("stderr"));
     let mut child = llama
         .bakeoff(directory.path())
@@ -319,14 +321,7 @@ fn the_next_run_cancels_what_a_killed_dispatcher_left_queued() {
     let name = "bakeoff-orphaned-on-node";
     let _jobs = Jobs { cluster: &cluster, names: vec![name] };
     let llama = Llama::get();
-    let directory = project(&[(
-        "experiments/orphaned.kdl",
-        r#"experiment "orphaned-on-node" {
-    matrix { seconds "0.0271" "6.2828" "0.0272" }
-    command { args "sleep" "{seconds}" }
-}
-"#,
-    )]);
+    let directory = sleeping("orphaned-on-node", &["0.0271", "6.2828", "0.0272"]);
     let mut child = llama.bakeoff(directory.path()).args(["run", "--no-progress", "--executor", "slurm"]).spawn();
     cluster.wait_for("the long cell's job to run", || processes_matching("sleep 6.2828") == 1);
     child.kill().unwrap();

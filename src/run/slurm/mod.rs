@@ -362,25 +362,13 @@ impl SlurmExecutor<'_> {
                 dispatch.jobs.push(job);
                 Ok(true)
             }
-            Err(Refused::Unsatisfiable(reason)) => {
+            Err(refused) => {
+                let (status, reason) = match refused {
+                    Refused::Unsatisfiable(reason) => (Status::Blocked, format!("Slurm refused the job: {reason}")),
+                    Refused::Other(reason) => (Status::Failed, format!("cannot submit the job: {reason}")),
+                };
                 for &index in &cells {
-                    self.record_unsubmitted(
-                        index,
-                        Status::Blocked,
-                        &format!("Slurm refused the job: {reason}"),
-                        dispatch,
-                    )?;
-                }
-                Ok(false)
-            }
-            Err(Refused::Other(reason)) => {
-                for &index in &cells {
-                    self.record_unsubmitted(
-                        index,
-                        Status::Failed,
-                        &format!("cannot submit the job: {reason}"),
-                        dispatch,
-                    )?;
+                    self.record_unsubmitted(index, status, &reason, dispatch)?;
                 }
                 Ok(false)
             }
