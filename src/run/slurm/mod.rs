@@ -227,7 +227,12 @@ impl SlurmExecutor<'_> {
             }
             tokio::select! {
                 () = tokio::time::sleep(pause) => {}
-                _ = stop.changed() => continue,
+                changed = stop.changed() => match changed {
+                    // A stop request: cancel at the top of the loop.
+                    Ok(()) => continue,
+                    // No signal handling (the handlers could not be set up): just wait.
+                    Err(_) => tokio::time::sleep(pause).await,
+                },
             }
             let states = match slurm.states(&open).await {
                 Ok(states) => {
