@@ -88,20 +88,21 @@ impl Project {
             job: request.job.clone(),
         };
         let work = schedule(&planned, &tested, request.load_groups);
+        let local = |context, options| LocalExecutor {
+            manifests: &loaded.manifests,
+            host: &host,
+            store: &self.store,
+            context,
+            options,
+        };
         if let Some(job) = &request.job {
-            let mut log = JobLog::create(self.store.root(), job.job_id).map_err(|source| Error::Io {
+            let cannot_write = |source| Error::Io {
                 what: format!("cannot write the job's log under `{}`", self.store.root().display()),
                 source,
-            })?;
-            let io = |path: &std::path::Path| {
-                let what = format!("cannot write `{}`", path.display());
-                move |source| Error::Io { what, source }
             };
-            log.planned(&job.node, &planned, &host).map_err(io(log.path()))?;
-            let mut observer = JobObserver { log };
-            let executor =
-                LocalExecutor { manifests: &loaded.manifests, host: &host, store: &self.store, context, options };
-            let summary = executor.run(&planned, &work, &mut observer)?;
+            let mut log = JobLog::create(self.store.root(), job.job_id).map_err(cannot_write)?;
+            log.planned(&job.node, &planned, &host).map_err(cannot_write)?;
+            let summary = local(context, options).run(&planned, &work, &mut JobObserver { log })?;
             return Ok(RunOutcome { summary, notes: Vec::new() });
         }
         let mut observer = ReportObserver {
@@ -110,11 +111,7 @@ impl Project {
             finished: BTreeSet::new(),
         };
         let summary = match &request.executor {
-            Executor::Local => {
-                let executor =
-                    LocalExecutor { manifests: &loaded.manifests, host: &host, store: &self.store, context, options };
-                executor.run(&planned, &work, &mut observer)?
-            }
+            Executor::Local => local(context, options).run(&planned, &work, &mut observer)?,
             Executor::Slurm { partition } => {
                 let executor = SlurmExecutor {
                     manifests: &loaded.manifests,

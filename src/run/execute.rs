@@ -176,7 +176,7 @@ impl LocalExecutor<'_> {
             // beside what this run measures.
             let running = match &self.options.job {
                 None => self.store.running_path(),
-                Some(_) => self.store.root().join(format!(".running-{}.json", self.host.id)),
+                Some(_) => self.store.job_running_path(&self.host.id),
             };
             for line in stop_leftovers(&running, self.options.grace).await {
                 let _ = events.send(Event::Note(format!("stopped what an earlier run left running: {line}")));
@@ -533,11 +533,7 @@ impl LocalExecutor<'_> {
         if !matches!(self.store.head(&cell.hash), Ok(None)) {
             return Ok(());
         }
-        let mut record = CellRecord::new(cell, self.host, Status::Blocked);
-        record.attempts = 0;
-        // When it was found blocked: the report shows a host's newest result of each cell.
-        record.timings.started_unix_ms = now_unix_ms();
-        record.failure = Some(reason_only(reasons.join("; ")));
+        let mut record = unrun_record(cell, self.host, Status::Blocked, reasons.join("; "));
         record.slurm.clone_from(&self.options.job);
         self.store.write(&record)?;
         let _ = walk.events.send(Event::Landed(Box::new(record)));
@@ -724,6 +720,16 @@ pub(super) fn bench_tokens(raw: &[serde_json::Value]) -> f64 {
             (number(record, "n_prompt") + number(record, "n_gen")) * repetitions
         })
         .sum()
+}
+
+/// The record of a cell that did not run (blocked, or its job never submitted): no attempt,
+/// the reason, and when it was found so (the report shows a host's newest result of a cell).
+pub(super) fn unrun_record(cell: &ResolvedCell, host: &HostFacts, status: Status, reason: String) -> CellRecord {
+    let mut record = CellRecord::new(cell, host, status);
+    record.attempts = 0;
+    record.timings.started_unix_ms = now_unix_ms();
+    record.failure = Some(reason_only(reason));
+    record
 }
 
 /// A failure that has a reason but no exit status or log of its own.

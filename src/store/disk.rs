@@ -65,6 +65,12 @@ impl Store {
         self.root.join(".running.json")
     }
 
+    /// What a Slurm job on host `host_id` started: nodes share the store, and each node stops
+    /// only what a job of its own left.
+    pub fn job_running_path(&self, host_id: &str) -> PathBuf {
+        self.root.join(format!(".running-{host_id}.json"))
+    }
+
     pub fn log_path(&self, hash: &str) -> PathBuf {
         self.root.join("logs").join(format!("{hash}.log"))
     }

@@ -23,7 +23,7 @@ pub use self::job_log::{JobLog, jobs_dir};
 use super::dispatch::{Event, Observer};
 use super::execute::{
     DEFAULT_TIMEOUT, Executor, RunOptions, RunSummary, describe_metrics, describe_server_metrics, drive, finished_line,
-    log_tail, now_unix_ms, reason_only,
+    log_tail, now_unix_ms, unrun_record,
 };
 use super::progress::Progress;
 use super::supervisor::StopSignal;
@@ -86,6 +86,7 @@ struct Dispatch<'p> {
     jobs: Vec<Job>,
     /// Set once Ctrl-C cancelled the jobs: unfinished cells are then not failures.
     cancelled: bool,
+    ledger: Ledger,
 }
 
 impl Dispatch<'_> {
@@ -97,13 +98,12 @@ impl Dispatch<'_> {
 impl Executor for SlurmExecutor<'_> {
     fn run(&self, planned: &[PlannedCell], work: &[Work], observer: &mut dyn Observer) -> Result<RunSummary, Error> {
         let slurm = Slurm::find(self.partition.clone()).map_err(|reason| Error::Slurm { reason })?;
-        let steps = planned.iter().filter(|planned| submitted(&planned.decision)).count();
+        // A progress step per cell that goes to the cluster.
         let estimates = planned
             .iter()
             .filter(|planned| submitted(&planned.decision))
             .map(|planned| self.options.estimates.get(&planned.cell.hash).copied())
-            .collect::<Vec<_>>();
-        debug_assert_eq!(estimates.len(), steps);
+            .collect();
         let progress = Progress::new(estimates, self.options.progress_bars);
         let stopping = "stopping: cancelling this run's Slurm jobs; press Ctrl-C again to stop waiting for them";
         drive(progress, observer, stopping, |events, stop| async move {
@@ -115,6 +115,8 @@ impl Executor for SlurmExecutor<'_> {
                 summary: RunSummary { cells: planned.len(), ..RunSummary::default() },
                 jobs: Vec::new(),
                 cancelled: false,
+                // An earlier run's jobs were stopped before this run planned (`stop_leftover_jobs`).
+                ledger: Ledger::of(self.store.root()),
             };
             self.dispatch(&slurm, &nodes, work, &mut dispatch, stop).await?;
             Ok(dispatch.summary)
@@ -150,8 +152,6 @@ impl SlurmExecutor<'_> {
         dispatch: &mut Dispatch<'_>,
         mut stop: StopSignal,
     ) -> Result<(), Error> {
-        // An earlier run's jobs were stopped before this run planned (`stop_leftover_jobs`).
-        let ledger = Ledger { path: jobs_dir(self.store.root()).join("submitted.json") };
         let started = Instant::now();
         let mut submissions = 0usize;
         for planned in dispatch.planned {
@@ -181,7 +181,6 @@ impl SlurmExecutor<'_> {
             let attempts = self.attempts(&cells, dispatch.planned);
             if self.submit(slurm, cells, 1, attempts, dispatch).await? {
                 submissions += 1;
-                ledger.write(&dispatch.jobs);
             }
         }
         if submissions > 0 {
@@ -190,20 +189,14 @@ impl SlurmExecutor<'_> {
             let rate = submissions as f64 / seconds.max(1e-9);
             dispatch.note(format!("submitted {submissions} Slurm job(s) in {seconds:.2} s ({rate:.1} per second)"));
         }
-        self.follow(slurm, dispatch, &mut stop, &ledger).await?;
-        ledger.clear();
+        self.follow(slurm, dispatch, &mut stop).await?;
+        dispatch.ledger.clear();
         Ok(())
     }
 
     /// Polls the jobs until every one is over, following their logs; cancels them all on the
     /// first stop request.
-    async fn follow(
-        &self,
-        slurm: &Slurm,
-        dispatch: &mut Dispatch<'_>,
-        stop: &mut StopSignal,
-        ledger: &Ledger,
-    ) -> Result<(), Error> {
+    async fn follow(&self, slurm: &Slurm, dispatch: &mut Dispatch<'_>, stop: &mut StopSignal) -> Result<(), Error> {
         let mut pause = FIRST_POLL;
         let mut cancelled_at: Option<Instant> = None;
         let mut squeue_failing = false;
@@ -286,9 +279,7 @@ impl SlurmExecutor<'_> {
                 }
             }
             for (cells, attempt, attempts) in resubmit {
-                if self.submit(slurm, cells, attempt, attempts, dispatch).await? {
-                    ledger.write(&dispatch.jobs);
-                }
+                self.submit(slurm, cells, attempt, attempts, dispatch).await?;
             }
             pause = if changed { FIRST_POLL } else { (pause * 2).min(LONGEST_POLL) };
         }
@@ -365,6 +356,7 @@ impl SlurmExecutor<'_> {
                 };
                 let _ = dispatch.events.send(Event::Started { what, phase });
                 dispatch.jobs.push(job);
+                dispatch.ledger.add(id);
                 Ok(true)
             }
             Err(refused) => {
@@ -614,10 +606,7 @@ impl SlurmExecutor<'_> {
         dispatch: &mut Dispatch<'_>,
     ) -> Result<(), Error> {
         let cell = &dispatch.planned[index].cell;
-        let mut record = CellRecord::new(cell, self.host, status);
-        record.attempts = 0;
-        record.timings.started_unix_ms = now_unix_ms();
-        record.failure = Some(reason_only(reason.to_owned()));
+        let record = unrun_record(cell, self.host, status, reason.to_owned());
         if status == Status::Failed {
             return self.write_failure(record, dispatch);
         }
@@ -704,18 +693,24 @@ fn unsatisfiable(nodes: &[Node], features: &[String], partition: Option<&str>) -
     })
 }
 
-/// The jobs a run has submitted and not seen end, in `results/slurm/submitted.json`, so that
-/// a run killed outright leaves none queued: the next Slurm run cancels them.
+/// The jobs a run has submitted and not seen end, one id a line in
+/// `results/slurm/submitted.txt` (appended as each is submitted, removed when the run has seen
+/// them all end), so that a run killed outright leaves none queued: the next Slurm run stops
+/// them.
 struct Ledger {
     path: PathBuf,
 }
 
 impl Ledger {
-    fn write(&self, jobs: &[Job]) {
-        let open: Vec<u64> = jobs.iter().filter(|job| !job.over).map(|job| job.id).collect();
-        let bytes = serde_json::to_vec(&serde_json::json!({ "pid": std::process::id(), "jobs": open }))
-            .expect("numbers serialise");
-        let _ = crate::atomic::write_atomic(&self.path, &bytes);
+    fn of(store_root: &std::path::Path) -> Self {
+        Self { path: jobs_dir(store_root).join("submitted.txt") }
+    }
+
+    /// Writes down job `id`. A job it could not write down is still followed by this run.
+    fn add(&self, id: u64) {
+        use std::io::Write as _;
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(&self.path);
+        let _ = file.and_then(|mut file| file.write_all(format!("{id}\n").as_bytes()));
     }
 
     fn clear(&self) {
@@ -724,12 +719,8 @@ impl Ledger {
 
     /// The jobs an earlier run wrote down.
     fn read(&self) -> Vec<u64> {
-        let Ok(bytes) = std::fs::read(&self.path) else { return Vec::new() };
-        serde_json::from_slice::<serde_json::Value>(&bytes)
-            .ok()
-            .and_then(|value| value.get("jobs").cloned())
-            .and_then(|jobs| serde_json::from_value(jobs).ok())
-            .unwrap_or_default()
+        let text = std::fs::read_to_string(&self.path).unwrap_or_default();
+        text.lines().filter_map(|line| line.trim().parse().ok()).collect()
     }
 }
 
@@ -740,7 +731,7 @@ impl Ledger {
 /// lines saying what was stopped. Without Slurm's clients there is nothing to do here (the run
 /// then says what is missing).
 pub fn stop_leftover_jobs(store_root: &std::path::Path, grace: Duration) -> Vec<String> {
-    let ledger = Ledger { path: jobs_dir(store_root).join("submitted.json") };
+    let ledger = Ledger::of(store_root);
     let ids = ledger.read();
     let Ok(slurm) = Slurm::find(None) else { return Vec::new() };
     if ids.is_empty() {
