@@ -217,27 +217,16 @@ fn failures_on_the_node_and_of_the_job_are_recorded_with_their_reasons() {
     let _jobs = Jobs { cluster: &cluster, names: vec!["bakeoff-exits-on-node", "bakeoff-cancelled-on-node"] };
     let llama = Llama::get();
     let directory = project(&[("experiments/failing.kdl", FAILING)]);
-    let (stdout, stderr) = (directory.path().join("stdout"), directory.path().join("stderr"));
-    let mut child = llama
-        .bakeoff(directory.path())
-        .args(["run", "--no-progress", "--executor", "slurm"])
-        .command_with_output(&stdout, &stderr)
-        .spawn()
-        .unwrap();
+    let run = SlurmRun::start(&llama, directory.path());
     cluster.wait_for("the sleeping cell's job to run", || {
         cluster.jobs("bakeoff-cancelled-on-node", directory.path()).iter().any(|(_, state)| state == "RUNNING")
             && processes_matching("sleep 31.4159") > 0
     });
     let (id, _) = cluster.jobs("bakeoff-cancelled-on-node", directory.path())[0].clone();
     assert!(Command::new("scancel").arg(id.to_string()).status().unwrap().success());
-    let status = child.wait().unwrap();
-    let stderr = std::fs::read_to_string(&stderr).unwrap();
-    assert_eq!(status.code(), Some(4), "{stderr}");
-    assert_eq!(
-        std::fs::read_to_string(&stdout).unwrap(),
-        "2 cells: 2 ran (0 ok, 2 failed), 0 cached, 0 blocked\n",
-        "{stderr}"
-    );
+    let (code, stdout, stderr) = run.finish();
+    assert_eq!(code, Some(4), "{stderr}");
+    assert_eq!(stdout, "2 cells: 2 ran (0 ok, 2 failed), 0 cached, 0 blocked\n", "{stderr}");
     assert!(!stderr.contains("submitting its"), "a cancelled job is not resubmitted: {stderr}");
 
     let recorded = records(directory.path());
@@ -276,13 +265,7 @@ fn ctrl_c_cancels_every_job_it_submitted() {
     let _jobs = Jobs { cluster: &cluster, names: vec![name] };
     let llama = Llama::get();
     let directory = sleeping("interrupted-on-node", &["27.1828", "27.1829", "27.1830"]);
-    let (stdout, stderr) = (directory.path().join("stdout"), directory.path().join("stderr"));
-    let mut child = llama
-        .bakeoff(directory.path())
-        .args(["run", "--no-progress", "--executor", "slurm"])
-        .command_with_output(&stdout, &stderr)
-        .spawn()
-        .unwrap();
+    let run = SlurmRun::start(&llama, directory.path());
     cluster.wait_for("one job running and the others queued", || {
         let jobs = cluster.jobs(name, directory.path());
         jobs.len() == 3
@@ -290,10 +273,9 @@ fn ctrl_c_cancels_every_job_it_submitted() {
             && processes_matching("sleep 27.18") == 1
     });
     assert_eq!(cluster.active(name, directory.path()).len(), 3);
-    interrupt(&child);
-    let status = child.wait().unwrap();
-    let stderr = std::fs::read_to_string(&stderr).unwrap();
-    assert_eq!(status.code(), Some(130), "{stderr}");
+    interrupt(&run.child);
+    let (code, _, stderr) = run.finish();
+    assert_eq!(code, Some(130), "{stderr}");
     assert!(stderr.contains("cancelled Slurm job(s)"), "{stderr}");
     assert!(
         cluster.active(name, directory.path()).is_empty(),
@@ -307,7 +289,7 @@ fn ctrl_c_cancels_every_job_it_submitted() {
     let recorded = records(directory.path());
     assert!(recorded.is_empty(), "an interrupted cell has no result: {recorded:#?}\n{stderr}");
     assert!(
-        !directory.path().join("results/slurm/submitted.json").exists(),
+        !directory.path().join("results/slurm/submitted.txt").exists(),
         "a run that saw its jobs end leaves none for the next to cancel"
     );
 }
@@ -328,7 +310,7 @@ fn the_next_run_cancels_what_a_killed_dispatcher_left_queued() {
     child.wait().unwrap();
     let left: Vec<u64> = cluster.active(name, directory.path()).into_iter().map(|(id, _)| id).collect();
     assert!(!left.is_empty(), "the killed dispatcher's jobs are still there");
-    let ledger = std::fs::read_to_string(directory.path().join("results/slurm/submitted.json")).unwrap();
+    let ledger = std::fs::read_to_string(directory.path().join("results/slurm/submitted.txt")).unwrap();
     assert!(left.iter().all(|id| ledger.contains(&id.to_string())), "{ledger} {left:?}");
 
     let next = llama.bakeoff(directory.path()).args(["run", "--no-progress", "--executor", "slurm"]).run();
@@ -412,17 +394,32 @@ fn partitions_are_checked_before_anything_is_submitted() {
     assert!(!Path::new(&directory.path().join("results/slurm")).exists());
 }
 
-trait WithOutput {
-    fn command_with_output(&mut self, stdout: &Path, stderr: &Path) -> &mut Command;
+/// `bakeoff run --executor slurm` started and not waited for, its stdout and stderr going to
+/// files in the project (read once it ends).
+struct SlurmRun {
+    child: std::process::Child,
+    stdout: PathBuf,
+    stderr: PathBuf,
 }
 
-impl WithOutput for crate::support::Bakeoff {
-    /// The command, its stdout and stderr going to files (read after it ends).
-    fn command_with_output(&mut self, stdout: &Path, stderr: &Path) -> &mut Command {
-        let command = self.command();
-        command
-            .stdout(Stdio::from(std::fs::File::create(stdout).unwrap()))
-            .stderr(Stdio::from(std::fs::File::create(stderr).unwrap()));
-        command
+impl SlurmRun {
+    fn start(llama: &Llama, project: &Path) -> Self {
+        let (stdout, stderr) = (project.join("stdout"), project.join("stderr"));
+        let child = llama
+            .bakeoff(project)
+            .args(["run", "--no-progress", "--executor", "slurm"])
+            .command()
+            .stdout(Stdio::from(std::fs::File::create(&stdout).unwrap()))
+            .stderr(Stdio::from(std::fs::File::create(&stderr).unwrap()))
+            .spawn()
+            .unwrap();
+        Self { child, stdout, stderr }
+    }
+
+    /// Waits for it: its exit code, stdout and stderr.
+    fn finish(mut self) -> (Option<i32>, String, String) {
+        let status = self.child.wait().unwrap();
+        let read = |path: &Path| std::fs::read_to_string(path).unwrap();
+        (status.code(), read(&self.stdout), read(&self.stderr))
     }
 }
