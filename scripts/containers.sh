@@ -22,16 +22,7 @@ log() { echo "containers: $*" >&2; }
 
 [ "$(id -u)" = 0 ] || { log "run me as root (apt-get, podman storage, a test user)"; exit 1; }
 
-packages=(podman runc podman-toolbox dbus debootstrap distrobox uidmap slirp4netns fuse-overlayfs procps)
-missing=()
-for package in "${packages[@]}"; do
-    dpkg-query -W -f '${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    log "installing ${missing[*]}"
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-fi
+scripts/apt-install.sh podman runc podman-toolbox dbus debootstrap distrobox uidmap slirp4netns fuse-overlayfs procps
 
 mkdir -p "$state"
 chmod 755 "$state"

@@ -41,15 +41,7 @@ case $command in
 esac
 
 [ "$(id -u)" = 0 ] || { log "run me as root (apt-get, munge's key, slurmd)"; exit 1; }
-missing=()
-for package in slurm-wlm munge; do
-    dpkg-query -W -f '${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    log "installing ${missing[*]}"
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-fi
+"$(dirname "$0")/apt-install.sh" slurm-wlm munge
 # Debian starts the services it installs where it can; ours run with their own configuration.
 for service in slurmctld slurmd munge; do
     systemctl stop "$service" >/dev/null 2>&1 || true
