@@ -22,7 +22,7 @@ log() { echo "containers: $*" >&2; }
 
 [ "$(id -u)" = 0 ] || { log "run me as root (apt-get, podman storage, a test user)"; exit 1; }
 
-scripts/apt-install.sh podman runc podman-toolbox dbus debootstrap distrobox uidmap slirp4netns fuse-overlayfs procps
+scripts/apt-install.sh podman catatonit runc podman-toolbox dbus debootstrap distrobox uidmap slirp4netns fuse-overlayfs procps
 
 mkdir -p "$state"
 chmod 755 "$state"

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::{ToolboxCommand, ToolboxNames};
+use super::{out, outln};
 use crate::Error;
 use crate::manifest::{Runner, Toolbox};
 use crate::project::Project;
@@ -73,14 +74,14 @@ fn status(project: &Project, toolboxes: &[&Toolbox], json: bool) -> Result<(), E
                 value
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows).expect("JSON values always serialise"));
+        outln!("{}", serde_json::to_string_pretty(&rows).expect("JSON values always serialise"));
         return Ok(());
     }
     let mut text = String::new();
     for inspection in &inspections {
         describe(&mut text, inspection, &blocked[inspection.name.as_str()]);
     }
-    print!("{text}");
+    out!("{text}");
     Ok(())
 }
 
@@ -118,7 +119,15 @@ fn describe(text: &mut String, inspection: &Inspection, requirements_fail: &[Str
         _ => {}
     }
     if inspection.problem.is_none() {
-        row("llama.cpp", inspection.llama_cpp.clone().unwrap_or_else(|| "(none found)".to_owned()));
+        let build = match (&inspection.llama_cpp, inspection.missing.is_empty()) {
+            (Some(build), _) => build.clone(),
+            (None, true) => "(it printed no version)".to_owned(),
+            (None, false) => "(none found)".to_owned(),
+        };
+        row("llama.cpp", build);
+    }
+    for reason in inspection.missing.values() {
+        row("missing", reason.clone());
     }
     if !inspection.devices.is_empty() {
         let devices: Vec<&str> =
@@ -158,7 +167,7 @@ fn realise(toolboxes: &[&Toolbox], act: impl for<'a> Fn(&'a Toolbox) -> Realisin
         match runtime.block_on(act(toolbox)) {
             Ok(realised) => {
                 for line in realised.lines {
-                    println!("{}: {line}", realised.toolbox);
+                    outln!("{}: {line}", realised.toolbox);
                 }
             }
             Err(reason) => {

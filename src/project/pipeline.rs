@@ -99,6 +99,15 @@ impl Project {
         Ok(loaded)
     }
 
+    /// [`Project::load`], or no manifests at all (only the built-in `host` toolbox) when the
+    /// project has none yet: for commands that are about this machine, not an experiment.
+    pub fn load_if_any(&self, targets: &[String]) -> Result<Loaded, Error> {
+        if targets.is_empty() && self.default_files().is_empty() {
+            return Ok(Loaded { manifests: manifest::load(&self.root, &[])?, selected: Vec::new() });
+        }
+        self.load(targets)
+    }
+
     /// [`Project::load`] without printing the warnings (for a second load in one command).
     pub fn load_quietly(&self, targets: &[String]) -> Result<Loaded, Error> {
         let (files, names): (Vec<&String>, Vec<&String>) = targets.iter().partition(|target| {
@@ -298,6 +307,9 @@ impl Project {
         cells: Vec<ResolvedCell>,
         selection: &Selection,
     ) -> Result<(Vec<PlannedCell>, Vec<CellRecord>), Error> {
+        selection
+            .check(&cells)
+            .map_err(|unmatched| Error::UnmatchedSelector { message: unmatched.message, help: unmatched.help })?;
         let mut heads = HashMap::new();
         let mut cells = cells;
         let found = parallel::map(&cells, |cell| self.store.head(&cell.hash));

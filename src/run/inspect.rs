@@ -38,6 +38,8 @@ pub struct Inspection {
     /// The image that runs: the container's own image, or the tag's for podman.
     pub running: Option<ImageView>,
     pub llama_cpp: Option<String>,
+    /// The llama.cpp programs the toolbox lacks, with why: its cells that run them are blocked.
+    pub missing: std::collections::BTreeMap<String, String>,
     /// `--device` arguments the toolbox's requirements give a podman or distrobox container.
     pub devices: Vec<String>,
     /// Why it cannot run here.
@@ -77,6 +79,7 @@ impl Inspection {
                 .flatten(),
             problem: self.problem.clone(),
             note: self.note.clone(),
+            missing: self.missing.clone(),
         }
     }
 
@@ -113,7 +116,7 @@ pub async fn inspect(toolbox: &Toolbox, depth: Depth) -> Inspection {
         return inspection;
     }
     if depth == Depth::Full {
-        match llama_cpp_build(toolbox, &inspection).await {
+        match llama_cpp_build(toolbox, &mut inspection).await {
             Ok(build) => inspection.llama_cpp = build,
             Err(problem) => inspection.problem = Some(problem),
         }
@@ -183,9 +186,22 @@ fn podman_path() -> Result<PathBuf, String> {
     })
 }
 
-/// `llama-bench --version` through the toolbox's own runner: `Ok(None)` when the toolbox has
-/// no llama-bench (it may run other commands), a problem when the runner itself fails.
-async fn llama_cpp_build(toolbox: &Toolbox, inspection: &Inspection) -> Result<Option<String>, String> {
+/// What `llama-bench --version` in a toolbox says about the llama.cpp there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Build {
+    /// The build's version line.
+    Found(String),
+    /// It ran and printed no version: not a llama.cpp we can name.
+    Unnamed,
+    /// The toolbox has no such program: its cells that run it cannot run.
+    Missing(String),
+}
+
+/// `llama-bench --version` through the toolbox's own runner (on the host, `llama-server
+/// --version` when only the server is there): the build, or the programs that are missing. A
+/// runner that fails (podman's own error, a container that does not start) is a problem with
+/// the runner's own words, never read as "no llama.cpp here".
+async fn llama_cpp_build(toolbox: &Toolbox, inspection: &mut Inspection) -> Result<Option<String>, String> {
     let name = toolbox.name.value.as_str();
     let mut context = LaunchContext::default();
     if let Some(image) = inspection.state().image_id {
@@ -193,30 +209,93 @@ async fn llama_cpp_build(toolbox: &Toolbox, inspection: &Inspection) -> Result<O
     }
     let label: String =
         name.chars().map(|character| if character.is_ascii_alphanumeric() { character } else { '-' }).collect();
-    let argv = ["llama-bench".to_owned(), "--version".to_owned()];
-    let Ok(launched) = launch(toolbox, &argv, &context, &format!("inspect-{label}-{}", std::process::id())) else {
-        // A host toolbox without llama-bench: nothing to record.
-        return Ok(None);
+    let label = format!("inspect-{label}-{}", std::process::id());
+    let mut missing = std::collections::BTreeMap::new();
+    let mut build = None;
+    match program_build(toolbox, "llama-bench", &context, &label).await? {
+        Build::Found(version) => build = Some(version),
+        Build::Unnamed => {}
+        Build::Missing(reason) => {
+            missing.insert("llama-bench".to_owned(), reason);
+        }
+    }
+    // On the host, whether llama-server is there is a look at PATH; in a container it would
+    // be another container start, so there llama-bench's run speaks for the image.
+    if toolbox.runner == Runner::Host {
+        match launch(toolbox, &["llama-server".to_owned()], &context, &label) {
+            Err(error) => {
+                missing.insert("llama-server".to_owned(), error.reason());
+            }
+            Ok(_) if build.is_none() => {
+                if let Build::Found(version) = program_build(toolbox, "llama-server", &context, &label).await? {
+                    build = Some(version);
+                }
+            }
+            Ok(_) => {}
+        }
+    }
+    inspection.missing = missing;
+    Ok(build)
+}
+
+/// Exit statuses of a container runner that are its own, not the program's: podman's 125 (the
+/// runner failed), 126 (the program cannot be invoked); 127 is "no such program".
+const RUNNER_FAILED: i32 = 125;
+const CANNOT_INVOKE: i32 = 126;
+const NOT_FOUND: i32 = 127;
+
+async fn program_build(
+    toolbox: &Toolbox,
+    program: &str,
+    context: &LaunchContext,
+    label: &str,
+) -> Result<Build, String> {
+    let name = toolbox.name.value.as_str();
+    let argv = [program.to_owned(), "--version".to_owned()];
+    let launched = match launch(toolbox, &argv, context, label) {
+        Ok(launched) => launched,
+        Err(error @ LaunchError::ProgramNotFound { .. }) => return Ok(Build::Missing(error.reason())),
+        Err(error) => return Err(error.reason()),
     };
     let command = launched.display();
     let result =
         capture(&launched, VERSION_TIMEOUT).await.map_err(|error| format!("cannot run `{command}`: {error}"))?;
     let output = String::from_utf8_lossy(&result.combined).into_owned();
     if let Some(version) = parse_version(&output) {
-        return Ok(Some(version));
+        return Ok(Build::Found(version));
     }
-    // toolbox run exits 0 even when the program is not there; its shell says so.
-    let not_found = output.contains("not found") || output.contains("No such file") || result.exit == Exit::Code(127);
+    let runner = toolbox.runner.name();
     match result.exit {
-        _ if not_found => Ok(None),
+        Exit::Code(0) => Ok(Build::Unnamed),
+        Exit::Code(NOT_FOUND) if toolbox.runner != Runner::Host => Ok(Build::Missing(format!(
+            "`{program}` is not in toolbox `{name}` ({runner} exit code {NOT_FOUND}: {}): its image must carry \
+             llama.cpp's binaries on PATH, or give the toolbox `bin-dir`",
+            podman::error_line(&output)
+        ))),
+        Exit::Code(code @ (RUNNER_FAILED | CANNOT_INVOKE)) if toolbox.runner != Runner::Host => {
+            let error = podman::error_line(&output);
+            let help = runner_help(&error).map(|help| format!("; {help}")).unwrap_or_default();
+            Err(format!("{runner} failed to run `{command}` (exit code {code}): {error}{help}"))
+        }
         Exit::TimedOut => Err(format!("`{command}` did not answer within {} s", VERSION_TIMEOUT.as_secs())),
-        Exit::Code(0) => Ok(None),
-        Exit::Code(code) => Err(format!("`{command}` failed (exit code {code}): {}", podman::last_line(&output))),
+        Exit::Code(code) => Err(format!("`{command}` failed (exit code {code}): {}", podman::error_line(&output))),
         Exit::Signal(signal) => {
-            Err(format!("`{command}` was killed by signal {signal}: {}", podman::last_line(&output)))
+            Err(format!("`{command}` was killed by signal {signal}: {}", podman::error_line(&output)))
         }
         Exit::Interrupted => Err(format!("`{command}` was interrupted")),
     }
+}
+
+/// What to do about a container runner's own error, where its cause is known.
+fn runner_help(error: &str) -> Option<&'static str> {
+    if error.contains("container-init binary not found") || error.contains("catatonit") {
+        return Some(
+            "podman runs bakeoff's containers with `--init` and needs its init binary: install catatonit \
+             (Debian: `apt install catatonit`, Fedora: `dnf install catatonit`), or set `init_path` in \
+             containers.conf",
+        );
+    }
+    None
 }
 
 /// Inspects every toolbox concurrently (each waits on its own container), in order.

@@ -52,6 +52,16 @@ fn is_missing(output: &str) -> bool {
         .any(|words| output.contains(words))
 }
 
+/// The line of a tool's output that says what went wrong: its first `Error:`/`error:` line
+/// (podman's, toolbox's, the shell's), else its last line.
+pub(super) fn error_line(output: &str) -> String {
+    output
+        .lines()
+        .map(str::trim)
+        .find(|line| line.starts_with("Error:") || line.starts_with("error:") || line.starts_with("Error "))
+        .map_or_else(|| last_line(output), str::to_owned)
+}
+
 pub(super) fn last_line(output: &str) -> String {
     output.lines().rev().find(|line| !line.trim().is_empty()).unwrap_or("").trim().to_owned()
 }
