@@ -109,6 +109,13 @@ pub enum Error {
     #[error("{message}")]
     #[diagnostic(code(bakeoff::cli::usage))]
     Usage { message: String },
+    #[error("{message}")]
+    #[diagnostic(code(bakeoff::plan::unmatched_selector))]
+    UnmatchedSelector {
+        message: String,
+        #[help]
+        help: String,
+    },
     #[error("{reason}")]
     #[diagnostic(
         code(bakeoff::run::slurm),
@@ -152,6 +159,7 @@ impl Error {
             | Self::UnknownCell { .. }
             | Self::AmbiguousCell { .. }
             | Self::BadSelector { .. }
+            | Self::UnmatchedSelector { .. }
             | Self::Usage { .. }
             | Self::UnknownHost { .. }
             | Self::UnknownToolbox { .. }

@@ -3,6 +3,7 @@
 use clap::Parser;
 
 fn main() {
+    quiet_on_closed_stderr();
     let cli = bakeoff::cli::Cli::parse();
     // Escape codes only where a person reads them: never into a pipe or a log file.
     let color = cli.global.color.enabled();
@@ -20,4 +21,23 @@ fn main() {
         eprintln!("{:?}", miette::Report::new(error));
         std::process::exit(code);
     }
+}
+
+/// Progress and diagnostics to a stderr that was closed (`2>&1 | head`) end the program
+/// quietly instead of with a panic's backtrace; stdout goes through `cli::write_out`, which
+/// does the same.
+fn quiet_on_closed_stderr() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to std") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }

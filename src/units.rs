@@ -19,6 +19,30 @@ pub fn format_bytes(bytes: u64) -> String {
     if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
 
+/// A measured value with its unit as people read it: sizes in KiB…GiB, milliseconds as `ms`
+/// or `s` from 10 s on, everything else with one decimal (`14.9 t/s`).
+pub fn format_quantity(value: f64, unit: &str) -> String {
+    match unit {
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "a size is a whole, positive number"
+        )]
+        "bytes" if value >= 0.0 => format_bytes(value.round() as u64),
+        "ms" if value >= 10_000.0 => format!("{:.1} s", value / 1000.0),
+        "ms" => format!("{value:.0} ms"),
+        "" => format!("{value:.1}"),
+        unit => format!("{value:.1} {unit}"),
+    }
+}
+
+/// A path as a person at this working directory would type it: relative when it is below it.
+pub fn shown_path(path: &std::path::Path) -> String {
+    let relative =
+        std::env::current_dir().ok().and_then(|here| path.strip_prefix(here).ok().map(std::path::Path::to_path_buf));
+    relative.unwrap_or_else(|| path.to_path_buf()).display().to_string()
+}
+
 /// `268098176` → `268M`, `30532122624` → `30.5B`: a model's parameter count.
 #[expect(clippy::cast_precision_loss, reason = "a parameter count is shown to three digits")]
 pub fn format_parameters(count: u64) -> String {
@@ -39,6 +63,14 @@ mod tests {
         assert_eq!(super::format_bytes(512), "512 B");
         assert_eq!(super::format_bytes(137_438_953_472), "128.0 GiB");
         assert_eq!(super::format_bytes(253 * 1024 * 1024), "253.0 MiB");
+    }
+
+    #[test]
+    fn quantities_are_readable() {
+        assert_eq!(super::format_quantity(317_956_096.0, "bytes"), "303.2 MiB");
+        assert_eq!(super::format_quantity(91_500.0, "ms"), "91.5 s");
+        assert_eq!(super::format_quantity(141.4, "ms"), "141 ms");
+        assert_eq!(super::format_quantity(14.94, "t/s"), "14.9 t/s");
     }
 
     #[test]

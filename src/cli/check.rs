@@ -1,6 +1,7 @@
 //! `bakeoff check`: validate manifests.
 
 use super::TargetArgs;
+use super::outln;
 use crate::Error;
 use crate::matrix::expand;
 use crate::project::Project;
@@ -10,7 +11,7 @@ pub(super) fn run(project: &Project, args: &TargetArgs) -> Result<(), Error> {
     let experiments = loaded.experiments();
     let cells: usize = experiments.iter().map(|experiment| expand(experiment).len()).sum();
     let manifests = &loaded.manifests;
-    println!(
+    outln!(
         "ok: {} experiment(s) with {cells} cell(s), {} toolbox(es), {} model(s), {} warning(s)",
         experiments.len(),
         manifests.toolboxes.len(),

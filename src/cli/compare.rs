@@ -6,6 +6,7 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use super::{CompareArgs, ReproduceArgs, RunArgs, SelectionArgs, TargetArgs};
+use super::{out, outln};
 use crate::Error;
 use crate::host::HostFacts;
 use crate::project::Project;
@@ -56,7 +57,12 @@ pub(super) fn run(project: &Project, args: &CompareArgs) -> Result<(), Error> {
 pub(super) fn reproduce(project: &Project, args: &ReproduceArgs) -> Result<(), Error> {
     let run_args = RunArgs {
         targets: TargetArgs { targets: args.experiments.clone() },
-        selection: SelectionArgs { force: false, retry_failed: args.retry_failed, only: args.only.clone() },
+        selection: SelectionArgs {
+            force: false,
+            retry_failed: args.retry_failed,
+            only: args.only.clone(),
+            except: Vec::new(),
+        },
         no_progress: args.no_progress,
         no_load_groups: false,
         grace: args.grace,
@@ -148,7 +154,7 @@ fn compare(reporter: &Reporter<'_>, experiments: &[String], pairing: &Pairing) -
 fn print(compared: &[Compared], json: bool) {
     if json {
         let value = serde_json::json!({ "format": COMPARE_FORMAT, "comparisons": compared });
-        println!("{}", serde_json::to_string_pretty(&value).expect("a comparison always serialises"));
+        outln!("{}", serde_json::to_string_pretty(&value).expect("a comparison always serialises"));
         return;
     }
     let mut out = String::new();
@@ -160,8 +166,8 @@ fn print(compared: &[Compared], json: bool) {
         }
         out.push_str(&report::render_comparison(&compared.comparison));
     }
-    print!("{}", out.trim_end_matches('\n'));
-    println!();
+    out!("{}", out.trim_end_matches('\n'));
+    outln!();
 }
 
 /// Each host with results in `experiments`, by identity: its label and name.

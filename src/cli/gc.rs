@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::GcArgs;
+use super::outln;
 use crate::Error;
 use crate::host::HostFacts;
 use crate::project::Project;
@@ -88,13 +89,13 @@ pub(super) fn run(project: &Project, args: &GcArgs) -> Result<(), Error> {
             std::fs::remove_file(path)
                 .map_err(|source| Error::Io { what: format!("cannot remove `{}`", path.display()), source })?;
         }
-        println!("{verb} {}  ({why})", shown(path).display());
+        outln!("{verb} {}  ({why})", shown(path).display());
     }
     if !args.dry_run {
         remove_empty_directories(&store.join("cells"));
     }
     let records_removed = removed.iter().filter(|(path, _)| path.extension().is_some_and(|e| e == "json")).count();
-    println!(
+    outln!(
         "gc: {verb} {records_removed} record(s) and {} other file(s), {}; {} record(s) kept",
         removed.len() - records_removed,
         format_bytes(bytes),

@@ -1,96 +1,23 @@
 //! `bakeoff lock`: pin every model, declared file and toolbox image in bakeoff.lock.
 
-use std::path::PathBuf;
-
 use super::TargetArgs;
+use super::outln;
 use crate::Error;
-use crate::inputs::{StatCache, needed};
-use crate::lock::{FORMAT, LockFile, LockedFile, LockedModel, LockedToolbox, PinnedOn};
-use crate::manifest::display_path;
 use crate::project::Project;
 
 pub(super) fn run(project: &Project, args: &TargetArgs) -> Result<(), Error> {
     let loaded = project.load(&args.targets)?;
-    let manifests = &loaded.manifests;
-    let old = project.lock()?.unwrap_or_default();
-    let mut new = LockFile { format: FORMAT, ..LockFile::default() };
-    let mut cache = StatCache::open(StatCache::default_path());
-
-    let mut found: Vec<(String, String, PathBuf)> = Vec::new();
-    for (name, model) in &manifests.models {
-        match project.roots.find(&model.file.value) {
-            Ok(path) => found.push((name.clone(), model.file.value.clone(), path)),
-            Err(problem) => {
-                if let Some(pinned) = old.models.get(name) {
-                    eprintln!("warning: model `{name}`: {problem}; keeping its pinned sha256 {}", pinned.sha256);
-                    new.models.insert(name.clone(), pinned.clone());
-                } else {
-                    eprintln!("warning: model `{name}`: {problem}; it is not pinned");
-                }
-            }
-        }
+    let update = project.update_lock(&loaded)?;
+    for warning in &update.warnings {
+        eprintln!("warning: {warning}");
     }
-    let files = needed(manifests, &manifests.experiments.iter().collect::<Vec<_>>()).files;
-    let paths: Vec<PathBuf> = found.iter().map(|(_, _, path)| path.clone()).chain(files.keys().cloned()).collect();
-    let mut digests = cache.digest_all(&paths).into_iter();
-    for (name, file, path) in found {
-        let (sha256, size) = digests.next().expect("one digest per path").map_err(|source| Error::Io {
-            what: format!("cannot hash model `{name}` at `{}`", path.display()),
-            source,
-        })?;
-        new.models.insert(name, LockedModel { file, sha256, size });
-    }
-    for path in files.keys() {
-        let (sha256, _) = digests
-            .next()
-            .expect("one digest per path")
-            .map_err(|source| Error::Io { what: format!("cannot hash `{}`", path.display()), source })?;
-        let key = display_path(&project.root, &path.canonicalize().unwrap_or_else(|_| path.clone()));
-        new.files.insert(key, LockedFile { sha256 });
-    }
-    let _ = cache.save();
-    let host = project.host()?;
-    let experiments = manifests.experiments.iter().collect::<Vec<_>>();
-    let inspectable = project.inspectable(&loaded, &experiments, &host);
-    let inspected = crate::run::toolbox_states(&inspectable);
-    for (name, state) in &inspected {
-        if let Some(problem) = &state.problem {
-            eprintln!("warning: toolbox `{name}` is not pinned from this machine: {problem}");
-        }
-    }
-    for (name, toolbox) in &manifests.toolboxes {
-        let pinned = old.toolboxes.get(name);
-        let image = toolbox.image.as_ref().map(|image| image.value.clone());
-        // What was pinned stays pinned while the image reference is the same and this machine
-        // cannot inspect the toolbox; what inspection finds here replaces it.
-        let same_image = pinned.is_some_and(|pinned| pinned.image == image);
-        let found = inspected.iter().find(|(inspected, _)| inspected == name).map(|(_, state)| state.clone());
-        let kept = pinned.filter(|_| same_image);
-        let inspected_here = found.as_ref().is_some_and(|found| found.digest.is_some() || found.llama_cpp.is_some());
-        let mut locked = LockedToolbox {
-            runner: toolbox.runner.name().to_owned(),
-            image,
-            digest: found.as_ref().and_then(|found| found.digest.clone()).or_else(|| kept?.digest.clone()),
-            llama_cpp: found.and_then(|found| found.llama_cpp).or_else(|| kept?.llama_cpp.clone()),
-            pinned_on: kept.and_then(|kept| kept.pinned_on.clone()),
-        };
-        // The pin moves to this host when its inspection changed a value or nobody's pin is known.
-        let unchanged =
-            pinned.is_some_and(|pinned| pinned.digest == locked.digest && pinned.llama_cpp == locked.llama_cpp);
-        if inspected_here && !(unchanged && locked.pinned_on.is_some()) {
-            locked.pinned_on = Some(PinnedOn { id: host.id.clone(), name: host.label() });
-        }
-        new.toolboxes.insert(name.clone(), locked);
-    }
-    let changes = new.changes_since(&old);
-    if changes.is_empty() && project.lock_path.exists() {
-        println!("bakeoff.lock is up to date");
+    if !update.written {
+        outln!("bakeoff.lock is up to date");
         return Ok(());
     }
-    new.save(&project.lock_path)?;
-    for change in &changes {
-        println!("{change}");
+    for change in &update.changes {
+        outln!("{change}");
     }
-    println!("wrote {} ({} change(s))", project.lock_path.display(), changes.len());
+    outln!("wrote {} ({} change(s))", project.lock_path.display(), update.changes.len());
     Ok(())
 }

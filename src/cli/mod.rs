@@ -4,6 +4,7 @@ mod check;
 mod compare;
 mod gc;
 mod host;
+mod init;
 mod lock;
 mod models;
 mod plan;
@@ -13,6 +14,19 @@ mod toolbox;
 mod why;
 
 use std::path::PathBuf;
+
+/// `print!` to stdout through [`write_out`]: a reader that went away ends the program quietly.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::cli::write_out(&format!($($arg)*)) };
+}
+
+/// `println!` through [`write_out`].
+macro_rules! outln {
+    () => { $crate::cli::write_out("\n") };
+    ($($arg:tt)*) => { $crate::cli::write_out(&format!("{}\n", format!($($arg)*))) };
+}
+
+pub(crate) use {out, outln};
 
 use clap::{Args, Parser, Subcommand};
 
@@ -75,6 +89,9 @@ impl Color {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start a project here (or in DIR): models.kdl from the GGUF files under the model roots,
+    /// the host toolbox, a quickstart experiment, and results/ set up for git. Never overwrites.
+    Init(InitArgs),
     /// Validate manifests and report every problem at once.
     Check(TargetArgs),
     /// Show, for each cell, whether it is cached, will run (and why), or is blocked.
@@ -92,8 +109,8 @@ pub enum Command {
     Models(ModelsArgs),
     /// Write each experiment's report (results/EXPERIMENT/README.md and charts) from the store.
     Report(ReportArgs),
-    /// Two hosts' results side by side: each metric with its ratio and whether the difference is
-    /// beyond the run-to-run spread, and the host facts that differ.
+    /// Two hosts' results side by side: each metric with its ratio and whether Welch's t-test over
+    /// the rounds calls the difference significant, and the host facts that differ.
     Compare(CompareArgs),
     /// Run the cells this host has no result for yet, then compare with the hosts that have.
     Reproduce(ReproduceArgs),
@@ -139,6 +156,17 @@ pub struct ToolboxRefreshArgs {
     /// Do not pull: recreate containers from the image the tag names here now.
     #[arg(long)]
     pub no_pull: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The project folder [default: the `-C` folder, `.`].
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Where llama.cpp's binaries are, when they are not on PATH (written as the host
+    /// toolbox's `bin-dir`).
+    #[arg(long, value_name = "DIR")]
+    pub bin_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -235,6 +263,9 @@ pub struct SelectionArgs {
     /// Only cells whose axis matches (`axis=value`, globs allowed; repeatable; `workload=NAME` too).
     #[arg(long, value_name = "AXIS=VALUE")]
     pub only: Vec<String>,
+    /// Leave out cells whose axis matches (`axis=value`, globs allowed; repeatable).
+    #[arg(long, value_name = "AXIS=VALUE")]
+    pub except: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -322,10 +353,25 @@ impl From<&GlobalArgs> for Settings {
     }
 }
 
+/// Writes `text` to stdout. A reader that stopped reading (`bakeoff plan | head`) ends the
+/// program quietly with exit code 0, as ripgrep does; any other write error is said once.
+pub(crate) fn write_out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        let _ = writeln!(std::io::stderr(), "error: cannot write to stdout: {error}");
+        std::process::exit(crate::error::exit::FAILURE);
+    }
+}
+
 /// Runs a parsed command line; what it prints for people goes to stdout and stderr as it goes.
 pub fn run(cli: Cli) -> Result<(), Error> {
     let project = Project::new(&Settings::from(&cli.global));
     match cli.command {
+        Command::Init(args) => init::run(&project, &cli.global, &args),
         Command::Check(args) => check::run(&project, &args),
         Command::Plan(args) => plan::run(&project, &args),
         Command::Run(args) => run::run(&project, &args),

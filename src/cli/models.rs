@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::ModelsArgs;
+use super::{out, outln};
 use crate::Error;
 use crate::models::{ModelFile, WalkProblem, scan};
 use crate::project::Project;
@@ -58,9 +59,9 @@ pub(super) fn run(project: &Project, args: &ModelsArgs) -> Result<(), Error> {
         .collect();
     if args.json {
         let json = serde_json::json!({ "models": listed, "problems": problems });
-        println!("{}", serde_json::to_string_pretty(&json).expect("JSON values always serialise"));
+        outln!("{}", serde_json::to_string_pretty(&json).expect("JSON values always serialise"));
     } else {
-        print!("{}", text(&listed, &problems, project.roots.roots.len()));
+        out!("{}", text(&listed, &problems, project.roots.roots.len()));
     }
     Ok(())
 }
@@ -86,6 +87,7 @@ fn text(listed: &[Listed<'_>], problems: &[WalkProblem], roots: usize) -> String
         let coverage = match (entry.declared_as.is_empty(), entry.results) {
             (true, _) => "not declared".to_owned(),
             (false, 0) => format!("{}, untested", entry.declared_as.join(", ")),
+            (false, 1) => format!("{}, 1 result", entry.declared_as.join(", ")),
             (false, results) => format!("{}, {results} results", entry.declared_as.join(", ")),
         };
         let Some(info) = &file.metadata else {

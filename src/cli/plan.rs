@@ -1,5 +1,6 @@
 //! `bakeoff plan`: what would run, and why.
 
+use super::out;
 use super::{PlanArgs, SelectionArgs};
 use crate::Error;
 use crate::plan::{PlanGraph, Selection, render_json, render_text, schedule, tested_models};
@@ -19,7 +20,7 @@ pub(super) fn run(project: &Project, args: &PlanArgs) -> Result<(), Error> {
     } else {
         render_text(&planned)
     };
-    print!("{output}");
+    out!("{output}");
     // The process ends next: freeing a large plan's many small allocations one by one costs
     // more (about 30 ms for 10,000 cells) than letting the OS reclaim the pages at exit.
     std::mem::forget(planned);
@@ -27,13 +28,21 @@ pub(super) fn run(project: &Project, args: &PlanArgs) -> Result<(), Error> {
 }
 
 pub(super) fn selection(args: &SelectionArgs) -> Result<Selection, Error> {
-    let only = args
-        .only
+    Ok(Selection {
+        force: args.force,
+        retry_failed: args.retry_failed,
+        only: selectors(&args.only)?,
+        except: selectors(&args.except)?,
+        keys: Vec::new(),
+    })
+}
+
+fn selectors(texts: &[String]) -> Result<Vec<(String, String)>, Error> {
+    texts
         .iter()
         .map(|text| match text.split_once('=') {
             Some((axis, value)) if !axis.is_empty() => Ok((axis.to_owned(), value.to_owned())),
             _ => Err(Error::BadSelector { text: text.clone() }),
         })
-        .collect::<Result<_, _>>()?;
-    Ok(Selection { force: args.force, retry_failed: args.retry_failed, only, keys: Vec::new() })
+        .collect()
 }

@@ -1,5 +1,6 @@
 //! `bakeoff report`: write each experiment's research report from the store alone.
 
+use super::outln;
 use super::{ReportArgs, ReportFormat};
 use crate::Error;
 use crate::host::HostFacts;
@@ -19,7 +20,7 @@ pub(super) fn run(project: &Project, args: &ReportArgs) -> Result<(), Error> {
             let reports: Vec<report::Report> =
                 loaded.selected.iter().filter_map(|experiment| reporter.build(experiment)).collect();
             let json = serde_json::json!({ "format": REPORT_FORMAT, "reports": reports });
-            println!("{}", serde_json::to_string_pretty(&json).expect("a report always serialises"));
+            outln!("{}", serde_json::to_string_pretty(&json).expect("a report always serialises"));
         }
         ReportFormat::Markdown => {
             if let Some(note) = crate::project::keep_reports_mergeable(&project.root, &project.store) {
@@ -30,7 +31,7 @@ pub(super) fn run(project: &Project, args: &ReportArgs) -> Result<(), Error> {
                     what: format!("cannot write the report of `{experiment}`"),
                     source,
                 })?;
-                println!("{}", shown(&path).display());
+                outln!("{}", shown(&path).display());
             }
         }
     }

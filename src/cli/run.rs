@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::outln;
 use super::plan::selection;
 use super::{ExecutorKind, RunArgs};
 use crate::Error;
@@ -30,6 +31,15 @@ pub(super) fn run_then(project: &Project, args: &RunArgs, summary_on_stdout: boo
     } else {
         None
     };
+    if let Some(facts) = &project.host_facts {
+        // Planning for another machine is what `--host-facts` is for; a run measures this one.
+        eprintln!(
+            "warning: `--host-facts {}` describes another machine, but the cells run here: this machine's \
+             measurements are recorded under those facts and that host's id.\n  help: use `--host-facts` with \
+             `plan` to see what would run there, and run `bakeoff run` on that machine to measure it",
+            facts.display()
+        );
+    }
     let mut selection = selection(&args.selection)?;
     selection.keys.clone_from(&args.only_keys);
     let request = RunRequest {
@@ -47,7 +57,7 @@ pub(super) fn run_then(project: &Project, args: &RunArgs, summary_on_stdout: boo
     }
     let summary = outcome.summary;
     if summary_on_stdout {
-        println!("{summary}");
+        outln!("{summary}");
     } else {
         eprintln!("{summary}");
     }

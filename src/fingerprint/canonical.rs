@@ -184,6 +184,8 @@ fn flatten(path: &str, value: &serde_json::Value, leaves: &mut BTreeMap<String, 
         serde_json::Value::String(text) => {
             leaves.insert(path.to_owned(), text.clone());
         }
+        // An absent value is no value: a diff says `(none)`, never the word `null`.
+        serde_json::Value::Null => {}
         other => {
             leaves.insert(path.to_owned(), other.to_string());
         }
@@ -198,22 +200,78 @@ pub struct FieldChange {
     pub new: Option<String>,
 }
 
-/// The fields that differ, in path order.
+/// The fields that differ: the argv's options first, in the order they appear (each with its
+/// values: `argv -ub` `None → 256`), then every other leaf in path order.
 pub fn diff(old: &Fingerprint, new: &Fingerprint) -> Vec<FieldChange> {
-    let old = old.leaves();
-    let new = new.leaves();
+    let mut changes = argv_changes(&old.argv, &new.argv);
+    let is_argv = |field: &str| field.starts_with("argv[") || field == "argv";
+    let old_leaves = old.leaves();
+    let new_leaves = new.leaves();
+    let mut rest = Vec::new();
+    for (field, value) in new_leaves.iter().filter(|(field, _)| !is_argv(field)) {
+        if old_leaves.get(field) != Some(value) {
+            rest.push(FieldChange {
+                field: field.clone(),
+                old: old_leaves.get(field).cloned(),
+                new: Some(value.clone()),
+            });
+        }
+    }
+    for (field, value) in old_leaves.iter().filter(|(field, _)| !is_argv(field)) {
+        if !new_leaves.contains_key(field) {
+            rest.push(FieldChange { field: field.clone(), old: Some(value.clone()), new: None });
+        }
+    }
+    rest.sort_by(|left, right| left.field.cmp(&right.field));
+    changes.extend(rest);
+    changes
+}
+
+/// The prefix of the field an argv option's change is named by: `argv -ub`.
+pub const ARGV_FIELD: &str = "argv ";
+
+/// An argv read as options with their values: the program (and anything before the first
+/// option) under `argv`, then each option with the words after it up to the next option. An
+/// option given twice is told apart by its occurrence (`-t#2`).
+fn options(argv: &[String]) -> Vec<(String, String)> {
+    let is_option = |word: &str| word.starts_with('-') && word.len() > 1 && word.parse::<f64>().is_err();
+    let mut options: Vec<(String, Vec<&str>)> = vec![("argv".to_owned(), Vec::new())];
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for word in argv {
+        if is_option(word) {
+            let count = seen.entry(word.as_str()).or_insert(0);
+            *count += 1;
+            let key = if *count == 1 { format!("{ARGV_FIELD}{word}") } else { format!("{ARGV_FIELD}{word}#{count}") };
+            options.push((key, Vec::new()));
+        } else if let Some((_, values)) = options.last_mut() {
+            values.push(word);
+        }
+    }
+    options.into_iter().map(|(key, values)| (key, values.join(" "))).collect()
+}
+
+/// The argv options added, removed or given another value, in the order they appear.
+fn argv_changes(old: &[String], new: &[String]) -> Vec<FieldChange> {
+    let old = options(old);
+    let new = options(new);
+    let old_map: BTreeMap<&str, &str> = old.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect();
+    let new_map: BTreeMap<&str, &str> = new.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect();
     let mut changes = Vec::new();
-    for (field, value) in &new {
-        if old.get(field) != Some(value) {
-            changes.push(FieldChange { field: field.clone(), old: old.get(field).cloned(), new: Some(value.clone()) });
+    for (key, value) in &new {
+        match old_map.get(key.as_str()) {
+            Some(previous) if previous == value => {}
+            previous => changes.push(FieldChange {
+                field: key.clone(),
+                old: previous.map(|previous| (*previous).to_owned()),
+                new: Some(value.clone()),
+            }),
         }
     }
-    for (field, value) in &old {
-        if !new.contains_key(field) {
-            changes.push(FieldChange { field: field.clone(), old: Some(value.clone()), new: None });
+    for (key, value) in &old {
+        if !new_map.contains_key(key.as_str()) {
+            changes.push(FieldChange { field: key.clone(), old: Some(value.clone()), new: None });
         }
     }
-    changes.sort_by(|left, right| left.field.cmp(&right.field));
     changes
 }
 
@@ -310,8 +368,39 @@ mod tests {
         new.argv[6] = "4096".to_owned();
         new.host.firmware = None;
         let fields: Vec<String> = diff(&old, &new).into_iter().map(|change| change.field).collect();
-        assert_eq!(fields, ["argv[6]", "axes.depth", "host.firmware"]);
+        assert_eq!(fields, ["argv -d", "axes.depth", "host.firmware"]);
         assert!(diff(&old, &old).is_empty());
+    }
+
+    /// Regression: inserting `-ub 256` was shown by position (`argv[10] 8 → 32, argv[11] -r →
+    /// -n, … and 8 more`); options are paired with their values instead.
+    #[test]
+    fn argv_changes_pair_options_with_their_values() {
+        let old = known_cell();
+        let mut new = known_cell();
+        new.argv = ["llama-bench", "-m", "sha256:00ff", "-ub", "256", "-d", "4096", "-o", "jsonl", "--no-mmap"]
+            .map(str::to_owned)
+            .to_vec();
+        let changes: Vec<(String, Option<String>, Option<String>)> = diff(&old, &new)
+            .into_iter()
+            .filter(|change| change.field.starts_with("argv"))
+            .map(|change| (change.field, change.old, change.new))
+            .collect();
+        let some = |text: &str| Some(text.to_owned());
+        assert_eq!(
+            changes,
+            [
+                ("argv -ub".to_owned(), None, some("256")),
+                ("argv -d".to_owned(), some("0"), some("4096")),
+                ("argv --no-mmap".to_owned(), None, some("")),
+                ("argv -fa".to_owned(), some("1"), None),
+            ]
+        );
+        // Negative numbers are values, and a repeated option is told apart by occurrence.
+        let words = |text: &str| text.split(' ').map(str::to_owned).collect::<Vec<_>>();
+        let changes = argv_changes(&words("x -t 1 -s -1 -t 2"), &words("x -t 1 -s -1 -t 3"));
+        assert_eq!(changes.len(), 1);
+        assert_eq!((changes[0].field.as_str(), changes[0].new.as_deref()), ("argv -t#2", Some("3")));
     }
 
     #[test]

@@ -18,6 +18,9 @@ pub struct ModelInput {
     pub size: Option<u64>,
     /// Why the model cannot be used here, e.g. where it was looked for.
     pub problem: Option<String>,
+    /// Why llama.cpp could not load the file (not GGUF, a truncated header): its bench and
+    /// server cells are blocked; a command cell's program may read other formats.
+    pub unloadable: Option<String>,
 }
 
 /// What inspecting a toolbox found (or what bakeoff.lock pinned, when it is not inspected).
@@ -35,6 +38,9 @@ pub struct ToolboxState {
     pub problem: Option<String>,
     /// Something to know that does not stop it (a container older than its image's tag).
     pub note: Option<String>,
+    /// The llama.cpp programs it lacks (`llama-bench`, `llama-server`), with why: its cells
+    /// that run them are blocked with that reason.
+    pub missing: BTreeMap<String, String>,
 }
 
 /// Content hashes of every input the cells can name, gathered before fingerprinting.
@@ -78,8 +84,15 @@ pub fn resolve_cell(
     inputs: &InputDigests,
     host: &HostFacts,
 ) -> ResolvedCell {
-    let mut resolver =
-        Resolver { manifests, experiment, cell: &cell, inputs, blocked: Vec::new(), unhashed: Vec::new() };
+    let mut resolver = Resolver {
+        manifests,
+        experiment,
+        cell: &cell,
+        inputs,
+        blocked: Vec::new(),
+        unhashed: Vec::new(),
+        unloadable: Vec::new(),
+    };
     let toolbox_name = cell.value("toolbox").unwrap_or("host").to_owned();
     let model = cell.value("model").map(str::to_owned);
     let (program, templates): (&str, &[Template]) = match cell.kind() {
@@ -106,6 +119,10 @@ pub fn resolve_cell(
     let workload = resolver.workload();
     let mut blocked = resolver.blocked;
     let unhashed = resolver.unhashed;
+    // llama-bench and llama-server load every model they are given.
+    if !program.is_empty() {
+        blocked.extend(resolver.unloadable);
+    }
 
     let toolbox = manifests.toolboxes.get(&toolbox_name);
     let state = inputs.toolboxes.get(&toolbox_name).cloned().unwrap_or_default();
@@ -118,6 +135,8 @@ pub fn resolve_cell(
     }
     if let Some(problem) = &state.problem {
         blocked.push(format!("toolbox `{toolbox_name}`: {problem}"));
+    } else if let Some(missing) = state.missing.get(program) {
+        blocked.push(missing.clone());
     }
     let fingerprint = Fingerprint {
         schema: SCHEMA,
@@ -166,6 +185,8 @@ struct Resolver<'a> {
     inputs: &'a InputDigests,
     blocked: Vec<String>,
     unhashed: Vec<String>,
+    /// Models the cell names that llama.cpp could not load.
+    unloadable: Vec<String>,
 }
 
 impl Resolver<'_> {
@@ -180,6 +201,7 @@ impl Resolver<'_> {
                 .unwrap_or_else(|| format!("model `{name}` was not looked up"));
             self.blocked.push(reason);
         }
+        self.unloadable.extend(input.and_then(|input| input.unloadable.clone()));
         let hash = hash.unwrap_or_else(|| {
             self.unhashed.push(name.to_owned());
             format!("sha256:unknown({name})")

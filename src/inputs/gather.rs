@@ -80,6 +80,7 @@ pub fn gather(
                         sha256: locked.map(|locked| locked.sha256.clone()),
                         size: locked.map(|locked| locked.size),
                         problem: Some(format!("model `{name}`: {problem}{expected}")),
+                        unloadable: None,
                     },
                 );
             }
@@ -104,10 +105,18 @@ pub fn gather(
                         found_size: size,
                     });
                 }
-                ModelInput { path: Some(path), sha256: Some(sha256), size: Some(size), problem: None }
+                let unloadable = cache.gguf_problem(&path).map(|problem| {
+                    format!(
+                        "model `{name}`: `{}`: {problem}; llama.cpp cannot load it (`bakeoff models` lists the \
+                         files under the model roots)",
+                        path.display()
+                    )
+                });
+                ModelInput { path: Some(path), sha256: Some(sha256), size: Some(size), problem: None, unloadable }
             }
             Err(error) => ModelInput {
                 problem: Some(format!("model `{name}`: cannot read `{}`: {error}", path.display())),
+                unloadable: None,
                 path: None,
                 sha256: None,
                 size: None,

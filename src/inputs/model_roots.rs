@@ -27,12 +27,52 @@ impl ModelRoots {
             return Ok(found);
         }
         if self.roots.is_empty() {
-            Err(format!("`{file}` is relative and no model root is set; pass `--models DIR` or set BAKEOFF_MODELS"))
-        } else {
-            let roots: Vec<String> = self.roots.iter().map(|root| format!("`{}`", root.display())).collect();
-            Err(format!("`{file}` is not under any model root (looked in {})", roots.join(", ")))
+            return Err(format!(
+                "`{file}` is relative and no model root is set; pass `--models DIR` or set BAKEOFF_MODELS"
+            ));
         }
+        let roots: Vec<String> = self.roots.iter().map(|root| format!("`{}`", root.display())).collect();
+        let mut message = format!("`{file}` is not under any model root (looked in {})", roots.join(", "));
+        for hint in self.roots.iter().filter_map(|root| root_hint(root, path)) {
+            message.push_str("; ");
+            message.push_str(&hint);
+        }
+        Err(message)
     }
+}
+
+/// What is wrong with a model root that does not hold `file`, when something is: it does not
+/// exist, it is a file (perhaps the model itself), or the model is one folder further down.
+fn root_hint(root: &Path, file: &Path) -> Option<String> {
+    let shown = root.display();
+    if !root.exists() {
+        return Some(format!("model root `{shown}` does not exist"));
+    }
+    if root.is_file() {
+        let parent = root.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        return Some(if root.file_name() == file.file_name() {
+            format!(
+                "model root `{shown}` is the model file itself: a root is the folder models are under \
+                 (`--models {}`)",
+                parent.display()
+            )
+        } else {
+            format!("model root `{shown}` is a file, not a folder")
+        });
+    }
+    let entries = std::fs::read_dir(root).ok()?;
+    let below = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|folder| folder.is_dir())
+        .find(|folder| folder.join(file).is_file())?;
+    let folder = below.file_name().map(|name| Path::new(name).join(file)).unwrap_or_default();
+    Some(format!(
+        "it is one folder down, at `{}`: pass `--models {}`, or write `file \"{}\"`",
+        below.join(file).display(),
+        below.display(),
+        folder.display()
+    ))
 }
 
 #[cfg(test)]
@@ -49,5 +89,36 @@ mod tests {
         let missing = roots.find("other.gguf").unwrap_err();
         assert!(missing.contains("not under any model root"), "{missing}");
         assert!(ModelRoots::default().find("m.gguf").unwrap_err().contains("--models"));
+    }
+
+    #[test]
+    fn a_root_that_cannot_hold_the_model_says_why() {
+        let directory = tempfile::tempdir().unwrap();
+        let root = directory.path();
+        std::fs::create_dir(root.join("gemma")).unwrap();
+        std::fs::write(root.join("gemma/m.gguf"), "x").unwrap();
+        let find = |root: PathBuf| ModelRoots::new(&[root], None).find("m.gguf").unwrap_err();
+        let missing = find(root.join("nowhere"));
+        assert!(
+            missing.ends_with(&format!("model root `{}` does not exist", root.join("nowhere").display())),
+            "{missing}"
+        );
+        let itself = find(root.join("gemma/m.gguf"));
+        assert!(
+            itself.contains(&format!(
+                "is the model file itself: a root is the folder models are under (`--models {}`)",
+                root.join("gemma").display()
+            )),
+            "{itself}"
+        );
+        let down = find(root.to_path_buf());
+        assert!(
+            down.contains(&format!(
+                "it is one folder down, at `{}`: pass `--models {}`, or write `file \"gemma/m.gguf\"`",
+                root.join("gemma/m.gguf").display(),
+                root.join("gemma").display()
+            )),
+            "{down}"
+        );
     }
 }

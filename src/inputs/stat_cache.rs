@@ -20,6 +20,10 @@ pub(crate) struct Entry {
     size: u64,
     mtime_ns: i128,
     sha256: String,
+    /// For a model file: empty when its GGUF header reads, else why not (not GGUF, truncated),
+    /// so that a warm plan checks models without opening them. Absent until first checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gguf: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -167,9 +171,26 @@ impl StatCache {
         let age = std::time::SystemTime::now().duration_since(identity.modified).unwrap_or_default();
         if age.as_secs() >= 2 {
             let Identity { device, inode, size, mtime_ns, .. } = *identity;
-            self.files.insert(key, Entry { device, inode, size, mtime_ns, sha256 });
+            self.files.insert(key, Entry { device, inode, size, mtime_ns, sha256, gguf: None });
             self.dirty = true;
         }
+    }
+
+    /// Why the model file at `path` is no GGUF file llama.cpp could load (`not a GGUF file (it
+    /// starts with …)`, a truncated header), or `None`. The verdict is kept beside the file's
+    /// digest: call this after [`StatCache::digest_all`] has looked the file up, and a warm plan
+    /// opens no model file.
+    pub fn gguf_problem(&mut self, path: &Path) -> Option<String> {
+        let key = path.canonicalize().ok()?.display().to_string();
+        if let Some(verdict) = self.files.get(&key).and_then(|entry| entry.gguf.clone()) {
+            return (!verdict.is_empty()).then_some(verdict);
+        }
+        let verdict = crate::models::read(path).err().map_or_else(String::new, |error| error.to_string());
+        if let Some(entry) = self.files.get_mut(&key) {
+            entry.gguf = Some(verdict.clone());
+            self.dirty = true;
+        }
+        (!verdict.is_empty()).then_some(verdict)
     }
 
     /// Writes the cache back if anything was added. Failing to save only costs a rehash later.

@@ -5,6 +5,7 @@ mod error;
 mod experiment;
 mod load;
 mod model;
+mod produces;
 mod resolve;
 mod source;
 mod template;

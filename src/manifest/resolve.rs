@@ -275,11 +275,34 @@ impl Checker<'_> {
             for (axis, value) in &report.baseline {
                 self.check_filter_axis(experiment, axis, value, false);
             }
+            let produced = super::produces::Produced::of(experiment);
             for table in &report.tables {
                 for axis in [&table.rows, &table.columns].into_iter().flatten() {
                     if experiment.axis(&axis.value).is_none() && axis.value != "host" && axis.value != "workload" {
                         self.unknown_axis(experiment, axis);
                     }
+                }
+                if let Some(metric) = table.metric.as_ref().filter(|metric| !produced.can(&metric.value)) {
+                    let names = produced.listed();
+                    let mut help =
+                        suggest::help_for(&metric.value, names.iter().map(String::as_str), "metrics its cells record");
+                    if produced.serves() {
+                        help.push_str(
+                            " (server metrics also come as `_first`, `_warm`, `_p50`/`_p90`/`_p99` and `_turnK`)",
+                        );
+                    }
+                    self.problems.push(
+                        ManifestError::new(
+                            self.sources,
+                            metric.at,
+                            ErrorKind::Inconsistent(format!(
+                                "no cell of `{}` records metric `{}`: this table stays empty",
+                                experiment.name.value, metric.value
+                            )),
+                        )
+                        .help(help)
+                        .warning(),
+                    );
                 }
             }
         }

@@ -1,6 +1,6 @@
 //! Deciding, per cell, whether it is cached, will run (and why), is blocked, or failed before.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
 
@@ -57,6 +57,8 @@ pub struct Selection {
     pub retry_failed: bool,
     /// `axis=value` pairs (values may be globs): only cells matching all of them are planned.
     pub only: Vec<(String, String)>,
+    /// `axis=value` pairs: cells matching any of them are left out.
+    pub except: Vec<(String, String)>,
     /// Portable keys ([`crate::fingerprint::Fingerprint::portable_key`]): when not empty, only
     /// these cells are planned (a cluster job runs the cells its dispatcher gave it, whatever
     /// hash they have on the node).
@@ -67,11 +69,62 @@ impl Selection {
     /// Whether `cell` matches every `--only` selector (`workload` selects by workload name) and
     /// is one of `keys` when they are given.
     pub fn selects(&self, cell: &ResolvedCell) -> bool {
-        self.only.iter().all(|(axis, pattern)| {
-            let value = if axis == "workload" { Some(cell.cell.workload.as_str()) } else { cell.cell.value(axis) };
-            value.is_some_and(|value| crate::glob::glob_match(pattern, value))
-        }) && (self.keys.is_empty() || self.keys.contains(&cell.fingerprint.portable_key()))
+        self.only.iter().all(|(axis, pattern)| matches(cell, axis, pattern))
+            && !self.except.iter().any(|(axis, pattern)| matches(cell, axis, pattern))
+            && (self.keys.is_empty() || self.keys.contains(&cell.fingerprint.portable_key()))
     }
+
+    /// Every `--only` and `--except` selector names an axis some cell has and matches one of its
+    /// values, so that a typo never plans nothing in silence.
+    pub fn check(&self, cells: &[ResolvedCell]) -> Result<(), UnmatchedSelector> {
+        for (flag, selectors) in [("--only", &self.only), ("--except", &self.except)] {
+            for (axis, pattern) in selectors {
+                let values: BTreeSet<&str> = cells.iter().filter_map(|cell| value_of(cell, axis)).collect();
+                let selector = format!("{flag} {axis}={pattern}");
+                if values.is_empty() {
+                    let mut axes: BTreeSet<&str> =
+                        cells.iter().flat_map(|cell| cell.cell.axes.iter().map(|(name, _)| name.as_str())).collect();
+                    axes.insert("workload");
+                    let help = crate::suggest::help_for(axis, axes.iter().copied(), "axes");
+                    return Err(UnmatchedSelector {
+                        message: format!("no cell has an axis `{axis}` (`{selector}`)"),
+                        help,
+                    });
+                }
+                if !values.iter().any(|value| crate::glob::glob_match(pattern, value)) {
+                    // A number is not misspelt as a nearby one: numbers get the list.
+                    let what = format!("values of `{axis}`");
+                    let help = if pattern.parse::<f64>().is_ok() {
+                        let listed: Vec<String> = values.iter().map(|value| format!("`{value}`")).collect();
+                        format!("expected one of the {what}: {}", listed.join(", "))
+                    } else {
+                        crate::suggest::help_for(pattern, values.iter().copied(), &what)
+                    };
+                    return Err(UnmatchedSelector {
+                        message: format!("no cell has `{axis}={pattern}` (`{selector}`)"),
+                        help,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A selector that names no axis or no value of the cells it selects from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnmatchedSelector {
+    pub message: String,
+    pub help: String,
+}
+
+/// The cell's value of `axis` (`workload` is the workload's name).
+fn value_of<'a>(cell: &'a ResolvedCell, axis: &str) -> Option<&'a str> {
+    if axis == "workload" { Some(cell.cell.workload.as_str()) } else { cell.cell.value(axis) }
+}
+
+fn matches(cell: &ResolvedCell, axis: &str, pattern: &str) -> bool {
+    value_of(cell, axis).is_some_and(|value| crate::glob::glob_match(pattern, value))
 }
 
 /// Earlier results, indexed for finding the nearest one to a cell.

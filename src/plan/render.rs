@@ -6,9 +6,13 @@ use serde_json::json;
 
 use super::decide::{Decision, PlannedCell, RunReason, Summary};
 use super::graph::status_word;
-use crate::fingerprint::FieldChange;
+use crate::fingerprint::{ARGV_FIELD, FieldChange};
 
 const SHOWN_CHANGES: usize = 4;
+
+/// How many hex digits of a cell hash `plan` shows: enough to tell cells apart, and what `bakeoff
+/// why` takes.
+pub const HASH_SHOWN: usize = 8;
 
 /// How toolboxes here differ from bakeoff.lock's pins from other hosts, one line each; then one
 /// line per cell, then the summary line.
@@ -23,7 +27,13 @@ pub fn render_text(cells: &[PlannedCell]) -> String {
         let _ = writeln!(text, "note: {note}");
     }
     for planned in cells {
-        let _ = write!(text, "{:<13} {}", status_word(&planned.decision), planned.cell.id);
+        let _ = write!(
+            text,
+            "{:<13} {}  {}",
+            status_word(&planned.decision),
+            crate::units::prefix(&planned.cell.hash, HASH_SHOWN),
+            planned.cell.id
+        );
         match &planned.decision {
             Decision::Cached => {}
             Decision::Run(RunReason::New) => text.push_str("  (new)"),
@@ -58,27 +68,43 @@ pub fn render_text(cells: &[PlannedCell]) -> String {
     text
 }
 
-/// `axes.depth 0 → 4096, argv[9] 0 → 4096` (at most a few, then `and N more`).
+/// `-d 0 → 4096, + -ub 256, - -fa 1, axes.depth 0 → 4096` (at most a few, then `and N more`).
 pub fn describe_changes(changes: &[FieldChange]) -> String {
     if changes.is_empty() {
         return "no field differs".to_owned();
     }
-    let mut parts: Vec<String> = changes
-        .iter()
-        .take(SHOWN_CHANGES)
-        .map(|change| {
-            format!(
-                "{} {} → {}",
-                change.field,
-                shorten(change.old.as_deref().unwrap_or("(none)")),
-                shorten(change.new.as_deref().unwrap_or("(none)"))
-            )
-        })
-        .collect();
+    let mut parts: Vec<String> = changes.iter().take(SHOWN_CHANGES).map(describe_change).collect();
     if changes.len() > SHOWN_CHANGES {
         parts.push(format!("and {} more", changes.len() - SHOWN_CHANGES));
     }
     parts.join(", ")
+}
+
+/// One change as people read it: an argv option with its value added (`+ -ub 256`), removed
+/// (`- -fa 1`) or changed (`-t 1 → 2`); any other field as `field old → new`.
+pub fn describe_change(change: &FieldChange) -> String {
+    let words = |value: &str| value.split(' ').map(shorten).collect::<Vec<_>>().join(" ");
+    if let Some(option) = change.field.strip_prefix(ARGV_FIELD) {
+        let option = option.split_once('#').map_or(option, |(option, _)| option);
+        let with =
+            |value: &str| if value.is_empty() { option.to_owned() } else { format!("{option} {}", words(value)) };
+        return match (&change.old, &change.new) {
+            (None, Some(new)) => format!("+ {}", with(new)),
+            (Some(old), None) => format!("- {}", with(old)),
+            (Some(old), Some(new)) => format!("{option} {} → {}", or_none(&words(old)), or_none(&words(new))),
+            (None, None) => option.to_owned(),
+        };
+    }
+    format!(
+        "{} {} → {}",
+        change.field,
+        change.old.as_deref().map_or_else(|| "(none)".to_owned(), words),
+        change.new.as_deref().map_or_else(|| "(none)".to_owned(), words)
+    )
+}
+
+fn or_none(value: &str) -> &str {
+    if value.is_empty() { "(no value)" } else { value }
 }
 
 /// Long hashes are shown by their first 12 hex digits.

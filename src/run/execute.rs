@@ -2,6 +2,7 @@
 //! result as it lands.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -602,7 +603,11 @@ impl LocalExecutor<'_> {
                 break;
             }
         }
-        let line = finished_line(&cell.id, &record, describe_metrics);
+        let mut line = finished_line(&cell.id, &record, describe_metrics);
+        let log = self.store.log_path(&cell.hash);
+        if record.status != Status::Ok && log.is_file() {
+            let _ = write!(line, " (log: {})", crate::units::shown_path(&log));
+        }
         let status = record.status;
         self.record(record, &line, walk)?;
         Ok(Some(status))
@@ -652,11 +657,20 @@ impl LocalExecutor<'_> {
             }
             Exit::Code(code) => {
                 record.status = Status::Failed;
-                record.failure = Some(failure(format!("exit code {code}"), Some(code), None));
+                // The tool's own words, not the end of the usage text it prints after them.
+                let reason = match tool_error_line(&result.combined) {
+                    Some(line) => format!("exit code {code}: {line}"),
+                    None => format!("exit code {code}"),
+                };
+                record.failure = Some(failure(reason, Some(code), None));
             }
             Exit::Signal(signal) => {
                 record.status = Status::Failed;
-                record.failure = Some(failure(format!("killed by signal {}", signal_name(signal)), None, Some(signal)));
+                let mut reason = format!("killed by signal {}", signal_name(signal));
+                if signal == libc::SIGILL {
+                    reason.push_str(SIGILL_HINT);
+                }
+                record.failure = Some(failure(reason, None, Some(signal)));
             }
             Exit::TimedOut | Exit::Interrupted => {
                 record.status = Status::TimedOut;
@@ -762,16 +776,41 @@ pub(super) fn describe_server_metrics(metrics: &BTreeMap<String, MetricValue>) -
     parts.join("; ")
 }
 
-/// `pp64 107.2 t/s, tg16 14.9 t/s`.
+/// `pp64 107.2 t/s, tg16 14.9 t/s, peak_rss_bytes 346.2 MiB`: what was measured first, then
+/// what the run used.
 pub(super) fn describe_metrics(metrics: &BTreeMap<String, MetricValue>) -> String {
-    metrics
-        .iter()
-        .map(|(name, value)| {
-            let unit = if value.unit.is_empty() { String::new() } else { format!(" {}", value.unit) };
-            format!("{name} {:.1}{unit}", value.mean)
-        })
+    let usage = |name: &str| USAGE_METRICS.contains(&name);
+    let measured = metrics.iter().filter(|(name, _)| !usage(name));
+    let used = USAGE_METRICS.iter().filter_map(|name| metrics.get_key_value(*name));
+    measured
+        .chain(used)
+        .map(|(name, value)| format!("{name} {}", crate::units::format_quantity(value.mean, &value.unit)))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// What SIGILL means for llama.cpp, where it is met most: a virtual machine that advertises
+/// AMX without enabling it, on which the repacked CPU kernels die.
+const SIGILL_HINT: &str = ": the CPU refused an instruction this build uses (on a virtual machine that advertises AMX, \
+                           llama.cpp's repacked kernels do: add `--repack 0` to llama-bench's args, `-nr` to \
+                           llama-server's)";
+
+/// Metrics every cell records about what it used, beside what it measured.
+const USAGE_METRICS: [&str; 3] = ["peak_rss_bytes", "energy_j", "tokens_per_j"];
+
+/// The line of a failed tool's output that says why: its first `error:` line (llama.cpp's
+/// argument errors), or its first line logged at error level (`E …`).
+pub(super) fn tool_error_line(output: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(output);
+    let lines = || text.lines().map(str::trim);
+    let is_error = |line: &str| {
+        let lower = line.get(..6).map(str::to_ascii_lowercase).unwrap_or_default();
+        lower == "error:" || line.contains(": error:")
+    };
+    lines()
+        .find(|line| is_error(line))
+        .or_else(|| lines().find(|line| line.starts_with("E ") && line.len() > 2))
+        .map(|line| crate::units::prefix(line, 300).to_owned())
 }
 
 pub(super) fn log_tail(output: &[u8]) -> Vec<String> {
