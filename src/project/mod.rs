@@ -2,11 +2,15 @@
 //! inspect toolboxes and hash inputs, check the lock, expand and resolve cells, decide them
 //! against the store; run what is to run; write the reports.
 
+mod init;
+mod lock;
 mod merge;
 mod pipeline;
 mod reporter;
 mod run;
 
+pub use init::{InitOutcome, Written, init};
+pub use lock::LockUpdate;
 pub use merge::keep_reports_mergeable;
 pub use pipeline::{Loaded, Project, Settings};
 pub use reporter::{Reporter, shown};

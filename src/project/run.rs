@@ -62,6 +62,10 @@ impl Project {
             })?),
             Some(_) => None,
         };
+        let mut notes = Vec::new();
+        if request.job.is_none() {
+            notes.extend(self.prepare_store(&loaded)?);
+        }
         if matches!(request.executor, Executor::Slurm { .. }) && request.job.is_none() {
             for line in crate::run::stop_leftover_jobs(self.store.root(), request.grace) {
                 eprintln!("{line}");
@@ -126,14 +130,43 @@ impl Project {
             }
         };
         // Also when nothing ran: a report from an older bakeoff, or none yet, is brought up to date.
-        let mut notes: Vec<String> =
-            super::merge::keep_reports_mergeable(&self.root, &self.store).into_iter().collect();
+        notes.extend(super::merge::keep_reports_mergeable(&self.root, &self.store));
         for experiment in &loaded.selected {
             if !observer.finished.contains(experiment) {
                 notes.extend(observer.finished(experiment));
             }
         }
         Ok(RunOutcome { summary, notes })
+    }
+
+    /// Before a project's run: `results/.gitignore` when there is none (a line saying so is
+    /// returned), and `bakeoff.lock` on the first run, so that a later change is caught.
+    fn prepare_store(&self, loaded: &super::pipeline::Loaded) -> Result<Option<String>, Error> {
+        let ignore = self.store.root().join(".gitignore");
+        let note = match self.store.ensure_gitignore() {
+            Ok(true) => {
+                Some(format!("wrote `{}`: logs, the run lock and running lists stay out of git", ignore.display()))
+            }
+            Ok(false) => None,
+            Err(error) => {
+                eprintln!("warning: cannot write `{}`: {error}", ignore.display());
+                None
+            }
+        };
+        // A project's first run pins what it measures with, so a later change is caught.
+        if !self.lock_path.exists() && self.host_facts.is_none() {
+            let update = self.update_lock(loaded)?;
+            for warning in &update.warnings {
+                eprintln!("warning: {warning}");
+            }
+            eprintln!(
+                "wrote `{}` ({} pin(s)): it pins each model's sha256 and each toolbox's build; check it in beside \
+                 experiments/",
+                self.lock_path.display(),
+                update.changes.len()
+            );
+        }
+        Ok(note)
     }
 
     /// What a Slurm job runs, but for its cells' keys: this bakeoff, on this project and store

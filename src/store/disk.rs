@@ -38,6 +38,18 @@ impl StoreError {
 
 const SERVER_LOG_PREFIX: &str = "server-";
 
+/// What `results/.gitignore` holds when bakeoff writes it: everything under `results/` that is
+/// not a record, a report or a chart.
+pub(crate) const GITIGNORE: &str = "\
+# Written by bakeoff: what a run leaves beside its results. Records (cells/), reports and
+# charts are checked in; these are not.
+logs/
+.lock
+.running.json
+.running-*.json
+.*.tmp
+";
+
 /// `results/` of a project.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -51,6 +63,18 @@ impl Store {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Writes `results/.gitignore` when there is none: full logs, the run lock, the lists of
+    /// what a run in progress started and temporaries are no results, and a project checks in
+    /// `results/`. Returns whether it wrote one; an existing file is the user's and left alone.
+    pub fn ensure_gitignore(&self) -> std::io::Result<bool> {
+        let path = self.root.join(".gitignore");
+        if path.exists() {
+            return Ok(false);
+        }
+        crate::atomic::write_atomic(&path, GITIGNORE.as_bytes())?;
+        Ok(true)
     }
 
     /// `results/cells/ab/abcdef….json`.

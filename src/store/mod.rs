@@ -3,6 +3,7 @@
 mod disk;
 mod record;
 
+pub(crate) use disk::GITIGNORE;
 pub use disk::{Store, StoreError};
 #[cfg(test)]
 pub(crate) use disk::{parse, parse_head};

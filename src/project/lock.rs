@@ -1,0 +1,109 @@
+//! Creating and updating `bakeoff.lock`: pin every model, declared file and toolbox image as
+//! this machine finds them, keeping what it cannot see.
+
+use std::path::PathBuf;
+
+use super::pipeline::{Loaded, Project};
+use crate::Error;
+use crate::inputs::{StatCache, needed};
+use crate::lock::{FORMAT, LockFile, LockedFile, LockedModel, LockedToolbox, PinnedOn};
+use crate::manifest::display_path;
+
+/// What [`Project::update_lock`] did.
+#[derive(Debug, Clone, Default)]
+pub struct LockUpdate {
+    /// `old → new` lines, one per pin that changed.
+    pub changes: Vec<String>,
+    /// Whether the file was written (it changed, or there was none).
+    pub written: bool,
+    /// What could not be pinned from here, and why.
+    pub warnings: Vec<String>,
+}
+
+impl Project {
+    /// Pins every model and declared file of the manifests and every toolbox's image digest
+    /// and llama.cpp build as this machine finds them, keeping the pins of what it cannot find
+    /// or inspect, and writes `bakeoff.lock` when anything changed or there is none.
+    pub fn update_lock(&self, loaded: &Loaded) -> Result<LockUpdate, Error> {
+        let mut warnings = Vec::new();
+        let manifests = &loaded.manifests;
+        let old = self.lock()?.unwrap_or_default();
+        let mut new = LockFile { format: FORMAT, ..LockFile::default() };
+        let mut cache = StatCache::open(StatCache::default_path());
+
+        let mut found: Vec<(String, String, PathBuf)> = Vec::new();
+        for (name, model) in &manifests.models {
+            match self.roots.find(&model.file.value) {
+                Ok(path) => found.push((name.clone(), model.file.value.clone(), path)),
+                Err(problem) => {
+                    if let Some(pinned) = old.models.get(name) {
+                        warnings
+                            .push(format!("model `{name}`: {problem}; keeping its pinned sha256 {}", pinned.sha256));
+                        new.models.insert(name.clone(), pinned.clone());
+                    } else {
+                        warnings.push(format!("model `{name}`: {problem}; it is not pinned"));
+                    }
+                }
+            }
+        }
+        let files = needed(manifests, &manifests.experiments.iter().collect::<Vec<_>>()).files;
+        let paths: Vec<PathBuf> = found.iter().map(|(_, _, path)| path.clone()).chain(files.keys().cloned()).collect();
+        let mut digests = cache.digest_all(&paths).into_iter();
+        for (name, file, path) in found {
+            let (sha256, size) = digests.next().expect("one digest per path").map_err(|source| Error::Io {
+                what: format!("cannot hash model `{name}` at `{}`", path.display()),
+                source,
+            })?;
+            new.models.insert(name, LockedModel { file, sha256, size });
+        }
+        for path in files.keys() {
+            let (sha256, _) = digests
+                .next()
+                .expect("one digest per path")
+                .map_err(|source| Error::Io { what: format!("cannot hash `{}`", path.display()), source })?;
+            let key = display_path(&self.root, &path.canonicalize().unwrap_or_else(|_| path.clone()));
+            new.files.insert(key, LockedFile { sha256 });
+        }
+        let _ = cache.save();
+        let host = self.host()?;
+        let experiments = manifests.experiments.iter().collect::<Vec<_>>();
+        let inspectable = self.inspectable(loaded, &experiments, &host);
+        let inspected = crate::run::toolbox_states(&inspectable);
+        for (name, state) in &inspected {
+            if let Some(problem) = &state.problem {
+                warnings.push(format!("toolbox `{name}` is not pinned from this machine: {problem}"));
+            }
+        }
+        for (name, toolbox) in &manifests.toolboxes {
+            let pinned = old.toolboxes.get(name);
+            let image = toolbox.image.as_ref().map(|image| image.value.clone());
+            // What was pinned stays pinned while the image reference is the same and this machine
+            // cannot inspect the toolbox; what inspection finds here replaces it.
+            let same_image = pinned.is_some_and(|pinned| pinned.image == image);
+            let found = inspected.iter().find(|(inspected, _)| inspected == name).map(|(_, state)| state.clone());
+            let kept = pinned.filter(|_| same_image);
+            let inspected_here =
+                found.as_ref().is_some_and(|found| found.digest.is_some() || found.llama_cpp.is_some());
+            let mut locked = LockedToolbox {
+                runner: toolbox.runner.name().to_owned(),
+                image,
+                digest: found.as_ref().and_then(|found| found.digest.clone()).or_else(|| kept?.digest.clone()),
+                llama_cpp: found.and_then(|found| found.llama_cpp).or_else(|| kept?.llama_cpp.clone()),
+                pinned_on: kept.and_then(|kept| kept.pinned_on.clone()),
+            };
+            // The pin moves to this host when its inspection changed a value or nobody's pin is known.
+            let unchanged =
+                pinned.is_some_and(|pinned| pinned.digest == locked.digest && pinned.llama_cpp == locked.llama_cpp);
+            if inspected_here && !(unchanged && locked.pinned_on.is_some()) {
+                locked.pinned_on = Some(PinnedOn { id: host.id.clone(), name: host.label() });
+            }
+            new.toolboxes.insert(name.clone(), locked);
+        }
+        let changes = new.changes_since(&old);
+        if changes.is_empty() && self.lock_path.exists() {
+            return Ok(LockUpdate { changes, written: false, warnings });
+        }
+        new.save(&self.lock_path)?;
+        Ok(LockUpdate { changes, written: true, warnings })
+    }
+}
