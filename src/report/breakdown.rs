@@ -128,6 +128,7 @@ pub(super) fn turns_table(breakdown: &Breakdown) -> Table {
         baseline: BTreeMap::new(),
         best: Vec::new(),
         chart: Some(Chart { file: String::new(), kind: if turns >= 3 { ChartKind::Line } else { ChartKind::Bar } }),
+        family_extent: None,
     }
 }
 

@@ -2,6 +2,7 @@
 //! measured and where, the tables, the failures and the cells not yet run.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 
 use serde::Serialize;
 
@@ -58,6 +59,8 @@ pub struct Report {
     pub experiment: String,
     pub description: Option<String>,
     pub workloads: Vec<WorkloadSummary>,
+    /// What each variant adds to the command line.
+    pub variants: Vec<VariantSummary>,
     /// Cell outcomes on each host (one entry without a host while nothing has run).
     pub progress: Vec<Progress>,
     /// The first and last day a shown result was measured.
@@ -82,6 +85,13 @@ pub struct WorkloadSummary {
     pub name: String,
     pub command: String,
     pub requests: Vec<String>,
+}
+
+/// One value of the `variant` axis and the arguments it splices where `{variant}` stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VariantSummary {
+    pub name: String,
+    pub args: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -224,8 +234,7 @@ pub fn build(inputs: &Inputs<'_>) -> Report {
     let (turns, breakdowns): (Vec<_>, Vec<_>) = super::breakdown::breakdowns(&labelled)
         .into_iter()
         .partition(|breakdown| breakdown.kind == super::breakdown::BreakdownKind::Turns);
-    let turn_tables = turns.iter().map(super::breakdown::turns_table).collect();
-    let tables = tables(inputs, &grid, turn_tables, &mut notes);
+    let tables = tables(inputs, &grid, turns.iter().map(super::breakdown::turns_table).collect(), &mut notes);
     notes.extend(unavailable(&grid));
     let hosts_on_grid = grid.dimensions[host_dimension].values.len();
     let comparisons = if chosen.hosts.len() < 2 {
@@ -244,6 +253,7 @@ pub fn build(inputs: &Inputs<'_>) -> Report {
         experiment: experiment.name.value.clone(),
         description: experiment.description.clone(),
         workloads: workloads(experiment),
+        variants: variants(experiment),
         progress: progress.into_values().collect(),
         measured,
         hosts: hosts(&chosen.hosts, &grid),
@@ -398,6 +408,17 @@ fn tables(inputs: &Inputs<'_>, grid: &Grid<'_>, extra: Vec<Table>, notes: &mut V
         }
     }
     tables.extend(extra);
+    // One unit for a metric family across the report: time to first token cold and warm are
+    // both in s, or both in ms.
+    let mut extents: BTreeMap<(String, String), f64> = BTreeMap::new();
+    for table in &tables {
+        let largest = table.values().fold(0.0, f64::max);
+        let extent = extents.entry((table.family().to_owned(), table.unit.clone())).or_insert(0.0);
+        *extent = extent.max(largest);
+    }
+    for table in &mut tables {
+        table.family_extent = extents.get(&(table.family().to_owned(), table.unit.clone())).copied();
+    }
     let mut files = BTreeSet::new();
     for table in &mut tables {
         if !table.has_values() {
@@ -524,6 +545,15 @@ fn model_hash(record: &CellRecord) -> Option<String> {
     argv.get(position + 1)?.strip_prefix("sha256:").map(str::to_owned)
 }
 
+fn variants(experiment: &Experiment) -> Vec<VariantSummary> {
+    experiment
+        .axis("variant")
+        .into_iter()
+        .flat_map(|axis| &axis.values)
+        .map(|value| VariantSummary { name: value.value.value.clone(), args: words(&value.args) })
+        .collect()
+}
+
 fn workloads(experiment: &Experiment) -> Vec<WorkloadSummary> {
     let mut summaries = Vec::new();
     let model = if experiment.axis("model").is_some() { " -m {model}" } else { "" };
@@ -552,7 +582,12 @@ fn workloads(experiment: &Experiment) -> Vec<WorkloadSummary> {
                         request.fields.iter().map(|(key, value)| format!("{key}={}", quote(value))).collect();
                     fields.extend(request.files.iter().map(|(key, path)| format!("{key}={}", quote(&path.value))));
                     let api = serde_json::to_value(request.api).ok().and_then(|api| api.as_str().map(str::to_owned));
-                    format!("{} {}", api.unwrap_or_default(), fields.join(" "))
+                    let kind = if request.turns.is_empty() { "" } else { "conversation " };
+                    let mut line = format!("{kind}{} {}", api.unwrap_or_default(), fields.join(" "));
+                    for (index, turn) in request.turns.iter().enumerate() {
+                        let _ = write!(line, "; turn {}: {}", index + 1, quote(turn));
+                    }
+                    line
                 })
                 .collect();
             summaries.push(WorkloadSummary {

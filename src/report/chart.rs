@@ -36,7 +36,7 @@ pub(super) fn render(table: &Table) -> Option<String> {
     if !table.has_values() {
         return None;
     }
-    let scale = Scale::for_values(&table.unit, table.values());
+    let scale = table.scale();
     let mut svg = String::with_capacity(16 * 1024);
     let drawn = match chart.kind {
         ChartKind::Bar => bars(table, &scale, &mut svg),

@@ -94,6 +94,12 @@ pub(super) fn ratio(ratio: f64) -> String {
     }
 }
 
+/// `+5%`, `-12%`, and `0%` for a change that rounds to nothing (never `-0%`).
+pub(super) fn change(ratio: f64) -> String {
+    let percent = ((ratio - 1.0) * 100.0).round();
+    if percent == 0.0 { "0%".to_owned() } else { format!("{percent:+.0}%") }
+}
+
 /// `2026-11-22` for milliseconds since the Unix epoch (UTC).
 pub(super) fn date(unix_ms: u64) -> String {
     // Howard Hinnant's days-to-civil algorithm.

@@ -48,9 +48,7 @@ pub(super) fn render(report: &Report) -> String {
     summary(&mut out, report);
 
     out.push_str("## Results\n\n");
-    if report.tables.iter().all(|table| !table.has_values()) {
-        out.push_str("No cell has a result yet: `bakeoff run` fills this in as cells finish.\n\n");
-    }
+    no_values(&mut out, report);
     for table in report.tables.iter().filter(|table| table.has_values() || report.tables.len() == 1) {
         render_table(&mut out, table);
     }
@@ -170,7 +168,7 @@ pub(super) fn comparison(out: &mut String, compared: &Comparison, level: &str) {
             let metric =
                 if scale.unit.is_empty() { row.metric.clone() } else { format!("{} ({})", row.metric, scale.unit) };
             let ratio = row.ratio.map_or_else(|| "n/a".to_owned(), |ratio| format!("{ratio:.2}×"));
-            let change = row.ratio.map(|ratio| format!("{:+.0}%, ", (ratio - 1.0) * 100.0)).unwrap_or_default();
+            let change = row.ratio.map(|ratio| format!("{}, ", format::change(ratio))).unwrap_or_default();
             let side = match row.other_better {
                 Some(true) => ", better",
                 Some(false) => ", worse",
@@ -201,6 +199,22 @@ pub(super) fn comparison(out: &mut String, compared: &Comparison, level: &str) {
          one round there is no spread to test against (`rounds 3` or more in the experiment).\n",
         counts.join("; ")
     );
+}
+
+/// What the results section says when no table has a value: nothing ran yet, or what ran
+/// records none of the metrics asked for.
+fn no_values(out: &mut String, report: &Report) {
+    if report.tables.iter().any(Table::has_values) {
+        return;
+    }
+    if report.progress.iter().any(|progress| progress.ok > 0) {
+        out.push_str(
+            "The cells that are ok record none of the metrics these tables ask for: the notes below say which are \
+             missing, and `bakeoff check` which metrics the cells record.\n\n",
+        );
+    } else {
+        out.push_str("No cell has a result yet: `bakeoff run` fills this in as cells finish.\n\n");
+    }
 }
 
 fn several_hosts(report: &Report) -> bool {
@@ -241,7 +255,7 @@ fn summary(out: &mut String, report: &Report) {
 }
 
 fn render_table(out: &mut String, table: &Table) {
-    let scale = Scale::for_values(&table.unit, table.values());
+    let scale = table.scale();
     let _ = writeln!(out, "### {}\n", heading(table, &scale));
     if !table.baseline.is_empty() {
         let pins: Vec<String> = table.baseline.iter().map(|(axis, value)| format!("{axis}={value}")).collect();
@@ -266,11 +280,11 @@ fn render_table(out: &mut String, table: &Table) {
     table_notes(out, table);
     retention(out, table);
 
-    for best in &table.best {
+    // A "best" with no configuration to name had nothing to be chosen over: it is not said.
+    for best in table.best.iter().filter(|best| !best.configuration.is_empty()) {
         let workload = best.workload.as_ref().map_or(String::new(), |workload| format!(" for `{workload}`"));
         let on = best.host.as_ref().map_or(String::new(), |host| format!(" on {host}"));
-        let what =
-            if best.configuration.is_empty() { String::new() } else { format!("`{}` ", best.configuration.join(", ")) };
+        let what = format!("`{}` ", best.configuration.join(", "));
         let ratio = match best.ratio {
             Some(ratio) if (ratio - 1.0).abs() > 1e-9 => {
                 let ratio = format::ratio(ratio);
@@ -347,13 +361,16 @@ fn table_notes(out: &mut String, table: &Table) {
         .collect();
     let mut notes = Vec::new();
     let several = rounds.iter().any(|&count| count > 1);
-    if several {
+    // The ± is shown only where there is a spread; the note says what it is only then.
+    let any_spread =
+        oks.iter().any(|(_, _, entry)| matches!(entry, Entry::Ok { spread: Some(spread), .. } if *spread > 0.0));
+    if several && any_spread {
         let counts: Vec<String> = rounds.iter().map(usize::to_string).collect();
         notes.push(format!(
             "± is the 95% confidence interval of the mean over {} interleaved rounds",
             counts.join(" or ")
         ));
-    } else if oks.iter().any(|(_, _, entry)| matches!(entry, Entry::Ok { spread: Some(_), .. })) {
+    } else if oks.iter().any(|(_, _, entry)| matches!(entry, Entry::Ok { spread: Some(spread), .. } if *spread > 0.0)) {
         notes.push("± is the standard deviation of the repetitions within one run".to_owned());
     }
     let ratios = oks.iter().any(|(_, _, entry)| matches!(entry, Entry::Ok { ratio: Some(_), baseline: false, .. }));
@@ -453,6 +470,7 @@ fn measured_where(out: &mut String, report: &Report) {
             let _ = writeln!(out, "  - `{}`", request.replace('`', "'"));
         }
     }
+    variants(out, report);
     out.push('\n');
 
     if !report.hosts.is_empty() {
@@ -538,6 +556,19 @@ fn measured_where(out: &mut String, report: &Report) {
             );
         }
         out.push('\n');
+    }
+}
+
+/// What `{variant}` stands for in each workload's command, per variant.
+fn variants(out: &mut String, report: &Report) {
+    if report.variants.is_empty() {
+        return;
+    }
+    out.push_str("- `{variant}` stands for each variant's arguments:\n");
+    for variant in &report.variants {
+        let args =
+            if variant.args.is_empty() { "(none)".to_owned() } else { format!("`{}`", variant.args.replace('`', "'")) };
+        let _ = writeln!(out, "  - `{}`: {args}", variant.name);
     }
 }
 

@@ -68,6 +68,10 @@ pub struct Table {
     pub best: Vec<Best>,
     /// A chart of the table, when it has values: its file name beside the report.
     pub chart: Option<Chart>,
+    /// The largest value of any table of the same metric family (`ttft_ms`, `ttft_ms_first`,
+    /// `ttft_ms_warm`, …), so that a family is shown in one unit throughout the report.
+    #[serde(skip)]
+    pub family_extent: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -309,6 +313,7 @@ pub(super) fn build(grid: &Grid<'_>, request: &TableRequest, metric: &str, basel
         baseline: baseline.iter().cloned().collect(),
         best: best.unwrap_or_default(),
         chart: Some(Chart { file: String::new(), kind: chart_kind }),
+        family_extent: None,
     }
 }
 
@@ -472,6 +477,33 @@ impl Table {
     /// Whether any entry has a value to draw.
     pub fn has_values(&self) -> bool {
         self.rows.iter().flat_map(|row| &row.entries).any(|entry| matches!(entry, Entry::Ok { .. }))
+    }
+
+    /// The one scale for this table's values, its chart's and its family's.
+    pub(super) fn scale(&self) -> super::format::Scale {
+        super::format::Scale::for_values(&self.unit, self.values().chain(self.family_extent))
+    }
+
+    /// The metric without its phase: `ttft_ms_turn2` → `ttft_ms`, `e2e_ms_p90` → `e2e_ms`.
+    pub(super) fn family(&self) -> &str {
+        let metric = self.metric.as_str();
+        for suffix in ["_first", "_warm"] {
+            if let Some(base) = metric.strip_suffix(suffix) {
+                return base;
+            }
+        }
+        match metric.rsplit_once('_') {
+            Some((base, phase))
+                if ["p", "turn"].iter().any(|prefix| {
+                    phase
+                        .strip_prefix(prefix)
+                        .is_some_and(|number| !number.is_empty() && number.bytes().all(|byte| byte.is_ascii_digit()))
+                }) =>
+            {
+                base
+            }
+            _ => metric,
+        }
     }
 
     /// The values of every measured entry, for choosing a scale.
