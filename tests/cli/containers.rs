@@ -250,6 +250,13 @@ fn toolbox_and_podman_cells_record_the_image_that_ran() {
     image.rebuild(&containers.image, "two");
     let new_digest = image.digest();
     assert_ne!(new_digest, digest);
+    // The first run pinned the podman image in bakeoff.lock: a new image under the same tag is
+    // refused until the lock accepts it.
+    let refused = run(&["plan"]);
+    assert_eq!(refused.code, 3, "{}", refused.stderr);
+    assert!(refused.stderr.contains(&format!("toolbox `{podman_box}`")), "{}", refused.stderr);
+    let accepted = run(&["lock"]);
+    assert_eq!(accepted.code, 0, "{}", accepted.stderr);
     let plan = run(&["plan"]);
     let note = format!(
         "note: toolbox `{toolbox}`: container `{toolbox}` runs image {} but `{}` now points at {}: its cells keep \
@@ -277,6 +284,7 @@ fn toolbox_and_podman_cells_record_the_image_that_ran() {
     let refreshed = run(&["toolbox", "refresh", &toolbox]);
     assert_eq!(refreshed.code, 0, "{}", refreshed.stderr);
     assert!(refreshed.stdout.contains(&format!("{toolbox}: removed container `{toolbox}`")), "{}", refreshed.stdout);
+    assert_eq!(run(&["lock"]).code, 0, "the recreated container's image is accepted into the lock");
     let third = run(&["run", "--no-progress"]);
     assert_eq!(third.stdout, "4 cells: 2 ran (2 ok, 0 failed), 2 cached, 0 blocked\n", "{}", third.stderr);
     let stored = records(directory.path());
@@ -393,7 +401,7 @@ fn a_killed_run_leaves_a_server_in_a_container_that_the_next_run_stops() {
         assert!(still_there, "{which}: nothing was left running to test the clean-up with: {entry}");
 
         // The next run (with nothing to run) stops it first.
-        let next = bakeoff(&llama, directory.path()).args(["run", "--no-progress", "--only", "toolbox=none"]).run();
+        let next = bakeoff(&llama, directory.path()).args(["run", "--no-progress", "--except", "toolbox=*"]).run();
         assert_eq!(next.code, 0, "{}", next.stderr);
         let said = match kind {
             "container" => format!("container {}", entry["name"].as_str().unwrap()),
@@ -443,7 +451,7 @@ experiment "absent" {{
     );
     let plan = run(&["plan"]);
     assert_eq!(
-        plan.stdout,
+        crate::support::without_short_hashes(&plan.stdout),
         format!(
             "blocked       absent/model=gemma,toolbox={name}/bench  {reason}\n1 cell: 0 cached, 0 to run, 1 blocked\n"
         )
@@ -640,4 +648,51 @@ experiment "slow" {{
     assert_eq!(stored[0].status, Status::TimedOut, "{:?}", stored[0].failure);
     let left = Command::new("pgrep").args(["-f", "sleep 27.1828"]).output().unwrap();
     assert!(left.stdout.is_empty(), "the command outlived its timeout: {}", String::from_utf8_lossy(&left.stdout));
+}
+
+/// Regression: with podman's init binary missing, every podman cell failed while `toolbox
+/// status` said `llama.cpp (none found)` and `"problem": null` (any "No such file" in the
+/// output was read as "no llama-bench"). Podman's own error is the toolbox's problem now.
+#[test]
+fn a_podman_without_its_init_binary_says_so_and_blocks_its_cells() {
+    let llama = Llama::get();
+    let containers = Containers::get();
+    let name = unique("noinit");
+    let conf_directory = tempfile::tempdir().unwrap();
+    let conf = conf_directory.path().join("containers.conf");
+    let original = std::fs::read_to_string(&containers.conf).unwrap();
+    let with_init = original.replacen("[containers]\n", "[containers]\ninit_path = \"/nonexistent/catatonit\"\n", 1);
+    assert_ne!(with_init, original, "containers.conf has a [containers] section");
+    std::fs::write(&conf, with_init).unwrap();
+    let manifest = format!(
+        r#"toolbox "{name}" {{
+    runner "podman"
+    image "{image}"
+}}
+model "gemma" {{ file "gemma-3-270m-q4_k_m.gguf" }}
+experiment "noinit" {{
+    matrix {{
+        model "gemma"
+        toolbox "{name}"
+    }}
+    bench {{ args "-p" 16 "-n" 4 "-r" 1 }}
+}}
+"#,
+        image = containers.image
+    );
+    let directory = project(&[("experiments/noinit.kdl", &manifest)]);
+    let run = |what: &[&str]| bakeoff(&llama, directory.path()).env("CONTAINERS_CONF", &conf).args(what).run();
+    let status = run(&["toolbox", "status", "--json", &name]);
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    let rows: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let problem = rows[0]["problem"].as_str().unwrap_or_else(|| panic!("no problem in {}", status.stdout));
+    assert!(problem.starts_with("podman failed to run `"), "{problem}");
+    assert!(problem.contains("(exit code 125): Error:"), "podman's exit code and its own error line: {problem}");
+    assert!(problem.contains("/nonexistent/catatonit"), "{problem}");
+    assert!(problem.contains("install catatonit (Debian: `apt install catatonit`"), "the help: {problem}");
+    let plan = run(&["plan"]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(plan.stdout.starts_with("blocked"), "{}", plan.stdout);
+    assert!(plan.stdout.contains(&format!("toolbox `{name}`: podman failed to run")), "{}", plan.stdout);
+    assert!(plan.stdout.ends_with("1 cell: 0 cached, 0 to run, 1 blocked\n"), "{}", plan.stdout);
 }

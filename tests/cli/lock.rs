@@ -11,7 +11,7 @@ fn lock_creates_then_reports_up_to_date_then_names_changes() {
     let lock: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(scratch.path().join("bakeoff.lock")).unwrap()).unwrap();
     assert_eq!(lock["format"], 1);
-    assert_eq!(lock["models"]["gemma-3-270m-q4"]["size"], 16);
+    assert_eq!(lock["models"]["gemma-3-270m-q4"]["size"], 40);
     assert_eq!(lock["toolboxes"]["llama-rocm-6.4.4"]["image"], "docker.io/kyuz0/amd-strix-halo-toolboxes:rocm-6.4.4");
     assert!(lock["files"]["experiments/prompts/summarize.txt"]["sha256"].is_string());
 

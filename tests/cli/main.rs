@@ -6,6 +6,7 @@ mod hardening;
 mod lock;
 mod manifests;
 mod models;
+mod newcomer;
 mod plan;
 mod report;
 mod reproduce;

@@ -11,7 +11,7 @@ fn will_run(stdout: &str) -> BTreeSet<String> {
     stdout
         .lines()
         .filter_map(|line| line.strip_prefix("will run"))
-        .map(|rest| rest.split_whitespace().next().unwrap().to_owned())
+        .map(|rest| rest.split_whitespace().nth(1).unwrap().to_owned())
         .collect()
 }
 
@@ -72,7 +72,7 @@ fn cached_cells_stay_cached_and_an_edit_reruns_exactly_the_cells_it_touches() {
     .collect();
     assert_eq!(will_run(&edited.stdout), expected);
     for line in edited.stdout.lines().filter(|line| line.starts_with("will run")) {
-        assert!(line.contains("(changed: argv[8] 32768 → 16384, axes.depth 32768 → 16384;"), "{line}");
+        assert!(line.contains("(changed: -d 32768 → 16384, axes.depth 32768 → 16384;"), "{line}");
         assert!(line.contains("nearest earlier result: glm-flash-quant/"), "{line}");
         assert!(line.contains("depth=32768"), "{line}");
     }
@@ -106,21 +106,25 @@ fn a_changed_model_is_refused_until_the_lock_accepts_it() {
     assert!(lock.stdout.contains("model `gemma-3-270m-q4`: (none) → sha256 "), "{}", lock.stdout);
     scratch.seed_results(&facts, &["quickstart"]);
 
-    std::fs::write(scratch.models().join("gemma-3-270m-q4_k_m.gguf"), "re-quantized weights").unwrap();
+    // Another GGUF file under the same name: a header with no tensors, and other bytes.
+    let mut requantized = b"GGUF\x03\x00\x00\x00".to_vec();
+    requantized.extend([0u8; 16]);
+    requantized.extend(b"requantized!");
+    std::fs::write(scratch.models().join("gemma-3-270m-q4_k_m.gguf"), requantized).unwrap();
     let refused = scratch.bakeoff().args(["--host-facts", facts_arg, "plan", "quickstart"]).run();
     assert_eq!(refused.code, 3, "{}", refused.stderr);
     assert!(refused.stdout.is_empty());
     let stderr = without_hashes(&crate::support::unwrapped(&refused.stderr));
-    assert!(stderr.contains("model `gemma-3-270m-q4` at `[PROJECT]/models/gemma-3-270m-q4_k_m.gguf` does not match bakeoff.lock: locked sha256 [HASH] (16 bytes), found sha256 [HASH] (20 bytes)"), "{stderr}");
+    assert!(stderr.contains("model `gemma-3-270m-q4` at `[PROJECT]/models/gemma-3-270m-q4_k_m.gguf` does not match bakeoff.lock: locked sha256 [HASH] (40 bytes), found sha256 [HASH] (36 bytes)"), "{stderr}");
     assert!(stderr.contains("accept it with `bakeoff lock`"), "{stderr}");
 
     let accepted = scratch.bakeoff().arg("lock").run();
     assert_eq!(accepted.code, 0, "{}", accepted.stderr);
-    assert!(without_hashes(&accepted.stdout).contains("model `gemma-3-270m-q4`: sha256 [HASH] (16 bytes, gemma-3-270m-q4_k_m.gguf) → sha256 [HASH] (20 bytes, gemma-3-270m-q4_k_m.gguf)"), "{}", accepted.stdout);
+    assert!(without_hashes(&accepted.stdout).contains("model `gemma-3-270m-q4`: sha256 [HASH] (40 bytes, gemma-3-270m-q4_k_m.gguf) → sha256 [HASH] (36 bytes, gemma-3-270m-q4_k_m.gguf)"), "{}", accepted.stdout);
     let rerun = scratch.bakeoff().args(["--host-facts", facts_arg, "plan", "quickstart"]).run();
     assert_eq!(rerun.code, 0, "{}", rerun.stderr);
     assert!(rerun.stdout.ends_with("2 cells: 0 cached, 2 to run, 0 blocked\n"), "{}", rerun.stdout);
-    assert!(rerun.stdout.contains("(changed: argv[2] sha256:"), "{}", rerun.stdout);
+    assert!(rerun.stdout.contains("(changed: -m sha256:"), "{}", rerun.stdout);
 }
 
 #[test]
@@ -144,7 +148,8 @@ fn failed_cells_are_not_rerun_unless_asked() {
     store.write(&record).unwrap();
 
     let plan = scratch.bakeoff().args(["--host-facts", facts_arg, "plan", "quickstart"]).run();
-    assert!(plan.stdout.contains("failed before quickstart/model=gemma-3-270m-q4,toolbox=host,threads=1/bench  exit code 1 (rerun with --retry-failed)"), "{}", plan.stdout);
+    let plan_text = crate::support::without_short_hashes(&plan.stdout);
+    assert!(plan_text.contains("failed before quickstart/model=gemma-3-270m-q4,toolbox=host,threads=1/bench  exit code 1 (rerun with --retry-failed)"), "{plan_text}");
     assert!(plan.stdout.ends_with("2 cells: 1 cached, 0 to run, 0 blocked, 1 failed before\n"), "{}", plan.stdout);
     let retry = scratch.bakeoff().args(["--host-facts", facts_arg, "plan", "quickstart", "--retry-failed"]).run();
     assert!(retry.stdout.contains("(retrying: exit code 1)"), "{}", retry.stdout);
@@ -153,7 +158,8 @@ fn failed_cells_are_not_rerun_unless_asked() {
         .args(["--host-facts", facts_arg, "plan", "quickstart", "--force", "--only", "threads=2"])
         .run();
     assert!(
-        forced.stdout.contains("will run      quickstart/model=gemma-3-270m-q4,toolbox=host,threads=2/bench  (forced)"),
+        crate::support::without_short_hashes(&forced.stdout)
+            .contains("will run      quickstart/model=gemma-3-270m-q4,toolbox=host,threads=2/bench  (forced)"),
         "{}",
         forced.stdout
     );

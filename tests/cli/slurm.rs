@@ -247,7 +247,12 @@ fn failures_on_the_node_and_of_the_job_are_recorded_with_their_reasons() {
     assert_eq!(cancelled.attempts, 1);
     // The node's own fingerprint: the record is the cell's, not an approximation.
     let plan = llama.bakeoff(directory.path()).args(["plan"]).run();
-    assert!(plan.stdout.contains("failed before cancelled-on-node/toolbox=host/command  Slurm job"), "{}", plan.stdout);
+    assert!(
+        crate::support::without_short_hashes(&plan.stdout)
+            .contains("failed before cancelled-on-node/toolbox=host/command  Slurm job"),
+        "{}",
+        plan.stdout
+    );
     assert_eq!(processes_matching("sleep 31.4159"), 0);
     assert!(
         cluster.active("bakeoff-exits-on-node", directory.path()).is_empty()
