@@ -68,7 +68,11 @@ pub struct Report {
     pub hosts: Vec<HostSummary>,
     pub toolboxes: Vec<ToolboxSummary>,
     pub models: Vec<ModelSummary>,
+    /// Per server workload: the metrics that answer it, a row per configuration.
+    pub summaries: Vec<super::summary::Summary>,
     pub tables: Vec<Table>,
+    /// Whether the tables are the defaults (no `table` in the `report` block).
+    pub default_tables: bool,
     /// Latency percentiles of workloads under load, time to first token per conversation turn.
     pub breakdowns: Vec<super::breakdown::Breakdown>,
     pub problems: Vec<Problem>,
@@ -221,16 +225,7 @@ pub fn build(inputs: &Inputs<'_>) -> Report {
     let workload_dimension = grid.dimension(super::grid::WORKLOAD);
     let but_workload: Vec<usize> =
         varying.iter().copied().filter(|dimension| Some(*dimension) != workload_dimension).collect();
-    let labelled: Vec<(String, &CellRecord)> = grid
-        .points
-        .iter()
-        .filter_map(|point| {
-            let record = point.record.filter(|record| record.status == Status::Ok)?;
-            let host = host_of(point);
-            let configuration = configuration_of(&grid, inputs.cells, &but_workload, point);
-            Some((if hosts_count(&grid) > 1 { format!("{configuration} on {host}") } else { configuration }, record))
-        })
-        .collect();
+    let labelled = labelled(&grid, inputs, &but_workload, &host_of);
     let (turns, breakdowns): (Vec<_>, Vec<_>) = super::breakdown::breakdowns(&labelled)
         .into_iter()
         .partition(|breakdown| breakdown.kind == super::breakdown::BreakdownKind::Turns);
@@ -259,6 +254,8 @@ pub fn build(inputs: &Inputs<'_>) -> Report {
         hosts: hosts(&chosen.hosts, &grid),
         toolboxes: toolboxes(&grid, &host_of),
         models: models(inputs, &shown),
+        summaries: super::summary::summaries(&labelled),
+        default_tables: experiment.report.as_ref().is_none_or(|report| report.tables.is_empty()),
         tables,
         breakdowns,
         problems,
@@ -346,12 +343,39 @@ fn varying_but_host(grid: &Grid<'_>) -> Vec<usize> {
 }
 
 /// `ctx=4096, toolbox=rocm`: where a cell sits among the ones that vary; its id when none do.
+/// Each ok record on the grid with the label of its row: the configuration without the
+/// workload, and the host when there are several.
+fn labelled<'a>(
+    grid: &Grid<'a>,
+    inputs: &Inputs<'_>,
+    but_workload: &[usize],
+    host_of: &dyn Fn(&Point<'_>) -> String,
+) -> Vec<(String, &'a CellRecord)> {
+    grid.points
+        .iter()
+        .filter_map(|point| {
+            let record = point.record.filter(|record| record.status == Status::Ok)?;
+            let host = host_of(point);
+            let configuration = configuration_of(grid, inputs.cells, but_workload, point);
+            Some((if hosts_count(grid) > 1 { format!("{configuration} on {host}") } else { configuration }, record))
+        })
+        .collect()
+}
+
 fn configuration_of(grid: &Grid<'_>, cells: &[ExpectedCell], varying: &[usize], point: &Point<'_>) -> String {
     let parts: Vec<String> = varying
         .iter()
         .map(|&dimension| format!("{}={}", grid.dimensions[dimension].name, grid.value(dimension, point)))
         .collect();
-    if parts.is_empty() { cells[point.cell].id.clone() } else { parts.join(", ") }
+    if !parts.is_empty() {
+        return parts.join(", ");
+    }
+    // One configuration: named by its axes, without the experiment and workload around them.
+    let cell = &cells[point.cell];
+    let id = &cell.id;
+    id.split_once('/')
+        .and_then(|(_, rest)| rest.rsplit_once('/'))
+        .map_or_else(|| id.clone(), |(axes, _)| axes.to_owned())
 }
 
 /// The report's tables, then `extra` (made elsewhere), each with its chart's file name.
@@ -410,11 +434,12 @@ fn tables(inputs: &Inputs<'_>, grid: &Grid<'_>, extra: Vec<Table>, notes: &mut V
     tables.extend(extra);
     // One unit for a metric family across the report: time to first token cold and warm are
     // both in s, or both in ms.
-    let mut extents: BTreeMap<(String, String), f64> = BTreeMap::new();
-    for table in &tables {
-        let largest = table.values().fold(0.0, f64::max);
-        let extent = extents.entry((table.family().to_owned(), table.unit.clone())).or_insert(0.0);
-        *extent = extent.max(largest);
+    let mut extents: BTreeMap<(String, String), (f64, f64)> = BTreeMap::new();
+    for table in tables.iter().filter(|table| table.has_values()) {
+        let extent = extents.entry((table.family().to_owned(), table.unit.clone())).or_insert((f64::INFINITY, 0.0));
+        for value in table.values() {
+            *extent = (extent.0.min(value), extent.1.max(value));
+        }
     }
     for table in &mut tables {
         table.family_extent = extents.get(&(table.family().to_owned(), table.unit.clone())).copied();

@@ -21,6 +21,23 @@ impl Scale {
         }
     }
 
+    /// One scale for columns that sit side by side (a family's cold and warm times): seconds
+    /// only when every value is a second or more, so that no value reads `0.0464 s`.
+    pub(super) fn side_by_side(unit: &str, values: impl Iterator<Item = f64>) -> Self {
+        let values: Vec<f64> = values.collect();
+        let smallest = values.iter().copied().map(f64::abs).fold(f64::INFINITY, f64::min);
+        match unit {
+            "ms" if smallest.is_finite() && smallest < 1000.0 => Self { divisor: 1.0, unit: "ms".to_owned() },
+            "tokens" => Self { divisor: 1.0, unit: unit.to_owned() },
+            _ => Self::for_values(unit, values.into_iter()),
+        }
+    }
+
+    /// A value as this scale shows it; token counts are whole numbers.
+    pub(super) fn shown(&self, value: f64) -> String {
+        if self.unit == "tokens" { fixed(value, 0) } else { self.number(value) }
+    }
+
     pub(super) fn number(&self, value: f64) -> String {
         number(value / self.divisor)
     }

@@ -47,11 +47,7 @@ pub(super) fn render(report: &Report) -> String {
     }
     summary(&mut out, report);
 
-    out.push_str("## Results\n\n");
-    no_values(&mut out, report);
-    for table in report.tables.iter().filter(|table| table.has_values() || report.tables.len() == 1) {
-        render_table(&mut out, table);
-    }
+    results(&mut out, report);
     for breakdown in &report.breakdowns {
         render_breakdown(&mut out, breakdown);
     }
@@ -199,6 +195,73 @@ pub(super) fn comparison(out: &mut String, compared: &Comparison, level: &str) {
          one round there is no spread to test against (`rounds 3` or more in the experiment).\n",
         counts.join("; ")
     );
+}
+
+/// The results section up to the breakdowns: each workload's summary, then the tables (folded
+/// away under the summaries when they are the defaults).
+fn results(out: &mut String, report: &Report) {
+    out.push_str("## Results\n\n");
+    for summary in &report.summaries {
+        render_summary(out, summary);
+    }
+    no_values(out, report);
+    // After the summaries, the default one-table-per-metric view is there for who wants it.
+    let folded = !report.summaries.is_empty() && report.default_tables;
+    let shown: Vec<&Table> =
+        report.tables.iter().filter(|table| table.has_values() || report.tables.len() == 1).collect();
+    if folded && !shown.is_empty() {
+        let _ = writeln!(out, "<details>\n<summary>Every metric, a table each ({} tables)</summary>\n", shown.len());
+    }
+    for table in &shown {
+        render_table(out, table);
+    }
+    if folded && !shown.is_empty() {
+        out.push_str("</details>\n\n");
+    }
+}
+
+/// A server workload's summary: a row per configuration, each column in its own unit.
+fn render_summary(out: &mut String, summary: &super::summary::Summary) {
+    let _ = writeln!(out, "### `{}`\n", summary.workload);
+    // Columns of one metric family (cold and warm, the turns) share a unit.
+    let family = |metric: &str| {
+        let metric = metric.strip_suffix("_first").or_else(|| metric.strip_suffix("_warm")).unwrap_or(metric);
+        metric.rsplit_once("_turn").map_or(metric, |(base, _)| base).to_owned()
+    };
+    let scales: Vec<Scale> = summary
+        .columns
+        .iter()
+        .map(|column| {
+            let values: Vec<f64> = summary
+                .columns
+                .iter()
+                .enumerate()
+                .filter(|(_, other)| family(&other.metric) == family(&column.metric) && other.unit == column.unit)
+                .flat_map(|(index, _)| summary.rows.iter().filter_map(move |(_, values)| values[index]))
+                .collect();
+            Scale::side_by_side(&column.unit, values.into_iter())
+        })
+        .collect();
+    let header: Vec<String> = std::iter::once("configuration".to_owned())
+        .chain(summary.columns.iter().zip(&scales).map(|(column, scale)| {
+            if scale.unit.is_empty() { column.title.clone() } else { format!("{} ({})", column.title, scale.unit) }
+        }))
+        .collect();
+    let _ = writeln!(out, "| {} |", header.join(" | "));
+    let alignment: Vec<&str> = std::iter::once(":--").chain(summary.columns.iter().map(|_| "--:")).collect();
+    let _ = writeln!(out, "|{}|", alignment.join("|"));
+    for (label, values) in &summary.rows {
+        let cells: Vec<String> = std::iter::once(escape(label))
+            .chain(
+                values
+                    .iter()
+                    .zip(&scales)
+                    .map(|(value, scale)| value.map_or_else(|| "n/a".to_owned(), |value| scale.shown(value))),
+            )
+            .collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
+    out.push('\n');
 }
 
 /// What the results section says when no table has a value: nothing ran yet, or what ran

@@ -8,12 +8,14 @@ mod format;
 mod grid;
 mod markdown;
 mod select;
+mod summary;
 mod table;
 
 pub use breakdown::{Breakdown, BreakdownKind};
 pub use build::{HostPairs, Inputs, LockState, ModelKind, ModelSummary, REPORT_FORMAT, Report, build, compare_hosts};
 pub use compare::{CompareRow, Comparison, FactDifference, Measured};
 pub use select::{Chosen, ExpectedCell, Hosts, choose};
+pub use summary::{Column, Summary};
 pub use table::{Best, Better, Chart, ChartKind, Entry, Row, Significance, Table};
 
 /// One host against another in markdown, as `bakeoff compare` prints it.

@@ -68,10 +68,10 @@ pub struct Table {
     pub best: Vec<Best>,
     /// A chart of the table, when it has values: its file name beside the report.
     pub chart: Option<Chart>,
-    /// The largest value of any table of the same metric family (`ttft_ms`, `ttft_ms_first`,
-    /// `ttft_ms_warm`, …), so that a family is shown in one unit throughout the report.
+    /// The smallest and largest value of any table of the same metric family (`ttft_ms`,
+    /// `ttft_ms_first`, `ttft_ms_warm`, …), so that a family is shown in one unit throughout.
     #[serde(skip)]
-    pub family_extent: Option<f64>,
+    pub family_extent: Option<(f64, f64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -388,6 +388,8 @@ fn best(
     let host = grid.host_dimension();
     let workload = grid.dimension(WORKLOAD).expect("the grid has a workload dimension");
     let mut best: BTreeMap<(usize, usize), (f64, &Point<'_>)> = BTreeMap::new();
+    // A group whose values are all the same has no best: every configuration ties.
+    let mut alike: BTreeMap<(usize, usize), bool> = BTreeMap::new();
     for point in included {
         let Some(value) = value_of(point, metric) else {
             continue;
@@ -397,14 +399,18 @@ fn best(
             Better::Lower => value.mean < old,
         };
         let group = (point.coords[workload], point.coords[host]);
+        if let Some((old, _)) = best.get(&group) {
+            *alike.entry(group).or_insert(true) &= (old - value.mean).abs() <= f64::EPSILON * old.abs().max(1.0);
+        }
         if best.get(&group).is_none_or(|(old, _)| improves(*old)) {
             best.insert(group, (value.mean, point));
         }
     }
     let several_hosts = layout.varying.contains(&host);
     let several_workloads = layout.varying.contains(&workload);
-    best.into_values()
-        .map(|(mean, point)| Best {
+    best.into_iter()
+        .filter(|(group, _)| !alike.get(group).copied().unwrap_or(false))
+        .map(|(_, (mean, point))| Best {
             workload: several_workloads.then(|| grid.value(workload, point).to_owned()),
             host: several_hosts.then(|| grid.value(host, point).to_owned()),
             configuration: layout
@@ -481,7 +487,8 @@ impl Table {
 
     /// The one scale for this table's values, its chart's and its family's.
     pub(super) fn scale(&self) -> super::format::Scale {
-        super::format::Scale::for_values(&self.unit, self.values().chain(self.family_extent))
+        let extent = self.family_extent.into_iter().flat_map(|(smallest, largest)| [smallest, largest]);
+        super::format::Scale::side_by_side(&self.unit, self.values().chain(extent))
     }
 
     /// The metric without its phase: `ttft_ms_turn2` → `ttft_ms`, `e2e_ms_p90` → `e2e_ms`.

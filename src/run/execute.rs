@@ -763,8 +763,12 @@ pub(super) fn describe_server_metrics(metrics: &BTreeMap<String, MetricValue>) -
     let value = |name: &str| metrics.get(name).map(|metric| metric.mean);
     let mut parts = Vec::new();
     match (value("ttft_ms_first"), value("ttft_ms_warm")) {
-        (Some(cold), Some(warm)) => parts.push(format!("ttft {cold:.0} ms cold, {warm:.0} ms warm")),
-        (Some(cold), None) => parts.push(format!("ttft {cold:.0} ms")),
+        (Some(cold), Some(warm)) => parts.push(format!(
+            "ttft {} cold, {} warm",
+            crate::units::format_quantity(cold, "ms"),
+            crate::units::format_quantity(warm, "ms")
+        )),
+        (Some(cold), None) => parts.push(format!("ttft {}", crate::units::format_quantity(cold, "ms"))),
         _ => {}
     }
     if let Some(cache) = value("cache_n_warm") {

@@ -499,3 +499,128 @@ fn rounds_give_intervals_outliers_and_welchs_verdict() {
         assert_eq!(row["reference"]["rounds"], 5);
     }
 }
+
+/// Writes an ok record on strix-1 for every cell of `directory`'s experiments, with the
+/// metrics `metrics` gives it (name, mean, unit).
+fn seed_ok(
+    directory: &Path,
+    metrics: impl Fn(&bakeoff::fingerprint::ResolvedCell) -> Vec<(&'static str, f64, &'static str)>,
+) {
+    let project = Project::new(&Settings { project: directory.to_path_buf(), ..Settings::default() });
+    let loaded = project.load(&[]).unwrap();
+    let host = bakeoff::host::HostFacts::load(&fixture("hosts/strix-1.json")).unwrap();
+    for cell in project.resolve_uninspected(&loaded, &host).unwrap() {
+        let mut record = CellRecord::new(&cell, &host, Status::Ok);
+        record.timings.started_unix_ms = 1_795_305_600_000;
+        for (name, mean, unit) in metrics(&cell) {
+            record.metrics.insert(name.to_owned(), MetricValue::single(mean, unit));
+        }
+        project.store.write(&record).unwrap();
+    }
+}
+
+const VARIANTS: &str = r#"
+toolbox "host" {
+    runner "host"
+}
+model "q4" { file "Qwen3-30B-A3B-Q4_K_M.gguf" }
+experiment "fa" {
+    description "Flash attention on and off at two thread counts"
+    matrix {
+        model "q4"
+        threads 48 96
+        variant "fa-off" { args "-fa" 0 }
+        variant "fa-on" { args "-fa" 1 "-ctk" "q8_0" }
+    }
+    bench {
+        args "-t" "{threads}" "{variant}" "-p" 512 "-n" 128
+    }
+    report {
+        baseline variant="fa-off"
+        table rows="threads" columns="variant" metric="tg128"
+    }
+}
+"#;
+
+/// A variant axis: the report says what each variant's arguments are, where the commands are.
+#[test]
+fn a_variant_axis_is_explained_in_the_report() {
+    let directory = project(&[("experiments/fa.kdl", VARIANTS)]);
+    seed_ok(directory.path(), |cell| {
+        let threads: f64 = cell.cell.value("threads").unwrap().parse().unwrap();
+        let on = cell.cell.value("variant") == Some("fa-on");
+        vec![("tg128", threads / 4.0 * if on { 1.1 } else { 1.0 }, "t/s"), ("peak_rss_bytes", 18.5e9, "bytes")]
+    });
+    let outcome = Bakeoff::new(directory.path()).args(["report", "fa"]).run();
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let report = std::fs::read_to_string(directory.path().join("results/fa/README.md")).unwrap();
+    assert!(report.contains("  - `fa-on`: `-fa 1 -ctk q8_0`\n"), "{report}");
+    insta::assert_snapshot!("variants", report);
+}
+
+const AGENT: &str = r#"
+toolbox "host" {
+    runner "host"
+}
+model "gemma" { file "gemma-3-270m-q4_k_m.gguf" }
+experiment "agent-tour" {
+    description "A chat, an agent's long system prompt, and a growing conversation"
+    matrix {
+        model "gemma"
+        threads 1 2
+    }
+    server {
+        args "-nr" "-t" "{threads}" "--ctx-size" 16384
+    }
+    workload "chat" {
+        request api="openai-chat" max-tokens=16 prompt="Say hello in one word."
+        repeat 3
+    }
+    workload "long-system" {
+        request api="anthropic-messages" max-tokens=16 system="You are a careful agent." prompt="What does rule 3 say?"
+        repeat 2
+    }
+    workload "session" {
+        conversation api="openai-chat" max-tokens=16 {
+            turn "What is a GGUF file?"
+            turn "And what is quantization?"
+        }
+    }
+}
+"#;
+
+/// A server experiment with three workloads, one a conversation: each workload leads with its
+/// summary (its configurations as rows, the metrics that answer it as columns, one unit per
+/// metric family), the per-metric tables are folded away, and the turns are listed.
+#[test]
+fn a_server_experiment_leads_with_a_summary_per_workload() {
+    let directory = project(&[("experiments/agent.kdl", AGENT)]);
+    seed_ok(directory.path(), |cell| {
+        let threads: f64 = cell.cell.value("threads").unwrap().parse().unwrap();
+        let common = [("gen_tps", 20.0 * threads, "t/s"), ("peak_rss_bytes", 4.0e8, "bytes")];
+        let mut metrics = match cell.cell.workload.as_str() {
+            "chat" => vec![("ttft_ms_first", 90.0 / threads, "ms"), ("ttft_ms_warm", 45.0 / threads, "ms")],
+            "long-system" => vec![
+                ("ttft_ms_first", 28_000.0 / threads, "ms"),
+                ("ttft_ms_warm", 85.0, "ms"),
+                ("cache_n_warm", 11_078.0, "tokens"),
+            ],
+            _ => {
+                vec![("ttft_ms_turn1", 140.0, "ms"), ("ttft_ms_turn2", 120.0, "ms"), ("cache_n_turn2", 51.0, "tokens")]
+            }
+        };
+        metrics.extend(common);
+        metrics
+    });
+    let outcome = Bakeoff::new(directory.path()).args(["report", "agent-tour"]).run();
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let report = std::fs::read_to_string(directory.path().join("results/agent-tour/README.md")).unwrap();
+    let results = &report[report.find("## Results").unwrap()..report.find("<details>").unwrap()];
+    for heading in ["### `chat`", "### `long-system`", "### `session`"] {
+        assert!(results.contains(heading), "{results}");
+    }
+    assert!(results.contains("| threads=2 | 14,000 | 85.0 | 40.0 | 11,078 | 381 |"), "cold and warm in ms: {results}");
+    assert!(report.contains(r#"turn 1: "What is a GGUF file?"; turn 2: "And what is quantization?""#), "{report}");
+    assert!(!report.contains("Best: with"), "a best line names its configuration: {report}");
+    insta::assert_snapshot!("agent_tour", report);
+}

@@ -16,7 +16,7 @@ fn why_shows_the_fingerprint_and_the_diff_against_the_nearest_result() {
 
     let json = scratch.bakeoff().args(["--host-facts", facts_arg, "why", cell, "--json"]).run();
     let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
-    assert_eq!(value["nearest"]["changes"][0]["field"], "argv[10]");
+    assert_eq!(value["nearest"]["changes"][0]["field"], "argv -r");
     assert_eq!(value["nearest"]["changes"][0]["old"], "3");
     assert_eq!(value["nearest"]["changes"][0]["new"], "5");
 

@@ -1,0 +1,169 @@
+//! The table a server workload's reader looks for first: one row per configuration, and the
+//! handful of metrics that answer the workload's question (time to first token cold and warm,
+//! or per turn, or under load; generation speed; what the prompt cache served; peak memory).
+
+use serde::Serialize;
+
+use crate::fingerprint::WorkloadPrint;
+use crate::store::CellRecord;
+
+/// One workload's summary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub workload: String,
+    pub columns: Vec<Column>,
+    /// The configuration's label, and each column's value where the record has it.
+    pub rows: Vec<(String, Vec<Option<f64>>)>,
+}
+
+/// A column: the metric it shows, its title, and its unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Column {
+    pub metric: String,
+    pub title: String,
+    pub unit: String,
+}
+
+/// What a workload's records can be summed up by, in the order a reader wants them: the first
+/// of these that a record has decides which of the three kinds of workload it is.
+const REQUESTS: [(&str, &str); 5] = [
+    ("ttft_ms_first", "time to first token, cold"),
+    ("ttft_ms_warm", "time to first token, warm"),
+    ("gen_tps", "generation"),
+    ("cache_n_warm", "prompt tokens from cache, warm"),
+    ("peak_rss_bytes", "peak memory"),
+];
+const UNDER_LOAD: [(&str, &str); 6] = [
+    ("ttft_ms_p50", "time to first token, p50"),
+    ("ttft_ms_p99", "time to first token, p99"),
+    ("e2e_ms_p50", "end to end, p50"),
+    ("req_per_s", "requests per second"),
+    ("gen_tps_total", "generation, all requests"),
+    ("peak_rss_bytes", "peak memory"),
+];
+
+/// A summary per server workload among `shown` (each record with its row label), in the order
+/// the workloads first appear.
+pub(super) fn summaries(shown: &[(String, &CellRecord)]) -> Vec<Summary> {
+    let mut workloads: Vec<&str> = Vec::new();
+    for (_, record) in shown {
+        let server = matches!(record.fingerprint.workload, WorkloadPrint::Server { .. });
+        if server && !workloads.contains(&record.workload.as_str()) {
+            workloads.push(&record.workload);
+        }
+    }
+    workloads
+        .into_iter()
+        .map(|workload| {
+            let records: Vec<&(String, &CellRecord)> =
+                shown.iter().filter(|(_, record)| record.workload == workload).collect();
+            let has = |metric: &str| records.iter().any(|(_, record)| record.metrics.contains_key(metric));
+            let turns = records
+                .iter()
+                .flat_map(|(_, record)| record.metrics.keys())
+                .filter_map(|name| name.strip_prefix("ttft_ms_turn")?.parse::<usize>().ok())
+                .max()
+                .unwrap_or(0);
+            let wanted: Vec<(String, String)> = if has("ttft_ms_p50") {
+                UNDER_LOAD.iter().map(|(metric, title)| ((*metric).to_owned(), (*title).to_owned())).collect()
+            } else if turns > 0 {
+                let mut wanted: Vec<(String, String)> = (1..=turns)
+                    .map(|turn| (format!("ttft_ms_turn{turn}"), format!("time to first token, turn {turn}")))
+                    .collect();
+                wanted.push((format!("cache_n_turn{turns}"), format!("prompt tokens from cache, turn {turns}")));
+                wanted.push(("gen_tps".to_owned(), "generation".to_owned()));
+                wanted.push(("peak_rss_bytes".to_owned(), "peak memory".to_owned()));
+                wanted
+            } else {
+                REQUESTS.iter().map(|(metric, title)| ((*metric).to_owned(), (*title).to_owned())).collect()
+            };
+            let columns: Vec<Column> = wanted
+                .into_iter()
+                .filter(|(metric, _)| has(metric))
+                .map(|(metric, title)| {
+                    let unit = records
+                        .iter()
+                        .find_map(|(_, record)| record.metrics.get(&metric).map(|value| value.unit.clone()))
+                        .unwrap_or_default();
+                    Column { metric, title, unit }
+                })
+                .collect();
+            let rows = records
+                .iter()
+                .map(|(label, record)| {
+                    let values = columns
+                        .iter()
+                        .map(|column| record.metrics.get(&column.metric).map(|value| value.mean))
+                        .collect();
+                    (label.clone(), values)
+                })
+                .collect();
+            Summary { workload: workload.to_owned(), columns, rows }
+        })
+        .filter(|summary| !summary.columns.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::store::MetricValue;
+
+    fn record(workload: &str, metrics: &[(&str, f64, &str)]) -> CellRecord {
+        let cell = crate::matrix::Cell {
+            experiment: "e".to_owned(),
+            axes: vec![("t".to_owned(), "1".to_owned())],
+            workload: workload.to_owned(),
+        };
+        let fingerprint: crate::fingerprint::Fingerprint = serde_json::from_value(serde_json::json!({
+            "argv": [], "axes": {}, "schema": 1,
+            "host": { "cpu": "", "firmware": null, "gpus": [], "kernel": "", "memory_bytes": 0 },
+            "toolbox": { "digest": null, "env": {}, "image": null, "llama_cpp": null, "name": "host", "runner": "host" },
+            "workload": { "kind": "server", "name": workload, "repeat": 1, "requests": [] }
+        }))
+        .unwrap();
+        let resolved = crate::fingerprint::ResolvedCell {
+            id: cell.id(),
+            cell,
+            argv: Vec::new(),
+            fingerprint,
+            hash: "00".to_owned(),
+            toolbox: "host".to_owned(),
+            model: None,
+            blocked: Vec::new(),
+            drift: Vec::new(),
+            notes: Vec::new(),
+            unhashed: Vec::new(),
+        };
+        let mut record = CellRecord::new(&resolved, &crate::host::HostFacts::default(), crate::store::Status::Ok);
+        record.metrics = metrics
+            .iter()
+            .map(|(name, mean, unit)| ((*name).to_owned(), MetricValue::single(*mean, unit)))
+            .collect::<BTreeMap<_, _>>();
+        record
+    }
+
+    #[test]
+    fn each_kind_of_workload_is_summed_up_by_its_own_metrics() {
+        let chat =
+            record("chat", &[("ttft_ms_first", 90.0, "ms"), ("ttft_ms_warm", 45.0, "ms"), ("gen_tps", 42.0, "t/s")]);
+        let session = record(
+            "session",
+            &[("ttft_ms_turn1", 146.0, "ms"), ("ttft_ms_turn2", 120.0, "ms"), ("cache_n_turn2", 51.0, "tokens")],
+        );
+        let loaded =
+            record("load", &[("ttft_ms_p50", 12.0, "ms"), ("req_per_s", 3.5, "req/s"), ("ttft_ms_first", 9.0, "ms")]);
+        let shown = [("t=1".to_owned(), &chat), ("t=1".to_owned(), &session), ("t=1".to_owned(), &loaded)];
+        let summaries = summaries(&shown);
+        let metrics = |index: usize| -> Vec<&str> {
+            summaries[index].columns.iter().map(|column| column.metric.as_str()).collect()
+        };
+        assert_eq!(metrics(0), ["ttft_ms_first", "ttft_ms_warm", "gen_tps"]);
+        assert_eq!(metrics(1), ["ttft_ms_turn1", "ttft_ms_turn2", "cache_n_turn2"]);
+        assert_eq!(metrics(2), ["ttft_ms_p50", "req_per_s"]);
+        assert_eq!(summaries[0].rows, [("t=1".to_owned(), vec![Some(90.0), Some(45.0), Some(42.0)])]);
+        assert_eq!(summaries[1].columns[2].unit, "tokens");
+    }
+}
