@@ -179,6 +179,25 @@ impl Checker<'_> {
     }
 
     fn check(&mut self, experiment: &mut Experiment) {
+        // Any workload name works, but a cell id names its workload: a server workload may not
+        // share the name of the cells of the experiment's own `bench` or `command` block.
+        for workload in &experiment.workloads {
+            let taken = match workload.name.value.as_str() {
+                "bench" => experiment.bench.is_some(),
+                "command" => experiment.command.is_some(),
+                _ => false,
+            };
+            if taken {
+                self.push(
+                    workload.name.at,
+                    ErrorKind::Duplicate { what: "workload".to_owned(), name: workload.name.value.clone() },
+                    format!(
+                        "the cells of this experiment's `{name}` block are called `{name}` too: rename the workload",
+                        name = workload.name.value
+                    ),
+                );
+            }
+        }
         if experiment.axis("toolbox").is_none() {
             let at = experiment.name.at;
             experiment.axes.push(Axis {

@@ -9,9 +9,20 @@ pub struct Cell {
     pub axes: Vec<(String, String)>,
     /// `bench`, `command`, or the name of a server workload.
     pub workload: String,
+    /// Which block of the experiment the cell runs: taken from the block, never from a name (a
+    /// server workload may be called `bench`).
+    pub block: Block,
 }
 
-/// What a cell runs: the one place that tells a workload's kind from its name.
+/// The block of an experiment a cell runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Block {
+    Bench,
+    Command,
+    Server,
+}
+
+/// What a cell runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WorkloadKind<'a> {
     /// llama-bench.
@@ -24,10 +35,10 @@ pub enum WorkloadKind<'a> {
 
 impl Cell {
     pub fn kind(&self) -> WorkloadKind<'_> {
-        match self.workload.as_str() {
-            "bench" => WorkloadKind::Bench,
-            "command" => WorkloadKind::Command,
-            name => WorkloadKind::Server(name),
+        match self.block {
+            Block::Bench => WorkloadKind::Bench,
+            Block::Command => WorkloadKind::Command,
+            Block::Server => WorkloadKind::Server(&self.workload),
         }
     }
 

@@ -1,20 +1,25 @@
 //! Matrix expansion: the cartesian product of the axes, less `exclude`s, plus `include`s.
 
-use super::cell::Cell;
+use super::cell::{Block, Cell};
 use crate::glob::glob_match;
 use crate::manifest::{Experiment, Filter};
 
 /// The workloads each assignment of an experiment runs, in a fixed order.
 pub fn workloads(experiment: &Experiment) -> Vec<String> {
+    blocks(experiment).into_iter().map(|(name, _)| name).collect()
+}
+
+/// The workloads with the block each runs.
+fn blocks(experiment: &Experiment) -> Vec<(String, Block)> {
     let mut names = Vec::new();
     if experiment.bench.is_some() {
-        names.push("bench".to_owned());
+        names.push(("bench".to_owned(), Block::Bench));
     }
     if experiment.command.is_some() {
-        names.push("command".to_owned());
+        names.push(("command".to_owned(), Block::Command));
     }
     if experiment.server.is_some() {
-        names.extend(experiment.workloads.iter().map(|workload| workload.name.value.clone()));
+        names.extend(experiment.workloads.iter().map(|workload| (workload.name.value.clone(), Block::Server)));
     }
     names
 }
@@ -48,16 +53,17 @@ pub fn expand(experiment: &Experiment) -> Vec<Cell> {
             }
         });
     }
-    let workloads = workloads(experiment);
+    let workloads = blocks(experiment);
     let mut cells = Vec::with_capacity(assignments.len() * workloads.len());
     for assignment in assignments {
         let values: Vec<(String, String)> =
             axes.iter().zip(&assignment).map(|((name, _), value)| ((*name).to_owned(), (*value).to_owned())).collect();
-        for workload in &workloads {
+        for (workload, block) in &workloads {
             cells.push(Cell {
                 experiment: experiment.name.value.clone(),
                 axes: values.clone(),
                 workload: workload.clone(),
+                block: *block,
             });
         }
     }

@@ -3,5 +3,5 @@
 mod cell;
 mod expand;
 
-pub use cell::{Cell, WorkloadKind};
+pub use cell::{Block, Cell, WorkloadKind};
 pub use expand::{expand, workloads};

@@ -127,6 +127,11 @@ mod tests {
             experiment: experiment.to_owned(),
             axes: vec![("model".to_owned(), model.to_owned())],
             workload: workload.to_owned(),
+            block: match workload {
+                "bench" => crate::matrix::Block::Bench,
+                "command" => crate::matrix::Block::Command,
+                _ => crate::matrix::Block::Server,
+            },
         };
         let fingerprint: crate::fingerprint::Fingerprint = serde_json::from_value(serde_json::json!({
             "argv": [], "axes": {}, "schema": 1,

@@ -116,6 +116,7 @@ mod tests {
             experiment: "e".to_owned(),
             axes: vec![("t".to_owned(), "1".to_owned())],
             workload: workload.to_owned(),
+            block: crate::matrix::Block::Server,
         };
         let fingerprint: crate::fingerprint::Fingerprint = serde_json::from_value(serde_json::json!({
             "argv": [], "axes": {}, "schema": 1,

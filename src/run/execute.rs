@@ -632,7 +632,8 @@ impl LocalExecutor<'_> {
         record.raw = Vec::new();
         match result.exit {
             Exit::Code(0) => {
-                let extracted = if record.workload == "bench" {
+                let bench = record.block() == crate::matrix::Block::Bench;
+                let extracted = if bench {
                     bench_metrics(&result.stdout).map(|(metrics, raw)| {
                         record.raw = raw;
                         metrics
@@ -644,7 +645,7 @@ impl LocalExecutor<'_> {
                 match extracted {
                     Ok(metrics) => {
                         record.metrics = metrics;
-                        let tokens = (record.workload == "bench").then(|| bench_tokens(&record.raw));
+                        let tokens = bench.then(|| bench_tokens(&record.raw));
                         add_usage(record, result.peak_rss_bytes, result.energy.clone(), tokens);
                         record.status = Status::Ok;
                         record.failure = None;

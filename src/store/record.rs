@@ -212,11 +212,21 @@ pub fn plain_depth_names(metrics: BTreeMap<String, MetricValue>) -> BTreeMap<Str
 }
 
 impl CellRecord {
+    /// The block of its experiment the cell ran, from its fingerprint (never from the
+    /// workload's name: a server workload may be called `bench`).
+    pub fn block(&self) -> crate::matrix::Block {
+        match self.fingerprint.workload {
+            crate::fingerprint::WorkloadPrint::Bench => crate::matrix::Block::Bench,
+            crate::fingerprint::WorkloadPrint::Command { .. } => crate::matrix::Block::Command,
+            crate::fingerprint::WorkloadPrint::Server { .. } => crate::matrix::Block::Server,
+        }
+    }
+
     /// The record with single-depth llama-bench metrics under their plain names (records written
     /// before that rule had `tg128@d4096` for a cell of depth 4096).
     #[must_use]
     pub fn with_plain_depth_names(mut self) -> Self {
-        if self.workload == "bench" {
+        if self.block() == crate::matrix::Block::Bench {
             self.metrics = plain_depth_names(std::mem::take(&mut self.metrics));
             for round in &mut self.rounds {
                 round.metrics = plain_depth_names(std::mem::take(&mut round.metrics));

@@ -413,3 +413,49 @@ experiment "chat" {
     }
     assert!(!report.contains("ttft_ms_turn1 ("), "the per-turn metrics have no tables of their own");
 }
+
+/// Regression: a cell's kind was read from its workload's name, so a server workload called
+/// `bench` ran llama-bench's default tests (recorded ok) and one called `command` failed with
+/// an empty command line. Any name works now; the block decides.
+#[test]
+fn server_workloads_named_bench_and_command_are_server_workloads() {
+    let llama = Llama::get();
+    let manifest = r#"model "gemma" { file "gemma-3-270m-q4_k_m.gguf" }
+experiment "named" {
+    matrix { model "gemma" }
+    server {
+        args "-nr" "-t" 2 "--ctx-size" 1024
+        ready-timeout 120
+    }
+    workload "bench" {
+        request api="completion" max-tokens=4 prompt="Say hello."
+    }
+    workload "command" {
+        request api="openai-chat" max-tokens=4 prompt="Say hello."
+    }
+    timeout 300
+}
+"#;
+    let directory = project(&[("experiments/named.kdl", manifest)]);
+    let outcome = llama.bakeoff(directory.path()).args(["run", "--no-progress"]).run();
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert_eq!(outcome.stdout, "2 cells: 2 ran (2 ok, 0 failed), 0 cached, 0 blocked\n", "{}", outcome.stderr);
+    let stored = records(directory.path());
+    for workload in ["bench", "command"] {
+        let record = stored.iter().find(|record| record.workload == workload).unwrap();
+        assert!(record.metrics.contains_key("ttft_ms"), "{workload}: {:?}", record.metrics.keys());
+        assert!(record.raw.iter().all(|raw| raw.get("n_prompt").is_none()), "{workload}: no llama-bench output");
+        assert!(matches!(record.fingerprint.workload, bakeoff::fingerprint::WorkloadPrint::Server { .. }));
+    }
+    // Beside a `bench` block, a workload of that name would share its cells' ids: refused.
+    let both = manifest.replace("    timeout 300", "    bench { args \"-p\" 8 }\n    timeout 300");
+    let clash = project(&[("experiments/named.kdl", &both)]);
+    let check = llama.bakeoff(clash.path()).arg("check").run();
+    assert_eq!(check.code, 2, "{}", check.stderr);
+    assert!(check.stderr.contains("workload `bench` is declared twice"), "{}", check.stderr);
+    assert!(
+        check.stderr.contains("the cells of this experiment's `bench` block are called `bench` too"),
+        "{}",
+        check.stderr
+    );
+}

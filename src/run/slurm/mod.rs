@@ -647,9 +647,9 @@ impl SlurmExecutor<'_> {
 
 /// `ok       CELL  METRICS` for a record a node wrote.
 fn result_line(record: &CellRecord) -> String {
-    let describe = match record.workload.as_str() {
-        "bench" | "command" => describe_metrics,
-        _ => describe_server_metrics,
+    let describe = match record.block() {
+        crate::matrix::Block::Bench | crate::matrix::Block::Command => describe_metrics,
+        crate::matrix::Block::Server => describe_server_metrics,
     };
     finished_line(&record.cell, record, describe)
 }
