@@ -65,10 +65,7 @@ pub(super) fn run_then(project: &Project, args: &RunArgs, summary_on_stdout: boo
         return Err(Error::Interrupted { signal: summary.signal.unwrap_or(libc::SIGINT) });
     }
     if summary.failed > 0 {
-        return Err(Error::CellsFailed {
-            count: summary.failed,
-            logs: project.store.root().join("logs").display().to_string(),
-        });
+        return Err(Error::CellsFailed { count: summary.failed, logs: project.store.logs_dir().display().to_string() });
     }
     Ok(())
 }

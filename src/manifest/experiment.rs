@@ -717,10 +717,8 @@ fn unusable_name(name: &str) -> Option<String> {
         Some("it must not be empty or start with `.`".to_owned())
     } else if !name.chars().all(|character| character.is_ascii_alphanumeric() || "-_.".contains(character)) {
         Some("it must be usable as a directory name".to_owned())
-    } else if ["cells", "logs"].contains(&name) {
-        Some(format!("`results/{name}/` holds the result store"))
     } else {
-        None
+        crate::store::reserved_reason(name)
     }
 }
 

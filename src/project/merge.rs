@@ -29,7 +29,7 @@ pub fn keep_reports_mergeable(project: &Path, store: &Store) -> Option<String> {
         return None;
     }
     let mut changed = Vec::new();
-    let path = store.root().join(".gitattributes");
+    let path = store.gitattributes_path();
     let wanted = attributes();
     if std::fs::read_to_string(&path).ok().as_deref() != Some(wanted.as_str()) {
         if std::fs::create_dir_all(store.root()).and_then(|()| std::fs::write(&path, &wanted)).is_err() {

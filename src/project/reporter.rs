@@ -116,7 +116,7 @@ impl<'a> Reporter<'a> {
 
     /// Writes `results/<experiment>/README.md` and its charts; returns the README's path.
     pub fn write(&self, store: &Store, experiment: &str) -> io::Result<PathBuf> {
-        let directory = store.root().join(experiment);
+        let directory = store.report_dir(experiment);
         let Some(report) = self.build(experiment) else {
             return Ok(directory.join("README.md"));
         };
@@ -140,7 +140,7 @@ fn write_files(directory: &Path, files: &[(String, String)]) -> io::Result<()> {
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
         let ours = path.extension().is_some_and(|extension| extension == "svg")
-            && std::fs::read_to_string(&path).is_ok_and(|text| text.contains("Written by `bakeoff report`"));
+            && std::fs::read_to_string(&path).is_ok_and(|text| text.contains(crate::store::REPORT_MARKER));
         if ours && !files.iter().any(|(file, _)| *file == name) {
             std::fs::remove_file(&path)?;
         }

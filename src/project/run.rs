@@ -142,7 +142,7 @@ impl Project {
     /// Before a project's run: `results/.gitignore` when there is none (a line saying so is
     /// returned), and `bakeoff.lock` on the first run, so that a later change is caught.
     fn prepare_store(&self, loaded: &super::pipeline::Loaded) -> Result<Option<String>, Error> {
-        let ignore = self.store.root().join(".gitignore");
+        let ignore = self.store.gitignore_path();
         let note = match self.store.ensure_gitignore() {
             Ok(true) => {
                 Some(format!("wrote `{}`: logs, the run lock and running lists stay out of git", ignore.display()))

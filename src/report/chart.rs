@@ -44,9 +44,9 @@ pub(super) fn render(table: &Table) -> Option<String> {
     };
     drawn.ok()?;
     // plotters writes `<svg …>` first; the version comment follows it so the file stays valid.
-    let comment = "\n<!-- Written by `bakeoff report`; rewritten with the report. -->";
+    let comment = format!("\n<!-- {}; rewritten with the report. -->", crate::store::REPORT_MARKER);
     if let Some(end) = svg.find('>') {
-        svg.insert_str(end + 1, comment);
+        svg.insert_str(end + 1, &comment);
     }
     Some(svg)
 }

@@ -37,8 +37,9 @@ pub(super) fn render(report: &Report) -> String {
     let mut out = String::with_capacity(8192);
     let _ = writeln!(
         out,
-        "<!-- Written by `bakeoff report` (report format {}) from the result store; `bakeoff run` and \
-         `bakeoff report` rewrite it, so edits here are lost. -->\n",
+        "<!-- {} (report format {}) from the result store; `bakeoff run` and `bakeoff report` rewrite \
+         it, so edits here are lost. -->\n",
+        crate::store::REPORT_MARKER,
         report.format
     );
     let _ = writeln!(out, "# {}\n", report.experiment);

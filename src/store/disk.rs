@@ -38,6 +38,25 @@ impl StoreError {
 
 const SERVER_LOG_PREFIX: &str = "server-";
 
+/// The folders of `results/` that are the store's own; an experiment's report folder takes
+/// its name, so no experiment may be called one of them.
+pub const RESERVED: [&str; 3] = [CELLS, LOGS, SLURM];
+const CELLS: &str = "cells";
+const LOGS: &str = "logs";
+const SLURM: &str = "slurm";
+
+/// Words every file `bakeoff report` writes carries, so that bakeoff can tell its own reports
+/// and charts from files a person put beside them.
+pub const REPORT_MARKER: &str = "Written by `bakeoff report`";
+
+/// Why `name` cannot name an experiment because of the store's layout.
+pub fn reserved_reason(name: &str) -> Option<String> {
+    RESERVED.contains(&name).then(|| match name {
+        SLURM => format!("`results/{name}/` holds the Slurm executor's job logs (and is ignored by git)"),
+        _ => format!("`results/{name}/` holds the result store"),
+    })
+}
+
 /// What `results/.gitignore` holds when bakeoff writes it: everything under `results/` that is
 /// not a record, a report or a chart.
 pub(crate) const GITIGNORE: &str = "\
@@ -69,7 +88,7 @@ impl Store {
     /// what a run in progress started and temporaries are no results, and a project checks in
     /// `results/`. Returns whether it wrote one; an existing file is the user's and left alone.
     pub fn ensure_gitignore(&self) -> std::io::Result<bool> {
-        let path = self.root.join(".gitignore");
+        let path = self.gitignore_path();
         if path.exists() {
             return Ok(false);
         }
@@ -80,7 +99,7 @@ impl Store {
     /// `results/cells/ab/abcdef….json`.
     pub fn record_path(&self, hash: &str) -> PathBuf {
         let prefix = hash.get(..2).unwrap_or("xx");
-        self.root.join(format!("cells/{prefix}/{hash}.json"))
+        self.cells_dir().join(prefix).join(format!("{hash}.json"))
     }
 
     /// What the run in progress has started outside bakeoff itself (process groups, container
@@ -95,19 +114,54 @@ impl Store {
         self.root.join(format!(".running-{host_id}.json"))
     }
 
+    /// `results/.lock`: held by the run that writes to the store.
+    pub fn run_lock_path(&self) -> PathBuf {
+        self.root.join(".lock")
+    }
+
+    /// `results/.gitignore`.
+    pub fn gitignore_path(&self) -> PathBuf {
+        self.root.join(".gitignore")
+    }
+
+    /// `results/.gitattributes`: reports merge with bakeoff's driver.
+    pub fn gitattributes_path(&self) -> PathBuf {
+        self.root.join(".gitattributes")
+    }
+
+    /// `results/cells/`: the records.
+    pub fn cells_dir(&self) -> PathBuf {
+        self.root.join(CELLS)
+    }
+
+    /// `results/logs/`: each cell's full output, and each server's.
+    pub fn logs_dir(&self) -> PathBuf {
+        self.root.join(LOGS)
+    }
+
+    /// `results/slurm/`: what Slurm jobs log for their dispatcher, and their output.
+    pub fn slurm_dir(&self) -> PathBuf {
+        self.root.join(SLURM)
+    }
+
+    /// `results/EXPERIMENT/`: the experiment's report and charts.
+    pub fn report_dir(&self, experiment: &str) -> PathBuf {
+        self.root.join(experiment)
+    }
+
     pub fn log_path(&self, hash: &str) -> PathBuf {
-        self.root.join("logs").join(format!("{hash}.log"))
+        self.logs_dir().join(format!("{hash}.log"))
     }
 
     /// The log of a llama-server, named after the first cell it served.
     pub fn server_log_path(&self, hash: &str) -> PathBuf {
-        self.root.join("logs").join(format!("{SERVER_LOG_PREFIX}{hash}.log"))
+        self.logs_dir().join(format!("{SERVER_LOG_PREFIX}{hash}.log"))
     }
 
     /// The cell hash a file in `logs/` belongs to (a cell's log or the log of the server it
     /// started), by the names this store gives them; `None` for any other file.
     pub fn log_owner(&self, path: &Path) -> Option<String> {
-        if path.parent()? != self.root.join("logs") || path.extension()? != "log" {
+        if path.parent()? != self.logs_dir() || path.extension()? != "log" {
             return None;
         }
         let stem = path.file_stem()?.to_str()?;
@@ -154,7 +208,7 @@ impl Store {
         let mut records = Vec::new();
         let mut errors = Vec::new();
         let mut paths = Vec::new();
-        let Ok(prefixes) = std::fs::read_dir(self.root.join("cells")) else {
+        let Ok(prefixes) = std::fs::read_dir(self.cells_dir()) else {
             return (records, errors);
         };
         for prefix in prefixes.filter_map(Result::ok) {

@@ -60,3 +60,19 @@ fn a_missing_manifest_file_is_an_error_not_a_panic() {
     assert_eq!(outcome.code, 2, "{}", outcome.stderr);
     assert!(outcome.stderr.contains("cannot read manifest `experiments/nope.kdl`"), "{}", outcome.stderr);
 }
+
+/// An experiment's report goes to `results/NAME/`: the store's own folders, the Slurm jobs'
+/// (git-ignored) one included, are not names for it.
+#[test]
+fn an_experiment_named_after_a_store_folder_is_refused() {
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::write(directory.path().join("slurm.kdl"), "experiment \"slurm\" {\n    command { args \"true\" }\n}\n")
+        .unwrap();
+    let outcome = Bakeoff::new(directory.path()).args(["check", "slurm.kdl"]).run();
+    assert_eq!(outcome.code, 2, "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("`results/slurm/` holds the Slurm executor's job logs (and is ignored by git)"),
+        "{}",
+        outcome.stderr
+    );
+}

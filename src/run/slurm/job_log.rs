@@ -15,7 +15,7 @@ use crate::store::{CellRecord, Status};
 
 /// The folder of the store where jobs' logs and output go.
 pub fn jobs_dir(store_root: &Path) -> PathBuf {
-    store_root.join("slurm")
+    crate::store::Store::new(store_root).slurm_dir()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
