@@ -15,8 +15,9 @@ trap '[ -z "$BAKEOFF_DBUS_PID" ] || kill "$BAKEOFF_DBUS_PID" 2>/dev/null || true
 eval "$(scripts/slurm.sh start "$slurm_dir")"
 export SLURM_CONF BAKEOFF_TEST_SLURM_DIR
 if command -v cargo-nextest >/dev/null 2>&1; then
-    cargo nextest run --locked --no-fail-fast
+    # Doc tests first, so that the run ends with the summary of every other test.
     cargo test --locked --doc
+    cargo nextest run --locked --no-fail-fast
 else
     cargo test --locked
 fi

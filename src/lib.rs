@@ -5,6 +5,7 @@
 
 pub mod atomic;
 pub mod cli;
+pub mod digest;
 pub mod error;
 pub mod fingerprint;
 #[cfg(test)]
@@ -15,6 +16,7 @@ pub mod inputs;
 pub mod lock;
 pub mod manifest;
 pub mod matrix;
+pub mod metric_name;
 pub mod models;
 pub mod plan;
 pub mod project;

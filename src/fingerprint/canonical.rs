@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::host::HostFacts;
+pub use crate::host::HostPrint;
 
 /// Bump to invalidate every cached result (a change to what a fingerprint means).
 pub const SCHEMA: u32 = 1;
@@ -96,33 +96,6 @@ pub struct RequestPrint {
     pub turns: Vec<String>,
 }
 
-/// The host facts that can change a result, and the host's id so that two machines never write
-/// one record; the host's name and OS label do not enter.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HostPrint {
-    pub cpu: String,
-    pub firmware: Option<String>,
-    pub gpus: Vec<String>,
-    /// Empty in fingerprints written before hosts had ids, which then still hash as they did.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub id: String,
-    pub kernel: String,
-    pub memory_bytes: u64,
-}
-
-impl HostPrint {
-    pub fn of(facts: &HostFacts) -> Self {
-        Self {
-            cpu: facts.cpu.clone(),
-            gpus: facts.gpus.clone(),
-            id: facts.id.clone(),
-            memory_bytes: facts.memory_bytes,
-            kernel: facts.kernel.clone(),
-            firmware: facts.firmware.clone(),
-        }
-    }
-}
-
 impl Fingerprint {
     /// JSON with sorted keys and no whitespace: the bytes that are hashed.
     pub fn canonical_json(&self) -> String {
@@ -133,7 +106,7 @@ impl Fingerprint {
 
     /// The cell hash: sha256 of the canonical JSON, in hex.
     pub fn hash(&self) -> String {
-        hex(&Sha256::digest(self.canonical_json().as_bytes()))
+        crate::digest::hex(&Sha256::digest(self.canonical_json().as_bytes()))
     }
 
     /// The hash of what the cell is, leaving out what belongs to the machine that measured it
@@ -153,16 +126,6 @@ impl Fingerprint {
         flatten("", &serde_json::to_value(self).expect("a fingerprint always serialises"), &mut leaves);
         leaves
     }
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        text.push(DIGITS[usize::from(byte >> 4)] as char);
-        text.push(DIGITS[usize::from(byte & 15)] as char);
-    }
-    text
 }
 
 fn flatten(path: &str, value: &serde_json::Value, leaves: &mut BTreeMap<String, String>) {

@@ -4,6 +4,6 @@ mod canonical;
 mod resolve;
 
 pub use canonical::{
-    ARGV_FIELD, FieldChange, Fingerprint, HostPrint, RequestPrint, SCHEMA, ToolboxPrint, WorkloadPrint, diff, hex,
+    ARGV_FIELD, FieldChange, Fingerprint, HostPrint, RequestPrint, SCHEMA, ToolboxPrint, WorkloadPrint, diff,
 };
 pub use resolve::{InputDigests, ModelInput, ResolvedCell, ToolboxState, resolve_cell};

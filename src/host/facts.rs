@@ -76,24 +76,12 @@ impl HostFacts {
                 Some(machine_id) => format!("machine-id\n{machine_id}"),
                 None => format!("facts\n{}\n{}\n{}\n{}", self.name, self.cpu, self.gpus.join("\n"), self.memory_bytes),
             };
-            let digest = crate::fingerprint::hex(&<sha2::Sha256 as sha2::Digest>::digest(
+            let digest = crate::digest::hex(&<sha2::Sha256 as sha2::Digest>::digest(
                 format!("bakeoff host id\n{seed}").as_bytes(),
             ));
             digest[..16].clone_into(&mut self.id);
         }
         self
-    }
-
-    /// The key results are grouped by: the host id, or for records written before hosts had
-    /// ids, a hash of the facts that matter.
-    pub fn identity(&self) -> String {
-        if self.id.is_empty() {
-            let print = crate::fingerprint::HostPrint::of(self);
-            let json = serde_json::to_vec(&print).expect("host facts always serialise");
-            crate::fingerprint::hex(&<sha2::Sha256 as sha2::Digest>::digest(&json))[..16].to_owned()
-        } else {
-            self.id.clone()
-        }
     }
 
     /// How reports name this host: its name, or `host-` and the start of its identity.

@@ -2,6 +2,8 @@
 
 mod constraint;
 mod facts;
+mod print;
 
 pub use constraint::{Condition, Fact, Requirement, compare_versions};
 pub use facts::{HostFacts, HostFactsError};
+pub use print::HostPrint;

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use crate::fingerprint::hex;
+use crate::digest::hex;
 
 /// Large reads keep the hash, not the syscalls, as the bottleneck.
 const BUFFER: usize = 1 << 20;

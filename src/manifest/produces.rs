@@ -102,7 +102,7 @@ impl Produced {
         if self.open_bench && (base.starts_with("pp") || base.starts_with("tg")) {
             return true;
         }
-        self.server && SERVER.contains(&server_base(metric))
+        self.server && SERVER.contains(&crate::metric_name::MetricName::parse(metric).base)
     }
 
     /// The names to suggest, for the warning's help.
@@ -120,26 +120,6 @@ impl Produced {
     pub(super) fn serves(&self) -> bool {
         self.server
     }
-}
-
-/// `ttft_ms_turn2` → `ttft_ms`: a server metric without its phase.
-fn server_base(metric: &str) -> &str {
-    for suffix in ["_first", "_warm"] {
-        if let Some(base) = metric.strip_suffix(suffix) {
-            return base;
-        }
-    }
-    if let Some((base, phase)) = metric.rsplit_once('_') {
-        let numbered = |prefix: &str| {
-            phase
-                .strip_prefix(prefix)
-                .is_some_and(|number| !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()))
-        };
-        if numbered("p") || numbered("turn") {
-            return base;
-        }
-    }
-    metric
 }
 
 /// The values given to any of `names` in `args`: literal words as they are, an `{axis}` as

@@ -31,15 +31,6 @@ pub enum BreakdownKind {
 const PERCENTILES: [&str; 3] = ["p50", "p90", "p99"];
 const LATENCIES: [&str; 3] = ["ttft_ms", "e2e_ms", "itl_ms"];
 
-/// Whether a metric belongs in a breakdown rather than a table of its own.
-pub(super) fn in_breakdown(metric: &str) -> bool {
-    let percentile = PERCENTILES.iter().any(|suffix| metric.ends_with(&format!("_{suffix}")));
-    let turn = metric
-        .rsplit_once("_turn")
-        .is_some_and(|(_, number)| !number.is_empty() && number.chars().all(|character| character.is_ascii_digit()));
-    percentile || turn
-}
-
 /// The breakdowns of the shown records, given each one's row label.
 pub(super) fn breakdowns(shown: &[(String, &CellRecord)]) -> Vec<Breakdown> {
     let mut workloads: Vec<&str> = Vec::new();
@@ -129,20 +120,5 @@ pub(super) fn turns_table(breakdown: &Breakdown) -> Table {
         best: Vec::new(),
         chart: Some(Chart { file: String::new(), kind: if turns >= 3 { ChartKind::Line } else { ChartKind::Bar } }),
         family_extent: None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percentile_and_turn_metrics_belong_in_breakdowns() {
-        assert!(in_breakdown("ttft_ms_p99"));
-        assert!(in_breakdown("ttft_ms_turn12"));
-        assert!(!in_breakdown("ttft_ms"));
-        assert!(!in_breakdown("ttft_ms_first"));
-        assert!(!in_breakdown("gen_tps_total"));
-        assert!(!in_breakdown("my_turnover"));
     }
 }

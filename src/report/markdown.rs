@@ -225,10 +225,7 @@ fn results(out: &mut String, report: &Report) {
 fn render_summary(out: &mut String, summary: &super::summary::Summary) {
     let _ = writeln!(out, "### `{}`\n", summary.workload);
     // Columns of one metric family (cold and warm, the turns) share a unit.
-    let family = |metric: &str| {
-        let metric = metric.strip_suffix("_first").or_else(|| metric.strip_suffix("_warm")).unwrap_or(metric);
-        metric.rsplit_once("_turn").map_or(metric, |(base, _)| base).to_owned()
-    };
+    let family = |metric: &str| crate::metric_name::MetricName::parse(metric).base.to_owned();
     let scales: Vec<Scale> = summary
         .columns
         .iter()

@@ -190,11 +190,7 @@ pub(super) fn default_metrics(grid: &Grid<'_>) -> Vec<String> {
             }
         }
     }
-    names
-        .iter()
-        .filter(|name| !names.contains(&format!("{name}_first")) && !super::breakdown::in_breakdown(name))
-        .cloned()
-        .collect()
+    names.iter().filter(|name| !names.contains(&format!("{name}_first")) && !in_breakdown(name)).cloned().collect()
 }
 
 /// Which dimensions go where in a table.
@@ -376,6 +372,13 @@ fn ratio(grid: &Grid<'_>, point: &Point<'_>, metric: &str, pins: &[(usize, usize
     (value.zip(reference).map(|(value, reference)| value.mean / reference.mean), coords == point.coords)
 }
 
+/// Whether a metric belongs in a breakdown (latency percentiles under load, a conversation's
+/// turns) rather than a table of its own.
+fn in_breakdown(metric: &str) -> bool {
+    use crate::metric_name::{MetricName, Phase};
+    matches!(MetricName::parse(metric).phase, Phase::Turn(_) | Phase::Percentile(_))
+}
+
 /// The best measured point of each workload on each host.
 fn best(
     grid: &Grid<'_>,
@@ -493,24 +496,7 @@ impl Table {
 
     /// The metric without its phase: `ttft_ms_turn2` → `ttft_ms`, `e2e_ms_p90` → `e2e_ms`.
     pub(super) fn family(&self) -> &str {
-        let metric = self.metric.as_str();
-        for suffix in ["_first", "_warm"] {
-            if let Some(base) = metric.strip_suffix(suffix) {
-                return base;
-            }
-        }
-        match metric.rsplit_once('_') {
-            Some((base, phase))
-                if ["p", "turn"].iter().any(|prefix| {
-                    phase
-                        .strip_prefix(prefix)
-                        .is_some_and(|number| !number.is_empty() && number.bytes().all(|byte| byte.is_ascii_digit()))
-                }) =>
-            {
-                base
-            }
-            _ => metric,
-        }
+        crate::metric_name::MetricName::parse(&self.metric).base
     }
 
     /// The values of every measured entry, for choosing a scale.

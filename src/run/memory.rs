@@ -45,7 +45,7 @@ impl PeakMemory {
     /// Reads the tree's processes now.
     pub(super) fn sample(&mut self) {
         for pid in self.processes() {
-            let (Some(start), Some(mark)) = (super::leftovers::process_start(pid), high_water_mark(pid)) else {
+            let (Some(start), Some(mark)) = (super::process::process_start(pid), high_water_mark(pid)) else {
                 continue;
             };
             let entry = self.seen.entry((pid, start)).or_default();

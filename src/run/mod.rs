@@ -13,6 +13,7 @@ mod leftovers;
 mod memory;
 mod metrics;
 mod podman;
+mod process;
 mod progress;
 mod realise;
 mod rounds;
@@ -21,18 +22,20 @@ mod serve_metrics;
 mod server;
 mod slurm;
 mod supervisor;
+mod tracker;
 mod workload;
 
 pub use dispatch::Observer;
 pub use execute::{DEFAULT_TIMEOUT, Executor, LocalExecutor, RunOptions, RunSummary};
 pub use inspect::{ContainerView, Depth, ImageView, Inspection, inspect, inspect_all, short_id, toolbox_states};
 pub use launch::{CONTAINER_PREFIX, Detached, Launch, LaunchContext, LaunchError, launch};
-pub use leftovers::{Started, Tracker, stop_leftovers};
+pub use leftovers::stop_leftovers;
 pub use metrics::{bench_metrics, command_metrics};
 pub use realise::{Realised, create, refresh};
 pub use run_lock::{RunLock, acquire};
 pub use slurm::{JobLog, SlurmExecutor, jobs_dir, stop_leftover_jobs};
 pub use supervisor::{ChildResult, Exit, capture, supervise};
+pub use tracker::{Started, Tracker};
 
 #[cfg(test)]
 pub(crate) use serve_metrics::events_to_metrics;

@@ -100,13 +100,6 @@ pub(super) async fn container(podman: &Path, name: &str) -> Result<Option<Contai
     }))
 }
 
-/// Removes the container `name`, stopping it first (SIGTERM, `grace`, SIGKILL): `true` when
-/// there was one.
-pub(super) async fn remove_container(podman: &Path, name: &str, grace: Duration) -> bool {
-    let seconds = grace.as_secs().to_string();
-    matches!(query(podman, &["rm", "--force", "--time", &seconds, name]).await, Ok(Some(_)))
-}
-
 /// `podman pull reference`, its progress on stderr.
 pub(super) async fn pull(podman: &Path, reference: &str) -> Result<(), String> {
     let launch = Launch::plain(podman, vec!["pull".to_owned(), reference.to_owned()]);

@@ -79,7 +79,7 @@ pub async fn refresh(toolbox: &Toolbox, pull: bool) -> Result<Realised, String> 
             return Ok(realised);
         }
         Some(container) => {
-            podman::remove_container(&podman, &container.name, Duration::from_secs(10)).await;
+            super::supervisor::remove_container(&podman, &container.name, Duration::from_secs(10)).await;
             realised.lines.push(format!(
                 "removed container `{}` (image {})",
                 container.name,

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::client::Exchange;
+use crate::metric_name::{MetricName, Phase};
 use crate::stats;
 use crate::store::MetricValue;
 
@@ -55,9 +56,9 @@ pub(super) fn aggregate(exchanges: &[Exchange]) -> BTreeMap<String, MetricValue>
     for (name, (unit, samples)) in series {
         let (mean, stddev) = (stats::mean(&samples), stats::stddev(&samples));
         let single = |value: f64| MetricValue::single(value, unit);
-        metrics.insert(format!("{name}_first"), single(samples[0]));
+        metrics.insert(MetricName::new(name, Phase::First).to_string(), single(samples[0]));
         if samples.len() > 1 {
-            metrics.insert(format!("{name}_warm"), single(stats::median(&samples[1..])));
+            metrics.insert(MetricName::new(name, Phase::Warm).to_string(), single(stats::median(&samples[1..])));
         }
         metrics.insert(name.to_owned(), MetricValue { mean, stddev, unit: unit.to_owned(), samples, rounds: None });
     }
@@ -85,9 +86,12 @@ pub(super) fn under_load(exchanges: &[Exchange], wall: std::time::Duration) -> B
         if values.is_empty() {
             continue;
         }
-        for (suffix, rank) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99)] {
-            let value = stats::percentile(values, rank);
-            metrics.insert(format!("{name}_{suffix}"), metric(value, "ms", vec![value]));
+        for percentile in [50, 90, 99] {
+            let value = stats::percentile(values, f64::from(percentile) / 100.0);
+            metrics.insert(
+                MetricName::new(name, Phase::Percentile(percentile)).to_string(),
+                metric(value, "ms", vec![value]),
+            );
         }
     }
     if !itl.is_empty() {
@@ -118,7 +122,8 @@ pub(super) fn per_turn(turns: &[(usize, &Exchange)]) -> BTreeMap<String, MetricV
         ];
         for (name, unit, value) in values {
             if let Some(value) = value {
-                series.entry((format!("{name}_turn{turn}"), unit)).or_default().push(value);
+                let turn = u32::try_from(*turn).unwrap_or(u32::MAX);
+                series.entry((MetricName::new(name, Phase::Turn(turn)).to_string(), unit)).or_default().push(value);
             }
         }
     }

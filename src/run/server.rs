@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use std::sync::Arc;
 
 use super::launch::Launch;
-use super::leftovers::Tracker;
 use super::supervisor::{Spawned, spawn};
+use super::tracker::Tracker;
 
 /// A running llama-server.
 pub(super) struct Server {

@@ -12,8 +12,9 @@ use tokio::sync::watch;
 
 use super::energy::EnergyMeter;
 use super::launch::{Detached, Launch, PID_ANNOUNCEMENT};
-use super::leftovers::{Started, Tracker, process_start, signal_until_gone};
 use super::memory::{PeakMemory, SAMPLE_EARLY, SAMPLE_EVERY, Tree};
+use super::process::{process_start, signal_until_gone};
+use super::tracker::{Started, Tracker};
 
 /// How the child ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,7 +178,7 @@ impl Spawned {
             && killed
         {
             // Boxed: removing a container is itself a supervised (podman) child.
-            Box::pin(super::podman::remove_container(&self.child_program, name, grace)).await;
+            Box::pin(remove_container(&self.child_program, name, grace)).await;
         }
         if let Some(tracker) = &self.tracker {
             for started in self.tracked.drain(..) {
@@ -341,7 +342,7 @@ async fn terminate(spawned: &mut Spawned, grace: Duration, stop: &mut StopSignal
 /// Signals `pid`, and the process group it leads if it leads one (a command in a container is
 /// started as a group leader, and its helpers go with it).
 fn signal_process_tree(pid: i32, signal: i32) {
-    let target = if super::leftovers::process_group(pid) == Some(pid) { -pid } else { pid };
+    let target = if super::process::process_group(pid) == Some(pid) { -pid } else { pid };
     // SAFETY: kill(2) only sends a signal; callers checked that the pid is still the one
     // announced (by its start time).
     unsafe {
@@ -434,4 +435,14 @@ pub(super) fn signal_name(signal: i32) -> String {
         _ => return format!("signal {signal}"),
     };
     format!("{signal} ({name})")
+}
+/// Removes the podman container `name`, stopping it first (SIGTERM, `grace`, SIGKILL): `true`
+/// when there was one. The supervisor owns it because stopping a detached container is how it
+/// ends a podman cell; podman's other questions build on the supervisor, not the reverse.
+pub(super) async fn remove_container(podman: &Path, name: &str, grace: Duration) -> bool {
+    let seconds = grace.as_secs().to_string();
+    let args = ["rm", "--force", "--time", &seconds, name].map(str::to_owned).to_vec();
+    let removal = Launch::plain(podman, args);
+    // podman waits up to `grace` for the container to stop, then kills it.
+    matches!(capture(&removal, grace + Duration::from_secs(60)).await, Ok(ChildResult { exit: Exit::Code(0), .. }))
 }

@@ -3,6 +3,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::layout::{CELLS, GITIGNORE, LOGS, SLURM};
 use super::record::{CellRecord, RECORD_FORMAT, RecordHead};
 use crate::atomic::write_atomic;
 
@@ -37,37 +38,6 @@ impl StoreError {
 }
 
 const SERVER_LOG_PREFIX: &str = "server-";
-
-/// The folders of `results/` that are the store's own; an experiment's report folder takes
-/// its name, so no experiment may be called one of them.
-pub const RESERVED: [&str; 3] = [CELLS, LOGS, SLURM];
-const CELLS: &str = "cells";
-const LOGS: &str = "logs";
-const SLURM: &str = "slurm";
-
-/// Words every file `bakeoff report` writes carries, so that bakeoff can tell its own reports
-/// and charts from files a person put beside them.
-pub const REPORT_MARKER: &str = "Written by `bakeoff report`";
-
-/// Why `name` cannot name an experiment because of the store's layout.
-pub fn reserved_reason(name: &str) -> Option<String> {
-    RESERVED.contains(&name).then(|| match name {
-        SLURM => format!("`results/{name}/` holds the Slurm executor's job logs (and is ignored by git)"),
-        _ => format!("`results/{name}/` holds the result store"),
-    })
-}
-
-/// What `results/.gitignore` holds when bakeoff writes it: everything under `results/` that is
-/// not a record, a report or a chart.
-pub(crate) const GITIGNORE: &str = "\
-# Written by bakeoff: what a run leaves beside its results. Records (cells/), reports and
-# charts are checked in; these are not.
-logs/
-.lock
-.running.json
-.running-*.json
-.*.tmp
-";
 
 /// `results/` of a project.
 #[derive(Debug, Clone)]

@@ -5,7 +5,8 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use super::disk::{REPORT_MARKER, RESERVED, Store, StoreError};
+use super::disk::{Store, StoreError};
+use super::layout::{REPORT_MARKER, RESERVED};
 use super::record::CellRecord;
 
 /// What the checkout's experiments refer to.

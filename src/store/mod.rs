@@ -2,13 +2,15 @@
 
 mod disk;
 mod gc;
+mod layout;
 mod record;
 
-pub(crate) use disk::GITIGNORE;
-pub use disk::{REPORT_MARKER, RESERVED, Store, StoreError, reserved_reason};
+pub use disk::{Store, StoreError};
 #[cfg(test)]
 pub(crate) use disk::{parse, parse_head};
 pub use gc::{GcPlan, Referenced, Removal};
+pub(crate) use layout::GITIGNORE;
+pub use layout::{REPORT_MARKER, RESERVED, reserved_reason};
 pub use record::{
     CellRecord, Failure, MetricValue, RECORD_FORMAT, RecordHead, Round, RoundStats, SlurmJob, Status, Timings,
     over_rounds, plain_depth_names,

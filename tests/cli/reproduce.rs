@@ -51,7 +51,7 @@ fn a_second_machine_verifies_the_lock_reproduces_and_compares() {
     copy_quickstart(project);
     let machines = tempfile::tempdir().unwrap();
     let weights = std::fs::read(&llama.model).unwrap();
-    let pinned = bakeoff::fingerprint::hex(&Sha256::digest(&weights));
+    let pinned = bakeoff::digest::hex(&Sha256::digest(&weights));
     let a = Machine::new(
         machines.path(),
         "a",
@@ -131,7 +131,7 @@ fn a_second_machine_verifies_the_lock_reproduces_and_compares() {
     // A copy with one byte changed is refused before anything runs, with both hashes.
     let mut corrupt = weights.clone();
     corrupt[weights.len() / 2] ^= 0x01;
-    let found = bakeoff::fingerprint::hex(&Sha256::digest(&corrupt));
+    let found = bakeoff::digest::hex(&Sha256::digest(&corrupt));
     let c = Machine::new(
         machines.path(),
         "c",
