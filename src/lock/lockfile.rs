@@ -187,3 +187,63 @@ fn diff_maps<T: PartialEq>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock() -> LockFile {
+        let mut lock = LockFile { format: FORMAT, ..LockFile::default() };
+        lock.models.insert("m".to_owned(), LockedModel { file: "m.gguf".to_owned(), sha256: "aa".to_owned(), size: 4 });
+        lock.toolboxes.insert(
+            "radv".to_owned(),
+            LockedToolbox {
+                runner: "toolbox".to_owned(),
+                image: Some("docker.io/kyuz0/amd-strix-halo-toolboxes:vulkan-radv".to_owned()),
+                digest: Some("sha256:4a5e".to_owned()),
+                llama_cpp: Some("b7100".to_owned()),
+                pinned_on: Some(PinnedOn { id: "0123".to_owned(), name: "strix-1".to_owned() }),
+            },
+        );
+        lock
+    }
+
+    #[test]
+    fn a_saved_lock_loads_as_it_was_and_a_missing_one_is_none() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("bakeoff.lock");
+        assert!(LockFile::load(&path).unwrap().is_none());
+        lock().save(&path).unwrap();
+        assert_eq!(LockFile::load(&path).unwrap(), Some(lock()));
+        assert!(std::fs::read_to_string(&path).unwrap().ends_with("}\n"), "a newline at the end, for git");
+    }
+
+    #[test]
+    fn another_format_or_bad_json_is_an_error_naming_the_file() {
+        let other = LockFile::parse(r#"{"format": 2, "models": {}, "files": {}, "toolboxes": {}}"#, "bakeoff.lock");
+        assert!(
+            matches!(&other, Err(LockError::Invalid { path, message }) if path == "bakeoff.lock" && message.contains("format 2")),
+            "{other:?}"
+        );
+        assert!(matches!(LockFile::parse("{", "x.lock"), Err(LockError::Invalid { .. })));
+    }
+
+    #[test]
+    fn changes_name_each_pin_old_and_new() {
+        let old = lock();
+        let mut new = lock();
+        new.models.get_mut("m").unwrap().sha256 = "bb".to_owned();
+        new.files.insert("prompts/p.txt".to_owned(), LockedFile { sha256: "cc".to_owned() });
+        new.toolboxes.remove("radv");
+        assert_eq!(
+            new.changes_since(&old),
+            [
+                "model `m`: sha256 aa (4 bytes, m.gguf) → sha256 bb (4 bytes, m.gguf)",
+                "file `prompts/p.txt`: (none) → sha256 cc",
+                "toolbox `radv`: toolbox docker.io/kyuz0/amd-strix-halo-toolboxes:vulkan-radv digest sha256:4a5e llama.cpp \
+                 b7100 (pinned on strix-1) → (none)",
+            ]
+        );
+        assert!(old.changes_since(&old).is_empty());
+    }
+}

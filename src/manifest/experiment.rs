@@ -30,7 +30,21 @@ pub struct Experiment {
     pub report: Option<ReportSpec>,
 }
 
+/// A cell's time allowance when the experiment gives no `timeout`.
+pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
+
 impl Experiment {
+    /// How long one attempt of a cell may take (`timeout`, an hour when not given).
+    pub fn timeout(&self) -> std::time::Duration {
+        self.timeout.as_ref().map_or(DEFAULT_TIMEOUT, |timeout| std::time::Duration::from_secs(timeout.value))
+    }
+
+    /// How many times a failing cell runs: once, and once more per `retries`.
+    pub fn attempts(&self) -> u32 {
+        let retries = self.retries.as_ref().map_or(0, |retries| retries.value);
+        u32::try_from(retries).unwrap_or(u32::MAX).saturating_add(1)
+    }
+
     /// How many rounds each cell is measured in (`rounds`, 1 when not given).
     pub fn round_count(&self) -> u32 {
         self.rounds.as_ref().map_or(1, |rounds| u32::try_from(rounds.value).unwrap_or(u32::MAX))

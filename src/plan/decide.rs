@@ -271,3 +271,129 @@ impl std::fmt::Display for Summary {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matrix::{Block, Cell};
+
+    fn cell(threads: &str, blocked: &[&str]) -> ResolvedCell {
+        let cell = Cell {
+            experiment: "e".to_owned(),
+            axes: vec![("threads".to_owned(), threads.to_owned())],
+            workload: "bench".to_owned(),
+            block: Block::Bench,
+        };
+        let fingerprint: crate::fingerprint::Fingerprint = serde_json::from_value(serde_json::json!({
+            "argv": ["llama-bench", "-t", threads], "axes": { "threads": threads }, "schema": 1,
+            "host": { "cpu": "", "firmware": null, "gpus": [], "kernel": "", "memory_bytes": 0 },
+            "toolbox": { "digest": null, "env": {}, "image": null, "llama_cpp": null, "name": "host", "runner": "host" },
+            "workload": { "kind": "bench" }
+        }))
+        .unwrap();
+        ResolvedCell {
+            id: cell.id(),
+            cell,
+            argv: Vec::new(),
+            hash: fingerprint.hash(),
+            fingerprint,
+            toolbox: "host".to_owned(),
+            model: None,
+            blocked: blocked.iter().map(|reason| (*reason).to_owned()).collect(),
+            drift: Vec::new(),
+            notes: Vec::new(),
+            unhashed: Vec::new(),
+        }
+    }
+
+    fn head(status: &str, reason: Option<&str>) -> RecordHead {
+        let failure = reason.map(|reason| serde_json::json!({ "reason": reason }));
+        serde_json::from_value(serde_json::json!({ "format": 1, "status": status, "failure": failure })).unwrap()
+    }
+
+    fn decision(
+        cell: ResolvedCell,
+        head: Option<RecordHead>,
+        history: &[CellRecord],
+        selection: &Selection,
+    ) -> Decision {
+        let heads: HashMap<String, RecordHead> = head.into_iter().map(|head| (cell.hash.clone(), head)).collect();
+        let hash = cell.hash.clone();
+        decide(vec![cell], &heads, &History::new(history, [hash.as_str()]), selection).remove(0).decision
+    }
+
+    #[test]
+    fn a_cell_with_its_result_is_cached_unless_forced() {
+        assert_eq!(decision(cell("1", &[]), Some(head("ok", None)), &[], &Selection::default()), Decision::Cached);
+        let forced = Selection { force: true, ..Selection::default() };
+        assert_eq!(decision(cell("1", &[]), Some(head("ok", None)), &[], &forced), Decision::Run(RunReason::Forced));
+    }
+
+    #[test]
+    fn a_failure_stays_a_result_until_retried() {
+        let failed = || Some(head("failed", Some("exit code 1")));
+        assert_eq!(
+            decision(cell("1", &[]), failed(), &[], &Selection::default()),
+            Decision::FailedBefore { reason: "exit code 1".to_owned() }
+        );
+        let retry = Selection { retry_failed: true, ..Selection::default() };
+        assert_eq!(
+            decision(cell("1", &[]), failed(), &[], &retry),
+            Decision::Run(RunReason::RetryFailed { reason: "exit code 1".to_owned() })
+        );
+    }
+
+    #[test]
+    fn blocked_is_no_result_once_nothing_blocks() {
+        assert_eq!(
+            decision(cell("1", &["no /dev/kfd"]), None, &[], &Selection::default()),
+            Decision::Blocked { reasons: vec!["no /dev/kfd".to_owned()] }
+        );
+        assert_eq!(
+            decision(cell("1", &[]), Some(head("blocked", Some("no /dev/kfd"))), &[], &Selection::default()),
+            Decision::Run(RunReason::Unblocked { reason: "no /dev/kfd".to_owned() })
+        );
+    }
+
+    /// A new cell is explained against the nearest earlier result: its option with its value.
+    #[test]
+    fn a_changed_cell_names_what_changed_since_the_nearest_result() {
+        let earlier = CellRecord::new(&cell("1", &[]), &crate::host::HostFacts::default(), Status::Ok);
+        let Decision::Run(RunReason::Changed { changes, .. }) =
+            decision(cell("2", &[]), None, &[earlier], &Selection::default())
+        else {
+            panic!("not a change")
+        };
+        let described = crate::plan::describe_changes(&changes);
+        assert_eq!(described, "-t 1 → 2, axes.threads 1 → 2");
+        assert_eq!(decision(cell("2", &[]), None, &[], &Selection::default()), Decision::Run(RunReason::New));
+    }
+
+    #[test]
+    fn selectors_must_name_an_axis_and_a_value_the_cells_have() {
+        let cells = [cell("1", &[]), cell("2", &[])];
+        let only = |axis: &str, value: &str| Selection {
+            only: vec![(axis.to_owned(), value.to_owned())],
+            ..Selection::default()
+        };
+        assert!(only("threads", "2").check(&cells).is_ok());
+        assert!(only("threads", "*").check(&cells).is_ok());
+        let axis = only("thread", "1").check(&cells).unwrap_err();
+        assert_eq!(axis.help, "did you mean `threads`?");
+        let value = only("threads", "8").check(&cells).unwrap_err();
+        assert_eq!(value.help, "expected one of the values of `threads`: `1`, `2`");
+        let except = Selection { except: vec![("threads".to_owned(), "1".to_owned())], ..Selection::default() };
+        assert!(except.selects(&cells[1]) && !except.selects(&cells[0]));
+    }
+
+    #[test]
+    fn the_summary_counts_each_decision() {
+        let planned = |decision| PlannedCell { cell: cell("1", &[]), decision };
+        let cells = [
+            planned(Decision::Cached),
+            planned(Decision::Run(RunReason::New)),
+            planned(Decision::FailedBefore { reason: String::new() }),
+        ];
+        assert_eq!(Summary::of(&cells).to_string(), "3 cells: 1 cached, 1 to run, 0 blocked, 1 failed before");
+    }
+}

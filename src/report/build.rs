@@ -608,7 +608,10 @@ fn workloads(experiment: &Experiment) -> Vec<WorkloadSummary> {
                     fields.extend(request.files.iter().map(|(key, path)| format!("{key}={}", quote(&path.value))));
                     let api = serde_json::to_value(request.api).ok().and_then(|api| api.as_str().map(str::to_owned));
                     let kind = if request.turns.is_empty() { "" } else { "conversation " };
-                    let mut line = format!("{kind}{} {}", api.unwrap_or_default(), fields.join(" "));
+                    let mut line = format!("{kind}{}", api.unwrap_or_default());
+                    for field in &fields {
+                        let _ = write!(line, " {field}");
+                    }
                     for (index, turn) in request.turns.iter().enumerate() {
                         let _ = write!(line, "; turn {}: {}", index + 1, quote(turn));
                     }

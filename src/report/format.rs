@@ -179,4 +179,20 @@ mod tests {
         assert_eq!(date(951_782_400_000), "2000-02-29");
         assert_eq!(date(1_795_305_600_000), "2026-11-22");
     }
+
+    /// Regression: a change that rounds to nothing read `-0%`.
+    #[test]
+    fn changes_round_to_whole_percents_without_a_negative_zero() {
+        assert_eq!(change(0.997), "0%");
+        assert_eq!(change(1.049), "+5%");
+        assert_eq!(change(0.88), "-12%");
+    }
+
+    #[test]
+    fn side_by_side_columns_stay_in_ms_unless_every_value_is_a_second() {
+        assert_eq!(Scale::side_by_side("ms", [28_220.0, 83.3].into_iter()).unit, "ms");
+        assert_eq!(Scale::side_by_side("ms", [28_220.0, 12_000.0].into_iter()).unit, "s");
+        let tokens = Scale::side_by_side("tokens", [11_078.0, 24.0].into_iter());
+        assert_eq!((tokens.shown(11_078.0), tokens.shown(24.0)), ("11,078".to_owned(), "24".to_owned()));
+    }
 }

@@ -35,3 +35,6 @@ pub fn render(report: &Report) -> Vec<(String, String)> {
     }
     files
 }
+
+#[cfg(test)]
+mod tests;

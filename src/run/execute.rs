@@ -32,8 +32,6 @@ use crate::manifest::Manifests;
 use crate::plan::{Decision, PlanGraph, PlannedCell, ServerGroup, Step, Work};
 use crate::store::{CellRecord, Failure, MetricValue, Status, Store, StoreError};
 
-/// Seconds a cell may take when its experiment sets no `timeout`.
-pub const DEFAULT_TIMEOUT: u64 = 3600;
 const LOG_TAIL_LINES: usize = 20;
 
 #[derive(Debug, Clone)]
@@ -564,8 +562,8 @@ impl LocalExecutor<'_> {
         let experiment =
             self.manifests.experiment(&cell.cell.experiment).expect("planned cells name known experiments");
         let toolbox = &self.manifests.toolboxes[&cell.toolbox];
-        let timeout = Duration::from_secs(experiment.timeout.as_ref().map_or(DEFAULT_TIMEOUT, |timeout| timeout.value));
-        let attempts = 1 + experiment.retries.as_ref().map_or(0, |retries| retries.value);
+        let timeout = experiment.timeout();
+        let attempts = u64::from(experiment.attempts());
         let started = SystemTime::now();
         let mut record = CellRecord::new(cell, self.host, Status::Failed);
         record.timings.started_unix_ms = started
@@ -839,10 +837,7 @@ where
     Work: FnOnce(UnboundedSender<Event>, StopSignal) -> Running,
     Running: Future<Output = Result<RunSummary, crate::Error>> + 'a,
 {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| crate::Error::Io { what: "cannot start the async runtime".to_owned(), source })?;
+    let runtime = super::runtime()?;
     runtime.block_on(async {
         let (stop_sender, stop) = watch::channel(0u32);
         let (events, receiver) = mpsc::unbounded_channel();

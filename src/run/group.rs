@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use super::dispatch::Event;
-use super::execute::{DEFAULT_TIMEOUT, LocalExecutor, Walk, describe_metrics, finished_line, now_unix_ms};
+use super::execute::{LocalExecutor, Walk, describe_metrics, finished_line, now_unix_ms};
 use super::launch::launch;
 use super::metrics::bench_metrics;
 use super::supervisor::{Exit, supervise};
@@ -29,15 +29,14 @@ impl LocalExecutor<'_> {
         let first = cells[0];
         let toolbox = &self.manifests.toolboxes[&first.toolbox];
         // Each cell's own time allowance, added up.
-        let timeout = cells
+        let timeout: Duration = cells
             .iter()
             .map(|cell| {
                 self.manifests
                     .experiment(&cell.cell.experiment)
-                    .and_then(|experiment| experiment.timeout.as_ref().map(|timeout| timeout.value))
-                    .unwrap_or(DEFAULT_TIMEOUT)
+                    .map_or(crate::manifest::DEFAULT_TIMEOUT, crate::manifest::Experiment::timeout)
             })
-            .sum::<u64>();
+            .sum();
         let Ok(launched) =
             launch(toolbox, &group.argv, &self.context, &format!("group-{}", crate::units::prefix(&first.hash, 12)))
         else {
@@ -50,22 +49,14 @@ impl LocalExecutor<'_> {
         let started_unix_ms = now_unix_ms();
         let started = Instant::now();
         let stop = walk.stop.clone();
-        let result = match supervise(
-            &launched,
-            Some(&log),
-            Duration::from_secs(timeout),
-            self.options.grace,
-            stop,
-            Some(&walk.tracker),
-        )
-        .await
-        {
-            Ok(result) => result,
-            Err(error) => {
-                walk.note(format!("cannot start llama-bench for a load group ({error}); its cells run one by one"));
-                return Ok(());
-            }
-        };
+        let result =
+            match supervise(&launched, Some(&log), timeout, self.options.grace, stop, Some(&walk.tracker)).await {
+                Ok(result) => result,
+                Err(error) => {
+                    walk.note(format!("cannot start llama-bench for a load group ({error}); its cells run one by one"));
+                    return Ok(());
+                }
+            };
         if result.exit == Exit::Interrupted {
             walk.summary.interrupted = true;
             walk.note(format!("interrupted the load group of {}: no result recorded", first.id));

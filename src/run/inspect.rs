@@ -304,12 +304,14 @@ pub fn inspect_all(toolboxes: &[&Toolbox], depth: Depth) -> Vec<Inspection> {
         let handles: Vec<_> = toolboxes
             .iter()
             .map(|toolbox| {
-                scope.spawn(move || {
-                    let runtime = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .expect("a single-threaded runtime starts");
-                    runtime.block_on(inspect(toolbox, depth))
+                scope.spawn(move || match super::runtime() {
+                    Ok(runtime) => runtime.block_on(inspect(toolbox, depth)),
+                    Err(error) => Inspection {
+                        name: toolbox.name.value.clone(),
+                        runner: toolbox.runner.name().to_owned(),
+                        problem: Some(error.to_string()),
+                        ..Inspection::default()
+                    },
                 })
             })
             .collect();

@@ -68,7 +68,7 @@ mod tests {
     #[test]
     fn stops_a_left_group_and_spares_a_reused_pid() {
         use std::os::unix::process::CommandExt;
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let runtime = crate::run::runtime().unwrap();
         let directory = tempfile::tempdir().unwrap();
         let path = directory.path().join(".running.json");
         let mut child = std::process::Command::new("sleep").arg("300").process_group(0).spawn().unwrap();

@@ -143,18 +143,20 @@ mod tests {
 
     #[test]
     fn a_process_tree_peak_adds_up_its_members() {
-        // A shell that holds ~64 MiB in a child for a moment.
+        // A shell that holds ~64 MiB in a child for a moment: written bytes, so that they are
+        // resident (a zeroed bytearray is calloc'd and not, until touched).
         let mut child = std::process::Command::new("sh")
-            .args(["-c", "python3 -c 'b = bytearray(64 << 20); import time; time.sleep(0.6)'; sleep 0.2"])
+            .args(["-c", "python3 -c 'b = b\"x\" * (64 << 20); import time; time.sleep(0.6)'; sleep 0.2"])
             .spawn()
             .unwrap();
         let pid = i32::try_from(child.id()).unwrap();
         let mut memory = PeakMemory::new(Tree::Spawned(pid));
-        for _ in 0..6 {
+        // Regression: six samples 100 ms apart missed the allocation on a loaded machine (python
+        // still starting); sampling until the shell is done does not.
+        while child.try_wait().unwrap().is_none() {
             memory.sample();
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(50));
         }
-        child.wait().unwrap();
         let peak = memory.peak().unwrap();
         assert!(peak > 64 << 20, "{peak}");
         assert!(peak < 256 << 20, "{peak}");

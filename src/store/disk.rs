@@ -233,3 +233,33 @@ fn check_format(path: &Path, format: u32) -> Result<(), StoreError> {
         message: format!("format {format} is not the supported format {RECORD_FORMAT}"),
     })
 }
+
+#[cfg(test)]
+mod layout_tests {
+    use super::*;
+
+    #[test]
+    fn the_gitignore_is_written_once_and_an_existing_one_is_left_alone() {
+        let directory = tempfile::tempdir().unwrap();
+        let store = Store::new(directory.path().join("results"));
+        assert!(store.ensure_gitignore().unwrap());
+        let written = std::fs::read_to_string(store.gitignore_path()).unwrap();
+        for line in ["logs/", ".lock", ".running.json", ".running-*.json"] {
+            assert!(written.lines().any(|found| found == line), "{line} in {written}");
+        }
+        std::fs::write(store.gitignore_path(), "mine\n").unwrap();
+        assert!(!store.ensure_gitignore().unwrap());
+        assert_eq!(std::fs::read_to_string(store.gitignore_path()).unwrap(), "mine\n");
+    }
+
+    #[test]
+    fn logs_belong_to_the_record_their_name_holds() {
+        let store = Store::new("/results");
+        let hash = "ab".repeat(32);
+        assert_eq!(store.log_owner(&store.log_path(&hash)), Some(hash.clone()));
+        assert_eq!(store.log_owner(&store.server_log_path(&hash)), Some(hash.clone()));
+        assert_eq!(store.log_owner(Path::new("/results/logs/notes.log")), None);
+        assert_eq!(store.log_owner(&store.cells_dir().join(format!("{hash}.log"))), None);
+        assert_eq!(store.record_path(&hash), Path::new("/results/cells/ab").join(format!("{hash}.json")));
+    }
+}

@@ -32,3 +32,13 @@ logs/
 .running-*.json
 .*.tmp
 ";
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_stores_folders_are_reserved_with_their_reason() {
+        assert!(super::reserved_reason("slurm").unwrap().contains("Slurm executor's job logs"));
+        assert!(super::reserved_reason("cells").unwrap().contains("holds the result store"));
+        assert_eq!(super::reserved_reason("quickstart"), None);
+    }
+}

@@ -22,8 +22,8 @@ use self::job_log::{JobLine, JobLogReader, PlannedOnNode};
 pub use self::job_log::{JobLog, jobs_dir};
 use super::dispatch::{Event, Observer};
 use super::execute::{
-    DEFAULT_TIMEOUT, Executor, RunOptions, RunSummary, describe_metrics, describe_server_metrics, drive, finished_line,
-    log_tail, now_unix_ms, unrun_record,
+    Executor, RunOptions, RunSummary, describe_metrics, describe_server_metrics, drive, finished_line, log_tail,
+    now_unix_ms, unrun_record,
 };
 use super::progress::Progress;
 use super::supervisor::StopSignal;
@@ -624,9 +624,9 @@ impl SlurmExecutor<'_> {
         1 + cells
             .iter()
             .filter_map(|&index| self.manifests.experiment(&planned[index].cell.cell.experiment))
-            .map(|experiment| experiment.retries.as_ref().map_or(0, |retries| retries.value))
+            .map(|experiment| experiment.attempts() - 1)
             .max()
-            .map_or(0, |retries| u32::try_from(retries).unwrap_or(u32::MAX))
+            .unwrap_or(0)
     }
 
     /// The job's time limit: every cell's timeout for each attempt and round, and a margin.
@@ -636,8 +636,8 @@ impl SlurmExecutor<'_> {
             .filter_map(|&index| {
                 let cell = &planned[index].cell;
                 let experiment = self.manifests.experiment(&cell.cell.experiment)?;
-                let timeout = experiment.timeout.as_ref().map_or(DEFAULT_TIMEOUT, |timeout| timeout.value);
-                let attempts = 1 + experiment.retries.as_ref().map_or(0, |retries| retries.value);
+                let timeout = experiment.timeout().as_secs();
+                let attempts = u64::from(experiment.attempts());
                 Some(timeout.saturating_mul(attempts).saturating_mul(u64::from(cell.fingerprint.rounds.max(1))))
             })
             .sum();
@@ -737,7 +737,7 @@ pub fn stop_leftover_jobs(store_root: &std::path::Path, grace: Duration) -> Vec<
     if ids.is_empty() {
         return Vec::new();
     }
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return Vec::new() };
+    let Ok(runtime) = crate::run::runtime() else { return Vec::new() };
     let lines = runtime.block_on(async {
         let Ok(states) = slurm.states(&ids).await else {
             return vec!["warning: cannot ask Slurm about the jobs an earlier run left".to_owned()];
