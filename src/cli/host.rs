@@ -35,7 +35,7 @@ pub(super) fn run(project: &Project, args: &HostArgs) -> Result<(), Error> {
             .values()
             .filter(|toolbox| verdicts.iter().any(|(name, reasons)| *name == toolbox.name.value && reasons.is_empty()))
             .collect();
-        for inspection in crate::run::inspect_all(&runnable, crate::run::Depth::Full) {
+        for inspection in crate::toolbox::inspect_all(&runnable, crate::toolbox::Depth::Full) {
             if let Some((_, reasons)) = verdicts.iter_mut().find(|(name, _)| *name == inspection.name) {
                 reasons.extend(inspection.problem);
             }

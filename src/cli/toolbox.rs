@@ -9,8 +9,8 @@ use super::{out, outln};
 use crate::Error;
 use crate::manifest::{Runner, Toolbox};
 use crate::project::Project;
-use crate::run::{Depth, Inspection, Realised, inspect_all, short_id};
 use crate::suggest;
+use crate::toolbox::{Depth, Inspection, Realised, inspect_all, short_id};
 
 pub(super) fn run(project: &Project, command: ToolboxCommand) -> Result<(), Error> {
     let loaded = project.load(&[])?;
@@ -21,12 +21,12 @@ pub(super) fn run(project: &Project, command: ToolboxCommand) -> Result<(), Erro
         }
         ToolboxCommand::Create(names) => {
             let toolboxes = selected(&loaded.manifests.toolboxes, &names)?;
-            realise(&toolboxes, |toolbox| Box::pin(crate::run::create(toolbox)))
+            realise(&toolboxes, |toolbox| Box::pin(crate::toolbox::create(toolbox)))
         }
         ToolboxCommand::Refresh(args) => {
             let toolboxes = selected(&loaded.manifests.toolboxes, &args.names)?;
             let pull = !args.no_pull;
-            realise(&toolboxes, |toolbox| Box::pin(crate::run::refresh(toolbox, pull)))
+            realise(&toolboxes, |toolbox| Box::pin(crate::toolbox::refresh(toolbox, pull)))
         }
     }
 }

@@ -2,7 +2,6 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
@@ -143,12 +142,13 @@ fn memory_total(meminfo: &str) -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// How long a probe may ask another program (a package manager on a slow disk).
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Display adapters from `lspci` when it is installed, else vendor:device ids from sysfs.
 fn probe_gpus() -> Vec<String> {
-    if let Ok(output) = Command::new("lspci").arg("-mm").output()
-        && output.status.success()
-    {
-        return parse_lspci(&String::from_utf8_lossy(&output.stdout));
+    if let Some(listing) = crate::run::ask("lspci", &["-mm"], PROBE_TIMEOUT) {
+        return parse_lspci(&listing);
     }
     let Ok(entries) = fs::read_dir("/sys/class/drm") else {
         return Vec::new();
@@ -194,9 +194,8 @@ fn probe_firmware() -> Option<String> {
         ("dpkg-query", &["-W", "-f=${Version}", "firmware-linux-free"]),
     ];
     queries.iter().find_map(|(program, args)| {
-        let output = Command::new(program).args(*args).output().ok()?;
-        let version = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-        (output.status.success() && !version.is_empty()).then_some(version)
+        let version = crate::run::ask(program, args, PROBE_TIMEOUT)?.trim().to_owned();
+        (!version.is_empty()).then_some(version)
     })
 }
 

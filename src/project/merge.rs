@@ -6,7 +6,6 @@
 //! the next `bakeoff run` or `bakeoff report` writes the report of the merged store.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use crate::store::Store;
 
@@ -57,13 +56,8 @@ pub fn keep_reports_mergeable(project: &Path, store: &Store) -> Option<String> {
 
 /// `git -C project ARGS`'s stdout when it succeeds.
 fn git(project: &Path, args: &[&str]) -> Option<String> {
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(project)
-        .args(args)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+    let project = project.display().to_string();
+    let mut words = vec!["-C", project.as_str()];
+    words.extend(args);
+    crate::run::ask("git", &words, std::time::Duration::from_secs(30))
 }

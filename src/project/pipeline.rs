@@ -13,9 +13,9 @@ use crate::manifest::{self, Experiment, Manifests, Toolbox};
 use crate::matrix::{Cell, expand};
 use crate::parallel;
 use crate::plan::{History, PlannedCell, Selection, decide};
-use crate::run::toolbox_states;
 use crate::store::{CellRecord, Store};
 use crate::suggest;
+use crate::toolbox::toolbox_states;
 
 pub struct Project {
     pub root: PathBuf,

@@ -3,38 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::command::{Detached, Launch, PID_ANNOUNCEMENT};
 use crate::manifest::{Runner, Toolbox};
-
-/// A program with its arguments and environment, ready to spawn.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Launch {
-    pub program: PathBuf,
-    pub args: Vec<String>,
-    /// Set on the spawned process (host runner) or passed into the container.
-    pub env: Vec<(String, String)>,
-    /// Where the command really runs when that is outside the process group bakeoff spawns.
-    pub detached: Detached,
-    /// Where in `args` the command run inside a container starts (0: the launch is the command).
-    pub inner: usize,
-}
-
-/// What a container runner leaves running when the process bakeoff spawned is killed: the
-/// command runs under the container runtime (conmon), not under the runner's client.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum Detached {
-    /// Nothing: the command is in the spawned process group (the host runner).
-    #[default]
-    No,
-    /// In the podman container of this name, which is removed to stop it.
-    Container(String),
-    /// In a toolbox or distrobox container, which shares the host's pid namespace: the command
-    /// announces its pid first thing on stderr (see [`PID_ANNOUNCEMENT`]) and is stopped by it.
-    AnnouncedPid,
-}
-
-/// The line a command in a toolbox or distrobox container prints on stderr before it execs,
-/// followed by its pid; the supervisor takes the line out of the output.
-pub(super) const PID_ANNOUNCEMENT: &str = "bakeoff-pid ";
 
 /// The prefix of every container bakeoff names, so that people can find them (`podman ps`).
 pub const CONTAINER_PREFIX: &str = "bakeoff-";
@@ -47,30 +17,6 @@ pub struct LaunchContext {
     /// Per toolbox, the image id its inspection found: the podman runner runs that image, so
     /// that a tag moved during a run changes nothing.
     pub images: BTreeMap<String, String>,
-}
-
-impl Launch {
-    /// A program run as it is, on this machine.
-    pub fn plain(program: impl Into<PathBuf>, args: Vec<String>) -> Self {
-        Self { program: program.into(), args, env: Vec::new(), detached: Detached::No, inner: 0 }
-    }
-
-    /// The command line as a person would type it, for logs and messages.
-    pub fn display(&self) -> String {
-        words(std::iter::once(self.program.display().to_string()).chain(self.args.iter().cloned()))
-    }
-
-    /// The command that runs, without the container runner around it.
-    pub fn command(&self) -> String {
-        if self.inner == 0 { self.display() } else { words(self.args[self.inner..].iter().cloned()) }
-    }
-}
-
-fn words(words: impl Iterator<Item = String>) -> String {
-    words
-        .map(|word| if word.contains([' ', '"', '\'']) { format!("{word:?}") } else { word })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
@@ -248,7 +194,7 @@ fn host_path_inside(arg: &str, mounts: &[PathBuf]) -> String {
 }
 
 /// `--device NODE` for each device the toolbox requires (globs expanded on this host).
-pub(super) fn device_args(toolbox: &Toolbox) -> Vec<String> {
+pub(crate) fn device_args(toolbox: &Toolbox) -> Vec<String> {
     let mut args = Vec::new();
     for requirement in &toolbox.requires {
         if let crate::host::Condition::Pattern(pattern) = &requirement.value.condition
@@ -283,7 +229,7 @@ fn find_program(program: &str, bin_dir: Option<&Path>) -> Option<PathBuf> {
     which::which(program).ok()
 }
 
-pub(super) fn container_tool(tool: &str, toolbox: &str) -> Result<PathBuf, LaunchError> {
+pub(crate) fn container_tool(tool: &str, toolbox: &str) -> Result<PathBuf, LaunchError> {
     which::which(tool).map_err(|_| LaunchError::ProgramNotFound {
         program: tool.to_owned(),
         toolbox: toolbox.to_owned(),

@@ -1,21 +1,20 @@
-//! Running cells: the only async code. Launch argv in toolboxes, supervise children, turn
-//! their output into metrics, and record every result as it lands; inspect and realise the
-//! toolboxes they run in.
+//! Running cells: launch argv in toolboxes, supervise children, turn their output into
+//! metrics, and record every result as it lands. (What is in a toolbox, and making its
+//! container, is `toolbox/`'s; it runs its commands through this room's supervisor.)
 
+mod ask;
 mod client;
+mod command;
 mod dispatch;
 mod energy;
 mod execute;
 mod group;
-mod inspect;
 mod launch;
 mod leftovers;
 mod memory;
 mod metrics;
-mod podman;
 mod process;
 mod progress;
-mod realise;
 mod rounds;
 mod run_lock;
 mod runtime;
@@ -26,16 +25,18 @@ mod supervisor;
 mod tracker;
 mod workload;
 
+pub use ask::ask;
+pub use command::{Detached, Launch};
 pub use dispatch::Observer;
 pub use execute::{Executor, LocalExecutor, RunOptions, RunSummary};
-pub use inspect::{ContainerView, Depth, ImageView, Inspection, inspect, inspect_all, short_id, toolbox_states};
-pub use launch::{CONTAINER_PREFIX, Detached, Launch, LaunchContext, LaunchError, launch};
+pub use launch::{CONTAINER_PREFIX, LaunchContext, LaunchError, launch};
+pub(crate) use launch::{container_tool, device_args};
 pub use leftovers::stop_leftovers;
 pub use metrics::{bench_metrics, command_metrics};
-pub use realise::{Realised, create, refresh};
 pub use run_lock::{RunLock, acquire};
 pub(crate) use runtime::runtime;
 pub use slurm::{JobLog, SlurmExecutor, jobs_dir, stop_leftover_jobs};
+pub(crate) use supervisor::remove_container;
 pub use supervisor::{ChildResult, Exit, capture, supervise};
 pub use tracker::{Started, Tracker};
 

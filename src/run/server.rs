@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
-use super::launch::Launch;
+use super::command::Launch;
 use super::supervisor::{Spawned, spawn};
 use super::tracker::Tracker;
 

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::watch;
 
+use super::command::{Detached, Launch, PID_ANNOUNCEMENT};
 use super::energy::EnergyMeter;
-use super::launch::{Detached, Launch, PID_ANNOUNCEMENT};
 use super::memory::{PeakMemory, SAMPLE_EARLY, SAMPLE_EVERY, Tree};
 use super::process::{process_start, signal_until_gone};
 use super::tracker::{Started, Tracker};
@@ -439,7 +439,7 @@ pub(super) fn signal_name(signal: i32) -> String {
 /// Removes the podman container `name`, stopping it first (SIGTERM, `grace`, SIGKILL): `true`
 /// when there was one. The supervisor owns it because stopping a detached container is how it
 /// ends a podman cell; podman's other questions build on the supervisor, not the reverse.
-pub(super) async fn remove_container(podman: &Path, name: &str, grace: Duration) -> bool {
+pub(crate) async fn remove_container(podman: &Path, name: &str, grace: Duration) -> bool {
     let seconds = grace.as_secs().to_string();
     let args = ["rm", "--force", "--time", &seconds, name].map(str::to_owned).to_vec();
     let removal = Launch::plain(podman, args);

@@ -593,7 +593,7 @@ experiment "distro" {{
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     let create = format!("ran `/usr/bin/distrobox create --yes --name {name} --image {}", containers.image);
     assert!(stdout.contains(&create), "{stdout}");
-    assert!(stdout.contains("--additional-flags \"--label bakeoff-test=distrobox\""), "{stdout}");
+    assert!(stdout.contains("--additional-flags '--label bakeoff-test=distrobox'"), "{stdout}");
     let (code, stdout, stderr) = as_user.bakeoff(&["run", "--no-progress"]);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert_eq!(stdout, "1 cell: 1 ran (1 ok, 0 failed), 0 cached, 0 blocked\n", "{stderr}");

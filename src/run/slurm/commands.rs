@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::run::launch::Launch;
+use crate::run::command::Launch;
 use crate::run::supervisor::{Exit, capture};
 
 /// How long a Slurm client may take to answer (slurmctld answers in milliseconds when up).

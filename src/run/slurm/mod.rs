@@ -330,7 +330,7 @@ impl SlurmExecutor<'_> {
             output: jobs_dir(self.store.root()).join("%j.out"),
             directory: self.directory.clone(),
             // Each node names itself, whatever this machine is called.
-            command: format!("unset BAKEOFF_HOST_NAME; exec {}", super::realise::shell_words(&command)),
+            command: format!("unset BAKEOFF_HOST_NAME; exec {}", crate::shell::words(&command)),
         };
         prepare_jobs_dir(self.store.root())?;
         match slurm.submit(&spec).await {

@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::launch::Launch;
-use super::supervisor::{Exit, capture};
+use crate::run::Launch;
+use crate::run::{Exit, capture};
 
 /// How long a question to podman may take; a pull may take much longer.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(60);

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::launch::{LaunchContext, LaunchError, container_tool, device_args, launch};
 use super::podman::{self, Image};
-use super::supervisor::{Exit, capture};
 use crate::fingerprint::ToolboxState;
 use crate::manifest::{Runner, Toolbox};
+use crate::run::{Exit, capture};
+use crate::run::{LaunchContext, LaunchError, container_tool, device_args, launch};
 
 const VERSION_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -304,7 +304,7 @@ pub fn inspect_all(toolboxes: &[&Toolbox], depth: Depth) -> Vec<Inspection> {
         let handles: Vec<_> = toolboxes
             .iter()
             .map(|toolbox| {
-                scope.spawn(move || match super::runtime() {
+                scope.spawn(move || match crate::run::runtime() {
                     Ok(runtime) => runtime.block_on(inspect(toolbox, depth)),
                     Err(error) => Inspection {
                         name: toolbox.name.value.clone(),

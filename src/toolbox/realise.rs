@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::inspect::{Depth, Inspection, inspect, short_id};
-use super::launch::{Launch, container_tool, device_args};
 use super::podman;
-use super::supervisor::{Exit, capture};
 use crate::manifest::{Runner, Toolbox};
+use crate::run::{Exit, capture};
+use crate::run::{Launch, container_tool, device_args};
 
 /// Creating a container and its first start (distrobox installs its integration then, which
 /// takes about a minute).
@@ -79,7 +79,7 @@ pub async fn refresh(toolbox: &Toolbox, pull: bool) -> Result<Realised, String> 
             return Ok(realised);
         }
         Some(container) => {
-            super::supervisor::remove_container(&podman, &container.name, Duration::from_secs(10)).await;
+            crate::run::remove_container(&podman, &container.name, Duration::from_secs(10)).await;
             realised.lines.push(format!(
                 "removed container `{}` (image {})",
                 container.name,
@@ -143,7 +143,7 @@ async fn create_container(toolbox: &Toolbox, tool: &Path, image: &str, realised:
         let flags: Vec<String> =
             device_args(toolbox).into_iter().chain(toolbox.container_args.iter().cloned()).collect();
         if !flags.is_empty() {
-            create.extend(["--additional-flags".to_owned(), shell_words(&flags)]);
+            create.extend(["--additional-flags".to_owned(), crate::shell::words(&flags)]);
         }
         (create, vec!["enter".to_owned(), name.to_owned(), "--".to_owned(), "true".to_owned()])
     };
@@ -185,21 +185,6 @@ fn login_shell() -> String {
     shell.filter(|shell| !shell.is_empty()).unwrap_or_else(|| "/bin/sh".to_owned())
 }
 
-/// Arguments joined for a shell (distrobox splits `--additional-flags` as one).
-pub(super) fn shell_words(words: &[String]) -> String {
-    words
-        .iter()
-        .map(|word| {
-            if word.chars().all(|character| character.is_ascii_alphanumeric() || "-_=/.:,".contains(character)) {
-                word.clone()
-            } else {
-                format!("'{}'", word.replace('\'', r"'\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,11 +201,5 @@ mod tests {
             .map(|fields| fields[6].to_owned())
             .expect("this user in /etc/passwd");
         assert_eq!(login_shell(), expected);
-    }
-
-    #[test]
-    fn quotes_only_what_a_shell_would_split() {
-        let words = ["--device".to_owned(), "/dev/kfd".to_owned(), "--label".to_owned(), "a b's".to_owned()];
-        assert_eq!(super::shell_words(&words), r"--device /dev/kfd --label 'a b'\''s'");
     }
 }

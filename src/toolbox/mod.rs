@@ -1,0 +1,10 @@
+//! Toolboxes on this machine: what runs in each (inspection, at plan time), and making the
+//! containers the manifests declare (realisation). Measuring is `run/`'s; this room asks its
+//! supervisor to run podman, toolbox and distrobox.
+
+mod inspect;
+mod podman;
+mod realise;
+
+pub use inspect::{ContainerView, Depth, ImageView, Inspection, inspect, inspect_all, short_id, toolbox_states};
+pub use realise::{Realised, create, refresh};
