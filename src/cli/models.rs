@@ -1,28 +1,14 @@
 //! `bakeoff models`: the GGUF files under the model roots, their metadata, and which no
 //! manifest declares or no result has measured.
 
-use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::path::PathBuf;
-
-use serde::Serialize;
 
 use super::ModelsArgs;
 use super::{out, outln};
 use crate::Error;
-use crate::models::{ModelFile, WalkProblem, scan};
-use crate::project::Project;
+use crate::models::WalkProblem;
+use crate::project::{Listed, Project};
 use crate::units::{format_bytes, format_parameters};
-
-#[derive(Debug, Serialize)]
-struct Listed<'a> {
-    #[serde(flatten)]
-    file: &'a ModelFile,
-    /// The manifest models whose `file` is this one.
-    declared_as: Vec<String>,
-    /// Results in the store of cells with those models.
-    results: usize,
-}
 
 pub(super) fn run(project: &Project, args: &ModelsArgs) -> Result<(), Error> {
     if project.roots.roots.is_empty() {
@@ -34,29 +20,7 @@ pub(super) fn run(project: &Project, args: &ModelsArgs) -> Result<(), Error> {
         Err(Error::NoExperiments { .. }) => None,
         Err(error) => return Err(error),
     };
-    let (files, problems) = scan(&project.roots.roots);
-    let mut declared: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
-    for (name, model) in manifests.iter().flat_map(|manifests| &manifests.models) {
-        if let Ok(path) = project.roots.find(&model.file.value) {
-            declared.entry(path.canonicalize().unwrap_or(path)).or_default().push(name.clone());
-        }
-    }
-    let records = project.records();
-    let mut measured: BTreeMap<&str, usize> = BTreeMap::new();
-    for record in &records {
-        if let Some(model) = record.axes.get("model") {
-            *measured.entry(model.as_str()).or_default() += 1;
-        }
-    }
-    let listed: Vec<Listed<'_>> = files
-        .iter()
-        .map(|file| {
-            let key = file.path.canonicalize().unwrap_or_else(|_| file.path.clone());
-            let declared_as = declared.get(&key).cloned().unwrap_or_default();
-            let results = declared_as.iter().map(|name| measured.get(name.as_str()).copied().unwrap_or(0)).sum();
-            Listed { file, declared_as, results }
-        })
-        .collect();
+    let (listed, problems) = project.model_inventory(manifests.as_ref());
     if args.json {
         let json = serde_json::json!({ "models": listed, "problems": problems });
         outln!("{}", serde_json::to_string_pretty(&json).expect("JSON values always serialise"));
@@ -66,7 +30,7 @@ pub(super) fn run(project: &Project, args: &ModelsArgs) -> Result<(), Error> {
     Ok(())
 }
 
-fn text(listed: &[Listed<'_>], problems: &[WalkProblem], roots: usize) -> String {
+fn text(listed: &[Listed], problems: &[WalkProblem], roots: usize) -> String {
     let mut rows: Vec<[String; 8]> = vec![[
         "file".to_owned(),
         "size".to_owned(),
@@ -79,7 +43,7 @@ fn text(listed: &[Listed<'_>], problems: &[WalkProblem], roots: usize) -> String
     ]];
     let mut errors = Vec::new();
     for entry in listed {
-        let file = entry.file;
+        let file = &entry.file;
         let mut name = file.relative.clone();
         if file.shards > 1 {
             let _ = write!(name, " ({} shards)", file.shards);

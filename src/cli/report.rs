@@ -11,7 +11,7 @@ pub(super) fn run(project: &Project, args: &ReportArgs) -> Result<(), Error> {
     let loaded = project.load(&args.targets.targets)?;
     // The host does not enter a report; cells are matched to results by what they run.
     let cells = project.resolve_uninspected(&loaded, &HostFacts::default())?;
-    super::compare::note_unhashed(&cells);
+    crate::project::note_unhashed(&cells);
     let records = project.records();
     let expected = cells.iter().map(ExpectedCell::of).collect();
     let reporter = Reporter::new(&loaded, project.lock()?, expected, records);

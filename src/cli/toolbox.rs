@@ -1,76 +1,44 @@
 //! `bakeoff toolbox status|create|refresh`: the toolboxes the manifests declare, realised on
 //! this machine.
 
-use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::{ToolboxCommand, ToolboxNames};
+use super::ToolboxCommand;
 use super::{out, outln};
 use crate::Error;
 use crate::manifest::{Runner, Toolbox};
-use crate::project::Project;
-use crate::suggest;
-use crate::toolbox::{Depth, Inspection, Realised, inspect_all, short_id};
+use crate::project::{Project, named};
+use crate::toolbox::{Inspection, Realised, short_id};
 
 pub(super) fn run(project: &Project, command: ToolboxCommand) -> Result<(), Error> {
     let loaded = project.load(&[])?;
     match command {
         ToolboxCommand::Status(args) => {
-            let toolboxes = selected(&loaded.manifests.toolboxes, &args.names)?;
+            let toolboxes = named(&loaded.manifests.toolboxes, &args.names.names)?;
             status(project, &toolboxes, args.json)
         }
         ToolboxCommand::Create(names) => {
-            let toolboxes = selected(&loaded.manifests.toolboxes, &names)?;
+            let toolboxes = named(&loaded.manifests.toolboxes, &names.names)?;
             realise(&toolboxes, |toolbox| Box::pin(crate::toolbox::create(toolbox)))
         }
         ToolboxCommand::Refresh(args) => {
-            let toolboxes = selected(&loaded.manifests.toolboxes, &args.names)?;
+            let toolboxes = named(&loaded.manifests.toolboxes, &args.names.names)?;
             let pull = !args.no_pull;
             realise(&toolboxes, |toolbox| Box::pin(crate::toolbox::refresh(toolbox, pull)))
         }
     }
 }
 
-/// The toolboxes `names` names (all declared ones when empty), in the manifests' order.
-fn selected<'a>(toolboxes: &'a BTreeMap<String, Toolbox>, names: &ToolboxNames) -> Result<Vec<&'a Toolbox>, Error> {
-    if names.names.is_empty() {
-        return Ok(toolboxes.values().collect());
-    }
-    names
-        .names
-        .iter()
-        .map(|name| {
-            toolboxes.get(name).ok_or_else(|| Error::UnknownToolbox {
-                name: name.clone(),
-                help: suggest::help_for(name, toolboxes.keys().map(String::as_str), "toolboxes"),
-            })
-        })
-        .collect()
-}
-
 fn status(project: &Project, toolboxes: &[&Toolbox], json: bool) -> Result<(), Error> {
     let host = project.host()?;
-    let blocked: BTreeMap<&str, Vec<String>> = toolboxes
-        .iter()
-        .map(|toolbox| {
-            let reasons =
-                toolbox.requires.iter().filter_map(|requirement| requirement.value.check(&host).err()).collect();
-            (toolbox.name.value.as_str(), reasons)
-        })
-        .collect();
-    // A toolbox whose requirements fail here is looked at, not run.
-    let (runnable, unrunnable): (Vec<&Toolbox>, Vec<&Toolbox>) =
-        toolboxes.iter().partition(|toolbox| blocked[toolbox.name.value.as_str()].is_empty());
-    let mut inspections = inspect_all(&runnable, Depth::Full);
-    inspections.extend(inspect_all(&unrunnable, Depth::Containers));
-    inspections.sort_by_key(|inspection| toolboxes.iter().position(|toolbox| toolbox.name.value == inspection.name));
+    let verdicts = project.verdicts(toolboxes, &host);
     if json {
-        let rows: Vec<serde_json::Value> = inspections
+        let rows: Vec<serde_json::Value> = verdicts
             .iter()
-            .map(|inspection| {
-                let mut value = serde_json::to_value(inspection).expect("inspections always serialise");
-                value["requirements_fail"] = serde_json::json!(blocked[inspection.name.as_str()]);
-                value["realised"] = serde_json::json!(inspection.realised());
+            .map(|verdict| {
+                let mut value = serde_json::to_value(&verdict.inspection).expect("inspections always serialise");
+                value["requirements_fail"] = serde_json::json!(verdict.requirements_fail);
+                value["realised"] = serde_json::json!(verdict.inspection.realised());
                 value
             })
             .collect();
@@ -78,8 +46,8 @@ fn status(project: &Project, toolboxes: &[&Toolbox], json: bool) -> Result<(), E
         return Ok(());
     }
     let mut text = String::new();
-    for inspection in &inspections {
-        describe(&mut text, inspection, &blocked[inspection.name.as_str()]);
+    for verdict in &verdicts {
+        describe(&mut text, &verdict.inspection, &verdict.requirements_fail);
     }
     out!("{text}");
     Ok(())

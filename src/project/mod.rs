@@ -2,16 +2,24 @@
 //! inspect toolboxes and hash inputs, check the lock, expand and resolve cells, decide them
 //! against the store; run what is to run; write the reports.
 
+mod compare;
 mod init;
 mod lock;
 mod merge;
+mod models;
 mod pipeline;
 mod reporter;
 mod run;
+mod toolboxes;
+mod why;
 
+pub use compare::{COMPARE_FORMAT, Compared, Pairing, note_unhashed};
 pub use init::{InitOutcome, Written, init};
 pub use lock::LockUpdate;
 pub use merge::keep_reports_mergeable;
+pub use models::Listed;
 pub use pipeline::{Loaded, Project, Settings};
 pub use reporter::{Reporter, shown};
 pub use run::{Executor, RunOutcome, RunRequest};
+pub use toolboxes::{Verdict, named};
+pub use why::Why;

@@ -1,0 +1,157 @@
+//! Setting hosts side by side: which hosts a `compare` or `reproduce` pairs, found by name,
+//! label or the start of an id, and each experiment's comparisons from the store alone.
+
+use serde::Serialize;
+
+use super::pipeline::{Loaded, Project};
+use super::reporter::Reporter;
+use crate::Error;
+use crate::host::HostFacts;
+use crate::report::{self, Comparison, ExpectedCell, Hosts};
+
+/// Bump when the JSON of `compare` changes incompatibly.
+pub const COMPARE_FORMAT: u32 = 1;
+
+#[derive(Debug, Serialize)]
+pub struct Compared {
+    pub experiment: String,
+    #[serde(flatten)]
+    pub comparison: Comparison,
+}
+
+/// Which hosts to compare: `reference` against each of `others`, or the defaults.
+pub enum Pairing {
+    /// The given reference host against each other host (all of them when `others` is empty).
+    Given { reference: String, others: Vec<String> },
+    /// This host against every other when it has results, else the host with the most.
+    Default { this_host: String },
+    /// Each other host against this one: `bakeoff reproduce`.
+    OthersAgainst { this_host: String },
+}
+
+impl Project {
+    /// Each selected experiment's comparisons of the hosts `pairing` names, from the store.
+    pub fn compare(&self, loaded: &Loaded, pairing: &Pairing) -> Result<Vec<Compared>, Error> {
+        let reporter = reporter(self, loaded)?;
+        Ok(compare(&reporter, &loaded.selected, pairing))
+    }
+
+    /// The pairing `hosts` asks for (the first the reference, by name, label or the start of an
+    /// id), or this host against the others when it is empty.
+    pub fn pairing(&self, loaded: &Loaded, hosts: &[String]) -> Result<Pairing, Error> {
+        let this_host = self.host()?.identity();
+        let Some((reference, others)) = hosts.split_first() else {
+            return Ok(Pairing::Default { this_host });
+        };
+        let reporter = reporter(self, loaded)?;
+        let known = known_hosts(&reporter, &loaded.selected);
+        let reference = find_host(&known, reference)?;
+        let others = others.iter().map(|other| find_host(&known, other)).collect::<Result<_, _>>()?;
+        Ok(Pairing::Given { reference, others })
+    }
+}
+
+/// A reporter over the store: cells are matched to results by what they run, not where.
+fn reporter<'a>(project: &Project, loaded: &'a Loaded) -> Result<Reporter<'a>, Error> {
+    let cells = project.resolve_uninspected(loaded, &HostFacts::default())?;
+    note_unhashed(&cells);
+    let expected = cells.iter().map(ExpectedCell::of).collect();
+    Ok(Reporter::new(loaded, project.lock()?, expected, project.records()))
+}
+
+/// Says which inputs cannot be hashed here (their cells are then found by their records).
+pub fn note_unhashed(cells: &[crate::fingerprint::ResolvedCell]) {
+    let unhashed: std::collections::BTreeSet<&str> =
+        cells.iter().flat_map(|cell| cell.unhashed.iter().map(String::as_str)).collect();
+    if !unhashed.is_empty() {
+        let names: Vec<String> = unhashed.iter().map(|name| format!("`{name}`")).collect();
+        eprintln!(
+            "note: {} cannot be hashed here (not found under the model roots, nor pinned in bakeoff.lock): their \
+             cells are matched to results by their records' own fingerprints",
+            names.join(", ")
+        );
+    }
+}
+
+fn compare(reporter: &Reporter<'_>, experiments: &[String], pairing: &Pairing) -> Vec<Compared> {
+    let mut compared = Vec::new();
+    for experiment in experiments {
+        let Some(inputs) = reporter.inputs(experiment) else {
+            continue;
+        };
+        let found = report::compare_hosts(&inputs, |hosts, default| {
+            let others = |reference: &str| -> Vec<String> {
+                hosts.iter().filter(|host| host.as_str() != reference).cloned().collect()
+            };
+            match pairing {
+                Pairing::Given { reference, others: given } if given.is_empty() => {
+                    vec![(reference.clone(), others(reference))]
+                }
+                Pairing::Given { reference, others } => vec![(reference.clone(), others.clone())],
+                Pairing::Default { this_host } if hosts.contains(this_host) => {
+                    vec![(this_host.clone(), others(this_host))]
+                }
+                // The report's own choice of reference: the host with the most results.
+                Pairing::Default { .. } => {
+                    default.map(|reference| vec![(reference.to_owned(), others(reference))]).unwrap_or_default()
+                }
+                Pairing::OthersAgainst { this_host } => {
+                    others(this_host).into_iter().map(|other| (other, vec![this_host.clone()])).collect()
+                }
+            }
+        });
+        if found.is_empty() {
+            eprintln!("compare: `{experiment}` has no results from two of the hosts asked for");
+        }
+        compared.extend(found.into_iter().map(|comparison| Compared { experiment: experiment.clone(), comparison }));
+    }
+    compared
+}
+
+/// Each host with results in `experiments`, by identity: its label and name.
+fn known_hosts(reporter: &Reporter<'_>, experiments: &[String]) -> Vec<(String, String, String)> {
+    let records = experiments.iter().flat_map(|experiment| reporter.records(experiment));
+    let hosts = Hosts::of(records.clone());
+    let mut known: Vec<(String, String, String)> = Vec::new();
+    for record in records {
+        let identity = hosts.identity(&record.host);
+        if !known.iter().any(|(known, _, _)| *known == identity) {
+            known.push((identity.clone(), hosts.label(&identity), record.host.name.clone()));
+        }
+    }
+    known.sort_by(|a, b| a.1.cmp(&b.1));
+    known
+}
+
+/// The identity of the host `wanted` names: its label, its name, or the start of its id.
+fn find_host(known: &[(String, String, String)], wanted: &str) -> Result<String, Error> {
+    let exact: Vec<&String> = known
+        .iter()
+        .filter(|(identity, label, name)| identity == wanted || label == wanted || name == wanted)
+        .map(|(identity, _, _)| identity)
+        .collect();
+    let matches = if exact.is_empty() && wanted.len() >= 4 {
+        known.iter().filter(|(identity, _, _)| identity.starts_with(wanted)).map(|(identity, _, _)| identity).collect()
+    } else {
+        exact
+    };
+    let listed = || {
+        let hosts: Vec<String> = known
+            .iter()
+            .map(|(identity, label, _)| format!("{label} (id {})", crate::units::prefix(identity, 8)))
+            .collect();
+        if hosts.is_empty() {
+            "no host has results yet".to_owned()
+        } else {
+            format!("hosts with results: {}", hosts.join(", "))
+        }
+    };
+    match matches.as_slice() {
+        [identity] => Ok((*identity).clone()),
+        [] => Err(Error::UnknownHost { name: wanted.to_owned(), help: listed() }),
+        _ => Err(Error::UnknownHost {
+            name: wanted.to_owned(),
+            help: format!("`{wanted}` names several hosts; give the start of an id instead ({})", listed()),
+        }),
+    }
+}

@@ -1,0 +1,82 @@
+//! `why`: which cell or earlier result a query names (a cell id, or a prefix of a hash of at
+//! least 4 hex digits), and how it differs from its nearest counterpart.
+
+use super::pipeline::{Loaded, Project};
+use crate::Error;
+use crate::fingerprint::{FieldChange, ResolvedCell, diff};
+use crate::host::HostFacts;
+use crate::plan::{History, PlannedCell, Selection};
+use crate::store::CellRecord;
+
+/// What a `why` query found.
+#[derive(Debug)]
+pub enum Why {
+    /// A cell of the manifests as they are, decided, with the nearest earlier result and the
+    /// fields that differ from it.
+    Cell { planned: Box<PlannedCell>, nearest: Option<Box<(CellRecord, Vec<FieldChange>)>> },
+    /// A result in the store that no current cell has, with the current cell of its id (or the
+    /// nearest one) and what differs.
+    Earlier { record: Box<CellRecord>, current: Option<Box<(ResolvedCell, Vec<FieldChange>)>> },
+}
+
+/// How many candidates an ambiguous query lists.
+const LISTED: usize = 10;
+
+impl Project {
+    /// The cell or result `query` names on `host`.
+    pub fn why(&self, loaded: &Loaded, host: &HostFacts, query: &str) -> Result<Why, Error> {
+        let cells = self.resolve(loaded, host)?;
+        let matches: Vec<&ResolvedCell> = cells
+            .iter()
+            .filter(|cell| cell.id == query || (query.len() >= 4 && cell.hash.starts_with(query)))
+            .collect();
+        let hashes: std::collections::BTreeSet<&str> = matches.iter().map(|cell| cell.hash.as_str()).collect();
+        if hashes.len() > 1 {
+            let named = matches.iter().map(|cell| (cell.id.as_str(), cell.hash.as_str()));
+            return Err(ambiguous(query, matches.len(), named, "give more hex digits or a cell id; it matches"));
+        }
+        let records = self.records();
+        let Some(cell) = matches.first() else {
+            // Not a cell of the manifests as they are now: perhaps an earlier result (`why` and
+            // `plan` print those prefixes too).
+            return earlier(query, &cells, records);
+        };
+        let planned = self.plan(vec![(*cell).clone()], &Selection::default())?.remove(0);
+        let history = History::new(&records, [planned.cell.hash.as_str()]);
+        let nearest = history.nearest(&planned.cell).map(|(record, changes)| Box::new((record.clone(), changes)));
+        Ok(Why::Cell { planned: Box::new(planned), nearest })
+    }
+}
+
+fn earlier(query: &str, cells: &[ResolvedCell], records: Vec<CellRecord>) -> Result<Why, Error> {
+    let unknown = || Error::UnknownCell {
+        query: query.to_owned(),
+        help: "give a cell id as `bakeoff plan` prints it, or at least 4 hex digits of its hash (of a cell, or of \
+               a result in the store)"
+            .to_owned(),
+    };
+    if query.len() < 4 || !query.chars().all(|character| character.is_ascii_hexdigit()) {
+        return Err(unknown());
+    }
+    let mut found: Vec<CellRecord> = records.into_iter().filter(|record| record.hash.starts_with(query)).collect();
+    if found.len() > 1 {
+        let named = found.iter().map(|record| (record.cell.as_str(), record.hash.as_str()));
+        return Err(ambiguous(query, found.len(), named, "give more hex digits; it matches the results"));
+    }
+    let record = found.pop().ok_or_else(unknown)?;
+    let current = cells.iter().find(|cell| cell.id == record.cell).or_else(|| {
+        cells
+            .iter()
+            .filter(|cell| cell.cell.experiment == record.experiment && cell.cell.workload == record.workload)
+            .min_by_key(|cell| diff(&record.fingerprint, &cell.fingerprint).len())
+    });
+    let current = current.map(|cell| Box::new((cell.clone(), diff(&record.fingerprint, &cell.fingerprint))));
+    Ok(Why::Earlier { record: Box::new(record), current })
+}
+
+fn ambiguous<'a>(query: &str, count: usize, named: impl Iterator<Item = (&'a str, &'a str)>, lead: &str) -> Error {
+    let candidates: Vec<String> =
+        named.take(LISTED).map(|(id, hash)| format!("{id} ({})", crate::units::prefix(hash, 12))).collect();
+    let more = if count > LISTED { format!(" and {} more", count - LISTED) } else { String::new() };
+    Error::AmbiguousCell { query: query.to_owned(), count, help: format!("{lead} {}{more}", candidates.join(", ")) }
+}
