@@ -320,6 +320,49 @@ impl Resolver<'_> {
 }
 
 #[cfg(test)]
+impl ResolvedCell {
+    /// A cell of experiment `e` with `axes`, running `block` (its workload named `workload`),
+    /// fingerprinted with `argv` on an empty host: for tests of what comes after resolution.
+    pub(crate) fn stand_in(axes: &[(&str, &str)], workload: &str, block: crate::matrix::Block, argv: &[&str]) -> Self {
+        let cell = Cell {
+            experiment: "e".to_owned(),
+            axes: axes.iter().map(|(axis, value)| ((*axis).to_owned(), (*value).to_owned())).collect(),
+            workload: workload.to_owned(),
+            block,
+        };
+        let kind = match block {
+            crate::matrix::Block::Bench => serde_json::json!({ "kind": "bench" }),
+            crate::matrix::Block::Command => serde_json::json!({ "kind": "command", "metrics": {} }),
+            crate::matrix::Block::Server => {
+                serde_json::json!({ "kind": "server", "name": workload, "repeat": 1, "requests": [] })
+            }
+        };
+        let printed: BTreeMap<&str, &str> =
+            axes.iter().copied().filter(|(axis, _)| *axis != "model" && *axis != "toolbox").collect();
+        let fingerprint: Fingerprint = serde_json::from_value(serde_json::json!({
+            "argv": argv, "axes": printed, "schema": SCHEMA,
+            "host": { "cpu": "", "firmware": null, "gpus": [], "kernel": "", "memory_bytes": 0 },
+            "toolbox": { "digest": null, "env": {}, "image": null, "llama_cpp": null, "name": "host", "runner": "host" },
+            "workload": kind
+        }))
+        .expect("a stand-in fingerprint parses");
+        Self {
+            id: cell.id(),
+            model: cell.value("model").map(str::to_owned),
+            cell,
+            argv: argv.iter().map(|word| (*word).to_owned()).collect(),
+            hash: fingerprint.hash(),
+            fingerprint,
+            toolbox: "host".to_owned(),
+            blocked: Vec::new(),
+            drift: Vec::new(),
+            notes: Vec::new(),
+            unhashed: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::matrix::expand;

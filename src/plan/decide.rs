@@ -275,35 +275,13 @@ impl std::fmt::Display for Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::matrix::{Block, Cell};
+    use crate::matrix::Block;
 
     fn cell(threads: &str, blocked: &[&str]) -> ResolvedCell {
-        let cell = Cell {
-            experiment: "e".to_owned(),
-            axes: vec![("threads".to_owned(), threads.to_owned())],
-            workload: "bench".to_owned(),
-            block: Block::Bench,
-        };
-        let fingerprint: crate::fingerprint::Fingerprint = serde_json::from_value(serde_json::json!({
-            "argv": ["llama-bench", "-t", threads], "axes": { "threads": threads }, "schema": 1,
-            "host": { "cpu": "", "firmware": null, "gpus": [], "kernel": "", "memory_bytes": 0 },
-            "toolbox": { "digest": null, "env": {}, "image": null, "llama_cpp": null, "name": "host", "runner": "host" },
-            "workload": { "kind": "bench" }
-        }))
-        .unwrap();
-        ResolvedCell {
-            id: cell.id(),
-            cell,
-            argv: Vec::new(),
-            hash: fingerprint.hash(),
-            fingerprint,
-            toolbox: "host".to_owned(),
-            model: None,
-            blocked: blocked.iter().map(|reason| (*reason).to_owned()).collect(),
-            drift: Vec::new(),
-            notes: Vec::new(),
-            unhashed: Vec::new(),
-        }
+        let mut cell =
+            ResolvedCell::stand_in(&[("threads", threads)], "bench", Block::Bench, &["llama-bench", "-t", threads]);
+        cell.blocked = blocked.iter().map(|reason| (*reason).to_owned()).collect();
+        cell
     }
 
     fn head(status: &str, reason: Option<&str>) -> RecordHead {

@@ -31,18 +31,38 @@ pub enum BreakdownKind {
 const PERCENTILES: [&str; 3] = ["p50", "p90", "p99"];
 const LATENCIES: [&str; 3] = ["ttft_ms", "e2e_ms", "itl_ms"];
 
-/// The breakdowns of the shown records, given each one's row label.
-pub(super) fn breakdowns(shown: &[(String, &CellRecord)]) -> Vec<Breakdown> {
-    let mut workloads: Vec<&str> = Vec::new();
-    for (_, record) in shown {
-        if !workloads.contains(&record.workload.as_str()) {
-            workloads.push(&record.workload);
+/// A labelled record: its row's label and the record.
+pub(super) type Labelled<'a> = (String, &'a CellRecord);
+
+/// The records grouped by workload, in the order the workloads first appear.
+pub(super) fn by_workload<'a, 'r>(shown: impl Iterator<Item = &'a Labelled<'r>>) -> Vec<(String, Vec<&'a Labelled<'r>>)>
+where
+    'r: 'a,
+{
+    let mut groups: Vec<(String, Vec<&Labelled<'r>>)> = Vec::new();
+    for labelled in shown {
+        match groups.iter_mut().find(|(workload, _)| *workload == labelled.1.workload) {
+            Some((_, records)) => records.push(labelled),
+            None => groups.push((labelled.1.workload.clone(), vec![labelled])),
         }
     }
+    groups
+}
+
+/// The last conversation turn any of the records measured; 0 when none is a conversation.
+pub(super) fn last_turn(records: &[&Labelled<'_>]) -> usize {
+    records
+        .iter()
+        .flat_map(|(_, record)| record.metrics.keys())
+        .filter_map(|name| name.strip_prefix("ttft_ms_turn")?.parse::<usize>().ok())
+        .max()
+        .unwrap_or(0)
+}
+
+/// The breakdowns of the shown records, given each one's row label.
+pub(super) fn breakdowns(shown: &[Labelled<'_>]) -> Vec<Breakdown> {
     let mut found = Vec::new();
-    for workload in workloads {
-        let records: Vec<&(String, &CellRecord)> =
-            shown.iter().filter(|(_, record)| record.workload == workload).collect();
+    for (workload, records) in by_workload(shown.iter()) {
         let value = |record: &CellRecord, name: &str| record.metrics.get(name).map(|metric| metric.mean);
         let loaded = records.iter().any(|(_, record)| record.metrics.contains_key("ttft_ms_p50"));
         if loaded {
@@ -51,7 +71,7 @@ pub(super) fn breakdowns(shown: &[(String, &CellRecord)]) -> Vec<Breakdown> {
                 .flat_map(|latency| PERCENTILES.iter().map(move |suffix| format!("{latency}_{suffix}")))
                 .collect();
             found.push(Breakdown {
-                workload: workload.to_owned(),
+                workload: workload.clone(),
                 kind: BreakdownKind::Percentiles,
                 columns: names.clone(),
                 rows: records
@@ -60,15 +80,10 @@ pub(super) fn breakdowns(shown: &[(String, &CellRecord)]) -> Vec<Breakdown> {
                     .collect(),
             });
         }
-        let turns = records
-            .iter()
-            .flat_map(|(_, record)| record.metrics.keys())
-            .filter_map(|name| name.strip_prefix("ttft_ms_turn")?.parse::<usize>().ok())
-            .max()
-            .unwrap_or(0);
+        let turns = last_turn(&records);
         if turns > 0 {
             found.push(Breakdown {
-                workload: workload.to_owned(),
+                workload: workload.clone(),
                 kind: BreakdownKind::Turns,
                 columns: (1..=turns).map(|turn| format!("turn {turn}")).collect(),
                 rows: records

@@ -18,12 +18,7 @@ fn render_breakdown(out: &mut String, breakdown: &super::breakdown::Breakdown) {
         super::breakdown::BreakdownKind::Turns => "time to first token per turn",
     };
     let _ = writeln!(out, "### `{}`: {title} (ms)\n", breakdown.workload);
-    let header: Vec<String> = std::iter::once("configuration".to_owned())
-        .chain(breakdown.columns.iter().map(|column| escape(column)))
-        .collect();
-    let _ = writeln!(out, "| {} |", header.join(" | "));
-    let alignment: Vec<&str> = std::iter::once(":--").chain(breakdown.columns.iter().map(|_| "--:")).collect();
-    let _ = writeln!(out, "|{}|", alignment.join("|"));
+    configuration_header(out, breakdown.columns.iter().map(|column| escape(column)));
     for (label, values) in &breakdown.rows {
         let cells: Vec<String> = std::iter::once(escape(label))
             .chain(values.iter().map(|value| value.map_or_else(|| "n/a".to_owned(), |value| format!("{value:.1}"))))
@@ -198,6 +193,14 @@ pub(super) fn comparison(out: &mut String, compared: &Comparison, level: &str) {
     );
 }
 
+/// The header of a table whose rows are configurations and whose columns are `columns`.
+fn configuration_header(out: &mut String, columns: impl Iterator<Item = String>) {
+    let columns: Vec<String> = columns.collect();
+    let _ = writeln!(out, "| configuration | {} |", columns.join(" | "));
+    let alignment: Vec<&str> = std::iter::once(":--").chain(columns.iter().map(|_| "--:")).collect();
+    let _ = writeln!(out, "|{}|", alignment.join("|"));
+}
+
 /// The results section up to the breakdowns: each workload's summary, then the tables (folded
 /// away under the summaries when they are the defaults).
 fn results(out: &mut String, report: &Report) {
@@ -240,14 +243,12 @@ fn render_summary(out: &mut String, summary: &super::summary::Summary) {
             Scale::side_by_side(&column.unit, values.into_iter())
         })
         .collect();
-    let header: Vec<String> = std::iter::once("configuration".to_owned())
-        .chain(summary.columns.iter().zip(&scales).map(|(column, scale)| {
+    configuration_header(
+        out,
+        summary.columns.iter().zip(&scales).map(|(column, scale)| {
             if scale.unit.is_empty() { column.title.clone() } else { format!("{} ({})", column.title, scale.unit) }
-        }))
-        .collect();
-    let _ = writeln!(out, "| {} |", header.join(" | "));
-    let alignment: Vec<&str> = std::iter::once(":--").chain(summary.columns.iter().map(|_| "--:")).collect();
-    let _ = writeln!(out, "|{}|", alignment.join("|"));
+        }),
+    );
     for (label, values) in &summary.rows {
         let cells: Vec<String> = std::iter::once(escape(label))
             .chain(

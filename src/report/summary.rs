@@ -45,25 +45,13 @@ const UNDER_LOAD: [(&str, &str); 6] = [
 /// A summary per server workload among `shown` (each record with its row label), in the order
 /// the workloads first appear.
 pub(super) fn summaries(shown: &[(String, &CellRecord)]) -> Vec<Summary> {
-    let mut workloads: Vec<&str> = Vec::new();
-    for (_, record) in shown {
-        let server = matches!(record.fingerprint.workload, WorkloadPrint::Server { .. });
-        if server && !workloads.contains(&record.workload.as_str()) {
-            workloads.push(&record.workload);
-        }
-    }
-    workloads
+    let server =
+        |labelled: &&(String, &CellRecord)| matches!(labelled.1.fingerprint.workload, WorkloadPrint::Server { .. });
+    super::breakdown::by_workload(shown.iter().filter(server))
         .into_iter()
-        .map(|workload| {
-            let records: Vec<&(String, &CellRecord)> =
-                shown.iter().filter(|(_, record)| record.workload == workload).collect();
+        .map(|(workload, records)| {
             let has = |metric: &str| records.iter().any(|(_, record)| record.metrics.contains_key(metric));
-            let turns = records
-                .iter()
-                .flat_map(|(_, record)| record.metrics.keys())
-                .filter_map(|name| name.strip_prefix("ttft_ms_turn")?.parse::<usize>().ok())
-                .max()
-                .unwrap_or(0);
+            let turns = super::breakdown::last_turn(&records);
             let wanted: Vec<(String, String)> = if has("ttft_ms_p50") {
                 UNDER_LOAD.iter().map(|(metric, title)| ((*metric).to_owned(), (*title).to_owned())).collect()
             } else if turns > 0 {
@@ -98,7 +86,7 @@ pub(super) fn summaries(shown: &[(String, &CellRecord)]) -> Vec<Summary> {
                     (label.clone(), values)
                 })
                 .collect();
-            Summary { workload: workload.to_owned(), columns, rows }
+            Summary { workload, columns, rows }
         })
         .filter(|summary| !summary.columns.is_empty())
         .collect()
@@ -112,33 +100,9 @@ mod tests {
     use crate::store::MetricValue;
 
     fn record(workload: &str, metrics: &[(&str, f64, &str)]) -> CellRecord {
-        let cell = crate::matrix::Cell {
-            experiment: "e".to_owned(),
-            axes: vec![("t".to_owned(), "1".to_owned())],
-            workload: workload.to_owned(),
-            block: crate::matrix::Block::Server,
-        };
-        let fingerprint: crate::fingerprint::Fingerprint = serde_json::from_value(serde_json::json!({
-            "argv": [], "axes": {}, "schema": 1,
-            "host": { "cpu": "", "firmware": null, "gpus": [], "kernel": "", "memory_bytes": 0 },
-            "toolbox": { "digest": null, "env": {}, "image": null, "llama_cpp": null, "name": "host", "runner": "host" },
-            "workload": { "kind": "server", "name": workload, "repeat": 1, "requests": [] }
-        }))
-        .unwrap();
-        let resolved = crate::fingerprint::ResolvedCell {
-            id: cell.id(),
-            cell,
-            argv: Vec::new(),
-            fingerprint,
-            hash: "00".to_owned(),
-            toolbox: "host".to_owned(),
-            model: None,
-            blocked: Vec::new(),
-            drift: Vec::new(),
-            notes: Vec::new(),
-            unhashed: Vec::new(),
-        };
-        let mut record = CellRecord::new(&resolved, &crate::host::HostFacts::default(), crate::store::Status::Ok);
+        let cell =
+            crate::fingerprint::ResolvedCell::stand_in(&[("t", "1")], workload, crate::matrix::Block::Server, &[]);
+        let mut record = CellRecord::new(&cell, &crate::host::HostFacts::default(), crate::store::Status::Ok);
         record.metrics = metrics
             .iter()
             .map(|(name, mean, unit)| ((*name).to_owned(), MetricValue::single(*mean, unit)))

@@ -142,36 +142,15 @@ fn leftover_temporaries(directory: &Path) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fingerprint::ResolvedCell;
     use crate::store::Status;
 
     fn record(experiment: &str, argv: &str) -> CellRecord {
-        let fingerprint: crate::fingerprint::Fingerprint = serde_json::from_value(serde_json::json!({
-            "argv": argv.split(' ').collect::<Vec<_>>(), "axes": {}, "schema": 1,
-            "host": { "cpu": "", "firmware": null, "gpus": [], "kernel": "", "memory_bytes": 0 },
-            "toolbox": { "digest": null, "env": {}, "image": null, "llama_cpp": null, "name": "host", "runner": "host" },
-            "workload": { "kind": "command", "metrics": {} }
-        }))
-        .unwrap();
-        let cell = crate::matrix::Cell {
-            experiment: experiment.to_owned(),
-            axes: Vec::new(),
-            workload: "command".to_owned(),
-            block: crate::matrix::Block::Command,
-        };
-        let resolved = crate::fingerprint::ResolvedCell {
-            id: cell.id(),
-            cell,
-            argv: Vec::new(),
-            hash: fingerprint.hash(),
-            fingerprint,
-            toolbox: "host".to_owned(),
-            model: None,
-            blocked: Vec::new(),
-            drift: Vec::new(),
-            notes: Vec::new(),
-            unhashed: Vec::new(),
-        };
-        CellRecord::new(&resolved, &crate::host::HostFacts::default(), Status::Ok)
+        let words: Vec<&str> = argv.split(' ').collect();
+        let mut cell = ResolvedCell::stand_in(&[], "command", crate::matrix::Block::Command, &words);
+        experiment.clone_into(&mut cell.cell.experiment);
+        cell.id = cell.cell.id();
+        CellRecord::new(&cell, &crate::host::HostFacts::default(), Status::Ok)
     }
 
     #[test]
