@@ -367,6 +367,14 @@ pub(crate) fn write_out(text: &str) {
     }
 }
 
+/// [`write_out`] for what a command prints last before its exit code: a closed pipe is ignored
+/// rather than ending the program with 0, so that a run with failed cells still exits 4.
+pub(crate) fn write_out_keeping_going(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+}
+
 /// Runs a parsed command line; what it prints for people goes to stdout and stderr as it goes.
 pub fn run(cli: Cli) -> Result<(), Error> {
     let project = Project::new(&Settings::from(&cli.global));

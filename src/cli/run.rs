@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use super::outln;
 use super::plan::selection;
 use super::{ExecutorKind, RunArgs};
 use crate::Error;
@@ -57,7 +56,8 @@ pub(super) fn run_then(project: &Project, args: &RunArgs, summary_on_stdout: boo
     }
     let summary = outcome.summary;
     if summary_on_stdout {
-        outln!("{summary}");
+        // The run's exit code says how it went; a reader that left early does not change it.
+        crate::cli::write_out_keeping_going(&format!("{summary}\n"));
     } else {
         eprintln!("{summary}");
     }

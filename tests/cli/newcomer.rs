@@ -250,6 +250,21 @@ fn output_to_a_closed_pipe_ends_quietly() {
     }
 }
 
+/// A run's exit code says how it went, whoever stopped reading its output.
+#[test]
+fn a_run_whose_reader_left_still_exits_with_its_failures() {
+    let directory =
+        project(&[("experiments/fails.kdl", "experiment \"fails\" {\n    command { args \"false\" }\n}\n")]);
+    let mut bakeoff = Bakeoff::new(directory.path());
+    bakeoff.args(["run", "--no-progress"]);
+    let mut child = bakeoff.command().stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 /// The plan pairs each argv option with its value, shows each cell's short hash, and `why`
 /// takes that prefix, and the prefix of the earlier result it names.
 #[test]
