@@ -42,7 +42,7 @@ pub enum Error {
     #[diagnostic(transparent)]
     Store(#[from] StoreError),
     #[error("unknown experiment `{name}`")]
-    #[diagnostic(code(bakeoff::cli::unknown_experiment))]
+    #[diagnostic(code(bakeoff::project::unknown_experiment))]
     UnknownExperiment {
         name: String,
         #[help]
@@ -50,25 +50,25 @@ pub enum Error {
     },
     #[error("no experiments found under `{directory}`")]
     #[diagnostic(
-        code(bakeoff::cli::no_experiments),
+        code(bakeoff::project::no_experiments),
         help("create `experiments/NAME.kdl`, name manifest files on the command line, or pass `-C DIR`")
     )]
     NoExperiments { directory: String },
     #[error("no model root is set")]
     #[diagnostic(
-        code(bakeoff::cli::no_model_roots),
+        code(bakeoff::project::no_model_roots),
         help("pass `--models DIR` (repeatable) or set BAKEOFF_MODELS=dir1:dir2")
     )]
     NoModelRoots,
     #[error("no cell matches `{query}`")]
-    #[diagnostic(code(bakeoff::cli::unknown_cell))]
+    #[diagnostic(code(bakeoff::project::unknown_cell))]
     UnknownCell {
         query: String,
         #[help]
         help: String,
     },
     #[error("`{query}` matches {count} cells")]
-    #[diagnostic(code(bakeoff::cli::ambiguous_cell))]
+    #[diagnostic(code(bakeoff::project::ambiguous_cell))]
     AmbiguousCell {
         query: String,
         count: usize,
@@ -76,7 +76,7 @@ pub enum Error {
         help: String,
     },
     #[error("no host with results is called `{name}`")]
-    #[diagnostic(code(bakeoff::cli::unknown_host))]
+    #[diagnostic(code(bakeoff::project::unknown_host))]
     UnknownHost {
         name: String,
         #[help]
@@ -91,7 +91,7 @@ pub enum Error {
     )]
     NothingToCompare { experiments: String },
     #[error("unknown toolbox `{name}`")]
-    #[diagnostic(code(bakeoff::cli::unknown_toolbox))]
+    #[diagnostic(code(bakeoff::project::unknown_toolbox))]
     UnknownToolbox {
         name: String,
         #[help]

@@ -30,6 +30,32 @@ pub struct Experiment {
     pub report: Option<ReportSpec>,
 }
 
+/// Which way a metric improves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Better {
+    Higher,
+    Lower,
+}
+
+impl Better {
+    /// `higher` or `lower`, as `better=` takes it.
+    pub fn parse(word: &str) -> Option<Self> {
+        match word {
+            "higher" => Some(Self::Higher),
+            "lower" => Some(Self::Lower),
+            _ => None,
+        }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Higher => "higher",
+            Self::Lower => "lower",
+        }
+    }
+}
+
 /// A cell's time allowance when the experiment gives no `timeout`.
 pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
 
@@ -174,7 +200,7 @@ pub struct TableSpec {
     pub columns: Option<Spanned<String>>,
     pub metric: Option<Spanned<String>>,
     /// `better="higher"` or `"lower"`: which way the metric improves, when its unit does not say.
-    pub better: Option<Spanned<String>>,
+    pub better: Option<Spanned<Better>>,
 }
 
 const CHILDREN: [&str; 12] = [
@@ -750,10 +776,11 @@ fn decode_report(decoder: &mut Decoder<'_>, node: &KdlNode) -> ReportSpec {
             "table" => {
                 decoder.check_properties(child, &["rows", "columns", "metric", "better"]);
                 decoder.check_no_arguments(child);
-                let better = decoder.string_property(child, "better");
-                if let Some(better) =
-                    better.as_ref().filter(|better| !["higher", "lower"].contains(&better.value.as_str()))
-                {
+                let written = decoder.string_property(child, "better");
+                let better = written
+                    .as_ref()
+                    .and_then(|better| Better::parse(&better.value).map(|value| Spanned { value, at: better.at }));
+                if let Some(better) = written.as_ref().filter(|_| better.is_none()) {
                     decoder.report(
                         better.at.span,
                         ErrorKind::InvalidValue {

@@ -392,11 +392,7 @@ fn tables(inputs: &Inputs<'_>, grid: &Grid<'_>, extra: Vec<Table>, notes: &mut V
                 rows: spec.rows.as_ref().map(|rows| rows.value.clone()),
                 columns: spec.columns.as_ref().map(|columns| columns.value.clone()),
                 metric: spec.metric.as_ref().map(|metric| metric.value.clone()),
-                better: spec.better.as_ref().map(
-                    |better| {
-                        if better.value == "lower" { Better::Lower } else { Better::Higher }
-                    },
-                ),
+                better: spec.better.as_ref().map(|better| better.value),
             })
             .collect(),
         None => vec![TableRequest::default()],

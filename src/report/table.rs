@@ -8,13 +8,7 @@ use serde::Serialize;
 use super::grid::{Grid, HOST, Point, WORKLOAD};
 use crate::store::{MetricValue, Status};
 
-/// Which way a metric improves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Better {
-    Higher,
-    Lower,
-}
+pub use crate::manifest::Better;
 
 impl Better {
     /// From the table's `better=`, else from the unit and name: throughput and rates up,
@@ -32,13 +26,6 @@ impl Better {
             _ if base.ends_with("tps") || base.ends_with("_ts") || base.contains("rate") => Some(Self::Higher),
             _ if base.ends_with("_ms") || base.ends_with("_s") || base.ends_with("time") => Some(Self::Lower),
             _ => None,
-        }
-    }
-
-    pub fn word(self) -> &'static str {
-        match self {
-            Self::Higher => "higher",
-            Self::Lower => "lower",
         }
     }
 }

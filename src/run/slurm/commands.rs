@@ -41,11 +41,89 @@ impl Node {
     }
 }
 
+/// A job's state as Slurm names it (`squeue --format=%T`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum SlurmState {
+    Pending,
+    Configuring,
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+    Timeout,
+    NodeFail,
+    Preempted,
+    OutOfMemory,
+    BootFail,
+    Deadline,
+    Revoked,
+    /// Any other word (`COMPLETING`, `SUSPENDED`, …), kept as Slurm wrote it.
+    Other(String),
+}
+
+impl SlurmState {
+    pub(super) fn parse(word: &str) -> Self {
+        match word {
+            "PENDING" => Self::Pending,
+            "CONFIGURING" => Self::Configuring,
+            "RUNNING" => Self::Running,
+            "COMPLETED" => Self::Completed,
+            "FAILED" => Self::Failed,
+            "CANCELLED" => Self::Cancelled,
+            "TIMEOUT" => Self::Timeout,
+            "NODE_FAIL" => Self::NodeFail,
+            "PREEMPTED" => Self::Preempted,
+            "OUT_OF_MEMORY" => Self::OutOfMemory,
+            "BOOT_FAIL" => Self::BootFail,
+            "DEADLINE" => Self::Deadline,
+            "REVOKED" => Self::Revoked,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    /// Whether the job is over: Slurm will not run it (any more).
+    pub(super) fn is_final(&self) -> bool {
+        !matches!(self, Self::Pending | Self::Configuring | Self::Running | Self::Other(_))
+    }
+
+    /// Whether Slurm itself ended the job (a cancellation, its time limit, its node, memory),
+    /// so that a cell it killed failed because of the job, not of itself.
+    pub(super) fn ended_by_slurm(&self) -> bool {
+        matches!(self, Self::Cancelled | Self::Timeout | Self::NodeFail | Self::Preempted | Self::OutOfMemory)
+    }
+
+    /// Whether the job's program is (about to be) running on a node.
+    pub(super) fn is_running(&self) -> bool {
+        matches!(self, Self::Running | Self::Configuring)
+    }
+}
+
+impl std::fmt::Display for SlurmState {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let word = match self {
+            Self::Pending => "PENDING",
+            Self::Configuring => "CONFIGURING",
+            Self::Running => "RUNNING",
+            Self::Completed => "COMPLETED",
+            Self::Failed => "FAILED",
+            Self::Cancelled => "CANCELLED",
+            Self::Timeout => "TIMEOUT",
+            Self::NodeFail => "NODE_FAIL",
+            Self::Preempted => "PREEMPTED",
+            Self::OutOfMemory => "OUT_OF_MEMORY",
+            Self::BootFail => "BOOT_FAIL",
+            Self::Deadline => "DEADLINE",
+            Self::Revoked => "REVOKED",
+            Self::Other(word) => word,
+        };
+        formatter.write_str(word)
+    }
+}
+
 /// Where a submitted job is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct JobState {
-    /// `PENDING`, `RUNNING`, `COMPLETED`, `FAILED`, `TIMEOUT`, `NODE_FAIL`, `CANCELLED`, …
-    pub(super) state: String,
+    pub(super) state: SlurmState,
     /// Why it is pending or how it ended (`Resources`, `NonZeroExitCode`, …).
     pub(super) reason: String,
     /// The node it runs or ran on; empty while pending.
@@ -55,19 +133,7 @@ pub(super) struct JobState {
 impl JobState {
     /// Whether the job is over: Slurm will not run it (any more).
     pub(super) fn is_final(&self) -> bool {
-        const FINAL: [&str; 10] = [
-            "COMPLETED",
-            "FAILED",
-            "CANCELLED",
-            "TIMEOUT",
-            "NODE_FAIL",
-            "PREEMPTED",
-            "BOOT_FAIL",
-            "DEADLINE",
-            "OUT_OF_MEMORY",
-            "REVOKED",
-        ];
-        FINAL.contains(&self.state.as_str())
+        self.state.is_final()
     }
 }
 
@@ -283,7 +349,7 @@ fn parse_states(output: &str) -> HashMap<u64, JobState> {
             let reason = if reason == "None" { "" } else { reason };
             Some((
                 id.parse().ok()?,
-                JobState { state: state.to_owned(), reason: reason.to_owned(), node: node.to_owned() },
+                JobState { state: SlurmState::parse(state), reason: reason.to_owned(), node: node.to_owned() },
             ))
         })
         .collect()
@@ -338,7 +404,7 @@ mod tests {
         assert_eq!(parse_job_id("42;cluster\n"), Some(42));
         assert_eq!(parse_job_id("sbatch: warning\n"), None);
         let states = parse_states("1|FAILED|NonZeroExitCode|localhost\n4|PENDING|Resources|\n3|RUNNING|None|n1\n");
-        assert_eq!(states[&1].state, "FAILED");
+        assert_eq!(states[&1].state, SlurmState::Failed);
         assert!(states[&1].is_final());
         assert!(!states[&4].is_final());
         assert_eq!(states[&3].reason, "", "`None` is no reason");
@@ -355,5 +421,16 @@ mod tests {
         let down = "`sbatch` failed (exit code 1): sbatch: error: Batch job submission failed: Unable to contact \
                     slurm controller (connect failure)";
         assert!(matches!(classify_refusal(down), Refused::Other(_)));
+    }
+
+    #[test]
+    fn job_states_read_as_slurm_writes_them() {
+        for word in ["PENDING", "RUNNING", "COMPLETED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "SUSPENDED"] {
+            assert_eq!(SlurmState::parse(word).to_string(), word);
+        }
+        assert!(SlurmState::parse("CANCELLED").is_final() && SlurmState::parse("CANCELLED").ended_by_slurm());
+        assert!(SlurmState::parse("FAILED").is_final() && !SlurmState::parse("FAILED").ended_by_slurm());
+        assert!(!SlurmState::parse("CONFIGURING").is_final() && SlurmState::parse("CONFIGURING").is_running());
+        assert!(!SlurmState::parse("SUSPENDED").is_final(), "an unknown state is not taken for an end");
     }
 }

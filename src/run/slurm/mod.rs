@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use self::commands::{JobSpec, JobState, Node, Refused, Slurm};
+use self::commands::{JobSpec, JobState, Node, Refused, Slurm, SlurmState};
 use self::job_log::{JobLine, JobLogReader, PlannedOnNode};
 pub use self::job_log::{JobLog, jobs_dir};
 use super::dispatch::{Event, Observer};
@@ -39,7 +39,6 @@ const LONGEST_POLL: Duration = Duration::from_secs(5);
 /// Time a job may take beyond its cells' timeouts (bakeoff's start, probes, a model's hash).
 const JOB_MARGIN: Duration = Duration::from_secs(600);
 /// Job states in which Slurm ended the job's processes itself.
-const ENDED_BY_SLURM: [&str; 5] = ["CANCELLED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "OUT_OF_MEMORY"];
 /// How long to wait, after cancelling, for running jobs to stop their cells.
 const CANCEL_WAIT: Duration = Duration::from_secs(60);
 
@@ -254,7 +253,7 @@ impl SlurmExecutor<'_> {
                     Some(state) if !state.is_final() => {
                         if job.state.as_ref().is_none_or(|seen| seen.state != state.state) {
                             changed = true;
-                            if state.state == "RUNNING" {
+                            if state.state == SlurmState::Running {
                                 let what = job_label(job, dispatch.planned);
                                 let phase = format!("running on {} (job {})", state.node, job.id);
                                 let _ = dispatch.events.send(Event::Started { what, phase });
@@ -293,7 +292,7 @@ impl SlurmExecutor<'_> {
         let states = slurm.states(open).await.unwrap_or_default();
         let running = |id: &u64| {
             let state = states.get(id).or_else(|| dispatch.jobs.iter().find(|job| job.id == *id)?.state.as_ref());
-            state.is_some_and(|state| matches!(state.state.as_str(), "RUNNING" | "CONFIGURING"))
+            state.is_some_and(|state| state.state.is_running())
         };
         let (running, queued): (Vec<u64>, Vec<u64>) = open.iter().partition(|id| running(id));
         for (ids, result) in
@@ -475,20 +474,21 @@ impl SlurmExecutor<'_> {
             }
             return Ok(None);
         }
-        let ended_by_slurm = state.as_ref().is_some_and(|state| ENDED_BY_SLURM.contains(&state.state.as_str()));
+        let ended_by_slurm = state.as_ref().is_some_and(|state| state.state.ended_by_slurm());
         if left.is_empty() && !ended_by_slurm {
             return Ok(None);
         }
         let id = job.id;
         let (name, node) = match &state {
             Some(state) => {
-                (state.state.clone(), if state.node.is_empty() { job.node.clone() } else { state.node.clone() })
+                (Some(state.state.clone()), if state.node.is_empty() { job.node.clone() } else { state.node.clone() })
             }
-            None => ("gone".to_owned(), job.node.clone()),
+            None => (None, job.node.clone()),
         };
-        let exit = if name == "COMPLETED" || state.is_none() { None } else { slurm.exit_code(id).await };
+        let completed = name == Some(SlurmState::Completed);
+        let exit = if completed || state.is_none() { None } else { slurm.exit_code(id).await };
         let mut reason = match &state {
-            Some(_) => format!("Slurm job {id} ended {name}"),
+            Some(state) => format!("Slurm job {id} ended {}", state.state),
             None => format!("Slurm job {id} is no longer known to Slurm and recorded no result"),
         };
         if !node.is_empty() {
@@ -509,10 +509,10 @@ impl SlurmExecutor<'_> {
         {
             let _ = write!(reason, ": {}", state.reason);
         }
-        if name == "COMPLETED" {
+        if completed {
             reason.push_str(" without a result for the cell (did its manifest change after it was submitted?)");
         }
-        let status = if name == "TIMEOUT" { Status::TimedOut } else { Status::Failed };
+        let status = if name == Some(SlurmState::Timeout) { Status::TimedOut } else { Status::Failed };
         if ended_by_slurm {
             self.blame_the_job(position, &reason, status, dispatch)?;
         }
@@ -520,7 +520,7 @@ impl SlurmExecutor<'_> {
             return Ok(None);
         }
         let job = &dispatch.jobs[position];
-        if name != "CANCELLED" && job.attempt < job.attempts {
+        if name != Some(SlurmState::Cancelled) && job.attempt < job.attempts {
             let (attempt, attempts) = (job.attempt + 1, job.attempts);
             dispatch.note(format!("{reason}; submitting its {} cell(s) again ({attempt}/{attempts})", left.len()));
             return Ok(Some((left, attempt, attempts)));
@@ -748,7 +748,7 @@ pub fn stop_leftover_jobs(store_root: &std::path::Path, grace: Duration) -> Vec<
             return Vec::new();
         }
         let (running, queued): (Vec<u64>, Vec<u64>) =
-            open.iter().partition(|id| states.get(id).is_some_and(|state| state.state == "RUNNING"));
+            open.iter().partition(|id| states.get(id).is_some_and(|state| state.state == SlurmState::Running));
         let mut problems = Vec::new();
         for result in [slurm.cancel(&queued).await, slurm.signal_batch(&running, "TERM").await] {
             if let Err(reason) = result {
