@@ -658,8 +658,9 @@ impl LocalExecutor<'_> {
             Exit::Code(code) => {
                 record.status = Status::Failed;
                 // The tool's own words, not the end of the usage text it prints after them.
-                let reason = match tool_error_line(&result.combined) {
-                    Some(line) => format!("exit code {code}: {line}"),
+                let output = String::from_utf8_lossy(&result.combined);
+                let reason = match super::error_line(&output) {
+                    Some(line) => format!("exit code {code}: {}", crate::units::prefix(line, 300)),
                     None => format!("exit code {code}"),
                 };
                 record.failure = Some(failure(reason, Some(code), None));
@@ -801,21 +802,6 @@ const SIGILL_HINT: &str = ": the CPU refused an instruction this build uses (on 
 
 /// Metrics every cell records about what it used, beside what it measured.
 const USAGE_METRICS: [&str; 3] = ["peak_rss_bytes", "energy_j", "tokens_per_j"];
-
-/// The line of a failed tool's output that says why: its first `error:` line (llama.cpp's
-/// argument errors), or its first line logged at error level (`E …`).
-pub(super) fn tool_error_line(output: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(output);
-    let lines = || text.lines().map(str::trim);
-    let is_error = |line: &str| {
-        let lower = line.get(..6).map(str::to_ascii_lowercase).unwrap_or_default();
-        lower == "error:" || line.contains(": error:")
-    };
-    lines()
-        .find(|line| is_error(line))
-        .or_else(|| lines().find(|line| line.starts_with("E ") && line.len() > 2))
-        .map(|line| crate::units::prefix(line, 300).to_owned())
-}
 
 pub(super) fn log_tail(output: &[u8]) -> Vec<String> {
     let text = String::from_utf8_lossy(output);

@@ -22,6 +22,7 @@ mod serve_metrics;
 mod server;
 mod slurm;
 mod supervisor;
+mod tool_output;
 mod tracker;
 mod workload;
 
@@ -38,6 +39,7 @@ pub(crate) use runtime::runtime;
 pub use slurm::{JobLog, SlurmExecutor, jobs_dir, stop_leftover_jobs};
 pub(crate) use supervisor::remove_container;
 pub use supervisor::{ChildResult, Exit, capture, supervise};
+pub(crate) use tool_output::{error_line, last_line};
 pub use tracker::{Started, Tracker};
 
 #[cfg(test)]

@@ -52,18 +52,13 @@ fn is_missing(output: &str) -> bool {
         .any(|words| output.contains(words))
 }
 
-/// The line of a tool's output that says what went wrong: its first `Error:`/`error:` line
-/// (podman's, toolbox's, the shell's), else its last line.
+/// The line of a tool's output that says what went wrong, else its last line.
 pub(super) fn error_line(output: &str) -> String {
-    output
-        .lines()
-        .map(str::trim)
-        .find(|line| line.starts_with("Error:") || line.starts_with("error:") || line.starts_with("Error "))
-        .map_or_else(|| last_line(output), str::to_owned)
+    crate::run::error_line(output).unwrap_or_else(|| crate::run::last_line(output)).to_owned()
 }
 
 pub(super) fn last_line(output: &str) -> String {
-    output.lines().rev().find(|line| !line.trim().is_empty()).unwrap_or("").trim().to_owned()
+    crate::run::last_line(output).to_owned()
 }
 
 /// The image `reference` (a tag or an id) names in podman's storage.
