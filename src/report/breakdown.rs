@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::table::{Better, Chart, ChartKind, Entry, Row, Table};
+use crate::metric_name::{MetricName, Phase};
 use crate::store::CellRecord;
 
 /// One workload's breakdown: a row per shown cell (its configuration, and host when several).
@@ -30,6 +31,11 @@ pub enum BreakdownKind {
 
 const PERCENTILES: [&str; 3] = ["p50", "p90", "p99"];
 const LATENCIES: [&str; 3] = ["ttft_ms", "e2e_ms", "itl_ms"];
+
+/// `BASE_turnK`: a conversation metric's name for turn `turn` (from 1).
+pub(super) fn turn_metric(base: &str, turn: usize) -> String {
+    MetricName::new(base, Phase::Turn(u32::try_from(turn).unwrap_or(u32::MAX))).to_string()
+}
 
 /// A labelled record: its row's label and the record.
 pub(super) type Labelled<'a> = (String, &'a CellRecord);
@@ -54,7 +60,10 @@ pub(super) fn last_turn(records: &[&Labelled<'_>]) -> usize {
     records
         .iter()
         .flat_map(|(_, record)| record.metrics.keys())
-        .filter_map(|name| name.strip_prefix("ttft_ms_turn")?.parse::<usize>().ok())
+        .filter_map(|name| match MetricName::parse(name) {
+            MetricName { base: "ttft_ms", phase: Phase::Turn(turn) } => usize::try_from(turn).ok(),
+            _ => None,
+        })
         .max()
         .unwrap_or(0)
 }
@@ -89,7 +98,7 @@ pub(super) fn breakdowns(shown: &[Labelled<'_>]) -> Vec<Breakdown> {
                 rows: records
                     .iter()
                     .map(|(label, record)| {
-                        (label.clone(), (1..=turns).map(|turn| value(record, &format!("ttft_ms_turn{turn}"))).collect())
+                        (label.clone(), (1..=turns).map(|turn| value(record, &turn_metric("ttft_ms", turn))).collect())
                     })
                     .collect(),
             });

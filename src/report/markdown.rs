@@ -432,7 +432,7 @@ fn table_notes(out: &mut String, table: &Table) {
             "± is the 95% confidence interval of the mean over {} interleaved rounds",
             counts.join(" or ")
         ));
-    } else if oks.iter().any(|(_, _, entry)| matches!(entry, Entry::Ok { spread: Some(spread), .. } if *spread > 0.0)) {
+    } else if any_spread {
         notes.push("± is the standard deviation of the repetitions within one run".to_owned());
     }
     let ratios = oks.iter().any(|(_, _, entry)| matches!(entry, Entry::Ok { ratio: Some(_), baseline: false, .. }));

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use super::breakdown::turn_metric;
 use crate::fingerprint::WorkloadPrint;
 use crate::store::CellRecord;
 
@@ -56,9 +57,9 @@ pub(super) fn summaries(shown: &[(String, &CellRecord)]) -> Vec<Summary> {
                 UNDER_LOAD.iter().map(|(metric, title)| ((*metric).to_owned(), (*title).to_owned())).collect()
             } else if turns > 0 {
                 let mut wanted: Vec<(String, String)> = (1..=turns)
-                    .map(|turn| (format!("ttft_ms_turn{turn}"), format!("time to first token, turn {turn}")))
+                    .map(|turn| (turn_metric("ttft_ms", turn), format!("time to first token, turn {turn}")))
                     .collect();
-                wanted.push((format!("cache_n_turn{turns}"), format!("prompt tokens from cache, turn {turns}")));
+                wanted.push((turn_metric("cache_n", turns), format!("prompt tokens from cache, turn {turns}")));
                 wanted.push(("gen_tps".to_owned(), "generation".to_owned()));
                 wanted.push(("peak_rss_bytes".to_owned(), "peak memory".to_owned()));
                 wanted
