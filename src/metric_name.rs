@@ -4,6 +4,9 @@
 
 use std::fmt;
 
+/// What every cell records about what it used, beside what it measured, whatever it ran.
+pub const USAGE: [&str; 3] = ["peak_rss_bytes", "energy_j", "tokens_per_j"];
+
 /// Which requests a value comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {

@@ -357,8 +357,7 @@ impl From<&GlobalArgs> for Settings {
 /// program quietly with exit code 0, as ripgrep does; any other write error is said once.
 pub(crate) fn write_out(text: &str) {
     use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    if let Err(error) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+    if let Err(error) = write_stdout(text) {
         if error.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
@@ -370,9 +369,13 @@ pub(crate) fn write_out(text: &str) {
 /// [`write_out`] for what a command prints last before its exit code: a closed pipe is ignored
 /// rather than ending the program with 0, so that a run with failed cells still exits 4.
 pub(crate) fn write_out_keeping_going(text: &str) {
+    let _ = write_stdout(text);
+}
+
+fn write_stdout(text: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+    stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush())
 }
 
 /// Runs a parsed command line; what it prints for people goes to stdout and stderr as it goes.

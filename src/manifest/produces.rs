@@ -6,8 +6,7 @@ use std::collections::BTreeSet;
 use super::experiment::Experiment;
 use super::template::{Part, Template};
 
-/// What every cell records about what it used, whatever it ran.
-const USAGE: [&str; 3] = ["peak_rss_bytes", "energy_j", "tokens_per_j"];
+use crate::metric_name::USAGE;
 
 /// What a server workload's cells record, before a phase suffix (`_first`, `_warm`, `_p90`,
 /// `_turn2`).

@@ -784,9 +784,9 @@ pub(super) fn describe_server_metrics(metrics: &BTreeMap<String, MetricValue>) -
 /// `pp64 107.2 t/s, tg16 14.9 t/s, peak_rss_bytes 346.2 MiB`: what was measured first, then
 /// what the run used.
 pub(super) fn describe_metrics(metrics: &BTreeMap<String, MetricValue>) -> String {
-    let usage = |name: &str| USAGE_METRICS.contains(&name);
+    let usage = |name: &str| crate::metric_name::USAGE.contains(&name);
     let measured = metrics.iter().filter(|(name, _)| !usage(name));
-    let used = USAGE_METRICS.iter().filter_map(|name| metrics.get_key_value(*name));
+    let used = crate::metric_name::USAGE.iter().filter_map(|name| metrics.get_key_value(*name));
     measured
         .chain(used)
         .map(|(name, value)| format!("{name} {}", crate::units::format_quantity(value.mean, &value.unit)))
@@ -799,9 +799,6 @@ pub(super) fn describe_metrics(metrics: &BTreeMap<String, MetricValue>) -> Strin
 const SIGILL_HINT: &str = ": the CPU refused an instruction this build uses (on a virtual machine that advertises AMX, \
                            llama.cpp's repacked kernels do: add `--repack 0` to llama-bench's args, `-nr` to \
                            llama-server's)";
-
-/// Metrics every cell records about what it used, beside what it measured.
-const USAGE_METRICS: [&str; 3] = ["peak_rss_bytes", "energy_j", "tokens_per_j"];
 
 pub(super) fn log_tail(output: &[u8]) -> Vec<String> {
     let text = String::from_utf8_lossy(output);
