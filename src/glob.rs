@@ -1,7 +1,7 @@
 //! Shell-style glob matching (`*` and `?`) for matrix filters and host requirements.
 
 /// Whether `text` matches `pattern`, where `*` matches any run of characters and `?` any one.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
+pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
     let pattern: Vec<char> = pattern.chars().collect();
     let text: Vec<char> = text.chars().collect();
     let (mut p, mut t) = (0, 0);
@@ -30,7 +30,7 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 }
 
 /// Whether `text` has glob metacharacters.
-pub fn is_glob(text: &str) -> bool {
+pub(crate) fn is_glob(text: &str) -> bool {
     text.contains(['*', '?'])
 }
 

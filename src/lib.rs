@@ -3,30 +3,30 @@
 //! Data flows manifest → matrix → fingerprint → plan → run → store → report; each stage
 //! is a module named after it.
 
-pub mod atomic;
+pub(crate) mod atomic;
 pub mod cli;
 pub mod digest;
 pub mod error;
 pub mod fingerprint;
 #[cfg(test)]
 mod fuzzing;
-pub mod glob;
+pub(crate) mod glob;
 pub mod host;
 pub mod inputs;
-pub mod lock;
+pub(crate) mod lock;
 pub mod manifest;
-pub mod matrix;
-pub mod metric_name;
-pub mod models;
-pub mod plan;
+pub(crate) mod matrix;
+pub(crate) mod metric_name;
+pub(crate) mod models;
+pub(crate) mod plan;
 pub mod project;
-pub mod report;
-pub mod stats;
+pub(crate) mod report;
+pub(crate) mod stats;
 pub mod store;
-pub mod suggest;
-pub mod toolbox;
-pub mod units;
+pub(crate) mod suggest;
+pub(crate) mod toolbox;
+pub(crate) mod units;
 pub use error::Error;
-pub mod parallel;
-pub mod run;
-pub mod shell;
+pub(crate) mod parallel;
+pub(crate) mod run;
+pub(crate) mod shell;

@@ -5,11 +5,11 @@
 use std::fmt;
 
 /// What every cell records about what it used, beside what it measured, whatever it ran.
-pub const USAGE: [&str; 3] = ["peak_rss_bytes", "energy_j", "tokens_per_j"];
+pub(crate) const USAGE: [&str; 3] = ["peak_rss_bytes", "energy_j", "tokens_per_j"];
 
 /// Which requests a value comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
+pub(crate) enum Phase {
     /// Every request (the mean), or a metric with no phase at all.
     All,
     /// The workload's first request: cold, before the prompt cache.
@@ -24,18 +24,18 @@ pub enum Phase {
 
 /// A metric's name taken apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MetricName<'a> {
+pub(crate) struct MetricName<'a> {
     pub base: &'a str,
     pub phase: Phase,
 }
 
 impl<'a> MetricName<'a> {
-    pub fn new(base: &'a str, phase: Phase) -> Self {
+    pub(crate) fn new(base: &'a str, phase: Phase) -> Self {
         Self { base, phase }
     }
 
     /// `ttft_ms_turn2` → `ttft_ms` in turn 2; a name without a phase is its own base.
-    pub fn parse(name: &'a str) -> Self {
+    pub(crate) fn parse(name: &'a str) -> Self {
         if let Some(base) = name.strip_suffix("_first") {
             return Self::new(base, Phase::First);
         }

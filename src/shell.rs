@@ -4,14 +4,14 @@
 
 /// `word` as one shell word: as it is when it holds nothing a shell would split or expand,
 /// else in single quotes.
-pub fn quote(word: &str) -> String {
+pub(crate) fn quote(word: &str) -> String {
     let plain = !word.is_empty()
         && word.chars().all(|character| character.is_ascii_alphanumeric() || "-_=/.:,+@%".contains(character));
     if plain { word.to_owned() } else { format!("'{}'", word.replace('\'', r"'\''")) }
 }
 
 /// The words joined into a command line.
-pub fn words<S: AsRef<str>>(words: impl IntoIterator<Item = S>) -> String {
+pub(crate) fn words<S: AsRef<str>>(words: impl IntoIterator<Item = S>) -> String {
     words.into_iter().map(|word| quote(word.as_ref())).collect::<Vec<_>>().join(" ")
 }
 

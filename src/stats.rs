@@ -7,13 +7,13 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 /// The modified z-score above which a round is flagged (Iglewicz and Hoaglin's rule).
 const OUTLIER_Z: f64 = 3.5;
 /// Fewer rounds than this flag no outlier.
-pub const MIN_ROUNDS_FOR_OUTLIERS: usize = 5;
+pub(crate) const MIN_ROUNDS_FOR_OUTLIERS: usize = 5;
 /// Differences with a two-sided p-value below this are called significant.
-pub const SIGNIFICANCE: f64 = 0.05;
+pub(crate) const SIGNIFICANCE: f64 = 0.05;
 
 /// Several rounds of one metric, summarised.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Summary {
+pub(crate) struct Summary {
     pub mean: f64,
     /// The sample standard deviation; `None` with one round.
     pub stddev: Option<f64>,
@@ -26,7 +26,7 @@ pub struct Summary {
 }
 
 /// Mean, spread, confidence interval and outliers of `values` (one per round; not empty).
-pub fn summarise(values: &[f64]) -> Summary {
+pub(crate) fn summarise(values: &[f64]) -> Summary {
     let count = values.len();
     let mean = mean(values);
     if count < 2 {
@@ -48,7 +48,7 @@ pub fn summarise(values: &[f64]) -> Summary {
 /// (scaled to match); values all equal have no outlier. Below five rounds nothing is flagged:
 /// the MAD of three or four values is one or two distances, and two rounds that happen to agree
 /// closely would make any third an "outlier".
-pub fn outliers(values: &[f64]) -> Vec<usize> {
+pub(crate) fn outliers(values: &[f64]) -> Vec<usize> {
     if values.len() < MIN_ROUNDS_FOR_OUTLIERS {
         return Vec::new();
     }
@@ -70,7 +70,7 @@ pub fn outliers(values: &[f64]) -> Vec<usize> {
 
 /// The outcome of Welch's unequal-variances t-test between two sets of rounds.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Welch {
+pub(crate) struct Welch {
     pub t: f64,
     /// Welch–Satterthwaite degrees of freedom.
     pub df: f64,
@@ -79,13 +79,13 @@ pub struct Welch {
 }
 
 impl Welch {
-    pub fn significant(&self) -> bool {
+    pub(crate) fn significant(&self) -> bool {
         self.p < SIGNIFICANCE
     }
 }
 
 /// Welch's t-test of `a` against `b`; `None` unless both have at least two rounds.
-pub fn welch(a: &[f64], b: &[f64]) -> Option<Welch> {
+pub(crate) fn welch(a: &[f64], b: &[f64]) -> Option<Welch> {
     if a.len() < 2 || b.len() < 2 {
         return None;
     }
@@ -116,11 +116,11 @@ fn t_quantile(probability: f64, df: f64) -> f64 {
 }
 
 /// The sample standard deviation; `None` for fewer than two values.
-pub fn stddev(values: &[f64]) -> Option<f64> {
+pub(crate) fn stddev(values: &[f64]) -> Option<f64> {
     (values.len() > 1).then(|| variance(values, mean(values)).sqrt())
 }
 
-pub fn mean(values: &[f64]) -> f64 {
+pub(crate) fn mean(values: &[f64]) -> f64 {
     values.iter().sum::<f64>() / length(values)
 }
 
@@ -130,7 +130,7 @@ fn variance(values: &[f64], mean: f64) -> f64 {
 }
 
 /// The middle value, or the mean of the two middle ones.
-pub fn median(values: &[f64]) -> f64 {
+pub(crate) fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     let middle = sorted.len() / 2;
@@ -144,7 +144,7 @@ pub fn median(values: &[f64]) -> f64 {
     clippy::cast_sign_loss,
     reason = "an index into a list of requests or tokens"
 )]
-pub fn percentile(values: &[f64], rank: f64) -> f64 {
+pub(crate) fn percentile(values: &[f64], rank: f64) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     let position = rank * (sorted.len() - 1) as f64;

@@ -1,7 +1,7 @@
 //! "Did you mean" suggestions for misspelt names.
 
 /// The candidate closest to `input`, if it is close enough to be a plausible typo.
-pub fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (input.chars().count() / 3).max(2);
     candidates
         .into_iter()
@@ -12,7 +12,7 @@ pub fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -
 }
 
 /// A help line: the suggestion when there is one, else the list of valid names.
-pub fn help_for<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str> + Clone, what: &str) -> String {
+pub(crate) fn help_for<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str> + Clone, what: &str) -> String {
     match closest(input, candidates.clone()) {
         Some(best) => format!("did you mean `{best}`?"),
         None => {

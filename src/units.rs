@@ -2,13 +2,13 @@
 
 /// The first `length` characters of an id or hash, or all of it when it is shorter (ids come
 /// from files people write: a short one must not panic a command).
-pub fn prefix(text: &str, length: usize) -> &str {
+pub(crate) fn prefix(text: &str, length: usize) -> &str {
     text.char_indices().nth(length).map_or(text, |(end, _)| &text[..end])
 }
 
 /// `137438953472` → `128.0 GiB`.
 #[expect(clippy::cast_precision_loss, reason = "one decimal of a size needs no more than 52 bits")]
-pub fn format_bytes(bytes: u64) -> String {
+pub(crate) fn format_bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;
     let mut unit = 0;
@@ -21,7 +21,7 @@ pub fn format_bytes(bytes: u64) -> String {
 
 /// A measured value with its unit as people read it: sizes in KiB…GiB, milliseconds as `ms`
 /// or `s` from 10 s on, everything else with one decimal (`14.9 t/s`).
-pub fn format_quantity(value: f64, unit: &str) -> String {
+pub(crate) fn format_quantity(value: f64, unit: &str) -> String {
     match unit {
         #[expect(
             clippy::cast_possible_truncation,
@@ -37,7 +37,7 @@ pub fn format_quantity(value: f64, unit: &str) -> String {
 }
 
 /// A path as a person at this working directory would type it: relative when it is below it.
-pub fn shown_path(path: &std::path::Path) -> String {
+pub(crate) fn shown_path(path: &std::path::Path) -> String {
     let relative =
         std::env::current_dir().ok().and_then(|here| path.strip_prefix(here).ok().map(std::path::Path::to_path_buf));
     relative.unwrap_or_else(|| path.to_path_buf()).display().to_string()
@@ -45,7 +45,7 @@ pub fn shown_path(path: &std::path::Path) -> String {
 
 /// `268098176` → `268M`, `30532122624` → `30.5B`: a model's parameter count.
 #[expect(clippy::cast_precision_loss, reason = "a parameter count is shown to three digits")]
-pub fn format_parameters(count: u64) -> String {
+pub(crate) fn format_parameters(count: u64) -> String {
     let value = count as f64;
     if value >= 1e9 {
         format!("{:.1}B", value / 1e9)

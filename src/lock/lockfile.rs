@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::atomic::write_atomic;
 
-pub const FORMAT: u32 = 1;
+pub(crate) const FORMAT: u32 = 1;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockFile {

@@ -2,4 +2,4 @@
 
 mod lockfile;
 
-pub use lockfile::{FORMAT, LockDrift, LockError, LockFile, LockedFile, LockedModel, LockedToolbox, PinnedOn};
+pub(crate) use lockfile::{FORMAT, LockDrift, LockError, LockFile, LockedFile, LockedModel, LockedToolbox, PinnedOn};

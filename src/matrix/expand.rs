@@ -5,7 +5,7 @@ use crate::glob::glob_match;
 use crate::manifest::{Experiment, Filter};
 
 /// The workloads each assignment of an experiment runs, in a fixed order.
-pub fn workloads(experiment: &Experiment) -> Vec<String> {
+pub(crate) fn workloads(experiment: &Experiment) -> Vec<String> {
     blocks(experiment).into_iter().map(|(name, _)| name).collect()
 }
 
@@ -26,7 +26,7 @@ fn blocks(experiment: &Experiment) -> Vec<(String, Block)> {
 
 /// Every cell of `experiment`, in a deterministic order: the first axis varies slowest,
 /// then included assignments in the order they are written, each with every workload.
-pub fn expand(experiment: &Experiment) -> Vec<Cell> {
+pub(crate) fn expand(experiment: &Experiment) -> Vec<Cell> {
     let axes: Vec<(&str, Vec<&str>)> = experiment
         .axes
         .iter()

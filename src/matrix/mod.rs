@@ -3,5 +3,5 @@
 mod cell;
 mod expand;
 
-pub use cell::{Block, Cell, WorkloadKind};
-pub use expand::{expand, workloads};
+pub(crate) use cell::{Block, Cell, WorkloadKind};
+pub(crate) use expand::{expand, workloads};

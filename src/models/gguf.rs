@@ -32,7 +32,7 @@ pub struct GgufInfo {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum GgufError {
+pub(crate) enum GgufError {
     #[error("not a GGUF file (it starts with {0})")]
     NotGguf(String),
     #[error("GGUF version {0} is not supported (versions 2 and 3 are)")]
@@ -46,13 +46,13 @@ pub enum GgufError {
 }
 
 /// Reads the header of the GGUF file at `path`.
-pub fn read(path: &Path) -> Result<GgufInfo, GgufError> {
+pub(crate) fn read(path: &Path) -> Result<GgufInfo, GgufError> {
     let file = File::open(path).map_err(|error| GgufError::Io(error.to_string()))?;
     parse(BufReader::with_capacity(1 << 16, file))
 }
 
 /// Parses a GGUF header from `input`.
-pub fn parse(input: impl Read) -> Result<GgufInfo, GgufError> {
+pub(crate) fn parse(input: impl Read) -> Result<GgufInfo, GgufError> {
     let mut reader = Reader { input, offset: 0 };
     let mut magic = [0u8; 4];
     reader

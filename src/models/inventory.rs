@@ -45,7 +45,7 @@ fn shard(name: &str) -> Option<(&str, u64, u64)> {
 }
 
 /// Walks each root (following symlinks) for `.gguf` files and reads their headers.
-pub fn scan(roots: &[PathBuf]) -> (Vec<ModelFile>, Vec<WalkProblem>) {
+pub(crate) fn scan(roots: &[PathBuf]) -> (Vec<ModelFile>, Vec<WalkProblem>) {
     let mut files = Vec::new();
     let mut problems = Vec::new();
     for root in roots {

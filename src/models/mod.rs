@@ -3,5 +3,7 @@
 pub(crate) mod gguf;
 mod inventory;
 
-pub use gguf::{GgufError, GgufInfo, parse, read};
-pub use inventory::{ModelFile, WalkProblem, scan};
+#[cfg(test)]
+pub(crate) use gguf::parse;
+pub(crate) use gguf::read;
+pub(crate) use inventory::{ModelFile, WalkProblem, scan};

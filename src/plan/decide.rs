@@ -128,7 +128,7 @@ fn matches(cell: &ResolvedCell, axis: &str, pattern: &str) -> bool {
 }
 
 /// Earlier results, indexed for finding the nearest one to a cell.
-pub struct History<'a> {
+pub(crate) struct History<'a> {
     by_cell: HashMap<&'a str, Vec<&'a CellRecord>>,
     by_workload: HashMap<(&'a str, &'a str), Vec<&'a CellRecord>>,
     /// Hashes of the cells planned now: a record one of them still claims is less likely to
@@ -137,7 +137,7 @@ pub struct History<'a> {
 }
 
 impl<'a> History<'a> {
-    pub fn new(records: &'a [CellRecord], current: impl IntoIterator<Item = &'a str>) -> Self {
+    pub(crate) fn new(records: &'a [CellRecord], current: impl IntoIterator<Item = &'a str>) -> Self {
         let mut by_cell: HashMap<&str, Vec<&CellRecord>> = HashMap::new();
         let mut by_workload: HashMap<(&str, &str), Vec<&CellRecord>> = HashMap::new();
         for record in records {
@@ -151,7 +151,7 @@ impl<'a> History<'a> {
     /// same experiment and workload with the fewest differing axes; ties go to a record no
     /// current cell claims (the value that was edited away), then to the fewest differing
     /// fingerprint fields.
-    pub fn nearest(&self, cell: &ResolvedCell) -> Option<(&'a CellRecord, Vec<FieldChange>)> {
+    pub(crate) fn nearest(&self, cell: &ResolvedCell) -> Option<(&'a CellRecord, Vec<FieldChange>)> {
         let candidates: Vec<&CellRecord> = match self.by_cell.get(cell.id.as_str()) {
             Some(same) => same.clone(),
             None => {
@@ -176,7 +176,7 @@ impl<'a> History<'a> {
 
 /// Decides every cell `selection` selects. `heads` has the stored status of each cell hash
 /// that has a record.
-pub fn decide(
+pub(crate) fn decide(
     mut cells: Vec<ResolvedCell>,
     heads: &HashMap<String, RecordHead>,
     history: &History<'_>,
@@ -233,7 +233,7 @@ pub fn decide(
 
 /// Counts for the summary line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Summary {
+pub(crate) struct Summary {
     pub cells: usize,
     pub cached: usize,
     pub to_run: usize,
@@ -242,7 +242,7 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn of(cells: &[PlannedCell]) -> Self {
+    pub(crate) fn of(cells: &[PlannedCell]) -> Self {
         let mut summary = Self { cells: cells.len(), ..Self::default() };
         for cell in cells {
             match cell.decision {

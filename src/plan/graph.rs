@@ -14,7 +14,7 @@ use super::schedule::Work;
 
 /// One step of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     ProbeHost,
     HashModel(String),
     InspectToolbox(String),
@@ -28,14 +28,14 @@ pub enum Step {
 }
 
 #[derive(Debug)]
-pub struct PlanGraph {
+pub(crate) struct PlanGraph {
     pub graph: DiGraph<Step, ()>,
     /// The order among steps that are ready at the same time: the schedule's.
     priorities: BTreeMap<NodeIndex, (usize, usize)>,
 }
 
 impl PlanGraph {
-    pub fn build(cells: &[PlannedCell], work: &[Work]) -> Self {
+    pub(crate) fn build(cells: &[PlannedCell], work: &[Work]) -> Self {
         let mut graph = DiGraph::new();
         let mut priorities = BTreeMap::new();
         let probe = graph.add_node(Step::ProbeHost);
@@ -118,12 +118,12 @@ impl PlanGraph {
     }
 
     /// Which of several ready steps goes first (lower first).
-    pub fn priority(&self, node: NodeIndex) -> (usize, usize) {
+    pub(crate) fn priority(&self, node: NodeIndex) -> (usize, usize) {
         self.priorities.get(&node).copied().unwrap_or((0, 0))
     }
 
     /// Graphviz DOT, one node per step, labelled for people.
-    pub fn to_dot(&self, cells: &[PlannedCell], work: &[Work]) -> String {
+    pub(crate) fn to_dot(&self, cells: &[PlannedCell], work: &[Work]) -> String {
         let mut dot = String::from("digraph plan {\n    rankdir=LR;\n    node [shape=box];\n");
         for index in self.graph.node_indices() {
             let (label, style) = match &self.graph[index] {
@@ -166,7 +166,7 @@ impl PlanGraph {
     }
 }
 
-pub fn status_word(decision: &Decision) -> &'static str {
+pub(crate) fn status_word(decision: &Decision) -> &'static str {
     match decision {
         Decision::Cached => "cached",
         Decision::Run(_) => "will run",

@@ -80,7 +80,7 @@ fn is_list(kind: Kind, value: &str) -> bool {
 
 /// A set of cells that one llama-bench process runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadGroup {
+pub(crate) struct LoadGroup {
     /// Indices of the cells, in the order they were given.
     pub cells: Vec<usize>,
     /// The one argv: the key with comma lists where the cells differ.
@@ -91,7 +91,7 @@ pub struct LoadGroup {
 
 impl LoadGroup {
     /// Which of the group's cells a JSON record belongs to (by position in `cells`).
-    pub fn owner(&self, record: &Value) -> Option<usize> {
+    pub(crate) fn owner(&self, record: &Value) -> Option<usize> {
         let reported: Vec<String> = self
             .varying
             .iter()

@@ -6,8 +6,10 @@ mod load_group;
 mod render;
 mod schedule;
 
-pub use decide::{Decision, History, PlannedCell, RunReason, Selection, Summary, UnmatchedSelector, decide};
-pub use graph::{PlanGraph, Step, status_word};
-pub use load_group::LoadGroup;
-pub use render::{HASH_SHOWN, describe_change, describe_changes, render_json, render_text};
-pub use schedule::{ServerGroup, Work, schedule, tested_models};
+pub(crate) use decide::{Decision, History, PlannedCell, RunReason, Selection, decide};
+pub(crate) use graph::{PlanGraph, Step, status_word};
+pub(crate) use load_group::LoadGroup;
+#[cfg(test)]
+pub(crate) use render::describe_changes;
+pub(crate) use render::{describe_change, render_json, render_text};
+pub(crate) use schedule::{ServerGroup, Work, schedule, tested_models};

@@ -12,11 +12,11 @@ const SHOWN_CHANGES: usize = 4;
 
 /// How many hex digits of a cell hash `plan` shows: enough to tell cells apart, and what `bakeoff
 /// why` takes.
-pub const HASH_SHOWN: usize = 8;
+pub(crate) const HASH_SHOWN: usize = 8;
 
 /// How toolboxes here differ from bakeoff.lock's pins from other hosts, one line each; then one
 /// line per cell, then the summary line.
-pub fn render_text(cells: &[PlannedCell]) -> String {
+pub(crate) fn render_text(cells: &[PlannedCell]) -> String {
     let mut text = String::new();
     let drift: std::collections::BTreeSet<_> = cells.iter().flat_map(|planned| &planned.cell.drift).collect();
     for drift in &drift {
@@ -69,7 +69,7 @@ pub fn render_text(cells: &[PlannedCell]) -> String {
 }
 
 /// `-d 0 → 4096, + -ub 256, - -fa 1, axes.depth 0 → 4096` (at most a few, then `and N more`).
-pub fn describe_changes(changes: &[FieldChange]) -> String {
+pub(crate) fn describe_changes(changes: &[FieldChange]) -> String {
     if changes.is_empty() {
         return "no field differs".to_owned();
     }
@@ -82,7 +82,7 @@ pub fn describe_changes(changes: &[FieldChange]) -> String {
 
 /// One change as people read it: an argv option with its value added (`+ -ub 256`), removed
 /// (`- -fa 1`) or changed (`-t 1 → 2`); any other field as `field old → new`.
-pub fn describe_change(change: &FieldChange) -> String {
+pub(crate) fn describe_change(change: &FieldChange) -> String {
     let words = |value: &str| value.split(' ').map(shorten).collect::<Vec<_>>().join(" ");
     if let Some(option) = change.field.strip_prefix(ARGV_FIELD) {
         let option = option.split_once('#').map_or(option, |(option, _)| option);
@@ -121,7 +121,7 @@ fn shorten(value: &str) -> String {
 }
 
 /// `{"cells": [...], "summary": {...}}`, one object per cell with its decision.
-pub fn render_json(cells: &[PlannedCell]) -> String {
+pub(crate) fn render_json(cells: &[PlannedCell]) -> String {
     let rows: Vec<serde_json::Value> = cells
         .iter()
         .map(|planned| {

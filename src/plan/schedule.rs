@@ -13,7 +13,7 @@ use crate::store::{CellRecord, Status};
 
 /// One unit of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Work {
+pub(crate) enum Work {
     /// A bench or command cell in its own process (index into the planned cells).
     Cell(usize),
     /// Bench cells one llama-bench process runs.
@@ -24,7 +24,7 @@ pub enum Work {
 
 impl Work {
     /// The planned cells this unit runs.
-    pub fn cells(&self) -> &[usize] {
+    pub(crate) fn cells(&self) -> &[usize] {
         match self {
             Self::Cell(cell) => std::slice::from_ref(cell),
             Self::LoadGroup(group) => &group.cells,
@@ -35,14 +35,14 @@ impl Work {
 
 /// A distinct (toolbox, llama-server argv) and the cells it serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerGroup {
+pub(crate) struct ServerGroup {
     pub toolbox: String,
     pub argv: Vec<String>,
     pub cells: Vec<usize>,
 }
 
 /// The models with an ok result on the host `host_id`: in `records`, or cached in the plan.
-pub fn tested_models(records: &[CellRecord], planned: &[PlannedCell], host_id: &str) -> BTreeSet<String> {
+pub(crate) fn tested_models(records: &[CellRecord], planned: &[PlannedCell], host_id: &str) -> BTreeSet<String> {
     let recorded = records
         .iter()
         .filter(|record| record.status == Status::Ok && record.host.id == host_id)
@@ -56,7 +56,7 @@ pub fn tested_models(records: &[CellRecord], planned: &[PlannedCell], host_id: &
 
 /// The cells that will run, as units in run order. `tested` names the models that already
 /// have an ok result on this host; `load_groups` off runs every bench cell alone.
-pub fn schedule(cells: &[PlannedCell], tested: &BTreeSet<String>, load_groups: bool) -> Vec<Work> {
+pub(crate) fn schedule(cells: &[PlannedCell], tested: &BTreeSet<String>, load_groups: bool) -> Vec<Work> {
     let to_run: Vec<usize> =
         (0..cells.len()).filter(|&index| matches!(cells[index].decision, Decision::Run(_))).collect();
     let mut work: Vec<Work> = Vec::new();

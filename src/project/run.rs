@@ -67,7 +67,7 @@ impl Project {
             notes.extend(self.prepare_store(&loaded)?);
         }
         if matches!(request.executor, Executor::Slurm { .. }) && request.job.is_none() {
-            for line in crate::run::stop_leftover_jobs(self.store.root(), request.grace) {
+            for line in crate::run::stop_leftover_jobs(&self.store, request.grace) {
                 eprintln!("{line}");
             }
         }
@@ -104,7 +104,7 @@ impl Project {
                 what: format!("cannot write the job's log under `{}`", self.store.root().display()),
                 source,
             };
-            let mut log = JobLog::create(self.store.root(), job.job_id).map_err(cannot_write)?;
+            let mut log = JobLog::create(&self.store, job.job_id).map_err(cannot_write)?;
             log.planned(&job.node, &planned, &host).map_err(cannot_write)?;
             let summary = local(context, options).run(&planned, &work, &mut JobObserver { log })?;
             return Ok(RunOutcome { summary, notes: Vec::new() });

@@ -16,7 +16,7 @@ use crate::manifest::{Experiment, Manifests, Template};
 use crate::store::{CellRecord, Status};
 
 /// Bump when the report's layout or its JSON changes incompatibly.
-pub const REPORT_FORMAT: u32 = 1;
+pub(crate) const REPORT_FORMAT: u32 = 1;
 
 /// Log lines shown under a failed cell; the record keeps more, the log file all.
 const LOG_LINES: usize = 6;
@@ -168,7 +168,7 @@ pub struct NotRun {
 }
 
 /// Builds the report of `inputs.experiment`.
-pub fn build(inputs: &Inputs<'_>) -> Report {
+pub(crate) fn build(inputs: &Inputs<'_>) -> Report {
     let experiment = inputs.experiment;
     let chosen = choose(inputs.cells, inputs.records);
     let grid = Grid::new(experiment, inputs.cells, &chosen);
@@ -290,13 +290,16 @@ fn unavailable(grid: &Grid<'_>) -> Vec<String> {
 }
 
 /// Each reference host (an identity) with the hosts to set against it.
-pub type HostPairs = Vec<(String, Vec<String>)>;
+pub(crate) type HostPairs = Vec<(String, Vec<String>)>;
 
 /// The comparisons `pick` asks for, given the identities of the hosts with results of the
 /// experiment and the report's own reference among them (the host with the most `ok`
 /// results; `None` with fewer than two hosts). Pairs naming a host without results, or a
 /// host against itself, are left out. The store is matched to the cells once for all pairs.
-pub fn compare_hosts(inputs: &Inputs<'_>, pick: impl FnOnce(&[String], Option<&str>) -> HostPairs) -> Vec<Comparison> {
+pub(crate) fn compare_hosts(
+    inputs: &Inputs<'_>,
+    pick: impl FnOnce(&[String], Option<&str>) -> HostPairs,
+) -> Vec<Comparison> {
     let chosen = choose(inputs.cells, inputs.records);
     let grid = Grid::new(inputs.experiment, inputs.cells, &chosen);
     let default = (chosen.hosts.len() >= 2).then(|| chosen.identities[compare::default_reference(&grid)].as_str());

@@ -11,22 +11,19 @@ mod select;
 mod summary;
 mod table;
 
-pub use breakdown::{Breakdown, BreakdownKind};
-pub use build::{HostPairs, Inputs, LockState, ModelKind, ModelSummary, REPORT_FORMAT, Report, build, compare_hosts};
-pub use compare::{CompareRow, Comparison, FactDifference, Measured};
-pub use select::{Chosen, ExpectedCell, Hosts, choose};
-pub use summary::{Column, Summary};
-pub use table::{Best, Better, Chart, ChartKind, Entry, Row, Significance, Table};
+pub(crate) use build::{Inputs, ModelKind, REPORT_FORMAT, Report, build, compare_hosts};
+pub(crate) use compare::Comparison;
+pub(crate) use select::{ExpectedCell, Hosts};
 
 /// One host against another in markdown, as `bakeoff compare` prints it.
-pub fn render_comparison(compared: &Comparison) -> String {
+pub(crate) fn render_comparison(compared: &Comparison) -> String {
     let mut out = String::new();
     markdown::comparison(&mut out, compared, "##");
     out
 }
 
 /// The files of a report, relative to `results/<experiment>/`: `README.md` and its charts.
-pub fn render(report: &Report) -> Vec<(String, String)> {
+pub(crate) fn render(report: &Report) -> Vec<(String, String)> {
     let mut files = vec![("README.md".to_owned(), markdown::render(report))];
     for table in &report.tables {
         if let (Some(chart), Some(svg)) = (&table.chart, chart::render(table)) {

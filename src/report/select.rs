@@ -34,7 +34,7 @@ impl ExpectedCell {
 
 /// The record chosen for each (cell, host), and what was left out.
 #[derive(Debug)]
-pub struct Chosen<'a> {
+pub(crate) struct Chosen<'a> {
     /// Host labels, sorted.
     pub hosts: Vec<String>,
     /// Each host's [`crate::host::HostFacts::identity`], in the order of `hosts`.
@@ -48,7 +48,7 @@ pub struct Chosen<'a> {
 
 /// Matches `records` (one experiment's) to `cells` by portable key. A host that measured a
 /// cell more than once (after a llama.cpp update, say) is represented by its newest result.
-pub fn choose<'a>(cells: &[ExpectedCell], records: &'a [CellRecord]) -> Chosen<'a> {
+pub(crate) fn choose<'a>(cells: &[ExpectedCell], records: &'a [CellRecord]) -> Chosen<'a> {
     // A cell whose inputs cannot be hashed here takes the key of its newest record (by cell
     // id): the results are compared as what they ran, not left out for want of a model file.
     let mut newest_by_id: HashMap<&str, &CellRecord> = HashMap::new();
@@ -104,7 +104,7 @@ pub fn choose<'a>(cells: &[ExpectedCell], records: &'a [CellRecord]) -> Chosen<'
 
 /// The hosts among a set of records: which host each record belongs to, and its label.
 #[derive(Debug, Default)]
-pub struct Hosts {
+pub(crate) struct Hosts {
     /// Identities of records written before hosts had ids → the id of the same machine.
     adopted: HashMap<String, String>,
     labels: HashMap<String, String>,
@@ -115,7 +115,7 @@ impl Hosts {
     /// two hosts share a name (two boxes both called `localhost`). A record written before
     /// hosts had ids belongs to the host with an id and the same name, CPU, GPUs and memory,
     /// when there is exactly one: an upgraded bakeoff does not split a machine in two.
-    pub fn of<'a>(records: impl Iterator<Item = &'a CellRecord> + Clone) -> Self {
+    pub(crate) fn of<'a>(records: impl Iterator<Item = &'a CellRecord> + Clone) -> Self {
         let machine = |host: &HostFacts| (host.name.clone(), host.cpu.clone(), host.gpus.clone(), host.memory_bytes);
         let mut with_id: HashMap<_, BTreeSet<&str>> = HashMap::new();
         for record in records.clone().filter(|record| !record.host.id.is_empty()) {
@@ -154,18 +154,18 @@ impl Hosts {
     }
 
     /// The host a record with these facts belongs to.
-    pub fn identity(&self, host: &HostFacts) -> String {
+    pub(crate) fn identity(&self, host: &HostFacts) -> String {
         let identity = host.identity();
         self.adopted.get(&identity).cloned().unwrap_or(identity)
     }
 
     /// The label of a host among the records; its identity's start when it has none there.
-    pub fn label(&self, identity: &str) -> String {
+    pub(crate) fn label(&self, identity: &str) -> String {
         self.labels.get(identity).cloned().unwrap_or_else(|| format!("host-{}", &identity[..8.min(identity.len())]))
     }
 
     /// Every identity, with its label.
-    pub fn all(&self) -> impl Iterator<Item = (&String, &String)> {
+    pub(crate) fn all(&self) -> impl Iterator<Item = (&String, &String)> {
         self.labels.iter()
     }
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::grid::{Grid, HOST, Point, WORKLOAD};
 use crate::store::{MetricValue, Status};
 
-pub use crate::manifest::Better;
+pub(crate) use crate::manifest::Better;
 
 impl Better {
     /// From the table's `better=`, else from the unit and name: throughput and rates up,

@@ -10,7 +10,7 @@ use super::supervisor::{Exit, capture};
 
 /// `program args…`'s stdout when it exits 0 within `timeout`; `None` when it is missing, fails
 /// or does not answer.
-pub fn ask(program: impl AsRef<Path>, args: &[&str], timeout: Duration) -> Option<String> {
+pub(crate) fn ask(program: impl AsRef<Path>, args: &[&str], timeout: Duration) -> Option<String> {
     let launch = Launch::plain(program.as_ref(), args.iter().map(|arg| (*arg).to_owned()).collect());
     let runtime = super::runtime().ok()?;
     let result = runtime.block_on(capture(&launch, timeout)).ok()?;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 /// A program with its arguments and environment, ready to spawn.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Launch {
+pub(crate) struct Launch {
     pub program: PathBuf,
     pub args: Vec<String>,
     /// Set on the spawned process (host runner) or passed into the container.
@@ -20,7 +20,7 @@ pub struct Launch {
 /// What a container runner leaves running when the process bakeoff spawned is killed: the
 /// command runs under the container runtime (conmon), not under the runner's client.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum Detached {
+pub(crate) enum Detached {
     /// Nothing: the command is in the spawned process group (the host runner).
     #[default]
     No,
@@ -37,17 +37,17 @@ pub(crate) const PID_ANNOUNCEMENT: &str = "bakeoff-pid ";
 
 impl Launch {
     /// A program run as it is, on this machine.
-    pub fn plain(program: impl Into<PathBuf>, args: Vec<String>) -> Self {
+    pub(crate) fn plain(program: impl Into<PathBuf>, args: Vec<String>) -> Self {
         Self { program: program.into(), args, env: Vec::new(), detached: Detached::No, inner: 0 }
     }
 
     /// The command line as a person would type it, for logs and messages.
-    pub fn display(&self) -> String {
+    pub(crate) fn display(&self) -> String {
         words(std::iter::once(self.program.display().to_string()).chain(self.args.iter().cloned()))
     }
 
     /// The command that runs, without the container runner around it.
-    pub fn command(&self) -> String {
+    pub(crate) fn command(&self) -> String {
         if self.inner == 0 { self.display() } else { words(self.args[self.inner..].iter().cloned()) }
     }
 }

@@ -29,7 +29,7 @@ pub(super) enum Event {
 }
 
 /// What the caller does with records and finished experiments (e.g. write the report).
-pub trait Observer {
+pub(crate) trait Observer {
     /// A record landed in the store; returns lines to show (warnings).
     fn recorded(&mut self, record: &CellRecord) -> Vec<String>;
     /// Every cell of `experiment` is done; returns lines to show.

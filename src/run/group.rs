@@ -6,10 +6,11 @@
 use std::time::{Duration, Instant};
 
 use super::dispatch::Event;
-use super::execute::{LocalExecutor, Walk, describe_metrics, finished_line, now_unix_ms};
 use super::launch::launch;
 use super::metrics::bench_metrics;
+use super::outcome::{add_usage, bench_tokens, describe_metrics, finished_line, now_unix_ms};
 use super::supervisor::{Exit, supervise};
+use super::walk::{LocalExecutor, Walk};
 use crate::plan::{LoadGroup, PlannedCell};
 use crate::store::{CellRecord, Status, StoreError};
 
@@ -101,8 +102,8 @@ impl LocalExecutor<'_> {
             // One process measured them all: each cell's peak is the group's, its energy its
             // share of the group's.
             let energy = result.energy.clone().map(|joules| joules.map(|joules| joules * share));
-            let tokens = super::execute::bench_tokens(&record.raw);
-            super::execute::add_usage(&mut record, result.peak_rss_bytes, energy, Some(tokens));
+            let tokens = bench_tokens(&record.raw);
+            add_usage(&mut record, result.peak_rss_bytes, energy, Some(tokens));
             if position > 0 {
                 // Every cell's log holds the group's output.
                 let _ = std::fs::copy(&log, self.store.log_path(&cell.hash));

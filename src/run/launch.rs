@@ -7,11 +7,11 @@ use super::command::{Detached, Launch, PID_ANNOUNCEMENT};
 use crate::manifest::{Runner, Toolbox};
 
 /// The prefix of every container bakeoff names, so that people can find them (`podman ps`).
-pub const CONTAINER_PREFIX: &str = "bakeoff-";
+pub(crate) const CONTAINER_PREFIX: &str = "bakeoff-";
 
 /// What a launch needs beyond the toolbox and the argv.
 #[derive(Debug, Clone, Default)]
-pub struct LaunchContext {
+pub(crate) struct LaunchContext {
     /// Model roots and the project, mounted read-only into podman containers.
     pub mounts: Vec<PathBuf>,
     /// Per toolbox, the image id its inspection found: the podman runner runs that image, so
@@ -20,7 +20,7 @@ pub struct LaunchContext {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
-pub enum LaunchError {
+pub(crate) enum LaunchError {
     #[error("`{program}` not found for toolbox `{toolbox}`")]
     #[diagnostic(code(bakeoff::run::program_not_found))]
     ProgramNotFound {
@@ -44,7 +44,7 @@ pub enum LaunchError {
 
 impl LaunchError {
     /// The message with its advice, as a cell's failure reason.
-    pub fn reason(&self) -> String {
+    pub(crate) fn reason(&self) -> String {
         match self {
             Self::ProgramNotFound { help, .. } | Self::Unpassable { help, .. } => format!("{self}: {help}"),
             Self::Empty => self.to_string(),
@@ -55,7 +55,12 @@ impl LaunchError {
 /// The command that runs `argv` in `toolbox`. Container runners are found with `which`;
 /// on the host the program is looked up in the toolbox's `bin-dir`, then on `PATH`. `name`
 /// names what runs (a cell's hash prefix): a podman container is called `bakeoff-NAME`.
-pub fn launch(toolbox: &Toolbox, argv: &[String], context: &LaunchContext, name: &str) -> Result<Launch, LaunchError> {
+pub(crate) fn launch(
+    toolbox: &Toolbox,
+    argv: &[String],
+    context: &LaunchContext,
+    name: &str,
+) -> Result<Launch, LaunchError> {
     let (program, rest) = argv.split_first().ok_or(LaunchError::Empty)?;
     let env: Vec<(String, String)> = toolbox.env.iter().map(|(key, value)| (key.clone(), value.clone())).collect();
     let container_name = format!("{CONTAINER_PREFIX}{name}");

@@ -12,7 +12,7 @@ use super::tracker::{Running, Started};
 /// Stops whatever the run that wrote `path` left running, and removes the list. Returns one
 /// line per thing stopped. Call it only while holding the results lock, so that the list is
 /// not that of a run still in progress.
-pub async fn stop_leftovers(path: &Path, grace: Duration) -> Vec<String> {
+pub(crate) async fn stop_leftovers(path: &Path, grace: Duration) -> Vec<String> {
     let Ok(text) = std::fs::read(path) else { return Vec::new() };
     let running: Running = match serde_json::from_slice(&text) {
         Ok(running) => running,

@@ -10,7 +10,7 @@ use crate::store::MetricValue;
 /// `pp512+tg128`, `tg128@d32768`; the depth only where the output has several): mean and stddev
 /// in tokens per second. The raw records are returned as they were, to be kept in the cell's
 /// record.
-pub fn bench_metrics(stdout: &[u8]) -> Result<(BTreeMap<String, MetricValue>, Vec<serde_json::Value>), String> {
+pub(crate) fn bench_metrics(stdout: &[u8]) -> Result<(BTreeMap<String, MetricValue>, Vec<serde_json::Value>), String> {
     let mut metrics = BTreeMap::new();
     let mut raw = Vec::new();
     for line in String::from_utf8_lossy(stdout).lines() {
@@ -55,7 +55,7 @@ pub fn bench_metrics(stdout: &[u8]) -> Result<(BTreeMap<String, MetricValue>, Ve
 }
 
 /// Each metric's regex over the output; the first group of its last match is the value.
-pub fn command_metrics(output: &[u8], specs: &[MetricSpec]) -> Result<BTreeMap<String, MetricValue>, String> {
+pub(crate) fn command_metrics(output: &[u8], specs: &[MetricSpec]) -> Result<BTreeMap<String, MetricValue>, String> {
     let text = String::from_utf8_lossy(output);
     let mut metrics = BTreeMap::new();
     for spec in specs {

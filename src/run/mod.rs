@@ -3,16 +3,19 @@
 //! container, is `toolbox/`'s; it runs its commands through this room's supervisor.)
 
 mod ask;
+mod cell_step;
 mod client;
 mod command;
 mod dispatch;
+mod drive;
 mod energy;
-mod execute;
+mod executor;
 mod group;
 mod launch;
 mod leftovers;
 mod memory;
 mod metrics;
+mod outcome;
 mod process;
 mod progress;
 mod rounds;
@@ -20,27 +23,29 @@ mod run_lock;
 mod runtime;
 mod serve_metrics;
 mod server;
+mod server_step;
 mod slurm;
 mod supervisor;
 mod tool_output;
 mod tracker;
+mod walk;
 mod workload;
 
-pub use ask::ask;
-pub use command::{Detached, Launch};
-pub use dispatch::Observer;
-pub use execute::{Executor, LocalExecutor, RunOptions, RunSummary};
-pub use launch::{CONTAINER_PREFIX, LaunchContext, LaunchError, launch};
+pub(crate) use ask::ask;
+pub(crate) use command::Launch;
+pub(crate) use dispatch::Observer;
+pub(crate) use executor::{Executor, RunOptions, RunSummary};
+pub(crate) use launch::{LaunchContext, LaunchError, launch};
 pub(crate) use launch::{container_tool, device_args};
-pub use leftovers::stop_leftovers;
-pub use metrics::{bench_metrics, command_metrics};
-pub use run_lock::{RunLock, acquire};
+pub(crate) use run_lock::acquire;
 pub(crate) use runtime::runtime;
-pub use slurm::{JobLog, SlurmExecutor, jobs_dir, stop_leftover_jobs};
+pub(crate) use slurm::{JobLog, SlurmExecutor, stop_leftover_jobs};
 pub(crate) use supervisor::remove_container;
-pub use supervisor::{ChildResult, Exit, capture, supervise};
+pub(crate) use supervisor::{Exit, capture};
 pub(crate) use tool_output::{error_line, last_line};
-pub use tracker::{Started, Tracker};
+pub(crate) use walk::LocalExecutor;
 
+#[cfg(test)]
+pub(crate) use metrics::bench_metrics;
 #[cfg(test)]
 pub(crate) use serve_metrics::events_to_metrics;

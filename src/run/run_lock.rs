@@ -6,12 +6,12 @@ use std::path::Path;
 
 /// Held for the whole run; the lock is released when this is dropped or the process dies.
 #[derive(Debug)]
-pub struct RunLock {
+pub(crate) struct RunLock {
     _file: File,
 }
 
 /// Takes the lock on `results/.lock`, waiting (and saying who holds it) if another run has it.
-pub fn acquire(results: &Path) -> std::io::Result<RunLock> {
+pub(crate) fn acquire(results: &Path) -> std::io::Result<RunLock> {
     std::fs::create_dir_all(results)?;
     let path = crate::store::Store::new(results).run_lock_path();
     let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path)?;

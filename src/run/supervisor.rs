@@ -18,7 +18,7 @@ use super::tracker::{Started, Tracker};
 
 /// How the child ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
+pub(crate) enum Exit {
     Code(i32),
     Signal(i32),
     TimedOut,
@@ -39,7 +39,7 @@ impl std::fmt::Display for Exit {
 }
 
 #[derive(Debug)]
-pub struct ChildResult {
+pub(crate) struct ChildResult {
     pub exit: Exit,
     pub stdout: Vec<u8>,
     /// stdout and stderr interleaved as they arrived: what the log file holds.
@@ -58,7 +58,7 @@ pub(super) type StopSignal = watch::Receiver<u32>;
 
 /// Runs `launch` to completion, writing its output to `log`; what it starts is written down
 /// in `tracker` while it runs.
-pub async fn supervise(
+pub(crate) async fn supervise(
     launch: &Launch,
     log: Option<&Path>,
     timeout: Duration,
@@ -116,7 +116,7 @@ async fn wait_sampling(
 /// Runs `launch` within `timeout`, its output kept in memory only: for short questions to
 /// other programs (a toolbox's llama.cpp build, podman's images and containers). Killed
 /// (and its container removed) when the time is up.
-pub async fn capture(launch: &Launch, timeout: Duration) -> std::io::Result<ChildResult> {
+pub(crate) async fn capture(launch: &Launch, timeout: Duration) -> std::io::Result<ChildResult> {
     let (_never, stop) = watch::channel(0u32);
     supervise(launch, None, timeout, Duration::from_secs(2), stop, None).await
 }

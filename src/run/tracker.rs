@@ -14,7 +14,7 @@ const FORMAT: u32 = 1;
 /// One thing the run started that could outlive it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Started {
+pub(crate) enum Started {
     /// A process group bakeoff spawned; `start` is its leader's start time (clock ticks after
     /// boot), which tells it from a later process that got the same pid.
     Group { group: i32, start: u64, what: String },
@@ -34,7 +34,7 @@ pub(super) struct Running {
 
 /// The run's list of what it started, kept in `results/.running.json` while the run lasts.
 #[derive(Debug)]
-pub struct Tracker {
+pub(crate) struct Tracker {
     path: PathBuf,
     running: Mutex<Running>,
     /// Why the list could not be written, once, for the run to show (not on stderr directly:
@@ -43,7 +43,7 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    pub fn new(path: PathBuf) -> Self {
+    pub(crate) fn new(path: PathBuf) -> Self {
         Self {
             path,
             running: Mutex::new(Running { format: FORMAT, boot_id: boot_id(), started: Vec::new() }),
@@ -52,17 +52,17 @@ impl Tracker {
     }
 
     /// A problem writing the list since the last call, if any.
-    pub fn take_warning(&self) -> Option<String> {
+    pub(crate) fn take_warning(&self) -> Option<String> {
         self.warning.lock().expect("tracker lock").take()
     }
 
-    pub fn add(&self, started: Started) {
+    pub(crate) fn add(&self, started: Started) {
         let mut running = self.running.lock().expect("tracker lock");
         running.started.push(started);
         self.save(&running);
     }
 
-    pub fn remove(&self, started: &Started) {
+    pub(crate) fn remove(&self, started: &Started) {
         let mut running = self.running.lock().expect("tracker lock");
         if let Some(index) = running.started.iter().position(|entry| entry == started) {
             running.started.remove(index);

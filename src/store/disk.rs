@@ -3,7 +3,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::layout::{CELLS, GITIGNORE, LOGS, SLURM};
+use super::layout::{CELLS, GITIGNORE, LOGS, SLURM, SLURM_GITIGNORE};
 use super::record::{CellRecord, RECORD_FORMAT, RecordHead};
 use crate::atomic::write_atomic;
 
@@ -112,6 +112,34 @@ impl Store {
     /// `results/slurm/`: what Slurm jobs log for their dispatcher, and their output.
     pub fn slurm_dir(&self) -> PathBuf {
         self.root.join(SLURM)
+    }
+
+    /// `results/slurm/`, made with a `.gitignore` of its own (job logs and outputs are a
+    /// cluster's scratch, not results to commit).
+    pub fn ensure_slurm_dir(&self) -> std::io::Result<PathBuf> {
+        let directory = self.slurm_dir();
+        std::fs::create_dir_all(&directory)?;
+        let ignore = directory.join(".gitignore");
+        if !ignore.exists() {
+            write_atomic(&ignore, SLURM_GITIGNORE.as_bytes())?;
+        }
+        Ok(directory)
+    }
+
+    /// `results/slurm/JOBID.jsonl`: what job `id` tells its dispatcher.
+    pub fn slurm_job_log(&self, id: u64) -> PathBuf {
+        self.slurm_dir().join(format!("{id}.jsonl"))
+    }
+
+    /// `results/slurm/JOBID.out`: job `id`'s own output; `None` gives the pattern sbatch fills
+    /// in (`%j.out`).
+    pub fn slurm_job_output(&self, id: Option<u64>) -> PathBuf {
+        self.slurm_dir().join(id.map_or_else(|| "%j.out".to_owned(), |id| format!("{id}.out")))
+    }
+
+    /// `results/slurm/submitted.txt`: the jobs a Slurm run submitted and has not seen end.
+    pub fn slurm_ledger_path(&self) -> PathBuf {
+        self.slurm_dir().join("submitted.txt")
     }
 
     /// `results/EXPERIMENT/`: the experiment's report and charts.

@@ -33,6 +33,9 @@ logs/
 .*.tmp
 ";
 
+/// What `results/slurm/.gitignore` holds: everything there is a cluster's scratch.
+pub(super) const SLURM_GITIGNORE: &str = "# Slurm job logs and outputs, written by bakeoff: not results.\n*\n";
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -17,7 +17,7 @@ const VERSION_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// How far to look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Depth {
+pub(crate) enum Depth {
     /// Containers and images only (fast: podman queries).
     Containers,
     /// Also run `llama-bench --version` in the toolbox.
@@ -94,13 +94,13 @@ impl Inspection {
 }
 
 /// `sha256:0123456789ab` (the first 12 hex digits), as people compare image ids.
-pub fn short_id(id: &str) -> String {
+pub(crate) fn short_id(id: &str) -> String {
     let hex = id.strip_prefix("sha256:").unwrap_or(id);
     format!("sha256:{}", hex.get(..12).unwrap_or(hex))
 }
 
 /// Inspects `toolbox`; every failure is a `problem` with its reason, never a silent gap.
-pub async fn inspect(toolbox: &Toolbox, depth: Depth) -> Inspection {
+pub(crate) async fn inspect(toolbox: &Toolbox, depth: Depth) -> Inspection {
     let name = toolbox.name.value.clone();
     let mut inspection = Inspection {
         name: name.clone(),
@@ -299,7 +299,7 @@ fn runner_help(error: &str) -> Option<&'static str> {
 }
 
 /// Inspects every toolbox concurrently (each waits on its own container), in order.
-pub fn inspect_all(toolboxes: &[&Toolbox], depth: Depth) -> Vec<Inspection> {
+pub(crate) fn inspect_all(toolboxes: &[&Toolbox], depth: Depth) -> Vec<Inspection> {
     std::thread::scope(|scope| {
         let handles: Vec<_> = toolboxes
             .iter()
@@ -321,7 +321,7 @@ pub fn inspect_all(toolboxes: &[&Toolbox], depth: Depth) -> Vec<Inspection> {
 
 /// Every toolbox fully inspected (containers and llama.cpp build), as what enters
 /// fingerprints and launches, by name: what planning, running and locking need.
-pub fn toolbox_states(toolboxes: &[&Toolbox]) -> Vec<(String, ToolboxState)> {
+pub(crate) fn toolbox_states(toolboxes: &[&Toolbox]) -> Vec<(String, ToolboxState)> {
     inspect_all(toolboxes, Depth::Full)
         .into_iter()
         .map(|inspection| (inspection.name.clone(), inspection.state()))

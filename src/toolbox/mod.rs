@@ -6,5 +6,5 @@ mod inspect;
 mod podman;
 mod realise;
 
-pub use inspect::{ContainerView, Depth, ImageView, Inspection, inspect, inspect_all, short_id, toolbox_states};
-pub use realise::{Realised, create, refresh};
+pub(crate) use inspect::{Depth, Inspection, inspect_all, short_id, toolbox_states};
+pub(crate) use realise::{Realised, create, refresh};

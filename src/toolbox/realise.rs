@@ -17,13 +17,13 @@ const CREATE_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// What `create` or `refresh` did to one toolbox, for people.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Realised {
+pub(crate) struct Realised {
     pub toolbox: String,
     pub lines: Vec<String>,
 }
 
 /// Creates what `toolbox` needs and is missing.
-pub async fn create(toolbox: &Toolbox) -> Result<Realised, String> {
+pub(crate) async fn create(toolbox: &Toolbox) -> Result<Realised, String> {
     let mut realised = Realised { toolbox: toolbox.name.value.clone(), lines: Vec::new() };
     if toolbox.runner == Runner::Host {
         realised.lines.push("runs on this machine: nothing to create".to_owned());
@@ -49,7 +49,7 @@ pub async fn create(toolbox: &Toolbox) -> Result<Realised, String> {
 
 /// Pulls the tag (unless `pull` is false or the image was built here) and recreates a
 /// toolbox or distrobox container created from another image.
-pub async fn refresh(toolbox: &Toolbox, pull: bool) -> Result<Realised, String> {
+pub(crate) async fn refresh(toolbox: &Toolbox, pull: bool) -> Result<Realised, String> {
     let mut realised = Realised { toolbox: toolbox.name.value.clone(), lines: Vec::new() };
     if toolbox.runner == Runner::Host {
         realised.lines.push("runs on this machine: nothing to refresh".to_owned());

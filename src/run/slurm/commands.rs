@@ -13,6 +13,8 @@ use crate::run::supervisor::{Exit, capture};
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
 /// Job ids per `squeue` call, to keep its command line short.
 const IDS_PER_QUERY: usize = 500;
+/// The first pause between two polls of `squeue`; it doubles while nothing changes.
+pub(super) const FIRST_POLL: Duration = Duration::from_millis(250);
 
 /// The cluster's clients, found on PATH, and the partition jobs go to.
 pub(super) struct Slurm {
@@ -376,6 +378,36 @@ fn classify_refusal(reason: &str) -> Refused {
     }
 }
 
+/// Why no node of the partition can run a job that needs `features`; `None` when one can.
+pub(super) fn unsatisfiable(nodes: &[Node], features: &[String], partition: Option<&str>) -> Option<String> {
+    let has_all = |node: &&Node| features.iter().all(|feature| node.features.contains(feature));
+    if nodes.iter().filter(|node| node.usable()).any(|node| has_all(&node)) {
+        return None;
+    }
+    let partition = partition.map_or_else(|| "the default partition".to_owned(), |name| format!("partition `{name}`"));
+    let wanted = features.join("&");
+    let down: Vec<String> =
+        nodes.iter().filter(has_all).map(|node| format!("{} ({})", node.name, node.state)).collect();
+    if !down.is_empty() {
+        return Some(format!("the nodes of {partition} with `{wanted}` are not up: {}", down.join(", ")));
+    }
+    let missing: Vec<&str> = features
+        .iter()
+        .filter(|feature| !nodes.iter().any(|node| node.features.contains(feature)))
+        .map(String::as_str)
+        .collect();
+    let mut there: Vec<&str> = nodes.iter().flat_map(|node| node.features.iter().map(String::as_str)).collect();
+    there.sort_unstable();
+    there.dedup();
+    let there = if there.is_empty() { "none".to_owned() } else { there.join(", ") };
+    Some(if missing.is_empty() {
+        format!("no node of {partition} has all of `{wanted}` (its nodes' features: {there})")
+    } else {
+        let missing = missing.iter().map(|feature| format!("`{feature}`")).collect::<Vec<_>>().join(", ");
+        format!("no node of {partition} has feature {missing} (its nodes' features: {there})")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -432,5 +464,28 @@ mod tests {
         assert!(SlurmState::parse("FAILED").is_final() && !SlurmState::parse("FAILED").ended_by_slurm());
         assert!(!SlurmState::parse("CONFIGURING").is_final() && SlurmState::parse("CONFIGURING").is_running());
         assert!(!SlurmState::parse("SUSPENDED").is_final(), "an unknown state is not taken for an end");
+    }
+
+    fn node(name: &str, features: &[&str], state: &str) -> Node {
+        Node {
+            name: name.to_owned(),
+            features: features.iter().map(|feature| (*feature).to_owned()).collect(),
+            state: state.to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_feature_no_up_node_has_is_named() {
+        let nodes = [node("strix1", &["rocm", "gfx1151"], "idle"), node("epyc1", &["cpu"], "alloc")];
+        let features = |names: &[&str]| names.iter().map(|name| (*name).to_owned()).collect::<Vec<_>>();
+        assert_eq!(unsatisfiable(&nodes, &features(&["rocm", "gfx1151"]), None), None);
+        assert_eq!(unsatisfiable(&nodes, &[], Some("bench")), None);
+        let cuda = unsatisfiable(&nodes, &features(&["cuda"]), Some("bench")).unwrap();
+        assert_eq!(cuda, "no node of partition `bench` has feature `cuda` (its nodes' features: cpu, gfx1151, rocm)");
+        let apart = unsatisfiable(&nodes, &features(&["rocm", "cpu"]), None).unwrap();
+        assert!(apart.starts_with("no node of the default partition has all of `rocm&cpu`"), "{apart}");
+        let down = [node("strix1", &["rocm"], "down*"), node("strix2", &["rocm"], "drain")];
+        let reason = unsatisfiable(&down, &features(&["rocm"]), None).unwrap();
+        assert_eq!(reason, "the nodes of the default partition with `rocm` are not up: strix1 (down*), strix2 (drain)");
     }
 }

@@ -11,12 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::host::HostFacts;
 use crate::plan::{Decision, PlannedCell};
-use crate::store::{CellRecord, Status};
-
-/// The folder of the store where jobs' logs and output go.
-pub fn jobs_dir(store_root: &Path) -> PathBuf {
-    crate::store::Store::new(store_root).slurm_dir()
-}
+use crate::store::{CellRecord, Status, Store};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
@@ -32,8 +27,7 @@ pub(crate) struct PlannedOnNode {
     pub(crate) key: String,
     /// The cell's hash on the node (its own facts and toolbox).
     pub(crate) hash: String,
-    /// `run`, `cached`, `blocked` or `failed-before`.
-    pub(crate) decision: String,
+    pub(crate) decision: NodeDecision,
     /// Why, for a cell blocked or failed before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) reason: Option<String>,
@@ -43,38 +37,48 @@ pub(crate) struct PlannedOnNode {
     pub(crate) pending: Option<Box<CellRecord>>,
 }
 
+/// What the node's plan decided for a cell it was given (the plan's `Decision`, without what
+/// the dispatcher does not need).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum NodeDecision {
+    Run,
+    Cached,
+    Blocked,
+    FailedBefore,
+}
+
 /// The node's side: appends lines to its job's log.
-pub struct JobLog {
+pub(crate) struct JobLog {
     file: File,
     path: PathBuf,
 }
 
 impl JobLog {
-    pub fn create(store_root: &Path, job_id: u64) -> std::io::Result<Self> {
-        let directory = jobs_dir(store_root);
-        std::fs::create_dir_all(&directory)?;
-        let path = directory.join(format!("{job_id}.jsonl"));
+    pub(crate) fn create(store: &Store, job_id: u64) -> std::io::Result<Self> {
+        store.ensure_slurm_dir()?;
+        let path = store.slurm_job_log(job_id);
         let file = OpenOptions::new().create(true).append(true).open(&path)?;
         Ok(Self { file, path })
     }
 
     /// What the node decided for each cell it was given.
-    pub fn planned(&mut self, node: &str, planned: &[PlannedCell], host: &HostFacts) -> std::io::Result<()> {
+    pub(crate) fn planned(&mut self, node: &str, planned: &[PlannedCell], host: &HostFacts) -> std::io::Result<()> {
         let cells = planned
             .iter()
             .map(|planned| {
                 let (decision, reason) = match &planned.decision {
-                    Decision::Run(_) => ("run", None),
-                    Decision::Cached => ("cached", None),
-                    Decision::Blocked { reasons } => ("blocked", Some(reasons.join("; "))),
-                    Decision::FailedBefore { reason } => ("failed-before", Some(reason.clone())),
+                    Decision::Run(_) => (NodeDecision::Run, None),
+                    Decision::Cached => (NodeDecision::Cached, None),
+                    Decision::Blocked { reasons } => (NodeDecision::Blocked, Some(reasons.join("; "))),
+                    Decision::FailedBefore { reason } => (NodeDecision::FailedBefore, Some(reason.clone())),
                 };
                 let pending = matches!(planned.decision, Decision::Run(_))
                     .then(|| Box::new(CellRecord::new(&planned.cell, host, Status::Failed)));
                 PlannedOnNode {
                     key: planned.cell.fingerprint.portable_key(),
                     hash: planned.cell.hash.clone(),
-                    decision: decision.to_owned(),
+                    decision,
                     reason,
                     pending,
                 }
@@ -84,7 +88,7 @@ impl JobLog {
     }
 
     /// `record` is in the store.
-    pub fn recorded(&mut self, record: &CellRecord) -> std::io::Result<()> {
+    pub(crate) fn recorded(&mut self, record: &CellRecord) -> std::io::Result<()> {
         self.append(&JobLine::Recorded {
             key: record.fingerprint.portable_key(),
             hash: record.hash.clone(),
@@ -92,7 +96,7 @@ impl JobLog {
         })
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 

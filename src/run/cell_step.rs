@@ -1,0 +1,67 @@
+//! The cell step of the walk: one bench or command cell launched in its toolbox, retried as its
+//! experiment allows, and recorded with how it ended.
+
+use std::fmt::Write as _;
+
+use super::dispatch::Event;
+use super::launch::launch;
+use super::outcome::{describe_metrics, fill_outcome, finished_line, now_unix_ms, reason_only};
+use super::supervisor::{Exit, supervise};
+use super::walk::{LocalExecutor, Walk};
+use crate::fingerprint::ResolvedCell;
+use crate::store::{CellRecord, Status, StoreError};
+
+impl LocalExecutor<'_> {
+    /// Runs one cell with its retries and writes its record. `None` when interrupted.
+    pub(super) async fn run_cell(&self, cell: &ResolvedCell, walk: &mut Walk) -> Result<Option<Status>, StoreError> {
+        let experiment =
+            self.manifests.experiment(&cell.cell.experiment).expect("planned cells name known experiments");
+        let toolbox = &self.manifests.toolboxes[&cell.toolbox];
+        let timeout = experiment.timeout();
+        let attempts = u64::from(experiment.attempts());
+        let mut record = CellRecord::new(cell, self.host, Status::Failed);
+        record.timings.started_unix_ms = now_unix_ms();
+        let launch = match launch(toolbox, &cell.argv, &self.context, crate::units::prefix(&cell.hash, 12)) {
+            Ok(launch) => launch,
+            Err(error) => {
+                record.failure = Some(reason_only(error.reason()));
+                let line = finished_line(&cell.id, &record, describe_metrics);
+                self.record(record, &line, walk)?;
+                return Ok(Some(Status::Failed));
+            }
+        };
+        for attempt in 1..=attempts {
+            let phase = if attempt == 1 { "running".to_owned() } else { format!("retrying ({attempt}/{attempts})") };
+            let _ = walk.events.send(Event::Started { what: cell.id.clone(), phase });
+            let log = self.store.log_path(&cell.hash);
+            let stop = walk.stop.clone();
+            let result = match supervise(&launch, Some(&log), timeout, self.options.grace, stop, Some(&walk.tracker))
+                .await
+            {
+                Ok(result) => result,
+                Err(error) => {
+                    record.failure = Some(reason_only(format!("cannot start `{}`: {error}", launch.program.display())));
+                    break;
+                }
+            };
+            if result.exit == Exit::Interrupted {
+                return Ok(None);
+            }
+            record.attempts = u32::try_from(attempt).unwrap_or(u32::MAX);
+            record.timings.duration_ms = u64::try_from(result.duration.as_millis()).unwrap_or(u64::MAX);
+            let metrics = experiment.command.as_ref().map_or(&[][..], |command| &command.metrics[..]);
+            fill_outcome(&mut record, &result, metrics, timeout);
+            if record.status == Status::Ok {
+                break;
+            }
+        }
+        let mut line = finished_line(&cell.id, &record, describe_metrics);
+        let log = self.store.log_path(&cell.hash);
+        if record.status != Status::Ok && log.is_file() {
+            let _ = write!(line, " (log: {})", crate::units::shown_path(&log));
+        }
+        let status = record.status;
+        self.record(record, &line, walk)?;
+        Ok(Some(status))
+    }
+}

@@ -1,0 +1,68 @@
+//! What every executor shares: how a run is set up (`RunOptions`), what it did (`RunSummary`),
+//! and the `Executor` seam where the local walk and the Slurm dispatcher plug in.
+
+use std::time::Duration;
+
+use super::dispatch::Observer;
+use crate::plan::{PlannedCell, Work};
+
+#[derive(Debug, Clone)]
+pub(crate) struct RunOptions {
+    /// Between SIGTERM and SIGKILL when a cell times out or is interrupted.
+    pub grace: Duration,
+    pub progress_bars: bool,
+    /// Expected milliseconds per cell hash, from earlier results of the same or similar cells.
+    pub estimates: std::collections::HashMap<String, u64>,
+    /// The Slurm job this run is (`run --slurm-job`): its records say so, and what it starts
+    /// is listed in a file of this host's own, as nodes share the store.
+    pub job: Option<crate::store::SlurmJob>,
+}
+
+/// What a run did, for the summary line and the exit code.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    pub cells: usize,
+    pub ok: usize,
+    pub failed: usize,
+    pub cached: usize,
+    pub blocked: usize,
+    pub failed_before: usize,
+    pub interrupted: bool,
+    /// The signal that interrupted the run (SIGINT or SIGTERM), when one did.
+    pub signal: Option<i32>,
+}
+
+impl std::fmt::Display for RunSummary {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            formatter,
+            "{} {}: {} ran ({} ok, {} failed), {} cached, {} blocked",
+            self.cells,
+            if self.cells == 1 { "cell" } else { "cells" },
+            self.ok + self.failed,
+            self.ok,
+            self.failed,
+            self.cached,
+            self.blocked
+        )?;
+        if self.failed_before > 0 {
+            write!(formatter, ", {} failed before", self.failed_before)?;
+        }
+        if self.interrupted {
+            formatter.write_str(", interrupted")?;
+        }
+        Ok(())
+    }
+}
+
+/// Where a plan's measuring steps run: given the planned cells and the units of work in run
+/// order, record every result in the store and tell `observer`. The local executor runs them on
+/// this machine; a cluster's executor plugs in here.
+pub(crate) trait Executor {
+    fn run(
+        &self,
+        planned: &[PlannedCell],
+        work: &[Work],
+        observer: &mut dyn Observer,
+    ) -> Result<RunSummary, crate::Error>;
+}

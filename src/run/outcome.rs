@@ -1,0 +1,206 @@
+//! What a finished child means for its cell's record (status, metrics, failure with the tool's
+//! own words), and the lines that show a result: shared by the walk's steps and the Slurm
+//! dispatcher.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::metrics::{bench_metrics, command_metrics};
+use super::supervisor::{ChildResult, Exit, signal_name};
+use crate::fingerprint::ResolvedCell;
+use crate::host::HostFacts;
+use crate::store::{CellRecord, Failure, MetricValue, Status};
+
+const LOG_TAIL_LINES: usize = 20;
+
+/// Fills status, metrics and failure from how the child ended and what it printed.
+/// `metrics` are the command block's metric specs (a bench cell's come from llama-bench's JSON).
+pub(super) fn fill_outcome(
+    record: &mut CellRecord,
+    result: &ChildResult,
+    metrics: &[crate::manifest::MetricSpec],
+    timeout: Duration,
+) {
+    let tail = log_tail(&result.combined);
+    let failure = |reason: String, exit_code: Option<i32>, signal: Option<i32>| Failure {
+        reason,
+        exit_code,
+        signal,
+        log_tail: tail.clone(),
+    };
+    record.metrics = BTreeMap::new();
+    record.raw = Vec::new();
+    match result.exit {
+        Exit::Code(0) => {
+            let bench = record.block() == crate::matrix::Block::Bench;
+            let extracted = if bench {
+                bench_metrics(&result.stdout).map(|(metrics, raw)| {
+                    record.raw = raw;
+                    metrics
+                })
+            } else {
+                command_metrics(&result.combined, metrics)
+            };
+            match extracted {
+                Ok(metrics) => {
+                    record.metrics = metrics;
+                    let tokens = bench.then(|| bench_tokens(&record.raw));
+                    add_usage(record, result.peak_rss_bytes, result.energy.clone(), tokens);
+                    record.status = Status::Ok;
+                    record.failure = None;
+                }
+                Err(reason) => {
+                    record.status = Status::Failed;
+                    record.failure = Some(failure(reason, Some(0), None));
+                }
+            }
+        }
+        Exit::Code(code) => {
+            record.status = Status::Failed;
+            // The tool's own words, not the end of the usage text it prints after them.
+            let output = String::from_utf8_lossy(&result.combined);
+            let reason = match super::error_line(&output) {
+                Some(line) => format!("exit code {code}: {}", crate::units::prefix(line, 300)),
+                None => format!("exit code {code}"),
+            };
+            record.failure = Some(failure(reason, Some(code), None));
+        }
+        Exit::Signal(signal) => {
+            record.status = Status::Failed;
+            let mut reason = format!("killed by signal {}", signal_name(signal));
+            if signal == libc::SIGILL {
+                reason.push_str(SIGILL_HINT);
+            }
+            record.failure = Some(failure(reason, None, Some(signal)));
+        }
+        Exit::TimedOut | Exit::Interrupted => {
+            record.status = Status::TimedOut;
+            record.failure = Some(failure(format!("timed out after {} s", timeout.as_secs()), None, None));
+        }
+    }
+}
+
+/// `ok       CELL  METRICS` or `failed   CELL: REASON`, as the progress output shows a result.
+pub(super) fn finished_line(
+    cell: &str,
+    record: &CellRecord,
+    describe: fn(&BTreeMap<String, MetricValue>) -> String,
+) -> String {
+    match (&record.status, &record.failure) {
+        (Status::Ok, _) => format!("ok       {cell}  {}", describe(&record.metrics)),
+        (status, Some(failure)) => format!("{:<8} {cell}: {}", status.name(), failure.reason),
+        (status, None) => format!("{:<8} {cell}", status.name()),
+    }
+}
+
+/// What a cell's run used beside its own metrics: `peak_rss_bytes` when its processes could be
+/// read; `energy_j` (and `tokens_per_j` when the cell's `tokens` are known) when the host has
+/// energy counters, or the reason in the record's `unavailable`.
+pub(super) fn add_usage(
+    record: &mut CellRecord,
+    peak: Option<u64>,
+    energy: Option<Result<f64, String>>,
+    tokens: Option<f64>,
+) {
+    if let Some(bytes) = peak {
+        #[expect(clippy::cast_precision_loss, reason = "memory sizes are far below 2^52 bytes")]
+        record.metrics.insert("peak_rss_bytes".to_owned(), MetricValue::single(bytes as f64, "bytes"));
+    }
+    match energy {
+        Some(Ok(joules)) => {
+            record.metrics.insert("energy_j".to_owned(), MetricValue::single(joules, "J"));
+            if let Some(tokens) = tokens.filter(|_| joules > 0.0) {
+                record.metrics.insert("tokens_per_j".to_owned(), MetricValue::single(tokens / joules, "tokens/J"));
+            }
+        }
+        Some(Err(reason)) => {
+            record.unavailable.insert("energy_j".to_owned(), reason);
+        }
+        None => {}
+    }
+}
+
+/// Tokens llama-bench processed and generated in its measured repetitions.
+pub(super) fn bench_tokens(raw: &[serde_json::Value]) -> f64 {
+    let number =
+        |record: &serde_json::Value, key: &str| record.get(key).and_then(serde_json::Value::as_f64).unwrap_or(0.0);
+    raw.iter()
+        .map(|record| {
+            #[expect(clippy::cast_precision_loss, reason = "repetition counts are small")]
+            let repetitions = record
+                .get("samples_ts")
+                .and_then(serde_json::Value::as_array)
+                .map_or(1.0, |samples| samples.len() as f64);
+            (number(record, "n_prompt") + number(record, "n_gen")) * repetitions
+        })
+        .sum()
+}
+
+/// The record of a cell that did not run (blocked, or its job never submitted): no attempt,
+/// the reason, and when it was found so (the report shows a host's newest result of a cell).
+pub(super) fn unrun_record(cell: &ResolvedCell, host: &HostFacts, status: Status, reason: String) -> CellRecord {
+    let mut record = CellRecord::new(cell, host, status);
+    record.attempts = 0;
+    record.timings.started_unix_ms = now_unix_ms();
+    record.failure = Some(reason_only(reason));
+    record
+}
+
+/// A failure that has a reason but no exit status or log of its own.
+pub(super) fn reason_only(reason: String) -> Failure {
+    Failure { reason, exit_code: None, signal: None, log_tail: Vec::new() }
+}
+
+pub(super) fn now_unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// `ttft 2093 ms cold, 62 ms warm; cache_n 2040 warm; gen 30.9 t/s`: the server metrics a
+/// person looks at first (all of them are in the record).
+pub(super) fn describe_server_metrics(metrics: &BTreeMap<String, MetricValue>) -> String {
+    let value = |name: &str| metrics.get(name).map(|metric| metric.mean);
+    let mut parts = Vec::new();
+    match (value("ttft_ms_first"), value("ttft_ms_warm")) {
+        (Some(cold), Some(warm)) => parts.push(format!(
+            "ttft {} cold, {} warm",
+            crate::units::format_quantity(cold, "ms"),
+            crate::units::format_quantity(warm, "ms")
+        )),
+        (Some(cold), None) => parts.push(format!("ttft {}", crate::units::format_quantity(cold, "ms"))),
+        _ => {}
+    }
+    if let Some(cache) = value("cache_n_warm") {
+        parts.push(format!("cache_n {cache:.0} warm"));
+    }
+    if let Some(generation) = value("gen_tps") {
+        parts.push(format!("gen {generation:.1} t/s"));
+    }
+    parts.join("; ")
+}
+
+/// `pp64 107.2 t/s, tg16 14.9 t/s, peak_rss_bytes 346.2 MiB`: what was measured first, then
+/// what the run used.
+pub(super) fn describe_metrics(metrics: &BTreeMap<String, MetricValue>) -> String {
+    let usage = |name: &str| crate::metric_name::USAGE.contains(&name);
+    let measured = metrics.iter().filter(|(name, _)| !usage(name));
+    let used = crate::metric_name::USAGE.iter().filter_map(|name| metrics.get_key_value(*name));
+    measured
+        .chain(used)
+        .map(|(name, value)| format!("{name} {}", crate::units::format_quantity(value.mean, &value.unit)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What SIGILL means for llama.cpp, where it is met most: a virtual machine that advertises
+/// AMX without enabling it, on which the repacked CPU kernels die.
+const SIGILL_HINT: &str = ": the CPU refused an instruction this build uses (on a virtual machine that advertises AMX, \
+                           llama.cpp's repacked kernels do: add `--repack 0` to llama-bench's args, `-nr` to \
+                           llama-server's)";
+
+pub(super) fn log_tail(output: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(output);
+    let lines: Vec<&str> = text.lines().filter(|line| !line.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].iter().map(|line| (*line).to_owned()).collect()
+}

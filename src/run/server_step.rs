@@ -1,0 +1,208 @@
+//! The server steps of the walk: start a server group's llama-server, send a server cell's
+//! workload to it (starting it again first if it died), and record what the requests measured.
+
+use std::time::Duration;
+
+use super::client::Exchange;
+use super::dispatch::Event;
+use super::launch::launch;
+use super::memory::PeakMemory;
+use super::outcome::{add_usage, describe_server_metrics, finished_line, now_unix_ms, reason_only};
+use super::server::Server;
+use super::supervisor::StopSignal;
+use super::walk::{LocalExecutor, Walk};
+use crate::fingerprint::ResolvedCell;
+use crate::plan::{PlannedCell, ServerGroup, Work};
+use crate::store::{CellRecord, MetricValue, Status, StoreError};
+
+impl LocalExecutor<'_> {
+    /// Starts the llama-server of a server group (its log named after its first cell); a
+    /// server that cannot start fails the group's cells with the reason, instead of being
+    /// waited for once per cell.
+    pub(super) async fn start_server(
+        &self,
+        position: usize,
+        group: &ServerGroup,
+        planned: &[PlannedCell],
+        walk: &mut Walk,
+    ) {
+        let first = &planned[group.cells[0]].cell;
+        let toolbox = &self.manifests.toolboxes[&group.toolbox];
+        // The longest wait any of its experiments allows.
+        let ready_timeout = group
+            .cells
+            .iter()
+            .filter_map(|&index| self.manifests.experiment(&planned[index].cell.cell.experiment))
+            .filter_map(|experiment| experiment.server.as_ref()?.ready_timeout)
+            .max()
+            .unwrap_or(600);
+        let log = self.store.server_log_path(&first.hash);
+        let name = format!("server-{}", crate::units::prefix(&first.hash, 12));
+        let outcome = match launch(toolbox, &group.argv, &self.context, &name) {
+            Ok(launched) => {
+                super::server::start(
+                    &launched,
+                    &log,
+                    Duration::from_secs(ready_timeout),
+                    &walk.client,
+                    Some(&walk.tracker),
+                )
+                .await
+            }
+            Err(error) => Err(error.reason()),
+        };
+        if let Ok(ready) = &outcome {
+            walk.note(format!("llama-server ready on port {} after {:.0} ms", ready.port, ready.load_ms));
+        }
+        walk.servers.insert(position, outcome);
+    }
+
+    /// One server cell on its group's server, started again first if it died. `None` when
+    /// interrupted.
+    pub(super) async fn serve_step(
+        &self,
+        position: usize,
+        index: usize,
+        planned: &[PlannedCell],
+        work: &[Work],
+        walk: &mut Walk,
+    ) -> Result<Option<Status>, StoreError> {
+        let cell = &planned[index].cell;
+        let _ = walk.events.send(Event::Started { what: cell.id.clone(), phase: "running".to_owned() });
+        let experiment =
+            self.manifests.experiment(&cell.cell.experiment).expect("planned cells name known experiments");
+        let mut record = CellRecord::new(cell, self.host, Status::Failed);
+        record.timings.started_unix_ms = now_unix_ms();
+        let started = std::time::Instant::now();
+        if let Some(Ok(server)) = walk.servers.get_mut(&position)
+            && !server.is_running()
+        {
+            walk.note(format!("llama-server for {} died; starting it again", cell.id));
+            if let Some(Ok(dead)) = walk.servers.remove(&position) {
+                dead.stop(self.options.grace).await;
+            }
+            if let Work::Server(group) = &work[position] {
+                self.start_server(position, group, planned, walk).await;
+            }
+        }
+        let stop = walk.stop.clone();
+        let concurrency = experiment
+            .workloads
+            .iter()
+            .find(|workload| workload.name.value == cell.cell.workload)
+            .map_or(1, |workload| workload.concurrency);
+        if let Some(Ok(Server { slots: Some(slots), .. })) = walk.servers.get(&position)
+            && concurrency > *slots
+        {
+            walk.note(format!(
+                "warning: {} sends {concurrency} requests at once, but llama-server has {slots} slot(s) (`-np`): the \
+                 rest wait in its queue, and their time to first token includes the wait",
+                cell.id
+            ));
+        }
+        match walk.servers.get_mut(&position) {
+            Some(Ok(server)) => {
+                if !self.serve_cell(&walk.client, server, cell, experiment, &mut record, stop).await {
+                    return Ok(None);
+                }
+            }
+            Some(Err(reason)) => record.failure = Some(reason_only(reason.clone())),
+            None => record.failure = Some(reason_only("its llama-server was never started".to_owned())),
+        }
+        record.timings.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let line = finished_line(&cell.id, &record, describe_server_metrics);
+        let status = record.status;
+        self.record(record, &line, walk)?;
+        Ok(Some(status))
+    }
+
+    /// Sends a server cell's workload (its requests, `repeat` times, in order) and fills the
+    /// record with per-request and aggregated metrics. `false` when a stop request ended it.
+    async fn serve_cell(
+        &self,
+        client: &reqwest::Client,
+        server: &mut super::server::Server,
+        cell: &ResolvedCell,
+        experiment: &crate::manifest::Experiment,
+        record: &mut CellRecord,
+        stop: StopSignal,
+    ) -> bool {
+        let Some(workload) = experiment.workloads.iter().find(|workload| workload.name.value == cell.cell.workload)
+        else {
+            return true;
+        };
+        let specs: Result<Vec<super::client::RequestSpec>, String> =
+            workload.requests.iter().map(|request| self.request_spec(request, workload.cold)).collect();
+        let specs = match specs {
+            Ok(specs) => specs,
+            Err(reason) => {
+                record.failure = Some(reason_only(reason));
+                return true;
+            }
+        };
+        // The server's peak while this cell's requests ran: its mark reset now, read after.
+        let mut memory = PeakMemory::new(server.tree());
+        memory.restart();
+        let mut energy = super::energy::EnergyMeter::start();
+        let Some(sent) = super::workload::send(client, server.port, workload, &specs, stop).await else {
+            return false;
+        };
+        memory.sample();
+        let joules = energy.joules();
+        if let Some((index, reason)) = &sent.failure {
+            let mut reason = format!("request {} of {}: {reason}", index + 1, sent.outcomes.len());
+            if server.died_within(Duration::from_millis(500)).await {
+                reason = format!("{reason}; llama-server died: {}", server.output_tail());
+            }
+            record.failure = Some(reason_only(reason));
+        }
+        record.metrics = super::serve_metrics::per_turn(&sent.by_turn());
+        let exchanges: Vec<Exchange> = sent.outcomes.iter().flatten().cloned().collect();
+        record.metrics.extend(super::serve_metrics::aggregate(&exchanges));
+        if workload.concurrency > 1 {
+            record.metrics.extend(super::serve_metrics::under_load(&exchanges, sent.wall));
+        }
+        record.metrics.insert("server_load_ms".to_owned(), MetricValue::single(server.load_ms, "ms"));
+        // Tokens the server worked on: processed prompt and generated (any of the three APIs).
+        let tokens = exchanges
+            .iter()
+            .map(|exchange| exchange.processed_n().unwrap_or(0.0) + exchange.generated_n().unwrap_or(0.0))
+            .sum();
+        add_usage(record, memory.peak(), Some(joules), Some(tokens));
+        record.raw = sent.raw();
+        if record.failure.is_none() {
+            record.status = Status::Ok;
+        }
+        true
+    }
+
+    fn request_spec(
+        &self,
+        request: &crate::manifest::Request,
+        cold: bool,
+    ) -> Result<super::client::RequestSpec, String> {
+        let read = |key: &str| -> Result<Option<String>, String> {
+            match request.files.get(key) {
+                Some(path) => {
+                    let full = self.manifests.input_path(path.at, &path.value);
+                    std::fs::read_to_string(&full)
+                        .map(Some)
+                        .map_err(|error| format!("cannot read `{}`: {error}", full.display()))
+                }
+                None => Ok(None),
+            }
+        };
+        let prompt = match read("prompt-file")? {
+            Some(text) => text,
+            None => request.fields.get("prompt").cloned().unwrap_or_default(),
+        };
+        let system = read("system-file")?.or_else(|| request.fields.get("system").cloned());
+        let fields = request
+            .fields
+            .iter()
+            .filter(|(key, _)| *key != "prompt" && *key != "system")
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        Ok(super::client::RequestSpec { api: request.api, prompt, system, fields, cold, history: Vec::new() })
+    }
+}
