@@ -93,18 +93,8 @@ pub fn gather(
     for (name, path) in located {
         let input = match results.next().expect("one digest per path") {
             Ok((sha256, size)) => {
-                if let Some(locked) = lock.and_then(|lock| lock.models.get(&name))
-                    && locked.sha256 != sha256
-                {
-                    mismatches.push(LockError::ModelMismatch {
-                        model: name.clone(),
-                        path: path.display().to_string(),
-                        locked: locked.sha256.clone(),
-                        locked_size: locked.size,
-                        found: sha256.clone(),
-                        found_size: size,
-                    });
-                }
+                let shown = path.display().to_string();
+                mismatches.extend(lock.and_then(|lock| lock.check_model(&name, &shown, &sha256, size)));
                 let unloadable = cache.gguf_problem(&path).map(|problem| {
                     format!(
                         "model `{name}`: `{}`: {problem}; llama.cpp cannot load it (`bakeoff models` lists the \

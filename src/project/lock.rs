@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::pipeline::{Loaded, Project};
 use crate::Error;
 use crate::inputs::{StatCache, needed};
-use crate::lock::{FORMAT, LockFile, LockedFile, LockedModel, LockedToolbox, PinnedOn};
+use crate::lock::{FORMAT, Found, LockFile, LockedFile, LockedModel, LockedToolbox, PinnedOn};
 use crate::manifest::display_path;
 
 /// What [`Project::update_lock`] did.
@@ -74,30 +74,15 @@ impl Project {
                 warnings.push(format!("toolbox `{name}` is not pinned from this machine: {problem}"));
             }
         }
+        let here = PinnedOn { id: host.id.clone(), name: host.label() };
         for (name, toolbox) in &manifests.toolboxes {
-            let pinned = old.toolboxes.get(name);
+            let found = inspected
+                .iter()
+                .find(|(inspected, _)| inspected == name)
+                .map(|(_, state)| Found { digest: state.digest.as_deref(), llama_cpp: state.llama_cpp.as_deref() });
             let image = toolbox.image.as_ref().map(|image| image.value.clone());
-            // What was pinned stays pinned while the image reference is the same and this machine
-            // cannot inspect the toolbox; what inspection finds here replaces it.
-            let same_image = pinned.is_some_and(|pinned| pinned.image == image);
-            let found = inspected.iter().find(|(inspected, _)| inspected == name).map(|(_, state)| state.clone());
-            let kept = pinned.filter(|_| same_image);
-            let inspected_here =
-                found.as_ref().is_some_and(|found| found.digest.is_some() || found.llama_cpp.is_some());
-            let mut locked = LockedToolbox {
-                runner: toolbox.runner.name().to_owned(),
-                image,
-                digest: found.as_ref().and_then(|found| found.digest.clone()).or_else(|| kept?.digest.clone()),
-                llama_cpp: found.and_then(|found| found.llama_cpp).or_else(|| kept?.llama_cpp.clone()),
-                pinned_on: kept.and_then(|kept| kept.pinned_on.clone()),
-            };
-            // The pin moves to this host when its inspection changed a value or nobody's pin is known.
-            let unchanged =
-                pinned.is_some_and(|pinned| pinned.digest == locked.digest && pinned.llama_cpp == locked.llama_cpp);
-            if inspected_here && !(unchanged && locked.pinned_on.is_some()) {
-                locked.pinned_on = Some(PinnedOn { id: host.id.clone(), name: host.label() });
-            }
-            new.toolboxes.insert(name.clone(), locked);
+            let pin = LockedToolbox::repinned(old.toolboxes.get(name), toolbox.runner.name(), image, found, &here);
+            new.toolboxes.insert(name.clone(), pin);
         }
         let changes = new.changes_since(&old);
         if changes.is_empty() && self.lock_path.exists() {

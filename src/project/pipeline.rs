@@ -8,7 +8,7 @@ use crate::Error;
 use crate::fingerprint::{ResolvedCell, ToolboxState, resolve_cell};
 use crate::host::HostFacts;
 use crate::inputs::{ModelRoots, StatCache, gather, needed};
-use crate::lock::{LockDrift, LockError, LockFile};
+use crate::lock::{Found, LockDrift, LockFile};
 use crate::manifest::{self, Experiment, Manifests, Toolbox};
 use crate::matrix::{Cell, expand};
 use crate::parallel;
@@ -205,38 +205,13 @@ impl Project {
         let mut mismatches = Vec::new();
         let mut drift: Vec<LockDrift> = Vec::new();
         for (name, found) in inspected {
-            let pinned_on = lock
-                .as_ref()
-                .and_then(|lock| lock.toolboxes.get(&name))
-                .and_then(|locked| locked.pinned_on.clone())
-                .filter(|pinned_on| pinned_on.id != host.id);
-            let pinned = digests.toolboxes.entry(name.clone()).or_default();
-            for (what, locked, found) in [
-                ("image digest", &pinned.digest, &found.digest),
-                ("llama.cpp build", &pinned.llama_cpp, &found.llama_cpp),
-            ] {
-                if let (Some(locked), Some(found)) = (locked, found)
-                    && locked != found
-                {
-                    // Another host's pin: this machine's build is what it measures with.
-                    if let Some(pinned_on) = &pinned_on {
-                        drift.push(LockDrift {
-                            toolbox: name.clone(),
-                            what: what.to_owned(),
-                            locked: locked.clone(),
-                            found: found.clone(),
-                            pinned_on: pinned_on.name.clone(),
-                        });
-                        continue;
-                    }
-                    mismatches.push(LockError::ToolboxMismatch {
-                        toolbox: name.clone(),
-                        what: what.to_owned(),
-                        locked: locked.clone(),
-                        found: found.clone(),
-                    });
-                }
+            if let Some(lock) = &lock {
+                let seen = Found { digest: found.digest.as_deref(), llama_cpp: found.llama_cpp.as_deref() };
+                let check = lock.check_toolbox(&name, seen, &host.id);
+                mismatches.extend(check.mismatches);
+                drift.extend(check.drift);
             }
+            let pinned = digests.toolboxes.entry(name).or_default();
             *pinned = ToolboxState {
                 digest: found.digest.or(pinned.digest.take()),
                 llama_cpp: found.llama_cpp.or(pinned.llama_cpp.take()),
