@@ -6,9 +6,10 @@ use std::fmt::Write;
 use super::ToolboxCommand;
 use super::{out, outln};
 use crate::Error;
+use crate::digest::short_id;
 use crate::manifest::{Runner, Toolbox};
 use crate::project::{Project, named};
-use crate::toolbox::{Inspection, Realised, short_id};
+use crate::toolbox::{Inspection, Realised};
 
 pub(super) fn run(project: &Project, command: ToolboxCommand) -> Result<(), Error> {
     let loaded = project.load(&[])?;

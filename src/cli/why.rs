@@ -58,7 +58,7 @@ fn print_cell(planned: &PlannedCell, nearest: Option<(&CellRecord, &Vec<FieldCha
                 text,
                 "nearest earlier result: {} ({}, {})",
                 record.cell,
-                crate::units::prefix(&record.hash, 12),
+                crate::digest::short(&record.hash),
                 record.status.name()
             );
             if changes.is_empty() {
@@ -100,12 +100,8 @@ fn print_earlier(record: &CellRecord, changes: Option<(&ResolvedCell, &Vec<Field
     text.push_str("\n\n");
     match changes {
         Some((cell, changes)) => {
-            let _ = writeln!(
-                text,
-                "the current cell {} ({}) differs from it:",
-                cell.id,
-                crate::units::prefix(&cell.hash, 12)
-            );
+            let _ =
+                writeln!(text, "the current cell {} ({}) differs from it:", cell.id, crate::digest::short(&cell.hash));
             for change in changes {
                 let _ = writeln!(text, "  {}", crate::plan::describe_change(change));
             }

@@ -86,7 +86,7 @@ impl HostFacts {
     /// How reports name this host: its name, or `host-` and the start of its identity.
     pub fn label(&self) -> String {
         if self.name.is_empty() {
-            format!("host-{}", crate::units::prefix(&self.identity(), 8))
+            format!("host-{}", crate::digest::listed(&self.identity()))
         } else {
             self.name.clone()
         }

@@ -58,7 +58,7 @@ impl LockFile {
                     pinned_on: pinned_on.name.clone(),
                 }),
                 None => {
-                    check.mismatches.push(LockError::ToolboxMismatch { toolbox: name.to_owned(), what, locked, found })
+                    check.mismatches.push(LockError::ToolboxMismatch { toolbox: name.to_owned(), what, locked, found });
                 }
             }
         }

@@ -10,10 +10,6 @@ use crate::fingerprint::{ARGV_FIELD, FieldChange};
 
 const SHOWN_CHANGES: usize = 4;
 
-/// How many hex digits of a cell hash `plan` shows: enough to tell cells apart, and what `bakeoff
-/// why` takes.
-pub(crate) const HASH_SHOWN: usize = 8;
-
 /// How toolboxes here differ from bakeoff.lock's pins from other hosts, one line each; then one
 /// line per cell, then the summary line.
 pub(crate) fn render_text(cells: &[PlannedCell]) -> String {
@@ -31,7 +27,7 @@ pub(crate) fn render_text(cells: &[PlannedCell]) -> String {
             text,
             "{:<13} {}  {}",
             status_word(&planned.decision),
-            crate::units::prefix(&planned.cell.hash, HASH_SHOWN),
+            crate::digest::listed(&planned.cell.hash),
             planned.cell.id
         );
         match &planned.decision {
@@ -107,14 +103,14 @@ fn or_none(value: &str) -> &str {
     if value.is_empty() { "(no value)" } else { value }
 }
 
-/// Long hashes are shown by their first 12 hex digits.
+/// Long hashes are shown short (`digest::short`), with an ellipsis.
 fn shorten(value: &str) -> String {
     match value.strip_prefix("sha256:") {
         Some(hash) if hash.len() > 12 && hash.chars().all(|c| c.is_ascii_hexdigit()) => {
-            format!("sha256:{}…", &hash[..12])
+            format!("{}…", crate::digest::short_id(hash))
         }
         _ if value.len() == 64 && value.chars().all(|c| c.is_ascii_hexdigit()) => {
-            format!("{}…", &value[..12])
+            format!("{}…", crate::digest::short(value))
         }
         _ => value.to_owned(),
     }

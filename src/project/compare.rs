@@ -138,7 +138,7 @@ fn find_host(known: &[(String, String, String)], wanted: &str) -> Result<String,
     let listed = || {
         let hosts: Vec<String> = known
             .iter()
-            .map(|(identity, label, _)| format!("{label} (id {})", crate::units::prefix(identity, 8)))
+            .map(|(identity, label, _)| format!("{label} (id {})", crate::digest::listed(identity)))
             .collect();
         if hosts.is_empty() {
             "no host has results yet".to_owned()

@@ -76,7 +76,7 @@ fn earlier(query: &str, cells: &[ResolvedCell], records: Vec<CellRecord>) -> Res
 
 fn ambiguous<'a>(query: &str, count: usize, named: impl Iterator<Item = (&'a str, &'a str)>, lead: &str) -> Error {
     let candidates: Vec<String> =
-        named.take(LISTED).map(|(id, hash)| format!("{id} ({})", crate::units::prefix(hash, 12))).collect();
+        named.take(LISTED).map(|(id, hash)| format!("{id} ({})", crate::digest::short(hash))).collect();
     let more = if count > LISTED { format!(" and {} more", count - LISTED) } else { String::new() };
     Error::AmbiguousCell { query: query.to_owned(), count, help: format!("{lead} {}{more}", candidates.join(", ")) }
 }

@@ -146,7 +146,7 @@ impl Hosts {
             .map(|(identity, record)| {
                 let label = record.host.label();
                 let label =
-                    if named[&label] > 1 { format!("{label} ({})", crate::units::prefix(&identity, 8)) } else { label };
+                    if named[&label] > 1 { format!("{label} ({})", crate::digest::listed(&identity)) } else { label };
                 (identity, label)
             })
             .collect();

@@ -21,7 +21,7 @@ impl LocalExecutor<'_> {
         let attempts = u64::from(experiment.attempts());
         let mut record = CellRecord::new(cell, self.host, Status::Failed);
         record.timings.started_unix_ms = now_unix_ms();
-        let launch = match launch(toolbox, &cell.argv, &self.context, crate::units::prefix(&cell.hash, 12)) {
+        let launch = match launch(toolbox, &cell.argv, &self.context, crate::digest::short(&cell.hash)) {
             Ok(launch) => launch,
             Err(error) => {
                 record.failure = Some(reason_only(error.reason()));

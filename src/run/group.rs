@@ -39,7 +39,7 @@ impl LocalExecutor<'_> {
             })
             .sum();
         let Ok(launched) =
-            launch(toolbox, &group.argv, &self.context, &format!("group-{}", crate::units::prefix(&first.hash, 12)))
+            launch(toolbox, &group.argv, &self.context, &format!("group-{}", crate::digest::short(&first.hash)))
         else {
             // Each cell alone will say why it cannot be launched.
             return Ok(());

@@ -37,7 +37,7 @@ impl LocalExecutor<'_> {
             .max()
             .unwrap_or(600);
         let log = self.store.server_log_path(&first.hash);
-        let name = format!("server-{}", crate::units::prefix(&first.hash, 12));
+        let name = format!("server-{}", crate::digest::short(&first.hash));
         let outcome = match launch(toolbox, &group.argv, &self.context, &name) {
             Ok(launched) => {
                 super::server::start(

@@ -93,12 +93,6 @@ impl Inspection {
     }
 }
 
-/// `sha256:0123456789ab` (the first 12 hex digits), as people compare image ids.
-pub(crate) fn short_id(id: &str) -> String {
-    let hex = id.strip_prefix("sha256:").unwrap_or(id);
-    format!("sha256:{}", hex.get(..12).unwrap_or(hex))
-}
-
 /// Inspects `toolbox`; every failure is a `problem` with its reason, never a silent gap.
 pub(crate) async fn inspect(toolbox: &Toolbox, depth: Depth) -> Inspection {
     let name = toolbox.name.value.clone();
@@ -156,7 +150,7 @@ async fn inspect_container(toolbox: &Toolbox, inspection: &mut Inspection) -> Re
     if inspection.running.is_none() {
         return Err(format!(
             "the image container `{name}` was created from ({}) is gone from podman's storage",
-            short_id(&container.image_id)
+            crate::digest::short_id(&container.image_id)
         ));
     }
     if let (Some(image), Some(tag)) = (&inspection.image, &inspection.tag)
@@ -165,8 +159,8 @@ async fn inspect_container(toolbox: &Toolbox, inspection: &mut Inspection) -> Re
         inspection.note = Some(format!(
             "container `{name}` runs image {} but `{image}` now points at {}: its cells keep measuring the \
              container's image until `bakeoff toolbox refresh {name}` recreates it",
-            short_id(&container.image_id),
-            short_id(&tag.id)
+            crate::digest::short_id(&container.image_id),
+            crate::digest::short_id(&tag.id)
         ));
     }
     inspection.container = Some(ContainerView {
@@ -340,11 +334,5 @@ mod tests {
         let text = "version: 0.6.0-dev (build 0, commit unknown)\nbuilt with GNU 12.2.0 for Linux x86_64\n";
         assert_eq!(super::parse_version(text).as_deref(), Some("0.6.0-dev (build 0, commit unknown)"));
         assert_eq!(super::parse_version("usage: llama-bench"), None);
-    }
-
-    #[test]
-    fn image_ids_are_shortened_like_podman_does() {
-        assert_eq!(super::short_id("sha256:0123456789abcdef0123"), "sha256:0123456789ab");
-        assert_eq!(super::short_id("abc"), "sha256:abc");
     }
 }

@@ -6,5 +6,5 @@ mod inspect;
 mod podman;
 mod realise;
 
-pub(crate) use inspect::{Depth, Inspection, inspect_all, short_id, toolbox_states};
+pub(crate) use inspect::{Depth, Inspection, inspect_all, toolbox_states};
 pub(crate) use realise::{Realised, create, refresh};

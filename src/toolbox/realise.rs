@@ -5,8 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::inspect::{Depth, Inspection, inspect, short_id};
+use super::inspect::{Depth, Inspection, inspect};
 use super::podman;
+use crate::digest::short_id;
 use crate::manifest::{Runner, Toolbox};
 use crate::run::{Exit, capture};
 use crate::run::{Launch, container_tool, device_args};
