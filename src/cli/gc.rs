@@ -3,17 +3,14 @@
 //! report shows is ever removed; an experiment whose inputs cannot all be hashed here keeps
 //! every record. Which files go is the store's decision (`store::gc`); this prints and removes.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::GcArgs;
 use super::outln;
 use crate::Error;
-use crate::host::HostFacts;
 use crate::project::Project;
 use crate::project::shown;
 use crate::run::acquire;
-use crate::store::Referenced;
 use crate::units::format_bytes;
 
 pub(super) fn run(project: &Project, args: &GcArgs) -> Result<(), Error> {
@@ -21,25 +18,7 @@ pub(super) fn run(project: &Project, args: &GcArgs) -> Result<(), Error> {
     // A run writes records and logs; gc waits for it, so an orphan log is never a cell in flight.
     let _lock =
         acquire(store).map_err(|source| Error::Io { what: format!("cannot lock `{}`", store.display()), source })?;
-    // Every manifest of the checkout: an experiment left out of the command line still refers
-    // to its records. A manifest with an error stops gc before it removes anything.
-    let loaded = project.load(&[])?;
-    let cells = project.resolve_uninspected(&loaded, &HostFacts::default())?;
-    let mut referenced = Referenced {
-        keys: loaded.selected.iter().map(|experiment| (experiment.clone(), std::collections::HashSet::new())).collect(),
-        unsure: BTreeMap::new(),
-    };
-    for cell in &cells {
-        let experiment = cell.cell.experiment.clone();
-        referenced.keys.entry(experiment.clone()).or_default().insert(cell.fingerprint.portable_key());
-        if let Some(input) = cell.unhashed.first() {
-            referenced.unsure.entry(experiment).or_insert_with(|| {
-                format!(
-                    "input `{input}` cannot be hashed here (a model neither found nor pinned in bakeoff.lock, or an unreadable file)"
-                )
-            });
-        }
-    }
+    let referenced = project.referenced()?;
     for (experiment, why) in &referenced.unsure {
         eprintln!("keeping every record of `{experiment}`: {why}, so which results it still refers to is unknown");
     }

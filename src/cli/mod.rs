@@ -201,12 +201,6 @@ pub struct ReproduceArgs {
     /// Only cells whose axis matches (`axis=value`, globs allowed; repeatable).
     #[arg(long, value_name = "AXIS=VALUE")]
     pub only: Vec<String>,
-    /// Plain progress lines instead of progress bars.
-    #[arg(long)]
-    pub no_progress: bool,
-    /// Seconds between SIGTERM and SIGKILL when a cell times out or is interrupted.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
-    pub grace: u64,
     /// Print the comparison as JSON.
     #[arg(long)]
     pub json: bool,
@@ -214,8 +208,15 @@ pub struct ReproduceArgs {
     pub executor: ExecutorArgs,
 }
 
+/// How cells run: where, how progress shows, how long a stopped cell is given.
 #[derive(Debug, Clone, Args)]
 pub struct ExecutorArgs {
+    /// Plain progress lines instead of progress bars.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Seconds between SIGTERM and SIGKILL when a cell times out or is interrupted.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub grace: u64,
     /// Where cells run: `local` (this machine, one at a time) or `slurm` (one exclusive batch
     /// job per cell, load group or server group, on the nodes whose features the toolbox needs).
     #[arg(long, value_enum, default_value_t = ExecutorKind::Local)]
@@ -274,12 +275,6 @@ pub struct RunArgs {
     pub targets: TargetArgs,
     #[command(flatten)]
     pub selection: SelectionArgs,
-    /// Plain progress lines instead of progress bars.
-    #[arg(long)]
-    pub no_progress: bool,
-    /// Seconds between SIGTERM and SIGKILL when a cell times out or is interrupted.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
-    pub grace: u64,
     /// Run every bench cell in a llama-bench process of its own (a model load per cell),
     /// instead of one process for cells that differ only in per-test parameters.
     #[arg(long)]

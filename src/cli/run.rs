@@ -44,8 +44,8 @@ pub(super) fn run_then(project: &Project, args: &RunArgs, summary_on_stdout: boo
     let request = RunRequest {
         targets: args.targets.targets.clone(),
         selection,
-        grace: Duration::from_secs(args.grace),
-        progress_bars: !args.no_progress,
+        grace: Duration::from_secs(args.executor.grace),
+        progress_bars: !args.executor.no_progress,
         load_groups: !args.no_load_groups,
         executor,
         job,

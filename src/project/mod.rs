@@ -3,6 +3,7 @@
 //! against the store; run what is to run; write the reports.
 
 mod compare;
+mod gc;
 mod init;
 mod lock;
 mod merge;

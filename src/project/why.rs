@@ -1,11 +1,15 @@
 //! `why`: which cell or earlier result a query names (a cell id, or a prefix of a hash of at
 //! least 4 hex digits), and how it differs from its nearest counterpart.
 
+use std::fmt::Write;
+
+use serde_json::json;
+
 use super::pipeline::{Loaded, Project};
 use crate::Error;
 use crate::fingerprint::{FieldChange, ResolvedCell, diff};
 use crate::host::HostFacts;
-use crate::plan::{History, PlannedCell, Selection};
+use crate::plan::{Decision, History, PlannedCell, Selection, describe_change, status_word};
 use crate::store::CellRecord;
 
 /// What a `why` query found.
@@ -17,6 +21,129 @@ pub enum Why {
     /// A result in the store that no current cell has, with the current cell of its id (or the
     /// nearest one) and what differs.
     Earlier { record: Box<CellRecord>, current: Option<Box<(ResolvedCell, Vec<FieldChange>)>> },
+}
+
+impl Why {
+    /// What `bakeoff why` prints: the cell or result, its fingerprint, and the fields in which
+    /// its counterpart differs; as JSON with `json`.
+    pub fn render(&self, json: bool) -> String {
+        match self {
+            Self::Cell { planned, nearest } => {
+                let cell = &planned.cell;
+                let mut status = status_word(&planned.decision).to_owned();
+                if let Decision::Blocked { reasons } = &planned.decision {
+                    let _ = write!(status, ": {}", reasons.join("; "));
+                }
+                let nearest = nearest.as_deref();
+                let shown = Shown {
+                    head: vec![("cell", cell.id.clone()), ("hash", cell.hash.clone()), ("status", status)],
+                    fingerprint: serde_json::to_value(&cell.fingerprint),
+                    counterpart: nearest.map(|(record, changes)| {
+                        let heading = format!(
+                            "nearest earlier result: {} ({}, {})",
+                            record.cell,
+                            crate::digest::short(&record.hash),
+                            record.status.name()
+                        );
+                        (heading, changes.as_slice())
+                    }),
+                    alone: "no earlier result of this experiment and workload",
+                };
+                if json {
+                    let nearest = nearest.map(
+                        |(record, changes)| json!({ "cell": record.cell, "hash": record.hash, "changes": changes }),
+                    );
+                    let value = json!({
+                        "cell": cell.id,
+                        "hash": cell.hash,
+                        "decision": planned.decision,
+                        "fingerprint": shown.fingerprint.as_ref().ok(),
+                        "nearest": nearest,
+                    });
+                    return pretty(&value);
+                }
+                shown.text()
+            }
+            Self::Earlier { record, current } => {
+                let current = current.as_deref();
+                let shown = Shown {
+                    head: vec![
+                        (
+                            "result",
+                            format!("{} (in the store; no cell of the manifests has this hash now)", record.hash),
+                        ),
+                        ("cell", record.cell.clone()),
+                        ("status", record.status.name().to_owned()),
+                    ],
+                    fingerprint: serde_json::to_value(&record.fingerprint),
+                    counterpart: current.map(|(cell, changes)| {
+                        let heading = format!(
+                            "the current cell {} ({}) differs from it:",
+                            cell.id,
+                            crate::digest::short(&cell.hash)
+                        );
+                        (heading, changes.as_slice())
+                    }),
+                    alone: "no current cell of this experiment and workload",
+                };
+                if json {
+                    let current = current
+                        .map(|(cell, changes)| json!({ "cell": cell.id, "hash": cell.hash, "changes": changes }));
+                    let value = json!({
+                        "result": record.hash,
+                        "cell": record.cell,
+                        "status": record.status.name(),
+                        "fingerprint": shown.fingerprint.as_ref().ok(),
+                        "current": current,
+                    });
+                    return pretty(&value);
+                }
+                shown.text()
+            }
+        }
+    }
+}
+
+/// The text of a `why` answer: `label    value` lines, the fingerprint, and the counterpart's
+/// heading with its changes (or what stands alone).
+struct Shown<'a> {
+    head: Vec<(&'static str, String)>,
+    fingerprint: serde_json::Result<serde_json::Value>,
+    counterpart: Option<(String, &'a [FieldChange])>,
+    alone: &'static str,
+}
+
+impl Shown<'_> {
+    fn text(&self) -> String {
+        let mut text = String::new();
+        for (label, value) in &self.head {
+            let _ = writeln!(text, "{label:<8} {value}");
+        }
+        text.push_str("\nfingerprint\n");
+        if let Ok(fingerprint) = &self.fingerprint {
+            text.push_str(&pretty(fingerprint));
+        }
+        text.push_str("\n\n");
+        match &self.counterpart {
+            Some((heading, changes)) => {
+                let _ = writeln!(text, "{heading}");
+                if changes.is_empty() {
+                    text.push_str("  no fingerprint field differs\n");
+                }
+                for change in *changes {
+                    let _ = writeln!(text, "  {}", describe_change(change));
+                }
+            }
+            None => {
+                let _ = writeln!(text, "{}", self.alone);
+            }
+        }
+        text
+    }
+}
+
+fn pretty(value: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(value).expect("JSON values always serialise")
 }
 
 /// How many candidates an ambiguous query lists.

