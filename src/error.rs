@@ -173,3 +173,9 @@ impl Error {
         }
     }
 }
+
+impl From<crate::run::SlurmError> for Error {
+    fn from(error: crate::run::SlurmError) -> Self {
+        Self::Slurm { reason: error.to_string() }
+    }
+}

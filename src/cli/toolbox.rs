@@ -9,7 +9,7 @@ use crate::Error;
 use crate::digest::short_id;
 use crate::manifest::{Runner, Toolbox};
 use crate::project::{Project, named};
-use crate::toolbox::{Inspection, Realised};
+use crate::toolbox::{Inspection, Realised, ToolboxError};
 
 pub(super) fn run(project: &Project, command: ToolboxCommand) -> Result<(), Error> {
     let loaded = project.load(&[])?;
@@ -118,7 +118,7 @@ fn digest_suffix(digest: Option<&str>) -> String {
     digest.map(|digest| format!(" (digest {})", short_id(digest))).unwrap_or_default()
 }
 
-type Realising<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Realised, String>> + 'a>>;
+type Realising<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Realised, ToolboxError>> + 'a>>;
 
 /// Creates or refreshes each toolbox in turn (they share podman's storage), printing what it
 /// did; every failure is reported and the others still go ahead.

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use super::dispatch::Event;
+use super::error::RunError;
 use super::launch::launch;
 use super::outcome::{describe_metrics, fill_outcome, finished_line, now_unix_ms, reason_only};
 use super::supervisor::{Exit, supervise};
@@ -35,15 +36,18 @@ impl LocalExecutor<'_> {
             let _ = walk.events.send(Event::Started { what: cell.id.clone(), phase });
             let log = self.store.log_path(&cell.hash);
             let stop = walk.stop.clone();
-            let result = match supervise(&launch, Some(&log), timeout, self.options.grace, stop, Some(&walk.tracker))
-                .await
-            {
-                Ok(result) => result,
-                Err(error) => {
-                    record.failure = Some(reason_only(format!("cannot start `{}`: {error}", launch.program.display())));
-                    break;
-                }
-            };
+            let result =
+                match supervise(&launch, Some(&log), timeout, self.options.grace, stop, Some(&walk.tracker)).await {
+                    Ok(result) => result,
+                    Err(error) => {
+                        let error = RunError::CannotStart {
+                            program: launch.program.display().to_string(),
+                            reason: error.to_string(),
+                        };
+                        record.failure = Some(reason_only(error.to_string()));
+                        break;
+                    }
+                };
             if result.exit == Exit::Interrupted {
                 return Ok(None);
             }

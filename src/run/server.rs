@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use std::sync::Arc;
 
 use super::command::Launch;
+use super::error::RunError;
 use super::supervisor::{Spawned, spawn};
 use super::tracker::Tracker;
 
@@ -32,18 +33,19 @@ pub(super) async fn start(
     ready_timeout: Duration,
     client: &reqwest::Client,
     tracker: Option<&Arc<Tracker>>,
-) -> Result<Server, String> {
-    let port = free_port().map_err(|error| format!("no free loopback port: {error}"))?;
+) -> Result<Server, RunError> {
+    let port = free_port().map_err(|error| RunError::NoPort { reason: error.to_string() })?;
     let mut launch = launch.clone();
     launch.args.extend(["--host".to_owned(), "127.0.0.1".to_owned(), "--port".to_owned(), port.to_string()]);
     let started = Instant::now();
-    let spawned = spawn(&launch, Some(log), tracker)
-        .map_err(|error| format!("cannot start `{}`: {error}", launch.program.display()))?;
+    let spawned = spawn(&launch, Some(log), tracker).map_err(|error| RunError::CannotStart {
+        program: launch.program.display().to_string(),
+        reason: error.to_string(),
+    })?;
     let mut server = Server { spawned, port, load_ms: 0.0, slots: None };
     loop {
         if let Ok(Some(status)) = server.spawned.child.try_wait() {
-            let tail = server.output_tail();
-            return Err(format!("llama-server exited ({status}) before it was ready: {tail}"));
+            return Err(RunError::ServerExited { status: status.to_string(), tail: server.output_tail() });
         }
         let health = client.get(format!("http://127.0.0.1:{port}/health")).send().await;
         if health.is_ok_and(|response| response.status().is_success()) {
@@ -54,7 +56,7 @@ pub(super) async fn start(
         if started.elapsed() > ready_timeout {
             let tail = server.output_tail();
             server.stop(Duration::from_secs(5)).await;
-            return Err(format!("llama-server was not ready after {} s: {tail}", ready_timeout.as_secs()));
+            return Err(RunError::ServerNotReady { seconds: ready_timeout.as_secs(), tail });
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::client::Exchange;
 use super::dispatch::Event;
+use super::error::RunError;
 use super::launch::launch;
 use super::memory::PeakMemory;
 use super::outcome::{add_usage, describe_server_metrics, finished_line, now_unix_ms, reason_only};
@@ -49,7 +50,7 @@ impl LocalExecutor<'_> {
                 )
                 .await
             }
-            Err(error) => Err(error.reason()),
+            Err(error) => Err(error.into()),
         };
         if let Ok(ready) = &outcome {
             walk.note(format!("llama-server ready on port {} after {:.0} ms", ready.port, ready.load_ms));
@@ -106,8 +107,8 @@ impl LocalExecutor<'_> {
                     return Ok(None);
                 }
             }
-            Some(Err(reason)) => record.failure = Some(reason_only(reason.clone())),
-            None => record.failure = Some(reason_only("its llama-server was never started".to_owned())),
+            Some(Err(error)) => record.failure = Some(reason_only(error.to_string())),
+            None => record.failure = Some(reason_only(RunError::ServerNeverStarted.to_string())),
         }
         record.timings.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let line = finished_line(&cell.id, &record, describe_server_metrics);
@@ -131,12 +132,12 @@ impl LocalExecutor<'_> {
         else {
             return true;
         };
-        let specs: Result<Vec<super::client::RequestSpec>, String> =
+        let specs: Result<Vec<super::client::RequestSpec>, RunError> =
             workload.requests.iter().map(|request| self.request_spec(request, workload.cold)).collect();
         let specs = match specs {
             Ok(specs) => specs,
             Err(reason) => {
-                record.failure = Some(reason_only(reason));
+                record.failure = Some(reason_only(reason.to_string()));
                 return true;
             }
         };
@@ -180,14 +181,15 @@ impl LocalExecutor<'_> {
         &self,
         request: &crate::manifest::Request,
         cold: bool,
-    ) -> Result<super::client::RequestSpec, String> {
-        let read = |key: &str| -> Result<Option<String>, String> {
+    ) -> Result<super::client::RequestSpec, RunError> {
+        let read = |key: &str| -> Result<Option<String>, RunError> {
             match request.files.get(key) {
                 Some(path) => {
                     let full = self.manifests.input_path(path.at, &path.value);
-                    std::fs::read_to_string(&full)
-                        .map(Some)
-                        .map_err(|error| format!("cannot read `{}`: {error}", full.display()))
+                    std::fs::read_to_string(&full).map(Some).map_err(|error| RunError::CannotRead {
+                        path: full.display().to_string(),
+                        reason: error.to_string(),
+                    })
                 }
                 None => Ok(None),
             }

@@ -11,6 +11,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::dispatch::{Event, Observer};
 use super::drive::drive;
+use super::error::RunError;
 use super::executor::{Executor, RunOptions, RunSummary};
 use super::launch::LaunchContext;
 use super::leftovers::stop_leftovers;
@@ -42,7 +43,7 @@ pub(super) struct Walk {
     pub(super) summary: RunSummary,
     pub(super) client: reqwest::Client,
     /// Per server group (its index in the work), the running server or why it did not start.
-    pub(super) servers: HashMap<usize, Result<Server, String>>,
+    pub(super) servers: HashMap<usize, Result<Server, RunError>>,
     /// The server group of each server cell.
     pub(super) server_of: HashMap<usize, usize>,
     /// Cells this pass recorded already (a load group records several in one step).

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::error::ToolboxError;
 use super::podman::{self, Image};
 use crate::fingerprint::ToolboxState;
 use crate::manifest::{Runner, Toolbox};
@@ -106,24 +107,24 @@ pub(crate) async fn inspect(toolbox: &Toolbox, depth: Depth) -> Inspection {
     if toolbox.runner != Runner::Host
         && let Err(problem) = inspect_container(toolbox, &mut inspection).await
     {
-        inspection.problem = Some(problem);
+        inspection.problem = Some(problem.to_string());
         return inspection;
     }
     if depth == Depth::Full {
         match llama_cpp_build(toolbox, &mut inspection).await {
             Ok(build) => inspection.llama_cpp = build,
-            Err(problem) => inspection.problem = Some(problem),
+            Err(problem) => inspection.problem = Some(problem.to_string()),
         }
     }
     inspection
 }
 
 /// The tag, the container and the image that runs, for the container runners.
-async fn inspect_container(toolbox: &Toolbox, inspection: &mut Inspection) -> Result<(), String> {
+async fn inspect_container(toolbox: &Toolbox, inspection: &mut Inspection) -> Result<(), ToolboxError> {
     let name = toolbox.name.value.as_str();
     let tool = toolbox.runner.name();
     if let Err(LaunchError::ProgramNotFound { help, .. }) = container_tool(tool, name) {
-        return Err(format!("`{tool}` is not installed: {help}"));
+        return Err(ToolboxError::NotInstalled { tool: tool.to_owned(), help });
     }
     let podman = podman_path()?;
     if let Some(image) = &inspection.image {
@@ -132,26 +133,20 @@ async fn inspect_container(toolbox: &Toolbox, inspection: &mut Inspection) -> Re
     if toolbox.runner == Runner::Podman {
         let image = inspection.image.clone().unwrap_or_default();
         let Some(tag) = inspection.tag.clone() else {
-            return Err(format!(
-                "image `{image}` is not in podman's storage here: `bakeoff toolbox create {name}` pulls it, or build it \
-                 under that name"
-            ));
+            let help = format!("`bakeoff toolbox create {name}` pulls it, or build it under that name");
+            return Err(ToolboxError::NoImage { image, help });
         };
         inspection.running = Some(tag);
         return Ok(());
     }
     let Some(container) = podman::container(&podman, name).await? else {
         let from = inspection.image.as_ref().map(|image| format!(" from `{image}`")).unwrap_or_default();
-        return Err(format!(
-            "{tool} container `{name}` does not exist: `bakeoff toolbox create {name}` creates it{from}"
-        ));
+        return Err(ToolboxError::NoContainer { runner: tool.to_owned(), name: name.to_owned(), from });
     };
     inspection.running = podman::image(&podman, &container.image_id).await?.map(ImageView::from);
     if inspection.running.is_none() {
-        return Err(format!(
-            "the image container `{name}` was created from ({}) is gone from podman's storage",
-            crate::digest::short_id(&container.image_id)
-        ));
+        let image = crate::digest::short_id(&container.image_id);
+        return Err(ToolboxError::ImageGone { name: name.to_owned(), image });
     }
     if let (Some(image), Some(tag)) = (&inspection.image, &inspection.tag)
         && tag.id != container.image_id
@@ -172,11 +167,12 @@ async fn inspect_container(toolbox: &Toolbox, inspection: &mut Inspection) -> Re
     Ok(())
 }
 
-fn podman_path() -> Result<PathBuf, String> {
-    which::which("podman").map_err(|_| {
-        "`podman` is not installed: bakeoff asks podman which image a container runs; install podman (Fedora: \
-         `dnf install podman`, Debian: `apt install podman`)"
-            .to_owned()
+fn podman_path() -> Result<PathBuf, ToolboxError> {
+    which::which("podman").map_err(|_| ToolboxError::NotInstalled {
+        tool: "podman".to_owned(),
+        help: "bakeoff asks podman which image a container runs; install podman (Fedora: `dnf install podman`, \
+               Debian: `apt install podman`)"
+            .to_owned(),
     })
 }
 
@@ -195,7 +191,7 @@ enum Build {
 /// --version` when only the server is there): the build, or the programs that are missing. A
 /// runner that fails (podman's own error, a container that does not start) is a problem with
 /// the runner's own words, never read as "no llama.cpp here".
-async fn llama_cpp_build(toolbox: &Toolbox, inspection: &mut Inspection) -> Result<Option<String>, String> {
+async fn llama_cpp_build(toolbox: &Toolbox, inspection: &mut Inspection) -> Result<Option<String>, ToolboxError> {
     let name = toolbox.name.value.as_str();
     let mut context = LaunchContext::default();
     if let Some(image) = inspection.state().image_id {
@@ -243,17 +239,18 @@ async fn program_build(
     program: &str,
     context: &LaunchContext,
     label: &str,
-) -> Result<Build, String> {
+) -> Result<Build, ToolboxError> {
     let name = toolbox.name.value.as_str();
     let argv = [program.to_owned(), "--version".to_owned()];
     let launched = match launch(toolbox, &argv, context, label) {
         Ok(launched) => launched,
         Err(error @ LaunchError::ProgramNotFound { .. }) => return Ok(Build::Missing(error.reason())),
-        Err(error) => return Err(error.reason()),
+        Err(error) => return Err(error.into()),
     };
     let command = launched.display();
-    let result =
-        capture(&launched, VERSION_TIMEOUT).await.map_err(|error| format!("cannot run `{command}`: {error}"))?;
+    let result = capture(&launched, VERSION_TIMEOUT)
+        .await
+        .map_err(|error| ToolboxError::CannotRun { command: command.clone(), reason: error.to_string() })?;
     let output = String::from_utf8_lossy(&result.combined).into_owned();
     if let Some(version) = parse_version(&output) {
         return Ok(Build::Found(version));
@@ -267,16 +264,15 @@ async fn program_build(
             podman::error_line(&output)
         ))),
         Exit::Code(code @ (RUNNER_FAILED | CANNOT_INVOKE)) if toolbox.runner != Runner::Host => {
-            let error = podman::error_line(&output);
-            let help = runner_help(&error).map(|help| format!("; {help}")).unwrap_or_default();
-            Err(format!("{runner} failed to run `{command}` (exit code {code}): {error}{help}"))
+            let line = podman::error_line(&output);
+            let help = runner_help(&line).map(str::to_owned);
+            Err(ToolboxError::RunnerFailed { runner: runner.to_owned(), command, code, line, help })
         }
-        Exit::TimedOut => Err(format!("`{command}` did not answer within {} s", VERSION_TIMEOUT.as_secs())),
-        Exit::Code(code) => Err(format!("`{command}` failed (exit code {code}): {}", podman::error_line(&output))),
-        Exit::Signal(signal) => {
-            Err(format!("`{command}` was killed by signal {signal}: {}", podman::error_line(&output)))
+        Exit::TimedOut => Err(ToolboxError::NoAnswer { command, seconds: VERSION_TIMEOUT.as_secs() }),
+        exit @ (Exit::Code(_) | Exit::Signal(_)) => {
+            Err(ToolboxError::Failed { command, how: exit.to_string(), line: podman::error_line(&output) })
         }
-        Exit::Interrupted => Err(format!("`{command}` was interrupted")),
+        Exit::Interrupted => Err(ToolboxError::Interrupted { command }),
     }
 }
 

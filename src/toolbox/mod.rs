@@ -2,9 +2,11 @@
 //! containers the manifests declare (realisation). Measuring is `run/`'s; this room asks its
 //! supervisor to run podman, toolbox and distrobox.
 
+mod error;
 mod inspect;
 mod podman;
 mod realise;
 
+pub(crate) use error::ToolboxError;
 pub(crate) use inspect::{Depth, Inspection, inspect_all, toolbox_states};
 pub(crate) use realise::{Realised, create, refresh};

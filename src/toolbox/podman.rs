@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use super::error::ToolboxError;
 use crate::run::Launch;
 use crate::run::{Exit, capture};
 
@@ -31,16 +32,18 @@ pub(super) struct Container {
 }
 
 /// A podman call's stdout, `Ok(None)` when podman says the object does not exist.
-async fn query(podman: &Path, args: &[&str]) -> Result<Option<String>, String> {
+async fn query(podman: &Path, args: &[&str]) -> Result<Option<String>, ToolboxError> {
     let launch = Launch::plain(podman, args.iter().map(|arg| (*arg).to_owned()).collect());
     let command = launch.display();
-    let result = capture(&launch, QUERY_TIMEOUT).await.map_err(|error| format!("cannot run `{command}`: {error}"))?;
+    let result = capture(&launch, QUERY_TIMEOUT)
+        .await
+        .map_err(|error| ToolboxError::CannotRun { command: command.clone(), reason: error.to_string() })?;
     let output = String::from_utf8_lossy(&result.combined).into_owned();
     match result.exit {
         Exit::Code(0) => Ok(Some(String::from_utf8_lossy(&result.stdout).trim().to_owned())),
         _ if is_missing(&output) => Ok(None),
-        Exit::TimedOut => Err(format!("`{command}` did not answer within {} s", QUERY_TIMEOUT.as_secs())),
-        exit => Err(format!("`{command}` failed ({exit}): {}", last_line(&output))),
+        Exit::TimedOut => Err(ToolboxError::NoAnswer { command, seconds: QUERY_TIMEOUT.as_secs() }),
+        exit => Err(ToolboxError::Failed { command, how: exit.to_string(), line: last_line(&output) }),
     }
 }
 
@@ -62,14 +65,14 @@ pub(super) fn last_line(output: &str) -> String {
 }
 
 /// The image `reference` (a tag or an id) names in podman's storage.
-pub(super) async fn image(podman: &Path, reference: &str) -> Result<Option<Image>, String> {
+pub(super) async fn image(podman: &Path, reference: &str) -> Result<Option<Image>, ToolboxError> {
     let Some(text) = query(podman, &["image", "inspect", "--format", "{{.Id}}\t{{.Digest}}", reference]).await? else {
         return Ok(None);
     };
     let mut fields = text.lines().next().unwrap_or("").split('\t');
     let id = fields.next().unwrap_or("").trim();
     if id.is_empty() {
-        return Err(format!("podman describes image `{reference}` without an id"));
+        return Err(ToolboxError::Unreadable { what: format!("image `{reference}` without an id") });
     }
     let id = if id.starts_with("sha256:") { id.to_owned() } else { format!("sha256:{id}") };
     let digest = fields.next().map(str::trim).filter(|digest| digest.starts_with("sha256:")).map(str::to_owned);
@@ -77,7 +80,7 @@ pub(super) async fn image(podman: &Path, reference: &str) -> Result<Option<Image
 }
 
 /// The container called `name`.
-pub(super) async fn container(podman: &Path, name: &str) -> Result<Option<Container>, String> {
+pub(super) async fn container(podman: &Path, name: &str) -> Result<Option<Container>, ToolboxError> {
     let Some(text) =
         query(podman, &["container", "inspect", "--format", "{{.Image}}\t{{.ImageName}}\t{{.Created}}", name]).await?
     else {
@@ -86,7 +89,7 @@ pub(super) async fn container(podman: &Path, name: &str) -> Result<Option<Contai
     let mut fields = text.lines().next().unwrap_or("").split('\t');
     let image_id = fields.next().unwrap_or("").trim();
     if image_id.is_empty() {
-        return Err(format!("podman describes container `{name}` without its image"));
+        return Err(ToolboxError::Unreadable { what: format!("container `{name}` without its image") });
     }
     Ok(Some(Container {
         image_id: if image_id.starts_with("sha256:") { image_id.to_owned() } else { format!("sha256:{image_id}") },
@@ -96,16 +99,19 @@ pub(super) async fn container(podman: &Path, name: &str) -> Result<Option<Contai
 }
 
 /// `podman pull reference`, its progress on stderr.
-pub(super) async fn pull(podman: &Path, reference: &str) -> Result<(), String> {
+pub(super) async fn pull(podman: &Path, reference: &str) -> Result<(), ToolboxError> {
     let launch = Launch::plain(podman, vec!["pull".to_owned(), reference.to_owned()]);
-    let result = capture(&launch, PULL_TIMEOUT).await.map_err(|error| format!("cannot run podman: {error}"))?;
+    let command = format!("podman pull {reference}");
+    let result = capture(&launch, PULL_TIMEOUT)
+        .await
+        .map_err(|error| ToolboxError::CannotRun { command: command.clone(), reason: error.to_string() })?;
     match result.exit {
         Exit::Code(0) => Ok(()),
-        exit => Err(format!(
-            "`podman pull {reference}` failed ({}): {}",
-            exit,
-            last_line(&String::from_utf8_lossy(&result.combined))
-        )),
+        exit => Err(ToolboxError::Failed {
+            command,
+            how: exit.to_string(),
+            line: last_line(&String::from_utf8_lossy(&result.combined)),
+        }),
     }
 }
 

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::error::ToolboxError;
 use super::inspect::{Depth, Inspection, inspect};
 use super::podman;
 use crate::digest::short_id;
@@ -24,7 +25,7 @@ pub(crate) struct Realised {
 }
 
 /// Creates what `toolbox` needs and is missing.
-pub(crate) async fn create(toolbox: &Toolbox) -> Result<Realised, String> {
+pub(crate) async fn create(toolbox: &Toolbox) -> Result<Realised, ToolboxError> {
     let mut realised = Realised { toolbox: toolbox.name.value.clone(), lines: Vec::new() };
     if toolbox.runner == Runner::Host {
         realised.lines.push("runs on this machine: nothing to create".to_owned());
@@ -50,7 +51,7 @@ pub(crate) async fn create(toolbox: &Toolbox) -> Result<Realised, String> {
 
 /// Pulls the tag (unless `pull` is false or the image was built here) and recreates a
 /// toolbox or distrobox container created from another image.
-pub(crate) async fn refresh(toolbox: &Toolbox, pull: bool) -> Result<Realised, String> {
+pub(crate) async fn refresh(toolbox: &Toolbox, pull: bool) -> Result<Realised, ToolboxError> {
     let mut realised = Realised { toolbox: toolbox.name.value.clone(), lines: Vec::new() };
     if toolbox.runner == Runner::Host {
         realised.lines.push("runs on this machine: nothing to refresh".to_owned());
@@ -68,7 +69,7 @@ pub(crate) async fn refresh(toolbox: &Toolbox, pull: bool) -> Result<Realised, S
     }
     let inspection = inspect(toolbox, Depth::Containers).await;
     let Some(tag) = inspection.tag.clone() else {
-        return Err(format!("image `{image}` is not in podman's storage here: pull or build it"));
+        return Err(ToolboxError::NoImage { image, help: "pull or build it".to_owned() });
     };
     if toolbox.runner == Runner::Podman {
         realised.lines.push(format!("runs image {}", short_id(&tag.id)));
@@ -93,19 +94,17 @@ pub(crate) async fn refresh(toolbox: &Toolbox, pull: bool) -> Result<Realised, S
     Ok(realised)
 }
 
-fn tools(toolbox: &Toolbox) -> Result<(PathBuf, PathBuf), String> {
+fn tools(toolbox: &Toolbox) -> Result<(PathBuf, PathBuf), ToolboxError> {
     let name = toolbox.name.value.as_str();
-    let tool = container_tool(toolbox.runner.name(), name).map_err(|error| error.reason())?;
-    let podman = container_tool("podman", name).map_err(|error| error.reason())?;
-    Ok((tool, podman))
+    Ok((container_tool(toolbox.runner.name(), name)?, container_tool("podman", name)?))
 }
 
-fn declared_image(toolbox: &Toolbox) -> Result<String, String> {
+fn declared_image(toolbox: &Toolbox) -> Result<String, ToolboxError> {
     toolbox
         .image
         .as_ref()
         .map(|image| image.value.clone())
-        .ok_or_else(|| format!("toolbox `{}` names no `image` to create its container from", toolbox.name.value))
+        .ok_or_else(|| ToolboxError::NoImageDeclared { name: toolbox.name.value.clone() })
 }
 
 /// The image's tag, pulled when it is missing and can be pulled.
@@ -114,17 +113,14 @@ async fn ensure_image(
     podman: &Path,
     inspection: &Inspection,
     realised: &mut Realised,
-) -> Result<String, String> {
+) -> Result<String, ToolboxError> {
     let image = declared_image(toolbox)?;
     if let Some(tag) = &inspection.tag {
         realised.lines.push(format!("image `{image}` is here ({})", short_id(&tag.id)));
         return Ok(image);
     }
     if podman::is_local(&image) {
-        return Err(format!(
-            "image `{image}` is not in podman's storage here, and a `localhost/` image cannot be pulled: build it \
-             on this machine under that name"
-        ));
+        return Err(ToolboxError::LocalImageMissing { image });
     }
     podman::pull(podman, &image).await?;
     realised.lines.push(format!("pulled `{image}`"));
@@ -132,7 +128,12 @@ async fn ensure_image(
 }
 
 /// `toolbox create` or `distrobox create`, then a first start, which sets the container up.
-async fn create_container(toolbox: &Toolbox, tool: &Path, image: &str, realised: &mut Realised) -> Result<(), String> {
+async fn create_container(
+    toolbox: &Toolbox,
+    tool: &Path,
+    image: &str,
+    realised: &mut Realised,
+) -> Result<(), ToolboxError> {
     let name = toolbox.name.value.as_str();
     let (create, first_start): (Vec<String>, Vec<String>) = if toolbox.runner == Runner::Toolbox {
         (
@@ -156,11 +157,12 @@ async fn create_container(toolbox: &Toolbox, tool: &Path, image: &str, realised:
             launch.env.push(("SHELL".to_owned(), login_shell()));
         }
         let command = launch.display();
-        let result =
-            capture(&launch, CREATE_TIMEOUT).await.map_err(|error| format!("cannot run `{command}`: {error}"))?;
+        let result = capture(&launch, CREATE_TIMEOUT)
+            .await
+            .map_err(|error| ToolboxError::CannotRun { command: command.clone(), reason: error.to_string() })?;
         if result.exit != Exit::Code(0) {
-            let output = String::from_utf8_lossy(&result.combined);
-            return Err(format!("`{command}` failed: {}", podman::last_line(&output)));
+            let line = podman::last_line(&String::from_utf8_lossy(&result.combined));
+            return Err(ToolboxError::Failed { command, how: result.exit.to_string(), line });
         }
         realised.lines.push(format!("ran `{command}`"));
     }

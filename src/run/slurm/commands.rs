@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::error::SlurmError;
 use crate::run::command::Launch;
 use crate::run::supervisor::{Exit, capture};
 
@@ -165,15 +166,8 @@ pub(super) enum Refused {
 
 impl Slurm {
     /// Finds every client bakeoff uses on PATH, naming the first one missing.
-    pub(super) fn find(partition: Option<String>) -> Result<Self, String> {
-        let find = |name: &str| {
-            which::which(name).map_err(|_| {
-                format!(
-                    "`{name}` is not on PATH: `--executor slurm` needs Slurm's clients (sbatch, squeue, sinfo, \
-                     scontrol, scancel) on the machine that runs bakeoff"
-                )
-            })
-        };
+    pub(super) fn find(partition: Option<String>) -> Result<Self, SlurmError> {
+        let find = |name: &str| which::which(name).map_err(|_| SlurmError::ClientMissing { client: name.to_owned() });
         Ok(Self {
             sbatch: find("sbatch")?,
             squeue: find("squeue")?,
@@ -186,7 +180,7 @@ impl Slurm {
 
     /// The nodes of the partition jobs go to (the cluster's default partition when none is
     /// given). An error when the controller does not answer or the partition has no node.
-    pub(super) async fn nodes(&self) -> Result<Vec<Node>, String> {
+    pub(super) async fn nodes(&self) -> Result<Vec<Node>, SlurmError> {
         let mut args = vec!["--noheader".to_owned(), "--Node".to_owned(), "--format=%N|%f|%t|%P".to_owned()];
         if let Some(partition) = &self.partition {
             args.push(format!("--partition={partition}"));
@@ -194,10 +188,7 @@ impl Slurm {
         let output = ask(&self.sinfo, args).await?;
         let nodes = parse_nodes(&output, self.partition.is_none());
         if nodes.is_empty() {
-            return Err(match &self.partition {
-                Some(partition) => format!("Slurm has no partition `{partition}`, or it has no nodes (`sinfo`)"),
-                None => "Slurm has no default partition with nodes (`sinfo`); name one with `--partition`".to_owned(),
-            });
+            return Err(SlurmError::NoNodes { partition: self.partition.clone() });
         }
         Ok(nodes)
     }
@@ -231,13 +222,13 @@ impl Slurm {
             args.push(format!("--constraint={}", spec.features.join("&")));
         }
         args.push(format!("--wrap={}", spec.command));
-        let output = ask(&self.sbatch, args).await.map_err(|reason| classify_refusal(&reason))?;
+        let output = ask(&self.sbatch, args).await.map_err(|error| classify_refusal(&error.to_string()))?;
         parse_job_id(&output).ok_or_else(|| Refused::Other(format!("sbatch printed no job id: `{output}`")))
     }
 
     /// The state of each job in `ids` that Slurm still knows (finished jobs are forgotten
     /// `MinJobAge` seconds after they end).
-    pub(super) async fn states(&self, ids: &[u64]) -> Result<HashMap<u64, JobState>, String> {
+    pub(super) async fn states(&self, ids: &[u64]) -> Result<HashMap<u64, JobState>, SlurmError> {
         let mut states = HashMap::new();
         for chunk in ids.chunks(IDS_PER_QUERY) {
             let list = chunk.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
@@ -250,8 +241,8 @@ impl Slurm {
             match ask(&self.squeue, args).await {
                 Ok(output) => states.extend(parse_states(&output)),
                 // Every job of the chunk is forgotten: squeue refuses the whole list.
-                Err(reason) if reason.contains("Invalid job id") => {}
-                Err(reason) => return Err(reason),
+                Err(error) if error.message().contains("Invalid job id") => {}
+                Err(error) => return Err(error),
             }
         }
         Ok(states)
@@ -269,7 +260,7 @@ impl Slurm {
 
     /// Sends `signal` to the batch step of each of `ids` alone: the process the job's script
     /// became, not its children.
-    pub(super) async fn signal_batch(&self, ids: &[u64], signal: &str) -> Result<(), String> {
+    pub(super) async fn signal_batch(&self, ids: &[u64], signal: &str) -> Result<(), SlurmError> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -282,7 +273,7 @@ impl Slurm {
     }
 
     /// Cancels `ids` (those already over are left as they are).
-    pub(super) async fn cancel(&self, ids: &[u64]) -> Result<(), String> {
+    pub(super) async fn cancel(&self, ids: &[u64]) -> Result<(), SlurmError> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -296,19 +287,20 @@ impl Slurm {
 }
 
 /// Runs a client and returns its stdout, or what went wrong with its message.
-async fn ask(program: &Path, args: Vec<String>) -> Result<String, String> {
+async fn ask(program: &Path, args: Vec<String>) -> Result<String, SlurmError> {
     let launch = Launch::plain(program, args);
     let result = capture(&launch, ANSWER_TIMEOUT)
         .await
-        .map_err(|error| format!("cannot run `{}`: {error}", launch.display()))?;
-    let name = program.file_name().map_or_else(|| program.display().to_string(), |name| name.to_string_lossy().into());
+        .map_err(|error| SlurmError::CannotRun { command: launch.display(), reason: error.to_string() })?;
+    let client =
+        program.file_name().map_or_else(|| program.display().to_string(), |name| name.to_string_lossy().into());
     match result.exit {
         Exit::Code(0) => Ok(String::from_utf8_lossy(&result.stdout).into_owned()),
-        Exit::TimedOut => Err(format!("`{name}` did not answer within {} s", ANSWER_TIMEOUT.as_secs())),
+        Exit::TimedOut => Err(SlurmError::NoAnswer { client, seconds: ANSWER_TIMEOUT.as_secs() }),
         exit => {
             let output = String::from_utf8_lossy(&result.combined);
             let message = output.lines().map(str::trim).filter(|line| !line.is_empty()).collect::<Vec<_>>().join("; ");
-            Err(format!("`{name}` failed ({exit}): {message}"))
+            Err(SlurmError::Failed { client, how: exit.to_string(), message })
         }
     }
 }

@@ -76,7 +76,7 @@ impl Dispatch<'_> {
 
 impl Executor for SlurmExecutor<'_> {
     fn run(&self, planned: &[PlannedCell], work: &[Work], observer: &mut dyn Observer) -> Result<RunSummary, Error> {
-        let slurm = Slurm::find(self.partition.clone()).map_err(|reason| Error::Slurm { reason })?;
+        let slurm = Slurm::find(self.partition.clone())?;
         // A progress step per cell that goes to the cluster.
         let estimates = planned
             .iter()
@@ -86,7 +86,7 @@ impl Executor for SlurmExecutor<'_> {
         let progress = Progress::new(estimates, self.options.progress_bars);
         let stopping = "stopping: cancelling this run's Slurm jobs; press Ctrl-C again to stop waiting for them";
         drive(progress, observer, stopping, |events, stop| async move {
-            let nodes = slurm.nodes().await.map_err(|reason| Error::Slurm { reason })?;
+            let nodes = slurm.nodes().await?;
             let mut dispatch = Dispatch {
                 planned,
                 keys: planned.iter().map(|planned| planned.cell.fingerprint.portable_key()).collect(),

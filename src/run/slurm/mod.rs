@@ -12,6 +12,7 @@
 //! remembers what was submitted, so a killed dispatcher's jobs are stopped by the next run.
 
 mod commands;
+mod error;
 mod executor;
 mod follow;
 mod job_log;
@@ -19,6 +20,7 @@ mod ledger;
 mod settle;
 mod submit;
 
+pub(crate) use self::error::SlurmError;
 pub(crate) use self::executor::SlurmExecutor;
 pub(crate) use self::job_log::JobLog;
 pub(crate) use self::ledger::stop_leftover_jobs;
