@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The test suite: provisions llama.cpp and the Gemma model (for the tests that run them),
-# real podman, toolbox and distrobox with a llama.cpp image (for the container tests; as root,
-# which apt-get and a test user need) and a real single-node Slurm (for the Slurm executor's
-# tests), then runs every test.
+# real podman, toolbox and distrobox with a llama.cpp image and a Vulkan one on Mesa's lavapipe
+# (for the container and backend tests; as root, which apt-get and a test user need) and a real
+# single-node Slurm (for the Slurm executor's tests), then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(scripts/provision.sh)"
 export BAKEOFF_TEST_LLAMA_BIN_DIR="$LLAMA_BIN_DIR" BAKEOFF_TEST_MODEL="$GEMMA_MODEL"
 eval "$(scripts/containers.sh "$LLAMA_BIN_DIR")"
 export CONTAINERS_CONF BAKEOFF_TEST_IMAGE BAKEOFF_TEST_USER
+# The Vulkan llama.cpp image (Mesa's lavapipe): built once (~15 min) and kept in podman's storage.
+eval "$(scripts/vulkan.sh "$GEMMA_MODEL")"
+export BAKEOFF_TEST_VULKAN_IMAGE BAKEOFF_TEST_MESA_CACHE
 # The system bus the set-up started for toolbox, and Slurm's daemons, go when the tests are done.
 slurm_dir=/var/lib/bakeoff-test/slurm
 trap '[ -z "$BAKEOFF_DBUS_PID" ] || kill "$BAKEOFF_DBUS_PID" 2>/dev/null || true; scripts/slurm.sh stop "$slurm_dir"' EXIT

@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
-# Builds the Vulkan llama.cpp test image (shared/vulkan.md's recipe) and prints, as a shell
-# assignment, its name:
+# Builds the Vulkan llama.cpp test image (shared/vulkan.md's recipe) and prints, as shell
+# assignments, its name and a Mesa shader cache for it:
 #   BAKEOFF_TEST_VULKAN_IMAGE=localhost/bakeoff-llama:vulkan
-# Usage: scripts/vulkan.sh   (as root, after scripts/containers.sh: podman and its conf)
+#   BAKEOFF_TEST_MESA_CACHE=/var/lib/bakeoff-test/mesa-cache
+# Usage: scripts/vulkan.sh MODEL   (as root, after scripts/containers.sh: podman and its conf)
+#
+# lavapipe compiles llama.cpp's compute pipelines the first time they run: 150 s for one
+# llama-bench here, 8 s with Mesa's shader cache warm. The cache folder is warmed once per image
+# (a llama-bench and a llama-server on MODEL) and kept; tests mount it (podman) or name it
+# through `/run/host` (toolbox), with MESA_SHADER_CACHE_DIR.
+#
+# The host gets the Vulkan loader, lavapipe and vulkaninfo too, so that its facts list a
+# Vulkan device (a CPU one) the way a Strix Halo host lists its GPU.
 #
 # Debian 12's Vulkan headers are too old for this llama.cpp, so the build and the image are
 # Debian 13 (trixie), from the mirror apt already uses. The image holds Mesa's lavapipe (a
@@ -15,6 +24,7 @@
 # test user's rootless storage gets a copy, as containers.sh does for the CPU image.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+model=${1:?usage: scripts/vulkan.sh MODEL}
 image=localhost/bakeoff-llama:vulkan
 version=11434.0.0
 user=bakeoff-test
@@ -24,7 +34,7 @@ log() { echo "vulkan: $*" >&2; }
 [ "$(id -u)" = 0 ] || { log "run me as root (debootstrap, chroot, podman storage)"; exit 1; }
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$state/containers.conf}
 [ -f "$CONTAINERS_CONF" ] || { log "no $CONTAINERS_CONF: run scripts/containers.sh first"; exit 1; }
-scripts/apt-install.sh debootstrap podman
+scripts/apt-install.sh debootstrap podman curl vulkan-tools mesa-vulkan-drivers
 
 # Sound: the image answers, and its llama-bench sees lavapipe when told to.
 image_ok() {
@@ -97,6 +107,35 @@ EOF
     log "built $image in $(( $(date +%s) - started )) s"
 fi
 
+# The shader cache, warmed for this image: what the tests' first Vulkan cells would otherwise
+# spend compiling.
+cache=$state/mesa-cache
+mkdir -p "$cache"
+chmod 1777 "$cache"
+image_id=$(podman image inspect --format '{{.Id}}' "$image")
+if [ ! -f "$cache/.warmed-$image_id" ]; then
+    log "warming the Mesa shader cache for $image (a few minutes, once per image)"
+    models=$(dirname "$model")
+    file=$(basename "$model")
+    warm() {
+        podman run --rm --pull=never --network=host -v "$models:/models:ro" -v "$cache:/mesa-cache" \
+            -e MESA_SHADER_CACHE_DIR=/mesa-cache -e GGML_VK_VISIBLE_DEVICES=0 "$image" "$@"
+    }
+    warm llama-bench -m "/models/$file" -t 2 -p 16 -n 4 -r 1 -ngl 99,0 >&2
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    name=bakeoff-warm-$$
+    podman run -d --rm --name "$name" --pull=never --network=host -v "$models:/models:ro" -v "$cache:/mesa-cache" \
+        -e MESA_SHADER_CACHE_DIR=/mesa-cache -e GGML_VK_VISIBLE_DEVICES=0 "$image" \
+        llama-server -m "/models/$file" --host 127.0.0.1 --port "$port" -ngl 99 --ctx-size 1024 >/dev/null
+    for _ in $(seq 1 300); do
+        curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
+        sleep 1
+    done
+    curl -sf "http://127.0.0.1:$port/completion" -d '{"prompt": "Say hello.", "n_predict": 4}' >/dev/null || true
+    podman stop -t 5 "$name" >/dev/null 2>&1 || true
+    touch "$cache/.warmed-$image_id"
+fi
+
 # The test user's rootless storage (distrobox, and bakeoff run unprivileged) gets it too.
 if id "$user" >/dev/null 2>&1; then
     home=$(getent passwd "$user" | cut -d: -f6)
@@ -110,3 +149,4 @@ if id "$user" >/dev/null 2>&1; then
 fi
 
 echo "BAKEOFF_TEST_VULKAN_IMAGE=$image"
+echo "BAKEOFF_TEST_MESA_CACHE=$cache"

@@ -5,7 +5,7 @@
 use std::fmt;
 
 /// What every cell records about what it used, beside what it measured, whatever it ran.
-pub(crate) const USAGE: [&str; 3] = ["peak_rss_bytes", "energy_j", "tokens_per_j"];
+pub(crate) const USAGE: [&str; 5] = ["peak_rss_bytes", "peak_vram_bytes", "peak_gtt_bytes", "energy_j", "tokens_per_j"];
 
 /// Which requests a value comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

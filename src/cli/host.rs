@@ -40,9 +40,10 @@ pub(super) fn run(project: &Project, args: &HostArgs) -> Result<(), Error> {
         ("os", host.os.clone()),
         ("cpu", host.cpu.clone()),
         ("memory", format_bytes(host.memory_bytes)),
-        ("gpus", if host.gpus.is_empty() { "none".to_owned() } else { host.gpus.join(", ") }),
+        ("gpus", host.gpus_shown()),
         ("firmware", host.firmware.clone().unwrap_or_else(none)),
         ("devices", if host.devices.is_empty() { "none".to_owned() } else { host.devices.join(", ") }),
+        ("cmdline", host.cmdline.clone()),
     ];
     for (key, value) in rows {
         let value = if value.is_empty() { none() } else { value };

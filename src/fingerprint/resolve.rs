@@ -41,6 +41,9 @@ pub struct ToolboxState {
     /// The llama.cpp programs it lacks (`llama-bench`, `llama-server`), with why: its cells
     /// that run them are blocked with that reason.
     pub missing: BTreeMap<String, String>,
+    /// The driver stack a GPU toolbox's inspection read (`Mesa 25.0.7 …, radv`, `ROCm 6.4.4`):
+    /// recorded with what its cells ran on, not part of their fingerprints.
+    pub driver: Option<String>,
 }
 
 /// Content hashes of every input the cells can name, gathered before fingerprinting.

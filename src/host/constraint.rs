@@ -16,10 +16,12 @@ pub enum Fact {
     Cpu,
     Gpu,
     Os,
+    /// A parameter of the kernel command line (`kernel-param "amd_iommu" "off"`).
+    KernelParam,
 }
 
 impl Fact {
-    pub const NAMES: [&'static str; 7] = ["kernel", "firmware", "memory", "device", "cpu", "gpu", "os"];
+    pub const NAMES: [&'static str; 8] = ["kernel", "firmware", "memory", "device", "cpu", "gpu", "os", "kernel-param"];
 
     pub fn from_name(name: &str) -> Option<Self> {
         Some(match name {
@@ -30,6 +32,7 @@ impl Fact {
             "cpu" => Self::Cpu,
             "gpu" => Self::Gpu,
             "os" => Self::Os,
+            "kernel-param" => Self::KernelParam,
             _ => return None,
         })
     }
@@ -89,6 +92,9 @@ pub enum Condition {
     Bytes(Vec<(Operator, u64)>),
     /// A glob that some value of the fact matches (device nodes, CPU, GPU, OS names).
     Pattern(String),
+    /// Kernel parameter `name`: numbers compared (sizes as for memory), or a glob its value
+    /// matches.
+    Param { name: String, numbers: Vec<(Operator, u64)>, pattern: Option<String> },
 }
 
 /// A parsed requirement, as written under a toolbox's `requires` block.
@@ -110,6 +116,7 @@ impl Requirement {
                     .map(|comparison| Ok((comparison.operator, parse_bytes(&comparison.version)?)))
                     .collect::<Result<_, String>>()?,
             ),
+            Fact::KernelParam => return Err("name the parameter first: `kernel-param \"NAME\" \"VALUE\"`".to_owned()),
             Fact::Device | Fact::Cpu | Fact::Gpu | Fact::Os => {
                 if text.trim().is_empty() {
                     return Err("the pattern is empty".to_owned());
@@ -118,6 +125,29 @@ impl Requirement {
             }
         };
         Ok(Self { fact, condition, reason })
+    }
+
+    /// `kernel-param "name" "text"`: `text` starting with a comparison (`>=33554432`, `<=64G`)
+    /// compares the value as a number; anything else is a glob the value must match (`off`).
+    pub fn kernel_param(name: &str, text: &str, reason: Option<String>) -> Result<Self, String> {
+        if name.trim().is_empty() || name.contains(char::is_whitespace) || name.contains('=') {
+            return Err(format!("`{name}` is not a kernel parameter name"));
+        }
+        let text = text.trim();
+        let (numbers, pattern) = if text.starts_with(['<', '>', '=', '!']) {
+            let numbers = parse_comparisons(text)?
+                .into_iter()
+                .map(|comparison| Ok((comparison.operator, parse_bytes(&comparison.version)?)))
+                .collect::<Result<_, String>>()?;
+            (numbers, None)
+        } else {
+            (Vec::new(), Some(text.to_owned()))
+        };
+        Ok(Self {
+            fact: Fact::KernelParam,
+            condition: Condition::Param { name: name.to_owned(), numbers, pattern },
+            reason,
+        })
     }
 
     /// Whether `facts` satisfy this requirement; `Err` says why not.
@@ -157,10 +187,24 @@ impl Requirement {
                     failure(&crate::units::format_bytes(memory))
                 }
             }
+            Condition::Param { name, numbers, pattern } => {
+                if facts.cmdline.is_empty() {
+                    return failure("no known kernel command line");
+                }
+                let Some(value) = facts.kernel_param(name) else {
+                    return failure(&format!("no `{name}` on its kernel command line"));
+                };
+                let holds = match pattern {
+                    Some(pattern) => glob_match(pattern, value),
+                    None => parse_bytes(value)
+                        .is_ok_and(|number| numbers.iter().all(|(operator, bound)| operator.holds(number.cmp(bound)))),
+                };
+                if holds { Ok(()) } else { failure(&format!("`{name}={value}`")) }
+            }
             Condition::Pattern(pattern) => {
                 let values: Vec<&str> = match self.fact {
                     Fact::Device => facts.devices.iter().map(String::as_str).collect(),
-                    Fact::Gpu => facts.gpus.iter().map(String::as_str).collect(),
+                    Fact::Gpu => facts.gpu_list().iter().map(String::as_str).collect(),
                     Fact::Cpu => vec![facts.cpu.as_str()],
                     _ => vec![facts.os.as_str()],
                 };
@@ -195,6 +239,19 @@ impl fmt::Display for Requirement {
                 formatter.write_str(&parts.join(", "))
             }
             Condition::Pattern(pattern) => write!(formatter, "`{pattern}`"),
+            Condition::Param { name, numbers, pattern } => {
+                write!(formatter, "`{name}` ")?;
+                match pattern {
+                    Some(pattern) => write!(formatter, "`{pattern}`"),
+                    None => {
+                        let parts: Vec<String> = numbers
+                            .iter()
+                            .map(|(operator, number)| format!("{} {number}", operator.symbol()))
+                            .collect();
+                        formatter.write_str(&parts.join(", "))
+                    }
+                }
+            }
         }
     }
 }
@@ -305,7 +362,10 @@ mod tests {
             firmware: Some("20251125".to_owned()),
             memory_bytes: 128 << 30,
             devices: vec!["/dev/kfd".to_owned(), "/dev/dri/renderD128".to_owned()],
-            gpus: vec!["AMD Radeon 8060S (gfx1151)".to_owned()],
+            gpus: Some(vec!["AMD Radeon 8060S (gfx1151)".to_owned()]),
+            cmdline: "BOOT_IMAGE=/vmlinuz-6.18.9 root=UUID=1 amd_iommu=off amdgpu.gttsize=131072 \
+                      ttm.pages_limit=33554432 quiet -- init-arg=1"
+                .to_owned(),
             ..HostFacts::default()
         }
     }
@@ -352,5 +412,35 @@ mod tests {
         assert!(Requirement::parse(Fact::Kernel, ">=", None).unwrap_err().contains("no version"));
         assert!(Requirement::parse(Fact::Kernel, ">=6 <7", None).unwrap_err().contains("join several"));
         assert!(Requirement::parse(Fact::Memory, ">=64parsecs", None).unwrap_err().contains("unknown unit"));
+    }
+
+    #[test]
+    fn kernel_params_compare_as_numbers_or_match_a_glob() {
+        let check = |name: &str, text: &str| Requirement::kernel_param(name, text, None).unwrap().check(&facts());
+        assert_eq!(check("amd_iommu", "off"), Ok(()));
+        assert_eq!(check("ttm.pages_limit", ">=33554432"), Ok(()));
+        assert_eq!(check("amdgpu.gttsize", ">=64K, <1M"), Ok(()));
+        assert_eq!(check("quiet", ""), Ok(()), "a flag without a value has the empty value");
+        assert_eq!(
+            check("ttm.pages_limit", ">33554432"),
+            Err("requires kernel-param `ttm.pages_limit` > 33554432, host has `ttm.pages_limit=33554432`".to_owned())
+        );
+        assert_eq!(
+            check("iommu", "pt"),
+            Err("requires kernel-param `iommu` `pt`, host has no `iommu` on its kernel command line".to_owned())
+        );
+        // What follows `--` is init's, not the kernel's.
+        assert!(check("init-arg", "1").is_err());
+        let unknown = HostFacts { cmdline: String::new(), ..facts() };
+        let reason = Requirement::kernel_param("amd_iommu", "off", Some("Strix Halo guides".to_owned()))
+            .unwrap()
+            .check(&unknown)
+            .unwrap_err();
+        assert_eq!(
+            reason,
+            "requires kernel-param `amd_iommu` `off`, host has no known kernel command line: Strix Halo guides"
+        );
+        assert!(Requirement::kernel_param("bad name", "1", None).is_err());
+        assert!(Requirement::kernel_param("ttm.pages_limit", ">=lots", None).is_err());
     }
 }

@@ -19,9 +19,14 @@ pub struct HostFacts {
     pub os: String,
     pub cpu: String,
     pub memory_bytes: u64,
-    pub gpus: Vec<String>,
+    /// The GPUs, each with its kind where the Vulkan loader says it (`… (CPU device)` for a CPU
+    /// driver such as lavapipe); empty when there are none, `None` when nothing could be read.
+    pub gpus: Option<Vec<String>>,
     pub firmware: Option<String>,
     pub devices: Vec<String>,
+    /// The kernel command line (`/proc/cmdline`): toolboxes can require its parameters.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cmdline: String,
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -37,7 +42,8 @@ pub enum HostFactsError {
     #[diagnostic(
         code(bakeoff::host::invalid),
         help(
-            "expected a JSON object with the keys id, name, kernel, os, cpu, memory_bytes, gpus, firmware and devices"
+            "expected a JSON object with the keys id, name, kernel, os, cpu, memory_bytes, gpus, firmware, devices and \
+             cmdline"
         )
     )]
     Invalid { path: String, message: String },
@@ -73,7 +79,9 @@ impl HostFacts {
         if self.id.is_empty() {
             let seed = match machine_id {
                 Some(machine_id) => format!("machine-id\n{machine_id}"),
-                None => format!("facts\n{}\n{}\n{}\n{}", self.name, self.cpu, self.gpus.join("\n"), self.memory_bytes),
+                None => {
+                    format!("facts\n{}\n{}\n{}\n{}", self.name, self.cpu, self.gpu_list().join("\n"), self.memory_bytes)
+                }
             };
             let digest = crate::digest::hex(&<sha2::Sha256 as sha2::Digest>::digest(
                 format!("bakeoff host id\n{seed}").as_bytes(),
@@ -90,6 +98,36 @@ impl HostFacts {
         } else {
             self.name.clone()
         }
+    }
+
+    /// The GPUs, none when they could not be read.
+    pub fn gpu_list(&self) -> &[String] {
+        self.gpus.as_deref().unwrap_or_default()
+    }
+
+    /// The GPUs for people: their list, `none`, or `unknown` when nothing could be read.
+    pub fn gpus_shown(&self) -> String {
+        match &self.gpus {
+            None => "unknown".to_owned(),
+            Some(gpus) if gpus.is_empty() => "none".to_owned(),
+            Some(gpus) => gpus.join(", "),
+        }
+    }
+
+    /// The value of kernel parameter `name` on the command line: `Some("")` for a flag given
+    /// without a value (`quiet`), `None` when it is not there. The last one given counts, as
+    /// the kernel reads them.
+    pub fn kernel_param(&self, name: &str) -> Option<&str> {
+        self.cmdline
+            .split_whitespace()
+            // What follows `--` is for init, not the kernel.
+            .take_while(|word| *word != "--")
+            .filter_map(|word| match word.split_once('=') {
+                Some((key, value)) if key == name => Some(value),
+                None if word == name => Some(""),
+                _ => None,
+            })
+            .last()
     }
 
     /// Probes this machine. Facts that cannot be found stay empty rather than failing.
@@ -110,6 +148,7 @@ impl HostFacts {
             gpus: probe_gpus(),
             firmware: probe_firmware(),
             devices: probe_devices(),
+            cmdline: read_trimmed("/proc/cmdline").unwrap_or_default(),
         }
         .with_id(machine_id.as_deref())
     }
@@ -145,13 +184,22 @@ fn memory_total(meminfo: &str) -> Option<u64> {
 /// How long a probe may ask another program (a package manager on a slow disk).
 const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Display adapters from `lspci` when it is installed, else vendor:device ids from sysfs.
-fn probe_gpus() -> Vec<String> {
-    if let Some(listing) = crate::run::ask("lspci", &["-mm"], PROBE_TIMEOUT) {
-        return parse_lspci(&listing);
+/// The GPUs: the Vulkan loader's devices (`vulkaninfo --summary`, each with its kind, so a CPU
+/// driver is not taken for a GPU) where it lists any; else display adapters from `lspci`; else
+/// vendor:device ids from sysfs. `None` only when none of these could be read.
+fn probe_gpus() -> Option<Vec<String>> {
+    if let Some(summary) = crate::run::ask("vulkaninfo", &["--summary"], PROBE_TIMEOUT) {
+        let devices = super::vulkan::devices(&summary);
+        if !devices.is_empty() {
+            return Some(devices.iter().map(super::vulkan::VulkanDevice::fact).collect());
+        }
     }
+    if let Some(listing) = crate::run::ask("lspci", &["-mm"], PROBE_TIMEOUT) {
+        return Some(parse_lspci(&listing));
+    }
+    // No DRM class: the kernel drives no display device. No sysfs at all: nothing is known.
     let Ok(entries) = fs::read_dir("/sys/class/drm") else {
-        return Vec::new();
+        return Path::new("/sys/class").is_dir().then(Vec::new);
     };
     let mut gpus: Vec<String> = entries
         .filter_map(Result::ok)
@@ -168,7 +216,7 @@ fn probe_gpus() -> Vec<String> {
         })
         .collect();
     gpus.sort();
-    gpus
+    Some(gpus)
 }
 
 /// `lspci -mm` lines whose class is a display or 3D controller → "Vendor Device".

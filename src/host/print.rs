@@ -22,7 +22,7 @@ impl HostPrint {
     pub fn of(facts: &HostFacts) -> Self {
         Self {
             cpu: facts.cpu.clone(),
-            gpus: facts.gpus.clone(),
+            gpus: facts.gpu_list().to_vec(),
             id: facts.id.clone(),
             memory_bytes: facts.memory_bytes,
             kernel: facts.kernel.clone(),

@@ -23,7 +23,7 @@ pub use model::Model;
 pub use resolve::{Manifests, line_column};
 pub use source::{FileId, Location, SourceFile, SourceMap, Spanned};
 pub use template::{Part, Template, looks_like_path};
-pub use toolbox::{Runner, Toolbox};
+pub use toolbox::{Backend, Runner, Toolbox};
 
 /// Why a set of manifests could not be loaded.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]

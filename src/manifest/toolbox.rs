@@ -38,12 +38,59 @@ impl Runner {
     }
 }
 
+/// The llama.cpp backend a toolbox's build is for: what its cells must have run on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    Cpu,
+    Vulkan,
+    Rocm,
+    Cuda,
+    /// A backend bakeoff cannot check (`metal`, `sycl`): recorded, not verified.
+    Other(String),
+}
+
+impl Backend {
+    pub const NAMES: [&'static str; 4] = ["cpu", "vulkan", "rocm", "cuda"];
+
+    pub fn from_name(name: &str) -> Self {
+        match name {
+            "cpu" => Self::Cpu,
+            "vulkan" => Self::Vulkan,
+            "rocm" => Self::Rocm,
+            "cuda" => Self::Cuda,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    /// As the manifest spells it.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Cpu => "cpu",
+            Self::Vulkan => "vulkan",
+            Self::Rocm => "rocm",
+            Self::Cuda => "cuda",
+            Self::Other(name) => name,
+        }
+    }
+
+    /// As llama.cpp names its backend in its output (`backends`, `Vulkan0`, `ggml_vulkan:`);
+    /// `None` for the CPU and for backends bakeoff cannot check.
+    pub fn llama_name(&self) -> Option<&'static str> {
+        match self {
+            Self::Vulkan => Some("Vulkan"),
+            Self::Rocm => Some("ROCm"),
+            Self::Cuda => Some("CUDA"),
+            Self::Cpu | Self::Other(_) => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Toolbox {
     pub name: Spanned<String>,
     pub runner: Runner,
     pub image: Option<Spanned<String>>,
-    pub backend: Option<String>,
+    pub backend: Option<Backend>,
     pub bin_dir: Option<String>,
     pub env: BTreeMap<String, String>,
     /// More `podman run` / `distrobox create` arguments (`--group-add video`, …).
@@ -110,7 +157,7 @@ pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Toolbo
             }
             "backend" => {
                 decoder.check_properties(child, &[]);
-                backend = decoder.single_string(child).map(|value| value.value);
+                backend = decode_backend(decoder, child);
             }
             "bin-dir" => {
                 decoder.check_properties(child, &[]);
@@ -171,6 +218,28 @@ pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Toolbo
     Some(Toolbox { name, runner, image, backend, bin_dir, env, container_args, features, requires })
 }
 
+/// `backend "vulkan"`: one bakeoff checks its cells ran on, or another it records unchecked
+/// (with a warning).
+fn decode_backend(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Backend> {
+    let value = decoder.single_string(node)?;
+    let backend = Backend::from_name(&value.value);
+    if let Backend::Other(name) = &backend {
+        let problem = decoder
+            .error(
+                value.at.span,
+                ErrorKind::InvalidValue {
+                    what: "backend".to_owned(),
+                    value: name.clone(),
+                    reason: "bakeoff cannot check that its cells ran on it".to_owned(),
+                },
+            )
+            .help(suggest::help_for(name, Backend::NAMES, "backends bakeoff checks"))
+            .warning();
+        decoder.push(problem);
+    }
+    Some(backend)
+}
+
 /// `features "rocm" "gfx1151"`: each a name Slurm can put in a constraint.
 fn decode_features(decoder: &mut Decoder<'_>, node: &KdlNode) -> Vec<String> {
     decoder.check_properties(node, &[]);
@@ -200,6 +269,43 @@ fn feature_problem(name: &str) -> Option<String> {
         .map(|character| format!("`{character}` is not allowed in a feature name (letters, digits, `_-.+`)"))
 }
 
+/// `kernel-param "NAME" "COMPARISON"`: two strings.
+fn decode_kernel_param(
+    decoder: &mut Decoder<'_>,
+    node: &KdlNode,
+    reason: Option<String>,
+) -> Option<Spanned<Requirement>> {
+    let help = "write `kernel-param \"ttm.pages_limit\" \">=33554432\"` (a number compared) or \
+                `kernel-param \"amd_iommu\" \"off\"` (a glob the value matches)";
+    let arguments = decoder.arguments(node);
+    let [name, text] = arguments.as_slice() else {
+        let span = arguments.get(2).map_or_else(|| node.span(), |extra| extra.span());
+        decoder.report(
+            span,
+            ErrorKind::InvalidValue {
+                what: "kernel-param requirement".to_owned(),
+                value: node.to_string().trim().to_owned(),
+                reason: "it takes a parameter name and what its value must be".to_owned(),
+            },
+            help,
+        );
+        return None;
+    };
+    let name = decoder.scalar(node, name)?;
+    let text = decoder.scalar(node, text)?;
+    match Requirement::kernel_param(&name.value, &text.value, reason) {
+        Ok(requirement) => Some(Spanned::new(requirement, text.at)),
+        Err(reason) => {
+            decoder.report(
+                text.at.span,
+                ErrorKind::InvalidValue { what: "kernel-param requirement".to_owned(), value: text.value, reason },
+                help,
+            );
+            None
+        }
+    }
+}
+
 fn decode_requirements(decoder: &mut Decoder<'_>, node: &KdlNode) -> Vec<Spanned<Requirement>> {
     let mut requirements = Vec::new();
     for child in decoder.children(node) {
@@ -209,6 +315,10 @@ fn decode_requirements(decoder: &mut Decoder<'_>, node: &KdlNode) -> Vec<Spanned
         };
         decoder.check_properties(child, &["reason"]);
         let reason = decoder.string_property(child, "reason").map(|reason| reason.value);
+        if fact == Fact::KernelParam {
+            requirements.extend(decode_kernel_param(decoder, child, reason));
+            continue;
+        }
         let Some(text) = decoder.single_string(child) else {
             continue;
         };

@@ -250,6 +250,7 @@ const STRIX_HALO: &str = r#"// AMD Strix Halo (Ryzen AI Max+ 395, Radeon 8060S, 
 //     backend "vulkan"
 //     requires {
 //         device "/dev/dri/renderD*" reason="Vulkan needs a DRM render node"
+//         kernel-param "ttm.pages_limit" ">=32505856" reason="the guides let the GPU map ~124 GiB (ttm.pages_limit=32505856)"
 //     }
 // }
 //
@@ -261,6 +262,7 @@ const STRIX_HALO: &str = r#"// AMD Strix Halo (Ryzen AI Max+ 395, Radeon 8060S, 
 //         firmware "!=20251125" reason="linux-firmware 20251125 breaks ROCm"
 //         kernel "<6.18.4" reason="kernel 6.18.4+ breaks ROCm; only the nightly images carry the fix"
 //         device "/dev/kfd" reason="ROCm needs the KFD compute device"
+//         kernel-param "ttm.pages_limit" ">=32505856" reason="the guides let the GPU map ~124 GiB (ttm.pages_limit=32505856)"
 //     }
 // }
 //
@@ -272,6 +274,7 @@ const STRIX_HALO: &str = r#"// AMD Strix Halo (Ryzen AI Max+ 395, Radeon 8060S, 
 //     requires {
 //         firmware "!=20251125" reason="linux-firmware 20251125 breaks ROCm"
 //         device "/dev/kfd" reason="ROCm needs the KFD compute device"
+//         kernel-param "ttm.pages_limit" ">=32505856" reason="the guides let the GPU map ~124 GiB (ttm.pages_limit=32505856)"
 //     }
 // }
 "#;

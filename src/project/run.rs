@@ -82,7 +82,11 @@ impl Project {
         let tested = tested_models(&records, &planned, &host.id);
         let mut context = LaunchContext {
             mounts: self.roots.roots.clone(),
-            images: toolboxes.into_iter().filter_map(|(name, state)| Some((name, state.image_id?))).collect(),
+            images: toolboxes
+                .iter()
+                .filter_map(|(name, state)| Some((name.clone(), state.image_id.clone()?)))
+                .collect(),
+            drivers: toolboxes.into_iter().filter_map(|(name, state)| Some((name, state.driver?))).collect(),
         };
         context.mounts.push(self.root.canonicalize().unwrap_or_else(|_| self.root.clone()));
         let options = RunOptions {

@@ -124,6 +124,10 @@ pub struct ToolboxSummary {
     pub image: Option<String>,
     pub digest: Option<String>,
     pub llama_cpp: Option<String>,
+    /// What its cells ran on (`Vulkan`, `CPU`), on which devices, with which driver.
+    pub backend: Option<String>,
+    pub devices: Vec<String>,
+    pub driver: Option<String>,
     pub hosts: Vec<String>,
 }
 
@@ -522,6 +526,9 @@ fn toolboxes(grid: &Grid<'_>, host_of: &dyn Fn(&Point<'_>) -> String) -> Vec<Too
             image: toolbox.image.clone(),
             digest: toolbox.digest.clone(),
             llama_cpp: toolbox.llama_cpp.clone(),
+            backend: record.ran_on.as_ref().map(|ran_on| ran_on.backend.clone()),
+            devices: record.ran_on.as_ref().map(|ran_on| ran_on.devices.clone()).unwrap_or_default(),
+            driver: record.ran_on.as_ref().and_then(|ran_on| ran_on.driver.clone()),
             hosts: Vec::new(),
         };
         found.entry(key).or_default().insert(host_of(point));

@@ -145,7 +145,8 @@ fn differences(pairs: &[(&CellRecord, &CellRecord)]) -> Vec<FactDifference> {
             ("os".to_owned(), host.os.clone()),
             ("cpu".to_owned(), host.cpu.clone()),
             ("memory".to_owned(), format_bytes(host.memory_bytes)),
-            ("gpus".to_owned(), host.gpus.join(", ")),
+            ("gpus".to_owned(), host.gpus_shown()),
+            ("cmdline".to_owned(), host.cmdline.clone()),
             ("firmware".to_owned(), host.firmware.clone().unwrap_or_default()),
         ]
     };
@@ -155,22 +156,33 @@ fn differences(pairs: &[(&CellRecord, &CellRecord)]) -> Vec<FactDifference> {
         .filter(|((_, a), (_, b))| a != b)
         .map(|((fact, a), (_, b))| FactDifference { fact, reference: shown(a), other: shown(b) })
         .collect();
-    // Each toolbox both hosts ran: its llama.cpp build and image digest, from the newest pair.
+    // Each toolbox both hosts ran: its llama.cpp build, image digest, and the backend, devices
+    // and driver it ran on, from the newest pair.
     let toolboxes: BTreeSet<&str> = pairs.iter().map(|(record, _)| record.fingerprint.toolbox.name.as_str()).collect();
+    let toolbox_facts = |record: &CellRecord| {
+        let toolbox = &record.fingerprint.toolbox;
+        let ran_on = record.ran_on.clone().unwrap_or_default();
+        [
+            ("llama.cpp build", toolbox.llama_cpp.clone().unwrap_or_default()),
+            ("image digest", toolbox.digest.clone().unwrap_or_default()),
+            ("backend", ran_on.backend),
+            ("devices", ran_on.devices.join(", ")),
+            ("driver", ran_on.driver.unwrap_or_default()),
+        ]
+    };
     for toolbox in toolboxes {
         let of = |second: bool| {
-            newest(side(pairs, second).filter(|record| record.fingerprint.toolbox.name == toolbox))
-                .map(|record| &record.fingerprint.toolbox)
+            newest(side(pairs, second).filter(|record| record.fingerprint.toolbox.name == toolbox)).map(toolbox_facts)
         };
         let (Some(a), Some(b)) = (of(false), of(true)) else {
             continue;
         };
-        for (what, x, y) in [("llama.cpp build", &a.llama_cpp, &b.llama_cpp), ("image digest", &a.digest, &b.digest)] {
+        for ((what, x), (_, y)) in a.into_iter().zip(b) {
             if x != y {
                 differences.push(FactDifference {
                     fact: format!("{what} (toolbox {toolbox})"),
-                    reference: shown(x.clone().unwrap_or_default()),
-                    other: shown(y.clone().unwrap_or_default()),
+                    reference: shown(x),
+                    other: shown(y),
                 });
             }
         }

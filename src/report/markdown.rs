@@ -540,7 +540,7 @@ fn measured_where(out: &mut String, report: &Report) {
         out.push_str("|:--|:--|:--|--:|:--|:--|:--|\n");
         for host in &report.hosts {
             for facts in &host.facts {
-                let gpus = if facts.gpus.is_empty() { "none".to_owned() } else { facts.gpus.join(", ") };
+                let gpus = facts.gpus_shown();
                 let _ = writeln!(
                     out,
                     "| {} | {} | {} | {} | {} | {} | {} |",
@@ -557,29 +557,7 @@ fn measured_where(out: &mut String, report: &Report) {
         out.push('\n');
     }
 
-    if !report.toolboxes.is_empty() {
-        let several = several_hosts(report);
-        out.push_str("### Toolboxes\n\n");
-        out.push_str(if several {
-            "| toolbox | runner | image | image digest | llama.cpp | hosts |\n|:--|:--|:--|:--|:--|:--|\n"
-        } else {
-            "| toolbox | runner | image | image digest | llama.cpp |\n|:--|:--|:--|:--|:--|\n"
-        });
-        for toolbox in &report.toolboxes {
-            let mut cells = vec![
-                format!("`{}`", toolbox.name),
-                toolbox.runner.clone(),
-                toolbox.image.as_deref().map_or_else(|| "none".to_owned(), |image| format!("`{image}`")),
-                toolbox.digest.as_deref().map_or_else(|| "none".to_owned(), |digest| format!("`{}`", short(digest))),
-                toolbox.llama_cpp.as_deref().map_or_else(|| "unknown".to_owned(), escape),
-            ];
-            if several {
-                cells.push(toolbox.hosts.join(", "));
-            }
-            let _ = writeln!(out, "| {} |", cells.join(" | "));
-        }
-        out.push('\n');
-    }
+    toolbox_table(out, report);
 
     if !report.models.is_empty() {
         out.push_str(
@@ -592,7 +570,7 @@ fn measured_where(out: &mut String, report: &Report) {
                 model
                     .sha256
                     .iter()
-                    .map(|hash| format!("`{}`", &hash[..hash.len().min(12)]))
+                    .map(|hash| format!("`{}`", crate::digest::short(hash)))
                     .collect::<Vec<_>>()
                     .join(", ")
             };
@@ -621,6 +599,52 @@ fn measured_where(out: &mut String, report: &Report) {
     }
 }
 
+/// Each toolbox's runner, image and build, and what its cells ran on.
+fn toolbox_table(out: &mut String, report: &Report) {
+    if !report.toolboxes.is_empty() {
+        let several = several_hosts(report);
+        out.push_str("### Toolboxes\n\n");
+        out.push_str(if several {
+            "| toolbox | runner | image | image digest | llama.cpp | backend | device | driver | hosts |\n\
+             |:--|:--|:--|:--|:--|:--|:--|:--|:--|\n"
+        } else {
+            "| toolbox | runner | image | image digest | llama.cpp | backend | device | driver |\n\
+             |:--|:--|:--|:--|:--|:--|:--|:--|\n"
+        });
+        for toolbox in &report.toolboxes {
+            let mut cells = vec![
+                format!("`{}`", toolbox.name),
+                toolbox.runner.clone(),
+                toolbox.image.as_deref().map_or_else(|| "none".to_owned(), |image| format!("`{image}`")),
+                toolbox
+                    .digest
+                    .as_deref()
+                    .map_or_else(|| "none".to_owned(), |digest| format!("`{}`", crate::digest::short_id(digest))),
+                toolbox.llama_cpp.as_deref().map_or_else(|| "unknown".to_owned(), escape),
+                // Command cells, and records from before bakeoff read it, do not say.
+                toolbox.backend.as_deref().map_or_else(|| "not recorded".to_owned(), escape),
+                match (toolbox.backend.as_deref(), toolbox.devices.is_empty()) {
+                    (_, false) => escape(&toolbox.devices.join(", ")),
+                    (Some("CPU"), true) => "the CPU".to_owned(),
+                    (None, true) => "not recorded".to_owned(),
+                    (Some(_), true) => "none named".to_owned(),
+                },
+                match (toolbox.backend.as_deref(), &toolbox.driver) {
+                    (_, Some(driver)) => escape(driver),
+                    (Some("CPU"), None) => "none".to_owned(),
+                    (None, None) => "not recorded".to_owned(),
+                    (Some(_), None) => "unknown".to_owned(),
+                },
+            ];
+            if several {
+                cells.push(toolbox.hosts.join(", "));
+            }
+            let _ = writeln!(out, "| {} |", cells.join(" | "));
+        }
+        out.push('\n');
+    }
+}
+
 /// What `{variant}` stands for in each workload's command, per variant.
 fn variants(out: &mut String, report: &Report) {
     if report.variants.is_empty() {
@@ -632,12 +656,6 @@ fn variants(out: &mut String, report: &Report) {
             if variant.args.is_empty() { "(none)".to_owned() } else { format!("`{}`", variant.args.replace('`', "'")) };
         let _ = writeln!(out, "  - `{}`: {args}", variant.name);
     }
-}
-
-/// `sha256:0123456789ab…` → `sha256:0123456789ab`.
-fn short(digest: &str) -> &str {
-    let cut = digest.find(':').map_or(0, |colon| colon + 1) + 12;
-    digest.get(..cut).unwrap_or(digest)
 }
 
 /// Text safe inside a markdown table cell.

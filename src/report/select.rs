@@ -116,7 +116,8 @@ impl Hosts {
     /// hosts had ids belongs to the host with an id and the same name, CPU, GPUs and memory,
     /// when there is exactly one: an upgraded bakeoff does not split a machine in two.
     pub(crate) fn of<'a>(records: impl Iterator<Item = &'a CellRecord> + Clone) -> Self {
-        let machine = |host: &HostFacts| (host.name.clone(), host.cpu.clone(), host.gpus.clone(), host.memory_bytes);
+        let machine =
+            |host: &HostFacts| (host.name.clone(), host.cpu.clone(), host.gpu_list().to_vec(), host.memory_bytes);
         let mut with_id: HashMap<_, BTreeSet<&str>> = HashMap::new();
         for record in records.clone().filter(|record| !record.host.id.is_empty()) {
             with_id.entry(machine(&record.host)).or_default().insert(&record.host.id);

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use super::dispatch::Event;
 use super::error::RunError;
 use super::launch::launch;
-use super::outcome::{describe_metrics, fill_outcome, finished_line, now_unix_ms, reason_only};
+use super::outcome::{Reading, describe_metrics, fill_outcome, finished_line, now_unix_ms, reason_only};
 use super::supervisor::{Exit, supervise};
 use super::walk::{LocalExecutor, Walk};
 use crate::fingerprint::ResolvedCell;
@@ -31,6 +31,10 @@ impl LocalExecutor<'_> {
                 return Ok(Some(Status::Failed));
             }
         };
+        let reading = Reading {
+            metrics: experiment.command.as_ref().map_or(&[][..], |command| &command.metrics[..]),
+            ..Reading::of(toolbox, &cell.argv, self.context.drivers.get(&cell.toolbox).map(String::as_str))
+        };
         for attempt in 1..=attempts {
             let phase = if attempt == 1 { "running".to_owned() } else { format!("retrying ({attempt}/{attempts})") };
             let _ = walk.events.send(Event::Started { what: cell.id.clone(), phase });
@@ -53,8 +57,7 @@ impl LocalExecutor<'_> {
             }
             record.attempts = u32::try_from(attempt).unwrap_or(u32::MAX);
             record.timings.duration_ms = u64::try_from(result.duration.as_millis()).unwrap_or(u64::MAX);
-            let metrics = experiment.command.as_ref().map_or(&[][..], |command| &command.metrics[..]);
-            fill_outcome(&mut record, &result, metrics, timeout);
+            fill_outcome(&mut record, &result, &reading, timeout);
             if record.status == Status::Ok {
                 break;
             }

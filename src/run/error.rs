@@ -21,6 +21,10 @@ pub(crate) enum RunError {
     #[error("llama-server was not ready after {seconds} s: {tail}")]
     #[diagnostic(code(bakeoff::run::server_not_ready))]
     ServerNotReady { seconds: u64, tail: String },
+    /// It started, on another backend than its toolbox declares (`ran_on` says what).
+    #[error("{reason}")]
+    #[diagnostic(code(bakeoff::run::wrong_backend))]
+    WrongBackend { reason: String, ran_on: Option<Box<crate::store::RanOn>> },
     #[error("its llama-server was never started")]
     #[diagnostic(code(bakeoff::run::server_never_started))]
     ServerNeverStarted,

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use super::dispatch::Event;
 use super::launch::launch;
 use super::metrics::bench_metrics;
-use super::outcome::{add_usage, bench_tokens, describe_metrics, finished_line, now_unix_ms};
+use super::outcome::{
+    Reading, Usage, add_usage, bench_tokens, describe_metrics, finished_line, now_unix_ms, record_device,
+};
 use super::supervisor::{Exit, supervise};
 use super::walk::{LocalExecutor, Walk};
 use crate::plan::{LoadGroup, PlannedCell};
@@ -78,6 +80,8 @@ impl LocalExecutor<'_> {
             .map(|position| lines.iter().filter(|line| line.owner == position).map(|line| line.measured_ns).sum())
             .collect();
         let total: f64 = measured.iter().sum();
+        let output = String::from_utf8_lossy(&result.combined);
+        let reading = Reading::of(toolbox, &group.argv, self.context.drivers.get(&first.toolbox).map(String::as_str));
         for (position, cell) in cells.iter().enumerate() {
             // A member whose earlier round failed, or that has all its rounds, is not recorded.
             if !complete[position] || !walk.measures(&planned[group.cells[position]]) {
@@ -103,7 +107,8 @@ impl LocalExecutor<'_> {
             // share of the group's.
             let energy = result.energy.clone().map(|joules| joules.map(|joules| joules * share));
             let tokens = bench_tokens(&record.raw);
-            add_usage(&mut record, result.peak_rss_bytes, energy, Some(tokens));
+            add_usage(&mut record, Usage { energy, ..Usage::of(&result) }, Some(tokens));
+            record_device(&mut record, &output, &reading);
             if position > 0 {
                 // Every cell's log holds the group's output.
                 let _ = std::fs::copy(&log, self.store.log_path(&cell.hash));

@@ -17,6 +17,9 @@ pub(crate) struct LaunchContext {
     /// Per toolbox, the image id its inspection found: the podman runner runs that image, so
     /// that a tag moved during a run changes nothing.
     pub images: BTreeMap<String, String>,
+    /// Per toolbox, the driver stack its inspection read (`Mesa 25.0.7 …, radv`): recorded with
+    /// what each cell ran on.
+    pub drivers: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]

@@ -5,22 +5,54 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::gpu_memory::GpuPeaks;
 use super::metrics::{bench_metrics, command_metrics};
+use super::ran_on::{Observed, asked_layers};
 use super::supervisor::{ChildResult, Exit, signal_name};
 use crate::fingerprint::ResolvedCell;
 use crate::host::HostFacts;
+use crate::manifest::{Backend, Toolbox};
 use crate::store::{CellRecord, Failure, MetricValue, Status};
 
 const LOG_TAIL_LINES: usize = 20;
 
+/// What a cell's output is read against.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Reading<'a> {
+    /// The command block's metric specs (a bench cell's come from llama-bench's JSON).
+    pub(super) metrics: &'a [crate::manifest::MetricSpec],
+    /// The toolbox's declared backend, which llama.cpp must have run on.
+    pub(super) backend: Option<&'a Backend>,
+    /// The driver stack the toolbox's inspection read, recorded with what ran.
+    pub(super) driver: Option<&'a str>,
+    /// The `-ngl` the cell asks for.
+    pub(super) layers: Option<u32>,
+}
+
+impl<'a> Reading<'a> {
+    /// The reading of `argv` run in `toolbox`, whose inspection read `driver`.
+    pub(super) fn of(toolbox: &'a Toolbox, argv: &[String], driver: Option<&'a str>) -> Self {
+        Self { metrics: &[], backend: toolbox.backend.as_ref(), driver, layers: asked_layers(argv) }
+    }
+}
+
+/// Records what a bench or server cell ran on (its backend, devices, driver), read from the
+/// output of llama.cpp and its JSON records; a cell that did not run on the toolbox's declared
+/// backend fails with llama.cpp's own words and keeps no metric.
+pub(super) fn record_device(record: &mut CellRecord, output: &str, reading: &Reading<'_>) {
+    let observed = Observed::read(output, &record.raw);
+    record.ran_on = Some(observed.ran_on(reading.driver));
+    if let Some(backend) = reading.backend
+        && let Err(reason) = observed.check(backend, reading.layers)
+    {
+        record.status = Status::Failed;
+        record.metrics.clear();
+        record.failure = Some(Failure { reason, exit_code: None, signal: None, log_tail: log_tail(output.as_bytes()) });
+    }
+}
+
 /// Fills status, metrics and failure from how the child ended and what it printed.
-/// `metrics` are the command block's metric specs (a bench cell's come from llama-bench's JSON).
-pub(super) fn fill_outcome(
-    record: &mut CellRecord,
-    result: &ChildResult,
-    metrics: &[crate::manifest::MetricSpec],
-    timeout: Duration,
-) {
+pub(super) fn fill_outcome(record: &mut CellRecord, result: &ChildResult, reading: &Reading<'_>, timeout: Duration) {
     let tail = log_tail(&result.combined);
     let failure = |reason: String, exit_code: Option<i32>, signal: Option<i32>| Failure {
         reason,
@@ -39,15 +71,18 @@ pub(super) fn fill_outcome(
                     metrics
                 })
             } else {
-                command_metrics(&result.combined, metrics)
+                command_metrics(&result.combined, reading.metrics)
             };
             match extracted {
                 Ok(metrics) => {
                     record.metrics = metrics;
                     let tokens = bench.then(|| bench_tokens(&record.raw));
-                    add_usage(record, result.peak_rss_bytes, result.energy.clone(), tokens);
+                    add_usage(record, Usage::of(result), tokens);
                     record.status = Status::Ok;
                     record.failure = None;
+                    if bench {
+                        record_device(record, &String::from_utf8_lossy(&result.combined), reading);
+                    }
                 }
                 Err(reason) => {
                     record.status = Status::Failed;
@@ -93,20 +128,38 @@ pub(super) fn finished_line(
     }
 }
 
-/// What a cell's run used beside its own metrics: `peak_rss_bytes` when its processes could be
-/// read; `energy_j` (and `tokens_per_j` when the cell's `tokens` are known) when the host has
-/// energy counters, or the reason in the record's `unavailable`.
-pub(super) fn add_usage(
-    record: &mut CellRecord,
-    peak: Option<u64>,
-    energy: Option<Result<f64, String>>,
-    tokens: Option<f64>,
-) {
-    if let Some(bytes) = peak {
-        #[expect(clippy::cast_precision_loss, reason = "memory sizes are far below 2^52 bytes")]
-        record.metrics.insert("peak_rss_bytes".to_owned(), MetricValue::single(bytes as f64, "bytes"));
+/// What a cell's run used, as its meters read it.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Usage {
+    /// The high-water mark of its processes.
+    pub(super) peak_rss: Option<u64>,
+    /// Joules, or why the host cannot tell; `None` where nothing was metered.
+    pub(super) energy: Option<Result<f64, String>>,
+    /// The GPU memory in use at its largest (amdgpu's VRAM and GTT counters).
+    pub(super) gpu: GpuPeaks,
+}
+
+impl Usage {
+    /// What `result`'s meters read.
+    pub(super) fn of(result: &ChildResult) -> Self {
+        Self { peak_rss: result.peak_rss_bytes, energy: result.energy.clone(), gpu: result.gpu }
     }
-    match energy {
+}
+
+/// What a cell's run used beside its own metrics: `peak_rss_bytes` when its processes could be
+/// read; `peak_vram_bytes` and `peak_gtt_bytes` where the GPU has such counters; `energy_j` (and
+/// `tokens_per_j` when the cell's `tokens` are known) when the host has energy counters, or the
+/// reason in the record's `unavailable`.
+pub(super) fn add_usage(record: &mut CellRecord, usage: Usage, tokens: Option<f64>) {
+    #[expect(clippy::cast_precision_loss, reason = "memory sizes are far below 2^52 bytes")]
+    for (name, bytes) in
+        [("peak_rss_bytes", usage.peak_rss), ("peak_vram_bytes", usage.gpu.vram), ("peak_gtt_bytes", usage.gpu.gtt)]
+    {
+        if let Some(bytes) = bytes {
+            record.metrics.insert(name.to_owned(), MetricValue::single(bytes as f64, "bytes"));
+        }
+    }
+    match usage.energy {
         Some(Ok(joules)) => {
             record.metrics.insert("energy_j".to_owned(), MetricValue::single(joules, "J"));
             if let Some(tokens) = tokens.filter(|_| joules > 0.0) {

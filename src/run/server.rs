@@ -19,6 +19,8 @@ pub(super) struct Server {
     pub(super) load_ms: f64,
     /// How many requests it serves at once (`/props`' `total_slots`, set by `-np`).
     pub(super) slots: Option<u64>,
+    /// What it runs on, as its start-up said: recorded with each of its cells.
+    pub(super) ran_on: Option<crate::store::RanOn>,
 }
 
 /// A loopback port nobody listens on now.
@@ -37,12 +39,17 @@ pub(super) async fn start(
     let port = free_port().map_err(|error| RunError::NoPort { reason: error.to_string() })?;
     let mut launch = launch.clone();
     launch.args.extend(["--host".to_owned(), "127.0.0.1".to_owned(), "--port".to_owned(), port.to_string()]);
+    // At verbosity 4 llama-server names its devices and the layers it offloads; a verbosity the
+    // manifest chose is left alone.
+    if !sets_verbosity(&launch.args[launch.inner..]) {
+        launch.args.extend(["-lv".to_owned(), "4".to_owned()]);
+    }
     let started = Instant::now();
     let spawned = spawn(&launch, Some(log), tracker).map_err(|error| RunError::CannotStart {
         program: launch.program.display().to_string(),
         reason: error.to_string(),
     })?;
-    let mut server = Server { spawned, port, load_ms: 0.0, slots: None };
+    let mut server = Server { spawned, port, load_ms: 0.0, slots: None, ran_on: None };
     loop {
         if let Ok(Some(status)) = server.spawned.child.try_wait() {
             return Err(RunError::ServerExited { status: status.to_string(), tail: server.output_tail() });
@@ -60,6 +67,14 @@ pub(super) async fn start(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Whether a llama-server argv chooses its own log verbosity.
+fn sets_verbosity(args: &[String]) -> bool {
+    args.iter().any(|arg| {
+        let name = arg.split_once('=').map_or(arg.as_str(), |(name, _)| name);
+        matches!(name, "-lv" | "--verbosity" | "--log-verbosity" | "-v" | "--verbose" | "--log-verbose")
+    })
 }
 
 /// `total_slots` from llama-server's `/props`, when it says.
@@ -84,6 +99,11 @@ impl Server {
     /// Where the server's processes are, for its memory.
     pub(super) fn tree(&self) -> super::memory::Tree {
         self.spawned.tree()
+    }
+
+    /// Everything the server printed so far (its start-up, where it names its devices).
+    pub(super) fn output(&self) -> String {
+        String::from_utf8_lossy(&self.spawned.combined.lock().expect("output lock")).into_owned()
     }
 
     pub(super) fn output_tail(&self) -> String {

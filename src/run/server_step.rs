@@ -6,9 +6,12 @@ use std::time::Duration;
 use super::client::Exchange;
 use super::dispatch::Event;
 use super::error::RunError;
+use super::gpu_memory::GpuWatch;
 use super::launch::launch;
 use super::memory::PeakMemory;
-use super::outcome::{add_usage, describe_server_metrics, finished_line, now_unix_ms, reason_only};
+use super::outcome::{
+    Reading, Usage, add_usage, describe_server_metrics, finished_line, now_unix_ms, reason_only, record_device,
+};
 use super::server::Server;
 use super::supervisor::StopSignal;
 use super::walk::{LocalExecutor, Walk};
@@ -39,7 +42,7 @@ impl LocalExecutor<'_> {
             .unwrap_or(600);
         let log = self.store.server_log_path(&first.hash);
         let name = format!("server-{}", crate::digest::short(&first.hash));
-        let outcome = match launch(toolbox, &group.argv, &self.context, &name) {
+        let mut outcome = match launch(toolbox, &group.argv, &self.context, &name) {
             Ok(launched) => {
                 super::server::start(
                     &launched,
@@ -52,6 +55,23 @@ impl LocalExecutor<'_> {
             }
             Err(error) => Err(error.into()),
         };
+        // What it runs on, checked before any cell is measured on it.
+        let mut wrong_backend = None;
+        if let Ok(server) = &mut outcome {
+            let driver = self.context.drivers.get(&group.toolbox).map(String::as_str);
+            let mut probe = CellRecord::new(first, self.host, Status::Ok);
+            record_device(&mut probe, &server.output(), &Reading::of(toolbox, &group.argv, driver));
+            wrong_backend = probe.failure.map(|failure| RunError::WrongBackend {
+                reason: failure.reason,
+                ran_on: probe.ran_on.clone().map(Box::new),
+            });
+            server.ran_on = probe.ran_on;
+        }
+        if let Some(error) = wrong_backend
+            && let Ok(server) = std::mem::replace(&mut outcome, Err(error))
+        {
+            server.stop(self.options.grace).await;
+        }
         if let Ok(ready) = &outcome {
             walk.note(format!("llama-server ready on port {} after {:.0} ms", ready.port, ready.load_ms));
         }
@@ -107,7 +127,12 @@ impl LocalExecutor<'_> {
                     return Ok(None);
                 }
             }
-            Some(Err(error)) => record.failure = Some(reason_only(error.to_string())),
+            Some(Err(error)) => {
+                record.failure = Some(reason_only(error.to_string()));
+                if let RunError::WrongBackend { ran_on, .. } = error {
+                    record.ran_on = ran_on.as_deref().cloned();
+                }
+            }
             None => record.failure = Some(reason_only(RunError::ServerNeverStarted.to_string())),
         }
         record.timings.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -145,6 +170,7 @@ impl LocalExecutor<'_> {
         let mut memory = PeakMemory::new(server.tree());
         memory.restart();
         let mut energy = super::energy::EnergyMeter::start();
+        let gpu = GpuWatch::start();
         let Some(sent) = super::workload::send(client, server.port, workload, &specs, stop).await else {
             return false;
         };
@@ -169,8 +195,10 @@ impl LocalExecutor<'_> {
             .iter()
             .map(|exchange| exchange.processed_n().unwrap_or(0.0) + exchange.generated_n().unwrap_or(0.0))
             .sum();
-        add_usage(record, memory.peak(), Some(joules), Some(tokens));
+        let usage = Usage { peak_rss: memory.peak(), energy: Some(joules), gpu: gpu.finish() };
+        add_usage(record, usage, Some(tokens));
         record.raw = sent.raw();
+        record.ran_on.clone_from(&server.ran_on);
         if record.failure.is_none() {
             record.status = Status::Ok;
         }

@@ -12,6 +12,7 @@ use tokio::sync::watch;
 
 use super::command::{Detached, Launch, PID_ANNOUNCEMENT};
 use super::energy::EnergyMeter;
+use super::gpu_memory::{GpuPeaks, GpuWatch};
 use super::memory::{PeakMemory, SAMPLE_EARLY, SAMPLE_EVERY, Tree};
 use super::process::{process_start, signal_until_gone};
 use super::tracker::{Started, Tracker};
@@ -51,6 +52,8 @@ pub(crate) struct ChildResult {
     /// Joules the host's counters say the cell used, or why they cannot; `None` for a short
     /// question.
     pub energy: Option<Result<f64, String>>,
+    /// The GPU memory in use at its largest while the cell ran, where there are counters.
+    pub gpu: GpuPeaks,
 }
 
 /// Stop requests: 0 = none, 1 = stop gracefully, 2 or more = kill at once.
@@ -70,6 +73,7 @@ pub(crate) async fn supervise(
     // Cells (which have a log) are measured; short questions to other programs are not. The
     // energy counters are read before the child starts: all it uses comes after.
     let energy = log.is_some().then(EnergyMeter::start);
+    let gpu = log.is_some().then(GpuWatch::start);
     let mut spawned = spawn(launch, log, tracker)?;
     let mut meters = energy.map(|energy| (PeakMemory::new(spawned.tree()), energy));
     let exit = tokio::select! {
@@ -91,7 +95,8 @@ pub(crate) async fn supervise(
         Some((memory, mut energy)) => (memory.peak(), Some(energy.joules())),
         None => (None, None),
     };
-    Ok(ChildResult { exit, stdout, combined, duration: started.elapsed(), peak_rss_bytes, energy })
+    let gpu = gpu.map(GpuWatch::finish).unwrap_or_default();
+    Ok(ChildResult { exit, stdout, combined, duration: started.elapsed(), peak_rss_bytes, energy, gpu })
 }
 
 /// Waits for the child, reading its tree's memory and the power sensors meanwhile.
@@ -396,7 +401,7 @@ async fn pump(
             announcement = None;
             chunk = &head;
         }
-        combined.lock().expect("output lock").extend_from_slice(chunk);
+        keep_bounded(&mut combined.lock().expect("output lock"), chunk);
         if let Some(log) = log.lock().expect("log lock").as_mut() {
             // A full disk must not kill the measurement; the output is still kept in memory.
             let _ = log.write_all(chunk);
@@ -416,6 +421,22 @@ async fn pump(
         }
     }
     kept
+}
+
+/// Output kept in memory at most (the log file has all of it): a server that runs for hours
+/// logs every request.
+const COMBINED_LIMIT: usize = 64 << 20;
+/// What is kept of the start of the output once it is cut (where llama.cpp names its devices).
+const COMBINED_HEAD: usize = 4 << 20;
+
+/// Appends `chunk` to `combined`; past [`COMBINED_LIMIT`], the middle goes (down to half the
+/// limit, so that cutting is rare), keeping the start and the newest output.
+fn keep_bounded(combined: &mut Vec<u8>, chunk: &[u8]) {
+    combined.extend_from_slice(chunk);
+    if combined.len() > COMBINED_LIMIT {
+        let excess = combined.len() - COMBINED_LIMIT / 2;
+        combined.drain(COMBINED_HEAD..COMBINED_HEAD + excess);
+    }
 }
 
 /// `SIGKILL`-style names for the signals a benchmark typically dies of.
@@ -445,4 +466,23 @@ pub(crate) async fn remove_container(podman: &Path, name: &str, grace: Duration)
     let removal = Launch::plain(podman, args);
     // podman waits up to `grace` for the container to stop, then kills it.
     matches!(capture(&removal, grace + Duration::from_secs(60)).await, Ok(ChildResult { exit: Exit::Code(0), .. }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_in_memory_keeps_its_start_and_its_newest_bytes() {
+        let mut combined = Vec::new();
+        keep_bounded(&mut combined, b"device line\n");
+        let chunk = vec![b'.'; 1 << 20];
+        for _ in 0..70 {
+            keep_bounded(&mut combined, &chunk);
+        }
+        keep_bounded(&mut combined, b"last line\n");
+        assert!(combined.len() <= COMBINED_LIMIT);
+        assert!(combined.starts_with(b"device line\n"));
+        assert!(combined.ends_with(b"last line\n"));
+    }
 }

@@ -12,6 +12,6 @@ pub use gc::{GcPlan, Referenced, Removal};
 pub(crate) use layout::GITIGNORE;
 pub use layout::{REPORT_MARKER, RESERVED, reserved_reason};
 pub use record::{
-    CellRecord, Failure, MetricValue, RECORD_FORMAT, RecordHead, Round, RoundStats, SlurmJob, Status, Timings,
+    CellRecord, Failure, MetricValue, RECORD_FORMAT, RanOn, RecordHead, Round, RoundStats, SlurmJob, Status, Timings,
     over_rounds, plain_depth_names,
 };

@@ -170,6 +170,30 @@ pub struct CellRecord {
     /// The Slurm job that measured it, for a cell run by `--executor slurm`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slurm: Option<SlurmJob>,
+    /// What llama.cpp ran on (bench and server cells): its backend, devices and driver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ran_on: Option<RanOn>,
+}
+
+/// The backend and devices llama.cpp said it used, as it names them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RanOn {
+    /// The backend the cell ran on: `Vulkan`, `ROCm`, `CUDA`, or `CPU` when llama.cpp used no
+    /// GPU device (whatever it was built for).
+    pub backend: String,
+    /// The devices, as llama.cpp names them; a CPU-type device (Mesa's lavapipe) is marked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<String>,
+    /// The driver stack where it could be read: the toolbox's (`Mesa 25.0.7 (llvmpipe)`,
+    /// `ROCm 6.4.4`), else the driver the device line names (`llvmpipe`, `radv`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
+    /// Layers on the device, `offloaded/total`, where llama.cpp says (llama-server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offloaded: Option<String>,
+    /// The GPU backends the build has (`Vulkan`); empty for a CPU-only build.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub built_for: String,
 }
 
 /// Which cluster job ran a cell, and on which node.
@@ -284,6 +308,7 @@ impl CellRecord {
             unavailable: BTreeMap::new(),
             lock_drift: cell.drift.clone(),
             slurm: None,
+            ran_on: None,
         }
     }
 

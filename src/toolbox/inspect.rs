@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::error::ToolboxError;
 use super::podman::{self, Image};
 use crate::fingerprint::ToolboxState;
-use crate::manifest::{Runner, Toolbox};
+use crate::manifest::{Backend, Runner, Toolbox};
 use crate::run::{Exit, capture};
 use crate::run::{LaunchContext, LaunchError, container_tool, device_args, launch};
 
@@ -47,6 +47,9 @@ pub struct Inspection {
     pub problem: Option<String>,
     /// What to know that does not stop it.
     pub note: Option<String>,
+    /// The driver stack of a GPU toolbox (`Mesa 25.0.7 (LLVM 19.1.7), llvmpipe`, `ROCm 6.4.4`),
+    /// where it could be read.
+    pub driver: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -81,6 +84,7 @@ impl Inspection {
             problem: self.problem.clone(),
             note: self.note.clone(),
             missing: self.missing.clone(),
+            driver: self.driver.clone(),
         }
     }
 
@@ -115,8 +119,46 @@ pub(crate) async fn inspect(toolbox: &Toolbox, depth: Depth) -> Inspection {
             Ok(build) => inspection.llama_cpp = build,
             Err(problem) => inspection.problem = Some(problem.to_string()),
         }
+        if inspection.problem.is_none() {
+            inspection.driver = driver_stack(toolbox, &inspection).await;
+        }
     }
     inspection
+}
+
+/// What a GPU toolbox's driver stack is, asked of the toolbox itself: the Vulkan loader's
+/// driver (`vulkaninfo --summary`), the version file of `ROCm`, the NVIDIA driver. `None` for the CPU,
+/// and where the toolbox has no such tool (the cells still record the driver llama.cpp names).
+async fn driver_stack(toolbox: &Toolbox, inspection: &Inspection) -> Option<String> {
+    let argv: &[&str] = match toolbox.backend.as_ref()? {
+        Backend::Vulkan => &["vulkaninfo", "--summary"],
+        Backend::Rocm => &["cat", "/opt/rocm/.info/version"],
+        Backend::Cuda => &["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+        Backend::Cpu | Backend::Other(_) => return None,
+    };
+    let mut context = LaunchContext::default();
+    if let Some(image) = inspection.state().image_id {
+        context.images.insert(toolbox.name.value.clone(), image);
+    }
+    let argv: Vec<String> = argv.iter().map(|word| (*word).to_owned()).collect();
+    let label = label("driver", &toolbox.name.value);
+    let launched = launch(toolbox, &argv, &context, &label).ok()?;
+    let result = capture(&launched, VERSION_TIMEOUT).await.ok()?;
+    if result.exit != Exit::Code(0) {
+        return None;
+    }
+    let output = String::from_utf8_lossy(&result.stdout);
+    match toolbox.backend.as_ref()? {
+        Backend::Vulkan => {
+            let mut drivers: Vec<String> =
+                crate::host::vulkan_devices(&output).iter().filter_map(crate::host::VulkanDevice::driver).collect();
+            drivers.dedup();
+            (!drivers.is_empty()).then(|| drivers.join("; "))
+        }
+        Backend::Rocm => output.lines().next().map(|version| format!("ROCm {}", version.trim())),
+        _ => output.lines().next().map(|version| format!("NVIDIA driver {}", version.trim())),
+    }
+    .filter(|driver| !driver.trim().is_empty())
 }
 
 /// The tag, the container and the image that runs, for the container runners.
@@ -197,9 +239,7 @@ async fn llama_cpp_build(toolbox: &Toolbox, inspection: &mut Inspection) -> Resu
     if let Some(image) = inspection.state().image_id {
         context.images.insert(name.to_owned(), image);
     }
-    let label: String =
-        name.chars().map(|character| if character.is_ascii_alphanumeric() { character } else { '-' }).collect();
-    let label = format!("inspect-{label}-{}", std::process::id());
+    let label = label("inspect", name);
     let mut missing = std::collections::BTreeMap::new();
     let mut build = None;
     match program_build(toolbox, "llama-bench", &context, &label).await? {
@@ -226,6 +266,14 @@ async fn llama_cpp_build(toolbox: &Toolbox, inspection: &mut Inspection) -> Resu
     }
     inspection.missing = missing;
     Ok(build)
+}
+
+/// A name for what an inspection runs (a podman container is called after it): the toolbox's
+/// and this process's, so that concurrent inspections never replace each other's containers.
+fn label(what: &str, toolbox: &str) -> String {
+    let toolbox: String =
+        toolbox.chars().map(|character| if character.is_ascii_alphanumeric() { character } else { '-' }).collect();
+    format!("{what}-{toolbox}-{}", std::process::id())
 }
 
 /// Exit statuses of a container runner that are its own, not the program's: podman's 125 (the

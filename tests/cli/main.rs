@@ -1,5 +1,6 @@
 //! CLI tests: the real `bakeoff` binary against scratch projects and fixture manifests.
 
+mod backends;
 mod containers;
 mod diagnostics;
 mod hardening;

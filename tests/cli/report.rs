@@ -104,6 +104,21 @@ fn seed_two_hosts_in_rounds(directory: &Path, rounds: &[f64]) {
                 Some(format!("sha256:{}", if toolbox == "radv" { "4a5e" } else { "7c0d" }));
             record.hash = record.fingerprint.hash();
             record.timings.started_unix_ms = 1_795_305_600_000 + 60_000 * (index as u64);
+            // What llama.cpp said it ran on; strix-2 has a newer Mesa.
+            record.ran_on = (status != Status::Blocked).then(|| bakeoff::store::RanOn {
+                backend: if toolbox == "radv" { "Vulkan" } else { "ROCm" }.to_owned(),
+                devices: vec![
+                    if toolbox == "radv" { "AMD Radeon 8060S Graphics (RADV GFX1151)" } else { "AMD Radeon Graphics" }
+                        .to_owned(),
+                ],
+                driver: Some(match (toolbox.as_str(), index) {
+                    ("radv", 0) => "Mesa 25.3.1, radv".to_owned(),
+                    ("radv", _) => "Mesa 25.3.4, radv".to_owned(),
+                    _ => "ROCm 7.14.0".to_owned(),
+                }),
+                offloaded: None,
+                built_for: if toolbox == "radv" { "Vulkan" } else { "ROCm" }.to_owned(),
+            });
             match status {
                 Status::Ok => {
                     let host_factor = if index == 0 { 1.0 } else { 0.97 };
@@ -345,7 +360,8 @@ fn compare_sets_two_hosts_side_by_side() {
     assert_eq!((comparison["both"].as_u64(), comparison["only_other"].as_u64()), (Some(6), Some(4)));
     let facts: Vec<&str> =
         comparison["differences"].as_array().unwrap().iter().map(|fact| fact["fact"].as_str().unwrap()).collect();
-    assert_eq!(facts, ["kernel", "firmware", "llama.cpp build (toolbox radv)"]);
+    // The driver each toolbox ran on is among the facts that differ (strix-2 has a newer Mesa).
+    assert_eq!(facts, ["kernel", "firmware", "llama.cpp build (toolbox radv)", "driver (toolbox radv)"]);
     let row = &comparison["rows"][0];
     assert_eq!(row["configuration"], "model=bf16, toolbox=radv, ctx=4096");
     assert!((row["ratio"].as_f64().unwrap() - 20.0 / 19.4).abs() < 1e-9, "{row}");

@@ -130,6 +130,7 @@ impl Bakeoff {
             // not depend on the host (the energy test gives a counter tree of its own).
             .env("BAKEOFF_POWERCAP_ROOT", NO_COUNTERS)
             .env("BAKEOFF_HWMON_ROOT", NO_COUNTERS)
+            .env("BAKEOFF_DRM_ROOT", NO_COUNTERS)
             .env_remove("BAKEOFF_MODELS");
         let filters = vec![(project.display().to_string(), "[PROJECT]".to_owned())];
         Self { command, cache, filters }
