@@ -21,6 +21,7 @@ fn main() -> miette::Result<()> {
         models: args.next().map(PathBuf::from).into_iter().collect(),
         host_facts: Some(PathBuf::from(facts)),
         host_name: None,
+        no_cache: false,
     });
     let loaded = project.load(&[])?;
     let host = project.host()?;

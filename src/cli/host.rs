@@ -14,7 +14,7 @@ pub(super) fn run(project: &Project, args: &HostArgs) -> Result<(), Error> {
     let host = project.host()?;
     let loaded = project.load_if_any(&args.targets.targets)?;
     let toolboxes: Vec<&crate::manifest::Toolbox> = loaded.manifests.toolboxes.values().collect();
-    let verdicts = project.verdicts(&toolboxes, &host);
+    let verdicts = project.verdicts(&toolboxes, &host, false);
     if args.json {
         let toolboxes: serde_json::Map<String, serde_json::Value> = verdicts
             .iter()

@@ -61,6 +61,10 @@ pub struct GlobalArgs {
     /// A label only: results are keyed by the host's id, made from its machine id.
     #[arg(long, global = true, value_name = "NAME")]
     pub host_name: Option<String>,
+    /// Inspect every toolbox afresh (its llama.cpp build, missing programs, driver) instead of
+    /// taking what the machine's inspection cache holds; what is found refreshes the cache.
+    #[arg(long, global = true)]
+    pub no_cache: bool,
     /// Colour in diagnostics: `auto` when stderr is a terminal and `NO_COLOR` is unset.
     #[arg(long, global = true, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
     pub color: Color,
@@ -147,6 +151,9 @@ pub struct ToolboxStatusArgs {
     /// Print as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Ask each toolbox afresh what is inside it, instead of the inspection cache.
+    #[arg(long)]
+    pub refresh: bool,
 }
 
 #[derive(Debug, Args)]
@@ -344,6 +351,7 @@ impl From<&GlobalArgs> for Settings {
             models: global.models.clone(),
             host_facts: global.host_facts.clone(),
             host_name: global.host_name.clone(),
+            no_cache: global.no_cache,
         }
     }
 }

@@ -16,7 +16,7 @@ pub(super) fn run(project: &Project, command: ToolboxCommand) -> Result<(), Erro
     match command {
         ToolboxCommand::Status(args) => {
             let toolboxes = named(&loaded.manifests.toolboxes, &args.names.names)?;
-            status(project, &toolboxes, args.json)
+            status(project, &toolboxes, args.json, args.refresh)
         }
         ToolboxCommand::Create(names) => {
             let toolboxes = named(&loaded.manifests.toolboxes, &names.names)?;
@@ -30,9 +30,9 @@ pub(super) fn run(project: &Project, command: ToolboxCommand) -> Result<(), Erro
     }
 }
 
-fn status(project: &Project, toolboxes: &[&Toolbox], json: bool) -> Result<(), Error> {
+fn status(project: &Project, toolboxes: &[&Toolbox], json: bool, refresh: bool) -> Result<(), Error> {
     let host = project.host()?;
-    let verdicts = project.verdicts(toolboxes, &host);
+    let verdicts = project.verdicts(toolboxes, &host, refresh);
     if json {
         let rows: Vec<serde_json::Value> = verdicts
             .iter()

@@ -25,6 +25,8 @@ pub struct Project {
     pub host_facts: Option<PathBuf>,
     /// `--host-name` or `BAKEOFF_HOST_NAME`: replaces the probed or given name.
     pub host_name: Option<String>,
+    /// Inspect toolboxes afresh (`--no-cache`); what is found still refreshes the cache.
+    pub no_cache: bool,
 }
 
 /// Manifests and the experiments the command was asked about.
@@ -52,6 +54,8 @@ pub struct Settings {
     pub host_facts: Option<PathBuf>,
     /// How reports name this host (`BAKEOFF_HOST_NAME` too).
     pub host_name: Option<String>,
+    /// Inspect toolboxes afresh instead of taking what the machine's inspection cache holds.
+    pub no_cache: bool,
 }
 
 impl Project {
@@ -67,6 +71,7 @@ impl Project {
                 .clone()
                 .or_else(|| std::env::var("BAKEOFF_HOST_NAME").ok())
                 .filter(|name| !name.trim().is_empty()),
+            no_cache: settings.no_cache,
             root,
         }
     }
@@ -194,7 +199,7 @@ impl Project {
         let toolboxes = if inspect { self.inspectable(loaded, &experiments, host) } else { Vec::new() };
         // Hashing models and inspecting toolboxes both wait on other processes and disks.
         let (digests, inspected) = std::thread::scope(|scope| {
-            let inspection = scope.spawn(|| toolbox_states(&toolboxes));
+            let inspection = scope.spawn(|| toolbox_states(&toolboxes, self.no_cache));
             let needed = needed(&loaded.manifests, &experiments);
             let digests = gather(&loaded.manifests, &needed, &self.roots, &mut cache, lock.as_ref());
             (digests, inspection.join().expect("the inspection thread panicked"))

@@ -47,8 +47,9 @@ pub fn named<'a>(toolboxes: &'a BTreeMap<String, Toolbox>, names: &[String]) -> 
 impl Project {
     /// Each of `toolboxes` on `host`, in their order. A toolbox whose requirements fail is only
     /// looked at (containers and images), not run; a host described by `--host-facts` is not
-    /// this machine, so nothing is inspected.
-    pub fn verdicts(&self, toolboxes: &[&Toolbox], host: &HostFacts) -> Vec<Verdict> {
+    /// this machine, so nothing is inspected. With `refresh` (or `--no-cache`) what is inside
+    /// each toolbox is asked afresh rather than taken from the inspection cache.
+    pub fn verdicts(&self, toolboxes: &[&Toolbox], host: &HostFacts, refresh: bool) -> Vec<Verdict> {
         let failing = |toolbox: &Toolbox| -> Vec<String> {
             toolbox.requires.iter().filter_map(|requirement| requirement.value.check(host).err()).collect()
         };
@@ -65,8 +66,9 @@ impl Project {
         } else {
             let (runnable, unrunnable): (Vec<&Toolbox>, Vec<&Toolbox>) =
                 toolboxes.iter().partition(|toolbox| failing(toolbox).is_empty());
-            let mut inspections = inspect_all(&runnable, Depth::Full);
-            inspections.extend(inspect_all(&unrunnable, Depth::Containers));
+            let fresh = refresh || self.no_cache;
+            let mut inspections = inspect_all(&runnable, Depth::Full, fresh);
+            inspections.extend(inspect_all(&unrunnable, Depth::Containers, fresh));
             inspections
         };
         inspections

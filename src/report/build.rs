@@ -82,6 +82,17 @@ pub struct Report {
     /// With results from several hosts: the one with the most results against each other.
     pub comparisons: Vec<Comparison>,
     pub notes: Vec<String>,
+    /// What shown results warn of (speculation that did not happen), each with its cells.
+    pub warnings: Vec<Warning>,
+}
+
+/// A warning some shown results carry, and which.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    pub workload: String,
+    /// The cells' configurations (`threads=2, variant=draft`).
+    pub configurations: Vec<String>,
+    pub text: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -270,7 +281,29 @@ pub(crate) fn build(inputs: &Inputs<'_>) -> Report {
         stale: chosen.stale,
         comparisons,
         notes,
+        warnings: warnings(&shown),
     }
+}
+
+/// The warnings of the shown records, once per workload and text with the configurations
+/// that carry it.
+fn warnings(shown: &[&CellRecord]) -> Vec<Warning> {
+    let mut found: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    for record in shown {
+        for text in &record.warnings {
+            let configuration: Vec<String> =
+                record.axes.iter().map(|(axis, value)| format!("{axis}={value}")).collect();
+            found.entry((record.workload.clone(), text.clone())).or_default().insert(configuration.join(", "));
+        }
+    }
+    found
+        .into_iter()
+        .map(|((workload, text), configurations)| Warning {
+            workload,
+            configurations: configurations.into_iter().collect(),
+            text,
+        })
+        .collect()
 }
 
 /// What a host could not measure (`energy_j` without counters), once per host and reason.

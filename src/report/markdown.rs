@@ -206,7 +206,7 @@ fn configuration_header(out: &mut String, columns: impl Iterator<Item = String>)
 fn results(out: &mut String, report: &Report) {
     out.push_str("## Results\n\n");
     for summary in &report.summaries {
-        render_summary(out, summary);
+        render_summary(out, summary, report);
     }
     no_values(out, report);
     // After the summaries, the default one-table-per-metric view is there for who wants it.
@@ -222,10 +222,13 @@ fn results(out: &mut String, report: &Report) {
     if folded && !shown.is_empty() {
         out.push_str("</details>\n\n");
     }
+    // Workloads without a summary (bench and command cells): under the tables.
+    let summarised = |workload: &str| report.summaries.iter().any(|summary| summary.workload == workload);
+    render_warnings(out, report.warnings.iter().filter(|warning| !summarised(&warning.workload)));
 }
 
 /// A server workload's summary: a row per configuration, each column in its own unit.
-fn render_summary(out: &mut String, summary: &super::summary::Summary) {
+fn render_summary(out: &mut String, summary: &super::summary::Summary, report: &Report) {
     let _ = writeln!(out, "### `{}`\n", summary.workload);
     // Columns of one metric family (cold and warm, the turns) share a unit.
     let family = |metric: &str| crate::metric_name::MetricName::parse(metric).base.to_owned();
@@ -261,6 +264,16 @@ fn render_summary(out: &mut String, summary: &super::summary::Summary) {
         let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
     out.push('\n');
+    render_warnings(out, report.warnings.iter().filter(|warning| warning.workload == summary.workload));
+}
+
+/// Warnings results carry, under the table they concern: each with the configurations.
+fn render_warnings<'a>(out: &mut String, warnings: impl Iterator<Item = &'a super::build::Warning>) {
+    for warning in warnings {
+        let cells: Vec<String> =
+            warning.configurations.iter().map(|configuration| format!("`{configuration}`")).collect();
+        let _ = writeln!(out, "**Warning** ({}): {}.\n", cells.join("; "), warning.text);
+    }
 }
 
 /// What the results section says when no table has a value: nothing ran yet, or what ran

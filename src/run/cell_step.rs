@@ -35,6 +35,10 @@ impl LocalExecutor<'_> {
             metrics: experiment.command.as_ref().map_or(&[][..], |command| &command.metrics[..]),
             ..Reading::of(toolbox, &cell.argv, self.context.drivers.get(&cell.toolbox).map(String::as_str))
         };
+        // How the last attempt failed, when it failed by itself (an exit status and its error
+        // line): a retry that fails the same way is not retried again. A timeout or a signal
+        // may be the machine's moment, so those use every retry.
+        let mut failed_as: Option<(i32, String)> = None;
         for attempt in 1..=attempts {
             let phase = if attempt == 1 { "running".to_owned() } else { format!("retrying ({attempt}/{attempts})") };
             let _ = walk.events.send(Event::Started { what: cell.id.clone(), phase });
@@ -61,6 +65,17 @@ impl LocalExecutor<'_> {
             if record.status == Status::Ok {
                 break;
             }
+            let this_way = match (result.exit, &record.failure) {
+                (Exit::Code(code), Some(failure)) => Some((code, failure.reason.clone())),
+                _ => None,
+            };
+            if this_way.is_some() && this_way == failed_as && attempt < attempts {
+                if let Some(failure) = &mut record.failure {
+                    failure.reason.push_str("; failed the same way twice: not retried further");
+                }
+                break;
+            }
+            failed_as = this_way;
         }
         let mut line = finished_line(&cell.id, &record, describe_metrics);
         let log = self.store.log_path(&cell.hash);

@@ -28,6 +28,7 @@ mod serve_metrics;
 mod server;
 mod server_step;
 mod slurm;
+mod speculation;
 mod supervisor;
 mod tool_output;
 mod tracker;

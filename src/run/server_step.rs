@@ -136,6 +136,9 @@ impl LocalExecutor<'_> {
             None => record.failure = Some(reason_only(RunError::ServerNeverStarted.to_string())),
         }
         record.timings.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        for warning in &record.warnings {
+            walk.note(format!("warning: {}: {warning}", cell.id));
+        }
         let line = finished_line(&cell.id, &record, describe_server_metrics);
         let status = record.status;
         self.record(record, &line, walk)?;
@@ -199,6 +202,7 @@ impl LocalExecutor<'_> {
         add_usage(record, usage, Some(tokens));
         record.raw = sent.raw();
         record.ran_on.clone_from(&server.ran_on);
+        record.warnings.extend(super::speculation::undrafted(&cell.argv, &record.metrics));
         if record.failure.is_none() {
             record.status = Status::Ok;
         }

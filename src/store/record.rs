@@ -173,6 +173,10 @@ pub struct CellRecord {
     /// What llama.cpp ran on (bench and server cells): its backend, devices and driver.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ran_on: Option<RanOn>,
+    /// What to know about a result that is not a failure (speculative decoding asked for that
+    /// drafted nothing).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// The backend and devices llama.cpp said it used, as it names them.
@@ -309,6 +313,7 @@ impl CellRecord {
             lock_drift: cell.drift.clone(),
             slurm: None,
             ran_on: None,
+            warnings: Vec::new(),
         }
     }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::cache::{Found, InspectionCache};
 use super::error::ToolboxError;
 use super::podman::{self, Image};
 use crate::fingerprint::ToolboxState;
@@ -61,6 +62,8 @@ pub struct ImageView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ContainerView {
     pub name: String,
+    /// The container's own id (made anew, the same name has another).
+    pub id: String,
     pub image_id: String,
     pub image_name: String,
     pub created: String,
@@ -98,8 +101,10 @@ impl Inspection {
     }
 }
 
-/// Inspects `toolbox`; every failure is a `problem` with its reason, never a silent gap.
-pub(crate) async fn inspect(toolbox: &Toolbox, depth: Depth) -> Inspection {
+/// Inspects `toolbox`; every failure is a `problem` with its reason, never a silent gap. What
+/// is inside it (its llama.cpp build, missing programs, driver) comes from `cache` when the
+/// container, image or programs are the ones inspected before.
+pub(crate) async fn inspect(toolbox: &Toolbox, depth: Depth, cache: Option<&InspectionCache>) -> Inspection {
     let name = toolbox.name.value.clone();
     let mut inspection = Inspection {
         name: name.clone(),
@@ -115,15 +120,63 @@ pub(crate) async fn inspect(toolbox: &Toolbox, depth: Depth) -> Inspection {
         return inspection;
     }
     if depth == Depth::Full {
+        let key = cache.map(|_| cache_key(toolbox, &inspection));
+        if let (Some(cache), Some(key)) = (cache, &key)
+            && let Some(found) = cache.get(key)
+        {
+            inspection.llama_cpp = found.llama_cpp;
+            inspection.missing = found.missing;
+            inspection.driver = found.driver;
+            return inspection;
+        }
         match llama_cpp_build(toolbox, &mut inspection).await {
             Ok(build) => inspection.llama_cpp = build,
             Err(problem) => inspection.problem = Some(problem.to_string()),
         }
         if inspection.problem.is_none() {
             inspection.driver = driver_stack(toolbox, &inspection).await;
+            if let (Some(cache), Some(key)) = (cache, key) {
+                let found = Found {
+                    llama_cpp: inspection.llama_cpp.clone(),
+                    missing: inspection.missing.clone(),
+                    driver: inspection.driver.clone(),
+                };
+                cache.put(key, found);
+            }
         }
     }
     inspection
+}
+
+/// What determines what is inside `toolbox`: how it is declared, and what runs here (its
+/// container and image, or its programs on the host).
+fn cache_key(toolbox: &Toolbox, inspection: &Inspection) -> String {
+    let declaration = serde_json::json!({
+        "runner": toolbox.runner.name(),
+        "image": toolbox.image.as_ref().map(|image| &image.value),
+        "backend": toolbox.backend.as_ref().map(Backend::name),
+        "bin_dir": toolbox.bin_dir,
+        "env": toolbox.env,
+        "container_args": toolbox.container_args,
+        "devices": inspection.devices,
+    });
+    let runs: Vec<String> = match toolbox.runner {
+        Runner::Host => ["llama-bench", "llama-server"]
+            .iter()
+            .map(|program| match launch(toolbox, &[(*program).to_owned()], &LaunchContext::default(), "key") {
+                Ok(launched) => super::cache::program_stamp(&launched.program),
+                // Not found: what would find it is where it is looked for.
+                Err(_) => format!("{program} absent; PATH={}", std::env::var("PATH").unwrap_or_default()),
+            })
+            .collect(),
+        Runner::Podman => inspection.running.iter().map(|image| image.id.clone()).collect(),
+        Runner::Toolbox | Runner::Distrobox => inspection
+            .container
+            .iter()
+            .flat_map(|container| [container.id.clone(), container.image_id.clone()])
+            .collect(),
+    };
+    super::cache::key(&declaration, &runs)
 }
 
 /// What a GPU toolbox's driver stack is, asked of the toolbox itself: the Vulkan loader's
@@ -202,6 +255,7 @@ async fn inspect_container(toolbox: &Toolbox, inspection: &mut Inspection) -> Re
     }
     inspection.container = Some(ContainerView {
         name: name.to_owned(),
+        id: container.id,
         image_id: container.image_id,
         image_name: container.image_name,
         created: container.created,
@@ -336,14 +390,17 @@ fn runner_help(error: &str) -> Option<&'static str> {
     None
 }
 
-/// Inspects every toolbox concurrently (each waits on its own container), in order.
-pub(crate) fn inspect_all(toolboxes: &[&Toolbox], depth: Depth) -> Vec<Inspection> {
-    std::thread::scope(|scope| {
+/// Inspects every toolbox concurrently (each waits on its own container), in order, with the
+/// machine's inspection cache (asking afresh, and keeping what is found, with `fresh`).
+pub(crate) fn inspect_all(toolboxes: &[&Toolbox], depth: Depth, fresh: bool) -> Vec<Inspection> {
+    let cache = InspectionCache::open(InspectionCache::default_path(), fresh);
+    let inspections = std::thread::scope(|scope| {
         let handles: Vec<_> = toolboxes
             .iter()
             .map(|toolbox| {
+                let cache = &cache;
                 scope.spawn(move || match crate::run::runtime() {
-                    Ok(runtime) => runtime.block_on(inspect(toolbox, depth)),
+                    Ok(runtime) => runtime.block_on(inspect(toolbox, depth, Some(cache))),
                     Err(error) => Inspection {
                         name: toolbox.name.value.clone(),
                         runner: toolbox.runner.name().to_owned(),
@@ -354,13 +411,15 @@ pub(crate) fn inspect_all(toolboxes: &[&Toolbox], depth: Depth) -> Vec<Inspectio
             })
             .collect();
         handles.into_iter().map(|handle| handle.join().expect("an inspection thread panicked")).collect()
-    })
+    });
+    cache.save();
+    inspections
 }
 
 /// Every toolbox fully inspected (containers and llama.cpp build), as what enters
 /// fingerprints and launches, by name: what planning, running and locking need.
-pub(crate) fn toolbox_states(toolboxes: &[&Toolbox]) -> Vec<(String, ToolboxState)> {
-    inspect_all(toolboxes, Depth::Full)
+pub(crate) fn toolbox_states(toolboxes: &[&Toolbox], fresh: bool) -> Vec<(String, ToolboxState)> {
+    inspect_all(toolboxes, Depth::Full, fresh)
         .into_iter()
         .map(|inspection| (inspection.name.clone(), inspection.state()))
         .collect()

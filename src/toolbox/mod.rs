@@ -2,6 +2,7 @@
 //! containers the manifests declare (realisation). Measuring is `run/`'s; this room asks its
 //! supervisor to run podman, toolbox and distrobox.
 
+mod cache;
 mod error;
 mod inspect;
 mod podman;

@@ -24,6 +24,8 @@ pub(super) struct Image {
 /// A container, as `podman container inspect` describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Container {
+    /// The container's own id: a container made anew under the same name has another.
+    pub id: String,
     /// The id of the image it was created from (which its tag may no longer point at).
     pub image_id: String,
     /// The image reference it was created with.
@@ -82,7 +84,8 @@ pub(super) async fn image(podman: &Path, reference: &str) -> Result<Option<Image
 /// The container called `name`.
 pub(super) async fn container(podman: &Path, name: &str) -> Result<Option<Container>, ToolboxError> {
     let Some(text) =
-        query(podman, &["container", "inspect", "--format", "{{.Image}}\t{{.ImageName}}\t{{.Created}}", name]).await?
+        query(podman, &["container", "inspect", "--format", "{{.Image}}\t{{.ImageName}}\t{{.Created}}\t{{.Id}}", name])
+            .await?
     else {
         return Ok(None);
     };
@@ -95,6 +98,7 @@ pub(super) async fn container(podman: &Path, name: &str) -> Result<Option<Contai
         image_id: if image_id.starts_with("sha256:") { image_id.to_owned() } else { format!("sha256:{image_id}") },
         image_name: fields.next().unwrap_or("").trim().to_owned(),
         created: fields.next().unwrap_or("").trim().to_owned(),
+        id: fields.next().unwrap_or("").trim().to_owned(),
     }))
 }
 

@@ -53,6 +53,10 @@ fn bakeoff(llama: &Llama, directory: &std::path::Path) -> Bakeoff {
     bakeoff
 }
 
+/// Every podman container of this file's campaigns carries it, so that what other tests run
+/// meanwhile is not taken for what this one left.
+const LABEL: &str = "bakeoff-test=backends";
+
 /// `cpu` (the CPU build), `vk` (the Vulkan build, told to use lavapipe), `vk-blind` (the same
 /// image without that: llama.cpp finds no device, as in a container without /dev/dri) on
 /// podman, and `vk-box` (the Vulkan build in a toolbox container).
@@ -63,20 +67,21 @@ fn toolboxes(vulkan: &Vulkan, toolbox: &str) -> String {
     runner "podman"
     image "{cpu}"
     backend "cpu"
+    container-args "--label" "{label}"
 }}
 toolbox "vk" {{
     runner "podman"
     image "{image}"
     backend "vulkan"
     env GGML_VK_VISIBLE_DEVICES="0" MESA_SHADER_CACHE_DIR="/mesa-cache"
-    container-args "-v" "{cache}:/mesa-cache"
+    container-args "-v" "{cache}:/mesa-cache" "--label" "{label}"
 }}
 toolbox "vk-blind" {{
     runner "podman"
     image "{image}"
     backend "vulkan"
     env MESA_SHADER_CACHE_DIR="/mesa-cache"
-    container-args "-v" "{cache}:/mesa-cache"
+    container-args "-v" "{cache}:/mesa-cache" "--label" "{label}"
 }}
 toolbox "{toolbox}" {{
     runner "toolbox"
@@ -88,6 +93,7 @@ model "gemma" {{ file "gemma-3-270m-q4_k_m.gguf" }}
 "#,
         cpu = vulkan.cpu_image,
         image = vulkan.image,
+        label = LABEL,
     )
 }
 
@@ -230,7 +236,9 @@ fn a_two_backend_campaign_records_what_ran_and_fails_vulkan_cells_that_ran_on_th
     assert!(cpu_row.contains("| CPU | the CPU |"), "{cpu_row}");
 
     // Nothing of the run is left: no container of its cells or servers.
-    let left = Command::new("podman").args(["ps", "--all", "--format", "{{.Names}}"]).output().unwrap();
+    let filter = format!("label={LABEL}");
+    let left =
+        Command::new("podman").args(["ps", "--all", "--filter", &filter, "--format", "{{.Names}}"]).output().unwrap();
     let left = String::from_utf8_lossy(&left.stdout);
     assert!(!left.lines().any(|name| name.starts_with("bakeoff-")), "left behind: {left}");
 }

@@ -242,7 +242,7 @@ fn toolbox_and_podman_cells_record_the_image_that_ran() {
         );
     }
     assert_launched_as_declared(directory.path(), &stored, &toolbox, &podman_box, &image, &llama);
-    assert_left_nothing(&podman_box);
+    assert_left_nothing(&podman_box, &image);
 
     // The same tag rebuilt: the toolbox container still runs the old image, so its cells are
     // cached (and the plan says how to move on); the podman cells run the new image.
@@ -293,7 +293,7 @@ fn toolbox_and_podman_cells_record_the_image_that_ran() {
     };
     assert_eq!(newest(&toolbox).fingerprint.toolbox.digest.as_deref(), Some(new_digest.as_str()));
     assert_eq!(newest(&podman_box).fingerprint.toolbox.digest.as_deref(), Some(new_digest.as_str()));
-    assert_left_nothing(&podman_box);
+    assert_left_nothing(&podman_box, &image);
 }
 
 /// `sha256:` and the first 12 hex digits, as bakeoff shows image ids.
@@ -341,11 +341,13 @@ fn llama_cpp_version(llama: &Llama) -> String {
     String::from_utf8_lossy(&output.stderr).lines().next().unwrap().trim_start_matches("version: ").to_owned()
 }
 
-/// No bakeoff container is left, and no llama-server of this project's model runs.
-fn assert_left_nothing(context: &str) {
-    let names = podman_text(&["ps", "--all", "--format", "{{.Names}}"]);
-    let ours: Vec<&str> = names.lines().filter(|name| name.starts_with("bakeoff-")).collect();
-    assert!(ours.is_empty(), "{context}: containers left: {ours:?}");
+/// No bakeoff container of the test's own image is left (other tests run theirs meanwhile).
+fn assert_left_nothing(context: &str, image: &TestImage) {
+    for id in image.ids.borrow().iter() {
+        let names = podman_text(&["ps", "--all", "--filter", &format!("ancestor={id}"), "--format", "{{.Names}}"]);
+        let ours: Vec<&str> = names.lines().filter(|name| name.starts_with("bakeoff-")).collect();
+        assert!(ours.is_empty(), "{context}: containers left: {ours:?}");
+    }
 }
 
 /// The pids of running llama-servers whose command line has `pattern`.
@@ -362,7 +364,7 @@ fn a_killed_run_leaves_a_server_in_a_container_that_the_next_run_stops() {
     let llama = Llama::get();
     let containers = Containers::get();
     // Many long answers: the cell is still in flight when bakeoff is killed.
-    let Boxed { toolbox, podman: podman_box, image: _image, directory } = Boxed::new(&containers, "kill", |text| {
+    let Boxed { toolbox, podman: podman_box, image, directory } = Boxed::new(&containers, "kill", |text| {
         text.replace(r#"max-tokens=4 prompt="Say hello.""#, r#"max-tokens=400 prompt="Tell a long story.""#)
             .replace("repeat 2", "repeat 50")
     });
@@ -413,7 +415,7 @@ fn a_killed_run_leaves_a_server_in_a_container_that_the_next_run_stops() {
             next.stderr
         );
         assert!(!running.exists(), "the list of what runs is gone after a run");
-        assert_left_nothing(which);
+        assert_left_nothing(which, &image);
         assert!(
             servers(&llama.model.file_name().unwrap().to_string_lossy()).is_empty(),
             "{which}: a llama-server is left"
@@ -695,4 +697,89 @@ experiment "noinit" {{
     assert!(plan.stdout.starts_with("blocked"), "{}", plan.stdout);
     assert!(plan.stdout.contains(&format!("toolbox `{name}`: podman failed to run")), "{}", plan.stdout);
     assert!(plan.stdout.ends_with("1 cell: 0 cached, 0 to run, 1 blocked\n"), "{}", plan.stdout);
+}
+
+/// `podman` and `toolbox` as themselves, each call written down: how many times a command
+/// started a container (`podman run`, `toolbox run`).
+struct Counted {
+    shims: tempfile::TempDir,
+    log: PathBuf,
+}
+
+impl Counted {
+    fn new() -> Self {
+        let shims = tempfile::tempdir().unwrap();
+        let log = shims.path().join("calls.log");
+        for tool in ["podman", "toolbox"] {
+            let real = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().unwrap();
+            let real = String::from_utf8_lossy(&real.stdout).trim().to_owned();
+            assert!(!real.is_empty(), "`{tool}` is not installed: scripts/containers.sh installs it");
+            let shim = shims.path().join(tool);
+            std::fs::write(
+                &shim,
+                format!("#!/bin/sh\necho \"{tool} $1\" >> '{}'\nexec {real} \"$@\"\n", log.display()),
+            )
+            .unwrap();
+            std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        }
+        Self { shims, log }
+    }
+
+    fn path(&self) -> std::ffi::OsString {
+        let mut paths = vec![self.shims.path().to_path_buf()];
+        paths.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+        std::env::join_paths(paths).unwrap()
+    }
+
+    /// Containers started since the last call.
+    fn runs(&self) -> usize {
+        let calls = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let _ = std::fs::remove_file(&self.log);
+        calls.lines().filter(|call| *call == "podman run" || *call == "toolbox run").count()
+    }
+}
+
+/// What is inside a toolbox is asked once: a second plan takes it from the machine's
+/// inspection cache and starts no container; a container made anew from another image, a
+/// podman tag on another image, `--no-cache` and `toolbox status --refresh` ask again.
+#[test]
+fn the_inspection_cache_serves_a_second_plan_without_starting_a_container() {
+    let llama = Llama::get();
+    let containers = Containers::get();
+    let Boxed { toolbox, podman: podman_box, image, directory } = Boxed::new(&containers, "cache", |text| text);
+    let counted = Counted::new();
+    let cache = directory.path().join("machine-cache");
+    let run = |args: &[&str]| {
+        bakeoff(&llama, directory.path()).env("PATH", counted.path()).env("BAKEOFF_CACHE_DIR", &cache).args(args).run()
+    };
+    assert_eq!(run(&["toolbox", "create", &toolbox]).code, 0);
+    counted.runs();
+
+    let first = run(&["plan"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_eq!(counted.runs(), 2, "llama-bench --version in the toolbox container and in a podman container");
+    let second = run(&["plan"]);
+    assert_eq!(second.stdout, first.stdout, "the cache says what the inspection said");
+    assert_eq!(counted.runs(), 0, "a second plan starts no container");
+    let status = run(&["toolbox", "status", "--json"]);
+    assert!(status.stdout.contains("\"llama_cpp\": \"0.6.0-dev"), "{}", status.stdout);
+    assert_eq!(counted.runs(), 0, "nor does `toolbox status`");
+
+    assert_eq!(run(&["plan", "--no-cache"]).code, 0);
+    assert_eq!(counted.runs(), 2, "--no-cache asks again");
+    assert_eq!(run(&["toolbox", "status", "--refresh", &podman_box]).code, 0);
+    assert_eq!(counted.runs(), 1, "status --refresh asks again");
+
+    // Another image under the same tag, and the toolbox's container made anew from it.
+    image.rebuild(&containers.image, "two");
+    let refreshed = run(&["toolbox", "refresh", "--no-pull", &toolbox]);
+    assert_eq!(refreshed.code, 0, "{}", refreshed.stderr);
+    counted.runs();
+    assert_eq!(run(&["lock"]).code, 0, "the new image is accepted into the lock");
+    assert_eq!(counted.runs(), 2, "a container made anew and a tag on another image are asked again");
+    let third = run(&["plan"]);
+    assert_eq!(third.code, 0, "{}", third.stderr);
+    assert_eq!(counted.runs(), 0, "the plan takes what `lock` found");
+    assert_eq!(run(&["plan"]).stdout, third.stdout);
+    assert_eq!(counted.runs(), 0);
 }

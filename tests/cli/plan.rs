@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use regex::Regex;
 
-use crate::support::{Scratch, fixture, without_hashes};
+use crate::support::{Bakeoff, Scratch, fixture, project, without_hashes};
 
 fn will_run(stdout: &str) -> BTreeSet<String> {
     stdout
@@ -208,4 +208,54 @@ fn the_dot_graph_has_load_groups_and_server_steps() {
     assert_eq!(dot.stdout.matches("start server").count(), 2, "{}", dot.stdout);
     assert_eq!(dot.stdout.matches("stop server").count(), 2, "{}", dot.stdout);
     insta::assert_snapshot!("plan_groups_dot", without_hashes(&dot.stdout));
+}
+
+/// A host toolbox's inspection (`llama-bench --version`) is kept in the machine's cache until
+/// one of its programs changes: another path, size or modification time asks again.
+#[test]
+fn a_host_toolbox_is_inspected_again_when_its_program_changes() {
+    let llama = crate::support::Llama::get();
+    let bin = tempfile::tempdir().unwrap();
+    let log = bin.path().join("calls.log");
+    let wrapper = bin.path().join("llama-bench");
+    let script = format!(
+        "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+        log.display(),
+        llama.bin_dir.join("llama-bench").display()
+    );
+    std::fs::write(&wrapper, &script).unwrap();
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::os::unix::fs::symlink(llama.bin_dir.join("llama-server"), bin.path().join("llama-server")).unwrap();
+    let manifest = format!(
+        r#"toolbox "wrapped" {{
+    runner "host"
+    bin-dir "{}"
+}}
+model "gemma" {{ file "gemma-3-270m-q4_k_m.gguf" }}
+experiment "wrapped" {{
+    matrix {{ model "gemma"; toolbox "wrapped" }}
+    bench {{ args "-p" 8 "-n" 2 }}
+}}
+"#,
+        bin.path().display()
+    );
+    let directory = project(&[("experiments/wrapped.kdl", &manifest)]);
+    let cache = directory.path().join("machine-cache");
+    let plan = || {
+        let outcome = Bakeoff::new(directory.path())
+            .env("BAKEOFF_CACHE_DIR", &cache)
+            .arg("--models")
+            .arg(llama.model_root())
+            .arg("plan")
+            .run();
+        assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+        let calls = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_file(&log);
+        calls.lines().filter(|line| *line == "--version").count()
+    };
+    assert_eq!(plan(), 1, "the first plan asks llama-bench its version");
+    assert_eq!(plan(), 0, "the second takes it from the cache");
+    std::fs::write(&wrapper, format!("{script}# rebuilt\n")).unwrap();
+    assert_eq!(plan(), 1, "a changed program is asked again");
+    assert_eq!(plan(), 0);
 }

@@ -69,6 +69,24 @@ fn seed_two_hosts(directory: &Path) {
 
 /// As `seed_two_hosts`; with `rounds` (one factor per round), each ok cell's metrics are
 /// measured in rounds, each round's value the cell's value times its factor.
+/// What llama.cpp said the glm cells ran on; strix-2 (`index` 1) has a newer Mesa.
+fn ran_on(toolbox: &str, index: usize) -> bakeoff::store::RanOn {
+    let vulkan = toolbox == "radv";
+    bakeoff::store::RanOn {
+        backend: if vulkan { "Vulkan" } else { "ROCm" }.to_owned(),
+        devices: vec![
+            if vulkan { "AMD Radeon 8060S Graphics (RADV GFX1151)" } else { "AMD Radeon Graphics" }.to_owned(),
+        ],
+        driver: Some(match (vulkan, index) {
+            (true, 0) => "Mesa 25.3.1, radv".to_owned(),
+            (true, _) => "Mesa 25.3.4, radv".to_owned(),
+            (false, _) => "ROCm 7.14.0".to_owned(),
+        }),
+        offloaded: None,
+        built_for: if vulkan { "Vulkan" } else { "ROCm" }.to_owned(),
+    }
+}
+
 fn seed_two_hosts_in_rounds(directory: &Path, rounds: &[f64]) {
     let project = Project::new(&Settings {
         project: directory.to_path_buf(),
@@ -76,6 +94,7 @@ fn seed_two_hosts_in_rounds(directory: &Path, rounds: &[f64]) {
         models: Vec::new(),
         host_facts: None,
         host_name: None,
+        no_cache: false,
     });
     let loaded = project.load(&[]).unwrap();
     for (index, name) in ["strix-1", "strix-2"].iter().enumerate() {
@@ -104,21 +123,7 @@ fn seed_two_hosts_in_rounds(directory: &Path, rounds: &[f64]) {
                 Some(format!("sha256:{}", if toolbox == "radv" { "4a5e" } else { "7c0d" }));
             record.hash = record.fingerprint.hash();
             record.timings.started_unix_ms = 1_795_305_600_000 + 60_000 * (index as u64);
-            // What llama.cpp said it ran on; strix-2 has a newer Mesa.
-            record.ran_on = (status != Status::Blocked).then(|| bakeoff::store::RanOn {
-                backend: if toolbox == "radv" { "Vulkan" } else { "ROCm" }.to_owned(),
-                devices: vec![
-                    if toolbox == "radv" { "AMD Radeon 8060S Graphics (RADV GFX1151)" } else { "AMD Radeon Graphics" }
-                        .to_owned(),
-                ],
-                driver: Some(match (toolbox.as_str(), index) {
-                    ("radv", 0) => "Mesa 25.3.1, radv".to_owned(),
-                    ("radv", _) => "Mesa 25.3.4, radv".to_owned(),
-                    _ => "ROCm 7.14.0".to_owned(),
-                }),
-                offloaded: None,
-                built_for: if toolbox == "radv" { "Vulkan" } else { "ROCm" }.to_owned(),
-            });
+            record.ran_on = (status != Status::Blocked).then(|| ran_on(&toolbox, index));
             match status {
                 Status::Ok => {
                     let host_factor = if index == 0 { 1.0 } else { 0.97 };

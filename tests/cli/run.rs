@@ -314,6 +314,47 @@ fn a_failed_attempt_is_retried_and_the_attempts_are_recorded() {
     assert_eq!((stored[0].status, stored[0].attempts), (Status::Ok, 2));
 }
 
+/// A retry that fails the same way as the attempt before it (the same exit status and the same
+/// error line) is not retried again: llama-bench refusing an argument at once, with `retries 3`,
+/// runs twice rather than four times. A timeout may be the machine's moment: it uses every
+/// retry.
+#[test]
+fn a_retry_that_fails_the_same_way_stops_but_a_timeout_uses_every_retry() {
+    let llama = Llama::get();
+    let directory = project(&[(
+        "experiments/retries.kdl",
+        r#"model "gemma" { file "gemma-3-270m-q4_k_m.gguf" }
+experiment "refused" {
+    matrix { model "gemma" }
+    bench { args "-ctk" "nonsense" "-p" 8 "-n" 2 "-r" 1 }
+    retries 3
+}
+experiment "slow" {
+    matrix { n 1 }
+    command {
+        args "sleep" "30"
+        metric "never" regex="never=([0-9]+)"
+    }
+    timeout 1
+    retries 1
+}
+"#,
+    )]);
+    let run = llama.bakeoff(directory.path()).args(["run", "--no-progress", "--grace", "1"]).run();
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    let stored = records(directory.path());
+    let refused = stored.iter().find(|record| record.experiment == "refused").unwrap();
+    assert_eq!((refused.status, refused.attempts), (Status::Failed, 2), "{:?}", refused.failure);
+    assert_eq!(
+        refused.failure.as_ref().unwrap().reason,
+        "exit code 1: error: invalid parameter for argument: -ctk; failed the same way twice: not retried further"
+    );
+    assert_eq!(run.stderr.matches("retrying (").count(), 2, "once each: {}", run.stderr);
+    let slow = stored.iter().find(|record| record.experiment == "slow").unwrap();
+    assert_eq!((slow.status, slow.attempts), (Status::TimedOut, 2), "{:?}", slow.failure);
+    assert_eq!(slow.failure.as_ref().unwrap().reason, "timed out after 1 s");
+}
+
 #[test]
 fn a_changed_model_reruns_its_cells_only_after_the_lock_accepts_it() {
     let directory = project(&[

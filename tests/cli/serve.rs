@@ -459,3 +459,58 @@ experiment "named" {
         check.stderr
     );
 }
+
+/// A server given a draft model alone (`-md`) loads it and drafts nothing in this llama.cpp
+/// (`--spec-type` defaults to none): the cell's record, its progress line and the report say
+/// so and what to add. With `--spec-type draft-simple` it drafts: `accept_rate`, no warning.
+#[test]
+fn speculation_that_did_not_happen_is_said() {
+    let llama = Llama::get();
+    let directory = project(&[(
+        "experiments/spec.kdl",
+        r#"model "gemma" { file "gemma-3-270m-q4_k_m.gguf" }
+experiment "spec" {
+    matrix {
+        model "gemma"
+        variant "md-only" { args "-md" "{model:gemma}" }
+        variant "draft-simple" { args "-md" "{model:gemma}" "--spec-type" "draft-simple" }
+    }
+    server { args "-nr" "-t" 2 "--ctx-size" 1024 "{variant}" }
+    workload "count" {
+        request api="completion" max-tokens=24 prompt="Count from one to twenty: one, two, three,"
+        repeat 2
+    }
+}
+"#,
+    )]);
+    let run = llama.bakeoff(directory.path()).args(["run", "--no-progress"]).run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let stored = records(directory.path());
+    let variant =
+        |name: &str| stored.iter().find(|record| record.axes.get("variant").map(String::as_str) == Some(name)).unwrap();
+    let alone = variant("md-only");
+    assert_eq!(alone.status, Status::Ok);
+    assert!(!alone.metrics.contains_key("draft_n"), "{:?}", alone.metrics.keys());
+    let [warning] = &alone.warnings[..] else { panic!("one warning: {:?}", alone.warnings) };
+    assert!(warning.starts_with("speculative decoding did not happen: the server was given a draft model (`-md`)"));
+    assert!(warning.ends_with("add `--spec-type draft-simple`"), "{warning}");
+    assert!(
+        run.stderr.contains(&format!("warning: {}: speculative decoding did not happen", alone.cell)),
+        "{}",
+        run.stderr
+    );
+
+    let drafting = variant("draft-simple");
+    assert!(drafting.warnings.is_empty(), "{:?}", drafting.warnings);
+    assert!(drafting.metrics["draft_n"].mean > 0.0, "{:?}", drafting.metrics["draft_n"]);
+    assert!(drafting.metrics.contains_key("accept_rate"), "{:?}", drafting.metrics.keys());
+
+    let report = std::fs::read_to_string(directory.path().join("results/spec/README.md")).unwrap();
+    assert!(
+        report.contains(
+            "**Warning** (`model=gemma, toolbox=host, variant=md-only`): speculative decoding did not happen"
+        ),
+        "{report}"
+    );
+    assert!(!report.contains("variant=draft-simple`): speculative"), "{report}");
+}

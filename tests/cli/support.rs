@@ -88,6 +88,7 @@ impl Scratch {
             models: vec![self.models()],
             host_facts: Some(host_facts.to_path_buf()),
             host_name: None,
+            no_cache: false,
         });
         let targets: Vec<String> = targets.iter().map(|target| (*target).to_owned()).collect();
         let loaded = project.load(&targets).unwrap();
