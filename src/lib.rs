@@ -24,6 +24,7 @@ pub(crate) mod report;
 pub(crate) mod stats;
 pub mod store;
 pub(crate) mod suggest;
+pub(crate) mod time_spent;
 pub(crate) mod toolbox;
 pub(crate) mod units;
 pub use error::Error;

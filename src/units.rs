@@ -36,6 +36,20 @@ pub(crate) fn format_quantity(value: f64, unit: &str) -> String {
     }
 }
 
+/// A span of time as people read it: `850 ms`, `12.4 s`, `3m05s`, `2h04m`.
+pub(crate) fn format_duration(duration: std::time::Duration) -> String {
+    let seconds = duration.as_secs();
+    if duration.as_millis() < 1000 {
+        format!("{} ms", duration.as_millis())
+    } else if seconds < 60 {
+        format!("{:.1} s", duration.as_secs_f64())
+    } else if seconds < 3600 {
+        format!("{}m{:02}s", seconds / 60, seconds % 60)
+    } else {
+        format!("{}h{:02}m", seconds / 3600, seconds % 3600 / 60)
+    }
+}
+
 /// A path as a person at this working directory would type it: relative when it is below it.
 pub(crate) fn shown_path(path: &std::path::Path) -> String {
     let relative =
@@ -71,6 +85,15 @@ mod tests {
         assert_eq!(super::format_quantity(91_500.0, "ms"), "91.5 s");
         assert_eq!(super::format_quantity(141.4, "ms"), "141 ms");
         assert_eq!(super::format_quantity(14.94, "t/s"), "14.9 t/s");
+    }
+
+    #[test]
+    fn durations_are_readable() {
+        use std::time::Duration;
+        assert_eq!(super::format_duration(Duration::from_millis(850)), "850 ms");
+        assert_eq!(super::format_duration(Duration::from_millis(12_449)), "12.4 s");
+        assert_eq!(super::format_duration(Duration::from_secs(185)), "3m05s");
+        assert_eq!(super::format_duration(Duration::from_secs(7440)), "2h04m");
     }
 
     #[test]

@@ -55,6 +55,7 @@ pub(super) fn run_then(project: &Project, args: &RunArgs, summary_on_stdout: boo
         eprintln!("{note}");
     }
     let summary = outcome.summary;
+    eprintln!("{}", summary.time);
     if summary_on_stdout {
         // The run's exit code says how it went; a reader that left early does not change it.
         crate::cli::write_out_keeping_going(&format!("{summary}\n"));

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
+use std::time::Instant;
 
 use super::pipeline::Project;
 use super::reporter::{Reporter, shown};
@@ -51,8 +52,10 @@ pub struct RunOutcome {
 impl Project {
     /// Runs what `request` selects that has no result yet. Two runs on one store take turns.
     pub fn run(&self, request: &RunRequest) -> Result<RunOutcome, Error> {
+        let started = Instant::now();
         let loaded = self.load(&request.targets)?;
         let host = self.host()?;
+        let locking = Instant::now();
         // Two runs on one store take turns; the plan is made once the lock is held, so the
         // second run sees the first one's results. A Slurm job runs under its dispatcher's lock.
         let _lock = match request.job {
@@ -62,6 +65,8 @@ impl Project {
             })?),
             Some(_) => None,
         };
+        // Waiting for another run's lock is neither planning nor measuring.
+        let locked_after = locking.elapsed();
         let mut notes = Vec::new();
         if request.job.is_none() {
             notes.extend(self.prepare_store(&loaded)?);
@@ -96,6 +101,7 @@ impl Project {
             job: request.job.clone(),
         };
         let work = schedule(&planned, &tested, request.load_groups);
+        let planning = started.elapsed().saturating_sub(locked_after);
         let local = |context, options| LocalExecutor {
             manifests: &loaded.manifests,
             host: &host,
@@ -110,7 +116,9 @@ impl Project {
             };
             let mut log = JobLog::create(&self.store, job.job_id).map_err(cannot_write)?;
             log.planned(&job.node, &planned, &host).map_err(cannot_write)?;
-            let summary = local(context, options).run(&planned, &work, &mut JobObserver { log })?;
+            let mut summary = local(context, options).run(&planned, &work, &mut JobObserver { log })?;
+            summary.time.planning = planning;
+            summary.time.wall = started.elapsed();
             return Ok(RunOutcome { summary, notes: Vec::new() });
         }
         let mut observer = ReportObserver {
@@ -118,7 +126,7 @@ impl Project {
             store: &self.store,
             finished: BTreeSet::new(),
         };
-        let summary = match &request.executor {
+        let mut summary = match &request.executor {
             Executor::Local => local(context, options).run(&planned, &work, &mut observer)?,
             Executor::Slurm { partition } => {
                 let executor = SlurmExecutor {
@@ -140,6 +148,8 @@ impl Project {
                 notes.extend(observer.finished(experiment));
             }
         }
+        summary.time.planning = planning;
+        summary.time.wall = started.elapsed();
         Ok(RunOutcome { summary, notes })
     }
 

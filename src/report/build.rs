@@ -84,6 +84,17 @@ pub struct Report {
     pub notes: Vec<String>,
     /// What shown results warn of (speculation that did not happen), each with its cells.
     pub warnings: Vec<Warning>,
+    /// Per host, where its shown results' time went.
+    pub time: Vec<HostTime>,
+}
+
+/// Where one host's shown results spent their time (milliseconds), from their records.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HostTime {
+    pub host: String,
+    pub measuring_ms: u64,
+    pub loading_ms: u64,
+    pub failing_ms: u64,
 }
 
 /// A warning some shown results carry, and which.
@@ -282,7 +293,33 @@ pub(crate) fn build(inputs: &Inputs<'_>) -> Report {
         comparisons,
         notes,
         warnings: warnings(&shown),
+        time: time(&grid),
     }
+}
+
+/// Each host's time, from the records the report shows.
+fn time(grid: &Grid<'_>) -> Vec<HostTime> {
+    let host_dimension = grid.host_dimension();
+    let mut by_host: BTreeMap<String, Vec<&CellRecord>> = BTreeMap::new();
+    for point in &grid.points {
+        if let Some(record) = point.record {
+            by_host.entry(grid.value(host_dimension, point).to_owned()).or_default().push(record);
+        }
+    }
+    let millis = |duration: std::time::Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+    by_host
+        .into_iter()
+        .map(|(host, records)| {
+            let spent = crate::time_spent::of_records(records);
+            HostTime {
+                host,
+                measuring_ms: millis(spent.measuring),
+                loading_ms: millis(spent.loading),
+                failing_ms: millis(spent.failing),
+            }
+        })
+        .filter(|time| time.measuring_ms + time.loading_ms + time.failing_ms > 0)
+        .collect()
 }
 
 /// The warnings of the shown records, once per workload and text with the configurations

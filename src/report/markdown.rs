@@ -571,6 +571,7 @@ fn measured_where(out: &mut String, report: &Report) {
     }
 
     toolbox_table(out, report);
+    time_table(out, report);
 
     if !report.models.is_empty() {
         out.push_str(
@@ -610,6 +611,43 @@ fn measured_where(out: &mut String, report: &Report) {
         }
         out.push('\n');
     }
+}
+
+/// Where each host's shown results spent their time: what the tools measured, against loading
+/// around it and cells that failed.
+fn time_table(out: &mut String, report: &Report) {
+    if report.time.is_empty() {
+        return;
+    }
+    out.push_str(
+        "### Where the time went
+
+",
+    );
+    out.push_str("| host | cells' time | measuring | loading models, servers, containers | failing cells |\n");
+    out.push_str("|:--|--:|--:|--:|--:|\n");
+    for time in &report.time {
+        let total = time.measuring_ms + time.loading_ms + time.failing_ms;
+        #[expect(clippy::cast_precision_loss, reason = "milliseconds of a campaign are far below 2^52")]
+        let part = |ms: u64| {
+            let shown = crate::units::format_duration(std::time::Duration::from_millis(ms));
+            if total == 0 { shown } else { format!("{shown} ({:.0}%)", 100.0 * ms as f64 / total as f64) }
+        };
+        let host = if time.host.is_empty() { "this host".to_owned() } else { escape(&time.host) };
+        let _ = writeln!(
+            out,
+            "| {host} | {} | {} | {} | {} |",
+            crate::units::format_duration(std::time::Duration::from_millis(total)),
+            part(time.measuring_ms),
+            part(time.loading_ms),
+            part(time.failing_ms)
+        );
+    }
+    out.push_str(
+        "\nMeasuring is what the tools timed (llama-bench's repetitions, a server workload's requests, a command \
+         cell's run); loading is the rest of those processes (model loads, warm-up, container starts) and each \
+         server's start; a failing cell counts its last attempt.\n\n",
+    );
 }
 
 /// Each toolbox's runner, image and build, and what its cells ran on.

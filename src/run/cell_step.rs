@@ -2,6 +2,7 @@
 //! experiment allows, and recorded with how it ended.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use super::dispatch::Event;
 use super::error::RunError;
@@ -11,6 +12,7 @@ use super::supervisor::{Exit, supervise};
 use super::walk::{LocalExecutor, Walk};
 use crate::fingerprint::ResolvedCell;
 use crate::store::{CellRecord, Status, StoreError};
+use crate::time_spent::bench_parts;
 
 impl LocalExecutor<'_> {
     /// Runs one cell with its retries and writes its record. `None` when interrupted.
@@ -62,6 +64,12 @@ impl LocalExecutor<'_> {
             record.attempts = u32::try_from(attempt).unwrap_or(u32::MAX);
             record.timings.duration_ms = u64::try_from(result.duration.as_millis()).unwrap_or(u64::MAX);
             fill_outcome(&mut record, &result, &reading, timeout);
+            let measured = match (record.status, record.block()) {
+                (Status::Ok, crate::matrix::Block::Bench) => bench_parts(result.duration, &record.raw).0,
+                (Status::Ok, _) => result.duration,
+                _ => Duration::ZERO,
+            };
+            walk.summary.time.add_process(measured, result.duration, record.status == Status::Ok);
             if record.status == Status::Ok {
                 break;
             }

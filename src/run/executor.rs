@@ -30,6 +30,8 @@ pub struct RunSummary {
     pub interrupted: bool,
     /// The signal that interrupted the run (SIGINT or SIGTERM), when one did.
     pub signal: Option<i32>,
+    /// Where the run's time went.
+    pub time: crate::time_spent::TimeSpent,
 }
 
 impl std::fmt::Display for RunSummary {

@@ -15,6 +15,7 @@ use super::supervisor::{Exit, supervise};
 use super::walk::{LocalExecutor, Walk};
 use crate::plan::{LoadGroup, PlannedCell};
 use crate::store::{CellRecord, Status, StoreError};
+use crate::time_spent::bench_parts;
 
 impl LocalExecutor<'_> {
     pub(super) async fn run_group(
@@ -82,6 +83,8 @@ impl LocalExecutor<'_> {
         let total: f64 = measured.iter().sum();
         let output = String::from_utf8_lossy(&result.combined);
         let reading = Reading::of(toolbox, &group.argv, self.context.drivers.get(&first.toolbox).map(String::as_str));
+        // What the members that ended ok measured; the rest of the process is loading, or failing.
+        let mut measured_ok = Duration::ZERO;
         for (position, cell) in cells.iter().enumerate() {
             // A member whose earlier round failed, or that has all its rounds, is not recorded.
             if !complete[position] || !walk.measures(&planned[group.cells[position]]) {
@@ -109,6 +112,9 @@ impl LocalExecutor<'_> {
             let tokens = bench_tokens(&record.raw);
             add_usage(&mut record, Usage { energy, ..Usage::of(&result) }, Some(tokens));
             record_device(&mut record, &output, &reading);
+            if record.status == Status::Ok {
+                measured_ok += bench_parts(elapsed, &record.raw).0;
+            }
             if position > 0 {
                 // Every cell's log holds the group's output.
                 let _ = std::fs::copy(&log, self.store.log_path(&cell.hash));
@@ -117,6 +123,7 @@ impl LocalExecutor<'_> {
             self.record(record, &line, walk)?;
             walk.recorded.insert(group.cells[position]);
         }
+        walk.summary.time.add_process(measured_ok, elapsed, result.exit == Exit::Code(0));
         Ok(())
     }
 }

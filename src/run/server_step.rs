@@ -42,6 +42,7 @@ impl LocalExecutor<'_> {
             .unwrap_or(600);
         let log = self.store.server_log_path(&first.hash);
         let name = format!("server-{}", crate::digest::short(&first.hash));
+        let started = std::time::Instant::now();
         let mut outcome = match launch(toolbox, &group.argv, &self.context, &name) {
             Ok(launched) => {
                 super::server::start(
@@ -74,6 +75,10 @@ impl LocalExecutor<'_> {
         }
         if let Ok(ready) = &outcome {
             walk.note(format!("llama-server ready on port {} after {:.0} ms", ready.port, ready.load_ms));
+        }
+        match &outcome {
+            Ok(server) => walk.summary.time.loading += Duration::from_secs_f64(server.load_ms / 1000.0),
+            Err(_) => walk.summary.time.failing += started.elapsed(),
         }
         walk.servers.insert(position, outcome);
     }
@@ -136,6 +141,11 @@ impl LocalExecutor<'_> {
             None => record.failure = Some(reason_only(RunError::ServerNeverStarted.to_string())),
         }
         record.timings.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        if record.status == Status::Ok {
+            walk.summary.time.measuring += started.elapsed();
+        } else {
+            walk.summary.time.failing += started.elapsed();
+        }
         for warning in &record.warnings {
             walk.note(format!("warning: {}: {warning}", cell.id));
         }

@@ -222,9 +222,17 @@ async fn inspect_container(toolbox: &Toolbox, inspection: &mut Inspection) -> Re
         return Err(ToolboxError::NotInstalled { tool: tool.to_owned(), help });
     }
     let podman = podman_path()?;
-    if let Some(image) = &inspection.image {
-        inspection.tag = podman::image(&podman, image).await?.map(ImageView::from);
-    }
+    // The tag's image and the container are asked at once: each question is a podman start.
+    let tag = async {
+        match &inspection.image {
+            Some(image) => podman::image(&podman, image).await,
+            None => Ok(None),
+        }
+    };
+    let container =
+        async { if toolbox.runner == Runner::Podman { Ok(None) } else { podman::container(&podman, name).await } };
+    let (tag, container) = tokio::join!(tag, container);
+    inspection.tag = tag?.map(ImageView::from);
     if toolbox.runner == Runner::Podman {
         let image = inspection.image.clone().unwrap_or_default();
         let Some(tag) = inspection.tag.clone() else {
@@ -234,11 +242,15 @@ async fn inspect_container(toolbox: &Toolbox, inspection: &mut Inspection) -> Re
         inspection.running = Some(tag);
         return Ok(());
     }
-    let Some(container) = podman::container(&podman, name).await? else {
+    let Some(container) = container? else {
         let from = inspection.image.as_ref().map(|image| format!(" from `{image}`")).unwrap_or_default();
         return Err(ToolboxError::NoContainer { runner: tool.to_owned(), name: name.to_owned(), from });
     };
-    inspection.running = podman::image(&podman, &container.image_id).await?.map(ImageView::from);
+    // The container runs the tag's image unless the tag moved since it was made.
+    inspection.running = match &inspection.tag {
+        Some(tag) if tag.id == container.image_id => Some(tag.clone()),
+        _ => podman::image(&podman, &container.image_id).await?.map(ImageView::from),
+    };
     if inspection.running.is_none() {
         let image = crate::digest::short_id(&container.image_id);
         return Err(ToolboxError::ImageGone { name: name.to_owned(), image });

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use bakeoff::store::Status;
+use regex::Regex;
 
 use crate::support::{Bakeoff, Llama, copy_quickstart, interrupt, processes_matching, project, records};
 
@@ -353,6 +354,17 @@ experiment "slow" {
     let slow = stored.iter().find(|record| record.experiment == "slow").unwrap();
     assert_eq!((slow.status, slow.attempts), (Status::TimedOut, 2), "{:?}", slow.failure);
     assert_eq!(slow.failure.as_ref().unwrap().reason, "timed out after 1 s");
+
+    // Where the time went: two timeouts of a second each are failing time, said in the run's
+    // time line and in the report.
+    let time = run.stderr.lines().find(|line| line.starts_with("time: ")).expect("a time line");
+    let failing = Regex::new(r"failing cells (\d+\.\d) s").unwrap();
+    let seconds: f64 = failing.captures(time).unwrap_or_else(|| panic!("{time}"))[1].parse().unwrap();
+    assert!((2.0..10.0).contains(&seconds), "{time}");
+    assert!(time.contains("; measuring is "), "{time}");
+    let report = std::fs::read_to_string(directory.path().join("results/slow/README.md")).unwrap();
+    let row = report.lines().skip_while(|line| *line != "### Where the time went").nth(4).unwrap_or("");
+    assert!(row.ends_with("(100%) |") && row.contains("| 0 ms (0%) | 0 ms (0%) |"), "{report}");
 }
 
 #[test]

@@ -30,7 +30,21 @@ impl SlurmExecutor<'_> {
         let mut pause = FIRST_POLL;
         let mut cancelled_at: Option<Instant> = None;
         let mut squeue_failing = false;
+        let mut since = Instant::now();
         loop {
+            // The time since the last look: on the nodes while a job of ours ran, else waiting
+            // in the queue (never both: they would count one moment twice).
+            let spent = since.elapsed();
+            since = Instant::now();
+            let running = dispatch
+                .jobs
+                .iter()
+                .any(|job| !job.over && job.state.as_ref().is_some_and(|state| state.state.is_running()));
+            if running {
+                dispatch.summary.time.on_nodes += spent;
+            } else {
+                dispatch.summary.time.waiting += spent;
+            }
             let open: Vec<u64> = dispatch.jobs.iter().filter(|job| !job.over).map(|job| job.id).collect();
             if open.is_empty() {
                 return Ok(());
