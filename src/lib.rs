@@ -25,6 +25,7 @@ pub(crate) mod stats;
 pub mod store;
 pub(crate) mod suggest;
 pub(crate) mod time_spent;
+pub(crate) mod tool_options;
 pub(crate) mod toolbox;
 pub(crate) mod units;
 pub use error::Error;

@@ -104,7 +104,7 @@ pub(crate) fn of_records<'a>(records: impl IntoIterator<Item = &'a CellRecord>) 
             record.rounds.iter().map(|round| Duration::from_millis(round.duration_ms)).sum()
         };
         match (record.status, record.block()) {
-            (Status::Blocked, _) => {}
+            (Status::Blocked | Status::Skipped, _) => {}
             (Status::Failed | Status::TimedOut, _) => spent.failing += duration,
             (Status::Ok, Block::Bench) => {
                 // The timed share of the last run, over every round's time.

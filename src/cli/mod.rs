@@ -224,6 +224,11 @@ pub struct ExecutorArgs {
     /// Seconds between SIGTERM and SIGKILL when a cell times out or is interrupted.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub grace: u64,
+    /// After N failed or timed-out cells in a row on one toolbox, skip its other cells in this
+    /// run (recorded as skipped; the next run runs them) [default: each experiment's `stop-after`,
+    /// else never].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub stop_after: Option<u64>,
     /// Where cells run: `local` (this machine, one at a time) or `slurm` (one exclusive batch
     /// job per cell, load group or server group, on the nodes whose features the toolbox needs).
     #[arg(long, value_enum, default_value_t = ExecutorKind::Local)]

@@ -49,6 +49,7 @@ pub(super) fn run_then(project: &Project, args: &RunArgs, summary_on_stdout: boo
         load_groups: !args.no_load_groups,
         executor,
         job,
+        stop_after: args.executor.stop_after,
     };
     let outcome = project.run(&request)?;
     for note in &outcome.notes {

@@ -44,6 +44,9 @@ pub struct ToolboxState {
     /// The driver stack a GPU toolbox's inspection read (`Mesa 25.0.7 …, radv`, `ROCm 6.4.4`):
     /// recorded with what its cells ran on, not part of their fingerprints.
     pub driver: Option<String>,
+    /// The options each llama.cpp program of the toolbox takes (its `--help`), by program:
+    /// a cell whose argv has another is blocked at plan time.
+    pub options: BTreeMap<String, crate::tool_options::ToolOptions>,
 }
 
 /// Content hashes of every input the cells can name, gathered before fingerprinting.
@@ -140,6 +143,8 @@ pub fn resolve_cell(
         blocked.push(format!("toolbox `{toolbox_name}`: {problem}"));
     } else if let Some(missing) = state.missing.get(program) {
         blocked.push(missing.clone());
+    } else {
+        blocked.extend(unknown_options(manifests, experiment, &argv, &toolbox_name, &state));
     }
     let fingerprint = Fingerprint {
         schema: SCHEMA,
@@ -179,6 +184,39 @@ pub fn resolve_cell(
         notes: state.note.into_iter().map(|note| format!("toolbox `{fingerprint_toolbox}`: {note}")).collect(),
         unhashed,
     }
+}
+
+/// The options of the cell's llama.cpp tool (llama-bench, llama-server, or the `llama-*` a
+/// command cell runs) that the toolbox's build does not take, each as a reason to block the cell:
+/// the build's own words or a did-you-mean, and where the manifest writes the option.
+fn unknown_options(
+    manifests: &Manifests,
+    experiment: &Experiment,
+    argv: &[String],
+    toolbox: &str,
+    state: &ToolboxState,
+) -> Vec<String> {
+    let Some(tool) = argv.first() else { return Vec::new() };
+    let Some(options) = state.options.get(tool) else { return Vec::new() };
+    let build = state.llama_cpp.as_deref().unwrap_or("unknown");
+    options
+        .check(argv)
+        .into_iter()
+        .map(|unknown| {
+            let option = &unknown.option;
+            let written = experiment.command_templates().chain(experiment.variant_templates()).find(|template| {
+                template.text == *option
+                    || template.text.strip_prefix(option.as_str()).is_some_and(|rest| rest.starts_with('='))
+            });
+            let place = written
+                .map(|template| format!(" ({})", crate::manifest::line_column(&manifests.sources, template.at)))
+                .unwrap_or_default();
+            format!(
+                "`{option}` is not an option of {tool} in toolbox `{toolbox}` (build {build}): {}{place}",
+                unknown.why
+            )
+        })
+        .collect()
 }
 
 struct Resolver<'a> {

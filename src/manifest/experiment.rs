@@ -25,6 +25,9 @@ pub struct Experiment {
     pub command: Option<CommandSpec>,
     pub timeout: Option<Spanned<u64>>,
     pub retries: Option<Spanned<u64>>,
+    /// After this many failed or timed-out cells in a row on one toolbox, the run skips the
+    /// toolbox's other cells.
+    pub stop_after: Option<Spanned<u64>>,
     /// Every cell measured this many times, in interleaved rounds.
     pub rounds: Option<Spanned<u64>>,
     pub report: Option<ReportSpec>,
@@ -203,7 +206,7 @@ pub struct TableSpec {
     pub better: Option<Spanned<Better>>,
 }
 
-const CHILDREN: [&str; 12] = [
+const CHILDREN: [&str; 13] = [
     "description",
     "matrix",
     "exclude",
@@ -214,6 +217,7 @@ const CHILDREN: [&str; 12] = [
     "command",
     "timeout",
     "retries",
+    "stop-after",
     "rounds",
     "report",
 ];
@@ -221,6 +225,24 @@ const REQUEST_TEXT_FIELDS: [&str; 2] = ["prompt", "system"];
 const REQUEST_FILE_FIELDS: [&str; 2] = ["prompt-file", "system-file"];
 const REQUEST_NUMBER_FIELDS: [&str; 8] =
     ["max-tokens", "temperature", "top-p", "top-k", "min-p", "seed", "repeat-penalty", "timeout"];
+
+/// `stop-after N`, N at least 1.
+fn decode_stop_after(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Spanned<u64>> {
+    let count = decoder.single_count(node)?;
+    if count.value == 0 {
+        decoder.report(
+            count.at.span,
+            ErrorKind::InvalidValue {
+                what: "stop-after".to_owned(),
+                value: "0".to_owned(),
+                reason: "no cell could ever run".to_owned(),
+            },
+            "give the number of failed cells in a row after which a toolbox's other cells are skipped",
+        );
+        return None;
+    }
+    Some(count)
+}
 
 pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Experiment> {
     decoder.check_properties(node, &["extends"]);
@@ -246,6 +268,7 @@ pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Experi
         command: None,
         timeout: None,
         retries: None,
+        stop_after: None,
         rounds: None,
         report: None,
     };
@@ -301,6 +324,11 @@ pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Experi
                 decoder.check_properties(child, &[]);
                 once(decoder, experiment.retries.is_some());
                 experiment.retries = decoder.single_count(child);
+            }
+            "stop-after" => {
+                decoder.check_properties(child, &[]);
+                once(decoder, experiment.stop_after.is_some());
+                experiment.stop_after = decode_stop_after(decoder, child);
             }
             "rounds" => {
                 decoder.check_properties(child, &[]);

@@ -161,6 +161,7 @@ fn apply(parent: Experiment, child: &Experiment) -> Experiment {
         command: child.command.clone().or(parent.command),
         timeout: child.timeout.clone().or(parent.timeout),
         retries: child.retries.clone().or(parent.retries),
+        stop_after: child.stop_after.clone().or(parent.stop_after),
         rounds: child.rounds.clone().or(parent.rounds),
         report: child.report.clone().or(parent.report),
     }

@@ -33,6 +33,10 @@ pub enum RunReason {
     Unblocked {
         reason: String,
     },
+    /// The last run skipped it (its toolbox failed `stop-after` cells in a row): not a result.
+    Skipped {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -204,6 +208,9 @@ pub(crate) fn decide(
                 }
                 Some(head) if head.status == Status::Ok => Decision::Cached,
                 Some(head) if head.status == Status::Blocked => Decision::Run(RunReason::Unblocked {
+                    reason: head.failure.as_ref().map_or_else(String::new, |failure| failure.reason.clone()),
+                }),
+                Some(head) if head.status == Status::Skipped => Decision::Run(RunReason::Skipped {
                     reason: head.failure.as_ref().map_or_else(String::new, |failure| failure.reason.clone()),
                 }),
                 Some(head) => {

@@ -43,6 +43,9 @@ pub(crate) fn render_text(cells: &[PlannedCell]) -> String {
             Decision::Run(RunReason::Unblocked { reason }) => {
                 let _ = write!(text, "  (no longer blocked: {reason})");
             }
+            Decision::Run(RunReason::Skipped { reason }) => {
+                let _ = write!(text, "  (skipped last time: {reason})");
+            }
             Decision::Run(RunReason::Changed { previous, changes, .. }) => {
                 text.push_str("  (changed: ");
                 text.push_str(&describe_changes(changes));

@@ -199,7 +199,14 @@ impl Project {
         let toolboxes = if inspect { self.inspectable(loaded, &experiments, host) } else { Vec::new() };
         // Hashing models and inspecting toolboxes both wait on other processes and disks.
         let (digests, inspected) = std::thread::scope(|scope| {
-            let inspection = scope.spawn(|| toolbox_states(&toolboxes, self.no_cache));
+            // The llama.cpp tools command cells run, whose options are checked like llama-bench's.
+            let programs: std::collections::BTreeSet<String> = experiments
+                .iter()
+                .filter_map(|experiment| experiment.command.as_ref()?.args.first())
+                .map(|program| program.text.clone())
+                .filter(|program| program.starts_with("llama-") && !program.contains(['{', '/']))
+                .collect();
+            let inspection = scope.spawn(move || toolbox_states(&toolboxes, self.no_cache, &programs));
             let needed = needed(&loaded.manifests, &experiments);
             let digests = gather(&loaded.manifests, &needed, &self.roots, &mut cache, lock.as_ref());
             (digests, inspection.join().expect("the inspection thread panicked"))

@@ -31,6 +31,8 @@ pub struct RunRequest {
     pub executor: Executor,
     /// The Slurm job this run is, on a node (`run --slurm-job`).
     pub job: Option<SlurmJob>,
+    /// `--stop-after N`: after N failed cells in a row on a toolbox, skip its other cells.
+    pub stop_after: Option<u64>,
 }
 
 /// Where the cells run.
@@ -99,6 +101,7 @@ impl Project {
             progress_bars: request.progress_bars,
             estimates,
             job: request.job.clone(),
+            stop_after: request.stop_after,
         };
         let work = schedule(&planned, &tested, request.load_groups);
         let planning = started.elapsed().saturating_sub(locked_after);

@@ -128,6 +128,8 @@ pub struct Progress {
     pub failed: usize,
     pub timed_out: usize,
     pub blocked: usize,
+    /// Not run because their toolbox failed `stop-after` cells in a row.
+    pub skipped: usize,
     pub not_run: usize,
 }
 
@@ -222,6 +224,7 @@ pub(crate) fn build(inputs: &Inputs<'_>) -> Report {
             Status::Failed => counts.failed += 1,
             Status::TimedOut => counts.timed_out += 1,
             Status::Blocked => counts.blocked += 1,
+            Status::Skipped => counts.skipped += 1,
         }
         if record.status != Status::Ok {
             let failure = record.failure.as_ref();
@@ -586,7 +589,7 @@ fn toolboxes(grid: &Grid<'_>, host_of: &dyn Fn(&Point<'_>) -> String) -> Vec<Too
     // Keyed by everything but the hosts, which are gathered.
     let mut found: BTreeMap<ToolboxSummary, BTreeSet<String>> = BTreeMap::new();
     for point in &grid.points {
-        let Some(record) = point.record.filter(|record| record.status != Status::Blocked) else {
+        let Some(record) = point.record.filter(|record| !record.status.is_unrun()) else {
             continue;
         };
         let toolbox = &record.fingerprint.toolbox;
@@ -617,7 +620,7 @@ fn models(inputs: &Inputs<'_>, shown: &[&CellRecord]) -> Vec<ModelSummary> {
             let measured: Vec<&CellRecord> = shown
                 .iter()
                 .copied()
-                .filter(|record| record.axes.get("model") == Some(name) && record.status != Status::Blocked)
+                .filter(|record| record.axes.get("model") == Some(name) && !record.status.is_unrun())
                 .collect();
             let sha256: BTreeSet<String> = measured.iter().filter_map(|record| model_hash(record)).collect();
             let locked = inputs.lock.and_then(|lock| lock.models.get(name));

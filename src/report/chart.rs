@@ -53,6 +53,17 @@ pub(super) fn render(table: &Table) -> Option<String> {
 
 type Drawn = Result<(), Box<dyn std::error::Error>>;
 
+/// The word a bar chart shows where a cell has no value.
+fn unmeasured(entry: &Entry) -> &'static str {
+    match entry {
+        Entry::Failed => "failed",
+        Entry::TimedOut => "timed out",
+        Entry::Blocked => "blocked",
+        Entry::Skipped => "skipped",
+        _ => "not run",
+    }
+}
+
 fn bars(table: &Table, scale: &Scale, svg: &mut String) -> Drawn {
     let series = table.columns.len();
     let bar = if series == 1 { 22 } else { 16 };
@@ -137,13 +148,8 @@ fn bars(table: &Table, scale: &Scale, svg: &mut String) -> Drawn {
                             + Text::new(scale.number(mean * scale.divisor), (4, 0), value_style.clone()),
                     ))?;
                 }
-                Entry::Failed | Entry::TimedOut | Entry::Blocked | Entry::NotRun => {
-                    let word = match entry {
-                        Entry::Failed => "failed",
-                        Entry::TimedOut => "timed out",
-                        Entry::Blocked => "blocked",
-                        _ => "not run",
-                    };
+                Entry::Failed | Entry::TimedOut | Entry::Blocked | Entry::Skipped | Entry::NotRun => {
+                    let word = unmeasured(entry);
                     chart.draw_series(std::iter::once(
                         EmptyElement::at((0.0, middle)) + Text::new(word, (4, 0), value_style.color(&GREY)),
                     ))?;

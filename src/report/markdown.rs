@@ -303,6 +303,7 @@ fn summary(out: &mut String, report: &Report) {
             (progress.failed, "failed"),
             (progress.timed_out, "timed out"),
             (progress.blocked, "blocked"),
+            (progress.skipped, "skipped"),
             (progress.not_run, "not yet run"),
         ] {
             if count > 0 {
@@ -531,6 +532,7 @@ fn entry_text(entry: &Entry, scale: &Scale) -> String {
         Entry::Failed => "failed".to_owned(),
         Entry::TimedOut => "timed out".to_owned(),
         Entry::Blocked => "blocked".to_owned(),
+        Entry::Skipped => "skipped".to_owned(),
         Entry::NoMetric => "n/a".to_owned(),
         Entry::NotRun => "not run".to_owned(),
         Entry::Absent => String::new(),

@@ -89,6 +89,8 @@ pub enum Entry {
     Failed,
     TimedOut,
     Blocked,
+    /// Its toolbox failed `stop-after` cells in a row: skipped in that run.
+    Skipped,
     /// The cell ran, but did not give this metric.
     NoMetric,
     NotRun,
@@ -309,6 +311,7 @@ fn entry(grid: &Grid<'_>, point: &Point<'_>, metric: &str, pins: &[(usize, usize
         Status::Failed => return Entry::Failed,
         Status::TimedOut => return Entry::TimedOut,
         Status::Blocked => return Entry::Blocked,
+        Status::Skipped => return Entry::Skipped,
         Status::Ok => {}
     }
     let Some(value) = value_of(point, metric) else {

@@ -16,6 +16,9 @@ pub(crate) struct RunOptions {
     /// The Slurm job this run is (`run --slurm-job`): its records say so, and what it starts
     /// is listed in a file of this host's own, as nodes share the store.
     pub job: Option<crate::store::SlurmJob>,
+    /// `run --stop-after N`: after N failed cells in a row on a toolbox, skip its other cells
+    /// (for every experiment, over each one's own `stop-after`).
+    pub stop_after: Option<u64>,
 }
 
 /// What a run did, for the summary line and the exit code.
@@ -26,6 +29,8 @@ pub struct RunSummary {
     pub failed: usize,
     pub cached: usize,
     pub blocked: usize,
+    /// Skipped because their toolbox failed `stop-after` cells in a row.
+    pub skipped: usize,
     pub failed_before: usize,
     pub interrupted: bool,
     /// The signal that interrupted the run (SIGINT or SIGTERM), when one did.
@@ -47,6 +52,9 @@ impl std::fmt::Display for RunSummary {
             self.cached,
             self.blocked
         )?;
+        if self.skipped > 0 {
+            write!(formatter, ", {} skipped", self.skipped)?;
+        }
         if self.failed_before > 0 {
             write!(formatter, ", {} failed before", self.failed_before)?;
         }

@@ -28,6 +28,10 @@ impl LocalExecutor<'_> {
             walk.summary.interrupted = true;
             return Ok(());
         }
+        if walk.streaks.is_stopped(&planned[group.cells[0]].cell.toolbox) {
+            // Its cells are skipped one by one.
+            return Ok(());
+        }
         let cells: Vec<&crate::fingerprint::ResolvedCell> =
             group.cells.iter().map(|&index| &planned[index].cell).collect();
         let first = cells[0];

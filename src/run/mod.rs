@@ -29,6 +29,7 @@ mod server;
 mod server_step;
 mod slurm;
 mod speculation;
+mod stop_after;
 mod supervisor;
 mod tool_output;
 mod tracker;

@@ -72,7 +72,7 @@ impl Rounds {
     /// through as it is.
     pub(super) fn join(&mut self, mut record: CellRecord) -> Joined {
         let wanted = record.fingerprint.rounds;
-        if wanted <= 1 || record.status == Status::Blocked {
+        if wanted <= 1 || record.status.is_unrun() {
             return Joined { record, label: String::new(), finished: true };
         }
         let earlier = self.partial.remove(&record.hash);

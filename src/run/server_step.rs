@@ -31,6 +31,10 @@ impl LocalExecutor<'_> {
         walk: &mut Walk,
     ) {
         let first = &planned[group.cells[0]].cell;
+        if walk.streaks.is_stopped(&group.toolbox) {
+            // Its cells are skipped one by one.
+            return;
+        }
         let toolbox = &self.manifests.toolboxes[&group.toolbox];
         // The longest wait any of its experiments allows.
         let ready_timeout = group

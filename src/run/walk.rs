@@ -19,6 +19,7 @@ use super::outcome::unrun_record;
 use super::progress::Progress;
 use super::rounds::Rounds;
 use super::server::Server;
+use super::stop_after::Streaks;
 use super::supervisor::StopSignal;
 use super::tracker::Tracker;
 use crate::fingerprint::ResolvedCell;
@@ -49,6 +50,8 @@ pub(super) struct Walk {
     /// Cells this pass recorded already (a load group records several in one step).
     pub(super) recorded: HashSet<usize>,
     pub(super) rounds: Rounds,
+    /// Each toolbox's failed cells in a row, for `stop-after`.
+    pub(super) streaks: Streaks,
 }
 
 impl Walk {
@@ -134,8 +137,12 @@ impl LocalExecutor<'_> {
                     .collect(),
                 recorded: HashSet::new(),
                 rounds,
+                streaks: Streaks::new(self.options.stop_after),
             };
             self.walk(planned, work, &mut walk).await?;
+            for line in walk.streaks.summary() {
+                walk.note(line);
+            }
             Ok(walk.summary)
         })
     }
@@ -261,6 +268,10 @@ impl LocalExecutor<'_> {
             // Its load group recorded it already, or an earlier round failed.
             Decision::Run(_) if walk.recorded.contains(&index) || !walk.measures(&planned[index]) => {}
             Decision::Run(_) if walk.stopping() => walk.summary.interrupted = true,
+            Decision::Run(_) if walk.streaks.is_stopped(&cell.toolbox) => {
+                self.record_skipped(cell, walk)?;
+                walk.recorded.insert(index);
+            }
             Decision::Run(_) => {
                 let status = match walk.server_of.get(&index) {
                     Some(&position) => self.serve_step(position, index, planned, work, walk).await?,
@@ -273,6 +284,21 @@ impl LocalExecutor<'_> {
                 walk.recorded.insert(index);
             }
         }
+        Ok(())
+    }
+
+    /// A cell its toolbox's failure streak skips: recorded as not run with the reason (unless
+    /// a result of it is there, which stays), so that the next plan runs it.
+    fn record_skipped(&self, cell: &ResolvedCell, walk: &mut Walk) -> Result<(), StoreError> {
+        let Some(reason) = walk.streaks.skip(&cell.toolbox) else { return Ok(()) };
+        walk.summary.skipped += 1;
+        let mut record = unrun_record(cell, self.host, Status::Skipped, reason);
+        record.slurm.clone_from(&self.options.job);
+        let line = crate::run::outcome::finished_line(&cell.id, &record, crate::run::outcome::describe_metrics);
+        if matches!(self.store.head(&cell.hash), Ok(None)) {
+            self.store.write(&record)?;
+        }
+        let _ = walk.events.send(Event::Recorded { line, record: Box::new(record) });
         Ok(())
     }
 
@@ -298,6 +324,15 @@ impl LocalExecutor<'_> {
             match joined.record.status {
                 Status::Ok => walk.summary.ok += 1,
                 _ => walk.summary.failed += 1,
+            }
+            let limit = self
+                .manifests
+                .experiment(&joined.record.experiment)
+                .and_then(|experiment| experiment.stop_after.as_ref().map(|limit| limit.value));
+            let reason = joined.record.failure.as_ref().map_or("", |failure| failure.reason.as_str());
+            let toolbox = &joined.record.fingerprint.toolbox.name;
+            if let Some(line) = walk.streaks.finished(toolbox, limit, joined.record.status, reason) {
+                walk.note(line);
             }
         }
         let line = format!("{line}{}", joined.label);

@@ -17,6 +17,8 @@ pub enum Status {
     Failed,
     TimedOut,
     Blocked,
+    /// Not run: its toolbox failed `stop-after` cells in a row in that run.
+    Skipped,
 }
 
 impl Status {
@@ -26,7 +28,13 @@ impl Status {
             Self::Failed => "failed",
             Self::TimedOut => "timed-out",
             Self::Blocked => "blocked",
+            Self::Skipped => "skipped",
         }
+    }
+
+    /// A record of a cell that did not run (blocked or skipped): no result.
+    pub fn is_unrun(self) -> bool {
+        matches!(self, Self::Blocked | Self::Skipped)
     }
 }
 

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 /// Bump when what an entry holds, or how it is found, changes.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// What an inspection found inside a toolbox.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,6 +21,9 @@ pub(crate) struct Found {
     pub(crate) llama_cpp: Option<String>,
     pub(crate) missing: BTreeMap<String, String>,
     pub(crate) driver: Option<String>,
+    /// What each llama.cpp program's `--help` lists, by program.
+    #[serde(default)]
+    pub(crate) options: BTreeMap<String, crate::tool_options::ToolOptions>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]

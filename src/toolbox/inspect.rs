@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use std::collections::BTreeSet;
+
 use super::cache::{Found, InspectionCache};
 use super::error::ToolboxError;
 use super::podman::{self, Image};
@@ -14,6 +16,7 @@ use crate::fingerprint::ToolboxState;
 use crate::manifest::{Backend, Runner, Toolbox};
 use crate::run::{Exit, capture};
 use crate::run::{LaunchContext, LaunchError, container_tool, device_args, launch};
+use crate::tool_options::ToolOptions;
 
 const VERSION_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -51,6 +54,9 @@ pub struct Inspection {
     /// The driver stack of a GPU toolbox (`Mesa 25.0.7 (LLVM 19.1.7), llvmpipe`, `ROCm 6.4.4`),
     /// where it could be read.
     pub driver: Option<String>,
+    /// What each llama.cpp program's `--help` lists (not shown: long).
+    #[serde(skip)]
+    pub options: std::collections::BTreeMap<String, ToolOptions>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -88,6 +94,7 @@ impl Inspection {
             note: self.note.clone(),
             missing: self.missing.clone(),
             driver: self.driver.clone(),
+            options: self.options.clone(),
         }
     }
 
@@ -104,7 +111,12 @@ impl Inspection {
 /// Inspects `toolbox`; every failure is a `problem` with its reason, never a silent gap. What
 /// is inside it (its llama.cpp build, missing programs, driver) comes from `cache` when the
 /// container, image or programs are the ones inspected before.
-pub(crate) async fn inspect(toolbox: &Toolbox, depth: Depth, cache: Option<&InspectionCache>) -> Inspection {
+pub(crate) async fn inspect(
+    toolbox: &Toolbox,
+    depth: Depth,
+    cache: Option<&InspectionCache>,
+    programs: &BTreeSet<String>,
+) -> Inspection {
     let name = toolbox.name.value.clone();
     let mut inspection = Inspection {
         name: name.clone(),
@@ -121,25 +133,37 @@ pub(crate) async fn inspect(toolbox: &Toolbox, depth: Depth, cache: Option<&Insp
     }
     if depth == Depth::Full {
         let key = cache.map(|_| cache_key(toolbox, &inspection));
-        if let (Some(cache), Some(key)) = (cache, &key)
-            && let Some(found) = cache.get(key)
-        {
+        let cached = cache.zip(key.as_ref()).and_then(|(cache, key)| cache.get(key));
+        if let Some(found) = cached {
             inspection.llama_cpp = found.llama_cpp;
             inspection.missing = found.missing;
             inspection.driver = found.driver;
-            return inspection;
-        }
-        match llama_cpp_build(toolbox, &mut inspection).await {
-            Ok(build) => inspection.llama_cpp = build,
-            Err(problem) => inspection.problem = Some(problem.to_string()),
+            inspection.options = found.options;
+        } else {
+            match llama_cpp_build(toolbox, &mut inspection).await {
+                Ok(build) => inspection.llama_cpp = build,
+                Err(problem) => inspection.problem = Some(problem.to_string()),
+            }
+            if inspection.problem.is_none() {
+                inspection.driver = driver_stack(toolbox, &inspection).await;
+            }
         }
         if inspection.problem.is_none() {
-            inspection.driver = driver_stack(toolbox, &inspection).await;
+            // The options of the programs asked for that the cache does not hold yet.
+            for program in ["llama-bench", "llama-server"].iter().copied().chain(programs.iter().map(String::as_str)) {
+                if inspection.options.contains_key(program) || inspection.missing.contains_key(program) {
+                    continue;
+                }
+                if let Some(options) = program_options(toolbox, program, &inspection).await {
+                    inspection.options.insert(program.to_owned(), options);
+                }
+            }
             if let (Some(cache), Some(key)) = (cache, key) {
                 let found = Found {
                     llama_cpp: inspection.llama_cpp.clone(),
                     missing: inspection.missing.clone(),
                     driver: inspection.driver.clone(),
+                    options: inspection.options.clone(),
                 };
                 cache.put(key, found);
             }
@@ -177,6 +201,20 @@ fn cache_key(toolbox: &Toolbox, inspection: &Inspection) -> String {
             .collect(),
     };
     super::cache::key(&declaration, &runs)
+}
+
+/// What `program --help` in the toolbox lists; `None` when it printed no option (not a tool
+/// of llama.cpp's, or one that cannot run here: its cells fail with its own words then).
+async fn program_options(toolbox: &Toolbox, program: &str, inspection: &Inspection) -> Option<ToolOptions> {
+    let mut context = LaunchContext::default();
+    if let Some(image) = inspection.state().image_id {
+        context.images.insert(toolbox.name.value.clone(), image);
+    }
+    let argv = [program.to_owned(), "--help".to_owned()];
+    let launched = launch(toolbox, &argv, &context, &label("help", &toolbox.name.value)).ok()?;
+    let result = capture(&launched, VERSION_TIMEOUT).await.ok()?;
+    let options = ToolOptions::parse(&String::from_utf8_lossy(&result.combined));
+    (!options.known.is_empty()).then_some(options)
 }
 
 /// What a GPU toolbox's driver stack is, asked of the toolbox itself: the Vulkan loader's
@@ -405,6 +443,12 @@ fn runner_help(error: &str) -> Option<&'static str> {
 /// Inspects every toolbox concurrently (each waits on its own container), in order, with the
 /// machine's inspection cache (asking afresh, and keeping what is found, with `fresh`).
 pub(crate) fn inspect_all(toolboxes: &[&Toolbox], depth: Depth, fresh: bool) -> Vec<Inspection> {
+    inspect_all_for(toolboxes, depth, fresh, &BTreeSet::new())
+}
+
+/// [`inspect_all`], also reading the options of `programs` (llama.cpp tools that command cells
+/// run) where they are.
+fn inspect_all_for(toolboxes: &[&Toolbox], depth: Depth, fresh: bool, programs: &BTreeSet<String>) -> Vec<Inspection> {
     let cache = InspectionCache::open(InspectionCache::default_path(), fresh);
     let inspections = std::thread::scope(|scope| {
         let handles: Vec<_> = toolboxes
@@ -412,7 +456,7 @@ pub(crate) fn inspect_all(toolboxes: &[&Toolbox], depth: Depth, fresh: bool) -> 
             .map(|toolbox| {
                 let cache = &cache;
                 scope.spawn(move || match crate::run::runtime() {
-                    Ok(runtime) => runtime.block_on(inspect(toolbox, depth, Some(cache))),
+                    Ok(runtime) => runtime.block_on(inspect(toolbox, depth, Some(cache), programs)),
                     Err(error) => Inspection {
                         name: toolbox.name.value.clone(),
                         runner: toolbox.runner.name().to_owned(),
@@ -430,8 +474,12 @@ pub(crate) fn inspect_all(toolboxes: &[&Toolbox], depth: Depth, fresh: bool) -> 
 
 /// Every toolbox fully inspected (containers and llama.cpp build), as what enters
 /// fingerprints and launches, by name: what planning, running and locking need.
-pub(crate) fn toolbox_states(toolboxes: &[&Toolbox], fresh: bool) -> Vec<(String, ToolboxState)> {
-    inspect_all(toolboxes, Depth::Full, fresh)
+pub(crate) fn toolbox_states(
+    toolboxes: &[&Toolbox],
+    fresh: bool,
+    programs: &BTreeSet<String>,
+) -> Vec<(String, ToolboxState)> {
+    inspect_all_for(toolboxes, Depth::Full, fresh, programs)
         .into_iter()
         .map(|inspection| (inspection.name.clone(), inspection.state()))
         .collect()

@@ -2,6 +2,7 @@
 //! missing (a toolbox or distrobox container, a podman image), `refresh` pulls the tag and
 //! recreates a container whose image the tag no longer points at. Both are idempotent.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -31,7 +32,7 @@ pub(crate) async fn create(toolbox: &Toolbox) -> Result<Realised, ToolboxError> 
         realised.lines.push("runs on this machine: nothing to create".to_owned());
         return Ok(realised);
     }
-    let inspection = inspect(toolbox, Depth::Containers, None).await;
+    let inspection = inspect(toolbox, Depth::Containers, None, &BTreeSet::new()).await;
     if inspection.realised() {
         let what = match &inspection.container {
             Some(container) => format!("container exists (image {})", short_id(&container.image_id)),
@@ -67,7 +68,7 @@ pub(crate) async fn refresh(toolbox: &Toolbox, pull: bool) -> Result<Realised, T
         podman::pull(&podman, &image).await?;
         realised.lines.push(format!("pulled `{image}`"));
     }
-    let inspection = inspect(toolbox, Depth::Containers, None).await;
+    let inspection = inspect(toolbox, Depth::Containers, None, &BTreeSet::new()).await;
     let Some(tag) = inspection.tag.clone() else {
         return Err(ToolboxError::NoImage { image, help: "pull or build it".to_owned() });
     };

@@ -251,11 +251,57 @@ experiment "wrapped" {{
         assert_eq!(outcome.code, 0, "{}", outcome.stderr);
         let calls = std::fs::read_to_string(&log).unwrap_or_default();
         let _ = std::fs::remove_file(&log);
-        calls.lines().filter(|line| *line == "--version").count()
+        calls.lines().filter(|line| *line == "--version" || *line == "--help").count()
     };
-    assert_eq!(plan(), 1, "the first plan asks llama-bench its version");
-    assert_eq!(plan(), 0, "the second takes it from the cache");
+    assert_eq!(plan(), 2, "the first plan asks llama-bench its version and its options");
+    assert_eq!(plan(), 0, "the second takes them from the cache");
     std::fs::write(&wrapper, format!("{script}# rebuilt\n")).unwrap();
-    assert_eq!(plan(), 1, "a changed program is asked again");
+    assert_eq!(plan(), 2, "a changed program is asked again");
     assert_eq!(plan(), 0);
+}
+
+/// Options the toolbox's llama.cpp build does not know, or marks as removed, block their cells
+/// at plan time with the build's own words or a did-you-mean, and where the manifest writes
+/// them; the options of a valid manifest pass.
+#[test]
+fn options_the_build_does_not_take_block_their_cells_at_plan() {
+    let llama = crate::support::Llama::get();
+    let directory = project(&[(
+        "experiments/flags.kdl",
+        r#"model "gemma" { file "gemma-3-270m-q4_k_m.gguf" }
+experiment "typo" {
+    matrix { model "gemma" }
+    bench { args "-p" 8 "-n" 2 "--flash-atn" 1 }
+}
+experiment "removed" {
+    matrix { model "gemma" }
+    server { args "-nr" "--draft-max" 8 }
+    workload "w" { request api="completion" prompt="hi" max-tokens=2 }
+}
+experiment "fine" {
+    matrix { model "gemma" }
+    bench { args "-p" 8 "-n" 2 "--flash-attn" "on" "-ngl" 0 "--repack=0" }
+}
+"#,
+    )]);
+    let plan = llama.bakeoff(directory.path()).arg("plan").run();
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let build = "0.6.0-dev (build 0, commit unknown)";
+    assert!(
+        plan.stdout.contains(&format!(
+            "`--flash-atn` is not an option of llama-bench in toolbox `host` (build {build}): did you mean \
+             `--flash-attn`? (experiments/flags.kdl:4:32)"
+        )),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains(&format!(
+            "`--draft-max` is not an option of llama-server in toolbox `host` (build {build}): the argument has been \
+             removed. use --spec-draft-n-max or --spec-ngram-mod-n-max (experiments/flags.kdl:8:25)"
+        )),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.ends_with("3 cells: 0 cached, 1 to run, 2 blocked\n"), "{}", plan.stdout);
 }

@@ -166,7 +166,7 @@ fn seed_two_hosts_in_rounds(directory: &Path, rounds: &[f64]) {
                         ],
                     });
                 }
-                Status::Blocked | Status::TimedOut => {
+                Status::Blocked | Status::TimedOut | Status::Skipped => {
                     record.failure = Some(Failure {
                         reason: blocked.iter().map(|reason| reason.as_str()).collect::<Vec<_>>().join("; "),
                         exit_code: None,

@@ -367,6 +367,74 @@ experiment "slow" {
     assert!(row.ends_with("(100%) |") && row.contains("| 0 ms (0%) | 0 ms (0%) |"), "{report}");
 }
 
+/// `stop-after 3`: a toolbox whose cells all fail (its llama-bench refuses `-ctk nonsense`)
+/// fails three in a row, and its other three are skipped with the reason, while the other
+/// toolbox's cells run; the summary and the exit code say so, and the next plan runs the
+/// skipped ones.
+#[test]
+fn stop_after_skips_a_broken_toolboxs_other_cells() {
+    let llama = Llama::get();
+    let broken = tempfile::tempdir().unwrap();
+    // The real llama-bench, given a cache type it refuses whenever it is given a model.
+    let script = format!(
+        "#!/bin/sh\ncase \" $* \" in *\" -m \"*) set -- -ctk nonsense \"$@\";; esac\nexec '{}' \"$@\"\n",
+        llama.bin_dir.join("llama-bench").display()
+    );
+    std::fs::write(broken.path().join("llama-bench"), script).unwrap();
+    std::fs::set_permissions(broken.path().join("llama-bench"), std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .unwrap();
+    let manifest = format!(
+        r#"toolbox "broken" {{
+    runner "host"
+    bin-dir "{}"
+}}
+model "gemma" {{ file "gemma-3-270m-q4_k_m.gguf" }}
+experiment "streak" {{
+    matrix {{
+        model "gemma"
+        toolbox "broken" "host"
+        n 1 2 3 4 5 6
+    }}
+    exclude toolbox="host" n=3
+    exclude toolbox="host" n=4
+    exclude toolbox="host" n=5
+    exclude toolbox="host" n=6
+    bench {{ args "-p" 8 "-n" "{{n}}" "-r" 1 "--repack" 0 }}
+    stop-after 3
+}}
+"#,
+        broken.path().display()
+    );
+    let directory = project(&[("experiments/streak.kdl", &manifest)]);
+    let run = llama.bakeoff(directory.path()).args(["run", "--no-progress", "--no-load-groups"]).run();
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert_eq!(run.stdout, "8 cells: 5 ran (2 ok, 3 failed), 0 cached, 0 blocked, 3 skipped\n", "{}", run.stderr);
+    let last = "exit code 1: error: invalid parameter for argument: -ctk";
+    assert!(
+        run.stderr.contains(&format!(
+            "toolbox `broken` failed 3 cells in a row (last: {last}); its other 3 cells were skipped: fix it and rerun"
+        )),
+        "{}",
+        run.stderr
+    );
+    let stored = records(directory.path());
+    let of = |status: Status| stored.iter().filter(|record| record.status == status).count();
+    assert_eq!((of(Status::Failed), of(Status::Skipped), of(Status::Ok)), (3, 3, 2));
+    for skipped in stored.iter().filter(|record| record.status == Status::Skipped) {
+        assert_eq!(skipped.fingerprint.toolbox.name, "broken");
+        assert_eq!(
+            skipped.failure.as_ref().unwrap().reason,
+            format!("skipped: toolbox `broken` failed 3 cells in a row (last: {last}): fix it and rerun")
+        );
+    }
+    let plan = llama.bakeoff(directory.path()).args(["plan"]).run();
+    assert_eq!(plan.stdout.matches("(skipped last time: skipped: toolbox `broken`").count(), 3, "{}", plan.stdout);
+    assert!(plan.stdout.ends_with("8 cells: 2 cached, 3 to run, 0 blocked, 3 failed before\n"), "{}", plan.stdout);
+    // The report says how many were skipped.
+    let report = std::fs::read_to_string(directory.path().join("results/streak/README.md")).unwrap();
+    assert!(report.contains("3 skipped"), "{report}");
+}
+
 #[test]
 fn a_changed_model_reruns_its_cells_only_after_the_lock_accepts_it() {
     let directory = project(&[
