@@ -3,7 +3,7 @@
 //! up to date. As a Slurm job, a run plans and measures the cells its dispatcher gave it and
 //! logs what it recorded instead of writing reports.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 use std::time::Instant;
 
@@ -128,6 +128,7 @@ impl Project {
             reporter: Reporter::new(&loaded, self.lock()?, expected, records),
             store: &self.store,
             finished: BTreeSet::new(),
+            failed_writes: BTreeMap::new(),
         };
         let mut summary = match &request.executor {
             Executor::Local => local(context, options).run(&planned, &work, &mut observer)?,
@@ -151,6 +152,7 @@ impl Project {
                 notes.extend(observer.finished(experiment));
             }
         }
+        notes.extend(observer.failed_writes());
         summary.time.planning = planning;
         summary.time.wall = started.elapsed();
         Ok(RunOutcome { summary, notes })
@@ -242,6 +244,24 @@ struct ReportObserver<'a> {
     store: &'a crate::store::Store,
     /// Experiments whose report this run wrote at their end.
     finished: BTreeSet<String>,
+    /// Per experiment, report writes that failed while cells landed (a full disk fails every
+    /// one), and the last error: said once, and counted at the end.
+    failed_writes: BTreeMap<String, (usize, String)>,
+}
+
+impl ReportObserver<'_> {
+    /// The report writes that failed, a line per experiment.
+    fn failed_writes(&self) -> Vec<String> {
+        self.failed_writes
+            .iter()
+            .map(|(experiment, (count, error))| {
+                format!(
+                    "warning: the report of `{experiment}` could not be written {count} time(s) in this run (last: \
+                     {error}); `bakeoff report {experiment}` writes it from the store once there is room"
+                )
+            })
+            .collect()
+    }
 }
 
 impl Observer for ReportObserver<'_> {
@@ -249,7 +269,17 @@ impl Observer for ReportObserver<'_> {
         self.reporter.add(record);
         match self.reporter.write_soon(self.store, &record.experiment) {
             Ok(()) => Vec::new(),
-            Err(error) => vec![format!("warning: cannot write the report of `{}`: {error}", record.experiment)],
+            Err(error) => {
+                let failed = self.failed_writes.entry(record.experiment.clone()).or_default();
+                failed.0 += 1;
+                failed.1 = error.to_string();
+                // Said once; the rest are counted at the end of the run.
+                if failed.0 == 1 {
+                    vec![format!("warning: cannot write the report of `{}`: {error}", record.experiment)]
+                } else {
+                    Vec::new()
+                }
+            }
         }
     }
 

@@ -27,12 +27,21 @@ pub(super) struct Reading<'a> {
     pub(super) driver: Option<&'a str>,
     /// The `-ngl` the cell asks for.
     pub(super) layers: Option<u32>,
+    /// Whether the cell runs in a container: its runner reports a program a signal killed as
+    /// exit code 128 + the signal.
+    pub(super) contained: bool,
 }
 
 impl<'a> Reading<'a> {
     /// The reading of `argv` run in `toolbox`, whose inspection read `driver`.
     pub(super) fn of(toolbox: &'a Toolbox, argv: &[String], driver: Option<&'a str>) -> Self {
-        Self { metrics: &[], backend: toolbox.backend.as_ref(), driver, layers: asked_layers(argv) }
+        Self {
+            metrics: &[],
+            backend: toolbox.backend.as_ref(),
+            driver,
+            layers: asked_layers(argv),
+            contained: toolbox.runner != crate::manifest::Runner::Host,
+        }
     }
 }
 
@@ -89,6 +98,19 @@ pub(super) fn fill_outcome(record: &mut CellRecord, result: &ChildResult, readin
                     record.failure = Some(failure(reason, Some(0), None));
                 }
             }
+        }
+        // podman, toolbox and distrobox report a program a signal killed as 128 + the signal.
+        Exit::Code(code @ 129..=192) if reading.contained => {
+            record.status = Status::Failed;
+            let signal = code - 128;
+            let mut reason = format!(
+                "killed by signal {} in the container (its runner exited with code {code})",
+                signal_name(signal)
+            );
+            if signal == libc::SIGILL {
+                reason.push_str(SIGILL_HINT);
+            }
+            record.failure = Some(failure(reason, Some(code), Some(signal)));
         }
         Exit::Code(code) => {
             record.status = Status::Failed;
@@ -256,4 +278,60 @@ pub(super) fn log_tail(output: &[u8]) -> Vec<String> {
     let text = String::from_utf8_lossy(output);
     let lines: Vec<&str> = text.lines().filter(|line| !line.trim().is_empty()).collect();
     lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].iter().map(|line| (*line).to_owned()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn child(exit: Exit, output: &str) -> ChildResult {
+        ChildResult {
+            exit,
+            stdout: Vec::new(),
+            combined: output.as_bytes().to_vec(),
+            duration: Duration::from_secs(1),
+            peak_rss_bytes: None,
+            energy: None,
+            gpu: GpuPeaks::default(),
+        }
+    }
+
+    fn record() -> CellRecord {
+        let cell = crate::fingerprint::ResolvedCell::stand_in(&[], "command", crate::matrix::Block::Command, &["sh"]);
+        CellRecord::new(&cell, &HostFacts::default(), Status::Ok)
+    }
+
+    #[test]
+    fn a_failure_says_how_the_child_ended_in_its_own_words() {
+        let host = Reading::default();
+        let contained = Reading { contained: true, ..Reading::default() };
+        let timeout = Duration::from_secs(30);
+        let mut failed = record();
+        fill_outcome(
+            &mut failed,
+            &child(Exit::Code(1), "loading\nerror: invalid parameter for argument: -ctk\nusage: x\n"),
+            &host,
+            timeout,
+        );
+        assert_eq!(failed.status, Status::Failed);
+        assert_eq!(failed.failure.unwrap().reason, "exit code 1: error: invalid parameter for argument: -ctk");
+
+        // podman reports a process SIGKILL killed in the container as exit code 137.
+        let mut killed = record();
+        fill_outcome(&mut killed, &child(Exit::Code(137), ""), &contained, timeout);
+        let failure = killed.failure.unwrap();
+        assert_eq!(failure.reason, "killed by signal 9 (SIGKILL) in the container (its runner exited with code 137)");
+        assert_eq!((failure.exit_code, failure.signal), (Some(137), Some(9)));
+        // On the host, 137 is the program's own exit code.
+        let mut own = record();
+        fill_outcome(&mut own, &child(Exit::Code(137), ""), &host, timeout);
+        assert_eq!(own.failure.unwrap().reason, "exit code 137");
+
+        let mut illegal = record();
+        fill_outcome(&mut illegal, &child(Exit::Signal(libc::SIGILL), ""), &host, timeout);
+        assert!(illegal.failure.unwrap().reason.contains("`--repack 0`"));
+        let mut slow = record();
+        fill_outcome(&mut slow, &child(Exit::TimedOut, ""), &host, timeout);
+        assert_eq!((slow.status, slow.failure.unwrap().reason.as_str()), (Status::TimedOut, "timed out after 30 s"));
+    }
 }

@@ -21,6 +21,8 @@ pub(super) struct Server {
     pub(super) slots: Option<u64>,
     /// What it runs on, as its start-up said: recorded with each of its cells.
     pub(super) ran_on: Option<crate::store::RanOn>,
+    /// Where its output goes.
+    pub(super) log: std::path::PathBuf,
 }
 
 /// A loopback port nobody listens on now.
@@ -49,7 +51,7 @@ pub(super) async fn start(
         program: launch.program.display().to_string(),
         reason: error.to_string(),
     })?;
-    let mut server = Server { spawned, port, load_ms: 0.0, slots: None, ran_on: None };
+    let mut server = Server { spawned, port, load_ms: 0.0, slots: None, ran_on: None, log: log.to_path_buf() };
     loop {
         if let Ok(Some(status)) = server.spawned.child.try_wait() {
             return Err(RunError::ServerExited { status: status.to_string(), tail: server.output_tail() });

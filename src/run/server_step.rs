@@ -19,6 +19,16 @@ use crate::fingerprint::ResolvedCell;
 use crate::plan::{PlannedCell, ServerGroup, Work};
 use crate::store::{CellRecord, MetricValue, Status, StoreError};
 
+/// How a server cell's workload ended.
+enum Served {
+    /// Its requests were sent (whether they succeeded is in the record).
+    Done,
+    /// A stop request ended it: no record.
+    Interrupted,
+    /// It did not end within the experiment's `timeout`: the server is not trusted further.
+    TimedOut,
+}
+
 impl LocalExecutor<'_> {
     /// Starts the llama-server of a server group (its log named after its first cell); a
     /// server that cannot start fails the group's cells with the reason, instead of being
@@ -111,9 +121,12 @@ impl LocalExecutor<'_> {
             if let Some(Ok(dead)) = walk.servers.remove(&position) {
                 dead.stop(self.options.grace).await;
             }
-            if let Work::Server(group) = &work[position] {
-                self.start_server(position, group, planned, walk).await;
-            }
+        }
+        // Not there: it died, or an earlier cell's timeout stopped it.
+        if !walk.servers.contains_key(&position)
+            && let Work::Server(group) = &work[position]
+        {
+            self.start_server(position, group, planned, walk).await;
         }
         let stop = walk.stop.clone();
         let concurrency = experiment
@@ -132,8 +145,16 @@ impl LocalExecutor<'_> {
         }
         match walk.servers.get_mut(&position) {
             Some(Ok(server)) => {
-                if !self.serve_cell(&walk.client, server, cell, experiment, &mut record, stop).await {
-                    return Ok(None);
+                match self.serve_cell(&walk.client, server, cell, experiment, &mut record, stop).await {
+                    Served::Done => {}
+                    Served::Interrupted => return Ok(None),
+                    // A server that did not answer within the cell's time is not trusted with the
+                    // next cell: it is stopped, and started again for it.
+                    Served::TimedOut => {
+                        if let Some(Ok(server)) = walk.servers.remove(&position) {
+                            server.stop(self.options.grace).await;
+                        }
+                    }
                 }
             }
             Some(Err(error)) => {
@@ -159,8 +180,8 @@ impl LocalExecutor<'_> {
         Ok(Some(status))
     }
 
-    /// Sends a server cell's workload (its requests, `repeat` times, in order) and fills the
-    /// record with per-request and aggregated metrics. `false` when a stop request ended it.
+    /// Sends a server cell's workload (its requests, `repeat` times, in order) within the
+    /// experiment's `timeout`, and fills the record with per-request and aggregated metrics.
     async fn serve_cell(
         &self,
         client: &reqwest::Client,
@@ -169,10 +190,10 @@ impl LocalExecutor<'_> {
         experiment: &crate::manifest::Experiment,
         record: &mut CellRecord,
         stop: StopSignal,
-    ) -> bool {
+    ) -> Served {
         let Some(workload) = experiment.workloads.iter().find(|workload| workload.name.value == cell.cell.workload)
         else {
-            return true;
+            return Served::Done;
         };
         let specs: Result<Vec<super::client::RequestSpec>, RunError> =
             workload.requests.iter().map(|request| self.request_spec(request, workload.cold)).collect();
@@ -180,7 +201,7 @@ impl LocalExecutor<'_> {
             Ok(specs) => specs,
             Err(reason) => {
                 record.failure = Some(reason_only(reason.to_string()));
-                return true;
+                return Served::Done;
             }
         };
         // The server's peak while this cell's requests ran: its mark reset now, read after.
@@ -188,9 +209,25 @@ impl LocalExecutor<'_> {
         memory.restart();
         let mut energy = super::energy::EnergyMeter::start();
         let gpu = GpuWatch::start();
-        let Some(sent) = super::workload::send(client, server.port, workload, &specs, stop).await else {
-            return false;
-        };
+        let timeout = experiment.timeout();
+        let sent =
+            match tokio::time::timeout(timeout, super::workload::send(client, server.port, workload, &specs, stop))
+                .await
+            {
+                Ok(Some(sent)) => sent,
+                Ok(None) => return Served::Interrupted,
+                Err(_) => {
+                    record.status = Status::TimedOut;
+                    let reason = format!(
+                        "timed out after {} s before its requests ended (the server's log is {}; it is started again \
+                     for the next cell)",
+                        timeout.as_secs(),
+                        crate::units::shown_path(&server.log)
+                    );
+                    record.failure = Some(reason_only(reason));
+                    return Served::TimedOut;
+                }
+            };
         memory.sample();
         let joules = energy.joules();
         if let Some((index, reason)) = &sent.failure {
@@ -220,7 +257,7 @@ impl LocalExecutor<'_> {
         if record.failure.is_none() {
             record.status = Status::Ok;
         }
-        true
+        Served::Done
     }
 
     fn request_spec(

@@ -263,6 +263,8 @@ impl LocalExecutor<'_> {
             Decision::FailedBefore { .. } => walk.summary.failed_before += 1,
             Decision::Blocked { reasons } => {
                 walk.summary.blocked += 1;
+                // Why it does not run, where the run is watched (`plan` says it too).
+                walk.note(format!("blocked  {}: {}", cell.id, reasons.join("; ")));
                 self.record_blocked(cell, reasons, walk)?;
             }
             // Its load group recorded it already, or an earlier round failed.

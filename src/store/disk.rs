@@ -20,7 +20,13 @@ pub enum StoreError {
     #[diagnostic(code(bakeoff::store::corrupt), help("restore it from git, or delete it so that the cell runs again"))]
     Corrupt { path: String, message: String },
     #[error("cannot write result record `{path}`")]
-    #[diagnostic(code(bakeoff::store::unwritable))]
+    #[diagnostic(
+        code(bakeoff::store::unwritable),
+        help(
+            "make room on the disk that holds the results (or give `--results DIR` on another) and run again: every \
+             cell recorded so far is kept, and only the cell in flight runs again"
+        )
+    )]
     Unwritable {
         path: String,
         #[source]

@@ -253,3 +253,73 @@ fn two_clones_that_each_ran_and_committed_merge_cleanly() {
     let markdown = std::fs::read_to_string(b.join("results/echo/README.md")).unwrap();
     assert!(markdown.contains("box-a") && markdown.contains("box-b"), "{markdown}");
 }
+
+/// A tmpfs of the test's own, unmounted when the test ends.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(path: &std::path::Path, size: &str) -> Self {
+        std::fs::create_dir_all(path).unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(
+            mounted.success(),
+            "cannot mount a tmpfs at {}: the tests run as root (scripts/test.sh)",
+            path.display()
+        );
+        Self(path.to_path_buf())
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// The results disk fills up mid-run: the run stops with an error naming the record it could
+/// not write and what to do, no record is corrupt, the reports that could not be written are
+/// said once and counted; with room again, the next run completes the campaign.
+#[test]
+fn a_full_results_disk_loses_nothing_and_the_next_run_completes() {
+    let directory = project(&[(
+        "experiments/fill.kdl",
+        r#"experiment "fill" {
+    matrix { n 1 2 3 4 5 6 7 8 9 10 }
+    command {
+        args "sh" "-c" "head -c 300000 /dev/zero | tr '\\0' x; echo; echo value={n}"
+        metric "value" regex="value=([0-9]+)"
+    }
+}
+"#,
+    )]);
+    let results = directory.path().join("small-disk");
+    let _disk = SmallDisk::mount(&results, "1m");
+    let run = || Bakeoff::new(directory.path()).arg("--results").arg(&results).args(["run", "--no-progress"]).run();
+    let full = run();
+    assert_eq!(full.code, 1, "{}", full.stderr);
+    assert!(full.stderr.contains("cannot write result record `"), "{}", full.stderr);
+    assert!(full.stderr.contains("No space left on device"), "{}", full.stderr);
+    assert!(
+        crate::support::unwrapped(&full.stderr).contains("help: make room on the disk that holds the results"),
+        "{}",
+        full.stderr
+    );
+    let kept = crate::support::records_in(&results);
+    assert!(!kept.is_empty() && kept.len() < 10, "some cells were recorded before the disk filled: {}", kept.len());
+    assert!(full.stderr.matches("cannot write the report of `fill`").count() <= 1, "said once: {}", full.stderr);
+
+    // Room again: the logs go (they are not results), and the campaign completes.
+    std::fs::remove_dir_all(results.join("logs")).unwrap();
+    let free = std::process::Command::new("mount").args(["-o", "remount,size=64m"]).arg(&results).status().unwrap();
+    assert!(free.success());
+    let rest = run();
+    assert_eq!(rest.code, 0, "{}", rest.stderr);
+    assert!(rest.stdout.contains(&format!("{} cached", kept.len())), "{}", rest.stdout);
+    let all = crate::support::records_in(&results);
+    assert_eq!(all.len(), 10);
+    assert!(all.iter().all(|record| record.status == bakeoff::store::Status::Ok));
+}

@@ -514,3 +514,39 @@ experiment "spec" {
     );
     assert!(!report.contains("variant=draft-simple`): speculative"), "{report}");
 }
+
+/// A server cell whose requests do not end within the experiment's `timeout` is recorded
+/// timed out (not left waiting on each request's own timeout), and its server, no longer
+/// trusted, is started again for the next cell, which runs.
+#[test]
+fn a_server_cell_times_out_and_the_next_cell_gets_a_fresh_server() {
+    let llama = Llama::get();
+    let directory = project(&[(
+        "experiments/slow.kdl",
+        r#"model "gemma" { file "gemma-3-270m-q4_k_m.gguf" }
+experiment "slow" {
+    matrix { model "gemma" }
+    server { args "-nr" "-t" 2 "--ctx-size" 2048 }
+    workload "long" {
+        request api="completion" max-tokens=1000 prompt="Write a very long story about a dragon who counts the stars one by one."
+        repeat 3
+    }
+    workload "short" {
+        request api="completion" max-tokens=4 prompt="Say hello."
+    }
+    timeout 2
+}
+"#,
+    )]);
+    let started = Instant::now();
+    let run = llama.bakeoff(directory.path()).args(["run", "--no-progress"]).run();
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(started.elapsed() < Duration::from_secs(60), "the cell's timeout bounds it: {:?}", started.elapsed());
+    let stored = records(directory.path());
+    let long = stored.iter().find(|record| record.workload == "long").unwrap();
+    assert_eq!(long.status, Status::TimedOut, "{:?}", long.failure);
+    assert!(long.failure.as_ref().unwrap().reason.starts_with("timed out after 2 s before its requests ended"));
+    let short = stored.iter().find(|record| record.workload == "short").unwrap();
+    assert_eq!(short.status, Status::Ok, "{:?}", short.failure);
+    assert_eq!(run.stderr.matches("llama-server ready on port").count(), 2, "{}", run.stderr);
+}

@@ -269,7 +269,12 @@ pub(crate) fn project(files: &[(&str, &str)]) -> TempDir {
 
 /// Every record in a project's store.
 pub(crate) fn records(project: &Path) -> Vec<CellRecord> {
-    let (records, errors) = bakeoff::store::Store::new(project.join("results")).scan();
+    records_in(&project.join("results"))
+}
+
+/// Every record in the store at `results`; a record that does not parse fails the test.
+pub(crate) fn records_in(results: &Path) -> Vec<CellRecord> {
+    let (records, errors) = bakeoff::store::Store::new(results).scan();
     assert!(errors.is_empty(), "corrupt records: {errors:?}");
     records
 }
