@@ -16,6 +16,8 @@ export BAKEOFF_TEST_VULKAN_IMAGE BAKEOFF_TEST_MESA_CACHE
 slurm_dir=/var/lib/bakeoff-test/slurm
 trap '[ -z "$BAKEOFF_DBUS_PID" ] || kill "$BAKEOFF_DBUS_PID" 2>/dev/null || true; scripts/slurm.sh stop "$slurm_dir"' EXIT
 eval "$(scripts/slurm.sh start "$slurm_dir")"
+# Headless Chromium loads results/index.html in the page's tests.
+scripts/apt-install.sh chromium
 export SLURM_CONF BAKEOFF_TEST_SLURM_DIR
 if command -v cargo-nextest >/dev/null 2>&1; then
     # Doc tests first, so that the run ends with the summary of every other test.

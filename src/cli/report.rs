@@ -14,7 +14,7 @@ pub(super) fn run(project: &Project, args: &ReportArgs) -> Result<(), Error> {
     crate::project::note_unhashed(&cells);
     let records = project.records();
     let expected = cells.iter().map(ExpectedCell::of).collect();
-    let reporter = Reporter::new(&loaded, project.lock()?, expected, records);
+    let reporter = Reporter::new(&loaded, project.lock()?, expected, records.clone());
     match args.format {
         ReportFormat::Json => {
             let reports: Vec<report::Report> =
@@ -33,6 +33,8 @@ pub(super) fn run(project: &Project, args: &ReportArgs) -> Result<(), Error> {
                 })?;
                 outln!("{}", shown(&path).display());
             }
+            let page = project.write_page(&loaded, &records)?;
+            outln!("{}", shown(&page).display());
         }
     }
     Ok(())

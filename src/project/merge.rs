@@ -16,7 +16,7 @@ fn attributes() -> String {
     format!(
         "# Written by bakeoff: reports are rewritten from the records after a merge (`bakeoff report`),\n\
          # so a merge keeps this checkout's report instead of stopping on a conflict.\n\
-         */README.md merge={DRIVER}\n*/*.svg merge={DRIVER}\n"
+         */README.md merge={DRIVER}\n*/*.svg merge={DRIVER}\nindex.html merge={DRIVER}\n"
     )
 }
 

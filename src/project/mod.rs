@@ -8,6 +8,7 @@ mod init;
 mod lock;
 mod merge;
 mod models;
+mod page;
 mod pipeline;
 mod reporter;
 mod run;

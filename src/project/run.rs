@@ -153,6 +153,11 @@ impl Project {
             }
         }
         notes.extend(observer.failed_writes());
+        // The page of every result, the Slurm nodes' and this run's included.
+        match self.write_page(&loaded, &self.records()) {
+            Ok(path) => notes.push(format!("page: {}", shown(&path).display())),
+            Err(error) => notes.push(format!("warning: {error}")),
+        }
         summary.time.planning = planning;
         summary.time.wall = started.elapsed();
         Ok(RunOutcome { summary, notes })

@@ -7,12 +7,14 @@ mod compare;
 mod format;
 mod grid;
 mod markdown;
+mod page;
 mod select;
 mod summary;
 mod table;
 
 pub(crate) use build::{Inputs, ModelKind, REPORT_FORMAT, Report, build, compare_hosts};
 pub(crate) use compare::Comparison;
+pub(crate) use page::render as render_page;
 pub(crate) use select::{ExpectedCell, Hosts};
 
 /// One host against another in markdown, as `bakeoff compare` prints it.

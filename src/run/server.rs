@@ -56,8 +56,12 @@ pub(super) async fn start(
         if let Ok(Some(status)) = server.spawned.child.try_wait() {
             return Err(RunError::ServerExited { status: status.to_string(), tail: server.output_tail() });
         }
-        let health = client.get(format!("http://127.0.0.1:{port}/health")).send().await;
-        if health.is_ok_and(|response| response.status().is_success()) {
+        // A server that stopped (SIGSTOP) still accepts connections and never answers: each
+        // question has a time of its own, so the ready timeout is always reached.
+        let health =
+            tokio::time::timeout(Duration::from_secs(2), client.get(format!("http://127.0.0.1:{port}/health")).send())
+                .await;
+        if matches!(health, Ok(Ok(response)) if response.status().is_success()) {
             server.load_ms = started.elapsed().as_secs_f64() * 1000.0;
             server.slots = slots(client, port).await;
             return Ok(server);
@@ -81,8 +85,12 @@ fn sets_verbosity(args: &[String]) -> bool {
 
 /// `total_slots` from llama-server's `/props`, when it says.
 async fn slots(client: &reqwest::Client, port: u16) -> Option<u64> {
-    let response = client.get(format!("http://127.0.0.1:{port}/props")).send().await.ok()?;
-    let props: serde_json::Value = serde_json::from_slice(&response.bytes().await.ok()?).ok()?;
+    let asked = async {
+        let response = client.get(format!("http://127.0.0.1:{port}/props")).send().await.ok()?;
+        response.bytes().await.ok()
+    };
+    let bytes = tokio::time::timeout(Duration::from_secs(10), asked).await.ok()??;
+    let props: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     props.get("total_slots")?.as_u64()
 }
 

@@ -148,6 +148,11 @@ impl Store {
         self.slurm_dir().join("submitted.txt")
     }
 
+    /// `results/index.html`: the page to explore every result.
+    pub fn index_path(&self) -> PathBuf {
+        self.root.join("index.html")
+    }
+
     /// `results/EXPERIMENT/`: the experiment's report and charts.
     pub fn report_dir(&self, experiment: &str) -> PathBuf {
         self.root.join(experiment)

@@ -8,6 +8,7 @@ mod lock;
 mod manifests;
 mod models;
 mod newcomer;
+mod page;
 mod plan;
 mod report;
 mod reproduce;

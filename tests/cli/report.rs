@@ -87,7 +87,7 @@ fn ran_on(toolbox: &str, index: usize) -> bakeoff::store::RanOn {
     }
 }
 
-fn seed_two_hosts_in_rounds(directory: &Path, rounds: &[f64]) {
+pub(crate) fn seed_two_hosts_in_rounds(directory: &Path, rounds: &[f64]) {
     let project = Project::new(&Settings {
         project: directory.to_path_buf(),
         results: None,
@@ -489,14 +489,20 @@ fn records_from_before_host_ids_stay_with_their_machine() {
     assert!(hosts.contains(&"strix-2 (abcdef01)"), "{hosts:?}");
 }
 
+/// The GLM project with `rounds 5` and its store seeded in five rounds, the fifth 30% low.
+pub(crate) fn glm_project_in_rounds() -> tempfile::TempDir {
+    let manifest = GLM.replace("    report {\n        baseline", "    rounds 5\n    report {\n        baseline");
+    let directory = project(&[("experiments/glm.kdl", &manifest), ("bakeoff.lock", LOCK)]);
+    seed_two_hosts_in_rounds(directory.path(), &[1.0, 1.01, 0.99, 1.0, 0.7]);
+    directory
+}
+
 /// Synthetic records in 5 rounds, the fifth 30% low in every cell: tables show the confidence
 /// interval and name the outlier round; q8 against the bf16 baseline (2.4×) is significant,
 /// while strix-2's 3% against strix-1 is not, given a spread that large (Welch's t-test).
 #[test]
 fn rounds_give_intervals_outliers_and_welchs_verdict() {
-    let manifest = GLM.replace("    report {\n        baseline", "    rounds 5\n    report {\n        baseline");
-    let directory = project(&[("experiments/glm.kdl", &manifest), ("bakeoff.lock", LOCK)]);
-    seed_two_hosts_in_rounds(directory.path(), &[1.0, 1.01, 0.99, 1.0, 0.7]);
+    let directory = glm_project_in_rounds();
     let outcome = Bakeoff::new(directory.path()).args(["report", "glm"]).run();
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
     let report = std::fs::read_to_string(directory.path().join("results/glm/README.md")).unwrap();

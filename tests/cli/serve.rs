@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use bakeoff::store::Status;
 
-use crate::support::{Llama, interrupt, processes_matching, project, records};
+use crate::support::{Bakeoff, Llama, interrupt, processes_matching, project, records};
 
 /// About 2,000 tokens of agent-style instructions; `tag` makes each file's prefix unique so
 /// that one workload's prompt cache does not warm another's first request.
@@ -549,4 +549,58 @@ experiment "slow" {
     let short = stored.iter().find(|record| record.workload == "short").unwrap();
     assert_eq!(short.status, Status::Ok, "{:?}", short.failure);
     assert_eq!(run.stderr.matches("llama-server ready on port").count(), 2, "{}", run.stderr);
+}
+
+/// A llama-server stopped (SIGSTOP) while it starts accepts connections and never answers:
+/// the wait for it still ends at its `ready-timeout`, its cell fails with the reason, and the
+/// stopped server is killed, not left behind.
+#[test]
+fn a_server_stopped_while_it_starts_fails_its_cell_at_the_ready_timeout() {
+    let llama = Llama::get();
+    // A model path of this test's own, so that its server is told apart from others'.
+    let models = tempfile::tempdir().unwrap();
+    let model = models.path().join("stopped-server-gemma.gguf");
+    std::os::unix::fs::symlink(&llama.model, &model).unwrap();
+    let directory = project(&[(
+        "experiments/stopped.kdl",
+        r#"model "gemma" { file "stopped-server-gemma.gguf" }
+experiment "stopped" {
+    matrix { model "gemma" }
+    server {
+        args "-nr" "-t" 2 "--ctx-size" 1024
+        ready-timeout 5
+    }
+    workload "hello" { request api="completion" max-tokens=4 prompt="Say hello." }
+    timeout 30
+}
+"#,
+    )]);
+    let mut bakeoff = Bakeoff::new(directory.path());
+    bakeoff.env("PATH", llama.path(None)).arg("--models").arg(models.path()).args(["run", "--no-progress"]);
+    let child =
+        bakeoff.command().stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let pattern = format!("llama-server.*{}", model.display());
+    let started = Instant::now();
+    let server = loop {
+        let found = std::process::Command::new("pgrep").args(["-f", &pattern]).output().unwrap();
+        if let Some(pid) = String::from_utf8_lossy(&found.stdout).lines().next() {
+            break pid.trim().parse::<i32>().unwrap();
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "the server never started");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // SAFETY: kill(2) on the llama-server this test's run started.
+    unsafe { libc::kill(server, libc::SIGSTOP) };
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(60), "ended at the ready timeout, not never");
+    let [record] = &records(directory.path())[..] else { panic!("one record") };
+    assert_eq!(record.status, Status::Failed);
+    assert!(
+        record.failure.as_ref().unwrap().reason.starts_with("llama-server was not ready after 5 s"),
+        "{:?}",
+        record.failure
+    );
+    assert_eq!(processes_matching(&pattern), 0, "the stopped server is gone");
 }

@@ -1,0 +1,300 @@
+//! `results/index.html`: one self-contained page to explore every experiment and host in the
+//! store offline. Its code is readable source beside this file (`page/page.js`, `page.css`,
+//! `page.html`), included at compile time; this builds the data it shows (each host's newest
+//! record of each cell, with its provenance) and puts the three together. The same store gives
+//! the same bytes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::host::HostFacts;
+use crate::manifest::Manifests;
+use crate::store::{CellRecord, Status};
+
+const TEMPLATE: &str = include_str!("page/page.html");
+const STYLE: &str = include_str!("page/page.css");
+const SCRIPT: &str = include_str!("page/page.js");
+
+/// Bump when the data the page reads changes shape.
+const PAGE_FORMAT: u32 = 1;
+
+#[derive(Debug, Serialize)]
+struct PageData {
+    format: u32,
+    experiments: Vec<PageExperiment>,
+    /// By the label reports give each host.
+    hosts: BTreeMap<String, PageHost>,
+    cells: Vec<PageCell>,
+}
+
+#[derive(Debug, Serialize)]
+struct PageExperiment {
+    name: String,
+    description: Option<String>,
+    /// The axes in the manifest's order (then any only the records know), each value once,
+    /// numbers in numeric order.
+    axes: Vec<PageAxis>,
+    metrics: Vec<PageMetric>,
+}
+
+#[derive(Debug, Serialize)]
+struct PageAxis {
+    name: String,
+    values: Vec<String>,
+    /// Every value a number: drawn as a line chart's x axis.
+    numeric: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct PageMetric {
+    name: String,
+    unit: String,
+    /// `higher`, `lower`, or none.
+    better: Option<&'static str>,
+}
+
+#[derive(Debug, Serialize)]
+struct PageHost {
+    id: String,
+    kernel: String,
+    os: String,
+    cpu: String,
+    memory_bytes: u64,
+    gpus: String,
+    firmware: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct PageCell {
+    experiment: String,
+    id: String,
+    host: String,
+    workload: String,
+    axes: BTreeMap<String, String>,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    metrics: BTreeMap<String, PageValue>,
+    provenance: Provenance,
+    /// The record, relative to the page.
+    file: String,
+    /// Whether the manifests still have this cell (else: an earlier configuration's result).
+    current: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct PageValue {
+    mean: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    spread: Option<f64>,
+    /// Each round's value, for Welch's test between two cells.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rounds: Option<Vec<f64>>,
+}
+
+#[derive(Debug, Serialize)]
+struct Provenance {
+    toolbox: String,
+    runner: String,
+    image: Option<String>,
+    digest: Option<String>,
+    llama_cpp: Option<String>,
+    backend: Option<String>,
+    devices: Vec<String>,
+    driver: Option<String>,
+    /// The models' content hashes the argv names (`sha256:…`).
+    models: Vec<String>,
+    started_unix_ms: u64,
+    hash: String,
+}
+
+/// The page for `records` (every record in the store), with the experiments' declarations
+/// from `manifests` where they are, and `current` the hashes of the manifests' cells.
+pub(crate) fn render(records: &[CellRecord], manifests: &Manifests, current: &BTreeSet<String>) -> String {
+    let data = data(records, manifests, current);
+    let mut json = serde_json::to_string(&data).expect("the page's data always serialises");
+    // Inside a <script> element, `</` would end it.
+    json = json.replace("</", "<\\/");
+    TEMPLATE
+        .replace("/*STYLE*/", STYLE)
+        .replace("/*SCRIPT*/", SCRIPT)
+        .replace("/*DATA*/", &json)
+        .replace("/*MARKER*/", crate::store::REPORT_MARKER)
+}
+
+fn data(records: &[CellRecord], manifests: &Manifests, current: &BTreeSet<String>) -> PageData {
+    // Each host's newest record of each cell.
+    let mut newest: BTreeMap<(String, String, String), &CellRecord> = BTreeMap::new();
+    for record in records {
+        let key = (record.experiment.clone(), record.cell.clone(), record.host.identity());
+        let replace = newest.get(&key).is_none_or(|kept| {
+            (record.timings.started_unix_ms, &record.hash) > (kept.timings.started_unix_ms, &kept.hash)
+        });
+        if replace {
+            newest.insert(key, record);
+        }
+    }
+    let labels = host_labels(newest.values().copied());
+    let mut hosts = BTreeMap::new();
+    let mut cells = Vec::new();
+    let mut units: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for record in newest.values() {
+        let host = labels[&record.host.identity()].clone();
+        hosts.entry(host.clone()).or_insert_with(|| page_host(&record.host));
+        let experiment = units.entry(record.experiment.clone()).or_default();
+        for (metric, value) in &record.metrics {
+            experiment.entry(metric.clone()).or_insert_with(|| value.unit.clone());
+        }
+        cells.push(page_cell(record, host, current));
+    }
+    let experiments = experiments(&cells, &units, manifests);
+    PageData { format: PAGE_FORMAT, experiments, hosts, cells }
+}
+
+/// A label per host identity: its name, made unique with the start of its id where two hosts
+/// share one.
+fn host_labels<'a>(records: impl Iterator<Item = &'a CellRecord>) -> BTreeMap<String, String> {
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    for record in records {
+        names.entry(record.host.identity()).or_insert_with(|| record.host.label());
+    }
+    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+    for name in names.values() {
+        *count.entry(name).or_default() += 1;
+    }
+    let shared: BTreeSet<String> =
+        count.into_iter().filter(|(_, count)| *count > 1).map(|(name, _)| name.to_owned()).collect();
+    names
+        .into_iter()
+        .map(|(identity, name)| {
+            let label =
+                if shared.contains(&name) { format!("{name} ({})", crate::digest::listed(&identity)) } else { name };
+            (identity, label)
+        })
+        .collect()
+}
+
+fn page_host(facts: &HostFacts) -> PageHost {
+    PageHost {
+        id: facts.identity(),
+        kernel: facts.kernel.clone(),
+        os: facts.os.clone(),
+        cpu: facts.cpu.clone(),
+        memory_bytes: facts.memory_bytes,
+        gpus: facts.gpus_shown(),
+        firmware: facts.firmware.clone(),
+    }
+}
+
+fn page_cell(record: &CellRecord, host: String, current: &BTreeSet<String>) -> PageCell {
+    let toolbox = &record.fingerprint.toolbox;
+    let ran_on = record.ran_on.clone().unwrap_or_default();
+    PageCell {
+        experiment: record.experiment.clone(),
+        id: record.cell.clone(),
+        host,
+        workload: record.workload.clone(),
+        axes: record.axes.clone(),
+        status: record.status.name(),
+        reason: (record.status != Status::Ok)
+            .then(|| record.failure.as_ref().map(|failure| failure.reason.clone()))
+            .flatten(),
+        metrics: record
+            .metrics
+            .iter()
+            .map(|(name, value)| {
+                let value = PageValue {
+                    mean: value.mean,
+                    spread: value.spread().filter(|spread| spread.is_finite()),
+                    rounds: value.round_values().map(<[f64]>::to_vec),
+                };
+                (name.clone(), value)
+            })
+            .filter(|(_, value)| value.mean.is_finite())
+            .collect(),
+        provenance: Provenance {
+            toolbox: toolbox.name.clone(),
+            runner: toolbox.runner.clone(),
+            image: toolbox.image.clone(),
+            digest: toolbox.digest.clone(),
+            llama_cpp: toolbox.llama_cpp.clone(),
+            backend: record.ran_on.as_ref().map(|ran_on| ran_on.backend.clone()),
+            devices: ran_on.devices,
+            driver: ran_on.driver,
+            models: record.fingerprint.argv.iter().filter(|word| word.starts_with("sha256:")).cloned().collect(),
+            started_unix_ms: record.timings.started_unix_ms,
+            hash: record.hash.clone(),
+        },
+        file: format!("cells/{}/{}.json", record.hash.get(..2).unwrap_or("xx"), record.hash),
+        current: current.contains(&record.fingerprint.portable_key()),
+    }
+}
+
+/// Each experiment with cells on the page: its axes (the manifest's order first), metrics with
+/// their unit and better side.
+fn experiments(
+    cells: &[PageCell],
+    units: &BTreeMap<String, BTreeMap<String, String>>,
+    manifests: &Manifests,
+) -> Vec<PageExperiment> {
+    let mut by_name: BTreeMap<&str, Vec<&PageCell>> = BTreeMap::new();
+    for cell in cells {
+        by_name.entry(&cell.experiment).or_default().push(cell);
+    }
+    by_name
+        .into_iter()
+        .map(|(name, cells)| {
+            let declared = manifests.experiment(name);
+            let mut order: Vec<String> = declared
+                .map(|experiment| experiment.axes.iter().map(|axis| axis.name.value.clone()).collect())
+                .unwrap_or_default();
+            for cell in &cells {
+                for axis in cell.axes.keys() {
+                    if !order.contains(axis) {
+                        order.push(axis.clone());
+                    }
+                }
+            }
+            let axes = order
+                .into_iter()
+                .filter_map(|axis| {
+                    let values: BTreeSet<&str> =
+                        cells.iter().filter_map(|cell| cell.axes.get(&axis).map(String::as_str)).collect();
+                    (!values.is_empty()).then(|| page_axis(axis, values))
+                })
+                .collect();
+            let metrics = units
+                .get(name)
+                .into_iter()
+                .flatten()
+                .map(|(name, unit)| {
+                    let (name, unit) = (name.clone(), unit.clone());
+                    let better = super::table::Better::guess(&name, &unit).map(|better| match better {
+                        crate::manifest::Better::Higher => "higher",
+                        crate::manifest::Better::Lower => "lower",
+                    });
+                    PageMetric { name, unit, better }
+                })
+                .collect();
+            PageExperiment {
+                name: name.to_owned(),
+                description: declared.and_then(|experiment| experiment.description.clone()),
+                axes,
+                metrics,
+            }
+        })
+        .collect()
+}
+
+fn page_axis(name: String, values: BTreeSet<&str>) -> PageAxis {
+    let numeric = values.iter().all(|value| value.parse::<f64>().is_ok());
+    let mut values: Vec<String> = values.into_iter().map(str::to_owned).collect();
+    if numeric {
+        values.sort_by(|a, b| {
+            let (a, b) = (a.parse::<f64>().unwrap_or(0.0), b.parse::<f64>().unwrap_or(0.0));
+            a.total_cmp(&b)
+        });
+    }
+    PageAxis { name, values, numeric }
+}

@@ -1,0 +1,181 @@
+//! `results/index.html` in a real browser: Debian's headless Chromium (installed by
+//! `scripts/test.sh`) loads the page from `file://`, and the DOM it builds is checked against
+//! the records: values, Welch's verdicts, filters, the line chart, the provenance of a cell.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::{Bakeoff, records};
+
+/// Headless Chromium as the machine has it.
+struct Chromium {
+    program: PathBuf,
+}
+
+impl Chromium {
+    fn get() -> Self {
+        let found = Command::new("sh").args(["-c", "command -v chromium"]).output().unwrap();
+        let program = String::from_utf8_lossy(&found.stdout).trim().to_owned();
+        assert!(
+            !program.is_empty(),
+            "`chromium` is not installed: scripts/test.sh installs it (Debian: apt install chromium)"
+        );
+        Self { program: PathBuf::from(program) }
+    }
+
+    /// Chromium with the flags a closed, headless machine needs, and a profile of its own.
+    fn command(&self, profile: &Path) -> Command {
+        let mut command = Command::new(&self.program);
+        command.args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--enable-logging=stderr",
+            "--v=0",
+        ]);
+        command.arg(format!("--user-data-dir={}", profile.display()));
+        command
+    }
+
+    /// The DOM after the page's script ran, and what Chromium said on stderr.
+    fn dom(&self, url: &str) -> (String, String) {
+        let profile = tempfile::tempdir().unwrap();
+        let output = self.command(profile.path()).args(["--dump-dom", url]).output().unwrap();
+        assert!(output.status.success(), "chromium: {}", String::from_utf8_lossy(&output.stderr));
+        (String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+
+    fn screenshot(&self, url: &str, width: u32, height: u32, to: &Path) {
+        let profile = tempfile::tempdir().unwrap();
+        let output = self
+            .command(profile.path())
+            .arg(format!("--window-size={width},{height}"))
+            .arg(format!("--screenshot={}", to.display()))
+            .arg(url)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "chromium: {}", String::from_utf8_lossy(&output.stderr));
+    }
+}
+
+/// No error of the page's script: none reported on the page, none on Chromium's console.
+fn assert_no_script_error(dom: &str, stderr: &str) {
+    assert!(dom.contains(r#"<p id="errors" role="alert" hidden="">"#), "the page reported an error: {dom}");
+    let console: Vec<&str> = stderr.lines().filter(|line| line.contains("CONSOLE")).collect();
+    assert!(console.is_empty(), "console messages: {console:?}");
+}
+
+/// The `data-value` of each table cell with a value, by the hash of its record.
+fn table_values(dom: &str) -> Vec<(String, f64)> {
+    let table =
+        dom.split(r#"<table id="results">"#).nth(1).and_then(|rest| rest.split("</table>").next()).unwrap_or("");
+    let cell =
+        regex::Regex::new(r#"<td class="value" data-value="([^"]+)"><button type="button" data-cell="([0-9a-f]{64})""#)
+            .unwrap();
+    cell.captures_iter(table).map(|found| (found[2].to_owned(), found[1].parse().unwrap())).collect()
+}
+
+/// The GLM store of two hosts in five rounds: the page built by `bakeoff report` shows, in
+/// Chromium, every value of the chosen metric and filter as the records hold it, Welch's
+/// verdicts where Rust's report finds them, a line chart over the context axis, and a cell's
+/// provenance; it fetches nothing, and two reports of one store are the same bytes.
+#[test]
+fn the_page_explores_the_store_in_a_real_browser() {
+    let chromium = Chromium::get();
+    let directory = crate::report::glm_project_in_rounds();
+    let report = Bakeoff::new(directory.path()).args(["report"]).run();
+    assert_eq!(report.code, 0, "{}", report.stderr);
+    assert!(report.stdout.lines().any(|line| line == "results/index.html"), "{}", report.stdout);
+    let page_path = directory.path().join("results/index.html");
+    let page = std::fs::read(&page_path).unwrap();
+    let again = Bakeoff::new(directory.path()).args(["report"]).run();
+    assert_eq!(again.code, 0);
+    assert_eq!(std::fs::read(&page_path).unwrap(), page, "the same store gives the same bytes");
+    let text = String::from_utf8(page).unwrap();
+    // Self-contained: the only address in it is the SVG namespace, and nothing is loaded.
+    assert!(!text.contains("https://"));
+    assert_eq!(text.matches("http://").count(), 1, "only the SVG namespace");
+    assert!(text.contains(r#""http://www.w3.org/2000/svg""#));
+    for loader in ["fetch(", "XMLHttpRequest", "<link", " src=", "@import", "import("] {
+        assert!(!text.contains(loader), "the page loads something: {loader}");
+    }
+
+    let stored = records(directory.path());
+    let by_hash = |hash: &str| stored.iter().find(|record| record.hash == hash).unwrap();
+    let url = format!("file://{}", page_path.display());
+
+    // tg128 of strix-1 only, a column per toolbox.
+    let (dom, stderr) = chromium.dom(&format!("{url}#e=glm&m=tg128&c=toolbox&hide=host:strix-2"));
+    assert_no_script_error(&dom, &stderr);
+    let values = table_values(&dom);
+    let expected =
+        stored.iter().filter(|record| record.host.name == "strix-1" && record.metrics.contains_key("tg128")).count();
+    assert!(expected > 0);
+    assert_eq!(values.len(), expected, "a value for each of strix-1's tg128 records: {values:?}");
+    for (hash, value) in &values {
+        let record = by_hash(hash);
+        assert_eq!(record.host.name, "strix-1");
+        assert!((record.metrics["tg128"].mean - value).abs() < 1e-9, "{}: {value}", record.cell);
+    }
+    assert!(dom.contains(">failed<"), "the failed cell is shown as failed");
+    assert!(dom.contains("killed by SIGABRT (core dumped)"), "with its reason");
+
+    // q8 against the bf16 baseline: 2.4×, significant over the rounds, as the report says.
+    let (dom, stderr) = chromium.dom(&format!("{url}#e=glm&m=tg128&c=model&b=bf16&hide=host:strix-2"));
+    assert_no_script_error(&dom, &stderr);
+    assert!(dom.contains(r#"class="ratio baseline">baseline<"#), "{dom}");
+    let ratios = regex::Regex::new(r#"class="ratio">([0-9.]+)×, ([^<]+)<"#).unwrap();
+    let found: Vec<(f64, String)> =
+        ratios.captures_iter(&dom).map(|found| (found[1].parse().unwrap(), found[2].to_owned())).collect();
+    assert!(!found.is_empty(), "{dom}");
+    for (ratio, verdict) in &found {
+        assert!((2.0..3.0).contains(ratio), "{ratio}");
+        assert!(verdict.starts_with("significant (Welch p"), "{verdict}");
+    }
+    // strix-2 against strix-1: 3% apart with a 30% outlier round: not significant.
+    let (dom, _) = chromium.dom(&format!("{url}#e=glm&m=tg128&c=host&b=strix-1&hide=toolbox:rocm"));
+    let found: Vec<String> = ratios.captures_iter(&dom).map(|found| found[2].to_owned()).collect();
+    assert!(!found.is_empty() && found.iter().all(|verdict| verdict.starts_with("n.s. (Welch p")), "{found:?}");
+
+    // A line chart of tg128 over the context, a line per configuration.
+    let (dom, stderr) = chromium.dom(&format!("{url}#e=glm&m=tg128&x=ctx&hide=host:strix-2"));
+    assert_no_script_error(&dom, &stderr);
+    assert!(dom.contains(r#"class="line-chart""#), "{dom}");
+    assert!(dom.matches("<polyline").count() >= 3, "a line per configuration");
+    assert!(dom.contains(">ctx (log scale)</text>"), "the x axis is named, on a log scale from 4096 to 65536");
+
+    // A cell's provenance: its toolbox, image digest, llama.cpp build, driver and record file.
+    let record = stored.iter().find(|record| record.host.name == "strix-1" && record.ran_on.is_some()).unwrap();
+    let (dom, stderr) = chromium.dom(&format!("{url}#e=glm&m=tg128&cell={}", record.hash));
+    assert_no_script_error(&dom, &stderr);
+    let panel = dom.split(r#"<section id="provenance""#).nth(1).expect("the provenance panel");
+    for fact in [
+        record.fingerprint.toolbox.digest.clone().unwrap(),
+        record.fingerprint.toolbox.llama_cpp.clone().unwrap(),
+        record.ran_on.clone().unwrap().driver.unwrap(),
+        format!("cells/{}/{}.json", &record.hash[..2], record.hash),
+    ] {
+        assert!(panel.contains(&fact), "{fact}: {panel}");
+    }
+
+    // What a person sees, at a laptop's size and a phone's.
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    for (name, width, height) in [("page-1280x800.png", 1280, 800), ("page-390x844.png", 390, 844)] {
+        let shot = shots.join(name);
+        let _ = std::fs::remove_file(&shot);
+        chromium.screenshot(
+            &format!("{url}#e=glm&m=tg128&c=model&b=bf16&x=ctx&hide=host:strix-2"),
+            width,
+            height,
+            &shot,
+        );
+        let bytes = std::fs::read(&shot).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000, "{}: {} bytes", shot.display(), bytes.len());
+    }
+}
