@@ -20,14 +20,12 @@
 #
 # The build is the slow part (debootstrap ~3 min, the compile ~11 min on 2 cores). The image
 # is kept in podman's storage and reused while it is sound (it exists, its llama-bench runs
-# and lists a Vulkan device); `BAKEOFF_REBUILD_VULKAN=1` builds it again from scratch. The
-# test user's rootless storage gets a copy, as containers.sh does for the CPU image.
+# and lists a Vulkan device); `BAKEOFF_REBUILD_VULKAN=1` builds it again from scratch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=${1:?usage: scripts/vulkan.sh MODEL}
 image=localhost/bakeoff-llama:vulkan
 version=11434.0.0
-user=bakeoff-test
 state=/var/lib/bakeoff-test
 log() { echo "vulkan: $*" >&2; }
 
@@ -134,18 +132,6 @@ if [ ! -f "$cache/.warmed-$image_id" ]; then
     curl -sf "http://127.0.0.1:$port/completion" -d '{"prompt": "Say hello.", "n_predict": 4}' >/dev/null || true
     podman stop -t 5 "$name" >/dev/null 2>&1 || true
     touch "$cache/.warmed-$image_id"
-fi
-
-# The test user's rootless storage (distrobox, and bakeoff run unprivileged) gets it too.
-if id "$user" >/dev/null 2>&1; then
-    home=$(getent passwd "$user" | cut -d: -f6)
-    as_user() { runuser -u "$user" -- env HOME="$home" CONTAINERS_CONF="$CONTAINERS_CONF" "$@"; }
-    root_id=$(podman image inspect --format '{{.Id}}' "$image")
-    user_id=$(as_user podman image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
-    if [ "$root_id" != "$user_id" ]; then
-        log "copying $image into $user's podman storage"
-        podman save "$image" | as_user podman load -q >&2
-    fi
 fi
 
 echo "BAKEOFF_TEST_VULKAN_IMAGE=$image"

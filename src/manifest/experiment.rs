@@ -228,16 +228,29 @@ const REQUEST_NUMBER_FIELDS: [&str; 8] =
 
 /// `stop-after N`, N at least 1.
 fn decode_stop_after(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Spanned<u64>> {
+    let help = "give the number of failed cells in a row after which a toolbox's other cells are skipped";
+    bounded_count(decoder, node, "stop-after", 1..=u64::MAX, "no cell could ever run", help)
+}
+
+/// A whole number within `range`; outside it, a problem saying `reason` and `help`.
+fn bounded_count(
+    decoder: &mut Decoder<'_>,
+    node: &KdlNode,
+    what: &str,
+    range: std::ops::RangeInclusive<u64>,
+    reason: &str,
+    help: &str,
+) -> Option<Spanned<u64>> {
     let count = decoder.single_count(node)?;
-    if count.value == 0 {
+    if !range.contains(&count.value) {
         decoder.report(
             count.at.span,
             ErrorKind::InvalidValue {
-                what: "stop-after".to_owned(),
-                value: "0".to_owned(),
-                reason: "no cell could ever run".to_owned(),
+                what: what.to_owned(),
+                value: count.value.to_string(),
+                reason: reason.to_owned(),
             },
-            "give the number of failed cells in a row after which a toolbox's other cells are skipped",
+            help,
         );
         return None;
     }
@@ -358,36 +371,13 @@ fn push_workload(decoder: &mut Decoder<'_>, workloads: &mut Vec<Workload>, workl
 
 fn decode_timeout(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Spanned<u64>> {
     decoder.check_properties(node, &[]);
-    let timeout = decoder.single_count(node)?;
-    if timeout.value == 0 {
-        decoder.report(
-            timeout.at.span,
-            ErrorKind::InvalidValue {
-                what: "timeout".to_owned(),
-                value: "0".to_owned(),
-                reason: "a cell cannot finish in 0 seconds".to_owned(),
-            },
-            "give the seconds a cell may take, e.g. `timeout 1800`",
-        );
-    }
-    Some(timeout)
+    let help = "give the seconds a cell may take, e.g. `timeout 1800`";
+    bounded_count(decoder, node, "timeout", 1..=u64::MAX, "a cell cannot finish in 0 seconds", help)
 }
 
 fn decode_rounds(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Spanned<u64>> {
-    let rounds = decoder.single_count(node)?;
-    if rounds.value == 0 || rounds.value > 1000 {
-        decoder.report(
-            rounds.at.span,
-            ErrorKind::InvalidValue {
-                what: "rounds".to_owned(),
-                value: rounds.value.to_string(),
-                reason: "a cell is measured in 1 to 1000 rounds".to_owned(),
-            },
-            "give how many times each cell is measured, e.g. `rounds 3` (a confidence interval needs 2 or more)",
-        );
-        return None;
-    }
-    Some(rounds)
+    let help = "give how many times each cell is measured, e.g. `rounds 3` (a confidence interval needs 2 or more)";
+    bounded_count(decoder, node, "rounds", 1..=1000, "a cell is measured in 1 to 1000 rounds", help)
 }
 
 fn decode_matrix(decoder: &mut Decoder<'_>, node: &KdlNode) -> Vec<Axis> {
