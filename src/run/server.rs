@@ -54,7 +54,10 @@ pub(super) async fn start(
     let mut server = Server { spawned, port, load_ms: 0.0, slots: None, ran_on: None, log: log.to_path_buf() };
     loop {
         if let Ok(Some(status)) = server.spawned.child.try_wait() {
-            return Err(RunError::ServerExited { status: status.to_string(), tail: server.output_tail() });
+            // Its own error line (an argument it refused), else its last words.
+            let output = server.output();
+            let tail = super::error_line(&output).map_or_else(|| server.output_tail(), str::to_owned);
+            return Err(RunError::ServerExited { status: status.to_string(), tail });
         }
         // A server that stopped (SIGSTOP) still accepts connections and never answers: each
         // question has a time of its own, so the ready timeout is always reached.

@@ -9,6 +9,7 @@ pub(crate) fn error_line(text: &str) -> Option<&str> {
     let lines = || text.lines().map(str::trim);
     let is_error = |line: &str| {
         line.get(..6).is_some_and(|start| start.eq_ignore_ascii_case("error:"))
+            || line.get(..12).is_some_and(|start| start.eq_ignore_ascii_case("error while "))
             || line.starts_with("Error ")
             || line.contains(": error:")
     };
@@ -34,6 +35,8 @@ mod tests {
             error_line("load: fine\nE llama_model_load: cannot open\n"),
             Some("E llama_model_load: cannot open")
         );
+        let server = "Error while handling argument \"--ctx-size\": stoi\n\nusage:\n-c, --ctx-size N\n";
+        assert_eq!(error_line(server), Some("Error while handling argument \"--ctx-size\": stoi"));
         assert_eq!(error_line("all is well\n"), None);
         assert_eq!(last_line("one\ntwo\n\n"), "two");
     }

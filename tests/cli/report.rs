@@ -193,7 +193,7 @@ fn the_report_of_two_hosts_shows_tables_ratios_failures_and_what_is_missing() {
     let directory = glm_project();
     let outcome = Bakeoff::new(directory.path()).args(["report", "glm"]).run();
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
-    assert_eq!(outcome.stdout.trim(), "results/glm/README.md");
+    assert_eq!(outcome.stdout.trim(), "results/glm/README.md\nresults/index.html");
     let report = std::fs::read_to_string(directory.path().join("results/glm/README.md")).unwrap();
     insta::assert_snapshot!("glm_two_hosts", report);
 
