@@ -535,7 +535,7 @@ experiment "slow" {
     workload "short" {
         request api="completion" max-tokens=4 prompt="Say hello."
     }
-    timeout 2
+    timeout 8
 }
 "#,
     )]);
@@ -546,7 +546,7 @@ experiment "slow" {
     let stored = records(directory.path());
     let long = stored.iter().find(|record| record.workload == "long").unwrap();
     assert_eq!(long.status, Status::TimedOut, "{:?}", long.failure);
-    assert!(long.failure.as_ref().unwrap().reason.starts_with("timed out after 2 s before its requests ended"));
+    assert!(long.failure.as_ref().unwrap().reason.starts_with("timed out after 8 s before its requests ended"));
     let short = stored.iter().find(|record| record.workload == "short").unwrap();
     assert_eq!(short.status, Status::Ok, "{:?}", short.failure);
     assert_eq!(run.stderr.matches("llama-server ready on port").count(), 2, "{}", run.stderr);
