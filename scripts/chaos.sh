@@ -213,7 +213,8 @@ for number in range(1, faults + 1):
     named = {
         "kill-bakeoff": True,  # a killed run has no words; what it left is stopped and said
         "kill-child": "killed by signal" in text or "died" in text or process.returncode == 0,
-        "stop-child": "timed out" in text or process.returncode == 0,
+        # A stopped server that was starting is not ready in time; one serving times its cell out.
+        "stop-child": "timed out" in text or "was not ready after" in text or process.returncode == 0,
         "hang": "timed out after 5 s" in text or process.returncode == 0,
         "corrupt": True,
         "disk-full": "No space left on device" in text or process.returncode == 0,
@@ -221,7 +222,8 @@ for number in range(1, faults + 1):
     fine = not gone and named
     survived += fine
     if not fine:
-        problems.append(f"fault {number} ({kind}): lost {sorted(gone)}, named {named}")
+        said_lines = [line for line in text.splitlines() if line.startswith(("failed", "timed-out", "blocked", "warning"))]
+        problems.append(f"fault {number} ({kind}): lost {sorted(gone)}, named {named}; bakeoff said: {said_lines[-3:]}")
     print(f"chaos: fault {number}: {kind:<12} {'survived' if fine else 'NOT survived'}; plan: {plan_left()}", flush=True)
 
 # Until the campaign is done: failed cells are results, so `run` ends when nothing is left.
