@@ -12,7 +12,7 @@ use super::supervisor::{ChildResult, Exit, signal_name};
 use crate::fingerprint::ResolvedCell;
 use crate::host::HostFacts;
 use crate::manifest::{Backend, Toolbox};
-use crate::store::{CellRecord, Failure, MetricValue, Status};
+use crate::store::{CellRecord, Failure, MetricValue, RanOn, Status};
 
 const LOG_TAIL_LINES: usize = 20;
 
@@ -49,15 +49,21 @@ impl<'a> Reading<'a> {
 /// output of llama.cpp and its JSON records; a cell that did not run on the toolbox's declared
 /// backend fails with llama.cpp's own words and keeps no metric.
 pub(super) fn record_device(record: &mut CellRecord, output: &str, reading: &Reading<'_>) {
-    let observed = Observed::read(output, &record.raw);
-    record.ran_on = Some(observed.ran_on(reading.driver));
-    if let Some(backend) = reading.backend
-        && let Err(reason) = observed.check(backend, reading.layers)
-    {
+    let (ran_on, wrong) = what_ran(output, &record.raw, reading);
+    record.ran_on = Some(ran_on);
+    if let Some(reason) = wrong {
         record.status = Status::Failed;
         record.metrics.clear();
         record.failure = Some(Failure { reason, exit_code: None, signal: None, log_tail: log_tail(output.as_bytes()) });
     }
+}
+
+/// What llama.cpp's `output` (and its JSON records `raw`) says it ran on, and why that is not
+/// the declared backend, when it is not.
+pub(super) fn what_ran(output: &str, raw: &[serde_json::Value], reading: &Reading<'_>) -> (RanOn, Option<String>) {
+    let observed = Observed::read(output, raw);
+    let wrong = reading.backend.and_then(|backend| observed.check(backend, reading.layers).err());
+    (observed.ran_on(reading.driver), wrong)
 }
 
 /// Fills status, metrics and failure from how the child ended and what it printed.

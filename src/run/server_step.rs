@@ -10,7 +10,7 @@ use super::gpu_memory::GpuWatch;
 use super::launch::launch;
 use super::memory::PeakMemory;
 use super::outcome::{
-    Reading, Usage, add_usage, describe_server_metrics, finished_line, now_unix_ms, reason_only, record_device,
+    Reading, Usage, add_usage, describe_server_metrics, finished_line, now_unix_ms, reason_only, what_ran,
 };
 use super::server::Server;
 use super::supervisor::StopSignal;
@@ -74,13 +74,10 @@ impl LocalExecutor<'_> {
         let mut wrong_backend = None;
         if let Ok(server) = &mut outcome {
             let driver = self.context.drivers.get(&group.toolbox).map(String::as_str);
-            let mut probe = CellRecord::new(first, self.host, Status::Ok);
-            record_device(&mut probe, &server.output(), &Reading::of(toolbox, &group.argv, driver));
-            wrong_backend = probe.failure.map(|failure| RunError::WrongBackend {
-                reason: failure.reason,
-                ran_on: probe.ran_on.clone().map(Box::new),
-            });
-            server.ran_on = probe.ran_on;
+            let (ran_on, wrong) = what_ran(&server.output(), &[], &Reading::of(toolbox, &group.argv, driver));
+            wrong_backend =
+                wrong.map(|reason| RunError::WrongBackend { reason, ran_on: Some(Box::new(ran_on.clone())) });
+            server.ran_on = Some(ran_on);
         }
         if let Some(error) = wrong_backend
             && let Ok(server) = std::mem::replace(&mut outcome, Err(error))

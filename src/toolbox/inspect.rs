@@ -206,10 +206,7 @@ fn cache_key(toolbox: &Toolbox, inspection: &Inspection) -> String {
 /// What `program --help` in the toolbox lists; `None` when it printed no option (not a tool
 /// of llama.cpp's, or one that cannot run here: its cells fail with its own words then).
 async fn program_options(toolbox: &Toolbox, program: &str, inspection: &Inspection) -> Option<ToolOptions> {
-    let mut context = LaunchContext::default();
-    if let Some(image) = inspection.state().image_id {
-        context.images.insert(toolbox.name.value.clone(), image);
-    }
+    let context = runs_here(toolbox, inspection);
     let argv = [program.to_owned(), "--help".to_owned()];
     let launched = launch(toolbox, &argv, &context, &label("help", &toolbox.name.value)).ok()?;
     let result = capture(&launched, VERSION_TIMEOUT).await.ok()?;
@@ -227,10 +224,7 @@ async fn driver_stack(toolbox: &Toolbox, inspection: &Inspection) -> Option<Stri
         Backend::Cuda => &["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
         Backend::Cpu | Backend::Other(_) => return None,
     };
-    let mut context = LaunchContext::default();
-    if let Some(image) = inspection.state().image_id {
-        context.images.insert(toolbox.name.value.clone(), image);
-    }
+    let context = runs_here(toolbox, inspection);
     let argv: Vec<String> = argv.iter().map(|word| (*word).to_owned()).collect();
     let label = label("driver", &toolbox.name.value);
     let launched = launch(toolbox, &argv, &context, &label).ok()?;
@@ -339,10 +333,7 @@ enum Build {
 /// the runner's own words, never read as "no llama.cpp here".
 async fn llama_cpp_build(toolbox: &Toolbox, inspection: &mut Inspection) -> Result<Option<String>, ToolboxError> {
     let name = toolbox.name.value.as_str();
-    let mut context = LaunchContext::default();
-    if let Some(image) = inspection.state().image_id {
-        context.images.insert(name.to_owned(), image);
-    }
+    let context = runs_here(toolbox, inspection);
     let label = label("inspect", name);
     let mut missing = std::collections::BTreeMap::new();
     let mut build = None;
@@ -370,6 +361,15 @@ async fn llama_cpp_build(toolbox: &Toolbox, inspection: &mut Inspection) -> Resu
     }
     inspection.missing = missing;
     Ok(build)
+}
+
+/// How an inspection launches in `toolbox`: the podman runner runs the image inspection found.
+fn runs_here(toolbox: &Toolbox, inspection: &Inspection) -> LaunchContext {
+    let mut context = LaunchContext::default();
+    if let Some(image) = inspection.state().image_id {
+        context.images.insert(toolbox.name.value.clone(), image);
+    }
+    context
 }
 
 /// A name for what an inspection runs (a podman container is called after it): the toolbox's
