@@ -142,7 +142,12 @@ pub(super) fn turns_table(breakdown: &Breakdown) -> Table {
             .collect(),
         baseline: BTreeMap::new(),
         best: Vec::new(),
-        chart: Some(Chart { file: String::new(), kind: if turns >= 3 { ChartKind::Line } else { ChartKind::Bar } }),
+        chart: Some(Chart {
+            file: String::new(),
+            kind: if turns >= 3 { ChartKind::Line } else { ChartKind::Bar },
+            svg: String::new(),
+        }),
+        chart_refused: None,
         family_extent: None,
     }
 }

@@ -13,6 +13,7 @@ use super::table::{self, Better, Table, TableRequest};
 use crate::host::HostFacts;
 use crate::lock::LockFile;
 use crate::manifest::{Experiment, Manifests, Template};
+use crate::notice::Notice;
 use crate::store::{CellRecord, Status};
 
 /// Bump when the report's layout or its JSON changes incompatibly.
@@ -97,13 +98,13 @@ pub struct HostTime {
     pub failing_ms: u64,
 }
 
-/// A warning some shown results carry, and which.
+/// A notice some shown results carry, and which.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Warning {
     pub workload: String,
     /// The cells' configurations (`threads=2, variant=draft`).
     pub configurations: Vec<String>,
-    pub text: String,
+    pub notice: Notice,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -328,20 +329,20 @@ fn time(grid: &Grid<'_>) -> Vec<HostTime> {
 /// The warnings of the shown records, once per workload and text with the configurations
 /// that carry it.
 fn warnings(shown: &[&CellRecord]) -> Vec<Warning> {
-    let mut found: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    let mut found: BTreeMap<(String, Notice), BTreeSet<String>> = BTreeMap::new();
     for record in shown {
-        for text in &record.warnings {
+        for notice in &record.warnings {
             let configuration: Vec<String> =
                 record.axes.iter().map(|(axis, value)| format!("{axis}={value}")).collect();
-            found.entry((record.workload.clone(), text.clone())).or_default().insert(configuration.join(", "));
+            found.entry((record.workload.clone(), notice.clone())).or_default().insert(configuration.join(", "));
         }
     }
     found
         .into_iter()
-        .map(|((workload, text), configurations)| Warning {
+        .map(|((workload, notice), configurations)| Warning {
             workload,
             configurations: configurations.into_iter().collect(),
-            text,
+            notice,
         })
         .collect()
 }
@@ -556,8 +557,26 @@ fn tables(inputs: &Inputs<'_>, grid: &Grid<'_>, extra: Vec<Table>, notes: &mut V
         if let Some(chart) = &mut table.chart {
             chart.file = file;
         }
+        draw(table);
     }
     tables
+}
+
+/// Draws the table's chart; one that cannot be drawn is replaced by the reason, which the
+/// report shows where the chart would have been.
+fn draw(table: &mut Table) {
+    match super::chart::render(table) {
+        Ok(Some(svg)) => {
+            if let Some(chart) = &mut table.chart {
+                chart.svg = svg;
+            }
+        }
+        Ok(None) => table.chart = None,
+        Err(error) => {
+            table.chart = None;
+            table.chart_refused = Some(error.to_string());
+        }
+    }
 }
 
 /// `pp512+tg128@d4096` → `pp512_tg128_d4096`: a file name that needs no quoting anywhere.

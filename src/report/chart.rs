@@ -30,11 +30,25 @@ const PALETTE: [RGBColor; 12] = [
 const GREY: RGBColor = RGBColor(0x66, 0x66, 0x66);
 const LABEL_CHARACTERS: usize = 48;
 
-/// The table's chart, or `None` when it has no value to draw.
-pub(super) fn render(table: &Table) -> Option<String> {
-    let chart = table.chart.as_ref()?;
+/// Why a table's chart cannot be drawn; the report says so where the chart would be.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(super) enum ChartError {
+    /// No axis reaches infinity: plotters would lay out a range it cannot divide into ticks.
+    #[error("a value is `{0}`, which no axis can hold")]
+    NotFinite(f64),
+    /// plotters refused to draw it (its error is not `Clone`: kept as it reads).
+    #[error("plotters: {0}")]
+    Plotters(String),
+}
+
+/// The table's chart: `None` when it has no value to draw, why not when it cannot be drawn.
+pub(super) fn render(table: &Table) -> Result<Option<String>, ChartError> {
+    let Some(chart) = table.chart.as_ref() else { return Ok(None) };
     if !table.has_values() {
-        return None;
+        return Ok(None);
+    }
+    if let Some(value) = table.values().find(|value| !value.is_finite()) {
+        return Err(ChartError::NotFinite(value));
     }
     let scale = table.scale();
     let mut svg = String::with_capacity(16 * 1024);
@@ -42,26 +56,20 @@ pub(super) fn render(table: &Table) -> Option<String> {
         ChartKind::Bar => bars(table, &scale, &mut svg),
         ChartKind::Line => lines(table, &scale, &mut svg),
     };
-    drawn.ok()?;
+    drawn.map_err(|error| ChartError::Plotters(error.to_string()))?;
     // plotters writes `<svg …>` first; the version comment follows it so the file stays valid.
     let comment = format!("\n<!-- {}; rewritten with the report. -->", crate::store::REPORT_MARKER);
     if let Some(end) = svg.find('>') {
         svg.insert_str(end + 1, &comment);
     }
-    Some(svg)
+    Ok(Some(svg))
 }
 
 type Drawn = Result<(), Box<dyn std::error::Error>>;
 
 /// The word a bar chart shows where a cell has no value.
 fn unmeasured(entry: &Entry) -> &'static str {
-    match entry {
-        Entry::Failed => "failed",
-        Entry::TimedOut => "timed out",
-        Entry::Blocked => "blocked",
-        Entry::Skipped => "skipped",
-        _ => "not run",
-    }
+    entry.unmeasured_status().map_or("not run", crate::store::Status::words)
 }
 
 fn bars(table: &Table, scale: &Scale, svg: &mut String) -> Drawn {

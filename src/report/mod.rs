@@ -26,11 +26,9 @@ pub(crate) fn render_comparison(compared: &Comparison) -> String {
 
 /// The files of a report, relative to `results/<experiment>/`: `README.md` and its charts.
 pub(crate) fn render(report: &Report) -> Vec<(String, String)> {
-    let mut files = vec![("README.md".to_owned(), markdown::render(report))];
-    for table in &report.tables {
-        if let (Some(chart), Some(svg)) = (&table.chart, chart::render(table)) {
-            files.push((chart.file.clone(), svg));
-        }
+    let mut files = vec![(crate::store::REPORT_FILE.to_owned(), markdown::render(report))];
+    for chart in report.tables.iter().filter_map(|table| table.chart.as_ref()) {
+        files.push((chart.file.clone(), chart.svg.clone()));
     }
     files
 }

@@ -55,6 +55,9 @@ pub struct Table {
     pub best: Vec<Best>,
     /// A chart of the table, when it has values: its file name beside the report.
     pub chart: Option<Chart>,
+    /// Why the chart this table would have could not be drawn: said where it would have been.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chart_refused: Option<String>,
     /// The smallest and largest value of any table of the same metric family (`ttft_ms`,
     /// `ttft_ms_first`, `ttft_ms_warm`, …), so that a family is shown in one unit throughout.
     #[serde(skip)]
@@ -96,6 +99,19 @@ pub enum Entry {
     NotRun,
     /// The matrix has no such cell (an `exclude`), or it belongs to another workload.
     Absent,
+}
+
+impl Entry {
+    /// The status of a cell that has no value to show: its word in tables and charts.
+    pub fn unmeasured_status(&self) -> Option<Status> {
+        match self {
+            Self::Failed => Some(Status::Failed),
+            Self::TimedOut => Some(Status::TimedOut),
+            Self::Blocked => Some(Status::Blocked),
+            Self::Skipped => Some(Status::Skipped),
+            _ => None,
+        }
+    }
 }
 
 /// Whether two measurements differ beyond chance.
@@ -158,6 +174,9 @@ pub struct Best {
 pub struct Chart {
     pub file: String,
     pub kind: ChartKind,
+    /// The drawing, once the report is built: the file's content.
+    #[serde(skip)]
+    pub svg: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -297,7 +316,8 @@ pub(super) fn build(grid: &Grid<'_>, request: &TableRequest, metric: &str, basel
         rows,
         baseline: baseline.iter().cloned().collect(),
         best: best.unwrap_or_default(),
-        chart: Some(Chart { file: String::new(), kind: chart_kind }),
+        chart: Some(Chart { file: String::new(), kind: chart_kind, svg: String::new() }),
+        chart_refused: None,
         family_extent: None,
     }
 }

@@ -326,3 +326,30 @@ fn turns_become_a_table_with_a_turn_per_row() {
     assert_eq!(turns.keys, ["turn"]);
     assert_eq!(turns.rows.len(), 2);
 }
+
+/// A chart that cannot be drawn was once dropped silently while the markdown still linked its
+/// file: a broken image with no word of why.
+#[test]
+fn a_chart_that_cannot_be_drawn_is_said_where_it_would_be_and_no_file_is_linked() {
+    let fixture = Fixture::new(THREADS, |cell| {
+        let tg = if cell.cell.value("threads") == Some("4") { f64::INFINITY } else { 10.0 * value(cell, "threads") };
+        Some((Status::Ok, vec![("tg16", tg, "t/s")]))
+    });
+    let report = fixture.report();
+    let table = &report.tables[0];
+    assert_eq!(table.chart, None);
+    let reason = table.chart_refused.as_deref().unwrap();
+    assert!(reason.contains("`inf`"), "{reason}");
+    let markdown = super::markdown::render(&report);
+    assert!(!markdown.contains(".svg"), "{markdown}");
+    assert!(markdown.contains(&format!("*No chart of `tg16`: it could not be drawn ({reason}).*")), "{markdown}");
+    let files: Vec<String> = super::render(&report).into_iter().map(|(name, _)| name).collect();
+    assert_eq!(files, ["README.md"]);
+
+    // The same table with finite values is drawn, and its file is among the report's.
+    let drawn = threads().report();
+    let chart = drawn.tables[0].chart.as_ref().unwrap();
+    assert!(chart.svg.starts_with("<svg"), "{}", &chart.svg[..chart.svg.len().min(80)]);
+    let files: Vec<String> = super::render(&drawn).into_iter().map(|(name, _)| name).collect();
+    assert_eq!(files, ["README.md".to_owned(), chart.file.clone()]);
+}
