@@ -5,6 +5,7 @@
 
 pub(crate) mod atomic;
 pub mod cli;
+pub mod console;
 pub mod digest;
 pub mod error;
 pub mod fingerprint;
@@ -18,6 +19,7 @@ pub mod manifest;
 pub(crate) mod matrix;
 pub(crate) mod metric_name;
 pub(crate) mod models;
+pub mod notice;
 pub(crate) mod plan;
 pub mod project;
 pub(crate) mod report;

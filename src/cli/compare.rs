@@ -46,7 +46,7 @@ pub(super) fn reproduce(project: &Project, args: &ReproduceArgs) -> Result<(), E
     let this_host = project.host()?.identity();
     let compared = project.compare(&loaded, &Pairing::OthersAgainst { this_host })?;
     if compared.is_empty() {
-        eprintln!(
+        crate::console::errln!(
             "compare: no other host has results of {} yet; commit results/ and run `bakeoff reproduce` on another \
              machine, or merge its results/ here",
             loaded.selected.join(", ")

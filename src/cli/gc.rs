@@ -20,13 +20,15 @@ pub(super) fn run(project: &Project, args: &GcArgs) -> Result<(), Error> {
         acquire(store).map_err(|source| Error::Io { what: format!("cannot lock `{}`", store.display()), source })?;
     let referenced = project.referenced()?;
     for (experiment, why) in &referenced.unsure {
-        eprintln!("keeping every record of `{experiment}`: {why}, so which results it still refers to is unknown");
+        crate::console::errln!(
+            "keeping every record of `{experiment}`: {why}, so which results it still refers to is unknown"
+        );
     }
 
     let (records, corrupt) = project.store.scan();
     let plan = project.store.gc_plan(&referenced, &records, &corrupt);
     for error in corrupt {
-        eprintln!("{:?}", miette::Report::new(error));
+        crate::console::errln!("{:?}", miette::Report::new(error));
     }
     let verb = if args.dry_run { "would remove" } else { "removed" };
     let mut bytes = 0;
@@ -49,7 +51,7 @@ pub(super) fn run(project: &Project, args: &GcArgs) -> Result<(), Error> {
         plan.kept
     );
     for report in &plan.gone_reports {
-        eprintln!(
+        crate::console::errln!(
             "note: `{}` is the report of an experiment that is in no manifest; remove it by hand if it is not wanted",
             shown(report).display()
         );

@@ -23,7 +23,7 @@ pub(super) fn run(project: &Project, global: &GlobalArgs, args: &InitArgs) -> Re
         }
     }
     for note in &outcome.notes {
-        eprintln!("{note}");
+        crate::console::errln!("{note}");
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ pub(super) fn run(project: &Project, args: &TargetArgs) -> Result<(), Error> {
     let loaded = project.load(&args.targets)?;
     let update = project.update_lock(&loaded)?;
     for warning in &update.warnings {
-        eprintln!("warning: {warning}");
+        crate::console::errln!("{warning}");
     }
     if !update.written {
         outln!("bakeoff.lock is up to date");

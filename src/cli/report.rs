@@ -24,7 +24,7 @@ pub(super) fn run(project: &Project, args: &ReportArgs) -> Result<(), Error> {
         }
         ReportFormat::Markdown => {
             if let Some(note) = crate::project::keep_reports_mergeable(&project.root, &project.store) {
-                eprintln!("{note}");
+                crate::console::errln!("{note}");
             }
             for experiment in &loaded.selected {
                 let path = reporter.write(&project.store, experiment).map_err(|source| Error::Io {

@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::plan::selection;
 use super::{ExecutorKind, RunArgs};
 use crate::Error;
+use crate::notice::Notice;
 use crate::project::{Executor, Project, RunRequest};
 use crate::store::SlurmJob;
 
@@ -32,12 +33,13 @@ pub(super) fn run_then(project: &Project, args: &RunArgs, summary_on_stdout: boo
     };
     if let Some(facts) = &project.host_facts {
         // Planning for another machine is what `--host-facts` is for; a run measures this one.
-        eprintln!(
-            "warning: `--host-facts {}` describes another machine, but the cells run here: this machine's \
-             measurements are recorded under those facts and that host's id.\n  help: use `--host-facts` with \
-             `plan` to see what would run there, and run `bakeoff run` on that machine to measure it",
+        let notice = Notice::warning(format!(
+            "`--host-facts {}` describes another machine, but the cells run here: this machine's measurements are \
+             recorded under those facts and that host's id.\n  help: use `--host-facts` with `plan` to see what \
+             would run there, and run `bakeoff run` on that machine to measure it",
             facts.display()
-        );
+        ));
+        crate::console::errln!("{notice}");
     }
     let mut selection = selection(&args.selection)?;
     selection.keys.clone_from(&args.only_keys);
@@ -53,15 +55,15 @@ pub(super) fn run_then(project: &Project, args: &RunArgs, summary_on_stdout: boo
     };
     let outcome = project.run(&request)?;
     for note in &outcome.notes {
-        eprintln!("{note}");
+        crate::console::errln!("{note}");
     }
     let summary = outcome.summary;
-    eprintln!("{}", summary.time);
+    crate::console::errln!("{}", summary.time);
     if summary_on_stdout {
         // The run's exit code says how it went; a reader that left early does not change it.
         crate::cli::write_out_keeping_going(&format!("{summary}\n"));
     } else {
-        eprintln!("{summary}");
+        crate::console::errln!("{summary}");
     }
     if summary.interrupted {
         return Err(Error::Interrupted { signal: summary.signal.unwrap_or(libc::SIGINT) });

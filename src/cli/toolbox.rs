@@ -129,7 +129,7 @@ fn realise(toolboxes: &[&Toolbox], act: impl for<'a> Fn(&'a Toolbox) -> Realisin
         if toolbox.runner == Runner::Host && toolboxes.len() > 1 {
             continue;
         }
-        eprintln!("{}: {} …", toolbox.name.value, toolbox.runner.name());
+        crate::console::errln!("{}: {} …", toolbox.name.value, toolbox.runner.name());
         match runtime.block_on(act(toolbox)) {
             Ok(realised) => {
                 for line in realised.lines {
@@ -138,7 +138,7 @@ fn realise(toolboxes: &[&Toolbox], act: impl for<'a> Fn(&'a Toolbox) -> Realisin
             }
             Err(reason) => {
                 failed += 1;
-                eprintln!("error: toolbox `{}`: {reason}", toolbox.name.value);
+                crate::console::errln!("error: toolbox `{}`: {reason}", toolbox.name.value);
             }
         }
     }

@@ -97,6 +97,27 @@ pub enum Condition {
     Param { name: String, numbers: Vec<(Operator, u64)>, pattern: Option<String> },
 }
 
+/// Why a requirement's text cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequirementSyntax {
+    #[error("name the parameter first: `kernel-param \"NAME\" \"VALUE\"`")]
+    UnnamedParameter,
+    #[error("the pattern is empty")]
+    EmptyPattern,
+    #[error("`{0}` is not a kernel parameter name")]
+    ParameterName(String),
+    #[error("`{0}` has no version after the operator")]
+    NoVersion(String),
+    #[error("`{0}` is not a version; join several comparisons with `,`")]
+    NotVersion(String),
+    #[error("`{0}` is not a size such as `64GiB`")]
+    NotSize(String),
+    #[error("unknown unit in `{0}`; use B, KiB, MiB, GiB, TiB, KB, MB, GB or TB")]
+    UnknownUnit(String),
+    #[error("`{0}` is too large")]
+    TooLarge(String),
+}
+
 /// A parsed requirement, as written under a toolbox's `requires` block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Requirement {
@@ -107,19 +128,19 @@ pub struct Requirement {
 
 impl Requirement {
     /// Parses the manifest text for `fact`; the error says what is wrong with it.
-    pub fn parse(fact: Fact, text: &str, reason: Option<String>) -> Result<Self, String> {
+    pub fn parse(fact: Fact, text: &str, reason: Option<String>) -> Result<Self, RequirementSyntax> {
         let condition = match fact {
             Fact::Kernel | Fact::Firmware => Condition::Versions(parse_comparisons(text)?),
             Fact::Memory => Condition::Bytes(
                 parse_comparisons(text)?
                     .into_iter()
                     .map(|comparison| Ok((comparison.operator, parse_bytes(&comparison.version)?)))
-                    .collect::<Result<_, String>>()?,
+                    .collect::<Result<_, RequirementSyntax>>()?,
             ),
-            Fact::KernelParam => return Err("name the parameter first: `kernel-param \"NAME\" \"VALUE\"`".to_owned()),
+            Fact::KernelParam => return Err(RequirementSyntax::UnnamedParameter),
             Fact::Device | Fact::Cpu | Fact::Gpu | Fact::Os => {
                 if text.trim().is_empty() {
-                    return Err("the pattern is empty".to_owned());
+                    return Err(RequirementSyntax::EmptyPattern);
                 }
                 Condition::Pattern(text.to_owned())
             }
@@ -129,16 +150,16 @@ impl Requirement {
 
     /// `kernel-param "name" "text"`: `text` starting with a comparison (`>=33554432`, `<=64G`)
     /// compares the value as a number; anything else is a glob the value must match (`off`).
-    pub fn kernel_param(name: &str, text: &str, reason: Option<String>) -> Result<Self, String> {
+    pub fn kernel_param(name: &str, text: &str, reason: Option<String>) -> Result<Self, RequirementSyntax> {
         if name.trim().is_empty() || name.contains(char::is_whitespace) || name.contains('=') {
-            return Err(format!("`{name}` is not a kernel parameter name"));
+            return Err(RequirementSyntax::ParameterName(name.to_owned()));
         }
         let text = text.trim();
         let (numbers, pattern) = if text.starts_with(['<', '>', '=', '!']) {
             let numbers = parse_comparisons(text)?
                 .into_iter()
                 .map(|comparison| Ok((comparison.operator, parse_bytes(&comparison.version)?)))
-                .collect::<Result<_, String>>()?;
+                .collect::<Result<_, RequirementSyntax>>()?;
             (numbers, None)
         } else {
             (Vec::new(), Some(text.to_owned()))
@@ -256,7 +277,7 @@ impl fmt::Display for Requirement {
     }
 }
 
-fn parse_comparisons(text: &str) -> Result<Vec<Comparison>, String> {
+fn parse_comparisons(text: &str) -> Result<Vec<Comparison>, RequirementSyntax> {
     let mut comparisons = Vec::new();
     for part in text.split(',') {
         let part = part.trim();
@@ -274,10 +295,10 @@ fn parse_comparisons(text: &str) -> Result<Vec<Comparison>, String> {
         .unwrap_or((Operator::Equal, part));
         let version = rest.trim();
         if version.is_empty() {
-            return Err(format!("`{part}` has no version after the operator"));
+            return Err(RequirementSyntax::NoVersion(part.to_owned()));
         }
         if version.contains(['<', '>', '=', '!', ' ']) {
-            return Err(format!("`{version}` is not a version; join several comparisons with `,`"));
+            return Err(RequirementSyntax::NotVersion(version.to_owned()));
         }
         comparisons.push(Comparison { operator, version: version.to_owned() });
     }
@@ -285,10 +306,10 @@ fn parse_comparisons(text: &str) -> Result<Vec<Comparison>, String> {
 }
 
 /// `64GiB`, `128G`, `1000000` → bytes.
-fn parse_bytes(text: &str) -> Result<u64, String> {
+fn parse_bytes(text: &str) -> Result<u64, RequirementSyntax> {
     let digits_end = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(digits_end);
-    let number: u64 = number.parse().map_err(|_| format!("`{text}` is not a size such as `64GiB`"))?;
+    let number: u64 = number.parse().map_err(|_| RequirementSyntax::NotSize(text.to_owned()))?;
     let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kib" => 1 << 10,
@@ -299,11 +320,9 @@ fn parse_bytes(text: &str) -> Result<u64, String> {
         "mb" => 1_000_000,
         "gb" => 1_000_000_000,
         "tb" => 1_000_000_000_000,
-        _ => {
-            return Err(format!("unknown unit in `{text}`; use B, KiB, MiB, GiB, TiB, KB, MB, GB or TB"));
-        }
+        _ => return Err(RequirementSyntax::UnknownUnit(text.to_owned())),
     };
-    number.checked_mul(multiplier).ok_or_else(|| format!("`{text}` is too large"))
+    number.checked_mul(multiplier).ok_or_else(|| RequirementSyntax::TooLarge(text.to_owned()))
 }
 
 /// Compares versions component by component: runs of digits numerically, other runs as text.
@@ -409,9 +428,11 @@ mod tests {
 
     #[test]
     fn malformed_requirements_say_why() {
-        assert!(Requirement::parse(Fact::Kernel, ">=", None).unwrap_err().contains("no version"));
-        assert!(Requirement::parse(Fact::Kernel, ">=6 <7", None).unwrap_err().contains("join several"));
-        assert!(Requirement::parse(Fact::Memory, ">=64parsecs", None).unwrap_err().contains("unknown unit"));
+        assert!(Requirement::parse(Fact::Kernel, ">=", None).unwrap_err().to_string().contains("no version"));
+        assert!(Requirement::parse(Fact::Kernel, ">=6 <7", None).unwrap_err().to_string().contains("join several"));
+        assert!(
+            Requirement::parse(Fact::Memory, ">=64parsecs", None).unwrap_err().to_string().contains("unknown unit")
+        );
     }
 
     #[test]

@@ -7,5 +7,5 @@ mod stat_cache;
 
 pub use gather::{Needed, gather, needed};
 pub use hasher::hash_file;
-pub use model_roots::ModelRoots;
+pub use model_roots::{ModelNotFound, ModelRoots};
 pub use stat_cache::StatCache;

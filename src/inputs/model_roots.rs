@@ -17,28 +17,52 @@ impl ModelRoots {
         Self { roots }
     }
 
-    /// The path of a model file, or a message saying where it was looked for.
-    pub fn find(&self, file: &str) -> Result<PathBuf, String> {
+    /// The path of a model file, or where it was looked for.
+    pub fn find(&self, file: &str) -> Result<PathBuf, ModelNotFound> {
         let path = Path::new(file);
         if path.is_absolute() {
-            return if path.is_file() { Ok(path.to_path_buf()) } else { Err(format!("`{file}` does not exist")) };
+            return if path.is_file() {
+                Ok(path.to_path_buf())
+            } else {
+                Err(ModelNotFound::Absent { file: file.to_owned() })
+            };
         }
         if let Some(found) = self.roots.iter().map(|root| root.join(path)).find(|candidate| candidate.is_file()) {
             return Ok(found);
         }
         if self.roots.is_empty() {
-            return Err(format!(
-                "`{file}` is relative and no model root is set; pass `--models DIR` or set BAKEOFF_MODELS"
-            ));
+            return Err(ModelNotFound::NoRoots { file: file.to_owned() });
         }
-        let roots: Vec<String> = self.roots.iter().map(|root| format!("`{}`", root.display())).collect();
-        let mut message = format!("`{file}` is not under any model root (looked in {})", roots.join(", "));
-        for hint in self.roots.iter().filter_map(|root| root_hint(root, path)) {
-            message.push_str("; ");
-            message.push_str(&hint);
-        }
-        Err(message)
+        Err(ModelNotFound::NotUnderRoots {
+            file: file.to_owned(),
+            roots: self.roots.clone(),
+            hints: self.roots.iter().filter_map(|root| root_hint(root, path)).collect(),
+        })
     }
+}
+
+/// A model `file` that is not on this machine, and where it was looked for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelNotFound {
+    #[error("`{file}` does not exist")]
+    Absent { file: String },
+    #[error("`{file}` is relative and no model root is set; pass `--models DIR` or set BAKEOFF_MODELS")]
+    NoRoots { file: String },
+    /// `hints` say what is wrong with a root that might have been meant to hold it.
+    #[error("`{file}` is not under any model root (looked in {}){}", listed(roots), hinted(hints))]
+    NotUnderRoots { file: String, roots: Vec<PathBuf>, hints: Vec<String> },
+}
+
+fn listed(roots: &[PathBuf]) -> String {
+    roots.iter().map(|root| format!("`{}`", root.display())).collect::<Vec<_>>().join(", ")
+}
+
+fn hinted(hints: &[String]) -> String {
+    hints.iter().fold(String::new(), |mut text, hint| {
+        text.push_str("; ");
+        text.push_str(hint);
+        text
+    })
 }
 
 /// What is wrong with a model root that does not hold `file`, when something is: it does not
@@ -86,9 +110,9 @@ mod tests {
         std::fs::write(second.path().join("m.gguf"), "x").unwrap();
         let roots = ModelRoots::new(&[first.path().to_path_buf()], second.path().to_str());
         assert_eq!(roots.find("m.gguf").unwrap(), second.path().join("m.gguf"));
-        let missing = roots.find("other.gguf").unwrap_err();
+        let missing = roots.find("other.gguf").unwrap_err().to_string();
         assert!(missing.contains("not under any model root"), "{missing}");
-        assert!(ModelRoots::default().find("m.gguf").unwrap_err().contains("--models"));
+        assert!(ModelRoots::default().find("m.gguf").unwrap_err().to_string().contains("--models"));
     }
 
     #[test]
@@ -97,7 +121,7 @@ mod tests {
         let root = directory.path();
         std::fs::create_dir(root.join("gemma")).unwrap();
         std::fs::write(root.join("gemma/m.gguf"), "x").unwrap();
-        let find = |root: PathBuf| ModelRoots::new(&[root], None).find("m.gguf").unwrap_err();
+        let find = |root: PathBuf| ModelRoots::new(&[root], None).find("m.gguf").unwrap_err().to_string();
         let missing = find(root.join("nowhere"));
         assert!(
             missing.ends_with(&format!("model root `{}` does not exist", root.join("nowhere").display())),

@@ -505,10 +505,14 @@ pub(super) fn decode_args(decoder: &mut Decoder<'_>, node: &KdlNode) -> Vec<Temp
         let parts = if matches!(entry.value(), KdlValue::String(_)) {
             match template::parse(&text.value) {
                 Ok(parts) => parts,
-                Err(reason) => {
+                Err(error) => {
                     decoder.report(
                         entry.span(),
-                        ErrorKind::InvalidValue { what: "argument".to_owned(), value: text.value, reason },
+                        ErrorKind::InvalidValue {
+                            what: "argument".to_owned(),
+                            value: text.value,
+                            reason: error.to_string(),
+                        },
                         "placeholders are `{axis}`, `{variant}`, `{model}`, `{model:NAME}` and `{file:PATH}`",
                     );
                     continue;

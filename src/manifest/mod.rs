@@ -6,6 +6,7 @@ mod experiment;
 mod load;
 mod model;
 mod produces;
+pub mod pseudo_axis;
 mod resolve;
 mod source;
 mod template;

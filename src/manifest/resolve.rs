@@ -298,7 +298,7 @@ impl Checker<'_> {
             let produced = super::produces::Produced::of(experiment);
             for table in &report.tables {
                 for axis in [&table.rows, &table.columns].into_iter().flatten() {
-                    if experiment.axis(&axis.value).is_none() && axis.value != "host" && axis.value != "workload" {
+                    if experiment.axis(&axis.value).is_none() && !super::pseudo_axis::is_pseudo_axis(&axis.value) {
                         self.unknown_axis(experiment, axis);
                     }
                 }

@@ -37,8 +37,23 @@ impl Template {
     }
 }
 
+/// Why an argument's placeholders cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(super) enum TemplateError {
+    #[error("`{{{0}` is not closed; write `{{{{` for a literal brace")]
+    Unclosed(String),
+    #[error("a lone `}}`; write `}}}}` for a literal brace")]
+    LoneClose,
+    #[error("`{{}}` is empty; name an axis, `model`, `variant`, `model:NAME` or `file:PATH`")]
+    Empty,
+    #[error("`{{{0}:}}` needs a {1}")]
+    NoReference(&'static str, &'static str),
+    #[error("`{{{0}}}`: only `model:` and `file:` take a colon")]
+    Colon(String),
+}
+
 /// Splits `text` into literal text and placeholders; `{{` and `}}` stand for braces.
-pub(super) fn parse(text: &str) -> Result<Vec<Part>, String> {
+pub(super) fn parse(text: &str) -> Result<Vec<Part>, TemplateError> {
     let mut parts = Vec::new();
     let mut literal = String::new();
     let mut characters = text.chars().peekable();
@@ -57,9 +72,7 @@ pub(super) fn parse(text: &str) -> Result<Vec<Part>, String> {
                 loop {
                     match characters.next() {
                         Some('}') => break,
-                        Some('{') | None => {
-                            return Err(format!("`{{{name}` is not closed; write `{{{{` for a literal brace"));
-                        }
+                        Some('{') | None => return Err(TemplateError::Unclosed(name)),
                         Some(inner) => name.push(inner),
                     }
                 }
@@ -68,7 +81,7 @@ pub(super) fn parse(text: &str) -> Result<Vec<Part>, String> {
                 }
                 parts.push(placeholder(name.trim())?);
             }
-            '}' => return Err("a lone `}`; write `}}` for a literal brace".to_owned()),
+            '}' => return Err(TemplateError::LoneClose),
             other => literal.push(other),
         }
     }
@@ -78,26 +91,26 @@ pub(super) fn parse(text: &str) -> Result<Vec<Part>, String> {
     Ok(parts)
 }
 
-fn placeholder(name: &str) -> Result<Part, String> {
+fn placeholder(name: &str) -> Result<Part, TemplateError> {
     if let Some(model) = name.strip_prefix("model:") {
         return if model.is_empty() {
-            Err("`{model:}` needs a model name".to_owned())
+            Err(TemplateError::NoReference("model", "model name"))
         } else {
             Ok(Part::ModelRef(model.to_owned()))
         };
     }
     if let Some(path) = name.strip_prefix("file:") {
         return if path.is_empty() {
-            Err("`{file:}` needs a path".to_owned())
+            Err(TemplateError::NoReference("file", "path"))
         } else {
             Ok(Part::File(path.to_owned()))
         };
     }
     match name {
-        "" => Err("`{}` is empty; name an axis, `model`, `variant`, `model:NAME` or `file:PATH`".to_owned()),
+        "" => Err(TemplateError::Empty),
         "variant" => Ok(Part::Variant),
         "model" => Ok(Part::Model),
-        axis if axis.contains(':') => Err(format!("`{{{axis}}}`: only `model:` and `file:` take a colon")),
+        axis if axis.contains(':') => Err(TemplateError::Colon(axis.to_owned())),
         axis => Ok(Part::Axis(axis.to_owned())),
     }
 }
@@ -136,11 +149,11 @@ mod tests {
 
     #[test]
     fn rejects_malformed_placeholders() {
-        assert!(parse("{depth").unwrap_err().contains("not closed"));
-        assert!(parse("a}b").unwrap_err().contains("lone"));
-        assert!(parse("{}").unwrap_err().contains("empty"));
-        assert!(parse("{model:}").unwrap_err().contains("needs a model"));
-        assert!(parse("{env:HOME}").unwrap_err().contains("colon"));
+        assert!(parse("{depth").unwrap_err().to_string().contains("not closed"));
+        assert!(parse("a}b").unwrap_err().to_string().contains("lone"));
+        assert!(parse("{}").unwrap_err().to_string().contains("empty"));
+        assert!(parse("{model:}").unwrap_err().to_string().contains("needs a model"));
+        assert!(parse("{env:HOME}").unwrap_err().to_string().contains("colon"));
     }
 
     #[test]

@@ -295,10 +295,14 @@ fn decode_kernel_param(
     let text = decoder.scalar(node, text)?;
     match Requirement::kernel_param(&name.value, &text.value, reason) {
         Ok(requirement) => Some(Spanned::new(requirement, text.at)),
-        Err(reason) => {
+        Err(error) => {
             decoder.report(
                 text.at.span,
-                ErrorKind::InvalidValue { what: "kernel-param requirement".to_owned(), value: text.value, reason },
+                ErrorKind::InvalidValue {
+                    what: "kernel-param requirement".to_owned(),
+                    value: text.value,
+                    reason: error.to_string(),
+                },
                 help,
             );
             None
@@ -324,14 +328,14 @@ fn decode_requirements(decoder: &mut Decoder<'_>, node: &KdlNode) -> Vec<Spanned
         };
         match Requirement::parse(fact, &text.value, reason) {
             Ok(requirement) => requirements.push(Spanned::new(requirement, text.at)),
-            Err(reason) => {
+            Err(error) => {
                 let problem = decoder
                     .error(
                         text.at.span,
                         ErrorKind::InvalidValue {
                             what: format!("{} requirement", fact.name()),
                             value: text.value,
-                            reason,
+                            reason: error.to_string(),
                         },
                     )
                     .help("write comparisons such as `>=6.18.4`, `!=20251125` or `>=6.18, <6.20`");

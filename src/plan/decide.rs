@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use serde::Serialize;
 
 use crate::fingerprint::{FieldChange, ResolvedCell, diff};
+use crate::manifest::pseudo_axis;
 use crate::store::{CellRecord, RecordHead, Status};
 
 /// Why a cell will run.
@@ -88,7 +89,7 @@ impl Selection {
                 if values.is_empty() {
                     let mut axes: BTreeSet<&str> =
                         cells.iter().flat_map(|cell| cell.cell.axes.iter().map(|(name, _)| name.as_str())).collect();
-                    axes.insert("workload");
+                    axes.insert(pseudo_axis::WORKLOAD);
                     let help = crate::suggest::help_for(axis, axes.iter().copied(), "axes");
                     return Err(UnmatchedSelector {
                         message: format!("no cell has an axis `{axis}` (`{selector}`)"),
@@ -124,7 +125,7 @@ pub struct UnmatchedSelector {
 
 /// The cell's value of `axis` (`workload` is the workload's name).
 fn value_of<'a>(cell: &'a ResolvedCell, axis: &str) -> Option<&'a str> {
-    if axis == "workload" { Some(cell.cell.workload.as_str()) } else { cell.cell.value(axis) }
+    if axis == pseudo_axis::WORKLOAD { Some(cell.cell.workload.as_str()) } else { cell.cell.value(axis) }
 }
 
 fn matches(cell: &ResolvedCell, axis: &str, pattern: &str) -> bool {

@@ -65,7 +65,7 @@ pub fn note_unhashed(cells: &[crate::fingerprint::ResolvedCell]) {
         cells.iter().flat_map(|cell| cell.unhashed.iter().map(String::as_str)).collect();
     if !unhashed.is_empty() {
         let names: Vec<String> = unhashed.iter().map(|name| format!("`{name}`")).collect();
-        eprintln!(
+        crate::console::errln!(
             "note: {} cannot be hashed here (not found under the model roots, nor pinned in bakeoff.lock): their \
              cells are matched to results by their records' own fingerprints",
             names.join(", ")
@@ -101,7 +101,7 @@ fn compare(reporter: &Reporter<'_>, experiments: &[String], pairing: &Pairing) -
             }
         });
         if found.is_empty() {
-            eprintln!("compare: `{experiment}` has no results from two of the hosts asked for");
+            crate::console::errln!("compare: `{experiment}` has no results from two of the hosts asked for");
         }
         compared.extend(found.into_iter().map(|comparison| Compared { experiment: experiment.clone(), comparison }));
     }

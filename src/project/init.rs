@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::Error;
 use crate::inputs::ModelRoots;
 use crate::models::{ModelFile, scan};
+use crate::notice::Notice;
 use crate::store::{GITIGNORE, Store};
 
 /// What `init` did to each file of the skeleton.
@@ -26,7 +27,7 @@ pub enum Written {
 pub struct InitOutcome {
     pub files: Vec<Written>,
     /// Lines for people: what was found and what to do next.
-    pub notes: Vec<String>,
+    pub notes: Vec<Notice>,
 }
 
 /// The model names a manifest gives the files found, and where llama.cpp's binaries are.
@@ -42,24 +43,24 @@ struct Found {
 /// `results/.gitignore`; in a git checkout also `results/.gitattributes` and the merge driver.
 pub fn init(directory: &Path, roots: &ModelRoots, bin_dir: Option<&Path>) -> Result<InitOutcome, Error> {
     let (files, problems) = scan(&roots.roots);
-    let mut notes: Vec<String> = problems
+    let mut notes: Vec<Notice> = problems
         .iter()
-        .map(|problem| format!("warning: cannot read `{}`: {}", problem.path.display(), problem.error))
+        .map(|problem| Notice::warning(format!("cannot read `{}`: {}", problem.path.display(), problem.error)))
         .collect();
     let usable: Vec<&ModelFile> = files.iter().filter(|file| file.error.is_none()).collect();
     for file in files.iter().filter(|file| file.error.is_some()) {
-        notes.push(format!(
-            "warning: `{}` is left out: {}",
+        notes.push(Notice::warning(format!(
+            "`{}` is left out: {}",
             file.path.display(),
             file.error.as_deref().unwrap_or_default()
-        ));
+        )));
     }
     let on_path = which::which("llama-bench").is_ok();
     let found = Found { models: model_names(&usable), bin_dir: bin_dir.map(Path::to_path_buf), on_path };
     if let Some(bin_dir) = bin_dir
         && !bin_dir.join("llama-bench").is_file()
     {
-        notes.push(format!("warning: there is no `llama-bench` in `{}`", bin_dir.display()));
+        notes.push(Notice::warning(format!("there is no `llama-bench` in `{}`", bin_dir.display())));
     }
 
     let mut written = Vec::new();
@@ -89,25 +90,24 @@ pub fn init(directory: &Path, roots: &ModelRoots, bin_dir: Option<&Path>) -> Res
     notes.extend(super::merge::keep_reports_mergeable(directory, &store));
 
     match (first_model, roots.roots.is_empty()) {
-        (Some(_), _) => notes.push(format!(
+        (Some(_), _) => notes.push(Notice::info(format!(
             "found {} model(s) under the model roots; the quickstart measures `{}`",
             found.models.len(),
             first_model.unwrap_or_default()
-        )),
-        (None, true) => notes.push(
+        ))),
+        (None, true) => notes.push(Notice::info(
             "no model root was given: pass `--models DIR` (the folder your .gguf files are under) to `init` to \
-             declare them, or edit experiments/models.kdl"
-                .to_owned(),
-        ),
-        (None, false) => notes
-            .push("no GGUF file was found under the model roots: edit experiments/models.kdl to name yours".to_owned()),
+             declare them, or edit experiments/models.kdl",
+        )),
+        (None, false) => notes.push(Notice::info(
+            "no GGUF file was found under the model roots: edit experiments/models.kdl to name yours",
+        )),
     }
     if !found.on_path && found.bin_dir.is_none() {
-        notes.push(
+        notes.push(Notice::info(
             "llama-bench is not on PATH: put llama.cpp's binaries on PATH, or set `bin-dir` in toolboxes/host.kdl \
-             (`bakeoff init --bin-dir DIR` writes it)"
-                .to_owned(),
-        );
+             (`bakeoff init --bin-dir DIR` writes it)",
+        ));
     }
     let models = if roots.roots.is_empty() {
         " --models DIR".to_owned()
@@ -118,9 +118,9 @@ pub fn init(directory: &Path, roots: &ModelRoots, bin_dir: Option<&Path>) -> Res
         })
     };
     let at = if directory == Path::new(".") { String::new() } else { format!(" -C {}", directory.display()) };
-    notes.push(format!(
+    notes.push(Notice::info(format!(
         "next: `bakeoff{at}{models} run quickstart` measures it and writes results/quickstart/README.md"
-    ));
+    )));
     Ok(InitOutcome { files: written, notes })
 }
 

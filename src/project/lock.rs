@@ -8,6 +8,7 @@ use crate::Error;
 use crate::inputs::{StatCache, needed};
 use crate::lock::{FORMAT, Found, LockFile, LockedFile, LockedModel, LockedToolbox, PinnedOn};
 use crate::manifest::display_path;
+use crate::notice::Notice;
 
 /// What [`Project::update_lock`] did.
 #[derive(Debug, Clone, Default)]
@@ -17,7 +18,7 @@ pub struct LockUpdate {
     /// Whether the file was written (it changed, or there was none).
     pub written: bool,
     /// What could not be pinned from here, and why.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Notice>,
 }
 
 impl Project {
@@ -37,11 +38,13 @@ impl Project {
                 Ok(path) => found.push((name.clone(), model.file.value.clone(), path)),
                 Err(problem) => {
                     if let Some(pinned) = old.models.get(name) {
-                        warnings
-                            .push(format!("model `{name}`: {problem}; keeping its pinned sha256 {}", pinned.sha256));
+                        warnings.push(Notice::warning(format!(
+                            "model `{name}`: {problem}; keeping its pinned sha256 {}",
+                            pinned.sha256
+                        )));
                         new.models.insert(name.clone(), pinned.clone());
                     } else {
-                        warnings.push(format!("model `{name}`: {problem}; it is not pinned"));
+                        warnings.push(Notice::warning(format!("model `{name}`: {problem}; it is not pinned")));
                     }
                 }
             }
@@ -71,7 +74,7 @@ impl Project {
         let inspected = crate::toolbox::toolbox_states(&inspectable, self.no_cache, &std::collections::BTreeSet::new());
         for (name, state) in &inspected {
             if let Some(problem) = &state.problem {
-                warnings.push(format!("toolbox `{name}` is not pinned from this machine: {problem}"));
+                warnings.push(Notice::warning(format!("toolbox `{name}` is not pinned from this machine: {problem}")));
             }
         }
         let here = PinnedOn { id: host.id.clone(), name: host.label() };

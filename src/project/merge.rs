@@ -7,7 +7,8 @@
 
 use std::path::Path;
 
-use crate::store::Store;
+use crate::notice::Notice;
+use crate::store::{REPORT_FILE, Store};
 
 const DRIVER: &str = "bakeoff-report";
 
@@ -16,13 +17,13 @@ fn attributes() -> String {
     format!(
         "# Written by bakeoff: reports are rewritten from the records after a merge (`bakeoff report`),\n\
          # so a merge keeps this checkout's report instead of stopping on a conflict.\n\
-         */README.md merge={DRIVER}\n*/*.svg merge={DRIVER}\nindex.html merge={DRIVER}\n"
+         */{REPORT_FILE} merge={DRIVER}\n*/*.svg merge={DRIVER}\nindex.html merge={DRIVER}\n"
     )
 }
 
 /// Makes sure reports under `store` merge without conflicts when the project is a git
 /// checkout; returns a line to show when it changed something. Nothing happens outside git.
-pub fn keep_reports_mergeable(project: &Path, store: &Store) -> Option<String> {
+pub fn keep_reports_mergeable(project: &Path, store: &Store) -> Option<Notice> {
     let inside = git(project, &["rev-parse", "--is-inside-work-tree"]).is_some_and(|out| out.trim() == "true");
     if !inside {
         return None;
@@ -32,7 +33,10 @@ pub fn keep_reports_mergeable(project: &Path, store: &Store) -> Option<String> {
     let wanted = attributes();
     if std::fs::read_to_string(&path).ok().as_deref() != Some(wanted.as_str()) {
         if std::fs::create_dir_all(store.root()).and_then(|()| std::fs::write(&path, &wanted)).is_err() {
-            return Some(format!("warning: cannot write `{}`: reports may conflict in git merges", path.display()));
+            return Some(Notice::warning(format!(
+                "cannot write `{}`: reports may conflict in git merges",
+                path.display()
+            )));
         }
         changed.push(format!("wrote `{}`", path.display()));
     }
@@ -42,15 +46,15 @@ pub fn keep_reports_mergeable(project: &Path, store: &Store) -> Option<String> {
         let configured = git(project, &["config", &name, "bakeoff report: keep this checkout's, rewrite after"])
             .and_then(|_| git(project, &["config", &key, "true"]));
         if configured.is_none() {
-            return Some("warning: cannot configure git's merge driver: reports may conflict in merges".to_owned());
+            return Some(Notice::warning("cannot configure git's merge driver: reports may conflict in merges"));
         }
         changed.push(format!("configured git's `{DRIVER}` merge driver in this repository"));
     }
     (!changed.is_empty()).then(|| {
-        format!(
+        Notice::info(format!(
             "{} (reports merge without conflicts; `bakeoff report` rewrites them after a merge)",
             changed.join(", ")
-        )
+        ))
     })
 }
 

@@ -99,7 +99,7 @@ impl Project {
     pub fn load(&self, targets: &[String]) -> Result<Loaded, Error> {
         let loaded = self.load_quietly(targets)?;
         for warning in &loaded.manifests.warnings {
-            eprintln!("{:?}", miette::Report::new(warning.clone()));
+            crate::console::errln!("{:?}", miette::Report::new(warning.clone()));
         }
         Ok(loaded)
     }
@@ -276,7 +276,7 @@ impl Project {
     pub fn records(&self) -> Vec<CellRecord> {
         let (records, errors) = self.store.scan();
         for error in errors {
-            eprintln!("{:?}", miette::Report::new(error));
+            crate::console::errln!("{:?}", miette::Report::new(error));
         }
         records
     }

@@ -116,12 +116,11 @@ impl<'a> Reporter<'a> {
 
     /// Writes `results/<experiment>/README.md` and its charts; returns the README's path.
     pub fn write(&self, store: &Store, experiment: &str) -> io::Result<PathBuf> {
-        let directory = store.report_dir(experiment);
         let Some(report) = self.build(experiment) else {
-            return Ok(directory.join("README.md"));
+            return Ok(store.report_path(experiment));
         };
-        write_files(&directory, &report::render(&report))?;
-        Ok(directory.join("README.md"))
+        write_files(&store.report_dir(experiment), &report::render(&report))?;
+        Ok(store.report_path(experiment))
     }
 }
 

@@ -10,6 +10,7 @@ use std::time::Instant;
 use super::pipeline::Project;
 use super::reporter::{Reporter, shown};
 use crate::Error;
+use crate::notice::Notice;
 use crate::plan::{Decision, History, PlannedCell, Selection, schedule, tested_models};
 use crate::report::ExpectedCell;
 use crate::run::{
@@ -48,7 +49,7 @@ pub enum Executor {
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
     pub summary: RunSummary,
-    pub notes: Vec<String>,
+    pub notes: Vec<Notice>,
 }
 
 impl Project {
@@ -75,7 +76,7 @@ impl Project {
         }
         if matches!(request.executor, Executor::Slurm { .. }) && request.job.is_none() {
             for line in crate::run::stop_leftover_jobs(&self.store, request.grace) {
-                eprintln!("{line}");
+                crate::console::errln!("{line}");
             }
         }
         let (cells, toolboxes) = self.resolve_with_toolboxes(&loaded, &host)?;
@@ -155,8 +156,8 @@ impl Project {
         notes.extend(observer.failed_writes());
         // The page of every result, the Slurm nodes' and this run's included.
         match self.write_page(&loaded, &self.records()) {
-            Ok(path) => notes.push(format!("page: {}", shown(&path).display())),
-            Err(error) => notes.push(format!("warning: {error}")),
+            Ok(path) => notes.push(Notice::info(format!("page: {}", shown(&path).display()))),
+            Err(error) => notes.push(Notice::warning(error.to_string())),
         }
         summary.time.planning = planning;
         summary.time.wall = started.elapsed();
@@ -165,15 +166,16 @@ impl Project {
 
     /// Before a project's run: `results/.gitignore` when there is none (a line saying so is
     /// returned), and `bakeoff.lock` on the first run, so that a later change is caught.
-    fn prepare_store(&self, loaded: &super::pipeline::Loaded) -> Result<Option<String>, Error> {
+    fn prepare_store(&self, loaded: &super::pipeline::Loaded) -> Result<Option<Notice>, Error> {
         let ignore = self.store.gitignore_path();
         let note = match self.store.ensure_gitignore() {
-            Ok(true) => {
-                Some(format!("wrote `{}`: logs, the run lock and running lists stay out of git", ignore.display()))
-            }
+            Ok(true) => Some(Notice::info(format!(
+                "wrote `{}`: logs, the run lock and running lists stay out of git",
+                ignore.display()
+            ))),
             Ok(false) => None,
             Err(error) => {
-                eprintln!("warning: cannot write `{}`: {error}", ignore.display());
+                crate::console::errln!("{}", Notice::warning(format!("cannot write `{}`: {error}", ignore.display())));
                 None
             }
         };
@@ -181,9 +183,9 @@ impl Project {
         if !self.lock_path.exists() && self.host_facts.is_none() {
             let update = self.update_lock(loaded)?;
             for warning in &update.warnings {
-                eprintln!("warning: {warning}");
+                crate::console::errln!("{warning}");
             }
-            eprintln!(
+            crate::console::errln!(
                 "wrote `{}` ({} pin(s)): it pins each model's sha256 and each toolbox's build; check it in beside \
                  experiments/",
                 self.lock_path.display(),
@@ -230,14 +232,14 @@ struct JobObserver {
 }
 
 impl Observer for JobObserver {
-    fn recorded(&mut self, record: &CellRecord) -> Vec<String> {
+    fn recorded(&mut self, record: &CellRecord) -> Vec<Notice> {
         match self.log.recorded(record) {
             Ok(()) => Vec::new(),
-            Err(error) => vec![format!("warning: cannot write `{}`: {error}", self.log.path().display())],
+            Err(error) => vec![Notice::warning(format!("cannot write `{}`: {error}", self.log.path().display()))],
         }
     }
 
-    fn finished(&mut self, _experiment: &str) -> Vec<String> {
+    fn finished(&mut self, _experiment: &str) -> Vec<Notice> {
         Vec::new()
     }
 }
@@ -256,21 +258,21 @@ struct ReportObserver<'a> {
 
 impl ReportObserver<'_> {
     /// The report writes that failed, a line per experiment.
-    fn failed_writes(&self) -> Vec<String> {
+    fn failed_writes(&self) -> Vec<Notice> {
         self.failed_writes
             .iter()
             .map(|(experiment, (count, error))| {
-                format!(
-                    "warning: the report of `{experiment}` could not be written {count} time(s) in this run (last: \
+                Notice::warning(format!(
+                    "the report of `{experiment}` could not be written {count} time(s) in this run (last: \
                      {error}); `bakeoff report {experiment}` writes it from the store once there is room"
-                )
+                ))
             })
             .collect()
     }
 }
 
 impl Observer for ReportObserver<'_> {
-    fn recorded(&mut self, record: &CellRecord) -> Vec<String> {
+    fn recorded(&mut self, record: &CellRecord) -> Vec<Notice> {
         self.reporter.add(record);
         match self.reporter.write_soon(self.store, &record.experiment) {
             Ok(()) => Vec::new(),
@@ -280,7 +282,7 @@ impl Observer for ReportObserver<'_> {
                 failed.1 = error.to_string();
                 // Said once; the rest are counted at the end of the run.
                 if failed.0 == 1 {
-                    vec![format!("warning: cannot write the report of `{}`: {error}", record.experiment)]
+                    vec![Notice::warning(format!("cannot write the report of `{}`: {error}", record.experiment))]
                 } else {
                     Vec::new()
                 }
@@ -288,11 +290,11 @@ impl Observer for ReportObserver<'_> {
         }
     }
 
-    fn finished(&mut self, experiment: &str) -> Vec<String> {
+    fn finished(&mut self, experiment: &str) -> Vec<Notice> {
         self.finished.insert(experiment.to_owned());
         match self.reporter.write(self.store, experiment) {
-            Ok(path) => vec![format!("report: {}", shown(&path).display())],
-            Err(error) => vec![format!("warning: cannot write the report of `{experiment}`: {error}")],
+            Ok(path) => vec![Notice::info(format!("report: {}", shown(&path).display()))],
+            Err(error) => vec![Notice::warning(format!("cannot write the report of `{experiment}`: {error}"))],
         }
     }
 }

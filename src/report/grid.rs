@@ -8,8 +8,7 @@ use crate::manifest::Experiment;
 use crate::matrix::workloads;
 use crate::store::CellRecord;
 
-pub(super) const WORKLOAD: &str = "workload";
-pub(super) const HOST: &str = "host";
+pub(super) use crate::manifest::pseudo_axis::{HOST, WORKLOAD};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Dimension {

@@ -8,6 +8,7 @@ use super::format::{self, Scale};
 use std::collections::BTreeSet;
 
 use super::table::{Better, ChartKind, Entry, Significance, Table};
+use crate::notice::Severity;
 use crate::store::Status;
 use crate::units::{format_bytes, format_parameters};
 
@@ -272,7 +273,11 @@ fn render_warnings<'a>(out: &mut String, warnings: impl Iterator<Item = &'a supe
     for warning in warnings {
         let cells: Vec<String> =
             warning.configurations.iter().map(|configuration| format!("`{configuration}`")).collect();
-        let _ = writeln!(out, "**Warning** ({}): {}.\n", cells.join("; "), warning.text);
+        let word = match warning.notice.severity {
+            Severity::Warning => "Warning",
+            Severity::Note | Severity::Info => "Note",
+        };
+        let _ = writeln!(out, "**{word}** ({}): {}.\n", cells.join("; "), warning.notice.text);
     }
 }
 
@@ -300,10 +305,10 @@ fn summary(out: &mut String, report: &Report) {
     for progress in &report.progress {
         let mut parts = vec![format!("{} ok", progress.ok)];
         for (count, word) in [
-            (progress.failed, "failed"),
-            (progress.timed_out, "timed out"),
-            (progress.blocked, "blocked"),
-            (progress.skipped, "skipped"),
+            (progress.failed, Status::Failed.words()),
+            (progress.timed_out, Status::TimedOut.words()),
+            (progress.blocked, Status::Blocked.words()),
+            (progress.skipped, Status::Skipped.words()),
             (progress.not_run, "not yet run"),
         ] {
             if count > 0 {
@@ -376,6 +381,9 @@ fn render_table(out: &mut String, table: &Table) {
     }
     if let Some(chart) = &table.chart {
         let _ = writeln!(out, "![{} chart]({})\n", table.metric, chart.file);
+    }
+    if let Some(reason) = &table.chart_refused {
+        let _ = writeln!(out, "*No chart of `{}`: it could not be drawn ({reason}).*\n", table.metric);
     }
 }
 
@@ -529,10 +537,9 @@ fn entry_text(entry: &Entry, scale: &Scale) -> String {
                 (false, None) => value,
             }
         }
-        Entry::Failed => "failed".to_owned(),
-        Entry::TimedOut => "timed out".to_owned(),
-        Entry::Blocked => "blocked".to_owned(),
-        Entry::Skipped => "skipped".to_owned(),
+        Entry::Failed | Entry::TimedOut | Entry::Blocked | Entry::Skipped => {
+            entry.unmeasured_status().map(Status::words).unwrap_or_default().to_owned()
+        }
         Entry::NoMetric => "n/a".to_owned(),
         Entry::NotRun => "not run".to_owned(),
         Entry::Absent => String::new(),

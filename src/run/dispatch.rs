@@ -5,6 +5,7 @@
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::progress::Progress;
+use crate::notice::Notice;
 use crate::store::CellRecord;
 
 /// What happened in a run, from the workers (and the signal handler) to the dispatcher.
@@ -21,7 +22,7 @@ pub(super) enum Event {
     /// node found it); `line` says which.
     Passed(String),
     /// A line that is not about one cell.
-    Note(String),
+    Note(Notice),
     /// Every cell of this experiment is done: its report is due.
     Finished(String),
     /// The run is over.
@@ -30,10 +31,10 @@ pub(super) enum Event {
 
 /// What the caller does with records and finished experiments (e.g. write the report).
 pub(crate) trait Observer {
-    /// A record landed in the store; returns lines to show (warnings).
-    fn recorded(&mut self, record: &CellRecord) -> Vec<String>;
-    /// Every cell of `experiment` is done; returns lines to show.
-    fn finished(&mut self, experiment: &str) -> Vec<String>;
+    /// A record landed in the store; returns what to say (a report that cannot be written).
+    fn recorded(&mut self, record: &CellRecord) -> Vec<Notice>;
+    /// Every cell of `experiment` is done; returns what to say (where its report is).
+    fn finished(&mut self, experiment: &str) -> Vec<Notice>;
 }
 
 /// Owns `progress` and `observer` until the workers say `Done`.
@@ -47,20 +48,20 @@ pub(super) async fn dispatch(
             Event::Started { what, phase } => progress.start(&what, &phase),
             Event::Recorded { line, record } => {
                 progress.finish(&line);
-                for line in observer.recorded(&record) {
-                    progress.note(&line);
+                for notice in observer.recorded(&record) {
+                    progress.note(&notice);
                 }
             }
             Event::Passed(line) => progress.finish(&line),
             Event::Landed(record) => {
-                for line in observer.recorded(&record) {
-                    progress.note(&line);
+                for notice in observer.recorded(&record) {
+                    progress.note(&notice);
                 }
             }
-            Event::Note(line) => progress.note(&line),
+            Event::Note(notice) => progress.note(&notice),
             Event::Finished(experiment) => {
-                for line in observer.finished(&experiment) {
-                    progress.note(&line);
+                for notice in observer.finished(&experiment) {
+                    progress.note(&notice);
                 }
             }
             Event::Done => break,

@@ -11,6 +11,7 @@ use super::dispatch::{Event, Observer, dispatch};
 use super::executor::RunSummary;
 use super::progress::Progress;
 use super::supervisor::StopSignal;
+use crate::notice::Notice;
 
 /// Runs `work` on a runtime of its own beside the dispatcher, which owns `progress` and
 /// `observer` and hears what `work` sends. Ctrl-C and SIGTERM become stop requests that `work`
@@ -79,7 +80,7 @@ async fn forward_signals(
         let _ = first.compare_exchange(0, signal, Ordering::Relaxed, Ordering::Relaxed);
         sender.send_modify(|count| *count += 1);
         if *sender.borrow() == 1 {
-            let _ = events.send(Event::Note(stopping.to_owned()));
+            let _ = events.send(Event::Note(Notice::info(stopping)));
         }
     }
 }

@@ -13,6 +13,7 @@ use super::outcome::{
 };
 use super::supervisor::{Exit, supervise};
 use super::walk::{LocalExecutor, Walk};
+use crate::notice::Notice;
 use crate::plan::{LoadGroup, PlannedCell};
 use crate::store::{CellRecord, Status, StoreError};
 use crate::time_spent::bench_parts;
@@ -61,13 +62,15 @@ impl LocalExecutor<'_> {
             match supervise(&launched, Some(&log), timeout, self.options.grace, stop, Some(&walk.tracker)).await {
                 Ok(result) => result,
                 Err(error) => {
-                    walk.note(format!("cannot start llama-bench for a load group ({error}); its cells run one by one"));
+                    walk.note(Notice::info(format!(
+                        "cannot start llama-bench for a load group ({error}); its cells run one by one"
+                    )));
                     return Ok(());
                 }
             };
         if result.exit == Exit::Interrupted {
             walk.summary.interrupted = true;
-            walk.note(format!("interrupted the load group of {}: no result recorded", first.id));
+            walk.note(Notice::info(format!("interrupted the load group of {}: no result recorded", first.id)));
             return Ok(());
         }
         let elapsed = started.elapsed();
@@ -75,10 +78,10 @@ impl LocalExecutor<'_> {
         let owners: Vec<usize> = lines.iter().map(|line| line.owner).collect();
         let complete = completed(&owners, group.cells.len(), result.exit == Exit::Code(0));
         if complete.iter().any(|done| !done) {
-            walk.note(format!(
+            walk.note(Notice::info(format!(
                 "the load group of {} ended ({}) before measuring every cell; the rest run one by one",
                 first.id, result.exit
-            ));
+            )));
         }
         // Each cell's share of the wall time: its tests' share of the measured time.
         let measured: Vec<f64> = (0..cells.len())

@@ -3,6 +3,7 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
+use crate::notice::Notice;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 pub(super) struct Progress {
@@ -39,7 +40,7 @@ impl Progress {
                 bar.set_prefix(left);
                 bar.set_message(format!("{phase} {cell}"));
             }
-            None => eprintln!("[{}/{}] {phase} {cell}{left}", self.done + 1, self.total),
+            None => crate::console::errln!("[{}/{}] {phase} {cell}{left}", self.done + 1, self.total),
         }
     }
 
@@ -61,15 +62,15 @@ impl Progress {
                 bar.println(line);
                 bar.inc(1);
             }
-            None => eprintln!("{line}"),
+            None => crate::console::errln!("{line}"),
         }
     }
 
     /// Something to say that is not about one cell.
-    pub(super) fn note(&self, line: &str) {
+    pub(super) fn note(&self, notice: &Notice) {
         match &self.bar {
-            Some(bar) => bar.println(line),
-            None => eprintln!("{line}"),
+            Some(bar) => bar.println(notice.to_string()),
+            None => crate::console::errln!("{notice}"),
         }
     }
 

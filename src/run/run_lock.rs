@@ -23,7 +23,7 @@ pub(crate) fn acquire(results: &Path) -> std::io::Result<RunLock> {
             let holder = holder.trim();
             let holder =
                 if holder.is_empty() { "another bakeoff run".to_owned() } else { format!("bakeoff run {holder}") };
-            eprintln!("waiting: {holder} holds `{}`", path.display());
+            crate::console::errln!("waiting: {holder} holds `{}`", path.display());
             file.lock()?;
         }
         Err(TryLockError::Error(error)) => return Err(error),

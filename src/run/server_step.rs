@@ -16,6 +16,7 @@ use super::server::Server;
 use super::supervisor::StopSignal;
 use super::walk::{LocalExecutor, Walk};
 use crate::fingerprint::ResolvedCell;
+use crate::notice::Notice;
 use crate::plan::{PlannedCell, ServerGroup, Work};
 use crate::store::{CellRecord, MetricValue, Status, StoreError};
 
@@ -85,7 +86,7 @@ impl LocalExecutor<'_> {
             server.stop(self.options.grace).await;
         }
         if let Ok(ready) = &outcome {
-            walk.note(format!("llama-server ready on port {} after {:.0} ms", ready.port, ready.load_ms));
+            walk.note(Notice::info(format!("llama-server ready on port {} after {:.0} ms", ready.port, ready.load_ms)));
         }
         match &outcome {
             Ok(server) => walk.summary.time.loading += Duration::from_secs_f64(server.load_ms / 1000.0),
@@ -114,7 +115,7 @@ impl LocalExecutor<'_> {
         if let Some(Ok(server)) = walk.servers.get_mut(&position)
             && !server.is_running()
         {
-            walk.note(format!("llama-server for {} died; starting it again", cell.id));
+            walk.note(Notice::info(format!("llama-server for {} died; starting it again", cell.id)));
             if let Some(Ok(dead)) = walk.servers.remove(&position) {
                 dead.stop(self.options.grace).await;
             }
@@ -134,11 +135,11 @@ impl LocalExecutor<'_> {
         if let Some(Ok(Server { slots: Some(slots), .. })) = walk.servers.get(&position)
             && concurrency > *slots
         {
-            walk.note(format!(
-                "warning: {} sends {concurrency} requests at once, but llama-server has {slots} slot(s) (`-np`): the \
+            walk.note(Notice::warning(format!(
+                "{} sends {concurrency} requests at once, but llama-server has {slots} slot(s) (`-np`): the \
                  rest wait in its queue, and their time to first token includes the wait",
                 cell.id
-            ));
+            )));
         }
         match walk.servers.get_mut(&position) {
             Some(Ok(server)) => {
@@ -168,8 +169,8 @@ impl LocalExecutor<'_> {
         } else {
             walk.summary.time.failing += started.elapsed();
         }
-        for warning in &record.warnings {
-            walk.note(format!("warning: {}: {warning}", cell.id));
+        for notice in &record.warnings {
+            walk.note(notice.clone().about(&cell.id));
         }
         let line = finished_line(&cell.id, &record, describe_server_metrics);
         let status = record.status;
@@ -250,7 +251,7 @@ impl LocalExecutor<'_> {
         add_usage(record, usage, Some(tokens));
         record.raw = sent.raw();
         record.ran_on.clone_from(&server.ran_on);
-        record.warnings.extend(super::speculation::undrafted(&cell.argv, &record.metrics));
+        record.warnings.extend(super::speculation::undrafted(&cell.argv, &record.metrics).map(Notice::warning));
         if record.failure.is_none() {
             record.status = Status::Ok;
         }

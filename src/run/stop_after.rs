@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::notice::Notice;
 use crate::store::Status;
 
 #[derive(Debug, Default)]
@@ -38,7 +39,7 @@ impl Streaks {
         limit: Option<u64>,
         status: Status,
         reason: &str,
-    ) -> Option<String> {
+    ) -> Option<Notice> {
         let streak = self.by_toolbox.entry(toolbox.to_owned()).or_default();
         if streak.stopped.is_some() {
             return None;
@@ -53,10 +54,10 @@ impl Streaks {
         let limit = self.run_limit.or(limit)?;
         (streak.failed >= limit).then(|| {
             streak.stopped = Some(0);
-            format!(
+            Notice::warning(format!(
                 "toolbox `{toolbox}` failed {} cells in a row (last: {}): its other cells in this run are skipped",
                 streak.failed, streak.last
-            )
+            ))
         })
     }
 
@@ -77,18 +78,18 @@ impl Streaks {
     }
 
     /// A line per stopped toolbox that skipped cells, for the end of the run.
-    pub(super) fn summary(&self) -> Vec<String> {
+    pub(super) fn summary(&self) -> Vec<Notice> {
         self.by_toolbox
             .iter()
             .filter_map(|(toolbox, streak)| {
                 let skipped = streak.stopped.filter(|skipped| *skipped > 0)?;
-                Some(format!(
+                Some(Notice::warning(format!(
                     "toolbox `{toolbox}` failed {} cells in a row (last: {}); its other {skipped} {} skipped: fix it \
                      and rerun",
                     streak.failed,
                     streak.last,
                     if skipped == 1 { "cell was" } else { "cells were" }
-                ))
+                )))
             })
             .collect()
     }
@@ -107,8 +108,9 @@ mod tests {
         assert_eq!(streaks.finished("vulkan", Some(3), Status::Failed, "crash"), None);
         assert_eq!(streaks.finished("rocm", Some(3), Status::TimedOut, "timed out after 1800 s"), None);
         let stopped = streaks.finished("rocm", Some(3), Status::Failed, "exit code 2").unwrap();
+        assert!(stopped.is_warning());
         assert_eq!(
-            stopped,
+            stopped.text,
             "toolbox `rocm` failed 3 cells in a row (last: exit code 2): its other cells in this run are skipped"
         );
         assert!(streaks.is_stopped("rocm") && !streaks.is_stopped("vulkan"));
@@ -117,7 +119,7 @@ mod tests {
         streaks.skip("rocm");
         assert_eq!(streaks.skip("vulkan"), None);
         assert_eq!(
-            streaks.summary(),
+            streaks.summary().iter().map(|notice| notice.text.as_str()).collect::<Vec<_>>(),
             [
                 "toolbox `rocm` failed 3 cells in a row (last: exit code 2); its other 2 cells were skipped: fix it and rerun"
             ]

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use super::process::boot_id;
+use crate::notice::Notice;
 
 const FORMAT: u32 = 1;
 
@@ -39,7 +40,7 @@ pub(crate) struct Tracker {
     running: Mutex<Running>,
     /// Why the list could not be written, once, for the run to show (not on stderr directly:
     /// a progress bar may be drawn there).
-    warning: Mutex<Option<String>>,
+    warning: Mutex<Option<Notice>>,
 }
 
 impl Tracker {
@@ -52,7 +53,7 @@ impl Tracker {
     }
 
     /// A problem writing the list since the last call, if any.
-    pub(crate) fn take_warning(&self) -> Option<String> {
+    pub(crate) fn take_warning(&self) -> Option<Notice> {
         self.warning.lock().expect("tracker lock").take()
     }
 
@@ -85,10 +86,10 @@ impl Tracker {
         };
         if let Err(error) = result {
             // Losing the list only costs the clean-up after a killed run, not this run.
-            let warning = format!(
-                "warning: cannot write `{}` ({error}): a killed run's leftovers would not be found",
+            let warning = Notice::warning(format!(
+                "cannot write `{}` ({error}): a killed run's leftovers would not be found",
                 self.path.display()
-            );
+            ));
             self.warning.lock().expect("tracker lock").get_or_insert(warning);
         }
     }

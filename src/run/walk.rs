@@ -25,6 +25,7 @@ use super::tracker::Tracker;
 use crate::fingerprint::ResolvedCell;
 use crate::host::HostFacts;
 use crate::manifest::Manifests;
+use crate::notice::Notice;
 use crate::plan::{Decision, PlanGraph, PlannedCell, Step, Work};
 use crate::store::{CellRecord, Status, Store, StoreError};
 
@@ -55,8 +56,8 @@ pub(super) struct Walk {
 }
 
 impl Walk {
-    pub(super) fn note(&self, line: String) {
-        let _ = self.events.send(Event::Note(line));
+    pub(super) fn note(&self, notice: Notice) {
+        let _ = self.events.send(Event::Note(notice));
     }
 
     pub(super) fn stopping(&self) -> bool {
@@ -114,7 +115,8 @@ impl LocalExecutor<'_> {
                 Some(_) => self.store.job_running_path(&self.host.id),
             };
             for line in stop_leftovers(&running, self.options.grace).await {
-                let _ = events.send(Event::Note(format!("stopped what an earlier run left running: {line}")));
+                let _ =
+                    events.send(Event::Note(Notice::info(format!("stopped what an earlier run left running: {line}"))));
             }
             let mut walk = Walk {
                 events,
@@ -236,7 +238,7 @@ impl LocalExecutor<'_> {
                 if let Some(Ok(server)) = walk.servers.remove(position)
                     && let Some(problem) = server.stop(self.options.grace).await
                 {
-                    walk.note(format!("warning: {problem}"));
+                    walk.note(Notice::warning(problem.clone()));
                 }
             }
             Step::Report(experiment) => {
@@ -264,7 +266,7 @@ impl LocalExecutor<'_> {
             Decision::Blocked { reasons } => {
                 walk.summary.blocked += 1;
                 // Why it does not run, where the run is watched (`plan` says it too).
-                walk.note(format!("blocked  {}: {}", cell.id, reasons.join("; ")));
+                walk.note(Notice::info(format!("blocked  {}: {}", cell.id, reasons.join("; "))));
                 self.record_blocked(cell, reasons, walk)?;
             }
             // Its load group recorded it already, or an earlier round failed.
@@ -281,7 +283,7 @@ impl LocalExecutor<'_> {
                 };
                 if status.is_none() {
                     walk.summary.interrupted = true;
-                    walk.note(format!("interrupted {}: no result recorded", cell.id));
+                    walk.note(Notice::info(format!("interrupted {}: no result recorded", cell.id)));
                 }
                 walk.recorded.insert(index);
             }

@@ -158,6 +158,11 @@ impl Store {
         self.root.join(experiment)
     }
 
+    /// `results/<experiment>/README.md`: the report itself.
+    pub fn report_path(&self, experiment: &str) -> PathBuf {
+        self.report_dir(experiment).join(super::layout::REPORT_FILE)
+    }
+
     pub fn log_path(&self, hash: &str) -> PathBuf {
         self.logs_dir().join(format!("{hash}.log"))
     }

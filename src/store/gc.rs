@@ -101,7 +101,8 @@ impl Store {
             .filter(|name| !RESERVED.contains(&name.as_str()) && !experiments.contains_key(name))
             .map(|name| self.report_dir(&name))
             .filter(|directory| {
-                std::fs::read_to_string(directory.join("README.md")).is_ok_and(|text| text.contains(REPORT_MARKER))
+                std::fs::read_to_string(directory.join(super::layout::REPORT_FILE))
+                    .is_ok_and(|text| text.contains(REPORT_MARKER))
             })
             .collect();
         gone.sort();

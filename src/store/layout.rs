@@ -9,6 +9,10 @@ pub(super) const CELLS: &str = "cells";
 pub(super) const LOGS: &str = "logs";
 pub(super) const SLURM: &str = "slurm";
 
+/// The file an experiment's report is, in `results/<experiment>/`: GitHub shows it as the
+/// folder's page.
+pub const REPORT_FILE: &str = "README.md";
+
 /// Words every file `bakeoff report` writes carries, so that bakeoff can tell its own reports
 /// and charts from files a person put beside them.
 pub const REPORT_MARKER: &str = "Written by `bakeoff report`";

@@ -10,7 +10,7 @@ pub use disk::{Store, StoreError};
 pub(crate) use disk::{parse, parse_head};
 pub use gc::{GcPlan, Referenced, Removal};
 pub(crate) use layout::GITIGNORE;
-pub use layout::{REPORT_MARKER, RESERVED, reserved_reason};
+pub use layout::{REPORT_FILE, REPORT_MARKER, RESERVED, reserved_reason};
 pub use record::{
     CellRecord, Failure, MetricValue, RECORD_FORMAT, RanOn, RecordHead, Round, RoundStats, SlurmJob, Status, Timings,
     over_rounds, plain_depth_names,

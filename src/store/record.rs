@@ -32,6 +32,14 @@ impl Status {
         }
     }
 
+    /// The status in prose (`timed out`), as reports and charts write it beside a value.
+    pub fn words(self) -> &'static str {
+        match self {
+            Self::TimedOut => "timed out",
+            status => status.name(),
+        }
+    }
+
     /// A record of a cell that did not run (blocked or skipped): no result.
     pub fn is_unrun(self) -> bool {
         matches!(self, Self::Blocked | Self::Skipped)
@@ -184,7 +192,7 @@ pub struct CellRecord {
     /// What to know about a result that is not a failure (speculative decoding asked for that
     /// drafted nothing).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
+    pub warnings: Vec<crate::notice::Notice>,
 }
 
 /// The backend and devices llama.cpp said it used, as it names them.

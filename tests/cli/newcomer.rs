@@ -309,3 +309,21 @@ fn host_needs_no_project() {
     assert!(host.stdout.contains("gpus      none\n"), "{}", host.stdout);
     assert!(host.stdout.contains("  ok       host\n"), "{}", host.stdout);
 }
+
+/// A closed stderr (`bakeoff check 2>&1 | head -0`) ends a command quietly with 141, as a shell
+/// reports SIGPIPE, and never with a panic (exit 101); this once relied on matching the
+/// standard library's panic message.
+#[test]
+fn diagnostics_to_a_closed_stderr_end_quietly() {
+    let directory = project(&[(
+        "experiments/warns.kdl",
+        "experiment \"warns\" {\n    command { args \"cat\" \"notes.txt\" }\n}\n",
+    )]);
+    let mut bakeoff = Bakeoff::new(directory.path());
+    bakeoff.args(["check"]);
+    // The reader is gone before bakeoff starts.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = bakeoff.command().stdout(Stdio::piped()).stderr(writer).output().unwrap();
+    assert_eq!(output.status.code(), Some(141), "{}", String::from_utf8_lossy(&output.stdout));
+}

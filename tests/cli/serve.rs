@@ -493,8 +493,11 @@ experiment "spec" {
     assert_eq!(alone.status, Status::Ok);
     assert!(!alone.metrics.contains_key("draft_n"), "{:?}", alone.metrics.keys());
     let [warning] = &alone.warnings[..] else { panic!("one warning: {:?}", alone.warnings) };
-    assert!(warning.starts_with("speculative decoding did not happen: the server was given a draft model (`-md`)"));
-    assert!(warning.ends_with("add `--spec-type draft-simple`"), "{warning}");
+    assert_eq!(warning.severity, bakeoff::notice::Severity::Warning);
+    assert!(
+        warning.text.starts_with("speculative decoding did not happen: the server was given a draft model (`-md`)")
+    );
+    assert!(warning.text.ends_with("add `--spec-type draft-simple`"), "{warning}");
     assert!(
         run.stderr.contains(&format!("warning: {}: speculative decoding did not happen", alone.cell)),
         "{}",

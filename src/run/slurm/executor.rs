@@ -14,6 +14,7 @@ use super::ledger::Ledger;
 use crate::Error;
 use crate::host::HostFacts;
 use crate::manifest::Manifests;
+use crate::notice::Notice;
 use crate::plan::{Decision, PlannedCell, Work};
 use crate::run::dispatch::{Event, Observer};
 use crate::run::drive::drive;
@@ -69,8 +70,8 @@ pub(super) struct Dispatch<'p> {
 }
 
 impl Dispatch<'_> {
-    pub(super) fn note(&self, line: String) {
-        let _ = self.events.send(Event::Note(line));
+    pub(super) fn note(&self, notice: Notice) {
+        let _ = self.events.send(Event::Note(notice));
     }
 }
 
@@ -153,7 +154,9 @@ impl SlurmExecutor<'_> {
             let seconds = started.elapsed().as_secs_f64();
             #[expect(clippy::cast_precision_loss, reason = "job counts are far below 2^52")]
             let rate = submissions as f64 / seconds.max(1e-9);
-            dispatch.note(format!("submitted {submissions} Slurm job(s) in {seconds:.2} s ({rate:.1} per second)"));
+            dispatch.note(Notice::info(format!(
+                "submitted {submissions} Slurm job(s) in {seconds:.2} s ({rate:.1} per second)"
+            )));
         }
         self.follow(slurm, dispatch, &mut stop).await?;
         dispatch.ledger.clear();

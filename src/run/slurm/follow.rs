@@ -8,6 +8,7 @@ use super::executor::job_label;
 use super::executor::{Dispatch, SlurmExecutor};
 use super::job_log::{JobLine, NodeDecision};
 use crate::Error;
+use crate::notice::Notice;
 use crate::run::dispatch::Event;
 use crate::run::outcome::{describe_metrics, describe_server_metrics, finished_line};
 use crate::run::supervisor::StopSignal;
@@ -58,7 +59,7 @@ impl SlurmExecutor<'_> {
             if requests > 1 || cancelled_at.is_some_and(|at| at.elapsed() > CANCEL_WAIT + self.options.grace) {
                 // Whatever still runs is cancelled outright, and not waited for.
                 if let Err(reason) = slurm.cancel(&open).await {
-                    dispatch.note(format!("warning: cannot cancel Slurm job(s): {reason}"));
+                    dispatch.note(Notice::warning(format!("cannot cancel Slurm job(s): {reason}")));
                 }
                 return Ok(());
             }
@@ -78,7 +79,8 @@ impl SlurmExecutor<'_> {
                 }
                 Err(reason) => {
                     if !squeue_failing {
-                        dispatch.note(format!("warning: cannot ask Slurm about the jobs (asking again): {reason}"));
+                        dispatch
+                            .note(Notice::warning(format!("cannot ask Slurm about the jobs (asking again): {reason}")));
                     }
                     squeue_failing = true;
                     pause = (pause * 2).min(LONGEST_POLL);
@@ -145,11 +147,11 @@ impl SlurmExecutor<'_> {
         {
             if let Err(reason) = result {
                 let list = ids.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
-                dispatch.note(format!("warning: cannot cancel Slurm job(s) {list}: {reason}"));
+                dispatch.note(Notice::warning(format!("cannot cancel Slurm job(s) {list}: {reason}")));
             }
         }
         let list = open.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
-        dispatch.note(format!("cancelled Slurm job(s) {list}"));
+        dispatch.note(Notice::info(format!("cancelled Slurm job(s) {list}")));
         dispatch.cancelled = true;
         dispatch.summary.interrupted = true;
     }
@@ -158,7 +160,7 @@ impl SlurmExecutor<'_> {
     fn read_log(&self, position: usize, dispatch: &mut Dispatch<'_>) -> bool {
         let (lines, problems) = dispatch.jobs[position].log.read_new();
         for problem in problems {
-            dispatch.note(format!("warning: {problem}"));
+            dispatch.note(Notice::warning(problem.clone()));
         }
         let any = !lines.is_empty();
         for line in lines {
@@ -196,14 +198,14 @@ impl SlurmExecutor<'_> {
                     let record = match self.store.read(&hash) {
                         Ok(Some(record)) => record,
                         Ok(None) => {
-                            dispatch.note(format!(
-                                "warning: job {} recorded `{hash}`, which is not in the store",
+                            dispatch.note(Notice::warning(format!(
+                                "job {} recorded `{hash}`, which is not in the store",
                                 dispatch.jobs[position].id
-                            ));
+                            )));
                             continue;
                         }
                         Err(error) => {
-                            dispatch.note(format!("warning: {error}"));
+                            dispatch.note(Notice::warning(format!("{error}")));
                             continue;
                         }
                     };
@@ -232,7 +234,7 @@ impl SlurmExecutor<'_> {
         let job = &dispatch.jobs[position];
         let found = job.cells.iter().copied().find(|&index| dispatch.keys[index] == key);
         if found.is_none() {
-            dispatch.note(format!("warning: job {} wrote of a cell it was not given (key {key})", job.id));
+            dispatch.note(Notice::warning(format!("job {} wrote of a cell it was not given (key {key})", job.id)));
         }
         found
     }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::commands::FIRST_POLL;
 use super::commands::{Slurm, SlurmState};
+use crate::notice::Notice;
 use crate::store::Store;
 
 /// The jobs a run has submitted and not seen end, one id a line in
@@ -45,7 +46,7 @@ impl Ledger {
 /// plan sees what they recorded and nothing of theirs runs beside this run's jobs. Returns
 /// lines saying what was stopped. Without Slurm's clients there is nothing to do here (the run
 /// then says what is missing).
-pub(crate) fn stop_leftover_jobs(store: &Store, grace: Duration) -> Vec<String> {
+pub(crate) fn stop_leftover_jobs(store: &Store, grace: Duration) -> Vec<Notice> {
     let ledger = Ledger::of(store);
     let ids = ledger.read();
     let Ok(slurm) = Slurm::find(None) else { return Vec::new() };
@@ -55,7 +56,7 @@ pub(crate) fn stop_leftover_jobs(store: &Store, grace: Duration) -> Vec<String> 
     let Ok(runtime) = crate::run::runtime() else { return Vec::new() };
     let lines = runtime.block_on(async {
         let Ok(states) = slurm.states(&ids).await else {
-            return vec!["warning: cannot ask Slurm about the jobs an earlier run left".to_owned()];
+            return vec![Notice::warning("cannot ask Slurm about the jobs an earlier run left")];
         };
         let open: Vec<u64> =
             ids.iter().copied().filter(|id| states.get(id).is_some_and(|state| !state.is_final())).collect();
@@ -90,8 +91,8 @@ pub(crate) fn stop_leftover_jobs(store: &Store, grace: Duration) -> Vec<String> 
             tokio::time::sleep(FIRST_POLL).await;
         }
         let list = open.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
-        let mut lines = vec![format!("cancelled the Slurm job(s) an earlier run left: {list}")];
-        lines.extend(problems.into_iter().map(|reason| format!("warning: {reason}")));
+        let mut lines = vec![Notice::info(format!("cancelled the Slurm job(s) an earlier run left: {list}"))];
+        lines.extend(problems.into_iter().map(|problem| Notice::warning(problem.to_string())));
         lines
     });
     ledger.clear();

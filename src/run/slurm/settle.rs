@@ -7,6 +7,7 @@ use std::fmt::Write;
 use super::commands::{JobState, Slurm, SlurmState};
 use super::executor::{Dispatch, SlurmExecutor};
 use crate::Error;
+use crate::notice::Notice;
 use crate::run::dispatch::Event;
 use crate::run::outcome::{describe_metrics, finished_line, log_tail, now_unix_ms, unrun_record};
 use crate::store::{CellRecord, Failure, SlurmJob, Status};
@@ -28,7 +29,8 @@ impl SlurmExecutor<'_> {
         let left: Vec<usize> = job.cells.iter().copied().filter(|index| !job.settled.contains(index)).collect();
         if dispatch.cancelled {
             for &index in &left {
-                dispatch.note(format!("interrupted {}: no result recorded", dispatch.planned[index].cell.id));
+                dispatch
+                    .note(Notice::info(format!("interrupted {}: no result recorded", dispatch.planned[index].cell.id)));
             }
             return Ok(None);
         }
@@ -80,7 +82,10 @@ impl SlurmExecutor<'_> {
         let job = &dispatch.jobs[position];
         if name != Some(SlurmState::Cancelled) && job.attempt < job.attempts {
             let (attempt, attempts) = (job.attempt + 1, job.attempts);
-            dispatch.note(format!("{reason}; submitting its {} cell(s) again ({attempt}/{attempts})", left.len()));
+            dispatch.note(Notice::info(format!(
+                "{reason}; submitting its {} cell(s) again ({attempt}/{attempts})",
+                left.len()
+            )));
             return Ok(Some((left, attempt, attempts)));
         }
         let output = std::fs::read(self.store.slurm_job_output(Some(id))).unwrap_or_default();
@@ -133,7 +138,7 @@ impl SlurmExecutor<'_> {
             failure.reason = format!("{reason}; the cell was {}", failure.reason);
             record.status = status;
             self.store.write(&record)?;
-            dispatch.note(finished_line(&record.cell, &record, describe_metrics));
+            dispatch.note(Notice::info(finished_line(&record.cell, &record, describe_metrics)));
             let _ = dispatch.events.send(Event::Landed(Box::new(record)));
         }
         Ok(())
@@ -146,7 +151,7 @@ impl SlurmExecutor<'_> {
         let line = finished_line(&record.cell, &record, describe_metrics);
         let keep = matches!(self.store.read(&record.hash), Ok(Some(earlier)) if earlier.status == Status::Ok && !earlier.rounds.is_empty() && !earlier.is_complete());
         if keep {
-            dispatch.note(format!("{line} (its recorded rounds are kept)"));
+            dispatch.note(Notice::info(format!("{line} (its recorded rounds are kept)")));
             return Ok(());
         }
         self.store.write(&record)?;
