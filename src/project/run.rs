@@ -12,10 +12,10 @@ use super::reporter::{Reporter, shown};
 use crate::Error;
 use crate::plan::{Decision, History, PlannedCell, Selection, schedule, tested_models};
 use crate::report::ExpectedCell;
-use crate::run::{
-    Executor as _, JobLog, LaunchContext, LocalExecutor, Observer, RunOptions, RunSummary, SlurmExecutor, acquire,
-};
+use crate::run::{Executor as _, JobLog, LocalExecutor, Observer, RunOptions, RunSummary, SlurmExecutor};
+use crate::store::acquire;
 use crate::store::{CellRecord, SlurmJob};
+use crate::toolbox::LaunchContext;
 
 /// What a run is asked to do.
 #[derive(Debug, Clone)]

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use super::dispatch::{Event, Observer, dispatch};
 use super::executor::RunSummary;
 use super::progress::Progress;
-use super::supervisor::StopSignal;
+use crate::process::StopSignal;
 
 /// Runs `work` on a runtime of its own beside the dispatcher, which owns `progress` and
 /// `observer` and hears what `work` sends. Ctrl-C and SIGTERM become stop requests that `work`
@@ -26,7 +26,8 @@ where
     Work: FnOnce(UnboundedSender<Event>, StopSignal) -> Running,
     Running: Future<Output = Result<RunSummary, crate::Error>> + 'a,
 {
-    let runtime = super::runtime()?;
+    let runtime = crate::process::runtime()
+        .map_err(|source| crate::Error::Io { what: "cannot start the async runtime".to_owned(), source })?;
     runtime.block_on(async {
         let (stop_sender, stop) = watch::channel(0u32);
         let (events, receiver) = mpsc::unbounded_channel();

@@ -13,20 +13,18 @@ use super::dispatch::{Event, Observer};
 use super::drive::drive;
 use super::error::RunError;
 use super::executor::{Executor, RunOptions, RunSummary};
-use super::launch::LaunchContext;
-use super::leftovers::stop_leftovers;
 use super::outcome::unrun_record;
 use super::progress::Progress;
 use super::rounds::Rounds;
 use super::server::Server;
 use super::stop_after::Streaks;
-use super::supervisor::StopSignal;
-use super::tracker::Tracker;
 use crate::fingerprint::ResolvedCell;
 use crate::host::HostFacts;
 use crate::manifest::Manifests;
 use crate::plan::{Decision, PlanGraph, PlannedCell, Step, Work};
+use crate::process::{StopSignal, Tracker, stop_leftovers};
 use crate::store::{CellRecord, Status, Store, StoreError};
+use crate::toolbox::LaunchContext;
 
 pub(crate) struct LocalExecutor<'a> {
     pub manifests: &'a Manifests,

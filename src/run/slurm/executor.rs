@@ -15,11 +15,11 @@ use crate::Error;
 use crate::host::HostFacts;
 use crate::manifest::Manifests;
 use crate::plan::{Decision, PlannedCell, Work};
+use crate::process::StopSignal;
 use crate::run::dispatch::{Event, Observer};
 use crate::run::drive::drive;
 use crate::run::executor::{Executor, RunOptions, RunSummary};
 use crate::run::progress::Progress;
-use crate::run::supervisor::StopSignal;
 use crate::store::{Status, Store};
 
 pub(crate) struct SlurmExecutor<'a> {

@@ -8,9 +8,9 @@ use super::executor::job_label;
 use super::executor::{Dispatch, SlurmExecutor};
 use super::job_log::{JobLine, NodeDecision};
 use crate::Error;
+use crate::process::StopSignal;
 use crate::run::dispatch::Event;
 use crate::run::outcome::{describe_metrics, describe_server_metrics, finished_line};
-use crate::run::supervisor::StopSignal;
 use crate::store::{CellRecord, Status};
 
 use super::commands::FIRST_POLL;
