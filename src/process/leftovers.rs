@@ -5,9 +5,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::container::remove_container;
 use super::pids::{boot_id, group_members, process_start};
 use super::signal::{kill, signal_until_gone};
+use super::supervisor::remove_container;
 use super::tracker::{Running, Started};
 
 /// Stops whatever the run that wrote `path` left running, and removes the list. Returns one

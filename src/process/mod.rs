@@ -6,7 +6,6 @@
 
 mod ask;
 mod command;
-mod container;
 mod exit;
 mod leftovers;
 mod output;
@@ -22,7 +21,6 @@ mod tree;
 
 pub(crate) use ask::ask;
 pub(crate) use command::{Detached, Launch, PID_ANNOUNCEMENT};
-pub(crate) use container::remove_container;
 pub(crate) use exit::Exit;
 pub(crate) use leftovers::stop_leftovers;
 pub(crate) use pids::process_start;
@@ -30,7 +28,7 @@ pub(crate) use runtime::runtime;
 pub(crate) use sampler::Sampler;
 pub(crate) use signal::signal_name;
 pub(crate) use spawned::{Spawned, spawn};
-pub(crate) use supervisor::{ChildResult, StopSignal, capture, supervise, wait_for_stop};
+pub(crate) use supervisor::{ChildResult, StopSignal, capture, reap, remove_container, supervise, wait_for_stop};
 pub(crate) use tool_output::{error_line, last_line};
 pub(crate) use tracker::Tracker;
 pub(crate) use tree::Tree;

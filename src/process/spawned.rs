@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::command::{Detached, Launch};
-use super::container::remove_container;
 use super::output::{Announcement, pump};
 use super::pids::process_start;
 use super::signal::{kill_group, signal_process_tree, signal_until_gone};
@@ -53,10 +52,11 @@ impl Spawned {
         }
     }
 
-    /// After the child ended: whatever it left in its group (helpers, a daemonised server), in
-    /// its container (a command whose toolbox client was killed) or as a container (a killed
-    /// `podman run` client) is stopped, and the tracker forgets it.
-    pub(crate) async fn clean_up(&mut self, grace: Duration) {
+    /// After the child ended: whatever it left in its group (helpers, a daemonised server) or
+    /// in its container (a command whose toolbox client was killed) is stopped. Returns the
+    /// container a killed `podman run` client left, for the supervisor to remove (removing it
+    /// is a supervised child of its own).
+    pub(super) async fn stop_what_is_left(&mut self, grace: Duration) -> Option<&str> {
         kill_group(self.group, libc::SIGKILL);
         let announced = *self.announced.lock().expect("announcement lock");
         if let Some((pid, start)) = announced
@@ -68,12 +68,20 @@ impl Spawned {
         // `podman run --rm` removes its container when it sees it exit; a client that was
         // killed first leaves it.
         let killed = self.killed();
-        if let Detached::Container(name) = &self.detached
-            && killed
-        {
-            // Boxed: removing a container is itself a supervised (podman) child.
-            Box::pin(remove_container(&self.child_program, name, grace)).await;
+        match &self.detached {
+            Detached::Container(name) if killed => Some(name),
+            _ => None,
         }
+    }
+
+    /// The podman (or other runner) that started the child.
+    pub(super) fn program(&self) -> &Path {
+        &self.child_program
+    }
+
+    /// Once all the child left is gone: the tracker forgets it.
+    pub(super) fn forget(&mut self) {
+        let announced = *self.announced.lock().expect("announcement lock");
         if let Some(tracker) = &self.tracker {
             for started in self.tracked.drain(..) {
                 tracker.remove(&started);

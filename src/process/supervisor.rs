@@ -1,6 +1,7 @@
 //! Supervising one child: its own process group, output streamed to its log and kept in
-//! memory, a timeout (SIGTERM to the group, a grace period, SIGKILL), and interruption. What
-//! watches the child meanwhile (the run's meters) is the caller's, passed in as a [`Sampler`].
+//! memory, a timeout (SIGTERM to the group, a grace period, SIGKILL), interruption, and reaping
+//! what it left (its group, its container). What watches the child meanwhile (the run's
+//! meters) is the caller's, passed in as a [`Sampler`].
 
 use std::path::Path;
 use std::sync::Arc;
@@ -54,7 +55,7 @@ pub(crate) async fn supervise(
             Exit::Interrupted
         }
     };
-    spawned.clean_up(grace).await;
+    reap(&mut spawned, grace).await;
     let stdout = (&mut spawned.stdout).await.unwrap_or_default();
     let _ = (&mut spawned.stderr).await;
     let combined = std::mem::take(&mut *spawned.combined.lock().expect("output lock"));
@@ -85,6 +86,17 @@ pub(crate) async fn capture(launch: &Launch, timeout: Duration) -> std::io::Resu
     supervise(launch, None, timeout, Duration::from_secs(2), stop, None, None).await
 }
 
+/// After the child ended: whatever it left in its group (helpers, a daemonised server), in
+/// its container (a command whose toolbox client was killed) or as a container (a killed
+/// `podman run` client) is stopped, and the tracker forgets it.
+pub(crate) async fn reap(spawned: &mut Spawned, grace: Duration) {
+    if let Some(container) = spawned.stop_what_is_left(grace).await.map(str::to_owned) {
+        // Boxed: removing a container is itself a supervised (podman) child.
+        Box::pin(remove_container(spawned.program(), &container, grace)).await;
+    }
+    spawned.forget();
+}
+
 /// Returns once a stop is requested; never when nobody can request one any more.
 pub(crate) async fn wait_for_stop(stop: &mut StopSignal) {
     while *stop.borrow_and_update() == 0 {
@@ -112,4 +124,15 @@ async fn terminate(spawned: &mut Spawned, grace: Duration, stop: &mut StopSignal
     spawned.signal(libc::SIGKILL);
     spawned.child.wait().await?;
     Ok(())
+}
+
+/// Removes the podman container `name`, stopping it first (SIGTERM, `grace`, SIGKILL): `true`
+/// when there was one. The supervisor owns it because stopping a detached container is how it
+/// ends a podman cell; podman's other questions build on the supervisor, not the reverse.
+pub(crate) async fn remove_container(podman: &Path, name: &str, grace: Duration) -> bool {
+    let seconds = grace.as_secs().to_string();
+    let args = ["rm", "--force", "--time", &seconds, name].map(str::to_owned).to_vec();
+    let removal = Launch::plain(podman, args);
+    // podman waits up to `grace` for the container to stop, then kills it.
+    matches!(capture(&removal, grace + Duration::from_secs(60)).await, Ok(ChildResult { exit: Exit::Code(0), .. }))
 }

@@ -8,6 +8,7 @@ mod dispatch;
 mod drive;
 mod error;
 mod executor;
+mod executor_error;
 mod group;
 mod meters;
 mod metrics;
@@ -26,6 +27,7 @@ mod workload;
 
 pub(crate) use dispatch::Observer;
 pub(crate) use executor::{Executor, RunOptions, RunSummary};
+pub(crate) use executor_error::ExecutorError;
 pub(crate) use slurm::{JobLog, SlurmError, SlurmExecutor, stop_leftover_jobs};
 pub(crate) use walk::LocalExecutor;
 

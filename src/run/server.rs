@@ -133,9 +133,9 @@ impl Server {
             self.spawned.signal(libc::SIGKILL);
         }
         let _ = self.spawned.child.wait().await;
-        // The server in a toolbox outlives its `toolbox run` client: clean_up waits for it
+        // The server in a toolbox outlives its `toolbox run` client: reaping waits for it
         // (up to `grace`) and kills it if need be.
-        self.spawned.clean_up(grace).await;
+        crate::process::reap(&mut self.spawned, grace).await;
         let serving = |port| async move { tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() };
         let deadline = std::time::Instant::now() + Duration::from_secs(2);
         while serving(self.port).await {

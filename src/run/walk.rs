@@ -13,6 +13,7 @@ use super::dispatch::{Event, Observer};
 use super::drive::drive;
 use super::error::RunError;
 use super::executor::{Executor, RunOptions, RunSummary};
+use super::executor_error::ExecutorError;
 use super::outcome::unrun_record;
 use super::progress::Progress;
 use super::rounds::Rounds;
@@ -73,7 +74,7 @@ impl Executor for LocalExecutor<'_> {
         planned: &[PlannedCell],
         work: &[Work],
         observer: &mut dyn Observer,
-    ) -> Result<RunSummary, crate::Error> {
+    ) -> Result<RunSummary, ExecutorError> {
         self.run_here(planned, work, observer)
     }
 }
@@ -88,7 +89,7 @@ impl LocalExecutor<'_> {
         planned: &[PlannedCell],
         work: &[Work],
         observer: &mut dyn Observer,
-    ) -> Result<RunSummary, crate::Error> {
+    ) -> Result<RunSummary, ExecutorError> {
         let rounds = Rounds::new(planned, self.store);
         // Estimates in the order the cells will run, a round at a time (an estimate is of a
         // whole cell: all its rounds).
@@ -147,7 +148,7 @@ impl LocalExecutor<'_> {
 
     /// Walks the graph once per round (see [`Rounds`]): round 1 of every cell, then round 2 of
     /// the cells that have more.
-    async fn walk(&self, planned: &[PlannedCell], work: &[Work], walk: &mut Walk) -> Result<(), crate::Error> {
+    async fn walk(&self, planned: &[PlannedCell], work: &[Work], walk: &mut Walk) -> Result<(), ExecutorError> {
         let plan = PlanGraph::build(planned, work);
         for pass in 1..=walk.rounds.passes(planned) {
             walk.rounds.pass = pass;

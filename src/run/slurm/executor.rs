@@ -11,11 +11,11 @@ use super::commands::{JobState, Node, Slurm, unsatisfiable};
 use super::job_log::{JobLogReader, PlannedOnNode};
 use super::ledger::Ledger;
 
-use crate::Error;
 use crate::host::HostFacts;
 use crate::manifest::Manifests;
 use crate::plan::{Decision, PlannedCell, Work};
 use crate::process::StopSignal;
+use crate::run::ExecutorError;
 use crate::run::dispatch::{Event, Observer};
 use crate::run::drive::drive;
 use crate::run::executor::{Executor, RunOptions, RunSummary};
@@ -75,7 +75,12 @@ impl Dispatch<'_> {
 }
 
 impl Executor for SlurmExecutor<'_> {
-    fn run(&self, planned: &[PlannedCell], work: &[Work], observer: &mut dyn Observer) -> Result<RunSummary, Error> {
+    fn run(
+        &self,
+        planned: &[PlannedCell],
+        work: &[Work],
+        observer: &mut dyn Observer,
+    ) -> Result<RunSummary, ExecutorError> {
         let slurm = Slurm::find(self.partition.clone())?;
         // A progress step per cell that goes to the cluster.
         let estimates = planned
@@ -117,7 +122,7 @@ impl SlurmExecutor<'_> {
         work: &[Work],
         dispatch: &mut Dispatch<'_>,
         mut stop: StopSignal,
-    ) -> Result<(), Error> {
+    ) -> Result<(), ExecutorError> {
         let started = Instant::now();
         let mut submissions = 0usize;
         for planned in dispatch.planned {
