@@ -33,4 +33,5 @@ pub(crate) mod units;
 pub use error::Error;
 pub(crate) mod parallel;
 pub(crate) mod run;
+pub(crate) mod run_project;
 pub(crate) mod shell;
