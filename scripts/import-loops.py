@@ -1,11 +1,18 @@
 #!/usr/bin/env python3
-"""Fails when two source files of src/ import each other in a loop.
+"""Fails when parts of src/ import each other in a loop, at two levels.
 
-Reads every `crate::…` and `super::…` path in each file (use statements and paths in code,
-test modules left out), resolves it to the file that defines it, and looks for cycles among
-files. A `mod.rs` only declares and re-exports: a path that ends in one is followed through its
-`pub use child::{…}` lines to the child that defines the name, and a mod.rs's own lines are no
-imports. Prints each loop found, with the names that tie it, and exits 1 if there is one.
+Reads every `crate::…`, `super::…` and `self::…` path in each file (use statements and paths in
+code, test modules left out) and resolves it to what it names.
+
+- Files: each path goes to the file that defines the name; a name a `mod.rs` (or lib.rs)
+  re-exports with `pub use child::{…}` is followed to that child. A `mod.rs` is a file like any
+  other: the names it defines itself and its own imports count, while its re-exports of its
+  children are followed rather than counted (a parent declaring its children is no import).
+- Top-level modules: each folder or file directly under src/ is one node (`run/` with all its
+  files and its mod.rs, `error.rs`), and each path that leaves a node is an edge to the node it
+  names, re-exports and mod.rs included. The stages form layers only if there is no circle here.
+
+Prints each loop found, with the names that tie it, and exits 1 if there is one at either level.
 
     scripts/import-loops.py [SRC_DIR]
 """
@@ -70,14 +77,17 @@ def paths(text):
     for statement in re.findall(r"\buse\s+((?:crate|super|self)::[^;]*);", text):
         found.extend(expand(statement))
     stripped = re.sub(r"\buse\s+[^;]*;", "", text)
-    found.extend(re.findall(r"\b(?:crate|super)(?:::\w+)+", stripped))
+    found.extend(re.findall(r"\b(?:crate|super|self)(?:::\w+)+", stripped))
     return found
+
+
+REEXPORT = r"\bpub(?:\([^)]*\))?\s+use\s+(?:self::)?([^;]*);"
 
 
 def reexports(mod_file):
     """name -> child module, from a mod.rs's `pub use child::…` lines."""
     names = {}
-    for statement in re.findall(r"\bpub(?:\([^)]*\))?\s+use\s+(?:self::)?([^;]*);", code(mod_file.read_text())):
+    for statement in re.findall(REEXPORT, code(mod_file.read_text())):
         for path in expand(statement):
             segments = path.split("::")
             if len(segments) >= 2 and segments[0] not in ("crate", "super"):
@@ -104,29 +114,38 @@ def resolve(module, path):
         found = deeper
         segments = segments[1:]
     # A name re-exported by a mod.rs is defined in one of its children.
-    while found is not None and found.name == "mod.rs" and segments:
+    while found is not None and found.name in ("mod.rs", "lib.rs") and segments:
         child = reexports(found).get(segments[0].split(" as ")[0])
         if child is None:
-            return None
+            # Not re-exported: the mod.rs (or lib.rs) defines the name itself.
+            return found
         deeper = file_of(target + [child])
         if deeper is None:
             return None
         target, found = target + [child], deeper
-    if found is not None and found.name in ("mod.rs", "lib.rs"):
+        segments = segments[1:]
+    if found is not None and found.name in ("mod.rs", "lib.rs") and not segments:
+        # A path to a module itself names no definition.
         return None
     return found
 
 
-def main():
-    files = sorted(path for path in SRC.rglob("*.rs") if path.name not in ("mod.rs", "lib.rs", "main.rs"))
-    edges = {}
-    for path in files:
-        module = module_of(path)
-        for used in paths(code(path.read_text())):
-            target = resolve(module, used)
-            if target is not None and target != path:
-                edges.setdefault(path, {}).setdefault(target, set()).add(used.split("::")[-1])
-    # Tarjan's strongly connected components: each with more than one file is a loop.
+def node_of(path):
+    """The top-level module a file belongs to: src/run/walk.rs -> run, src/error.rs -> error."""
+    parts = path.relative_to(SRC).with_suffix("").parts
+    return None if parts[0] in ("lib", "main") else parts[0]
+
+
+def own_lines(path):
+    """What a file says, less a mod.rs's re-exports of its own children (followed, not counted)."""
+    text = code(path.read_text())
+    if path.name == "mod.rs":
+        text = re.sub(REEXPORT, lambda match: "" if not match.group(1).startswith(("crate", "super")) else match.group(0), text)
+    return text
+
+
+def loops_in(nodes, edges):
+    """Tarjan's strongly connected components: each with more than one node is a loop."""
     index, low, stack, on_stack, loops, counter = {}, {}, [], set(), [], [0]
 
     def visit(node):
@@ -152,18 +171,61 @@ def main():
                 loops.append(sorted(component))
 
     sys.setrecursionlimit(10000)
-    for path in files:
-        if path not in index:
-            visit(path)
+    for node in nodes:
+        if node not in index:
+            visit(node)
+    return loops
+
+
+def report(kind, nodes, edges, name):
+    """Prints each loop with the names that tie it; the number of loops."""
+    loops = loops_in(nodes, edges)
     for component in loops:
-        print("import loop: " + ", ".join(str(member.relative_to(SRC.parent)) for member in component))
+        print(f"{kind} loop: " + ", ".join(name(member) for member in component))
         for source in component:
             for target, names in sorted(edges.get(source, {}).items()):
                 if target in component:
-                    print(f"  {source.relative_to(SRC.parent)} -> {target.relative_to(SRC.parent)}: {', '.join(sorted(names))}")
+                    print(f"  {name(source)} -> {name(target)}: {', '.join(sorted(names))}")
     count = sum(len(targets) for targets in edges.values())
-    print(f"{len(files)} files, {count} imports between them, {len(loops)} loop(s)")
-    return 1 if loops else 0
+    print(f"{len(nodes)} {kind}s, {count} imports between them, {len(loops)} loop(s)")
+    return len(loops)
+
+
+def main():
+    files = sorted(path for path in SRC.rglob("*.rs") if path.name not in ("lib.rs", "main.rs"))
+    file_edges, module_edges = {}, {}
+    for path in files:
+        module = module_of(path)
+        for used in paths(own_lines(path)):
+            target = resolve(module, used)
+            if target is not None and target != path:
+                file_edges.setdefault(path, {}).setdefault(target, set()).add(used.split("::")[-1])
+        # Re-exports count between top-level modules: `pub use crate::run::ask` ties the two.
+        for used in paths(code(path.read_text())):
+            target = resolve(module, used) or resolve_module(module, used)
+            source, reached = node_of(path), target and node_of(target)
+            if reached is not None and reached != source:
+                name = used.split("::")[-1]
+                file_name = str(path.relative_to(SRC))
+                module_edges.setdefault(source, {}).setdefault(reached, set()).add(f"{name} ({file_name})")
+    modules = sorted({node_of(path) for path in files} - {None})
+    found = report("file", files, file_edges, lambda path: str(path.relative_to(SRC.parent)))
+    found += report("module", modules, module_edges, lambda node: node)
+    return 1 if found else 0
+
+
+def resolve_module(module, path):
+    """The file of the deepest module a path names (for `use crate::run;` and module paths)."""
+    segments = [segment for segment in path.split("::") if segment]
+    base = [] if segments[0] == "crate" else list(module)
+    while segments and segments[0] in ("crate", "super", "self"):
+        if segments[0] == "super":
+            base = base[:-1]
+        segments = segments[1:]
+    if not base and segments:
+        found = file_of(segments[:1])
+        return found
+    return file_of(base) if base else None
 
 
 if __name__ == "__main__":

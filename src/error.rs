@@ -3,6 +3,7 @@
 use crate::host::HostFactsError;
 use crate::lock::LockError;
 use crate::manifest::LoadError;
+use crate::run::{ExecutorError, SlurmError};
 use crate::store::StoreError;
 
 /// Exit codes, documented in README.md.
@@ -116,14 +117,10 @@ pub enum Error {
         #[help]
         help: String,
     },
-    #[error("{reason}")]
-    #[diagnostic(
-        code(bakeoff::run::slurm),
-        help(
-            "nothing was submitted; `sinfo` and `squeue` should answer on this machine (`SLURM_CONF` names the cluster)"
-        )
-    )]
-    Slurm { reason: String },
+    /// Slurm's clients could not be asked before anything was submitted.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Slurm(#[from] SlurmError),
     #[error("{count} cell(s) failed")]
     #[diagnostic(
         code(bakeoff::run::cells_failed),
@@ -174,8 +171,13 @@ impl Error {
     }
 }
 
-impl From<crate::run::SlurmError> for Error {
-    fn from(error: crate::run::SlurmError) -> Self {
-        Self::Slurm { reason: error.to_string() }
+/// An executor's failure keeps its stage's variant (and so its code and exit code).
+impl From<ExecutorError> for Error {
+    fn from(error: ExecutorError) -> Self {
+        match error {
+            ExecutorError::Store(error) => Self::Store(error),
+            ExecutorError::Slurm(error) => Self::Slurm(error),
+            ExecutorError::Io { what, source } => Self::Io { what, source },
+        }
     }
 }

@@ -10,7 +10,7 @@ use super::outln;
 use crate::Error;
 use crate::project::Project;
 use crate::project::shown;
-use crate::run::acquire;
+use crate::store::acquire;
 use crate::units::format_bytes;
 
 pub(super) fn run(project: &Project, args: &GcArgs) -> Result<(), Error> {

@@ -123,7 +123,8 @@ type Realising<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<R
 /// Creates or refreshes each toolbox in turn (they share podman's storage), printing what it
 /// did; every failure is reported and the others still go ahead.
 fn realise(toolboxes: &[&Toolbox], act: impl for<'a> Fn(&'a Toolbox) -> Realising<'a>) -> Result<(), Error> {
-    let runtime = crate::run::runtime()?;
+    let runtime = crate::process::runtime()
+        .map_err(|source| Error::Io { what: "cannot start the async runtime".to_owned(), source })?;
     let mut failed = 0;
     for toolbox in toolboxes {
         if toolbox.runner == Runner::Host && toolboxes.len() > 1 {

@@ -188,13 +188,13 @@ const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// driver is not taken for a GPU) where it lists any; else display adapters from `lspci`; else
 /// vendor:device ids from sysfs. `None` only when none of these could be read.
 fn probe_gpus() -> Option<Vec<String>> {
-    if let Some(summary) = crate::run::ask("vulkaninfo", &["--summary"], PROBE_TIMEOUT) {
+    if let Some(summary) = crate::process::ask("vulkaninfo", &["--summary"], PROBE_TIMEOUT) {
         let devices = super::vulkan::devices(&summary);
         if !devices.is_empty() {
             return Some(devices.iter().map(super::vulkan::VulkanDevice::fact).collect());
         }
     }
-    if let Some(listing) = crate::run::ask("lspci", &["-mm"], PROBE_TIMEOUT) {
+    if let Some(listing) = crate::process::ask("lspci", &["-mm"], PROBE_TIMEOUT) {
         return Some(parse_lspci(&listing));
     }
     // No DRM class: the kernel drives no display device. No sysfs at all: nothing is known.
@@ -242,7 +242,7 @@ fn probe_firmware() -> Option<String> {
         ("dpkg-query", &["-W", "-f=${Version}", "firmware-linux-free"]),
     ];
     queries.iter().find_map(|(program, args)| {
-        let version = crate::run::ask(program, args, PROBE_TIMEOUT)?.trim().to_owned();
+        let version = crate::process::ask(program, args, PROBE_TIMEOUT)?.trim().to_owned();
         (!version.is_empty()).then_some(version)
     })
 }

@@ -780,7 +780,7 @@ fn unusable_name(name: &str) -> Option<String> {
     } else if !name.chars().all(|character| character.is_ascii_alphanumeric() || "-_.".contains(character)) {
         Some("it must be usable as a directory name".to_owned())
     } else {
-        crate::store::reserved_reason(name)
+        crate::reserved::reserved_reason(name)
     }
 }
 

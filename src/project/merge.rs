@@ -63,5 +63,5 @@ fn git(project: &Path, args: &[&str]) -> Option<String> {
     let project = project.display().to_string();
     let mut words = vec!["-C", project.as_str()];
     words.extend(args);
-    crate::run::ask("git", &words, std::time::Duration::from_secs(30))
+    crate::process::ask("git", &words, std::time::Duration::from_secs(30))
 }

@@ -1,6 +1,7 @@
 //! The pipeline every command shares, owned by the library: load manifests, probe the host,
 //! inspect toolboxes and hash inputs, check the lock, expand and resolve cells, decide them
-//! against the store; run what is to run; write the reports.
+//! against the store; write the reports. Running what is to run is `run_project.rs`'s, above
+//! both this room and the executors in `run/`.
 
 mod compare;
 mod gc;
@@ -11,7 +12,7 @@ mod models;
 mod page;
 mod pipeline;
 mod reporter;
-mod run;
+mod run_request;
 mod toolboxes;
 mod why;
 
@@ -22,6 +23,6 @@ pub use merge::keep_reports_mergeable;
 pub use models::Listed;
 pub use pipeline::{Loaded, Project, Settings};
 pub use reporter::{Reporter, shown};
-pub use run::{Executor, RunOutcome, RunRequest};
+pub use run_request::{Executor, RunRequest};
 pub use toolboxes::{Verdict, named};
 pub use why::Why;

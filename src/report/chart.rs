@@ -6,7 +6,6 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::format::{self, Scale};
-use super::markdown::heading;
 use super::table::{ChartKind, Entry, Table};
 
 const WIDTH: u32 = 860;
@@ -99,7 +98,7 @@ fn bars(table: &Table, scale: &Scale, svg: &mut String) -> Drawn {
 
     let base = SVGBackend::with_string(svg, (WIDTH, to_u32(height))).into_drawing_area();
     base.fill(&WHITE)?;
-    let titled = base.titled(&heading(table, scale), (FONT, 22))?;
+    let titled = base.titled(&table.heading(scale), (FONT, 22))?;
     let (legend_area, plot_area) = titled.split_vertically(to_u32(legend_height));
     draw_legend(&legend_area, &legend)?;
 
@@ -226,7 +225,7 @@ fn lines(table: &Table, scale: &Scale, svg: &mut String) -> Drawn {
 
     let base = SVGBackend::with_string(svg, (WIDTH, to_u32(height))).into_drawing_area();
     base.fill(&WHITE)?;
-    let titled = base.titled(&heading(table, scale), (FONT, 22))?;
+    let titled = base.titled(&table.heading(scale), (FONT, 22))?;
     let (legend_area, plot_area) = titled.split_vertically(to_u32(legend_height));
     draw_legend(&legend_area, &legend)?;
     let mut chart = ChartBuilder::on(&plot_area)

@@ -337,7 +337,7 @@ fn summary(out: &mut String, report: &Report) {
 
 fn render_table(out: &mut String, table: &Table) {
     let scale = table.scale();
-    let _ = writeln!(out, "### {}\n", heading(table, &scale));
+    let _ = writeln!(out, "### {}\n", table.heading(&scale));
     if !table.baseline.is_empty() {
         let pins: Vec<String> = table.baseline.iter().map(|(axis, value)| format!("{axis}={value}")).collect();
         let _ =
@@ -499,27 +499,6 @@ fn table_notes(out: &mut String, table: &Table) {
         }
         let _ = writeln!(out, "{text}.\n");
     }
-}
-
-/// `tg16 (t/s, higher is better) by threads × model`: a table's title, also its chart's.
-pub(super) fn heading(table: &Table, scale: &Scale) -> String {
-    let mut heading = table.metric.clone();
-    let mut qualifiers = Vec::new();
-    if !scale.unit.is_empty() {
-        qualifiers.push(scale.unit.clone());
-    }
-    if let Some(better) = table.better {
-        qualifiers.push(format!("{} is better", better.word()));
-    }
-    if !qualifiers.is_empty() {
-        let _ = write!(heading, " ({})", qualifiers.join(", "));
-    }
-    let mut by: Vec<String> = table.keys.first().cloned().into_iter().collect();
-    by.extend(table.column_dimension.clone());
-    if !by.is_empty() {
-        let _ = write!(heading, " by {}", by.join(" × "));
-    }
-    heading
 }
 
 fn entry_text(entry: &Entry, scale: &Scale) -> String {

@@ -498,6 +498,28 @@ impl Table {
         self.rows.iter().flat_map(|row| &row.entries).any(|entry| matches!(entry, Entry::Ok { .. }))
     }
 
+    /// `tg16 (t/s, higher is better) by threads × model`: the table's title, also its chart's.
+    pub(super) fn heading(&self, scale: &super::format::Scale) -> String {
+        use std::fmt::Write as _;
+        let mut heading = self.metric.clone();
+        let mut qualifiers = Vec::new();
+        if !scale.unit.is_empty() {
+            qualifiers.push(scale.unit.clone());
+        }
+        if let Some(better) = self.better {
+            qualifiers.push(format!("{} is better", better.word()));
+        }
+        if !qualifiers.is_empty() {
+            let _ = write!(heading, " ({})", qualifiers.join(", "));
+        }
+        let mut by: Vec<String> = self.keys.first().cloned().into_iter().collect();
+        by.extend(self.column_dimension.clone());
+        if !by.is_empty() {
+            let _ = write!(heading, " by {}", by.join(" × "));
+        }
+        heading
+    }
+
     /// The one scale for this table's values, its chart's and its family's.
     pub(super) fn scale(&self) -> super::format::Scale {
         let extent = self.family_extent.into_iter().flat_map(|(smallest, largest)| [smallest, largest]);

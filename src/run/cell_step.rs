@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use super::dispatch::Event;
 use super::error::RunError;
-use super::launch::launch;
+use super::meters::CellMeters;
 use super::outcome::{Reading, describe_metrics, fill_outcome, finished_line, now_unix_ms, reason_only};
-use super::supervisor::{Exit, supervise};
 use super::walk::{LocalExecutor, Walk};
 use crate::fingerprint::ResolvedCell;
+use crate::process::{Exit, supervise};
 use crate::store::{CellRecord, Status, StoreError};
 use crate::time_spent::bench_parts;
+use crate::toolbox::launch;
 
 impl LocalExecutor<'_> {
     /// Runs one cell with its retries and writes its record. `None` when interrupted.
@@ -46,24 +47,33 @@ impl LocalExecutor<'_> {
             let _ = walk.events.send(Event::Started { what: cell.id.clone(), phase });
             let log = self.store.log_path(&cell.hash);
             let stop = walk.stop.clone();
-            let result =
-                match supervise(&launch, Some(&log), timeout, self.options.grace, stop, Some(&walk.tracker)).await {
-                    Ok(result) => result,
-                    Err(error) => {
-                        let error = RunError::CannotStart {
-                            program: launch.program.display().to_string(),
-                            reason: error.to_string(),
-                        };
-                        record.failure = Some(reason_only(error.to_string()));
-                        break;
-                    }
-                };
+            let mut meters = CellMeters::start();
+            let supervised = supervise(
+                &launch,
+                Some(&log),
+                timeout,
+                self.options.grace,
+                stop,
+                Some(&walk.tracker),
+                Some(&mut meters),
+            );
+            let result = match supervised.await {
+                Ok(result) => result,
+                Err(error) => {
+                    let error = RunError::CannotStart {
+                        program: launch.program.display().to_string(),
+                        reason: error.to_string(),
+                    };
+                    record.failure = Some(reason_only(error.to_string()));
+                    break;
+                }
+            };
             if result.exit == Exit::Interrupted {
                 return Ok(None);
             }
             record.attempts = u32::try_from(attempt).unwrap_or(u32::MAX);
             record.timings.duration_ms = u64::try_from(result.duration.as_millis()).unwrap_or(u64::MAX);
-            fill_outcome(&mut record, &result, &reading, timeout);
+            fill_outcome(&mut record, &result, meters.finish(), &reading, timeout);
             let measured = match (record.status, record.block()) {
                 (Status::Ok, crate::matrix::Block::Bench) => bench_parts(result.duration, &record.raw).0,
                 (Status::Ok, _) => result.duration,

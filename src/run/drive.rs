@@ -9,9 +9,10 @@ use tokio::sync::watch;
 
 use super::dispatch::{Event, Observer, dispatch};
 use super::executor::RunSummary;
+use super::executor_error::ExecutorError;
 use super::progress::Progress;
-use super::supervisor::StopSignal;
 use crate::notice::Notice;
+use crate::process::StopSignal;
 
 /// Runs `work` on a runtime of its own beside the dispatcher, which owns `progress` and
 /// `observer` and hears what `work` sends. Ctrl-C and SIGTERM become stop requests that `work`
@@ -22,12 +23,13 @@ pub(super) fn drive<'a, Work, Running>(
     observer: &mut dyn Observer,
     stopping: &'static str,
     work: Work,
-) -> Result<RunSummary, crate::Error>
+) -> Result<RunSummary, ExecutorError>
 where
     Work: FnOnce(UnboundedSender<Event>, StopSignal) -> Running,
-    Running: Future<Output = Result<RunSummary, crate::Error>> + 'a,
+    Running: Future<Output = Result<RunSummary, ExecutorError>> + 'a,
 {
-    let runtime = super::runtime()?;
+    let runtime = crate::process::runtime()
+        .map_err(|source| ExecutorError::Io { what: "cannot start the async runtime".to_owned(), source })?;
     runtime.block_on(async {
         let (stop_sender, stop) = watch::channel(0u32);
         let (events, receiver) = mpsc::unbounded_channel();

@@ -1,7 +1,7 @@
 //! What goes wrong in `run/` before a cell's own program has a say: its launch, its server's
 //! start, the files its requests read. The message becomes the cell's failure reason.
 
-use super::launch::LaunchError;
+use crate::toolbox::LaunchError;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
 pub(crate) enum RunError {

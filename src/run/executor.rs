@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::dispatch::Observer;
+use super::executor_error::ExecutorError;
 use crate::plan::{PlannedCell, Work};
 
 #[derive(Debug, Clone)]
@@ -74,5 +75,5 @@ pub(crate) trait Executor {
         planned: &[PlannedCell],
         work: &[Work],
         observer: &mut dyn Observer,
-    ) -> Result<RunSummary, crate::Error>;
+    ) -> Result<RunSummary, ExecutorError>;
 }

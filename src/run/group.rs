@@ -6,17 +6,16 @@
 use std::time::{Duration, Instant};
 
 use super::dispatch::Event;
-use super::launch::launch;
+use super::meters::{CellMeters, Usage};
 use super::metrics::bench_metrics;
-use super::outcome::{
-    Reading, Usage, add_usage, bench_tokens, describe_metrics, finished_line, now_unix_ms, record_device,
-};
-use super::supervisor::{Exit, supervise};
+use super::outcome::{Reading, add_usage, bench_tokens, describe_metrics, finished_line, now_unix_ms, record_device};
 use super::walk::{LocalExecutor, Walk};
 use crate::notice::Notice;
 use crate::plan::{LoadGroup, PlannedCell};
+use crate::process::{Exit, supervise};
 use crate::store::{CellRecord, Status, StoreError};
 use crate::time_spent::bench_parts;
+use crate::toolbox::launch;
 
 impl LocalExecutor<'_> {
     pub(super) async fn run_group(
@@ -57,22 +56,24 @@ impl LocalExecutor<'_> {
         let log = self.store.log_path(&first.hash);
         let started_unix_ms = now_unix_ms();
         let started = Instant::now();
-        let stop = walk.stop.clone();
-        let result =
-            match supervise(&launched, Some(&log), timeout, self.options.grace, stop, Some(&walk.tracker)).await {
-                Ok(result) => result,
-                Err(error) => {
-                    walk.note(Notice::info(format!(
-                        "cannot start llama-bench for a load group ({error}); its cells run one by one"
-                    )));
-                    return Ok(());
-                }
-            };
+        let mut meters = CellMeters::start();
+        let (stop, tracker, grace) = (walk.stop.clone(), Some(&walk.tracker), self.options.grace);
+        let supervised = supervise(&launched, Some(&log), timeout, grace, stop, tracker, Some(&mut meters));
+        let result = match supervised.await {
+            Ok(result) => result,
+            Err(error) => {
+                walk.note(Notice::info(format!(
+                    "cannot start llama-bench for a load group ({error}); its cells run one by one"
+                )));
+                return Ok(());
+            }
+        };
         if result.exit == Exit::Interrupted {
             walk.summary.interrupted = true;
             walk.note(Notice::info(format!("interrupted the load group of {}: no result recorded", first.id)));
             return Ok(());
         }
+        let usage = meters.finish();
         let elapsed = started.elapsed();
         let lines = owned_lines(group, &result.stdout);
         let owners: Vec<usize> = lines.iter().map(|line| line.owner).collect();
@@ -83,11 +84,7 @@ impl LocalExecutor<'_> {
                 first.id, result.exit
             )));
         }
-        // Each cell's share of the wall time: its tests' share of the measured time.
-        let measured: Vec<f64> = (0..cells.len())
-            .map(|position| lines.iter().filter(|line| line.owner == position).map(|line| line.measured_ns).sum())
-            .collect();
-        let total: f64 = measured.iter().sum();
+        let (measured, total) = measured_shares(&lines, cells.len());
         let output = String::from_utf8_lossy(&result.combined);
         let reading = Reading::of(toolbox, &group.argv, self.context.drivers.get(&first.toolbox).map(String::as_str));
         // What the members that ended ok measured; the rest of the process is loading, or failing.
@@ -115,9 +112,9 @@ impl LocalExecutor<'_> {
             record.timings.duration_ms = u64::try_from(elapsed.mul_f64(share).as_millis()).unwrap_or(u64::MAX);
             // One process measured them all: each cell's peak is the group's, its energy its
             // share of the group's.
-            let energy = result.energy.clone().map(|joules| joules.map(|joules| joules * share));
+            let energy = usage.energy.clone().map(|joules| joules.map(|joules| joules * share));
             let tokens = bench_tokens(&record.raw);
-            add_usage(&mut record, Usage { energy, ..Usage::of(&result) }, Some(tokens));
+            add_usage(&mut record, Usage { energy, ..usage.clone() }, Some(tokens));
             record_device(&mut record, &output, &reading);
             if record.status == Status::Ok {
                 measured_ok += bench_parts(elapsed, &record.raw).0;
@@ -170,6 +167,16 @@ fn completed(owners: &[usize], members: usize, succeeded: bool) -> Vec<bool> {
         }
     }
     complete
+}
+
+/// Each cell's measured nanoseconds, and their sum: a cell's share of the wall time is its
+/// tests' share of the measured time.
+fn measured_shares(lines: &[OwnedLine], cells: usize) -> (Vec<f64>, f64) {
+    let measured: Vec<f64> = (0..cells)
+        .map(|position| lines.iter().filter(|line| line.owner == position).map(|line| line.measured_ns).sum())
+        .collect();
+    let total = measured.iter().sum();
+    (measured, total)
 }
 
 #[cfg(test)]

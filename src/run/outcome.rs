@@ -5,13 +5,13 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::gpu_memory::GpuPeaks;
+use super::meters::Usage;
 use super::metrics::{bench_metrics, command_metrics};
 use super::ran_on::{Observed, asked_layers};
-use super::supervisor::{ChildResult, Exit, signal_name};
 use crate::fingerprint::ResolvedCell;
 use crate::host::HostFacts;
 use crate::manifest::{Backend, Toolbox};
+use crate::process::{ChildResult, Exit, signal_name};
 use crate::store::{CellRecord, Failure, MetricValue, RanOn, Status};
 
 const LOG_TAIL_LINES: usize = 20;
@@ -67,7 +67,14 @@ pub(super) fn what_ran(output: &str, raw: &[serde_json::Value], reading: &Readin
 }
 
 /// Fills status, metrics and failure from how the child ended and what it printed.
-pub(super) fn fill_outcome(record: &mut CellRecord, result: &ChildResult, reading: &Reading<'_>, timeout: Duration) {
+/// `usage` is what the meters read while the child ran (recorded when it ended well).
+pub(super) fn fill_outcome(
+    record: &mut CellRecord,
+    result: &ChildResult,
+    usage: Usage,
+    reading: &Reading<'_>,
+    timeout: Duration,
+) {
     let tail = log_tail(&result.combined);
     let failure = |reason: String, exit_code: Option<i32>, signal: Option<i32>| Failure {
         reason,
@@ -92,7 +99,7 @@ pub(super) fn fill_outcome(record: &mut CellRecord, result: &ChildResult, readin
                 Ok(metrics) => {
                     record.metrics = metrics;
                     let tokens = bench.then(|| bench_tokens(&record.raw));
-                    add_usage(record, Usage::of(result), tokens);
+                    add_usage(record, usage, tokens);
                     record.status = Status::Ok;
                     record.failure = None;
                     if bench {
@@ -122,7 +129,7 @@ pub(super) fn fill_outcome(record: &mut CellRecord, result: &ChildResult, readin
             record.status = Status::Failed;
             // The tool's own words, not the end of the usage text it prints after them.
             let output = String::from_utf8_lossy(&result.combined);
-            let reason = match super::error_line(&output) {
+            let reason = match crate::process::error_line(&output) {
                 Some(line) => format!("exit code {code}: {}", crate::units::prefix(line, 300)),
                 None => format!("exit code {code}"),
             };
@@ -153,24 +160,6 @@ pub(super) fn finished_line(
         (Status::Ok, _) => format!("ok       {cell}  {}", describe(&record.metrics)),
         (status, Some(failure)) => format!("{:<8} {cell}: {}", status.name(), failure.reason),
         (status, None) => format!("{:<8} {cell}", status.name()),
-    }
-}
-
-/// What a cell's run used, as its meters read it.
-#[derive(Debug, Clone, Default)]
-pub(super) struct Usage {
-    /// The high-water mark of its processes.
-    pub(super) peak_rss: Option<u64>,
-    /// Joules, or why the host cannot tell; `None` where nothing was metered.
-    pub(super) energy: Option<Result<f64, String>>,
-    /// The GPU memory in use at its largest (amdgpu's VRAM and GTT counters).
-    pub(super) gpu: GpuPeaks,
-}
-
-impl Usage {
-    /// What `result`'s meters read.
-    pub(super) fn of(result: &ChildResult) -> Self {
-        Self { peak_rss: result.peak_rss_bytes, energy: result.energy.clone(), gpu: result.gpu }
     }
 }
 
@@ -291,15 +280,7 @@ mod tests {
     use super::*;
 
     fn child(exit: Exit, output: &str) -> ChildResult {
-        ChildResult {
-            exit,
-            stdout: Vec::new(),
-            combined: output.as_bytes().to_vec(),
-            duration: Duration::from_secs(1),
-            peak_rss_bytes: None,
-            energy: None,
-            gpu: GpuPeaks::default(),
-        }
+        ChildResult { exit, stdout: Vec::new(), combined: output.as_bytes().to_vec(), duration: Duration::from_secs(1) }
     }
 
     fn record() -> CellRecord {
@@ -316,6 +297,7 @@ mod tests {
         fill_outcome(
             &mut failed,
             &child(Exit::Code(1), "loading\nerror: invalid parameter for argument: -ctk\nusage: x\n"),
+            Usage::default(),
             &host,
             timeout,
         );
@@ -324,20 +306,20 @@ mod tests {
 
         // podman reports a process SIGKILL killed in the container as exit code 137.
         let mut killed = record();
-        fill_outcome(&mut killed, &child(Exit::Code(137), ""), &contained, timeout);
+        fill_outcome(&mut killed, &child(Exit::Code(137), ""), Usage::default(), &contained, timeout);
         let failure = killed.failure.unwrap();
         assert_eq!(failure.reason, "killed by signal 9 (SIGKILL) in the container (its runner exited with code 137)");
         assert_eq!((failure.exit_code, failure.signal), (Some(137), Some(9)));
         // On the host, 137 is the program's own exit code.
         let mut own = record();
-        fill_outcome(&mut own, &child(Exit::Code(137), ""), &host, timeout);
+        fill_outcome(&mut own, &child(Exit::Code(137), ""), Usage::default(), &host, timeout);
         assert_eq!(own.failure.unwrap().reason, "exit code 137");
 
         let mut illegal = record();
-        fill_outcome(&mut illegal, &child(Exit::Signal(libc::SIGILL), ""), &host, timeout);
+        fill_outcome(&mut illegal, &child(Exit::Signal(libc::SIGILL), ""), Usage::default(), &host, timeout);
         assert!(illegal.failure.unwrap().reason.contains("`--repack 0`"));
         let mut slow = record();
-        fill_outcome(&mut slow, &child(Exit::TimedOut, ""), &host, timeout);
+        fill_outcome(&mut slow, &child(Exit::TimedOut, ""), Usage::default(), &host, timeout);
         assert_eq!((slow.status, slow.failure.unwrap().reason.as_str()), (Status::TimedOut, "timed out after 30 s"));
     }
 }

@@ -6,10 +6,8 @@ use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
-use super::command::Launch;
 use super::error::RunError;
-use super::supervisor::{Spawned, spawn};
-use super::tracker::Tracker;
+use crate::process::{Launch, Spawned, Tracker, Tree, spawn};
 
 /// A running llama-server.
 pub(super) struct Server {
@@ -56,7 +54,7 @@ pub(super) async fn start(
         if let Ok(Some(status)) = server.spawned.child.try_wait() {
             // Its own error line (an argument it refused), else its last words.
             let output = server.output();
-            let tail = super::error_line(&output).map_or_else(|| server.output_tail(), str::to_owned);
+            let tail = crate::process::error_line(&output).map_or_else(|| server.output_tail(), str::to_owned);
             return Err(RunError::ServerExited { status: status.to_string(), tail });
         }
         // A server that stopped (SIGSTOP) still accepts connections and never answers: each
@@ -110,7 +108,7 @@ impl Server {
 
     /// The last lines the server printed, on one line, for failure reasons.
     /// Where the server's processes are, for its memory.
-    pub(super) fn tree(&self) -> super::memory::Tree {
+    pub(super) fn tree(&self) -> Tree {
         self.spawned.tree()
     }
 
@@ -135,9 +133,9 @@ impl Server {
             self.spawned.signal(libc::SIGKILL);
         }
         let _ = self.spawned.child.wait().await;
-        // The server in a toolbox outlives its `toolbox run` client: clean_up waits for it
+        // The server in a toolbox outlives its `toolbox run` client: reaping waits for it
         // (up to `grace`) and kills it if need be.
-        self.spawned.clean_up(grace).await;
+        crate::process::reap(&mut self.spawned, grace).await;
         let serving = |port| async move { tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() };
         let deadline = std::time::Instant::now() + Duration::from_secs(2);
         while serving(self.port).await {

@@ -6,19 +6,16 @@ use std::time::Duration;
 use super::client::Exchange;
 use super::dispatch::Event;
 use super::error::RunError;
-use super::gpu_memory::GpuWatch;
-use super::launch::launch;
-use super::memory::PeakMemory;
-use super::outcome::{
-    Reading, Usage, add_usage, describe_server_metrics, finished_line, now_unix_ms, reason_only, what_ran,
-};
+use super::meters::{EnergyMeter, GpuWatch, PeakMemory, Usage};
+use super::outcome::{Reading, add_usage, describe_server_metrics, finished_line, now_unix_ms, reason_only, what_ran};
 use super::server::Server;
-use super::supervisor::StopSignal;
 use super::walk::{LocalExecutor, Walk};
 use crate::fingerprint::ResolvedCell;
 use crate::notice::Notice;
 use crate::plan::{PlannedCell, ServerGroup, Work};
+use crate::process::StopSignal;
 use crate::store::{CellRecord, MetricValue, Status, StoreError};
+use crate::toolbox::launch;
 
 /// How a server cell's workload ended.
 enum Served {
@@ -205,7 +202,7 @@ impl LocalExecutor<'_> {
         // The server's peak while this cell's requests ran: its mark reset now, read after.
         let mut memory = PeakMemory::new(server.tree());
         memory.restart();
-        let mut energy = super::energy::EnergyMeter::start();
+        let mut energy = EnergyMeter::start();
         let gpu = GpuWatch::start();
         let timeout = experiment.timeout();
         let sent =

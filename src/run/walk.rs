@@ -13,21 +13,20 @@ use super::dispatch::{Event, Observer};
 use super::drive::drive;
 use super::error::RunError;
 use super::executor::{Executor, RunOptions, RunSummary};
-use super::launch::LaunchContext;
-use super::leftovers::stop_leftovers;
+use super::executor_error::ExecutorError;
 use super::outcome::unrun_record;
 use super::progress::Progress;
 use super::rounds::Rounds;
 use super::server::Server;
 use super::stop_after::Streaks;
-use super::supervisor::StopSignal;
-use super::tracker::Tracker;
 use crate::fingerprint::ResolvedCell;
 use crate::host::HostFacts;
 use crate::manifest::Manifests;
 use crate::notice::Notice;
 use crate::plan::{Decision, PlanGraph, PlannedCell, Step, Work};
+use crate::process::{StopSignal, Tracker, stop_leftovers};
 use crate::store::{CellRecord, Status, Store, StoreError};
+use crate::toolbox::LaunchContext;
 
 pub(crate) struct LocalExecutor<'a> {
     pub manifests: &'a Manifests,
@@ -76,7 +75,7 @@ impl Executor for LocalExecutor<'_> {
         planned: &[PlannedCell],
         work: &[Work],
         observer: &mut dyn Observer,
-    ) -> Result<RunSummary, crate::Error> {
+    ) -> Result<RunSummary, ExecutorError> {
         self.run_here(planned, work, observer)
     }
 }
@@ -91,7 +90,7 @@ impl LocalExecutor<'_> {
         planned: &[PlannedCell],
         work: &[Work],
         observer: &mut dyn Observer,
-    ) -> Result<RunSummary, crate::Error> {
+    ) -> Result<RunSummary, ExecutorError> {
         let rounds = Rounds::new(planned, self.store);
         // Estimates in the order the cells will run, a round at a time (an estimate is of a
         // whole cell: all its rounds).
@@ -151,7 +150,7 @@ impl LocalExecutor<'_> {
 
     /// Walks the graph once per round (see [`Rounds`]): round 1 of every cell, then round 2 of
     /// the cells that have more.
-    async fn walk(&self, planned: &[PlannedCell], work: &[Work], walk: &mut Walk) -> Result<(), crate::Error> {
+    async fn walk(&self, planned: &[PlannedCell], work: &[Work], walk: &mut Walk) -> Result<(), ExecutorError> {
         let plan = PlanGraph::build(planned, work);
         for pass in 1..=walk.rounds.passes(planned) {
             walk.rounds.pass = pass;

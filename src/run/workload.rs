@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use super::client::{Exchange, RequestSpec, exchange};
-use super::supervisor::{StopSignal, wait_for_stop};
 use crate::manifest::Workload;
+use crate::process::{StopSignal, wait_for_stop};
 
 /// What sending a workload gave.
 pub(super) struct Sent {

@@ -4,14 +4,16 @@ mod disk;
 mod gc;
 mod layout;
 mod record;
+mod run_lock;
 
 pub use disk::{Store, StoreError};
 #[cfg(test)]
 pub(crate) use disk::{parse, parse_head};
 pub use gc::{GcPlan, Referenced, Removal};
 pub(crate) use layout::GITIGNORE;
-pub use layout::{REPORT_FILE, REPORT_MARKER, RESERVED, reserved_reason};
+pub use layout::{REPORT_FILE, REPORT_MARKER};
 pub use record::{
     CellRecord, Failure, MetricValue, RECORD_FORMAT, RanOn, RecordHead, Round, RoundStats, SlurmJob, Status, Timings,
     over_rounds, plain_depth_names,
 };
+pub(crate) use run_lock::acquire;

@@ -2,7 +2,7 @@
 //! the toolbox's `problem` (shown in `plan`, `host`, `toolbox status` and its cells' records);
 //! `toolbox create` and `refresh` print it.
 
-use crate::run::LaunchError;
+use super::launch::LaunchError;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
 pub(crate) enum ToolboxError {

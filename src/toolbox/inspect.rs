@@ -11,11 +11,11 @@ use std::collections::BTreeSet;
 
 use super::cache::{Found, InspectionCache};
 use super::error::ToolboxError;
+use super::launch::{LaunchContext, LaunchError, container_tool, device_args, launch};
 use super::podman::{self, Image};
 use crate::fingerprint::ToolboxState;
 use crate::manifest::{Backend, Runner, Toolbox};
-use crate::run::{Exit, capture};
-use crate::run::{LaunchContext, LaunchError, container_tool, device_args, launch};
+use crate::process::{Exit, capture};
 use crate::tool_options::ToolOptions;
 
 const VERSION_TIMEOUT: Duration = Duration::from_secs(120);
@@ -455,12 +455,12 @@ fn inspect_all_for(toolboxes: &[&Toolbox], depth: Depth, fresh: bool, programs: 
             .iter()
             .map(|toolbox| {
                 let cache = &cache;
-                scope.spawn(move || match crate::run::runtime() {
+                scope.spawn(move || match crate::process::runtime() {
                     Ok(runtime) => runtime.block_on(inspect(toolbox, depth, Some(cache), programs)),
-                    Err(error) => Inspection {
+                    Err(_) => Inspection {
                         name: toolbox.name.value.clone(),
                         runner: toolbox.runner.name().to_owned(),
-                        problem: Some(error.to_string()),
+                        problem: Some("cannot start the async runtime".to_owned()),
                         ..Inspection::default()
                     },
                 })

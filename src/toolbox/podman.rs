@@ -5,8 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::error::ToolboxError;
-use crate::run::Launch;
-use crate::run::{Exit, capture};
+use crate::process::{Exit, Launch, capture};
 
 /// How long a question to podman may take; a pull may take much longer.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -59,11 +58,11 @@ fn is_missing(output: &str) -> bool {
 
 /// The line of a tool's output that says what went wrong, else its last line.
 pub(super) fn error_line(output: &str) -> String {
-    crate::run::error_line(output).unwrap_or_else(|| crate::run::last_line(output)).to_owned()
+    crate::process::error_line(output).unwrap_or_else(|| crate::process::last_line(output)).to_owned()
 }
 
 pub(super) fn last_line(output: &str) -> String {
-    crate::run::last_line(output).to_owned()
+    crate::process::last_line(output).to_owned()
 }
 
 /// The image `reference` (a tag or an id) names in podman's storage.

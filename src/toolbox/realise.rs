@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use super::error::ToolboxError;
 use super::inspect::{Depth, Inspection, inspect};
+use super::launch::{container_tool, device_args};
 use super::podman;
 use crate::digest::short_id;
 use crate::manifest::{Runner, Toolbox};
-use crate::run::{Exit, capture};
-use crate::run::{Launch, container_tool, device_args};
+use crate::process::{Exit, Launch, capture};
 
 /// Creating a container and its first start (distrobox installs its integration then, which
 /// takes about a minute).
@@ -82,7 +82,7 @@ pub(crate) async fn refresh(toolbox: &Toolbox, pull: bool) -> Result<Realised, T
             return Ok(realised);
         }
         Some(container) => {
-            crate::run::remove_container(&podman, &container.name, Duration::from_secs(10)).await;
+            crate::process::remove_container(&podman, &container.name, Duration::from_secs(10)).await;
             realised.lines.push(format!(
                 "removed container `{}` (image {})",
                 container.name,

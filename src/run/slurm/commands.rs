@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::error::SlurmError;
-use crate::run::command::Launch;
-use crate::run::supervisor::{Exit, capture};
+use crate::process::{Exit, Launch, capture};
 
 /// How long a Slurm client may take to answer (slurmctld answers in milliseconds when up).
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);

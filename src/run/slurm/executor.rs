@@ -11,16 +11,16 @@ use super::commands::{JobState, Node, Slurm, unsatisfiable};
 use super::job_log::{JobLogReader, PlannedOnNode};
 use super::ledger::Ledger;
 
-use crate::Error;
 use crate::host::HostFacts;
 use crate::manifest::Manifests;
 use crate::notice::Notice;
 use crate::plan::{Decision, PlannedCell, Work};
+use crate::process::StopSignal;
+use crate::run::ExecutorError;
 use crate::run::dispatch::{Event, Observer};
 use crate::run::drive::drive;
 use crate::run::executor::{Executor, RunOptions, RunSummary};
 use crate::run::progress::Progress;
-use crate::run::supervisor::StopSignal;
 use crate::store::{Status, Store};
 
 pub(crate) struct SlurmExecutor<'a> {
@@ -76,7 +76,12 @@ impl Dispatch<'_> {
 }
 
 impl Executor for SlurmExecutor<'_> {
-    fn run(&self, planned: &[PlannedCell], work: &[Work], observer: &mut dyn Observer) -> Result<RunSummary, Error> {
+    fn run(
+        &self,
+        planned: &[PlannedCell],
+        work: &[Work],
+        observer: &mut dyn Observer,
+    ) -> Result<RunSummary, ExecutorError> {
         let slurm = Slurm::find(self.partition.clone())?;
         // A progress step per cell that goes to the cluster.
         let estimates = planned
@@ -118,7 +123,7 @@ impl SlurmExecutor<'_> {
         work: &[Work],
         dispatch: &mut Dispatch<'_>,
         mut stop: StopSignal,
-    ) -> Result<(), Error> {
+    ) -> Result<(), ExecutorError> {
         let started = Instant::now();
         let mut submissions = 0usize;
         for planned in dispatch.planned {

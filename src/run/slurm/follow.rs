@@ -7,11 +7,11 @@ use super::commands::{Slurm, SlurmState};
 use super::executor::job_label;
 use super::executor::{Dispatch, SlurmExecutor};
 use super::job_log::{JobLine, NodeDecision};
-use crate::Error;
 use crate::notice::Notice;
+use crate::process::StopSignal;
+use crate::run::ExecutorError;
 use crate::run::dispatch::Event;
 use crate::run::outcome::{describe_metrics, describe_server_metrics, finished_line};
-use crate::run::supervisor::StopSignal;
 use crate::store::{CellRecord, Status};
 
 use super::commands::FIRST_POLL;
@@ -27,7 +27,7 @@ impl SlurmExecutor<'_> {
         slurm: &Slurm,
         dispatch: &mut Dispatch<'_>,
         stop: &mut StopSignal,
-    ) -> Result<(), Error> {
+    ) -> Result<(), ExecutorError> {
         let mut pause = FIRST_POLL;
         let mut cancelled_at: Option<Instant> = None;
         let mut squeue_failing = false;

@@ -53,7 +53,7 @@ pub(crate) fn stop_leftover_jobs(store: &Store, grace: Duration) -> Vec<Notice> 
     if ids.is_empty() {
         return Vec::new();
     }
-    let Ok(runtime) = crate::run::runtime() else { return Vec::new() };
+    let Ok(runtime) = crate::process::runtime() else { return Vec::new() };
     let lines = runtime.block_on(async {
         let Ok(states) = slurm.states(&ids).await else {
             return vec![Notice::warning("cannot ask Slurm about the jobs an earlier run left")];

@@ -6,8 +6,8 @@ use std::fmt::Write;
 
 use super::commands::{JobState, Slurm, SlurmState};
 use super::executor::{Dispatch, SlurmExecutor};
-use crate::Error;
 use crate::notice::Notice;
+use crate::run::ExecutorError;
 use crate::run::dispatch::Event;
 use crate::run::outcome::{describe_metrics, finished_line, log_tail, now_unix_ms, unrun_record};
 use crate::store::{CellRecord, Failure, SlurmJob, Status};
@@ -24,7 +24,7 @@ impl SlurmExecutor<'_> {
         position: usize,
         state: Option<JobState>,
         dispatch: &mut Dispatch<'_>,
-    ) -> Result<Option<(Vec<usize>, u32, u32)>, Error> {
+    ) -> Result<Option<(Vec<usize>, u32, u32)>, ExecutorError> {
         let job = &dispatch.jobs[position];
         let left: Vec<usize> = job.cells.iter().copied().filter(|index| !job.settled.contains(index)).collect();
         if dispatch.cancelled {
@@ -128,7 +128,7 @@ impl SlurmExecutor<'_> {
         reason: &str,
         status: Status,
         dispatch: &Dispatch<'_>,
-    ) -> Result<(), Error> {
+    ) -> Result<(), ExecutorError> {
         for hash in dispatch.jobs[position].recorded.values() {
             let Ok(Some(mut record)) = self.store.read(hash) else { continue };
             let Some(failure) = &mut record.failure else { continue };
@@ -146,7 +146,7 @@ impl SlurmExecutor<'_> {
 
     /// Records a cell the job could not give a result, counting it failed. An earlier record of
     /// the same hash with rounds this run measured is kept: the next run measures the rest.
-    fn write_failure(&self, record: CellRecord, dispatch: &mut Dispatch<'_>) -> Result<(), Error> {
+    fn write_failure(&self, record: CellRecord, dispatch: &mut Dispatch<'_>) -> Result<(), ExecutorError> {
         dispatch.summary.failed += 1;
         let line = finished_line(&record.cell, &record, describe_metrics);
         let keep = matches!(self.store.read(&record.hash), Ok(Some(earlier)) if earlier.status == Status::Ok && !earlier.rounds.is_empty() && !earlier.is_complete());
@@ -167,7 +167,7 @@ impl SlurmExecutor<'_> {
         status: Status,
         reason: &str,
         dispatch: &mut Dispatch<'_>,
-    ) -> Result<(), Error> {
+    ) -> Result<(), ExecutorError> {
         let cell = &dispatch.planned[index].cell;
         let record = unrun_record(cell, self.host, status, reason.to_owned());
         if status == Status::Failed {

@@ -7,8 +7,8 @@ use std::time::Duration;
 use super::commands::{JobSpec, Refused, Slurm};
 use super::executor::{Dispatch, Job, SlurmExecutor, job_label};
 use super::job_log::JobLogReader;
-use crate::Error;
 use crate::plan::PlannedCell;
+use crate::run::ExecutorError;
 use crate::run::dispatch::Event;
 use crate::store::Status;
 
@@ -25,7 +25,7 @@ impl SlurmExecutor<'_> {
         attempt: u32,
         attempts: u32,
         dispatch: &mut Dispatch<'_>,
-    ) -> Result<bool, Error> {
+    ) -> Result<bool, ExecutorError> {
         let toolbox = &self.manifests.toolboxes[&dispatch.planned[cells[0]].cell.toolbox];
         let mut command = self.job_command.clone();
         command.extend(cells.iter().map(|&index| format!("--only-key={}", dispatch.keys[index])));
@@ -38,7 +38,7 @@ impl SlurmExecutor<'_> {
             // Each node names itself, whatever this machine is called.
             command: format!("unset BAKEOFF_HOST_NAME; exec {}", crate::shell::words(&command)),
         };
-        self.store.ensure_slurm_dir().map_err(|source| Error::Io {
+        self.store.ensure_slurm_dir().map_err(|source| ExecutorError::Io {
             what: format!("cannot create `{}`", self.store.slurm_dir().display()),
             source,
         })?;

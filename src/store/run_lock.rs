@@ -13,7 +13,7 @@ pub(crate) struct RunLock {
 /// Takes the lock on `results/.lock`, waiting (and saying who holds it) if another run has it.
 pub(crate) fn acquire(results: &Path) -> std::io::Result<RunLock> {
     std::fs::create_dir_all(results)?;
-    let path = crate::store::Store::new(results).run_lock_path();
+    let path = super::Store::new(results).run_lock_path();
     let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path)?;
     match file.try_lock() {
         Ok(()) => {}

@@ -2,48 +2,24 @@
 //! plan's graph with the local executor (or hand its units to Slurm's), and keep the reports
 //! up to date. As a Slurm job, a run plans and measures the cells its dispatcher gave it and
 //! logs what it recorded instead of writing reports.
+//!
+//! The one room above both the project (the pipeline every command shares) and `run/` (the
+//! executors): `project/` stays below the run, as `error` keeps the run's variants and the
+//! project returns that error, and the command line calls this as `Project::run` with a
+//! [`RunRequest`] the project owns.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::time::Duration;
 use std::time::Instant;
 
-use super::pipeline::Project;
-use super::reporter::{Reporter, shown};
 use crate::Error;
 use crate::notice::Notice;
-use crate::plan::{Decision, History, PlannedCell, Selection, schedule, tested_models};
+use crate::plan::{Decision, History, PlannedCell, schedule, tested_models};
+use crate::project::{Executor, Loaded, Project, Reporter, RunRequest, shown};
 use crate::report::ExpectedCell;
-use crate::run::{
-    Executor as _, JobLog, LaunchContext, LocalExecutor, Observer, RunOptions, RunSummary, SlurmExecutor, acquire,
-};
-use crate::store::{CellRecord, SlurmJob};
-
-/// What a run is asked to do.
-#[derive(Debug, Clone)]
-pub struct RunRequest {
-    /// Manifest files or experiment names (every experiment when empty).
-    pub targets: Vec<String>,
-    pub selection: Selection,
-    /// Between SIGTERM and SIGKILL when a cell times out or is interrupted.
-    pub grace: Duration,
-    pub progress_bars: bool,
-    /// One llama-bench process for cells that differ only in per-test parameters.
-    pub load_groups: bool,
-    pub executor: Executor,
-    /// The Slurm job this run is, on a node (`run --slurm-job`).
-    pub job: Option<SlurmJob>,
-    /// `--stop-after N`: after N failed cells in a row on a toolbox, skip its other cells.
-    pub stop_after: Option<u64>,
-}
-
-/// Where the cells run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Executor {
-    /// On this machine, one measuring step at a time.
-    Local,
-    /// As Slurm batch jobs, in `partition` (the cluster's default when `None`).
-    Slurm { partition: Option<String> },
-}
+use crate::run::{Executor as _, JobLog, LocalExecutor, Observer, RunOptions, RunSummary, SlurmExecutor};
+use crate::store::CellRecord;
+use crate::store::acquire;
+use crate::toolbox::LaunchContext;
 
 /// What a run did: its summary, and lines for people (the reports it wrote).
 #[derive(Debug, Clone)]
@@ -147,7 +123,7 @@ impl Project {
             }
         };
         // Also when nothing ran: a report from an older bakeoff, or none yet, is brought up to date.
-        notes.extend(super::merge::keep_reports_mergeable(&self.root, &self.store));
+        notes.extend(crate::project::keep_reports_mergeable(&self.root, &self.store));
         for experiment in &loaded.selected {
             if !observer.finished.contains(experiment) {
                 notes.extend(observer.finished(experiment));
@@ -166,7 +142,7 @@ impl Project {
 
     /// Before a project's run: `results/.gitignore` when there is none (a line saying so is
     /// returned), and `bakeoff.lock` on the first run, so that a later change is caught.
-    fn prepare_store(&self, loaded: &super::pipeline::Loaded) -> Result<Option<Notice>, Error> {
+    fn prepare_store(&self, loaded: &Loaded) -> Result<Option<Notice>, Error> {
         let ignore = self.store.gitignore_path();
         let note = match self.store.ensure_gitignore() {
             Ok(true) => Some(Notice::info(format!(

@@ -6,13 +6,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::command::Launch;
-use super::supervisor::{Exit, capture};
+use super::exit::Exit;
+use super::supervisor::capture;
 
 /// `program args…`'s stdout when it exits 0 within `timeout`; `None` when it is missing, fails
 /// or does not answer.
 pub(crate) fn ask(program: impl AsRef<Path>, args: &[&str], timeout: Duration) -> Option<String> {
     let launch = Launch::plain(program.as_ref(), args.iter().map(|arg| (*arg).to_owned()).collect());
-    let runtime = super::runtime().ok()?;
+    let runtime = super::runtime::runtime().ok()?;
     let result = runtime.block_on(capture(&launch, timeout)).ok()?;
     (result.exit == Exit::Code(0)).then(|| String::from_utf8_lossy(&result.stdout).into_owned())
 }

@@ -5,7 +5,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::process::{group_members, kill, process_start, signal_until_gone};
+use super::pids::{boot_id, group_members, process_start};
+use super::signal::{kill, signal_until_gone};
 use super::supervisor::remove_container;
 use super::tracker::{Running, Started};
 
@@ -22,7 +23,7 @@ pub(crate) async fn stop_leftovers(path: &Path, grace: Duration) -> Vec<String> 
         }
     };
     let mut stopped = Vec::new();
-    if running.boot_id == super::process::boot_id() {
+    if running.boot_id == boot_id() {
         for started in &running.started {
             if let Some(line) = stop(started, grace).await {
                 stopped.push(line);
@@ -61,14 +62,14 @@ async fn stop(started: &Started, grace: Duration) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::tracker::Tracker;
+    use crate::process::tracker::Tracker;
 
     /// A group whose leader is gone but whose member lives is stopped; a pid that now belongs
     /// to another process (another start time) is left alone.
     #[test]
     fn stops_a_left_group_and_spares_a_reused_pid() {
         use std::os::unix::process::CommandExt;
-        let runtime = crate::run::runtime().unwrap();
+        let runtime = crate::process::runtime().unwrap();
         let directory = tempfile::tempdir().unwrap();
         let path = directory.path().join(".running.json");
         let mut child = std::process::Command::new("sleep").arg("300").process_group(0).spawn().unwrap();

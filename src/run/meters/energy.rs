@@ -20,7 +20,7 @@ struct Counter {
 
 /// What a cell has used so far.
 #[derive(Debug)]
-pub(super) struct EnergyMeter {
+pub(crate) struct EnergyMeter {
     counters: Vec<Counter>,
     gpus: Vec<PathBuf>,
     gpu_microjoules: f64,
@@ -32,7 +32,7 @@ pub(super) struct EnergyMeter {
 
 impl EnergyMeter {
     /// Reads every counter now.
-    pub(super) fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let powercap = root("BAKEOFF_POWERCAP_ROOT", "/sys/class/powercap");
         let hwmon = root("BAKEOFF_HWMON_ROOT", "/sys/class/hwmon");
         let counters: Vec<Counter> = zones(&powercap)
@@ -60,7 +60,7 @@ impl EnergyMeter {
 
     /// Adds the GPU's power since the last sample (the mean of the two readings over the time
     /// between them); RAPL counts by itself.
-    pub(super) fn sample(&mut self) {
+    pub(crate) fn sample(&mut self) {
         if self.gpus.is_empty() {
             return;
         }
@@ -75,7 +75,7 @@ impl EnergyMeter {
     }
 
     /// Joules used since `start`, or why there is no number.
-    pub(super) fn joules(&mut self) -> Result<f64, String> {
+    pub(crate) fn joules(&mut self) -> Result<f64, String> {
         if let Some(reason) = &self.unavailable {
             return Err(reason.clone());
         }

@@ -1,38 +1,10 @@
-//! Processes as /proc and kill(2) see them: start times that tell a process from a later one
-//! with the same pid, process groups and their members, and stopping with SIGTERM, a grace
-//! period, then SIGKILL. A leaf: the supervisor, the leftovers' clean-up and the memory
-//! sampler all ask it, and it asks none of them.
-
-use std::time::{Duration, Instant};
-
-/// SIGTERM, up to `grace` for it to go, then SIGKILL.
-pub(super) async fn signal_until_gone(grace: Duration, alive: impl Fn() -> bool, send: impl Fn(i32)) {
-    send(libc::SIGTERM);
-    let deadline = Instant::now() + grace;
-    while alive() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    if alive() {
-        send(libc::SIGKILL);
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while alive() && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
-pub(super) fn kill(pid: i32, signal: i32) {
-    if pid != 0 && pid != -1 {
-        // SAFETY: kill(2) only sends a signal; no memory is shared.
-        unsafe {
-            libc::kill(pid, signal);
-        }
-    }
-}
+//! Processes as /proc sees them: start times that tell a process from a later one with the same
+//! pid, process groups and their members. A leaf: the supervisor, the leftovers' clean-up and
+//! the run's memory meter all ask it, and it asks none of them.
 
 /// A process's start time in clock ticks after boot (`/proc/PID/stat` field 22), or `None`
 /// when there is no such process (or it is a zombie, which is as good as gone).
-pub(super) fn process_start(pid: i32) -> Option<u64> {
+pub(crate) fn process_start(pid: i32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let fields = stat_fields(&stat)?;
     // After `pid (comm)`: state is field 3, pgrp 5, starttime 22.

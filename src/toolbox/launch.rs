@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::command::{Detached, Launch, PID_ANNOUNCEMENT};
 use crate::manifest::{Runner, Toolbox};
+use crate::process::{Detached, Launch, PID_ANNOUNCEMENT};
 
 /// The prefix of every container bakeoff names, so that people can find them (`podman ps`).
 pub(crate) const CONTAINER_PREFIX: &str = "bakeoff-";

@@ -1,6 +1,6 @@
 //! A command ready to spawn: program, arguments, environment, and where it really runs when a
-//! container runner holds it. A leaf: the supervisor spawns these, and `launch.rs` builds them
-//! from a toolbox.
+//! container runner holds it. A leaf: the supervisor spawns these, and `toolbox/launch.rs`
+//! builds them from a toolbox.
 
 use std::path::PathBuf;
 

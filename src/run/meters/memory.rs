@@ -9,8 +9,9 @@
 //! (`clear_refs`), so its peak is that of the cell's requests, not of loading the model.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use crate::process::{Tree, process_start};
 
 /// How often a running cell's processes are read: cheap (a few `/proc` files), and often
 /// enough for memory that grows over seconds.
@@ -19,33 +20,22 @@ pub(super) const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 /// short cell may already end.
 pub(super) const SAMPLE_EARLY: Duration = Duration::from_millis(20);
 
-/// Where a cell's processes are.
-#[derive(Debug, Clone)]
-pub(super) enum Tree {
-    /// The spawned process and its descendants (the host runner).
-    Spawned(i32),
-    /// The command a toolbox or distrobox container announced, once it has.
-    Announced(Arc<Mutex<Option<(i32, u64)>>>),
-    /// The podman container of this name: the descendants of its conmon.
-    Container { name: String, conmon: Option<i32> },
-}
-
 /// The largest high-water mark seen of each process (by pid and start time) of a tree.
 #[derive(Debug)]
-pub(super) struct PeakMemory {
+pub(crate) struct PeakMemory {
     tree: Tree,
     seen: HashMap<(i32, u64), u64>,
 }
 
 impl PeakMemory {
-    pub(super) fn new(tree: Tree) -> Self {
+    pub(crate) fn new(tree: Tree) -> Self {
         Self { tree, seen: HashMap::new() }
     }
 
     /// Reads the tree's processes now.
-    pub(super) fn sample(&mut self) {
-        for pid in self.processes() {
-            let (Some(start), Some(mark)) = (super::process::process_start(pid), high_water_mark(pid)) else {
+    pub(crate) fn sample(&mut self) {
+        for pid in self.tree.processes() {
+            let (Some(start), Some(mark)) = (process_start(pid), high_water_mark(pid)) else {
                 continue;
             };
             let entry = self.seen.entry((pid, start)).or_default();
@@ -55,61 +45,18 @@ impl PeakMemory {
 
     /// Resets the high-water mark of every process of the tree to its present size (a server
     /// between two cells); later samples see only what happens from now on.
-    pub(super) fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         self.seen.clear();
-        for pid in self.processes() {
+        for pid in self.tree.processes() {
             // "5" resets the peak resident set size (proc(5), Linux 4.0 and later).
             let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
         }
     }
 
     /// Bytes, when any process was read.
-    pub(super) fn peak(&self) -> Option<u64> {
+    pub(crate) fn peak(&self) -> Option<u64> {
         (!self.seen.is_empty()).then(|| self.seen.values().sum())
     }
-
-    fn processes(&mut self) -> Vec<i32> {
-        match &mut self.tree {
-            Tree::Spawned(pid) => with_descendants(*pid),
-            Tree::Announced(announced) => {
-                let pid = announced.lock().expect("announcement lock").map(|(pid, _)| pid);
-                pid.map(with_descendants).unwrap_or_default()
-            }
-            Tree::Container { name, conmon } => {
-                // conmon itself is podman's monitor, not the container's work.
-                let work = |pid: i32| with_descendants(pid).split_off(1);
-                if let Some(pid) = *conmon {
-                    let found = work(pid);
-                    if !found.is_empty() {
-                        return found;
-                    }
-                }
-                // conmon forks to daemonise, and both copies have the container's name on
-                // their command line: the one to follow is the one with the container under it.
-                *conmon = conmons(name).into_iter().find(|&pid| !work(pid).is_empty());
-                conmon.map(work).unwrap_or_default()
-            }
-        }
-    }
-}
-
-/// `pid` and every process under it, from the kernel's per-thread `children` lists.
-fn with_descendants(pid: i32) -> Vec<i32> {
-    let mut found = vec![pid];
-    let mut next = 0;
-    while next < found.len() {
-        let parent = found[next];
-        next += 1;
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{parent}/task")) else { continue };
-        for task in tasks.filter_map(Result::ok) {
-            let Ok(children) = std::fs::read_to_string(task.path().join("children")) else { continue };
-            found.extend(children.split_whitespace().filter_map(|child| child.parse::<i32>().ok()));
-        }
-        if found.len() > 10_000 {
-            break;
-        }
-    }
-    found
 }
 
 /// `VmHWM` of `/proc/PID/status`, in bytes.
@@ -118,23 +65,6 @@ fn high_water_mark(pid: i32) -> Option<u64> {
     let line = status.lines().find_map(|line| line.strip_prefix("VmHWM:"))?;
     let kilobytes: u64 = line.trim().trim_end_matches("kB").trim().parse().ok()?;
     Some(kilobytes * 1024)
-}
-
-/// The conmon processes of the podman container `name` (their command line has `-n NAME`).
-fn conmons(name: &str) -> Vec<i32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
-    entries
-        .filter_map(Result::ok)
-        .filter_map(|entry| {
-            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
-            let command = std::fs::read(entry.path().join("cmdline")).ok()?;
-            let words: Vec<&[u8]> = command.split(|&byte| byte == 0).collect();
-            let is_conmon = words.first().is_some_and(|program| program.ends_with(b"conmon"));
-            let named =
-                words.windows(2).any(|pair| (pair[0] == b"-n" || pair[0] == b"--name") && pair[1] == name.as_bytes());
-            (is_conmon && named).then_some(pid)
-        })
-        .collect()
 }
 
 #[cfg(test)]

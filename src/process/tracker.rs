@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use super::process::boot_id;
+use super::pids::boot_id;
 use crate::notice::Notice;
 
 const FORMAT: u32 = 1;

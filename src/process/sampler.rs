@@ -1,0 +1,16 @@
+//! What watches a supervised child while it runs: the run's meters plug in here, so that the
+//! supervisor knows nothing of what they read, and a short question is watched by nothing.
+
+use std::time::Duration;
+
+use super::tree::Tree;
+
+/// Reads a child's processes (or the machine) at the pace it asks for while the child runs.
+pub(crate) trait Sampler {
+    /// The child has started; `tree` says where its processes are.
+    fn start(&mut self, tree: Tree);
+    /// Reads now: the supervisor calls it at once, then after each [`Sampler::pause`].
+    fn sample(&mut self);
+    /// How long to wait before the next reading.
+    fn pause(&self) -> Duration;
+}
