@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use super::experiment::Experiment;
 use super::template::{Part, Template};
 
-use crate::metric_name::USAGE;
+use crate::metric::USAGE;
 
 /// What a server workload's cells record, before a phase suffix (`_first`, `_warm`, `_p90`,
 /// `_turn2`).
@@ -101,7 +101,7 @@ impl Produced {
         if self.open_bench && (base.starts_with("pp") || base.starts_with("tg")) {
             return true;
         }
-        self.server && SERVER.contains(&crate::metric_name::MetricName::parse(metric).base)
+        self.server && SERVER.contains(&crate::metric::MetricName::parse(metric).base)
     }
 
     /// The names to suggest, for the warning's help.

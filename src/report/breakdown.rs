@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::table::{Better, Chart, ChartKind, Entry, Row, Table};
-use crate::metric_name::{MetricName, Phase};
+use crate::metric::{MetricName, Phase};
 use crate::store::CellRecord;
 
 /// One workload's breakdown: a row per shown cell (its configuration, and host when several).

@@ -270,7 +270,7 @@ fn experiments(
                 .flatten()
                 .map(|(name, unit)| {
                     let (name, unit) = (name.clone(), unit.clone());
-                    let better = super::table::Better::guess(&name, &unit).map(|better| match better {
+                    let better = super::table::Better::of(&name, &unit).map(|better| match better {
                         crate::manifest::Better::Higher => "higher",
                         crate::manifest::Better::Lower => "lower",
                     });

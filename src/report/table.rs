@@ -10,26 +10,6 @@ use crate::store::{MetricValue, Status};
 
 pub(crate) use crate::manifest::Better;
 
-impl Better {
-    /// From the table's `better=`, else from the unit and name: throughput and rates up,
-    /// times down; counts have no better side.
-    pub fn guess(metric: &str, unit: &str) -> Option<Self> {
-        let base = metric.trim_end_matches("_first").trim_end_matches("_warm");
-        match unit {
-            "t/s" => Some(Self::Higher),
-            "ms" | "s" | "bytes" | "J" => Some(Self::Lower),
-            // Work per energy (`tokens/J`).
-            _ if unit.ends_with("/J") => Some(Self::Higher),
-            "tokens" => None,
-            // A rate (`req/s`): more per second is better.
-            _ if unit.ends_with("/s") => Some(Self::Higher),
-            _ if base.ends_with("tps") || base.ends_with("_ts") || base.contains("rate") => Some(Self::Higher),
-            _ if base.ends_with("_ms") || base.ends_with("_s") || base.ends_with("time") => Some(Self::Lower),
-            _ => None,
-        }
-    }
-}
-
 /// What the report was asked for: a `table` line of the `report` block, or the defaults.
 #[derive(Debug, Clone, Default)]
 pub(super) struct TableRequest {
@@ -279,7 +259,7 @@ pub(super) fn build(grid: &Grid<'_>, request: &TableRequest, metric: &str, basel
                 .collect(),
         })
         .collect();
-    let better = request.better.or_else(|| Better::guess(metric, &unit));
+    let better = request.better.or_else(|| Better::of(metric, &unit));
     let best = better.map(|better| best(grid, &layout, &included, metric, better, pins.as_deref().unwrap_or_default()));
     let chart_kind = if is_numeric_axis(grid, layout.rows, &row_keys) { ChartKind::Line } else { ChartKind::Bar };
     Table {
@@ -365,8 +345,8 @@ fn ratio(grid: &Grid<'_>, point: &Point<'_>, metric: &str, pins: &[(usize, usize
 /// Whether a metric belongs in a breakdown (latency percentiles under load, a conversation's
 /// turns) rather than a table of its own.
 fn in_breakdown(metric: &str) -> bool {
-    use crate::metric_name::{MetricName, Phase};
-    matches!(MetricName::parse(metric).phase, Phase::Turn(_) | Phase::Percentile(_))
+    use crate::metric::{MetricName, Phase};
+    matches!(MetricName::parse(metric).phase, Phase::Turn(_) | Phase::Percentile(_) | Phase::Request(_))
 }
 
 /// The best measured point of each workload on each host.
@@ -486,7 +466,7 @@ impl Table {
 
     /// The metric without its phase: `ttft_ms_turn2` → `ttft_ms`, `e2e_ms_p90` → `e2e_ms`.
     pub(super) fn family(&self) -> &str {
-        crate::metric_name::MetricName::parse(&self.metric).base
+        crate::metric::MetricName::parse(&self.metric).base
     }
 
     /// The values of every measured entry, for choosing a scale.

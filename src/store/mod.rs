@@ -13,5 +13,5 @@ pub(crate) use layout::GITIGNORE;
 pub use layout::{REPORT_MARKER, RESERVED, reserved_reason};
 pub use record::{
     CellRecord, Failure, MetricValue, RECORD_FORMAT, RanOn, RecordHead, Round, RoundStats, SlurmJob, Status, Timings,
-    over_rounds, plain_depth_names,
+    over_rounds,
 };
