@@ -9,6 +9,7 @@ mod bench;
 mod family;
 mod name;
 mod produced;
+pub(crate) mod server;
 mod usage;
 
 pub(crate) use bench::{BenchName, BenchTest, plain_depth_names};

@@ -5,24 +5,10 @@
 use std::collections::BTreeMap;
 
 use super::client::Exchange;
+use crate::metric::server::{LOADED, PER_TURN, THROUGHPUT, TIMINGS, USAGE_COUNTS};
 use crate::metric::{Family, MetricName, Phase};
 use crate::stats;
 use crate::store::MetricValue;
-
-/// (metric family, where in `timings`)
-pub(crate) const TIMINGS: [(&str, &str); 7] = [
-    ("prompt_n", "prompt_n"),
-    ("prompt_ms", "prompt_ms"),
-    ("prompt_tps", "prompt_per_second"),
-    ("gen_n", "predicted_n"),
-    ("gen_tps", "predicted_per_second"),
-    ("cache_n", "cache_n"),
-    ("draft_n", "draft_n"),
-];
-
-/// (metric family, where in the Anthropic API's `usage`)
-pub(crate) const USAGE_COUNTS: [(&str, &str); 3] =
-    [("cache_n", "cache_read_input_tokens"), ("prompt_n", "input_tokens"), ("gen_n", "output_tokens")];
 
 /// Every request's metrics: the mean over all requests, the first (`_first`) and the median of
 /// the rest (`_warm`), each in its family's unit.
@@ -30,19 +16,21 @@ pub(super) fn aggregate(exchanges: &[Exchange]) -> BTreeMap<String, MetricValue>
     let mut series: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     let mut push = |name: &'static str, value: f64| series.entry(name).or_default().push(value);
     for exchange in exchanges {
-        if let Some(ttft) = exchange.ttft_ms {
-            push("ttft_ms", ttft);
+        let [ttft, e2e] = crate::metric::server::TIMED;
+        if let Some(value) = exchange.ttft_ms {
+            push(ttft, value);
         }
-        push("e2e_ms", exchange.e2e_ms);
+        push(e2e, exchange.e2e_ms);
         for (name, key) in TIMINGS {
             if let Some(value) = exchange.timing(key) {
                 push(name, value);
             }
         }
         if let (Some(drafted), Some(accepted)) = (exchange.timing("draft_n"), exchange.timing("draft_n_accepted")) {
-            push("draft_accepted", accepted);
+            let [_, draft_accepted, accept_rate] = crate::metric::server::DRAFTING;
+            push(draft_accepted, accepted);
             if drafted > 0.0 {
-                push("accept_rate", accepted / drafted);
+                push(accept_rate, accepted / drafted);
             }
         }
         // The Anthropic API streams no `timings`; its usage counts the same tokens.
@@ -67,12 +55,6 @@ pub(super) fn aggregate(exchanges: &[Exchange]) -> BTreeMap<String, MetricValue>
     }
     metrics
 }
-
-/// The latencies a workload under concurrency records percentiles of.
-pub(crate) const LOADED: [&str; 3] = ["ttft_ms", "e2e_ms", "itl_ms"];
-
-/// The families a conversation records per turn.
-pub(crate) const PER_TURN: [&str; 4] = ["ttft_ms", "prompt_n", "cache_n", "gen_tps"];
 
 /// Under concurrency: percentiles of time to first token, end to end and inter-token latency
 /// (`NAME_p50`, `_p90`, `_p99`, and `itl_ms` itself), requests per second and generated
