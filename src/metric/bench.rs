@@ -146,7 +146,7 @@ mod tests {
     #[test]
     fn one_depth_leaves_the_names_and_several_keep_it() {
         let names =
-            |list: &[&str]| -> BTreeMap<String, ()> { list.iter().map(|name| ((*name).to_owned(), ())).collect() };
+            |list: &[&str]| -> BTreeMap<String, u8> { list.iter().map(|name| ((*name).to_owned(), 0)).collect() };
         let plain = plain_depth_names(names(&["pp64@d4096", "tg16@d4096", "tg16@d4096#2"]));
         assert_eq!(plain.keys().collect::<Vec<_>>(), ["pp64", "tg16", "tg16#2"]);
         let several = names(&["pp64", "tg16@d4096"]);

@@ -25,27 +25,6 @@ impl Better {
             Self::Lower => "lower",
         }
     }
-
-    /// The side of `metric`: its family's; outside the catalogue (a `command`'s own metric, named
-    /// by the user) guessed from its unit, and from its name only where the unit says nothing:
-    /// throughput and rates up, times down; counts have no better side.
-    pub(crate) fn of(metric: &str, unit: &str) -> Option<Self> {
-        if let Some(described) = super::describe(metric) {
-            return described.family.better;
-        }
-        match unit {
-            "t/s" => Some(Self::Higher),
-            "ms" | "s" | "bytes" | "J" => Some(Self::Lower),
-            // Work per energy (`tokens/J`).
-            _ if unit.ends_with("/J") => Some(Self::Higher),
-            "tokens" => None,
-            // A rate (`req/s`): more per second is better.
-            _ if unit.ends_with("/s") => Some(Self::Higher),
-            _ if metric.ends_with("tps") || metric.ends_with("_ts") || metric.contains("rate") => Some(Self::Higher),
-            _ if metric.ends_with("_ms") || metric.ends_with("_s") || metric.ends_with("time") => Some(Self::Lower),
-            _ => None,
-        }
-    }
 }
 
 /// What a metric's values count, as records spell it (`t/s`, `ms`, `tokens`…).
@@ -190,16 +169,5 @@ mod tests {
             assert_eq!(family.better.is_none(), counts, "{}", family.name);
             assert!(!family.unit_symbol().is_empty() || family.unit == Unit::Ratio, "{}", family.name);
         }
-    }
-
-    #[test]
-    fn sides_come_from_the_catalogue_else_from_the_unit_then_the_name() {
-        assert_eq!(Better::of("ttft_ms_turn2", "ms"), Some(Better::Lower));
-        assert_eq!(Better::of("cache_n_warm", "tokens"), None);
-        assert_eq!(Better::of("accept_rate", ""), Some(Better::Higher));
-        assert_eq!(Better::of("decode_tps", ""), Some(Better::Higher));
-        assert_eq!(Better::of("load_s", ""), Some(Better::Lower));
-        assert_eq!(Better::of("tg128@d4096", "t/s"), Some(Better::Higher));
-        assert_eq!(Better::of("widgets", ""), None);
     }
 }

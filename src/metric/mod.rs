@@ -12,9 +12,9 @@ mod produced;
 pub(crate) mod server;
 mod usage;
 
-pub(crate) use bench::{BenchName, BenchTest, plain_depth_names};
+pub(crate) use bench::{BenchName, plain_depth_names};
 pub use family::Better;
-pub(crate) use family::{FAMILIES, Family, Kind, Unit};
-pub(crate) use name::{Described, MetricName, Phase, describe};
+pub(crate) use family::{Family, Kind};
+pub(crate) use name::{MetricName, Phase, describe};
 pub(crate) use produced::{Condition, Produced};
 pub(crate) use usage::{USAGE, is_usage};

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use super::bench::BenchName;
-use super::family::Family;
+use super::family::{Better, Family};
 
 /// Which requests a value comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -139,6 +139,29 @@ impl Described {
     }
 }
 
+impl Better {
+    /// The side of `metric`: its family's; outside the catalogue (a `command`'s own metric, named
+    /// by the user) guessed from its unit, and from its name only where the unit says nothing:
+    /// throughput and rates up, times down; counts have no better side.
+    pub(crate) fn of(metric: &str, unit: &str) -> Option<Self> {
+        if let Some(described) = describe(metric) {
+            return described.family.better;
+        }
+        match unit {
+            "t/s" => Some(Self::Higher),
+            "ms" | "s" | "bytes" | "J" => Some(Self::Lower),
+            // Work per energy (`tokens/J`).
+            _ if unit.ends_with("/J") => Some(Self::Higher),
+            "tokens" => None,
+            // A rate (`req/s`): more per second is better.
+            _ if unit.ends_with("/s") => Some(Self::Higher),
+            _ if metric.ends_with("tps") || metric.ends_with("_ts") || metric.contains("rate") => Some(Self::Higher),
+            _ if metric.ends_with("_ms") || metric.ends_with("_s") || metric.ends_with("time") => Some(Self::Lower),
+            _ => None,
+        }
+    }
+}
+
 /// What the catalogue knows of `name`: a llama-bench test, or a family in a phase; `None` for a
 /// name outside it (a `command`'s metric).
 pub(crate) fn describe(name: &str) -> Option<Described> {
@@ -184,7 +207,7 @@ mod tests {
 
     #[test]
     fn every_phase_composes_to_a_name_that_parses_back() {
-        for family in super::super::FAMILIES.iter().filter(|family| family.phased) {
+        for family in super::super::family::FAMILIES.iter().filter(|family| family.phased) {
             for phase in
                 [Phase::All, Phase::First, Phase::Warm, Phase::Turn(3), Phase::Percentile(90), Phase::Request(7)]
             {
@@ -203,5 +226,16 @@ mod tests {
         assert_eq!(describe("kld_p99").unwrap().family.unit_symbol(), "");
         assert!(describe("decode_tps").is_none());
         assert_eq!(MetricName::new("gen_tps", Phase::Request(1)).pattern(), "gen_tps_reqK");
+    }
+
+    #[test]
+    fn sides_come_from_the_catalogue_else_from_the_unit_then_the_name() {
+        assert_eq!(Better::of("ttft_ms_turn2", "ms"), Some(Better::Lower));
+        assert_eq!(Better::of("cache_n_warm", "tokens"), None);
+        assert_eq!(Better::of("accept_rate", ""), Some(Better::Higher));
+        assert_eq!(Better::of("decode_tps", ""), Some(Better::Higher));
+        assert_eq!(Better::of("load_s", ""), Some(Better::Lower));
+        assert_eq!(Better::of("tg128@d4096", "t/s"), Some(Better::Higher));
+        assert_eq!(Better::of("widgets", ""), None);
     }
 }

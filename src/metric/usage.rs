@@ -15,7 +15,8 @@ mod tests {
         for name in super::USAGE {
             assert_eq!(super::super::Family::named(name).map(|family| family.kind), Some(super::super::Kind::Usage));
         }
-        let families = super::super::FAMILIES.iter().filter(|family| family.kind == super::super::Kind::Usage).count();
+        let families =
+            super::super::family::FAMILIES.iter().filter(|family| family.kind == super::super::Kind::Usage).count();
         assert_eq!(families, super::USAGE.len());
     }
 }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::grid::{Grid, HOST, Point, WORKLOAD};
+use crate::metric::{MetricName, Phase};
 use crate::store::{MetricValue, Status};
 
 pub(crate) use crate::manifest::Better;
@@ -149,7 +150,8 @@ pub enum ChartKind {
 
 /// The metrics to tabulate when the report names none: every metric the results have, less
 /// token counts, and less a server metric's mean over all requests when its cold (`_first`)
-/// and warm (`_warm`) values are there.
+/// and warm (`_warm`) values are there; per-turn, per-request and percentile values go to
+/// breakdowns.
 pub(super) fn default_metrics(grid: &Grid<'_>) -> Vec<String> {
     let mut names = BTreeSet::new();
     for record in grid.points.iter().filter_map(|point| point.record) {
@@ -159,7 +161,8 @@ pub(super) fn default_metrics(grid: &Grid<'_>) -> Vec<String> {
             }
         }
     }
-    names.iter().filter(|name| !names.contains(&format!("{name}_first")) && !in_breakdown(name)).cloned().collect()
+    let first = |name: &str| MetricName::new(name, Phase::First).to_string();
+    names.iter().filter(|name| !names.contains(&first(name)) && !in_breakdown(name)).cloned().collect()
 }
 
 /// Which dimensions go where in a table.
@@ -345,7 +348,6 @@ fn ratio(grid: &Grid<'_>, point: &Point<'_>, metric: &str, pins: &[(usize, usize
 /// Whether a metric belongs in a breakdown (latency percentiles under load, a conversation's
 /// turns) rather than a table of its own.
 fn in_breakdown(metric: &str) -> bool {
-    use crate::metric::{MetricName, Phase};
     matches!(MetricName::parse(metric).phase, Phase::Turn(_) | Phase::Percentile(_) | Phase::Request(_))
 }
 
@@ -466,7 +468,7 @@ impl Table {
 
     /// The metric without its phase: `ttft_ms_turn2` → `ttft_ms`, `e2e_ms_p90` → `e2e_ms`.
     pub(super) fn family(&self) -> &str {
-        crate::metric::MetricName::parse(&self.metric).base
+        MetricName::parse(&self.metric).base
     }
 
     /// The values of every measured entry, for choosing a scale.

@@ -12,7 +12,7 @@ use super::supervisor::{ChildResult, Exit, signal_name};
 use crate::fingerprint::ResolvedCell;
 use crate::host::HostFacts;
 use crate::manifest::{Backend, Toolbox};
-use crate::metric::{Family, USAGE, is_usage};
+use crate::metric::{Family, MetricName, Phase, USAGE, is_usage};
 use crate::store::{CellRecord, Failure, MetricValue, RanOn, Status};
 
 const LOG_TAIL_LINES: usize = 20;
@@ -244,9 +244,10 @@ pub(super) fn now_unix_ms() -> u64 {
 /// `ttft 2093 ms cold, 62 ms warm; cache_n 2040 warm; gen 30.9 t/s`: the server metrics a
 /// person looks at first (all of them are in the record).
 pub(super) fn describe_server_metrics(metrics: &BTreeMap<String, MetricValue>) -> String {
-    let value = |name: &str| metrics.get(name).map(|metric| metric.mean);
+    let value =
+        |family: &str, phase: Phase| metrics.get(&MetricName::new(family, phase).to_string()).map(|metric| metric.mean);
     let mut parts = Vec::new();
-    match (value("ttft_ms_first"), value("ttft_ms_warm")) {
+    match (value("ttft_ms", Phase::First), value("ttft_ms", Phase::Warm)) {
         (Some(cold), Some(warm)) => parts.push(format!(
             "ttft {} cold, {} warm",
             crate::units::format_quantity(cold, "ms"),
@@ -255,10 +256,10 @@ pub(super) fn describe_server_metrics(metrics: &BTreeMap<String, MetricValue>) -
         (Some(cold), None) => parts.push(format!("ttft {}", crate::units::format_quantity(cold, "ms"))),
         _ => {}
     }
-    if let Some(cache) = value("cache_n_warm") {
+    if let Some(cache) = value("cache_n", Phase::Warm) {
         parts.push(format!("cache_n {cache:.0} warm"));
     }
-    if let Some(generation) = value("gen_tps") {
+    if let Some(generation) = value("gen_tps", Phase::All) {
         parts.push(format!("gen {generation:.1} t/s"));
     }
     parts.join("; ")

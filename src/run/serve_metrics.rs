@@ -85,18 +85,18 @@ pub(super) fn under_load(exchanges: &[Exchange], wall: std::time::Duration) -> B
             );
         }
     }
+    let [_, _, itl_ms] = LOADED;
     if !itl.is_empty() {
-        metrics.insert("itl_ms".to_owned(), metric("itl_ms", stats::mean(&itl), itl));
+        metrics.insert(itl_ms.to_owned(), metric(itl_ms, stats::mean(&itl), itl));
     }
     let seconds = wall.as_secs_f64();
     if seconds > 0.0 && !exchanges.is_empty() {
+        let [req_per_s, gen_tps_total] = THROUGHPUT;
         let requests = exchanges.len() as f64 / seconds;
-        metrics.insert("req_per_s".to_owned(), metric("req_per_s", requests, vec![requests]));
+        metrics.insert(req_per_s.to_owned(), metric(req_per_s, requests, vec![requests]));
         let generated: f64 = exchanges.iter().filter_map(Exchange::generated_n).sum();
-        metrics.insert(
-            "gen_tps_total".to_owned(),
-            metric("gen_tps_total", generated / seconds, vec![generated / seconds]),
-        );
+        let total = generated / seconds;
+        metrics.insert(gen_tps_total.to_owned(), metric(gen_tps_total, total, vec![total]));
     }
     metrics
 }
