@@ -46,6 +46,10 @@ pub(crate) fn produces(experiment: &Experiment) -> Vec<BlockProduces> {
             command.metrics.iter().map(|metric| Produced::always(metric.name.value.clone())).collect();
         // A command's tokens are unknown: no `tokens_per_j`.
         metrics.extend(usage(false));
+        // A command may be over before its memory is first read.
+        for metric in metrics.iter_mut().filter(|metric| metric.name == USAGE[0]) {
+            metric.condition = Some(Condition::Sampled);
+        }
         blocks.push(BlockProduces { block: "command".to_owned(), kind: "command", metrics: sorted(metrics) });
     }
     if experiment.server.is_some() {
@@ -397,8 +401,8 @@ mod tests {
         let (always, conditional) = names(
             "    command {\n        args \"sh\" \"-c\" \"echo 4\"\n        metric \"answer\" regex=\"(\\\\d+)\"\n    }",
         );
-        assert_eq!(always, ["answer", "peak_rss_bytes"]);
-        assert_eq!(conditional, ["energy_j", "peak_gtt_bytes", "peak_vram_bytes"]);
+        assert_eq!(always, ["answer"]);
+        assert_eq!(conditional, ["energy_j", "peak_gtt_bytes", "peak_rss_bytes", "peak_vram_bytes"]);
     }
 
     #[test]

@@ -16,6 +16,9 @@ pub(crate) enum Condition {
     Drafting,
     /// Where a reply streams more than one token.
     Streamed,
+    /// Where the cell's processes live long enough for their memory to be read (a `command` may
+    /// be over before the first sample).
+    Sampled,
 }
 
 impl Condition {
@@ -26,6 +29,7 @@ impl Condition {
             Self::EnergyCounters => "where the host has energy counters",
             Self::Drafting => "where the server drafts",
             Self::Streamed => "where a reply streams more than one token",
+            Self::Sampled => "where its processes live long enough to be read",
         }
     }
 }
