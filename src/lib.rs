@@ -17,7 +17,7 @@ pub mod inputs;
 pub(crate) mod lock;
 pub mod manifest;
 pub(crate) mod matrix;
-pub(crate) mod metric_name;
+pub(crate) mod metric;
 pub(crate) mod models;
 pub mod notice;
 pub(crate) mod plan;

@@ -97,7 +97,7 @@ pub enum Command {
     /// the host toolbox, a quickstart experiment, and results/ set up for git. Never overwrites.
     Init(InitArgs),
     /// Validate manifests and report every problem at once.
-    Check(TargetArgs),
+    Check(CheckArgs),
     /// Show, for each cell, whether it is cached, will run (and why), or is blocked.
     Plan(PlanArgs),
     /// Run every cell that has no result yet (and those --force or --retry-failed select).
@@ -249,6 +249,18 @@ pub struct TargetArgs {
     /// Manifest files or experiment names [default: every .kdl in experiments/ and toolboxes/].
     #[arg(value_name = "FILES|EXPERIMENTS")]
     pub targets: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    /// List, per experiment and block, the metric names its cells record.
+    #[arg(long)]
+    pub produces: bool,
+    /// Print as JSON, with what each block produces.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -33,31 +33,8 @@ pub struct Experiment {
     pub report: Option<ReportSpec>,
 }
 
-/// Which way a metric improves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Better {
-    Higher,
-    Lower,
-}
-
-impl Better {
-    /// `higher` or `lower`, as `better=` takes it.
-    pub fn parse(word: &str) -> Option<Self> {
-        match word {
-            "higher" => Some(Self::Higher),
-            "lower" => Some(Self::Lower),
-            _ => None,
-        }
-    }
-
-    pub fn word(self) -> &'static str {
-        match self {
-            Self::Higher => "higher",
-            Self::Lower => "lower",
-        }
-    }
-}
+/// Which way a metric improves: the catalogue's, as `better=` names it.
+pub use crate::metric::Better;
 
 /// A cell's time allowance when the experiment gives no `timeout`.
 pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);

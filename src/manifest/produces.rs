@@ -1,124 +1,266 @@
-//! Which metrics an experiment's cells can record, so that a report table asking for one they
-//! never record is a warning at `check` rather than an empty table after a run.
+//! Which metrics each block of an experiment records, named by the metric catalogue: what
+//! `check --produces` lists, and what a report table asking for a metric no cell records is
+//! warned about at `check` rather than found empty after a run.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use super::experiment::Experiment;
+use super::experiment::{Api, Experiment, Workload};
 use super::template::{Part, Template};
-
-use crate::metric_name::USAGE;
-
-/// What a server workload's cells record, before a phase suffix (`_first`, `_warm`, `_p90`,
-/// `_turn2`).
-const SERVER: [&str; 14] = [
-    "ttft_ms",
-    "e2e_ms",
-    "itl_ms",
-    "prompt_n",
-    "prompt_ms",
-    "prompt_tps",
-    "gen_n",
-    "gen_tps",
-    "gen_tps_total",
-    "req_per_s",
-    "cache_n",
-    "draft_n",
-    "draft_accepted",
-    "accept_rate",
-];
+use crate::metric::server::{
+    DRAFTING, LOADED, PER_REQUEST, PER_TURN, SERVER_LOAD, THROUGHPUT, TIMED, TIMINGS, USAGE_COUNTS,
+};
+use crate::metric::{BenchName, Condition, MetricName, Phase, Produced, USAGE};
 
 /// llama-bench's own defaults for `-p` and `-n`.
 const DEFAULT_PROMPT: &str = "512";
 const DEFAULT_GENERATED: &str = "128";
 
-/// The metrics an experiment's cells can record.
-#[derive(Debug, Default)]
-pub(super) struct Produced {
-    /// Exact names (llama-bench tests, `command` metrics, usage).
-    names: BTreeSet<String>,
-    /// Whether server workloads run (their metrics follow a grammar, not a list).
-    server: bool,
-    /// Whether llama-bench's test sizes come from something this cannot read (a range, a
-    /// placeholder that is not an axis): then any `pp`/`tg` name may be right.
-    open_bench: bool,
+/// The options whose values name llama-bench's tests (and depths): a comma list there is several
+/// tests, anywhere else several runs of each test.
+const PROMPT: [&str; 2] = ["-p", "--n-prompt"];
+const GENERATED: [&str; 2] = ["-n", "--n-gen"];
+const BOTH: [&str; 2] = ["-pg", "--n-gen-prompt"];
+const DEPTH: [&str; 2] = ["-d", "--n-depth"];
+
+/// What one block's cells record: `bench`, `command`, or a server workload.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct BlockProduces {
+    /// `bench`, `command`, or the workload's name.
+    pub(crate) block: String,
+    /// `bench`, `command` or `server`.
+    pub(crate) kind: &'static str,
+    /// Sorted by name.
+    pub(crate) metrics: Vec<Produced>,
 }
 
-impl Produced {
-    pub(super) fn of(experiment: &Experiment) -> Self {
-        let mut produced = Self { names: USAGE.iter().map(|name| (*name).to_owned()).collect(), ..Self::default() };
-        if let Some(command) = &experiment.command {
-            produced.names.extend(command.metrics.iter().map(|metric| metric.name.value.clone()));
+/// What each block of `experiment` records, in the order its cells are expanded.
+pub(crate) fn produces(experiment: &Experiment) -> Vec<BlockProduces> {
+    let mut blocks = Vec::new();
+    if experiment.bench.is_some() {
+        let mut metrics = bench(experiment);
+        metrics.extend(usage(true));
+        blocks.push(BlockProduces { block: "bench".to_owned(), kind: "bench", metrics: sorted(metrics) });
+    }
+    if let Some(command) = &experiment.command {
+        let mut metrics: Vec<Produced> =
+            command.metrics.iter().map(|metric| Produced::always(metric.name.value.clone())).collect();
+        // A command's tokens are unknown: no `tokens_per_j`.
+        metrics.extend(usage(false));
+        // A command may be over before its memory is first read.
+        for metric in metrics.iter_mut().filter(|metric| metric.name == USAGE[0]) {
+            metric.condition = Some(Condition::Sampled);
         }
-        produced.server = experiment.server.is_some() && !experiment.workloads.is_empty();
-        if let Some(bench) = &experiment.bench {
-            let variants: Vec<&Template> = experiment.variant_templates().collect();
-            let args: Vec<&Template> = bench.args.iter().chain(variants).collect();
-            let sizes = |names: &[&str], default: Option<&str>| -> Option<Vec<String>> {
-                let given = option_values(experiment, &args, names)?;
-                Some(if given.is_empty() {
-                    default.map(|value| vec![value.to_owned()]).unwrap_or_default()
-                } else {
-                    given
-                })
-            };
-            match (
-                sizes(&["-p", "--n-prompt"], Some(DEFAULT_PROMPT)),
-                sizes(&["-n", "--n-gen"], Some(DEFAULT_GENERATED)),
-                sizes(&["-pg"], None),
-            ) {
-                (Some(prompts), Some(generated), Some(both)) => {
-                    let numbers = |values: &[String]| -> Vec<String> {
-                        values.iter().flat_map(|value| value.split(',')).map(str::trim).map(str::to_owned).collect()
-                    };
-                    for prompt in numbers(&prompts).into_iter().filter(|prompt| prompt != "0") {
-                        produced.names.insert(format!("pp{prompt}"));
-                    }
-                    for tokens in numbers(&generated).into_iter().filter(|tokens| tokens != "0") {
-                        produced.names.insert(format!("tg{tokens}"));
-                    }
-                    for pair in numbers(&both) {
-                        if let Some((prompt, tokens)) = pair.split_once(',').or_else(|| pair.split_once('+')) {
-                            produced.names.insert(format!("pp{prompt}+tg{tokens}"));
-                        }
-                    }
-                    if both.iter().any(|value| value.contains(',')) {
-                        produced.open_bench = true;
-                    }
-                }
-                _ => produced.open_bench = true,
+        blocks.push(BlockProduces { block: "command".to_owned(), kind: "command", metrics: sorted(metrics) });
+    }
+    if experiment.server.is_some() {
+        for workload in &experiment.workloads {
+            let mut metrics = server(workload);
+            metrics.extend(usage(true));
+            blocks.push(BlockProduces { block: workload.name.value.clone(), kind: "server", metrics: sorted(metrics) });
+        }
+    }
+    blocks
+}
+
+/// One entry per name, the unconditional one where a name comes both ways: what was measured in
+/// name order, then usage.
+fn sorted(metrics: Vec<Produced>) -> Vec<Produced> {
+    let mut by_name: BTreeMap<String, Produced> = BTreeMap::new();
+    for metric in metrics {
+        match by_name.get(&metric.name) {
+            Some(kept) if kept.condition.is_none() => {}
+            _ => {
+                by_name.insert(metric.name.clone(), metric);
             }
         }
-        produced
     }
+    let mut sorted: Vec<Produced> = by_name.into_values().collect();
+    sorted.sort_by_key(|metric| crate::metric::is_usage(&metric.name));
+    sorted
+}
 
-    /// Whether some cell can record `metric`.
-    pub(super) fn can(&self, metric: &str) -> bool {
-        // A depth or a repeat of a comma list adds a suffix to llama-bench's names.
-        let base = metric.split(['@', '#']).next().unwrap_or(metric);
-        if self.names.contains(metric) || self.names.contains(base) {
-            return true;
-        }
-        if self.open_bench && (base.starts_with("pp") || base.starts_with("tg")) {
-            return true;
-        }
-        self.server && SERVER.contains(&crate::metric_name::MetricName::parse(metric).base)
+/// The usage metrics: peak memory always, the GPU's and energy where the host has counters, and
+/// tokens per joule where the cell's tokens are known too.
+fn usage(tokens_known: bool) -> Vec<Produced> {
+    let [rss, vram, gtt, energy, per_joule] = USAGE;
+    let mut metrics = vec![
+        Produced::always(rss),
+        Produced::when(vram, Some(Condition::GpuCounters)),
+        Produced::when(gtt, Some(Condition::GpuCounters)),
+        Produced::when(energy, Some(Condition::EnergyCounters)),
+    ];
+    if tokens_known {
+        metrics.push(Produced::when(per_joule, Some(Condition::EnergyCounters)));
     }
+    metrics
+}
 
-    /// The names to suggest, for the warning's help.
-    pub(super) fn listed(&self) -> Vec<String> {
-        let mut listed: Vec<String> =
-            self.names.iter().filter(|name| !USAGE.contains(&name.as_str())).cloned().collect();
-        if self.server {
-            listed.extend(SERVER.iter().map(|name| (*name).to_owned()));
-        }
-        listed.extend(USAGE.iter().map(|name| (*name).to_owned()));
-        listed
-    }
+/// A server workload's names: each family over all requests, the first and (with more than one
+/// request) the rest's median; a conversation's per turn; percentiles and throughput under
+/// concurrency; the server's load time.
+fn server(workload: &Workload) -> Vec<Produced> {
+    let turns = workload.requests.first().map_or(0, |request| request.turns.len());
+    let per_round = if turns > 0 { turns } else { workload.requests.len() };
+    let requests = u64::try_from(per_round).unwrap_or(u64::MAX).saturating_mul(workload.repeat);
+    let timings = workload.requests.iter().any(|request| request.api != Api::AnthropicMessages);
+    let anthropic = workload.requests.iter().any(|request| request.api == Api::AnthropicMessages);
 
-    /// Whether server metrics are among them (their phases go in the help).
-    pub(super) fn serves(&self) -> bool {
-        self.server
+    let mut families: Vec<(&str, Option<Condition>)> = TIMED.iter().map(|family| (*family, None)).collect();
+    if timings {
+        for (family, _) in TIMINGS {
+            let drafting = DRAFTING.contains(&family).then_some(Condition::Drafting);
+            families.push((family, drafting));
+        }
+        families.extend(DRAFTING.iter().map(|family| (*family, Some(Condition::Drafting))));
     }
+    if anthropic {
+        families.extend(USAGE_COUNTS.iter().map(|(family, _)| (*family, None)));
+    }
+    let mut metrics = Vec::new();
+    for (family, condition) in families {
+        let mut phases = vec![Phase::All, Phase::First];
+        if requests > 1 {
+            phases.push(Phase::Warm);
+        }
+        metrics.extend(phases.into_iter().map(|phase| Produced::when(phase_name(family, phase), condition)));
+    }
+    for turn in 1..=u32::try_from(turns).unwrap_or(u32::MAX) {
+        for family in PER_TURN {
+            // The generation speed of a turn is in `timings`, which the Anthropic API has not.
+            if family != "gen_tps" || timings {
+                metrics.push(Produced::always(phase_name(family, Phase::Turn(turn))));
+            }
+        }
+    }
+    if workload.concurrency > 1 {
+        for family in LOADED {
+            let streamed = (family == "itl_ms").then_some(Condition::Streamed);
+            for percentile in Phase::PERCENTILES {
+                metrics.push(Produced::when(phase_name(family, Phase::Percentile(percentile)), streamed));
+            }
+        }
+        metrics.push(Produced::when("itl_ms", Some(Condition::Streamed)));
+        metrics.extend(THROUGHPUT.iter().map(|family| Produced::always(*family)));
+    }
+    metrics.push(Produced::always(SERVER_LOAD));
+    metrics
+}
+
+fn phase_name(family: &str, phase: Phase) -> String {
+    MetricName::new(family, phase).to_string()
+}
+
+/// The names of an agent client's session: per request, whose count the manifest does not know.
+#[cfg_attr(not(test), expect(dead_code, reason = "the client workload's producer is the next issue's"))]
+pub(crate) fn per_request() -> Vec<Produced> {
+    PER_REQUEST.iter().map(|family| Produced::pattern(MetricName::new(family, Phase::Request(0)).pattern())).collect()
+}
+
+/// llama-bench's names from its test sizes (its defaults where none are given), depths and the
+/// comma lists of its other options; a pattern where a size cannot be read here.
+fn bench(experiment: &Experiment) -> Vec<Produced> {
+    let Some(bench) = &experiment.bench else { return Vec::new() };
+    let args: Vec<&Template> = bench.args.iter().chain(experiment.variant_templates()).collect();
+    let sizes = |names: &[&str], default: Option<&str>| -> Option<Vec<Vec<u64>>> {
+        let given = option_values(experiment, &args, names)?;
+        if given.is_empty() {
+            return Some(default.map(|value| vec![vec![value.parse().unwrap_or(0)]]).unwrap_or_default());
+        }
+        given.iter().map(|value| numbers(value)).collect()
+    };
+    let mut tests: Vec<(String, Option<BenchName>)> = Vec::new();
+    match sizes(&PROMPT, Some(DEFAULT_PROMPT)) {
+        Some(lists) => tests.extend(lists.iter().flatten().filter(|size| **size > 0).map(|size| test(*size, 0))),
+        None => tests.push(("ppN".to_owned(), None)),
+    }
+    match sizes(&GENERATED, Some(DEFAULT_GENERATED)) {
+        Some(lists) => tests.extend(lists.iter().flatten().filter(|size| **size > 0).map(|size| test(0, *size))),
+        None => tests.push(("tgN".to_owned(), None)),
+    }
+    match option_values(experiment, &args, &BOTH) {
+        Some(pairs) => {
+            for pair in pairs {
+                match pair
+                    .split_once([',', '+'])
+                    .and_then(|(prompt, generated)| Some((prompt.trim().parse().ok()?, generated.trim().parse().ok()?)))
+                {
+                    Some((prompt, generated)) => tests.push(test(prompt, generated)),
+                    None => tests.push(("ppN+tgN".to_owned(), None)),
+                }
+            }
+        }
+        None => tests.push(("ppN+tgN".to_owned(), None)),
+    }
+    let depths = sizes(&DEPTH, Some("0"));
+    let repeats = repeats(experiment, &args);
+    let mut metrics = Vec::new();
+    for (pattern, test) in tests {
+        let Some(test) = test else {
+            metrics.push(Produced::pattern(pattern));
+            continue;
+        };
+        let mut names = Vec::new();
+        match &depths {
+            // Each cell's depths: one keeps the plain name (`run::metrics` drops it), several
+            // keep theirs.
+            Some(lists) => {
+                for list in lists {
+                    let distinct: BTreeSet<u64> = list.iter().copied().collect();
+                    if distinct.len() <= 1 {
+                        names.push(test.plain());
+                    } else {
+                        names.extend(
+                            distinct.iter().map(|depth| BenchName { depth: (*depth > 0).then_some(*depth), ..test }),
+                        );
+                    }
+                }
+            }
+            None => {
+                names.push(test.plain());
+                metrics.push(Produced::pattern(format!("{pattern}@dN")));
+            }
+        }
+        for name in names {
+            metrics.push(Produced::always(name.to_string()));
+            for index in 2..=repeats {
+                metrics.push(Produced::always(name.repeated(index).to_string()));
+            }
+        }
+    }
+    metrics
+}
+
+fn test(prompt: u64, generated: u64) -> (String, Option<BenchName>) {
+    let name = BenchName::new(prompt, generated, 0);
+    (name.to_string(), Some(name))
+}
+
+/// `64,128` → [64, 128]; `None` for anything else (a range such as `64-512*2`).
+fn numbers(value: &str) -> Option<Vec<u64>> {
+    value.split(',').map(|number| number.trim().parse().ok()).collect()
+}
+
+/// How many runs of each test a cell's comma lists in other options (`-t 1,2`, `-fa 0,1`) make:
+/// their product, the longest list of an axis's values counted for an axis.
+fn repeats(experiment: &Experiment, args: &[&Template]) -> u32 {
+    let named = |word: &Template, names: &[&str]| names.contains(&word.text.as_str());
+    let mut product: u32 = 1;
+    for pair in args.windows(2) {
+        let (option, value) = (pair[0], pair[1]);
+        if !option.text.starts_with('-') || [PROMPT, GENERATED, BOTH, DEPTH].iter().any(|names| named(option, names)) {
+            continue;
+        }
+        let count = |text: &str| u32::try_from(text.split(',').count()).unwrap_or(1);
+        let items = match value.parts.as_slice() {
+            [Part::Text(text)] => count(text),
+            [Part::Axis(axis)] => experiment
+                .axis(axis)
+                .map_or(1, |axis| axis.values.iter().map(|value| count(&value.value.value)).max().unwrap_or(1)),
+            _ => 1,
+        };
+        product = product.saturating_mul(items);
+    }
+    product
 }
 
 /// The values given to any of `names` in `args`: literal words as they are, an `{axis}` as
@@ -132,13 +274,18 @@ fn option_values(experiment: &Experiment, args: &[&Template], names: &[&str]) ->
             continue;
         }
         let value = words.next()?;
+        let readable =
+            |text: &str| text.chars().all(|character| character.is_ascii_digit() || ",+".contains(character));
         match value.parts.as_slice() {
-            [Part::Text(text)] if text.chars().all(|character| character.is_ascii_digit() || character == ',') => {
-                values.push(text.clone());
-            }
+            [Part::Text(text)] if readable(text) => values.push(text.clone()),
             [Part::Axis(axis)] => {
                 let axis = experiment.axis(axis)?;
-                values.extend(axis.values.iter().map(|value| value.value.value.clone()));
+                for value in &axis.values {
+                    if !readable(&value.value.value) {
+                        return None;
+                    }
+                    values.push(value.value.value.clone());
+                }
             }
             _ => return None,
         }
@@ -146,15 +293,78 @@ fn option_values(experiment: &Experiment, args: &[&Template], names: &[&str]) ->
     Some(values)
 }
 
+/// The metrics an experiment's cells can record, for a table's warning.
+#[derive(Debug, Default)]
+pub(super) struct Produces {
+    blocks: Vec<BlockProduces>,
+}
+
+impl Produces {
+    pub(super) fn of(experiment: &Experiment) -> Self {
+        Self { blocks: produces(experiment) }
+    }
+
+    fn all(&self) -> impl Iterator<Item = &Produced> {
+        self.blocks.iter().flat_map(|block| &block.metrics)
+    }
+
+    /// Whether some cell can record `metric`. Lenient where a cell may name it otherwise: a
+    /// llama-bench test at a depth or repeated, a server family in any phase of the grammar.
+    pub(super) fn can(&self, metric: &str) -> bool {
+        if self.all().any(|produced| produced.matches(metric)) {
+            return true;
+        }
+        if let Some(name) = BenchName::parse(metric) {
+            let plain = BenchName { depth: None, repeat: None, ..name }.to_string();
+            return self.all().any(|produced| produced.matches(&plain));
+        }
+        let parsed = MetricName::parse(metric);
+        parsed.phase != Phase::All
+            && self.blocks.iter().any(|block| {
+                block.kind == "server" && block.metrics.iter().any(|produced| produced.name == parsed.base)
+            })
+    }
+
+    /// The names to suggest, for the warning's help: the measured ones, then usage.
+    pub(super) fn listed(&self) -> Vec<String> {
+        let names: BTreeSet<&str> = self.all().map(|produced| produced.name.as_str()).collect();
+        let mut listed: Vec<String> =
+            names.iter().filter(|name| !crate::metric::is_usage(name)).map(|name| (*name).to_owned()).collect();
+        listed.extend(USAGE.iter().filter(|name| names.contains(*name)).map(|name| (*name).to_owned()));
+        listed
+    }
+
+    /// Whether server metrics are among them (their phases go in the help).
+    pub(super) fn serves(&self) -> bool {
+        self.blocks.iter().any(|block| block.kind == "server")
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    fn produced(body: &str) -> super::Produced {
+    use super::*;
+
+    fn experiment(body: &str) -> Experiment {
         let text = format!(
-            "model \"m\" {{ file \"m.gguf\" }}\nexperiment \"e\" {{\n    matrix {{\n        model \"m\"\n        n 8 16\n    }}\n{body}\n}}\n"
+            "model \"m\" {{ file \"m.gguf\" }}\nexperiment \"e\" {{\n    matrix {{\n        model \"m\"\n        n 8 16\n        depth 0 512\n    }}\n{body}\n}}\n"
         );
         let directory = tempfile::tempdir().unwrap();
         let manifests = crate::manifest::load_text(directory.path(), &directory.path().join("e.kdl"), &text).unwrap();
-        super::Produced::of(&manifests.experiments[0])
+        manifests.experiments[0].clone()
+    }
+
+    fn produced(body: &str) -> Produces {
+        Produces::of(&experiment(body))
+    }
+
+    /// The names of the only block, the conditional ones with their condition.
+    fn names(body: &str) -> (Vec<String>, Vec<String>) {
+        let blocks = produces(&experiment(body));
+        assert_eq!(blocks.len(), 1);
+        let (conditional, always): (Vec<&Produced>, Vec<&Produced>) =
+            blocks[0].metrics.iter().partition(|metric| metric.condition.is_some());
+        let shown = |metric: &&Produced| format!("{}{}", metric.name, if metric.pattern { " (pattern)" } else { "" });
+        (always.iter().map(shown).collect(), conditional.iter().map(shown).collect())
     }
 
     #[test]
@@ -172,13 +382,101 @@ mod tests {
     }
 
     #[test]
+    fn a_bench_block_lists_its_tests_depths_and_repeats() {
+        let (always, conditional) = names("    bench { args \"-p\" 64 \"-n\" \"{n}\" \"-pg\" \"32,4\" \"-r\" 1 }");
+        assert_eq!(always, ["pp32+tg4", "pp64", "tg16", "tg8", "peak_rss_bytes"]);
+        assert_eq!(conditional, ["energy_j", "peak_gtt_bytes", "peak_vram_bytes", "tokens_per_j"]);
+        // A depth axis: each cell measures one depth and keeps the plain name.
+        let (always, _) = names("    bench { args \"-p\" 0 \"-n\" 4 \"-d\" \"{depth}\" }");
+        assert_eq!(always, ["tg4", "peak_rss_bytes"]);
+        // Several depths in one cell keep theirs (depth 0 has none); a comma list elsewhere repeats.
+        let (always, _) = names("    bench { args \"-p\" 0 \"-n\" 4 \"-d\" \"0,512\" \"-t\" \"1,2\" }");
+        assert_eq!(always, ["tg4", "tg4#2", "tg4@d512", "tg4@d512#2", "peak_rss_bytes"]);
+        let (always, _) = names("    bench { args \"-p\" \"64-512*2\" \"-n\" 0 }");
+        assert_eq!(always, ["ppN (pattern)", "peak_rss_bytes"]);
+    }
+
+    #[test]
+    fn a_command_block_lists_its_metrics_and_no_tokens_per_joule() {
+        let (always, conditional) = names(
+            "    command {\n        args \"sh\" \"-c\" \"echo 4\"\n        metric \"answer\" regex=\"(\\\\d+)\"\n    }",
+        );
+        assert_eq!(always, ["answer"]);
+        assert_eq!(conditional, ["energy_j", "peak_gtt_bytes", "peak_rss_bytes", "peak_vram_bytes"]);
+    }
+
+    #[test]
+    fn a_server_workload_lists_its_phases() {
+        let (always, conditional) =
+            names("    server { args \"-c\" 512 }\n    workload \"one\" {\n        request prompt=\"hi\"\n    }");
+        assert!(always.contains(&"ttft_ms_first".to_owned()) && always.contains(&"server_load_ms".to_owned()));
+        assert!(!always.iter().any(|name| name.ends_with("_warm")), "one request has no warm phase: {always:?}");
+        assert!(conditional.contains(&"draft_n_first".to_owned()) && conditional.contains(&"accept_rate".to_owned()));
+
+        let (always, _) = names(
+            "    server { args \"-c\" 512 }\n    workload \"chat\" {\n        request api=\"anthropic-messages\" prompt=\"hi\"\n        repeat 2\n    }",
+        );
+        assert_eq!(
+            always,
+            [
+                "cache_n",
+                "cache_n_first",
+                "cache_n_warm",
+                "e2e_ms",
+                "e2e_ms_first",
+                "e2e_ms_warm",
+                "gen_n",
+                "gen_n_first",
+                "gen_n_warm",
+                "prompt_n",
+                "prompt_n_first",
+                "prompt_n_warm",
+                "server_load_ms",
+                "ttft_ms",
+                "ttft_ms_first",
+                "ttft_ms_warm",
+                "peak_rss_bytes",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_conversation_lists_its_turns_and_concurrency_its_percentiles() {
+        let (always, _) = names(
+            "    server { args \"-c\" 512 }\n    workload \"talk\" {\n        conversation api=\"openai-chat\" {\n            turn \"a\"\n            turn \"b\"\n        }\n    }",
+        );
+        for name in
+            ["ttft_ms_turn1", "ttft_ms_turn2", "prompt_n_turn2", "cache_n_turn1", "gen_tps_turn2", "gen_tps_warm"]
+        {
+            assert!(always.contains(&name.to_owned()), "{name}: {always:?}");
+        }
+        assert!(!always.contains(&"ttft_ms_turn3".to_owned()));
+        let (always, conditional) = names(
+            "    server { args \"-c\" 512 }\n    workload \"load\" {\n        request prompt=\"hi\"\n        repeat 4\n        concurrency 2\n    }",
+        );
+        for name in ["ttft_ms_p50", "ttft_ms_p90", "e2e_ms_p99", "req_per_s", "gen_tps_total"] {
+            assert!(always.contains(&name.to_owned()), "{name}");
+        }
+        assert!(conditional.contains(&"itl_ms_p50".to_owned()) && conditional.contains(&"itl_ms".to_owned()));
+    }
+
+    #[test]
     fn server_names_follow_their_phases() {
         let server = produced(
             "    server { args \"-c\" 512 }\n    workload \"chat\" {\n        request api=\"openai-chat\" prompt=\"hi\"\n    }",
         );
-        for name in ["ttft_ms_first", "ttft_ms_warm", "e2e_ms_p90", "ttft_ms_turn2", "gen_tps", "req_per_s"] {
+        for name in ["ttft_ms_first", "ttft_ms_warm", "e2e_ms_p90", "ttft_ms_turn2", "gen_tps"] {
             assert!(server.can(name), "{name}");
         }
         assert!(!server.can("tg128") && !server.can("ttft_ms_cold"));
+        // Requests per second are a workload under concurrency's; this one sends one at a time.
+        assert!(!server.can("req_per_s"));
+    }
+
+    #[test]
+    fn a_clients_requests_are_patterns() {
+        let names: Vec<String> = per_request().into_iter().map(|produced| produced.name).collect();
+        assert_eq!(names, ["ttft_ms_reqK", "prompt_n_reqK", "cache_n_reqK", "gen_tps_reqK"]);
+        assert!(per_request()[0].matches("ttft_ms_req3"));
     }
 }

@@ -295,7 +295,7 @@ impl Checker<'_> {
             for (axis, value) in &report.baseline {
                 self.check_filter_axis(experiment, axis, value, false);
             }
-            let produced = super::produces::Produced::of(experiment);
+            let produced = super::produces::Produces::of(experiment);
             for table in &report.tables {
                 for axis in [&table.rows, &table.columns].into_iter().flatten() {
                     if experiment.axis(&axis.value).is_none() && !super::pseudo_axis::is_pseudo_axis(&axis.value) {

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::table::{Better, Chart, ChartKind, Entry, Row, Table};
-use crate::metric_name::{MetricName, Phase};
+use super::table::{Chart, ChartKind, Entry, Row, Table};
+use crate::metric::server::LOADED;
+use crate::metric::{Family, MetricName, Phase};
 use crate::store::CellRecord;
 
 /// One workload's breakdown: a row per shown cell (its configuration, and host when several).
@@ -29,8 +30,14 @@ pub enum BreakdownKind {
     Turns,
 }
 
-const PERCENTILES: [&str; 3] = ["p50", "p90", "p99"];
-const LATENCIES: [&str; 3] = ["ttft_ms", "e2e_ms", "itl_ms"];
+/// What a conversation's turns and a workload under load are read by: time to first token.
+pub(super) const TTFT: &str = "ttft_ms";
+
+/// The name whose presence says that a workload ran under concurrency: its median time to first
+/// token.
+pub(super) fn loaded_marker() -> String {
+    MetricName::new(TTFT, Phase::Percentile(Phase::PERCENTILES[0])).to_string()
+}
 
 /// `BASE_turnK`: a conversation metric's name for turn `turn` (from 1).
 pub(super) fn turn_metric(base: &str, turn: usize) -> String {
@@ -61,7 +68,7 @@ pub(super) fn last_turn(records: &[&Labelled<'_>]) -> usize {
         .iter()
         .flat_map(|(_, record)| record.metrics.keys())
         .filter_map(|name| match MetricName::parse(name) {
-            MetricName { base: "ttft_ms", phase: Phase::Turn(turn) } => usize::try_from(turn).ok(),
+            MetricName { base: TTFT, phase: Phase::Turn(turn) } => usize::try_from(turn).ok(),
             _ => None,
         })
         .max()
@@ -73,11 +80,15 @@ pub(super) fn breakdowns(shown: &[Labelled<'_>]) -> Vec<Breakdown> {
     let mut found = Vec::new();
     for (workload, records) in by_workload(shown.iter()) {
         let value = |record: &CellRecord, name: &str| record.metrics.get(name).map(|metric| metric.mean);
-        let loaded = records.iter().any(|(_, record)| record.metrics.contains_key("ttft_ms_p50"));
+        let loaded = records.iter().any(|(_, record)| record.metrics.contains_key(&loaded_marker()));
         if loaded {
-            let names: Vec<String> = LATENCIES
+            let names: Vec<String> = LOADED
                 .iter()
-                .flat_map(|latency| PERCENTILES.iter().map(move |suffix| format!("{latency}_{suffix}")))
+                .flat_map(|latency| {
+                    Phase::PERCENTILES
+                        .iter()
+                        .map(move |percentile| MetricName::new(latency, Phase::Percentile(*percentile)).to_string())
+                })
                 .collect();
             found.push(Breakdown {
                 workload: workload.clone(),
@@ -98,7 +109,7 @@ pub(super) fn breakdowns(shown: &[Labelled<'_>]) -> Vec<Breakdown> {
                 rows: records
                     .iter()
                     .map(|(label, record)| {
-                        (label.clone(), (1..=turns).map(|turn| value(record, &turn_metric("ttft_ms", turn))).collect())
+                        (label.clone(), (1..=turns).map(|turn| value(record, &turn_metric(TTFT, turn))).collect())
                     })
                     .collect(),
             });
@@ -112,9 +123,9 @@ pub(super) fn breakdowns(shown: &[Labelled<'_>]) -> Vec<Breakdown> {
 pub(super) fn turns_table(breakdown: &Breakdown) -> Table {
     let turns = breakdown.columns.len();
     Table {
-        metric: format!("ttft_ms_per_turn_{}", breakdown.workload),
-        unit: "ms".to_owned(),
-        better: Some(Better::Lower),
+        metric: format!("{TTFT}_per_turn_{}", breakdown.workload),
+        unit: Family::get(TTFT).unit_symbol().to_owned(),
+        better: Family::get(TTFT).better,
         keys: vec!["turn".to_owned()],
         column_dimension: Some("configuration".to_owned()),
         columns: breakdown.rows.iter().map(|(label, _)| label.clone()).collect(),

@@ -232,7 +232,7 @@ fn results(out: &mut String, report: &Report) {
 fn render_summary(out: &mut String, summary: &super::summary::Summary, report: &Report) {
     let _ = writeln!(out, "### `{}`\n", summary.workload);
     // Columns of one metric family (cold and warm, the turns) share a unit.
-    let family = |metric: &str| crate::metric_name::MetricName::parse(metric).base.to_owned();
+    let family = |metric: &str| crate::metric::MetricName::parse(metric).base.to_owned();
     let scales: Vec<Scale> = summary
         .columns
         .iter()

@@ -46,12 +46,22 @@ struct PageAxis {
     numeric: bool,
 }
 
+/// A metric as the metric catalogue describes it, so that the page reads no meaning into names.
 #[derive(Debug, Serialize)]
 struct PageMetric {
     name: String,
     unit: String,
     /// `higher`, `lower`, or none.
     better: Option<&'static str>,
+    /// How reports title it (the name, outside the catalogue).
+    label: String,
+    /// Its family (`ttft_ms` of `ttft_ms_turn2`, `tg` of `tg128`); the name outside the catalogue.
+    family: String,
+    /// `all`, `first`, `warm`, `turn`, `percentile` or `request`, with `k` its number.
+    #[serde(flatten)]
+    phase: crate::metric::Phase,
+    /// `bench`, `server`, `usage`, `quality`, `client`, or `declared` outside the catalogue.
+    kind: crate::metric::Kind,
 }
 
 #[derive(Debug, Serialize)]
@@ -264,19 +274,7 @@ fn experiments(
                     (!values.is_empty()).then(|| page_axis(axis, values))
                 })
                 .collect();
-            let metrics = units
-                .get(name)
-                .into_iter()
-                .flatten()
-                .map(|(name, unit)| {
-                    let (name, unit) = (name.clone(), unit.clone());
-                    let better = super::table::Better::guess(&name, &unit).map(|better| match better {
-                        crate::manifest::Better::Higher => "higher",
-                        crate::manifest::Better::Lower => "lower",
-                    });
-                    PageMetric { name, unit, better }
-                })
-                .collect();
+            let metrics = units.get(name).into_iter().flatten().map(|(name, unit)| page_metric(name, unit)).collect();
             PageExperiment {
                 name: name.to_owned(),
                 description: declared.and_then(|experiment| experiment.description.clone()),
@@ -285,6 +283,30 @@ fn experiments(
             }
         })
         .collect()
+}
+
+fn page_metric(name: &str, unit: &str) -> PageMetric {
+    let better = crate::metric::Better::of(name, unit).map(crate::metric::Better::word);
+    match crate::metric::describe(name) {
+        Some(described) => PageMetric {
+            name: name.to_owned(),
+            unit: unit.to_owned(),
+            better,
+            label: described.label(),
+            family: described.family.name.to_owned(),
+            phase: described.phase,
+            kind: described.family.kind,
+        },
+        None => PageMetric {
+            name: name.to_owned(),
+            unit: unit.to_owned(),
+            better,
+            label: name.to_owned(),
+            family: name.to_owned(),
+            phase: crate::metric::Phase::All,
+            kind: crate::metric::Kind::Declared,
+        },
+    }
 }
 
 fn page_axis(name: String, values: BTreeSet<&str>) -> PageAxis {

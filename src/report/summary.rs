@@ -4,8 +4,8 @@
 
 use serde::Serialize;
 
-use super::breakdown::turn_metric;
 use crate::fingerprint::WorkloadPrint;
+use crate::metric::{MetricName, Phase};
 use crate::store::CellRecord;
 
 /// One workload's summary.
@@ -26,22 +26,30 @@ pub struct Column {
 }
 
 /// What a workload's records can be summed up by, in the order a reader wants them: the first
-/// of these that a record has decides which of the three kinds of workload it is.
-const REQUESTS: [(&str, &str); 5] = [
-    ("ttft_ms_first", "time to first token, cold"),
-    ("ttft_ms_warm", "time to first token, warm"),
-    ("gen_tps", "generation"),
-    ("cache_n_warm", "prompt tokens from cache, warm"),
-    ("peak_rss_bytes", "peak memory"),
+/// of these that a record has decides which of the three kinds of workload it is. Each column is
+/// titled with the catalogue's label of its name.
+const REQUESTS: [(&str, Phase); 5] = [
+    ("ttft_ms", Phase::First),
+    ("ttft_ms", Phase::Warm),
+    ("gen_tps", Phase::All),
+    ("cache_n", Phase::Warm),
+    ("peak_rss_bytes", Phase::All),
 ];
-const UNDER_LOAD: [(&str, &str); 6] = [
-    ("ttft_ms_p50", "time to first token, p50"),
-    ("ttft_ms_p99", "time to first token, p99"),
-    ("e2e_ms_p50", "end to end, p50"),
-    ("req_per_s", "requests per second"),
-    ("gen_tps_total", "generation, all requests"),
-    ("peak_rss_bytes", "peak memory"),
+const UNDER_LOAD: [(&str, Phase); 6] = [
+    ("ttft_ms", Phase::Percentile(50)),
+    ("ttft_ms", Phase::Percentile(99)),
+    ("e2e_ms", Phase::Percentile(50)),
+    ("req_per_s", Phase::All),
+    ("gen_tps_total", Phase::All),
+    ("peak_rss_bytes", Phase::All),
 ];
+
+/// A name and its title, from the catalogue.
+fn titled(family: &str, phase: Phase) -> (String, String) {
+    let name = MetricName::new(family, phase).to_string();
+    let title = crate::metric::describe(&name).map_or_else(|| name.clone(), |described| described.label());
+    (name, title)
+}
 
 /// A summary per server workload among `shown` (each record with its row label), in the order
 /// the workloads first appear.
@@ -53,18 +61,18 @@ pub(super) fn summaries(shown: &[(String, &CellRecord)]) -> Vec<Summary> {
         .map(|(workload, records)| {
             let has = |metric: &str| records.iter().any(|(_, record)| record.metrics.contains_key(metric));
             let turns = super::breakdown::last_turn(&records);
-            let wanted: Vec<(String, String)> = if has("ttft_ms_p50") {
-                UNDER_LOAD.iter().map(|(metric, title)| ((*metric).to_owned(), (*title).to_owned())).collect()
+            let turn = |turn: usize| Phase::Turn(u32::try_from(turn).unwrap_or(u32::MAX));
+            let wanted: Vec<(String, String)> = if has(&super::breakdown::loaded_marker()) {
+                UNDER_LOAD.iter().map(|(family, phase)| titled(family, *phase)).collect()
             } else if turns > 0 {
-                let mut wanted: Vec<(String, String)> = (1..=turns)
-                    .map(|turn| (turn_metric("ttft_ms", turn), format!("time to first token, turn {turn}")))
-                    .collect();
-                wanted.push((turn_metric("cache_n", turns), format!("prompt tokens from cache, turn {turns}")));
-                wanted.push(("gen_tps".to_owned(), "generation".to_owned()));
-                wanted.push(("peak_rss_bytes".to_owned(), "peak memory".to_owned()));
+                let mut wanted: Vec<(String, String)> =
+                    (1..=turns).map(|number| titled(super::breakdown::TTFT, turn(number))).collect();
+                wanted.push(titled("cache_n", turn(turns)));
+                wanted.push(titled("gen_tps", Phase::All));
+                wanted.push(titled("peak_rss_bytes", Phase::All));
                 wanted
             } else {
-                REQUESTS.iter().map(|(metric, title)| ((*metric).to_owned(), (*title).to_owned())).collect()
+                REQUESTS.iter().map(|(family, phase)| titled(family, *phase)).collect()
             };
             let columns: Vec<Column> = wanted
                 .into_iter()

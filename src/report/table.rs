@@ -6,29 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::grid::{Grid, HOST, Point, WORKLOAD};
+use crate::metric::{MetricName, Phase};
 use crate::store::{MetricValue, Status};
 
 pub(crate) use crate::manifest::Better;
-
-impl Better {
-    /// From the table's `better=`, else from the unit and name: throughput and rates up,
-    /// times down; counts have no better side.
-    pub fn guess(metric: &str, unit: &str) -> Option<Self> {
-        let base = metric.trim_end_matches("_first").trim_end_matches("_warm");
-        match unit {
-            "t/s" => Some(Self::Higher),
-            "ms" | "s" | "bytes" | "J" => Some(Self::Lower),
-            // Work per energy (`tokens/J`).
-            _ if unit.ends_with("/J") => Some(Self::Higher),
-            "tokens" => None,
-            // A rate (`req/s`): more per second is better.
-            _ if unit.ends_with("/s") => Some(Self::Higher),
-            _ if base.ends_with("tps") || base.ends_with("_ts") || base.contains("rate") => Some(Self::Higher),
-            _ if base.ends_with("_ms") || base.ends_with("_s") || base.ends_with("time") => Some(Self::Lower),
-            _ => None,
-        }
-    }
-}
 
 /// What the report was asked for: a `table` line of the `report` block, or the defaults.
 #[derive(Debug, Clone, Default)]
@@ -188,7 +169,8 @@ pub enum ChartKind {
 
 /// The metrics to tabulate when the report names none: every metric the results have, less
 /// token counts, and less a server metric's mean over all requests when its cold (`_first`)
-/// and warm (`_warm`) values are there.
+/// and warm (`_warm`) values are there; per-turn, per-request and percentile values go to
+/// breakdowns.
 pub(super) fn default_metrics(grid: &Grid<'_>) -> Vec<String> {
     let mut names = BTreeSet::new();
     for record in grid.points.iter().filter_map(|point| point.record) {
@@ -198,7 +180,8 @@ pub(super) fn default_metrics(grid: &Grid<'_>) -> Vec<String> {
             }
         }
     }
-    names.iter().filter(|name| !names.contains(&format!("{name}_first")) && !in_breakdown(name)).cloned().collect()
+    let first = |name: &str| MetricName::new(name, Phase::First).to_string();
+    names.iter().filter(|name| !names.contains(&first(name)) && !in_breakdown(name)).cloned().collect()
 }
 
 /// Which dimensions go where in a table.
@@ -298,7 +281,7 @@ pub(super) fn build(grid: &Grid<'_>, request: &TableRequest, metric: &str, basel
                 .collect(),
         })
         .collect();
-    let better = request.better.or_else(|| Better::guess(metric, &unit));
+    let better = request.better.or_else(|| Better::of(metric, &unit));
     let best = better.map(|better| best(grid, &layout, &included, metric, better, pins.as_deref().unwrap_or_default()));
     let chart_kind = if is_numeric_axis(grid, layout.rows, &row_keys) { ChartKind::Line } else { ChartKind::Bar };
     Table {
@@ -385,8 +368,7 @@ fn ratio(grid: &Grid<'_>, point: &Point<'_>, metric: &str, pins: &[(usize, usize
 /// Whether a metric belongs in a breakdown (latency percentiles under load, a conversation's
 /// turns) rather than a table of its own.
 fn in_breakdown(metric: &str) -> bool {
-    use crate::metric_name::{MetricName, Phase};
-    matches!(MetricName::parse(metric).phase, Phase::Turn(_) | Phase::Percentile(_))
+    matches!(MetricName::parse(metric).phase, Phase::Turn(_) | Phase::Percentile(_) | Phase::Request(_))
 }
 
 /// The best measured point of each workload on each host.
@@ -528,7 +510,7 @@ impl Table {
 
     /// The metric without its phase: `ttft_ms_turn2` → `ttft_ms`, `e2e_ms_p90` → `e2e_ms`.
     pub(super) fn family(&self) -> &str {
-        crate::metric_name::MetricName::parse(&self.metric).base
+        MetricName::parse(&self.metric).base
     }
 
     /// The values of every measured entry, for choosing a scale.

@@ -1,9 +1,9 @@
 //! Metrics from a finished child: llama-bench's JSON lines, or a `command`'s regexes.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 
 use crate::manifest::MetricSpec;
+use crate::metric::BenchName;
 use crate::store::MetricValue;
 
 /// llama-bench `-o jsonl` records → metrics named like its tests (`pp512`, `tg128`,
@@ -22,19 +22,12 @@ pub(crate) fn bench_metrics(stdout: &[u8]) -> Result<(BTreeMap<String, MetricVal
             .map_err(|error| format!("llama-bench printed a malformed JSON line: {error}"))?;
         let number = |key: &str| record.get(key).and_then(serde_json::Value::as_u64).unwrap_or(0);
         let (prompt, generated, depth) = (number("n_prompt"), number("n_gen"), number("n_depth"));
-        let mut name = match (prompt, generated) {
-            (0, tokens) => format!("tg{tokens}"),
-            (tokens, 0) => format!("pp{tokens}"),
-            (prompt, generated) => format!("pp{prompt}+tg{generated}"),
-        };
-        if depth > 0 {
-            let _ = write!(name, "@d{depth}");
-        }
+        let name = BenchName::new(prompt, generated, depth);
         // Comma lists (`-t 1,2`) give several records of one test; number the repeats.
-        let mut unique = name.clone();
+        let mut unique = name.to_string();
         let mut index = 2;
         while metrics.contains_key(&unique) {
-            unique = format!("{name}#{index}");
+            unique = name.repeated(index).to_string();
             index += 1;
         }
         let mean =
@@ -45,13 +38,14 @@ pub(crate) fn bench_metrics(stdout: &[u8]) -> Result<(BTreeMap<String, MetricVal
             .map(|samples| samples.iter().filter_map(serde_json::Value::as_f64).collect())
             .unwrap_or_default();
         let stddev = record.get("stddev_ts").and_then(serde_json::Value::as_f64);
-        metrics.insert(unique, MetricValue { mean, stddev, unit: "t/s".to_owned(), samples, rounds: None });
+        let unit = name.test.family().unit_symbol().to_owned();
+        metrics.insert(unique, MetricValue { mean, stddev, unit, samples, rounds: None });
         raw.push(record);
     }
     if metrics.is_empty() {
         return Err("llama-bench printed no results".to_owned());
     }
-    Ok((crate::store::plain_depth_names(metrics), raw))
+    Ok((crate::metric::plain_depth_names(metrics), raw))
 }
 
 /// Each metric's regex over the output; the first group of its last match is the value.

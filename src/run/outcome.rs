@@ -11,6 +11,7 @@ use super::ran_on::{Observed, asked_layers};
 use crate::fingerprint::ResolvedCell;
 use crate::host::HostFacts;
 use crate::manifest::{Backend, Toolbox};
+use crate::metric::{Family, MetricName, Phase, USAGE, is_usage};
 use crate::process::{ChildResult, Exit, signal_name};
 use crate::store::{CellRecord, Failure, MetricValue, RanOn, Status};
 
@@ -168,23 +169,25 @@ pub(super) fn finished_line(
 /// `tokens_per_j` when the cell's `tokens` are known) when the host has energy counters, or the
 /// reason in the record's `unavailable`.
 pub(super) fn add_usage(record: &mut CellRecord, usage: Usage, tokens: Option<f64>) {
+    let [rss, vram, gtt, energy, per_joule] = USAGE;
+    let mut insert = |name: &str, value: f64| {
+        record.metrics.insert(name.to_owned(), MetricValue::single(value, Family::get(name).unit_symbol()));
+    };
     #[expect(clippy::cast_precision_loss, reason = "memory sizes are far below 2^52 bytes")]
-    for (name, bytes) in
-        [("peak_rss_bytes", usage.peak_rss), ("peak_vram_bytes", usage.gpu.vram), ("peak_gtt_bytes", usage.gpu.gtt)]
-    {
+    for (name, bytes) in [(rss, usage.peak_rss), (vram, usage.gpu.vram), (gtt, usage.gpu.gtt)] {
         if let Some(bytes) = bytes {
-            record.metrics.insert(name.to_owned(), MetricValue::single(bytes as f64, "bytes"));
+            insert(name, bytes as f64);
         }
     }
     match usage.energy {
         Some(Ok(joules)) => {
-            record.metrics.insert("energy_j".to_owned(), MetricValue::single(joules, "J"));
+            insert(energy, joules);
             if let Some(tokens) = tokens.filter(|_| joules > 0.0) {
-                record.metrics.insert("tokens_per_j".to_owned(), MetricValue::single(tokens / joules, "tokens/J"));
+                insert(per_joule, tokens / joules);
             }
         }
         Some(Err(reason)) => {
-            record.unavailable.insert("energy_j".to_owned(), reason);
+            record.unavailable.insert(energy.to_owned(), reason);
         }
         None => {}
     }
@@ -230,9 +233,10 @@ pub(super) fn now_unix_ms() -> u64 {
 /// `ttft 2093 ms cold, 62 ms warm; cache_n 2040 warm; gen 30.9 t/s`: the server metrics a
 /// person looks at first (all of them are in the record).
 pub(super) fn describe_server_metrics(metrics: &BTreeMap<String, MetricValue>) -> String {
-    let value = |name: &str| metrics.get(name).map(|metric| metric.mean);
+    let value =
+        |family: &str, phase: Phase| metrics.get(&MetricName::new(family, phase).to_string()).map(|metric| metric.mean);
     let mut parts = Vec::new();
-    match (value("ttft_ms_first"), value("ttft_ms_warm")) {
+    match (value("ttft_ms", Phase::First), value("ttft_ms", Phase::Warm)) {
         (Some(cold), Some(warm)) => parts.push(format!(
             "ttft {} cold, {} warm",
             crate::units::format_quantity(cold, "ms"),
@@ -241,10 +245,10 @@ pub(super) fn describe_server_metrics(metrics: &BTreeMap<String, MetricValue>) -
         (Some(cold), None) => parts.push(format!("ttft {}", crate::units::format_quantity(cold, "ms"))),
         _ => {}
     }
-    if let Some(cache) = value("cache_n_warm") {
+    if let Some(cache) = value("cache_n", Phase::Warm) {
         parts.push(format!("cache_n {cache:.0} warm"));
     }
-    if let Some(generation) = value("gen_tps") {
+    if let Some(generation) = value("gen_tps", Phase::All) {
         parts.push(format!("gen {generation:.1} t/s"));
     }
     parts.join("; ")
@@ -253,9 +257,8 @@ pub(super) fn describe_server_metrics(metrics: &BTreeMap<String, MetricValue>) -
 /// `pp64 107.2 t/s, tg16 14.9 t/s, peak_rss_bytes 346.2 MiB`: what was measured first, then
 /// what the run used.
 pub(super) fn describe_metrics(metrics: &BTreeMap<String, MetricValue>) -> String {
-    let usage = |name: &str| crate::metric_name::USAGE.contains(&name);
-    let measured = metrics.iter().filter(|(name, _)| !usage(name));
-    let used = crate::metric_name::USAGE.iter().filter_map(|name| metrics.get_key_value(*name));
+    let measured = metrics.iter().filter(|(name, _)| !is_usage(name));
+    let used = USAGE.iter().filter_map(|name| metrics.get_key_value(*name));
     measured
         .chain(used)
         .map(|(name, value)| format!("{name} {}", crate::units::format_quantity(value.mean, &value.unit)))

@@ -5,55 +5,46 @@
 use std::collections::BTreeMap;
 
 use super::client::Exchange;
-use crate::metric_name::{MetricName, Phase};
+use crate::metric::server::{LOADED, PER_TURN, THROUGHPUT, TIMINGS, USAGE_COUNTS};
+use crate::metric::{Family, MetricName, Phase};
 use crate::stats;
 use crate::store::MetricValue;
 
-/// (metric, unit, where in `timings`)
-const TIMINGS: [(&str, &str, &str); 7] = [
-    ("prompt_n", "tokens", "prompt_n"),
-    ("prompt_ms", "ms", "prompt_ms"),
-    ("prompt_tps", "t/s", "prompt_per_second"),
-    ("gen_n", "tokens", "predicted_n"),
-    ("gen_tps", "t/s", "predicted_per_second"),
-    ("cache_n", "tokens", "cache_n"),
-    ("draft_n", "tokens", "draft_n"),
-];
-
+/// Every request's metrics: the mean over all requests, the first (`_first`) and the median of
+/// the rest (`_warm`), each in its family's unit.
 pub(super) fn aggregate(exchanges: &[Exchange]) -> BTreeMap<String, MetricValue> {
-    let mut series: BTreeMap<&str, (&str, Vec<f64>)> = BTreeMap::new();
-    let mut push = |name: &'static str, unit: &'static str, value: f64| {
-        series.entry(name).or_insert_with(|| (unit, Vec::new())).1.push(value);
-    };
+    let mut series: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    let mut push = |name: &'static str, value: f64| series.entry(name).or_default().push(value);
     for exchange in exchanges {
-        if let Some(ttft) = exchange.ttft_ms {
-            push("ttft_ms", "ms", ttft);
+        let [ttft, e2e] = crate::metric::server::TIMED;
+        if let Some(value) = exchange.ttft_ms {
+            push(ttft, value);
         }
-        push("e2e_ms", "ms", exchange.e2e_ms);
-        for (name, unit, key) in TIMINGS {
+        push(e2e, exchange.e2e_ms);
+        for (name, key) in TIMINGS {
             if let Some(value) = exchange.timing(key) {
-                push(name, unit, value);
+                push(name, value);
             }
         }
         if let (Some(drafted), Some(accepted)) = (exchange.timing("draft_n"), exchange.timing("draft_n_accepted")) {
-            push("draft_accepted", "tokens", accepted);
+            let [_, draft_accepted, accept_rate] = crate::metric::server::DRAFTING;
+            push(draft_accepted, accepted);
             if drafted > 0.0 {
-                push("accept_rate", "", accepted / drafted);
+                push(accept_rate, accepted / drafted);
             }
         }
         // The Anthropic API streams no `timings`; its usage counts the same tokens.
         if exchange.timings.is_none() {
-            for (name, key) in
-                [("cache_n", "cache_read_input_tokens"), ("prompt_n", "input_tokens"), ("gen_n", "output_tokens")]
-            {
+            for (name, key) in USAGE_COUNTS {
                 if let Some(value) = exchange.usage.get(key) {
-                    push(name, "tokens", *value);
+                    push(name, *value);
                 }
             }
         }
     }
     let mut metrics = BTreeMap::new();
-    for (name, (unit, samples)) in series {
+    for (name, samples) in series {
+        let unit = Family::get(name).unit_symbol();
         let (mean, stddev) = (stats::mean(&samples), stats::stddev(&samples));
         let single = |value: f64| MetricValue::single(value, unit);
         metrics.insert(MetricName::new(name, Phase::First).to_string(), single(samples[0]));
@@ -75,34 +66,37 @@ pub(super) fn under_load(exchanges: &[Exchange], wall: std::time::Duration) -> B
     let e2e: Vec<f64> = exchanges.iter().map(|exchange| exchange.e2e_ms).collect();
     let itl: Vec<f64> =
         exchanges.iter().flat_map(|exchange| exchange.chunk_ms.windows(2).map(|pair| pair[1] - pair[0])).collect();
-    let metric = |mean: f64, unit: &str, samples: Vec<f64>| MetricValue {
+    let metric = |family: &str, mean: f64, samples: Vec<f64>| MetricValue {
         mean,
         stddev: None,
-        unit: unit.to_owned(),
+        unit: Family::get(family).unit_symbol().to_owned(),
         samples,
         rounds: None,
     };
-    for (name, values) in [("ttft_ms", &ttft), ("e2e_ms", &e2e), ("itl_ms", &itl)] {
+    for (name, values) in LOADED.into_iter().zip([&ttft, &e2e, &itl]) {
         if values.is_empty() {
             continue;
         }
-        for percentile in [50, 90, 99] {
+        for percentile in Phase::PERCENTILES {
             let value = stats::percentile(values, f64::from(percentile) / 100.0);
             metrics.insert(
                 MetricName::new(name, Phase::Percentile(percentile)).to_string(),
-                metric(value, "ms", vec![value]),
+                metric(name, value, vec![value]),
             );
         }
     }
+    let [_, _, itl_ms] = LOADED;
     if !itl.is_empty() {
-        metrics.insert("itl_ms".to_owned(), metric(stats::mean(&itl), "ms", itl));
+        metrics.insert(itl_ms.to_owned(), metric(itl_ms, stats::mean(&itl), itl));
     }
     let seconds = wall.as_secs_f64();
     if seconds > 0.0 && !exchanges.is_empty() {
+        let [req_per_s, gen_tps_total] = THROUGHPUT;
         let requests = exchanges.len() as f64 / seconds;
-        metrics.insert("req_per_s".to_owned(), metric(requests, "req/s", vec![requests]));
+        metrics.insert(req_per_s.to_owned(), metric(req_per_s, requests, vec![requests]));
         let generated: f64 = exchanges.iter().filter_map(Exchange::generated_n).sum();
-        metrics.insert("gen_tps_total".to_owned(), metric(generated / seconds, "t/s", vec![generated / seconds]));
+        let total = generated / seconds;
+        metrics.insert(gen_tps_total.to_owned(), metric(gen_tps_total, total, vec![total]));
     }
     metrics
 }
@@ -114,15 +108,16 @@ pub(super) fn per_turn(turns: &[(usize, &Exchange)]) -> BTreeMap<String, MetricV
     let mut series: BTreeMap<(String, &str), Vec<f64>> = BTreeMap::new();
     for (turn, exchange) in turns {
         let values = [
-            ("ttft_ms", "ms", exchange.ttft_ms),
+            exchange.ttft_ms,
             // The turn's whole prompt: what the server processed and what it took from its cache.
-            ("prompt_n", "tokens", prompt_size(exchange)),
-            ("cache_n", "tokens", exchange.cache_n()),
-            ("gen_tps", "t/s", exchange.timing("predicted_per_second")),
+            prompt_size(exchange),
+            exchange.cache_n(),
+            exchange.timing("predicted_per_second"),
         ];
-        for (name, unit, value) in values {
+        for (name, value) in PER_TURN.into_iter().zip(values) {
             if let Some(value) = value {
                 let turn = u32::try_from(*turn).unwrap_or(u32::MAX);
+                let unit = Family::get(name).unit_symbol();
                 series.entry((MetricName::new(name, Phase::Turn(turn)).to_string(), unit)).or_default().push(value);
             }
         }

@@ -238,7 +238,9 @@ impl LocalExecutor<'_> {
         if workload.concurrency > 1 {
             record.metrics.extend(super::serve_metrics::under_load(&exchanges, sent.wall));
         }
-        record.metrics.insert("server_load_ms".to_owned(), MetricValue::single(server.load_ms, "ms"));
+        let load = crate::metric::server::SERVER_LOAD;
+        let unit = crate::metric::Family::get(load).unit_symbol();
+        record.metrics.insert(load.to_owned(), MetricValue::single(server.load_ms, unit));
         // Tokens the server worked on: processed prompt and generated (any of the three APIs).
         let tokens = exchanges
             .iter()

@@ -14,6 +14,6 @@ pub(crate) use layout::GITIGNORE;
 pub use layout::{REPORT_FILE, REPORT_MARKER};
 pub use record::{
     CellRecord, Failure, MetricValue, RECORD_FORMAT, RanOn, RecordHead, Round, RoundStats, SlurmJob, Status, Timings,
-    over_rounds, plain_depth_names,
+    over_rounds,
 };
 pub(crate) use run_lock::acquire;

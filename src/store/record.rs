@@ -232,29 +232,6 @@ impl SlurmJob {
     }
 }
 
-/// `tg128@d4096` → `tg128` when every metric was measured at that one depth: a cell whose depth
-/// is a matrix axis has it as its axis value, and a table of `tg128` against `depth` then finds
-/// a number in every cell. `@dN` stays where one cell measured several depths.
-pub fn plain_depth_names(metrics: BTreeMap<String, MetricValue>) -> BTreeMap<String, MetricValue> {
-    // `tg128@d4096#2` (a repeated test) → (`tg128`, `4096`, `#2`).
-    let split = |name: &str| -> Option<(String, String)> {
-        let (base, rest) = name.split_once("@d")?;
-        let digits = rest.find('#').map_or(rest, |end| &rest[..end]);
-        if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
-            return None;
-        }
-        Some((format!("{base}{}", &rest[digits.len()..]), digits.to_owned()))
-    };
-    let depths: Option<std::collections::BTreeSet<String>> =
-        metrics.keys().map(|name| split(name).map(|(_, depth)| depth)).collect();
-    match depths {
-        Some(depths) if depths.len() == 1 => {
-            metrics.into_iter().map(|(name, value)| (split(&name).map_or(name, |(plain, _)| plain), value)).collect()
-        }
-        _ => metrics,
-    }
-}
-
 impl CellRecord {
     /// The block of its experiment the cell ran, from its fingerprint (never from the
     /// workload's name: a server workload may be called `bench`).
@@ -271,9 +248,9 @@ impl CellRecord {
     #[must_use]
     pub fn with_plain_depth_names(mut self) -> Self {
         if self.block() == crate::matrix::Block::Bench {
-            self.metrics = plain_depth_names(std::mem::take(&mut self.metrics));
+            self.metrics = crate::metric::plain_depth_names(std::mem::take(&mut self.metrics));
             for round in &mut self.rounds {
-                round.metrics = plain_depth_names(std::mem::take(&mut round.metrics));
+                round.metrics = crate::metric::plain_depth_names(std::mem::take(&mut round.metrics));
             }
         }
         self

@@ -10,6 +10,7 @@ mod models;
 mod newcomer;
 mod page;
 mod plan;
+mod produces;
 mod report;
 mod reproduce;
 mod rounds;

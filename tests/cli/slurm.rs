@@ -13,12 +13,12 @@ use bakeoff::store::{CellRecord, Status};
 use crate::support::{Llama, interrupt, processes_matching, project, records};
 
 /// The test cluster `scripts/test.sh` started.
-struct Cluster {
+pub(crate) struct Cluster {
     directory: PathBuf,
 }
 
 impl Cluster {
-    fn get() -> Self {
+    pub(crate) fn get() -> Self {
         let variable = |name: &str| {
             std::env::var_os(name).unwrap_or_else(|| {
                 panic!("{name} is not set: run the tests with scripts/test.sh, which starts a single-node Slurm")
@@ -78,9 +78,9 @@ impl Cluster {
 }
 
 /// Cancels the test's jobs however the test ends.
-struct Jobs<'a> {
-    cluster: &'a Cluster,
-    names: Vec<&'static str>,
+pub(crate) struct Jobs<'a> {
+    pub(crate) cluster: &'a Cluster,
+    pub(crate) names: Vec<&'static str>,
 }
 
 impl Drop for Jobs<'_> {
@@ -91,7 +91,7 @@ impl Drop for Jobs<'_> {
     }
 }
 
-const NODES: &str = r#"toolbox "cpu-node" {
+pub(crate) const NODES: &str = r#"toolbox "cpu-node" {
     runner "host"
     features "llama" "cpu"
 }

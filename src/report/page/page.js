@@ -15,7 +15,9 @@
   const data = JSON.parse(document.getElementById("data").textContent);
   const controls = document.getElementById("controls");
   const view = document.getElementById("view");
-  const USAGE = ["peak_rss_bytes", "peak_vram_bytes", "peak_gtt_bytes", "energy_j", "tokens_per_j"];
+  // Each metric's unit, better side, label, family, phase and kind come from bakeoff's metric
+  // catalogue in the data: this script reads no meaning into a metric's name.
+  function isUsage(metric) { return metric.kind === "usage"; }
 
   // ---------------------------------------------------------------- state in the fragment
   function readState() {
@@ -196,7 +198,7 @@
 
     // Metrics: what the experiment measured, its own before what runs used.
     const metrics = experiment.metrics.slice().sort(function (a, b) {
-      return (USAGE.indexOf(a.name) >= 0) - (USAGE.indexOf(b.name) >= 0) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+      return isUsage(a) - isUsage(b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
     });
     if (!metrics.some(function (metric) { return metric.name === state.metric; })) {
       state.metric = defaultMetric(metrics);
@@ -277,25 +279,24 @@
   // What a person looks at first: generation and prompt speed, time to first token, then the
   // first metric the experiment measured.
   function defaultMetric(metrics) {
-    const score = function (name) {
-      if (/^tg\d/.test(name)) return 0;
-      if (/^pp\d/.test(name)) return 1;
-      if (name === "ttft_ms") return 2;
-      if (name === "gen_tps") return 3;
-      return USAGE.indexOf(name) >= 0 ? 9 : 5;
+    const score = function (metric) {
+      if (metric.family === "tg") return 0;
+      if (metric.family === "pp" || metric.family === "pp+tg") return 1;
+      if (metric.phase === "all" && metric.family === "ttft_ms") return 2;
+      if (metric.phase === "all" && metric.family === "gen_tps") return 3;
+      return isUsage(metric) ? 9 : 5;
     };
-    const sorted = metrics.map(function (metric) { return metric.name; }).sort(function (a, b) { return score(a) - score(b); });
-    return sorted.length ? sorted[0] : "";
+    const sorted = metrics.slice().sort(function (a, b) { return score(a) - score(b); });
+    return sorted.length ? sorted[0].name : "";
   }
 
   // Per-turn siblings of a metric: `ttft_ms_turn1`, `ttft_ms_turn2`, … in turn order.
   function turnMetrics(metrics, chosen) {
-    const match = /^(.*)_turn(\d+)$/.exec(chosen || "");
-    if (!match) return [];
-    const base = match[1];
+    const picked = metrics.find(function (metric) { return metric.name === chosen; });
+    if (!picked || picked.phase !== "turn") return [];
     return metrics
-      .map(function (metric) { const m = new RegExp("^" + base.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + "_turn(\\d+)$").exec(metric.name); return m ? [Number(m[1]), metric.name] : null; })
-      .filter(Boolean)
+      .filter(function (metric) { return metric.phase === "turn" && metric.family === picked.family; })
+      .map(function (metric) { return [metric.k, metric.name]; })
       .sort(function (a, b) { return a[0] - b[0]; });
   }
 
