@@ -131,7 +131,7 @@ def resolve(module, path):
 
 
 def node_of(path):
-    """The top-level module a file belongs to: src/run/walk.rs -> run, src/error.rs -> error."""
+    """The top-level module a file belongs to: src/run/walk/local.rs -> run, src/error.rs -> error."""
     parts = path.relative_to(SRC).with_suffix("").parts
     return None if parts[0] in ("lib", "main") else parts[0]
 

@@ -201,7 +201,7 @@ fn bench(experiment: &Experiment) -> Vec<Produced> {
         };
         let mut names = Vec::new();
         match &depths {
-            // Each cell's depths: one keeps the plain name (`run::metrics` drops it), several
+            // Each cell's depths: one keeps the plain name (`run::readers::metrics` drops it), several
             // keep theirs.
             Some(lists) => {
                 for list in lists {

@@ -2,28 +2,18 @@
 //! meter them, turn their output into metrics, and record every result as it lands. (What is
 //! in a toolbox, making its container and its launch argv are `toolbox/`'s.)
 
-mod cell_step;
-mod client;
 mod dispatch;
 mod drive;
 mod error;
 mod executor;
 mod executor_error;
-mod group;
 mod meters;
-mod metrics;
 mod outcome;
 mod progress;
-mod ran_on;
-mod rounds;
-mod serve_metrics;
+mod readers;
 mod server;
-mod server_step;
 mod slurm;
-mod speculation;
-mod stop_after;
 mod walk;
-mod workload;
 
 pub(crate) use dispatch::Observer;
 pub(crate) use executor::{Executor, RunOptions, RunSummary};
@@ -32,6 +22,6 @@ pub(crate) use slurm::{JobLog, SlurmError, SlurmExecutor, stop_leftover_jobs};
 pub(crate) use walk::LocalExecutor;
 
 #[cfg(test)]
-pub(crate) use metrics::bench_metrics;
+pub(crate) use readers::metrics::bench_metrics;
 #[cfg(test)]
-pub(crate) use serve_metrics::events_to_metrics;
+pub(crate) use server::serve_metrics::events_to_metrics;

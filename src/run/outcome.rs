@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::meters::Usage;
-use super::metrics::{bench_metrics, command_metrics};
-use super::ran_on::{Observed, asked_layers};
+use super::readers::metrics::{bench_metrics, command_metrics};
+use super::readers::ran_on::{Observed, asked_layers};
 use crate::fingerprint::ResolvedCell;
 use crate::host::HostFacts;
 use crate::manifest::{Backend, Toolbox};

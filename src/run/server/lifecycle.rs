@@ -6,21 +6,21 @@ use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
-use super::error::RunError;
 use crate::process::{Launch, Spawned, Tracker, Tree, spawn};
+use crate::run::error::RunError;
 
 /// A running llama-server.
-pub(super) struct Server {
+pub(in crate::run) struct Server {
     spawned: Spawned,
-    pub(super) port: u16,
+    pub(in crate::run) port: u16,
     /// From start to the first 200 on `/health`: loading the model.
-    pub(super) load_ms: f64,
+    pub(in crate::run) load_ms: f64,
     /// How many requests it serves at once (`/props`' `total_slots`, set by `-np`).
-    pub(super) slots: Option<u64>,
+    pub(in crate::run) slots: Option<u64>,
     /// What it runs on, as its start-up said: recorded with each of its cells.
-    pub(super) ran_on: Option<crate::store::RanOn>,
+    pub(in crate::run) ran_on: Option<crate::store::RanOn>,
     /// Where its output goes.
-    pub(super) log: std::path::PathBuf,
+    pub(in crate::run) log: std::path::PathBuf,
 }
 
 /// A loopback port nobody listens on now.
@@ -29,7 +29,7 @@ fn free_port() -> std::io::Result<u16> {
 }
 
 /// Starts `launch` (a llama-server argv) on a free port and waits until it serves.
-pub(super) async fn start(
+pub(in crate::run) async fn start(
     launch: &Launch,
     log: &Path,
     ready_timeout: Duration,
@@ -96,28 +96,28 @@ async fn slots(client: &reqwest::Client, port: u16) -> Option<u64> {
 }
 
 impl Server {
-    pub(super) fn is_running(&mut self) -> bool {
+    pub(in crate::run) fn is_running(&mut self) -> bool {
         matches!(self.spawned.child.try_wait(), Ok(None))
     }
 
     /// Whether the server exits within `patience`: a dying process closes its sockets before
     /// its exit can be collected, so a broken connection alone does not tell yet.
-    pub(super) async fn died_within(&mut self, patience: Duration) -> bool {
+    pub(in crate::run) async fn died_within(&mut self, patience: Duration) -> bool {
         tokio::time::timeout(patience, self.spawned.child.wait()).await.is_ok()
     }
 
     /// The last lines the server printed, on one line, for failure reasons.
     /// Where the server's processes are, for its memory.
-    pub(super) fn tree(&self) -> Tree {
+    pub(in crate::run) fn tree(&self) -> Tree {
         self.spawned.tree()
     }
 
     /// Everything the server printed so far (its start-up, where it names its devices).
-    pub(super) fn output(&self) -> String {
+    pub(in crate::run) fn output(&self) -> String {
         String::from_utf8_lossy(&self.spawned.combined.lock().expect("output lock")).into_owned()
     }
 
-    pub(super) fn output_tail(&self) -> String {
+    pub(in crate::run) fn output_tail(&self) -> String {
         let output = self.spawned.combined.lock().expect("output lock");
         let text = String::from_utf8_lossy(&output);
         let lines: Vec<&str> = text.lines().filter(|line| !line.trim().is_empty()).collect();
@@ -127,7 +127,7 @@ impl Server {
     /// SIGTERM to the server (its process group, and the server itself where it runs in a
     /// toolbox or distrobox container, by its pid), SIGKILL after `grace`, a podman
     /// container removed if its client had to be killed; then the port must be free.
-    pub(super) async fn stop(mut self, grace: Duration) -> Option<String> {
+    pub(in crate::run) async fn stop(mut self, grace: Duration) -> Option<String> {
         self.spawned.signal(libc::SIGTERM);
         if tokio::time::timeout(grace, self.spawned.child.wait()).await.is_err() {
             self.spawned.signal(libc::SIGKILL);

@@ -13,7 +13,7 @@ const DRAFT_MODEL: [&str; 3] = ["-md", "--model-draft", "--spec-draft-model"];
 
 /// The warning for a server cell of `argv` whose `metrics` show no drafting though the argv
 /// asks for it; `None` when it drafted or did not ask.
-pub(super) fn undrafted(argv: &[String], metrics: &BTreeMap<String, MetricValue>) -> Option<String> {
+pub(in crate::run) fn undrafted(argv: &[String], metrics: &BTreeMap<String, MetricValue>) -> Option<String> {
     let mut draft_model = None;
     let mut spec_type = None;
     let mut words = argv.iter();

@@ -3,17 +3,18 @@
 
 use std::time::Duration;
 
-use super::client::Exchange;
-use super::dispatch::Event;
-use super::error::RunError;
-use super::meters::{EnergyMeter, GpuWatch, PeakMemory, Usage};
-use super::outcome::{Reading, add_usage, describe_server_metrics, finished_line, now_unix_ms, reason_only, what_ran};
-use super::server::Server;
-use super::walk::{LocalExecutor, Walk};
+use super::local::{LocalExecutor, Walk};
 use crate::fingerprint::ResolvedCell;
 use crate::notice::Notice;
 use crate::plan::{PlannedCell, ServerGroup, Work};
 use crate::process::StopSignal;
+use crate::run::dispatch::Event;
+use crate::run::error::RunError;
+use crate::run::meters::{EnergyMeter, GpuWatch, PeakMemory, Usage};
+use crate::run::outcome::{
+    Reading, add_usage, describe_server_metrics, finished_line, now_unix_ms, reason_only, what_ran,
+};
+use crate::run::server::{Exchange, RequestSpec, Server, serve_metrics, speculation, workload};
 use crate::store::{CellRecord, MetricValue, Status, StoreError};
 use crate::toolbox::launch;
 
@@ -57,7 +58,7 @@ impl LocalExecutor<'_> {
         let started = std::time::Instant::now();
         let mut outcome = match launch(toolbox, &group.argv, &self.context, &name) {
             Ok(launched) => {
-                super::server::start(
+                crate::run::server::start(
                     &launched,
                     &log,
                     Duration::from_secs(ready_timeout),
@@ -180,7 +181,7 @@ impl LocalExecutor<'_> {
     async fn serve_cell(
         &self,
         client: &reqwest::Client,
-        server: &mut super::server::Server,
+        server: &mut Server,
         cell: &ResolvedCell,
         experiment: &crate::manifest::Experiment,
         record: &mut CellRecord,
@@ -190,7 +191,7 @@ impl LocalExecutor<'_> {
         else {
             return Served::Done;
         };
-        let specs: Result<Vec<super::client::RequestSpec>, RunError> =
+        let specs: Result<Vec<RequestSpec>, RunError> =
             workload.requests.iter().map(|request| self.request_spec(request, workload.cold)).collect();
         let specs = match specs {
             Ok(specs) => specs,
@@ -206,9 +207,7 @@ impl LocalExecutor<'_> {
         let gpu = GpuWatch::start();
         let timeout = experiment.timeout();
         let sent =
-            match tokio::time::timeout(timeout, super::workload::send(client, server.port, workload, &specs, stop))
-                .await
-            {
+            match tokio::time::timeout(timeout, workload::send(client, server.port, workload, &specs, stop)).await {
                 Ok(Some(sent)) => sent,
                 Ok(None) => return Served::Interrupted,
                 Err(_) => {
@@ -232,11 +231,11 @@ impl LocalExecutor<'_> {
             }
             record.failure = Some(reason_only(reason));
         }
-        record.metrics = super::serve_metrics::per_turn(&sent.by_turn());
+        record.metrics = serve_metrics::per_turn(&sent.by_turn());
         let exchanges: Vec<Exchange> = sent.outcomes.iter().flatten().cloned().collect();
-        record.metrics.extend(super::serve_metrics::aggregate(&exchanges));
+        record.metrics.extend(serve_metrics::aggregate(&exchanges));
         if workload.concurrency > 1 {
-            record.metrics.extend(super::serve_metrics::under_load(&exchanges, sent.wall));
+            record.metrics.extend(serve_metrics::under_load(&exchanges, sent.wall));
         }
         let load = crate::metric::server::SERVER_LOAD;
         let unit = crate::metric::Family::get(load).unit_symbol();
@@ -250,18 +249,14 @@ impl LocalExecutor<'_> {
         add_usage(record, usage, Some(tokens));
         record.raw = sent.raw();
         record.ran_on.clone_from(&server.ran_on);
-        record.warnings.extend(super::speculation::undrafted(&cell.argv, &record.metrics).map(Notice::warning));
+        record.warnings.extend(speculation::undrafted(&cell.argv, &record.metrics).map(Notice::warning));
         if record.failure.is_none() {
             record.status = Status::Ok;
         }
         Served::Done
     }
 
-    fn request_spec(
-        &self,
-        request: &crate::manifest::Request,
-        cold: bool,
-    ) -> Result<super::client::RequestSpec, RunError> {
+    fn request_spec(&self, request: &crate::manifest::Request, cold: bool) -> Result<RequestSpec, RunError> {
         let read = |key: &str| -> Result<Option<String>, RunError> {
             match request.files.get(key) {
                 Some(path) => {
@@ -285,6 +280,6 @@ impl LocalExecutor<'_> {
             .filter(|(key, _)| *key != "prompt" && *key != "system")
             .map(|(key, value)| (key.clone(), value.clone()))
             .collect();
-        Ok(super::client::RequestSpec { api: request.api, prompt, system, fields, cold, history: Vec::new() })
+        Ok(RequestSpec { api: request.api, prompt, system, fields, cold, history: Vec::new() })
     }
 }

@@ -9,19 +9,19 @@ use crate::manifest::Workload;
 use crate::process::{StopSignal, wait_for_stop};
 
 /// What sending a workload gave.
-pub(super) struct Sent {
+pub(in crate::run) struct Sent {
     /// Each request's exchange, in order; `None` where it was not sent or failed.
-    pub(super) outcomes: Vec<Option<Exchange>>,
+    pub(in crate::run) outcomes: Vec<Option<Exchange>>,
     /// The first failure: which request, and why.
-    pub(super) failure: Option<(usize, String)>,
+    pub(in crate::run) failure: Option<(usize, String)>,
     /// For a conversation, each request's turn (1-based) and the earlier turns it was sent with.
-    pub(super) turns: Vec<(usize, Vec<(String, String)>)>,
-    pub(super) wall: Duration,
+    pub(in crate::run) turns: Vec<(usize, Vec<(String, String)>)>,
+    pub(in crate::run) wall: Duration,
 }
 
 /// Sends `workload` (its requests read into `specs`) to the server on `port`. `None` when a
 /// stop request ended it.
-pub(super) async fn send(
+pub(in crate::run) async fn send(
     client: &reqwest::Client,
     port: u16,
     workload: &Workload,
@@ -100,7 +100,7 @@ pub(super) async fn send(
 impl Sent {
     /// Each exchanged request's raw entry: client times, the server's timings and usage, and
     /// for a conversation its turn, reply and the history it was sent with.
-    pub(super) fn raw(&self) -> Vec<serde_json::Value> {
+    pub(in crate::run) fn raw(&self) -> Vec<serde_json::Value> {
         self.outcomes
             .iter()
             .enumerate()
@@ -128,7 +128,7 @@ impl Sent {
     }
 
     /// Each exchanged request of a conversation with its turn.
-    pub(super) fn by_turn(&self) -> Vec<(usize, &Exchange)> {
+    pub(in crate::run) fn by_turn(&self) -> Vec<(usize, &Exchange)> {
         self.turns
             .iter()
             .zip(&self.outcomes)

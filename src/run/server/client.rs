@@ -11,7 +11,7 @@ use crate::manifest::Api;
 
 /// One request, with its files already read.
 #[derive(Debug, Clone)]
-pub(super) struct RequestSpec {
+pub(in crate::run) struct RequestSpec {
     pub api: Api,
     pub prompt: String,
     pub system: Option<String>,
@@ -25,7 +25,7 @@ pub(super) struct RequestSpec {
 
 /// What one request measured.
 #[derive(Debug, Clone, Default)]
-pub(super) struct Exchange {
+pub(in crate::run) struct Exchange {
     pub ttft_ms: Option<f64>,
     pub e2e_ms: f64,
     /// llama-server's `timings` object, when the API streams it.
@@ -183,12 +183,12 @@ impl Exchange {
 
     /// How many prompt tokens the server processed (not from its cache). The Anthropic API
     /// streams no `timings`; its usage counts the same tokens.
-    pub(super) fn processed_n(&self) -> Option<f64> {
+    pub(in crate::run) fn processed_n(&self) -> Option<f64> {
         self.timing("prompt_n").or_else(|| self.usage.get("input_tokens").copied())
     }
 
     /// How many tokens the server generated.
-    pub(super) fn generated_n(&self) -> Option<f64> {
+    pub(in crate::run) fn generated_n(&self) -> Option<f64> {
         self.timing("predicted_n").or_else(|| self.usage.get("output_tokens").copied())
     }
 }

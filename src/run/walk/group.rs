@@ -5,14 +5,16 @@
 
 use std::time::{Duration, Instant};
 
-use super::dispatch::Event;
-use super::meters::{CellMeters, Usage};
-use super::metrics::bench_metrics;
-use super::outcome::{Reading, add_usage, bench_tokens, describe_metrics, finished_line, now_unix_ms, record_device};
-use super::walk::{LocalExecutor, Walk};
+use super::local::{LocalExecutor, Walk};
 use crate::notice::Notice;
 use crate::plan::{LoadGroup, PlannedCell};
 use crate::process::{Exit, supervise};
+use crate::run::dispatch::Event;
+use crate::run::meters::{CellMeters, Usage};
+use crate::run::outcome::{
+    Reading, add_usage, bench_tokens, describe_metrics, finished_line, now_unix_ms, record_device,
+};
+use crate::run::readers::metrics::bench_metrics;
 use crate::store::{CellRecord, Status, StoreError};
 use crate::time_spent::bench_parts;
 use crate::toolbox::launch;

@@ -12,7 +12,7 @@ use crate::store::MetricValue;
 
 /// Every request's metrics: the mean over all requests, the first (`_first`) and the median of
 /// the rest (`_warm`), each in its family's unit.
-pub(super) fn aggregate(exchanges: &[Exchange]) -> BTreeMap<String, MetricValue> {
+pub(in crate::run) fn aggregate(exchanges: &[Exchange]) -> BTreeMap<String, MetricValue> {
     let mut series: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     let mut push = |name: &'static str, value: f64| series.entry(name).or_default().push(value);
     for exchange in exchanges {
@@ -60,7 +60,7 @@ pub(super) fn aggregate(exchanges: &[Exchange]) -> BTreeMap<String, MetricValue>
 /// (`NAME_p50`, `_p90`, `_p99`, and `itl_ms` itself), requests per second and generated
 /// tokens per second over the workload's wall time.
 #[expect(clippy::cast_precision_loss, reason = "a workload has far fewer than 2^52 requests and tokens")]
-pub(super) fn under_load(exchanges: &[Exchange], wall: std::time::Duration) -> BTreeMap<String, MetricValue> {
+pub(in crate::run) fn under_load(exchanges: &[Exchange], wall: std::time::Duration) -> BTreeMap<String, MetricValue> {
     let mut metrics = BTreeMap::new();
     let ttft: Vec<f64> = exchanges.iter().filter_map(|exchange| exchange.ttft_ms).collect();
     let e2e: Vec<f64> = exchanges.iter().map(|exchange| exchange.e2e_ms).collect();
@@ -104,7 +104,7 @@ pub(super) fn under_load(exchanges: &[Exchange], wall: std::time::Duration) -> B
 /// A conversation's metrics per turn K (1-based): `ttft_ms_turnK`, `prompt_n_turnK` (the
 /// whole prompt, cached tokens included: it grows with the conversation), `cache_n_turnK`,
 /// `gen_tps_turnK`, each over the conversation's repeats.
-pub(super) fn per_turn(turns: &[(usize, &Exchange)]) -> BTreeMap<String, MetricValue> {
+pub(in crate::run) fn per_turn(turns: &[(usize, &Exchange)]) -> BTreeMap<String, MetricValue> {
     let mut series: BTreeMap<(String, &str), Vec<f64>> = BTreeMap::new();
     for (turn, exchange) in turns {
         let values = [

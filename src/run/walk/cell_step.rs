@@ -4,13 +4,13 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::dispatch::Event;
-use super::error::RunError;
-use super::meters::CellMeters;
-use super::outcome::{Reading, describe_metrics, fill_outcome, finished_line, now_unix_ms, reason_only};
-use super::walk::{LocalExecutor, Walk};
+use super::local::{LocalExecutor, Walk};
 use crate::fingerprint::ResolvedCell;
 use crate::process::{Exit, supervise};
+use crate::run::dispatch::Event;
+use crate::run::error::RunError;
+use crate::run::meters::CellMeters;
+use crate::run::outcome::{Reading, describe_metrics, fill_outcome, finished_line, now_unix_ms, reason_only};
 use crate::store::{CellRecord, Status, StoreError};
 use crate::time_spent::bench_parts;
 use crate::toolbox::launch;

@@ -1,0 +1,11 @@
+//! llama-server from the client's side: its lifecycle, the HTTP client, the workloads sent to it,
+//! and the metrics read from what came back.
+
+mod client;
+mod lifecycle;
+pub(in crate::run) mod serve_metrics;
+pub(in crate::run) mod speculation;
+pub(in crate::run) mod workload;
+
+pub(in crate::run) use client::{Exchange, RequestSpec};
+pub(in crate::run) use lifecycle::{Server, start};
