@@ -25,7 +25,7 @@ impl std::fmt::Display for Exit {
     }
 }
 
-pub(super) fn status_exit(status: std::process::ExitStatus) -> Exit {
+pub(crate) fn status_exit(status: std::process::ExitStatus) -> Exit {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
         (Some(code), _) => Exit::Code(code),

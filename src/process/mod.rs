@@ -21,7 +21,7 @@ mod tree;
 
 pub(crate) use ask::ask;
 pub(crate) use command::{Detached, Launch, PID_ANNOUNCEMENT};
-pub(crate) use exit::Exit;
+pub(crate) use exit::{Exit, status_exit};
 pub(crate) use leftovers::stop_leftovers;
 pub(crate) use pids::process_start;
 pub(crate) use runtime::runtime;

@@ -1,23 +1,33 @@
 //! What goes wrong in `run/` before a cell's own program has a say: its launch, its server's
 //! start, the files its requests read. The message becomes the cell's failure reason.
 
+use crate::process::Exit;
 use crate::toolbox::LaunchError;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
+/// Each keeps its cause (`io::Error`, how the server ended) until it is shown.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub(crate) enum RunError {
     #[error("{}", .0.reason())]
     #[diagnostic(code(bakeoff::run::launch))]
     Launch(#[from] LaunchError),
-    #[error("no free loopback port: {reason}")]
+    #[error("no free loopback port: {source}")]
     #[diagnostic(code(bakeoff::run::no_port))]
-    NoPort { reason: String },
-    #[error("cannot start `{program}`: {reason}")]
+    NoPort {
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start `{program}`: {source}")]
     #[diagnostic(code(bakeoff::run::cannot_start))]
-    CannotStart { program: String, reason: String },
-    /// `tail` is the server's last lines, on one line.
-    #[error("llama-server exited ({status}) before it was ready: {tail}")]
+    CannotStart {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `tail` is the server's own error line, else its last lines, on one line. How it ended
+    /// reads as every child's does (`killed by signal 9 (SIGKILL)`, `exit code 1`).
+    #[error("llama-server ended ({exit}) before it was ready: {tail}")]
     #[diagnostic(code(bakeoff::run::server_exited))]
-    ServerExited { status: String, tail: String },
+    ServerExited { exit: Exit, tail: String },
     #[error("llama-server was not ready after {seconds} s: {tail}")]
     #[diagnostic(code(bakeoff::run::server_not_ready))]
     ServerNotReady { seconds: u64, tail: String },
@@ -29,7 +39,11 @@ pub(crate) enum RunError {
     #[diagnostic(code(bakeoff::run::server_never_started))]
     ServerNeverStarted,
     /// A file a request reads (`prompt-file`, `system-file`).
-    #[error("cannot read `{path}`: {reason}")]
+    #[error("cannot read `{path}`: {source}")]
     #[diagnostic(code(bakeoff::run::unreadable_input))]
-    CannotRead { path: String, reason: String },
+    CannotRead {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }

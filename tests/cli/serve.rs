@@ -148,7 +148,7 @@ experiment "killed" {
     };
     let (status, never_ready) = reason("never-ready", "chat");
     assert_eq!(status, Status::Failed);
-    assert!(never_ready.starts_with("llama-server exited (exit status: 1) before it was ready"), "{never_ready}");
+    assert!(never_ready.starts_with("llama-server ended (exit code 1) before it was ready"), "{never_ready}");
     // A value llama-server refuses (an option it does not know is blocked at plan).
     assert!(never_ready.contains(r#"error while handling argument "--ctx-size""#), "{never_ready}");
     let (_, too_long) = reason("too-long", "chat");

@@ -122,8 +122,42 @@ fn turns(spec: &RequestSpec) -> Vec<Value> {
     messages
 }
 
+/// Why a request to the server did not give a whole response; its text becomes the cell's
+/// failure reason.
+#[derive(Debug, thiserror::Error)]
+pub(in crate::run) enum RequestError {
+    #[error("request to {path} failed: {}", describe(source))]
+    Send {
+        path: &'static str,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// `message` is the server's `error.message`, or its whole body.
+    #[error("HTTP {status} from {path}: {message}")]
+    Status { path: &'static str, status: u16, message: String },
+    #[error("no complete response from {path} within {} s", timeout.as_secs())]
+    TimedOut { path: &'static str, timeout: Duration },
+    #[error("the stream broke: {}", describe(source))]
+    Stream {
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("the server reported an error mid-stream: {0}")]
+    MidStream(String),
+    /// A `cache "cold"` workload's request that the server answered from its prompt cache.
+    #[error(
+        "the server reused its prompt cache (cache_n = {cached}) in a `cache \"cold\"` workload; its requests \
+         ask for no cache reuse (`cache_prompt: false`), so this server ignores that"
+    )]
+    CacheReused { cached: f64 },
+}
+
 /// Sends `spec` to the server on `port` and reads the whole stream.
-pub(super) async fn exchange(client: &reqwest::Client, port: u16, spec: &RequestSpec) -> Result<Exchange, String> {
+pub(super) async fn exchange(
+    client: &reqwest::Client,
+    port: u16,
+    spec: &RequestSpec,
+) -> Result<Exchange, RequestError> {
     let (path, body) = body(spec);
     let timeout = Duration::from_secs(
         spec.fields.get("timeout").and_then(|text| text.parse().ok()).unwrap_or(DEFAULT_REQUEST_TIMEOUT),
@@ -136,7 +170,7 @@ pub(super) async fn exchange(client: &reqwest::Client, port: u16, spec: &Request
             .body(body.to_string())
             .send()
             .await
-            .map_err(|error| format!("request to {path} failed: {}", describe(&error)))?;
+            .map_err(|source| RequestError::Send { path, source })?;
         let status = response.status();
         if !status.is_success() {
             let text = response.text().await.unwrap_or_default();
@@ -144,21 +178,21 @@ pub(super) async fn exchange(client: &reqwest::Client, port: u16, spec: &Request
                 .ok()
                 .and_then(|error| error.pointer("/error/message").and_then(Value::as_str).map(str::to_owned))
                 .unwrap_or(text);
-            return Err(format!("HTTP {} from {path}: {message}", status.as_u16()));
+            return Err(RequestError::Status { path, status: status.as_u16(), message });
         }
         read_stream(response, spec.api, started).await
     };
     match tokio::time::timeout(timeout, work).await {
         Ok(result) => result,
-        Err(_) => Err(format!("no complete response from {path} within {} s", timeout.as_secs())),
+        Err(_) => Err(RequestError::TimedOut { path, timeout }),
     }
 }
 
-async fn read_stream(mut response: reqwest::Response, api: Api, started: Instant) -> Result<Exchange, String> {
+async fn read_stream(mut response: reqwest::Response, api: Api, started: Instant) -> Result<Exchange, RequestError> {
     let mut exchange = Exchange::default();
     let mut pending = Vec::new();
     loop {
-        let chunk = response.chunk().await.map_err(|error| format!("the stream broke: {}", describe(&error)))?;
+        let chunk = response.chunk().await.map_err(|source| RequestError::Stream { source })?;
         let Some(chunk) = chunk else { break };
         pending.extend_from_slice(&chunk);
         while let Some(newline) = pending.iter().position(|byte| *byte == b'\n') {
@@ -195,7 +229,7 @@ impl Exchange {
 
 /// One line of a server-sent event stream: text, `timings`, `usage` or an error into
 /// `exchange`. Lines that are not `data:` with a JSON object are passed over.
-pub(super) fn take_event(exchange: &mut Exchange, api: Api, line: &str, started: Instant) -> Result<(), String> {
+pub(super) fn take_event(exchange: &mut Exchange, api: Api, line: &str, started: Instant) -> Result<(), RequestError> {
     let Some(data) = line.trim().strip_prefix("data:") else { return Ok(()) };
     let Ok(event) = serde_json::from_str::<Value>(data.trim()) else { return Ok(()) };
     let text = match api {
@@ -224,7 +258,7 @@ pub(super) fn take_event(exchange: &mut Exchange, api: Api, line: &str, started:
         }
     }
     if let Some(message) = event.pointer("/error/message").and_then(Value::as_str) {
-        return Err(format!("the server reported an error mid-stream: {message}"));
+        return Err(RequestError::MidStream(message.to_owned()));
     }
     Ok(())
 }

@@ -36,7 +36,7 @@ pub(in crate::run) async fn start(
     client: &reqwest::Client,
     tracker: Option<&Arc<Tracker>>,
 ) -> Result<Server, RunError> {
-    let port = free_port().map_err(|error| RunError::NoPort { reason: error.to_string() })?;
+    let port = free_port().map_err(|source| RunError::NoPort { source })?;
     let mut launch = launch.clone();
     launch.args.extend(["--host".to_owned(), "127.0.0.1".to_owned(), "--port".to_owned(), port.to_string()]);
     // At verbosity 4 llama-server names its devices and the layers it offloads; a verbosity the
@@ -45,17 +45,15 @@ pub(in crate::run) async fn start(
         launch.args.extend(["-lv".to_owned(), "4".to_owned()]);
     }
     let started = Instant::now();
-    let spawned = spawn(&launch, Some(log), tracker).map_err(|error| RunError::CannotStart {
-        program: launch.program.display().to_string(),
-        reason: error.to_string(),
-    })?;
+    let spawned = spawn(&launch, Some(log), tracker)
+        .map_err(|source| RunError::CannotStart { program: launch.program.display().to_string(), source })?;
     let mut server = Server { spawned, port, load_ms: 0.0, slots: None, ran_on: None, log: log.to_path_buf() };
     loop {
         if let Ok(Some(status)) = server.spawned.child.try_wait() {
             // Its own error line (an argument it refused), else its last words.
             let output = server.output();
             let tail = crate::process::error_line(&output).map_or_else(|| server.output_tail(), str::to_owned);
-            return Err(RunError::ServerExited { status: status.to_string(), tail });
+            return Err(RunError::ServerExited { exit: crate::process::status_exit(status), tail });
         }
         // A server that stopped (SIGSTOP) still accepts connections and never answers: each
         // question has a time of its own, so the ready timeout is always reached.

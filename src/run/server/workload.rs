@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::client::{Exchange, RequestSpec, exchange};
+use super::client::{Exchange, RequestError, RequestSpec, exchange};
 use crate::manifest::Workload;
 use crate::process::{StopSignal, wait_for_stop};
 
@@ -13,7 +13,7 @@ pub(in crate::run) struct Sent {
     /// Each request's exchange, in order; `None` where it was not sent or failed.
     pub(in crate::run) outcomes: Vec<Option<Exchange>>,
     /// The first failure: which request, and why.
-    pub(in crate::run) failure: Option<(usize, String)>,
+    pub(in crate::run) failure: Option<(usize, RequestError)>,
     /// For a conversation, each request's turn (1-based) and the earlier turns it was sent with.
     pub(in crate::run) turns: Vec<(usize, Vec<(String, String)>)>,
     pub(in crate::run) wall: Duration,
@@ -85,13 +85,7 @@ pub(in crate::run) async fn send(
             (cached > 0.0).then_some((index, cached))
         });
         if let Some((index, cached)) = warm {
-            sent.failure = Some((
-                index,
-                format!(
-                    "the server reused its prompt cache (cache_n = {cached}) in a `cache \"cold\"` workload; its \
-                     requests ask for no cache reuse (`cache_prompt: false`), so this server ignores that"
-                ),
-            ));
+            sent.failure = Some((index, RequestError::CacheReused { cached }));
         }
     }
     Some(sent)

@@ -59,11 +59,8 @@ impl LocalExecutor<'_> {
             );
             let result = match supervised.await {
                 Ok(result) => result,
-                Err(error) => {
-                    let error = RunError::CannotStart {
-                        program: launch.program.display().to_string(),
-                        reason: error.to_string(),
-                    };
+                Err(source) => {
+                    let error = RunError::CannotStart { program: launch.program.display().to_string(), source };
                     record.failure = Some(reason_only(error.to_string()));
                     break;
                 }

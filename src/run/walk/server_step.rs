@@ -261,10 +261,9 @@ impl LocalExecutor<'_> {
             match request.files.get(key) {
                 Some(path) => {
                     let full = self.manifests.input_path(path.at, &path.value);
-                    std::fs::read_to_string(&full).map(Some).map_err(|error| RunError::CannotRead {
-                        path: full.display().to_string(),
-                        reason: error.to_string(),
-                    })
+                    std::fs::read_to_string(&full)
+                        .map(Some)
+                        .map_err(|source| RunError::CannotRead { path: full.display().to_string(), source })
                 }
                 None => Ok(None),
             }
