@@ -67,6 +67,32 @@ pub(super) fn what_ran(output: &str, raw: &[serde_json::Value], reading: &Readin
     (observed.ran_on(reading.driver), wrong)
 }
 
+/// What a finished child measured for its cell: the one way a measurement enters a record,
+/// whichever step (a cell, a load group's member, a server workload) or executor made it.
+pub(super) struct Measured {
+    pub(super) metrics: BTreeMap<String, MetricValue>,
+    /// llama-bench's JSON records, or a server's responses.
+    pub(super) raw: Vec<serde_json::Value>,
+    /// What the meters read while it ran.
+    pub(super) usage: Usage,
+    /// Tokens it processed and generated, when known (for `tokens_per_j`).
+    pub(super) tokens: Option<f64>,
+}
+
+impl Measured {
+    /// Puts the measurement in `record`: its metrics with what the run used, and the raw
+    /// records. A record without a failure is ok; one that failed (a server workload whose
+    /// request failed midway) keeps what was measured and its failure.
+    pub(super) fn record(self, record: &mut CellRecord) {
+        record.metrics = self.metrics;
+        record.raw = self.raw;
+        add_usage(record, self.usage, self.tokens);
+        if record.failure.is_none() {
+            record.status = Status::Ok;
+        }
+    }
+}
+
 /// Fills status, metrics and failure from how the child ended and what it printed.
 /// `usage` is what the meters read while the child ran (recorded when it ended well).
 pub(super) fn fill_outcome(
@@ -98,11 +124,10 @@ pub(super) fn fill_outcome(
             };
             match extracted {
                 Ok(metrics) => {
-                    record.metrics = metrics;
-                    let tokens = bench.then(|| bench_tokens(&record.raw));
-                    add_usage(record, usage, tokens);
-                    record.status = Status::Ok;
+                    let raw = std::mem::take(&mut record.raw);
+                    let tokens = bench.then(|| bench_tokens(&raw));
                     record.failure = None;
+                    Measured { metrics, raw, usage, tokens }.record(record);
                     if bench {
                         record_device(record, &String::from_utf8_lossy(&result.combined), reading);
                     }
@@ -168,7 +193,7 @@ pub(super) fn finished_line(
 /// read; `peak_vram_bytes` and `peak_gtt_bytes` where the GPU has such counters; `energy_j` (and
 /// `tokens_per_j` when the cell's `tokens` are known) when the host has energy counters, or the
 /// reason in the record's `unavailable`.
-pub(super) fn add_usage(record: &mut CellRecord, usage: Usage, tokens: Option<f64>) {
+fn add_usage(record: &mut CellRecord, usage: Usage, tokens: Option<f64>) {
     let [rss, vram, gtt, energy, per_joule] = USAGE;
     let mut insert = |name: &str, value: f64| {
         record.metrics.insert(name.to_owned(), MetricValue::single(value, Family::get(name).unit_symbol()));

@@ -12,7 +12,7 @@ use crate::process::{Exit, supervise};
 use crate::run::dispatch::Event;
 use crate::run::meters::{CellMeters, Usage};
 use crate::run::outcome::{
-    Reading, add_usage, bench_tokens, describe_metrics, finished_line, now_unix_ms, record_device,
+    Measured, Reading, bench_tokens, describe_metrics, finished_line, now_unix_ms, record_device,
 };
 use crate::run::readers::metrics::bench_metrics;
 use crate::store::{CellRecord, Status, StoreError};
@@ -103,8 +103,6 @@ impl LocalExecutor<'_> {
                 .collect();
             let Ok((metrics, raw)) = bench_metrics(&own) else { continue };
             let mut record = CellRecord::new(cell, self.host, Status::Ok);
-            record.metrics = metrics;
-            record.raw = raw;
             record.timings.started_unix_ms = started_unix_ms;
             let share = if total > 0.0 {
                 measured[position] / total
@@ -115,8 +113,8 @@ impl LocalExecutor<'_> {
             // One process measured them all: each cell's peak is the group's, its energy its
             // share of the group's.
             let energy = usage.energy.clone().map(|joules| joules.map(|joules| joules * share));
-            let tokens = bench_tokens(&record.raw);
-            add_usage(&mut record, Usage { energy, ..usage.clone() }, Some(tokens));
+            let tokens = Some(bench_tokens(&raw));
+            Measured { metrics, raw, usage: Usage { energy, ..usage.clone() }, tokens }.record(&mut record);
             record_device(&mut record, &output, &reading);
             if record.status == Status::Ok {
                 measured_ok += bench_parts(elapsed, &record.raw).0;

@@ -12,7 +12,7 @@ use crate::run::dispatch::Event;
 use crate::run::error::RunError;
 use crate::run::meters::{EnergyMeter, GpuWatch, PeakMemory, Usage};
 use crate::run::outcome::{
-    Reading, add_usage, describe_server_metrics, finished_line, now_unix_ms, reason_only, what_ran,
+    Measured, Reading, describe_server_metrics, finished_line, now_unix_ms, reason_only, what_ran,
 };
 use crate::run::server::{Exchange, RequestSpec, Server, serve_metrics, speculation, workload};
 use crate::store::{CellRecord, MetricValue, Status, StoreError};
@@ -231,28 +231,24 @@ impl LocalExecutor<'_> {
             }
             record.failure = Some(reason_only(reason));
         }
-        record.metrics = serve_metrics::per_turn(&sent.by_turn());
+        let mut metrics = serve_metrics::per_turn(&sent.by_turn());
         let exchanges: Vec<Exchange> = sent.outcomes.iter().flatten().cloned().collect();
-        record.metrics.extend(serve_metrics::aggregate(&exchanges));
+        metrics.extend(serve_metrics::aggregate(&exchanges));
         if workload.concurrency > 1 {
-            record.metrics.extend(serve_metrics::under_load(&exchanges, sent.wall));
+            metrics.extend(serve_metrics::under_load(&exchanges, sent.wall));
         }
         let load = crate::metric::server::SERVER_LOAD;
         let unit = crate::metric::Family::get(load).unit_symbol();
-        record.metrics.insert(load.to_owned(), MetricValue::single(server.load_ms, unit));
+        metrics.insert(load.to_owned(), MetricValue::single(server.load_ms, unit));
         // Tokens the server worked on: processed prompt and generated (any of the three APIs).
         let tokens = exchanges
             .iter()
             .map(|exchange| exchange.processed_n().unwrap_or(0.0) + exchange.generated_n().unwrap_or(0.0))
             .sum();
         let usage = Usage { peak_rss: memory.peak(), energy: Some(joules), gpu: gpu.finish() };
-        add_usage(record, usage, Some(tokens));
-        record.raw = sent.raw();
+        Measured { metrics, raw: sent.raw(), usage, tokens: Some(tokens) }.record(record);
         record.ran_on.clone_from(&server.ran_on);
         record.warnings.extend(speculation::undrafted(&cell.argv, &record.metrics).map(Notice::warning));
-        if record.failure.is_none() {
-            record.status = Status::Ok;
-        }
         Served::Done
     }
 
