@@ -16,6 +16,9 @@ pub enum Severity {
     Note,
     /// The figures may mislead, or something did not happen that was asked for.
     Warning,
+    /// Part of a command failed (one toolbox of several could not be realised); the command
+    /// goes on and its exit code says so.
+    Error,
 }
 
 impl Severity {
@@ -25,6 +28,7 @@ impl Severity {
             Self::Info => None,
             Self::Note => Some("note"),
             Self::Warning => Some("warning"),
+            Self::Error => Some("error"),
         }
     }
 }
@@ -44,6 +48,10 @@ impl Notice {
 
     pub fn note(text: impl Into<String>) -> Self {
         Self { severity: Severity::Note, text: text.into() }
+    }
+
+    pub fn error(text: impl Into<String>) -> Self {
+        Self { severity: Severity::Error, text: text.into() }
     }
 
     pub fn info(text: impl Into<String>) -> Self {
@@ -71,15 +79,14 @@ impl fmt::Display for Notice {
     }
 }
 
-/// In a record: `{"severity": "warning", "text": "…"}`.
+/// In a record: a warning is its bare text, as records have always held warnings, so that an
+/// older bakeoff reads the record; any other severity is `{"severity": "note", "text": "…"}`.
 #[derive(Serialize, Deserialize)]
 struct Stored {
     severity: Severity,
     text: String,
 }
 
-/// What a record may hold: today's value, or the bare text records of format 1 kept before
-/// notices had a severity (each of them was a warning).
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum Read {
@@ -89,7 +96,10 @@ enum Read {
 
 impl Serialize for Notice {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        Stored { severity: self.severity, text: self.text.clone() }.serialize(serializer)
+        match self.severity {
+            Severity::Warning => serializer.serialize_str(&self.text),
+            severity => Stored { severity, text: self.text.clone() }.serialize(serializer),
+        }
     }
 }
 
@@ -114,12 +124,15 @@ mod tests {
     }
 
     #[test]
-    fn records_keep_the_severity_and_read_the_bare_text_of_older_records() {
+    fn records_keep_the_severity_and_a_warning_as_older_records_hold_it() {
         let notice = Notice::note("one round of two was recorded");
         let json = serde_json::to_string(&notice).unwrap();
         assert_eq!(json, r#"{"severity":"note","text":"one round of two was recorded"}"#);
         assert_eq!(serde_json::from_str::<Notice>(&json).unwrap(), notice);
+        // A warning is written as the bare text records of format 1 hold, and read back as one.
+        let warning = Notice::warning("speculative decoding did not happen");
+        assert_eq!(serde_json::to_string(&warning).unwrap(), r#""speculative decoding did not happen""#);
         let old: Notice = serde_json::from_str(r#""speculative decoding did not happen""#).unwrap();
-        assert_eq!(old, Notice::warning("speculative decoding did not happen"));
+        assert_eq!(old, warning);
     }
 }

@@ -51,10 +51,11 @@ pub(super) fn run(project: &Project, args: &GcArgs) -> Result<(), Error> {
         plan.kept
     );
     for report in &plan.gone_reports {
-        crate::console::errln!(
-            "note: `{}` is the report of an experiment that is in no manifest; remove it by hand if it is not wanted",
+        let notice = crate::notice::Notice::note(format!(
+            "`{}` is the report of an experiment that is in no manifest; remove it by hand if it is not wanted",
             shown(report).display()
-        );
+        ));
+        crate::console::errln!("{notice}");
     }
     Ok(())
 }

@@ -139,7 +139,8 @@ fn realise(toolboxes: &[&Toolbox], act: impl for<'a> Fn(&'a Toolbox) -> Realisin
             }
             Err(reason) => {
                 failed += 1;
-                crate::console::errln!("error: toolbox `{}`: {reason}", toolbox.name.value);
+                let notice = crate::notice::Notice::error(format!("toolbox `{}`: {reason}", toolbox.name.value));
+                crate::console::errln!("{notice}");
             }
         }
     }

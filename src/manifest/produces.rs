@@ -2,6 +2,7 @@
 //! `check --produces` lists, and what a report table asking for a metric no cell records is
 //! warned about at `check` rather than found empty after a run.
 
+use crate::metric::names::{GEN_TPS, ITL_MS};
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::experiment::{Api, Experiment, Workload};
@@ -127,19 +128,19 @@ fn server(workload: &Workload) -> Vec<Produced> {
     for turn in 1..=u32::try_from(turns).unwrap_or(u32::MAX) {
         for family in PER_TURN {
             // The generation speed of a turn is in `timings`, which the Anthropic API has not.
-            if family != "gen_tps" || timings {
+            if family != GEN_TPS || timings {
                 metrics.push(Produced::always(phase_name(family, Phase::Turn(turn))));
             }
         }
     }
     if workload.concurrency > 1 {
         for family in LOADED {
-            let streamed = (family == "itl_ms").then_some(Condition::Streamed);
+            let streamed = (family == ITL_MS).then_some(Condition::Streamed);
             for percentile in Phase::PERCENTILES {
                 metrics.push(Produced::when(phase_name(family, Phase::Percentile(percentile)), streamed));
             }
         }
-        metrics.push(Produced::when("itl_ms", Some(Condition::Streamed)));
+        metrics.push(Produced::when(ITL_MS, Some(Condition::Streamed)));
         metrics.extend(THROUGHPUT.iter().map(|family| Produced::always(*family)));
     }
     metrics.push(Produced::always(SERVER_LOAD));

@@ -8,6 +8,7 @@
 mod bench;
 mod family;
 mod name;
+pub(crate) mod names;
 mod produced;
 pub(crate) mod server;
 mod usage;

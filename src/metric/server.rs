@@ -3,43 +3,48 @@
 //! flight together record percentiles of. The writer reads these lists, and so does what `check`
 //! says a workload produces.
 
+use super::names::{
+    ACCEPT_RATE, CACHE_N, DRAFT_ACCEPTED, DRAFT_N, E2E_MS, GEN_N, GEN_TPS, GEN_TPS_TOTAL, ITL_MS, PROMPT_MS, PROMPT_N,
+    PROMPT_TPS, REQ_PER_S, SERVER_LOAD_MS, TTFT_MS,
+};
+
 /// The families every request gives, from the client's clock.
-pub(crate) const TIMED: [&str; 2] = ["ttft_ms", "e2e_ms"];
+pub(crate) const TIMED: [&str; 2] = [TTFT_MS, E2E_MS];
 
 /// (family, key in llama-server's `timings`). `draft_n` is there only where the server drafts.
 pub(crate) const TIMINGS: [(&str, &str); 7] = [
-    ("prompt_n", "prompt_n"),
-    ("prompt_ms", "prompt_ms"),
-    ("prompt_tps", "prompt_per_second"),
-    ("gen_n", "predicted_n"),
-    ("gen_tps", "predicted_per_second"),
-    ("cache_n", "cache_n"),
-    ("draft_n", "draft_n"),
+    (PROMPT_N, "prompt_n"),
+    (PROMPT_MS, "prompt_ms"),
+    (PROMPT_TPS, "prompt_per_second"),
+    (GEN_N, "predicted_n"),
+    (GEN_TPS, "predicted_per_second"),
+    (CACHE_N, "cache_n"),
+    (DRAFT_N, "draft_n"),
 ];
 
 /// The families of speculative decoding, where the server drafts.
-pub(crate) const DRAFTING: [&str; 3] = ["draft_n", "draft_accepted", "accept_rate"];
+pub(crate) const DRAFTING: [&str; 3] = [DRAFT_N, DRAFT_ACCEPTED, ACCEPT_RATE];
 
 /// (family, key in the Anthropic API's `usage`): it streams no `timings`, and its usage counts
 /// the same tokens.
 pub(crate) const USAGE_COUNTS: [(&str, &str); 3] =
-    [("cache_n", "cache_read_input_tokens"), ("prompt_n", "input_tokens"), ("gen_n", "output_tokens")];
+    [(CACHE_N, "cache_read_input_tokens"), (PROMPT_N, "input_tokens"), (GEN_N, "output_tokens")];
 
 /// The families a conversation records per turn (`_turnK`).
-pub(crate) const PER_TURN: [&str; 4] = ["ttft_ms", "prompt_n", "cache_n", "gen_tps"];
+pub(crate) const PER_TURN: [&str; 4] = [TTFT_MS, PROMPT_N, CACHE_N, GEN_TPS];
 
 /// The latencies requests in flight together record percentiles of (`_pNN`); `itl_ms` needs a
 /// reply of two chunks or more.
-pub(crate) const LOADED: [&str; 3] = ["ttft_ms", "e2e_ms", "itl_ms"];
+pub(crate) const LOADED: [&str; 3] = [TTFT_MS, E2E_MS, ITL_MS];
 
 /// The families of the whole workload under concurrency, over its wall time.
-pub(crate) const THROUGHPUT: [&str; 2] = ["req_per_s", "gen_tps_total"];
+pub(crate) const THROUGHPUT: [&str; 2] = [REQ_PER_S, GEN_TPS_TOTAL];
 
 /// The server's own: how long it took to load and answer its first `/health`.
-pub(crate) const SERVER_LOAD: &str = "server_load_ms";
+pub(crate) const SERVER_LOAD: &str = SERVER_LOAD_MS;
 
 /// The families an agent client's session records per request (`_reqK`).
-pub(crate) const PER_REQUEST: [&str; 4] = ["ttft_ms", "prompt_n", "cache_n", "gen_tps"];
+pub(crate) const PER_REQUEST: [&str; 4] = [TTFT_MS, PROMPT_N, CACHE_N, GEN_TPS];
 
 #[cfg(test)]
 mod tests {

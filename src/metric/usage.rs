@@ -1,7 +1,9 @@
 //! What every cell records about what it used, beside what it measured, whatever it ran.
 
+use super::names::{ENERGY_J, PEAK_GTT_BYTES, PEAK_RSS_BYTES, PEAK_VRAM_BYTES, TOKENS_PER_J};
+
 /// The usage metrics, in the order reports list them after the measured ones.
-pub(crate) const USAGE: [&str; 5] = ["peak_rss_bytes", "peak_vram_bytes", "peak_gtt_bytes", "energy_j", "tokens_per_j"];
+pub(crate) const USAGE: [&str; 5] = [PEAK_RSS_BYTES, PEAK_VRAM_BYTES, PEAK_GTT_BYTES, ENERGY_J, TOKENS_PER_J];
 
 /// Whether `name` is a usage metric.
 pub(crate) fn is_usage(name: &str) -> bool {

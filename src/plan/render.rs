@@ -20,7 +20,7 @@ pub(crate) fn render_text(cells: &[PlannedCell]) -> String {
     }
     let notes: std::collections::BTreeSet<_> = cells.iter().flat_map(|planned| &planned.cell.notes).collect();
     for note in &notes {
-        let _ = writeln!(text, "note: {note}");
+        let _ = writeln!(text, "{}", crate::notice::Notice::note(note.as_str()));
     }
     for planned in cells {
         let _ = write!(

@@ -65,11 +65,12 @@ pub fn note_unhashed(cells: &[crate::fingerprint::ResolvedCell]) {
         cells.iter().flat_map(|cell| cell.unhashed.iter().map(String::as_str)).collect();
     if !unhashed.is_empty() {
         let names: Vec<String> = unhashed.iter().map(|name| format!("`{name}`")).collect();
-        crate::console::errln!(
-            "note: {} cannot be hashed here (not found under the model roots, nor pinned in bakeoff.lock): their \
-             cells are matched to results by their records' own fingerprints",
+        let notice = crate::notice::Notice::note(format!(
+            "{} cannot be hashed here (not found under the model roots, nor pinned in bakeoff.lock): their cells \
+             are matched to results by their records' own fingerprints",
             names.join(", ")
-        );
+        ));
+        crate::console::errln!("{notice}");
     }
 }
 

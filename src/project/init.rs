@@ -119,7 +119,8 @@ pub fn init(directory: &Path, roots: &ModelRoots, bin_dir: Option<&Path>) -> Res
     };
     let at = if directory == Path::new(".") { String::new() } else { format!(" -C {}", directory.display()) };
     notes.push(Notice::info(format!(
-        "next: `bakeoff{at}{models} run quickstart` measures it and writes results/quickstart/README.md"
+        "next: `bakeoff{at}{models} run quickstart` measures it and writes results/quickstart/{}",
+        crate::store::REPORT_FILE
     )));
     Ok(InitOutcome { files: written, notes })
 }

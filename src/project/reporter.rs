@@ -119,7 +119,7 @@ impl<'a> Reporter<'a> {
         let Some(report) = self.build(experiment) else {
             return Ok(store.report_path(experiment));
         };
-        write_files(&store.report_dir(experiment), &report::render(&report))?;
+        write_files(&store.report_dir(experiment), &report::render(report))?;
         Ok(store.report_path(experiment))
     }
 }

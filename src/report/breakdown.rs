@@ -3,6 +3,7 @@
 //! first token turn by turn (a table with its chart, a line per configuration over the turns).
 //! Their metrics stay out of the one-table-per-metric defaults.
 
+use crate::metric::names::TTFT_MS;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -31,7 +32,7 @@ pub enum BreakdownKind {
 }
 
 /// What a conversation's turns and a workload under load are read by: time to first token.
-pub(super) const TTFT: &str = "ttft_ms";
+pub(super) const TTFT: &str = TTFT_MS;
 
 /// The name whose presence says that a workload ran under concurrency: its median time to first
 /// token.
@@ -153,11 +154,7 @@ pub(super) fn turns_table(breakdown: &Breakdown) -> Table {
             .collect(),
         baseline: BTreeMap::new(),
         best: Vec::new(),
-        chart: Some(Chart {
-            file: String::new(),
-            kind: if turns >= 3 { ChartKind::Line } else { ChartKind::Bar },
-            svg: String::new(),
-        }),
+        chart: Some(Chart { file: String::new(), kind: if turns >= 3 { ChartKind::Line } else { ChartKind::Bar } }),
         chart_refused: None,
         family_extent: None,
     }

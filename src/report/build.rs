@@ -13,7 +13,7 @@ use super::table::{self, Better, Table, TableRequest};
 use crate::host::HostFacts;
 use crate::lock::LockFile;
 use crate::manifest::{Experiment, Manifests, Template};
-use crate::notice::Notice;
+use crate::notice::{Notice, Severity};
 use crate::store::{CellRecord, Status};
 
 /// Bump when the report's layout or its JSON changes incompatibly.
@@ -104,7 +104,8 @@ pub struct Warning {
     pub workload: String,
     /// The cells' configurations (`threads=2, variant=draft`).
     pub configurations: Vec<String>,
-    pub notice: Notice,
+    pub severity: Severity,
+    pub text: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -342,7 +343,8 @@ fn warnings(shown: &[&CellRecord]) -> Vec<Warning> {
         .map(|((workload, notice), configurations)| Warning {
             workload,
             configurations: configurations.into_iter().collect(),
-            notice,
+            severity: notice.severity,
+            text: notice.text,
         })
         .collect()
 }
@@ -557,26 +559,8 @@ fn tables(inputs: &Inputs<'_>, grid: &Grid<'_>, extra: Vec<Table>, notes: &mut V
         if let Some(chart) = &mut table.chart {
             chart.file = file;
         }
-        draw(table);
     }
     tables
-}
-
-/// Draws the table's chart; one that cannot be drawn is replaced by the reason, which the
-/// report shows where the chart would have been.
-fn draw(table: &mut Table) {
-    match super::chart::render(table) {
-        Ok(Some(svg)) => {
-            if let Some(chart) = &mut table.chart {
-                chart.svg = svg;
-            }
-        }
-        Ok(None) => table.chart = None,
-        Err(error) => {
-            table.chart = None;
-            table.chart_refused = Some(error.to_string());
-        }
-    }
 }
 
 /// `pp512+tg128@d4096` → `pp512_tg128_d4096`: a file name that needs no quoting anywhere.

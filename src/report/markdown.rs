@@ -68,10 +68,7 @@ pub(super) fn render(report: &Report) -> String {
             if listed[index] {
                 continue;
             }
-            let status = match problem.status {
-                Status::TimedOut => "timed out",
-                status => status.name(),
-            };
+            let status = problem.status.words();
             let host = if several_hosts(report) { format!(" on {}", problem.host) } else { String::new() };
             let alike: Vec<usize> = (index..report.problems.len())
                 .filter(|&other| {
@@ -273,11 +270,12 @@ fn render_warnings<'a>(out: &mut String, warnings: impl Iterator<Item = &'a supe
     for warning in warnings {
         let cells: Vec<String> =
             warning.configurations.iter().map(|configuration| format!("`{configuration}`")).collect();
-        let word = match warning.notice.severity {
+        let word = match warning.severity {
             Severity::Warning => "Warning",
             Severity::Note | Severity::Info => "Note",
+            Severity::Error => "Error",
         };
-        let _ = writeln!(out, "**{word}** ({}): {}.\n", cells.join("; "), warning.notice.text);
+        let _ = writeln!(out, "**{word}** ({}): {}.\n", cells.join("; "), warning.text);
     }
 }
 

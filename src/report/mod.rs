@@ -24,12 +24,22 @@ pub(crate) fn render_comparison(compared: &Comparison) -> String {
     out
 }
 
-/// The files of a report, relative to `results/<experiment>/`: `README.md` and its charts.
-pub(crate) fn render(report: &Report) -> Vec<(String, String)> {
-    let mut files = vec![(crate::store::REPORT_FILE.to_owned(), markdown::render(report))];
-    for chart in report.tables.iter().filter_map(|table| table.chart.as_ref()) {
-        files.push((chart.file.clone(), chart.svg.clone()));
+/// The files of a report, relative to `results/<experiment>/`: `README.md` and its charts. A
+/// chart that cannot be drawn is said in the markdown where it would have been.
+pub(crate) fn render(mut report: Report) -> Vec<(String, String)> {
+    let mut charts = Vec::new();
+    for table in &mut report.tables {
+        match chart::render(table) {
+            Ok(Some(svg)) => charts.extend(table.chart.as_ref().map(|chart| (chart.file.clone(), svg))),
+            Ok(None) => table.chart = None,
+            Err(error) => {
+                table.chart = None;
+                table.chart_refused = Some(error.to_string());
+            }
+        }
     }
+    let mut files = vec![(crate::store::REPORT_FILE.to_owned(), markdown::render(&report))];
+    files.extend(charts);
     files
 }
 

@@ -2,6 +2,7 @@
 //! handful of metrics that answer the workload's question (time to first token cold and warm,
 //! or per turn, or under load; generation speed; what the prompt cache served; peak memory).
 
+use crate::metric::names::{CACHE_N, E2E_MS, GEN_TPS, GEN_TPS_TOTAL, PEAK_RSS_BYTES, REQ_PER_S, TTFT_MS};
 use serde::Serialize;
 
 use crate::fingerprint::WorkloadPrint;
@@ -29,19 +30,19 @@ pub struct Column {
 /// of these that a record has decides which of the three kinds of workload it is. Each column is
 /// titled with the catalogue's label of its name.
 const REQUESTS: [(&str, Phase); 5] = [
-    ("ttft_ms", Phase::First),
-    ("ttft_ms", Phase::Warm),
-    ("gen_tps", Phase::All),
-    ("cache_n", Phase::Warm),
-    ("peak_rss_bytes", Phase::All),
+    (TTFT_MS, Phase::First),
+    (TTFT_MS, Phase::Warm),
+    (GEN_TPS, Phase::All),
+    (CACHE_N, Phase::Warm),
+    (PEAK_RSS_BYTES, Phase::All),
 ];
 const UNDER_LOAD: [(&str, Phase); 6] = [
-    ("ttft_ms", Phase::Percentile(50)),
-    ("ttft_ms", Phase::Percentile(99)),
-    ("e2e_ms", Phase::Percentile(50)),
-    ("req_per_s", Phase::All),
-    ("gen_tps_total", Phase::All),
-    ("peak_rss_bytes", Phase::All),
+    (TTFT_MS, Phase::Percentile(50)),
+    (TTFT_MS, Phase::Percentile(99)),
+    (E2E_MS, Phase::Percentile(50)),
+    (REQ_PER_S, Phase::All),
+    (GEN_TPS_TOTAL, Phase::All),
+    (PEAK_RSS_BYTES, Phase::All),
 ];
 
 /// A name and its title, from the catalogue.
@@ -67,9 +68,9 @@ pub(super) fn summaries(shown: &[(String, &CellRecord)]) -> Vec<Summary> {
             } else if turns > 0 {
                 let mut wanted: Vec<(String, String)> =
                     (1..=turns).map(|number| titled(super::breakdown::TTFT, turn(number))).collect();
-                wanted.push(titled("cache_n", turn(turns)));
-                wanted.push(titled("gen_tps", Phase::All));
-                wanted.push(titled("peak_rss_bytes", Phase::All));
+                wanted.push(titled(CACHE_N, turn(turns)));
+                wanted.push(titled(GEN_TPS, Phase::All));
+                wanted.push(titled(PEAK_RSS_BYTES, Phase::All));
                 wanted
             } else {
                 REQUESTS.iter().map(|(family, phase)| titled(family, *phase)).collect()

@@ -155,9 +155,6 @@ pub struct Best {
 pub struct Chart {
     pub file: String,
     pub kind: ChartKind,
-    /// The drawing, once the report is built: the file's content.
-    #[serde(skip)]
-    pub svg: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -299,7 +296,7 @@ pub(super) fn build(grid: &Grid<'_>, request: &TableRequest, metric: &str, basel
         rows,
         baseline: baseline.iter().cloned().collect(),
         best: best.unwrap_or_default(),
-        chart: Some(Chart { file: String::new(), kind: chart_kind, svg: String::new() }),
+        chart: Some(Chart { file: String::new(), kind: chart_kind }),
         chart_refused: None,
         family_extent: None,
     }

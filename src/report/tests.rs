@@ -335,21 +335,20 @@ fn a_chart_that_cannot_be_drawn_is_said_where_it_would_be_and_no_file_is_linked(
         let tg = if cell.cell.value("threads") == Some("4") { f64::INFINITY } else { 10.0 * value(cell, "threads") };
         Some((Status::Ok, vec![("tg16", tg, "t/s")]))
     });
-    let report = fixture.report();
-    let table = &report.tables[0];
-    assert_eq!(table.chart, None);
-    let reason = table.chart_refused.as_deref().unwrap();
-    assert!(reason.contains("`inf`"), "{reason}");
-    let markdown = super::markdown::render(&report);
+    let files = super::render(fixture.report());
+    let names: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["README.md"]);
+    let markdown = &files[0].1;
     assert!(!markdown.contains(".svg"), "{markdown}");
-    assert!(markdown.contains(&format!("*No chart of `tg16`: it could not be drawn ({reason}).*")), "{markdown}");
-    let files: Vec<String> = super::render(&report).into_iter().map(|(name, _)| name).collect();
-    assert_eq!(files, ["README.md"]);
+    assert!(
+        markdown.contains("*No chart of `tg16`: it could not be drawn (a value is `inf`, which no axis can hold).*"),
+        "{markdown}"
+    );
 
-    // The same table with finite values is drawn, and its file is among the report's.
-    let drawn = threads().report();
-    let chart = drawn.tables[0].chart.as_ref().unwrap();
-    assert!(chart.svg.starts_with("<svg"), "{}", &chart.svg[..chart.svg.len().min(80)]);
-    let files: Vec<String> = super::render(&drawn).into_iter().map(|(name, _)| name).collect();
-    assert_eq!(files, ["README.md".to_owned(), chart.file.clone()]);
+    // The same table with finite values is drawn, linked, and its file is among the report's.
+    let files = super::render(threads().report());
+    let names: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["README.md", "tg16.svg"]);
+    assert!(files[0].1.contains("![tg16 chart](tg16.svg)"), "{}", files[0].1);
+    assert!(files[1].1.starts_with("<svg"), "{}", &files[1].1[..80]);
 }

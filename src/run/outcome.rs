@@ -11,6 +11,7 @@ use super::readers::ran_on::{Observed, asked_layers};
 use crate::fingerprint::ResolvedCell;
 use crate::host::HostFacts;
 use crate::manifest::{Backend, Toolbox};
+use crate::metric::names::{CACHE_N, GEN_TPS, TTFT_MS};
 use crate::metric::{Family, MetricName, Phase, USAGE, is_usage};
 use crate::process::{ChildResult, Exit, signal_name};
 use crate::store::{CellRecord, Failure, MetricValue, RanOn, Status};
@@ -261,7 +262,7 @@ pub(super) fn describe_server_metrics(metrics: &BTreeMap<String, MetricValue>) -
     let value =
         |family: &str, phase: Phase| metrics.get(&MetricName::new(family, phase).to_string()).map(|metric| metric.mean);
     let mut parts = Vec::new();
-    match (value("ttft_ms", Phase::First), value("ttft_ms", Phase::Warm)) {
+    match (value(TTFT_MS, Phase::First), value(TTFT_MS, Phase::Warm)) {
         (Some(cold), Some(warm)) => parts.push(format!(
             "ttft {} cold, {} warm",
             crate::units::format_quantity(cold, "ms"),
@@ -270,10 +271,10 @@ pub(super) fn describe_server_metrics(metrics: &BTreeMap<String, MetricValue>) -
         (Some(cold), None) => parts.push(format!("ttft {}", crate::units::format_quantity(cold, "ms"))),
         _ => {}
     }
-    if let Some(cache) = value("cache_n", Phase::Warm) {
+    if let Some(cache) = value(CACHE_N, Phase::Warm) {
         parts.push(format!("cache_n {cache:.0} warm"));
     }
-    if let Some(generation) = value("gen_tps", Phase::All) {
+    if let Some(generation) = value(GEN_TPS, Phase::All) {
         parts.push(format!("gen {generation:.1} t/s"));
     }
     parts.join("; ")

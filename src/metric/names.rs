@@ -1,0 +1,31 @@
+//! The families' names, spelled once: every writer, reader and list uses these.
+
+pub(crate) const TTFT_MS: &str = "ttft_ms";
+pub(crate) const E2E_MS: &str = "e2e_ms";
+pub(crate) const ITL_MS: &str = "itl_ms";
+pub(crate) const PROMPT_N: &str = "prompt_n";
+pub(crate) const PROMPT_MS: &str = "prompt_ms";
+pub(crate) const PROMPT_TPS: &str = "prompt_tps";
+pub(crate) const GEN_N: &str = "gen_n";
+pub(crate) const GEN_TPS: &str = "gen_tps";
+pub(crate) const GEN_TPS_TOTAL: &str = "gen_tps_total";
+pub(crate) const REQ_PER_S: &str = "req_per_s";
+pub(crate) const CACHE_N: &str = "cache_n";
+pub(crate) const DRAFT_N: &str = "draft_n";
+pub(crate) const DRAFT_ACCEPTED: &str = "draft_accepted";
+pub(crate) const ACCEPT_RATE: &str = "accept_rate";
+pub(crate) const SERVER_LOAD_MS: &str = "server_load_ms";
+pub(crate) const PEAK_RSS_BYTES: &str = "peak_rss_bytes";
+pub(crate) const PEAK_VRAM_BYTES: &str = "peak_vram_bytes";
+pub(crate) const PEAK_GTT_BYTES: &str = "peak_gtt_bytes";
+pub(crate) const ENERGY_J: &str = "energy_j";
+pub(crate) const TOKENS_PER_J: &str = "tokens_per_j";
+pub(crate) const PPL: &str = "ppl";
+pub(crate) const PPL_RATIO: &str = "ppl_ratio";
+pub(crate) const KLD_MEAN: &str = "kld_mean";
+pub(crate) const KLD_P99: &str = "kld_p99";
+pub(crate) const KLD_MAX: &str = "kld_max";
+pub(crate) const SAME_TOP_P: &str = "same_top_p";
+pub(crate) const DP_RMS: &str = "dp_rms";
+pub(crate) const SESSION_MS: &str = "session_ms";
+pub(crate) const REQUESTS: &str = "requests";
