@@ -21,6 +21,8 @@ pub struct ModelInput {
     /// Why llama.cpp could not load the file (not GGUF, a truncated header): its bench and
     /// server cells are blocked; a command cell's program may read other formats.
     pub unloadable: Option<String>,
+    /// What its header says of its architecture and experts, when it reads.
+    pub(crate) shape: Option<crate::models::ModelShape>,
 }
 
 /// What inspecting a toolbox found (or what bakeoff.lock pinned, when it is not inspected).
@@ -128,6 +130,13 @@ pub fn resolve_cell(
     // llama-bench and llama-server load every model they are given.
     if !program.is_empty() {
         blocked.extend(resolver.unloadable);
+    }
+    // A flag the cell's model cannot take (a mixture's flag on a dense model, a metadata key of
+    // another architecture) would label a change that did not happen.
+    if let Some(model) = &model
+        && let Some(shape) = inputs.models.get(model).and_then(|input| input.shape.as_ref())
+    {
+        blocked.extend(crate::models::inapplicable(&argv, model, shape));
     }
 
     let toolbox = manifests.toolboxes.get(&toolbox_name);

@@ -81,6 +81,7 @@ pub fn gather(
                         size: locked.map(|locked| locked.size),
                         problem: Some(format!("model `{name}`: {problem}{expected}")),
                         unloadable: None,
+                        shape: None,
                     },
                 );
             }
@@ -95,18 +96,28 @@ pub fn gather(
             Ok((sha256, size)) => {
                 let shown = path.display().to_string();
                 mismatches.extend(lock.and_then(|lock| lock.check_model(&name, &shown, &sha256, size)));
-                let unloadable = cache.gguf_problem(&path).map(|problem| {
+                let header = cache.gguf(&path);
+                let unloadable = header.as_ref().err().map(|problem| {
                     format!(
                         "model `{name}`: `{}`: {problem}; llama.cpp cannot load it (`bakeoff models` lists the \
                          files under the model roots)",
                         path.display()
                     )
                 });
-                ModelInput { path: Some(path), sha256: Some(sha256), size: Some(size), problem: None, unloadable }
+                let shape = header.ok();
+                ModelInput {
+                    path: Some(path),
+                    sha256: Some(sha256),
+                    size: Some(size),
+                    problem: None,
+                    unloadable,
+                    shape,
+                }
             }
             Err(error) => ModelInput {
                 problem: Some(format!("model `{name}`: cannot read `{}`: {error}", path.display())),
                 unloadable: None,
+                shape: None,
                 path: None,
                 sha256: None,
                 size: None,

@@ -24,6 +24,10 @@ pub(crate) struct Entry {
     /// so that a warm plan checks models without opening them. Absent until first checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     gguf: Option<String>,
+    /// For a model whose header reads: its architecture and experts, which flags depend on.
+    /// Absent in entries from before it was kept: the header is read again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    shape: Option<crate::models::ModelShape>,
 }
 
 #[derive(Debug, Clone)]
@@ -171,7 +175,7 @@ impl StatCache {
         let age = std::time::SystemTime::now().duration_since(identity.modified).unwrap_or_default();
         if age.as_secs() >= 2 {
             let Identity { device, inode, size, mtime_ns, .. } = *identity;
-            self.files.insert(key, Entry { device, inode, size, mtime_ns, sha256, gguf: None });
+            self.files.insert(key, Entry { device, inode, size, mtime_ns, sha256, gguf: None, shape: None });
             self.dirty = true;
         }
     }
@@ -180,17 +184,24 @@ impl StatCache {
     /// starts with …)`, a truncated header), or `None`. The verdict is kept beside the file's
     /// digest: call this after [`StatCache::digest_all`] has looked the file up, and a warm plan
     /// opens no model file.
-    pub fn gguf_problem(&mut self, path: &Path) -> Option<String> {
-        let key = path.canonicalize().ok()?.display().to_string();
-        if let Some(verdict) = self.files.get(&key).and_then(|entry| entry.gguf.clone()) {
-            return (!verdict.is_empty()).then_some(verdict);
+    /// What a model file's GGUF header says of its shape, or why it does not read; kept in the
+    /// cache beside the file's digest, so a warm plan opens no model.
+    pub(crate) fn gguf(&mut self, path: &Path) -> Result<crate::models::ModelShape, String> {
+        let key = path.canonicalize().map_err(|error| error.to_string())?.display().to_string();
+        if let Some(entry) = self.files.get(&key) {
+            match (&entry.gguf, &entry.shape) {
+                (Some(problem), _) if !problem.is_empty() => return Err(problem.clone()),
+                (Some(_), Some(shape)) => return Ok(shape.clone()),
+                _ => {}
+            }
         }
-        let verdict = crate::models::read(path).err().map_or_else(String::new, |error| error.to_string());
+        let verdict = crate::models::read(path).map(|info| crate::models::ModelShape::of(&info));
         if let Some(entry) = self.files.get_mut(&key) {
-            entry.gguf = Some(verdict.clone());
+            entry.gguf = Some(verdict.as_ref().err().map_or_else(String::new, ToString::to_string));
+            entry.shape = verdict.as_ref().ok().cloned();
             self.dirty = true;
         }
-        (!verdict.is_empty()).then_some(verdict)
+        verdict.map_err(|error| error.to_string())
     }
 
     /// Writes the cache back if anything was added. Failing to save only costs a rehash later.

@@ -71,3 +71,54 @@ fn without_a_model_root_it_says_how_to_give_one() {
     assert!(outcome.stderr.contains("no model root is set"), "{}", outcome.stderr);
     assert!(outcome.stderr.contains("--models DIR"), "{}", outcome.stderr);
 }
+
+/// A mixture-of-experts flag on a dense model, or a metadata key of another architecture, is a
+/// silent no-op in llama.cpp: the cell would be labelled with a change that did not happen. Both
+/// are blocked at plan with the model's own facts, read from its GGUF header; the rest run.
+#[test]
+fn flags_the_model_cannot_take_are_blocked_at_plan() {
+    let llama = Llama::get();
+    let directory = project(&[(
+        "experiments/moe.kdl",
+        r#"model "gemma" { file "gemma-3-270m-q4_k_m.gguf" }
+experiment "moe" {
+    matrix {
+        model "gemma"
+        variant "dense"
+        variant "cpu-moe" { args "--n-cpu-moe" 8 }
+        variant "top4" { args "--override-kv" "qwen3moe.expert_used_count=int:4" }
+    }
+    bench { args "-p" 8 "-n" 2 "-r" 1 "-t" 2 "--repack" 0 "{variant}" }
+}
+"#,
+    )]);
+    let plan = llama.bakeoff(directory.path()).args(["plan"]).run();
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(plan.stdout.ends_with("3 cells: 0 cached, 1 to run, 2 blocked\n"), "{}", plan.stdout);
+    let text = crate::support::unwrapped(&plan.stdout);
+    assert!(
+        text.contains(
+            "`--n-cpu-moe` places a mixture's experts, but model `gemma` has none (architecture `gemma3`, no \
+             experts): llama.cpp would run it unchanged"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "`--override-kv qwen3moe.expert_used_count=int:4` names architecture `qwen3moe`, but model `gemma` is \
+             `gemma3`: llama.cpp ignores the key; write `gemma3.expert_used_count` if the model has it"
+        ),
+        "{text}"
+    );
+
+    let run = llama.bakeoff(directory.path()).args(["run", "--no-progress"]).run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "3 cells: 1 ran (1 ok, 0 failed), 0 cached, 2 blocked\n", "{}", run.stderr);
+    let stored = crate::support::records(directory.path());
+    let blocked: Vec<_> = stored.iter().filter(|record| record.status == bakeoff::store::Status::Blocked).collect();
+    assert_eq!(blocked.len(), 2, "{stored:?}");
+    for record in blocked {
+        let reason = &record.failure.as_ref().unwrap().reason;
+        assert!(reason.contains("model `gemma`"), "{reason}");
+    }
+}
