@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
-# Benchmark: two bakeoff builds side by side in one run, interleaved by hyperfine, so that a
-# restructuring can be shown to cost nothing:
+# Benchmark: two bakeoff builds side by side, their runs interleaved (old, new, old, new, …) so
+# that a machine drifting during the benchmark weighs on both alike; shows a restructuring costs
+# nothing:
 #   plan      `plan` of a 10,000-cell matrix with every cell cached (as bench-plan.sh)
-#   overhead  `run` of 200 `command` cells that run `true`, from an empty store, with a shell
-#             loop starting /bin/true 200 times as the reference (as bench-run-overhead.sh)
-# Prints each build's mean and its ratio to the first build.
+#   overhead  `run` of 200 `command` cells that run `true`, from an empty store, beside a shell
+#             loop starting /bin/true 200 times (as bench-run-overhead.sh)
+# Prints each build's median, the new/old ratio of medians, and each build's cost per cell
+# beyond the spawn.
 #
-# Usage: scripts/bench-builds.sh OLD_BAKEOFF NEW_BAKEOFF
+# Usage: scripts/bench-builds.sh OLD_BAKEOFF NEW_BAKEOFF [ROUNDS]
 #   e.g. git worktree add /tmp/old REV && (cd /tmp/old && cargo build --release)
 #        scripts/bench-builds.sh /tmp/old/target/release/bakeoff target/release/bakeoff
 set -euo pipefail
 cd "$(dirname "$0")/.."
-old=$(realpath "${1:?usage: scripts/bench-builds.sh OLD_BAKEOFF NEW_BAKEOFF}")
-new=$(realpath "${2:?usage: scripts/bench-builds.sh OLD_BAKEOFF NEW_BAKEOFF}")
+old=$(realpath "${1:?usage: scripts/bench-builds.sh OLD_BAKEOFF NEW_BAKEOFF [ROUNDS]}")
+new=$(realpath "${2:?usage: scripts/bench-builds.sh OLD_BAKEOFF NEW_BAKEOFF [ROUNDS]}")
+rounds=${3:-15}
 source scripts/seeded-project.sh
 facts=tests/fixtures/hosts/strix-1.json
 
@@ -21,9 +24,6 @@ matrix_experiment big a b c d > "$work/experiments/big.kdl"
 seed
 "$old" -C "$work" --host-facts "$facts" plan | tail -1
 "$new" -C "$work" --host-facts "$facts" plan | tail -1
-hyperfine --warmup 3 --runs 20 -N --export-json "$work/plan.json" \
-    -n old "$old -C $work --host-facts $facts plan" \
-    -n new "$new -C $work --host-facts $facts plan"
 
 # overhead: 200 cells of `true`, each run from an empty store.
 runs=$(mktemp -d)
@@ -35,22 +35,38 @@ experiment "overhead" {
     command { args "true" "{n}" }
 }
 KDL
-hyperfine --warmup 1 --runs 7 --export-json "$work/overhead.json" --prepare "rm -rf $runs/results" \
-    -n old "$old -C $runs --host-facts $facts run --no-progress" \
-    -n new "$new -C $runs --host-facts $facts run --no-progress" \
-    -n loop "sh -c 'for n in \$(seq 1 200); do /bin/true \$n; done'"
 
-python3 - "$work/plan.json" "$work/overhead.json" <<'PY'
-import json, sys
-plan = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
-over = {r["command"]: r for r in json.load(open(sys.argv[2]))["results"]}
-def line(name, results):
-    old, new = results["old"], results["new"]
-    return (f"{name}: old {old['mean'] * 1000:.1f} ± {old['stddev'] * 1000:.1f} ms, "
-            f"new {new['mean'] * 1000:.1f} ± {new['stddev'] * 1000:.1f} ms, new/old {new['mean'] / old['mean']:.3f}")
-print(line("plan of 10,000 cached cells", plan))
-print(line("run of 200 command cells", over))
-loop = over["loop"]["mean"]
+python3 - "$old" "$new" "$work" "$runs" "$facts" "$rounds" <<'PY'
+import shutil, statistics, subprocess, sys, time
+old, new, work, runs, facts, rounds = sys.argv[1:6] + [int(sys.argv[6])]
+
+def timed(argv, before=None):
+    if before:
+        before()
+    started = time.perf_counter()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+def interleaved(commands, before=None):
+    times = {name: [] for name in commands}
+    for _ in range(2):  # warm-up
+        for argv in commands.values():
+            timed(argv, before)
+    for _ in range(rounds):
+        for name, argv in commands.items():
+            times[name].append(timed(argv, before))
+    return {name: statistics.median(values) for name, values in times.items()}
+
+plan = interleaved({build: [path, "-C", work, "--host-facts", facts, "plan"] for build, path in (("old", old), ("new", new))})
+clear = lambda: shutil.rmtree(f"{runs}/results", ignore_errors=True)
+loop = ["sh", "-c", "for n in $(seq 1 200); do /bin/true $n; done"]
+over = interleaved({"old": [old, "-C", runs, "--host-facts", facts, "run", "--no-progress"],
+                    "new": [new, "-C", runs, "--host-facts", facts, "run", "--no-progress"],
+                    "loop": loop}, clear)
+ms = lambda seconds: f"{seconds * 1000:.1f} ms"
+print(f"{rounds} interleaved rounds, medians")
+print(f"plan of 10,000 cached cells: old {ms(plan['old'])}, new {ms(plan['new'])}, new/old {plan['new'] / plan['old']:.3f}")
+print(f"run of 200 command cells: old {ms(over['old'])}, new {ms(over['new'])}, new/old {over['new'] / over['old']:.3f}")
 for build in ("old", "new"):
-    print(f"  {build}: {(over[build]['mean'] - loop) / 200 * 1000:.2f} ms per cell beyond spawning /bin/true")
+    print(f"  {build}: {(over[build] - over['loop']) / 200 * 1000:.2f} ms per cell beyond spawning /bin/true")
 PY
