@@ -294,6 +294,7 @@ impl Checker<'_> {
         if let Some(report) = &experiment.report {
             for (axis, value) in &report.baseline {
                 self.check_filter_axis(experiment, axis, value, false);
+                self.check_baseline_value(experiment, axis, value);
             }
             let produced = super::produces::Produces::of(experiment);
             for table in &report.tables {
@@ -342,6 +343,34 @@ impl Checker<'_> {
             ),
             _ => {}
         }
+    }
+
+    /// A baseline must be a configuration the matrix has: `baseline threads=3` on `threads 1 2`
+    /// once passed, and the report then named a baseline no ratio was against. (Variants,
+    /// models and toolboxes are checked by name with the other selectors.)
+    fn check_baseline_value(&mut self, experiment: &Experiment, axis: &Spanned<String>, value: &Spanned<String>) {
+        let Some(declared) = experiment.axis(&axis.value) else { return };
+        if ["variant", "model", "toolbox"].contains(&axis.value.as_str()) {
+            return;
+        }
+        let mut values: Vec<&str> = declared.values.iter().map(|candidate| candidate.value.value.as_str()).collect();
+        // `include` may add values of its own.
+        values.extend(experiment.includes.iter().flat_map(|include| {
+            include
+                .conditions
+                .iter()
+                .filter(|(name, _)| name.value == axis.value)
+                .map(|(_, value)| value.value.as_str())
+        }));
+        if values.contains(&value.value.as_str()) {
+            return;
+        }
+        let listed: Vec<String> = values.iter().map(|value| format!("`{value}`")).collect();
+        self.push(
+            value.at,
+            ErrorKind::Inconsistent(format!("the baseline `{}={}` is no cell of the matrix", axis.value, value.value)),
+            format!("axis `{}` has the values {}", axis.value, listed.join(", ")),
+        );
     }
 
     fn unknown_axis(&mut self, experiment: &Experiment, axis: &Spanned<String>) {
