@@ -77,7 +77,9 @@ pub fn init(directory: &Path, roots: &ModelRoots, bin_dir: Option<&Path>) -> Res
         }
         Err(_) => create(&models_path, &models_kdl(&found.models))?,
     });
-    let first_model = found.models.first().map(|(name, _)| name.as_str());
+    // The quickstart measures the smallest model: it runs in seconds, where the first by name
+    // may be a BF16 or a 70B that takes minutes.
+    let first_model = quickstart_model(&usable, &found.models);
     for (path, text) in [
         (directory.join("experiments/quickstart.kdl"), quickstart_kdl(first_model)),
         (directory.join("toolboxes/host.kdl"), host_kdl(&found)),
@@ -88,6 +90,21 @@ pub fn init(directory: &Path, roots: &ModelRoots, bin_dir: Option<&Path>) -> Res
     }
     let store = Store::new(directory.join("results"));
     notes.extend(super::merge::keep_reports_mergeable(directory, &store));
+    // `init --bin-dir` on a project that has its host toolbox: the file is kept, and what it
+    // lacks is said rather than nothing at all.
+    let host = directory.join("toolboxes/host.kdl");
+    if let Some(bin_dir) = bin_dir
+        && let Ok(existing) = std::fs::read_to_string(&host)
+        && !existing.contains(&format!("\"{}\"", bin_dir.display()))
+    {
+        notes.push(Notice::warning(format!(
+            "`{}` exists and was kept, and it does not name `{}`: add `bin-dir \"{}\"` to its toolbox so that \
+             its cells find llama.cpp there",
+            host.display(),
+            bin_dir.display(),
+            bin_dir.display()
+        )));
+    }
 
     match (first_model, roots.roots.is_empty()) {
         (Some(_), _) => notes.push(Notice::info(format!(
@@ -133,6 +150,11 @@ fn create(path: &Path, text: &str) -> Result<Written, Error> {
 
 /// A manifest name for each model file: its file name without `.gguf` and a split suffix,
 /// lowercase, `_` as `-` (`gemma-3-270m-q4_k_m.gguf` → `gemma-3-270m-q4-k-m`), unique.
+/// The name of the smallest of `files` (all its shards), whose names `names` holds in order.
+fn quickstart_model<'a>(files: &[&ModelFile], names: &'a [(String, String)]) -> Option<&'a str> {
+    files.iter().zip(names).min_by_key(|(file, _)| file.size).map(|(_, (name, _))| name.as_str())
+}
+
 fn model_names(files: &[&ModelFile]) -> Vec<(String, String)> {
     let mut names: Vec<(String, String)> = Vec::new();
     for file in files {
@@ -306,6 +328,18 @@ mod tests {
         let names = model_names(&files.iter().collect::<Vec<_>>());
         let names: Vec<&str> = names.iter().map(|(name, _)| name.as_str()).collect();
         assert_eq!(names, ["gemma-3-270m-q4-k-m", "glm-4.7-flash-bf16", "gemma-3-270m-q4-k-m-2"]);
+    }
+
+    /// A fresh `init` once picked the first model by name: a BF16, the slowest, or a 70B.
+    #[test]
+    fn the_quickstart_measures_the_smallest_model() {
+        let sized = |relative: &str, size: u64| ModelFile { size, ..file(relative) };
+        let files =
+            [sized("a-bf16.gguf", 540 << 20), sized("b-q4_k_m.gguf", 250 << 20), sized("c-q8_0.gguf", 290 << 20)];
+        let usable: Vec<&ModelFile> = files.iter().collect();
+        let names = model_names(&usable);
+        assert_eq!(quickstart_model(&usable, &names), Some("b-q4-k-m"));
+        assert_eq!(quickstart_model(&[], &[]), None);
     }
 
     /// The skeleton is valid KDL that bakeoff accepts, with the quickstart naming the model.

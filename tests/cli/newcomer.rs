@@ -68,6 +68,19 @@ fn init_makes_a_project_that_runs_and_keeps_run_leftovers_out_of_git() {
         again.stdout
     );
     assert_eq!(std::fs::read_to_string(directory.path().join("experiments/models.kdl")).unwrap(), "// mine\n");
+
+    // `init --bin-dir` on a project that has its host toolbox once said only `kept`: it says
+    // what the kept file lacks.
+    let elsewhere = llama.bin_dir.display().to_string() + "/../elsewhere";
+    let bin_dir = llama.bakeoff(directory.path()).args(["init", "--bin-dir", &elsewhere]).run();
+    assert_eq!(bin_dir.code, 0, "{}", bin_dir.stderr);
+    assert!(
+        bin_dir.stderr.contains(&format!(
+            "warning: `./toolboxes/host.kdl` exists and was kept, and it does not name `{elsewhere}`: add `bin-dir \"{elsewhere}\"`"
+        )),
+        "{}",
+        bin_dir.stderr
+    );
 }
 
 const BENCH: &str = r#"toolbox "host" {
