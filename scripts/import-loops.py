@@ -96,14 +96,20 @@ def reexports(mod_file):
     return names
 
 
-def resolve(module, path):
-    """The file that defines what `path`, written in `module`, names."""
+def anchored(module, path):
+    """`path`, written in `module`, as (the module it starts from, the segments after it)."""
     segments = [segment for segment in path.split("::") if segment]
     base = [] if segments[0] == "crate" else list(module)
     while segments and segments[0] in ("crate", "super", "self"):
         if segments[0] == "super":
             base = base[:-1]
         segments = segments[1:]
+    return base, segments
+
+
+def resolve(module, path):
+    """The file that defines what `path`, written in `module`, names."""
+    base, segments = anchored(module, path)
     target = base
     found = file_of(target)
     for segment in segments:
@@ -216,12 +222,7 @@ def main():
 
 def resolve_module(module, path):
     """The file of the deepest module a path names (for `use crate::run;` and module paths)."""
-    segments = [segment for segment in path.split("::") if segment]
-    base = [] if segments[0] == "crate" else list(module)
-    while segments and segments[0] in ("crate", "super", "self"):
-        if segments[0] == "super":
-            base = base[:-1]
-        segments = segments[1:]
+    base, segments = anchored(module, path)
     if not base and segments:
         found = file_of(segments[:1])
         return found
