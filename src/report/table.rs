@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::grid::{Grid, HOST, Point, WORKLOAD};
-use crate::metric::{MetricName, Phase};
+use crate::metric::{MetricName, Phase, USAGE};
 use crate::store::{MetricValue, Status};
 
 pub(crate) use crate::manifest::Better;
@@ -178,7 +178,11 @@ pub(super) fn default_metrics(grid: &Grid<'_>) -> Vec<String> {
         }
     }
     let first = |name: &str| MetricName::new(name, Phase::First).to_string();
-    names.iter().filter(|name| !names.contains(&first(name)) && !in_breakdown(name)).cloned().collect()
+    let mut chosen: Vec<String> =
+        names.iter().filter(|name| !names.contains(&first(name)) && !in_breakdown(name)).cloned().collect();
+    // What the cells measured leads; what their runs used follows, in the usage list's order.
+    chosen.sort_by_key(|name| USAGE.iter().position(|usage| usage == name));
+    chosen
 }
 
 /// Which dimensions go where in a table.

@@ -352,3 +352,24 @@ fn a_chart_that_cannot_be_drawn_is_said_where_it_would_be_and_no_file_is_linked(
     assert!(files[0].1.contains("![tg16 chart](tg16.svg)"), "{}", files[0].1);
     assert!(files[1].1.starts_with("<svg"), "{}", &files[1].1[..80]);
 }
+
+/// Reports once led with peak memory when a declared metric sorted after it by name: what the
+/// cells measured comes first, what their runs used after it.
+#[test]
+fn declared_metrics_lead_and_usage_follows() {
+    const COMMAND: &str = r#"
+experiment "e" {
+    matrix { n 1 2 }
+    command {
+        args "sh" "-c" "echo {n}"
+        metric "tps" regex="(\\d+)"
+    }
+}
+"#;
+    let fixture = Fixture::new(COMMAND, |cell| {
+        let n = value(cell, "n");
+        Some((Status::Ok, vec![("tps", n, "t/s"), ("peak_rss_bytes", 4096.0 * n, "bytes"), ("energy_j", n, "J")]))
+    });
+    let metrics: Vec<String> = fixture.report().tables.iter().map(|table| table.metric.clone()).collect();
+    assert_eq!(metrics, ["tps", "peak_rss_bytes", "energy_j"]);
+}
