@@ -179,3 +179,33 @@ fn the_page_explores_the_store_in_a_real_browser() {
         assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000, "{}: {} bytes", shot.display(), bytes.len());
     }
 }
+
+/// The page once opened the example store's prompt-cache experiment on `ttft_ms` over all its
+/// requests: a cold minute averaged with warm tenths of a second, `30.6 s ± 52.8`. It leads, as
+/// the report's summary does, with the cold time to first token.
+#[test]
+fn a_server_experiment_opens_on_its_cold_time_to_first_token() {
+    let chromium = Chromium::get();
+    let directory = tempfile::tempdir().unwrap();
+    let repo = crate::support::repo();
+    for folder in ["experiments", "toolboxes", "results"] {
+        let copied = std::process::Command::new("cp")
+            .args(["-r", &repo.join(folder).display().to_string(), &directory.path().display().to_string()])
+            .status()
+            .unwrap();
+        assert!(copied.success());
+    }
+    let report = Bakeoff::new(directory.path()).args(["report", "gemma-prompt-cache"]).run();
+    assert_eq!(report.code, 0, "{}", report.stderr);
+    let page = directory.path().join("results/index.html");
+    let (dom, stderr) = chromium.dom(&format!("file://{}#e=gemma-prompt-cache", page.display()));
+    assert_no_script_error(&dom, &stderr);
+    assert!(dom.contains("<h2>gemma-prompt-cache: ttft_ms_first</h2>"), "{dom}");
+    let stored = records(directory.path());
+    let values = table_values(&dom);
+    assert!(!values.is_empty(), "{dom}");
+    for (hash, value) in values {
+        let record = stored.iter().find(|record| record.hash == hash).unwrap();
+        assert!((record.metrics["ttft_ms_first"].mean - value).abs() < 1e-9, "{}: {value}", record.cell);
+    }
+}

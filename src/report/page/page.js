@@ -276,15 +276,25 @@
     document.body.setAttribute("data-render-ms", (performance.now() - started).toFixed(0));
   }
 
-  // What a person looks at first: generation and prompt speed, time to first token, then the
-  // first metric the experiment measured.
+  // What a person looks at first, as the report's summary leads: generation and prompt speed;
+  // time to first token cold (the first request), per turn, then warm; generation. A mean over
+  // phases (a cold minute averaged with warm tenths of a second) is never the first view.
   function defaultMetric(metrics) {
+    const phased = function (metric) {
+      return metrics.some(function (other) {
+        return other.family === metric.family && (other.phase === "first" || other.phase === "turn");
+      });
+    };
     const score = function (metric) {
       if (metric.family === "tg") return 0;
       if (metric.family === "pp" || metric.family === "pp+tg") return 1;
-      if (metric.phase === "all" && metric.family === "ttft_ms") return 2;
-      if (metric.phase === "all" && metric.family === "gen_tps") return 3;
-      return isUsage(metric) ? 9 : 5;
+      if (metric.family === "ttft_ms" && metric.phase === "first") return 2;
+      if (metric.family === "ttft_ms" && metric.phase === "turn" && metric.k === 1) return 3;
+      if (metric.family === "ttft_ms" && metric.phase === "warm") return 4;
+      if (metric.family === "ttft_ms" && metric.phase === "all" && !phased(metric)) return 4;
+      if (metric.family === "gen_tps" && metric.phase === "all") return 5;
+      if (isUsage(metric)) return 9;
+      return metric.phase === "all" && phased(metric) ? 8 : 6;
     };
     const sorted = metrics.slice().sort(function (a, b) { return score(a) - score(b); });
     return sorted.length ? sorted[0].name : "";
