@@ -58,10 +58,6 @@ impl Notice {
         Self { severity: Severity::Info, text: text.into() }
     }
 
-    pub fn is_warning(&self) -> bool {
-        self.severity == Severity::Warning
-    }
-
     /// The same notice about `subject` (a cell id, a toolbox): `subject: text`.
     #[must_use]
     pub fn about(self, subject: &str) -> Self {

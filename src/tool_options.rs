@@ -8,6 +8,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+/// An argv word as an option and the value written into it: `--name=value` gives (`--name`,
+/// `value`); any other word is itself, an option or a value.
+pub(crate) fn split_option(word: &str) -> (&str, Option<&str>) {
+    match word.split_once('=') {
+        Some((name, value)) if name.starts_with('-') => (name, Some(value)),
+        _ => (word, None),
+    }
+}
+
 /// What `PROGRAM --help` says it takes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToolOptions {

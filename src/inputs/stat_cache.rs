@@ -180,14 +180,16 @@ impl StatCache {
         }
     }
 
-    /// Why the model file at `path` is no GGUF file llama.cpp could load (`not a GGUF file (it
-    /// starts with …)`, a truncated header), or `None`. The verdict is kept beside the file's
-    /// digest: call this after [`StatCache::digest_all`] has looked the file up, and a warm plan
-    /// opens no model file.
-    /// What a model file's GGUF header says of its shape, or why it does not read; kept in the
-    /// cache beside the file's digest, so a warm plan opens no model.
+    /// What a model file's GGUF header says of its shape, or why llama.cpp could not load it
+    /// (`not a GGUF file (it starts with …)`, a truncated header). The verdict is kept beside the
+    /// file's digest: call this after [`StatCache::digest_all`] has looked the file up, and a
+    /// warm plan opens no model file.
     pub(crate) fn gguf(&mut self, path: &Path) -> Result<crate::models::ModelShape, String> {
-        let key = path.canonicalize().map_err(|error| error.to_string())?.display().to_string();
+        let read = |path: &Path| crate::models::read(path).map(|info| crate::models::ModelShape::of(&info));
+        let Ok(key) = path.canonicalize().map(|path| path.display().to_string()) else {
+            // Nowhere to keep the verdict: the header is read each time.
+            return read(path).map_err(|error| error.to_string());
+        };
         if let Some(entry) = self.files.get(&key) {
             match (&entry.gguf, &entry.shape) {
                 (Some(problem), _) if !problem.is_empty() => return Err(problem.clone()),
@@ -195,7 +197,7 @@ impl StatCache {
                 _ => {}
             }
         }
-        let verdict = crate::models::read(path).map(|info| crate::models::ModelShape::of(&info));
+        let verdict = read(path);
         if let Some(entry) = self.files.get_mut(&key) {
             entry.gguf = Some(verdict.as_ref().err().map_or_else(String::new, ToString::to_string));
             entry.shape = verdict.as_ref().ok().cloned();

@@ -47,10 +47,7 @@ pub(crate) fn inapplicable(argv: &[String], name: &str, model: &ModelShape) -> V
     let mut reasons = Vec::new();
     let mut words = argv.iter();
     while let Some(word) = words.next() {
-        let (option, inline) = match word.split_once('=') {
-            Some((option, value)) if option.starts_with('-') => (option, Some(value.to_owned())),
-            _ => (word.as_str(), None),
-        };
+        let (option, inline) = crate::tool_options::split_option(word);
         if EXPERT_OPTIONS.contains(&option) && !model.has_experts() {
             reasons.push(format!(
                 "`{option}` places a mixture's experts, but model `{name}` has none ({}): llama.cpp would run it \
@@ -59,7 +56,7 @@ pub(crate) fn inapplicable(argv: &[String], name: &str, model: &ModelShape) -> V
             ));
         }
         if option == "--override-kv" {
-            let value = inline.or_else(|| words.next().cloned()).unwrap_or_default();
+            let value = inline.or_else(|| words.next().map(String::as_str)).unwrap_or_default();
             for setting in value.split(',').filter(|setting| !setting.is_empty()) {
                 reasons.extend(override_problem(setting, name, model));
             }

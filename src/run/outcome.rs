@@ -116,16 +116,12 @@ pub(super) fn fill_outcome(
         Exit::Code(0) => {
             let bench = record.block() == crate::matrix::Block::Bench;
             let extracted = if bench {
-                bench_metrics(&result.stdout).map(|(metrics, raw)| {
-                    record.raw = raw;
-                    metrics
-                })
+                bench_metrics(&result.stdout)
             } else {
-                command_metrics(&result.combined, reading.metrics)
+                command_metrics(&result.combined, reading.metrics).map(|metrics| (metrics, Vec::new()))
             };
             match extracted {
-                Ok(metrics) => {
-                    let raw = std::mem::take(&mut record.raw);
+                Ok((metrics, raw)) => {
                     let tokens = bench.then(|| bench_tokens(&raw));
                     record.failure = None;
                     Measured { metrics, raw, usage, tokens }.record(record);

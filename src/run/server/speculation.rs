@@ -18,17 +18,14 @@ pub(in crate::run) fn undrafted(argv: &[String], metrics: &BTreeMap<String, Metr
     let mut spec_type = None;
     let mut words = argv.iter();
     while let Some(word) = words.next() {
-        let (name, inline) = match word.split_once('=') {
-            Some((name, value)) if name.starts_with('-') => (name, Some(value.to_owned())),
-            _ => (word.as_str(), None),
-        };
+        let (name, inline) = crate::tool_options::split_option(word);
         if DRAFT_MODEL.contains(&name) {
             draft_model = Some(name.to_owned());
             if inline.is_none() {
                 words.next();
             }
         } else if name == "--spec-type" {
-            spec_type = inline.or_else(|| words.next().cloned());
+            spec_type = inline.or_else(|| words.next().map(String::as_str)).map(str::to_owned);
         }
     }
     let speculating = spec_type.as_deref().is_some_and(|kind| kind != "none");

@@ -108,7 +108,7 @@ mod tests {
         assert_eq!(streaks.finished("vulkan", Some(3), Status::Failed, "crash"), None);
         assert_eq!(streaks.finished("rocm", Some(3), Status::TimedOut, "timed out after 1800 s"), None);
         let stopped = streaks.finished("rocm", Some(3), Status::Failed, "exit code 2").unwrap();
-        assert!(stopped.is_warning());
+        assert_eq!(stopped.severity, crate::notice::Severity::Warning);
         assert_eq!(
             stopped.text,
             "toolbox `rocm` failed 3 cells in a row (last: exit code 2): its other cells in this run are skipped"
