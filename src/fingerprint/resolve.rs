@@ -338,11 +338,15 @@ impl Resolver<'_> {
                     .map(|request| {
                         let mut files = BTreeMap::new();
                         for (key, path) in &request.files {
-                            let full = self.manifests.input_path(path.at, &path.value);
+                            let filled = crate::manifest::fill_path(&path.value, |axis| {
+                                self.cell.value(axis).map(str::to_owned)
+                            })
+                            .unwrap_or_else(|| path.value.clone());
+                            let full = self.manifests.input_path(path.at, &filled);
                             let hash = self.inputs.files.get(&full).cloned().unwrap_or_else(|| {
-                                self.blocked.push(format!("file `{}` could not be hashed", path.value));
-                                self.unhashed.push(path.value.clone());
-                                format!("unknown({})", path.value)
+                                self.blocked.push(format!("file `{filled}` could not be hashed"));
+                                self.unhashed.push(filled.clone());
+                                format!("unknown({filled})")
                             });
                             files.insert(key.clone(), hash);
                         }

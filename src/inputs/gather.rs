@@ -38,7 +38,9 @@ pub fn needed(manifests: &Manifests, experiments: &[&Experiment]) -> Needed {
         }
         for request in experiment.workloads.iter().flat_map(|workload| &workload.requests) {
             for path in request.files.values() {
-                needed.files.insert(manifests.input_path(path.at, &path.value), path.value.clone());
+                for filled in experiment.request_paths(&path.value) {
+                    needed.files.insert(manifests.input_path(path.at, &filled), filled);
+                }
             }
         }
     }

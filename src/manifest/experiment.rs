@@ -60,6 +60,39 @@ impl Experiment {
         self.axes.iter().find(|axis| axis.name.value == name)
     }
 
+    /// Every path a request file's `path` stands for: one per combination of the values of the
+    /// axes it names (`prompts/p{plen}.txt` → `prompts/p64.txt`, `prompts/p512.txt`), the path
+    /// itself when it names none, nothing when it names an axis the experiment lacks.
+    pub fn request_paths(&self, path: &str) -> Vec<String> {
+        let mut combinations: Vec<Vec<(String, String)>> = vec![Vec::new()];
+        for name in template::path_axes(path) {
+            let Some(axis) = self.axis(&name) else {
+                return Vec::new();
+            };
+            combinations = combinations
+                .into_iter()
+                .flat_map(|chosen| {
+                    let name = &name;
+                    axis.values.iter().map(move |value| {
+                        let mut chosen = chosen.clone();
+                        chosen.push((name.clone(), value.value.value.clone()));
+                        chosen
+                    })
+                })
+                .collect();
+        }
+        let mut paths: Vec<String> = combinations
+            .iter()
+            .filter_map(|chosen| {
+                template::fill_path(path, |axis| {
+                    chosen.iter().find(|(name, _)| name == axis).map(|(_, value)| value.clone())
+                })
+            })
+            .collect();
+        paths.dedup();
+        paths
+    }
+
     /// The `args` of `bench`, `server` and `command`: the templates a cell's argv starts from.
     pub fn command_templates(&self) -> impl Iterator<Item = &Template> {
         let bench = self.bench.iter().flat_map(|bench| &bench.args);

@@ -24,7 +24,7 @@ pub use model::Model;
 pub(crate) use produces::{BlockProduces, produces};
 pub use resolve::{Manifests, line_column};
 pub use source::{FileId, Location, SourceFile, SourceMap, Spanned};
-pub use template::{Part, Template, looks_like_path};
+pub use template::{Part, Template, fill_path, looks_like_path};
 pub use toolbox::{Backend, Runner, Toolbox};
 
 /// Why a set of manifests could not be loaded.

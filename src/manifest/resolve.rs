@@ -287,7 +287,7 @@ impl Checker<'_> {
         for workload in &experiment.workloads {
             for request in &workload.requests {
                 for path in request.files.values() {
-                    self.check_file(path.at, &path.value);
+                    self.check_request_file(experiment, path);
                 }
             }
         }
@@ -488,6 +488,55 @@ impl Checker<'_> {
                     .help(format!("write `{{file:{text}}}` so that a change to the file reruns the cells that use it"))
                     .warning(),
             );
+        }
+    }
+
+    /// A `prompt-file` or `system-file`: its placeholders are axes of the experiment, and the
+    /// file exists for each value (each combination of values) they take.
+    fn check_request_file(&mut self, experiment: &Experiment, path: &Spanned<String>) {
+        let parts = match template::parse(&path.value) {
+            Ok(parts) => parts,
+            Err(error) => {
+                let kind = ErrorKind::InvalidValue {
+                    what: "path".to_owned(),
+                    value: path.value.clone(),
+                    reason: error.to_string(),
+                };
+                self.push(path.at, kind, "a path takes `{axis}` placeholders only".to_owned());
+                return;
+            }
+        };
+        for part in &parts {
+            match part {
+                Part::Text(_) => {}
+                Part::Axis(name) => {
+                    if experiment.axis(name).is_none() {
+                        let names: Vec<&str> = experiment.axes.iter().map(|axis| axis.name.value.as_str()).collect();
+                        self.push(
+                            path.at,
+                            ErrorKind::UnknownPlaceholder(name.clone()),
+                            suggest::help_for(name, names, "axes"),
+                        );
+                        return;
+                    }
+                }
+                _ => {
+                    let kind = ErrorKind::InvalidValue {
+                        what: "path".to_owned(),
+                        value: path.value.clone(),
+                        reason: "a path takes `{axis}` placeholders only".to_owned(),
+                    };
+                    self.push(
+                        path.at,
+                        kind,
+                        "write the axis whose value names the file: `prompts/p{plen}.txt`".to_owned(),
+                    );
+                    return;
+                }
+            }
+        }
+        for filled in experiment.request_paths(&path.value) {
+            self.check_file(path.at, &filled);
         }
     }
 

@@ -115,6 +115,35 @@ fn placeholder(name: &str) -> Result<Part, TemplateError> {
     }
 }
 
+/// A request file's path (`prompt-file="prompts/p{plen}.txt"`) with each `{axis}` replaced by
+/// `value(axis)`; `None` when the path cannot be read or names something other than an axis
+/// with a value (the manifest check reports those).
+pub fn fill_path(path: &str, value: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let mut filled = String::new();
+    for part in parse(path).ok()? {
+        match part {
+            Part::Text(text) => filled.push_str(&text),
+            Part::Axis(axis) => filled.push_str(&value(&axis)?),
+            _ => return None,
+        }
+    }
+    Some(filled)
+}
+
+/// The axes a request file's path names, in order, each once; empty for a plain path (and for
+/// one that cannot be read: the check reports it).
+pub(super) fn path_axes(path: &str) -> Vec<String> {
+    let mut axes: Vec<String> = Vec::new();
+    for part in parse(path).unwrap_or_default() {
+        if let Part::Axis(axis) = part
+            && !axes.contains(&axis)
+        {
+            axes.push(axis);
+        }
+    }
+    axes
+}
+
 /// Whether a literal argument looks like a path to a file whose changes bakeoff would miss.
 pub fn looks_like_path(text: &str) -> bool {
     const EXTENSIONS: [&str; 7] = [".gguf", ".txt", ".json", ".jinja", ".md", ".bin", ".csv"];
@@ -128,6 +157,19 @@ pub fn looks_like_path(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_takes_the_cells_axis_values() {
+        let value = |axis: &str| (axis == "plen").then(|| "64".to_owned());
+        assert_eq!(fill_path("prompts/p{plen}.txt", value).as_deref(), Some("prompts/p64.txt"));
+        assert_eq!(fill_path("prompts/plain.txt", value).as_deref(), Some("prompts/plain.txt"));
+        assert_eq!(fill_path("p{{x}}.txt", value).as_deref(), Some("p{x}.txt"));
+        assert_eq!(fill_path("p{ctx}.txt", value), None, "an axis without a value");
+        assert_eq!(fill_path("{model}.txt", value), None, "only axes belong in a path");
+        assert_eq!(fill_path("p{plen.txt", value), None);
+        assert_eq!(path_axes("p{plen}-{ctx}-{plen}.txt"), ["plen", "ctx"]);
+        assert!(path_axes("plain.txt").is_empty());
+    }
 
     #[test]
     fn parses_placeholders_and_escapes() {

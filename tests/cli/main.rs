@@ -11,6 +11,7 @@ mod newcomer;
 mod page;
 mod plan;
 mod produces;
+mod prompt_files;
 mod report;
 mod reproduce;
 mod rounds;

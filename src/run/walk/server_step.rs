@@ -192,7 +192,7 @@ impl LocalExecutor<'_> {
             return Served::Done;
         };
         let specs: Result<Vec<RequestSpec>, RunError> =
-            workload.requests.iter().map(|request| self.request_spec(request, workload.cold)).collect();
+            workload.requests.iter().map(|request| self.request_spec(request, cell, workload.cold)).collect();
         let specs = match specs {
             Ok(specs) => specs,
             Err(reason) => {
@@ -252,11 +252,21 @@ impl LocalExecutor<'_> {
         Served::Done
     }
 
-    fn request_spec(&self, request: &crate::manifest::Request, cold: bool) -> Result<RequestSpec, RunError> {
+    /// What to send for `request` in `cell`: its files (their `{axis}` placeholders filled with
+    /// the cell's values) read, its fields as written.
+    fn request_spec(
+        &self,
+        request: &crate::manifest::Request,
+        cell: &ResolvedCell,
+        cold: bool,
+    ) -> Result<RequestSpec, RunError> {
         let read = |key: &str| -> Result<Option<String>, RunError> {
             match request.files.get(key) {
                 Some(path) => {
-                    let full = self.manifests.input_path(path.at, &path.value);
+                    let filled =
+                        crate::manifest::fill_path(&path.value, |axis| cell.cell.value(axis).map(str::to_owned))
+                            .unwrap_or_else(|| path.value.clone());
+                    let full = self.manifests.input_path(path.at, &filled);
                     std::fs::read_to_string(&full)
                         .map(Some)
                         .map_err(|source| RunError::CannotRead { path: full.display().to_string(), source })
