@@ -10,7 +10,7 @@ use super::template::{Part, Template};
 use crate::metric::server::{
     DRAFTING, LOADED, PER_REQUEST, PER_TURN, SERVER_LOAD, THROUGHPUT, TIMED, TIMINGS, USAGE_COUNTS,
 };
-use crate::metric::{BenchName, Condition, MetricName, Phase, Produced, USAGE};
+use crate::metric::{BenchName, Condition, MetricName, Phase, Produced, SweptSizes, USAGE};
 
 /// llama-bench's own defaults for `-p` and `-n`.
 const DEFAULT_PROMPT: &str = "512";
@@ -157,6 +157,27 @@ pub(crate) fn per_request() -> Vec<Produced> {
     PER_REQUEST.iter().map(|family| Produced::pattern(MetricName::new(family, Phase::Request(0)).pattern())).collect()
 }
 
+/// Which of llama-bench's test sizes an axis sets in `experiment`'s cells: `-p {plen}` (or
+/// `-n {glen}`) whose axis gives each cell one size.
+pub(crate) fn swept_sizes(experiment: &Experiment) -> SweptSizes {
+    let Some(bench) = &experiment.bench else { return SweptSizes::default() };
+    let args: Vec<&Template> = bench.args.iter().chain(experiment.variant_templates()).collect();
+    let swept = |names: &[&str]| {
+        args.windows(2).any(|pair| {
+            names.contains(&pair[0].text.as_str())
+                && match pair[1].parts.as_slice() {
+                    [Part::Axis(axis)] => experiment.axis(axis).is_some_and(|axis| {
+                        axis.values
+                            .iter()
+                            .all(|value| value.value.value.trim().parse::<u64>().is_ok_and(|size| size > 0))
+                    }),
+                    _ => false,
+                }
+        })
+    };
+    SweptSizes { prompt: swept(&PROMPT), generated: swept(&GENERATED) }
+}
+
 /// llama-bench's names from its test sizes (its defaults where none are given), depths and the
 /// comma lists of its other options; a pattern where a size cannot be read here.
 fn bench(experiment: &Experiment) -> Vec<Produced> {
@@ -169,14 +190,30 @@ fn bench(experiment: &Experiment) -> Vec<Produced> {
         }
         given.iter().map(|value| numbers(value)).collect()
     };
+    let depths = sizes(&DEPTH, Some("0"));
+    let repeats = repeats(experiment, &args);
+    // A size an axis sets is measured once per cell under the family's plain name, unless a
+    // repeat or several depths in one cell keep the sized names apart (`plain_size_names`).
+    let one_depth =
+        depths.as_ref().is_some_and(|lists| lists.iter().all(|list| list.iter().collect::<BTreeSet<_>>().len() <= 1));
+    let swept = swept_sizes(experiment);
+    let mut metrics = Vec::new();
     let mut tests: Vec<(String, Option<BenchName>)> = Vec::new();
-    match sizes(&PROMPT, Some(DEFAULT_PROMPT)) {
-        Some(lists) => tests.extend(lists.iter().flatten().filter(|size| **size > 0).map(|size| test(*size, 0))),
-        None => tests.push(("ppN".to_owned(), None)),
+    if swept.prompt && repeats == 1 && one_depth {
+        metrics.push(Produced::always("pp"));
+    } else {
+        match sizes(&PROMPT, Some(DEFAULT_PROMPT)) {
+            Some(lists) => tests.extend(lists.iter().flatten().filter(|size| **size > 0).map(|size| test(*size, 0))),
+            None => tests.push(("ppN".to_owned(), None)),
+        }
     }
-    match sizes(&GENERATED, Some(DEFAULT_GENERATED)) {
-        Some(lists) => tests.extend(lists.iter().flatten().filter(|size| **size > 0).map(|size| test(0, *size))),
-        None => tests.push(("tgN".to_owned(), None)),
+    if swept.generated && repeats == 1 && one_depth {
+        metrics.push(Produced::always("tg"));
+    } else {
+        match sizes(&GENERATED, Some(DEFAULT_GENERATED)) {
+            Some(lists) => tests.extend(lists.iter().flatten().filter(|size| **size > 0).map(|size| test(0, *size))),
+            None => tests.push(("tgN".to_owned(), None)),
+        }
     }
     match option_values(experiment, &args, &BOTH) {
         Some(pairs) => {
@@ -192,9 +229,6 @@ fn bench(experiment: &Experiment) -> Vec<Produced> {
         }
         None => tests.push(("ppN+tgN".to_owned(), None)),
     }
-    let depths = sizes(&DEPTH, Some("0"));
-    let repeats = repeats(experiment, &args);
-    let mut metrics = Vec::new();
     for (pattern, test) in tests {
         let Some(test) = test else {
             metrics.push(Produced::pattern(pattern));
@@ -371,10 +405,13 @@ mod tests {
     #[test]
     fn bench_names_come_from_the_test_sizes_with_llama_benchs_defaults() {
         let bench = produced("    bench { args \"-p\" 64 \"-n\" \"{n}\" }");
-        for name in ["pp64", "tg8", "tg16", "tg8@d4096", "peak_rss_bytes"] {
+        // `-n {n}`: each cell measures its axis value's size, under the plain name.
+        for name in ["pp64", "tg", "pp64@d4096", "peak_rss_bytes"] {
             assert!(bench.can(name), "{name}");
         }
-        assert!(!bench.can("tg128"));
+        assert!(!bench.can("tg128") && !bench.can("tg8") && !bench.can("pp"));
+        let sized = produced("    bench { args \"-p\" 64 \"-n\" \"{n}\" \"-t\" \"1,2\" }");
+        assert!(sized.can("tg8") && sized.can("tg16#2") && !sized.can("tg"), "a repeat keeps the sizes");
         assert!(!bench.can("ttft_ms"));
         let defaults = produced("    bench { args \"-t\" 2 }");
         assert!(defaults.can("pp512") && defaults.can("tg128") && !defaults.can("tg8"));
@@ -385,7 +422,7 @@ mod tests {
     #[test]
     fn a_bench_block_lists_its_tests_depths_and_repeats() {
         let (always, conditional) = names("    bench { args \"-p\" 64 \"-n\" \"{n}\" \"-pg\" \"32,4\" \"-r\" 1 }");
-        assert_eq!(always, ["pp32+tg4", "pp64", "tg16", "tg8", "peak_rss_bytes"]);
+        assert_eq!(always, ["pp32+tg4", "pp64", "tg", "peak_rss_bytes"]);
         assert_eq!(conditional, ["energy_j", "peak_gtt_bytes", "peak_vram_bytes", "tokens_per_j"]);
         // A depth axis: each cell measures one depth and keeps the plain name.
         let (always, _) = names("    bench { args \"-p\" 0 \"-n\" 4 \"-d\" \"{depth}\" }");

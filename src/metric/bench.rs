@@ -118,9 +118,72 @@ pub(crate) fn plain_depth_names<V>(metrics: BTreeMap<String, V>) -> BTreeMap<Str
     }
 }
 
+/// Which llama-bench test sizes a matrix axis sets (`-p {plen}`, `-n {glen}`): each cell then
+/// measures one size, the axis's value, and its metric takes the family's plain name (`pp`,
+/// `tg`) so that a table of `pp` against `plen` finds a number in every cell, as depth does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct SweptSizes {
+    pub(crate) prompt: bool,
+    pub(crate) generated: bool,
+}
+
+/// `pp64` → `pp` where the prompt size is swept (`tg16` → `tg` where the generation size is)
+/// and the cell measured that one test once, at one depth; any other name stays as it is.
+pub(crate) fn plain_size_names<V>(metrics: BTreeMap<String, V>, swept: SweptSizes) -> BTreeMap<String, V> {
+    let single = |prompt_side: bool| {
+        let tests: Vec<&String> = metrics
+            .keys()
+            .filter(|name| {
+                BenchName::parse(name).is_some_and(|parsed| {
+                    let test = parsed.test;
+                    if prompt_side { test.generated == 0 } else { test.prompt == 0 }
+                })
+            })
+            .collect();
+        match tests.as_slice() {
+            [name]
+                if BenchName::parse(name).is_some_and(|parsed| parsed.depth.is_none() && parsed.repeat.is_none()) =>
+            {
+                Some((*name).clone())
+            }
+            _ => None,
+        }
+    };
+    let renames: Vec<(String, &str)> = [
+        swept.prompt.then(|| single(true).map(|name| (name, "pp"))).flatten(),
+        swept.generated.then(|| single(false).map(|name| (name, "tg"))).flatten(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let mut metrics = metrics;
+    for (name, plain) in renames {
+        if let Some(value) = metrics.remove(&name) {
+            metrics.insert(plain.to_owned(), value);
+        }
+    }
+    metrics
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_swept_size_takes_the_plain_name_when_the_cell_measured_it_once() {
+        let names =
+            |list: &[&str]| -> BTreeMap<String, u8> { list.iter().map(|name| ((*name).to_owned(), 0)).collect() };
+        let swept = SweptSizes { prompt: true, generated: false };
+        let plain = plain_size_names(names(&["pp64", "tg16"]), swept);
+        assert_eq!(plain.keys().collect::<Vec<_>>(), ["pp", "tg16"]);
+        let both = plain_size_names(names(&["pp64", "tg16"]), SweptSizes { prompt: true, generated: true });
+        assert_eq!(both.keys().collect::<Vec<_>>(), ["pp", "tg"]);
+        // Two prompt sizes in one cell, a repeat or a depth: the sizes tell them apart.
+        for kept in [&["pp64", "pp128"][..], &["pp64", "pp64#2"], &["pp64@d512", "pp64@d1024"], &["pp64+tg16"]] {
+            assert_eq!(plain_size_names(names(kept), swept), names(kept), "{kept:?}");
+        }
+        assert_eq!(plain_size_names(names(&["pp64"]), SweptSizes::default()), names(&["pp64"]));
+    }
 
     #[test]
     fn names_compose_and_parse_back() {

@@ -13,7 +13,8 @@ mod produced;
 pub(crate) mod server;
 mod usage;
 
-pub(crate) use bench::{BenchName, plain_depth_names};
+pub(crate) use bench::SweptSizes;
+pub(crate) use bench::{BenchName, plain_depth_names, plain_size_names};
 pub use family::Better;
 pub(crate) use family::{Family, Kind};
 pub(crate) use name::{MetricName, Phase, describe};

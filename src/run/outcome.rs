@@ -32,6 +32,8 @@ pub(super) struct Reading<'a> {
     /// Whether the cell runs in a container: its runner reports a program a signal killed as
     /// exit code 128 + the signal.
     pub(super) contained: bool,
+    /// Which llama-bench sizes an axis sets: their metrics take the plain name (`pp`).
+    pub(super) sizes: crate::metric::SweptSizes,
 }
 
 impl<'a> Reading<'a> {
@@ -43,6 +45,7 @@ impl<'a> Reading<'a> {
             driver,
             layers: asked_layers(argv),
             contained: toolbox.runner != crate::manifest::Runner::Host,
+            sizes: crate::metric::SweptSizes::default(),
         }
     }
 }
@@ -117,6 +120,7 @@ pub(super) fn fill_outcome(
             let bench = record.block() == crate::matrix::Block::Bench;
             let extracted = if bench {
                 bench_metrics(&result.stdout)
+                    .map(|(metrics, raw)| (crate::metric::plain_size_names(metrics, reading.sizes), raw))
             } else {
                 command_metrics(&result.combined, reading.metrics).map(|metrics| (metrics, Vec::new()))
             };

@@ -11,7 +11,7 @@ mod newcomer;
 mod page;
 mod plan;
 mod produces;
-mod prompt_files;
+
 mod report;
 mod reproduce;
 mod rounds;
@@ -20,4 +20,5 @@ mod schedule;
 mod serve;
 mod slurm;
 mod support;
+mod sweeps;
 mod why;

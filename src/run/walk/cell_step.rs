@@ -36,6 +36,7 @@ impl LocalExecutor<'_> {
         };
         let reading = Reading {
             metrics: experiment.command.as_ref().map_or(&[][..], |command| &command.metrics[..]),
+            sizes: crate::manifest::swept_sizes(experiment),
             ..Reading::of(toolbox, &cell.argv, self.context.drivers.get(&cell.toolbox).map(String::as_str))
         };
         // How the last attempt failed, when it failed by itself (an exit status and its error

@@ -102,6 +102,8 @@ impl LocalExecutor<'_> {
                 .flat_map(|line| line.text.bytes().chain(std::iter::once(b'\n')))
                 .collect();
             let Ok((metrics, raw)) = bench_metrics(&own) else { continue };
+            let sizes = self.manifests.experiment(&cell.cell.experiment).map(crate::manifest::swept_sizes);
+            let metrics = crate::metric::plain_size_names(metrics, sizes.unwrap_or_default());
             let mut record = CellRecord::new(cell, self.host, Status::Ok);
             record.timings.started_unix_ms = started_unix_ms;
             let share = if total > 0.0 {

@@ -1,5 +1,6 @@
-//! Request files named by an axis (`prompt-file="prompts/{size}.txt"`): each cell reads its own
-//! file, is fingerprinted by that file's content, and a missing one is named at check.
+//! Sweeps along an axis that sets a size or names a file: `-p {plen}` measures each cell under
+//! the plain name `pp`, so a table of `pp` against `plen` is full; `prompt-file="prompts/{size}.txt"`
+//! gives each cell its own file, fingerprinted by its content, and a missing one is named at check.
 
 use bakeoff::store::Status;
 
@@ -60,4 +61,35 @@ fn a_missing_file_for_one_value_is_named_at_check() {
     let outcome = Llama::get().bakeoff(unknown.path()).args(["check"]).run();
     assert_ne!(outcome.code, 0);
     assert!(outcome.stderr.contains("unknown placeholder `{length}`"), "{}", outcome.stderr);
+}
+
+const PROMPT_SWEEP: &str = r#"model "gemma" { file "gemma-3-270m-q4_k_m.gguf" }
+experiment "plen" {
+    matrix {
+        model "gemma"
+        plen 16 32
+    }
+    bench { args "-t" 1 "-p" "{plen}" "-n" 0 "-r" 1 "--repack" 0 }
+    report { table rows="plen" columns="model" metric="pp" }
+}
+"#;
+
+#[test]
+fn a_prompt_length_sweep_fills_one_table_of_pp() {
+    let llama = Llama::get();
+    let directory = project(&[("experiments/plen.kdl", PROMPT_SWEEP)]);
+    let produces = llama.bakeoff(directory.path()).args(["check", "--produces"]).run();
+    assert_eq!(produces.code, 0, "{}", produces.stderr);
+    assert!(produces.stdout.contains("pp") && !produces.stdout.contains("pp16"), "{}", produces.stdout);
+    let outcome = llama.bakeoff(directory.path()).args(["run", "--no-progress"]).run();
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    for record in records(directory.path()) {
+        assert_eq!(record.metrics.keys().filter(|name| name.starts_with("pp")).collect::<Vec<_>>(), ["pp"]);
+        assert_eq!(record.raw[0]["n_prompt"].to_string(), record.axes["plen"], "the size is the cell's axis value");
+    }
+    let report = std::fs::read_to_string(directory.path().join("results/plen/README.md")).unwrap();
+    let table = report.split("| plen |").nth(1).expect("a table of plen rows");
+    let rows: Vec<&str> = table.lines().filter(|line| line.starts_with("| 16 ") || line.starts_with("| 32 ")).collect();
+    assert_eq!(rows.len(), 2, "{report}");
+    assert!(rows.iter().all(|row| !row.contains("n/a") && !row.contains('—')), "a number in every cell: {rows:?}");
 }
