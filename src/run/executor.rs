@@ -33,6 +33,9 @@ pub struct RunSummary {
     /// Skipped because their toolbox failed `stop-after` cells in a row.
     pub skipped: usize,
     pub failed_before: usize,
+    /// Cells with rounds recorded in this run and more to measure (an interrupted run): the
+    /// next run measures the rest.
+    pub partly: usize,
     pub interrupted: bool,
     /// The signal that interrupted the run (SIGINT or SIGTERM), when one did.
     pub signal: Option<i32>,
@@ -58,6 +61,9 @@ impl std::fmt::Display for RunSummary {
         }
         if self.failed_before > 0 {
             write!(formatter, ", {} failed before", self.failed_before)?;
+        }
+        if self.partly > 0 {
+            write!(formatter, ", {} partly measured (rounds left for the next run)", self.partly)?;
         }
         if self.interrupted {
             formatter.write_str(", interrupted")?;

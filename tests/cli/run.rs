@@ -517,3 +517,45 @@ fn which(program: &str) -> std::path::PathBuf {
         .find(|path| path.exists())
         .unwrap()
 }
+
+/// A run interrupted after a cell's first round says so in its summary: the round is kept and
+/// counted, not reported as `0 ran` with nothing else.
+#[test]
+fn an_interrupted_run_counts_the_rounds_it_recorded() {
+    let directory = project(&[]);
+    let count = directory.path().join("count");
+    let manifest = format!(
+        r#"experiment "twice" {{
+    matrix {{ n 1 }}
+    command {{
+        args "sh" "-c" "n=$(cat {count} 2>/dev/null || echo 0); echo $((n+1)) > {count}; [ $n -ge 1 ] && sleep 27.3$n; echo value=4"
+        metric "value" regex="value=([0-9]+)"
+    }}
+    rounds 2
+}}
+"#,
+        count = count.display()
+    );
+    std::fs::create_dir_all(directory.path().join("experiments")).unwrap();
+    std::fs::write(directory.path().join("experiments/twice.kdl"), manifest).unwrap();
+    let child = Bakeoff::new(directory.path())
+        .args(["run", "--no-progress"])
+        .command()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("round 2 to start", || processes_matching("sleep 27.31") == 1);
+    interrupt(&child);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("1 cell: 0 ran (0 ok, 0 failed), 0 cached, 0 blocked, 1 partly measured"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let [record] = &records(directory.path())[..] else { panic!("one record") };
+    assert_eq!(record.rounds.len(), 1, "round 1 is kept");
+    assert_eq!(processes_matching("sleep 27.31"), 0);
+}
