@@ -17,6 +17,7 @@ mod rounds;
 mod run;
 mod schedule;
 mod serve;
+mod shared;
 mod slurm;
 mod support;
 mod why;
