@@ -354,6 +354,13 @@ fn compare_sets_two_hosts_side_by_side() {
     let report = std::fs::read_to_string(directory.path().join("results/glm/README.md")).unwrap();
     let section = default.stdout.trim_start_matches("# glm\n\n").replacen("## ", "### ", 1);
     assert!(report.contains(section.trim_end()), "{}\n----\n{report}", default.stdout);
+    // Regression (issue 30): on a host with results, `compare` set this host as the reference,
+    // the other way round from the report; it now prints the report's pairs wherever it runs.
+    let strix_2 = fixture("hosts/strix-2.json");
+    let on_strix_2 =
+        Bakeoff::new(directory.path()).args(["--host-facts", strix_2.to_str().unwrap(), "compare", "glm"]).run();
+    assert_eq!(on_strix_2.code, 0, "{}", on_strix_2.stderr);
+    assert_eq!(on_strix_2.stdout, default.stdout);
 
     let reversed =
         Bakeoff::new(directory.path()).args(["compare", "--host", "strix-2", "--host", "strix-1", "--json"]).run();
