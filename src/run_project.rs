@@ -59,6 +59,7 @@ impl Project {
         // The report covers every cell, also those `--only` leaves out of this run.
         let expected: Vec<ExpectedCell> = cells.iter().map(ExpectedCell::of).collect();
         let (planned, history) = self.plan_with_history(cells, &request.selection)?;
+        let planned = measured_once(planned);
         let estimates = estimates(self, &planned, &history);
         // The plan read the whole store only when some cell had no result.
         let records = if history.is_empty() { self.records() } else { history };
@@ -248,22 +249,22 @@ impl ReportObserver<'_> {
 }
 
 impl Observer for ReportObserver<'_> {
+    /// Rewrites the report of every experiment that shows the record (two experiments with
+    /// a cell of the same inputs share it).
     fn recorded(&mut self, record: &CellRecord) -> Vec<Notice> {
-        self.reporter.add(record);
-        match self.reporter.write_soon(self.store, &record.experiment) {
-            Ok(()) => Vec::new(),
-            Err(error) => {
-                let failed = self.failed_writes.entry(record.experiment.clone()).or_default();
+        let mut notes = Vec::new();
+        for experiment in self.reporter.add(record) {
+            if let Err(error) = self.reporter.write_soon(self.store, &experiment) {
+                let failed = self.failed_writes.entry(experiment.clone()).or_default();
                 failed.0 += 1;
                 failed.1 = error.to_string();
                 // Said once; the rest are counted at the end of the run.
                 if failed.0 == 1 {
-                    vec![Notice::warning(format!("cannot write the report of `{}`: {error}", record.experiment))]
-                } else {
-                    Vec::new()
+                    notes.push(Notice::warning(format!("cannot write the report of `{experiment}`: {error}")));
                 }
             }
         }
+        notes
     }
 
     fn finished(&mut self, experiment: &str) -> Vec<Notice> {
@@ -273,6 +274,16 @@ impl Observer for ReportObserver<'_> {
             Err(error) => vec![Notice::warning(format!("cannot write the report of `{experiment}`: {error}"))],
         }
     }
+}
+
+/// The plan with each set of inputs to measure once: two selected experiments with a cell of
+/// the same inputs (the same hash) share its record, so the second cell is not run again.
+fn measured_once(planned: Vec<PlannedCell>) -> Vec<PlannedCell> {
+    let mut running: BTreeSet<String> = BTreeSet::new();
+    planned
+        .into_iter()
+        .filter(|cell| !matches!(cell.decision, Decision::Run(_)) || running.insert(cell.cell.hash.clone()))
+        .collect()
 }
 
 /// How long each cell to run took last time: its own earlier result (a forced or retried

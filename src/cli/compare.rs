@@ -44,7 +44,7 @@ pub(super) fn reproduce(project: &Project, args: &ReproduceArgs) -> Result<(), E
     // The run printed the manifests' warnings already.
     let loaded = project.load_quietly(&args.experiments)?;
     let this_host = project.host()?.identity();
-    let compared = project.compare(&loaded, &Pairing::OthersAgainst { this_host })?;
+    let compared = project.compare(&loaded, &Pairing::Involving { this_host })?;
     if compared.is_empty() {
         crate::console::errln!(
             "compare: no other host has results of {} yet; commit results/ and run `bakeoff reproduce` on another \

@@ -54,6 +54,8 @@ pub enum ErrorKind {
     MissingFile(String),
     #[error("argument `{0}` looks like a path to an undeclared file")]
     UndeclaredPath(String),
+    #[error("`{file}` left out: {errors} error(s) in it; {what}")]
+    LeftOut { file: String, errors: usize, what: String },
 }
 
 impl ErrorKind {
@@ -82,6 +84,7 @@ impl ErrorKind {
             Self::UnknownPlaceholder(_) => "bakeoff::manifest::unknown_placeholder",
             Self::MissingFile(_) => "bakeoff::manifest::missing_file",
             Self::UndeclaredPath(_) => "bakeoff::manifest::undeclared_path",
+            Self::LeftOut { .. } => "bakeoff::manifest::left_out",
         }
     }
 }
@@ -209,10 +212,6 @@ pub(super) struct Problems {
 impl Problems {
     pub(super) fn push(&mut self, problem: ManifestError) {
         self.list.push(problem);
-    }
-
-    pub(super) fn has_errors(&self) -> bool {
-        self.list.iter().any(ManifestError::is_error)
     }
 }
 

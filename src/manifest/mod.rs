@@ -5,6 +5,7 @@ mod error;
 mod experiment;
 mod load;
 mod model;
+mod partial;
 mod produces;
 pub mod pseudo_axis;
 mod resolve;
@@ -21,6 +22,7 @@ pub use experiment::{
 };
 pub use load::display_path;
 pub use model::Model;
+pub use partial::load_for;
 pub(crate) use produces::{BlockProduces, produces, swept_sizes};
 pub use resolve::{Manifests, line_column};
 pub use source::{FileId, Location, SourceFile, SourceMap, Spanned};
@@ -48,24 +50,30 @@ pub fn load(root: &Path, files: &[PathBuf]) -> Result<Manifests, LoadError> {
     for file in files {
         loader.load_file(file).map_err(|source| LoadError::Unreadable { path: file.display().to_string(), source })?;
     }
-    finish(loader)
+    finish_or_fail(loader)
 }
 
 /// Loads manifest text as if it were the file at `path`; imports resolve beside it.
 pub fn load_text(root: &Path, path: &Path, text: &str) -> Result<Manifests, LoadError> {
     let mut loader = load::Loader::new(root);
     loader.load_text(path.to_path_buf(), text.to_owned());
-    finish(loader)
+    finish_or_fail(loader)
 }
 
-fn finish(mut loader: load::Loader<'_>) -> Result<Manifests, LoadError> {
+fn finish_or_fail(loader: load::Loader<'_>) -> Result<Manifests, LoadError> {
+    let (manifests, problems) = finish(loader);
+    if problems.iter().any(ManifestError::is_error) {
+        return Err(ManifestErrors::new(problems).into());
+    }
+    Ok(manifests)
+}
+
+/// The manifests as far as they resolve, and every problem found on the way.
+fn finish(mut loader: load::Loader<'_>) -> (Manifests, Vec<ManifestError>) {
     let builtin = loader.nowhere();
     let manifests =
         resolve::resolve(loader.sources, std::mem::take(&mut loader.declarations), builtin, &mut loader.problems);
-    if loader.problems.has_errors() {
-        return Err(ManifestErrors::new(loader.problems.list).into());
-    }
-    Ok(manifests)
+    (manifests, loader.problems.list)
 }
 
 #[cfg(test)]

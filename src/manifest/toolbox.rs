@@ -102,6 +102,12 @@ pub struct Toolbox {
 }
 
 impl Toolbox {
+    /// Whether this is the `host` toolbox that exists when no manifest declares one (its name
+    /// has no place in a file).
+    pub fn is_builtin(&self) -> bool {
+        self.name.at.span.is_empty()
+    }
+
     /// The toolbox every project has without declaring it: commands run on this machine.
     pub fn builtin_host(at: Location) -> Self {
         Self {

@@ -7,7 +7,7 @@ use super::pipeline::{Loaded, Project};
 use super::reporter::Reporter;
 use crate::Error;
 use crate::host::HostFacts;
-use crate::report::{self, Comparison, ExpectedCell, Hosts};
+use crate::report::{self, Comparison, ExpectedCell, HostPairs, Hosts};
 
 /// Bump when the JSON of `compare` changes incompatibly.
 pub const COMPARE_FORMAT: u32 = 1;
@@ -19,14 +19,41 @@ pub struct Compared {
     pub comparison: Comparison,
 }
 
-/// Which hosts to compare: `reference` against each of `others`, or the defaults.
+/// Which hosts to compare: `reference` against each of `others`, or the report's pairs. One
+/// default everywhere: `compare`, `reproduce` and the report's "Hosts compared" set the same
+/// host as the reference (the one with the most `ok` results, the label breaking ties, so
+/// every machine writes the same report), whichever machine they run on.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pairing {
     /// The given reference host against each other host (all of them when `others` is empty).
     Given { reference: String, others: Vec<String> },
-    /// This host against every other when it has results, else the host with the most.
-    Default { this_host: String },
-    /// Each other host against this one: `bakeoff reproduce`.
-    OthersAgainst { this_host: String },
+    /// The report's pairs: its reference against every other host.
+    Default,
+    /// The report's pairs that set this host beside another: `bakeoff reproduce`.
+    Involving { this_host: String },
+}
+
+impl Pairing {
+    /// Each reference host with the hosts to set against it, given the hosts with results (by
+    /// identity) and the report's reference among them (`None` with fewer than two).
+    pub(crate) fn pairs(&self, hosts: &[String], default: Option<&str>) -> HostPairs {
+        let others =
+            |reference: &str| -> Vec<String> { hosts.iter().filter(|host| *host != reference).cloned().collect() };
+        match (self, default) {
+            (Self::Given { reference, others: given }, _) if given.is_empty() => {
+                vec![(reference.clone(), others(reference))]
+            }
+            (Self::Given { reference, others }, _) => vec![(reference.clone(), others.clone())],
+            (_, None) => Vec::new(),
+            (Self::Default, Some(reference)) => vec![(reference.to_owned(), others(reference))],
+            (Self::Involving { this_host }, Some(reference)) if this_host == reference => {
+                vec![(reference.to_owned(), others(reference))]
+            }
+            (Self::Involving { this_host }, Some(reference)) => {
+                vec![(reference.to_owned(), vec![this_host.clone()])]
+            }
+        }
+    }
 }
 
 impl Project {
@@ -37,11 +64,10 @@ impl Project {
     }
 
     /// The pairing `hosts` asks for (the first the reference, by name, label or the start of an
-    /// id), or this host against the others when it is empty.
+    /// id), or the report's pairs when it is empty.
     pub fn pairing(&self, loaded: &Loaded, hosts: &[String]) -> Result<Pairing, Error> {
-        let this_host = self.host()?.identity();
         let Some((reference, others)) = hosts.split_first() else {
-            return Ok(Pairing::Default { this_host });
+            return Ok(Pairing::Default);
         };
         let reporter = reporter(self, loaded)?;
         let known = known_hosts(&reporter, &loaded.selected);
@@ -80,27 +106,7 @@ fn compare(reporter: &Reporter<'_>, experiments: &[String], pairing: &Pairing) -
         let Some(inputs) = reporter.inputs(experiment) else {
             continue;
         };
-        let found = report::compare_hosts(&inputs, |hosts, default| {
-            let others = |reference: &str| -> Vec<String> {
-                hosts.iter().filter(|host| host.as_str() != reference).cloned().collect()
-            };
-            match pairing {
-                Pairing::Given { reference, others: given } if given.is_empty() => {
-                    vec![(reference.clone(), others(reference))]
-                }
-                Pairing::Given { reference, others } => vec![(reference.clone(), others.clone())],
-                Pairing::Default { this_host } if hosts.contains(this_host) => {
-                    vec![(this_host.clone(), others(this_host))]
-                }
-                // The report's own choice of reference: the host with the most results.
-                Pairing::Default { .. } => {
-                    default.map(|reference| vec![(reference.to_owned(), others(reference))]).unwrap_or_default()
-                }
-                Pairing::OthersAgainst { this_host } => {
-                    others(this_host).into_iter().map(|other| (other, vec![this_host.clone()])).collect()
-                }
-            }
-        });
+        let found = report::compare_hosts(&inputs, |hosts, default| pairing.pairs(hosts, default));
         if found.is_empty() {
             crate::console::errln!("compare: `{experiment}` has no results from two of the hosts asked for");
         }
@@ -154,5 +160,35 @@ fn find_host(known: &[(String, String, String)], wanted: &str) -> Result<String,
             name: wanted.to_owned(),
             help: format!("`{wanted}` names several hosts; give the start of an id instead ({})", listed()),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pairing;
+
+    fn hosts() -> Vec<String> {
+        ["a", "b", "c"].map(str::to_owned).to_vec()
+    }
+
+    fn pairs(pairing: &Pairing, default: &str) -> Vec<(String, Vec<String>)> {
+        pairing.pairs(&hosts(), Some(default))
+    }
+
+    fn pair(reference: &str, others: &[&str]) -> (String, Vec<String>) {
+        (reference.to_owned(), others.iter().map(|other| (*other).to_owned()).collect())
+    }
+
+    /// Regression (issue 30): `compare` set this host as the reference where the report and
+    /// `reproduce` set the other; all three now follow the report.
+    #[test]
+    fn compare_and_reproduce_set_hosts_the_way_round_the_report_does() {
+        assert_eq!(pairs(&Pairing::Default, "b"), [pair("b", &["a", "c"])]);
+        let involving = |this_host: &str| Pairing::Involving { this_host: this_host.to_owned() };
+        assert_eq!(pairs(&involving("c"), "b"), [pair("b", &["c"])], "this host against the reference");
+        assert_eq!(pairs(&involving("b"), "b"), [pair("b", &["a", "c"])], "the reference against every other");
+        let given = Pairing::Given { reference: "c".to_owned(), others: Vec::new() };
+        assert_eq!(pairs(&given, "b"), [pair("c", &["a", "b"])], "as asked");
+        assert!(Pairing::Default.pairs(&hosts()[..1], None).is_empty(), "one host has nothing to compare");
     }
 }

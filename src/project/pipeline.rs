@@ -119,12 +119,19 @@ impl Project {
             let path = Path::new(target);
             path.is_file() || path.extension().is_some_and(|extension| extension.eq_ignore_ascii_case("kdl"))
         });
-        let files: Vec<PathBuf> =
-            if files.is_empty() { self.default_files() } else { files.iter().map(PathBuf::from).collect() };
+        let given = !files.is_empty();
+        let files: Vec<PathBuf> = if given { files.iter().map(PathBuf::from).collect() } else { self.default_files() };
         if files.is_empty() {
             return Err(Error::NoExperiments { directory: self.root.join("experiments").display().to_string() });
         }
-        let manifests = manifest::load(&self.root, &files)?;
+        // Experiments named from the default files: a broken file none of them depends on is
+        // left out with a warning, so that it does not stop work on the others.
+        let manifests = if given {
+            manifest::load(&self.root, &files)?
+        } else {
+            let named: Vec<String> = names.iter().map(|name| (*name).clone()).collect();
+            manifest::load_for(&self.root, &files, &named)?
+        };
         let selected = if names.is_empty() {
             let named: Vec<PathBuf> = files.iter().filter_map(|file| file.canonicalize().ok()).collect();
             manifests

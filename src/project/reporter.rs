@@ -1,7 +1,7 @@
 //! The [`Reporter`]: everything needed to write the research reports of a set of experiments,
 //! kept up to date as a run's records land.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -23,6 +23,11 @@ pub struct Reporter<'a> {
     loaded: &'a Loaded,
     lock: Option<LockFile>,
     cells: BTreeMap<String, Vec<ExpectedCell>>,
+    /// By portable key, the experiments with a cell of those inputs: a record is a measurement
+    /// of its inputs, shown by every experiment that has them, not only by the one that ran it.
+    sharing: HashMap<String, BTreeSet<String>>,
+    /// Per experiment, the records its report is made from: those of its cells' inputs, and
+    /// the earlier results it measured itself.
     records: BTreeMap<String, Vec<CellRecord>>,
     model_kinds: BTreeMap<String, ModelKind>,
     /// When each experiment's report was last written during a run, and how long that took.
@@ -37,13 +42,18 @@ const REWRITE_SPACING: u32 = 20;
 impl<'a> Reporter<'a> {
     pub fn new(loaded: &'a Loaded, lock: Option<LockFile>, cells: Vec<ExpectedCell>, records: Vec<CellRecord>) -> Self {
         let mut expected: BTreeMap<String, Vec<ExpectedCell>> = BTreeMap::new();
+        let mut sharing: HashMap<String, BTreeSet<String>> = HashMap::new();
         for cell in cells {
+            if let Some(key) = &cell.key {
+                sharing.entry(key.clone()).or_default().insert(cell.experiment.clone());
+            }
             expected.entry(cell.experiment.clone()).or_default().push(cell);
         }
         let mut reporter = Self {
             loaded,
             lock,
             cells: expected,
+            sharing,
             records: BTreeMap::new(),
             model_kinds: BTreeMap::new(),
             written: BTreeMap::new(),
@@ -51,10 +61,23 @@ impl<'a> Reporter<'a> {
         for record in &records {
             reporter.learn_model_kind(record);
         }
-        for record in records.into_iter().filter(|record| reporter.cells.contains_key(&record.experiment)) {
-            reporter.records.entry(record.experiment.clone()).or_default().push(record);
+        for record in records {
+            for experiment in reporter.experiments_of(&record) {
+                reporter.records.entry(experiment).or_default().push(record.clone());
+            }
         }
         reporter
+    }
+
+    /// The loaded experiments whose reports show `record`: every one with a cell of its inputs,
+    /// whichever experiment measured it, and the one that measured it (its `experiment` field),
+    /// where it counts as an earlier result when no cell of that experiment has its inputs now.
+    fn experiments_of(&self, record: &CellRecord) -> BTreeSet<String> {
+        let mut experiments = self.sharing.get(&record.fingerprint.portable_key()).cloned().unwrap_or_default();
+        if self.cells.contains_key(&record.experiment) {
+            experiments.insert(record.experiment.clone());
+        }
+        experiments
     }
 
     /// Keeps what llama-bench said of a model; of two descriptions, the first in sort order,
@@ -68,14 +91,19 @@ impl<'a> Reporter<'a> {
         }
     }
 
-    /// A record has landed in the store: the next report includes it.
-    pub fn add(&mut self, record: &CellRecord) {
+    /// A record has landed in the store: the next report of every experiment that shows it
+    /// includes it. Returns those experiments.
+    pub fn add(&mut self, record: &CellRecord) -> BTreeSet<String> {
         self.learn_model_kind(record);
-        let records = self.records.entry(record.experiment.clone()).or_default();
-        match records.iter_mut().find(|known| known.hash == record.hash) {
-            Some(known) => *known = record.clone(),
-            None => records.push(record.clone()),
+        let experiments = self.experiments_of(record);
+        for experiment in &experiments {
+            let records = self.records.entry(experiment.clone()).or_default();
+            match records.iter_mut().find(|known| known.hash == record.hash) {
+                Some(known) => *known = record.clone(),
+                None => records.push(record.clone()),
+            }
         }
+        experiments
     }
 
     pub fn build(&self, experiment: &str) -> Option<report::Report> {
@@ -95,7 +123,8 @@ impl<'a> Reporter<'a> {
         })
     }
 
-    /// Every record of `experiment` the store holds, shown or not.
+    /// Every record `experiment`'s report is made from (those of its cells' inputs, whoever
+    /// measured them, and its own earlier results), shown or not.
     pub fn records(&self, experiment: &str) -> &[CellRecord] {
         self.records.get(experiment).map_or(&[][..], Vec::as_slice)
     }

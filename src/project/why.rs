@@ -15,9 +15,14 @@ use crate::store::CellRecord;
 /// What a `why` query found.
 #[derive(Debug)]
 pub enum Why {
-    /// A cell of the manifests as they are, decided, with the nearest earlier result and the
-    /// fields that differ from it.
-    Cell { planned: Box<PlannedCell>, nearest: Option<Box<(CellRecord, Vec<FieldChange>)>> },
+    /// A cell of the manifests as they are, decided, with its own result in the store (which
+    /// any experiment with a cell of the same inputs may have measured), and the nearest
+    /// earlier result with the fields that differ from it.
+    Cell {
+        planned: Box<PlannedCell>,
+        result: Option<Box<CellRecord>>,
+        nearest: Option<Box<(CellRecord, Vec<FieldChange>)>>,
+    },
     /// A result in the store that no current cell has, with the current cell of its id (or the
     /// nearest one) and what differs.
     Earlier { record: Box<CellRecord>, current: Option<Box<(ResolvedCell, Vec<FieldChange>)>> },
@@ -28,15 +33,19 @@ impl Why {
     /// its counterpart differs; as JSON with `json`.
     pub fn render(&self, json: bool) -> String {
         match self {
-            Self::Cell { planned, nearest } => {
+            Self::Cell { planned, result, nearest } => {
                 let cell = &planned.cell;
                 let mut status = status_word(&planned.decision).to_owned();
                 if let Decision::Blocked { reasons } = &planned.decision {
                     let _ = write!(status, ": {}", reasons.join("; "));
                 }
                 let nearest = nearest.as_deref();
+                let mut head = vec![("cell", cell.id.clone()), ("hash", cell.hash.clone()), ("status", status)];
+                if let Some(result) = result {
+                    head.push(("result", measured_as(result, &cell.id)));
+                }
                 let shown = Shown {
-                    head: vec![("cell", cell.id.clone()), ("hash", cell.hash.clone()), ("status", status)],
+                    head,
                     fingerprint: serde_json::to_value(&cell.fingerprint),
                     counterpart: nearest.map(|(record, changes)| {
                         let heading = format!(
@@ -47,16 +56,24 @@ impl Why {
                         );
                         (heading, changes.as_slice())
                     }),
-                    alone: "no earlier result of this experiment and workload",
+                    alone: if result.is_some() {
+                        "no other result of this experiment and workload"
+                    } else {
+                        "no earlier result of this experiment and workload"
+                    },
                 };
                 if json {
                     let nearest = nearest.map(
                         |(record, changes)| json!({ "cell": record.cell, "hash": record.hash, "changes": changes }),
                     );
+                    let result = result.as_deref().map(|record| {
+                        json!({ "status": record.status.name(), "measured_as": record.cell, "experiment": record.experiment })
+                    });
                     let value = json!({
                         "cell": cell.id,
                         "hash": cell.hash,
                         "decision": planned.decision,
+                        "result": result,
                         "fingerprint": shown.fingerprint.as_ref().ok(),
                         "nearest": nearest,
                     });
@@ -171,8 +188,17 @@ impl Project {
         let planned = self.plan(vec![(*cell).clone()], &Selection::default())?.remove(0);
         let history = History::new(&records, [planned.cell.hash.as_str()]);
         let nearest = history.nearest(&planned.cell).map(|(record, changes)| Box::new((record.clone(), changes)));
-        Ok(Why::Cell { planned: Box::new(planned), nearest })
+        let result = records.iter().find(|record| record.hash == planned.cell.hash).cloned().map(Box::new);
+        Ok(Why::Cell { planned: Box::new(planned), result, nearest })
     }
+}
+
+/// The cell's own result as `why` shows it: its status, and the cell that last measured it
+/// when that was another experiment's (a record is a measurement of its inputs, shared by every
+/// cell that has them).
+fn measured_as(record: &CellRecord, cell: &str) -> String {
+    let status = record.status.name();
+    if record.cell == cell { status.to_owned() } else { format!("{status}, last measured as {}", record.cell) }
 }
 
 fn earlier(query: &str, cells: &[ResolvedCell], records: Vec<CellRecord>) -> Result<Why, Error> {

@@ -233,7 +233,7 @@ pub(crate) fn build(inputs: &Inputs<'_>) -> Report {
             let tail = failure.map_or(&[][..], |failure| &failure.log_tail[..]);
             problems.push(Problem {
                 host,
-                cell: record.cell.clone(),
+                cell: inputs.cells[point.cell].id.clone(),
                 configuration: configuration(point),
                 status: record.status,
                 reason: failure.map_or_else(|| "no reason was recorded".to_owned(), |failure| failure.reason.clone()),
@@ -242,9 +242,12 @@ pub(crate) fn build(inputs: &Inputs<'_>) -> Report {
         }
     }
 
-    let shown: Vec<&CellRecord> = grid.points.iter().filter_map(|point| point.record).collect();
+    // Each shown record with the cell it stands for here: a record another experiment measured
+    // carries that experiment's cell id and axes, so this report reads them from its own cell.
+    let shown: Vec<(&ExpectedCell, &CellRecord)> =
+        grid.points.iter().filter_map(|point| Some((&inputs.cells[point.cell], point.record?))).collect();
     let days: Vec<u64> =
-        shown.iter().map(|record| record.timings.started_unix_ms).filter(|started| *started > 0).collect();
+        shown.iter().map(|(_, record)| record.timings.started_unix_ms).filter(|started| *started > 0).collect();
     let measured = days
         .iter()
         .min()
@@ -329,13 +332,14 @@ fn time(grid: &Grid<'_>) -> Vec<HostTime> {
 
 /// The warnings of the shown records, once per workload and text with the configurations
 /// that carry it.
-fn warnings(shown: &[&CellRecord]) -> Vec<Warning> {
+fn warnings(shown: &[(&ExpectedCell, &CellRecord)]) -> Vec<Warning> {
     let mut found: BTreeMap<(String, Notice), BTreeSet<String>> = BTreeMap::new();
-    for record in shown {
+    for (cell, record) in shown {
         for notice in &record.warnings {
-            let configuration: Vec<String> =
-                record.axes.iter().map(|(axis, value)| format!("{axis}={value}")).collect();
-            found.entry((record.workload.clone(), notice.clone())).or_default().insert(configuration.join(", "));
+            let mut axes = cell.axes.clone();
+            axes.sort();
+            let configuration: Vec<String> = axes.iter().map(|(axis, value)| format!("{axis}={value}")).collect();
+            found.entry((cell.workload.clone(), notice.clone())).or_default().insert(configuration.join(", "));
         }
     }
     found
@@ -612,7 +616,7 @@ fn toolboxes(grid: &Grid<'_>, host_of: &dyn Fn(&Point<'_>) -> String) -> Vec<Too
     found.into_iter().map(|(summary, hosts)| ToolboxSummary { hosts: hosts.into_iter().collect(), ..summary }).collect()
 }
 
-fn models(inputs: &Inputs<'_>, shown: &[&CellRecord]) -> Vec<ModelSummary> {
+fn models(inputs: &Inputs<'_>, shown: &[(&ExpectedCell, &CellRecord)]) -> Vec<ModelSummary> {
     let Some(axis) = inputs.experiment.axis("model") else {
         return Vec::new();
     };
@@ -622,8 +626,10 @@ fn models(inputs: &Inputs<'_>, shown: &[&CellRecord]) -> Vec<ModelSummary> {
             let name = &value.value.value;
             let measured: Vec<&CellRecord> = shown
                 .iter()
-                .copied()
-                .filter(|record| record.axes.get("model") == Some(name) && !record.status.is_unrun())
+                .filter(|(cell, record)| {
+                    cell.axes.iter().any(|(axis, value)| axis == "model" && value == name) && !record.status.is_unrun()
+                })
+                .map(|(_, record)| *record)
                 .collect();
             let sha256: BTreeSet<String> = measured.iter().filter_map(|record| model_hash(record)).collect();
             let locked = inputs.lock.and_then(|lock| lock.models.get(name));

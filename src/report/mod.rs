@@ -12,7 +12,7 @@ mod select;
 mod summary;
 mod table;
 
-pub(crate) use build::{Inputs, ModelKind, REPORT_FORMAT, Report, build, compare_hosts};
+pub(crate) use build::{HostPairs, Inputs, ModelKind, REPORT_FORMAT, Report, build, compare_hosts};
 pub(crate) use compare::Comparison;
 pub(crate) use page::render as render_page;
 pub(crate) use select::{ExpectedCell, Hosts};

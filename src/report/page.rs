@@ -4,10 +4,11 @@
 //! record of each cell, with its provenance) and puts the three together. The same store gives
 //! the same bytes.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
+use super::select::ExpectedCell;
 use crate::host::HostFacts;
 use crate::manifest::Manifests;
 use crate::store::{CellRecord, Status};
@@ -120,8 +121,9 @@ struct Provenance {
 }
 
 /// The page for `records` (every record in the store), with the experiments' declarations
-/// from `manifests` where they are, and `current` the hashes of the manifests' cells.
-pub(crate) fn render(records: &[CellRecord], manifests: &Manifests, current: &BTreeSet<String>) -> String {
+/// from `manifests` where they are, and `current` the manifests' cells, each with its portable
+/// key.
+pub(crate) fn render(records: &[CellRecord], manifests: &Manifests, current: &[ExpectedCell]) -> String {
     let data = data(records, manifests, current);
     let mut json = serde_json::to_string(&data).expect("the page's data always serialises");
     // Inside a <script> element, `</` would end it.
@@ -133,30 +135,38 @@ pub(crate) fn render(records: &[CellRecord], manifests: &Manifests, current: &BT
         .replace("/*MARKER*/", crate::store::REPORT_MARKER)
 }
 
-fn data(records: &[CellRecord], manifests: &Manifests, current: &BTreeSet<String>) -> PageData {
-    // Each host's newest record of each cell.
-    let mut newest: BTreeMap<(String, String, String), &CellRecord> = BTreeMap::new();
-    for record in records {
-        let key = (record.experiment.clone(), record.cell.clone(), record.host.identity());
-        let replace = newest.get(&key).is_none_or(|kept| {
-            (record.timings.started_unix_ms, &record.hash) > (kept.timings.started_unix_ms, &kept.hash)
-        });
-        if replace {
-            newest.insert(key, record);
+fn data(records: &[CellRecord], manifests: &Manifests, current: &[ExpectedCell]) -> PageData {
+    let mut by_key: HashMap<&str, Vec<&ExpectedCell>> = HashMap::new();
+    for cell in current {
+        if let Some(key) = &cell.key {
+            by_key.entry(key).or_default().push(cell);
         }
     }
-    let labels = host_labels(newest.values().copied());
+    // Each host's newest record of each cell, under every experiment with a cell of its inputs.
+    let mut newest: BTreeMap<(String, String, String), (&CellRecord, Placement)> = BTreeMap::new();
+    for record in records {
+        for placement in placements(record, &by_key) {
+            let key = (placement.experiment.clone(), placement.id.clone(), record.host.identity());
+            let replace = newest.get(&key).is_none_or(|(kept, _)| {
+                (record.timings.started_unix_ms, &record.hash) > (kept.timings.started_unix_ms, &kept.hash)
+            });
+            if replace {
+                newest.insert(key, (record, placement));
+            }
+        }
+    }
+    let labels = host_labels(newest.values().map(|(record, _)| *record));
     let mut hosts = BTreeMap::new();
     let mut cells = Vec::new();
     let mut units: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    for record in newest.values() {
+    for (record, placement) in newest.into_values() {
         let host = labels[&record.host.identity()].clone();
         hosts.entry(host.clone()).or_insert_with(|| page_host(&record.host));
-        let experiment = units.entry(record.experiment.clone()).or_default();
+        let experiment = units.entry(placement.experiment.clone()).or_default();
         for (metric, value) in &record.metrics {
             experiment.entry(metric.clone()).or_insert_with(|| value.unit.clone());
         }
-        cells.push(page_cell(record, host, current));
+        cells.push(page_cell(record, placement, host));
     }
     let experiments = experiments(&cells, &units, manifests);
     PageData { format: PAGE_FORMAT, experiments, hosts, cells }
@@ -197,15 +207,50 @@ fn page_host(facts: &HostFacts) -> PageHost {
     }
 }
 
-fn page_cell(record: &CellRecord, host: String, current: &BTreeSet<String>) -> PageCell {
+/// Where a record shows on the page: as a cell of an experiment, and whether the manifests
+/// still have that cell.
+struct Placement {
+    experiment: String,
+    id: String,
+    workload: String,
+    axes: BTreeMap<String, String>,
+    current: bool,
+}
+
+/// Every current cell with the record's inputs (a record is a measurement of its inputs, shown
+/// by each experiment that has them); a record that no current cell has shows as an earlier
+/// result of the experiment that measured it.
+fn placements(record: &CellRecord, by_key: &HashMap<&str, Vec<&ExpectedCell>>) -> Vec<Placement> {
+    match by_key.get(record.fingerprint.portable_key().as_str()) {
+        Some(cells) => cells
+            .iter()
+            .map(|cell| Placement {
+                experiment: cell.experiment.clone(),
+                id: cell.id.clone(),
+                workload: cell.workload.clone(),
+                axes: cell.axes.iter().cloned().collect(),
+                current: true,
+            })
+            .collect(),
+        None => vec![Placement {
+            experiment: record.experiment.clone(),
+            id: record.cell.clone(),
+            workload: record.workload.clone(),
+            axes: record.axes.clone(),
+            current: false,
+        }],
+    }
+}
+
+fn page_cell(record: &CellRecord, placement: Placement, host: String) -> PageCell {
     let toolbox = &record.fingerprint.toolbox;
     let ran_on = record.ran_on.clone().unwrap_or_default();
     PageCell {
-        experiment: record.experiment.clone(),
-        id: record.cell.clone(),
+        experiment: placement.experiment,
+        id: placement.id,
         host,
-        workload: record.workload.clone(),
-        axes: record.axes.clone(),
+        workload: placement.workload,
+        axes: placement.axes,
         status: record.status.name(),
         reason: (record.status != Status::Ok)
             .then(|| record.failure.as_ref().map(|failure| failure.reason.clone()))
@@ -237,7 +282,7 @@ fn page_cell(record: &CellRecord, host: String, current: &BTreeSet<String>) -> P
             hash: record.hash.clone(),
         },
         file: format!("cells/{}/{}.json", record.hash.get(..2).unwrap_or("xx"), record.hash),
-        current: current.contains(&record.fingerprint.portable_key()),
+        current: placement.current,
     }
 }
 

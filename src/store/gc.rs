@@ -37,13 +37,18 @@ pub struct GcPlan {
     pub gone_reports: Vec<PathBuf>,
 }
 
-/// Why `record` goes, or `None` when something still refers to it.
+/// Why `record` goes, or `None` when something still refers to it. A record is a measurement
+/// of its inputs: any experiment with a cell of them keeps it, whichever one measured it (the
+/// record's `experiment`), so deleting an experiment never takes another's results.
 fn unreferenced(record: &CellRecord, referenced: &Referenced) -> Option<String> {
+    let key = record.fingerprint.portable_key();
+    if referenced.keys.values().any(|keys| keys.contains(&key)) {
+        return None;
+    }
     match referenced.keys.get(&record.experiment) {
         None => Some(format!("experiment `{}` is in no manifest", record.experiment)),
         Some(_) if referenced.unsure.contains_key(&record.experiment) => None,
-        Some(keys) if keys.contains(&record.fingerprint.portable_key()) => None,
-        Some(_) => Some("its inputs match no cell of the experiment now".to_owned()),
+        Some(_) => Some("its inputs match no cell of any experiment now".to_owned()),
     }
 }
 
@@ -164,9 +169,15 @@ mod tests {
         assert_eq!(unreferenced(&current, &referenced), None);
         assert_eq!(
             unreferenced(&edited, &referenced).as_deref(),
-            Some("its inputs match no cell of the experiment now")
+            Some("its inputs match no cell of any experiment now")
         );
-        assert_eq!(unreferenced(&gone, &referenced).as_deref(), Some("experiment `deleted` is in no manifest"));
+        assert_eq!(unreferenced(&gone, &referenced), None, "`e` has a cell of its inputs");
+        let deleted = record("deleted", "echo 2");
+        assert_eq!(unreferenced(&deleted, &referenced).as_deref(), Some("experiment `deleted` is in no manifest"));
+        // Measured by `e` once, and by `other` now: `e` edited its cell away, `other` keeps it.
+        referenced.keys.insert("other".to_owned(), [edited.fingerprint.portable_key()].into());
+        assert_eq!(unreferenced(&edited, &referenced), None);
+        referenced.keys.remove("other");
         referenced.unsure.insert("e".to_owned(), "a model is missing".to_owned());
         assert_eq!(unreferenced(&edited, &referenced), None, "an experiment that cannot be hashed keeps everything");
     }

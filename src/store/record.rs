@@ -155,13 +155,23 @@ pub struct Timings {
 }
 
 /// Everything known about one run of one cell on one host.
+///
+/// A record is a measurement of its inputs (its fingerprint), not of an experiment: every
+/// experiment with a cell of the same inputs shows it, and a forced rerun by one of them
+/// replaces it for all. `cell`, `experiment`, `workload` and `axes` say which cell last
+/// measured it, for people reading the file and for an earlier result that no current cell
+/// has any more; nothing decides by them which experiment a record belongs to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CellRecord {
     pub format: u32,
     pub hash: String,
+    /// The id of the cell that last measured it.
     pub cell: String,
+    /// The experiment that last measured it.
     pub experiment: String,
+    /// The workload's name in that experiment.
     pub workload: String,
+    /// That cell's axis values.
     pub axes: BTreeMap<String, String>,
     pub fingerprint: Fingerprint,
     pub host: HostFacts,

@@ -18,6 +18,7 @@ mod rounds;
 mod run;
 mod schedule;
 mod serve;
+mod shared;
 mod slurm;
 mod support;
 mod sweeps;

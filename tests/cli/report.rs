@@ -354,6 +354,13 @@ fn compare_sets_two_hosts_side_by_side() {
     let report = std::fs::read_to_string(directory.path().join("results/glm/README.md")).unwrap();
     let section = default.stdout.trim_start_matches("# glm\n\n").replacen("## ", "### ", 1);
     assert!(report.contains(section.trim_end()), "{}\n----\n{report}", default.stdout);
+    // Regression (issue 30): on a host with results, `compare` set this host as the reference,
+    // the other way round from the report; it now prints the report's pairs wherever it runs.
+    let strix_2 = fixture("hosts/strix-2.json");
+    let on_strix_2 =
+        Bakeoff::new(directory.path()).args(["--host-facts", strix_2.to_str().unwrap(), "compare", "glm"]).run();
+    assert_eq!(on_strix_2.code, 0, "{}", on_strix_2.stderr);
+    assert_eq!(on_strix_2.stdout, default.stdout);
 
     let reversed =
         Bakeoff::new(directory.path()).args(["compare", "--host", "strix-2", "--host", "strix-1", "--json"]).run();
@@ -402,6 +409,8 @@ fn gc_removes_only_what_no_experiment_refers_to() {
     let mut gone = shown.clone();
     gone.experiment = "glm-old".to_owned();
     gone.hash = "f".repeat(64);
+    // Inputs of its own: a record of the same inputs as a current cell belongs to that cell too.
+    gone.fingerprint.argv.push("--old".to_owned());
     bakeoff::store::Store::new(root.join("results")).write(&gone).unwrap();
     let logs = root.join("results/logs");
     std::fs::create_dir_all(&logs).unwrap();
@@ -427,7 +436,7 @@ fn gc_removes_only_what_no_experiment_refers_to() {
         "{}",
         dry.stdout
     );
-    assert!(dry.stdout.contains(": its inputs match no cell of the experiment now)"), "{}", dry.stdout);
+    assert!(dry.stdout.contains(": its inputs match no cell of any experiment now)"), "{}", dry.stdout);
     assert_eq!(crate::support::records(root).len(), 24, "a dry run removes nothing");
 
     let gc = Bakeoff::new(root).args(["gc"]).run();
