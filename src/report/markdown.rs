@@ -410,7 +410,7 @@ fn verdicts(out: &mut String, table: &Table, scale: &Scale) {
             }
             (false, Evidence::NoSpread) => format!(
                 "No clear best{context}: {top} and {second} are one sample each, with no spread to tell a \
-                 difference from noise (llama-bench's `-r` or `rounds 3` in the experiment gives one)"
+                 difference from noise (repetitions within a run, or `rounds 3` in the experiment, give one)"
             ),
         };
         let _ = writeln!(out, "{line}.\n");
