@@ -143,6 +143,7 @@ pub(super) fn turns_table(breakdown: &Breakdown) -> Table {
                             samples: 1,
                             rounds: 1,
                             outliers: Vec::new(),
+                            partial: None,
                             ratio: None,
                             significance: None,
                             baseline: false,

@@ -127,6 +127,8 @@ pub struct Progress {
     pub host: Option<String>,
     pub cells: usize,
     pub ok: usize,
+    /// Of the ok cells, those with fewer rounds recorded than asked (an interrupted run).
+    pub partial: usize,
     pub failed: usize,
     pub timed_out: usize,
     pub blocked: usize,
@@ -222,7 +224,10 @@ pub(crate) fn build(inputs: &Inputs<'_>) -> Report {
             continue;
         };
         match record.status {
-            Status::Ok => counts.ok += 1,
+            Status::Ok => {
+                counts.ok += 1;
+                counts.partial += usize::from(table::partial_rounds(record).is_some());
+            }
             Status::Failed => counts.failed += 1,
             Status::TimedOut => counts.timed_out += 1,
             Status::Blocked => counts.blocked += 1,
@@ -300,7 +305,7 @@ pub(crate) fn build(inputs: &Inputs<'_>) -> Report {
         stale: chosen.stale,
         comparisons,
         notes,
-        warnings: warnings(&shown),
+        warnings: warnings(&shown).into_iter().chain(partial_rounds(&shown)).collect(),
         time: time(&grid),
     }
 }
@@ -349,6 +354,32 @@ fn warnings(shown: &[(&ExpectedCell, &CellRecord)]) -> Vec<Warning> {
             configurations: configurations.into_iter().collect(),
             severity: notice.severity,
             text: notice.text,
+        })
+        .collect()
+}
+
+/// The shown cells with fewer rounds recorded than asked, once per workload and count: their
+/// values are not yet over what the others' are, which a table's "1/2 rounds" marks and this
+/// says in words (also under a server workload's summary, which has no marks).
+fn partial_rounds(shown: &[&CellRecord]) -> Vec<Warning> {
+    let mut found: BTreeMap<(String, usize, usize), BTreeSet<String>> = BTreeMap::new();
+    for record in shown {
+        if let Some((recorded, asked)) = table::partial_rounds(record) {
+            let configuration: Vec<String> =
+                record.axes.iter().map(|(axis, value)| format!("{axis}={value}")).collect();
+            found.entry((record.workload.clone(), recorded, asked)).or_default().insert(configuration.join(", "));
+        }
+    }
+    found
+        .into_iter()
+        .map(|((workload, recorded, asked), configurations)| Warning {
+            workload,
+            configurations: configurations.into_iter().collect(),
+            severity: Severity::Warning,
+            text: format!(
+                "{recorded} of {asked} rounds recorded, as an interrupted run left it: the value is over fewer rounds \
+                 than the experiment asks for, and `bakeoff run` measures the rest"
+            ),
         })
         .collect()
 }

@@ -58,9 +58,10 @@ impl Scale {
         }
     }
 
-    /// `37.5 t/s`.
-    pub(super) fn with_unit(&self, value: f64) -> String {
-        if self.unit.is_empty() { self.number(value) } else { format!("{} {}", self.number(value), self.unit) }
+    /// `37.5 ± 1.2 t/s`: [`Scale::spread`] with the unit.
+    pub(super) fn spread_with_unit(&self, mean: f64, stddev: Option<f64>) -> String {
+        let value = self.spread(mean, stddev);
+        if self.unit.is_empty() { value } else { format!("{value} {}", self.unit) }
     }
 }
 
@@ -154,7 +155,7 @@ mod tests {
     fn a_table_of_long_latencies_is_shown_in_seconds() {
         let scale = Scale::for_values("ms", [48.3, 73_100.0].into_iter());
         assert_eq!(scale.unit, "s");
-        assert_eq!(scale.with_unit(73_100.0), "73.1 s");
+        assert_eq!(scale.spread_with_unit(73_100.0, None), "73.1 s");
         assert_eq!(scale.number(48.3), "0.0483");
         let scale = Scale::for_values("ms", [48.3, 912.0].into_iter());
         assert_eq!(scale.spread(48.31, Some(2.04)), "48.3 ± 2.0");

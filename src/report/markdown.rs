@@ -7,7 +7,7 @@ use super::compare::Comparison;
 use super::format::{self, Scale};
 use std::collections::BTreeSet;
 
-use super::table::{Better, ChartKind, Entry, Significance, Table};
+use super::table::{Better, ChartKind, Entry, Evidence, SWEEPS, Significance, Table, p_value};
 use crate::notice::Severity;
 use crate::store::Status;
 use crate::units::{format_bytes, format_parameters};
@@ -302,6 +302,9 @@ fn several_hosts(report: &Report) -> bool {
 fn summary(out: &mut String, report: &Report) {
     for progress in &report.progress {
         let mut parts = vec![format!("{} ok", progress.ok)];
+        if progress.partial > 0 {
+            let _ = write!(parts[0], " ({} with fewer rounds than asked)", progress.partial);
+        }
         for (count, word) in [
             (progress.failed, Status::Failed.words()),
             (progress.timed_out, Status::TimedOut.words()),
@@ -359,24 +362,7 @@ fn render_table(out: &mut String, table: &Table) {
     table_notes(out, table);
     retention(out, table);
 
-    // A "best" with no configuration to name had nothing to be chosen over: it is not said.
-    for best in table.best.iter().filter(|best| !best.configuration.is_empty()) {
-        let workload = best.workload.as_ref().map_or(String::new(), |workload| format!(" for `{workload}`"));
-        let on = best.host.as_ref().map_or(String::new(), |host| format!(" on {host}"));
-        let what = format!("`{}` ", best.configuration.join(", "));
-        let ratio = match best.ratio {
-            Some(ratio) if (ratio - 1.0).abs() > 1e-9 => {
-                let ratio = format::ratio(ratio);
-                if ratio.ends_with('×') {
-                    format!(" ({ratio} the baseline)")
-                } else {
-                    format!(" ({ratio} against the baseline)")
-                }
-            }
-            _ => String::new(),
-        };
-        let _ = writeln!(out, "Best{workload}{on}: {what}with {}{ratio}.\n", scale.with_unit(best.mean));
-    }
+    verdicts(out, table, &scale);
     if let Some(chart) = &table.chart {
         let _ = writeln!(out, "![{} chart]({})\n", table.metric, chart.file);
     }
@@ -385,17 +371,88 @@ fn render_table(out: &mut String, table: &Table) {
     }
 }
 
-/// For a table along a numeric axis (a depth sweep), each value as a share of the value at the
-/// axis's smallest value with the rest the same: kyuz0's "depth retention".
+/// Each group's verdict: its best, named only when the runner-up is beyond noise; otherwise
+/// that the top two cannot be told apart, with their figures, so a reader sees why.
+fn verdicts(out: &mut String, table: &Table, scale: &Scale) {
+    for best in &table.best {
+        let mut context = String::new();
+        if let Some(workload) = &best.workload {
+            let _ = write!(context, " for `{workload}`");
+        }
+        if let Some(host) = &best.host {
+            let _ = write!(context, " on {host}");
+        }
+        if !best.at.is_empty() {
+            let _ = write!(context, " at `{}`", best.at.join(", "));
+        }
+        let figure = |configuration: &[String], mean: f64, spread: Option<f64>| {
+            format!("`{}` with {}", configuration.join(", "), scale.spread_with_unit(mean, spread))
+        };
+        let top = figure(&best.configuration, best.mean, best.spread);
+        let second = figure(&best.runner_up.configuration, best.runner_up.mean, best.runner_up.spread);
+        let line = match (best.clear, best.evidence) {
+            (true, Evidence::Welch { p }) => format!(
+                "Best{context}: {top}{}, ahead of {second} beyond noise (Welch's t-test over the rounds, p {})",
+                baseline_ratio(best.ratio),
+                p_value(p)
+            ),
+            (true, _) => format!(
+                "Best{context}: {top}{}, ahead of {second} beyond both spreads (± the standard deviation of the \
+                 samples)",
+                baseline_ratio(best.ratio)
+            ),
+            (false, Evidence::Welch { p }) => format!(
+                "No clear best{context}: {top} and {second} are within noise (Welch's t-test over the rounds, p {})",
+                p_value(p)
+            ),
+            (false, Evidence::Spreads { .. }) => {
+                format!("No clear best{context}: {top} and {second} overlap (± the standard deviation of the samples)")
+            }
+            (false, Evidence::NoSpread) => format!(
+                "No clear best{context}: {top} and {second} are one sample each, with no spread to tell a \
+                 difference from noise (repetitions within a run, or `rounds 3` in the experiment, give one)"
+            ),
+        };
+        let _ = writeln!(out, "{line}.\n");
+    }
+}
+
+/// ` (2.40× the baseline)`, or nothing for the baseline itself.
+fn baseline_ratio(ratio: Option<f64>) -> String {
+    match ratio {
+        Some(ratio) if (ratio - 1.0).abs() > 1e-9 => {
+            let ratio = format::ratio(ratio);
+            if ratio.ends_with('×') {
+                format!(" ({ratio} the baseline)")
+            } else {
+                format!(" ({ratio} against the baseline)")
+            }
+        }
+        _ => String::new(),
+    }
+}
+
+/// For a throughput along a context sweep (depth, ctx), each value as a share of the value at
+/// the axis's smallest value with the rest the same: kyuz0's "depth retention". Only there does
+/// a share say something: throughput falls as the context grows, so a share above 100% is
+/// suspect, and is marked and explained rather than printed as a gain. Along another numeric
+/// axis (threads) a metric may rise or fall by design, and memory or latency along a sweep is
+/// read off the table.
 fn retention(out: &mut String, table: &Table) {
-    // Retention is of a throughput; memory or latency along a sweep is read off the table.
-    if table.chart.as_ref().is_none_or(|chart| chart.kind != ChartKind::Line) || table.better != Some(Better::Higher) {
+    let sweep = table.keys.first().is_some_and(|axis| SWEEPS.contains(&axis.as_str()));
+    if !sweep
+        || table.chart.as_ref().is_none_or(|chart| chart.kind != ChartKind::Line)
+        || table.better != Some(Better::Higher)
+    {
         return;
     }
     let axis = &table.keys[0];
     let x = |row: &super::table::Row| row.key[0].parse::<f64>().unwrap_or(f64::NAN);
-    let mean = |entry: &Entry| if let Entry::Ok { mean, .. } = entry { Some(*mean) } else { None };
+    let measured =
+        |entry: &Entry| if let Entry::Ok { mean, spread, .. } = entry { Some((*mean, *spread)) } else { None };
+    let scale = table.scale();
     let mut lines = Vec::new();
+    let mut suspect = Vec::new();
     for row in &table.rows {
         // The row with the same other keys at the smallest value of the axis.
         let start = table
@@ -408,8 +465,28 @@ fn retention(out: &mut String, table: &Table) {
             .entries
             .iter()
             .zip(&start.entries)
-            .map(|(entry, first)| match (mean(entry), mean(first)) {
-                (Some(value), Some(base)) if base != 0.0 => format!("{:.0}%", value / base * 100.0),
+            .enumerate()
+            .map(|(column, (entry, first))| match (measured(entry), measured(first)) {
+                (Some((value, spread)), Some((base, base_spread))) if base != 0.0 => {
+                    let share = format!("{:.0}%", value / base * 100.0);
+                    if share.trim_end_matches('%').parse::<f64>().is_ok_and(|percent| percent > 100.0) {
+                        let within = spread.is_some() || base_spread.is_some();
+                        let overlap = (value - base).abs() <= spread.unwrap_or(0.0) + base_spread.unwrap_or(0.0);
+                        suspect.push(Suspect {
+                            configuration: configuration_in(table, row, column),
+                            share: share.clone(),
+                            figures: format!(
+                                "{} against {}",
+                                scale.spread(value, spread),
+                                scale.spread(base, base_spread)
+                            ),
+                            noise: within.then_some(overlap),
+                        });
+                        format!("{share} (suspect)")
+                    } else {
+                        share
+                    }
+                }
                 (_, _) if matches!(entry, Entry::Absent) => String::new(),
                 _ => "n/a".to_owned(),
             })
@@ -427,6 +504,47 @@ fn retention(out: &mut String, table: &Table) {
         let _ = writeln!(out, "{line}");
     }
     out.push('\n');
+    if !suspect.is_empty() {
+        let reasons: Vec<String> = suspect.iter().map(|suspect| suspect.words(axis, smallest)).collect();
+        let _ = writeln!(
+            out,
+            "A retention above 100% is suspect: {} should fall as {axis} grows. {}.\n",
+            table.metric,
+            reasons.join("; ")
+        );
+    }
+}
+
+/// A retention above 100%, and whether the two values' spreads overlap (`None`: no spread).
+struct Suspect {
+    configuration: String,
+    share: String,
+    figures: String,
+    noise: Option<bool>,
+}
+
+impl Suspect {
+    fn words(&self, axis: &str, smallest: f64) -> String {
+        let why = match self.noise {
+            Some(true) => "within noise: their spreads overlap",
+            Some(false) => {
+                "beyond the spreads: most likely a warm-up effect (the first value measured on a cold cache, \
+                 clock or page cache) or a disturbed run; `rounds 3` interleaves the cells and tests it"
+            }
+            None => "with no spread to judge by: noise or a warm-up effect",
+        };
+        format!("`{}`: {} ({} at {axis} {smallest}), {why}", self.configuration, self.share, self.figures)
+    }
+}
+
+/// `depth=512, model=q8, toolbox=radv`: an entry's configuration in a table.
+fn configuration_in(table: &Table, row: &super::table::Row, column: usize) -> String {
+    let mut parts: Vec<String> =
+        table.keys.iter().zip(&row.key).map(|(name, value)| format!("{name}={value}")).collect();
+    if let Some(dimension) = &table.column_dimension {
+        parts.push(format!("{dimension}={}", table.columns[column]));
+    }
+    parts.join(", ")
 }
 
 /// What `±` and the ratios mean, and which rounds look like outliers.
@@ -501,18 +619,24 @@ fn table_notes(out: &mut String, table: &Table) {
 
 fn entry_text(entry: &Entry, scale: &Scale) -> String {
     match entry {
-        Entry::Ok { mean, spread, ratio, baseline, significance, .. } => {
+        Entry::Ok { mean, spread, ratio, baseline, significance, partial, .. } => {
             let value = scale.spread(*mean, *spread);
             // A ratio Welch's test does not back is marked; one that could not be tested is not.
             let doubt = match significance {
                 Some(Significance::NotSignificant { .. }) => ", n.s.",
                 _ => "",
             };
+            let mut marks = Vec::new();
             match (baseline, ratio) {
-                (true, _) => format!("{value} (baseline)"),
-                (false, Some(ratio)) => format!("{value} ({}{doubt})", format::ratio(*ratio)),
-                (false, None) => value,
+                (true, _) => marks.push("baseline".to_owned()),
+                (false, Some(ratio)) => marks.push(format!("{}{doubt}", format::ratio(*ratio))),
+                (false, None) => {}
             }
+            // A cell an interrupted run left short of its rounds is not yet what the others are.
+            if let Some((recorded, asked)) = partial {
+                marks.push(format!("{recorded}/{asked} rounds"));
+            }
+            if marks.is_empty() { value } else { format!("{value} ({})", marks.join(", ")) }
         }
         Entry::Failed | Entry::TimedOut | Entry::Blocked | Entry::Skipped => {
             entry.unmeasured_status().map(Status::words).unwrap_or_default().to_owned()

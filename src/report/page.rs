@@ -45,6 +45,8 @@ struct PageAxis {
     values: Vec<String>,
     /// Every value a number: drawn as a line chart's x axis.
     numeric: bool,
+    /// A context sweep (depth, ctx): a throughput's retention along it means something.
+    sweep: bool,
 }
 
 /// A metric as the metric catalogue describes it, so that the page reads no meaning into names.
@@ -87,6 +89,9 @@ struct PageCell {
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
     metrics: BTreeMap<String, PageValue>,
+    /// Rounds recorded and asked for, when an interrupted run left fewer than asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    partial_rounds: Option<(usize, usize)>,
     provenance: Provenance,
     /// The record, relative to the page.
     file: String,
@@ -268,6 +273,7 @@ fn page_cell(record: &CellRecord, placement: Placement, host: String) -> PageCel
             })
             .filter(|(_, value)| value.mean.is_finite())
             .collect(),
+        partial_rounds: super::table::partial_rounds(record),
         provenance: Provenance {
             toolbox: toolbox.name.clone(),
             runner: toolbox.runner.clone(),
@@ -363,5 +369,6 @@ fn page_axis(name: String, values: BTreeSet<&str>) -> PageAxis {
             a.total_cmp(&b)
         });
     }
-    PageAxis { name, values, numeric }
+    let sweep = super::table::SWEEPS.contains(&name.as_str());
+    PageAxis { name, values, numeric, sweep }
 }

@@ -64,6 +64,10 @@ pub enum Entry {
         rounds: usize,
         /// Round numbers flagged as outliers.
         outliers: Vec<usize>,
+        /// Rounds recorded and asked for, when the cell has fewer than the experiment asks
+        /// (a run interrupted between rounds): its value is not yet what the others are.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        partial: Option<(usize, usize)>,
         /// Against the baseline cell with the same other values, when both were measured.
         ratio: Option<f64>,
         /// Whether the ratio is a real difference (Welch's t-test over the rounds).
@@ -135,20 +139,89 @@ impl Significance {
 }
 
 /// `= 0.031`, `< 0.001`.
-fn p_value(p: f64) -> String {
+pub(super) fn p_value(p: f64) -> String {
     if p < 0.001 { "< 0.001".to_owned() } else { format!("= {p:.3}") }
 }
 
+/// The top configuration of one group of a table (a workload on a host, at one value of each
+/// condition axis) against its runner-up, and whether the data tell them apart. A "best" is
+/// named only when they do; otherwise the report says the two are indistinguishable, with
+/// their figures.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Best {
     /// Set when the table spans several workloads: they are different tasks, not
     /// configurations to choose between, so each has its best.
     pub workload: Option<String>,
     pub host: Option<String>,
+    /// The condition values the configurations were compared at (`depth=4096`): see
+    /// [`CONDITIONS`].
+    pub at: Vec<String>,
     /// The values that vary in the table, as `axis=value` in dimension order.
     pub configuration: Vec<String>,
     pub mean: f64,
+    /// The spread the verdict weighed (see [`Evidence`]).
+    pub spread: Option<f64>,
     pub ratio: Option<f64>,
+    /// The next configuration by mean.
+    pub runner_up: Contender,
+    pub evidence: Evidence,
+    /// Whether the difference to the runner-up is beyond noise, so the best is named.
+    pub clear: bool,
+}
+
+/// A configuration a best was weighed against.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Contender {
+    pub configuration: Vec<String>,
+    pub mean: f64,
+    pub spread: Option<f64>,
+}
+
+/// What tells the top configuration from the runner-up.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "test", rename_all = "kebab-case")]
+pub enum Evidence {
+    /// Both were measured in rounds: Welch's t-test over them (clear when p < 0.05); the
+    /// spreads are the 95% confidence intervals of the means.
+    Welch { p: f64 },
+    /// Without rounds: whether mean ± standard deviation of the samples overlap (clear when
+    /// they do not). Weaker than a test, but a difference inside one run's own scatter is not
+    /// a difference.
+    Spreads { overlap: bool },
+    /// Neither has a spread (one sample each): nothing to tell a difference from noise by.
+    NoSpread,
+}
+
+impl Evidence {
+    /// The verdict on `top` against `second`: Welch's test when both have rounds, else
+    /// their samples' spreads; with the spread of each that was weighed.
+    fn weigh(top: &MetricValue, second: &MetricValue) -> (Self, Option<f64>, Option<f64>) {
+        let rounds = top.round_values().zip(second.round_values()).and_then(|(a, b)| crate::stats::welch(a, b));
+        if let Some(welch) = rounds {
+            return (Self::Welch { p: welch.p }, top.spread(), second.spread());
+        }
+        let (a, b) = (sample_spread(top), sample_spread(second));
+        if a.is_none() && b.is_none() {
+            return (Self::NoSpread, None, None);
+        }
+        let reach = a.unwrap_or(0.0) + b.unwrap_or(0.0);
+        (Self::Spreads { overlap: (top.mean - second.mean).abs() <= reach }, a, b)
+    }
+
+    /// Whether this evidence tells the two apart.
+    pub fn clear(self) -> bool {
+        match self {
+            Self::Welch { p } => p < crate::stats::SIGNIFICANCE,
+            Self::Spreads { overlap } => !overlap,
+            Self::NoSpread => false,
+        }
+    }
+}
+
+/// The standard deviation of a metric's samples (all rounds' together), or the one recorded
+/// when there are no samples to compute it from.
+fn sample_spread(value: &MetricValue) -> Option<f64> {
+    crate::stats::stddev(&value.samples).or(value.stddev).filter(|spread| spread.is_finite() && *spread > 0.0)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -331,10 +404,17 @@ fn entry(grid: &Grid<'_>, point: &Point<'_>, metric: &str, pins: &[(usize, usize
         samples: value.samples.len(),
         rounds: value.round_count(),
         outliers: value.rounds.as_ref().map(|rounds| rounds.outliers.clone()).unwrap_or_default(),
+        partial: partial_rounds(record),
         ratio,
         significance,
         baseline,
     }
+}
+
+/// Rounds recorded and asked for, when an ok record has fewer than its experiment asks.
+pub(super) fn partial_rounds(record: &crate::store::CellRecord) -> Option<(usize, usize)> {
+    let asked = usize::try_from(record.fingerprint.rounds).unwrap_or(usize::MAX);
+    (record.status == Status::Ok && !record.is_complete()).then_some((record.rounds.len(), asked))
 }
 
 /// The baseline's value of `metric` for `point` (the same cell with the baseline's values).
@@ -372,7 +452,12 @@ fn in_breakdown(metric: &str) -> bool {
     matches!(MetricName::parse(metric).phase, Phase::Turn(_) | Phase::Percentile(_) | Phase::Request(_))
 }
 
-/// The best measured point of each workload on each host.
+/// A group's measured configurations with their value of the table's metric.
+type Contenders<'value, 'point> = Vec<(&'value MetricValue, &'point Point<'value>)>;
+
+/// The top configuration of each workload on each host, at each value of the condition axes,
+/// weighed against its runner-up. A group with a single configuration measured, or none that
+/// varies, has nothing to choose between and gets no line.
 fn best(
     grid: &Grid<'_>,
     layout: &Layout,
@@ -383,40 +468,63 @@ fn best(
 ) -> Vec<Best> {
     let host = grid.host_dimension();
     let workload = grid.dimension(WORKLOAD).expect("the grid has a workload dimension");
-    let mut best: BTreeMap<(usize, usize), (f64, &Point<'_>)> = BTreeMap::new();
-    // A group whose values are all the same has no best: every configuration ties.
-    let mut alike: BTreeMap<(usize, usize), bool> = BTreeMap::new();
+    let conditions: Vec<usize> = layout
+        .varying
+        .iter()
+        .copied()
+        .filter(|&dimension| CONDITIONS.contains(&grid.dimensions[dimension].name.as_str()))
+        .collect();
+    let choices: Vec<usize> = layout
+        .varying
+        .iter()
+        .copied()
+        .filter(|&dimension| dimension != host && dimension != workload && !conditions.contains(&dimension))
+        .collect();
+    if choices.is_empty() {
+        return Vec::new();
+    }
+    // By workload, host and the condition values: the configurations measured there.
+    let mut groups: BTreeMap<(usize, usize, Vec<usize>), Contenders<'_, '_>> = BTreeMap::new();
     for point in included {
-        let Some(value) = value_of(point, metric) else {
+        let Some(value) = value_of(point, metric).filter(|value| value.mean.is_finite()) else {
             continue;
         };
-        let improves = |old: f64| match better {
-            Better::Higher => value.mean > old,
-            Better::Lower => value.mean < old,
-        };
-        let group = (point.coords[workload], point.coords[host]);
-        if let Some((old, _)) = best.get(&group) {
-            *alike.entry(group).or_insert(true) &= (old - value.mean).abs() <= f64::EPSILON * old.abs().max(1.0);
-        }
-        if best.get(&group).is_none_or(|(old, _)| improves(*old)) {
-            best.insert(group, (value.mean, point));
-        }
+        let at = conditions.iter().map(|&dimension| point.coords[dimension]).collect();
+        groups.entry((point.coords[workload], point.coords[host], at)).or_default().push((value, point));
     }
+    let named = |dimensions: &[usize], point: &Point<'_>| -> Vec<String> {
+        dimensions
+            .iter()
+            .map(|&dimension| format!("{}={}", grid.dimensions[dimension].name, grid.value(dimension, point)))
+            .collect()
+    };
     let several_hosts = layout.varying.contains(&host);
     let several_workloads = layout.varying.contains(&workload);
-    best.into_iter()
-        .filter(|(group, _)| !alike.get(group).copied().unwrap_or(false))
-        .map(|(_, (mean, point))| Best {
-            workload: several_workloads.then(|| grid.value(workload, point).to_owned()),
-            host: several_hosts.then(|| grid.value(host, point).to_owned()),
-            configuration: layout
-                .varying
-                .iter()
-                .filter(|&&dimension| dimension != host && dimension != workload)
-                .map(|&dimension| format!("{}={}", grid.dimensions[dimension].name, grid.value(dimension, point)))
-                .collect(),
-            mean,
-            ratio: ratio(grid, point, metric, pins).0,
+    groups
+        .into_values()
+        .filter_map(|mut contenders| {
+            contenders.sort_by(|(a, _), (b, _)| match better {
+                Better::Higher => b.mean.total_cmp(&a.mean),
+                Better::Lower => a.mean.total_cmp(&b.mean),
+            });
+            let [(top, point), (second, second_point), ..] = contenders[..] else { return None };
+            let (evidence, spread, second_spread) = Evidence::weigh(top, second);
+            Some(Best {
+                workload: several_workloads.then(|| grid.value(workload, point).to_owned()),
+                host: several_hosts.then(|| grid.value(host, point).to_owned()),
+                at: named(&conditions, point),
+                configuration: named(&choices, point),
+                mean: top.mean,
+                spread,
+                ratio: ratio(grid, point, metric, pins).0,
+                runner_up: Contender {
+                    configuration: named(&choices, second_point),
+                    mean: second.mean,
+                    spread: second_spread,
+                },
+                evidence,
+                clear: evidence.clear(),
+            })
         })
         .collect()
 }
@@ -427,7 +535,13 @@ fn value_of<'a>(point: &Point<'a>, metric: &str) -> Option<&'a MetricValue> {
 }
 
 /// Axes along which a metric is read as a curve: context depth and size.
-const SWEEPS: [&str; 2] = ["depth", "ctx"];
+pub(super) const SWEEPS: [&str; 2] = ["depth", "ctx"];
+
+/// Axes that are conditions of a measurement, not configurations to choose between: how deep
+/// the context is when tokens are generated (`depth`) or how large it is (`ctx`) is set by the
+/// task, and speed falls along them by design, so "best: depth=512" answers nothing. A best is
+/// chosen among the other axes at each value of these, never across them.
+pub(super) const CONDITIONS: [&str; 2] = SWEEPS;
 
 /// Whether the rows run along a numeric axis with enough values to draw a line through (two
 /// for a context sweep, whose retention is the point; three for any other).

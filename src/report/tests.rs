@@ -10,7 +10,7 @@ use crate::fingerprint::{InputDigests, ResolvedCell, resolve_cell};
 use crate::host::HostFacts;
 use crate::manifest::Manifests;
 use crate::matrix::expand;
-use crate::store::{CellRecord, Failure, MetricValue, Status};
+use crate::store::{CellRecord, Failure, MetricValue, Round, Status, over_rounds};
 
 fn host() -> HostFacts {
     HostFacts {
@@ -34,8 +34,34 @@ struct Fixture {
 
 type Outcome = Option<(Status, Vec<(&'static str, f64, &'static str)>)>;
 
+/// A cell's status and metrics, each as its samples in every round measured (one round without
+/// `rounds`; fewer than the experiment asks for, as an interrupted run leaves them).
+type Measured = Option<(Status, Vec<(&'static str, Vec<Vec<f64>>, &'static str)>)>;
+
+/// One run's metric from its samples, as a runner records it.
+fn sampled(samples: &[f64], unit: &str) -> MetricValue {
+    MetricValue {
+        mean: crate::stats::mean(samples),
+        stddev: crate::stats::stddev(samples),
+        unit: unit.to_owned(),
+        samples: samples.to_vec(),
+        rounds: None,
+    }
+}
+
 impl Fixture {
+    /// Records whose metrics are one sample each.
     fn new(text: &str, outcome: impl Fn(&ResolvedCell) -> Outcome) -> Self {
+        Self::measured(text, |cell| {
+            outcome(cell).map(|(status, metrics)| {
+                (status, metrics.into_iter().map(|(name, mean, unit)| (name, vec![vec![mean]], unit)).collect())
+            })
+        })
+    }
+
+    /// Records whose metrics have the samples `outcome` gives, in rounds when the experiment
+    /// asks for them.
+    fn measured(text: &str, outcome: impl Fn(&ResolvedCell) -> Measured) -> Self {
         let directory = tempfile::tempdir().unwrap();
         let manifests = crate::manifest::load_text(directory.path(), &directory.path().join("e.kdl"), text).unwrap();
         let experiment = &manifests.experiments[0];
@@ -49,8 +75,22 @@ impl Fixture {
             let Some((status, metrics)) = outcome(cell) else { continue };
             let mut record = CellRecord::new(cell, &host, status);
             record.timings.started_unix_ms = 1_795_305_600_000;
-            for (name, mean, unit) in metrics {
-                record.metrics.insert(name.to_owned(), MetricValue::single(mean, unit));
+            let rounds = metrics.iter().map(|(_, rounds, _)| rounds.len()).max().unwrap_or(0);
+            let rounds: Vec<Round> = (0..rounds)
+                .map(|round| Round {
+                    started_unix_ms: 1_795_305_600_000,
+                    duration_ms: 1000,
+                    metrics: metrics
+                        .iter()
+                        .map(|(name, samples, unit)| ((*name).to_owned(), sampled(&samples[round], unit)))
+                        .collect(),
+                })
+                .collect();
+            if cell.fingerprint.rounds > 1 {
+                record.metrics = over_rounds(&rounds);
+                record.rounds = rounds;
+            } else if let Some(round) = rounds.into_iter().next() {
+                record.metrics = round.metrics;
             }
             if status == Status::Failed {
                 record.failure = Some(Failure {
@@ -127,27 +167,116 @@ fn ratios_are_against_the_baseline_with_the_rest_the_same() {
     assert!(threads().markdown().contains("| 4 | 40.0 (4.00×) |"));
 }
 
+/// Three repetitions 1% either side of `mean`: a run's samples with a small spread.
+fn steady(mean: f64) -> Vec<Vec<f64>> {
+    vec![vec![mean * 0.99, mean, mean * 1.01]]
+}
+
 #[test]
-fn the_best_configuration_is_named() {
+fn the_best_configuration_is_named_when_its_lead_is_beyond_the_spreads() {
+    let fixture = Fixture::measured(THREADS, |cell| {
+        Some((Status::Ok, vec![("tg16", steady(10.0 * value(cell, "threads")), "t/s")]))
+    });
+    let markdown = fixture.markdown();
+    assert!(
+        markdown.contains(
+            "Best: `threads=4` with 40.0 ± 0.4 t/s (4.00× the baseline), ahead of `threads=2` with 20.0 ± 0.2 t/s \
+             beyond both spreads (± the standard deviation of the samples)."
+        ),
+        "{markdown}"
+    );
+    assert!(fixture.report().tables[0].best[0].clear);
+}
+
+/// Regression: `quickstart` on a fresh machine said "Best: `threads=1` with 224 t/s" for 224 ± 49
+/// against 214 ± 91: spreads that overlap tell nothing apart.
+#[test]
+fn overlapping_spreads_name_no_best_and_say_so_with_the_figures() {
+    let text = THREADS.replace("threads 1 2 4", "threads 1 2").replace("baseline threads=1", "");
+    let fixture = Fixture::measured(&text, |cell| {
+        let samples =
+            if cell.cell.value("threads") == Some("1") { vec![175.0, 224.0, 273.0] } else { vec![123.0, 214.0, 305.0] };
+        Some((Status::Ok, vec![("tg16", vec![samples], "t/s")]))
+    });
+    let markdown = fixture.markdown();
+    assert!(!markdown.contains("Best"), "{markdown}");
+    assert!(
+        markdown.contains(
+            "No clear best: `threads=1` with 224 ± 49 t/s and `threads=2` with 214 ± 91 t/s overlap (± the standard \
+             deviation of the samples)."
+        ),
+        "{markdown}"
+    );
+    assert!(!fixture.report().tables[0].best[0].clear);
+}
+
+/// One sample each has no spread: a difference cannot be told from noise, however large.
+#[test]
+fn single_samples_name_no_best() {
     let markdown = threads().markdown();
-    assert!(markdown.contains("Best: `threads=4` with 40.0 t/s (4.00× the baseline)."), "{markdown}");
+    assert!(!markdown.contains("Best"), "{markdown}");
+    assert!(
+        markdown.contains(
+            "No clear best: `threads=4` with 40.0 t/s and `threads=2` with 20.0 t/s are one sample each, with no \
+             spread to tell a difference from noise"
+        ),
+        "{markdown}"
+    );
+}
+
+/// With rounds the verdict is Welch's t-test between the top two, over their rounds.
+#[test]
+fn with_rounds_the_best_needs_welchs_test() {
+    let text = THREADS.replace("threads 1 2 4", "threads 1 2").replace("    bench {", "    rounds 3\n    bench {");
+    // Close means, wide rounds: 1.12× and not significant, as in the issue's `tg8 (1.12×, n.s.)`.
+    let noisy = Fixture::measured(&text, |cell| {
+        let mean = if cell.cell.value("threads") == Some("1") { 10.0 } else { 11.2 };
+        let rounds = [0.7, 1.0, 1.3].iter().map(|factor| vec![mean * factor]).collect();
+        Some((Status::Ok, vec![("tg16", rounds, "t/s")]))
+    });
+    let markdown = noisy.markdown();
+    assert!(markdown.contains("| 2 | 11.2 ± 8.3 (1.12×, n.s.) |"), "{markdown}");
+    assert!(!markdown.contains("Best"), "{markdown}");
+    assert!(
+        markdown.contains(
+            "No clear best: `threads=2` with 11.2 ± 8.3 t/s and `threads=1` with 10.0 ± 7.5 t/s are within noise \
+             (Welch's t-test over the rounds, p = 0.669)."
+        ),
+        "{markdown}"
+    );
+
+    let steady = Fixture::measured(&text, |cell| {
+        let mean = 10.0 * value(cell, "threads");
+        let rounds = [0.99, 1.0, 1.01].iter().map(|factor| vec![mean * factor]).collect();
+        Some((Status::Ok, vec![("tg16", rounds, "t/s")]))
+    });
+    let markdown = steady.markdown();
+    assert!(
+        markdown.contains(
+            "Best: `threads=2` with 20.0 ± 0.5 t/s (2.00× the baseline), ahead of `threads=1` with 10.0 ± 0.2 t/s \
+             beyond noise (Welch's t-test over the rounds, p < 0.001)."
+        ),
+        "{markdown}"
+    );
 }
 
 #[test]
 fn a_tie_names_no_best() {
-    let fixture = Fixture::new(THREADS, |_| Some((Status::Ok, vec![("tg16", 25.0, "t/s")])));
-    assert!(fixture.report().tables[0].best.is_empty());
-    assert!(!fixture.markdown().contains("Best"));
+    let fixture = Fixture::measured(THREADS, |_| Some((Status::Ok, vec![("tg16", steady(25.0), "t/s")])));
+    assert!(fixture.report().tables[0].best.iter().all(|best| !best.clear));
+    let markdown = fixture.markdown();
+    assert!(!markdown.contains("Best"), "{markdown}");
+    assert!(markdown.contains("No clear best: "), "{markdown}");
 }
 
 #[test]
 fn lower_is_better_for_latencies_and_sizes() {
-    let fixture = Fixture::new(&THREADS.replace("tg16\"", "peak_rss_bytes\""), |cell| {
-        Some((Status::Ok, vec![("peak_rss_bytes", 1e8 * value(cell, "threads"), "bytes")]))
+    let fixture = Fixture::measured(&THREADS.replace("tg16\"", "peak_rss_bytes\""), |cell| {
+        Some((Status::Ok, vec![("peak_rss_bytes", steady(1e8 * value(cell, "threads")), "bytes")]))
     });
     let markdown = fixture.markdown();
     assert!(markdown.contains("### peak_rss_bytes (MiB, lower is better) by threads × model"), "{markdown}");
-    assert!(markdown.contains("Best: `threads=1` with 95.4 MiB"), "{markdown}");
+    assert!(markdown.contains("Best: `threads=1` with 95.4 ± 1.0 MiB, ahead of `threads=2`"), "{markdown}");
 }
 
 #[test]
@@ -206,6 +335,132 @@ fn a_numeric_axis_of_three_values_is_drawn_as_lines_with_retention() {
     let markdown = super::markdown::render(&report);
     assert!(markdown.contains("Retention: tg16 against its value at the smallest depth (0)."), "{markdown}");
     assert!(markdown.contains("| 16384 | 59% |"), "{markdown}");
+}
+
+/// A depth sweep of two models, measured with `-d {depth}`.
+const DEPTHS: &str = r#"
+model "a" { file "a.gguf" }
+model "b" { file "b.gguf" }
+experiment "e" {
+    matrix {
+        model "a" "b"
+        depth 0 512 4096
+    }
+    bench { args "-d" "{depth}" "-p" 64 "-n" 16 }
+    report {
+        table rows="depth" columns="model" metric="tg16"
+    }
+}
+"#;
+
+/// Regression: a depth sweep said "Best: `depth=512`". Depth is a condition: the best is chosen
+/// among the models at each depth, and a sweep of depth alone names none.
+#[test]
+fn a_depth_sweep_names_a_best_at_each_depth_never_a_depth() {
+    let fixture = Fixture::measured(DEPTHS, |cell| {
+        let model = if cell.cell.value("model") == Some("a") { 1.0 } else { 2.0 };
+        Some((Status::Ok, vec![("tg16", steady(model * 40.0 - value(cell, "depth") / 1000.0), "t/s")]))
+    });
+    let markdown = fixture.markdown();
+    assert!(!markdown.contains("Best: `depth") && !markdown.contains(", depth="), "{markdown}");
+    for depth in ["0", "512", "4096"] {
+        assert!(markdown.contains(&format!("Best at `depth={depth}`: `model=b` with ")), "{depth}: {markdown}");
+    }
+
+    let alone = DEPTHS.replace("model \"a\" \"b\"", "model \"a\"");
+    let fixture = Fixture::measured(&alone, |cell| {
+        Some((Status::Ok, vec![("tg16", steady(40.0 - value(cell, "depth") / 1000.0), "t/s")]))
+    });
+    assert!(fixture.report().tables[0].best.is_empty());
+    let markdown = fixture.markdown();
+    assert!(!markdown.contains("Best") && !markdown.contains("No clear best"), "{markdown}");
+}
+
+/// Regression: a depth sweep showed retention 235% and 665% as if throughput rose with depth.
+/// Above 100% is marked suspect and explained: within noise, or beyond it (a warm-up effect).
+#[test]
+fn a_retention_above_100_percent_is_flagged_with_its_reason() {
+    let fixture = Fixture::measured(DEPTHS, |cell| {
+        let a = cell.cell.value("model") == Some("a");
+        let samples = match (a, value(cell, "depth")) {
+            // 46.6 ± 201 against 19.8 ± 3: noise.
+            (true, depth) if depth > 0.0 && depth < 1000.0 => vec![-154.6, 46.6, 247.8],
+            (true, _) => vec![16.8, 19.8, 22.8],
+            // A steady rise: beyond the spreads.
+            (false, 0.0) => vec![9.9, 10.0, 10.1],
+            (false, _) => vec![23.4, 23.5, 23.6],
+        };
+        Some((Status::Ok, vec![("tg16", vec![samples], "t/s")]))
+    });
+    let markdown = fixture.markdown();
+    let retention = &markdown[markdown.find("Retention: tg16").expect(&markdown)..];
+    assert!(retention.contains("| 512 | 235% (suspect) | 235% (suspect) |"), "{retention}");
+    assert!(retention.contains("A retention above 100% is suspect: tg16 should fall as depth grows."), "{retention}");
+    assert!(
+        retention.contains("`depth=512, model=a`: 235% (46.6 ± 201.2 against 19.8 ± 3.0 at depth 0), within noise"),
+        "{retention}"
+    );
+    assert!(
+        retention.contains("`depth=512, model=b`: 235% (23.5 ± 0.1 against 10.0 ± 0.1 at depth 0), beyond the spreads"),
+        "{retention}"
+    );
+    assert!(retention.contains("warm-up effect"), "{retention}");
+}
+
+/// Retention is a throughput's along a context sweep: along threads (which speed grows with)
+/// or for a latency it would read as a loss or a gain it is not.
+#[test]
+fn retention_is_only_for_a_throughput_along_a_context_sweep() {
+    let markdown = Fixture::measured(THREADS, |cell| {
+        Some((Status::Ok, vec![("tg16", steady(10.0 * value(cell, "threads")), "t/s")]))
+    })
+    .markdown();
+    assert!(markdown.contains("tg16 chart"), "{markdown}");
+    assert!(!markdown.contains("Retention"), "{markdown}");
+
+    let latency = DEPTHS.replace("metric=\"tg16\"", "metric=\"ttft_ms\"");
+    let markdown = Fixture::measured(&latency, |cell| {
+        Some((Status::Ok, vec![("ttft_ms", steady(100.0 + value(cell, "depth")), "ms")]))
+    })
+    .markdown();
+    assert!(!markdown.contains("Retention"), "{markdown}");
+}
+
+/// Regression: a cell with 1 of 2 rounds (a run interrupted between rounds) was counted ok
+/// without a mark, its one round shown as if it were the mean of two.
+#[test]
+fn a_cell_short_of_its_rounds_is_marked() {
+    let text = THREADS.replace("    bench {", "    rounds 2\n    bench {");
+    let fixture = Fixture::measured(&text, |cell| {
+        let mean = 10.0 * value(cell, "threads");
+        let rounds = if cell.cell.value("threads") == Some("2") { 1 } else { 2 };
+        Some((Status::Ok, vec![("tg16", vec![vec![mean * 0.99, mean * 1.01]; rounds], "t/s")]))
+    });
+    let report = fixture.report();
+    let partial: Vec<Option<(usize, usize)>> = report.tables[0]
+        .rows
+        .iter()
+        .map(|row| match &row.entries[0] {
+            Entry::Ok { partial, .. } => *partial,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(partial, [None, Some((1, 2)), None]);
+    assert_eq!(report.progress[0].partial, 1);
+    let markdown = super::markdown::render(&report);
+    assert!(markdown.contains("3 cells: 3 ok (1 with fewer rounds than asked)"), "{markdown}");
+    assert!(markdown.contains("| 2 | 20.0 (2.00×, 1/2 rounds) |"), "{markdown}");
+    assert!(
+        markdown.contains(
+            "**Warning** (`model=m, threads=2, toolbox=host`): 1 of 2 rounds recorded, as an interrupted run left it"
+        ),
+        "{markdown}"
+    );
+
+    // The page marks it too.
+    let current = fixture.records.iter().map(|record| record.fingerprint.portable_key()).collect();
+    let page = super::page::render(&fixture.records, &fixture.manifests, &current);
+    assert_eq!(page.matches(r#""partial_rounds":[1,2]"#).count(), 1, "one cell short of its rounds");
 }
 
 #[test]

@@ -149,6 +149,15 @@ fn the_page_explores_the_store_in_a_real_browser() {
     assert!(dom.contains(r#"class="line-chart""#), "{dom}");
     assert!(dom.matches("<polyline").count() >= 3, "a line per configuration");
     assert!(dom.contains(">ctx (log scale)</text>"), "the x axis is named, on a log scale from 4096 to 65536");
+    // A throughput along a context sweep keeps its retention, as the report has it; none rises.
+    let retention = regex::Regex::new(r"<title>[^<]* at 65536: [^<]*\((\d+)% of the first([^<]*)\)</title>").unwrap();
+    let shares: Vec<(u32, String)> =
+        retention.captures_iter(&dom).map(|found| (found[1].parse().unwrap(), found[2].to_owned())).collect();
+    assert!(!shares.is_empty(), "{dom}");
+    assert!(
+        shares.iter().all(|(share, rest)| *share < 100 && rest.is_empty()),
+        "tg128 falls with the context: {shares:?}"
+    );
 
     // A cell's provenance: its toolbox, image digest, llama.cpp build, driver and record file.
     let record = stored.iter().find(|record| record.host.name == "strix-1" && record.ran_on.is_some()).unwrap();

@@ -275,7 +275,10 @@ fn json_gives_the_same_tables_for_scripts() {
     }
     assert_eq!(report["problems"].as_array().unwrap().len(), 1 + 6);
     assert_eq!(report["not_run"][0]["host"], "strix-1");
-    assert_eq!(table["best"].as_array().unwrap().len(), 2, "one best per host");
+    // ctx is a condition, not a choice: a verdict per host at each context size, each clear.
+    let best = table["best"].as_array().unwrap();
+    assert_eq!(best.len(), 2 * 3, "one verdict per host and context size: {best:?}");
+    assert!(best.iter().all(|best| best["clear"] == true && best["evidence"]["test"] == "spreads"), "{best:?}");
 }
 
 #[test]

@@ -72,6 +72,14 @@ fn rounds_interleave_and_the_depth_sweep_has_every_number() {
     }
     assert!(report.contains("± is the 95% confidence interval of the mean over 3 interleaved rounds"), "{report}");
     assert!(report.contains("Retention: tg4 against its value at the smallest depth (0)."), "{report}");
+    // Depth is a condition, not a choice: the threads are weighed at each depth, never a depth
+    // named best (the report once said "Best: `depth=512`").
+    let verdicts: Vec<&str> =
+        report.lines().filter(|line| line.starts_with("Best") || line.starts_with("No clear best")).collect();
+    assert_eq!(verdicts.len(), 3, "one per depth: {report}");
+    for (verdict, depth) in verdicts.iter().zip(["0", "32", "64"]) {
+        assert!(verdict.contains(&format!(" at `depth={depth}`: `threads=")), "{verdict}");
+    }
     let svg = std::fs::read_to_string(directory.path().join("results/sweep/tg4.svg")).unwrap();
     assert!(svg.contains("<polyline"), "a line chart against depth");
     assert!(svg.contains("threads=1") && svg.contains("threads=2"), "one line per thread count");
@@ -105,6 +113,13 @@ fn a_cell_with_rounds_missing_measures_only_the_rest() {
 
     let plan = llama.bakeoff(directory.path()).args(["plan"]).run();
     assert!(plan.stdout.contains("(2 of 3 rounds recorded)"), "{}", plan.stdout);
+    // The report marks it rather than counting it ok like any other (it once did).
+    let report = llama.bakeoff(directory.path()).args(["report", "sweep"]).run();
+    assert_eq!(report.code, 0, "{}", report.stderr);
+    let report = std::fs::read_to_string(directory.path().join("results/sweep/README.md")).unwrap();
+    assert!(report.contains("1 cell: 1 ok (1 with fewer rounds than asked)"), "{report}");
+    assert!(report.contains(", 2/3 rounds) |") || report.contains(" (2/3 rounds) |"), "{report}");
+    assert!(report.contains("2 of 3 rounds recorded, as an interrupted run left it"), "{report}");
     let rest = llama.bakeoff(directory.path()).args(["run", "--no-progress"]).run();
     assert_eq!(rest.code, 0, "{}", rest.stderr);
     assert_eq!(rest.stderr.matches("(round 3/3)").count(), 1, "{}", rest.stderr);
@@ -170,4 +185,70 @@ fn energy_comes_from_the_counters_and_is_unavailable_without_them() {
     assert!(reason.starts_with("no readable RAPL counter under `"), "{reason}");
     let report = std::fs::read_to_string(directory.path().join("results/power/README.md")).unwrap();
     assert!(report.contains("`energy_j` is unavailable"), "{report}");
+}
+
+const TWICE: &str = r#"model "gemma" { file "gemma-3-270m-q4_k_m.gguf" }
+experiment "twice" {
+    matrix {
+        model "gemma"
+        variant "short" { args "-t" 1 }
+        variant "long" { args "--threads" 1 }
+    }
+    bench { args "{variant}" "-p" 8 "-n" 4 "-r" 3 "--repack" 0 }
+    timeout 300
+    report {
+        table rows="variant" metric="tg4"
+    }
+}
+"#;
+
+/// The sample standard deviation.
+#[expect(clippy::cast_precision_loss, reason = "a few repetitions")]
+fn stddev(values: &[f64]) -> f64 {
+    let mean = values.iter().sum::<f64>() / values.len() as f64;
+    (values.iter().map(|value| (value - mean).powi(2)).sum::<f64>() / (values.len() - 1) as f64).sqrt()
+}
+
+/// Regression: "Best: `threads=1` with 224 t/s" for 224 ± 49 against 214 ± 91. Two configurations
+/// that are the same (`-t 1` and `--threads 1`) on the real llama-bench: the report names a best
+/// only when their spreads do not overlap, whatever the machine measured, and with one
+/// repetition each (no spread at all) it names none.
+#[test]
+fn a_best_is_refused_within_noise() {
+    let llama = Llama::get();
+    let directory = project(&[("experiments/twice.kdl", TWICE)]);
+    let run = llama.bakeoff(directory.path()).args(["run", "--no-progress"]).run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let recorded = records(directory.path());
+    assert_eq!(recorded.len(), 2);
+    let [a, b] = [&recorded[0].metrics["tg4"], &recorded[1].metrics["tg4"]];
+    assert_eq!((a.samples.len(), b.samples.len()), (3, 3));
+    let overlap = (a.mean - b.mean).abs() <= stddev(&a.samples) + stddev(&b.samples);
+    let report = std::fs::read_to_string(directory.path().join("results/twice/README.md")).unwrap();
+    let verdict = report
+        .lines()
+        .find(|line| line.starts_with("Best: ") || line.starts_with("No clear best: "))
+        .unwrap_or_else(|| panic!("{report}"));
+    assert!(verdict.contains("`variant=short`") && verdict.contains("`variant=long`"), "{verdict}");
+    // Which way the machine's figures went, for whoever reads the test's output.
+    eprintln!("{verdict}");
+    if overlap {
+        assert!(!report.contains("Best"), "{report}");
+        assert!(
+            verdict.starts_with("No clear best: ")
+                && verdict.ends_with("overlap (± the standard deviation of the samples)."),
+            "{verdict}"
+        );
+    } else {
+        assert!(verdict.starts_with("Best: ") && verdict.contains("beyond both spreads"), "{verdict}");
+    }
+
+    // One repetition each: no spread to tell noise by, so no best, whatever the two means.
+    let path = directory.path().join("experiments/twice.kdl");
+    std::fs::write(&path, TWICE.replace("\"-r\" 3", "\"-r\" 1")).unwrap();
+    let run = llama.bakeoff(directory.path()).args(["run", "--no-progress"]).run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = std::fs::read_to_string(directory.path().join("results/twice/README.md")).unwrap();
+    assert!(!report.contains("Best"), "{report}");
+    assert!(report.contains("are one sample each, with no spread to tell a difference from noise"), "{report}");
 }

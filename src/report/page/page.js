@@ -70,7 +70,7 @@
 
   // The dimensions cells of an experiment differ in: its axes, the workload and the host.
   function dimensions(experiment, cells) {
-    const dims = experiment.axes.map(function (axis) { return { name: axis.name, values: axis.values, numeric: axis.numeric }; });
+    const dims = experiment.axes.map(function (axis) { return { name: axis.name, values: axis.values, numeric: axis.numeric, sweep: axis.sweep }; });
     [["workload", function (cell) { return cell.workload; }], ["host", function (cell) { return cell.host; }]].forEach(function (pair) {
       const values = Array.from(new Set(cells.map(pair[1]))).sort();
       dims.push({ name: pair[0], values: values, numeric: false });
@@ -267,7 +267,7 @@
       view.appendChild(element("p", { text: "No result matches the filters." }));
     } else {
       view.appendChild(table(shown, varying, metric, unit, better, columnValues));
-      view.appendChild(chart(shown, varying, metric, unit, turns));
+      view.appendChild(chart(shown, varying, metric, unit, turns, better));
     }
     view.appendChild(problems(shown));
     const chosen = data.cells.find(function (cell) { return cell.provenance.hash === state.cell; });
@@ -383,6 +383,11 @@
     let text = formatValue(value.mean, unit);
     if (value.spread) text += " ± " + formatValue(value.spread, unit).replace(/ .*$/, "");
     button.appendChild(document.createTextNode(text));
+    // A cell an interrupted run left short of its rounds is not yet what the others are.
+    if (cell.partial_rounds) {
+      button.appendChild(element("span", { class: "ratio partial", text: cell.partial_rounds[0] + "/" + cell.partial_rounds[1] + " rounds",
+        title: "fewer rounds recorded than the experiment asks for (an interrupted run); bakeoff run measures the rest" }));
+    }
     if (state.baseline && reference && reference.status === "ok" && reference.metrics[metric]) {
       if (isBaseline) {
         button.appendChild(element("span", { class: "ratio baseline", text: "baseline" }));
@@ -431,16 +436,26 @@
     return ticks;
   }
 
-  function chart(cells, varying, metric, unit, turns) {
+  function chart(cells, varying, metric, unit, turns, better) {
     const figure = element("figure", { id: "chart" });
-    if (state.chart) figure.appendChild(lines(cells, varying, metric, unit, turns));
+    if (state.chart) figure.appendChild(lines(cells, varying, metric, unit, turns, better));
     else figure.appendChild(bars(cells, varying, metric, unit));
     return figure;
   }
 
-  function lines(cells, varying, metric, unit, turns) {
+  // The share of a line's first value, as the report's retention: only for a throughput along a
+  // context sweep, which falls as the context grows; above 100% it is marked suspect, not a gain.
+  function retentionOf(value, first) {
+    const percent = (100 * value / first).toFixed(0);
+    const shown = percent + "% of the first";
+    return Number(percent) > 100 ? shown + ", suspect: a throughput does not rise with the context (noise or a warm-up effect)" : shown;
+  }
+
+  function lines(cells, varying, metric, unit, turns, better) {
     const overTurns = state.chart === "turn";
     const xDim = overTurns ? null : state.chart;
+    const axis = varying.find(function (dim) { return dim.name === xDim; });
+    const retains = !overTurns && better === "higher" && axis && axis.sweep;
     const seriesDims = varying.map(function (dim) { return dim.name; }).filter(function (name) { return name !== xDim; });
     const series = {};
     cells.forEach(function (cell) {
@@ -493,11 +508,11 @@
       const path = svgElement("polyline", { points: sorted.map(function (p) { return sx(p[0]) + "," + sy(p[1]); }).join(" "), class: "series" });
       if (dash) path.setAttribute("stroke-dasharray", dash);
       svg.appendChild(path);
-      const first = sorted[0][1];
+      const first = retains ? sorted[0][1] : 0;
       sorted.forEach(function (p) {
         if (p[2]) svg.appendChild(svgElement("line", { x1: sx(p[0]), x2: sx(p[0]), y1: sy(Math.max(p[1] - p[2], 0)), y2: sy(p[1] + p[2]), class: "error" }));
         const dot = mark(MARKS[index % MARKS.length], sx(p[0]), sy(p[1]));
-        const retention = first ? " (" + (100 * p[1] / first).toFixed(0) + "% of the first)" : "";
+        const retention = first ? " (" + retentionOf(p[1], first) + ")" : "";
         dot.appendChild(svgElement("title", {}, key + " at " + p[0] + ": " + formatValue(p[1], unit) + retention));
         svg.appendChild(dot);
       });
@@ -507,7 +522,7 @@
       svg.appendChild(sample);
       svg.appendChild(mark(MARKS[index % MARKS.length], left + 20, y));
       const last = sorted[sorted.length - 1][1];
-      const kept = first ? ": the last is " + (100 * last / first).toFixed(0) + "% of the first" : "";
+      const kept = first ? ": the last is " + retentionOf(last, first) : "";
       svg.appendChild(svgElement("text", { x: left + 50, y: y + 4 }, key + kept));
     });
     return svg;
@@ -579,6 +594,7 @@
     add("ran on", p.backend ? p.backend + (p.devices.length ? ": " + p.devices.join(", ") : "") : "");
     add("driver", p.driver);
     add("models", p.models.join(", "));
+    if (cell.partial_rounds) add("rounds", cell.partial_rounds[0] + " of " + cell.partial_rounds[1] + " recorded: an interrupted run; bakeoff run measures the rest");
     add("current", cell.current ? "yes" : "no: the manifests have changed since (an earlier configuration's result)");
     const list = element("dl", { class: "facts" });
     facts.forEach(function (fact) {
