@@ -23,7 +23,7 @@ pub use experiment::{
 pub use load::display_path;
 pub use model::Model;
 pub use partial::load_for;
-pub(crate) use produces::{BlockProduces, produces, swept_sizes};
+pub(crate) use produces::{BlockProduces, condition_axes, produces, swept_sizes};
 pub use resolve::{Manifests, line_column};
 pub use source::{FileId, Location, SourceFile, SourceMap, Spanned};
 pub use template::{Part, Template, fill_path, looks_like_path};

@@ -178,6 +178,35 @@ pub(crate) fn swept_sizes(experiment: &Experiment) -> SweptSizes {
     SweptSizes { prompt: swept(&PROMPT), generated: swept(&GENERATED) }
 }
 
+/// The axes whose values are conditions of a measurement rather than configurations to choose
+/// between: those named `depth` or `ctx`, and any that sets the work a cell measures (a
+/// llama-bench test size or depth, the server's context size, or the request file a cell
+/// reads, `prompt-file="prompts/p{plen}.txt"`). Speed differs along them by design, so no
+/// "best" is chosen across their values.
+pub(crate) fn condition_axes(experiment: &Experiment) -> Vec<String> {
+    const CONTEXT: [&str; 2] = ["-c", "--ctx-size"];
+    let mut names: Vec<String> =
+        ["depth", "ctx"].into_iter().filter(|name| experiment.axis(name).is_some()).map(str::to_owned).collect();
+    let args: Vec<&Template> = experiment.command_templates().chain(experiment.variant_templates()).collect();
+    for pair in args.windows(2) {
+        let sizes = [&PROMPT[..], &GENERATED, &BOTH, &DEPTH, &CONTEXT];
+        if !sizes.iter().any(|options| options.contains(&pair[0].text.as_str())) {
+            continue;
+        }
+        if let [Part::Axis(axis)] = pair[1].parts.as_slice() {
+            names.push(axis.clone());
+        }
+    }
+    for request in experiment.workloads.iter().flat_map(|workload| &workload.requests) {
+        for path in request.files.values() {
+            names.extend(super::template::path_axes(&path.value));
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// llama-bench's names from its test sizes (its defaults where none are given), depths and the
 /// comma lists of its other options; a pattern where a size cannot be read here.
 fn bench(experiment: &Experiment) -> Vec<Produced> {
@@ -417,6 +446,14 @@ mod tests {
         assert!(defaults.can("pp512") && defaults.can("tg128") && !defaults.can("tg8"));
         let range = produced("    bench { args \"-n\" \"8-64*2\" }");
         assert!(range.can("tg32"), "a range cannot be read here: no warning");
+    }
+
+    #[test]
+    fn axes_that_set_the_work_are_conditions_and_others_are_choices() {
+        let swept = experiment("    bench { args \"-p\" \"{n}\" \"-t\" 2 }");
+        assert_eq!(condition_axes(&swept), ["depth", "n"], "a depth axis by its name, n by the size it sets");
+        let threads = experiment("    bench { args \"-t\" \"{n}\" }");
+        assert_eq!(condition_axes(&threads), ["depth"], "threads are a configuration");
     }
 
     #[test]

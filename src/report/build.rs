@@ -361,13 +361,14 @@ fn warnings(shown: &[(&ExpectedCell, &CellRecord)]) -> Vec<Warning> {
 /// The shown cells with fewer rounds recorded than asked, once per workload and count: their
 /// values are not yet over what the others' are, which a table's "1/2 rounds" marks and this
 /// says in words (also under a server workload's summary, which has no marks).
-fn partial_rounds(shown: &[&CellRecord]) -> Vec<Warning> {
+fn partial_rounds(shown: &[(&ExpectedCell, &CellRecord)]) -> Vec<Warning> {
     let mut found: BTreeMap<(String, usize, usize), BTreeSet<String>> = BTreeMap::new();
-    for record in shown {
+    for (cell, record) in shown {
         if let Some((recorded, asked)) = table::partial_rounds(record) {
-            let configuration: Vec<String> =
-                record.axes.iter().map(|(axis, value)| format!("{axis}={value}")).collect();
-            found.entry((record.workload.clone(), recorded, asked)).or_default().insert(configuration.join(", "));
+            let mut axes = cell.axes.clone();
+            axes.sort();
+            let configuration: Vec<String> = axes.iter().map(|(axis, value)| format!("{axis}={value}")).collect();
+            found.entry((cell.workload.clone(), recorded, asked)).or_default().insert(configuration.join(", "));
         }
     }
     found

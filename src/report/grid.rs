@@ -14,6 +14,9 @@ pub(super) use crate::manifest::pseudo_axis::{HOST, WORKLOAD};
 pub(super) struct Dimension {
     pub(super) name: String,
     pub(super) values: Vec<String>,
+    /// Whether its values are conditions of the measurement (a depth, a prompt length), not
+    /// configurations to choose between: [`crate::manifest::condition_axes`].
+    pub(super) condition: bool,
 }
 
 /// One cell on one host, with its record if it has one.
@@ -34,18 +37,20 @@ pub(super) struct Grid<'a> {
 
 impl<'a> Grid<'a> {
     pub(super) fn new(experiment: &Experiment, cells: &[ExpectedCell], chosen: &Chosen<'a>) -> Self {
+        let conditions = crate::manifest::condition_axes(experiment);
         let mut dimensions: Vec<Dimension> = experiment
             .axes
             .iter()
             .map(|axis| Dimension {
                 name: axis.name.value.clone(),
                 values: axis.values.iter().map(|value| value.value.value.clone()).collect(),
+                condition: conditions.contains(&axis.name.value),
             })
             .collect();
-        dimensions.push(Dimension { name: WORKLOAD.to_owned(), values: workloads(experiment) });
+        dimensions.push(Dimension { name: WORKLOAD.to_owned(), values: workloads(experiment), condition: false });
         // With no results yet there is no host; one unnamed host keeps every cell on the grid.
         let hosts = if chosen.hosts.is_empty() { vec![String::new()] } else { chosen.hosts.clone() };
-        dimensions.push(Dimension { name: HOST.to_owned(), values: hosts });
+        dimensions.push(Dimension { name: HOST.to_owned(), values: hosts, condition: false });
         let mut points = Vec::with_capacity(cells.len() * chosen.hosts.len().max(1));
         for (index, cell) in cells.iter().enumerate() {
             let mut coords: Vec<usize> = experiment

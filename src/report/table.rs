@@ -154,7 +154,7 @@ pub struct Best {
     pub workload: Option<String>,
     pub host: Option<String>,
     /// The condition values the configurations were compared at (`depth=4096`): see
-    /// [`CONDITIONS`].
+    /// [`crate::manifest::condition_axes`].
     pub at: Vec<String>,
     /// The values that vary in the table, as `axis=value` in dimension order.
     pub configuration: Vec<String>,
@@ -468,12 +468,8 @@ fn best(
 ) -> Vec<Best> {
     let host = grid.host_dimension();
     let workload = grid.dimension(WORKLOAD).expect("the grid has a workload dimension");
-    let conditions: Vec<usize> = layout
-        .varying
-        .iter()
-        .copied()
-        .filter(|&dimension| CONDITIONS.contains(&grid.dimensions[dimension].name.as_str()))
-        .collect();
+    let conditions: Vec<usize> =
+        layout.varying.iter().copied().filter(|&dimension| grid.dimensions[dimension].condition).collect();
     let choices: Vec<usize> = layout
         .varying
         .iter()
@@ -536,12 +532,6 @@ fn value_of<'a>(point: &Point<'a>, metric: &str) -> Option<&'a MetricValue> {
 
 /// Axes along which a metric is read as a curve: context depth and size.
 pub(super) const SWEEPS: [&str; 2] = ["depth", "ctx"];
-
-/// Axes that are conditions of a measurement, not configurations to choose between: how deep
-/// the context is when tokens are generated (`depth`) or how large it is (`ctx`) is set by the
-/// task, and speed falls along them by design, so "best: depth=512" answers nothing. A best is
-/// chosen among the other axes at each value of these, never across them.
-pub(super) const CONDITIONS: [&str; 2] = SWEEPS;
 
 /// Whether the rows run along a numeric axis with enough values to draw a line through (two
 /// for a context sweep, whose retention is the point; three for any other).

@@ -458,7 +458,7 @@ fn a_cell_short_of_its_rounds_is_marked() {
     );
 
     // The page marks it too.
-    let current = fixture.records.iter().map(|record| record.fingerprint.portable_key()).collect();
+    let current: Vec<ExpectedCell> = fixture.cells.iter().map(ExpectedCell::of).collect();
     let page = super::page::render(&fixture.records, &fixture.manifests, &current);
     assert_eq!(page.matches(r#""partial_rounds":[1,2]"#).count(), 1, "one cell short of its rounds");
 }
