@@ -33,6 +33,7 @@ pub(super) fn run(project: &Project, args: &HostArgs) -> Result<(), Error> {
     }
     let mut text = String::new();
     let none = || "(unknown)".to_owned();
+    let count = |value: Option<u32>| value.map(|count| count.to_string()).unwrap_or_default();
     let rows = [
         ("id", host.id.clone()),
         ("name", host.name.clone()),
@@ -44,6 +45,13 @@ pub(super) fn run(project: &Project, args: &HostArgs) -> Result<(), Error> {
         ("firmware", host.firmware.clone().unwrap_or_else(none)),
         ("devices", if host.devices.is_empty() { "none".to_owned() } else { host.devices.join(", ") }),
         ("cmdline", host.cmdline.clone()),
+        ("cores", count(host.cores)),
+        ("threads", count(host.threads)),
+        ("sockets", count(host.sockets)),
+        ("numa", host.numa_nodes.map(|nodes| format!("{nodes} {}", if nodes == 1 { "node" } else { "nodes" })).unwrap_or_default()),
+        ("governor", host.governor.clone().unwrap_or_default()),
+        ("smt", host.smt_shown().unwrap_or_default()),
+        ("boost", host.boost.map(|on| if on { "on" } else { "off" }.to_owned()).unwrap_or_default()),
     ];
     for (key, value) in rows {
         let value = if value.is_empty() { none() } else { value };
