@@ -48,7 +48,12 @@ pub(super) fn run(project: &Project, args: &HostArgs) -> Result<(), Error> {
         ("cores", count(host.cores)),
         ("threads", count(host.threads)),
         ("sockets", count(host.sockets)),
-        ("numa", host.numa_nodes.map(|nodes| format!("{nodes} {}", if nodes == 1 { "node" } else { "nodes" })).unwrap_or_default()),
+        (
+            "numa",
+            host.numa_nodes
+                .map(|nodes| format!("{nodes} {}", if nodes == 1 { "node" } else { "nodes" }))
+                .unwrap_or_default(),
+        ),
         ("governor", host.governor.clone().unwrap_or_default()),
         ("smt", host.smt_shown().unwrap_or_default()),
         ("boost", host.boost.map(|on| if on { "on" } else { "off" }.to_owned()).unwrap_or_default()),

@@ -56,7 +56,7 @@ impl CpuLayout {
 }
 
 /// Whether the CPUs may clock above their base frequency: the cpufreq core's `boost` switch
-/// (acpi-cpufreq, and amd-pstate on older kernels), intel_pstate's `no_turbo`, or every policy's
+/// (acpi-cpufreq, and amd-pstate on older kernels), `intel_pstate`'s `no_turbo`, or every policy's
 /// own `boost` (amd-pstate on newer kernels). Policies that disagree leave it unknown.
 fn boost(cpu: &Path) -> Option<bool> {
     if let Some(value) = read(&cpu.join("cpufreq/boost")) {
