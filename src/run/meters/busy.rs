@@ -210,12 +210,12 @@ impl HostLoad {
         let percent = |share: f64| format!("{:.0}%", share * 100.0);
         let mut when = Vec::new();
         if let Some(before) = self.before {
-            when.push(format!("{} just before it", percent(before)));
+            when.push(format!("{} just before this cell", percent(before)));
         }
         if let (Some(busiest), Some(average)) = (self.busiest, self.average) {
             let seconds = WINDOW.as_secs();
             when.push(format!(
-                "up to {} over {seconds} s during it ({} on average)",
+                "up to {} during it ({seconds} s at its busiest; {} on average)",
                 percent(busiest),
                 percent(average)
             ));
@@ -302,8 +302,8 @@ mod tests {
         assert_eq!(
             load.warning().as_deref(),
             Some(
-                "busy host: other processes used 52% just before it and up to 48% over 2 s during it (31% on \
-                 average) of its 2 CPUs (threshold 20%): this cell's figures may be low"
+                "busy host: other processes used 52% just before this cell and up to 48% during it (2 s at its \
+                 busiest; 31% on average) of its 2 CPUs (threshold 20%): this cell's figures may be low"
             )
         );
         assert_eq!(HostLoad { threshold: Some(0.6), ..load }.warning(), None);

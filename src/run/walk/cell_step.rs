@@ -45,6 +45,10 @@ impl LocalExecutor<'_> {
         for attempt in 1..=attempts {
             let phase = if attempt == 1 { "running".to_owned() } else { format!("retrying ({attempt}/{attempts})") };
             let before = self.before_step(&cell.id, walk).await;
+            if attempt == 1 {
+                // The cell starts now, not before a `--quiet-host` wait.
+                record.timings.started_unix_ms = now_unix_ms();
+            }
             let _ = walk.events.send(Event::Started { what: cell.id.clone(), phase });
             let log = self.store.log_path(&cell.hash);
             let stop = walk.stop.clone();
