@@ -62,9 +62,10 @@ pub(super) fn run(project: &Project, args: &HostArgs) -> Result<(), Error> {
         ("governor", host.governor.clone().unwrap_or_default()),
         ("smt", host.smt_shown().unwrap_or_default()),
         ("boost", host.boost.map(|on| if on { "on" } else { "off" }.to_owned()).unwrap_or_default()),
-        ("load", load.map(|load| load.shown()).unwrap_or_default()),
     ];
-    for (key, value) in rows {
+    // No load for the machine a `--host-facts` file describes: it is not this one.
+    let load = load.map(|load| ("load", load.shown()));
+    for (key, value) in rows.into_iter().chain(load) {
         let value = if value.is_empty() { none() } else { value };
         let _ = writeln!(text, "{key:<9} {value}");
     }
