@@ -74,13 +74,7 @@ impl Project {
             drivers: toolboxes.into_iter().filter_map(|(name, state)| Some((name, state.driver?))).collect(),
         };
         context.mounts.push(self.root.canonicalize().unwrap_or_else(|_| self.root.clone()));
-        let options = RunOptions {
-            grace: request.grace,
-            progress_bars: request.progress_bars,
-            estimates,
-            job: request.job.clone(),
-            stop_after: request.stop_after,
-        };
+        let options = run_options(request, estimates);
         let work = schedule(&planned, &tested, request.load_groups);
         let planning = started.elapsed().saturating_sub(locked_after);
         let local = |context, options| LocalExecutor {
@@ -191,6 +185,14 @@ impl Project {
         if !request.load_groups {
             command.push("--no-load-groups".to_owned());
         }
+        // The node judges its own load by this run's threshold (`off` as well).
+        command.push(match request.busy_threshold {
+            Some(share) => format!("--busy-threshold={}", share * 100.0),
+            None => "--busy-threshold=off".to_owned(),
+        });
+        if let Some(timeout) = request.quiet_host {
+            command.extend(["--quiet-host".to_owned(), format!("--quiet-timeout={}", timeout.as_secs())]);
+        }
         if request.selection.force {
             command.push("--force".to_owned());
         }
@@ -206,6 +208,19 @@ impl Project {
 /// writes the reports.
 struct JobObserver {
     log: JobLog,
+}
+
+/// What the executors are told of the request.
+fn run_options(request: &RunRequest, estimates: HashMap<String, u64>) -> RunOptions {
+    RunOptions {
+        grace: request.grace,
+        progress_bars: request.progress_bars,
+        estimates,
+        job: request.job.clone(),
+        stop_after: request.stop_after,
+        busy_threshold: request.busy_threshold,
+        quiet_host: request.quiet_host,
+    }
 }
 
 impl Observer for JobObserver {

@@ -15,6 +15,8 @@ pub(super) fn run(project: &Project, args: &HostArgs) -> Result<(), Error> {
     let loaded = project.load_if_any(&args.targets.targets)?;
     let toolboxes: Vec<&crate::manifest::Toolbox> = loaded.manifests.toolboxes.values().collect();
     let verdicts = project.verdicts(&toolboxes, &host, false);
+    // The load is this machine's now: none for the machine a `--host-facts` file describes.
+    let load = project.host_facts.is_none().then(Load::now);
     if args.json {
         let toolboxes: serde_json::Map<String, serde_json::Value> = verdicts
             .iter()
@@ -26,13 +28,17 @@ pub(super) fn run(project: &Project, args: &HostArgs) -> Result<(), Error> {
                 )
             })
             .collect();
-        let text = serde_json::to_string_pretty(&json!({ "facts": host, "toolboxes": toolboxes }))
-            .expect("JSON values always serialise");
+        let mut value = json!({ "facts": host, "toolboxes": toolboxes });
+        if let Some(load) = &load {
+            value["load"] = json!({ "average_1m": load.average, "other_processes": load.foreign });
+        }
+        let text = serde_json::to_string_pretty(&value).expect("JSON values always serialise");
         outln!("{text}");
         return Ok(());
     }
     let mut text = String::new();
     let none = || "(unknown)".to_owned();
+    let count = |value: Option<u32>| value.map(|count| count.to_string()).unwrap_or_default();
     let rows = [
         ("id", host.id.clone()),
         ("name", host.name.clone()),
@@ -44,8 +50,22 @@ pub(super) fn run(project: &Project, args: &HostArgs) -> Result<(), Error> {
         ("firmware", host.firmware.clone().unwrap_or_else(none)),
         ("devices", if host.devices.is_empty() { "none".to_owned() } else { host.devices.join(", ") }),
         ("cmdline", host.cmdline.clone()),
+        ("cores", count(host.cores)),
+        ("threads", count(host.threads)),
+        ("sockets", count(host.sockets)),
+        (
+            "numa",
+            host.numa_nodes
+                .map(|nodes| format!("{nodes} {}", if nodes == 1 { "node" } else { "nodes" }))
+                .unwrap_or_default(),
+        ),
+        ("governor", host.governor.clone().unwrap_or_default()),
+        ("smt", host.smt_shown().unwrap_or_default()),
+        ("boost", host.boost.map(|on| if on { "on" } else { "off" }.to_owned()).unwrap_or_default()),
     ];
-    for (key, value) in rows {
+    // No load for the machine a `--host-facts` file describes: it is not this one.
+    let load = load.map(|load| ("load", load.shown()));
+    for (key, value) in rows.into_iter().chain(load) {
         let value = if value.is_empty() { none() } else { value };
         let _ = writeln!(text, "{key:<9} {value}");
     }
@@ -63,4 +83,29 @@ pub(super) fn run(project: &Project, args: &HostArgs) -> Result<(), Error> {
     }
     out!("{text}");
     Ok(())
+}
+
+/// How busy this machine is as `host` runs: the kernel's one-minute load average, and the share
+/// of its CPUs other processes use now (what `run --busy-threshold` is compared with).
+struct Load {
+    average: Option<f64>,
+    foreign: Option<f64>,
+}
+
+impl Load {
+    fn now() -> Self {
+        let mut reading = crate::run::ForeignLoad::start();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        reading.sample();
+        let average =
+            std::fs::read_to_string("/proc/loadavg").ok().and_then(|text| text.split_whitespace().next()?.parse().ok());
+        Self { average, foreign: reading.average() }
+    }
+
+    /// `2.41 (1-minute average); other processes use 95% of the CPUs now`.
+    fn shown(&self) -> String {
+        let average = self.average.map_or_else(|| "unknown".to_owned(), |average| format!("{average:.2}"));
+        let foreign = self.foreign.map_or_else(|| "unknown".to_owned(), |share| format!("{:.0}%", share * 100.0));
+        format!("{average} (1-minute average); other processes use {foreign} of the CPUs now")
+    }
 }

@@ -236,6 +236,20 @@ pub struct ExecutorArgs {
     /// The Slurm partition jobs go to [default: the cluster's default partition].
     #[arg(long, value_name = "PARTITION")]
     pub partition: Option<String>,
+    /// The share of the machine's CPUs that processes not of bakeoff's making may use, just
+    /// before or during a cell, before its record warns that it ran on a busy host: a percentage
+    /// (`20`, `20%`) or `off`. Other benchmarks, compiles and test suites on the machine all
+    /// count [env: `BAKEOFF_BUSY_THRESHOLD`] [default: 20%]
+    #[arg(long, value_name = "PERCENT|off")]
+    pub busy_threshold: Option<String>,
+    /// Before each cell, wait until other processes use no more of the CPUs than
+    /// `--busy-threshold` (two quiet seconds in a row); after `--quiet-timeout` the cell runs
+    /// anyway and its record carries the busy-host warning.
+    #[arg(long)]
+    pub quiet_host: bool,
+    /// How long `--quiet-host` waits for the host to settle before each cell.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub quiet_timeout: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

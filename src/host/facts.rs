@@ -5,6 +5,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::cpu::CpuLayout;
+
 /// The facts DESIGN.md names; the `--host-facts` JSON has exactly these keys.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -27,6 +29,27 @@ pub struct HostFacts {
     /// The kernel command line (`/proc/cmdline`): toolboxes can require its parameters.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub cmdline: String,
+    /// Physical cores (online CPUs that share no core). The CPU layout and tuning below are
+    /// recorded beside a result but enter no fingerprint: `None` is "unknown" (unreadable, or a
+    /// record written before they were probed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cores: Option<u32>,
+    /// Hardware threads: the online logical CPUs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threads: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sockets: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub numa_nodes: Option<u32>,
+    /// The cpufreq scaling governor (several, comma-separated, when the CPUs differ).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub governor: Option<String>,
+    /// The kernel's SMT control word (`on`, `off`, `forceoff`, `notsupported`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smt: Option<String>,
+    /// Whether the CPUs may boost above their base clock.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub boost: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -42,8 +65,8 @@ pub enum HostFactsError {
     #[diagnostic(
         code(bakeoff::host::invalid),
         help(
-            "expected a JSON object with the keys id, name, kernel, os, cpu, memory_bytes, gpus, firmware, devices and \
-             cmdline"
+            "expected a JSON object with the keys id, name, kernel, os, cpu, memory_bytes, gpus, firmware, devices, \
+             cmdline, cores, threads, sockets, numa_nodes, governor, smt and boost"
         )
     )]
     Invalid { path: String, message: String },
@@ -130,6 +153,63 @@ impl HostFacts {
             .last()
     }
 
+    /// Whether any of the CPU layout facts is known: records written before they were probed,
+    /// and `--host-facts` files without them, know none.
+    pub fn knows_cpu_layout(&self) -> bool {
+        self.cores.is_some()
+            || self.threads.is_some()
+            || self.sockets.is_some()
+            || self.numa_nodes.is_some()
+            || self.governor.is_some()
+            || self.smt.is_some()
+            || self.boost.is_some()
+    }
+
+    /// The CPU layout and tuning for people, each fact `unknown` where it could not be read:
+    /// `2 cores, 4 threads, 1 socket, 1 NUMA node; governor performance, SMT on, boost on`.
+    /// `None` when nothing of it is known.
+    pub fn cpu_layout(&self) -> Option<String> {
+        if !self.knows_cpu_layout() {
+            return None;
+        }
+        let count = |value: Option<u32>, one: &str, many: &str| match value {
+            Some(1) => format!("1 {one}"),
+            Some(count) => format!("{count} {many}"),
+            None => format!("{many} unknown"),
+        };
+        let unknown = || "unknown".to_owned();
+        Some(format!(
+            "{}, {}, {}, {}; governor {}, SMT {}, boost {}",
+            count(self.cores, "core", "cores"),
+            count(self.threads, "thread", "threads"),
+            count(self.sockets, "socket", "sockets"),
+            count(self.numa_nodes, "NUMA node", "NUMA nodes"),
+            self.governor.clone().unwrap_or_else(unknown),
+            self.smt_shown().unwrap_or_else(unknown),
+            self.boost.map_or_else(unknown, |on| if on { "on" } else { "off" }.to_owned()),
+        ))
+    }
+
+    /// The SMT state for people (`forced off`, `not supported`), `None` when unknown.
+    pub fn smt_shown(&self) -> Option<String> {
+        self.smt.as_deref().map(super::cpu::smt_shown)
+    }
+
+    /// The CPU facts sysfs gave.
+    #[must_use]
+    fn with_cpu_layout(self, layout: CpuLayout) -> Self {
+        Self {
+            cores: layout.cores,
+            threads: layout.threads,
+            sockets: layout.sockets,
+            numa_nodes: layout.numa_nodes,
+            governor: layout.governor,
+            smt: layout.smt,
+            boost: layout.boost,
+            ..self
+        }
+    }
+
     /// Probes this machine. Facts that cannot be found stay empty rather than failing.
     pub fn probe() -> Self {
         let machine_id = ["/etc/machine-id", "/var/lib/dbus/machine-id"]
@@ -149,7 +229,9 @@ impl HostFacts {
             firmware: probe_firmware(),
             devices: probe_devices(),
             cmdline: read_trimmed("/proc/cmdline").unwrap_or_default(),
+            ..Self::default()
         }
+        .with_cpu_layout(CpuLayout::read(Path::new("/sys/devices/system")))
         .with_id(machine_id.as_deref())
     }
 }
@@ -313,6 +395,24 @@ mod tests {
         assert!(facts.memory_bytes > 0);
         assert_eq!(facts.id.len(), 16);
         assert_eq!(HostFacts::probe().id, facts.id);
+    }
+
+    #[test]
+    fn the_cpu_layout_is_shown_with_what_is_unknown_and_read_from_a_facts_file() {
+        assert_eq!(HostFacts::default().cpu_layout(), None);
+        let facts = HostFacts::parse(
+            r#"{"cpu": "AMD EPYC 9654", "cores": 96, "threads": 192, "sockets": 1, "numa_nodes": 4, "smt": "forceoff"}"#,
+            "epyc.json",
+        )
+        .unwrap();
+        assert_eq!(
+            facts.cpu_layout().as_deref(),
+            Some("96 cores, 192 threads, 1 socket, 4 NUMA nodes; governor unknown, SMT forced off, boost unknown")
+        );
+        // Facts that are not known are not written, so that records of machines where nothing
+        // could be read look as they did.
+        let json = serde_json::to_string(&HostFacts::default()).unwrap();
+        assert!(!json.contains("cores") && !json.contains("boost"), "{json}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The machine cells run on: its facts and the toolbox requirements they satisfy.
 
 mod constraint;
+mod cpu;
 mod facts;
 mod print;
 mod vulkan;

@@ -7,6 +7,7 @@
 mod ask;
 mod command;
 mod exit;
+mod exit_usage;
 mod leftovers;
 mod output;
 mod pids;
@@ -22,8 +23,9 @@ mod tree;
 pub(crate) use ask::ask;
 pub(crate) use command::{Detached, Launch, PID_ANNOUNCEMENT};
 pub(crate) use exit::{Exit, status_exit};
+pub(crate) use exit_usage::ExitUsage;
 pub(crate) use leftovers::stop_leftovers;
-pub(crate) use pids::process_start;
+pub(crate) use pids::{cpu_ticks, process_start};
 pub(crate) use runtime::runtime;
 pub(crate) use sampler::Sampler;
 pub(crate) use signal::signal_name;

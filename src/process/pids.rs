@@ -14,6 +14,26 @@ pub(crate) fn process_start(pid: i32) -> Option<u64> {
     fields.get(19)?.parse().ok()
 }
 
+/// The CPU a process used, in clock ticks: its own threads' user and system time, and that of
+/// the children it waited for. A zombie's still counts: it is what the process used, and it
+/// moves to its parent's children's time only once reaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CpuTicks {
+    /// The start time, which tells this process from a later one with the same pid.
+    pub(crate) start: u64,
+    pub(crate) own: u64,
+    pub(crate) children: u64,
+}
+
+/// [`CpuTicks`] of `pid`, from `/proc/PID/stat`.
+pub(crate) fn cpu_ticks(pid: i32) -> Option<CpuTicks> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields = stat_fields(&stat)?;
+    // After `pid (comm)`: utime is field 14, stime 15, cutime 16, cstime 17, starttime 22.
+    let number = |field: usize| -> Option<u64> { fields.get(field - 3)?.parse().ok() };
+    Some(CpuTicks { start: number(22)?, own: number(14)? + number(15)?, children: number(16)? + number(17)? })
+}
+
 /// The process group of `pid`.
 pub(super) fn process_group(pid: i32) -> Option<i32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -51,6 +71,18 @@ mod tests {
         assert_eq!(fields[0], "S");
         assert_eq!(fields[2], "4240");
         assert_eq!(fields[19], "987654");
+    }
+
+    #[test]
+    fn this_process_has_used_cpu_since_its_start() {
+        let pid = i32::try_from(std::process::id()).unwrap();
+        let ticks = cpu_ticks(pid).unwrap();
+        assert_eq!(Some(ticks.start), process_start(pid));
+        let spin = std::time::Instant::now();
+        while spin.elapsed() < std::time::Duration::from_millis(100) {
+            std::hint::black_box(spin.elapsed());
+        }
+        assert!(cpu_ticks(pid).unwrap().own > ticks.own);
     }
 
     #[test]

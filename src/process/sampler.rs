@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::exit_usage::ExitUsage;
 use super::tree::Tree;
 
 /// Reads a child's processes (or the machine) at the pace it asks for while the child runs.
@@ -13,4 +14,7 @@ pub(crate) trait Sampler {
     fn sample(&mut self);
     /// How long to wait before the next reading.
     fn pause(&self) -> Duration;
+    /// The child has ended: what the kernel says it and the descendants it waited for used,
+    /// `None` when that could not be read.
+    fn ended(&mut self, usage: Option<ExitUsage>);
 }

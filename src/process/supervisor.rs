@@ -11,6 +11,7 @@ use tokio::sync::watch;
 
 use super::command::Launch;
 use super::exit::{Exit, status_exit};
+use super::exit_usage::wait_without_reaping;
 use super::sampler::Sampler;
 use super::spawned::{Spawned, spawn};
 use super::tracker::Tracker;
@@ -62,17 +63,26 @@ pub(crate) async fn supervise(
     Ok(ChildResult { exit, stdout, combined, duration: started.elapsed() })
 }
 
-/// Waits for the child, letting `sampler` read it meanwhile.
+/// Waits for the child, letting `sampler` read it meanwhile, and telling it what the kernel
+/// says the child used once it has ended (before it is reaped, which loses that).
 async fn wait_sampling(
     child: &mut tokio::process::Child,
     sampler: Option<&mut dyn Sampler>,
 ) -> std::io::Result<std::process::ExitStatus> {
     // A short question to another program is not measured: nothing to wake up for.
     let Some(sampler) = sampler else { return child.wait().await };
+    let Some(pid) = child.id() else { return child.wait().await };
+    // tokio reaps the child only when its `wait` is polled, so it is not polled until this
+    // thread has read the usage of the ended, unreaped child. Should the timeout or a stop win
+    // instead, the thread returns when the child is killed, and the reap is tokio's as before.
+    let mut ended = tokio::task::spawn_blocking(move || wait_without_reaping(pid));
     loop {
         sampler.sample();
         tokio::select! {
-            status = child.wait() => return status,
+            usage = &mut ended => {
+                sampler.ended(usage.ok().flatten());
+                return child.wait().await;
+            }
             () = tokio::time::sleep(sampler.pause()) => {}
         }
     }

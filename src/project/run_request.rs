@@ -22,6 +22,11 @@ pub struct RunRequest {
     pub job: Option<SlurmJob>,
     /// `--stop-after N`: after N failed cells in a row on a toolbox, skip its other cells.
     pub stop_after: Option<u64>,
+    /// The share (0 to 1) of the machine's CPUs that other processes may use before a cell is
+    /// said to have run on a busy host; `None` turns the check off.
+    pub busy_threshold: Option<f64>,
+    /// `--quiet-host`: wait up to this long before each cell for the host to settle.
+    pub quiet_host: Option<Duration>,
 }
 
 /// Where the cells run.

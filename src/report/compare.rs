@@ -148,6 +148,7 @@ fn differences(pairs: &[(&CellRecord, &CellRecord)]) -> Vec<FactDifference> {
             ("gpus".to_owned(), host.gpus_shown()),
             ("cmdline".to_owned(), host.cmdline.clone()),
             ("firmware".to_owned(), host.firmware.clone().unwrap_or_default()),
+            ("cpu layout".to_owned(), host.cpu_layout().unwrap_or_default()),
         ]
     };
     let mut differences: Vec<FactDifference> = facts(first)

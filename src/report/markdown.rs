@@ -647,6 +647,15 @@ fn entry_text(entry: &Entry, scale: &Scale) -> String {
     }
 }
 
+/// The CPU's model, and its layout and tuning where the record knows them (a thread count
+/// means little without the cores and SMT behind it).
+fn cpu_described(facts: &crate::host::HostFacts) -> String {
+    match facts.cpu_layout() {
+        Some(layout) => format!("{} ({layout})", facts.cpu),
+        None => facts.cpu.clone(),
+    }
+}
+
 fn measured_where(out: &mut String, report: &Report) {
     out.push_str("## What was measured and where\n\n### Workloads\n\n");
     for workload in &report.workloads {
@@ -668,7 +677,7 @@ fn measured_where(out: &mut String, report: &Report) {
                     out,
                     "| {} | {} | {} | {} | {} | {} | {} |",
                     escape(&host.label),
-                    escape(&facts.cpu),
+                    escape(&cpu_described(facts)),
                     escape(&gpus),
                     format_bytes(facts.memory_bytes),
                     escape(&facts.kernel),

@@ -76,6 +76,9 @@ struct PageHost {
     memory_bytes: u64,
     gpus: String,
     firmware: Option<String>,
+    /// Cores, threads, sockets, NUMA nodes, governor, SMT and boost, where the record knows them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cpu_layout: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -209,6 +212,7 @@ fn page_host(facts: &HostFacts) -> PageHost {
         memory_bytes: facts.memory_bytes,
         gpus: facts.gpus_shown(),
         firmware: facts.firmware.clone(),
+        cpu_layout: facts.cpu_layout(),
     }
 }
 

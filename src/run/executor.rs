@@ -20,6 +20,12 @@ pub(crate) struct RunOptions {
     /// `run --stop-after N`: after N failed cells in a row on a toolbox, skip its other cells
     /// (for every experiment, over each one's own `stop-after`).
     pub stop_after: Option<u64>,
+    /// The share of the machine's CPUs other processes may use before a cell's record says it
+    /// ran on a busy host; `None`: not checked.
+    pub busy_threshold: Option<f64>,
+    /// `run --quiet-host`: before each cell, wait up to this long for the host to settle below
+    /// the threshold.
+    pub quiet_host: Option<Duration>,
 }
 
 /// What a run did, for the summary line and the exit code.

@@ -18,6 +18,7 @@ mod walk;
 pub(crate) use dispatch::Observer;
 pub(crate) use executor::{Executor, RunOptions, RunSummary};
 pub(crate) use executor_error::ExecutorError;
+pub(crate) use meters::{DEFAULT_THRESHOLD as DEFAULT_BUSY_THRESHOLD, ForeignLoad};
 pub(crate) use slurm::{JobLog, SlurmError, SlurmExecutor, stop_leftover_jobs};
 pub(crate) use walk::LocalExecutor;
 

@@ -193,8 +193,12 @@ pub(super) fn finished_line(
 /// What a cell's run used beside its own metrics: `peak_rss_bytes` when its processes could be
 /// read; `peak_vram_bytes` and `peak_gtt_bytes` where the GPU has such counters; `energy_j` (and
 /// `tokens_per_j` when the cell's `tokens` are known) when the host has energy counters, or the
-/// reason in the record's `unavailable`.
+/// reason in the record's `unavailable`. A host that other processes kept busier than the
+/// run's threshold gets the record a warning saying how busy.
 fn add_usage(record: &mut CellRecord, usage: Usage, tokens: Option<f64>) {
+    if let Some(warning) = usage.load.warning() {
+        record.warnings.push(crate::notice::Notice::warning(warning));
+    }
     let [rss, vram, gtt, energy, per_joule] = USAGE;
     let mut insert = |name: &str, value: f64| {
         record.metrics.insert(name.to_owned(), MetricValue::single(value, Family::get(name).unit_symbol()));

@@ -4,6 +4,7 @@ mod backends;
 mod containers;
 mod diagnostics;
 mod hardening;
+mod host;
 mod lock;
 mod manifests;
 mod models;

@@ -586,7 +586,7 @@
     add("hash", p.hash);
     add("status", cell.status + (cell.reason ? ": " + cell.reason : ""));
     add("measured", p.started_unix_ms ? new Date(p.started_unix_ms).toISOString().replace("T", " ").slice(0, 19) + " UTC" : "");
-    add("host", cell.host + " (" + [host.cpu, host.gpus && "GPUs " + host.gpus, host.memory_bytes && formatValue(host.memory_bytes, "bytes"), host.kernel && "kernel " + host.kernel, host.os, host.firmware && "linux-firmware " + host.firmware].filter(Boolean).join(", ") + ")");
+    add("host", cell.host + " (" + [host.cpu, host.cpu_layout, host.gpus && "GPUs " + host.gpus, host.memory_bytes && formatValue(host.memory_bytes, "bytes"), host.kernel && "kernel " + host.kernel, host.os, host.firmware && "linux-firmware " + host.firmware].filter(Boolean).join(", ") + ")");
     add("toolbox", p.toolbox + " (" + p.runner + ")");
     add("image", p.image);
     add("image digest", p.digest);

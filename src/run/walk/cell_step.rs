@@ -45,6 +45,11 @@ impl LocalExecutor<'_> {
         let mut failed_as: Option<(i32, String)> = None;
         for attempt in 1..=attempts {
             let phase = if attempt == 1 { "running".to_owned() } else { format!("retrying ({attempt}/{attempts})") };
+            let before = self.before_step(&cell.id, walk).await;
+            if attempt == 1 {
+                // The cell starts now, not before a `--quiet-host` wait.
+                record.timings.started_unix_ms = now_unix_ms();
+            }
             let _ = walk.events.send(Event::Started { what: cell.id.clone(), phase });
             let log = self.store.log_path(&cell.hash);
             let stop = walk.stop.clone();
@@ -71,7 +76,7 @@ impl LocalExecutor<'_> {
             }
             record.attempts = u32::try_from(attempt).unwrap_or(u32::MAX);
             record.timings.duration_ms = u64::try_from(result.duration.as_millis()).unwrap_or(u64::MAX);
-            fill_outcome(&mut record, &result, meters.finish(), &reading, timeout);
+            fill_outcome(&mut record, &result, meters.finish().after(before), &reading, timeout);
             let measured = match (record.status, record.block()) {
                 (Status::Ok, crate::matrix::Block::Bench) => bench_parts(result.duration, &record.raw).0,
                 (Status::Ok, _) => result.duration,

@@ -53,6 +53,7 @@ impl LocalExecutor<'_> {
             // Each cell alone will say why it cannot be launched.
             return Ok(());
         };
+        let before = self.before_step(&format!("{} and {} more", first.id, cells.len() - 1), walk).await;
         let what = format!("{} and {} more (one llama-bench: {})", first.id, cells.len() - 1, group.argv.join(" "));
         let _ = walk.events.send(Event::Started { what, phase: "running".to_owned() });
         let log = self.store.log_path(&first.hash);
@@ -75,7 +76,7 @@ impl LocalExecutor<'_> {
             walk.note(Notice::info(format!("interrupted the load group of {}: no result recorded", first.id)));
             return Ok(());
         }
-        let usage = meters.finish();
+        let usage = meters.finish().after(before);
         let elapsed = started.elapsed();
         let lines = owned_lines(group, &result.stdout);
         let owners: Vec<usize> = lines.iter().map(|line| line.owner).collect();

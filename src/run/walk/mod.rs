@@ -5,6 +5,7 @@
 mod cell_step;
 mod group;
 mod local;
+mod quiet;
 mod rounds;
 mod server_step;
 mod stop_after;

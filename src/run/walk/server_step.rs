@@ -10,7 +10,7 @@ use crate::plan::{PlannedCell, ServerGroup, Work};
 use crate::process::StopSignal;
 use crate::run::dispatch::Event;
 use crate::run::error::RunError;
-use crate::run::meters::{EnergyMeter, GpuWatch, PeakMemory, Usage};
+use crate::run::meters::{EnergyMeter, ForeignLoad, GpuWatch, HostLoad, PeakMemory, Usage};
 use crate::run::outcome::{
     Measured, Reading, describe_server_metrics, finished_line, now_unix_ms, reason_only, what_ran,
 };
@@ -104,6 +104,7 @@ impl LocalExecutor<'_> {
         walk: &mut Walk,
     ) -> Result<Option<Status>, StoreError> {
         let cell = &planned[index].cell;
+        let before = self.before_step(&cell.id, walk).await;
         let _ = walk.events.send(Event::Started { what: cell.id.clone(), phase: "running".to_owned() });
         let experiment =
             self.manifests.experiment(&cell.cell.experiment).expect("planned cells name known experiments");
@@ -141,7 +142,7 @@ impl LocalExecutor<'_> {
         }
         match walk.servers.get_mut(&position) {
             Some(Ok(server)) => {
-                match self.serve_cell(&walk.client, server, cell, experiment, &mut record, stop).await {
+                match self.serve_cell(&walk.client, server, cell, experiment, &mut record, stop, before).await {
                     Served::Done => {}
                     Served::Interrupted => return Ok(None),
                     // A server that did not answer within the cell's time is not trusted with the
@@ -178,6 +179,10 @@ impl LocalExecutor<'_> {
 
     /// Sends a server cell's workload (its requests, `repeat` times, in order) within the
     /// experiment's `timeout`, and fills the record with per-request and aggregated metrics.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the server, the record and the stop are borrows of the walk's parts, taken apart"
+    )]
     async fn serve_cell(
         &self,
         client: &reqwest::Client,
@@ -186,6 +191,7 @@ impl LocalExecutor<'_> {
         experiment: &crate::manifest::Experiment,
         record: &mut CellRecord,
         stop: StopSignal,
+        before: HostLoad,
     ) -> Served {
         let Some(workload) = experiment.workloads.iter().find(|workload| workload.name.value == cell.cell.workload)
         else {
@@ -205,23 +211,25 @@ impl LocalExecutor<'_> {
         memory.restart();
         let mut energy = EnergyMeter::start();
         let gpu = GpuWatch::start();
+        let mut foreign = ForeignLoad::start();
+        foreign.watch(server.tree());
         let timeout = experiment.timeout();
-        let sent =
-            match tokio::time::timeout(timeout, workload::send(client, server.port, workload, &specs, stop)).await {
-                Ok(Some(sent)) => sent,
-                Ok(None) => return Served::Interrupted,
-                Err(_) => {
-                    record.status = Status::TimedOut;
-                    let reason = format!(
-                        "timed out after {} s before its requests ended (the server's log is {}; it is started again \
+        let send = reading_load(workload::send(client, server.port, workload, &specs, stop), &mut foreign);
+        let sent = match tokio::time::timeout(timeout, send).await {
+            Ok(Some(sent)) => sent,
+            Ok(None) => return Served::Interrupted,
+            Err(_) => {
+                record.status = Status::TimedOut;
+                let reason = format!(
+                    "timed out after {} s before its requests ended (the server's log is {}; it is started again \
                      for the next cell)",
-                        timeout.as_secs(),
-                        crate::units::shown_path(&server.log)
-                    );
-                    record.failure = Some(reason_only(reason));
-                    return Served::TimedOut;
-                }
-            };
+                    timeout.as_secs(),
+                    crate::units::shown_path(&server.log)
+                );
+                record.failure = Some(reason_only(reason));
+                return Served::TimedOut;
+            }
+        };
         memory.sample();
         let joules = energy.joules();
         if let Some((index, reason)) = &sent.failure {
@@ -245,7 +253,8 @@ impl LocalExecutor<'_> {
             .iter()
             .map(|exchange| exchange.processed_n().unwrap_or(0.0) + exchange.generated_n().unwrap_or(0.0))
             .sum();
-        let usage = Usage { peak_rss: memory.peak(), energy: Some(joules), gpu: gpu.finish() };
+        let usage =
+            Usage { peak_rss: memory.peak(), load: foreign.during(before), energy: Some(joules), gpu: gpu.finish() };
         Measured { metrics, raw: sent.raw(), usage, tokens: Some(tokens) }.record(record);
         record.ran_on.clone_from(&server.ran_on);
         record.warnings.extend(speculation::undrafted(&cell.argv, &record.metrics).map(Notice::warning));
@@ -288,3 +297,21 @@ impl LocalExecutor<'_> {
         Ok(RequestSpec { api: request.api, prompt, system, fields, cold, history: Vec::new() })
     }
 }
+
+/// Runs `future`, reading the host's foreign load every [`LOAD_EVERY`] meanwhile and once more
+/// when it is done.
+async fn reading_load<F: std::future::Future>(future: F, load: &mut ForeignLoad) -> F::Output {
+    tokio::pin!(future);
+    loop {
+        tokio::select! {
+            output = &mut future => {
+                load.sample();
+                return output;
+            }
+            () = tokio::time::sleep(LOAD_EVERY) => load.sample(),
+        }
+    }
+}
+
+/// How often the foreign load is read while a server cell's requests run.
+const LOAD_EVERY: Duration = Duration::from_millis(250);
