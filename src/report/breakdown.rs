@@ -118,14 +118,15 @@ pub(super) fn breakdowns(shown: &[Labelled<'_>]) -> Vec<Breakdown> {
         }
         let turns = last_turn(&records);
         if turns > 0 {
-            // A row per record and session it has: the first session, the later ones.
+            // A row per record and session it has: the first session, the later ones. The session
+            // leads its label, so that a chart's legend cut short still shows it.
             let rows = records
                 .iter()
                 .flat_map(|(label, record)| {
                     SESSIONS.iter().filter_map(move |(phase, words)| {
                         let values: Vec<Option<Figure>> =
                             (1..=turns).map(|turn| value(record, &turn_metric(TTFT, *phase, turn))).collect();
-                        values.iter().any(Option::is_some).then(|| (format!("{label}, {words}"), values))
+                        values.iter().any(Option::is_some).then(|| (format!("{words}, {label}"), values))
                     })
                 })
                 .collect();
@@ -217,9 +218,9 @@ mod tests {
         let found = breakdowns(&shown);
         assert_eq!(found.len(), 1);
         let labels: Vec<&str> = found[0].rows.iter().map(|(label, _)| label.as_str()).collect();
-        assert_eq!(labels, ["t=1, first session", "t=1, later sessions"]);
+        assert_eq!(labels, ["first session, t=1", "later sessions, t=1"]);
         let table = turns_table(&found[0]);
-        assert_eq!(table.columns, ["t=1, first session", "t=1, later sessions"]);
+        assert_eq!(table.columns, ["first session, t=1", "later sessions, t=1"]);
         let Entry::Ok { mean, spread, samples, .. } = &table.rows[0].entries[1] else { panic!("{table:?}") };
         assert_eq!((*mean, *samples), (107.0, 2));
         assert!(spread.is_some_and(|spread| spread > 0.0));
