@@ -77,9 +77,10 @@ const UNDER_LOAD: [(&str, Phase); 7] = [
     (ACCEPT_RATE, Phase::All),
     (PEAK_RSS_BYTES, Phase::All),
 ];
-/// A conversation's, after its turns: the whole conversation's.
+/// A conversation's, after its turns: the whole conversation's, and the prompt processing rate
+/// of its first request (the first session's turn 1, cold).
 const CONVERSATION: [(&str, Phase); 4] =
-    [(GEN_TPS, Phase::All), (PROMPT_TPS, Phase::TurnFirst(1)), (ACCEPT_RATE, Phase::All), (PEAK_RSS_BYTES, Phase::All)];
+    [(GEN_TPS, Phase::All), (PROMPT_TPS, Phase::First), (ACCEPT_RATE, Phase::All), (PEAK_RSS_BYTES, Phase::All)];
 
 /// A name and its title, from the catalogue.
 fn titled(family: &str, phase: Phase) -> (String, String) {
@@ -118,13 +119,23 @@ fn cold(records: &[&(String, &CellRecord)]) -> bool {
 fn notes(columns: &[Column], cold_workload: bool) -> Vec<String> {
     let phases: Vec<Phase> = columns.iter().map(|column| MetricName::parse(&column.metric).phase).collect();
     let mut notes = Vec::new();
-    if phases.iter().any(|phase| matches!(phase, Phase::First | Phase::TurnFirst(1))) {
-        notes.push(
-            "cold is the workload's first request, sent with `cache_prompt: false` so that what an earlier workload \
-             left in a shared server's prompt cache does not serve it (an Anthropic API workload, whose API ignores \
-             that, gets a server started afresh); warm is the median of the requests after it"
-                .to_owned(),
-        );
+    // A conversation's first request is its first session's turn 1.
+    let cold = if phases.contains(&Phase::TurnFirst(1)) {
+        Some("the first session's turn 1 is cold, as is the prompt processing shown as cold")
+    } else if phases.contains(&Phase::First) {
+        Some("cold is the workload's first request")
+    } else {
+        None
+    };
+    if let Some(cold) = cold {
+        notes.push(format!(
+            "{cold}: it is sent with `cache_prompt: false`, so that what an earlier workload left in a shared \
+             server's prompt cache does not serve it (an Anthropic API workload, whose API ignores that, gets a \
+             server started afresh)"
+        ));
+    }
+    if phases.contains(&Phase::Warm) {
+        notes.push("warm is the median of the requests after the first".to_owned());
     }
     if cold_workload {
         notes.push("every request of a `cache \"cold\"` workload is cold: each figure is over all of them".to_owned());
@@ -238,7 +249,7 @@ mod tests {
                 ("ttft_ms_turn2_first", 300.0, "ms"),
                 ("ttft_ms_turn1_warm", 107.0, "ms"),
                 ("cache_n_turn2_first", 380.0, "tokens"),
-                ("prompt_tps_turn1_first", 270.0, "t/s"),
+                ("prompt_tps_first", 270.0, "t/s"),
             ],
         );
         session.metrics.get_mut("ttft_ms_turn1_warm").unwrap().samples = vec![104.0, 110.0];
@@ -252,12 +263,22 @@ mod tests {
                 "time to first token, turn 2, first session",
                 "time to first token, turn 1, later sessions",
                 "prompt tokens from cache, turn 2, first session",
-                "prompt processing, turn 1, first session",
+                "prompt processing, cold",
             ]
         );
         assert_eq!(summaries[0].rows[0].1[2], Some(Figure { mean: 107.0, spread: Some(4.2), count: 2 }));
         assert!(summaries[0].notes.iter().any(|note| note.contains("later-session")), "{:?}", summaries[0].notes);
-        assert!(summaries[0].notes.iter().any(|note| note.contains("cache_prompt: false")));
+        assert!(
+            summaries[0].notes.iter().any(|note| note.starts_with("the first session's turn 1 is cold")
+                && note.contains("sent with `cache_prompt: false`")),
+            "{:?}",
+            summaries[0].notes
+        );
+        assert!(
+            !summaries[0].notes.iter().any(|note| note.contains("median")),
+            "no warm column: {:?}",
+            summaries[0].notes
+        );
     }
 
     /// Under `cache "cold"` every request is cold: "cold" and "warm" columns were shown there.
