@@ -97,39 +97,53 @@ fn usage(tokens_known: bool) -> Vec<Produced> {
 }
 
 /// A server workload's names: each family over all requests, the first and (with more than one
-/// request) the rest's median; a conversation's per turn; percentiles and throughput under
-/// concurrency; the server's load time.
+/// request) the rest's median; a conversation's per turn, its first session apart from the later
+/// ones; percentiles and throughput under concurrency; the server's load time. Generation speed
+/// needs a reply of two tokens or more (one token is no rate).
 fn server(workload: &Workload) -> Vec<Produced> {
     let turns = workload.requests.first().map_or(0, |request| request.turns.len());
     let per_round = if turns > 0 { turns } else { workload.requests.len() };
     let requests = u64::try_from(per_round).unwrap_or(u64::MAX).saturating_mul(workload.repeat);
     let timings = workload.requests.iter().any(|request| request.api != Api::AnthropicMessages);
     let anthropic = workload.requests.iter().any(|request| request.api == Api::AnthropicMessages);
-
-    let mut families: Vec<(&str, Option<Condition>)> = TIMED.iter().map(|family| (*family, None)).collect();
-    if timings {
-        for (family, _) in TIMINGS {
-            let drafting = DRAFTING.contains(&family).then_some(Condition::Drafting);
-            families.push((family, drafting));
+    let condition = |family: &str| {
+        if DRAFTING.contains(&family) {
+            Some(Condition::Drafting)
+        } else if family == GEN_TPS {
+            Some(Condition::Streamed)
+        } else {
+            None
         }
-        families.extend(DRAFTING.iter().map(|family| (*family, Some(Condition::Drafting))));
+    };
+
+    let mut families: Vec<&str> = TIMED.to_vec();
+    if timings {
+        families.extend(TIMINGS.iter().map(|(family, _)| *family));
+        families.extend(DRAFTING);
     }
     if anthropic {
-        families.extend(USAGE_COUNTS.iter().map(|(family, _)| (*family, None)));
+        families.extend(USAGE_COUNTS.iter().map(|(family, _)| *family));
+        // Its generation speed comes from its usage and the stream's clock.
+        families.push(GEN_TPS);
     }
+    let mut seen = BTreeSet::new();
+    families.retain(|family| seen.insert(*family));
     let mut metrics = Vec::new();
-    for (family, condition) in families {
+    for family in families {
         let mut phases = vec![Phase::All, Phase::First];
         if requests > 1 {
             phases.push(Phase::Warm);
         }
-        metrics.extend(phases.into_iter().map(|phase| Produced::when(phase_name(family, phase), condition)));
+        metrics.extend(phases.into_iter().map(|phase| Produced::when(phase_name(family, phase), condition(family))));
     }
     for turn in 1..=u32::try_from(turns).unwrap_or(u32::MAX) {
-        for family in PER_TURN {
-            // The generation speed of a turn is in `timings`, which the Anthropic API has not.
-            if family != GEN_TPS || timings {
-                metrics.push(Produced::always(phase_name(family, Phase::Turn(turn))));
+        let mut phases = vec![Phase::TurnFirst(turn)];
+        if workload.repeat > 1 {
+            phases.push(Phase::TurnWarm(turn));
+        }
+        for phase in phases {
+            for family in PER_TURN {
+                metrics.push(Produced::when(phase_name(family, phase), condition(family)));
             }
         }
     }
@@ -517,15 +531,27 @@ mod tests {
 
     #[test]
     fn a_conversation_lists_its_turns_and_concurrency_its_percentiles() {
-        let (always, _) = names(
+        let (always, conditional) = names(
             "    server { args \"-c\" 512 }\n    workload \"talk\" {\n        conversation api=\"openai-chat\" {\n            turn \"a\"\n            turn \"b\"\n        }\n    }",
         );
-        for name in
-            ["ttft_ms_turn1", "ttft_ms_turn2", "prompt_n_turn2", "cache_n_turn1", "gen_tps_turn2", "gen_tps_warm"]
-        {
+        for name in ["ttft_ms_turn1_first", "ttft_ms_turn2_first", "prompt_n_turn2_first", "cache_n_turn1_first"] {
             assert!(always.contains(&name.to_owned()), "{name}: {always:?}");
         }
-        assert!(!always.contains(&"ttft_ms_turn3".to_owned()));
+        // One token is no rate: generation speed is there where a reply streams more than one.
+        assert!(
+            conditional.contains(&"gen_tps_turn2_first".to_owned()) && conditional.contains(&"gen_tps_warm".to_owned())
+        );
+        // One session: no later ones, and no name over every session.
+        for name in ["ttft_ms_turn3_first", "ttft_ms_turn1_warm", "ttft_ms_turn1"] {
+            assert!(!always.contains(&name.to_owned()) && !conditional.contains(&name.to_owned()), "{name}");
+        }
+        // Repeated, the later sessions' turns are listed apart from the first's.
+        let (always, _) = names(
+            "    server { args \"-c\" 512 }\n    workload \"talk\" {\n        conversation api=\"anthropic-messages\" {\n            turn \"a\"\n        }\n        repeat 2\n    }",
+        );
+        for name in ["ttft_ms_turn1_first", "ttft_ms_turn1_warm", "cache_n_turn1_warm"] {
+            assert!(always.contains(&name.to_owned()), "{name}: {always:?}");
+        }
         let (always, conditional) = names(
             "    server { args \"-c\" 512 }\n    workload \"load\" {\n        request prompt=\"hi\"\n        repeat 4\n        concurrency 2\n    }",
         );

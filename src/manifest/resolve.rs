@@ -309,7 +309,7 @@ impl Checker<'_> {
                         suggest::help_for(&metric.value, names.iter().map(String::as_str), "metrics its cells record");
                     if produced.serves() {
                         help.push_str(
-                            " (server metrics also come as `_first`, `_warm`, `_p50`/`_p90`/`_p99` and `_turnK`)",
+                            " (server metrics also come as `_first`, `_warm`, `_p50`/`_p90`/`_p99`, `_turnK_first` and `_turnK_warm`)",
                         );
                     }
                     self.problems.push(

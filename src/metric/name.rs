@@ -1,5 +1,6 @@
 //! The phase grammar: a family's name and the requests a value comes from (`ttft_ms_first`,
-//! `cache_n_warm`, `ttft_ms_turn2`, `e2e_ms_p90`, `gen_tps_req3`), composed and parsed here.
+//! `cache_n_warm`, `ttft_ms_turn2_first`, `ttft_ms_turn2_warm`, `e2e_ms_p90`, `gen_tps_req3`),
+//! composed and parsed here.
 
 use std::fmt;
 
@@ -16,8 +17,15 @@ pub(crate) enum Phase {
     First,
     /// The median of the later requests.
     Warm,
-    /// Turn K of a conversation, from 1.
+    /// Turn K of a conversation, from 1, over every session: what records before sessions were
+    /// kept apart hold (a cold first session averaged with its cached repeats). Read, no longer
+    /// written.
     Turn(u32),
+    /// Turn K of a conversation's first session: its turn 1 is cold.
+    TurnFirst(u32),
+    /// Turn K of a conversation's later sessions (its `repeat`s), which find the earlier
+    /// sessions' turns in the prompt cache: their mean, spread and count.
+    TurnWarm(u32),
     /// The Pth percentile over requests in flight together.
     Percentile(u32),
     /// Request K of an agent client's session, from 1.
@@ -32,6 +40,8 @@ impl Phase {
     pub(crate) fn open_suffix(self) -> Option<&'static str> {
         match self {
             Self::Turn(_) => Some("_turnK"),
+            Self::TurnFirst(_) => Some("_turnK_first"),
+            Self::TurnWarm(_) => Some("_turnK_warm"),
             Self::Percentile(_) => Some("_pNN"),
             Self::Request(_) => Some("_reqK"),
             Self::All | Self::First | Self::Warm => None,
@@ -45,6 +55,8 @@ impl Phase {
             Self::First => Some("cold".to_owned()),
             Self::Warm => Some("warm".to_owned()),
             Self::Turn(turn) => Some(format!("turn {turn}")),
+            Self::TurnFirst(turn) => Some(format!("turn {turn}, first session")),
+            Self::TurnWarm(turn) => Some(format!("turn {turn}, later sessions")),
             Self::Percentile(percentile) => Some(format!("p{percentile}")),
             Self::Request(request) => Some(format!("request {request}")),
         }
@@ -77,12 +89,22 @@ impl<'a> MetricName<'a> {
 
     /// The grammar alone: a phase suffix and what stands before it.
     fn split(name: &'a str) -> Option<Self> {
-        if let Some(base) = name.strip_suffix("_first") {
-            return Some(Self::new(base, Phase::First));
+        // `_first` and `_warm` close a turn's name too: `ttft_ms_turn2_first`.
+        for (suffix, plain, turned) in
+            [("_first", Phase::First, Phase::TurnFirst as fn(u32) -> Phase), ("_warm", Phase::Warm, Phase::TurnWarm)]
+        {
+            if let Some(rest) = name.strip_suffix(suffix) {
+                return Some(match Self::numbered(rest) {
+                    Some(Self { base, phase: Phase::Turn(turn) }) => Self::new(base, turned(turn)),
+                    _ => Self::new(rest, plain),
+                });
+            }
         }
-        if let Some(base) = name.strip_suffix("_warm") {
-            return Some(Self::new(base, Phase::Warm));
-        }
+        Self::numbered(name)
+    }
+
+    /// A suffix with a number: `_turnK`, `_reqK`, `_pNN`.
+    fn numbered(name: &'a str) -> Option<Self> {
         let (base, suffix) = name.rsplit_once('_')?;
         let number = |prefix: &str| {
             suffix
@@ -116,6 +138,8 @@ impl fmt::Display for MetricName<'_> {
             Phase::First => write!(formatter, "{}_first", self.base),
             Phase::Warm => write!(formatter, "{}_warm", self.base),
             Phase::Turn(turn) => write!(formatter, "{}_turn{turn}", self.base),
+            Phase::TurnFirst(turn) => write!(formatter, "{}_turn{turn}_first", self.base),
+            Phase::TurnWarm(turn) => write!(formatter, "{}_turn{turn}_warm", self.base),
             Phase::Percentile(percentile) => write!(formatter, "{}_p{percentile}", self.base),
             Phase::Request(request) => write!(formatter, "{}_req{request}", self.base),
         }
@@ -182,6 +206,9 @@ mod tests {
             ("ttft_ms_first", "ttft_ms", Phase::First),
             ("cache_n_warm", "cache_n", Phase::Warm),
             ("ttft_ms_turn12", "ttft_ms", Phase::Turn(12)),
+            ("ttft_ms_turn1_first", "ttft_ms", Phase::TurnFirst(1)),
+            ("cache_n_turn3_warm", "cache_n", Phase::TurnWarm(3)),
+            ("ttft_ms_turnx_first", "ttft_ms_turnx_first", Phase::All),
             ("e2e_ms_p99", "e2e_ms", Phase::Percentile(99)),
             ("gen_tps_req3", "gen_tps", Phase::Request(3)),
             ("prompt_n_req10", "prompt_n", Phase::Request(10)),
@@ -208,9 +235,16 @@ mod tests {
     #[test]
     fn every_phase_composes_to_a_name_that_parses_back() {
         for family in super::super::family::FAMILIES.iter().filter(|family| family.phased) {
-            for phase in
-                [Phase::All, Phase::First, Phase::Warm, Phase::Turn(3), Phase::Percentile(90), Phase::Request(7)]
-            {
+            for phase in [
+                Phase::All,
+                Phase::First,
+                Phase::Warm,
+                Phase::Turn(3),
+                Phase::TurnFirst(2),
+                Phase::TurnWarm(4),
+                Phase::Percentile(90),
+                Phase::Request(7),
+            ] {
                 let name = MetricName::new(family.name, phase).to_string();
                 assert_eq!(MetricName::parse(&name), MetricName::new(family.name, phase), "{name}");
             }
@@ -226,6 +260,8 @@ mod tests {
         assert_eq!(describe("kld_p99").unwrap().family.unit_symbol(), "");
         assert!(describe("decode_tps").is_none());
         assert_eq!(MetricName::new("gen_tps", Phase::Request(1)).pattern(), "gen_tps_reqK");
+        assert_eq!(MetricName::new("ttft_ms", Phase::TurnWarm(1)).pattern(), "ttft_ms_turnK_warm");
+        assert_eq!(describe("ttft_ms_turn2_warm").unwrap().label(), "time to first token, turn 2, later sessions");
     }
 
     #[test]

@@ -22,7 +22,11 @@ fn render_breakdown(out: &mut String, breakdown: &super::breakdown::Breakdown) {
     configuration_header(out, breakdown.columns.iter().map(|column| escape(column)));
     for (label, values) in &breakdown.rows {
         let cells: Vec<String> = std::iter::once(escape(label))
-            .chain(values.iter().map(|value| value.map_or_else(|| "n/a".to_owned(), |value| format!("{value:.1}"))))
+            .chain(
+                values
+                    .iter()
+                    .map(|value| value.map_or_else(|| "n/a".to_owned(), |figure| format!("{:.1}", figure.mean))),
+            )
             .collect();
         let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
@@ -225,7 +229,8 @@ fn results(out: &mut String, report: &Report) {
     render_warnings(out, report.warnings.iter().filter(|warning| !summarised(&warning.workload)));
 }
 
-/// A server workload's summary: a row per configuration, each column in its own unit.
+/// A server workload's summary: a row per configuration, each column in its own unit, a value
+/// over several requests with its spread and count.
 fn render_summary(out: &mut String, summary: &super::summary::Summary, report: &Report) {
     let _ = writeln!(out, "### `{}`\n", summary.workload);
     // Columns of one metric family (cold and warm, the turns) share a unit.
@@ -239,7 +244,9 @@ fn render_summary(out: &mut String, summary: &super::summary::Summary, report: &
                 .iter()
                 .enumerate()
                 .filter(|(_, other)| family(&other.metric) == family(&column.metric) && other.unit == column.unit)
-                .flat_map(|(index, _)| summary.rows.iter().filter_map(move |(_, values)| values[index]))
+                .flat_map(|(index, _)| {
+                    summary.rows.iter().filter_map(move |(_, values)| values[index].map(|figure| figure.mean))
+                })
                 .collect();
             Scale::side_by_side(&column.unit, values.into_iter())
         })
@@ -252,17 +259,32 @@ fn render_summary(out: &mut String, summary: &super::summary::Summary, report: &
     );
     for (label, values) in &summary.rows {
         let cells: Vec<String> = std::iter::once(escape(label))
-            .chain(
-                values
-                    .iter()
-                    .zip(&scales)
-                    .map(|(value, scale)| value.map_or_else(|| "n/a".to_owned(), |value| scale.shown(value))),
-            )
+            .chain(values.iter().zip(&scales).map(|(figure, scale)| {
+                figure.map_or_else(|| "n/a".to_owned(), |figure| summary_figure(&figure, scale))
+            }))
             .collect();
         let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
     out.push('\n');
+    if !summary.notes.is_empty() {
+        let text = summary.notes.join("; ");
+        let _ = writeln!(out, "{}.\n", capitalized(&text));
+    }
     render_warnings(out, report.warnings.iter().filter(|warning| warning.workload == summary.workload));
+}
+
+/// `107 ± 4 (n=3)`: a summary's value, its spread where it has one and its count where it is
+/// over several requests; token counts are whole numbers.
+fn summary_figure(figure: &super::summary::Figure, scale: &Scale) -> String {
+    let value =
+        if scale.unit == "tokens" { scale.shown(figure.mean) } else { scale.spread(figure.mean, figure.spread) };
+    if figure.count > 1 { format!("{value} (n={})", figure.count) } else { value }
+}
+
+/// `text` with its first letter in upper case.
+fn capitalized(text: &str) -> String {
+    let mut letters = text.chars();
+    letters.next().map_or_else(String::new, |first| first.to_uppercase().chain(letters).collect())
 }
 
 /// Warnings results carry, under the table they concern: each with the configurations.

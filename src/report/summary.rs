@@ -1,21 +1,43 @@
 //! The table a server workload's reader looks for first: one row per configuration, and the
 //! handful of metrics that answer the workload's question (time to first token cold and warm,
-//! or per turn, or under load; generation speed; what the prompt cache served; peak memory).
+//! or per turn with the first session apart from the later ones, or under load; generation and
+//! prompt processing speed; what the prompt cache served; the draft acceptance rate; peak
+//! memory).
 
-use crate::metric::names::{CACHE_N, E2E_MS, GEN_TPS, GEN_TPS_TOTAL, PEAK_RSS_BYTES, REQ_PER_S, TTFT_MS};
+use crate::metric::names::{
+    ACCEPT_RATE, CACHE_N, E2E_MS, GEN_TPS, GEN_TPS_TOTAL, PEAK_RSS_BYTES, PROMPT_TPS, REQ_PER_S, TTFT_MS,
+};
 use serde::Serialize;
 
 use crate::fingerprint::WorkloadPrint;
 use crate::metric::{MetricName, Phase};
-use crate::store::CellRecord;
+use crate::store::{CellRecord, MetricValue};
 
 /// One workload's summary.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
     pub workload: String,
     pub columns: Vec<Column>,
-    /// The configuration's label, and each column's value where the record has it.
-    pub rows: Vec<(String, Vec<Option<f64>>)>,
+    /// The configuration's label, and each column's figure where the record has it.
+    pub rows: Vec<(String, Vec<Option<Figure>>)>,
+    /// What the columns' phases mean, where a reader could take them otherwise: how a cold figure
+    /// was made cold, what a later session's turn is.
+    pub notes: Vec<String>,
+}
+
+/// One value of the summary: a mean, its spread and how many requests it is of.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Figure {
+    pub mean: f64,
+    /// The standard deviation over `count` requests; none for one.
+    pub spread: Option<f64>,
+    pub count: usize,
+}
+
+impl Figure {
+    pub(super) fn of(value: &MetricValue) -> Self {
+        Self { mean: value.mean, spread: value.stddev, count: value.samples.len().max(1) }
+    }
 }
 
 /// A column: the metric it shows, its title, and its unit.
@@ -27,29 +49,105 @@ pub struct Column {
 }
 
 /// What a workload's records can be summed up by, in the order a reader wants them: the first
-/// of these that a record has decides which of the three kinds of workload it is. Each column is
-/// titled with the catalogue's label of its name.
-const REQUESTS: [(&str, Phase); 5] = [
+/// of these that a record has decides which of the four kinds of workload it is. Each column is
+/// titled with the catalogue's label of its name; a column no record has is left out.
+const REQUESTS: [(&str, Phase); 7] = [
     (TTFT_MS, Phase::First),
     (TTFT_MS, Phase::Warm),
     (GEN_TPS, Phase::All),
+    (PROMPT_TPS, Phase::First),
     (CACHE_N, Phase::Warm),
+    (ACCEPT_RATE, Phase::All),
     (PEAK_RSS_BYTES, Phase::All),
 ];
-const UNDER_LOAD: [(&str, Phase); 6] = [
+/// A `cache "cold"` workload: every request is cold, so there is no warm phase to set apart.
+const COLD: [(&str, Phase); 5] = [
+    (TTFT_MS, Phase::All),
+    (GEN_TPS, Phase::All),
+    (PROMPT_TPS, Phase::All),
+    (ACCEPT_RATE, Phase::All),
+    (PEAK_RSS_BYTES, Phase::All),
+];
+const UNDER_LOAD: [(&str, Phase); 7] = [
     (TTFT_MS, Phase::Percentile(50)),
     (TTFT_MS, Phase::Percentile(99)),
     (E2E_MS, Phase::Percentile(50)),
     (REQ_PER_S, Phase::All),
     (GEN_TPS_TOTAL, Phase::All),
+    (ACCEPT_RATE, Phase::All),
     (PEAK_RSS_BYTES, Phase::All),
 ];
+/// A conversation's, after its turns: the whole conversation's, and the prompt processing rate
+/// of its first request (the first session's turn 1, cold).
+const CONVERSATION: [(&str, Phase); 4] =
+    [(GEN_TPS, Phase::All), (PROMPT_TPS, Phase::First), (ACCEPT_RATE, Phase::All), (PEAK_RSS_BYTES, Phase::All)];
 
 /// A name and its title, from the catalogue.
 fn titled(family: &str, phase: Phase) -> (String, String) {
     let name = MetricName::new(family, phase).to_string();
     let title = crate::metric::describe(&name).map_or_else(|| name.clone(), |described| described.label());
     (name, title)
+}
+
+/// The phase of turn `turn` (from 1) that `phase` builds.
+fn turn(phase: fn(u32) -> Phase, turn: usize) -> Phase {
+    phase(u32::try_from(turn).unwrap_or(u32::MAX))
+}
+
+/// A conversation's columns: time to first token turn by turn in the first session, then in the
+/// later ones (records from before sessions were kept apart: over every session), what the
+/// prompt cache held at the last turn, then the whole conversation's.
+fn conversation(turns: usize) -> Vec<(String, String)> {
+    let mut wanted = Vec::new();
+    for phase in [Phase::TurnFirst as fn(u32) -> Phase, Phase::TurnWarm, Phase::Turn] {
+        wanted.extend((1..=turns).map(|number| titled(super::breakdown::TTFT, turn(phase, number))));
+    }
+    wanted.push(titled(CACHE_N, turn(Phase::TurnFirst, turns)));
+    wanted.push(titled(CACHE_N, turn(Phase::Turn, turns)));
+    wanted.extend(CONVERSATION.iter().map(|(family, phase)| titled(family, *phase)));
+    wanted
+}
+
+/// Whether the records are of a `cache "cold"` workload.
+fn cold(records: &[&(String, &CellRecord)]) -> bool {
+    records.iter().any(|(_, record)| {
+        matches!(&record.fingerprint.workload, WorkloadPrint::Server { prompt_cache: Some(cache), .. } if cache == "cold")
+    })
+}
+
+/// What the shown columns' phases need said.
+fn notes(columns: &[Column], cold_workload: bool) -> Vec<String> {
+    let phases: Vec<Phase> = columns.iter().map(|column| MetricName::parse(&column.metric).phase).collect();
+    let mut notes = Vec::new();
+    // A conversation's first request is its first session's turn 1.
+    let cold = if phases.contains(&Phase::TurnFirst(1)) {
+        Some("the first session's turn 1 is cold, as is the prompt processing shown as cold")
+    } else if phases.contains(&Phase::First) {
+        Some("cold is the workload's first request")
+    } else {
+        None
+    };
+    if let Some(cold) = cold {
+        notes.push(format!(
+            "{cold}: it is sent with `cache_prompt: false`, so that what an earlier workload left in a shared \
+             server's prompt cache does not serve it (an Anthropic API workload, whose API ignores that, gets a \
+             server started afresh)"
+        ));
+    }
+    if phases.contains(&Phase::Warm) {
+        notes.push("warm is the median of the requests after the first".to_owned());
+    }
+    if cold_workload {
+        notes.push("every request of a `cache \"cold\"` workload is cold: each figure is over all of them".to_owned());
+    }
+    if phases.iter().any(|phase| matches!(phase, Phase::TurnWarm(_))) {
+        notes.push(
+            "a turn's first-session figure is one request; its later-session figure is the mean ± standard deviation \
+             over the repeated sessions (n), which find the earlier sessions' turns in the prompt cache"
+                .to_owned(),
+        );
+    }
+    notes
 }
 
 /// A summary per server workload among `shown` (each record with its row label), in the order
@@ -62,16 +160,13 @@ pub(super) fn summaries(shown: &[(String, &CellRecord)]) -> Vec<Summary> {
         .map(|(workload, records)| {
             let has = |metric: &str| records.iter().any(|(_, record)| record.metrics.contains_key(metric));
             let turns = super::breakdown::last_turn(&records);
-            let turn = |turn: usize| Phase::Turn(u32::try_from(turn).unwrap_or(u32::MAX));
+            let cold_workload = cold(&records);
             let wanted: Vec<(String, String)> = if has(&super::breakdown::loaded_marker()) {
                 UNDER_LOAD.iter().map(|(family, phase)| titled(family, *phase)).collect()
             } else if turns > 0 {
-                let mut wanted: Vec<(String, String)> =
-                    (1..=turns).map(|number| titled(super::breakdown::TTFT, turn(number))).collect();
-                wanted.push(titled(CACHE_N, turn(turns)));
-                wanted.push(titled(GEN_TPS, Phase::All));
-                wanted.push(titled(PEAK_RSS_BYTES, Phase::All));
-                wanted
+                conversation(turns)
+            } else if cold_workload {
+                COLD.iter().map(|(family, phase)| titled(family, *phase)).collect()
             } else {
                 REQUESTS.iter().map(|(family, phase)| titled(family, *phase)).collect()
             };
@@ -89,14 +184,13 @@ pub(super) fn summaries(shown: &[(String, &CellRecord)]) -> Vec<Summary> {
             let rows = records
                 .iter()
                 .map(|(label, record)| {
-                    let values = columns
-                        .iter()
-                        .map(|column| record.metrics.get(&column.metric).map(|value| value.mean))
-                        .collect();
+                    let values =
+                        columns.iter().map(|column| record.metrics.get(&column.metric).map(Figure::of)).collect();
                     (label.clone(), values)
                 })
                 .collect();
-            Summary { workload, columns, rows }
+            let notes = notes(&columns, cold_workload);
+            Summary { workload, columns, rows, notes }
         })
         .filter(|summary| !summary.columns.is_empty())
         .collect()
@@ -138,7 +232,96 @@ mod tests {
         assert_eq!(metrics(0), ["ttft_ms_first", "ttft_ms_warm", "gen_tps"]);
         assert_eq!(metrics(1), ["ttft_ms_turn1", "ttft_ms_turn2", "cache_n_turn2"]);
         assert_eq!(metrics(2), ["ttft_ms_p50", "req_per_s"]);
-        assert_eq!(summaries[0].rows, [("t=1".to_owned(), vec![Some(90.0), Some(45.0), Some(42.0)])]);
+        let means: Vec<Option<f64>> =
+            summaries[0].rows[0].1.iter().map(|figure| figure.map(|figure| figure.mean)).collect();
+        assert_eq!(means, [Some(90.0), Some(45.0), Some(42.0)]);
         assert_eq!(summaries[1].columns[2].unit, "tokens");
+    }
+
+    /// A conversation's turns once averaged the cold first session with its cached repeats: the
+    /// summary shows them apart, the later sessions with their spread and count.
+    #[test]
+    fn a_conversation_shows_its_first_session_apart_from_the_later_ones() {
+        let mut session = record(
+            "session",
+            &[
+                ("ttft_ms_turn1_first", 24_587.0, "ms"),
+                ("ttft_ms_turn2_first", 300.0, "ms"),
+                ("ttft_ms_turn1_warm", 107.0, "ms"),
+                ("cache_n_turn2_first", 380.0, "tokens"),
+                ("prompt_tps_first", 270.0, "t/s"),
+            ],
+        );
+        session.metrics.get_mut("ttft_ms_turn1_warm").unwrap().samples = vec![104.0, 110.0];
+        session.metrics.get_mut("ttft_ms_turn1_warm").unwrap().stddev = Some(4.2);
+        let summaries = summaries(&[("t=1".to_owned(), &session)]);
+        let titles: Vec<&str> = summaries[0].columns.iter().map(|column| column.title.as_str()).collect();
+        assert_eq!(
+            titles,
+            [
+                "time to first token, turn 1, first session",
+                "time to first token, turn 2, first session",
+                "time to first token, turn 1, later sessions",
+                "prompt tokens from cache, turn 2, first session",
+                "prompt processing, cold",
+            ]
+        );
+        assert_eq!(summaries[0].rows[0].1[2], Some(Figure { mean: 107.0, spread: Some(4.2), count: 2 }));
+        assert!(summaries[0].notes.iter().any(|note| note.contains("later-session")), "{:?}", summaries[0].notes);
+        assert!(
+            summaries[0].notes.iter().any(|note| note.starts_with("the first session's turn 1 is cold")
+                && note.contains("sent with `cache_prompt: false`")),
+            "{:?}",
+            summaries[0].notes
+        );
+        assert!(
+            !summaries[0].notes.iter().any(|note| note.contains("median")),
+            "no warm column: {:?}",
+            summaries[0].notes
+        );
+    }
+
+    /// Under `cache "cold"` every request is cold: "cold" and "warm" columns were shown there.
+    #[test]
+    fn a_cold_workload_has_no_cold_and_warm_columns() {
+        let mut cold = record(
+            "cold",
+            &[
+                ("ttft_ms", 900.0, "ms"),
+                ("ttft_ms_first", 910.0, "ms"),
+                ("ttft_ms_warm", 890.0, "ms"),
+                ("gen_tps", 40.0, "t/s"),
+            ],
+        );
+        cold.fingerprint.workload = serde_json::from_value(serde_json::json!({
+            "kind": "server", "name": "cold", "prompt_cache": "cold", "repeat": 3, "requests": []
+        }))
+        .unwrap();
+        let summaries = summaries(&[("t=1".to_owned(), &cold)]);
+        let metrics: Vec<&str> = summaries[0].columns.iter().map(|column| column.metric.as_str()).collect();
+        assert_eq!(metrics, ["ttft_ms", "gen_tps"]);
+        assert!(summaries[0].notes.iter().any(|note| note.contains("every request")), "{:?}", summaries[0].notes);
+    }
+
+    /// A speculative cell's acceptance rate was only under "Every metric", and no column showed
+    /// how fast the prompt was processed.
+    #[test]
+    fn acceptance_and_prompt_processing_rates_are_in_the_summary() {
+        let speculative = record(
+            "chat",
+            &[
+                ("ttft_ms_first", 90.0, "ms"),
+                ("gen_tps", 42.0, "t/s"),
+                ("prompt_tps_first", 300.0, "t/s"),
+                ("prompt_tps", 200.0, "t/s"),
+                ("accept_rate", 0.62, ""),
+            ],
+        );
+        let summaries = summaries(&[("t=1".to_owned(), &speculative)]);
+        let titles: Vec<&str> = summaries[0].columns.iter().map(|column| column.title.as_str()).collect();
+        assert_eq!(
+            titles,
+            ["time to first token, cold", "generation", "prompt processing, cold", "draft acceptance rate"]
+        );
     }
 }

@@ -449,7 +449,10 @@ fn ratio(grid: &Grid<'_>, point: &Point<'_>, metric: &str, pins: &[(usize, usize
 /// Whether a metric belongs in a breakdown (latency percentiles under load, a conversation's
 /// turns) rather than a table of its own.
 fn in_breakdown(metric: &str) -> bool {
-    matches!(MetricName::parse(metric).phase, Phase::Turn(_) | Phase::Percentile(_) | Phase::Request(_))
+    matches!(
+        MetricName::parse(metric).phase,
+        Phase::Turn(_) | Phase::TurnFirst(_) | Phase::TurnWarm(_) | Phase::Percentile(_) | Phase::Request(_)
+    )
 }
 
 /// A group's measured configurations with their value of the table's metric.

@@ -218,3 +218,40 @@ fn a_server_experiment_opens_on_its_cold_time_to_first_token() {
         assert!((record.metrics["ttft_ms_first"].mean - value).abs() < 1e-9, "{}: {value}", record.cell);
     }
 }
+
+/// A conversation with `repeat 2` on the page: it opens, as the report's summary leads, on the
+/// first session's turn 1 (cold) with time to first token drawn over the turns, the first session
+/// and the later one as lines of their own, never their mean.
+#[test]
+fn a_conversation_opens_on_its_turns_with_each_session_apart() {
+    let chromium = Chromium::get();
+    let llama = crate::support::Llama::get();
+    let manifest = r#"model "gemma" { file "gemma-3-270m-q4_k_m.gguf" }
+experiment "talk" {
+    matrix { model "gemma" }
+    server { args "-nr" "-t" 2 "--ctx-size" 1024 "-np" 1 "--temp" 0.0 }
+    workload "chat" {
+        conversation api="completion" max-tokens=2 system="You are terse." {
+            turn "Name a colour."
+            turn "Name another."
+        }
+        repeat 2
+    }
+}
+"#;
+    let directory = crate::support::project(&[("experiments/talk.kdl", manifest)]);
+    let outcome = llama.bakeoff(directory.path()).args(["run", "--no-progress"]).run();
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let page = directory.path().join("results/index.html");
+    let (dom, stderr) = chromium.dom(&format!("file://{}#e=talk", page.display()));
+    assert_no_script_error(&dom, &stderr);
+    assert!(dom.contains("<h2>talk: ttft_ms_turn1_first</h2>"), "{dom}");
+    assert!(dom.contains(r#"aria-label="ttft_ms_turn1_first against conversation turn""#), "{dom}");
+    // One configuration: a line per session, named by it.
+    assert!(dom.contains(">first session: ") && dom.contains(">later sessions: "), "{dom}");
+    let stored = records(directory.path());
+    for (hash, value) in table_values(&dom) {
+        let record = stored.iter().find(|record| record.hash == hash).unwrap();
+        assert!((record.metrics["ttft_ms_turn1_first"].mean - value).abs() < 1e-9, "{}: {value}", record.cell);
+    }
+}

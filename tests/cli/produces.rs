@@ -42,6 +42,7 @@ experiment "serve" {
             turn "Hello"
             turn "And then?"
         }
+        repeat 2
     }
     timeout 300
 }
@@ -111,7 +112,9 @@ fn bench_server_and_command_cells_record_what_check_says() {
         assert!(bench.contains(name), "{name}: {bench:?}");
     }
     let serve = said(&llama, directory.path(), "serve");
-    assert!(serve["talk"].0.contains("ttft_ms_turn2") && serve["load"].0.contains("e2e_ms_p99"));
+    // A conversation's first session apart from its repeats.
+    assert!(serve["talk"].0.contains("ttft_ms_turn2_first") && serve["talk"].0.contains("ttft_ms_turn2_warm"));
+    assert!(serve["load"].0.contains("e2e_ms_p99"));
 }
 
 /// A cell run as a Slurm job records what `check` says, as a local one does.

@@ -35,7 +35,8 @@
       rows: params.get("r") || "",
       columns: params.has("c") ? params.get("c") : null,
       baseline: params.get("b") || "",
-      chart: params.get("x") || "",
+      // Absent: chosen at the first render (a conversation opens on its turns).
+      chart: params.has("x") ? params.get("x") : null,
       hidden: hidden,
       cell: params.get("cell") || "",
     };
@@ -48,7 +49,7 @@
     if (state.rows) params.set("r", state.rows);
     if (state.columns !== null) params.set("c", state.columns);
     if (state.baseline) params.set("b", state.baseline);
-    if (state.chart) params.set("x", state.chart);
+    if (state.chart !== null) params.set("x", state.chart);
     const hide = [];
     Object.keys(state.hidden).sort().forEach(function (axis) {
       state.hidden[axis].slice().sort().forEach(function (value) {
@@ -221,8 +222,9 @@
     if (!state.rows) state.rows = varyingNames.find(function (name) { return name !== state.columns; }) || "";
     const numeric = varying.filter(function (dim) { return dim.numeric; });
     const turns = turnMetrics(metrics, state.metric);
+    if (state.chart === null) state.chart = turnCount(turns) > 1 ? "turn" : "";
     if (state.chart && state.chart !== "turn" && !numeric.some(function (dim) { return dim.name === state.chart; })) state.chart = "";
-    if (state.chart === "turn" && turns.length < 2) state.chart = "";
+    if (state.chart === "turn" && turnCount(turns) < 2) state.chart = "";
     const columnValues = state.columns
       ? dims.find(function (dim) { return dim.name === state.columns; }).values.filter(function (value) {
         return shown.some(function (cell) { return valueOf(cell, state.columns) === value; });
@@ -242,7 +244,7 @@
       return [value, state.columns + "=" + value];
     })), state.baseline));
     const charts = [["", numeric.length ? "bars" : "bars"]].concat(numeric.map(function (dim) { return [dim.name, "line over " + dim.name]; }));
-    if (turns.length > 1) charts.push(["turn", "line over conversation turns"]);
+    if (turnCount(turns) > 1) charts.push(["turn", "line over conversation turns"]);
     controls.appendChild(select("Chart", "x", charts, state.chart));
     const filters = element("div", { class: "filters" });
     dims.forEach(function (dim) {
@@ -282,15 +284,18 @@
   function defaultMetric(metrics) {
     const phased = function (metric) {
       return metrics.some(function (other) {
-        return other.family === metric.family && (other.phase === "first" || other.phase === "turn");
+        return other.family === metric.family && (other.phase === "first" || isTurn(other));
       });
     };
     const score = function (metric) {
       if (metric.family === "tg") return 0;
       if (metric.family === "pp" || metric.family === "pp+tg") return 1;
+      // A conversation's report leads with its turns, the first session's turn 1 (cold) first.
+      if (metric.family === "ttft_ms" && metric.phase === "turn-first" && metric.k === 1) return 1.5;
       if (metric.family === "ttft_ms" && metric.phase === "first") return 2;
       if (metric.family === "ttft_ms" && metric.phase === "turn" && metric.k === 1) return 3;
       if (metric.family === "ttft_ms" && metric.phase === "warm") return 4;
+      if (metric.family === "ttft_ms" && metric.phase === "turn-warm" && metric.k === 1) return 4;
       if (metric.family === "ttft_ms" && metric.phase === "all" && !phased(metric)) return 4;
       if (metric.family === "gen_tps" && metric.phase === "all") return 5;
       if (isUsage(metric)) return 9;
@@ -300,14 +305,32 @@
     return sorted.length ? sorted[0].name : "";
   }
 
-  // Per-turn siblings of a metric: `ttft_ms_turn1`, `ttft_ms_turn2`, … in turn order.
+  // A conversation's sessions, told apart: the first (its turn 1 cold), the later ones (which
+  // the prompt cache serves), and, in records from before they were kept apart, every session.
+  const SESSIONS = [["turn-first", "first session"], ["turn-warm", "later sessions"], ["turn", "every session"]];
+  function isTurn(metric) {
+    return SESSIONS.some(function (session) { return session[0] === metric.phase; });
+  }
+
+  // Per-turn siblings of a per-turn metric, a list per session: [words, [[k, name], …]], each
+  // list in turn order, the chosen metric's session first.
   function turnMetrics(metrics, chosen) {
     const picked = metrics.find(function (metric) { return metric.name === chosen; });
-    if (!picked || picked.phase !== "turn") return [];
-    return metrics
-      .filter(function (metric) { return metric.phase === "turn" && metric.family === picked.family; })
-      .map(function (metric) { return [metric.k, metric.name]; })
-      .sort(function (a, b) { return a[0] - b[0]; });
+    if (!picked || !isTurn(picked)) return [];
+    return SESSIONS.slice().sort(function (a, b) { return (b[0] === picked.phase) - (a[0] === picked.phase); })
+      .map(function (session) {
+        const named = metrics
+          .filter(function (metric) { return metric.phase === session[0] && metric.family === picked.family; })
+          .map(function (metric) { return [metric.k, metric.name]; })
+          .sort(function (a, b) { return a[0] - b[0]; });
+        return [session[1], named];
+      })
+      .filter(function (session) { return session[1].length; });
+  }
+
+  // How many turns the longest session has.
+  function turnCount(turns) {
+    return turns.reduce(function (most, session) { return Math.max(most, session[1].length); }, 0);
   }
 
   // Rows: every combination of the varying dimensions but the columns', the chosen one first.
@@ -460,14 +483,20 @@
     const series = {};
     cells.forEach(function (cell) {
       if (cell.status !== "ok") return;
-      const key = seriesDims.map(function (dim) { return dim + "=" + valueOf(cell, dim); }).join(", ") || metric;
-      const points = series[key] = series[key] || [];
+      const configuration = seriesDims.map(function (dim) { return dim + "=" + valueOf(cell, dim); }).join(", ");
+      const key = configuration || metric;
       if (overTurns) {
-        turns.forEach(function (turn) {
-          const value = cell.metrics[turn[1]];
-          if (value) points.push([turn[0], value.mean, value.spread || 0]);
+        // A line per session: the cold first one and the cached later ones are never averaged.
+        turns.forEach(function (session) {
+          const sessionKey = configuration ? configuration + ", " + session[0] : session[0];
+          const points = series[sessionKey] = series[sessionKey] || [];
+          session[1].forEach(function (turn) {
+            const value = cell.metrics[turn[1]];
+            if (value) points.push([turn[0], value.mean, value.spread || 0]);
+          });
         });
       } else {
+        const points = series[key] = series[key] || [];
         const value = cell.metrics[metric];
         if (value) points.push([Number(valueOf(cell, xDim)), value.mean, value.spread || 0]);
       }
@@ -625,7 +654,7 @@
       if (!target.checked) hidden.push(target.value);
       if (!hidden.length) delete state.hidden[axis];
     } else if (target.name === "e") {
-      state = { experiment: target.value, metric: "", rows: "", columns: null, baseline: "", chart: "", hidden: {}, cell: "" };
+      state = { experiment: target.value, metric: "", rows: "", columns: null, baseline: "", chart: null, hidden: {}, cell: "" };
     } else {
       const key = { m: "metric", r: "rows", c: "columns", b: "baseline", x: "chart" }[target.name];
       if (key) state[key] = target.value;

@@ -225,6 +225,25 @@ impl Exchange {
     pub(in crate::run) fn generated_n(&self) -> Option<f64> {
         self.timing("predicted_n").or_else(|| self.usage.get("output_tokens").copied())
     }
+
+    /// The generation speed in tokens per second: the server's `predicted_per_second`, or, from
+    /// the Anthropic API (no `timings`), the tokens it says it generated over the time from the
+    /// first streamed text to the last, as the server counts its own. `None` for a reply of one
+    /// token, which has no rate (the server says 0 t/s for it).
+    pub(in crate::run) fn gen_tps(&self) -> Option<f64> {
+        let generated = self.generated_n()?;
+        if generated < 2.0 {
+            return None;
+        }
+        let rate = match self.timings {
+            Some(_) => self.timing("predicted_per_second")?,
+            None => {
+                let span_ms = self.chunk_ms.last()? - self.chunk_ms.first()?;
+                generated / (span_ms / 1000.0)
+            }
+        };
+        (rate.is_finite() && rate > 0.0).then_some(rate)
+    }
 }
 
 /// One line of a server-sent event stream: text, `timings`, `usage` or an error into

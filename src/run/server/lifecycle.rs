@@ -21,6 +21,8 @@ pub(in crate::run) struct Server {
     pub(in crate::run) ran_on: Option<crate::store::RanOn>,
     /// Where its output goes.
     pub(in crate::run) log: std::path::PathBuf,
+    /// Whether a cell's requests were sent to it: its prompt cache may hold them.
+    pub(in crate::run) served: bool,
 }
 
 /// A loopback port nobody listens on now.
@@ -47,7 +49,8 @@ pub(in crate::run) async fn start(
     let started = Instant::now();
     let spawned = spawn(&launch, Some(log), tracker)
         .map_err(|source| RunError::CannotStart { program: launch.program.display().to_string(), source })?;
-    let mut server = Server { spawned, port, load_ms: 0.0, slots: None, ran_on: None, log: log.to_path_buf() };
+    let mut server =
+        Server { spawned, port, load_ms: 0.0, slots: None, ran_on: None, log: log.to_path_buf(), served: false };
     loop {
         if let Ok(Some(status)) = server.spawned.child.try_wait() {
             // Its own error line (an argument it refused), else its last words.

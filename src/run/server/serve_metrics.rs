@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::client::Exchange;
+use crate::metric::names::GEN_TPS;
 use crate::metric::server::{LOADED, PER_TURN, THROUGHPUT, TIMINGS, USAGE_COUNTS};
 use crate::metric::{Family, MetricName, Phase};
 use crate::stats;
@@ -22,9 +23,16 @@ pub(in crate::run) fn aggregate(exchanges: &[Exchange]) -> BTreeMap<String, Metr
         }
         push(e2e, exchange.e2e_ms);
         for (name, key) in TIMINGS {
+            // One generated token is no rate: the server says 0 t/s for it.
+            if name == GEN_TPS {
+                continue;
+            }
             if let Some(value) = exchange.timing(key) {
                 push(name, value);
             }
+        }
+        if let Some(rate) = exchange.gen_tps() {
+            push(GEN_TPS, rate);
         }
         if let (Some(drafted), Some(accepted)) = (exchange.timing("draft_n"), exchange.timing("draft_n_accepted")) {
             let [_, draft_accepted, accept_rate] = crate::metric::server::DRAFTING;
@@ -101,36 +109,62 @@ pub(in crate::run) fn under_load(exchanges: &[Exchange], wall: std::time::Durati
     metrics
 }
 
-/// A conversation's metrics per turn K (1-based): `ttft_ms_turnK`, `prompt_n_turnK` (the
-/// whole prompt, cached tokens included: it grows with the conversation), `cache_n_turnK`,
-/// `gen_tps_turnK`, each over the conversation's repeats.
-pub(in crate::run) fn per_turn(turns: &[(usize, &Exchange)]) -> BTreeMap<String, MetricValue> {
+/// A conversation's metrics per turn K (1-based), the first session apart from the later ones:
+/// the first session's turn 1 is cold, and a repeat's turn 1 finds it in the prompt cache, so a
+/// mean over both is neither (24.6 s and 0.1 s averaged to 12.3 s). `ttft_ms_turnK_first` is the
+/// first session's one request; `ttft_ms_turnK_warm` the later sessions' mean, spread and count.
+/// Each for `ttft_ms`, `prompt_n` (the whole prompt, cached tokens included: it grows with the
+/// conversation), `cache_n` and `gen_tps`.
+pub(in crate::run) fn per_turn(turns: &[Turned<'_>]) -> BTreeMap<String, MetricValue> {
     let mut series: BTreeMap<(String, &str), Vec<f64>> = BTreeMap::new();
-    for (turn, exchange) in turns {
+    for turned in turns {
+        let exchange = turned.exchange;
         let values = [
             exchange.ttft_ms,
             // The turn's whole prompt: what the server processed and what it took from its cache.
             prompt_size(exchange),
             exchange.cache_n(),
-            exchange.timing("predicted_per_second"),
+            exchange.gen_tps(),
         ];
+        let turn = u32::try_from(turned.turn).unwrap_or(u32::MAX);
+        let phase = if turned.session == 0 { Phase::TurnFirst(turn) } else { Phase::TurnWarm(turn) };
         for (name, value) in PER_TURN.into_iter().zip(values) {
             if let Some(value) = value {
-                let turn = u32::try_from(*turn).unwrap_or(u32::MAX);
                 let unit = Family::get(name).unit_symbol();
-                series.entry((MetricName::new(name, Phase::Turn(turn)).to_string(), unit)).or_default().push(value);
+                series.entry((MetricName::new(name, phase).to_string(), unit)).or_default().push(value);
             }
         }
     }
     series
         .into_iter()
         .map(|((name, unit), samples)| {
-            (
-                name,
-                MetricValue { mean: stats::mean(&samples), stddev: None, unit: unit.to_owned(), samples, rounds: None },
-            )
+            let (mean, stddev) = (stats::mean(&samples), stats::stddev(&samples));
+            (name, MetricValue { mean, stddev, unit: unit.to_owned(), samples, rounds: None })
         })
         .collect()
+}
+
+/// One request of a conversation: its session (from 0, in the order sent) and turn (from 1).
+pub(in crate::run) struct Turned<'a> {
+    pub(in crate::run) session: usize,
+    pub(in crate::run) turn: usize,
+    pub(in crate::run) exchange: &'a Exchange,
+}
+
+/// A first request that the server nevertheless answered from its prompt cache was not cold:
+/// its figures are taken out of `metrics` (every `_first`, and a conversation's
+/// `_turn1_first`) rather than reported as cold, and the warning returned says why. `None` when
+/// the first request was cold, or says nothing of the cache.
+pub(in crate::run) fn unseat_warm_first(
+    metrics: &mut BTreeMap<String, MetricValue>,
+    first: Option<&Exchange>,
+) -> Option<String> {
+    let cached = first?.cache_n().filter(|cached| *cached > 0.0)?;
+    metrics.retain(|name, _| !matches!(MetricName::parse(name).phase, Phase::First | Phase::TurnFirst(1)));
+    Some(format!(
+        "the first request was answered from llama-server's prompt cache ({cached:.0} tokens, `cache_n`) though \
+         it asked for none (`cache_prompt: false`): it was not cold, so no cold figure (`_first`) is recorded"
+    ))
 }
 
 /// The tokens of a request's whole prompt: processed plus taken from the cache.
@@ -153,7 +187,12 @@ pub(crate) fn events_to_metrics(text: &str) {
     }
     let _ = aggregate(&exchanges);
     let _ = under_load(&exchanges, std::time::Duration::from_millis(1));
-    let _ = per_turn(&exchanges.iter().enumerate().map(|(turn, exchange)| (turn + 1, exchange)).collect::<Vec<_>>());
+    let turned: Vec<Turned<'_>> = exchanges
+        .iter()
+        .enumerate()
+        .map(|(turn, exchange)| Turned { session: turn % 2, turn: turn + 1, exchange })
+        .collect();
+    let _ = per_turn(&turned);
 }
 
 #[cfg(test)]
@@ -177,6 +216,92 @@ mod tests {
         assert!((metrics["req_per_s"].mean - 1.0).abs() < 1e-9);
         assert!((metrics["gen_tps_total"].mean - 2.5).abs() < 1e-9);
         assert!((metrics["ttft_ms_p50"].mean - 12.5).abs() < 1e-9);
+    }
+
+    /// A conversation with `repeat 3`: turn 1 was once the mean of the cold first session and its
+    /// cached repeats (24.6 s and 0.1 s averaged to 12.3 s). Each session kind stands apart now,
+    /// the later ones with their spread and count.
+    #[test]
+    fn a_conversations_first_session_stays_apart_from_its_repeats() {
+        let exchange = |ttft: f64, cache: f64| Exchange {
+            ttft_ms: Some(ttft),
+            timings: Some(
+                serde_json::json!({ "cache_n": cache, "prompt_n": 5, "predicted_n": 4, "predicted_per_second": 40.0 }),
+            ),
+            ..Exchange::default()
+        };
+        let requests = [
+            exchange(24_587.0, 0.0),
+            exchange(300.0, 380.0),
+            exchange(107.0, 380.0),
+            exchange(250.0, 400.0),
+            exchange(113.0, 380.0),
+            exchange(260.0, 400.0),
+        ];
+        let turned: Vec<Turned<'_>> = requests
+            .iter()
+            .enumerate()
+            .map(|(index, exchange)| Turned { session: index / 2, turn: index % 2 + 1, exchange })
+            .collect();
+        let metrics = per_turn(&turned);
+        let first = &metrics["ttft_ms_turn1_first"];
+        assert_eq!((first.mean, first.samples.len(), first.stddev), (24_587.0, 1, None));
+        let warm = &metrics["ttft_ms_turn1_warm"];
+        assert_eq!(warm.samples, [107.0, 113.0]);
+        assert!((warm.mean - 110.0).abs() < 1e-9 && warm.stddev.is_some_and(|spread| spread > 0.0));
+        assert_eq!(metrics["ttft_ms_turn2_warm"].samples, [250.0, 260.0]);
+        assert_eq!(metrics["cache_n_turn1_first"].samples, [0.0]);
+        assert!(!metrics.contains_key("ttft_ms_turn1"), "no mean over sessions");
+    }
+
+    /// `max-tokens=1` once recorded `gen_tps` 0: one token is no rate.
+    #[test]
+    fn one_generated_token_is_no_generation_speed() {
+        let one = Exchange {
+            ttft_ms: Some(40.0),
+            timings: Some(serde_json::json!({ "predicted_n": 1, "predicted_per_second": 0.0, "prompt_n": 2 })),
+            ..Exchange::default()
+        };
+        assert_eq!(one.gen_tps(), None);
+        let metrics = aggregate(&[one.clone(), one]);
+        assert!(!metrics.contains_key("gen_tps") && !metrics.contains_key("gen_tps_first"), "{metrics:?}");
+        assert_eq!(metrics["gen_n"].samples, [1.0, 1.0]);
+    }
+
+    /// The Anthropic API streams no `timings`: its speed is the tokens its usage counts over the
+    /// time from the first streamed text to the last, as the server counts its own.
+    #[test]
+    fn an_anthropic_reply_has_a_generation_speed_from_its_usage() {
+        let reply = Exchange {
+            ttft_ms: Some(100.0),
+            chunk_ms: vec![100.0, 150.0, 200.0, 300.0],
+            usage: BTreeMap::from([("output_tokens".to_owned(), 4.0), ("input_tokens".to_owned(), 12.0)]),
+            ..Exchange::default()
+        };
+        assert_eq!(reply.gen_tps(), Some(20.0));
+        assert_eq!(aggregate(&[reply])["gen_tps_first"].samples, [20.0]);
+    }
+
+    /// Two workloads with one system prompt on one server: the second's first request was once
+    /// reported as cold with `cache_n` 899. A first request that found the cache is no cold figure.
+    #[test]
+    fn a_first_request_served_from_the_cache_is_no_cold_figure() {
+        let exchange = |cache: f64| Exchange {
+            ttft_ms: Some(463.0),
+            timings: Some(serde_json::json!({ "cache_n": cache, "prompt_n": 5 })),
+            ..Exchange::default()
+        };
+        let warm = exchange(899.0);
+        let mut metrics = aggregate(&[warm.clone(), exchange(899.0)]);
+        metrics.insert("ttft_ms_turn1_first".to_owned(), MetricValue::single(463.0, "ms"));
+        let warning = unseat_warm_first(&mut metrics, Some(&warm)).unwrap();
+        assert!(warning.contains("899 tokens") && warning.contains("not cold"), "{warning}");
+        assert!(metrics.keys().all(|name| !name.ends_with("_first")), "{metrics:?}");
+        assert!(metrics.contains_key("ttft_ms_warm") && metrics.contains_key("ttft_ms"));
+        let cold = exchange(0.0);
+        let mut metrics = aggregate(std::slice::from_ref(&cold));
+        assert_eq!(unseat_warm_first(&mut metrics, Some(&cold)), None);
+        assert!(metrics.contains_key("ttft_ms_first"));
     }
 
     #[test]

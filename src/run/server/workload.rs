@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::client::{Exchange, RequestError, RequestSpec, exchange};
+use super::serve_metrics::Turned;
 use crate::manifest::Workload;
 use crate::process::{StopSignal, wait_for_stop};
 
@@ -17,6 +18,8 @@ pub(in crate::run) struct Sent {
     /// For a conversation, each request's turn (1-based) and the earlier turns it was sent with.
     pub(in crate::run) turns: Vec<(usize, Vec<(String, String)>)>,
     pub(in crate::run) wall: Duration,
+    /// A `cache "cold"` workload: every request asked for no cache reuse.
+    pub(in crate::run) cold: bool,
 }
 
 /// Sends `workload` (its requests read into `specs`) to the server on `port`. `None` when a
@@ -33,7 +36,13 @@ pub(in crate::run) async fn send(
     let total = per_round * usize::try_from(workload.repeat).unwrap_or(1);
     let concurrency = usize::try_from(workload.concurrency).unwrap_or(1).clamp(1, total.max(1));
     let started = Instant::now();
-    let mut sent = Sent { outcomes: vec![None; total], failure: None, turns: Vec::new(), wall: Duration::ZERO };
+    let mut sent = Sent {
+        outcomes: vec![None; total],
+        failure: None,
+        turns: Vec::new(),
+        wall: Duration::ZERO,
+        cold: workload.cold,
+    };
     let mut history: Vec<(String, String)> = Vec::new();
     // Up to `concurrency` requests in flight, each next one sent as one finishes; the first
     // failure ends the workload (the requests in flight are dropped).
@@ -41,7 +50,7 @@ pub(in crate::run) async fn send(
     let mut next = 0;
     loop {
         while sent.failure.is_none() && next < total && in_flight.len() < concurrency {
-            let spec = match conversation {
+            let mut spec = match conversation {
                 Some(turns) => {
                     let turn = next % turns.len();
                     if turn == 0 {
@@ -52,6 +61,12 @@ pub(in crate::run) async fn send(
                 }
                 None => specs[next % specs.len()].clone(),
             };
+            // The cold figures are the first request's: it asks the server not to reuse its prompt
+            // cache, which a shared server may hold from an earlier workload with the same prefix.
+            // It still fills the cache for the requests after it.
+            if next == 0 {
+                spec.cold = true;
+            }
             let (client, index) = (client.clone(), next);
             in_flight.spawn(async move { (index, exchange(&client, port, &spec).await) });
             next += 1;
@@ -108,6 +123,11 @@ impl Sent {
                     "timings": exchange.timings,
                     "usage": exchange.usage,
                 });
+                // Which requests asked for no cache reuse: the record says how a cold figure was
+                // made cold.
+                if index == 0 || self.cold {
+                    raw["cache_prompt"] = serde_json::json!(false);
+                }
                 if let Some((turn, history)) = self.turns.get(index) {
                     raw["turn"] = serde_json::json!(turn);
                     raw["reply"] = serde_json::json!(exchange.text);
@@ -121,12 +141,19 @@ impl Sent {
             .collect()
     }
 
-    /// Each exchanged request of a conversation with its turn.
-    pub(in crate::run) fn by_turn(&self) -> Vec<(usize, &Exchange)> {
+    /// Each exchanged request of a conversation with its session and turn: a session begins at
+    /// each turn 1.
+    pub(in crate::run) fn by_turn(&self) -> Vec<Turned<'_>> {
+        let mut session = None;
         self.turns
             .iter()
             .zip(&self.outcomes)
-            .filter_map(|((turn, _), exchange)| Some((*turn, exchange.as_ref()?)))
+            .filter_map(|((turn, _), exchange)| {
+                if *turn == 1 {
+                    session = Some(session.map_or(0, |session| session + 1));
+                }
+                Some(Turned { session: session.unwrap_or(0), turn: *turn, exchange: exchange.as_ref()? })
+            })
             .collect()
     }
 }

@@ -119,18 +119,28 @@ impl LocalExecutor<'_> {
                 dead.stop(self.options.grace).await;
             }
         }
-        // Not there: it died, or an earlier cell's timeout stopped it.
+        // The Anthropic API ignores `cache_prompt: false`: a workload of it gets a server that has
+        // served nothing yet, so that its first request is cold.
+        let workload = experiment.workloads.iter().find(|workload| workload.name.value == cell.cell.workload);
+        let fresh = workload.is_some_and(|workload| {
+            workload.requests.iter().any(|request| request.api == crate::manifest::Api::AnthropicMessages)
+        });
+        if fresh && matches!(walk.servers.get(&position), Some(Ok(Server { served: true, .. }))) {
+            let reason = "llama-server was started again before this workload, so that its first request is cold: \
+                          the Anthropic API ignores `cache_prompt: false`";
+            record.warnings.push(Notice::note(reason));
+            if let Some(Ok(used)) = walk.servers.remove(&position) {
+                used.stop(self.options.grace).await;
+            }
+        }
+        // Not there: it died, an earlier cell's timeout stopped it, or its cache had to go.
         if !walk.servers.contains_key(&position)
             && let Work::Server(group) = &work[position]
         {
             self.start_server(position, group, planned, walk).await;
         }
         let stop = walk.stop.clone();
-        let concurrency = experiment
-            .workloads
-            .iter()
-            .find(|workload| workload.name.value == cell.cell.workload)
-            .map_or(1, |workload| workload.concurrency);
+        let concurrency = workload.map_or(1, |workload| workload.concurrency);
         if let Some(Ok(Server { slots: Some(slots), .. })) = walk.servers.get(&position)
             && concurrency > *slots
         {
@@ -230,6 +240,7 @@ impl LocalExecutor<'_> {
                 return Served::TimedOut;
             }
         };
+        server.served = true;
         memory.sample();
         let joules = energy.joules();
         if let Some((index, reason)) = &sent.failure {
@@ -244,6 +255,14 @@ impl LocalExecutor<'_> {
         metrics.extend(serve_metrics::aggregate(&exchanges));
         if workload.concurrency > 1 {
             metrics.extend(serve_metrics::under_load(&exchanges, sent.wall));
+        }
+        // A `cache "cold"` workload that found the cache warm failed above; any other keeps its
+        // figures but the cold ones.
+        if !workload.cold
+            && let Some(warning) =
+                serve_metrics::unseat_warm_first(&mut metrics, sent.outcomes.first().and_then(Option::as_ref))
+        {
+            record.warnings.push(Notice::warning(warning));
         }
         let load = crate::metric::server::SERVER_LOAD;
         let unit = crate::metric::Family::get(load).unit_symbol();
