@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::summary::Figure;
+use super::figure::Figure;
 use super::table::{Chart, ChartKind, Entry, Row, Table};
 use crate::metric::server::LOADED;
 use crate::metric::{Family, MetricName, Phase};

@@ -275,7 +275,7 @@ fn render_summary(out: &mut String, summary: &super::summary::Summary, report: &
 
 /// `107 ± 4 (n=3)`: a summary's value, its spread where it has one and its count where it is
 /// over several requests; token counts are whole numbers.
-fn summary_figure(figure: &super::summary::Figure, scale: &Scale) -> String {
+fn summary_figure(figure: &super::figure::Figure, scale: &Scale) -> String {
     let value =
         if scale.unit == "tokens" { scale.shown(figure.mean) } else { scale.spread(figure.mean, figure.spread) };
     if figure.count > 1 { format!("{value} (n={})", figure.count) } else { value }

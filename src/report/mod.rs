@@ -4,6 +4,7 @@ mod breakdown;
 mod build;
 mod chart;
 mod compare;
+mod figure;
 mod format;
 mod grid;
 mod markdown;

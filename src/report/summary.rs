@@ -9,9 +9,10 @@ use crate::metric::names::{
 };
 use serde::Serialize;
 
+use super::figure::Figure;
 use crate::fingerprint::WorkloadPrint;
 use crate::metric::{MetricName, Phase};
-use crate::store::{CellRecord, MetricValue};
+use crate::store::CellRecord;
 
 /// One workload's summary.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -23,21 +24,6 @@ pub struct Summary {
     /// What the columns' phases mean, where a reader could take them otherwise: how a cold figure
     /// was made cold, what a later session's turn is.
     pub notes: Vec<String>,
-}
-
-/// One value of the summary: a mean, its spread and how many requests it is of.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Figure {
-    pub mean: f64,
-    /// The standard deviation over `count` requests; none for one.
-    pub spread: Option<f64>,
-    pub count: usize,
-}
-
-impl Figure {
-    pub(super) fn of(value: &MetricValue) -> Self {
-        Self { mean: value.mean, spread: value.stddev, count: value.samples.len().max(1) }
-    }
 }
 
 /// A column: the metric it shows, its title, and its unit.
