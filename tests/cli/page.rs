@@ -248,7 +248,7 @@ experiment "talk" {
     assert!(dom.contains("<h2>talk: ttft_ms_turn1_first</h2>"), "{dom}");
     assert!(dom.contains(r#"aria-label="ttft_ms_turn1_first against conversation turn""#), "{dom}");
     // One configuration: a line per session, named by it.
-    assert!(dom.contains(">first session: ") && dom.contains(">later sessions: "), "{dom}");
+    assert!(dom.contains(">first session</text>") && dom.contains(">later sessions</text>"), "{dom}");
     let stored = records(directory.path());
     for (hash, value) in table_values(&dom) {
         let record = stored.iter().find(|record| record.hash == hash).unwrap();

@@ -488,7 +488,8 @@
       if (overTurns) {
         // A line per session: the cold first one and the cached later ones are never averaged.
         turns.forEach(function (session) {
-          const sessionKey = configuration ? configuration + ", " + session[0] : session[0];
+          // The session leads the label, so that a shortened legend still tells them apart.
+          const sessionKey = configuration ? session[0] + ": " + configuration : session[0];
           const points = series[sessionKey] = series[sessionKey] || [];
           session[1].forEach(function (turn) {
             const value = cell.metrics[turn[1]];
