@@ -54,6 +54,8 @@ pub(super) struct Walk {
     pub(super) streaks: Streaks,
     /// Cells this run recorded a round of that still have rounds to measure.
     pub(super) partly: HashSet<String>,
+    /// The last reading of the foreign load before a step: when, the CPUs, the share.
+    pub(super) last_load: Option<(std::time::Instant, u32, f64)>,
 }
 
 impl Walk {
@@ -142,6 +144,7 @@ impl LocalExecutor<'_> {
                 rounds,
                 streaks: Streaks::new(self.options.stop_after),
                 partly: HashSet::new(),
+                last_load: None,
             };
             self.walk(planned, work, &mut walk).await?;
             walk.summary.partly = walk.partly.len();
