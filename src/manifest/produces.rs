@@ -177,19 +177,24 @@ pub(crate) fn swept_sizes(experiment: &Experiment) -> SweptSizes {
     let Some(bench) = &experiment.bench else { return SweptSizes::default() };
     let args: Vec<&Template> = bench.args.iter().chain(experiment.variant_templates()).collect();
     let swept = |names: &[&str]| {
-        args.windows(2).any(|pair| {
-            names.contains(&pair[0].text.as_str())
-                && match pair[1].parts.as_slice() {
-                    [Part::Axis(axis)] => experiment.axis(axis).is_some_and(|axis| {
-                        axis.values
-                            .iter()
-                            .all(|value| value.value.value.trim().parse::<u64>().is_ok_and(|size| size > 0))
-                    }),
-                    _ => false,
-                }
+        axes_given_to(&args, names).any(|axis| {
+            experiment.axis(axis).is_some_and(|axis| {
+                axis.values.iter().all(|value| value.value.value.trim().parse::<u64>().is_ok_and(|size| size > 0))
+            })
         })
     };
     SweptSizes { prompt: swept(&PROMPT), generated: swept(&GENERATED) }
+}
+
+/// The axes whose value is the whole value of one of the options `names` in `args`
+/// (`"-p" "{plen}"` → `plen`).
+fn axes_given_to<'a>(args: &'a [&'a Template], names: &'a [&'a str]) -> impl Iterator<Item = &'a str> {
+    args.windows(2).filter(|pair| names.contains(&pair[0].text.as_str())).filter_map(|pair| {
+        match pair[1].parts.as_slice() {
+            [Part::Axis(axis)] => Some(axis.as_str()),
+            _ => None,
+        }
+    })
 }
 
 /// The axes whose values are conditions of a measurement rather than configurations to choose
@@ -202,14 +207,8 @@ pub(crate) fn condition_axes(experiment: &Experiment) -> Vec<String> {
     let mut names: Vec<String> =
         ["depth", "ctx"].into_iter().filter(|name| experiment.axis(name).is_some()).map(str::to_owned).collect();
     let args: Vec<&Template> = experiment.command_templates().chain(experiment.variant_templates()).collect();
-    for pair in args.windows(2) {
-        let sizes = [&PROMPT[..], &GENERATED, &BOTH, &DEPTH, &CONTEXT];
-        if !sizes.iter().any(|options| options.contains(&pair[0].text.as_str())) {
-            continue;
-        }
-        if let [Part::Axis(axis)] = pair[1].parts.as_slice() {
-            names.push(axis.clone());
-        }
+    for options in [&PROMPT[..], &GENERATED, &BOTH, &DEPTH, &CONTEXT] {
+        names.extend(axes_given_to(&args, options).map(str::to_owned));
     }
     for request in experiment.workloads.iter().flat_map(|workload| &workload.requests) {
         for path in request.files.values() {
