@@ -52,8 +52,6 @@ pub(super) struct Walk {
     pub(super) rounds: Rounds,
     /// Each toolbox's failed cells in a row, for `stop-after`.
     pub(super) streaks: Streaks,
-    /// Cells this run recorded a round of that still have rounds to measure.
-    pub(super) partly: HashSet<String>,
     /// The last reading of the foreign load before a step: when, the CPUs, the share.
     pub(super) last_load: Option<(std::time::Instant, u32, f64)>,
 }
@@ -143,11 +141,10 @@ impl LocalExecutor<'_> {
                 recorded: HashSet::new(),
                 rounds,
                 streaks: Streaks::new(self.options.stop_after),
-                partly: HashSet::new(),
                 last_load: None,
             };
             self.walk(planned, work, &mut walk).await?;
-            walk.summary.partly = walk.partly.len();
+            walk.summary.partly = walk.rounds.unfinished();
             for line in walk.streaks.summary() {
                 walk.note(line);
             }
@@ -330,11 +327,6 @@ impl LocalExecutor<'_> {
         record.slurm.clone_from(&self.options.job);
         let joined = walk.rounds.join(record);
         self.store.write(&joined.record)?;
-        if joined.finished {
-            walk.partly.remove(&joined.record.hash);
-        } else {
-            walk.partly.insert(joined.record.hash.clone());
-        }
         if joined.finished {
             match joined.record.status {
                 Status::Ok => walk.summary.ok += 1,

@@ -68,6 +68,12 @@ impl Rounds {
         }
     }
 
+    /// How many cells have rounds recorded and more to measure (a run interrupted between
+    /// rounds): the next run measures the rest.
+    pub(super) fn unfinished(&self) -> usize {
+        self.partial.values().filter(|record| !record.is_complete()).count()
+    }
+
     /// Joins one round's `record` to the cell's earlier rounds. A cell measured once is passed
     /// through as it is.
     pub(super) fn join(&mut self, mut record: CellRecord) -> Joined {
