@@ -338,10 +338,7 @@ impl Resolver<'_> {
                     .map(|request| {
                         let mut files = BTreeMap::new();
                         for (key, path) in &request.files {
-                            let filled = crate::manifest::fill_path(&path.value, |axis| {
-                                self.cell.value(axis).map(str::to_owned)
-                            })
-                            .unwrap_or_else(|| path.value.clone());
+                            let filled = self.cell.request_path(&path.value);
                             let full = self.manifests.input_path(path.at, &filled);
                             let hash = self.inputs.files.get(&full).cloned().unwrap_or_else(|| {
                                 self.blocked.push(format!("file `{filled}` could not be hashed"));

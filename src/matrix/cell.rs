@@ -61,4 +61,10 @@ impl Cell {
     pub fn value(&self, axis: &str) -> Option<&str> {
         self.axes.iter().find(|(name, _)| name == axis).map(|(_, value)| value.as_str())
     }
+
+    /// A request file's path as this cell reads it: its `{axis}` placeholders filled with the
+    /// cell's values (the path as written where it cannot be, which `check` reports).
+    pub fn request_path(&self, path: &str) -> String {
+        crate::manifest::fill_path(path, |axis| self.value(axis).map(str::to_owned)).unwrap_or_else(|| path.to_owned())
+    }
 }

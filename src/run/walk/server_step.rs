@@ -291,9 +291,7 @@ impl LocalExecutor<'_> {
         let read = |key: &str| -> Result<Option<String>, RunError> {
             match request.files.get(key) {
                 Some(path) => {
-                    let filled =
-                        crate::manifest::fill_path(&path.value, |axis| cell.cell.value(axis).map(str::to_owned))
-                            .unwrap_or_else(|| path.value.clone());
+                    let filled = cell.cell.request_path(&path.value);
                     let full = self.manifests.input_path(path.at, &filled);
                     std::fs::read_to_string(&full)
                         .map(Some)
