@@ -114,7 +114,7 @@ pub(crate) fn of_records<'a>(records: impl IntoIterator<Item = &'a CellRecord>) 
                 spent.measuring += duration.mul_f64(share);
                 spent.loading += duration.mul_f64(1.0 - share);
             }
-            (Status::Ok, Block::Command) => spent.measuring += duration,
+            (Status::Ok, Block::Command | Block::Quality) => spent.measuring += duration,
             (Status::Ok, Block::Server) => {
                 spent.measuring += duration;
                 let server = (record.fingerprint.toolbox.name.clone(), record.fingerprint.argv.clone());

@@ -31,9 +31,38 @@ pub(crate) fn format_quantity(value: f64, unit: &str) -> String {
         "bytes" if value >= 0.0 => format_bytes(value.round() as u64),
         "ms" if value >= 10_000.0 => format!("{:.1} s", value / 1000.0),
         "ms" => format!("{value:.0} ms"),
-        "" => format!("{value:.1}"),
+        "" => format_plain(value),
         unit => format!("{value:.1} {unit}"),
     }
+}
+
+/// A figure with no unit (a perplexity, a divergence, a rate between 0 and 1) with the digits
+/// that tell configurations apart: `284.2`, `1.007`, `0.334`, `0.00683`.
+pub(crate) fn format_plain(value: f64) -> String {
+    let size = value.abs();
+    if size >= 100.0 || size == 0.0 {
+        format!("{value:.1}")
+    } else if size >= 1.0 {
+        format!("{value:.3}")
+    } else {
+        // Three significant digits.
+        #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "a small digit count")]
+        let decimals = (2.0 - size.log10().floor()) as usize;
+        format!("{value:.decimals$}")
+    }
+}
+
+/// `262144` → `262,144`.
+pub(crate) fn thousands(count: u64) -> String {
+    let digits = count.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
 
 /// A span of time as people read it: `850 ms`, `12.4 s`, `3m05s`, `2h04m`.
@@ -108,5 +137,20 @@ mod tests {
         assert_eq!(super::prefix("0123456789abcdef", 8), "01234567");
         assert_eq!(super::prefix("ab", 8), "ab");
         assert_eq!(super::prefix("äöü", 2), "äö");
+    }
+}
+
+#[cfg(test)]
+mod plain_tests {
+    #[test]
+    fn plain_figures_keep_the_digits_that_differ() {
+        assert_eq!(super::format_plain(284.2366), "284.2");
+        assert_eq!(super::format_plain(1.007_194), "1.007");
+        assert_eq!(super::format_plain(0.334), "0.334");
+        assert_eq!(super::format_plain(0.006_83), "0.00683");
+        assert_eq!(super::format_plain(0.0), "0.0");
+        assert_eq!(super::thousands(262_144), "262,144");
+        assert_eq!(super::thousands(999), "999");
+        assert_eq!(super::thousands(1_000_000), "1,000,000");
     }
 }

@@ -65,6 +65,15 @@ pub enum WorkloadPrint {
         repeat: u64,
         requests: Vec<RequestPrint>,
     },
+    /// llama-perplexity over a corpus: the reference configuration's cell computes the base
+    /// logits; every other measures against them, so the reference's inputs are its inputs.
+    Quality {
+        /// sha256 of the corpus.
+        corpus: String,
+        /// The portable key of the reference configuration's quality cell; `None` for the
+        /// reference itself.
+        reference: Option<String>,
+    },
 }
 
 fn one_round() -> u32 {

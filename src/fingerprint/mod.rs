@@ -1,9 +1,11 @@
 //! Fingerprints: a resolved cell → canonical JSON → sha256 cell hash.
 
 mod canonical;
+mod quality;
 mod resolve;
 
 pub use canonical::{
     ARGV_FIELD, FieldChange, Fingerprint, HostPrint, RequestPrint, SCHEMA, ToolboxPrint, WorkloadPrint, diff,
 };
+pub use quality::{Base, DEFAULT_CONTEXT, Scoring, link as link_quality};
 pub use resolve::{InputDigests, ModelInput, ResolvedCell, ToolboxState, resolve_cell};

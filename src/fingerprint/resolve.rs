@@ -57,6 +57,8 @@ pub struct InputDigests {
     pub models: BTreeMap<String, ModelInput>,
     /// Declared files by the path [`Manifests::input_path`] gives, → sha256.
     pub files: BTreeMap<PathBuf, String>,
+    /// Their sizes in bytes.
+    pub sizes: BTreeMap<PathBuf, u64>,
     pub toolboxes: BTreeMap<String, ToolboxState>,
 }
 
@@ -80,6 +82,8 @@ pub struct ResolvedCell {
     /// Inputs with no content hash here (a model neither found nor locked, a file that cannot
     /// be read): the fingerprint holds `unknown(…)` for them, not what they will hash to.
     pub unhashed: Vec<String>,
+    /// A quality cell's base logits: which it writes or reads (set once every cell is resolved).
+    pub base: Option<super::quality::Base>,
 }
 
 const MISSING: &str = "<missing>";
@@ -107,6 +111,7 @@ pub fn resolve_cell(
         WorkloadKind::Bench => ("llama-bench", experiment.bench.as_ref().map_or(&[], |bench| &bench.args)),
         WorkloadKind::Command => ("", experiment.command.as_ref().map_or(&[], |command| &command.args)),
         WorkloadKind::Server(_) => ("llama-server", experiment.server.as_ref().map_or(&[], |server| &server.args)),
+        WorkloadKind::Quality => ("llama-perplexity", experiment.quality.as_ref().map_or(&[], |quality| &quality.args)),
     };
     let mut argv = Vec::new();
     let mut printed = Vec::new();
@@ -117,6 +122,10 @@ pub fn resolve_cell(
             let (path, hash) = resolver.model(model);
             argv.extend(["-m".to_owned(), path]);
             printed.extend(["-m".to_owned(), hash]);
+        }
+        if let Some((path, hash)) = resolver.corpus() {
+            argv.extend(["-f".to_owned(), path]);
+            printed.extend(["-f".to_owned(), hash]);
         }
     }
     resolver.expand(templates, &mut argv, &mut printed);
@@ -155,13 +164,18 @@ pub fn resolve_cell(
     } else {
         blocked.extend(unknown_options(manifests, experiment, &argv, &toolbox_name, &state));
     }
+    // A quality cell's inputs are the axes its arguments use: configurations that differ in
+    // another axis (threads, say) are one measurement of quality.
+    let used = (cell.kind() == WorkloadKind::Quality).then(|| super::quality::used_axes(experiment));
     let fingerprint = Fingerprint {
         schema: SCHEMA,
-        rounds: experiment.round_count(),
+        // Quality is no timing: one pass measures it, whatever the rounds.
+        rounds: if used.is_some() { 1 } else { experiment.round_count() },
         axes: cell
             .axes
             .iter()
             .filter(|(axis, _)| axis != "model" && axis != "toolbox")
+            .filter(|(axis, _)| used.as_ref().is_none_or(|used| used.contains(axis)))
             .map(|(axis, value)| (axis.clone(), value.clone()))
             .collect(),
         argv: printed,
@@ -192,6 +206,7 @@ pub fn resolve_cell(
         drift: Vec::new(),
         notes: state.note.into_iter().map(|note| format!("toolbox `{fingerprint_toolbox}`: {note}")).collect(),
         unhashed,
+        base: None,
     }
 }
 
@@ -259,6 +274,23 @@ impl Resolver<'_> {
         (path.unwrap_or_else(|| MISSING.to_owned()), hash)
     }
 
+    /// A quality cell's corpus: its path to run with and its `sha256:` stand-in.
+    fn corpus(&mut self) -> Option<(String, String)> {
+        if self.cell.kind() != WorkloadKind::Quality {
+            return None;
+        }
+        let corpus = self.experiment.quality.as_ref()?.corpus.as_ref()?;
+        let full = self.manifests.input_path(corpus.at, &corpus.value);
+        Some(match self.inputs.files.get(&full) {
+            Some(hash) => (full.display().to_string(), format!("sha256:{hash}")),
+            None => {
+                self.blocked.push(format!("corpus `{}` could not be hashed", corpus.value));
+                self.unhashed.push(corpus.value.clone());
+                (full.display().to_string(), format!("sha256:unknown({})", corpus.value))
+            }
+        })
+    }
+
     fn file(&mut self, template: &Template, path: &str) -> (String, String) {
         let full = self.manifests.input_path(template.at, path);
         match self.inputs.files.get(&full) {
@@ -320,6 +352,18 @@ impl Resolver<'_> {
                     .flat_map(|command| &command.metrics)
                     .map(|metric| (metric.name.value.clone(), metric.regex.value.clone()))
                     .collect(),
+            },
+            // The corpus's hash (its `unknown(…)` stand-in was named where the argv took it).
+            WorkloadKind::Quality => WorkloadPrint::Quality {
+                corpus: self
+                    .experiment
+                    .quality
+                    .as_ref()
+                    .and_then(|quality| quality.corpus.as_ref())
+                    .and_then(|corpus| self.inputs.files.get(&self.manifests.input_path(corpus.at, &corpus.value)))
+                    .cloned()
+                    .unwrap_or_default(),
+                reference: None,
             },
             WorkloadKind::Server(name) => {
                 let Some(workload) = self.experiment.workloads.iter().find(|workload| workload.name.value == name)
@@ -387,6 +431,7 @@ impl ResolvedCell {
             crate::matrix::Block::Server => {
                 serde_json::json!({ "kind": "server", "name": workload, "repeat": 1, "requests": [] })
             }
+            crate::matrix::Block::Quality => serde_json::json!({ "kind": "quality", "corpus": "", "reference": null }),
         };
         let printed: BTreeMap<&str, &str> =
             axes.iter().copied().filter(|(axis, _)| *axis != "model" && *axis != "toolbox").collect();
@@ -409,6 +454,7 @@ impl ResolvedCell {
             drift: Vec::new(),
             notes: Vec::new(),
             unhashed: Vec::new(),
+            base: None,
         }
     }
 }

@@ -36,6 +36,9 @@ pub fn needed(manifests: &Manifests, experiments: &[&Experiment]) -> Needed {
                 }
             }
         }
+        if let Some(corpus) = experiment.quality.as_ref().and_then(|quality| quality.corpus.as_ref()) {
+            needed.files.insert(manifests.input_path(corpus.at, &corpus.value), corpus.value.clone());
+        }
         for request in experiment.workloads.iter().flat_map(|workload| &workload.requests) {
             for path in request.files.values() {
                 for filled in experiment.request_paths(&path.value) {
@@ -128,8 +131,9 @@ pub fn gather(
         digests.models.insert(name, input);
     }
     for path in needed.files.keys() {
-        if let Ok((sha256, _)) = results.next().expect("one digest per path") {
+        if let Ok((sha256, size)) = results.next().expect("one digest per path") {
             digests.files.insert(path.clone(), sha256);
+            digests.sizes.insert(path.clone(), size);
         }
     }
     for name in manifests.toolboxes.keys() {

@@ -193,7 +193,8 @@ impl StatCache {
         if let Some(entry) = self.files.get(&key) {
             match (&entry.gguf, &entry.shape) {
                 (Some(problem), _) if !problem.is_empty() => return Err(problem.clone()),
-                (Some(_), Some(shape)) => return Ok(shape.clone()),
+                // A shape kept before vocabularies were read is read again.
+                (Some(_), Some(shape)) if shape.vocab.is_some() => return Ok(shape.clone()),
                 _ => {}
             }
         }

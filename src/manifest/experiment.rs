@@ -23,6 +23,8 @@ pub struct Experiment {
     pub server: Option<Server>,
     pub workloads: Vec<Workload>,
     pub command: Option<CommandSpec>,
+    /// How far each configuration's next-token distribution is from a reference's.
+    pub quality: Option<Quality>,
     pub timeout: Option<Spanned<u64>>,
     pub retries: Option<Spanned<u64>>,
     /// After this many failed or timed-out cells in a row on one toolbox, the run skips the
@@ -93,12 +95,24 @@ impl Experiment {
         paths
     }
 
-    /// The `args` of `bench`, `server` and `command`: the templates a cell's argv starts from.
+    /// The `args` of `bench`, `server`, `command` and `quality`: the templates a cell's argv
+    /// starts from.
     pub fn command_templates(&self) -> impl Iterator<Item = &Template> {
         let bench = self.bench.iter().flat_map(|bench| &bench.args);
         let server = self.server.iter().flat_map(|server| &server.args);
         let command = self.command.iter().flat_map(|command| &command.args);
-        bench.chain(server).chain(command)
+        let quality = self.quality.iter().flat_map(|quality| &quality.args);
+        bench.chain(server).chain(command).chain(quality)
+    }
+
+    /// The axis values that select the reference configuration of `quality`: its own
+    /// `reference`, else the report's `baseline`.
+    pub fn quality_reference(&self) -> &[(Spanned<String>, Spanned<String>)] {
+        match (&self.quality, &self.report) {
+            (Some(quality), _) if !quality.reference.is_empty() => &quality.reference,
+            (_, Some(report)) => &report.baseline,
+            _ => &[],
+        }
     }
 
     /// The `args` of every variant, spliced where `{variant}` stands.
@@ -194,6 +208,18 @@ pub struct CommandSpec {
     pub metrics: Vec<MetricSpec>,
 }
 
+/// `quality { corpus …; reference axis=value…; args … }`: llama-perplexity over a text, each
+/// configuration against the reference configuration's next-token distributions.
+#[derive(Debug, Clone)]
+pub struct Quality {
+    pub at: Location,
+    /// The text scored, relative to the manifest: a declared input.
+    pub corpus: Option<Spanned<String>>,
+    /// Axis values of the reference configuration; empty: the report's `baseline`.
+    pub reference: Vec<(Spanned<String>, Spanned<String>)>,
+    pub args: Vec<Template>,
+}
+
 #[derive(Debug, Clone)]
 pub struct MetricSpec {
     pub name: Spanned<String>,
@@ -216,7 +242,7 @@ pub struct TableSpec {
     pub better: Option<Spanned<Better>>,
 }
 
-const CHILDREN: [&str; 13] = [
+const CHILDREN: [&str; 14] = [
     "description",
     "matrix",
     "exclude",
@@ -225,6 +251,7 @@ const CHILDREN: [&str; 13] = [
     "server",
     "workload",
     "command",
+    "quality",
     "timeout",
     "retries",
     "stop-after",
@@ -289,6 +316,7 @@ pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Experi
         server: None,
         workloads: Vec::new(),
         command: None,
+        quality: None,
         timeout: None,
         retries: None,
         stop_after: None,
@@ -338,6 +366,10 @@ pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Experi
             "command" => {
                 once(decoder, experiment.command.is_some());
                 experiment.command = Some(decode_command(decoder, child));
+            }
+            "quality" => {
+                once(decoder, experiment.quality.is_some());
+                experiment.quality = Some(decode_quality(decoder, child));
             }
             "timeout" => {
                 once(decoder, experiment.timeout.is_some());
@@ -781,6 +813,37 @@ fn decode_command(decoder: &mut Decoder<'_>, node: &KdlNode) -> CommandSpec {
         );
     }
     CommandSpec { at: decoder.at(node.name().span()), args, metrics }
+}
+
+fn decode_quality(decoder: &mut Decoder<'_>, node: &KdlNode) -> Quality {
+    decoder.check_properties(node, &[]);
+    decoder.check_no_arguments(node);
+    let mut corpus = None;
+    let mut reference = Vec::new();
+    for child in decoder.children(node) {
+        match child.name().value() {
+            "corpus" => {
+                decoder.check_properties(child, &[]);
+                decoder.check_no_children(child);
+                corpus = decoder.single_string(child);
+            }
+            "reference" => {
+                if let Some(filter) = decode_filter(decoder, child) {
+                    reference = filter.conditions;
+                }
+            }
+            _ => {}
+        }
+    }
+    let args = decode_block_args(decoder, node, &["args", "corpus", "reference"]);
+    if corpus.is_none() {
+        decoder.report(
+            node.name().span(),
+            ErrorKind::MissingValue { node: "`quality`".to_owned(), what: "a `corpus`".to_owned() },
+            "add `corpus \"prompts/wiki.test.raw\"`: the text llama-perplexity scores",
+        );
+    }
+    Quality { at: decoder.at(node.name().span()), corpus, reference, args }
 }
 
 /// Why `name` cannot name an experiment: it becomes the report's directory in `results/`.

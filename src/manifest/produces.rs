@@ -2,7 +2,7 @@
 //! `check --produces` lists, and what a report table asking for a metric no cell records is
 //! warned about at `check` rather than found empty after a run.
 
-use crate::metric::names::{GEN_TPS, ITL_MS};
+use crate::metric::names::{DP_RMS, GEN_TPS, ITL_MS, KLD_MAX, KLD_MEAN, KLD_P99, PPL, PPL_RATIO, SAME_TOP_P};
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::experiment::{Api, Experiment, Workload};
@@ -28,7 +28,7 @@ const DEPTH: [&str; 2] = ["-d", "--n-depth"];
 pub(crate) struct BlockProduces {
     /// `bench`, `command`, or the workload's name.
     pub(crate) block: String,
-    /// `bench`, `command` or `server`.
+    /// `bench`, `command`, `quality` or `server`.
     pub(crate) kind: &'static str,
     /// Sorted by name.
     pub(crate) metrics: Vec<Produced>,
@@ -52,6 +52,16 @@ pub(crate) fn produces(experiment: &Experiment) -> Vec<BlockProduces> {
             metric.condition = Some(Condition::Sampled);
         }
         blocks.push(BlockProduces { block: "command".to_owned(), kind: "command", metrics: sorted(metrics) });
+    }
+    if experiment.quality.is_some() {
+        let mut metrics = vec![Produced::always(PPL)];
+        metrics.extend(
+            [PPL_RATIO, KLD_MEAN, KLD_P99, KLD_MAX, SAME_TOP_P, DP_RMS]
+                .into_iter()
+                .map(|name| Produced::when(name, Some(Condition::Candidate))),
+        );
+        metrics.extend(usage(false));
+        blocks.push(BlockProduces { block: "quality".to_owned(), kind: "quality", metrics: sorted(metrics) });
     }
     if experiment.server.is_some() {
         for workload in &experiment.workloads {

@@ -159,6 +159,7 @@ fn apply(parent: Experiment, child: &Experiment) -> Experiment {
         server: child.server.clone().or(parent.server),
         workloads: if child.workloads.is_empty() { parent.workloads } else { child.workloads.clone() },
         command: child.command.clone().or(parent.command),
+        quality: child.quality.clone().or(parent.quality),
         timeout: child.timeout.clone().or(parent.timeout),
         retries: child.retries.clone().or(parent.retries),
         stop_after: child.stop_after.clone().or(parent.stop_after),
@@ -186,6 +187,7 @@ impl Checker<'_> {
             let taken = match workload.name.value.as_str() {
                 "bench" => experiment.bench.is_some(),
                 "command" => experiment.command.is_some(),
+                "quality" => experiment.quality.is_some(),
                 _ => false,
             };
             if taken {
@@ -219,11 +221,17 @@ impl Checker<'_> {
     fn check_runs(&mut self, experiment: &Experiment) {
         let name = experiment.name.value.clone();
         let has_workloads = !experiment.workloads.is_empty();
-        if experiment.bench.is_none() && experiment.server.is_none() && experiment.command.is_none() {
+        if experiment.bench.is_none()
+            && experiment.server.is_none()
+            && experiment.command.is_none()
+            && experiment.quality.is_none()
+        {
             self.push(
                 experiment.name.at,
                 ErrorKind::NothingToRun(name.clone()),
-                "add a `bench { args … }`, a `server { … }` with `workload`s, or a `command { args … }`".to_owned(),
+                "add a `bench { args … }`, a `server { … }` with `workload`s, a `command { args … }` or a \
+                 `quality { … }`"
+                    .to_owned(),
             );
         }
         if let Some(server) = &experiment.server
@@ -242,14 +250,20 @@ impl Checker<'_> {
                 "add `server { args … }`; bakeoff starts llama-server for the workloads".to_owned(),
             );
         }
-        let needs_model =
-            experiment.bench.as_ref().map(|bench| bench.at).or(experiment.server.as_ref().map(|server| server.at));
+        let needs_model = experiment
+            .bench
+            .as_ref()
+            .map(|bench| bench.at)
+            .or(experiment.server.as_ref().map(|server| server.at))
+            .or(experiment.quality.as_ref().map(|quality| quality.at));
         if let Some(at) = needs_model
             && experiment.axis("model").is_none()
         {
             self.push(
                 at,
-                ErrorKind::Inconsistent("llama-bench and llama-server need a `model` axis".to_owned()),
+                ErrorKind::Inconsistent(
+                    "llama-bench, llama-server and llama-perplexity need a `model` axis".to_owned(),
+                ),
                 "add `model \"name\"` to the matrix; bakeoff passes its path with `-m`".to_owned(),
             );
         }
@@ -291,10 +305,13 @@ impl Checker<'_> {
                 }
             }
         }
+        if let Some(quality) = &experiment.quality {
+            self.check_quality(experiment, quality);
+        }
         if let Some(report) = &experiment.report {
             for (axis, value) in &report.baseline {
                 self.check_filter_axis(experiment, axis, value, false);
-                self.check_baseline_value(experiment, axis, value);
+                self.check_baseline_value(experiment, axis, value, "baseline");
             }
             let produced = super::produces::Produces::of(experiment);
             for table in &report.tables {
@@ -348,7 +365,13 @@ impl Checker<'_> {
     /// A baseline must be a configuration the matrix has: `baseline threads=3` on `threads 1 2`
     /// once passed, and the report then named a baseline no ratio was against. (Variants,
     /// models and toolboxes are checked by name with the other selectors.)
-    fn check_baseline_value(&mut self, experiment: &Experiment, axis: &Spanned<String>, value: &Spanned<String>) {
+    fn check_baseline_value(
+        &mut self,
+        experiment: &Experiment,
+        axis: &Spanned<String>,
+        value: &Spanned<String>,
+        what: &str,
+    ) {
         let Some(declared) = experiment.axis(&axis.value) else { return };
         if ["variant", "model", "toolbox"].contains(&axis.value.as_str()) {
             return;
@@ -368,7 +391,7 @@ impl Checker<'_> {
         let listed: Vec<String> = values.iter().map(|value| format!("`{value}`")).collect();
         self.push(
             value.at,
-            ErrorKind::Inconsistent(format!("the baseline `{}={}` is no cell of the matrix", axis.value, value.value)),
+            ErrorKind::Inconsistent(format!("the {what} `{}={}` is no cell of the matrix", axis.value, value.value)),
             format!("axis `{}` has the values {}", axis.value, listed.join(", ")),
         );
     }
@@ -537,6 +560,40 @@ impl Checker<'_> {
         }
         for filled in experiment.request_paths(&path.value) {
             self.check_file(path.at, &filled);
+        }
+    }
+
+    /// The corpus is a file, the same for every configuration (their divergences are over one
+    /// text), and the reference names values the matrix has.
+    fn check_quality(&mut self, experiment: &Experiment, quality: &super::experiment::Quality) {
+        if let Some(corpus) = &quality.corpus {
+            if corpus.value.contains('{') {
+                self.push(
+                    corpus.at,
+                    ErrorKind::InvalidValue {
+                        what: "corpus".to_owned(),
+                        value: corpus.value.clone(),
+                        reason: "every configuration is scored on one text, the reference's".to_owned(),
+                    },
+                    "name one file; a second corpus is a second experiment".to_owned(),
+                );
+            } else {
+                self.check_file(corpus.at, &corpus.value);
+            }
+        }
+        if experiment.quality_reference().is_empty() {
+            self.push(
+                quality.at,
+                ErrorKind::MissingValue {
+                    node: "`quality`".to_owned(),
+                    what: "a `reference` (or a report `baseline`)".to_owned(),
+                },
+                "add `reference model=\"…\"`: the configuration every other is measured against".to_owned(),
+            );
+        }
+        for (axis, value) in &quality.reference {
+            self.check_filter_axis(experiment, axis, value, false);
+            self.check_baseline_value(experiment, axis, value, "reference");
         }
     }
 

@@ -7,7 +7,7 @@ pub struct Cell {
     pub experiment: String,
     /// Axis name and value, in the order the axes are declared.
     pub axes: Vec<(String, String)>,
-    /// `bench`, `command`, or the name of a server workload.
+    /// `bench`, `command`, `quality`, or the name of a server workload.
     pub workload: String,
     /// Which block of the experiment the cell runs: taken from the block, never from a name (a
     /// server workload may be called `bench`).
@@ -20,6 +20,7 @@ pub enum Block {
     Bench,
     Command,
     Server,
+    Quality,
 }
 
 /// What a cell runs.
@@ -31,6 +32,8 @@ pub enum WorkloadKind<'a> {
     Command,
     /// A named server workload, sent to a llama-server.
     Server(&'a str),
+    /// llama-perplexity against the reference configuration's base logits.
+    Quality,
 }
 
 impl Cell {
@@ -39,6 +42,7 @@ impl Cell {
             Block::Bench => WorkloadKind::Bench,
             Block::Command => WorkloadKind::Command,
             Block::Server => WorkloadKind::Server(&self.workload),
+            Block::Quality => WorkloadKind::Quality,
         }
     }
 

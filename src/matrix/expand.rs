@@ -18,6 +18,9 @@ fn blocks(experiment: &Experiment) -> Vec<(String, Block)> {
     if experiment.command.is_some() {
         names.push(("command".to_owned(), Block::Command));
     }
+    if experiment.quality.is_some() {
+        names.push(("quality".to_owned(), Block::Quality));
+    }
     if experiment.server.is_some() {
         names.extend(experiment.workloads.iter().map(|workload| (workload.name.value.clone(), Block::Server)));
     }

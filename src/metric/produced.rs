@@ -19,6 +19,8 @@ pub(crate) enum Condition {
     /// Where the cell's processes live long enough for their memory to be read (a `command` may
     /// be over before the first sample).
     Sampled,
+    /// Where the configuration is not the quality reference (which has nothing to diverge from).
+    Candidate,
 }
 
 impl Condition {
@@ -30,6 +32,7 @@ impl Condition {
             Self::Drafting => "where the server drafts",
             Self::Streamed => "where a reply streams more than one token",
             Self::Sampled => "where its processes live long enough to be read",
+            Self::Candidate => "where the configuration is not the reference",
         }
     }
 }

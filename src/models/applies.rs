@@ -13,11 +13,15 @@ pub(crate) struct ModelShape {
     pub(crate) architecture: Option<String>,
     /// `ARCH.expert_count`: absent or 0 for a dense model.
     pub(crate) experts: Option<u64>,
+    /// How many tokens its vocabulary has; absent where the header lists none (and in shapes
+    /// kept before it was read, which are read again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) vocab: Option<u64>,
 }
 
 impl ModelShape {
     pub(crate) fn of(info: &super::gguf::GgufInfo) -> Self {
-        Self { architecture: info.architecture.clone(), experts: info.expert_count }
+        Self { architecture: info.architecture.clone(), experts: info.expert_count, vocab: info.vocab_size }
     }
 
     fn has_experts(&self) -> bool {
@@ -99,11 +103,11 @@ mod tests {
     }
 
     fn dense() -> ModelShape {
-        ModelShape { architecture: Some("gemma3".to_owned()), experts: None }
+        ModelShape { architecture: Some("gemma3".to_owned()), experts: None, vocab: None }
     }
 
     fn mixture() -> ModelShape {
-        ModelShape { architecture: Some("qwen3moe".to_owned()), experts: Some(128) }
+        ModelShape { architecture: Some("qwen3moe".to_owned()), experts: Some(128), vocab: None }
     }
 
     #[test]

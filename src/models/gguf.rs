@@ -29,6 +29,9 @@ pub struct GgufInfo {
     pub expert_used_count: Option<u64>,
     /// `(split.no, split.count)` for a shard of a split model.
     pub split: Option<(u64, u64)>,
+    /// How many tokens its vocabulary has (`tokenizer.ggml.tokens`): two models compare their
+    /// next-token distributions only over one vocabulary.
+    pub vocab_size: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -82,7 +85,8 @@ pub(crate) fn parse(input: impl Read) -> Result<GgufInfo, GgufError> {
                 _ => {}
             },
             Value::Number(number) => numbers.push((key, number)),
-            Value::Other => {}
+            Value::Array(count) if key == "tokenizer.ggml.tokens" => info.vocab_size = Some(count),
+            Value::Array(_) | Value::Other => {}
         }
     }
     let number = |key: &str| numbers.iter().find(|(name, _)| name == key).map(|(_, value)| *value);
@@ -113,6 +117,8 @@ pub(crate) fn parse(input: impl Read) -> Result<GgufInfo, GgufError> {
 enum Value {
     Text(String),
     Number(u64),
+    /// An array, skipped: how many elements it has.
+    Array(u64),
     Other,
 }
 
@@ -210,7 +216,7 @@ impl<R: Read> Reader<R> {
                     }
                     None => return Err(self.corrupt(format!("an array of unknown type {element}"))),
                 }
-                Value::Other
+                Value::Array(count)
             }
             other => return Err(self.corrupt(format!("a value of unknown type {other}"))),
         })
@@ -326,6 +332,7 @@ pub(crate) mod tests {
         assert_eq!(info.file_type.as_deref(), Some("Q4_K_M"));
         assert_eq!(info.context_length, Some(40_960));
         assert_eq!(info.expert_count, Some(128));
+        assert_eq!(info.vocab_size, Some(2));
         assert_eq!(info.parameters, 2048 * 151_936 + 2048 * 10);
         assert_eq!(info.tensors, 2);
     }

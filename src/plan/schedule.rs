@@ -79,7 +79,7 @@ pub(crate) fn schedule(cells: &[PlannedCell], tested: &BTreeSet<String>, load_gr
             })),
         }
     }
-    // Bench cells: load groups per toolbox, the rest alone; command cells alone.
+    // Bench cells: load groups per toolbox, the rest alone; command and quality cells alone.
     let bench: Vec<usize> =
         to_run.iter().copied().filter(|&index| cells[index].cell.cell.kind() == WorkloadKind::Bench).collect();
     let splits: Vec<(usize, super::load_group::Split)> = bench
@@ -102,7 +102,9 @@ pub(crate) fn schedule(cells: &[PlannedCell], tested: &BTreeSet<String>, load_gr
     }
     for &index in &to_run {
         let kind = cells[index].cell.cell.kind();
-        if (kind == WorkloadKind::Bench && !grouped.contains(&index)) || kind == WorkloadKind::Command {
+        if (kind == WorkloadKind::Bench && !grouped.contains(&index))
+            || matches!(kind, WorkloadKind::Command | WorkloadKind::Quality)
+        {
             work.push(Work::Cell(index));
         }
     }
@@ -153,6 +155,7 @@ mod tests {
                 drift: Vec::new(),
                 notes: Vec::new(),
                 unhashed: Vec::new(),
+                base: None,
             },
             decision: Decision::Run(RunReason::New),
         }

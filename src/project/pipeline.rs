@@ -207,12 +207,15 @@ impl Project {
         // Hashing models and inspecting toolboxes both wait on other processes and disks.
         let (digests, inspected) = std::thread::scope(|scope| {
             // The llama.cpp tools command cells run, whose options are checked like llama-bench's.
-            let programs: std::collections::BTreeSet<String> = experiments
+            let mut programs: std::collections::BTreeSet<String> = experiments
                 .iter()
                 .filter_map(|experiment| experiment.command.as_ref()?.args.first())
                 .map(|program| program.text.clone())
                 .filter(|program| program.starts_with("llama-") && !program.contains(['{', '/']))
                 .collect();
+            if experiments.iter().any(|experiment| experiment.quality.is_some()) {
+                programs.insert("llama-perplexity".to_owned());
+            }
             let inspection = scope.spawn(move || toolbox_states(&toolboxes, self.no_cache, &programs));
             let needed = needed(&loaded.manifests, &experiments);
             let digests = gather(&loaded.manifests, &needed, &self.roots, &mut cache, lock.as_ref());
@@ -245,11 +248,12 @@ impl Project {
             .flat_map(|experiment| expand(experiment).into_iter().map(move |cell| (*experiment, cell)))
             .collect();
         drift.sort();
-        let resolved = parallel::map_owned(cells, |(experiment, cell)| {
+        let mut resolved = parallel::map_owned(cells, |(experiment, cell)| {
             let mut resolved = resolve_cell(&loaded.manifests, experiment, cell, &digests, host);
             resolved.drift = drift.iter().filter(|drift| drift.toolbox == resolved.toolbox).cloned().collect();
             resolved
         });
+        crate::fingerprint::link_quality(&loaded.manifests, &mut resolved, &digests);
         Ok((resolved, digests.toolboxes))
     }
 

@@ -250,6 +250,7 @@ impl CellRecord {
             crate::fingerprint::WorkloadPrint::Bench => crate::matrix::Block::Bench,
             crate::fingerprint::WorkloadPrint::Command { .. } => crate::matrix::Block::Command,
             crate::fingerprint::WorkloadPrint::Server { .. } => crate::matrix::Block::Server,
+            crate::fingerprint::WorkloadPrint::Quality { .. } => crate::matrix::Block::Quality,
         }
     }
 

@@ -243,7 +243,7 @@ impl SlurmExecutor<'_> {
 /// `ok       CELL  METRICS` for a record a node wrote.
 fn result_line(record: &CellRecord) -> String {
     let describe = match record.block() {
-        crate::matrix::Block::Bench | crate::matrix::Block::Command => describe_metrics,
+        crate::matrix::Block::Bench | crate::matrix::Block::Command | crate::matrix::Block::Quality => describe_metrics,
         crate::matrix::Block::Server => describe_server_metrics,
     };
     finished_line(&record.cell, record, describe)

@@ -1,0 +1,269 @@
+//! Quality cells: the axes they use, the reference configuration every other one is measured
+//! against (its inputs become theirs), and what llama-perplexity needs that can be known before
+//! it runs: one vocabulary, a corpus long enough for `-c × --chunks`, enough scored tokens.
+
+use std::collections::BTreeSet;
+
+use super::canonical::WorkloadPrint;
+use super::resolve::{InputDigests, ResolvedCell};
+use crate::manifest::{Experiment, Manifests, Part, Template};
+use crate::matrix::Block;
+
+/// llama-perplexity's own default context (`params.n_ctx = 512` in its `main`).
+pub const DEFAULT_CONTEXT: u64 = 512;
+/// Below this many scored tokens llama-perplexity prints no KL divergence statistics.
+const FEWEST_SCORED: u64 = 100;
+
+/// The axes a quality cell's arguments use: `{axis}` placeholders, and the variant's (with the
+/// axes its arguments use) where `{variant}` is spliced in.
+pub(super) fn used_axes(experiment: &Experiment) -> BTreeSet<String> {
+    let mut used = BTreeSet::new();
+    let templates = experiment.quality.iter().flat_map(|quality| &quality.args);
+    add_axes(templates, experiment, &mut used);
+    used
+}
+
+fn add_axes<'a>(
+    templates: impl Iterator<Item = &'a Template>,
+    experiment: &'a Experiment,
+    used: &mut BTreeSet<String>,
+) {
+    for template in templates {
+        if template.is_variant_splice() {
+            if used.insert("variant".to_owned()) {
+                add_axes(experiment.variant_templates(), experiment, used);
+            }
+            continue;
+        }
+        for part in template.placeholders() {
+            if let Part::Axis(axis) = part {
+                used.insert(axis.clone());
+            }
+        }
+    }
+}
+
+/// What a llama-perplexity pass scores, from its argv.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scoring {
+    /// `-c`: the tokens of one chunk.
+    pub context: u64,
+    /// `--chunks`: how many chunks; every chunk the corpus has when not given.
+    pub chunks: Option<u64>,
+}
+
+impl Scoring {
+    pub fn of(argv: &[String]) -> Self {
+        let value = |names: &[&str]| {
+            argv.windows(2).rev().find(|pair| names.contains(&pair[0].as_str())).and_then(|pair| pair[1].parse().ok())
+        };
+        Self {
+            context: value(&["-c", "--ctx-size"]).unwrap_or(DEFAULT_CONTEXT),
+            chunks: value(&["--chunks"]).filter(|chunks: &u64| *chunks > 0),
+        }
+    }
+
+    /// Tokens scored in one chunk: its second half, less the last (llama-perplexity's rule).
+    pub fn scored_per_chunk(self) -> u64 {
+        self.context.saturating_sub(1).saturating_sub(self.context / 2)
+    }
+
+    /// The corpus tokens the pass needs: `-c × --chunks`, and at least two chunks' worth (less
+    /// and llama-perplexity refuses).
+    pub fn tokens_needed(self) -> u64 {
+        self.context.saturating_mul(self.chunks.unwrap_or(2).max(2))
+    }
+
+    /// The bytes of the base logits file written for `chunks` chunks of a `vocab`-token
+    /// vocabulary: a header, the tokens, and per scored token a scale, a minimum and 16 bits per
+    /// vocabulary entry (llama-perplexity's `--kl-divergence-base` layout).
+    pub fn base_bytes(self, chunks: u64, vocab: u64) -> u64 {
+        let per_token = (2 * vocab.div_ceil(2) + 4) * 2;
+        let header = 8 + 4 + 4 + 4;
+        header + chunks * self.context * 4 + chunks * self.scored_per_chunk() * per_token
+    }
+}
+
+/// A quality cell's part in its experiment's base logits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Base {
+    /// The hash of the reference configuration's quality cell: the base file's name.
+    pub reference: String,
+    /// Whether this cell is the reference, which writes the base (else it reads it).
+    pub writes: bool,
+}
+
+/// Links every quality cell to its experiment's reference: the reference's portable key enters
+/// each candidate's fingerprint (another reference is another measurement), and what cannot work
+/// is a reason to block: a selector that matches no configuration or several, another
+/// vocabulary, a corpus too short, too few tokens scored, a reference that cannot run.
+pub fn link(manifests: &Manifests, cells: &mut [ResolvedCell], inputs: &InputDigests) {
+    let experiments: BTreeSet<String> = cells
+        .iter()
+        .filter(|cell| cell.cell.block == Block::Quality)
+        .map(|cell| cell.cell.experiment.clone())
+        .collect();
+    for name in experiments {
+        let Some(experiment) = manifests.experiment(&name) else { continue };
+        let indices: Vec<usize> = (0..cells.len())
+            .filter(|&index| cells[index].cell.block == Block::Quality && cells[index].cell.experiment == name)
+            .collect();
+        for &index in &indices {
+            let reasons = corpus_problems(experiment, &cells[index], inputs, manifests);
+            cells[index].blocked.extend(reasons);
+        }
+        let selector = experiment.quality_reference();
+        let chosen: Vec<usize> = indices
+            .iter()
+            .copied()
+            .filter(|&index| {
+                selector.iter().all(|(axis, value)| cells[index].cell.value(&axis.value) == Some(&value.value))
+            })
+            .collect();
+        let written: Vec<String> =
+            selector.iter().map(|(axis, value)| format!("{}={}", axis.value, value.value)).collect();
+        let written = written.join(" ");
+        let hashes: BTreeSet<&str> = chosen.iter().map(|&index| cells[index].hash.as_str()).collect();
+        let problem = match hashes.len() {
+            0 => Some(format!(
+                "the quality reference `{written}` is no configuration of the matrix (an `exclude` may remove it): name \
+                 one its cells have"
+            )),
+            1 => None,
+            count => {
+                let differ = differing_axes(cells, &chosen);
+                Some(format!(
+                    "the quality reference `{written}` matches {count} configurations that differ in {}: add a value for \
+                     each to `reference`",
+                    differ.iter().map(|axis| format!("`{axis}`")).collect::<Vec<_>>().join(", ")
+                ))
+            }
+        };
+        if let Some(problem) = problem {
+            for &index in &indices {
+                cells[index].blocked.push(problem.clone());
+            }
+            continue;
+        }
+        let reference = chosen[0];
+        let reference_hash = cells[reference].hash.clone();
+        let reference_key = cells[reference].fingerprint.portable_key();
+        let reference_id = cells[reference].id.clone();
+        let reference_blocked = cells[reference].blocked.clone();
+        let reference_model = cells[reference].model.clone();
+        for &index in &indices {
+            if cells[index].hash == reference_hash {
+                cells[index].base = Some(Base { reference: reference_hash.clone(), writes: true });
+                continue;
+            }
+            let cell = &mut cells[index];
+            cell.base = Some(Base { reference: reference_hash.clone(), writes: false });
+            if let WorkloadPrint::Quality { reference, .. } = &mut cell.fingerprint.workload {
+                *reference = Some(reference_key.clone());
+            }
+            cell.hash = cell.fingerprint.hash();
+            if let Some(reason) = vocabulary_problem(cell.model.as_deref(), reference_model.as_deref(), inputs) {
+                cell.blocked.push(reason);
+            }
+            let scoring = Scoring::of(&cell.argv);
+            if let Some(chunks) = scoring.chunks
+                && chunks * scoring.scored_per_chunk() < FEWEST_SCORED
+            {
+                cell.blocked.push(format!(
+                    "`-c {} --chunks {chunks}` scores {} tokens: llama-perplexity prints KL divergence statistics from \
+                     {FEWEST_SCORED} on; give more chunks or a larger `-c`",
+                    scoring.context,
+                    chunks * scoring.scored_per_chunk()
+                ));
+            }
+            if !reference_blocked.is_empty() {
+                cell.blocked.push(format!(
+                    "its quality reference `{reference_id}` cannot run here: {}",
+                    reference_blocked.join("; ")
+                ));
+            }
+            cell.blocked.dedup();
+        }
+    }
+}
+
+/// The axes whose values differ among `chosen` cells.
+fn differing_axes(cells: &[ResolvedCell], chosen: &[usize]) -> Vec<String> {
+    let first = &cells[chosen[0]].cell;
+    first
+        .axes
+        .iter()
+        .filter(|(axis, value)| chosen.iter().any(|&index| cells[index].cell.value(axis) != Some(value.as_str())))
+        .map(|(axis, _)| axis.clone())
+        .collect()
+}
+
+/// Why a candidate's model cannot be compared with the reference's: another vocabulary size.
+fn vocabulary_problem(model: Option<&str>, reference: Option<&str>, inputs: &InputDigests) -> Option<String> {
+    let vocab = |name: &str| inputs.models.get(name)?.shape.as_ref()?.vocab;
+    let (model, reference) = (model?, reference?);
+    let (own, theirs) = (vocab(model)?, vocab(reference)?);
+    (own != theirs).then(|| {
+        format!(
+            "KL divergence needs one vocabulary: `{model}` has {} tokens, the reference `{reference}` {}",
+            crate::units::thousands(own),
+            crate::units::thousands(theirs)
+        )
+    })
+}
+
+/// Why the corpus cannot give the cell what its arguments ask: fewer bytes than the tokens
+/// `-c × --chunks` needs (a token is at least a byte, and a begin-of-text token is added), so
+/// llama-perplexity would refuse or score fewer chunks than asked.
+fn corpus_problems(
+    experiment: &Experiment,
+    cell: &ResolvedCell,
+    inputs: &InputDigests,
+    manifests: &Manifests,
+) -> Option<String> {
+    let corpus = experiment.quality.as_ref()?.corpus.as_ref()?;
+    let bytes = *inputs.sizes.get(&manifests.input_path(corpus.at, &corpus.value))?;
+    let scoring = Scoring::of(&cell.argv);
+    let needed = scoring.tokens_needed();
+    let most = bytes + 1;
+    (most < needed).then(|| {
+        let chunks = scoring.chunks.map(|chunks| format!(" --chunks {chunks}")).unwrap_or_default();
+        format!(
+            "corpus `{}` is too short for `-c {}{chunks}`: llama-perplexity needs {} tokens, and its {} bytes make at \
+             most {}",
+            corpus.value,
+            scoring.context,
+            crate::units::thousands(needed),
+            crate::units::thousands(bytes),
+            crate::units::thousands(most)
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(text: &str) -> Vec<String> {
+        text.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn reads_context_and_chunks_with_llama_perplexity_defaults() {
+        let scoring = Scoring::of(&argv("llama-perplexity -m m -f c -c 128 --chunks 8"));
+        assert_eq!(scoring, Scoring { context: 128, chunks: Some(8) });
+        assert_eq!(scoring.scored_per_chunk(), 63);
+        assert_eq!(scoring.tokens_needed(), 1024);
+        let default = Scoring::of(&argv("llama-perplexity -m m -f c"));
+        assert_eq!(default, Scoring { context: 512, chunks: None });
+        assert_eq!(default.tokens_needed(), 1024);
+        assert_eq!(Scoring::of(&argv("x --ctx-size 256 --chunks 1")).tokens_needed(), 512);
+    }
+
+    /// The size llama-perplexity wrote for Gemma 3 (262,144 tokens), `-c 128 --chunks 8`.
+    #[test]
+    fn base_size_is_the_bytes_llama_perplexity_writes() {
+        let scoring = Scoring { context: 128, chunks: Some(8) };
+        assert_eq!(scoring.base_bytes(8, 262_144), 264_249_300);
+    }
+}
