@@ -5,15 +5,17 @@
 
 /// The folders of `results/` that are the store's own; an experiment's report folder takes
 /// its name, so no experiment may be called one of them.
-pub(crate) const RESERVED: [&str; 3] = [CELLS, LOGS, SLURM];
+pub(crate) const RESERVED: [&str; 4] = [CELLS, LOGS, SLURM, BASES];
 pub(crate) const CELLS: &str = "cells";
 pub(crate) const LOGS: &str = "logs";
 pub(crate) const SLURM: &str = "slurm";
+pub(crate) const BASES: &str = "bases";
 
 /// Why `name` cannot name an experiment because of the store's layout.
 pub(crate) fn reserved_reason(name: &str) -> Option<String> {
     RESERVED.contains(&name).then(|| match name {
         SLURM => format!("`results/{name}/` holds the Slurm executor's job logs (and is ignored by git)"),
+        BASES => format!("`results/{name}/` holds the quality reference logits (and is ignored by git)"),
         _ => format!("`results/{name}/` holds the result store"),
     })
 }

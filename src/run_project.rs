@@ -67,6 +67,7 @@ impl Project {
         let tested = tested_models(&records, &planned, &host.id);
         let mut context = LaunchContext {
             mounts: self.roots.roots.clone(),
+            writable: Vec::new(),
             images: toolboxes
                 .iter()
                 .filter_map(|(name, state)| Some((name.clone(), state.image_id.clone()?)))
@@ -74,6 +75,7 @@ impl Project {
             drivers: toolboxes.into_iter().filter_map(|(name, state)| Some((name, state.driver?))).collect(),
         };
         context.mounts.push(self.root.canonicalize().unwrap_or_else(|_| self.root.clone()));
+        context.writable.extend(self.bases_folder(&planned)?);
         let options = run_options(request, estimates);
         let work = schedule(&planned, &tested, request.load_groups);
         let planning = started.elapsed().saturating_sub(locked_after);
@@ -133,6 +135,22 @@ impl Project {
         summary.time.planning = planning;
         summary.time.wall = started.elapsed();
         Ok(RunOutcome { summary, notes })
+    }
+
+    /// The store's folder of quality bases when a reference that runs writes one there: made
+    /// now, as a container mounts it before its cell runs.
+    fn bases_folder(&self, planned: &[PlannedCell]) -> Result<Option<std::path::PathBuf>, Error> {
+        let writes = planned.iter().any(|planned| {
+            matches!(planned.decision, Decision::Run(_)) && planned.cell.base.as_ref().is_some_and(|base| base.writes)
+        });
+        if !writes {
+            return Ok(None);
+        }
+        let bases = self.store.ensure_bases_dir().map_err(|source| Error::Io {
+            what: format!("cannot make `{}`", self.store.bases_dir().display()),
+            source,
+        })?;
+        Ok(Some(bases.canonicalize().unwrap_or(bases)))
     }
 
     /// Before a project's run: `results/.gitignore` when there is none (a line saying so is

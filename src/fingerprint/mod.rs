@@ -7,5 +7,5 @@ mod resolve;
 pub use canonical::{
     ARGV_FIELD, FieldChange, Fingerprint, HostPrint, RequestPrint, SCHEMA, ToolboxPrint, WorkloadPrint, diff,
 };
-pub use quality::{Base, DEFAULT_CONTEXT, Scoring, link as link_quality};
+pub use quality::{Base, BaseSize, Scoring, link as link_quality};
 pub use resolve::{InputDigests, ModelInput, ResolvedCell, ToolboxState, resolve_cell};

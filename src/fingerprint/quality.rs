@@ -10,7 +10,7 @@ use crate::manifest::{Experiment, Manifests, Part, Template};
 use crate::matrix::Block;
 
 /// llama-perplexity's own default context (`params.n_ctx = 512` in its `main`).
-pub const DEFAULT_CONTEXT: u64 = 512;
+const DEFAULT_CONTEXT: u64 = 512;
 /// Below this many scored tokens llama-perplexity prints no KL divergence statistics.
 const FEWEST_SCORED: u64 = 100;
 
@@ -91,6 +91,44 @@ pub struct Base {
     pub reference: String,
     /// Whether this cell is the reference, which writes the base (else it reads it).
     pub writes: bool,
+    /// The reference's: how large the base will be, where the vocabulary is known.
+    pub size: Option<BaseSize>,
+}
+
+/// The bytes a base will take: exact with `--chunks`, else at most (every chunk the corpus's
+/// bytes could make).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BaseSize {
+    pub bytes: u64,
+    pub at_most: bool,
+}
+
+impl std::fmt::Display for BaseSize {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let bytes = crate::units::format_bytes(self.bytes);
+        if self.at_most { write!(formatter, "at most {bytes}") } else { write!(formatter, "{bytes}") }
+    }
+}
+
+/// How large the base of `reference` will be: its scoring, its model's vocabulary and, without
+/// `--chunks`, as many chunks as the corpus's bytes could make.
+fn base_size(
+    reference: &ResolvedCell,
+    experiment: &Experiment,
+    inputs: &InputDigests,
+    manifests: &Manifests,
+) -> Option<BaseSize> {
+    let vocab = inputs.models.get(reference.model.as_deref()?)?.shape.as_ref()?.vocab?;
+    let scoring = Scoring::of(&reference.argv);
+    let (chunks, at_most) = match scoring.chunks {
+        Some(chunks) => (chunks, false),
+        None => {
+            let corpus = experiment.quality.as_ref()?.corpus.as_ref()?;
+            let bytes = *inputs.sizes.get(&manifests.input_path(corpus.at, &corpus.value))?;
+            ((bytes + 1) / scoring.context.max(1), true)
+        }
+    };
+    Some(BaseSize { bytes: scoring.base_bytes(chunks, vocab), at_most })
 }
 
 /// Links every quality cell to its experiment's reference: the reference's portable key enters
@@ -146,6 +184,7 @@ pub fn link(manifests: &Manifests, cells: &mut [ResolvedCell], inputs: &InputDig
             continue;
         }
         let reference = chosen[0];
+        let size = base_size(&cells[reference], experiment, inputs, manifests);
         let reference_hash = cells[reference].hash.clone();
         let reference_key = cells[reference].fingerprint.portable_key();
         let reference_id = cells[reference].id.clone();
@@ -153,11 +192,11 @@ pub fn link(manifests: &Manifests, cells: &mut [ResolvedCell], inputs: &InputDig
         let reference_model = cells[reference].model.clone();
         for &index in &indices {
             if cells[index].hash == reference_hash {
-                cells[index].base = Some(Base { reference: reference_hash.clone(), writes: true });
+                cells[index].base = Some(Base { reference: reference_hash.clone(), writes: true, size });
                 continue;
             }
             let cell = &mut cells[index];
-            cell.base = Some(Base { reference: reference_hash.clone(), writes: false });
+            cell.base = Some(Base { reference: reference_hash.clone(), writes: false, size: None });
             if let WorkloadPrint::Quality { reference, .. } = &mut cell.fingerprint.workload {
                 *reference = Some(reference_key.clone());
             }

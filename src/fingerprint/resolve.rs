@@ -107,12 +107,7 @@ pub fn resolve_cell(
     };
     let toolbox_name = cell.value("toolbox").unwrap_or("host").to_owned();
     let model = cell.value("model").map(str::to_owned);
-    let (program, templates): (&str, &[Template]) = match cell.kind() {
-        WorkloadKind::Bench => ("llama-bench", experiment.bench.as_ref().map_or(&[], |bench| &bench.args)),
-        WorkloadKind::Command => ("", experiment.command.as_ref().map_or(&[], |command| &command.args)),
-        WorkloadKind::Server(_) => ("llama-server", experiment.server.as_ref().map_or(&[], |server| &server.args)),
-        WorkloadKind::Quality => ("llama-perplexity", experiment.quality.as_ref().map_or(&[], |quality| &quality.args)),
-    };
+    let (program, templates) = program_of(experiment, cell.kind());
     let mut argv = Vec::new();
     let mut printed = Vec::new();
     if !program.is_empty() {
@@ -207,6 +202,16 @@ pub fn resolve_cell(
         notes: state.note.into_iter().map(|note| format!("toolbox `{fingerprint_toolbox}`: {note}")).collect(),
         unhashed,
         base: None,
+    }
+}
+
+/// The llama.cpp program a cell of `kind` runs (none for a command) and the `args` it is given.
+fn program_of<'a>(experiment: &'a Experiment, kind: WorkloadKind<'_>) -> (&'static str, &'a [Template]) {
+    match kind {
+        WorkloadKind::Bench => ("llama-bench", experiment.bench.as_ref().map_or(&[], |bench| &bench.args)),
+        WorkloadKind::Command => ("", experiment.command.as_ref().map_or(&[], |command| &command.args)),
+        WorkloadKind::Server(_) => ("llama-server", experiment.server.as_ref().map_or(&[], |server| &server.args)),
+        WorkloadKind::Quality => ("llama-perplexity", experiment.quality.as_ref().map_or(&[], |quality| &quality.args)),
     }
 }
 

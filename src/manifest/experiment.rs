@@ -349,10 +349,7 @@ pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Experi
             "include" => experiment.includes.extend(decode_filter(decoder, child)),
             "bench" => {
                 once(decoder, experiment.bench.is_some());
-                decoder.check_properties(child, &[]);
-                decoder.check_no_arguments(child);
-                let args = decode_block_args(decoder, child, &["args"]);
-                experiment.bench = Some(Bench { at: decoder.at(child.name().span()), args });
+                experiment.bench = Some(decode_bench(decoder, child));
             }
             "server" => {
                 once(decoder, experiment.server.is_some());
@@ -813,6 +810,13 @@ fn decode_command(decoder: &mut Decoder<'_>, node: &KdlNode) -> CommandSpec {
         );
     }
     CommandSpec { at: decoder.at(node.name().span()), args, metrics }
+}
+
+fn decode_bench(decoder: &mut Decoder<'_>, node: &KdlNode) -> Bench {
+    decoder.check_properties(node, &[]);
+    decoder.check_no_arguments(node);
+    let args = decode_block_args(decoder, node, &["args"]);
+    Bench { at: decoder.at(node.name().span()), args }
 }
 
 fn decode_quality(decoder: &mut Decoder<'_>, node: &KdlNode) -> Quality {

@@ -38,6 +38,10 @@ pub enum RunReason {
     Skipped {
         reason: String,
     },
+    /// A quality reference whose base logits are not on disk, which candidates that run read.
+    BaseMissing {
+        candidates: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -2,7 +2,8 @@
 //! host, hashing models and inspecting toolboxes come first (a cell's fingerprint needs them,
 //! so they are done while planning); then the measuring steps in the schedule's order — a
 //! cell, a llama-bench load group and the cells it records, a server's start, its cells and
-//! its stop — and each experiment's report once its cells are done.
+//! its stop — and each experiment's report once its cells are done. A quality candidate comes
+//! after the reference whose base logits it reads.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -103,6 +104,17 @@ impl PlanGraph {
                         cell_nodes.insert(index, node);
                     }
                 }
+            }
+        }
+        // A quality candidate reads the base logits its reference writes.
+        for (index, node) in &cell_nodes {
+            let Some(base) = cells[*index].cell.base.as_ref().filter(|base| !base.writes) else { continue };
+            let writer = cell_nodes.iter().find(|(other, _)| {
+                cells[**other].cell.hash == base.reference
+                    && cells[**other].cell.base.as_ref().is_some_and(|base| base.writes)
+            });
+            if let Some((_, writer)) = writer {
+                graph.add_edge(*writer, *node, ());
             }
         }
         for (index, node) in &cell_nodes {

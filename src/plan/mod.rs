@@ -1,11 +1,13 @@
 //! The plan: which cells are cached, which run and why, which are blocked; as a DAG.
 
+mod bases;
 mod decide;
 mod graph;
 mod load_group;
 mod render;
 mod schedule;
 
+pub(crate) use bases::settle_bases;
 pub(crate) use decide::{Decision, History, PlannedCell, RunReason, Selection, decide};
 pub(crate) use graph::{PlanGraph, Step, status_word};
 pub(crate) use load_group::LoadGroup;

@@ -46,6 +46,9 @@ pub(crate) fn render_text(cells: &[PlannedCell]) -> String {
             Decision::Run(RunReason::Skipped { reason }) => {
                 let _ = write!(text, "  (skipped last time: {reason})");
             }
+            Decision::Run(RunReason::BaseMissing { candidates }) => {
+                let _ = write!(text, "  (its base logits are missing; {candidates} quality cell(s) read them)");
+            }
             Decision::Run(RunReason::Changed { previous, changes, .. }) => {
                 text.push_str("  (changed: ");
                 text.push_str(&describe_changes(changes));
@@ -59,6 +62,16 @@ pub(crate) fn render_text(cells: &[PlannedCell]) -> String {
             }
             Decision::FailedBefore { reason } => {
                 let _ = write!(text, "  {reason} (rerun with --retry-failed)");
+            }
+        }
+        if let (Decision::Run(_), Some(base)) = (&planned.decision, &planned.cell.base)
+            && base.writes
+        {
+            match base.size {
+                Some(size) => {
+                    let _ = write!(text, "  [writes {size} of base logits to results/bases/]");
+                }
+                None => text.push_str("  [writes base logits to results/bases/]"),
             }
         }
         text.push('\n');
@@ -139,6 +152,7 @@ pub(crate) fn render_json(cells: &[PlannedCell]) -> String {
                 "axes": axes,
                 "decision": planned.decision,
                 "lock_drift": planned.cell.drift,
+                "base_bytes": planned.cell.base.as_ref().filter(|base| base.writes).and_then(|base| base.size).map(|size| size.bytes),
                 "notes": planned.cell.notes,
             })
         })

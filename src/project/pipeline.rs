@@ -327,7 +327,11 @@ impl Project {
         let history: Vec<CellRecord> =
             if cells.iter().any(|cell| !heads.contains_key(&cell.hash)) { self.records() } else { Vec::new() };
         let current: Vec<String> = cells.iter().map(|cell| cell.hash.clone()).collect();
-        let planned = decide(cells, &heads, &History::new(&history, current.iter().map(String::as_str)), selection);
+        let mut planned = decide(cells, &heads, &History::new(&history, current.iter().map(String::as_str)), selection);
+        if planned.iter().any(|planned| planned.cell.base.is_some()) {
+            let store = &self.store;
+            crate::plan::settle_bases(&mut planned, |hash| store.base_path(hash).is_file(), store.free_bytes());
+        }
         Ok((planned, history))
     }
 }

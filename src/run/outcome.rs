@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::meters::Usage;
 use super::readers::metrics::{bench_metrics, command_metrics};
+use super::readers::perplexity::quality_metrics;
 use super::readers::ran_on::{Observed, asked_layers};
 use crate::fingerprint::ResolvedCell;
 use crate::host::HostFacts;
@@ -34,6 +35,9 @@ pub(super) struct Reading<'a> {
     pub(super) contained: bool,
     /// Which llama-bench sizes an axis sets: their metrics take the plain name (`pp`).
     pub(super) sizes: crate::metric::SweptSizes,
+    /// A quality cell's part: whether it writes the base logits (the reference's perplexity is
+    /// read) or reads them (the divergence statistics are).
+    pub(super) writes_base: bool,
 }
 
 impl<'a> Reading<'a> {
@@ -46,6 +50,7 @@ impl<'a> Reading<'a> {
             layers: asked_layers(argv),
             contained: toolbox.runner != crate::manifest::Runner::Host,
             sizes: crate::metric::SweptSizes::default(),
+            writes_base: false,
         }
     }
 }
@@ -121,6 +126,12 @@ pub(super) fn fill_outcome(
             let extracted = if bench {
                 bench_metrics(&result.stdout)
                     .map(|(metrics, raw)| (crate::metric::plain_size_names(metrics, reading.sizes), raw))
+            } else if record.block() == crate::matrix::Block::Quality {
+                let output = String::from_utf8_lossy(&result.combined);
+                quality_metrics(&output, reading.writes_base).and_then(|scored| {
+                    scored_all(&record.fingerprint.argv, scored.chunks)?;
+                    Ok((scored.metrics, Vec::new()))
+                })
             } else {
                 command_metrics(&result.combined, reading.metrics).map(|metrics| (metrics, Vec::new()))
             };
@@ -174,6 +185,21 @@ pub(super) fn fill_outcome(
             record.status = Status::TimedOut;
             record.failure = Some(failure(format!("timed out after {} s", timeout.as_secs()), None, None));
         }
+    }
+}
+
+/// A quality pass scored every chunk its `--chunks` asks for: llama-perplexity scores fewer,
+/// without a word, when the corpus is shorter than `-c × --chunks`, and a figure over another
+/// text is not the one asked for.
+fn scored_all(argv: &[String], scored: Option<u64>) -> Result<(), String> {
+    let scoring = crate::fingerprint::Scoring::of(argv);
+    match (scoring.chunks, scored) {
+        (Some(asked), Some(scored)) if scored < asked => Err(format!(
+            "the corpus has {scored} chunks of {} tokens, not the {asked} `--chunks` asks for: llama-perplexity scored \
+             fewer; give a longer corpus or `--chunks {scored}`",
+            scoring.context
+        )),
+        _ => Ok(()),
     }
 }
 

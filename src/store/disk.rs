@@ -3,7 +3,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::layout::{CELLS, GITIGNORE, LOGS, SLURM, SLURM_GITIGNORE};
+use super::layout::{BASES, BASES_GITIGNORE, CELLS, GITIGNORE, LOGS, SLURM, SLURM_GITIGNORE};
 use super::record::{CellRecord, RECORD_FORMAT, RecordHead};
 use crate::atomic::write_atomic;
 
@@ -130,6 +130,55 @@ impl Store {
             write_atomic(&ignore, SLURM_GITIGNORE.as_bytes())?;
         }
         Ok(directory)
+    }
+
+    /// `results/bases/`: each quality reference's base logits, named by the reference cell's
+    /// hash.
+    pub fn bases_dir(&self) -> PathBuf {
+        self.root.join(BASES)
+    }
+
+    /// `results/bases/`, made with a `.gitignore` of its own: a base is hundreds of MB and is
+    /// made again on a machine that lacks it.
+    pub fn ensure_bases_dir(&self) -> std::io::Result<PathBuf> {
+        let directory = self.bases_dir();
+        std::fs::create_dir_all(&directory)?;
+        let ignore = directory.join(".gitignore");
+        if !ignore.exists() {
+            write_atomic(&ignore, BASES_GITIGNORE.as_bytes())?;
+        }
+        Ok(directory)
+    }
+
+    /// The bytes free on the disk the bases go to (the store's, or the nearest folder above it
+    /// that exists); `None` when it cannot be asked.
+    pub fn free_bytes(&self) -> Option<u64> {
+        let mut folder = self.bases_dir();
+        while !folder.exists() {
+            folder = folder.parent()?.to_path_buf();
+        }
+        let path = std::ffi::CString::new(folder.as_os_str().as_encoded_bytes()).ok()?;
+        let mut stats = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+        // SAFETY: `path` is a NUL-terminated string and `stats` is written by statvfs before it
+        // is read, which happens only when the call succeeds.
+        let stats = unsafe {
+            if libc::statvfs(path.as_ptr(), stats.as_mut_ptr()) != 0 {
+                return None;
+            }
+            stats.assume_init()
+        };
+        Some(stats.f_bavail.saturating_mul(stats.f_frsize))
+    }
+
+    /// `results/bases/HASH.kld`: the base logits the quality reference cell `hash` wrote.
+    pub fn base_path(&self, hash: &str) -> PathBuf {
+        self.bases_dir().join(format!("{hash}.kld"))
+    }
+
+    /// Where the reference cell `hash` writes its base until llama-perplexity is done with it: a
+    /// killed or failed pass never leaves a base that looks whole.
+    pub fn partial_base_path(&self, hash: &str) -> PathBuf {
+        self.bases_dir().join(format!(".{hash}.kld.tmp"))
     }
 
     /// `results/slurm/JOBID.jsonl`: what job `id` tells its dispatcher.

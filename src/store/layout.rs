@@ -2,7 +2,7 @@
 //! manifest, which refuses them as experiment names), the words that mark bakeoff's reports,
 //! and what git is told to ignore.
 
-pub(super) use crate::reserved::{CELLS, LOGS, RESERVED, SLURM};
+pub(super) use crate::reserved::{BASES, CELLS, LOGS, RESERVED, SLURM};
 
 /// The file an experiment's report is, in `results/<experiment>/`: GitHub shows it as the
 /// folder's page.
@@ -26,3 +26,7 @@ logs/
 
 /// What `results/slurm/.gitignore` holds: everything there is a cluster's scratch.
 pub(super) const SLURM_GITIGNORE: &str = "# Slurm job logs and outputs, written by bakeoff: not results.\n*\n";
+
+/// What `results/bases/.gitignore` holds: base logits are large, and made again where missing.
+pub(super) const BASES_GITIGNORE: &str =
+    "# Quality reference logits, written by bakeoff: hundreds of MB each, made again when missing.\n*\n";

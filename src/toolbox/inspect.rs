@@ -149,13 +149,32 @@ pub(crate) async fn inspect(
             }
         }
         if inspection.problem.is_none() {
+            // On the host a program found missing before may be installed since: looking costs
+            // nothing, so the cache's word is not taken for it.
+            if toolbox.runner == Runner::Host {
+                let context = runs_here(toolbox, &inspection);
+                inspection.missing.retain(|program, _| {
+                    !programs.contains(program)
+                        || launch(toolbox, std::slice::from_ref(program), &context, "look").is_err()
+                });
+            }
             // The options of the programs asked for that the cache does not hold yet.
             for program in ["llama-bench", "llama-server"].iter().copied().chain(programs.iter().map(String::as_str)) {
                 if inspection.options.contains_key(program) || inspection.missing.contains_key(program) {
                     continue;
                 }
-                if let Some(options) = program_options(toolbox, program, &inspection).await {
-                    inspection.options.insert(program.to_owned(), options);
+                match program_options(toolbox, program, &inspection).await {
+                    Some(options) => {
+                        inspection.options.insert(program.to_owned(), options);
+                    }
+                    // A program a block needs (llama-perplexity for quality cells) that is not
+                    // there blocks those cells with why; llama-bench and llama-server were
+                    // asked for their versions above.
+                    None if programs.contains(program) => {
+                        let reason = absent_program(toolbox, program, &inspection);
+                        inspection.missing.insert(program.to_owned(), reason);
+                    }
+                    None => {}
                 }
             }
             if let (Some(cache), Some(key)) = (cache, key) {
@@ -212,6 +231,20 @@ async fn program_options(toolbox: &Toolbox, program: &str, inspection: &Inspecti
     let result = capture(&launched, VERSION_TIMEOUT).await.ok()?;
     let options = ToolOptions::parse(&String::from_utf8_lossy(&result.combined));
     (!options.known.is_empty()).then_some(options)
+}
+
+/// Why `program`, whose `--help` listed no option, cannot run in `toolbox`: not found (the
+/// runner's words), or no llama.cpp tool of that name there.
+fn absent_program(toolbox: &Toolbox, program: &str, inspection: &Inspection) -> String {
+    let context = runs_here(toolbox, inspection);
+    match launch(toolbox, &[program.to_owned()], &context, &label("help", &toolbox.name.value)) {
+        Err(error) => error.reason(),
+        Ok(_) => format!(
+            "`{program} --help` in toolbox `{}` lists no option: the toolbox has no llama.cpp `{program}` \
+             (its image must carry it on PATH, or give the toolbox `bin-dir`)",
+            toolbox.name.value
+        ),
+    }
 }
 
 /// What a GPU toolbox's driver stack is, asked of the toolbox itself: the Vulkan loader's

@@ -14,6 +14,8 @@ pub(crate) const CONTAINER_PREFIX: &str = "bakeoff-";
 pub(crate) struct LaunchContext {
     /// Model roots and the project, mounted read-only into podman containers.
     pub mounts: Vec<PathBuf>,
+    /// Folders a cell writes into (the store's quality bases), mounted read-write.
+    pub writable: Vec<PathBuf>,
     /// Per toolbox, the image id its inspection found: the podman runner runs that image, so
     /// that a tag moved during a run changes nothing.
     pub images: BTreeMap<String, String>,
@@ -111,7 +113,8 @@ pub(crate) fn launch(
                 args.extend(env.iter().map(|(key, value)| format!("{key}={value}")));
             }
             args.push(bin_dir_program(toolbox, program));
-            args.extend(rest.iter().map(|arg| host_path_inside(arg, &context.mounts)));
+            let shared: Vec<PathBuf> = context.mounts.iter().chain(&context.writable).cloned().collect();
+            args.extend(rest.iter().map(|arg| host_path_inside(arg, &shared)));
             Ok(Launch { program: resolved, args, env: Vec::new(), detached: Detached::AnnouncedPid, inner })
         }
         Runner::Podman => {
@@ -136,6 +139,11 @@ fn podman_run(toolbox: &Toolbox, argv: &[String], context: &LaunchContext, conta
     for path in &context.mounts {
         let path = path.display();
         args.extend(["-v".to_owned(), format!("{path}:{path}:ro")]);
+    }
+    // After the read-only mounts: a writable folder inside the project is mounted over them.
+    for path in &context.writable {
+        let path = path.display();
+        args.extend(["-v".to_owned(), format!("{path}:{path}:rw")]);
     }
     for (key, value) in &toolbox.env {
         args.extend(["-e".to_owned(), format!("{key}={value}")]);

@@ -25,7 +25,16 @@ impl LocalExecutor<'_> {
         let attempts = u64::from(experiment.attempts());
         let mut record = CellRecord::new(cell, self.host, Status::Failed);
         record.timings.started_unix_ms = now_unix_ms();
-        let launch = match launch(toolbox, &cell.argv, &self.context, crate::digest::short(&cell.hash)) {
+        let argv = match self.base_args(cell) {
+            Ok(extra) => cell.argv.iter().cloned().chain(extra).collect::<Vec<_>>(),
+            Err(reason) => {
+                record.failure = Some(reason_only(reason));
+                let line = finished_line(&cell.id, &record, describe_metrics);
+                self.record(record, &line, walk)?;
+                return Ok(Some(Status::Failed));
+            }
+        };
+        let launch = match launch(toolbox, &argv, &self.context, crate::digest::short(&cell.hash)) {
             Ok(launch) => launch,
             Err(error) => {
                 record.failure = Some(reason_only(error.reason()));
@@ -37,6 +46,7 @@ impl LocalExecutor<'_> {
         let reading = Reading {
             metrics: experiment.command.as_ref().map_or(&[][..], |command| &command.metrics[..]),
             sizes: crate::manifest::swept_sizes(experiment),
+            writes_base: cell.base.as_ref().is_some_and(|base| base.writes),
             ..Reading::of(toolbox, &cell.argv, self.context.drivers.get(&cell.toolbox).map(String::as_str))
         };
         // How the last attempt failed, when it failed by itself (an exit status and its error
@@ -98,6 +108,7 @@ impl LocalExecutor<'_> {
             }
             failed_as = this_way;
         }
+        self.settle_base(cell, &mut record);
         let mut line = finished_line(&cell.id, &record, describe_metrics);
         let log = self.store.log_path(&cell.hash);
         if record.status != Status::Ok && log.is_file() {
@@ -106,5 +117,55 @@ impl LocalExecutor<'_> {
         let status = record.status;
         self.record(record, &line, walk)?;
         Ok(Some(status))
+    }
+
+    /// What a quality cell adds to its argv: where the reference writes its base logits (a
+    /// partial file, kept once the pass succeeds), or the base a candidate reads, which must be
+    /// there.
+    fn base_args(&self, cell: &ResolvedCell) -> Result<Vec<String>, String> {
+        let Some(base) = &cell.base else { return Ok(Vec::new()) };
+        if base.writes {
+            let partial = self.store.partial_base_path(&base.reference);
+            // What a killed pass left is no base.
+            let _ = std::fs::remove_file(&partial);
+            return Ok(vec!["--kl-divergence-base".to_owned(), partial.display().to_string()]);
+        }
+        let path = self.store.base_path(&base.reference);
+        if !path.is_file() {
+            let how = match self.store.read(&base.reference) {
+                Ok(Some(record)) if record.status != Status::Ok => format!(
+                    "it {}: {}",
+                    record.status.words(),
+                    record.failure.as_ref().map_or("no reason recorded", |failure| failure.reason.as_str())
+                ),
+                _ => "its quality cell has not written them".to_owned(),
+            };
+            return Err(format!(
+                "the base logits of the quality reference are missing (`{}`): {how}",
+                crate::units::shown_path(&path)
+            ));
+        }
+        Ok(vec!["--kl-divergence-base".to_owned(), path.display().to_string(), "--kl-divergence".to_owned()])
+    }
+
+    /// Keeps the base logits a reference pass wrote, under their name: only a whole pass's (a
+    /// failed pass's partial base is hundreds of MB of nothing, and is removed).
+    fn settle_base(&self, cell: &ResolvedCell, record: &mut CellRecord) {
+        let Some(base) = cell.base.as_ref().filter(|base| base.writes) else { return };
+        let partial = self.store.partial_base_path(&base.reference);
+        if record.status != Status::Ok {
+            let _ = std::fs::remove_file(&partial);
+            return;
+        }
+        let path = self.store.base_path(&base.reference);
+        if let Err(error) = std::fs::rename(&partial, &path) {
+            record.status = Status::Failed;
+            record.metrics.clear();
+            record.failure = Some(reason_only(format!(
+                "llama-perplexity's base logits could not be kept (`{}` → `{}`): {error}",
+                crate::units::shown_path(&partial),
+                crate::units::shown_path(&path)
+            )));
+        }
     }
 }
