@@ -3,10 +3,28 @@
 //! than the free space where it goes blocks its reference, and with it the candidates.
 
 use super::decide::{Decision, PlannedCell, RunReason};
+use crate::fingerprint::ResolvedCell;
 
 /// Settles the quality references of `planned`: `present` says whether a reference's base is on
-/// disk, `free` how many bytes the disk it goes to has free (unknown: not checked).
-pub(crate) fn settle_bases(planned: &mut [PlannedCell], present: impl Fn(&str) -> bool, free: Option<u64>) {
+/// disk, `free` how many bytes the disk it goes to has free (unknown: not checked). A reference
+/// that a selection (`--only`) left out joins the plan, from `references`, when a candidate that
+/// runs needs the base it would write.
+pub(crate) fn settle_bases(
+    planned: &mut Vec<PlannedCell>,
+    references: &[ResolvedCell],
+    present: impl Fn(&str) -> bool,
+    free: Option<u64>,
+) {
+    for reference in references {
+        let needed = planned.iter().any(|candidate| {
+            matches!(candidate.decision, Decision::Run(_))
+                && candidate.cell.base.as_ref().is_some_and(|base| !base.writes && base.reference == reference.hash)
+        });
+        let planned_too = planned.iter().any(|cell| cell.cell.hash == reference.hash);
+        if needed && !planned_too && !present(&reference.hash) {
+            planned.push(PlannedCell { cell: reference.clone(), decision: Decision::Cached });
+        }
+    }
     let references: Vec<usize> =
         (0..planned.len()).filter(|&index| planned[index].cell.base.as_ref().is_some_and(|base| base.writes)).collect();
     let mut settled: Vec<String> = Vec::new();
@@ -23,7 +41,9 @@ pub(crate) fn settle_bases(planned: &mut [PlannedCell], present: impl Fn(&str) -
             })
             .collect();
         if planned[index].decision == Decision::Cached && !candidates.is_empty() && !present(&hash) {
-            planned[index].decision = Decision::Run(RunReason::BaseMissing { candidates: candidates.len() });
+            let distinct: std::collections::BTreeSet<&str> =
+                candidates.iter().map(|&other| planned[other].cell.hash.as_str()).collect();
+            planned[index].decision = Decision::Run(RunReason::BaseMissing { candidates: distinct.len() });
         }
         let size = planned[index].cell.base.as_ref().and_then(|base| base.size);
         if let (Decision::Run(_), Some(size), Some(free)) = (&planned[index].decision, size, free)

@@ -251,13 +251,40 @@ pub(crate) struct Summary {
     pub to_run: usize,
     pub blocked: usize,
     pub failed: usize,
+    /// Cells that run with another of the same inputs (one measurement, shown by both): not in
+    /// `to_run`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub shared: usize,
+}
+
+#[expect(clippy::trivially_copy_pass_by_ref, reason = "serde's skip_serializing_if passes a reference")]
+fn is_zero(count: &usize) -> bool {
+    *count == 0
+}
+
+/// Per cell that will run: the id of an earlier cell in `cells` of the same inputs, which the
+/// run measures once for both.
+pub(crate) fn measured_with(cells: &[PlannedCell]) -> Vec<Option<&str>> {
+    let mut first: HashMap<&str, &str> = HashMap::new();
+    cells
+        .iter()
+        .map(|planned| {
+            if !matches!(planned.decision, Decision::Run(_)) {
+                return None;
+            }
+            let earlier = first.entry(planned.cell.hash.as_str()).or_insert(planned.cell.id.as_str());
+            (*earlier != planned.cell.id.as_str()).then_some(*earlier)
+        })
+        .collect()
 }
 
 impl Summary {
     pub(crate) fn of(cells: &[PlannedCell]) -> Self {
         let mut summary = Self { cells: cells.len(), ..Self::default() };
-        for cell in cells {
+        let shared = measured_with(cells);
+        for (cell, shared) in cells.iter().zip(shared) {
             match cell.decision {
+                Decision::Run(_) if shared.is_some() => summary.shared += 1,
                 Decision::Cached => summary.cached += 1,
                 Decision::Run(_) => summary.to_run += 1,
                 Decision::Blocked { .. } => summary.blocked += 1,
@@ -272,11 +299,11 @@ impl std::fmt::Display for Summary {
     /// `24 cells: 18 cached, 5 to run, 1 blocked` (and `, 2 failed before` when there are any).
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let noun = if self.cells == 1 { "cell" } else { "cells" };
-        write!(
-            formatter,
-            "{} {noun}: {} cached, {} to run, {} blocked",
-            self.cells, self.cached, self.to_run, self.blocked
-        )?;
+        write!(formatter, "{} {noun}: {} cached, {} to run", self.cells, self.cached, self.to_run)?;
+        if self.shared > 0 {
+            write!(formatter, " (and {} with the same inputs as one of them)", self.shared)?;
+        }
+        write!(formatter, ", {} blocked", self.blocked)?;
         if self.failed > 0 {
             write!(formatter, ", {} failed before", self.failed)?;
         }

@@ -22,7 +22,7 @@ pub(crate) fn render_text(cells: &[PlannedCell]) -> String {
     for note in &notes {
         let _ = writeln!(text, "{}", crate::notice::Notice::note(note.as_str()));
     }
-    for planned in cells {
+    for (planned, shared) in cells.iter().zip(super::decide::measured_with(cells)) {
         let _ = write!(
             text,
             "{:<13} {}  {}",
@@ -30,6 +30,10 @@ pub(crate) fn render_text(cells: &[PlannedCell]) -> String {
             crate::digest::listed(&planned.cell.hash),
             planned.cell.id
         );
+        if let Some(earlier) = shared {
+            let _ = writeln!(text, "  (the same inputs as {earlier}: measured once)");
+            continue;
+        }
         match &planned.decision {
             Decision::Cached => {}
             Decision::Run(RunReason::New) => text.push_str("  (new)"),

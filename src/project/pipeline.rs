@@ -327,10 +327,14 @@ impl Project {
         let history: Vec<CellRecord> =
             if cells.iter().any(|cell| !heads.contains_key(&cell.hash)) { self.records() } else { Vec::new() };
         let current: Vec<String> = cells.iter().map(|cell| cell.hash.clone()).collect();
+        // A quality reference `--only` leaves out still writes a base a selected candidate needs.
+        let references: Vec<ResolvedCell> =
+            cells.iter().filter(|cell| cell.base.as_ref().is_some_and(|base| base.writes)).cloned().collect();
         let mut planned = decide(cells, &heads, &History::new(&history, current.iter().map(String::as_str)), selection);
         if planned.iter().any(|planned| planned.cell.base.is_some()) {
             let store = &self.store;
-            crate::plan::settle_bases(&mut planned, |hash| store.base_path(hash).is_file(), store.free_bytes());
+            let present = |hash: &str| store.base_path(hash).is_file();
+            crate::plan::settle_bases(&mut planned, &references, present, store.free_bytes());
         }
         Ok((planned, history))
     }

@@ -1,5 +1,5 @@
 //! What `bakeoff gc` removes: records no experiment of the checkout refers to any more, logs of
-//! no kept record, and temporaries a killed run left; never a corrupt record (its file is
+//! no kept record, quality base logits of no kept reference, and temporaries a killed run left; never a corrupt record (its file is
 //! evidence) nor anything of an experiment whose inputs cannot all be hashed here.
 
 use std::collections::{BTreeMap, HashSet};
@@ -81,7 +81,29 @@ impl Store {
                 plan.removals.push(Removal { path, why: "log of no kept record".to_owned(), record: false });
             }
         }
-        for directory in [self.cells_dir(), self.logs_dir()] {
+        // A base belongs to the quality reference cell that wrote it (its hash is its name).
+        let references: HashSet<&str> = records
+            .iter()
+            .filter(|record| kept.contains(record.hash.as_str()))
+            .filter(|record| {
+                matches!(
+                    record.fingerprint.workload,
+                    crate::fingerprint::WorkloadPrint::Quality { reference: None, .. }
+                )
+            })
+            .map(|record| record.hash.as_str())
+            .collect();
+        for path in files(&self.bases_dir(), "kld") {
+            let hash = path.file_stem().and_then(|stem| stem.to_str()).unwrap_or_default();
+            if !references.contains(hash) && !corrupt_hashes.contains(hash) {
+                plan.removals.push(Removal {
+                    path,
+                    why: "base logits of no kept quality reference".to_owned(),
+                    record: false,
+                });
+            }
+        }
+        for directory in [self.cells_dir(), self.logs_dir(), self.bases_dir()] {
             for path in leftover_temporaries(&directory) {
                 plan.removals.push(Removal {
                     path,
@@ -197,6 +219,10 @@ mod tests {
         let corrupt_hash = "c".repeat(64);
         std::fs::write(store.log_path(&corrupt_hash), "output").unwrap();
         std::fs::write(store.cells_dir().join(".x.json.99.tmp"), "half").unwrap();
+        // A base whose reference record is gone, and the partial one a killed pass left.
+        store.ensure_bases_dir().unwrap();
+        std::fs::write(store.base_path(&removed.hash), "logits").unwrap();
+        std::fs::write(store.partial_base_path(&kept.hash), "half").unwrap();
         std::fs::create_dir_all(store.report_dir("old")).unwrap();
         std::fs::write(store.report_dir("old").join("README.md"), format!("<!-- {REPORT_MARKER} -->")).unwrap();
         let mut referenced = Referenced::default();
@@ -212,7 +238,9 @@ mod tests {
             [
                 store.record_path(&removed.hash).as_path(),
                 store.log_path(&removed.hash).as_path(),
+                store.base_path(&removed.hash).as_path(),
                 store.cells_dir().join(".x.json.99.tmp").as_path(),
+                store.partial_base_path(&kept.hash).as_path(),
             ]
         );
         assert_eq!(plan.kept, 1);
