@@ -77,6 +77,14 @@ impl PlanGraph {
                     priorities.insert(node, (rank, 0));
                     cell_nodes.insert(*index, node);
                 }
+                Work::Quality(group) => {
+                    for (order, &index) in group.iter().enumerate() {
+                        let node = graph.add_node(Step::Cell(index));
+                        inputs(&mut graph, index, node);
+                        priorities.insert(node, (rank, order));
+                        cell_nodes.insert(index, node);
+                    }
+                }
                 Work::LoadGroup(group) => {
                     let load = graph.add_node(Step::LoadGroup(position));
                     priorities.insert(load, (rank, 0));

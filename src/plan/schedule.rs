@@ -20,6 +20,10 @@ pub(crate) enum Work {
     LoadGroup(LoadGroup),
     /// Server cells one llama-server serves, in order.
     Server(ServerGroup),
+    /// Quality cells of one reference: the reference (when it runs) and the candidates that
+    /// read its base, each its own process, kept together so that one Slurm job runs them in
+    /// order.
+    Quality(Vec<usize>),
 }
 
 impl Work {
@@ -29,6 +33,7 @@ impl Work {
             Self::Cell(cell) => std::slice::from_ref(cell),
             Self::LoadGroup(group) => &group.cells,
             Self::Server(group) => &group.cells,
+            Self::Quality(cells) => cells,
         }
     }
 }
@@ -79,7 +84,7 @@ pub(crate) fn schedule(cells: &[PlannedCell], tested: &BTreeSet<String>, load_gr
             })),
         }
     }
-    // Bench cells: load groups per toolbox, the rest alone; command and quality cells alone.
+    // Bench cells: load groups per toolbox, the rest alone; command cells alone.
     let bench: Vec<usize> =
         to_run.iter().copied().filter(|&index| cells[index].cell.cell.kind() == WorkloadKind::Bench).collect();
     let splits: Vec<(usize, super::load_group::Split)> = bench
@@ -102,12 +107,22 @@ pub(crate) fn schedule(cells: &[PlannedCell], tested: &BTreeSet<String>, load_gr
     }
     for &index in &to_run {
         let kind = cells[index].cell.cell.kind();
-        if (kind == WorkloadKind::Bench && !grouped.contains(&index))
-            || matches!(kind, WorkloadKind::Command | WorkloadKind::Quality)
-        {
+        if (kind == WorkloadKind::Bench && !grouped.contains(&index)) || kind == WorkloadKind::Command {
             work.push(Work::Cell(index));
         }
     }
+    // Quality cells: per reference, the reference first.
+    let mut quality: Vec<(String, Vec<usize>)> = Vec::new();
+    for &index in &to_run {
+        let Some(base) = &cells[index].cell.base else { continue };
+        let writes = base.writes;
+        match quality.iter_mut().find(|(reference, _)| *reference == base.reference) {
+            Some((_, group)) if writes => group.insert(0, index),
+            Some((_, group)) => group.push(index),
+            None => quality.push((base.reference.clone(), vec![index])),
+        }
+    }
+    work.extend(quality.into_iter().map(|(_, group)| Work::Quality(group)));
     // Untested models first, then the manifests' order (of each unit's first cell).
     let untested = |index: usize| cells[index].cell.model.as_ref().is_some_and(|model| !tested.contains(model));
     work.sort_by_key(|unit| {

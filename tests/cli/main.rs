@@ -12,6 +12,7 @@ mod newcomer;
 mod page;
 mod plan;
 mod produces;
+mod quality;
 
 mod report;
 mod reproduce;
