@@ -5,7 +5,7 @@ use std::fmt::Write;
 use super::build::{LockState, ModelKind, Report};
 use super::compare::Comparison;
 use super::format::{self, Scale};
-use super::quality::{Place, QualityView, Value};
+use super::quality::{Place, QualityView};
 use std::collections::BTreeSet;
 
 use super::table::{Better, ChartKind, Entry, Evidence, SWEEPS, Significance, Table, p_value};
@@ -236,32 +236,7 @@ fn results(out: &mut String, report: &Report) {
 /// The speed × quality table: each configuration's speed beside its divergence from the
 /// reference, the frontier marked, then its chart; without speed, the quality figures alone.
 fn render_quality(out: &mut String, view: &QualityView) {
-    let reference = view.reference();
-    let against = reference.map_or_else(String::new, |row| format!(" `{}`'s", row.configuration));
-    let perplexity = reference.map(|row| row.perplexity);
-    if view.primary.is_some() {
-        out.push_str("### Speed and quality\n\n");
-    } else {
-        out.push_str("### Quality\n\n");
-    }
-    let _ = write!(
-        out,
-        "How far each configuration's next-token distributions are from the reference{against} over the corpus \
-         (llama-perplexity): `kld_mean` is the mean KL divergence per token, `same_top_p` how often both pick the \
-         same top token, `ppl_ratio` its perplexity over the reference's"
-    );
-    if let Some(Value::Ok { mean, .. }) = perplexity {
-        let _ = write!(out, " ({})", crate::units::format_plain(mean));
-    }
-    out.push_str(". ± beside a quality figure is llama-perplexity's own uncertainty.");
-    if let Some(primary) = view.primary_title() {
-        let _ = write!(
-            out,
-            " The frontier is drawn along {primary}: a configuration is on it when no other is at least as fast and \
-             at least as close to the reference (a lower `kld_mean`; the reference counts as 0), and ahead in one."
-        );
-    }
-    out.push_str("\n\n");
+    let _ = writeln!(out, "### {}\n\n{}\n", view.heading(), view.caption());
     let header = view.header();
     let _ = writeln!(out, "| {} |", header.iter().map(|title| escape(title)).collect::<Vec<_>>().join(" | "));
     // Words (the configuration, the frontier) to the left, figures to the right.
@@ -281,14 +256,8 @@ fn render_quality(out: &mut String, view: &QualityView) {
         let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
     out.push('\n');
-    for (group, rows) in view.frontiers() {
-        if rows.is_empty() {
-            continue;
-        }
-        let at = if group.is_empty() { String::new() } else { format!(" {group}") };
-        let named: Vec<String> =
-            rows.iter().map(|row| format!("`{}` ({})", row.configuration, view.figures(row))).collect();
-        let _ = writeln!(out, "On the frontier{at}: {}.\n", named.join("; "));
+    for sentence in view.frontier_sentences() {
+        let _ = writeln!(out, "{sentence}\n");
     }
     if let Some(file) = &view.chart {
         let _ = writeln!(out, "![speed against mean KL divergence chart]({file})\n");

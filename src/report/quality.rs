@@ -507,8 +507,54 @@ impl QualityView {
         parts.join(", ")
     }
 
+    /// The section's title: `Speed and quality`, or `Quality` without speed.
+    pub fn heading(&self) -> &'static str {
+        if self.primary.is_some() { "Speed and quality" } else { "Quality" }
+    }
+
+    /// What the figures are and how the frontier is drawn, said above the table; names in
+    /// backticks.
+    pub fn caption(&self) -> String {
+        use std::fmt::Write as _;
+        let reference = self.reference();
+        let against = reference.map_or_else(String::new, |row| format!(" `{}`'s", row.configuration));
+        let mut caption = format!(
+            "How far each configuration's next-token distributions are from the reference{against} over the corpus \
+             (llama-perplexity): `kld_mean` is the mean KL divergence per token, `same_top_p` how often both pick \
+             the same top token, `ppl_ratio` its perplexity over the reference's"
+        );
+        if let Some(Value::Ok { mean, .. }) = reference.map(|row| row.perplexity) {
+            let _ = write!(caption, " ({})", crate::units::format_plain(mean));
+        }
+        caption.push_str(". ± beside a quality figure is llama-perplexity's own uncertainty.");
+        if let Some(primary) = self.primary_title() {
+            let _ = write!(
+                caption,
+                " The frontier is drawn along {primary}: a configuration is on it when no other is at least as fast \
+                 and at least as close to the reference (a lower `kld_mean`; the reference counts as 0), and ahead \
+                 in one."
+            );
+        }
+        caption
+    }
+
+    /// `On the frontier: `model=q4_0` (tg128 52.3 t/s, mean KLD 0.334, …); …`, a sentence per
+    /// group, each configuration with the figures that put it there.
+    pub fn frontier_sentences(&self) -> Vec<String> {
+        self.frontiers()
+            .into_iter()
+            .filter(|(_, rows)| !rows.is_empty())
+            .map(|(group, rows)| {
+                let at = if group.is_empty() { String::new() } else { format!(" {group}") };
+                let named: Vec<String> =
+                    rows.iter().map(|row| format!("`{}` ({})", row.configuration, self.figures(row))).collect();
+                format!("On the frontier{at}: {}.", named.join("; "))
+            })
+            .collect()
+    }
+
     /// The groups the frontier is drawn among, in row order, each with its frontier's rows.
-    pub fn frontiers(&self) -> Vec<(&str, Vec<&QualityRow>)> {
+    fn frontiers(&self) -> Vec<(&str, Vec<&QualityRow>)> {
         let mut groups: Vec<(&str, Vec<&QualityRow>)> = Vec::new();
         for row in &self.rows {
             let at = groups.iter().position(|(group, _)| *group == row.group).unwrap_or_else(|| {
