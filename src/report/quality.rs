@@ -538,8 +538,8 @@ impl QualityView {
         caption
     }
 
-    /// `On the frontier: `model=q4_0` (tg128 52.3 t/s, mean KLD 0.334, …); …`, a sentence per
-    /// group, each configuration with the figures that put it there.
+    /// A sentence per group naming the configurations on its frontier, each with the figures
+    /// that put it there: "On the frontier: `model=q4_0` (tg128 52.3 t/s, mean KLD 0.334, …); …".
     pub fn frontier_sentences(&self) -> Vec<String> {
         self.frontiers()
             .into_iter()

@@ -4,6 +4,7 @@
 use super::{Fixture, Measured};
 use crate::fingerprint::ResolvedCell;
 use crate::matrix::Block;
+use crate::report::ExpectedCell;
 use crate::report::quality::Place;
 use crate::store::Status;
 
@@ -225,4 +226,27 @@ fn the_chart_draws_every_configuration_with_its_label() {
     }
     assert!(svg.contains("tg128 (t/s)"), "the speed axis is titled with its unit");
     assert!(svg.contains("mean KL divergence from the reference"), "the divergence axis is titled");
+}
+
+/// The page shows the report's view: its words, its frontier and its chart.
+#[test]
+fn the_page_shows_the_reports_view() {
+    let fixture = measured();
+    // As `bakeoff report` matches the page's records: by what each cell runs.
+    let current: Vec<ExpectedCell> = fixture
+        .cells
+        .iter()
+        .map(|cell| ExpectedCell { key: Some(cell.fingerprint.portable_key()), ..ExpectedCell::of(cell) })
+        .collect();
+    let page = super::super::page::render(&fixture.records, &fixture.manifests, &current);
+    assert!(page.contains(r#""heading":"Speed and quality""#), "{page}");
+    assert!(
+        page.contains(
+            r#"["model=q8_0","28.4 ± 0.3","861 ± 9","0.00680 ± 0.00020","96.0 ± 0.8","1.007","beaten by model=f16"]"#
+        ),
+        "{page}"
+    );
+    assert_eq!(page.matches(r#""frontier":true"#).count(), 3, "{page}");
+    assert!(page.contains("On the frontier: `model=f16` (tg128 30.1 t/s, the reference)"), "{page}");
+    assert!(page.contains(r#""chart":"<svg"#), "the report's chart, drawn once for both");
 }
