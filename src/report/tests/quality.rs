@@ -250,3 +250,82 @@ fn the_page_shows_the_reports_view() {
     assert!(page.contains("On the frontier: `model=f16` (tg128 30.1 t/s, the reference)"), "{page}");
     assert!(page.contains(r#""chart":"<svg"#), "the report's chart, drawn once for both");
 }
+
+/// A model's size is the lock's, shown where the results were measured with the locked file;
+/// without a lock the column is left out rather than guessed.
+#[test]
+fn the_model_size_is_the_locked_files() {
+    let fixture = measured();
+    assert!(!fixture.markdown().contains("model size"), "no lock, no size");
+    let sizes = [("f16", 1_610_612_736), ("q8_0", 855_638_016), ("q4_0", 453_115_904), ("q2_k", 301_989_888)];
+    let lock = crate::lock::LockFile {
+        models: sizes
+            .iter()
+            .map(|(name, size)| {
+                // The records here name each model by its stand-in hash, which the lock pins.
+                let locked = crate::lock::LockedModel {
+                    file: format!("{name}.gguf"),
+                    sha256: format!("unknown({name})"),
+                    size: *size,
+                };
+                ((*name).to_owned(), locked)
+            })
+            .collect(),
+        ..crate::lock::LockFile::default()
+    };
+    let expected: Vec<ExpectedCell> = fixture.cells.iter().map(ExpectedCell::of).collect();
+    let report = super::super::build::build(&super::super::build::Inputs {
+        manifests: &fixture.manifests,
+        experiment: &fixture.manifests.experiments[0],
+        cells: &expected,
+        records: &fixture.records,
+        lock: Some(&lock),
+        model_kinds: &std::collections::BTreeMap::new(),
+    });
+    let markdown = super::super::markdown::render(&report);
+    assert!(markdown.contains("| ppl_ratio | model size | frontier |"), "{markdown}");
+    assert!(markdown.contains("| 1.007 | 816.0 MiB | beaten by model=f16 |"), "{markdown}");
+}
+
+/// A server experiment's speed is its generation speed and cold time to first token; the
+/// frontier is drawn along generation.
+#[test]
+fn a_server_experiment_is_read_by_generation_speed_and_first_token() {
+    let text = QUANTS.replace(
+        "    bench { args \"-p\" 512 \"-n\" 128 }\n",
+        "    server { args \"-c\" 4096 }\n    workload \"chat\" {\n        request api=\"openai-chat\" prompt=\"hi\"\n    }\n",
+    );
+    let fixture = Fixture::with_files(&text, &["wiki.test.raw"], |cell| {
+        let model = cell.cell.value("model").unwrap();
+        let (tg, _) = speeds(model);
+        Some(match cell.cell.block {
+            Block::Server => (
+                Status::Ok,
+                vec![
+                    ("gen_tps", vec![vec![tg]], "t/s"),
+                    ("ttft_ms_first", vec![vec![9000.0 / tg]], "ms"),
+                    ("ttft_ms_warm", vec![vec![20.0]], "ms"),
+                ],
+            ),
+            _ => match quality(model) {
+                Some(figures) => (
+                    Status::Ok,
+                    figures.iter().map(|(name, mean, _, unit)| (*name, vec![vec![*mean]], *unit)).collect(),
+                ),
+                None => (Status::Ok, vec![("ppl", vec![vec![284.2]], "")]),
+            },
+        })
+    });
+    let markdown = fixture.markdown();
+    assert!(
+        markdown.contains(
+            "| configuration | gen_tps (t/s) | ttft_ms_first (ms) | kld_mean | same_top_p (%) | ppl_ratio | frontier |"
+        ),
+        "{markdown}"
+    );
+    assert!(markdown.contains("The frontier is drawn along gen_tps (t/s)"), "{markdown}");
+    assert!(
+        markdown.contains("| model=q8_0 | 28.4 | 317 | 0.00680 | 96.0 | 1.007 | beaten by model=f16 |"),
+        "{markdown}"
+    );
+}
