@@ -162,6 +162,8 @@ pub(crate) fn render(records: &[CellRecord], manifests: &Manifests, current: &[E
     let mut json = serde_json::to_string(&data).expect("the page's data always serialises");
     // Inside a <script> element, `</` would end it.
     json = json.replace("</", "<\\/");
+    // Nor may it hold `<!--` (an embedded chart's comment), which changes how the rest is read.
+    json = json.replace("<!--", "\\u003c!--");
     TEMPLATE
         .replace("/*STYLE*/", STYLE)
         .replace("/*SCRIPT*/", SCRIPT)
@@ -268,7 +270,9 @@ fn quality_views(
         let conditions = crate::manifest::condition_axes(experiment);
         let Some(view) = super::quality::view(&cells, &conditions, &BTreeMap::new()) else { continue };
         let (chart, chart_refused) = match super::scatter::render(&view) {
-            Ok(chart) => (chart, None),
+            // The page names no address but the SVG namespace, once, in its script, which gives
+            // it back to the chart.
+            Ok(chart) => (chart.map(|svg| svg.replacen(r#" xmlns="http://www.w3.org/2000/svg""#, "", 1)), None),
             Err(error) => (None, Some(error.to_string())),
         };
         let rows = view

@@ -432,8 +432,10 @@
   // ---------------------------------------------------------------- charts (SVG)
   const DASHES = ["", "6 3", "2 3", "8 3 2 3", "1 4", "10 4", "4 2 1 2", "12 3 3 3"];
   const MARKS = ["circle", "square", "triangle", "diamond"];
+  // The page's one address: the SVG namespace, also given to the report's embedded chart.
+  const SVG_NAMESPACE = "http://www.w3.org/2000/svg";
   function svgElement(tag, attributes, text) {
-    const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+    const node = document.createElementNS(SVG_NAMESPACE, tag);
     Object.keys(attributes).forEach(function (key) { node.setAttribute(key, attributes[key]); });
     if (text !== undefined) node.textContent = text;
     return node;
@@ -615,7 +617,9 @@
     section.appendChild(element("div", { class: "scroll" }, [table]));
     quality.sentences.forEach(function (sentence) { section.appendChild(element("p", { text: plain(sentence) })); });
     if (quality.chart) {
-      const parsed = new DOMParser().parseFromString(quality.chart, "image/svg+xml").documentElement;
+      // Embedded without its namespace (the page names no address but this one, once).
+      const markup = quality.chart.replace("<svg ", "<svg xmlns=\"" + SVG_NAMESPACE + "\" ");
+      const parsed = new DOMParser().parseFromString(markup, "image/svg+xml").documentElement;
       const svg = document.importNode(parsed, true);
       svg.setAttribute("role", "img");
       svg.setAttribute("aria-label", "speed against mean KL divergence, the frontier drawn as a line");

@@ -249,6 +249,7 @@ fn the_page_shows_the_reports_view() {
     assert_eq!(page.matches(r#""frontier":true"#).count(), 3, "{page}");
     assert!(page.contains("On the frontier: `model=f16` (tg128 30.1 t/s, the reference)"), "{page}");
     assert!(page.contains(r#""chart":"<svg"#), "the report's chart, drawn once for both");
+    assert_eq!(page.matches("http://").count(), 1, "the page names one address, the SVG namespace");
 }
 
 /// A model's size is the lock's, shown where the results were measured with the locked file;
