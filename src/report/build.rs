@@ -69,6 +69,9 @@ pub struct Report {
     pub hosts: Vec<HostSummary>,
     pub toolboxes: Vec<ToolboxSummary>,
     pub models: Vec<ModelSummary>,
+    /// With a `quality` block: each configuration's speed beside its divergence from the
+    /// reference, and the frontier between the two. It leads the results.
+    pub quality: Option<super::quality::QualityView>,
     /// Per server workload: the metrics that answer it, a row per configuration.
     pub summaries: Vec<super::summary::Summary>,
     pub tables: Vec<Table>,
@@ -270,18 +273,10 @@ pub(crate) fn build(inputs: &Inputs<'_>) -> Report {
         .partition(|breakdown| breakdown.kind == super::breakdown::BreakdownKind::Turns);
     let tables = tables(inputs, &grid, turns.iter().map(super::breakdown::turns_table).collect(), &mut notes);
     notes.extend(unavailable(&grid));
-    let hosts_on_grid = grid.dimensions[host_dimension].values.len();
-    let comparisons = if chosen.hosts.len() < 2 {
-        Vec::new()
-    } else {
-        let reference = compare::default_reference(&grid);
-        // The per-turn tables come last and are no metric of the records: they are not compared.
-        let metrics = compared_metrics(&tables[..tables.len() - turns.len()]);
-        (0..hosts_on_grid)
-            .filter(|&other| other != reference)
-            .map(|other| compare::compare(&grid, reference, other, &metrics, &configuration))
-            .collect()
-    };
+    // The per-turn tables come last and are no metric of the records: they are not compared.
+    let comparisons = host_comparisons(&grid, &tables[..tables.len() - turns.len()], &configuration);
+    let models = models(inputs, &shown);
+    let quality = quality(inputs, &grid, &models, &tables);
     Report {
         format: REPORT_FORMAT,
         experiment: experiment.name.value.clone(),
@@ -292,7 +287,8 @@ pub(crate) fn build(inputs: &Inputs<'_>) -> Report {
         measured,
         hosts: hosts(&chosen.hosts, &grid),
         toolboxes: toolboxes(&grid, &host_of),
-        models: models(inputs, &shown),
+        models,
+        quality,
         summaries: super::summary::summaries(&labelled),
         default_tables: experiment.report.as_ref().is_none_or(|report| report.tables.is_empty()),
         tables,
@@ -308,6 +304,73 @@ pub(crate) fn build(inputs: &Inputs<'_>) -> Report {
         warnings: warnings(&shown).into_iter().chain(partial_rounds(&shown)).collect(),
         time: time(&grid),
     }
+}
+
+/// With results from several hosts: each other host against the one with the most results.
+fn host_comparisons(
+    grid: &Grid<'_>,
+    tables: &[Table],
+    configuration: &dyn Fn(&Point<'_>) -> String,
+) -> Vec<Comparison> {
+    if hosts_count(grid) < 2 {
+        return Vec::new();
+    }
+    let reference = compare::default_reference(grid);
+    let metrics = compared_metrics(tables);
+    (0..hosts_count(grid))
+        .filter(|&other| other != reference)
+        .map(|other| compare::compare(grid, reference, other, &metrics, configuration))
+        .collect()
+}
+
+/// The speed × quality view, when the experiment has quality cells, with its chart's file name
+/// (one no table's chart has).
+fn quality(
+    inputs: &Inputs<'_>,
+    grid: &Grid<'_>,
+    models: &[ModelSummary],
+    tables: &[Table],
+) -> Option<super::quality::QualityView> {
+    let host = grid.host_dimension();
+    let selector = inputs.experiment.quality_reference();
+    let cells: Vec<super::quality::ViewCell<'_>> = grid
+        .points
+        .iter()
+        .map(|point| {
+            let cell = &inputs.cells[point.cell];
+            super::quality::ViewCell {
+                axes: &cell.axes,
+                workload: &cell.workload,
+                block: cell.block,
+                host: grid.value(host, point),
+                record: point.record,
+                selected: !selector.is_empty()
+                    && selector.iter().all(|(axis, value)| {
+                        cell.axes.iter().any(|(name, known)| *name == axis.value && *known == value.value)
+                    }),
+            }
+        })
+        .collect();
+    // A size is the locked file's: said only where the results were measured with that file.
+    let sizes: BTreeMap<String, u64> = models
+        .iter()
+        .filter(|model| matches!(model.lock, LockState::Matches | LockState::Unmeasured))
+        .filter_map(|model| Some((model.name.clone(), model.size?)))
+        .collect();
+    let mut view = super::quality::view(&cells, &crate::manifest::condition_axes(inputs.experiment), &sizes)?;
+    if view.primary.is_none() {
+        // Without speed there is no speed to draw against.
+        return Some(view);
+    }
+    let taken: BTreeSet<&str> = tables.iter().filter_map(|table| Some(table.chart.as_ref()?.file.as_str())).collect();
+    let mut file = "speed-quality.svg".to_owned();
+    let mut counter = 2;
+    while taken.contains(file.as_str()) {
+        file = format!("speed-quality-{counter}.svg");
+        counter += 1;
+    }
+    view.chart = Some(file);
+    Some(view)
 }
 
 /// Each host's time, from the records the report shows.
@@ -713,6 +776,14 @@ fn workloads(experiment: &Experiment) -> Vec<WorkloadSummary> {
         summaries.push(WorkloadSummary {
             name: "command".to_owned(),
             command: words(&command.args),
+            requests: Vec::new(),
+        });
+    }
+    if let Some(quality) = &experiment.quality {
+        let corpus = quality.corpus.as_ref().map(|corpus| format!(" -f {}", quote(&corpus.value))).unwrap_or_default();
+        summaries.push(WorkloadSummary {
+            name: "quality".to_owned(),
+            command: format!("llama-perplexity{model}{corpus} {}", words(&quality.args)),
             requests: Vec::new(),
         });
     }

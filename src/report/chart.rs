@@ -8,11 +8,11 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::format::{self, Scale};
 use super::table::{ChartKind, Entry, Table};
 
-const WIDTH: u32 = 860;
-const FONT: &str = "sans-serif";
+pub(super) const WIDTH: u32 = 860;
+pub(super) const FONT: &str = "sans-serif";
 /// Okabe and Ito's palette (distinguishable with every common colour-vision deficiency),
 /// then four of Paul Tol's darker tones; a chart has at most this many series.
-const PALETTE: [RGBColor; 12] = [
+pub(super) const PALETTE: [RGBColor; 12] = [
     RGBColor(0x00, 0x72, 0xB2),
     RGBColor(0xE6, 0x9F, 0x00),
     RGBColor(0x00, 0x9E, 0x73),
@@ -26,7 +26,7 @@ const PALETTE: [RGBColor; 12] = [
     RGBColor(0x33, 0x22, 0x88),
     RGBColor(0x44, 0xAA, 0x99),
 ];
-const GREY: RGBColor = RGBColor(0x66, 0x66, 0x66);
+pub(super) const GREY: RGBColor = RGBColor(0x66, 0x66, 0x66);
 const LABEL_CHARACTERS: usize = 48;
 
 /// Why a table's chart cannot be drawn; the report says so where the chart would be.
@@ -64,7 +64,7 @@ pub(super) fn render(table: &Table) -> Result<Option<String>, ChartError> {
     Ok(Some(svg))
 }
 
-type Drawn = Result<(), Box<dyn std::error::Error>>;
+pub(super) type Drawn = Result<(), Box<dyn std::error::Error>>;
 
 /// The word a bar chart shows where a cell has no value.
 fn unmeasured(entry: &Entry) -> &'static str {
@@ -272,7 +272,7 @@ fn lines(table: &Table, scale: &Scale, svg: &mut String) -> Drawn {
 }
 
 /// An axis tick: plotters picks round values, so trailing zeros only add noise.
-fn tick(value: f64) -> String {
+pub(super) fn tick(value: f64) -> String {
     let text = format::number(value);
     if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.').to_owned() } else { text }
 }
@@ -288,7 +288,7 @@ fn axis_label(table: &Table, scale: &Scale) -> String {
 }
 
 /// Legend entries laid out left to right, wrapping: (text, colour, x, row).
-fn legend_entries(names: &[String]) -> Vec<(String, RGBColor, i32, i32)> {
+pub(super) fn legend_entries(names: &[String]) -> Vec<(String, RGBColor, i32, i32)> {
     let mut entries = Vec::new();
     let (mut x, mut row) = (16, 0);
     for (index, name) in names.iter().enumerate() {
@@ -304,11 +304,14 @@ fn legend_entries(names: &[String]) -> Vec<(String, RGBColor, i32, i32)> {
     entries
 }
 
-fn legend_height(entries: &[(String, RGBColor, i32, i32)]) -> usize {
+pub(super) fn legend_height(entries: &[(String, RGBColor, i32, i32)]) -> usize {
     entries.last().map_or(0, |last| to_usize(u32::try_from(last.3 + 1).unwrap_or(1)) * 22 + 8)
 }
 
-fn draw_legend(area: &DrawingArea<SVGBackend<'_>, Shift>, entries: &[(String, RGBColor, i32, i32)]) -> Drawn {
+pub(super) fn draw_legend(
+    area: &DrawingArea<SVGBackend<'_>, Shift>,
+    entries: &[(String, RGBColor, i32, i32)],
+) -> Drawn {
     let style = TextStyle::from((FONT, 16)).pos(Pos::new(HPos::Left, VPos::Center));
     for (text, color, x, row) in entries {
         let y = 12 + row * 22;
@@ -319,11 +322,11 @@ fn draw_legend(area: &DrawingArea<SVGBackend<'_>, Shift>, entries: &[(String, RG
 }
 
 /// What a label of `size` pixels is estimated to take: SVG text is laid out by the viewer.
-fn text_width(text: &str, size: usize) -> usize {
+pub(super) fn text_width(text: &str, size: usize) -> usize {
     text.chars().count() * size * 3 / 5
 }
 
-fn shorten(text: &str) -> String {
+pub(super) fn shorten(text: &str) -> String {
     if text.chars().count() <= LABEL_CHARACTERS {
         text.to_owned()
     } else {
@@ -332,7 +335,7 @@ fn shorten(text: &str) -> String {
     }
 }
 
-fn to_u32(value: usize) -> u32 {
+pub(super) fn to_u32(value: usize) -> u32 {
     u32::try_from(value).unwrap_or(u32::MAX)
 }
 
@@ -345,6 +348,6 @@ fn to_usize(value: u32) -> usize {
 }
 
 #[expect(clippy::cast_precision_loss, reason = "chart geometry is a few thousand pixels")]
-fn to_f64(value: usize) -> f64 {
+pub(super) fn to_f64(value: usize) -> f64 {
     value as f64
 }

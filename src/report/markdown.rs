@@ -5,6 +5,7 @@ use std::fmt::Write;
 use super::build::{LockState, ModelKind, Report};
 use super::compare::Comparison;
 use super::format::{self, Scale};
+use super::quality::{Place, QualityView};
 use std::collections::BTreeSet;
 
 use super::table::{Better, ChartKind, Entry, Evidence, SWEEPS, Significance, Table, p_value};
@@ -207,6 +208,9 @@ fn configuration_header(out: &mut String, columns: impl Iterator<Item = String>)
 /// away under the summaries when they are the defaults).
 fn results(out: &mut String, report: &Report) {
     out.push_str("## Results\n\n");
+    if let Some(view) = &report.quality {
+        render_quality(out, view);
+    }
     for summary in &report.summaries {
         render_summary(out, summary, report);
     }
@@ -227,6 +231,40 @@ fn results(out: &mut String, report: &Report) {
     // Workloads without a summary (bench and command cells): under the tables.
     let summarised = |workload: &str| report.summaries.iter().any(|summary| summary.workload == workload);
     render_warnings(out, report.warnings.iter().filter(|warning| !summarised(&warning.workload)));
+}
+
+/// The speed × quality table: each configuration's speed beside its divergence from the
+/// reference, the frontier marked, then its chart; without speed, the quality figures alone.
+fn render_quality(out: &mut String, view: &QualityView) {
+    let _ = writeln!(out, "### {}\n\n{}\n", view.heading(), view.caption());
+    let header = view.header();
+    let _ = writeln!(out, "| {} |", header.iter().map(|title| escape(title)).collect::<Vec<_>>().join(" | "));
+    // Words (the configuration, the frontier) to the left, figures to the right.
+    let alignment: Vec<&str> = header
+        .iter()
+        .enumerate()
+        .map(|(column, title)| if column == 0 || title == "frontier" { ":--" } else { "--:" })
+        .collect();
+    let _ = writeln!(out, "|{}|", alignment.join("|"));
+    for (row, cells) in view.rows.iter().zip(view.cells()) {
+        let mut cells: Vec<String> = cells.iter().map(|cell| escape(cell)).collect();
+        if row.place == Some(Place::Frontier)
+            && let Some(last) = cells.last_mut()
+        {
+            *last = format!("**{last}**");
+        }
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
+    out.push('\n');
+    for sentence in view.frontier_sentences() {
+        let _ = writeln!(out, "{sentence}\n");
+    }
+    if let Some(file) = &view.chart {
+        let _ = writeln!(out, "![speed against mean KL divergence chart]({file})\n");
+    }
+    if let Some(reason) = &view.chart_refused {
+        let _ = writeln!(out, "*No chart of speed against mean KL divergence: it could not be drawn ({reason}).*\n");
+    }
 }
 
 /// A server workload's summary: a row per configuration, each column in its own unit, a value

@@ -9,6 +9,8 @@ mod format;
 mod grid;
 mod markdown;
 mod page;
+mod quality;
+mod scatter;
 mod select;
 mod summary;
 mod table;
@@ -36,6 +38,16 @@ pub(crate) fn render(mut report: Report) -> Vec<(String, String)> {
             Err(error) => {
                 table.chart = None;
                 table.chart_refused = Some(error.to_string());
+            }
+        }
+    }
+    if let Some(view) = &mut report.quality {
+        match scatter::render(view) {
+            Ok(Some(svg)) => charts.extend(view.chart.clone().map(|file| (file, svg))),
+            Ok(None) => view.chart = None,
+            Err(error) => {
+                view.chart = None;
+                view.chart_refused = Some(error.to_string());
             }
         }
     }

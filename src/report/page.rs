@@ -37,6 +37,32 @@ struct PageExperiment {
     /// numbers in numeric order.
     axes: Vec<PageAxis>,
     metrics: Vec<PageMetric>,
+    /// With quality cells: the report's speed × quality view, as the report words it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quality: Option<PageQuality>,
+}
+
+/// The speed × quality section: its text made here, so that the page and the report say the
+/// same, and its chart as the report draws it.
+#[derive(Debug, Serialize)]
+struct PageQuality {
+    heading: &'static str,
+    caption: String,
+    header: Vec<String>,
+    rows: Vec<PageQualityRow>,
+    sentences: Vec<String>,
+    /// The chart's SVG.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chart: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chart_refused: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct PageQualityRow {
+    cells: Vec<String>,
+    frontier: bool,
+    reference: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -136,6 +162,8 @@ pub(crate) fn render(records: &[CellRecord], manifests: &Manifests, current: &[E
     let mut json = serde_json::to_string(&data).expect("the page's data always serialises");
     // Inside a <script> element, `</` would end it.
     json = json.replace("</", "<\\/");
+    // Nor may it hold `<!--` (an embedded chart's comment), which changes how the rest is read.
+    json = json.replace("<!--", "\\u003c!--");
     TEMPLATE
         .replace("/*STYLE*/", STYLE)
         .replace("/*SCRIPT*/", SCRIPT)
@@ -164,6 +192,7 @@ fn data(records: &[CellRecord], manifests: &Manifests, current: &[ExpectedCell])
         }
     }
     let labels = host_labels(newest.values().map(|(record, _)| *record));
+    let mut quality = quality_views(&newest, &labels, manifests);
     let mut hosts = BTreeMap::new();
     let mut cells = Vec::new();
     let mut units: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
@@ -176,8 +205,100 @@ fn data(records: &[CellRecord], manifests: &Manifests, current: &[ExpectedCell])
         }
         cells.push(page_cell(record, placement, host));
     }
-    let experiments = experiments(&cells, &units, manifests);
+    let mut experiments = experiments(&cells, &units, manifests);
+    for experiment in &mut experiments {
+        experiment.quality = quality.remove(&experiment.name);
+    }
     PageData { format: PAGE_FORMAT, experiments, hosts, cells }
+}
+
+/// Each experiment's speed × quality view, from the current records the page shows: the view
+/// its report leads with, less the models' sizes (the page has no lock to read them from).
+fn quality_views(
+    newest: &BTreeMap<(String, String, String), (&CellRecord, Placement)>,
+    labels: &BTreeMap<String, String>,
+    manifests: &Manifests,
+) -> BTreeMap<String, PageQuality> {
+    let mut views = BTreeMap::new();
+    for experiment in &manifests.experiments {
+        let name = &experiment.name.value;
+        let mut placed: Vec<(&CellRecord, &Placement)> = newest
+            .iter()
+            .filter(|((experiment, _, _), (_, placement))| experiment == name && placement.current)
+            .map(|(_, (record, placement))| (*record, placement))
+            .collect();
+        // Rows in the matrix's order, as the report has them: by each axis's values as declared.
+        let order = |placement: &Placement| -> Vec<usize> {
+            experiment
+                .axes
+                .iter()
+                .map(|axis| {
+                    let value = placement.axes.get(&axis.name.value);
+                    axis.values.iter().position(|known| Some(&known.value.value) == value).unwrap_or(usize::MAX)
+                })
+                .collect()
+        };
+        placed.sort_by_cached_key(|(_, placement)| order(placement));
+        // The axes in the manifest's order, as a report's cells have them.
+        let axes: Vec<Vec<(String, String)>> = placed
+            .iter()
+            .map(|(_, placement)| {
+                experiment
+                    .axes
+                    .iter()
+                    .filter_map(|axis| {
+                        let value = placement.axes.get(&axis.name.value)?;
+                        Some((axis.name.value.clone(), value.clone()))
+                    })
+                    .collect()
+            })
+            .collect();
+        let selector = experiment.quality_reference();
+        let cells: Vec<super::quality::ViewCell<'_>> = placed
+            .iter()
+            .zip(&axes)
+            .map(|((record, placement), axes)| super::quality::ViewCell {
+                axes,
+                workload: &placement.workload,
+                block: record.block(),
+                host: &labels[&record.host.identity()],
+                record: Some(*record),
+                selected: !selector.is_empty()
+                    && selector.iter().all(|(axis, value)| placement.axes.get(&axis.value) == Some(&value.value)),
+            })
+            .collect();
+        let conditions = crate::manifest::condition_axes(experiment);
+        let Some(view) = super::quality::view(&cells, &conditions, &BTreeMap::new()) else { continue };
+        let (chart, chart_refused) = match super::scatter::render(&view) {
+            // The page names no address but the SVG namespace, once, in its script, which gives
+            // it back to the chart.
+            Ok(chart) => (chart.map(|svg| svg.replacen(r#" xmlns="http://www.w3.org/2000/svg""#, "", 1)), None),
+            Err(error) => (None, Some(error.to_string())),
+        };
+        let rows = view
+            .rows
+            .iter()
+            .zip(view.cells())
+            .map(|(row, cells)| PageQualityRow {
+                cells,
+                frontier: row.place == Some(super::quality::Place::Frontier),
+                reference: row.reference,
+            })
+            .collect();
+        views.insert(
+            name.clone(),
+            PageQuality {
+                heading: view.heading(),
+                caption: view.caption(),
+                header: view.header(),
+                rows,
+                sentences: view.frontier_sentences(),
+                chart,
+                chart_refused,
+            },
+        );
+    }
+    views
 }
 
 /// A label per host identity: its name, made unique with the start of its id where two hosts
@@ -335,6 +456,7 @@ fn experiments(
                 description: declared.and_then(|experiment| experiment.description.clone()),
                 axes,
                 metrics,
+                quality: None,
             }
         })
         .collect()

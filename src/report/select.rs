@@ -14,6 +14,8 @@ pub struct ExpectedCell {
     /// Axis name and value, in the order the axes are declared.
     pub axes: Vec<(String, String)>,
     pub workload: String,
+    /// Which block of the experiment the cell runs.
+    pub block: crate::matrix::Block,
     /// [`crate::fingerprint::Fingerprint::portable_key`] of the cell as the manifests and inputs
     /// describe it now; `None` when an input cannot be hashed here (a model neither found nor
     /// locked), and the cell's newest record of the same id says what it ran.
@@ -27,6 +29,7 @@ impl ExpectedCell {
             id: cell.id.clone(),
             axes: cell.cell.axes.clone(),
             workload: cell.cell.workload.clone(),
+            block: cell.cell.block,
             key: cell.unhashed.is_empty().then(|| cell.fingerprint.portable_key()),
         }
     }

@@ -62,14 +62,24 @@ impl Fixture {
     /// Records whose metrics have the samples `outcome` gives, in rounds when the experiment
     /// asks for them.
     fn measured(text: &str, outcome: impl Fn(&ResolvedCell) -> Measured) -> Self {
+        Self::with_files(text, &[], outcome)
+    }
+
+    /// [`Fixture::measured`] beside `files`, which the manifest names as inputs (a corpus).
+    fn with_files(text: &str, files: &[&str], outcome: impl Fn(&ResolvedCell) -> Measured) -> Self {
         let directory = tempfile::tempdir().unwrap();
+        for file in files {
+            std::fs::write(directory.path().join(file), "text").unwrap();
+        }
         let manifests = crate::manifest::load_text(directory.path(), &directory.path().join("e.kdl"), text).unwrap();
         let experiment = &manifests.experiments[0];
         let host = host();
-        let cells: Vec<ResolvedCell> = expand(experiment)
+        let mut cells: Vec<ResolvedCell> = expand(experiment)
             .into_iter()
             .map(|cell| resolve_cell(&manifests, experiment, cell, &InputDigests::default(), &host))
             .collect();
+        // Quality cells learn their reference, as a run's resolution links them.
+        crate::fingerprint::link_quality(&manifests, &mut cells, &InputDigests::default());
         let mut records = Vec::new();
         for cell in &cells {
             let Some((status, metrics)) = outcome(cell) else { continue };
@@ -121,6 +131,8 @@ impl Fixture {
         super::markdown::render(&self.report())
     }
 }
+
+mod quality;
 
 fn value(cell: &ResolvedCell, axis: &str) -> f64 {
     cell.cell.value(axis).unwrap().parse().unwrap()

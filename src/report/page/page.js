@@ -264,6 +264,7 @@
     const metric = state.metric;
     const unit = unitOf(experiment, metric);
     const better = (experiment.metrics.find(function (m) { return m.name === metric; }) || {}).better;
+    if (experiment.quality) view.appendChild(qualitySection(experiment.quality));
     view.appendChild(element("h2", { text: experiment.name + ": " + metric }));
     if (!shown.length) {
       view.appendChild(element("p", { text: "No result matches the filters." }));
@@ -431,8 +432,10 @@
   // ---------------------------------------------------------------- charts (SVG)
   const DASHES = ["", "6 3", "2 3", "8 3 2 3", "1 4", "10 4", "4 2 1 2", "12 3 3 3"];
   const MARKS = ["circle", "square", "triangle", "diamond"];
+  // The page's one address: the SVG namespace, also given to the report's embedded chart.
+  const SVG_NAMESPACE = "http://www.w3.org/2000/svg";
   function svgElement(tag, attributes, text) {
-    const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+    const node = document.createElementNS(SVG_NAMESPACE, tag);
     Object.keys(attributes).forEach(function (key) { node.setAttribute(key, attributes[key]); });
     if (text !== undefined) node.textContent = text;
     return node;
@@ -587,6 +590,44 @@
       svg.appendChild(svgElement("text", { x: sx(value.mean + (value.spread || 0)) + 6, y: y + 15 }, formatValue(value.mean, unit)));
     });
     return svg;
+  }
+
+  // ---------------------------------------------------------------- speed × quality
+  // The report's view as bakeoff made it (its words, its frontier, its chart): the page shows
+  // it and computes none of it, so the two never disagree. Every configuration, whatever the
+  // filters: the frontier is drawn among all of them.
+  function plain(text) { return text.replace(/`/g, ""); }
+  function qualitySection(quality) {
+    const section = element("section", { id: "quality" });
+    section.appendChild(element("h2", { text: quality.heading }));
+    section.appendChild(element("p", { class: "note", text: plain(quality.caption) }));
+    const head = element("tr", {}, quality.header.map(function (title) { return element("th", { scope: "col", text: title }); }));
+    const body = element("tbody");
+    // Figures to the right; words (the reference, a status, the frontier column) in italics.
+    const words = /^(reference|failed|timed out|blocked|skipped|not run|n\/a)$/;
+    quality.rows.forEach(function (row) {
+      const kind = row.frontier ? "frontier" : row.reference ? "reference" : "";
+      body.appendChild(element("tr", kind ? { class: kind } : {}, row.cells.map(function (text, index) {
+        if (index === 0) return element("th", { scope: "row", text: text });
+        if (quality.header[index] === "frontier") return element("td", { class: "place", text: text });
+        return element("td", { class: words.test(text) ? "value status" : "value", text: text });
+      })));
+    });
+    const table = element("table", { id: "quality-table" }, [element("thead", {}, [head]), body]);
+    section.appendChild(element("div", { class: "scroll" }, [table]));
+    quality.sentences.forEach(function (sentence) { section.appendChild(element("p", { text: plain(sentence) })); });
+    if (quality.chart) {
+      // Embedded without its namespace (the page names no address but this one, once).
+      const markup = quality.chart.replace("<svg ", "<svg xmlns=\"" + SVG_NAMESPACE + "\" ");
+      const parsed = new DOMParser().parseFromString(markup, "image/svg+xml").documentElement;
+      const svg = document.importNode(parsed, true);
+      svg.setAttribute("role", "img");
+      svg.setAttribute("aria-label", "speed against mean KL divergence, the frontier drawn as a line");
+      section.appendChild(element("figure", { id: "quality-chart" }, [svg]));
+    } else if (quality.chart_refused) {
+      section.appendChild(element("p", { class: "note", text: "No chart of speed against mean KL divergence: it could not be drawn (" + quality.chart_refused + ")." }));
+    }
+    return section;
   }
 
   // ---------------------------------------------------------------- what did not give a result
