@@ -69,13 +69,19 @@ pub(crate) fn choose<'a>(cells: &[ExpectedCell], records: &'a [CellRecord]) -> C
                 .or_else(|| newest_by_id.get(cell.id.as_str()).map(|record| record.fingerprint.portable_key()))
         })
         .collect();
-    let by_key: HashMap<&str, usize> =
-        keys.iter().enumerate().filter_map(|(index, key)| Some((key.as_deref()?, index))).collect();
+    // Several cells may have one key: a quality cell's configurations that differ only in axes
+    // it does not use are one measurement, shown in each of their rows.
+    let mut by_key: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (index, key) in keys.iter().enumerate() {
+        if let Some(key) = key.as_deref() {
+            by_key.entry(key).or_default().push(index);
+        }
+    }
     let mut matched = Vec::new();
     let mut stale = 0;
     for record in records {
         match by_key.get(record.fingerprint.portable_key().as_str()) {
-            Some(&cell) => matched.push((cell, record)),
+            Some(cells) => matched.extend(cells.iter().map(|&cell| (cell, record))),
             None => stale += 1,
         }
     }
