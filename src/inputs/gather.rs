@@ -20,9 +20,7 @@ pub struct Needed {
 pub fn needed(manifests: &Manifests, experiments: &[&Experiment]) -> Needed {
     let mut needed = Needed::default();
     for experiment in experiments {
-        if let Some(axis) = experiment.axis("model") {
-            needed.models.extend(axis.values.iter().map(|value| value.value.value.clone()));
-        }
+        needed.models.extend(experiment.axis_values("model").into_iter().map(str::to_owned));
         for template in experiment.command_templates().chain(experiment.variant_templates()) {
             for part in template.placeholders() {
                 match part {
@@ -148,4 +146,22 @@ pub fn gather(
         );
     }
     if mismatches.is_empty() { Ok(digests) } else { Err(mismatches) }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// A model named only in an `include` was not looked up: its cells were blocked with
+    /// "model `b` was not looked up" however the model roots were set.
+    #[test]
+    fn a_model_only_an_include_names_is_needed() {
+        let text = "model \"a\" file=\"a.gguf\"\nmodel \"b\" file=\"b.gguf\"\n\
+                    experiment \"e\" {\n    matrix { model \"a\"; threads 1 2; }\n    \
+                    include model=\"b\" threads=1\n    bench { args \"-t\" \"{threads}\" }\n}\n";
+        let manifests = crate::manifest::load_text(Path::new("/"), Path::new("/e.kdl"), text).unwrap();
+        let experiment = manifests.experiment("e").unwrap();
+        let needed = super::needed(&manifests, &[experiment]);
+        assert_eq!(needed.models.iter().map(String::as_str).collect::<Vec<_>>(), ["a", "b"]);
+    }
 }

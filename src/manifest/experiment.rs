@@ -62,22 +62,37 @@ impl Experiment {
         self.axes.iter().find(|axis| axis.name.value == name)
     }
 
+    /// The values axis `name` takes in some cell: the matrix's, then those an `include` adds,
+    /// each once; none when the matrix has no such axis (an `include` adds no axis).
+    pub fn axis_values(&self, name: &str) -> Vec<&str> {
+        let Some(axis) = self.axis(name) else { return Vec::new() };
+        let mut values: Vec<&str> = axis.values.iter().map(|value| value.value.value.as_str()).collect();
+        let included = self.includes.iter().flat_map(|include| &include.conditions);
+        for (_, value) in included.filter(|(axis, _)| axis.value == name) {
+            if !values.contains(&value.value.as_str()) {
+                values.push(&value.value);
+            }
+        }
+        values
+    }
+
     /// Every path a request file's `path` stands for: one per combination of the values of the
     /// axes it names (`prompts/p{plen}.txt` → `prompts/p64.txt`, `prompts/p512.txt`), the path
     /// itself when it names none, nothing when it names an axis the experiment lacks.
     pub fn request_paths(&self, path: &str) -> Vec<String> {
         let mut combinations: Vec<Vec<(String, String)>> = vec![Vec::new()];
         for name in template::path_axes(path) {
-            let Some(axis) = self.axis(&name) else {
+            let values = self.axis_values(&name);
+            if values.is_empty() {
                 return Vec::new();
-            };
+            }
             combinations = combinations
                 .into_iter()
                 .flat_map(|chosen| {
                     let name = &name;
-                    axis.values.iter().map(move |value| {
+                    values.iter().map(move |value| {
                         let mut chosen = chosen.clone();
-                        chosen.push((name.clone(), value.value.value.clone()));
+                        chosen.push((name.clone(), (*value).to_owned()));
                         chosen
                     })
                 })

@@ -186,7 +186,7 @@ fn independent(manifests: &Manifests, named: &[String], left_out: &LeftOut) -> b
 
 /// The values of an axis of `experiment` (the toolboxes of `toolbox`, the models of `model`).
 fn used(experiment: &Experiment, axis: &str) -> BTreeSet<String> {
-    experiment.axis(axis).into_iter().flat_map(|axis| &axis.values).map(|value| value.value.value.clone()).collect()
+    experiment.axis_values(axis).into_iter().map(str::to_owned).collect()
 }
 
 /// The models `experiment` runs: its `model` axis and every `{model:NAME}`.

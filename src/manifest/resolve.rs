@@ -372,19 +372,10 @@ impl Checker<'_> {
         value: &Spanned<String>,
         what: &str,
     ) {
-        let Some(declared) = experiment.axis(&axis.value) else { return };
-        if ["variant", "model", "toolbox"].contains(&axis.value.as_str()) {
+        if experiment.axis(&axis.value).is_none() || ["variant", "model", "toolbox"].contains(&axis.value.as_str()) {
             return;
         }
-        let mut values: Vec<&str> = declared.values.iter().map(|candidate| candidate.value.value.as_str()).collect();
-        // `include` may add values of its own.
-        values.extend(experiment.includes.iter().flat_map(|include| {
-            include
-                .conditions
-                .iter()
-                .filter(|(name, _)| name.value == axis.value)
-                .map(|(_, value)| value.value.as_str())
-        }));
+        let values = experiment.axis_values(&axis.value);
         if values.contains(&value.value.as_str()) {
             return;
         }

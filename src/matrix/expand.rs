@@ -146,6 +146,29 @@ mod tests {
         );
     }
 
+    /// The values an axis takes are those its cells have, an `include`'s too: a model named
+    /// only in an `include` was never looked up nor hashed, and its cells were blocked with
+    /// "model `m2` was not looked up".
+    #[test]
+    fn axis_values_are_those_the_cells_take() {
+        let experiment = experiment(
+            "matrix { model \"m1\"\n toolbox \"a\"\n depth 0 }\n\
+             include model=\"m2\" toolbox=\"b\" depth=512\n\
+             include model=\"m1\" depth=512",
+        );
+        for axis in ["model", "toolbox", "depth"] {
+            let mut taken: Vec<&str> = Vec::new();
+            let cells = expand(&experiment);
+            for value in cells.iter().filter_map(|cell| cell.value(axis)) {
+                if !taken.contains(&value) {
+                    taken.push(value);
+                }
+            }
+            assert_eq!(experiment.axis_values(axis), taken, "{axis}");
+        }
+        assert!(experiment.axis_values("threads").is_empty());
+    }
+
     #[test]
     fn a_missing_toolbox_axis_means_the_host() {
         let experiment = experiment("matrix { model \"m1\"\n depth 1 }");

@@ -300,6 +300,35 @@ const STRIX_HALO: &str = r#"// AMD Strix Halo (Ryzen AI Max+ 395, Radeon 8060S, 
 //         kernel-param "ttm.pages_limit" ">=32505856" reason="the guides let the GPU map ~124 GiB (ttm.pages_limit=32505856)"
 //     }
 // }
+//
+// // An experiment on them: GLM-4.7-Flash at Q8, BF16 and REAP (expert-pruned Q8) on Vulkan, how
+// // fast each is and how far its next-token distributions are from BF16's (KL divergence over
+// // a text, with llama-perplexity), and Q8 with a q8_0 K cache beside them. Use the model names
+// // of experiments/models.kdl, and a corpus of a few thousand words or more of plain text
+// // (WikiText-2's wiki.test.raw is the usual one): 40 chunks of 512 tokens need 20,480 tokens.
+// import "../experiments/models.kdl"
+//
+// experiment "strix-quant" {
+//     matrix {
+//         model "glm-4.7-flash-q8" "glm-4.7-flash-bf16" "glm-4.7-flash-reap-q8"
+//         toolbox "llama-vulkan-radv"
+//         ctk "f16"
+//     }
+//     include model="glm-4.7-flash-q8" ctk="q8_0"
+//     bench {
+//         args "-ngl" 99 "-fa" 1 "-ctk" "{ctk}" "-p" 512 "-n" 128 "-r" 3
+//     }
+//     quality {
+//         corpus "../experiments/prompts/wiki.test.raw"
+//         reference model="glm-4.7-flash-bf16" ctk="f16"
+//         args "-ngl" 99 "-fa" 1 "-ctk" "{ctk}" "-c" 512 "--chunks" 40
+//     }
+//     report {
+//         baseline model="glm-4.7-flash-bf16" ctk="f16"
+//         table rows="model" columns="ctk" metric="tg128"
+//         table rows="model" columns="ctk" metric="kld_mean"
+//     }
+// }
 "#;
 
 #[cfg(test)]
@@ -364,5 +393,38 @@ mod tests {
         assert!(host_kdl(&found).contains("// bin-dir"));
         let with_dir = Found { bin_dir: Some(PathBuf::from("/opt/llama/bin")), ..found };
         assert!(host_kdl(&with_dir).contains("    bin-dir \"/opt/llama/bin\"\n"));
+    }
+
+    /// The commented Strix Halo example, uncommented, is a valid project: its toolboxes and its
+    /// experiment (speed and quality against BF16) check once its models and corpus exist.
+    #[test]
+    fn the_strix_halo_example_checks_uncommented() {
+        let directory = tempfile::tempdir().unwrap();
+        // Everything after the header's blank comment line is the example, one `// ` deep.
+        let uncommented: String = STRIX_HALO
+            .lines()
+            .skip_while(|line| *line != "//")
+            .map(|line| line.strip_prefix("// ").or_else(|| line.strip_prefix("//")).unwrap_or(line))
+            .fold(String::new(), |text, line| text + line + "\n");
+        assert!(uncommented.contains("quality {"), "{uncommented}");
+        let models = [
+            ("glm-4.7-flash-q8", "q8.gguf"),
+            ("glm-4.7-flash-bf16", "bf16.gguf"),
+            ("glm-4.7-flash-reap-q8", "reap.gguf"),
+        ]
+        .map(|(name, file)| (name.to_owned(), file.to_owned()));
+        std::fs::create_dir_all(directory.path().join("experiments/prompts")).unwrap();
+        std::fs::create_dir_all(directory.path().join("toolboxes")).unwrap();
+        std::fs::write(directory.path().join("experiments/models.kdl"), models_kdl(&models)).unwrap();
+        std::fs::write(directory.path().join("experiments/prompts/wiki.test.raw"), "text").unwrap();
+        let path = directory.path().join("toolboxes/strix-halo.kdl");
+        std::fs::write(&path, &uncommented).unwrap();
+        let manifests = crate::manifest::load(directory.path(), &[path]).unwrap();
+        assert_eq!(manifests.experiments[0].name.value, "strix-quant");
+        assert!(manifests.experiments[0].quality.is_some());
+        for toolbox in ["llama-vulkan-radv", "llama-rocm-6.4.4", "llama-rocm-7-nightlies"] {
+            assert!(manifests.toolboxes.contains_key(toolbox), "{toolbox}");
+        }
+        assert!(manifests.warnings.is_empty(), "{:?}", manifests.warnings);
     }
 }

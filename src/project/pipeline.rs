@@ -268,11 +268,8 @@ impl Project {
         if self.host_facts.is_some() {
             return Vec::new();
         }
-        let used: BTreeSet<&str> = experiments
-            .iter()
-            .filter_map(|experiment| experiment.axis("toolbox"))
-            .flat_map(|axis| axis.values.iter().map(|value| value.value.value.as_str()))
-            .collect();
+        let used: BTreeSet<&str> =
+            experiments.iter().flat_map(|experiment| experiment.axis_values("toolbox")).collect();
         loaded
             .manifests
             .toolboxes

@@ -712,13 +712,11 @@ fn toolboxes(grid: &Grid<'_>, host_of: &dyn Fn(&Point<'_>) -> String) -> Vec<Too
 }
 
 fn models(inputs: &Inputs<'_>, shown: &[(&ExpectedCell, &CellRecord)]) -> Vec<ModelSummary> {
-    let Some(axis) = inputs.experiment.axis("model") else {
-        return Vec::new();
-    };
-    axis.values
-        .iter()
-        .map(|value| {
-            let name = &value.value.value;
+    inputs
+        .experiment
+        .axis_values("model")
+        .into_iter()
+        .map(|name| {
             let measured: Vec<&CellRecord> = shown
                 .iter()
                 .filter(|(cell, record)| {
@@ -735,7 +733,7 @@ fn models(inputs: &Inputs<'_>, shown: &[(&ExpectedCell, &CellRecord)]) -> Vec<Mo
                 Some(_) => LockState::Differs,
             };
             ModelSummary {
-                name: name.clone(),
+                name: name.to_owned(),
                 file: inputs.manifests.models.get(name).map(|model| model.file.value.clone()).unwrap_or_default(),
                 kind: sha256.iter().find_map(|hash| inputs.model_kinds.get(hash)).cloned(),
                 sha256: sha256.into_iter().collect(),

@@ -7,7 +7,7 @@ fn every_shipped_manifest_checks() {
     let outcome = Bakeoff::new(&repo()).arg("check").run();
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
     assert_eq!(outcome.stderr, "", "shipped manifests have no warnings");
-    assert!(outcome.stdout.contains("6 experiment(s)"), "{}", outcome.stdout);
+    assert!(outcome.stdout.contains("7 experiment(s)"), "{}", outcome.stdout);
     for directory in ["experiments", "toolboxes"] {
         for entry in std::fs::read_dir(repo().join(directory)).unwrap() {
             let path = entry.unwrap().path();

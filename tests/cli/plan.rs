@@ -23,14 +23,15 @@ fn two_hosts_one_with_the_broken_rocm_firmware() {
     let strix_1 =
         scratch.bakeoff().args(["--host-facts", fixture("hosts/strix-1.json").to_str().unwrap(), "plan"]).run();
     assert_eq!(strix_1.code, 0, "{}", strix_1.stderr);
-    assert!(strix_1.stdout.ends_with("43 cells: 0 cached, 43 to run, 0 blocked\n"), "{}", strix_1.stdout);
+    assert!(strix_1.stdout.ends_with("84 cells: 0 cached, 84 to run, 0 blocked\n"), "{}", strix_1.stdout);
 
     let strix_2 =
         scratch.bakeoff().args(["--host-facts", fixture("hosts/strix-2.json").to_str().unwrap(), "plan"]).run();
     assert_eq!(strix_2.code, 0, "{}", strix_2.stderr);
-    assert!(strix_2.stdout.ends_with("43 cells: 0 cached, 37 to run, 6 blocked\n"), "{}", strix_2.stdout);
+    // Six ROCm configurations, each with its bench and its quality cell.
+    assert!(strix_2.stdout.ends_with("84 cells: 0 cached, 72 to run, 12 blocked\n"), "{}", strix_2.stdout);
     let blocked: Vec<&str> = strix_2.stdout.lines().filter(|line| line.starts_with("blocked")).collect();
-    assert_eq!(blocked.len(), 6);
+    assert_eq!(blocked.len(), 12);
     for line in blocked {
         assert!(line.contains("toolbox=llama-rocm-6.4.4"), "{line}");
         assert!(
@@ -50,22 +51,25 @@ fn cached_cells_stay_cached_and_an_edit_reruns_exactly_the_cells_it_touches() {
     let scratch = Scratch::new();
     let facts = fixture("hosts/strix-1.json");
     let facts_arg = facts.to_str().unwrap();
-    assert_eq!(scratch.seed_results(&facts, &[]), 43);
+    assert_eq!(scratch.seed_results(&facts, &[]), 84);
     let cached = scratch.bakeoff().args(["--host-facts", facts_arg, "plan"]).run();
     assert_eq!(cached.code, 0, "{}", cached.stderr);
-    assert!(cached.stdout.ends_with("43 cells: 43 cached, 0 to run, 0 blocked\n"), "{}", cached.stdout);
+    assert!(cached.stdout.ends_with("84 cells: 84 cached, 0 to run, 0 blocked\n"), "{}", cached.stdout);
 
     scratch.edit("experiments/glm-flash-quant.kdl", "depth 0 32768", "depth 0 16384");
     let edited = scratch.bakeoff().args(["--host-facts", facts_arg, "plan"]).run();
     assert_eq!(edited.code, 0, "{}", edited.stderr);
-    assert!(edited.stdout.ends_with("43 cells: 37 cached, 6 to run, 0 blocked\n"), "{}", edited.stdout);
+    // Only bench cells: the quality args do not use `depth`, so its quality cells stay cached.
+    assert!(edited.stdout.ends_with("84 cells: 76 cached, 8 to run, 0 blocked\n"), "{}", edited.stdout);
     let expected: BTreeSet<String> = [
-        "model=glm-4.7-flash-q8,toolbox=llama-vulkan-radv,depth=16384,fa=1",
-        "model=glm-4.7-flash-q8,toolbox=llama-vulkan-radv,depth=16384,fa=0",
-        "model=glm-4.7-flash-q8,toolbox=llama-rocm-6.4.4,depth=16384,fa=0",
-        "model=glm-4.7-flash-bf16,toolbox=llama-vulkan-radv,depth=16384,fa=1",
-        "model=glm-4.7-flash-bf16,toolbox=llama-vulkan-radv,depth=16384,fa=0",
-        "model=glm-4.7-flash-bf16,toolbox=llama-rocm-6.4.4,depth=16384,fa=0",
+        "model=glm-4.7-flash-q8,toolbox=llama-vulkan-radv,depth=16384,fa=1,ctk=f16",
+        "model=glm-4.7-flash-q8,toolbox=llama-vulkan-radv,depth=16384,fa=0,ctk=f16",
+        "model=glm-4.7-flash-q8,toolbox=llama-rocm-6.4.4,depth=16384,fa=0,ctk=f16",
+        "model=glm-4.7-flash-bf16,toolbox=llama-vulkan-radv,depth=16384,fa=1,ctk=f16",
+        "model=glm-4.7-flash-bf16,toolbox=llama-vulkan-radv,depth=16384,fa=0,ctk=f16",
+        "model=glm-4.7-flash-bf16,toolbox=llama-rocm-6.4.4,depth=16384,fa=0,ctk=f16",
+        "model=glm-4.7-flash-reap-q8,toolbox=llama-vulkan-radv,depth=16384,fa=1,ctk=f16",
+        "model=glm-4.7-flash-q8,toolbox=llama-vulkan-radv,depth=16384,fa=1,ctk=q8_0",
     ]
     .iter()
     .map(|axes| format!("glm-flash-quant/{axes}/bench"))
@@ -169,7 +173,7 @@ fn failed_cells_are_not_rerun_unless_asked() {
         .bakeoff()
         .args(["--host-facts", facts_arg, "plan", "--only", "toolbox=llama-rocm-*", "--only", "fa=0"])
         .run();
-    assert!(only.stdout.ends_with("6 cells: 0 cached, 6 to run, 0 blocked\n"), "{}", only.stdout);
+    assert!(only.stdout.ends_with("12 cells: 0 cached, 12 to run, 0 blocked\n"), "{}", only.stdout);
     let bad = scratch.bakeoff().args(["plan", "--force", "--only", "threads"]).run();
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("`threads` is not an `axis=value` selector"), "{}", bad.stderr);

@@ -7,13 +7,16 @@ use bakeoff::project::{Project, Settings};
 use bakeoff::store::{CellRecord, Status};
 use tempfile::TempDir;
 
-pub(crate) const MODEL_FILES: [&str; 6] = [
+pub(crate) const MODEL_FILES: [&str; 9] = [
     "gemma-3-270m-q4_k_m.gguf",
     "GLM-4.7-Flash-Q8/GLM-4.7-Flash-UD-Q8_K_XL.gguf",
     "GLM-4.7-Flash-BF16/GLM-4.7-Flash-BF16-00001-of-00002.gguf",
     "GLM-4.7-Flash-REAP-Q8/GLM-4.7-Flash-REAP-23B-A3B-Q8_0.gguf",
     "Qwen3-30B-A3B-Q4/Qwen3-30B-A3B-Q4_K_M.gguf",
     "Qwen2.5-0.5B-Instruct-Q8_0.gguf",
+    "gemma-3-270m-q8_0.gguf",
+    "gemma-3-270m-q4_0.gguf",
+    "gemma-3-270m-q2_k.gguf",
 ];
 
 pub(crate) fn repo() -> PathBuf {
@@ -33,7 +36,7 @@ pub(crate) struct Scratch {
 impl Scratch {
     pub(crate) fn new() -> Self {
         let directory = tempfile::tempdir().unwrap();
-        for folder in ["experiments", "experiments/prompts", "toolboxes"] {
+        for folder in ["experiments", "experiments/prompts", "experiments/corpus", "toolboxes"] {
             std::fs::create_dir_all(directory.path().join(folder)).unwrap();
             for entry in std::fs::read_dir(repo().join(folder)).unwrap() {
                 let entry = entry.unwrap();
