@@ -3,9 +3,11 @@
 mod canonical;
 mod quality;
 mod resolve;
+mod scoring;
 
 pub use canonical::{
     ARGV_FIELD, FieldChange, Fingerprint, HostPrint, RequestPrint, SCHEMA, ToolboxPrint, WorkloadPrint, diff,
 };
-pub use quality::{Base, BaseSize, Scoring, link as link_quality};
+pub use quality::link as link_quality;
 pub use resolve::{InputDigests, ModelInput, ResolvedCell, ToolboxState, resolve_cell};
+pub use scoring::{Base, BaseSize, Scoring};

@@ -83,7 +83,7 @@ pub struct ResolvedCell {
     /// be read): the fingerprint holds `unknown(…)` for them, not what they will hash to.
     pub unhashed: Vec<String>,
     /// A quality cell's base logits: which it writes or reads (set once every cell is resolved).
-    pub base: Option<super::quality::Base>,
+    pub base: Option<super::scoring::Base>,
 }
 
 const MISSING: &str = "<missing>";
@@ -161,7 +161,7 @@ pub fn resolve_cell(
     }
     // A quality cell's inputs are the axes its arguments use: configurations that differ in
     // another axis (threads, say) are one measurement of quality.
-    let used = (cell.kind() == WorkloadKind::Quality).then(|| super::quality::used_axes(experiment));
+    let used = (cell.kind() == WorkloadKind::Quality).then(|| super::scoring::used_axes(experiment));
     let fingerprint = Fingerprint {
         schema: SCHEMA,
         // Quality is no timing: one pass measures it, whatever the rounds.
