@@ -72,6 +72,8 @@ pub struct Report {
     /// With a `quality` block: each configuration's speed beside its divergence from the
     /// reference, and the frontier between the two. It leads the results.
     pub quality: Option<super::quality::QualityView>,
+    /// Beside speed, every quality figure of each configuration (the view above shows three).
+    pub quality_figures: Option<super::quality::QualityView>,
     /// Per server workload: the metrics that answer it, a row per configuration.
     pub summaries: Vec<super::summary::Summary>,
     pub tables: Vec<Table>,
@@ -276,7 +278,11 @@ pub(crate) fn build(inputs: &Inputs<'_>) -> Report {
     // The per-turn tables come last and are no metric of the records: they are not compared.
     let comparisons = host_comparisons(&grid, &tables[..tables.len() - turns.len()], &configuration);
     let models = models(inputs, &shown);
-    let quality = quality(inputs, &grid, &models, &tables);
+    let speed_and_quality = quality(inputs, &grid, &models, &tables, false);
+    let quality_figures = speed_and_quality
+        .as_ref()
+        .filter(|view| view.primary.is_some())
+        .and_then(|_| quality(inputs, &grid, &models, &tables, true));
     Report {
         format: REPORT_FORMAT,
         experiment: experiment.name.value.clone(),
@@ -288,7 +294,8 @@ pub(crate) fn build(inputs: &Inputs<'_>) -> Report {
         hosts: hosts(&chosen.hosts, &grid),
         toolboxes: toolboxes(&grid, &host_of),
         models,
-        quality,
+        quality: speed_and_quality,
+        quality_figures,
         summaries: super::summary::summaries(&labelled),
         default_tables: experiment.report.as_ref().is_none_or(|report| report.tables.is_empty()),
         tables,
@@ -324,18 +331,24 @@ fn host_comparisons(
 }
 
 /// The speed × quality view, when the experiment has quality cells, with its chart's file name
-/// (one no table's chart has).
+/// (one no table's chart has); `alone`: the quality cells' figures without speed.
 fn quality(
     inputs: &Inputs<'_>,
     grid: &Grid<'_>,
     models: &[ModelSummary],
     tables: &[Table],
+    alone: bool,
 ) -> Option<super::quality::QualityView> {
     let host = grid.host_dimension();
     let selector = inputs.experiment.quality_reference();
+    let mut shown: BTreeSet<&str> = BTreeSet::new();
     let cells: Vec<super::quality::ViewCell<'_>> = grid
         .points
         .iter()
+        .filter(|point| !alone || inputs.cells[point.cell].block == crate::matrix::Block::Quality)
+        // Alone, a row per measurement: configurations that differ only in axes the quality
+        // arguments do not use (threads) share one, and an axis none of them varies is unnamed.
+        .filter(|point| !alone || point.record.is_none_or(|record| shown.insert(record.hash.as_str())))
         .map(|point| {
             let cell = &inputs.cells[point.cell];
             super::quality::ViewCell {

@@ -209,7 +209,14 @@ fn configuration_header(out: &mut String, columns: impl Iterator<Item = String>)
 fn results(out: &mut String, report: &Report) {
     out.push_str("## Results\n\n");
     if let Some(view) = &report.quality {
-        render_quality(out, view);
+        render_quality(out, view, None);
+    }
+    if let Some(view) = &report.quality_figures {
+        let caption = "Each quality measurement's figures (configurations that differ only in axes the quality \
+                       arguments do not use share one): `kld_p99` is the 99th percentile of the per-token KL \
+                       divergence, `kld_max` its largest, `dp_rms` the RMS of the change in the probability of the \
+                       corpus's next token, `ppl` the perplexity over the corpus.";
+        render_quality(out, view, Some(("Quality figures", caption)));
     }
     for summary in &report.summaries {
         render_summary(out, summary, report);
@@ -235,8 +242,15 @@ fn results(out: &mut String, report: &Report) {
 
 /// The speed × quality table: each configuration's speed beside its divergence from the
 /// reference, the frontier marked, then its chart; without speed, the quality figures alone.
-fn render_quality(out: &mut String, view: &QualityView) {
-    let _ = writeln!(out, "### {}\n\n{}\n", view.heading(), view.caption());
+fn render_quality(out: &mut String, view: &QualityView, words: Option<(&str, &str)>) {
+    match words {
+        Some((heading, caption)) => {
+            let _ = writeln!(out, "### {heading}\n\n{caption}\n");
+        }
+        None => {
+            let _ = writeln!(out, "### {}\n\n{}\n", view.heading(), view.caption());
+        }
+    }
     let header = view.header();
     let _ = writeln!(out, "| {} |", header.iter().map(|title| escape(title)).collect::<Vec<_>>().join(" | "));
     // Words (the configuration, the frontier) to the left, figures to the right.

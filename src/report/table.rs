@@ -245,7 +245,10 @@ pub(super) fn default_metrics(grid: &Grid<'_>) -> Vec<String> {
     let mut names = BTreeSet::new();
     for record in grid.points.iter().filter_map(|point| point.record) {
         for (name, value) in &record.metrics {
-            if value.unit != "tokens" {
+            // Quality figures have a view of their own, beside the speed they cost.
+            let quality =
+                crate::metric::Family::named(name).is_some_and(|family| family.kind == crate::metric::Kind::Quality);
+            if value.unit != "tokens" && !quality {
                 names.insert(name.clone());
             }
         }
