@@ -43,7 +43,9 @@ impl<'a> Grid<'a> {
             .iter()
             .map(|axis| Dimension {
                 name: axis.name.value.clone(),
-                values: axis.values.iter().map(|value| value.value.value.clone()).collect(),
+                // With the values `include` adds: a cell's value found nowhere was once put under
+                // the first value's label.
+                values: experiment.axis_values(&axis.name.value).into_iter().map(str::to_owned).collect(),
                 condition: conditions.contains(&axis.name.value),
             })
             .collect();

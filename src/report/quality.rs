@@ -271,13 +271,25 @@ fn place(rows: &mut [QualityRow], primary: usize, kld: Option<usize>, better: Be
     }
     for group in groups {
         let members: Vec<usize> = (0..rows.len()).filter(|&index| rows[index].group == group).collect();
-        let points: Vec<Option<(f64, f64)>> = members
+        let points: Vec<Option<Point>> = members
             .iter()
             .map(|&index| {
                 let row = &rows[index];
-                let speed = row.speed[primary].mean()?;
-                let divergence = if row.reference { Some(0.0) } else { kld.and_then(|kld| row.quality[kld].mean()) };
-                Some((speed, divergence?))
+                let Value::Ok { mean: speed, spread } = row.speed[primary] else { return None };
+                let (divergence, divergence_spread) = if row.reference {
+                    (0.0, None)
+                } else {
+                    match row.quality[kld?] {
+                        Value::Ok { mean, spread } => (mean, spread),
+                        _ => return None,
+                    }
+                };
+                Some(Point {
+                    speed,
+                    speed_spread: spread.unwrap_or(0.0),
+                    divergence,
+                    divergence_spread: divergence_spread.unwrap_or(0.0),
+                })
             })
             .collect();
         let standings = frontier(&points, better);
@@ -355,33 +367,52 @@ pub(super) enum Standing {
     BeatenBy(usize),
 }
 
-/// Each point (speed, divergence) against the others: on the frontier when no other is at least
-/// as fast and at least as close and ahead in one; else beaten, by the fastest that is (the
-/// closest among equally fast ones). A point without both figures is not placed. `better` is
-/// the speed metric's side (a time to first token is faster when lower).
-pub(super) fn frontier(points: &[Option<(f64, f64)>], better: Better) -> Vec<Option<Standing>> {
-    let faster = |a: f64, b: f64| match better {
-        Better::Higher => a > b,
-        Better::Lower => a < b,
+/// A configuration as the frontier sees it: its speed and its divergence, each with the spread
+/// (`±`) within which another figure is no different.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Point {
+    pub(super) speed: f64,
+    pub(super) speed_spread: f64,
+    pub(super) divergence: f64,
+    pub(super) divergence_spread: f64,
+}
+
+impl Point {
+    /// A point whose figures are exact (no spread).
+    #[cfg(test)]
+    fn exact(speed: f64, divergence: f64) -> Self {
+        Self { speed, speed_spread: 0.0, divergence, divergence_spread: 0.0 }
+    }
+}
+
+/// Each point against the others: beaten when another is no worse beyond noise on either side
+/// (speed, divergence) and better beyond noise on one (their `±` ranges do not overlap); else on
+/// the frontier. A configuration is never called beaten by a difference within noise. The one
+/// named is the fastest that beats it (the closest among equally fast ones). A point without
+/// both figures is not placed. `better` is the speed metric's side (a time to first token is
+/// faster when lower).
+pub(super) fn frontier(points: &[Option<Point>], better: Better) -> Vec<Option<Standing>> {
+    let sign = match better {
+        Better::Higher => 1.0,
+        Better::Lower => -1.0,
     };
+    // `a` ahead of `b` beyond noise: their ranges apart, `a`'s on the better side.
+    let faster = |a: &Point, b: &Point| sign * (a.speed - b.speed) > a.speed_spread + b.speed_spread;
+    let closer = |a: &Point, b: &Point| b.divergence - a.divergence > a.divergence_spread + b.divergence_spread;
     points
         .iter()
         .map(|point| {
-            let (speed, divergence) = (*point)?;
+            let point = (*point)?;
             let beaten_by = points
                 .iter()
                 .enumerate()
                 .filter_map(|(index, other)| Some((index, (*other)?)))
-                .filter(|(_, (other_speed, other_divergence))| {
-                    let as_fast = !faster(speed, *other_speed);
-                    let as_close = *other_divergence <= divergence;
-                    as_fast && as_close && (faster(*other_speed, speed) || *other_divergence < divergence)
+                .filter(|(_, other)| {
+                    !faster(&point, other) && !closer(&point, other) && (faster(other, &point) || closer(other, &point))
                 })
                 .reduce(|best, candidate| {
-                    let (best_speed, best_divergence) = best.1;
-                    let (speed, divergence) = candidate.1;
-                    let ahead =
-                        faster(speed, best_speed) || (!faster(best_speed, speed) && divergence < best_divergence);
+                    let ahead = sign * (candidate.1.speed - best.1.speed) > 0.0
+                        || (candidate.1.speed == best.1.speed && candidate.1.divergence < best.1.divergence);
                     if ahead { candidate } else { best }
                 });
             Some(beaten_by.map_or(Standing::Frontier, |(index, _)| Standing::BeatenBy(index)))
@@ -603,9 +634,13 @@ fn quality_text(metric: &str, value: Value) -> String {
 mod tests {
     use super::*;
 
+    fn exact(points: &[Option<(f64, f64)>]) -> Vec<Option<Point>> {
+        points.iter().map(|point| point.map(|(speed, divergence)| Point::exact(speed, divergence))).collect()
+    }
+
     #[test]
     fn a_point_another_beats_on_both_names_the_fastest_that_does() {
-        let points = [Some((10.0, 0.0)), Some((20.0, 0.1)), Some((15.0, 0.2)), Some((30.0, 0.5)), None];
+        let points = exact(&[Some((10.0, 0.0)), Some((20.0, 0.1)), Some((15.0, 0.2)), Some((30.0, 0.5)), None]);
         let standings = frontier(&points, Better::Higher);
         assert_eq!(
             standings,
@@ -619,7 +654,7 @@ mod tests {
             ]
         );
         // Two beat it: the faster is named.
-        let points = [Some((10.0, 0.3)), Some((12.0, 0.2)), Some((14.0, 0.25))];
+        let points = exact(&[Some((10.0, 0.3)), Some((12.0, 0.2)), Some((14.0, 0.25))]);
         assert_eq!(frontier(&points, Better::Higher)[0], Some(Standing::BeatenBy(2)));
     }
 
@@ -627,15 +662,33 @@ mod tests {
     /// divergence: the slower is beaten, not on the frontier beside the faster.
     #[test]
     fn equal_divergence_is_beaten_by_the_faster() {
-        let points = [Some((10.0, 0.1)), Some((12.0, 0.1))];
+        let points = exact(&[Some((10.0, 0.1)), Some((12.0, 0.1))]);
         assert_eq!(frontier(&points, Better::Higher), [Some(Standing::BeatenBy(1)), Some(Standing::Frontier)]);
-        let points = [Some((10.0, 0.1)), Some((10.0, 0.1))];
+        let points = exact(&[Some((10.0, 0.1)), Some((10.0, 0.1))]);
+        assert_eq!(frontier(&points, Better::Higher), [Some(Standing::Frontier), Some(Standing::Frontier)]);
+    }
+
+    /// Means alone would call a configuration beaten by one faster within noise: within its
+    /// `±` a speed is as fast, and a divergence as close.
+    #[test]
+    fn a_difference_within_noise_beats_nothing() {
+        let point = |speed, speed_spread, divergence, divergence_spread| {
+            Some(Point { speed, speed_spread, divergence, divergence_spread })
+        };
+        // As close within noise, faster only within noise: both on the frontier.
+        let points = [point(66.1, 2.7, 0.10, 0.01), point(66.6, 0.8, 0.105, 0.01)];
+        assert_eq!(frontier(&points, Better::Higher), [Some(Standing::Frontier), Some(Standing::Frontier)]);
+        // As fast within noise and closer beyond it: beaten.
+        let points = [point(66.1, 2.7, 0.0072, 0.0003), point(66.6, 0.8, 0.0, 0.0)];
+        assert_eq!(frontier(&points, Better::Higher), [Some(Standing::BeatenBy(1)), Some(Standing::Frontier)]);
+        // Faster beyond noise but further beyond noise: both on the frontier.
+        let points = [point(70.0, 1.0, 0.1, 0.005), point(78.0, 1.0, 0.36, 0.01)];
         assert_eq!(frontier(&points, Better::Higher), [Some(Standing::Frontier), Some(Standing::Frontier)]);
     }
 
     #[test]
     fn a_time_is_faster_when_lower() {
-        let points = [Some((100.0, 0.0)), Some((80.0, 0.1)), Some((120.0, 0.2))];
+        let points = exact(&[Some((100.0, 0.0)), Some((80.0, 0.1)), Some((120.0, 0.2))]);
         assert_eq!(
             frontier(&points, Better::Lower),
             [Some(Standing::Frontier), Some(Standing::Frontier), Some(Standing::BeatenBy(1))]

@@ -179,6 +179,42 @@ fn ratios_are_against_the_baseline_with_the_rest_the_same() {
     assert!(threads().markdown().contains("| 4 | 40.0 (4.00×) |"));
 }
 
+/// Regression: a value an `include` adds (ctk=q4_0 on one model only) was put under the
+/// axis's first declared value, so the q4_0 cell's speed showed as the f16 baseline's.
+#[test]
+fn a_value_an_include_adds_is_its_own_column() {
+    let text = r#"
+model "m" { file "m.gguf" }
+model "n" { file "n.gguf" }
+experiment "e" {
+    matrix {
+        model "m" "n"
+        ctk "f16"
+    }
+    include model="m" ctk="q4_0"
+    bench { args "-ctk" "{ctk}" "-p" 64 "-n" 16 }
+    report {
+        baseline model="m" ctk="f16"
+        table rows="model" columns="ctk" metric="tg16"
+    }
+}
+"#;
+    let fixture = Fixture::new(text, |cell| {
+        let speed = match (cell.cell.value("model"), cell.cell.value("ctk")) {
+            (Some("m"), Some("q4_0")) => 70.0,
+            (Some("m"), _) => 66.0,
+            _ => 60.0,
+        };
+        Some((Status::Ok, vec![("tg16", speed, "t/s")]))
+    });
+    let table = &fixture.report().tables[0];
+    assert_eq!(table.columns, ["f16", "q4_0"]);
+    let markdown = fixture.markdown();
+    assert!(markdown.contains("| m | 66.0 (baseline) | 70.0 (1.06×) |"), "{markdown}");
+    // No cell of model n has q4_0: its place stays empty.
+    assert!(markdown.contains("| n | 60.0 (-9%) |  |"), "{markdown}");
+}
+
 /// Three repetitions 1% either side of `mean`: a run's samples with a small spread.
 fn steady(mean: f64) -> Vec<Vec<f64>> {
     vec![vec![mean * 0.99, mean, mean * 1.01]]

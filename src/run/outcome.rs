@@ -140,7 +140,8 @@ pub(super) fn fill_outcome(
                     let tokens = bench.then(|| bench_tokens(&raw));
                     record.failure = None;
                     Measured { metrics, raw, usage, tokens }.record(record);
-                    if bench {
+                    // llama.cpp's own lines say what a bench or quality pass ran on.
+                    if bench || record.block() == crate::matrix::Block::Quality {
                         record_device(record, &String::from_utf8_lossy(&result.combined), reading);
                     }
                 }
