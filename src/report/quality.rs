@@ -411,8 +411,11 @@ pub(super) fn frontier(points: &[Option<Point>], better: Better) -> Vec<Option<S
                     !faster(&point, other) && !closer(&point, other) && (faster(other, &point) || closer(other, &point))
                 })
                 .reduce(|best, candidate| {
-                    let ahead = sign * (candidate.1.speed - best.1.speed) > 0.0
-                        || (candidate.1.speed == best.1.speed && candidate.1.divergence < best.1.divergence);
+                    let ahead = match (sign * (candidate.1.speed - best.1.speed)).partial_cmp(&0.0) {
+                        Some(std::cmp::Ordering::Greater) => true,
+                        Some(std::cmp::Ordering::Equal) => candidate.1.divergence < best.1.divergence,
+                        _ => false,
+                    };
                     if ahead { candidate } else { best }
                 });
             Some(beaten_by.map_or(Standing::Frontier, |(index, _)| Standing::BeatenBy(index)))

@@ -150,34 +150,51 @@ fn draw(points: &[Point], legend: &[String], speed: &str, svg: &mut String) -> D
     for point in points {
         let (x, y) = chart.backend_coord(&(point.divergence, point.speed));
         let width = i32::try_from(text_width(&point.label, LABEL_SIZE + 1)).unwrap_or(i32::MAX / 4);
-        let candidates = [
-            (x + 9, y - height / 2),
-            (x + 9, y - height - 4),
-            (x + 9, y + 4),
-            (x - 9 - width, y - height / 2),
-            (x - 9 - width, y - height - 4),
-            (x - 9 - width, y + 4),
-            (x - width / 2, y - height - 10),
-            (x - width / 2, y + 10),
-        ];
-        let boxes: Vec<Area> = candidates
-            .iter()
-            .map(|&(left, top)| Area { left, top, right: left + width, bottom: top + height })
-            .collect();
+        let boxes = label_places(x, y, width, height);
         let free = |candidate: &Area| {
             candidate.left >= left_edge
                 && candidate.right <= right_edge
                 && !placed.iter().chain(&markers).any(|other| other.overlaps(candidate))
         };
-        let chosen = boxes.iter().find(|candidate| free(candidate)).copied().unwrap_or(boxes[0]);
+        let (chosen, anchor, side) =
+            boxes.iter().find(|(candidate, _, _)| free(candidate)).copied().unwrap_or(boxes[0]);
         let style = TextStyle::from((FONT, to_u32(LABEL_SIZE)))
-            .pos(Pos::new(HPos::Left, VPos::Center))
+            .pos(Pos::new(side, VPos::Center))
             .color(if point.frontier || point.reference { &BLACK } else { &GREY });
-        base.draw(&Text::new(point.label.clone(), (chosen.left, i32::midpoint(chosen.top, chosen.bottom)), style))?;
+        base.draw(&Text::new(point.label.clone(), (anchor, i32::midpoint(chosen.top, chosen.bottom)), style))?;
         placed.push(chosen);
     }
     base.present()?;
     Ok(())
+}
+
+/// Where a label `width` × `height` may go beside its point at (`x`, `y`), in the order tried:
+/// each place with where its text is anchored, so that a label left of its point ends at the
+/// point whatever the font's real widths (an estimate placed its start, and a wide estimate left
+/// it nearer another point than its own). Straight above or below reads as the point's before a
+/// place on its left, which may sit over a neighbour.
+fn label_places(x: i32, y: i32, width: i32, height: i32) -> Vec<(Area, i32, HPos)> {
+    let candidates = [
+        (x + 9, y - height / 2, HPos::Left),
+        (x + 9, y - height - 4, HPos::Left),
+        (x + 9, y + 4, HPos::Left),
+        (x, y - height - 8, HPos::Center),
+        (x, y + 8, HPos::Center),
+        (x - 9, y - height / 2, HPos::Right),
+        (x - 9, y - height - 4, HPos::Right),
+        (x - 9, y + 4, HPos::Right),
+    ];
+    candidates
+        .iter()
+        .map(|&(anchor, top, side)| {
+            let left = match side {
+                HPos::Left => anchor,
+                HPos::Right => anchor - width,
+                HPos::Center => anchor - width / 2,
+            };
+            (Area { left, top, right: left + width, bottom: top + height }, anchor, side)
+        })
+        .collect()
 }
 
 /// A rectangle of the image, in pixels.

@@ -179,7 +179,7 @@ fn ratios_are_against_the_baseline_with_the_rest_the_same() {
     assert!(threads().markdown().contains("| 4 | 40.0 (4.00×) |"));
 }
 
-/// Regression: a value an `include` adds (ctk=q4_0 on one model only) was put under the
+/// Regression: a value an `include` adds (`ctk=q4_0` on one model only) was put under the
 /// axis's first declared value, so the q4_0 cell's speed showed as the f16 baseline's.
 #[test]
 fn a_value_an_include_adds_is_its_own_column() {
