@@ -180,7 +180,7 @@ fn ratios_are_against_the_baseline_with_the_rest_the_same() {
 }
 
 /// Regression: a value an `include` adds (`ctk=q4_0` on one model only) was put under the
-/// axis's first declared value, so the q4_0 cell's speed showed as the f16 baseline's.
+/// axis's first declared value, so the `q4_0` cell's speed showed as the `f16` baseline's.
 #[test]
 fn a_value_an_include_adds_is_its_own_column() {
     let text = r#"
