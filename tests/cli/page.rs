@@ -255,3 +255,75 @@ experiment "talk" {
         assert!((record.metrics["ttft_ms_turn1_first"].mean - value).abs() < 1e-9, "{}: {value}", record.cell);
     }
 }
+
+/// The example store's quality experiment on the page: the speed × quality section as the
+/// report has it (its table with the frontier marked and each other configuration's better one,
+/// the chart with a label per configuration), each divergence the record's, drawn by Chromium.
+#[test]
+fn a_quality_experiment_shows_speed_beside_quality() {
+    let chromium = Chromium::get();
+    let directory = tempfile::tempdir().unwrap();
+    let repo = crate::support::repo();
+    // A checkout: the lock pins the requantized models the records were measured with.
+    for folder in ["experiments", "toolboxes", "results", "bakeoff.lock"] {
+        let copied = Command::new("cp")
+            .args(["-r", &repo.join(folder).display().to_string(), &directory.path().display().to_string()])
+            .status()
+            .unwrap();
+        assert!(copied.success());
+    }
+    let report = Bakeoff::new(directory.path()).args(["report", "gemma-quality"]).run();
+    assert_eq!(report.code, 0, "{}", report.stderr);
+    let markdown = std::fs::read_to_string(directory.path().join("results/gemma-quality/README.md")).unwrap();
+    let page = directory.path().join("results/index.html");
+    let (dom, stderr) = chromium.dom(&format!("file://{}#e=gemma-quality", page.display()));
+    assert_no_script_error(&dom, &stderr);
+
+    let table = dom.split(r#"<table id="quality-table">"#).nth(1).and_then(|rest| rest.split("</table>").next());
+    let table = table.unwrap_or_else(|| panic!("no quality table: {dom}"));
+    let stored = records(directory.path());
+    let quality: Vec<_> = stored.iter().filter(|record| record.workload == "quality").collect();
+    assert_eq!(quality.len(), 5, "the example measures five configurations");
+    for record in &quality {
+        match record.metrics.get("kld_mean") {
+            // The figure the report writes, with llama-perplexity's ± after it.
+            Some(kld) => {
+                assert!(kld.stddev.is_some(), "llama-perplexity gives a ±");
+                let shown = format!("{} ± ", bakeoff_plain(kld.mean));
+                assert!(table.contains(&format!(">{shown}")), "{shown} not in {table}");
+                assert!(markdown.contains(&format!("| {shown}")), "{shown} not in the report");
+            }
+            None => assert!(table.contains("reference"), "{table}"),
+        }
+    }
+    // As many on the frontier as the report marks, and a "beaten by" for each other row.
+    let frontier = markdown.matches("**frontier**").count();
+    assert!(frontier >= 1, "{markdown}");
+    assert_eq!(table.matches(r#"class="frontier""#).count(), frontier, "{table}");
+    assert_eq!(table.matches("beaten by ").count(), quality.len() - frontier, "{table}");
+    let chart = dom.split(r#"<figure id="quality-chart">"#).nth(1).and_then(|rest| rest.split("</figure>").next());
+    let chart = chart.unwrap_or_else(|| panic!("no quality chart: {dom}"));
+    for model in ["gemma-3-270m-q8_0", "gemma-3-270m-q4_0", "gemma-3-270m-q2_k"] {
+        assert!(chart.contains(&format!("model={model}, ctk=f16")), "{model} has no label: {chart}");
+    }
+    // What a person sees: kept beside the test binary, to look at.
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("page-quality-1400x1800.png");
+    let _ = std::fs::remove_file(&shot);
+    chromium.screenshot(&format!("file://{}#e=gemma-quality", page.display()), 1400, 1800, &shot);
+    let bytes = std::fs::read(&shot).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000, "{}: {} bytes", shot.display(), bytes.len());
+}
+
+/// A unit-less figure as reports write it (three significant digits below 1).
+fn bakeoff_plain(value: f64) -> String {
+    let size = value.abs();
+    if size >= 100.0 || size == 0.0 {
+        format!("{value:.1}")
+    } else if size >= 1.0 {
+        format!("{value:.3}")
+    } else {
+        #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "a small digit count")]
+        let decimals = (2.0 - size.log10().floor()) as usize;
+        format!("{value:.decimals$}")
+    }
+}
