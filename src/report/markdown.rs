@@ -471,16 +471,16 @@ fn verdicts(out: &mut String, table: &Table, scale: &Scale) {
                 p_value(p)
             ),
             (true, _) => format!(
-                "Best{context}: {top}{}, ahead of {second} beyond both spreads (± the standard deviation of the \
-                 samples)",
-                baseline_ratio(best.ratio)
+                "Best{context}: {top}{}, ahead of {second} beyond both spreads (± {})",
+                baseline_ratio(best.ratio),
+                spread_words(table)
             ),
             (false, Evidence::Welch { p }) => format!(
                 "No clear best{context}: {top} and {second} are within noise (Welch's t-test over the rounds, p {})",
                 p_value(p)
             ),
             (false, Evidence::Spreads { .. }) => {
-                format!("No clear best{context}: {top} and {second} overlap (± the standard deviation of the samples)")
+                format!("No clear best{context}: {top} and {second} overlap (± {})", spread_words(table))
             }
             (false, Evidence::NoSpread) => format!(
                 "No clear best{context}: {top} and {second} are one sample each, with no spread to tell a \
@@ -489,6 +489,16 @@ fn verdicts(out: &mut String, table: &Table, scale: &Scale) {
         };
         let _ = writeln!(out, "{line}.\n");
     }
+}
+
+/// Whether the table's metric is a quality figure, whose `±` is llama-perplexity's uncertainty.
+fn quality_figure(table: &Table) -> bool {
+    crate::metric::Family::named(table.family()).is_some_and(|family| family.kind == crate::metric::Kind::Quality)
+}
+
+/// What a verdict's `±` is.
+fn spread_words(table: &Table) -> &'static str {
+    if quality_figure(table) { "llama-perplexity's own uncertainty" } else { "the standard deviation of the samples" }
 }
 
 /// ` (2.40× the baseline)`, or nothing for the baseline itself.
@@ -644,6 +654,8 @@ fn table_notes(out: &mut String, table: &Table) {
             "± is the 95% confidence interval of the mean over {} interleaved rounds",
             counts.join(" or ")
         ));
+    } else if any_spread && quality_figure(table) {
+        notes.push("± is llama-perplexity's own uncertainty over the tokens it scored".to_owned());
     } else if any_spread {
         notes.push("± is the standard deviation of the repetitions within one run".to_owned());
     }
