@@ -123,13 +123,7 @@ impl Store {
     /// `results/slurm/`, made with a `.gitignore` of its own (job logs and outputs are a
     /// cluster's scratch, not results to commit).
     pub fn ensure_slurm_dir(&self) -> std::io::Result<PathBuf> {
-        let directory = self.slurm_dir();
-        std::fs::create_dir_all(&directory)?;
-        let ignore = directory.join(".gitignore");
-        if !ignore.exists() {
-            write_atomic(&ignore, SLURM_GITIGNORE.as_bytes())?;
-        }
-        Ok(directory)
+        ignored_dir(self.slurm_dir(), SLURM_GITIGNORE)
     }
 
     /// `results/bases/`: each quality reference's base logits, named by the reference cell's
@@ -141,13 +135,7 @@ impl Store {
     /// `results/bases/`, made with a `.gitignore` of its own: a base is hundreds of MB and is
     /// made again on a machine that lacks it.
     pub fn ensure_bases_dir(&self) -> std::io::Result<PathBuf> {
-        let directory = self.bases_dir();
-        std::fs::create_dir_all(&directory)?;
-        let ignore = directory.join(".gitignore");
-        if !ignore.exists() {
-            write_atomic(&ignore, BASES_GITIGNORE.as_bytes())?;
-        }
-        Ok(directory)
+        ignored_dir(self.bases_dir(), BASES_GITIGNORE)
     }
 
     /// The bytes free on the disk the bases go to (the store's, or the nearest folder above it
@@ -300,6 +288,16 @@ impl Store {
 }
 
 /// The status part of a record's bytes.
+/// `directory`, made with a `.gitignore` of its own holding `ignore` (kept when it is there).
+fn ignored_dir(directory: PathBuf, ignore: &str) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(&directory)?;
+    let path = directory.join(".gitignore");
+    if !path.exists() {
+        write_atomic(&path, ignore.as_bytes())?;
+    }
+    Ok(directory)
+}
+
 pub(crate) fn parse_head(path: &Path, bytes: &[u8]) -> Result<RecordHead, StoreError> {
     let head: RecordHead = serde_json::from_slice(bytes)
         .map_err(|error| StoreError::Corrupt { path: path.display().to_string(), message: error.to_string() })?;

@@ -787,3 +787,50 @@ fn the_inspection_cache_serves_a_second_plan_without_starting_a_container() {
     assert_eq!(run(&["plan"]).stdout, third.stdout);
     assert_eq!(counted.runs(), 0);
 }
+
+/// A quality reference in a podman container writes its base logits into the store, which is
+/// mounted read-write over the read-only project, and a candidate in another container reads
+/// them; both containers are gone after.
+#[test]
+fn quality_in_a_podman_container_writes_and_reads_its_base() {
+    let llama = Llama::get();
+    let containers = Containers::get();
+    let podman_box = unique("quality-pm");
+    let image = TestImage::build(&containers.image, &format!("localhost/{}:cpu", unique("quality")), "quality");
+    let manifest = format!(
+        r#"toolbox "{podman_box}" {{
+    runner "podman"
+    image "{}"
+}}
+model "gemma" {{ file "gemma-3-270m-q4_k_m.gguf" }}
+experiment "q" {{
+    matrix {{
+        model "gemma"
+        toolbox "{podman_box}"
+        ctk "f16" "q8_0"
+    }}
+    quality {{
+        corpus "corpus.txt"
+        reference ctk="f16"
+        args "-t" 1 "-c" 128 "--chunks" 2 "-ctk" "{{ctk}}" "-nr"
+    }}
+    timeout 300
+}}
+"#,
+        image.tag
+    );
+    let corpus = std::fs::read_to_string(crate::support::repo().join("experiments/corpus/prose.txt")).unwrap();
+    let directory = project(&[("experiments/q.kdl", &manifest), ("experiments/corpus.txt", &corpus)]);
+    let ran = bakeoff(&llama, directory.path()).args(["run", "--no-progress"]).run();
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(ran.stdout, "2 cells: 2 ran (2 ok, 0 failed), 0 cached, 0 blocked\n", "{}", ran.stderr);
+    let stored = records(directory.path());
+    let reference = stored.iter().find(|record| record.axes["ctk"] == "f16").unwrap();
+    let candidate = stored.iter().find(|record| record.axes["ctk"] == "q8_0").unwrap();
+    assert!(reference.metrics.contains_key("ppl") && !reference.metrics.contains_key("kld_mean"));
+    let kld = candidate.metrics["kld_mean"].mean;
+    assert!(kld > 0.0 && kld < 0.1, "a q8_0 K cache is close to f16: {kld}");
+    let base = directory.path().join("results/bases").join(format!("{}.kld", reference.hash));
+    assert!(base.is_file(), "the container wrote no base at {}", base.display());
+    assert_left_nothing(&podman_box, &image);
+}

@@ -195,15 +195,7 @@ fn the_page_explores_the_store_in_a_real_browser() {
 #[test]
 fn a_server_experiment_opens_on_its_cold_time_to_first_token() {
     let chromium = Chromium::get();
-    let directory = tempfile::tempdir().unwrap();
-    let repo = crate::support::repo();
-    for folder in ["experiments", "toolboxes", "results"] {
-        let copied = std::process::Command::new("cp")
-            .args(["-r", &repo.join(folder).display().to_string(), &directory.path().display().to_string()])
-            .status()
-            .unwrap();
-        assert!(copied.success());
-    }
+    let directory = checkout(&["experiments", "toolboxes", "results"]);
     let report = Bakeoff::new(directory.path()).args(["report", "gemma-prompt-cache"]).run();
     assert_eq!(report.code, 0, "{}", report.stderr);
     let page = directory.path().join("results/index.html");
@@ -262,16 +254,8 @@ experiment "talk" {
 #[test]
 fn a_quality_experiment_shows_speed_beside_quality() {
     let chromium = Chromium::get();
-    let directory = tempfile::tempdir().unwrap();
-    let repo = crate::support::repo();
-    // A checkout: the lock pins the requantized models the records were measured with.
-    for folder in ["experiments", "toolboxes", "results", "bakeoff.lock"] {
-        let copied = Command::new("cp")
-            .args(["-r", &repo.join(folder).display().to_string(), &directory.path().display().to_string()])
-            .status()
-            .unwrap();
-        assert!(copied.success());
-    }
+    // With the lock, which pins the requantized models the records were measured with.
+    let directory = checkout(&["experiments", "toolboxes", "results", "bakeoff.lock"]);
     let report = Bakeoff::new(directory.path()).args(["report", "gemma-quality"]).run();
     assert_eq!(report.code, 0, "{}", report.stderr);
     let markdown = std::fs::read_to_string(directory.path().join("results/gemma-quality/README.md")).unwrap();
@@ -284,16 +268,30 @@ fn a_quality_experiment_shows_speed_beside_quality() {
     let stored = records(directory.path());
     let quality: Vec<_> = stored.iter().filter(|record| record.workload == "quality").collect();
     assert_eq!(quality.len(), 5, "the example measures five configurations");
+    // Each row's divergence, as the report writes it, is the page's; and the record's.
+    let section = markdown.split("### Speed and quality").nth(1).unwrap().split("###").next().unwrap();
+    let rows: Vec<Vec<&str>> = section
+        .lines()
+        .filter(|line| line.starts_with("| model="))
+        .map(|line| line.trim_matches('|').split(" | ").map(str::trim).collect())
+        .collect();
+    assert_eq!(rows.len(), quality.len(), "{section}");
     for record in &quality {
+        let configuration = format!("model={}, ctk={}", record.axes["model"], record.axes["ctk"]);
+        let row = rows.iter().find(|row| row[0] == configuration).unwrap_or_else(|| panic!("{configuration}"));
+        // The columns: configuration, tg16, pp64, kld_mean, …
+        let kld = row[3];
+        assert!(table.contains(&format!(r#"<td class="value">{kld}</td>"#)) || kld == "reference", "{kld}: {table}");
         match record.metrics.get("kld_mean") {
-            // The figure the report writes, with llama-perplexity's ± after it.
-            Some(kld) => {
-                assert!(kld.stddev.is_some(), "llama-perplexity gives a ±");
-                let shown = format!("{} ± ", bakeoff_plain(kld.mean));
-                assert!(table.contains(&format!(">{shown}")), "{shown} not in {table}");
-                assert!(markdown.contains(&format!("| {shown}")), "{shown} not in the report");
+            Some(value) => {
+                let mean: f64 = kld.split(" ± ").next().unwrap().parse().unwrap();
+                assert!(
+                    (mean - value.mean).abs() <= value.mean * 0.01,
+                    "{configuration}: {kld} against {}",
+                    value.mean
+                );
             }
-            None => assert!(table.contains("reference"), "{table}"),
+            None => assert_eq!(kld, "reference"),
         }
     }
     // As many on the frontier as the report marks, and a "beaten by" for each other row.
@@ -314,16 +312,16 @@ fn a_quality_experiment_shows_speed_beside_quality() {
     assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000, "{}: {} bytes", shot.display(), bytes.len());
 }
 
-/// A unit-less figure as reports write it (three significant digits below 1).
-fn bakeoff_plain(value: f64) -> String {
-    let size = value.abs();
-    if size >= 100.0 || size == 0.0 {
-        format!("{value:.1}")
-    } else if size >= 1.0 {
-        format!("{value:.3}")
-    } else {
-        #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "a small digit count")]
-        let decimals = (2.0 - size.log10().floor()) as usize;
-        format!("{value:.decimals$}")
+/// A scratch copy of the repository's `entries` (folders and files).
+fn checkout(entries: &[&str]) -> tempfile::TempDir {
+    let directory = tempfile::tempdir().unwrap();
+    let repo = crate::support::repo();
+    for entry in entries {
+        let copied = Command::new("cp")
+            .args(["-r", &repo.join(entry).display().to_string(), &directory.path().display().to_string()])
+            .status()
+            .unwrap();
+        assert!(copied.success());
     }
+    directory
 }

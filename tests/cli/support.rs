@@ -99,7 +99,17 @@ impl Scratch {
         let cells = project.resolve(&loaded, &host).unwrap();
         let mut written = 0;
         for cell in cells.iter().filter(|cell| cell.blocked.is_empty()) {
-            project.store.write(&CellRecord::new(cell, &host, Status::Ok)).unwrap();
+            let mut record = CellRecord::new(cell, &host, Status::Ok);
+            // Every round an experiment's `rounds` asks for, as a finished run leaves them.
+            if cell.fingerprint.rounds > 1 {
+                let round = bakeoff::store::Round {
+                    started_unix_ms: 0,
+                    duration_ms: 0,
+                    metrics: std::collections::BTreeMap::new(),
+                };
+                record.rounds = vec![round; usize::try_from(cell.fingerprint.rounds).unwrap()];
+            }
+            project.store.write(&record).unwrap();
             written += 1;
         }
         written

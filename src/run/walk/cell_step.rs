@@ -128,9 +128,9 @@ impl LocalExecutor<'_> {
             let partial = self.store.partial_base_path(&base.reference);
             // What a killed pass left is no base.
             let _ = std::fs::remove_file(&partial);
-            return Ok(vec!["--kl-divergence-base".to_owned(), partial.display().to_string()]);
+            return Ok(vec!["--kl-divergence-base".to_owned(), real_path(&partial).display().to_string()]);
         }
-        let path = self.store.base_path(&base.reference);
+        let path = real_path(&self.store.base_path(&base.reference));
         if !path.is_file() {
             let how = match self.store.read(&base.reference) {
                 Ok(Some(record)) if record.status != Status::Ok => format!(
@@ -167,5 +167,15 @@ impl LocalExecutor<'_> {
                 crate::units::shown_path(&path)
             )));
         }
+    }
+}
+
+/// `path` with its folder's symlinks resolved and made absolute: what a container, started
+/// elsewhere with the folder mounted at its real place, finds the file by.
+fn real_path(path: &std::path::Path) -> std::path::PathBuf {
+    let folder = path.parent().and_then(|folder| folder.canonicalize().ok());
+    match (folder, path.file_name()) {
+        (Some(folder), Some(name)) => folder.join(name),
+        _ => std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
     }
 }
