@@ -56,20 +56,23 @@ model "q2_k" { file "gemma-3-270m-q2_k.gguf" }
 model "q6_k" { file "gemma-3-270m-q6_k.gguf" }
 "#;
 
-/// Four models at two thread counts: quality uses neither `threads` nor bench's sizes, so its
-/// cells are four measurements, not eight.
+/// Four models at two thread counts, and the reference model with a `q4_0` K cache: quality
+/// uses neither `threads` nor bench's sizes, so its cells are five measurements, not ten.
 const QUANT: &str = r#"import "models.kdl"
 experiment "quant" {
     matrix {
         model "q4_k_m" "q8_0" "q4_0" "q2_k"
         toolbox "host"
         threads 1 2
+        ctk "f16"
     }
-    bench { args "-t" "{threads}" "-p" 16 "-n" 4 "-r" 1 "--repack" 0 }
+    // A 4-bit K cache on the reference model: one configuration more, at both thread counts.
+    include model="q4_k_m" ctk="q4_0"
+    bench { args "-t" "{threads}" "-ctk" "{ctk}" "-p" 16 "-n" 4 "-r" 1 "--repack" 0 }
     quality {
         corpus "corpus.txt"
-        reference model="q4_k_m"
-        args "-c" 128 "--chunks" 4
+        reference model="q4_k_m" ctk="f16"
+        args "-c" 128 "--chunks" 4 "-ctk" "{ctk}"
     }
     timeout 600
 }
@@ -114,7 +117,7 @@ fn direct_kld(llama: &Llama, model: &Path, base: &Path) -> f64 {
     let output = Command::new(llama.bin_dir.join("llama-perplexity"))
         .arg("-m")
         .arg(model)
-        .args(["-c", "128", "--chunks", "4", "--kl-divergence", "--kl-divergence-base"])
+        .args(["-c", "128", "--chunks", "4", "-ctk", "f16", "--kl-divergence", "--kl-divergence-base"])
         .arg(base)
         .output()
         .unwrap();
@@ -146,15 +149,17 @@ fn quality_measures_every_configuration_against_one_reference_base() {
     let plan = bakeoff().args(["plan", "quant"]).run();
     assert_eq!(plan.code, 0, "{}", plan.stderr);
     assert!(plan.stdout.contains("[writes 126.0 MiB of base logits to results/bases/]"), "{}", plan.stdout);
-    assert!(plan.stdout.contains("12 to run (and 4 with the same inputs as one of them)"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("15 to run (and 5 with the same inputs as one of them)"), "{}", plan.stdout);
 
     let ran = bakeoff().args(["run", "quant", "--no-progress"]).run();
     assert_eq!(ran.code, 0, "{}", ran.stderr);
-    assert_eq!(calls(root), (1, 3), "one base, three candidates: threads does not multiply quality");
+    assert_eq!(calls(root), (1, 4), "one base, four candidates: threads does not multiply quality");
 
     let quality = quality_records(root);
-    assert_eq!(quality.len(), 4);
-    let by_model = |model: &str| quality.iter().find(|record| record.axes["model"] == model).unwrap();
+    assert_eq!(quality.len(), 5);
+    let by_model = |model: &str| {
+        quality.iter().find(|record| record.axes["model"] == model && record.axes["ctk"] == "f16").unwrap()
+    };
     let reference = by_model("q4_k_m");
     assert!(metric(reference, "ppl") > 1.0);
     assert_eq!(reference.metrics.keys().filter(|name| name.starts_with("kld")).count(), 0, "{:?}", reference.metrics);
@@ -179,6 +184,14 @@ fn quality_measures_every_configuration_against_one_reference_base() {
     );
     assert!(metric(q8, "same_top_p") > metric(q4, "same_top_p"));
     assert!(metric(q4, "same_top_p") > metric(q2, "same_top_p"));
+    // The K cache in 4 bits moves the distributions, further than Q8_0 weights do.
+    let cache = quality.iter().find(|record| record.axes["ctk"] == "q4_0").unwrap();
+    assert!(
+        metric(cache, "kld_mean") > metric(q8, "kld_mean"),
+        "{} against {}",
+        metric(cache, "kld_mean"),
+        metric(q8, "kld_mean")
+    );
 
     // The base is the store's, named by the reference cell's hash, and out of git.
     let base = root.join("results/bases").join(format!("{}.kld", reference.hash));
@@ -194,10 +207,10 @@ fn quality_measures_every_configuration_against_one_reference_base() {
     let text = std::fs::read_to_string(&manifest).unwrap();
     std::fs::write(&manifest, text.replace("\"q2_k\"\n", "\"q2_k\" \"q6_k\"\n")).unwrap();
     let plan = bakeoff().args(["plan", "quant"]).run();
-    assert!(plan.stdout.contains("16 cached, 3 to run (and 1 with the same inputs as one of them)"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("20 cached, 3 to run (and 1 with the same inputs as one of them)"), "{}", plan.stdout);
     let added = bakeoff().args(["run", "quant", "--no-progress"]).run();
     assert_eq!(added.code, 0, "{}", added.stderr);
-    assert_eq!(calls(root), (1, 4), "only the new model's quality cell ran");
+    assert_eq!(calls(root), (1, 5), "only the new model's quality cell ran");
 
     // A base that is gone is made again when a candidate needs it, with the same numbers.
     std::fs::remove_file(&base).unwrap();
@@ -205,7 +218,7 @@ fn quality_measures_every_configuration_against_one_reference_base() {
     assert!(plan.stdout.contains("(its base logits are missing; 1 quality cell(s) read them)"), "{}", plan.stdout);
     let again = bakeoff().args(["run", "quant", "--only", "model=q4_0", "--force", "--no-progress"]).run();
     assert_eq!(again.code, 0, "{}", again.stderr);
-    assert_eq!(calls(root), (2, 5), "the reference ran again for the base, then the candidate");
+    assert_eq!(calls(root), (2, 6), "the reference ran again for the base, then the candidate");
     assert!(base.is_file());
     let remeasured = quality_records(root).into_iter().find(|record| record.axes["model"] == "q4_0").unwrap();
     assert_eq!(metric(&remeasured, "kld_mean"), metric(q4, "kld_mean"), "the same base gives the same numbers");
