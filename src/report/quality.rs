@@ -277,6 +277,8 @@ fn place(rows: &mut [QualityRow], primary: usize, kld: Option<usize>, better: Be
                 let row = &rows[index];
                 let Value::Ok { mean: speed, spread } = row.speed[primary] else { return None };
                 let (divergence, divergence_spread) = if row.reference {
+                    // The reference is placed only where its pass gave a result.
+                    row.perplexity.mean()?;
                     (0.0, None)
                 } else {
                     match row.quality[kld?] {
@@ -408,7 +410,9 @@ pub(super) fn frontier(points: &[Option<Point>], better: Better) -> Vec<Option<S
                 .enumerate()
                 .filter_map(|(index, other)| Some((index, (*other)?)))
                 .filter(|(_, other)| {
-                    !faster(&point, other) && !closer(&point, other) && (faster(other, &point) || closer(other, &point))
+                    let as_fast = sign * (other.speed - point.speed) >= 0.0;
+                    let as_close = other.divergence <= point.divergence;
+                    as_fast && as_close && (faster(other, &point) || closer(other, &point))
                 })
                 .reduce(|best, candidate| {
                     let ahead = match (sign * (candidate.1.speed - best.1.speed)).partial_cmp(&0.0) {
@@ -575,16 +579,39 @@ impl QualityView {
     /// A sentence per group naming the configurations on its frontier, each with the figures
     /// that put it there: "On the frontier: `model=q4_0` (tg128 52.3 t/s, mean KLD 0.334, …); …".
     pub fn frontier_sentences(&self) -> Vec<String> {
-        self.frontiers()
+        // A frontier needs a divergence to weigh speed against: none when no candidate has one.
+        let weighed = self.rows.iter().any(|row| !row.reference && matches!(row.place, Some(Place::BeatenBy { .. })))
+            || self.rows.iter().filter(|row| row.place.is_some()).count() > 1;
+        let mut sentences: Vec<String> = self
+            .frontiers()
             .into_iter()
-            .filter(|(_, rows)| !rows.is_empty())
+            .filter(|(_, rows)| weighed && !rows.is_empty())
             .map(|(group, rows)| {
                 let at = if group.is_empty() { String::new() } else { format!(" {group}") };
                 let named: Vec<String> =
                     rows.iter().map(|row| format!("`{}` ({})", row.configuration, self.figures(row))).collect();
                 format!("On the frontier{at}: {}.", named.join("; "))
             })
-            .collect()
+            .collect();
+        // A speed whose spread is a large share of it cannot be placed with confidence: said, so
+        // that no one reads its place as settled.
+        if let Some(primary) = self.primary {
+            let scale = &self.speed_scales()[primary];
+            for row in &self.rows {
+                if let Value::Ok { mean, spread: Some(spread) } = row.speed[primary]
+                    && spread > mean.abs() / 4.0
+                {
+                    sentences.push(format!(
+                        "`{}`'s {} varies too much to place it with confidence ({}): more rounds, or a quieter \
+                         host, would tell.",
+                        row.configuration,
+                        self.speed[primary].metric,
+                        scale.spread_with_unit(mean, Some(spread))
+                    ));
+                }
+            }
+        }
+        sentences
     }
 
     /// The groups the frontier is drawn among, in row order, each with its frontier's rows.
@@ -681,9 +708,12 @@ mod tests {
         // As close within noise, faster only within noise: both on the frontier.
         let points = [point(66.1, 2.7, 0.10, 0.01), point(66.6, 0.8, 0.105, 0.01)];
         assert_eq!(frontier(&points, Better::Higher), [Some(Standing::Frontier), Some(Standing::Frontier)]);
-        // As fast within noise and closer beyond it: beaten.
+        // At least as fast and closer beyond noise: beaten.
         let points = [point(66.1, 2.7, 0.0072, 0.0003), point(66.6, 0.8, 0.0, 0.0)];
         assert_eq!(frontier(&points, Better::Higher), [Some(Standing::BeatenBy(1)), Some(Standing::Frontier)]);
+        // A reference too noisy to rank is slower by its mean: it beats nothing.
+        let points = [point(70.1, 1.4, 0.0072, 0.0003), point(44.5, 92.0, 0.0, 0.0)];
+        assert_eq!(frontier(&points, Better::Higher), [Some(Standing::Frontier), Some(Standing::Frontier)]);
         // Faster beyond noise but further beyond noise: both on the frontier.
         let points = [point(70.0, 1.0, 0.1, 0.005), point(78.0, 1.0, 0.36, 0.01)];
         assert_eq!(frontier(&points, Better::Higher), [Some(Standing::Frontier), Some(Standing::Frontier)]);
