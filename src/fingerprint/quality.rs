@@ -72,7 +72,14 @@ pub fn link(manifests: &Manifests, cells: &mut [ResolvedCell], inputs: &InputDig
             )),
             1 => None,
             count => {
-                let differ = differing_axes(cells, &chosen);
+                let used = super::scoring::used_axes(experiment);
+                let differ: Vec<String> = differing_axes(cells, &chosen)
+                    .into_iter()
+                    .filter(|axis| {
+                        // The model and the toolbox enter every fingerprint; other axes only where used.
+                        axis == "model" || axis == "toolbox" || used.contains(axis)
+                    })
+                    .collect();
                 Some(format!(
                     "the quality reference `{written}` matches {count} configurations that differ in {}: add a value for \
                      each to `reference`",

@@ -293,6 +293,7 @@ experiment "several" {
         model "gemma"
         toolbox "host"
         ctk "f16" "q4_0"
+        threads 1 2
     }
     quality {
         corpus "corpus.txt"
@@ -330,6 +331,7 @@ experiment "several" {
         "{short}"
     );
     assert!(short.contains("2 cells: 0 cached, 0 to run, 2 blocked"), "{short}");
+    // `threads` differs too, but quality does not use it: only `ctk` is named.
     let several = plan("several");
     assert!(
         several.contains(
