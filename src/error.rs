@@ -138,6 +138,10 @@ pub enum Error {
         /// The signal that stopped the run (SIGINT for Ctrl-C, SIGTERM).
         signal: i32,
     },
+    /// The client a capture session ran exited with `code`; bakeoff exits with it too.
+    #[error("the client `{program}` exited with {code}")]
+    #[diagnostic(code(bakeoff::capture::client_failed), help("the trace holds the requests it made before it ended"))]
+    ClientFailed { program: String, code: i32 },
     #[error("{what}")]
     #[diagnostic(code(bakeoff::io))]
     Io {
@@ -164,6 +168,7 @@ impl Error {
             Self::LockMismatches(_)
             | Self::Lock(LockError::ModelMismatch { .. } | LockError::ToolboxMismatch { .. }) => exit::LOCK_MISMATCH,
             Self::CellsFailed { .. } => exit::CELLS_FAILED,
+            Self::ClientFailed { code, .. } => *code,
             // 128 + the signal, as a shell reports a process the signal killed.
             Self::Interrupted { signal } => 128 + signal,
             _ => exit::FAILURE,

@@ -31,6 +31,7 @@ pub(crate) mod suggest;
 pub(crate) mod time_spent;
 pub(crate) mod tool_options;
 pub(crate) mod toolbox;
+pub(crate) mod traffic;
 pub(crate) mod units;
 pub use error::Error;
 pub(crate) mod parallel;

@@ -1,5 +1,6 @@
 //! The command line: argument definitions and dispatch to one file per command.
 
+mod capture;
 mod check;
 mod compare;
 mod gc;
@@ -120,6 +121,12 @@ pub enum Command {
     Reproduce(ReproduceArgs),
     /// Remove the records and logs that no experiment in the checkout refers to any more.
     Gc(GcArgs),
+    /// Record a client's traffic to llama-server: a proxy that passes every request on to
+    /// `--upstream` and streams every reply back as it arrives, writing one JSON line per request
+    /// to a generation API (the body as sent, without credentials, and what the server answered)
+    /// to `--out`. With `-- CLIENT ARGS…` it runs the client pointed at itself (`ANTHROPIC_BASE_URL`,
+    /// `OPENAI_BASE_URL`, `{proxy}` in its arguments) and ends when the client exits.
+    Capture(CaptureArgs),
     /// Realise the toolboxes the manifests declare: show, create or refresh their containers.
     #[command(subcommand)]
     Toolbox(ToolboxCommand),
@@ -174,6 +181,22 @@ pub struct InitArgs {
     /// toolbox's `bin-dir`).
     #[arg(long, value_name = "DIR")]
     pub bin_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CaptureArgs {
+    /// The server to pass requests on to, e.g. `http://127.0.0.1:8080`.
+    #[arg(long, value_name = "URL")]
+    pub upstream: String,
+    /// The trace file to write (JSON lines; replaced if it exists).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Where the proxy listens [default: 127.0.0.1 on a free port, printed at start].
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub listen: std::net::SocketAddr,
+    /// The client to run against the proxy, after `--`.
+    #[arg(last = true, value_name = "CLIENT")]
+    pub client: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -428,6 +451,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Compare(args) => compare::run(&project, &args),
         Command::Reproduce(args) => compare::reproduce(&project, &args),
         Command::Gc(args) => gc::run(&project, &args),
+        Command::Capture(args) => capture::run(&args),
         Command::Toolbox(command) => toolbox::run(&project, command),
     }
 }

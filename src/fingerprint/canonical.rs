@@ -64,6 +64,9 @@ pub enum WorkloadPrint {
         prompt_cache: Option<String>,
         repeat: u64,
         requests: Vec<RequestPrint>,
+        /// A replayed trace: its sha256 and timing; left out for a workload of requests.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replay: Option<ReplayPrint>,
     },
     /// llama-perplexity over a corpus: the reference configuration's cell computes the base
     /// logits; every other measures against them, so the reference's inputs are its inputs.
@@ -92,6 +95,15 @@ fn one() -> u64 {
 #[expect(clippy::trivially_copy_pass_by_ref, reason = "serde's skip_serializing_if passes a reference")]
 fn is_one(value: &u64) -> bool {
     *value == 1
+}
+
+/// A `replay` workload's trace: what is sent is the trace's content, and how it is spaced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplayPrint {
+    /// sha256 of the trace file.
+    pub trace: String,
+    /// `recorded` (the captured gaps) or `back-to-back`.
+    pub timing: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -324,6 +336,7 @@ mod tests {
                 files: [("system-file".to_owned(), "00ff".to_owned())].into(),
                 turns: vec!["hi".to_owned(), "more".to_owned()],
             }],
+            replay: Some(ReplayPrint { trace: "00aa".to_owned(), timing: "recorded".to_owned() }),
         };
         // serde_json's Map is a BTreeMap (no `preserve_order`), so a Value re-serialises sorted.
         let sorted = serde_json::to_value(&fingerprint).unwrap().to_string();

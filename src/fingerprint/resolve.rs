@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::canonical::{Fingerprint, HostPrint, RequestPrint, SCHEMA, ToolboxPrint, WorkloadPrint};
+use super::canonical::{Fingerprint, HostPrint, ReplayPrint, RequestPrint, SCHEMA, ToolboxPrint, WorkloadPrint};
 use crate::host::HostFacts;
 use crate::manifest::{Experiment, Manifests, Part, Template};
 use crate::matrix::{Cell, WorkloadKind};
@@ -379,6 +379,7 @@ impl Resolver<'_> {
                         prompt_cache: None,
                         repeat: 1,
                         requests: Vec::new(),
+                        replay: None,
                     };
                 };
                 let requests = workload
@@ -407,12 +408,32 @@ impl Resolver<'_> {
                         }
                     })
                     .collect();
+                let replay = workload.replay.as_ref().map(|replay| {
+                    let full = self.manifests.input_path(replay.path.at, &replay.path.value);
+                    let trace = match self.inputs.files.get(&full) {
+                        Some(hash) => {
+                            // A trace that cannot be sent is found now, not after the server started.
+                            if let Err(error) = crate::traffic::read(&full) {
+                                self.blocked.push(format!("trace `{}` {error}", replay.path.value));
+                            }
+                            hash.clone()
+                        }
+                        None => {
+                            self.blocked.push(format!("file `{}` could not be hashed", replay.path.value));
+                            self.unhashed.push(replay.path.value.clone());
+                            format!("unknown({})", replay.path.value)
+                        }
+                    };
+                    let timing = if replay.recorded { "recorded" } else { "back-to-back" };
+                    ReplayPrint { trace, timing: timing.to_owned() }
+                });
                 WorkloadPrint::Server {
                     name: name.to_owned(),
                     parallel: workload.concurrency,
                     prompt_cache: workload.cold.then(|| "cold".to_owned()),
                     repeat: workload.repeat,
                     requests,
+                    replay,
                 }
             }
         }

@@ -37,6 +37,9 @@ pub fn needed(manifests: &Manifests, experiments: &[&Experiment]) -> Needed {
         if let Some(corpus) = experiment.quality.as_ref().and_then(|quality| quality.corpus.as_ref()) {
             needed.files.insert(manifests.input_path(corpus.at, &corpus.value), corpus.value.clone());
         }
+        for replay in experiment.workloads.iter().filter_map(|workload| workload.replay.as_ref()) {
+            needed.files.insert(manifests.input_path(replay.path.at, &replay.path.value), replay.path.value.clone());
+        }
         for request in experiment.workloads.iter().flat_map(|workload| &workload.requests) {
             for path in request.files.values() {
                 for filled in experiment.request_paths(&path.value) {

@@ -179,6 +179,18 @@ pub struct Workload {
     pub concurrency: u64,
     /// `cache "cold"`: every request starts on an empty prompt cache, and is checked to.
     pub cold: bool,
+    /// `replay "traces/x.jsonl"`: a captured session's requests, sent in place of `requests`.
+    pub replay: Option<Replay>,
+}
+
+/// A trace replayed: its requests sent in order, each after the previous reply, or at their
+/// recorded offsets.
+#[derive(Debug, Clone)]
+pub struct Replay {
+    /// The trace file, relative to the manifest.
+    pub path: Spanned<String>,
+    /// `timing "recorded"`: each request waits for its recorded offset from the session's start.
+    pub recorded: bool,
 }
 
 /// The HTTP API a request speaks.
@@ -603,6 +615,8 @@ fn decode_workload(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Workload
     let mut concurrency = 1;
     let mut cold = false;
     let mut conversations = 0;
+    let mut replay: Option<Replay> = None;
+    let mut recorded = false;
     for child in decoder.children(node) {
         match child.name().value() {
             "request" | "conversation" => {
@@ -636,28 +650,26 @@ fn decode_workload(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Workload
                     }
                 }
             }
-            "cache" => {
+            "replay" => {
                 decoder.check_properties(child, &[]);
-                if let Some(value) = decoder.single_string(child) {
-                    match value.value.as_str() {
-                        "cold" => cold = true,
-                        "warm" => cold = false,
-                        other => decoder.report(
-                            value.at.span,
-                            ErrorKind::InvalidValue {
-                                what: "cache".to_owned(),
-                                value: other.to_owned(),
-                                reason: "a cache is `cold` or `warm`".to_owned(),
-                            },
-                            "`cache \"cold\"` starts every request on an empty prompt cache; `warm` (the default) lets the server reuse it",
-                        ),
-                    }
+                if let Some(path) = decoder.single_string(child) {
+                    replay = Some(Replay { path, recorded: false });
+                }
+            }
+            "timing" => {
+                if let Some(value) = decode_timing(decoder, child) {
+                    recorded = value;
+                }
+            }
+            "cache" => {
+                if let Some(value) = decode_cache(decoder, child) {
+                    cold = value;
                 }
             }
             _ => decoder.unknown_node(
                 child,
                 &format!("workload `{}`", name.value),
-                &["request", "conversation", "repeat", "concurrency", "cache"],
+                &["request", "conversation", "replay", "timing", "repeat", "concurrency", "cache"],
             ),
         }
     }
@@ -671,17 +683,89 @@ fn decode_workload(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Workload
             "a conversation is the workload's one request node, its turns sent one after another; `repeat` runs it again",
         );
     }
-    if request_nodes == 0 {
+    if let Some(replay) = &mut replay {
+        replay.recorded = recorded;
+    }
+    check_replay(decoder, node, &name.value, replay.as_ref(), recorded, request_nodes > 0 || concurrency > 1);
+    if request_nodes == 0 && replay.is_none() {
         decoder.report(
             name.at.span,
             ErrorKind::MissingValue {
                 node: format!("workload `{}`", name.value),
-                what: "a `request` or a `conversation`".to_owned(),
+                what: "a `request`, a `conversation` or a `replay`".to_owned(),
             },
             "add e.g. `request api=\"openai-chat\" prompt=\"Say hello.\" max-tokens=64`",
         );
     }
-    Some(Workload { name, requests, repeat, concurrency, cold })
+    Some(Workload { name, requests, repeat, concurrency, cold, replay })
+}
+
+/// A replay is its workload's only source of requests, sent one at a time; a `timing` needs one.
+fn check_replay(
+    decoder: &mut Decoder<'_>,
+    node: &KdlNode,
+    name: &str,
+    replay: Option<&Replay>,
+    recorded: bool,
+    beside_requests: bool,
+) {
+    match replay {
+        Some(replay) if beside_requests => decoder.report(
+            replay.path.at.span,
+            ErrorKind::Inconsistent(format!("workload `{name}` has a `replay` beside requests or `concurrency`")),
+            "a replay sends its trace's requests in order, one at a time; put other requests in another workload",
+        ),
+        None if recorded => decoder.report(
+            node.name().span(),
+            ErrorKind::Inconsistent(format!("workload `{name}` has a `timing` but no `replay`")),
+            "`timing` says how a trace's requests are spaced: add `replay \"traces/FILE.jsonl\"`",
+        ),
+        _ => {}
+    }
+}
+
+/// `timing "recorded"` (true) or `"back-to-back"` (false) in a replay workload.
+fn decode_timing(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<bool> {
+    decoder.check_properties(node, &[]);
+    let value = decoder.single_string(node)?;
+    match value.value.as_str() {
+        "recorded" => Some(true),
+        "back-to-back" => Some(false),
+        other => {
+            decoder.report(
+                value.at.span,
+                ErrorKind::InvalidValue {
+                    what: "timing".to_owned(),
+                    value: other.to_owned(),
+                    reason: "a replay's timing is `recorded` or `back-to-back`".to_owned(),
+                },
+                "`timing \"recorded\"` keeps the captured gaps between requests; `back-to-back` (the default) sends each after the previous reply",
+            );
+            None
+        }
+    }
+}
+
+/// `cache "cold"` (true) or `"warm"` (false).
+fn decode_cache(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<bool> {
+    decoder.check_properties(node, &[]);
+    let value = decoder.single_string(node)?;
+    match value.value.as_str() {
+        "cold" => Some(true),
+        "warm" => Some(false),
+        other => {
+            decoder.report(
+                value.at.span,
+                ErrorKind::InvalidValue {
+                    what: "cache".to_owned(),
+                    value: other.to_owned(),
+                    reason: "a cache is `cold` or `warm`".to_owned(),
+                },
+                "`cache \"cold\"` starts every request on an empty prompt cache; `warm` (the default) lets the server reuse it",
+            );
+            None
+        }
+    }
 }
 
 /// A `request`, or a `conversation` (the same properties but the prompt, and `turn` children).

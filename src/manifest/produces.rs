@@ -2,7 +2,9 @@
 //! `check --produces` lists, and what a report table asking for a metric no cell records is
 //! warned about at `check` rather than found empty after a run.
 
-use crate::metric::names::{DP_RMS, GEN_TPS, ITL_MS, KLD_MAX, KLD_MEAN, KLD_P99, PPL, PPL_RATIO, SAME_TOP_P};
+use crate::metric::names::{
+    DP_RMS, GEN_TPS, ITL_MS, KLD_MAX, KLD_MEAN, KLD_P99, PPL, PPL_RATIO, REQUESTS, SAME_TOP_P, SESSION_MS,
+};
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::experiment::{Api, Experiment, Workload};
@@ -114,8 +116,11 @@ fn server(workload: &Workload) -> Vec<Produced> {
     let turns = workload.requests.first().map_or(0, |request| request.turns.len());
     let per_round = if turns > 0 { turns } else { workload.requests.len() };
     let requests = u64::try_from(per_round).unwrap_or(u64::MAX).saturating_mul(workload.repeat);
-    let timings = workload.requests.iter().any(|request| request.api != Api::AnthropicMessages);
-    let anthropic = workload.requests.iter().any(|request| request.api == Api::AnthropicMessages);
+    // A trace's requests may speak either API: which is known only from its lines.
+    let replay = workload.replay.is_some();
+    let requests = if replay { u64::MAX } else { requests };
+    let timings = replay || workload.requests.iter().any(|request| request.api != Api::AnthropicMessages);
+    let anthropic = replay || workload.requests.iter().any(|request| request.api == Api::AnthropicMessages);
     let condition = |family: &str| {
         if DRAFTING.contains(&family) {
             Some(Condition::Drafting)
@@ -167,6 +172,10 @@ fn server(workload: &Workload) -> Vec<Produced> {
         metrics.push(Produced::when(ITL_MS, Some(Condition::Streamed)));
         metrics.extend(THROUGHPUT.iter().map(|family| Produced::always(*family)));
     }
+    if replay {
+        metrics.extend(per_request());
+        metrics.extend([SESSION_MS, REQUESTS].map(Produced::always));
+    }
     metrics.push(Produced::always(SERVER_LOAD));
     metrics
 }
@@ -175,8 +184,8 @@ fn phase_name(family: &str, phase: Phase) -> String {
     MetricName::new(family, phase).to_string()
 }
 
-/// The names of an agent client's session: per request, whose count the manifest does not know.
-#[cfg_attr(not(test), expect(dead_code, reason = "the client workload's producer is the next issue's"))]
+/// The names of an agent client's or a replayed trace's session: per request, whose count the
+/// manifest does not know.
 pub(crate) fn per_request() -> Vec<Produced> {
     PER_REQUEST.iter().map(|family| Produced::pattern(MetricName::new(family, Phase::Request(0)).pattern())).collect()
 }

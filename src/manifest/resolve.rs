@@ -299,6 +299,9 @@ impl Checker<'_> {
             );
         }
         for workload in &experiment.workloads {
+            if let Some(replay) = &workload.replay {
+                self.check_file(replay.path.at, &replay.path.value);
+            }
             for request in &workload.requests {
                 for path in request.files.values() {
                     self.check_request_file(experiment, path);

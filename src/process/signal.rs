@@ -41,7 +41,7 @@ pub(super) fn signal_process_tree(pid: i32, signal: i32) {
     }
 }
 
-pub(super) fn kill_group(group: i32, signal: i32) {
+pub(crate) fn kill_group(group: i32, signal: i32) {
     if group > 0 {
         // SAFETY: kill(2) with a negative pid signals the process group; no memory is shared.
         unsafe {

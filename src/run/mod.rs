@@ -2,6 +2,7 @@
 //! meter them, turn their output into metrics, and record every result as it lands. (What is
 //! in a toolbox, making its container and its launch argv are `toolbox/`'s.)
 
+pub(crate) mod capture;
 mod dispatch;
 mod drive;
 mod error;

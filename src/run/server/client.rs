@@ -128,15 +128,15 @@ fn turns(spec: &RequestSpec) -> Vec<Value> {
 pub(in crate::run) enum RequestError {
     #[error("request to {path} failed: {}", describe(source))]
     Send {
-        path: &'static str,
+        path: String,
         #[source]
         source: reqwest::Error,
     },
     /// `message` is the server's `error.message`, or its whole body.
     #[error("HTTP {status} from {path}: {message}")]
-    Status { path: &'static str, status: u16, message: String },
+    Status { path: String, status: u16, message: String },
     #[error("no complete response from {path} within {} s", timeout.as_secs())]
-    TimedOut { path: &'static str, timeout: Duration },
+    TimedOut { path: String, timeout: Duration },
     #[error("the stream broke: {}", describe(source))]
     Stream {
         #[source]
@@ -170,7 +170,7 @@ pub(super) async fn exchange(
             .body(body.to_string())
             .send()
             .await
-            .map_err(|source| RequestError::Send { path, source })?;
+            .map_err(|source| RequestError::Send { path: path.to_owned(), source })?;
         let status = response.status();
         if !status.is_success() {
             let text = response.text().await.unwrap_or_default();
@@ -178,13 +178,13 @@ pub(super) async fn exchange(
                 .ok()
                 .and_then(|error| error.pointer("/error/message").and_then(Value::as_str).map(str::to_owned))
                 .unwrap_or(text);
-            return Err(RequestError::Status { path, status: status.as_u16(), message });
+            return Err(RequestError::Status { path: path.to_owned(), status: status.as_u16(), message });
         }
         read_stream(response, spec.api, started).await
     };
     match tokio::time::timeout(timeout, work).await {
         Ok(result) => result,
-        Err(_) => Err(RequestError::TimedOut { path, timeout }),
+        Err(_) => Err(RequestError::TimedOut { path: path.to_owned(), timeout }),
     }
 }
 
@@ -206,12 +206,12 @@ async fn read_stream(mut response: reqwest::Response, api: Api, started: Instant
 
 impl Exchange {
     /// A number from llama-server's `timings` (`prompt_n`, `predicted_per_second`, …).
-    pub(super) fn timing(&self, key: &str) -> Option<f64> {
+    pub(in crate::run) fn timing(&self, key: &str) -> Option<f64> {
         self.timings.as_ref().and_then(|timings| timings.get(key)).and_then(Value::as_f64)
     }
 
     /// How many prompt tokens the server took from its cache, as it reports them.
-    pub(super) fn cache_n(&self) -> Option<f64> {
+    pub(in crate::run) fn cache_n(&self) -> Option<f64> {
         self.timing("cache_n").or_else(|| self.usage.get("cache_read_input_tokens").copied())
     }
 
@@ -248,7 +248,12 @@ impl Exchange {
 
 /// One line of a server-sent event stream: text, `timings`, `usage` or an error into
 /// `exchange`. Lines that are not `data:` with a JSON object are passed over.
-pub(super) fn take_event(exchange: &mut Exchange, api: Api, line: &str, started: Instant) -> Result<(), RequestError> {
+pub(in crate::run) fn take_event(
+    exchange: &mut Exchange,
+    api: Api,
+    line: &str,
+    started: Instant,
+) -> Result<(), RequestError> {
     let Some(data) = line.trim().strip_prefix("data:") else { return Ok(()) };
     let Ok(event) = serde_json::from_str::<Value>(data.trim()) else { return Ok(()) };
     let text = match api {
@@ -282,7 +287,29 @@ pub(super) fn take_event(exchange: &mut Exchange, api: Api, line: &str, started:
     Ok(())
 }
 
-fn describe(error: &reqwest::Error) -> String {
+/// A reply that was not streamed into `exchange`: its `timings` (llama-server) and `usage` (either
+/// API). What was odd about it comes back as a note.
+pub(in crate::run) fn take_whole(exchange: &mut Exchange, body: &[u8]) -> Option<String> {
+    let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        return (!body.is_empty()).then(|| "the reply is not JSON".to_owned());
+    };
+    if let Some(timings) = value.get("timings") {
+        exchange.timings = Some(timings.clone());
+    }
+    if let Some(usage) = value.get("usage").and_then(Value::as_object) {
+        for (key, value) in usage {
+            if let Some(value) = value.as_f64() {
+                exchange.usage.insert(key.clone(), value);
+            }
+        }
+    }
+    value
+        .pointer("/error/message")
+        .and_then(Value::as_str)
+        .map(|message| format!("the server answered an error: {message}"))
+}
+
+pub(in crate::run) fn describe(error: &reqwest::Error) -> String {
     let mut text = error.to_string();
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {

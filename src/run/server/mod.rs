@@ -3,9 +3,10 @@
 
 mod client;
 mod lifecycle;
+pub(in crate::run) mod replay;
 pub(in crate::run) mod serve_metrics;
 pub(in crate::run) mod speculation;
 pub(in crate::run) mod workload;
 
-pub(in crate::run) use client::{Exchange, RequestSpec};
+pub(in crate::run) use client::{Exchange, RequestSpec, describe, take_event, take_whole};
 pub(in crate::run) use lifecycle::{Server, start};

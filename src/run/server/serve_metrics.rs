@@ -11,6 +11,40 @@ use crate::metric::{Family, MetricName, Phase};
 use crate::stats;
 use crate::store::MetricValue;
 
+/// A session's requests one by one (`ttft_ms_req1`, `prompt_n_req2`, …), with the session's
+/// time and its request count: an agent client's or a replayed trace's.
+pub(in crate::run) fn per_request(
+    exchanges: &[Option<Exchange>],
+    session: std::time::Duration,
+) -> BTreeMap<String, MetricValue> {
+    use crate::metric::names::{CACHE_N, PROMPT_N, REQUESTS, SESSION_MS, TTFT_MS};
+    let mut metrics = BTreeMap::new();
+    for (index, exchange) in exchanges.iter().enumerate() {
+        let Some(exchange) = exchange else { continue };
+        let phase = Phase::Request(u32::try_from(index + 1).unwrap_or(u32::MAX));
+        let figures = [
+            (TTFT_MS, exchange.ttft_ms),
+            (PROMPT_N, exchange.processed_n()),
+            (CACHE_N, exchange.cache_n()),
+            (GEN_TPS, exchange.gen_tps()),
+        ];
+        for (family, value) in figures {
+            if let Some(value) = value {
+                let unit = Family::get(family).unit_symbol();
+                metrics.insert(MetricName::new(family, phase).to_string(), MetricValue::single(value, unit));
+            }
+        }
+    }
+    let answered = exchanges.iter().flatten().count();
+    metrics.insert(
+        SESSION_MS.to_owned(),
+        MetricValue::single(session.as_secs_f64() * 1000.0, Family::get(SESSION_MS).unit_symbol()),
+    );
+    #[expect(clippy::cast_precision_loss, reason = "a session's request count is far below 2^52")]
+    metrics.insert(REQUESTS.to_owned(), MetricValue::single(answered as f64, Family::get(REQUESTS).unit_symbol()));
+    metrics
+}
+
 /// Every request's metrics: the mean over all requests, the first (`_first`) and the median of
 /// the rest (`_warm`), each in its family's unit.
 pub(in crate::run) fn aggregate(exchanges: &[Exchange]) -> BTreeMap<String, MetricValue> {

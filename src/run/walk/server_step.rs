@@ -14,7 +14,7 @@ use crate::run::meters::{EnergyMeter, ForeignLoad, GpuWatch, HostLoad, PeakMemor
 use crate::run::outcome::{
     Measured, Reading, describe_server_metrics, finished_line, now_unix_ms, reason_only, what_ran,
 };
-use crate::run::server::{Exchange, RequestSpec, Server, serve_metrics, speculation, workload};
+use crate::run::server::{Exchange, RequestSpec, Server, replay, serve_metrics, speculation, workload};
 use crate::store::{CellRecord, MetricValue, Status, StoreError};
 use crate::toolbox::launch;
 
@@ -123,11 +123,17 @@ impl LocalExecutor<'_> {
         // served nothing yet, so that its first request is cold.
         let workload = experiment.workloads.iter().find(|workload| workload.name.value == cell.cell.workload);
         let fresh = workload.is_some_and(|workload| {
-            workload.requests.iter().any(|request| request.api == crate::manifest::Api::AnthropicMessages)
+            workload.replay.is_some()
+                || workload.requests.iter().any(|request| request.api == crate::manifest::Api::AnthropicMessages)
         });
         if fresh && matches!(walk.servers.get(&position), Some(Ok(Server { served: true, .. }))) {
-            let reason = "llama-server was started again before this workload, so that its first request is cold: \
-                          the Anthropic API ignores `cache_prompt: false`";
+            let reason = if workload.is_some_and(|workload| workload.replay.is_some()) {
+                "llama-server was started again before this workload, so that its trace is replayed as it was \
+                 captured: on a server whose prompt cache holds nothing"
+            } else {
+                "llama-server was started again before this workload, so that its first request is cold: the \
+                 Anthropic API ignores `cache_prompt: false`"
+            };
             record.warnings.push(Notice::note(reason));
             if let Some(Ok(used)) = walk.servers.remove(&position) {
                 used.stop(self.options.grace).await;
@@ -216,6 +222,19 @@ impl LocalExecutor<'_> {
                 return Served::Done;
             }
         };
+        let trace = match &workload.replay {
+            Some(replay) => {
+                let full = self.manifests.input_path(replay.path.at, &replay.path.value);
+                match crate::traffic::read(&full) {
+                    Ok(entries) => Some(entries),
+                    Err(error) => {
+                        record.failure = Some(reason_only(format!("trace `{}` {error}", replay.path.value)));
+                        return Served::Done;
+                    }
+                }
+            }
+            None => None,
+        };
         // The server's peak while this cell's requests ran: its mark reset now, read after.
         let mut memory = PeakMemory::new(server.tree());
         memory.restart();
@@ -224,7 +243,15 @@ impl LocalExecutor<'_> {
         let mut foreign = ForeignLoad::start();
         foreign.watch(server.tree());
         let timeout = experiment.timeout();
-        let send = reading_load(workload::send(client, server.port, workload, &specs, stop), &mut foreign);
+        let send = async {
+            match (&trace, &workload.replay) {
+                (Some(entries), Some(replay)) => {
+                    replay::send(client, server.port, entries, replay.recorded, workload.repeat, stop).await
+                }
+                _ => workload::send(client, server.port, workload, &specs, stop).await,
+            }
+        };
+        let send = reading_load(send, &mut foreign);
         let sent = match tokio::time::timeout(timeout, send).await {
             Ok(Some(sent)) => sent,
             Ok(None) => return Served::Interrupted,
@@ -255,6 +282,10 @@ impl LocalExecutor<'_> {
         metrics.extend(serve_metrics::aggregate(&exchanges));
         if workload.concurrency > 1 {
             metrics.extend(serve_metrics::under_load(&exchanges, sent.wall));
+        }
+        if let Some(entries) = &trace {
+            metrics.extend(serve_metrics::per_request(&sent.outcomes, sent.wall));
+            record.warnings.extend(cache_misses(entries, &sent.outcomes).into_iter().map(Notice::warning));
         }
         // A `cache "cold"` workload that found the cache warm failed above; any other keeps its
         // figures but the cold ones.
@@ -313,6 +344,24 @@ impl LocalExecutor<'_> {
             .collect();
         Ok(RequestSpec { api: request.api, prompt, system, fields, cold, history: Vec::new() })
     }
+}
+
+/// Why the prompt cache missed between consecutive requests of a replayed trace: each request
+/// as recorded, with what this server reused for it.
+fn cache_misses(entries: &[crate::traffic::TraceEntry], outcomes: &[Option<Exchange>]) -> Vec<String> {
+    let sent: Vec<crate::traffic::TraceEntry> = outcomes
+        .iter()
+        .enumerate()
+        .map_while(|(index, outcome)| {
+            let exchange = outcome.as_ref()?;
+            let mut entry = entries[index % entries.len()].clone();
+            let answer = entry.response.get_or_insert_with(Default::default);
+            answer.cache_n = exchange.cache_n();
+            answer.prompt_n = exchange.processed_n();
+            Some(entry)
+        })
+        .collect();
+    crate::traffic::compare(&sent).iter().filter_map(crate::traffic::Comparison::sentence).collect()
 }
 
 /// Runs `future`, reading the host's foreign load every [`LOAD_EVERY`] meanwhile and once more

@@ -1,0 +1,120 @@
+//! Sending a `replay` workload: a captured session's requests, exactly as the client sent them
+//! (body and headers, credentials never kept), one after another, each after the previous reply
+//! or at its recorded offset; `repeat` sends the whole trace again.
+
+use std::time::{Duration, Instant};
+
+use super::client::{Exchange, RequestError, take_event, take_whole};
+use super::workload::Sent;
+use crate::process::{StopSignal, wait_for_stop};
+use crate::traffic::{TraceEntry, recorded_api};
+
+/// How long one replayed request may take before the workload fails.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Sends `entries`, `repeat` times, to the server on `port`. `None` when a stop request ended it.
+pub(in crate::run) async fn send(
+    client: &reqwest::Client,
+    port: u16,
+    entries: &[TraceEntry],
+    recorded: bool,
+    repeat: u64,
+    mut stop: StopSignal,
+) -> Option<Sent> {
+    let total = entries.len() * usize::try_from(repeat).unwrap_or(1);
+    let started = Instant::now();
+    let mut sent =
+        Sent { outcomes: vec![None; total], failure: None, turns: Vec::new(), wall: Duration::ZERO, cold: false };
+    let first_offset = entries.first().map_or(0.0, |entry| entry.offset_ms);
+    let mut pass_started = started;
+    for index in 0..total {
+        let entry = &entries[index % entries.len()];
+        if index % entries.len() == 0 {
+            pass_started = Instant::now();
+        }
+        if recorded {
+            // The session's gaps: each request at its offset from the start of its pass.
+            let due = Duration::from_secs_f64(((entry.offset_ms - first_offset) / 1000.0).max(0.0));
+            let wait = (pass_started + due).saturating_duration_since(Instant::now());
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = wait_for_stop(&mut stop) => return None,
+            }
+        }
+        let result = tokio::select! {
+            result = tokio::time::timeout(REQUEST_TIMEOUT, one(client, port, entry)) => result,
+            () = wait_for_stop(&mut stop) => return None,
+        };
+        match result {
+            Ok(Ok(exchange)) => sent.outcomes[index] = Some(exchange),
+            Ok(Err(error)) => {
+                sent.failure = Some((index, error));
+                break;
+            }
+            Err(_) => {
+                sent.failure =
+                    Some((index, RequestError::TimedOut { path: entry.path.clone(), timeout: REQUEST_TIMEOUT }));
+                break;
+            }
+        }
+    }
+    sent.wall = started.elapsed();
+    Some(sent)
+}
+
+/// One recorded request sent as it was, its reply read as it streams.
+async fn one(client: &reqwest::Client, port: u16, entry: &TraceEntry) -> Result<Exchange, RequestError> {
+    let path = entry.path.clone();
+    let api = recorded_api(&path).unwrap_or(crate::manifest::Api::Completion);
+    let body = match &entry.request {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    let mut request = client
+        .request(
+            reqwest::Method::from_bytes(entry.method.as_bytes()).unwrap_or(reqwest::Method::POST),
+            format!("http://127.0.0.1:{port}{path}"),
+        )
+        .header("content-type", "application/json");
+    for (name, value) in &entry.headers {
+        if name != "content-type" && crate::traffic::kept_header(name) {
+            request = request.header(name, value);
+        }
+    }
+    let started = Instant::now();
+    let mut response =
+        request.body(body).send().await.map_err(|source| RequestError::Send { path: path.clone(), source })?;
+    let status = response.status();
+    if !status.is_success() {
+        let text = response.text().await.unwrap_or_default();
+        let message = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|error| error.pointer("/error/message").and_then(serde_json::Value::as_str).map(str::to_owned))
+            .unwrap_or(text);
+        return Err(RequestError::Status { path, status: status.as_u16(), message });
+    }
+    let streamed =
+        response.headers().get("content-type").is_some_and(|kind| kind.as_bytes().starts_with(b"text/event-stream"));
+    let mut exchange = Exchange::default();
+    let mut pending = Vec::new();
+    loop {
+        let chunk = response.chunk().await.map_err(|source| RequestError::Stream { source })?;
+        let Some(chunk) = chunk else { break };
+        pending.extend_from_slice(&chunk);
+        if streamed {
+            while let Some(newline) = pending.iter().position(|byte| *byte == b'\n') {
+                let line: Vec<u8> = pending.drain(..=newline).collect();
+                take_event(&mut exchange, api, &String::from_utf8_lossy(&line), started)?;
+            }
+        }
+    }
+    if streamed {
+        take_event(&mut exchange, api, &String::from_utf8_lossy(&pending), started)?;
+    } else if let Some(note) = take_whole(&mut exchange, &pending)
+        && note.starts_with("the server answered an error")
+    {
+        return Err(RequestError::MidStream(note));
+    }
+    exchange.e2e_ms = started.elapsed().as_secs_f64() * 1000.0;
+    Ok(exchange)
+}
