@@ -2,7 +2,8 @@
 # The test suite: provisions llama.cpp and the Gemma model (for the tests that run them),
 # real podman, toolbox and distrobox with a llama.cpp image and a Vulkan one on Mesa's lavapipe
 # (for the container and backend tests; as root, which apt-get and a test user need) and a real
-# single-node Slurm (for the Slurm executor's tests), then runs every test.
+# single-node Slurm (for the Slurm executor's tests) and the Claude Code CLI (for the capture
+# tests), then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(scripts/provision.sh)"
@@ -18,6 +19,9 @@ trap '[ -z "$BAKEOFF_DBUS_PID" ] || kill "$BAKEOFF_DBUS_PID" 2>/dev/null || true
 eval "$(scripts/slurm.sh start "$slurm_dir")"
 # Headless Chromium loads results/index.html in the page's tests.
 scripts/apt-install.sh chromium
+# The real agent client the capture and replay tests run (npm, pinned, cached).
+eval "$(scripts/clients.sh)"
+export BAKEOFF_TEST_CLAUDE="$CLAUDE_BIN"
 export SLURM_CONF BAKEOFF_TEST_SLURM_DIR
 if command -v cargo-nextest >/dev/null 2>&1; then
     # Doc tests first, so that the run ends with the summary of every other test.

@@ -1,6 +1,7 @@
 //! CLI tests: the real `bakeoff` binary against scratch projects and fixture manifests.
 
 mod backends;
+mod clients;
 mod containers;
 mod diagnostics;
 mod hardening;

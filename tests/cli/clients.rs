@@ -1,0 +1,272 @@
+//! Real agent clients: the Claude Code CLI (`scripts/clients.sh` installs the pinned version)
+//! captured through `bakeoff capture` against the real llama-server on the Gemma model, its
+//! trace replayed through bakeoff on two configurations, and an edited copy whose second
+//! request changes early, which the cache diagnosis must name.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bakeoff::store::Status;
+use serde_json::Value;
+
+use crate::support::{Llama, project, records, unwrapped};
+
+/// The Claude Code CLI the set-up installed.
+fn claude() -> PathBuf {
+    let path = PathBuf::from(std::env::var_os("BAKEOFF_TEST_CLAUDE").unwrap_or_else(|| {
+        panic!("BAKEOFF_TEST_CLAUDE is not set: run the tests with scripts/test.sh, which installs Claude Code (scripts/clients.sh)")
+    }));
+    assert!(path.is_file(), "no Claude Code at {}", path.display());
+    path
+}
+
+/// A llama-server this test started, stopped by its pid when dropped.
+struct Served {
+    child: Child,
+    port: u16,
+}
+
+impl Served {
+    fn start(llama: &Llama, ctx: u32) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(llama.bin_dir.join("llama-server"))
+            .args(["-m", llama.model.to_str().unwrap(), "--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["-t", "2", "--ctx-size", &ctx.to_string(), "-np", "1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let served = Self { child, port };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !served.healthy() {
+            assert!(Instant::now() < deadline, "llama-server on port {port} did not come up in 120 s");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        served
+    }
+
+    fn healthy(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else { return false };
+        let _ = stream.write_all(b"GET /health HTTP/1.0\r\n\r\n");
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        response.starts_with("HTTP/1.1 200")
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The secret the client is given: it must reach no file bakeoff writes.
+const SECRET: &str = "sk-bakeoff-test-secret-4f2a";
+
+fn trace_lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+}
+
+/// Claude Code run once through `bakeoff capture`: the trace's lines, each checked: every
+/// request recorded with what the server answered, no credential written.
+fn capture_claude(llama: &Llama, work: &Path) -> Vec<Value> {
+    let claude = claude();
+    let repo = work.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::write(repo.join("hello.py"), "print('hello')\n").unwrap();
+    let home = work.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let trace = work.join("claude.jsonl");
+
+    let server = Served::start(llama, 16384);
+    let outcome = Command::new(env!("CARGO_BIN_EXE_bakeoff"))
+        .args(["capture", "--upstream", &format!("http://127.0.0.1:{}", server.port), "--out"])
+        .arg(&trace)
+        .arg("--")
+        .arg(&claude)
+        .args(["-p", "What does hello.py do? Answer in one sentence.", "--model", "gemma", "--output-format", "json"])
+        .current_dir(&repo)
+        .env("HOME", &home)
+        .env("ANTHROPIC_AUTH_TOKEN", SECRET)
+        .env("CLAUDE_CODE_MAX_OUTPUT_TOKENS", "48")
+        .env("DISABLE_TELEMETRY", "1")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .env_remove("ANTHROPIC_API_KEY")
+        .output()
+        .unwrap();
+    drop(server);
+    let (stdout, stderr) = (String::from_utf8_lossy(&outcome.stdout), String::from_utf8_lossy(&outcome.stderr));
+    // The small model may run past the client's own output cap, and Claude Code then exits 1:
+    // capture ends with the client's exit code, and says so.
+    match outcome.status.code() {
+        Some(0) => {}
+        Some(1) => assert!(stderr.contains("exited with 1"), "{stderr}"),
+        other => panic!("capture exited with {other:?}\n{stdout}\n{stderr}"),
+    }
+    let lines = trace_lines(&trace);
+    assert!(!lines.is_empty(), "{stdout}\n{stderr}");
+    let first = &lines[0];
+    assert!(first["path"].as_str().unwrap().starts_with("/v1/messages"), "{first}");
+    assert_eq!(first["method"], "POST");
+    assert!(first["request"]["tools"].as_array().is_some_and(|tools| !tools.is_empty()), "no tools sent");
+    assert!(first["headers"]["anthropic-version"].is_string(), "{}", first["headers"]);
+    let answer = &first["response"];
+    assert_eq!(answer["status"], 200, "{first}");
+    assert!(answer["prompt_n"].as_f64().unwrap() > 3000.0, "{answer}");
+    assert!(answer["ttft_ms"].as_f64().unwrap() > 0.0 && answer["total_ms"].as_f64().unwrap() > 0.0, "{answer}");
+    let text = std::fs::read_to_string(&trace).unwrap();
+    assert!(!text.contains(SECRET), "the client's token is in the trace");
+    assert!(!text.to_ascii_lowercase().contains("\"authorization\""), "an authorization header is in the trace");
+    // The summary: a row per request.
+    assert!(stdout.contains("POST /v1/messages"), "{stdout}");
+    assert!(stderr.contains(&format!("{} request(s)", lines.len())), "{stderr}");
+
+    lines
+}
+
+/// Claude Code through `bakeoff capture`, then its trace replayed through bakeoff on two
+/// context sizes, and an edited copy whose second request's first system block changes early.
+#[test]
+fn claude_code_is_captured_and_its_trace_replayed_with_the_cache_miss_named() {
+    let llama = Llama::get();
+    let work = tempfile::tempdir().unwrap();
+    let lines = capture_claude(&llama, work.path());
+    // The first two requests replayed through bakeoff on two context sizes, and an edited copy
+    // whose second request's first system block differs from its third character on.
+    let generation: Vec<&Value> = lines.iter().filter(|line| line["response"]["prompt_n"].is_number()).collect();
+    assert!(generation.len() >= 2, "Claude Code made fewer than two generation requests: {}", lines.len());
+    let replayed = jsonl(generation[..2].iter().copied());
+    let mut edited: Vec<Value> = generation[..2].iter().map(|line| (*line).clone()).collect();
+    let system = &mut edited[1]["request"]["system"];
+    let first_block = match system {
+        Value::Array(blocks) => &mut blocks[0]["text"],
+        other => other,
+    };
+    let original = first_block.as_str().unwrap().to_owned();
+    *first_block = Value::String(format!("{}#edited#{}", &original[..2], &original[2..]));
+    let edited = jsonl(edited.iter());
+    let manifest = r#"model "gemma" { file "gemma-3-270m-q4_k_m.gguf" }
+experiment "agent" {
+    matrix {
+        model "gemma"
+        ctx 8192 16384
+    }
+    server {
+        args "-t" 2 "--ctx-size" "{ctx}" "-np" 1
+        ready-timeout 120
+    }
+    workload "replay" {
+        replay "traces/claude.jsonl"
+    }
+    timeout 900
+}
+experiment "edited" {
+    matrix {
+        model "gemma"
+        ctx 8192
+    }
+    server {
+        args "-t" 2 "--ctx-size" "{ctx}" "-np" 1
+        ready-timeout 120
+    }
+    workload "edited" {
+        replay "traces/edited.jsonl"
+    }
+    timeout 900
+}
+"#;
+    let directory = project(&[
+        ("experiments/agent.kdl", manifest),
+        ("experiments/traces/claude.jsonl", &replayed),
+        ("experiments/traces/edited.jsonl", &edited),
+    ]);
+    let root = directory.path();
+    let outcome = llama.bakeoff(root).args(["run", "agent", "edited"]).run();
+    assert_eq!(outcome.code, 0, "{}\n{}", outcome.stdout, outcome.stderr);
+    let records = records(root);
+    assert_eq!(records.len(), 3, "{records:#?}");
+    for record in &records {
+        assert_eq!(record.status, Status::Ok, "{record:#?}");
+        for name in ["ttft_ms_req1", "prompt_n_req1", "ttft_ms_req2", "session_ms", "requests"] {
+            assert!(record.metrics.contains_key(name), "{} lacks {name}: {:?}", record.cell, record.metrics.keys());
+        }
+        assert!((record.metrics["requests"].mean - 2.0).abs() < 1e-9, "{:?}", record.metrics["requests"]);
+        assert!(record.metrics["prompt_n_req1"].mean > 3000.0, "{}", record.metrics["prompt_n_req1"].mean);
+    }
+    let edited_record = records.iter().find(|record| record.cell.contains("edited")).unwrap();
+    let warnings: Vec<String> = edited_record.warnings.iter().map(|notice| notice.text.clone()).collect();
+    let named =
+        warnings.iter().find(|text| text.starts_with("request 2 repeats")).unwrap_or_else(|| panic!("{warnings:?}"));
+    assert!(named.contains("first differ at system[0]") && named.contains("#edited#"), "{named}");
+    // The unedited trace reuses its first request's prefix: no miss named.
+    for record in records.iter().filter(|record| record.cell.contains("replay")) {
+        assert!(
+            record.metrics.get("cache_n_req2").is_some_and(|cached| cached.mean > 1000.0)
+                || record.warnings.iter().any(|notice| notice.text.starts_with("request 2 repeats")),
+            "request 2 neither reused the cache nor was the miss explained: {:?}",
+            record.warnings
+        );
+    }
+    let report = std::fs::read_to_string(root.join("results/edited/README.md")).unwrap();
+    assert!(unwrapped(&report).contains("request 2 repeats"), "{report}");
+    // No credential anywhere under results/.
+    for entry in walkdir(&root.join("results")) {
+        let bytes = std::fs::read(&entry).unwrap();
+        assert!(!String::from_utf8_lossy(&bytes).contains(SECRET), "{}", entry.display());
+    }
+}
+
+fn jsonl<'a>(lines: impl Iterator<Item = &'a Value>) -> String {
+    lines.map(|line| line.to_string() + "\n").collect()
+}
+
+fn walkdir(root: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(directory) = stack.pop() {
+        for entry in std::fs::read_dir(&directory).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() { stack.push(path) } else { files.push(path) }
+        }
+    }
+    files
+}
+
+/// What cannot be replayed is said at plan, with the line.
+#[test]
+fn a_trace_line_that_is_not_json_blocks_at_plan_with_its_line() {
+    let llama = Llama::get();
+    let manifest = r#"model "gemma" { file "gemma-3-270m-q4_k_m.gguf" }
+experiment "agent" {
+    matrix {
+        model "gemma"
+    }
+    server {
+        args "-t" 2
+    }
+    workload "replay" {
+        replay "traces/broken.jsonl"
+        timing "recorded"
+    }
+}
+"#;
+    let good = r#"{"messages":[{"role":"user","content":"hi"}],"max_tokens":4}"#;
+    let directory = project(&[
+        ("experiments/agent.kdl", manifest),
+        ("experiments/traces/broken.jsonl", &format!("{good}\n{{oops\n")),
+    ]);
+    let outcome = llama.bakeoff(directory.path()).args(["plan", "agent"]).run();
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let plan = unwrapped(&outcome.stdout);
+    assert!(plan.contains("trace `traces/broken.jsonl` line 2: not JSON"), "{plan}");
+    assert!(plan.contains("1 blocked"), "{plan}");
+    // A timing without a replay, and a replay beside requests, are manifest errors.
+    let wrong = manifest.replace("replay \"traces/broken.jsonl\"\n", "request api=\"openai-chat\" prompt=\"hi\"\n");
+    let directory = project(&[("experiments/agent.kdl", &wrong)]);
+    let outcome = llama.bakeoff(directory.path()).args(["check"]).run();
+    assert_ne!(outcome.code, 0, "{}", outcome.stdout);
+    assert!(outcome.stderr.contains("has a `timing` but no `replay`"), "{}", outcome.stderr);
+}
