@@ -53,10 +53,29 @@ pub(crate) struct Answer {
     pub gen_tps: Option<f64>,
 }
 
+/// What a header or query parameter named like a credential holds is never written.
+const CREDENTIAL_WORDS: [&str; 9] =
+    ["auth", "key", "token", "cookie", "secret", "session", "credential", "password", "signature"];
+
+/// A path with the values of query parameters named like credentials replaced by `REDACTED`.
+pub(crate) fn redacted_path(path: &str) -> String {
+    let Some((base, query)) = path.split_once('?') else { return path.to_owned() };
+    let parameters: Vec<String> = query
+        .split('&')
+        .map(|parameter| match parameter.split_once('=') {
+            Some((name, _)) if CREDENTIAL_WORDS.iter().any(|word| name.to_ascii_lowercase().contains(word)) => {
+                format!("{name}=REDACTED")
+            }
+            _ => parameter.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", parameters.join("&"))
+}
+
 /// Headers never written to a trace: credentials, and what belongs to one connection.
 pub(crate) fn kept_header(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
-    let credential = ["auth", "key", "token", "cookie", "secret", "session"].iter().any(|word| name.contains(word));
+    let credential = CREDENTIAL_WORDS.iter().any(|word| name.contains(word));
     !credential && !hop_by_hop(&name) && !matches!(name.as_str(), "host" | "content-length" | "accept-encoding")
 }
 
@@ -133,6 +152,9 @@ pub(crate) fn parse(text: &str) -> Result<Vec<TraceEntry>, TraceError> {
     if entries.is_empty() {
         return Err(TraceError { line: 0, reason: "the trace holds no request".to_owned() });
     }
+    // A capture writes each line when its reply ends: requests that overlapped are put back in
+    // the order they arrived.
+    entries.sort_by(|a, b| a.offset_ms.total_cmp(&b.offset_ms));
     Ok(entries)
 }
 
@@ -155,15 +177,20 @@ mod tests {
         for name in ["anthropic-beta", "anthropic-version", "content-type", "user-agent"] {
             assert!(kept_header(name), "{name}");
         }
+        assert_eq!(redacted_path("/v1/messages?beta=true&api_key=sk-1"), "/v1/messages?beta=true&api_key=REDACTED");
+        assert_eq!(redacted_path("/completion"), "/completion");
     }
 
     #[test]
     fn a_trace_reads_captured_and_plain_chat_lines_and_names_a_bad_line() {
         let captured = r#"{"offset_ms":0,"method":"POST","path":"/v1/messages?beta=true","request":{"messages":[]}}"#;
         let plain = r#"{"messages":[{"role":"user","content":"hi"}]}"#;
-        let entries = parse(&format!("{captured}\n\n{plain}\n")).unwrap();
+        let later = captured.replace("\"offset_ms\":0", "\"offset_ms\":900");
+        let entries = parse(&format!("{later}\n\n{plain}\n")).unwrap();
         assert_eq!(entries.len(), 2);
-        assert_eq!(entries[1].path, "/v1/chat/completions");
+        // Back in arrival order: the plain line (offset 0) first.
+        assert_eq!(entries[0].path, "/v1/chat/completions");
+        assert!((entries[1].offset_ms - 900.0).abs() < 1e-9);
         let error = parse(&format!("{captured}\n{{not json\n")).unwrap_err();
         assert_eq!(error.line, 2, "{error}");
         assert!(error.to_string().starts_with("line 2: not JSON"), "{error}");

@@ -1,6 +1,5 @@
-//! Real clients' traffic: a recording proxy in front of llama-server, the trace it writes, and
-//! why a prompt cache missed between two of its requests. `bakeoff capture` runs it by itself;
-//! a `client` workload puts it in front of each configuration's server.
+//! Real clients' traffic: `bakeoff capture`, a recording proxy in front of llama-server that
+//! writes a trace (its format and the cache diagnosis are `traffic/`'s).
 
 mod proxy;
 mod session;

@@ -6,6 +6,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -23,7 +24,7 @@ use tokio::sync::oneshot;
 
 use crate::manifest::Api;
 use crate::run::server::{Exchange, describe, take_event, take_whole};
-use crate::traffic::{Answer, TraceEntry, hop_by_hop, kept_header, recorded_api};
+use crate::traffic::{Answer, TraceEntry, hop_by_hop, kept_header, recorded_api, redacted_path};
 
 /// The body of a reply passed back: the upstream's chunks as they arrive.
 type Streamed = Channel<Bytes, std::io::Error>;
@@ -58,11 +59,20 @@ impl Proxy {
                 if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
                     std::fs::create_dir_all(parent)?;
                 }
-                Some(Mutex::new(std::fs::File::create(path)?))
+                // Whole prompts are in it: readable by its owner only.
+                let file =
+                    std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+                Some(Mutex::new(file))
             }
             None => None,
         };
-        let client = reqwest::Client::builder().build().map_err(std::io::Error::other)?;
+        // llama-server closes an idle connection after 5 s: one kept longer could be reused just
+        // as it closes, and a request answered 502 for it.
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .pool_idle_timeout(Duration::from_secs(2))
+            .build()
+            .map_err(std::io::Error::other)?;
         let state = Arc::new(State {
             upstream: upstream.trim_end_matches('/').to_owned(),
             client,
@@ -138,6 +148,8 @@ impl State {
 async fn handle(state: Arc<State>, request: hyper::Request<Incoming>) -> Result<hyper::Response<Streamed>, Infallible> {
     let arrived = Instant::now();
     let offset_ms = state.started.elapsed().as_secs_f64() * 1000.0;
+    // Counted from arrival, so that `stop` waits for a request still in prompt processing too.
+    let guard = InFlight::new(&state);
     let (parts, body) = request.into_parts();
     let path = parts.uri.path_and_query().map_or_else(|| parts.uri.path().to_owned(), |path| path.as_str().to_owned());
     let api = recorded_api(&path);
@@ -145,14 +157,15 @@ async fn handle(state: Arc<State>, request: hyper::Request<Incoming>) -> Result<
     let body = match body.collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(error) => {
-            notes.push(format!("the request's body broke off: {error}"));
-            Bytes::new()
+            // Nothing whole to pass on: the client is told, and the server never sees it.
+            let body = serde_json::json!({ "error": { "message": format!("bakeoff capture: the request's body broke off: {error}") } });
+            return Ok(whole(hyper::StatusCode::BAD_REQUEST, body.to_string()));
         }
     };
     let mut entry = api.map(|_| TraceEntry {
         offset_ms,
         method: parts.method.to_string(),
-        path: path.clone(),
+        path: redacted_path(&path),
         headers: parts
             .headers
             .iter()
@@ -196,8 +209,8 @@ async fn handle(state: Arc<State>, request: hyper::Request<Incoming>) -> Result<
     let streamed =
         upstream.headers().get("content-type").is_some_and(|kind| kind.as_bytes().starts_with(b"text/event-stream"));
     let (sender, channel) = Channel::new(16);
-    state.in_flight.fetch_add(1, Ordering::SeqCst);
     tokio::spawn(pump(
+        guard,
         Arc::clone(&state),
         upstream,
         sender,
@@ -225,6 +238,7 @@ struct Pending {
 /// Passes the upstream's reply on chunk by chunk, reading what it says on the way, and records
 /// the entry when it ends.
 async fn pump(
+    guard: InFlight,
     state: Arc<State>,
     mut upstream: reqwest::Response,
     mut sender: Sender<Bytes, std::io::Error>,
@@ -246,8 +260,11 @@ async fn pump(
             }
         };
         // Forwarded first, read second: the client gets each byte as soon as it came.
-        if !client_gone && sender.send_data(chunk.clone()).await.is_err() {
+        if sender.send_data(chunk.clone()).await.is_err() {
+            // The client went away (an interrupted reply): dropping the upstream reply closes
+            // its connection, and llama-server stops generating for it.
             client_gone = true;
+            break;
         }
         let Some(pending) = pending.as_mut() else { continue };
         if pending.streamed {
@@ -297,7 +314,23 @@ async fn pump(
         entry.notes = pending.notes;
         state.record(entry);
     }
-    state.in_flight.fetch_sub(1, Ordering::SeqCst);
+    drop(guard);
+}
+
+/// A request being answered: counted in [`State::in_flight`] until dropped.
+struct InFlight(Arc<State>);
+
+impl InFlight {
+    fn new(state: &Arc<State>) -> Self {
+        state.in_flight.fetch_add(1, Ordering::SeqCst);
+        Self(Arc::clone(state))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// The most of a reply that is not streamed kept to read its counts: the body is passed on whole

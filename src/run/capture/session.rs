@@ -63,23 +63,44 @@ async fn session(options: &CaptureOptions) -> std::io::Result<Captured> {
         Some((program, args)) => {
             let args: Vec<String> = args.iter().map(|arg| arg.replace("{proxy}", &url)).collect();
             let mut command = tokio::process::Command::new(program);
-            command.args(&args).envs(client_env(&url)).process_group(0).kill_on_drop(true);
+            command.args(&args).envs(client_env(&url)).kill_on_drop(true);
+            // An interactive client keeps the terminal: it stays in bakeoff's foreground process
+            // group, so that it can read the terminal and Ctrl-C reaches it first. Otherwise it
+            // leads its own group, and what it starts goes with it.
+            // SAFETY: isatty(3) only asks about a file descriptor.
+            let interactive = unsafe { libc::isatty(0) } == 1;
+            if !interactive {
+                command.process_group(0);
+            }
             let mut child = command.spawn().map_err(|error| {
                 std::io::Error::new(error.kind(), format!("cannot start the client `{program}`: {error}"))
             })?;
             let pid = child.id().and_then(|pid| i32::try_from(pid).ok());
+            let group = pid.filter(|_| !interactive);
             tokio::select! {
-                status = child.wait() => (Some(code_of(status?)), None),
+                status = child.wait() => {
+                    // What the client started and left behind goes with it.
+                    if let Some(group) = group {
+                        crate::process::kill_group(group, libc::SIGTERM);
+                    }
+                    (Some(code_of(status?)), None)
+                }
                 signal = interrupt.next() => {
                     // The client's whole process group: what it started goes with it.
-                    if let Some(pid) = pid {
-                        crate::process::kill_group(pid, libc::SIGTERM);
+                    // An interactive client had the terminal's Ctrl-C itself.
+                    if let Some(group) = group {
+                        crate::process::kill_group(group, libc::SIGTERM);
                     }
                     let status = match tokio::time::timeout(Duration::from_secs(5), child.wait()).await {
                         Ok(status) => status?,
                         Err(_) => {
-                            if let Some(pid) = pid {
-                                crate::process::kill_group(pid, libc::SIGKILL);
+                            match (group, pid) {
+                                (Some(group), _) => crate::process::kill_group(group, libc::SIGKILL),
+                                (None, Some(pid)) => {
+                                    // SAFETY: kill(2) only sends a signal to the client's pid.
+                                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                                }
+                                (None, None) => {}
                             }
                             child.wait().await?
                         }

@@ -261,12 +261,30 @@ pub(in crate::run) fn take_event(
         Api::OpenaiChat => event.pointer("/choices/0/delta/content").and_then(Value::as_str),
         Api::AnthropicMessages => event.pointer("/delta/text").and_then(Value::as_str),
     };
-    if let Some(text) = text.filter(|text| !text.is_empty()) {
+    // Generated tokens that are not reply text: reasoning, and a tool call's arguments (an
+    // agent's reply often starts with one). They are the first token as much as text is.
+    let other = match api {
+        Api::Completion => false,
+        Api::OpenaiChat => {
+            event
+                .pointer("/choices/0/delta/reasoning_content")
+                .and_then(Value::as_str)
+                .is_some_and(|text| !text.is_empty())
+                || event.pointer("/choices/0/delta/tool_calls").is_some_and(|calls| !calls.is_null())
+        }
+        Api::AnthropicMessages => ["/delta/thinking", "/delta/partial_json"]
+            .iter()
+            .any(|pointer| event.pointer(pointer).and_then(Value::as_str).is_some_and(|text| !text.is_empty())),
+    };
+    let text = text.filter(|text| !text.is_empty());
+    if text.is_some() || other {
         let now = started.elapsed().as_secs_f64() * 1000.0;
         if exchange.ttft_ms.is_none() {
             exchange.ttft_ms = Some(now);
         }
         exchange.chunk_ms.push(now);
+    }
+    if let Some(text) = text {
         exchange.text.push_str(text);
     }
     if let Some(timings) = event.get("timings") {
