@@ -5,7 +5,8 @@
 //! memory).
 
 use crate::metric::names::{
-    ACCEPT_RATE, CACHE_N, E2E_MS, GEN_TPS, GEN_TPS_TOTAL, PEAK_RSS_BYTES, PROMPT_TPS, REQ_PER_S, TTFT_MS,
+    ACCEPT_RATE, CACHE_N, E2E_MS, GEN_TPS, GEN_TPS_TOTAL, PEAK_RSS_BYTES, PROMPT_N, PROMPT_TPS, REQ_PER_S,
+    REQUESTS as REQUESTS_COUNT, SESSION_MS, TTFT_MS,
 };
 use serde::Serialize;
 
@@ -63,6 +64,21 @@ const UNDER_LOAD: [(&str, Phase); 7] = [
     (ACCEPT_RATE, Phase::All),
     (PEAK_RSS_BYTES, Phase::All),
 ];
+/// A replayed session's: the whole session, then its first request against the rest.
+const SESSION: [(&str, Phase); 7] = [
+    (SESSION_MS, Phase::All),
+    (REQUESTS_COUNT, Phase::All),
+    (TTFT_MS, Phase::First),
+    (TTFT_MS, Phase::Warm),
+    (CACHE_N, Phase::Warm),
+    (GEN_TPS, Phase::All),
+    (PEAK_RSS_BYTES, Phase::All),
+];
+/// The most requests of one session a report lists one by one.
+const MAX_REQUESTS_SHOWN: usize = 1000;
+/// A session's request-by-request columns (`_reqK`).
+const PER_REQUEST: [&str; 4] = [PROMPT_N, CACHE_N, TTFT_MS, GEN_TPS];
+
 /// A conversation's, after its turns: the whole conversation's, and the prompt processing rate
 /// of its first request (the first session's turn 1, cold).
 const CONVERSATION: [(&str, Phase); 4] =
@@ -94,6 +110,55 @@ fn conversation(turns: usize) -> Vec<(String, String)> {
     wanted
 }
 
+/// Whether the records are of a `replay` workload.
+fn replayed(records: &[&(String, &CellRecord)]) -> bool {
+    records
+        .iter()
+        .any(|(_, record)| matches!(&record.fingerprint.workload, WorkloadPrint::Server { replay: Some(_), .. }))
+}
+
+/// A replayed session request by request: a row per configuration and request.
+fn request_by_request(workload: &str, records: &[&(String, &CellRecord)]) -> Option<Summary> {
+    let count = |record: &CellRecord| {
+        (1..=u32::try_from(MAX_REQUESTS_SHOWN).unwrap_or(u32::MAX))
+            .take_while(|number| {
+                let name = MetricName::new(TTFT_MS, Phase::Request(*number)).to_string();
+                let prompt = MetricName::new(PROMPT_N, Phase::Request(*number)).to_string();
+                record.metrics.contains_key(&name) || record.metrics.contains_key(&prompt)
+            })
+            .count()
+    };
+    let columns: Vec<Column> = PER_REQUEST
+        .iter()
+        .map(|family| {
+            let (_, title) = titled(family, Phase::All);
+            let unit =
+                crate::metric::Family::named(family).map(|family| family.unit_symbol().to_owned()).unwrap_or_default();
+            Column { metric: (*family).to_owned(), title, unit }
+        })
+        .collect();
+    let mut rows = Vec::new();
+    for (label, record) in records {
+        for number in 1..=u32::try_from(count(record)).unwrap_or(0) {
+            let values = PER_REQUEST
+                .iter()
+                .map(|family| {
+                    record.metrics.get(&MetricName::new(family, Phase::Request(number)).to_string()).map(Figure::of)
+                })
+                .collect();
+            rows.push((format!("{label}, request {number}"), values));
+        }
+    }
+    (!rows.is_empty()).then(|| Summary {
+        workload: format!("{workload}, request by request"),
+        columns,
+        rows,
+        notes: vec![
+            "prompt tokens are those the server processed; cached ones it took from its prompt cache".to_owned(),
+        ],
+    })
+}
+
 /// Whether the records are of a `cache "cold"` workload.
 fn cold(records: &[&(String, &CellRecord)]) -> bool {
     records.iter().any(|(_, record)| {
@@ -102,7 +167,7 @@ fn cold(records: &[&(String, &CellRecord)]) -> bool {
 }
 
 /// What the shown columns' phases need said.
-fn notes(columns: &[Column], cold_workload: bool) -> Vec<String> {
+fn notes(columns: &[Column], cold_workload: bool, replay: bool) -> Vec<String> {
     let phases: Vec<Phase> = columns.iter().map(|column| MetricName::parse(&column.metric).phase).collect();
     let mut notes = Vec::new();
     // A conversation's first request is its first session's turn 1.
@@ -113,7 +178,13 @@ fn notes(columns: &[Column], cold_workload: bool) -> Vec<String> {
     } else {
         None
     };
-    if let Some(cold) = cold {
+    if replay {
+        notes.push(
+            "a replay sends the captured requests as the client sent them, one at a time, on a server started \
+             afresh: cold is its first request, which finds the prompt cache empty"
+                .to_owned(),
+        );
+    } else if let Some(cold) = cold {
         notes.push(format!(
             "{cold}: it is sent with `cache_prompt: false`, so that what an earlier workload left in a shared \
              server's prompt cache does not serve it (an Anthropic API workload, whose API ignores that, gets a \
@@ -143,11 +214,14 @@ pub(super) fn summaries(shown: &[(String, &CellRecord)]) -> Vec<Summary> {
         |labelled: &&(String, &CellRecord)| matches!(labelled.1.fingerprint.workload, WorkloadPrint::Server { .. });
     super::breakdown::by_workload(shown.iter().filter(server))
         .into_iter()
-        .map(|(workload, records)| {
+        .flat_map(|(workload, records)| {
             let has = |metric: &str| records.iter().any(|(_, record)| record.metrics.contains_key(metric));
             let turns = super::breakdown::last_turn(&records);
             let cold_workload = cold(&records);
-            let wanted: Vec<(String, String)> = if has(&super::breakdown::loaded_marker()) {
+            let replay = replayed(&records);
+            let wanted: Vec<(String, String)> = if replay {
+                SESSION.iter().map(|(family, phase)| titled(family, *phase)).collect()
+            } else if has(&super::breakdown::loaded_marker()) {
                 UNDER_LOAD.iter().map(|(family, phase)| titled(family, *phase)).collect()
             } else if turns > 0 {
                 conversation(turns)
@@ -175,8 +249,9 @@ pub(super) fn summaries(shown: &[(String, &CellRecord)]) -> Vec<Summary> {
                     (label.clone(), values)
                 })
                 .collect();
-            let notes = notes(&columns, cold_workload);
-            Summary { workload, columns, rows, notes }
+            let notes = notes(&columns, cold_workload, replay);
+            let by_request = if replay { request_by_request(&workload, &records) } else { None };
+            std::iter::once(Summary { workload, columns, rows, notes }).chain(by_request)
         })
         .filter(|summary| !summary.columns.is_empty())
         .collect()
