@@ -67,6 +67,10 @@ pub enum WorkloadPrint {
         /// A replayed trace: its sha256 and timing; left out for a workload of requests.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         replay: Option<ReplayPrint>,
+        /// An agent client: its command line, environment and working folder; left out for a
+        /// workload of requests.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client: Option<ClientPrint>,
     },
     /// llama-perplexity over a corpus: the reference configuration's cell computes the base
     /// logits; every other measures against them, so the reference's inputs are its inputs.
@@ -95,6 +99,17 @@ fn one() -> u64 {
 #[expect(clippy::trivially_copy_pass_by_ref, reason = "serde's skip_serializing_if passes a reference")]
 fn is_one(value: &u64) -> bool {
     *value == 1
+}
+
+/// A `client` workload's client: what it is asked and where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientPrint {
+    /// The command line as written (`{proxy}` and `{axis}` unfilled: the axes are in the print).
+    pub argv: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    /// sha256 over the working folder's files (their paths and contents); `None` without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<String>,
 }
 
 /// A `replay` workload's trace: what is sent is the trace's content, and how it is spaced.
@@ -337,6 +352,7 @@ mod tests {
                 turns: vec!["hi".to_owned(), "more".to_owned()],
             }],
             replay: Some(ReplayPrint { trace: "00aa".to_owned(), timing: "recorded".to_owned() }),
+            client: None,
         };
         // serde_json's Map is a BTreeMap (no `preserve_order`), so a Value re-serialises sorted.
         let sorted = serde_json::to_value(&fingerprint).unwrap().to_string();

@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::canonical::{Fingerprint, HostPrint, ReplayPrint, RequestPrint, SCHEMA, ToolboxPrint, WorkloadPrint};
+use super::canonical::{
+    ClientPrint, Fingerprint, HostPrint, ReplayPrint, RequestPrint, SCHEMA, ToolboxPrint, WorkloadPrint,
+};
 use crate::host::HostFacts;
 use crate::manifest::{Experiment, Manifests, Part, Template};
 use crate::matrix::{Cell, WorkloadKind};
@@ -380,6 +382,7 @@ impl Resolver<'_> {
                         repeat: 1,
                         requests: Vec::new(),
                         replay: None,
+                        client: None,
                     };
                 };
                 let requests = workload
@@ -408,25 +411,8 @@ impl Resolver<'_> {
                         }
                     })
                     .collect();
-                let replay = workload.replay.as_ref().map(|replay| {
-                    let full = self.manifests.input_path(replay.path.at, &replay.path.value);
-                    let trace = match self.inputs.files.get(&full) {
-                        Some(hash) => {
-                            // A trace that cannot be sent is found now, not after the server started.
-                            if let Err(error) = crate::traffic::read(&full) {
-                                self.blocked.push(format!("trace `{}` {error}", replay.path.value));
-                            }
-                            hash.clone()
-                        }
-                        None => {
-                            self.blocked.push(format!("file `{}` could not be hashed", replay.path.value));
-                            self.unhashed.push(replay.path.value.clone());
-                            format!("unknown({})", replay.path.value)
-                        }
-                    };
-                    let timing = if replay.recorded { "recorded" } else { "back-to-back" };
-                    ReplayPrint { trace, timing: timing.to_owned() }
-                });
+                let replay = self.replay_print(workload);
+                let client = self.client_print(workload);
                 WorkloadPrint::Server {
                     name: name.to_owned(),
                     parallel: workload.concurrency,
@@ -434,9 +420,60 @@ impl Resolver<'_> {
                     repeat: workload.repeat,
                     requests,
                     replay,
+                    client,
                 }
             }
         }
+    }
+    /// A replay workload's trace: its hash and timing; a trace that cannot be read blocks.
+    fn replay_print(&mut self, workload: &crate::manifest::Workload) -> Option<ReplayPrint> {
+        workload.replay.as_ref().map(|replay| {
+            let full = self.manifests.input_path(replay.path.at, &replay.path.value);
+            let trace = match self.inputs.files.get(&full) {
+                Some(hash) => {
+                    // A trace that cannot be sent is found now, not after the server started.
+                    if let Err(error) = crate::traffic::read(&full) {
+                        self.blocked.push(format!("trace `{}` {error}", replay.path.value));
+                    }
+                    hash.clone()
+                }
+                None => {
+                    self.blocked.push(format!("file `{}` could not be hashed", replay.path.value));
+                    self.unhashed.push(replay.path.value.clone());
+                    format!("unknown({})", replay.path.value)
+                }
+            };
+            let timing = if replay.recorded { "recorded" } else { "back-to-back" };
+            ReplayPrint { trace, timing: timing.to_owned() }
+        })
+    }
+
+    /// A client workload's client: a program not on PATH blocks, with how to install it.
+    fn client_print(&mut self, workload: &crate::manifest::Workload) -> Option<ClientPrint> {
+        workload.client.as_ref().map(|client| {
+            if let Some(program) = client.argv.first()
+                && which::which(program).is_err()
+            {
+                self.blocked.push(client_missing(program));
+            }
+            let workdir = client.workdir.as_ref().map(|workdir| {
+                let full = self.manifests.input_path(workdir.at, &workdir.value);
+                folder_digest(&full).unwrap_or_else(|| {
+                    self.blocked.push(format!("workdir `{}` could not be read", workdir.value));
+                    format!("unknown({})", workdir.value)
+                })
+            });
+            // A credential changes no measurement, and must not reach a record.
+            let env = client
+                .env
+                .iter()
+                .map(|(key, value)| {
+                    let value = if crate::traffic::is_credential(key) { "(credential)" } else { value };
+                    (key.clone(), value.to_owned())
+                })
+                .collect();
+            ClientPrint { argv: client.argv.clone(), env, workdir }
+        })
     }
 }
 
@@ -483,6 +520,43 @@ impl ResolvedCell {
             base: None,
         }
     }
+}
+
+/// Why a client cannot run here: it is not on PATH, with how to install the ones we know.
+fn client_missing(program: &str) -> String {
+    let name = std::path::Path::new(program).file_name().and_then(|name| name.to_str()).unwrap_or(program);
+    let install = match name {
+        "claude" => "install it with `npm install -g @anthropic-ai/claude-code`",
+        "aider" => "install it with `pip install aider-chat`",
+        "kilocode" | "kilo" => "install it with `npm install -g @kilocode/cli`",
+        "codex" => "install it with `npm install -g @openai/codex`",
+        _ => "install it, or give its path",
+    };
+    format!("client `{program}` is not installed here (not on PATH): {install}")
+}
+
+/// sha256 over a folder's files, each as its path relative to the folder and its content, in
+/// path order; `None` when it cannot be read.
+fn folder_digest(folder: &std::path::Path) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(folder)
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .ok()?
+        .into_iter()
+        .filter(|entry| entry.file_type().is_file())
+        .map(walkdir::DirEntry::into_path)
+        .collect();
+    files.sort();
+    let mut hasher = Sha256::new();
+    for file in files {
+        let relative = file.strip_prefix(folder).ok()?;
+        hasher.update(relative.to_string_lossy().as_bytes());
+        hasher.update([0]);
+        hasher.update(std::fs::read(&file).ok()?);
+        hasher.update([0]);
+    }
+    Some(crate::digest::hex(&hasher.finalize()))
 }
 
 #[cfg(test)]

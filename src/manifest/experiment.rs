@@ -181,6 +181,22 @@ pub struct Workload {
     pub cold: bool,
     /// `replay "traces/x.jsonl"`: a captured session's requests, sent in place of `requests`.
     pub replay: Option<Replay>,
+    /// `client "claude" "-p" …`: a real agent client run against the server, through a
+    /// recording proxy, in place of `requests`.
+    pub client: Option<Client>,
+}
+
+/// An agent client run once per `repeat` against each configuration's server.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub at: Location,
+    /// The program and its arguments; `{proxy}` is the proxy's URL, `{axis}` the cell's value.
+    pub argv: Vec<String>,
+    /// `client-env KEY="value" …`: set for the client, beside the base URLs pointing at the proxy.
+    pub env: BTreeMap<String, String>,
+    /// `workdir "repos/sample"`: a folder, relative to the manifest, copied afresh for every run
+    /// and the client's working directory.
+    pub workdir: Option<Spanned<String>>,
 }
 
 /// A trace replayed: its requests sent in order, each after the previous reply, or at their
@@ -606,6 +622,20 @@ fn decode_server(decoder: &mut Decoder<'_>, node: &KdlNode) -> Server {
     Server { at: decoder.at(node.name().span()), args, ready_timeout }
 }
 
+/// What a `workload` holds.
+const WORKLOAD_CHILDREN: [&str; 10] = [
+    "request",
+    "conversation",
+    "replay",
+    "timing",
+    "client",
+    "client-env",
+    "workdir",
+    "repeat",
+    "concurrency",
+    "cache",
+];
+
 fn decode_workload(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Workload> {
     decoder.check_properties(node, &[]);
     let name = decoder.single_string(node)?;
@@ -617,6 +647,7 @@ fn decode_workload(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Workload
     let mut conversations = 0;
     let mut replay: Option<Replay> = None;
     let mut recorded = false;
+    let mut client: Option<Client> = None;
     for child in decoder.children(node) {
         match child.name().value() {
             "request" | "conversation" => {
@@ -650,6 +681,7 @@ fn decode_workload(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Workload
                     }
                 }
             }
+            "client" | "client-env" | "workdir" => decode_client_node(decoder, child, &mut client),
             "replay" => {
                 decoder.check_properties(child, &[]);
                 if let Some(path) = decoder.single_string(child) {
@@ -666,11 +698,7 @@ fn decode_workload(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Workload
                     cold = value;
                 }
             }
-            _ => decoder.unknown_node(
-                child,
-                &format!("workload `{}`", name.value),
-                &["request", "conversation", "replay", "timing", "repeat", "concurrency", "cache"],
-            ),
+            _ => decoder.unknown_node(child, &format!("workload `{}`", name.value), &WORKLOAD_CHILDREN),
         }
     }
     if conversations > 0 && (request_nodes > 1 || concurrency > 1) {
@@ -687,17 +715,77 @@ fn decode_workload(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Workload
         replay.recorded = recorded;
     }
     check_replay(decoder, node, &name.value, replay.as_ref(), recorded, request_nodes > 0 || concurrency > 1);
-    if request_nodes == 0 && replay.is_none() {
+    if let Some(found) = &client {
+        check_client(decoder, &name.value, found, request_nodes > 0 || concurrency > 1 || replay.is_some());
+    }
+    if request_nodes == 0 && replay.is_none() && client.is_none() {
         decoder.report(
             name.at.span,
             ErrorKind::MissingValue {
                 node: format!("workload `{}`", name.value),
-                what: "a `request`, a `conversation` or a `replay`".to_owned(),
+                what: "a `request`, a `conversation`, a `replay` or a `client`".to_owned(),
             },
             "add e.g. `request api=\"openai-chat\" prompt=\"Say hello.\" max-tokens=64`",
         );
     }
-    Some(Workload { name, requests, repeat, concurrency, cold, replay })
+    Some(Workload { name, requests, repeat, concurrency, cold, replay, client })
+}
+
+/// `client`, `client-env` or `workdir` into the workload's client.
+fn decode_client_node(decoder: &mut Decoder<'_>, node: &KdlNode, client: &mut Option<Client>) {
+    let at = decoder.at(node.name().span());
+    let found = client.get_or_insert_with(|| Client { at, argv: Vec::new(), env: BTreeMap::new(), workdir: None });
+    match node.name().value() {
+        "client" => {
+            decoder.check_properties(node, &[]);
+            let argv: Vec<String> = node
+                .entries()
+                .iter()
+                .filter_map(|entry| decoder.scalar(node, entry))
+                .map(|value| value.value)
+                .collect();
+            if argv.is_empty() {
+                decoder.report(
+                    node.name().span(),
+                    ErrorKind::MissingValue { node: "client".to_owned(), what: "a program".to_owned() },
+                    "write e.g. `client \"claude\" \"-p\" \"What does this repository do?\"`",
+                );
+            }
+            found.at = at;
+            found.argv = argv;
+        }
+        "client-env" => {
+            decoder.check_no_arguments(node);
+            for entry in node.entries() {
+                if let (Some(key), Some(value)) = (entry.name(), decoder.scalar(node, entry)) {
+                    found.env.insert(key.value().to_owned(), value.value);
+                }
+            }
+        }
+        _ => {
+            decoder.check_properties(node, &[]);
+            found.workdir = decoder.single_string(node);
+        }
+    }
+}
+
+/// A client is its workload's only source of requests, and `client-env`/`workdir` need one.
+fn check_client(decoder: &mut Decoder<'_>, name: &str, client: &Client, beside_requests: bool) {
+    if client.argv.is_empty() {
+        decoder.report(
+            client.at.span,
+            ErrorKind::Inconsistent(format!("workload `{name}` has `client-env` or `workdir` but no `client`")),
+            "add the program to run: `client \"claude\" \"-p\" \"…\"`",
+        );
+    } else if beside_requests {
+        decoder.report(
+            client.at.span,
+            ErrorKind::Inconsistent(format!(
+                "workload `{name}` has a `client` beside requests, a replay or `concurrency`"
+            )),
+            "a client makes its own requests; put others in another workload",
+        );
+    }
 }
 
 /// A replay is its workload's only source of requests, sent one at a time; a `timing` needs one.

@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 
 pub use error::{ErrorKind, ManifestError, ManifestErrors};
 pub use experiment::{
-    Api, Axis, AxisValue, Bench, Better, CommandSpec, DEFAULT_TIMEOUT, Experiment, Filter, MetricSpec, Quality,
-    ReportSpec, Request, Server, TableSpec, Workload,
+    Api, Axis, AxisValue, Bench, Better, Client, CommandSpec, DEFAULT_TIMEOUT, Experiment, Filter, MetricSpec, Quality,
+    Replay, ReportSpec, Request, Server, TableSpec, Workload,
 };
 pub use load::display_path;
 pub use model::Model;

@@ -117,7 +117,7 @@ fn server(workload: &Workload) -> Vec<Produced> {
     let per_round = if turns > 0 { turns } else { workload.requests.len() };
     let requests = u64::try_from(per_round).unwrap_or(u64::MAX).saturating_mul(workload.repeat);
     // A trace's requests may speak either API: which is known only from its lines.
-    let replay = workload.replay.is_some();
+    let replay = workload.replay.is_some() || workload.client.is_some();
     let requests = if replay { u64::MAX } else { requests };
     let timings = replay || workload.requests.iter().any(|request| request.api != Api::AnthropicMessages);
     let anthropic = replay || workload.requests.iter().any(|request| request.api == Api::AnthropicMessages);

@@ -302,6 +302,19 @@ impl Checker<'_> {
             if let Some(replay) = &workload.replay {
                 self.check_file(replay.path.at, &replay.path.value);
             }
+            if let Some(workdir) = workload.client.as_ref().and_then(|client| client.workdir.as_ref()) {
+                let full = self.sources.get(workdir.at.file).dir().join(&workdir.value);
+                if !full.is_dir() {
+                    self.push(
+                        workdir.at,
+                        ErrorKind::MissingFile(workdir.value.clone()),
+                        format!(
+                            "a client's workdir is a folder, relative to this manifest: looked for `{}`",
+                            full.display()
+                        ),
+                    );
+                }
+            }
             for request in &workload.requests {
                 for path in request.files.values() {
                     self.check_request_file(experiment, path);

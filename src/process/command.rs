@@ -15,6 +15,8 @@ pub(crate) struct Launch {
     pub detached: Detached,
     /// Where in `args` the command run inside a container starts (0: the launch is the command).
     pub inner: usize,
+    /// The working directory (host runner); `None`: bakeoff's own.
+    pub dir: Option<PathBuf>,
 }
 
 /// What a container runner leaves running when the process bakeoff spawned is killed: the
@@ -38,7 +40,7 @@ pub(crate) const PID_ANNOUNCEMENT: &str = "bakeoff-pid ";
 impl Launch {
     /// A program run as it is, on this machine.
     pub(crate) fn plain(program: impl Into<PathBuf>, args: Vec<String>) -> Self {
-        Self { program: program.into(), args, env: Vec::new(), detached: Detached::No, inner: 0 }
+        Self { program: program.into(), args, env: Vec::new(), detached: Detached::No, inner: 0, dir: None }
     }
 
     /// The command line as a person would type it, for logs and messages.

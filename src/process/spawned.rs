@@ -121,6 +121,9 @@ pub(crate) fn spawn(launch: &Launch, log: Option<&Path>, tracker: Option<&Arc<Tr
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
+    if let Some(dir) = &launch.dir {
+        command.current_dir(dir);
+    }
     // SAFETY: the closure runs in the forked child before exec and only calls prctl, which is
     // async-signal-safe. It makes the kernel kill the child if bakeoff itself dies (even by
     // SIGKILL), so no benchmark is left running unsupervised.

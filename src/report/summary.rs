@@ -110,11 +110,12 @@ fn conversation(turns: usize) -> Vec<(String, String)> {
     wanted
 }
 
-/// Whether the records are of a `replay` workload.
+/// Whether the records are of a `replay` or `client` workload: a session.
 fn replayed(records: &[&(String, &CellRecord)]) -> bool {
-    records
-        .iter()
-        .any(|(_, record)| matches!(&record.fingerprint.workload, WorkloadPrint::Server { replay: Some(_), .. }))
+    records.iter().any(|(_, record)| match &record.fingerprint.workload {
+        WorkloadPrint::Server { replay, client, .. } => replay.is_some() || client.is_some(),
+        _ => false,
+    })
 }
 
 /// A replayed session request by request: a row per configuration and request.
@@ -180,8 +181,8 @@ fn notes(columns: &[Column], cold_workload: bool, replay: bool) -> Vec<String> {
     };
     if replay {
         notes.push(
-            "a replay sends the captured requests as the client sent them, one at a time, on a server started \
-             afresh: cold is its first request, which finds the prompt cache empty"
+            "a client's session (or a replay of one) runs on a server started afresh: cold is its first request, \
+             which finds the prompt cache empty"
                 .to_owned(),
         );
     } else if let Some(cold) = cold {

@@ -78,6 +78,13 @@ impl Store {
         self.cells_dir().join(prefix).join(format!("{hash}.json"))
     }
 
+    /// `results/cells/ab/abcdef….trace.jsonl`: what a `client` workload's cell asked its server,
+    /// captured beside its record.
+    pub fn trace_path(&self, hash: &str) -> PathBuf {
+        let prefix = hash.get(..2).unwrap_or("xx");
+        self.cells_dir().join(prefix).join(format!("{hash}.trace.jsonl"))
+    }
+
     /// What the run in progress has started outside bakeoff itself (process groups, container
     /// processes, containers), so that the next run can stop what a killed one left.
     pub fn running_path(&self) -> PathBuf {

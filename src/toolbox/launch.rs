@@ -84,7 +84,7 @@ pub(crate) fn launch(
                     },
                 }
             })?;
-            Ok(Launch { program: resolved, args: rest.to_vec(), env, detached: Detached::No, inner: 0 })
+            Ok(Launch { program: resolved, args: rest.to_vec(), env, detached: Detached::No, inner: 0, dir: None })
         }
         Runner::Toolbox | Runner::Distrobox => {
             let tool = if toolbox.runner == Runner::Toolbox { "toolbox" } else { "distrobox" };
@@ -115,7 +115,7 @@ pub(crate) fn launch(
             args.push(bin_dir_program(toolbox, program));
             let shared: Vec<PathBuf> = context.mounts.iter().chain(&context.writable).cloned().collect();
             args.extend(rest.iter().map(|arg| host_path_inside(arg, &shared)));
-            Ok(Launch { program: resolved, args, env: Vec::new(), detached: Detached::AnnouncedPid, inner })
+            Ok(Launch { program: resolved, args, env: Vec::new(), detached: Detached::AnnouncedPid, inner, dir: None })
         }
         Runner::Podman => {
             let resolved = container_tool("podman", name)?;
@@ -166,6 +166,7 @@ fn podman_run(toolbox: &Toolbox, argv: &[String], context: &LaunchContext, conta
         env: Vec::new(),
         detached: Detached::Container(container_name),
         inner,
+        dir: None,
     }
 }
 

@@ -57,6 +57,12 @@ pub(crate) struct Answer {
 const CREDENTIAL_WORDS: [&str; 9] =
     ["auth", "key", "token", "cookie", "secret", "session", "credential", "password", "signature"];
 
+/// Whether a header, query parameter or environment variable of this name holds a credential.
+pub(crate) fn is_credential(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    CREDENTIAL_WORDS.iter().any(|word| name.contains(word))
+}
+
 /// A path with the values of query parameters named like credentials replaced by `REDACTED`.
 pub(crate) fn redacted_path(path: &str) -> String {
     let Some((base, query)) = path.split_once('?') else { return path.to_owned() };

@@ -270,3 +270,116 @@ experiment "agent" {
     assert_ne!(outcome.code, 0, "{}", outcome.stdout);
     assert!(outcome.stderr.contains("has a `timing` but no `replay`"), "{}", outcome.stderr);
 }
+
+/// Claude Code as a `client` workload on two context sizes: each configuration's server gets the
+/// client through the recording proxy, in a fresh copy of the working folder; every request is
+/// recorded, the trace is kept beside the record, and no credential reaches `results/`.
+#[test]
+fn claude_code_runs_as_a_client_workload_on_two_context_sizes() {
+    let llama = Llama::get();
+    let claude = claude();
+    let home = tempfile::tempdir().unwrap();
+    let manifest = format!(
+        r#"model "gemma" {{ file "gemma-3-270m-q4_k_m.gguf" }}
+experiment "agent" {{
+    matrix {{
+        model "gemma"
+        ctx 8192 16384
+    }}
+    server {{
+        args "-t" 2 "--ctx-size" "{{ctx}}" "-np" 1
+        ready-timeout 120
+    }}
+    workload "claude-code" {{
+        client "{claude}" "-p" "What does hello.py do? Answer in one sentence." "--model" "{{model}}" "--output-format" "json"
+        client-env CLAUDE_CODE_MAX_OUTPUT_TOKENS="48" DISABLE_TELEMETRY="1" CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1" HOME="{home}" ANTHROPIC_API_KEY="{SECRET}-in-manifest"
+        workdir "repos/sample"
+    }}
+    timeout 900
+}}
+"#,
+        claude = claude.display(),
+        home = home.path().display(),
+    );
+    let directory =
+        project(&[("experiments/agent.kdl", &manifest), ("experiments/repos/sample/hello.py", "print('hello')\n")]);
+    let root = directory.path();
+    let outcome = llama.bakeoff(root).env("ANTHROPIC_AUTH_TOKEN", SECRET).args(["run", "agent"]).run();
+    let records = records(root);
+    assert_eq!(records.len(), 2, "{}\n{}", outcome.stdout, outcome.stderr);
+    for record in &records {
+        // The small model may run past the client's own output cap, and Claude Code then exits 1:
+        // the cell fails with the client's own last line, and keeps what was measured.
+        if record.status != Status::Ok {
+            let reason = &record.failure.as_ref().unwrap().reason;
+            assert!(reason.starts_with("the client ended with exit code 1: "), "{reason}");
+        }
+        assert!(record.metrics["requests"].mean >= 1.0, "{:?}", record.metrics);
+        assert!(record.metrics["prompt_n_req1"].mean > 3000.0, "{:?}", record.metrics.get("prompt_n_req1"));
+        for name in ["ttft_ms_req1", "session_ms", "ttft_ms_first"] {
+            assert!(record.metrics.contains_key(name), "{} lacks {name}", record.cell);
+        }
+        let trace = root.join("results/cells").join(&record.hash[..2]).join(format!("{}.trace.jsonl", record.hash));
+        let lines = trace_lines(&trace);
+        #[expect(clippy::cast_precision_loss, reason = "a handful of requests")]
+        let count = lines.len() as f64;
+        assert!((record.metrics["requests"].mean - count).abs() < 1e-9, "{} lines in {}", lines.len(), trace.display());
+    }
+    let report = std::fs::read_to_string(root.join("results/agent/README.md")).unwrap();
+    assert!(report.contains("### `claude-code, request by request`"), "{report}");
+    for entry in walkdir(&root.join("results")) {
+        let text = String::from_utf8_lossy(&std::fs::read(&entry).unwrap()).into_owned();
+        assert!(!text.contains(SECRET), "a credential is in {}", entry.display());
+    }
+}
+
+/// A client that exits 1 fails its cell with its own last line; one that hangs is ended, with
+/// what it started, by the experiment's timeout.
+#[test]
+fn a_failing_or_hanging_client_is_a_result_and_leaves_nothing_running() {
+    let llama = Llama::get();
+    let marker = format!("bakeoff-hanging-client-{}", std::process::id());
+    let manifest = format!(
+        r#"model "gemma" {{ file "gemma-3-270m-q4_k_m.gguf" }}
+experiment "failing" {{
+    matrix {{
+        model "gemma"
+    }}
+    server {{
+        args "-t" 2 "--ctx-size" 1024
+        ready-timeout 120
+    }}
+    workload "exits" {{
+        client "sh" "-c" "echo working; echo 'no model answered at {{proxy}}' >&2; exit 1"
+    }}
+    workload "hangs" {{
+        client "sh" "-c" "sleep 600 & exec -a {marker} sleep 600"
+    }}
+    timeout 8
+}}
+"#
+    );
+    let directory = project(&[("experiments/failing.kdl", &manifest)]);
+    let root = directory.path();
+    let started = Instant::now();
+    let outcome = llama.bakeoff(root).args(["run", "failing"]).run();
+    assert_eq!(outcome.code, 4, "{}\n{}", outcome.stdout, outcome.stderr);
+    assert!(started.elapsed() < Duration::from_secs(120), "the hanging client was not ended");
+    let records = records(root);
+    let exits = records.iter().find(|record| record.cell.ends_with("/exits")).unwrap();
+    assert_eq!(exits.status, Status::Failed);
+    let reason = &exits.failure.as_ref().unwrap().reason;
+    assert!(
+        reason.starts_with("the client ended with exit code 1: no model answered at http://127.0.0.1:"),
+        "{reason}"
+    );
+    let hangs = records.iter().find(|record| record.cell.ends_with("/hangs")).unwrap();
+    assert_eq!(hangs.status, Status::TimedOut, "{hangs:#?}");
+    assert!(hangs.failure.as_ref().unwrap().reason.contains("timeout"), "{:?}", hangs.failure);
+    let left = Command::new("pgrep").args(["-f", &marker]).output().unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "the client's processes are still running: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+}

@@ -4,4 +4,5 @@
 mod proxy;
 mod session;
 
-pub(crate) use session::{CaptureOptions, capture, summary};
+pub(crate) use proxy::Proxy;
+pub(crate) use session::{CaptureOptions, capture, client_env, summary};

@@ -180,7 +180,7 @@ pub(super) async fn exchange(
                 .unwrap_or(text);
             return Err(RequestError::Status { path: path.to_owned(), status: status.as_u16(), message });
         }
-        read_stream(response, spec.api, started).await
+        read_reply(response, spec.api, started).await
     };
     match tokio::time::timeout(timeout, work).await {
         Ok(result) => result,
@@ -188,17 +188,32 @@ pub(super) async fn exchange(
     }
 }
 
-async fn read_stream(mut response: reqwest::Response, api: Api, started: Instant) -> Result<Exchange, RequestError> {
+/// Reads a reply as it arrives: a server-sent event stream line by line, or a whole JSON body
+/// (a recorded request that did not ask to stream).
+pub(in crate::run) async fn read_reply(
+    mut response: reqwest::Response,
+    api: Api,
+    started: Instant,
+) -> Result<Exchange, RequestError> {
+    let streamed =
+        response.headers().get("content-type").is_some_and(|kind| kind.as_bytes().starts_with(b"text/event-stream"));
     let mut exchange = Exchange::default();
     let mut pending = Vec::new();
     loop {
         let chunk = response.chunk().await.map_err(|source| RequestError::Stream { source })?;
         let Some(chunk) = chunk else { break };
         pending.extend_from_slice(&chunk);
-        while let Some(newline) = pending.iter().position(|byte| *byte == b'\n') {
+        while streamed && let Some(newline) = pending.iter().position(|byte| *byte == b'\n') {
             let line: Vec<u8> = pending.drain(..=newline).collect();
             take_event(&mut exchange, api, &String::from_utf8_lossy(&line), started)?;
         }
+    }
+    if streamed {
+        take_event(&mut exchange, api, &String::from_utf8_lossy(&pending), started)?;
+    } else if let Some(note) = take_whole(&mut exchange, &pending)
+        && note.starts_with("the server answered an error")
+    {
+        return Err(RequestError::MidStream(note));
     }
     exchange.e2e_ms = started.elapsed().as_secs_f64() * 1000.0;
     Ok(exchange)

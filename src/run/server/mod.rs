@@ -1,6 +1,7 @@
 //! llama-server from the client's side: its lifecycle, the HTTP client, the workloads sent to it,
 //! and the metrics read from what came back.
 
+pub(in crate::run) mod agent;
 mod client;
 mod lifecycle;
 pub(in crate::run) mod replay;

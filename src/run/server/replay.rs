@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::client::{Exchange, RequestError, take_event, take_whole};
+use super::client::{Exchange, RequestError, read_reply};
 use super::workload::Sent;
 use crate::process::{StopSignal, wait_for_stop};
 use crate::traffic::{TraceEntry, recorded_api};
@@ -89,7 +89,7 @@ async fn one(client: &reqwest::Client, port: u16, entry: &TraceEntry) -> Result<
         }
     }
     let started = Instant::now();
-    let mut response =
+    let response =
         request.body(body).send().await.map_err(|source| RequestError::Send { path: path.clone(), source })?;
     let status = response.status();
     if !status.is_success() {
@@ -100,28 +100,5 @@ async fn one(client: &reqwest::Client, port: u16, entry: &TraceEntry) -> Result<
             .unwrap_or(text);
         return Err(RequestError::Status { path, status: status.as_u16(), message });
     }
-    let streamed =
-        response.headers().get("content-type").is_some_and(|kind| kind.as_bytes().starts_with(b"text/event-stream"));
-    let mut exchange = Exchange::default();
-    let mut pending = Vec::new();
-    loop {
-        let chunk = response.chunk().await.map_err(|source| RequestError::Stream { source })?;
-        let Some(chunk) = chunk else { break };
-        pending.extend_from_slice(&chunk);
-        if streamed {
-            while let Some(newline) = pending.iter().position(|byte| *byte == b'\n') {
-                let line: Vec<u8> = pending.drain(..=newline).collect();
-                take_event(&mut exchange, api, &String::from_utf8_lossy(&line), started)?;
-            }
-        }
-    }
-    if streamed {
-        take_event(&mut exchange, api, &String::from_utf8_lossy(&pending), started)?;
-    } else if let Some(note) = take_whole(&mut exchange, &pending)
-        && note.starts_with("the server answered an error")
-    {
-        return Err(RequestError::MidStream(note));
-    }
-    exchange.e2e_ms = started.elapsed().as_secs_f64() * 1000.0;
-    Ok(exchange)
+    read_reply(response, api, started).await
 }

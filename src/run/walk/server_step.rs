@@ -1,22 +1,25 @@
 //! The server steps of the walk: start a server group's llama-server, send a server cell's
 //! workload to it (starting it again first if it died), and record what the requests measured.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::local::{LocalExecutor, Walk};
 use crate::fingerprint::ResolvedCell;
 use crate::notice::Notice;
 use crate::plan::{PlannedCell, ServerGroup, Work};
-use crate::process::StopSignal;
+use crate::process::{StopSignal, Tracker};
 use crate::run::dispatch::Event;
 use crate::run::error::RunError;
 use crate::run::meters::{EnergyMeter, ForeignLoad, GpuWatch, HostLoad, PeakMemory, Usage};
 use crate::run::outcome::{
     Measured, Reading, describe_server_metrics, finished_line, now_unix_ms, reason_only, what_ran,
 };
-use crate::run::server::{Exchange, RequestSpec, Server, replay, serve_metrics, speculation, workload};
+use crate::run::server::{Exchange, RequestSpec, Server, agent, replay, serve_metrics, speculation, workload};
 use crate::store::{CellRecord, MetricValue, Status, StoreError};
 use crate::toolbox::launch;
+use crate::traffic::TraceEntry;
 
 /// How a server cell's workload ended.
 enum Served {
@@ -124,12 +127,13 @@ impl LocalExecutor<'_> {
         let workload = experiment.workloads.iter().find(|workload| workload.name.value == cell.cell.workload);
         let fresh = workload.is_some_and(|workload| {
             workload.replay.is_some()
+                || workload.client.is_some()
                 || workload.requests.iter().any(|request| request.api == crate::manifest::Api::AnthropicMessages)
         });
         if fresh && matches!(walk.servers.get(&position), Some(Ok(Server { served: true, .. }))) {
-            let reason = if workload.is_some_and(|workload| workload.replay.is_some()) {
-                "llama-server was started again before this workload, so that its trace is replayed as it was \
-                 captured: on a server whose prompt cache holds nothing"
+            let reason = if workload.is_some_and(|workload| workload.replay.is_some() || workload.client.is_some()) {
+                "llama-server was started again before this workload, so that its session starts as a client's \
+                 would: on a server whose prompt cache holds nothing"
             } else {
                 "llama-server was started again before this workload, so that its first request is cold: the \
                  Anthropic API ignores `cache_prompt: false`"
@@ -158,7 +162,9 @@ impl LocalExecutor<'_> {
         }
         match walk.servers.get_mut(&position) {
             Some(Ok(server)) => {
-                match self.serve_cell(&walk.client, server, cell, experiment, &mut record, stop, before).await {
+                let tracker = Arc::clone(&walk.tracker);
+                match self.serve_cell(&walk.client, server, cell, experiment, &mut record, stop, before, &tracker).await
+                {
                     Served::Done => {}
                     Served::Interrupted => return Ok(None),
                     // A server that did not answer within the cell's time is not trusted with the
@@ -208,6 +214,7 @@ impl LocalExecutor<'_> {
         record: &mut CellRecord,
         stop: StopSignal,
         before: HostLoad,
+        tracker: &Arc<Tracker>,
     ) -> Served {
         let Some(workload) = experiment.workloads.iter().find(|workload| workload.name.value == cell.cell.workload)
         else {
@@ -222,18 +229,12 @@ impl LocalExecutor<'_> {
                 return Served::Done;
             }
         };
-        let trace = match &workload.replay {
-            Some(replay) => {
-                let full = self.manifests.input_path(replay.path.at, &replay.path.value);
-                match crate::traffic::read(&full) {
-                    Ok(entries) => Some(entries),
-                    Err(error) => {
-                        record.failure = Some(reason_only(format!("trace `{}` {error}", replay.path.value)));
-                        return Served::Done;
-                    }
-                }
+        let trace = match self.replay_trace(workload) {
+            Ok(trace) => trace,
+            Err(reason) => {
+                record.failure = Some(reason_only(reason));
+                return Served::Done;
             }
-            None => None,
         };
         // The server's peak while this cell's requests ran: its mark reset now, read after.
         let mut memory = PeakMemory::new(server.tree());
@@ -243,6 +244,10 @@ impl LocalExecutor<'_> {
         let mut foreign = ForeignLoad::start();
         foreign.watch(server.tree());
         let timeout = experiment.timeout();
+        if let Some(agent_client) = &workload.client {
+            let meters = Meters { memory, energy, gpu, foreign, before };
+            return self.serve_client(agent_client, workload, cell, server, record, stop, meters, tracker).await;
+        }
         let send = async {
             match (&trace, &workload.replay) {
                 (Some(entries), Some(replay)) => {
@@ -295,20 +300,103 @@ impl LocalExecutor<'_> {
         {
             record.warnings.push(Notice::warning(warning));
         }
-        let load = crate::metric::server::SERVER_LOAD;
-        let unit = crate::metric::Family::get(load).unit_symbol();
-        metrics.insert(load.to_owned(), MetricValue::single(server.load_ms, unit));
-        // Tokens the server worked on: processed prompt and generated (any of the three APIs).
-        let tokens = exchanges
-            .iter()
-            .map(|exchange| exchange.processed_n().unwrap_or(0.0) + exchange.generated_n().unwrap_or(0.0))
-            .sum();
+        let tokens = server_totals(&mut metrics, &exchanges, server);
         let usage =
             Usage { peak_rss: memory.peak(), load: foreign.during(before), energy: Some(joules), gpu: gpu.finish() };
         Measured { metrics, raw: sent.raw(), usage, tokens: Some(tokens) }.record(record);
         record.ran_on.clone_from(&server.ran_on);
         record.warnings.extend(speculation::undrafted(&cell.argv, &record.metrics).map(Notice::warning));
         Served::Done
+    }
+
+    /// A `client` workload's cell: the client run against `server` through the recording
+    /// proxy, its requests' figures, the trace beside the record, why the cache missed.
+    #[expect(clippy::too_many_arguments, reason = "the walk's parts, taken apart, as for serve_cell")]
+    async fn serve_client(
+        &self,
+        agent_client: &crate::manifest::Client,
+        workload: &crate::manifest::Workload,
+        cell: &ResolvedCell,
+        server: &mut Server,
+        record: &mut CellRecord,
+        stop: StopSignal,
+        meters: Meters,
+        tracker: &Arc<Tracker>,
+    ) -> Served {
+        let Meters { mut memory, mut energy, gpu, mut foreign, before } = meters;
+        let timeout = self
+            .manifests
+            .experiment(&cell.cell.experiment)
+            .map_or(crate::manifest::DEFAULT_TIMEOUT, crate::manifest::Experiment::timeout);
+        let log = self.store.log_path(&cell.hash);
+        let trace = self.store.trace_path(&cell.hash);
+        let setting = agent::Setting {
+            client: agent_client,
+            values: &cell.cell.axes,
+            workdir: agent_client.workdir.as_ref().map(|workdir| self.manifests.input_path(workdir.at, &workdir.value)),
+            repeat: workload.repeat,
+            timeout,
+            grace: self.options.grace,
+            log: &log,
+            trace: &trace,
+            tracker,
+        };
+        let session = match reading_load(agent::run(&setting, server.port, stop), &mut foreign).await {
+            Ok(session) => session,
+            Err(error) => {
+                record.failure = Some(reason_only(format!("the client could not run: {error}")));
+                return Served::Done;
+            }
+        };
+        server.served = true;
+        memory.sample();
+        let outcomes: Vec<Option<Exchange>> =
+            session.entries.iter().map(|entry| entry.response.as_ref().map(Exchange::of_answer)).collect();
+        let sent = workload::Sent { outcomes, failure: None, turns: Vec::new(), wall: session.wall, cold: false };
+        match session.exit {
+            crate::process::Exit::Code(0) => {}
+            crate::process::Exit::Interrupted => return Served::Interrupted,
+            crate::process::Exit::TimedOut => {
+                record.status = Status::TimedOut;
+                record.failure = Some(reason_only(format!(
+                    "the client was stopped after the experiment's {} s timeout; its last lines: {}",
+                    timeout.as_secs(),
+                    session.tail
+                )));
+            }
+            exit => {
+                let last = crate::process::last_line(&session.tail).to_owned();
+                record.failure = Some(reason_only(format!("the client ended with {exit}: {last}")));
+            }
+        }
+        let exchanges: Vec<Exchange> = sent.outcomes.iter().flatten().cloned().collect();
+        let mut metrics = serve_metrics::aggregate(&exchanges);
+        metrics.extend(serve_metrics::per_request(&sent.outcomes, sent.wall));
+        let tokens = server_totals(&mut metrics, &exchanges, server);
+        let raw = vec![serde_json::json!({
+            "client_exit": session.exit.to_string(),
+            "client_tail": session.tail,
+            "trace": crate::units::shown_path(&trace),
+            "requests": session.entries.len(),
+        })];
+        let usage = Usage {
+            peak_rss: memory.peak(),
+            load: foreign.during(before),
+            energy: Some(energy.joules()),
+            gpu: gpu.finish(),
+        };
+        Measured { metrics, raw, usage, tokens: Some(tokens) }.record(record);
+        record.ran_on.clone_from(&server.ran_on);
+        let misses = crate::traffic::compare(&session.entries);
+        record.warnings.extend(misses.iter().filter_map(crate::traffic::Comparison::sentence).map(Notice::warning));
+        Served::Done
+    }
+
+    /// A replay workload's trace, read; `None` for any other workload.
+    fn replay_trace(&self, workload: &crate::manifest::Workload) -> Result<Option<Vec<TraceEntry>>, String> {
+        let Some(replay) = &workload.replay else { return Ok(None) };
+        let full = self.manifests.input_path(replay.path.at, &replay.path.value);
+        crate::traffic::read(&full).map(Some).map_err(|error| format!("trace `{}` {error}", replay.path.value))
     }
 
     /// What to send for `request` in `cell`: its files (their `{axis}` placeholders filled with
@@ -346,10 +434,28 @@ impl LocalExecutor<'_> {
     }
 }
 
+/// The server's load time into `metrics`, and the tokens it worked on: processed prompt and
+/// generated (any of the three APIs).
+fn server_totals(metrics: &mut BTreeMap<String, MetricValue>, exchanges: &[Exchange], server: &Server) -> f64 {
+    let load = crate::metric::server::SERVER_LOAD;
+    let unit = crate::metric::Family::get(load).unit_symbol();
+    metrics.insert(load.to_owned(), MetricValue::single(server.load_ms, unit));
+    exchanges.iter().map(|exchange| exchange.processed_n().unwrap_or(0.0) + exchange.generated_n().unwrap_or(0.0)).sum()
+}
+
+/// The meters a server cell reads while its requests run, started before them.
+struct Meters {
+    memory: PeakMemory,
+    energy: EnergyMeter,
+    gpu: GpuWatch,
+    foreign: ForeignLoad,
+    before: HostLoad,
+}
+
 /// Why the prompt cache missed between consecutive requests of a replayed trace: each request
 /// as recorded, with what this server reused for it.
-fn cache_misses(entries: &[crate::traffic::TraceEntry], outcomes: &[Option<Exchange>]) -> Vec<String> {
-    let sent: Vec<crate::traffic::TraceEntry> = outcomes
+fn cache_misses(entries: &[TraceEntry], outcomes: &[Option<Exchange>]) -> Vec<String> {
+    let sent: Vec<TraceEntry> = outcomes
         .iter()
         .enumerate()
         .map_while(|(index, outcome)| {
