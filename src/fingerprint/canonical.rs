@@ -63,14 +63,15 @@ pub enum WorkloadPrint {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         prompt_cache: Option<String>,
         repeat: u64,
-        requests: Vec<RequestPrint>,
-        /// A replayed trace: its sha256 and timing; left out for a workload of requests.
+        /// A replayed trace: its sha256 and timing; left out for a workload of requests. (The
+        /// fields are in the order of their names: the canonical JSON is sorted.)
         #[serde(default, skip_serializing_if = "Option::is_none")]
         replay: Option<ReplayPrint>,
-        /// An agent client: its command line, environment and working folder; left out for a
-        /// workload of requests.
+        requests: Vec<RequestPrint>,
+        /// An agent client's session: its command line, environment and working folder; left
+        /// out for a workload of requests.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        client: Option<ClientPrint>,
+        session: Option<ClientPrint>,
     },
     /// llama-perplexity over a corpus: the reference configuration's cell computes the base
     /// logits; every other measures against them, so the reference's inputs are its inputs.
@@ -115,10 +116,10 @@ pub struct ClientPrint {
 /// A `replay` workload's trace: what is sent is the trace's content, and how it is spaced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplayPrint {
-    /// sha256 of the trace file.
-    pub trace: String,
     /// `recorded` (the captured gaps) or `back-to-back`.
     pub timing: String,
+    /// sha256 of the trace file.
+    pub trace: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -352,7 +353,11 @@ mod tests {
                 turns: vec!["hi".to_owned(), "more".to_owned()],
             }],
             replay: Some(ReplayPrint { trace: "00aa".to_owned(), timing: "recorded".to_owned() }),
-            client: None,
+            session: Some(ClientPrint {
+                argv: vec!["claude".to_owned(), "-p".to_owned()],
+                env: [("HOME".to_owned(), "/tmp".to_owned())].into(),
+                workdir: Some("00bb".to_owned()),
+            }),
         };
         // serde_json's Map is a BTreeMap (no `preserve_order`), so a Value re-serialises sorted.
         let sorted = serde_json::to_value(&fingerprint).unwrap().to_string();

@@ -382,7 +382,7 @@ impl Resolver<'_> {
                         repeat: 1,
                         requests: Vec::new(),
                         replay: None,
-                        client: None,
+                        session: None,
                     };
                 };
                 let requests = workload
@@ -420,7 +420,7 @@ impl Resolver<'_> {
                     repeat: workload.repeat,
                     requests,
                     replay,
-                    client,
+                    session: client,
                 }
             }
         }

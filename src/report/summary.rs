@@ -113,7 +113,7 @@ fn conversation(turns: usize) -> Vec<(String, String)> {
 /// Whether the records are of a `replay` or `client` workload: a session.
 fn replayed(records: &[&(String, &CellRecord)]) -> bool {
     records.iter().any(|(_, record)| match &record.fingerprint.workload {
-        WorkloadPrint::Server { replay, client, .. } => replay.is_some() || client.is_some(),
+        WorkloadPrint::Server { replay, session, .. } => replay.is_some() || session.is_some(),
         _ => false,
     })
 }

@@ -292,7 +292,7 @@ experiment "agent" {{
     }}
     workload "claude-code" {{
         client "{claude}" "-p" "What does hello.py do? Answer in one sentence." "--model" "{{model}}" "--output-format" "json"
-        client-env CLAUDE_CODE_MAX_OUTPUT_TOKENS="48" DISABLE_TELEMETRY="1" CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1" HOME="{home}" ANTHROPIC_API_KEY="{SECRET}-in-manifest"
+        client-env CLAUDE_CODE_MAX_OUTPUT_TOKENS="512" DISABLE_TELEMETRY="1" CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1" HOME="{home}" ANTHROPIC_API_KEY="{SECRET}-in-manifest"
         workdir "repos/sample"
     }}
     timeout 900
@@ -312,7 +312,7 @@ experiment "agent" {{
         // the cell fails with the client's own last line, and keeps what was measured.
         if record.status != Status::Ok {
             let reason = &record.failure.as_ref().unwrap().reason;
-            assert!(reason.starts_with("the client ended with exit code 1: "), "{reason}");
+            assert!(reason.starts_with("the client ended with exit code 1: API Error: "), "{reason}");
         }
         assert!(record.metrics["requests"].mean >= 1.0, "{:?}", record.metrics);
         assert!(record.metrics["prompt_n_req1"].mean > 3000.0, "{:?}", record.metrics.get("prompt_n_req1"));
@@ -326,7 +326,9 @@ experiment "agent" {{
         assert!((record.metrics["requests"].mean - count).abs() < 1e-9, "{} lines in {}", lines.len(), trace.display());
     }
     let report = std::fs::read_to_string(root.join("results/agent/README.md")).unwrap();
-    assert!(report.contains("### `claude-code, request by request`"), "{report}");
+    if records.iter().any(|record| record.status == Status::Ok) {
+        assert!(report.contains("### `claude-code, request by request`"), "{report}");
+    }
     for entry in walkdir(&root.join("results")) {
         let text = String::from_utf8_lossy(&std::fs::read(&entry).unwrap()).into_owned();
         assert!(!text.contains(SECRET), "a credential is in {}", entry.display());
@@ -338,7 +340,8 @@ experiment "agent" {{
 #[test]
 fn a_failing_or_hanging_client_is_a_result_and_leaves_nothing_running() {
     let llama = Llama::get();
-    let marker = format!("bakeoff-hanging-client-{}", std::process::id());
+    // A sleep this test alone starts: its length is the marker looked for afterwards.
+    let marker = format!("sleep 600.{}", std::process::id());
     let manifest = format!(
         r#"model "gemma" {{ file "gemma-3-270m-q4_k_m.gguf" }}
 experiment "failing" {{
@@ -353,7 +356,7 @@ experiment "failing" {{
         client "sh" "-c" "echo working; echo 'no model answered at {{proxy}}' >&2; exit 1"
     }}
     workload "hangs" {{
-        client "sh" "-c" "sleep 600 & exec -a {marker} sleep 600"
+        client "sh" "-c" "{marker} & {marker}"
     }}
     timeout 8
 }}

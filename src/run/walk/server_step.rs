@@ -365,7 +365,7 @@ impl LocalExecutor<'_> {
                 )));
             }
             exit => {
-                let last = crate::process::last_line(&session.tail).to_owned();
+                let last = client_says(crate::process::last_line(&session.tail));
                 record.failure = Some(reason_only(format!("the client ended with {exit}: {last}")));
             }
         }
@@ -441,6 +441,21 @@ fn server_totals(metrics: &mut BTreeMap<String, MetricValue>, exchanges: &[Excha
     let unit = crate::metric::Family::get(load).unit_symbol();
     metrics.insert(load.to_owned(), MetricValue::single(server.load_ms, unit));
     exchanges.iter().map(|exchange| exchange.processed_n().unwrap_or(0.0) + exchange.generated_n().unwrap_or(0.0)).sum()
+}
+
+/// What a client's last line says: the `result` or error message of a JSON summary (Claude Code's
+/// `--output-format json`), or the line itself, shortened.
+fn client_says(line: &str) -> String {
+    let parsed = serde_json::from_str::<serde_json::Value>(line).ok();
+    let said = parsed.as_ref().and_then(|value| {
+        ["/result", "/error/message", "/error"].iter().find_map(|pointer| value.pointer(pointer)?.as_str())
+    });
+    let text = said.unwrap_or(line);
+    if text.chars().count() > 300 {
+        format!("{}…", text.chars().take(300).collect::<String>())
+    } else {
+        text.to_owned()
+    }
 }
 
 /// The meters a server cell reads while its requests run, started before them.
