@@ -19,9 +19,9 @@ trap '[ -z "$BAKEOFF_DBUS_PID" ] || kill "$BAKEOFF_DBUS_PID" 2>/dev/null || true
 eval "$(scripts/slurm.sh start "$slurm_dir")"
 # Headless Chromium loads results/index.html in the page's tests.
 scripts/apt-install.sh chromium
-# The real agent client the capture and replay tests run (npm, pinned, cached).
+# The real agent clients the capture and replay tests run (npm and pip, pinned, cached).
 eval "$(scripts/clients.sh)"
-export BAKEOFF_TEST_CLAUDE="$CLAUDE_BIN"
+export BAKEOFF_TEST_CLAUDE="$CLAUDE_BIN" BAKEOFF_TEST_AIDER="$AIDER_BIN"
 export SLURM_CONF BAKEOFF_TEST_SLURM_DIR
 if command -v cargo-nextest >/dev/null 2>&1; then
     # Doc tests first, so that the run ends with the summary of every other test.

@@ -1,7 +1,8 @@
-//! Real agent clients: the Claude Code CLI (`scripts/clients.sh` installs the pinned version)
-//! captured through `bakeoff capture` against the real llama-server on the Gemma model, its
-//! trace replayed through bakeoff on two configurations, and an edited copy whose second
-//! request changes early, which the cache diagnosis must name.
+//! Real agent clients: the Claude Code CLI and aider (`scripts/clients.sh` installs the pinned
+//! versions) captured through `bakeoff capture` against the real llama-server on the Gemma model,
+//! one after the other on one server; Claude Code's trace replayed through bakeoff on two
+//! configurations, and an edited copy whose second request changes early, which the cache
+//! diagnosis must name; Claude Code as a `client` workload.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -32,7 +33,9 @@ impl Served {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new(llama.bin_dir.join("llama-server"))
             .args(["-m", llama.model.to_str().unwrap(), "--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["-t", "2", "--ctx-size", &ctx.to_string(), "-np", "1"])
+            // aider sends no `max_tokens`: the server's own cap keeps its replies short (Claude
+            // Code sends one, which the server honours instead).
+            .args(["-t", "2", "--ctx-size", &ctx.to_string(), "-np", "1", "-n", "96"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -72,7 +75,7 @@ fn trace_lines(path: &Path) -> Vec<Value> {
 
 /// Claude Code run once through `bakeoff capture`: the trace's lines, each checked: every
 /// request recorded with what the server answered, no credential written.
-fn capture_claude(llama: &Llama, work: &Path) -> Vec<Value> {
+fn capture_claude(port: u16, work: &Path) -> Vec<Value> {
     let claude = claude();
     let repo = work.join("repo");
     std::fs::create_dir_all(&repo).unwrap();
@@ -81,9 +84,8 @@ fn capture_claude(llama: &Llama, work: &Path) -> Vec<Value> {
     std::fs::create_dir_all(&home).unwrap();
     let trace = work.join("claude.jsonl");
 
-    let server = Served::start(llama, 16384);
     let outcome = Command::new(env!("CARGO_BIN_EXE_bakeoff"))
-        .args(["capture", "--upstream", &format!("http://127.0.0.1:{}", server.port), "--out"])
+        .args(["capture", "--upstream", &format!("http://127.0.0.1:{port}"), "--out"])
         .arg(&trace)
         .arg("--")
         .arg(&claude)
@@ -97,7 +99,6 @@ fn capture_claude(llama: &Llama, work: &Path) -> Vec<Value> {
         .env_remove("ANTHROPIC_API_KEY")
         .output()
         .unwrap();
-    drop(server);
     let (stdout, stderr) = (String::from_utf8_lossy(&outcome.stdout), String::from_utf8_lossy(&outcome.stderr));
     // The small model may run past the client's own output cap, and Claude Code then exits 1:
     // capture ends with the client's exit code, and says so.
@@ -127,13 +128,54 @@ fn capture_claude(llama: &Llama, work: &Path) -> Vec<Value> {
     lines
 }
 
+/// aider, an `OpenAI`-API client, through `bakeoff capture` on the same server: its requests go
+/// to `/v1/chat/completions`, streamed through the proxy.
+fn capture_aider(port: u16, work: &Path) -> Vec<Value> {
+    let aider = PathBuf::from(std::env::var_os("BAKEOFF_TEST_AIDER").unwrap_or_else(|| {
+        panic!("BAKEOFF_TEST_AIDER is not set: run the tests with scripts/test.sh, which installs aider (scripts/clients.sh)")
+    }));
+    let repo = work.join("repo");
+    let trace = work.join("aider.jsonl");
+    let outcome = Command::new(env!("CARGO_BIN_EXE_bakeoff"))
+        .args(["capture", "--upstream", &format!("http://127.0.0.1:{port}"), "--out"])
+        .arg(&trace)
+        .arg("--")
+        .arg(&aider)
+        .args(["--model", "openai/gemma", "--openai-api-base", "{proxy}/v1", "--openai-api-key", SECRET])
+        .args(["--message", "What does hello.py do? Answer in one sentence.", "--yes-always", "--no-git"])
+        .args(["--no-check-update", "--no-analytics", "--no-show-model-warnings", "--map-tokens", "0"])
+        .arg("hello.py")
+        .current_dir(&repo)
+        .env("HOME", work.join("home"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&outcome.stdout), String::from_utf8_lossy(&outcome.stderr));
+    assert_eq!(outcome.status.code(), Some(0), "{stdout}\n{stderr}");
+    let lines = trace_lines(&trace);
+    assert!(!lines.is_empty(), "{stdout}\n{stderr}");
+    let first = &lines[0];
+    assert!(first["path"].as_str().unwrap().ends_with("/chat/completions"), "{first}");
+    assert_eq!(first["response"]["status"], 200, "{first}");
+    assert!(first["response"]["ttft_ms"].as_f64().is_some_and(|ttft| ttft > 0.0), "not streamed: {first}");
+    assert!(!std::fs::read_to_string(&trace).unwrap().contains(SECRET), "aider's key is in the trace");
+    lines
+}
+
 /// Claude Code through `bakeoff capture`, then its trace replayed through bakeoff on two
 /// context sizes, and an edited copy whose second request's first system block changes early.
 #[test]
 fn claude_code_is_captured_and_its_trace_replayed_with_the_cache_miss_named() {
     let llama = Llama::get();
     let work = tempfile::tempdir().unwrap();
-    let lines = capture_claude(&llama, work.path());
+    // Two clients on one server, as a user compares Claude Code with an OpenAI-API client.
+    let server = Served::start(&llama, 16384);
+    let lines = capture_claude(server.port, work.path());
+    let aider = capture_aider(server.port, work.path());
+    drop(server);
+    let (claude_prompt, aider_prompt) =
+        (lines[0]["response"]["prompt_n"].as_f64().unwrap(), aider[0]["response"]["prompt_n"].as_f64().unwrap());
+    assert!(aider_prompt > 100.0 && claude_prompt > aider_prompt, "claude {claude_prompt}, aider {aider_prompt}");
     // The first two requests replayed through bakeoff on two context sizes, and an edited copy
     // whose second request's first system block differs from its third character on.
     let generation: Vec<&Value> = lines.iter().filter(|line| line["response"]["prompt_n"].is_number()).collect();
