@@ -6,4 +6,6 @@ mod diagnosis;
 mod trace;
 
 pub(crate) use diagnosis::{Comparison, compare};
-pub(crate) use trace::{Answer, TraceEntry, hop_by_hop, is_credential, kept_header, read, recorded_api, redacted_path};
+pub(crate) use trace::{
+    Answer, TraceEntry, forwarded_header, hop_by_hop, is_credential, kept_header, read, recorded_api, redacted_path,
+};

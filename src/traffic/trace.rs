@@ -80,9 +80,14 @@ pub(crate) fn redacted_path(path: &str) -> String {
 
 /// Headers never written to a trace: credentials, and what belongs to one connection.
 pub(crate) fn kept_header(name: &str) -> bool {
+    !is_credential(name) && forwarded_header(name)
+}
+
+/// Headers a proxy passes on to the server: not the connection's, nor what the client's HTTP
+/// stack sets for it (`host`, `content-length`), nor `accept-encoding` (replies are read).
+pub(crate) fn forwarded_header(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
-    let credential = CREDENTIAL_WORDS.iter().any(|word| name.contains(word));
-    !credential && !hop_by_hop(&name) && !matches!(name.as_str(), "host" | "content-length" | "accept-encoding")
+    !hop_by_hop(&name) && !matches!(name.as_str(), "host" | "content-length" | "accept-encoding")
 }
 
 /// Headers that describe one connection, not the request: a proxy does not pass them on.

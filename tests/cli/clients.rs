@@ -50,12 +50,7 @@ impl Served {
     }
 
     fn healthy(&self) -> bool {
-        use std::io::{Read, Write};
-        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else { return false };
-        let _ = stream.write_all(b"GET /health HTTP/1.0\r\n\r\n");
-        let mut response = String::new();
-        let _ = stream.read_to_string(&mut response);
-        response.starts_with("HTTP/1.1 200")
+        crate::support::answers_health(self.port)
     }
 }
 

@@ -19,15 +19,10 @@ fn system_prompt(tag: &str) -> String {
 
 /// Whether a llama-server whose command line matches `pattern` answers 200 on `/health`.
 fn serving(pattern: &str) -> bool {
-    use std::io::{Read, Write};
     let output = std::process::Command::new("pgrep").args(["-af", pattern]).output().unwrap();
     let listing = String::from_utf8_lossy(&output.stdout);
     let Some(port) = listing.split_whitespace().skip_while(|word| *word != "--port").nth(1) else { return false };
-    let Ok(mut stream) = std::net::TcpStream::connect(format!("127.0.0.1:{port}")) else { return false };
-    let _ = stream.write_all(b"GET /health HTTP/1.0\r\n\r\n");
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200")
+    port.parse().is_ok_and(crate::support::answers_health)
 }
 
 const SERVED: &str = r#"model "gemma" { file "gemma-3-270m-q4_k_m.gguf" }

@@ -315,3 +315,13 @@ pub(crate) fn without_short_hashes(text: &str) -> String {
     let regex = regex::Regex::new(r"(?m)^((?:cached|will run|blocked|failed before)\s+)[0-9a-f]{8}  ").unwrap();
     regex.replace_all(text, "$1").into_owned()
 }
+
+/// Whether a server on `port` of this machine answers 200 on `/health`.
+pub(crate) fn answers_health(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = stream.write_all(b"GET /health HTTP/1.0\r\n\r\n");
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200")
+}

@@ -23,8 +23,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use crate::manifest::Api;
-use crate::run::server::{Exchange, describe, take_event, take_whole};
-use crate::traffic::{Answer, TraceEntry, hop_by_hop, kept_header, recorded_api, redacted_path};
+use crate::run::server::{Exchange, describe, is_event_stream, take_event, take_whole};
+use crate::traffic::{Answer, TraceEntry, forwarded_header, hop_by_hop, kept_header, recorded_api, redacted_path};
 
 /// The body of a reply passed back: the upstream's chunks as they arrive.
 type Streamed = Channel<Bytes, std::io::Error>;
@@ -181,8 +181,7 @@ async fn handle(state: Arc<State>, request: hyper::Request<Incoming>) -> Result<
     });
     let mut forwarded = state.client.request(parts.method.clone(), format!("{}{path}", state.upstream));
     for (name, value) in &parts.headers {
-        let lower = name.as_str();
-        if !hop_by_hop(lower) && !matches!(lower, "host" | "content-length" | "accept-encoding") {
+        if forwarded_header(name.as_str()) {
             forwarded = forwarded.header(name, value);
         }
     }
@@ -206,8 +205,7 @@ async fn handle(state: Arc<State>, request: hyper::Request<Incoming>) -> Result<
             response = response.header(name, value);
         }
     }
-    let streamed =
-        upstream.headers().get("content-type").is_some_and(|kind| kind.as_bytes().starts_with(b"text/event-stream"));
+    let streamed = is_event_stream(upstream.headers());
     let (sender, channel) = Channel::new(16);
     tokio::spawn(pump(
         guard,
@@ -292,7 +290,7 @@ async fn pump(
             let _ = take_event(&mut exchange, pending.api, &String::from_utf8_lossy(&line), arrived);
         }
         if !pending.streamed {
-            pending.notes.extend(take_whole(&mut exchange, &whole));
+            pending.notes.extend(take_whole(&mut exchange, &whole).map(|problem| problem.to_string()));
         }
         exchange.e2e_ms = arrived.elapsed().as_secs_f64() * 1000.0;
         if let Some(error) = broke {

@@ -171,14 +171,8 @@ pub(super) async fn exchange(
             .send()
             .await
             .map_err(|source| RequestError::Send { path: path.to_owned(), source })?;
-        let status = response.status();
-        if !status.is_success() {
-            let text = response.text().await.unwrap_or_default();
-            let message = serde_json::from_str::<Value>(&text)
-                .ok()
-                .and_then(|error| error.pointer("/error/message").and_then(Value::as_str).map(str::to_owned))
-                .unwrap_or(text);
-            return Err(RequestError::Status { path: path.to_owned(), status: status.as_u16(), message });
+        if !response.status().is_success() {
+            return Err(status_error(response, path).await);
         }
         read_reply(response, spec.api, started).await
     };
@@ -188,6 +182,23 @@ pub(super) async fn exchange(
     }
 }
 
+/// A reply with an error status as the failure it is: the server's `error.message`, or its
+/// whole body.
+pub(in crate::run) async fn status_error(response: reqwest::Response, path: &str) -> RequestError {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    let message = serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|error| error.pointer("/error/message").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or(text);
+    RequestError::Status { path: path.to_owned(), status, message }
+}
+
+/// Whether a reply is a server-sent event stream (a streamed generation) by its content type.
+pub(in crate::run) fn is_event_stream(headers: &reqwest::header::HeaderMap) -> bool {
+    headers.get("content-type").is_some_and(|kind| kind.as_bytes().starts_with(b"text/event-stream"))
+}
+
 /// Reads a reply as it arrives: a server-sent event stream line by line, or a whole JSON body
 /// (a recorded request that did not ask to stream).
 pub(in crate::run) async fn read_reply(
@@ -195,8 +206,7 @@ pub(in crate::run) async fn read_reply(
     api: Api,
     started: Instant,
 ) -> Result<Exchange, RequestError> {
-    let streamed =
-        response.headers().get("content-type").is_some_and(|kind| kind.as_bytes().starts_with(b"text/event-stream"));
+    let streamed = is_event_stream(response.headers());
     let mut exchange = Exchange::default();
     let mut pending = Vec::new();
     loop {
@@ -210,10 +220,8 @@ pub(in crate::run) async fn read_reply(
     }
     if streamed {
         take_event(&mut exchange, api, &String::from_utf8_lossy(&pending), started)?;
-    } else if let Some(note) = take_whole(&mut exchange, &pending)
-        && note.starts_with("the server answered an error")
-    {
-        return Err(RequestError::MidStream(note));
+    } else if let Some(problem @ WholeProblem::ServerError(_)) = take_whole(&mut exchange, &pending) {
+        return Err(RequestError::MidStream(problem.to_string()));
     }
     exchange.e2e_ms = started.elapsed().as_secs_f64() * 1000.0;
     Ok(exchange)
@@ -305,14 +313,8 @@ pub(in crate::run) fn take_event(
     if let Some(timings) = event.get("timings") {
         exchange.timings = Some(timings.clone());
     }
-    for usage in [event.pointer("/message/usage"), event.get("usage")].into_iter().flatten() {
-        if let Some(usage) = usage.as_object() {
-            for (key, value) in usage {
-                if let Some(value) = value.as_f64() {
-                    exchange.usage.insert(key.clone(), value);
-                }
-            }
-        }
+    for usage in [event.pointer("/message/usage"), event.get("usage")] {
+        take_usage(exchange, usage);
     }
     if let Some(message) = event.pointer("/error/message").and_then(Value::as_str) {
         return Err(RequestError::MidStream(message.to_owned()));
@@ -320,26 +322,35 @@ pub(in crate::run) fn take_event(
     Ok(())
 }
 
+/// What was odd about a reply that was not streamed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(in crate::run) enum WholeProblem {
+    #[error("the reply is not JSON")]
+    NotJson,
+    #[error("the server answered an error: {0}")]
+    ServerError(String),
+}
+
 /// A reply that was not streamed into `exchange`: its `timings` (llama-server) and `usage` (either
-/// API). What was odd about it comes back as a note.
-pub(in crate::run) fn take_whole(exchange: &mut Exchange, body: &[u8]) -> Option<String> {
+/// API), and what was odd about it.
+pub(in crate::run) fn take_whole(exchange: &mut Exchange, body: &[u8]) -> Option<WholeProblem> {
     let Ok(value) = serde_json::from_slice::<Value>(body) else {
-        return (!body.is_empty()).then(|| "the reply is not JSON".to_owned());
+        return (!body.is_empty()).then_some(WholeProblem::NotJson);
     };
     if let Some(timings) = value.get("timings") {
         exchange.timings = Some(timings.clone());
     }
-    if let Some(usage) = value.get("usage").and_then(Value::as_object) {
-        for (key, value) in usage {
-            if let Some(value) = value.as_f64() {
-                exchange.usage.insert(key.clone(), value);
-            }
+    take_usage(exchange, value.get("usage"));
+    value.pointer("/error/message").and_then(Value::as_str).map(|message| WholeProblem::ServerError(message.to_owned()))
+}
+
+/// A `usage` object's counters into `exchange`.
+fn take_usage(exchange: &mut Exchange, usage: Option<&Value>) {
+    for (key, value) in usage.and_then(Value::as_object).into_iter().flatten() {
+        if let Some(value) = value.as_f64() {
+            exchange.usage.insert(key.clone(), value);
         }
     }
-    value
-        .pointer("/error/message")
-        .and_then(Value::as_str)
-        .map(|message| format!("the server answered an error: {message}"))
 }
 
 pub(in crate::run) fn describe(error: &reqwest::Error) -> String {

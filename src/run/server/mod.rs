@@ -9,5 +9,5 @@ pub(in crate::run) mod serve_metrics;
 pub(in crate::run) mod speculation;
 pub(in crate::run) mod workload;
 
-pub(in crate::run) use client::{Exchange, RequestSpec, describe, take_event, take_whole};
+pub(in crate::run) use client::{Exchange, RequestSpec, describe, is_event_stream, take_event, take_whole};
 pub(in crate::run) use lifecycle::{Server, start};

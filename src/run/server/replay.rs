@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::client::{Exchange, RequestError, read_reply};
+use super::client::{Exchange, RequestError, read_reply, status_error};
 use super::workload::Sent;
 use crate::process::{StopSignal, wait_for_stop};
 use crate::traffic::{TraceEntry, recorded_api};
@@ -91,14 +91,8 @@ async fn one(client: &reqwest::Client, port: u16, entry: &TraceEntry) -> Result<
     let started = Instant::now();
     let response =
         request.body(body).send().await.map_err(|source| RequestError::Send { path: path.clone(), source })?;
-    let status = response.status();
-    if !status.is_success() {
-        let text = response.text().await.unwrap_or_default();
-        let message = serde_json::from_str::<serde_json::Value>(&text)
-            .ok()
-            .and_then(|error| error.pointer("/error/message").and_then(serde_json::Value::as_str).map(str::to_owned))
-            .unwrap_or(text);
-        return Err(RequestError::Status { path, status: status.as_u16(), message });
+    if !response.status().is_success() {
+        return Err(status_error(response, &path).await);
     }
     read_reply(response, api, started).await
 }
