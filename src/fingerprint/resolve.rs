@@ -535,8 +535,8 @@ fn client_missing(program: &str) -> String {
     format!("client `{program}` is not installed here (not on PATH): {install}")
 }
 
-/// sha256 over a folder's files, each as its path relative to the folder and its own sha256
-/// (streamed, as every input is), in path order; `None` when it cannot be read.
+/// sha256 over a folder's files, each as its path relative to the folder and its content, in
+/// path order; `None` when it cannot be read.
 fn folder_digest(folder: &std::path::Path) -> Option<String> {
     use sha2::{Digest, Sha256};
     let mut files: Vec<PathBuf> = walkdir::WalkDir::new(folder)
@@ -551,10 +551,9 @@ fn folder_digest(folder: &std::path::Path) -> Option<String> {
     let mut hasher = Sha256::new();
     for file in files {
         let relative = file.strip_prefix(folder).ok()?;
-        let (digest, _) = crate::inputs::hash_file(&file).ok()?;
         hasher.update(relative.to_string_lossy().as_bytes());
         hasher.update([0]);
-        hasher.update(digest.as_bytes());
+        hasher.update(std::fs::read(&file).ok()?);
         hasher.update([0]);
     }
     Some(crate::digest::hex(&hasher.finalize()))
