@@ -329,7 +329,7 @@ experiment "agent" {{
     }}
     workload "claude-code" {{
         client "{claude}" "-p" "What does hello.py do? Answer in one sentence." "--model" "{{model}}" "--output-format" "json"
-        client-env CLAUDE_CODE_MAX_OUTPUT_TOKENS="512" DISABLE_TELEMETRY="1" CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1" HOME="{home}" ANTHROPIC_API_KEY="{SECRET}-in-manifest"
+        client-env CLAUDE_CODE_MAX_OUTPUT_TOKENS="48" DISABLE_TELEMETRY="1" CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1" HOME="{home}" ANTHROPIC_API_KEY="{SECRET}-in-manifest"
         workdir "repos/sample"
     }}
     timeout 900

@@ -49,17 +49,23 @@ fn host_describes_this_cpu_box() {
 #[test]
 fn short_commands_record_the_kernels_peak_memory() {
     // `b'x' * n` writes its bytes, so they are resident (a zeroed bytearray is not, until
-    // touched).
-    let manifest = r#"experiment "tiny" {
-    command { args "sh" "-c" "true" }
+    // touched). The interpreter itself, not a version manager's shim: a shim's own shells run
+    // beside it for a moment, and the sampled tree adds them up (tens of MB that vary by round).
+    let python = Command::new("python3").args(["-c", "import sys; print(sys.executable)"]).output().unwrap();
+    assert!(python.status.success(), "python3 is needed: {}", String::from_utf8_lossy(&python.stderr));
+    let python = String::from_utf8(python.stdout).unwrap().trim().to_owned();
+    let manifest = format!(
+        r#"experiment "tiny" {{
+    command {{ args "sh" "-c" "true" }}
     rounds 3
-}
-experiment "fifty" {
-    command { args "sh" "-c" "python3 -c \"b = b'x' * 50000000\"" }
+}}
+experiment "fifty" {{
+    command {{ args "sh" "-c" "{python} -c \"b = b'x' * 50000000\"" }}
     rounds 3
-}
-"#;
-    let directory = project(&[("experiments/short.kdl", manifest)]);
+}}
+"#
+    );
+    let directory = project(&[("experiments/short.kdl", &manifest)]);
     let run = Bakeoff::new(directory.path()).args(["run", "--no-progress"]).run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     let recorded = records(directory.path());
