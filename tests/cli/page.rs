@@ -248,6 +248,61 @@ experiment "talk" {
     }
 }
 
+/// A replayed trace on two configurations opens on its requests: a line over the request
+/// number per configuration (not per session), each point the record's `ttft_ms_reqK`.
+#[test]
+fn a_replayed_trace_opens_on_its_requests_a_line_per_configuration() {
+    let chromium = Chromium::get();
+    let llama = crate::support::Llama::get();
+    let trace = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/traces/chat.jsonl"),
+    )
+    .unwrap();
+    let manifest = r#"model "gemma" { file "gemma-3-270m-q4_k_m.gguf" }
+experiment "replayed" {
+    matrix {
+        model "gemma"
+        ctx 1024 2048
+    }
+    server { args "-nr" "-t" 2 "--ctx-size" "{ctx}" "-np" 1 "--temp" 0.0 }
+    workload "chat" { replay "traces/chat.jsonl" }
+}
+"#;
+    let directory = crate::support::project(&[
+        ("experiments/replayed.kdl", manifest),
+        ("experiments/traces/chat.jsonl", &trace),
+    ]);
+    let outcome = llama.bakeoff(directory.path()).args(["run", "--no-progress"]).run();
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let page = directory.path().join("results/index.html");
+    let (dom, stderr) = chromium.dom(&format!("file://{}#e=replayed", page.display()));
+    assert_no_script_error(&dom, &stderr);
+    assert!(dom.contains("<h2>replayed: ttft_ms_req1</h2>"), "{dom}");
+    assert!(dom.contains(r#"aria-label="ttft_ms_req1 against request""#), "{dom}");
+    assert!(dom.contains(">line over requests</option>"), "{dom}");
+    // A line per configuration, named by it alone, with a point per request of the trace.
+    let chart = dom.split(r#"class="line-chart""#).nth(1).unwrap().split("</svg>").next().unwrap();
+    for ctx in ["1024", "2048"] {
+        assert!(chart.contains(&format!(">ctx={ctx}</text>")), "ctx={ctx}: {chart}");
+    }
+    assert!(!chart.contains("requests: "), "{chart}");
+    let stored = records(directory.path());
+    assert_eq!(stored.len(), 2);
+    for record in &stored {
+        for k in 1..=trace.lines().count() {
+            let value = record.metrics[&format!("ttft_ms_req{k}")].mean;
+            let point = format!("ctx={} at {k}: ", record.axes["ctx"]);
+            let title = chart.split(&point).nth(1).unwrap_or_else(|| panic!("no point {point}: {chart}"));
+            assert!(title.starts_with(&format_ms(value)), "{point}{title} against {value}");
+        }
+    }
+}
+
+/// How the page writes a duration in milliseconds, as `formatValue` does.
+fn format_ms(value: f64) -> String {
+    if value >= 10_000.0 { format!("{:.1} s", value / 1000.0) } else { format!("{value:.0} ms") }
+}
+
 /// The example store's quality experiment on the page: the speed × quality section as the
 /// report has it (its table with the frontier marked and each other configuration's better one,
 /// the chart with a label per configuration), each divergence the record's, drawn by Chromium.

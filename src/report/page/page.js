@@ -35,7 +35,8 @@
       rows: params.get("r") || "",
       columns: params.has("c") ? params.get("c") : null,
       baseline: params.get("b") || "",
-      // Absent: chosen at the first render (a conversation opens on its turns).
+      // Absent: chosen at the first render (a conversation opens on its turns, a client's
+      // session on its requests).
       chart: params.has("x") ? params.get("x") : null,
       hidden: hidden,
       cell: params.get("cell") || "",
@@ -244,7 +245,7 @@
       return [value, state.columns + "=" + value];
     })), state.baseline));
     const charts = [["", numeric.length ? "bars" : "bars"]].concat(numeric.map(function (dim) { return [dim.name, "line over " + dim.name]; }));
-    if (turnCount(turns) > 1) charts.push(["turn", "line over conversation turns"]);
+    if (turnCount(turns) > 1) charts.push(["turn", "line over " + turns.along + "s"]);
     controls.appendChild(select("Chart", "x", charts, state.chart));
     const filters = element("div", { class: "filters" });
     dims.forEach(function (dim) {
@@ -293,6 +294,8 @@
       if (metric.family === "pp" || metric.family === "pp+tg") return 1;
       // A conversation's report leads with its turns, the first session's turn 1 (cold) first.
       if (metric.family === "ttft_ms" && metric.phase === "turn-first" && metric.k === 1) return 1.5;
+      // An agent client's session leads with its requests, the first (cold) one first.
+      if (metric.family === "ttft_ms" && metric.phase === "request" && metric.k === 1) return 1.5;
       if (metric.family === "ttft_ms" && metric.phase === "first") return 2;
       if (metric.family === "ttft_ms" && metric.phase === "turn" && metric.k === 1) return 3;
       if (metric.family === "ttft_ms" && metric.phase === "warm") return 4;
@@ -313,12 +316,19 @@
     return SESSIONS.some(function (session) { return session[0] === metric.phase; });
   }
 
-  // Per-turn siblings of a per-turn metric, a list per session: [words, [[k, name], …]], each
-  // list in turn order, the chosen metric's session first.
+  // An agent client's or a replayed trace's requests, one line per configuration.
+  const REQUESTS = [["request", "requests"]];
+
+  // Per-turn (or per-request) siblings of such a metric: what the x axis counts, and a list per
+  // session: [words, [[k, name], …]], each list in order, the chosen metric's session first.
   function turnMetrics(metrics, chosen) {
     const picked = metrics.find(function (metric) { return metric.name === chosen; });
-    if (!picked || !isTurn(picked)) return [];
-    return SESSIONS.slice().sort(function (a, b) { return (b[0] === picked.phase) - (a[0] === picked.phase); })
+    const none = { along: "", sessions: [] };
+    if (!picked) return none;
+    const requests = picked.phase === "request";
+    if (!requests && !isTurn(picked)) return none;
+    const groups = requests ? REQUESTS : SESSIONS;
+    const sessions = groups.slice().sort(function (a, b) { return (b[0] === picked.phase) - (a[0] === picked.phase); })
       .map(function (session) {
         const named = metrics
           .filter(function (metric) { return metric.phase === session[0] && metric.family === picked.family; })
@@ -327,11 +337,12 @@
         return [session[1], named];
       })
       .filter(function (session) { return session[1].length; });
+    return { along: requests ? "request" : "conversation turn", sessions: sessions, requests: requests };
   }
 
   // How many turns the longest session has.
   function turnCount(turns) {
-    return turns.reduce(function (most, session) { return Math.max(most, session[1].length); }, 0);
+    return turns.sessions.reduce(function (most, session) { return Math.max(most, session[1].length); }, 0);
   }
 
   // Rows: every combination of the varying dimensions but the columns', the chosen one first.
@@ -490,9 +501,10 @@
       const key = configuration || metric;
       if (overTurns) {
         // A line per session: the cold first one and the cached later ones are never averaged.
-        turns.forEach(function (session) {
-          // The session leads the label, so that a shortened legend still tells them apart.
-          const sessionKey = configuration ? session[0] + ": " + configuration : session[0];
+        turns.sessions.forEach(function (session) {
+          // The session leads the label, so that a shortened legend still tells them apart; a
+          // client's requests are one session, named by its configuration alone.
+          const sessionKey = turns.requests ? key : configuration ? session[0] + ": " + configuration : session[0];
           const points = series[sessionKey] = series[sessionKey] || [];
           session[1].forEach(function (turn) {
             const value = cell.metrics[turn[1]];
@@ -509,7 +521,7 @@
     const points = [].concat.apply([], keys.map(function (key) { return series[key]; }));
     const width = 760, height = 360, left = 70, right = 20, top = 20, bottom = 50;
     const svg = svgElement("svg", { viewBox: "0 0 " + width + " " + (height + 24 * keys.length), class: "line-chart", role: "img",
-      "aria-label": metric + " against " + (overTurns ? "conversation turn" : xDim) });
+      "aria-label": metric + " against " + (overTurns ? turns.along : xDim) });
     if (!points.length) { svg.appendChild(svgElement("text", { x: 10, y: 20 }, "No value to draw.")); return svg; }
     const xs = points.map(function (p) { return p[0]; }), ys = points.map(function (p) { return p[1] + p[2]; });
     // The x axis marks the values measured; a range over a factor of 8 (context sizes) is
@@ -534,7 +546,7 @@
     svg.appendChild(svgElement("line", { x1: left, x2: width - right, y1: height - bottom, y2: height - bottom, class: "axis" }));
     svg.appendChild(svgElement("line", { x1: left, x2: left, y1: top, y2: height - bottom, class: "axis" }));
     svg.appendChild(svgElement("text", { x: (left + width - right) / 2, y: height - 8, "text-anchor": "middle" },
-      (overTurns ? "conversation turn" : xDim) + (logarithmic ? " (log scale)" : "")));
+      (overTurns ? turns.along : xDim) + (logarithmic ? " (log scale)" : "")));
     keys.forEach(function (key, index) {
       const sorted = series[key].slice().sort(function (a, b) { return a[0] - b[0]; });
       const dash = DASHES[index % DASHES.length];
