@@ -169,6 +169,34 @@ pub(crate) fn parse(text: &str) -> Result<Vec<TraceEntry>, TraceError> {
     Ok(entries)
 }
 
+/// The client's pause before each request, as captured: from the end of the previous request's
+/// reply to this request's arrival (its "think time": reading the reply, running a tool). Zero
+/// for the first request, for one the client sent before the previous reply ended, and where
+/// the trace has no timing (plain chat lines).
+pub(crate) fn pauses(entries: &[TraceEntry]) -> Vec<std::time::Duration> {
+    let mut pauses = Vec::with_capacity(entries.len());
+    for (index, entry) in entries.iter().enumerate() {
+        let ended = index
+            .checked_sub(1)
+            .and_then(|previous| entries[previous].response.as_ref().map(|answer| (previous, answer.total_ms)))
+            .map(|(previous, total_ms)| entries[previous].offset_ms + total_ms);
+        let pause = ended.map_or(0.0, |ended| (entry.offset_ms - ended).max(0.0));
+        pauses.push(std::time::Duration::from_secs_f64(pause / 1000.0));
+    }
+    pauses
+}
+
+/// How many requests the client sent before the previous request's reply ended: a replay sends
+/// them one after another, as it sends every request.
+pub(crate) fn overlapping(entries: &[TraceEntry]) -> usize {
+    entries
+        .windows(2)
+        .filter(|pair| {
+            pair[0].response.as_ref().is_some_and(|answer| pair[1].offset_ms < pair[0].offset_ms + answer.total_ms)
+        })
+        .count()
+}
+
 /// Reads and parses the trace at `path`.
 pub(crate) fn read(path: &Path) -> Result<Vec<TraceEntry>, TraceError> {
     let text = std::fs::read_to_string(path)
@@ -190,6 +218,27 @@ mod tests {
         }
         assert_eq!(redacted_path("/v1/messages?beta=true&api_key=sk-1"), "/v1/messages?beta=true&api_key=REDACTED");
         assert_eq!(redacted_path("/completion"), "/completion");
+    }
+
+    #[test]
+    fn pauses_are_the_clients_think_time_and_overlaps_are_counted() {
+        let entry = |offset_ms: f64, total_ms: Option<f64>| TraceEntry {
+            offset_ms,
+            method: "POST".to_owned(),
+            path: "/v1/messages".to_owned(),
+            headers: BTreeMap::new(),
+            request: Value::Null,
+            response: total_ms.map(|total_ms| Answer { status: 200, total_ms, ..Answer::default() }),
+            notes: Vec::new(),
+        };
+        // A reply of 1 s, a 2 s pause; a request sent 0.5 s into the previous reply; a request
+        // after one with no answer.
+        let entries =
+            [entry(0.0, Some(1000.0)), entry(3000.0, Some(1000.0)), entry(3500.0, None), entry(9000.0, Some(10.0))];
+        let seconds: Vec<f64> = pauses(&entries).iter().map(std::time::Duration::as_secs_f64).collect();
+        assert_eq!(seconds, [0.0, 2.0, 0.0, 0.0]);
+        assert_eq!(overlapping(&entries), 1);
+        assert_eq!(pauses(&[]), Vec::<std::time::Duration>::new());
     }
 
     #[test]

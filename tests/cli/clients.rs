@@ -308,6 +308,59 @@ experiment "agent" {
     assert!(outcome.stderr.contains("has a `timing` but no `replay`"), "{}", outcome.stderr);
 }
 
+/// `timing "recorded"` keeps the client's captured pause between a reply and its next request
+/// (2.5 s here), where the default sends each request right after the previous reply; requests
+/// the client sent together are sent one after another, and the record says so.
+#[test]
+fn a_recorded_timing_keeps_the_clients_pauses() {
+    let llama = Llama::get();
+    let line = |offset_ms: u32, total_ms: u32, question: &str| {
+        serde_json::json!({
+            "offset_ms": offset_ms,
+            "method": "POST",
+            "path": "/v1/chat/completions",
+            "request": {"messages": [{"role": "user", "content": question}], "max_tokens": 4},
+            "response": {"status": 200, "total_ms": total_ms},
+        })
+    };
+    // Request 2 comes 2.5 s after request 1's reply ended; request 3 while request 2's reply was
+    // still streaming.
+    let trace = jsonl(
+        [line(0, 200, "Name a colour."), line(2700, 500, "Name a fruit."), line(2800, 100, "Name a tree.")].iter(),
+    );
+    let manifest = r#"model "gemma" { file "gemma-3-270m-q4_k_m.gguf" }
+experiment "paced" {
+    matrix { model "gemma" }
+    server { args "-t" 2 "--ctx-size" 1024 "-np" 1 "--temp" 0.0 }
+    workload "recorded" {
+        replay "traces/paced.jsonl"
+        timing "recorded"
+    }
+    workload "back-to-back" {
+        replay "traces/paced.jsonl"
+    }
+}
+"#;
+    let directory = project(&[("experiments/paced.kdl", manifest), ("experiments/traces/paced.jsonl", &trace)]);
+    let outcome = llama.bakeoff(directory.path()).args(["run", "--no-progress"]).run();
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let records = records(directory.path());
+    let session = |workload: &str| {
+        let record = records.iter().find(|record| record.workload == workload).unwrap();
+        assert_eq!(record.status, Status::Ok, "{record:#?}");
+        assert!((record.metrics["requests"].mean - 3.0).abs() < 1e-9, "{:?}", record.metrics["requests"]);
+        let note =
+            record.warnings.iter().find(|notice| notice.text.starts_with("1 of the trace's 3 requests came before"));
+        assert!(note.is_some(), "{:?}", record.warnings);
+        // The session's time beside its requests' own: what is left is the time between them.
+        let busy: f64 = record.raw.iter().map(|raw| raw["e2e_ms"].as_f64().unwrap()).sum();
+        record.metrics["session_ms"].mean - busy
+    };
+    let (paced, flat) = (session("recorded"), session("back-to-back"));
+    assert!((2500.0..3500.0).contains(&paced), "recorded: {paced} ms between requests, not the captured 2.5 s");
+    assert!(flat < 500.0, "back-to-back: {flat} ms between requests");
+}
+
 /// Claude Code as a `client` workload on two context sizes: each configuration's server gets the
 /// client through the recording proxy, in a fresh copy of the working folder; every request is
 /// recorded, the trace is kept beside the record, and no credential reaches `results/`.

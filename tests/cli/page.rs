@@ -254,10 +254,9 @@ experiment "talk" {
 fn a_replayed_trace_opens_on_its_requests_a_line_per_configuration() {
     let chromium = Chromium::get();
     let llama = crate::support::Llama::get();
-    let trace = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/traces/chat.jsonl"),
-    )
-    .unwrap();
+    let trace =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/traces/chat.jsonl"))
+            .unwrap();
     let manifest = r#"model "gemma" { file "gemma-3-270m-q4_k_m.gguf" }
 experiment "replayed" {
     matrix {
@@ -268,10 +267,8 @@ experiment "replayed" {
     workload "chat" { replay "traces/chat.jsonl" }
 }
 "#;
-    let directory = crate::support::project(&[
-        ("experiments/replayed.kdl", manifest),
-        ("experiments/traces/chat.jsonl", &trace),
-    ]);
+    let directory =
+        crate::support::project(&[("experiments/replayed.kdl", manifest), ("experiments/traces/chat.jsonl", &trace)]);
     let outcome = llama.bakeoff(directory.path()).args(["run", "--no-progress"]).run();
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
     let page = directory.path().join("results/index.html");

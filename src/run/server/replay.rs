@@ -1,6 +1,7 @@
 //! Sending a `replay` workload: a captured session's requests, exactly as the client sent them
-//! (body and headers, credentials never kept), one after another, each after the previous reply
-//! or at its recorded offset; `repeat` sends the whole trace again.
+//! (body and headers, credentials never kept), one after another, each right after the previous
+//! reply or, with `timing "recorded"`, after the client's captured pause; `repeat` sends the
+//! whole trace again.
 
 use std::time::{Duration, Instant};
 
@@ -28,19 +29,13 @@ pub(in crate::run) async fn send(
     let started = Instant::now();
     let mut sent =
         Sent { outcomes: vec![None; total], failure: None, turns: Vec::new(), wall: Duration::ZERO, cold: false };
-    let first_offset = entries.first().map_or(0.0, |entry| entry.offset_ms);
-    let mut pass_started = started;
+    let pauses = crate::traffic::pauses(entries);
     for index in 0..total {
         let entry = &entries[index % entries.len()];
-        if index % entries.len() == 0 {
-            pass_started = Instant::now();
-        }
         if recorded {
-            // The session's gaps: each request at its offset from the start of its pass.
-            let due = Duration::from_secs_f64(((entry.offset_ms - first_offset) / 1000.0).max(0.0));
-            let wait = (pass_started + due).saturating_duration_since(Instant::now());
+            // The client's pause before this request, as captured, after the previous reply.
             tokio::select! {
-                () = tokio::time::sleep(wait) => {}
+                () = tokio::time::sleep(pauses[index % entries.len()]) => {}
                 () = wait_for_stop(&mut stop) => return None,
             }
         }

@@ -291,6 +291,14 @@ impl LocalExecutor<'_> {
         if let Some(entries) = &trace {
             metrics.extend(serve_metrics::per_request(&sent.outcomes, sent.wall));
             record.warnings.extend(cache_misses(entries, &sent.outcomes).into_iter().map(Notice::warning));
+            let overlapped = crate::traffic::overlapping(entries);
+            if overlapped > 0 {
+                record.warnings.push(Notice::note(format!(
+                    "{overlapped} of the trace's {} requests came before the previous reply had ended (the client \
+                     sent them together); the replay sends each after the previous reply",
+                    entries.len()
+                )));
+            }
         }
         // A `cache "cold"` workload that found the cache warm failed above; any other keeps its
         // figures but the cold ones.
