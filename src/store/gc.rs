@@ -1,5 +1,5 @@
-//! What `bakeoff gc` removes: records no experiment of the checkout refers to any more, logs of
-//! no kept record, quality base logits of no kept reference, and temporaries a killed run left; never a corrupt record (its file is
+//! What `bakeoff gc` removes: records no experiment of the checkout refers to any more, logs and
+//! client traces of no kept record, quality base logits of no kept reference, and temporaries a killed run left; never a corrupt record (its file is
 //! evidence) nor anything of an experiment whose inputs cannot all be hashed here.
 
 use std::collections::{BTreeMap, HashSet};
@@ -81,6 +81,14 @@ impl Store {
                 plan.removals.push(Removal { path, why: "log of no kept record".to_owned(), record: false });
             }
         }
+        // A client's captured trace belongs to the cell whose record sits beside it.
+        for path in traces(&self.cells_dir()) {
+            let name = path.file_name().and_then(|name| name.to_str()).unwrap_or_default();
+            let hash = name.trim_end_matches(TRACE_SUFFIX);
+            if !kept.contains(hash) && !corrupt_hashes.contains(hash) {
+                plan.removals.push(Removal { path, why: "client trace of no kept record".to_owned(), record: false });
+            }
+        }
         // A base belongs to the quality reference cell that wrote it (its hash is its name).
         let references: HashSet<&str> = records
             .iter()
@@ -151,6 +159,22 @@ fn files(directory: &Path, extension: &str) -> Vec<PathBuf> {
     found
 }
 
+/// How a captured trace beside its record is named: `HASH.trace.jsonl`.
+const TRACE_SUFFIX: &str = ".trace.jsonl";
+
+/// The captured traces in the record folders under `cells`.
+fn traces(cells: &Path) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(cells)
+        .min_depth(2)
+        .max_depth(2)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_type().is_file() && entry.file_name().to_string_lossy().ends_with(TRACE_SUFFIX))
+        .map(walkdir::DirEntry::into_path)
+        .collect()
+}
+
 /// `.NAME.PID.tmp` files that an atomic write leaves when its process is killed mid-write.
 fn leftover_temporaries(directory: &Path) -> Vec<PathBuf> {
     walkdir::WalkDir::new(directory)
@@ -204,7 +228,7 @@ mod tests {
         assert_eq!(unreferenced(&edited, &referenced), None, "an experiment that cannot be hashed keeps everything");
     }
 
-    /// Logs follow their record; a corrupt record keeps its log; temporaries go; a report of a
+    /// Logs and client traces follow their record; a corrupt record keeps its log; temporaries go; a report of a
     /// deleted experiment is named, not removed.
     #[test]
     fn the_plan_takes_logs_with_their_records_and_leaves_evidence() {
@@ -215,6 +239,7 @@ mod tests {
             store.write(record).unwrap();
             std::fs::create_dir_all(store.logs_dir()).unwrap();
             std::fs::write(store.log_path(&record.hash), "output").unwrap();
+            std::fs::write(store.trace_path(&record.hash), "{}\n").unwrap();
         }
         let corrupt_hash = "c".repeat(64);
         std::fs::write(store.log_path(&corrupt_hash), "output").unwrap();
@@ -238,6 +263,7 @@ mod tests {
             [
                 store.record_path(&removed.hash).as_path(),
                 store.log_path(&removed.hash).as_path(),
+                store.trace_path(&removed.hash).as_path(),
                 store.base_path(&removed.hash).as_path(),
                 store.cells_dir().join(".x.json.99.tmp").as_path(),
                 store.partial_base_path(&kept.hash).as_path(),
