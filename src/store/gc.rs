@@ -1,6 +1,7 @@
 //! What `bakeoff gc` removes: records no experiment of the checkout refers to any more, logs and
-//! client traces of no kept record, quality base logits of no kept reference, and temporaries a killed run left; never a corrupt record (its file is
-//! evidence) nor anything of an experiment whose inputs cannot all be hashed here.
+//! client traces of no kept record, quality base logits of no kept reference, and temporaries a
+//! killed run left; never a corrupt record (its file is evidence) nor anything of an experiment
+//! whose inputs cannot all be hashed here.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -228,8 +229,8 @@ mod tests {
         assert_eq!(unreferenced(&edited, &referenced), None, "an experiment that cannot be hashed keeps everything");
     }
 
-    /// Logs and client traces follow their record; a corrupt record keeps its log; temporaries go; a report of a
-    /// deleted experiment is named, not removed.
+    /// Logs and client traces follow their record; a corrupt record keeps its log; temporaries
+    /// go; a report of a deleted experiment is named, not removed.
     #[test]
     fn the_plan_takes_logs_with_their_records_and_leaves_evidence() {
         let directory = tempfile::tempdir().unwrap();
