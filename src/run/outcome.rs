@@ -329,7 +329,7 @@ const SIGILL_HINT: &str = ": the CPU refused an instruction this build uses (on 
                            llama.cpp's repacked kernels do: add `--repack 0` to llama-bench's args, `-nr` to \
                            llama-server's)";
 
-pub(super) fn log_tail(output: &[u8]) -> Vec<String> {
+pub(in crate::run) fn log_tail(output: &[u8]) -> Vec<String> {
     let text = String::from_utf8_lossy(output);
     let lines: Vec<&str> = text.lines().filter(|line| !line.trim().is_empty()).collect();
     lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].iter().map(|line| (*line).to_owned()).collect()

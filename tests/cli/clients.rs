@@ -461,11 +461,16 @@ experiment "failing" {{
     let records = records(root);
     let exits = records.iter().find(|record| record.cell.ends_with("/exits")).unwrap();
     assert_eq!(exits.status, Status::Failed);
-    let reason = &exits.failure.as_ref().unwrap().reason;
+    let failure = exits.failure.as_ref().unwrap();
     assert!(
-        reason.starts_with("the client ended with exit code 1: no model answered at http://127.0.0.1:"),
-        "{reason}"
+        failure.reason.starts_with("the client ended with exit code 1: no model answered at http://127.0.0.1:"),
+        "{}",
+        failure.reason
     );
+    // Its exit code and its last lines, as a command cell's failure keeps them.
+    assert_eq!(failure.exit_code, Some(1));
+    assert_eq!(failure.log_tail.len(), 2, "{:?}", failure.log_tail);
+    assert_eq!(failure.log_tail[0], "working");
     let hangs = records.iter().find(|record| record.cell.ends_with("/hangs")).unwrap();
     assert_eq!(hangs.status, Status::TimedOut, "{hangs:#?}");
     assert!(hangs.failure.as_ref().unwrap().reason.contains("timeout"), "{:?}", hangs.failure);

@@ -21,7 +21,7 @@ pub(in crate::run) struct Session {
     pub wall: Duration,
     /// How its last run ended, and the last lines it printed.
     pub exit: Exit,
-    pub tail: String,
+    pub tail: Vec<String>,
 }
 
 /// Where and how the client runs.
@@ -51,7 +51,7 @@ pub(in crate::run) async fn run(setting: &Setting<'_>, port: u16, stop: StopSign
     let url = proxy.url();
     let started = Instant::now();
     let mut exit = Exit::Code(0);
-    let mut tail = String::new();
+    let mut tail = Vec::new();
     for run in 0..setting.repeat.max(1) {
         let left = setting.timeout.saturating_sub(started.elapsed());
         let folder = match &setting.workdir {
@@ -66,7 +66,7 @@ pub(in crate::run) async fn run(setting: &Setting<'_>, port: u16, stop: StopSign
         }
         let result = result?;
         exit = result.exit;
-        tail = last_lines(&String::from_utf8_lossy(&result.combined), 5);
+        tail = crate::run::outcome::log_tail(&result.combined);
         if exit != Exit::Code(0) {
             break;
         }
@@ -111,11 +111,6 @@ fn fresh_copy(workdir: &Path, run: u64) -> std::io::Result<PathBuf> {
         }
     }
     Ok(target)
-}
-
-fn last_lines(text: &str, count: usize) -> String {
-    let lines: Vec<&str> = text.lines().filter(|line| !line.trim().is_empty()).collect();
-    lines[lines.len().saturating_sub(count)..].join("\n")
 }
 
 impl Exchange {

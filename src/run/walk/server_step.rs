@@ -17,7 +17,7 @@ use crate::run::outcome::{
     Measured, Reading, describe_server_metrics, finished_line, now_unix_ms, reason_only, what_ran,
 };
 use crate::run::server::{Exchange, RequestSpec, Server, agent, replay, serve_metrics, speculation, workload};
-use crate::store::{CellRecord, MetricValue, Status, StoreError};
+use crate::store::{CellRecord, Failure, MetricValue, Status, StoreError};
 use crate::toolbox::launch;
 use crate::traffic::TraceEntry;
 
@@ -361,21 +361,27 @@ impl LocalExecutor<'_> {
         let outcomes: Vec<Option<Exchange>> =
             session.entries.iter().map(|entry| entry.response.as_ref().map(Exchange::of_answer)).collect();
         let sent = workload::Sent { outcomes, failure: None, turns: Vec::new(), wall: session.wall, cold: false };
-        match session.exit {
-            crate::process::Exit::Code(0) => {}
+        let last = session.tail.last().map_or("", |line| line.trim());
+        let reason = match session.exit {
+            crate::process::Exit::Code(0) => None,
             crate::process::Exit::Interrupted => return Served::Interrupted,
             crate::process::Exit::TimedOut => {
                 record.status = Status::TimedOut;
-                record.failure = Some(reason_only(format!(
-                    "the client was stopped after the experiment's {} s timeout; its last lines: {}",
+                Some(format!(
+                    "the client was stopped after the experiment's {} s timeout; its last line: {}",
                     timeout.as_secs(),
-                    session.tail
-                )));
+                    client_says(last)
+                ))
             }
-            exit => {
-                let last = client_says(crate::process::last_line(&session.tail));
-                record.failure = Some(reason_only(format!("the client ended with {exit}: {last}")));
-            }
+            exit => Some(format!("the client ended with {exit}: {}", client_says(last))),
+        };
+        if let Some(reason) = reason {
+            let (exit_code, signal) = match session.exit {
+                crate::process::Exit::Code(code) => (Some(code), None),
+                crate::process::Exit::Signal(signal) => (None, Some(signal)),
+                _ => (None, None),
+            };
+            record.failure = Some(Failure { reason, exit_code, signal, log_tail: session.tail.clone() });
         }
         let exchanges: Vec<Exchange> = sent.outcomes.iter().flatten().cloned().collect();
         let mut metrics = serve_metrics::aggregate(&exchanges);
