@@ -28,7 +28,7 @@ pub(crate) use leftovers::stop_leftovers;
 pub(crate) use pids::{cpu_ticks, process_start};
 pub(crate) use runtime::runtime;
 pub(crate) use sampler::Sampler;
-pub(crate) use signal::{kill_group, signal_name};
+pub(crate) use signal::{Interrupts, kill_group, signal_name};
 pub(crate) use spawned::{Spawned, spawn};
 pub(crate) use supervisor::{ChildResult, StopSignal, capture, reap, remove_container, supervise, wait_for_stop};
 pub(crate) use tool_output::{error_line, last_line};

@@ -1,9 +1,32 @@
 //! Signals: sending them to a process, its group or its tree, stopping with SIGTERM, a grace
-//! period, then SIGKILL, and the names a person knows them by.
+//! period, then SIGKILL, the names a person knows them by, and hearing Ctrl-C and SIGTERM.
 
 use std::time::{Duration, Instant};
 
 use super::pids::process_group;
+
+/// Ctrl-C and SIGTERM sent to bakeoff, heard from the moment this is made (until then, either
+/// would end the process outright).
+pub(crate) struct Interrupts {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Interrupts {
+    /// Registers the handlers; needs a running tokio runtime.
+    pub(crate) fn new() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self { interrupt: signal(SignalKind::interrupt())?, terminate: signal(SignalKind::terminate())? })
+    }
+
+    /// The next of them to come: `SIGINT` or `SIGTERM`.
+    pub(crate) async fn next(&mut self) -> i32 {
+        tokio::select! {
+            _ = self.interrupt.recv() => libc::SIGINT,
+            _ = self.terminate.recv() => libc::SIGTERM,
+        }
+    }
+}
 
 /// SIGTERM, up to `grace` for it to go, then SIGKILL.
 pub(super) async fn signal_until_gone(grace: Duration, alive: impl Fn() -> bool, send: impl Fn(i32)) {

@@ -12,7 +12,7 @@ use super::executor::RunSummary;
 use super::executor_error::ExecutorError;
 use super::progress::Progress;
 use crate::notice::Notice;
-use crate::process::StopSignal;
+use crate::process::{Interrupts, StopSignal};
 
 /// Runs `work` on a runtime of its own beside the dispatcher, which owns `progress` and
 /// `observer` and hears what `work` sends. Ctrl-C and SIGTERM become stop requests that `work`
@@ -36,7 +36,7 @@ where
         let first_signal = Arc::new(AtomicI32::new(0));
         // The handlers are in place before anything starts: a signal that came before the
         // task first ran would otherwise kill bakeoff outright.
-        let handlers = signal_handlers();
+        let handlers = Interrupts::new().ok();
         let signals =
             tokio::spawn(forward_signals(handlers, stop_sender, events.clone(), Arc::clone(&first_signal), stopping));
         let done = events.clone();
@@ -56,29 +56,18 @@ where
     })
 }
 
-type Handlers = Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>;
-
-/// SIGINT and SIGTERM handlers, registered now.
-fn signal_handlers() -> Handlers {
-    use tokio::signal::unix::{SignalKind, signal};
-    Some((signal(SignalKind::interrupt()).ok()?, signal(SignalKind::terminate()).ok()?))
-}
-
 /// Ctrl-C and SIGTERM → stop requests: the first stops gracefully, the next kills at once.
 /// The first signal's number is kept in `first` (for the exit code).
 async fn forward_signals(
-    handlers: Handlers,
+    handlers: Option<Interrupts>,
     sender: watch::Sender<u32>,
     events: UnboundedSender<Event>,
     first: Arc<AtomicI32>,
     stopping: &'static str,
 ) {
-    let Some((mut interrupt, mut terminate)) = handlers else { return };
+    let Some(mut interrupts) = handlers else { return };
     loop {
-        let signal = tokio::select! {
-            _ = interrupt.recv() => libc::SIGINT,
-            _ = terminate.recv() => libc::SIGTERM,
-        };
+        let signal = interrupts.next().await;
         let _ = first.compare_exchange(0, signal, Ordering::Relaxed, Ordering::Relaxed);
         sender.send_modify(|count| *count += 1);
         if *sender.borrow() == 1 {

@@ -68,6 +68,138 @@ fn trace_lines(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect()
 }
 
+/// One HTTP/1.1 exchange over a plain socket, as a client would send it (`Connection: close`):
+/// the reply as read, when its first byte after the headers came, and when it ended.
+struct Reply {
+    text: String,
+    first_body_byte: Option<Duration>,
+    total: Duration,
+}
+
+fn exchange(port: u16, head: &str, body: &[u8]) -> Reply {
+    use std::io::{Read, Write};
+    let started = Instant::now();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let (mut text, mut first_body_byte) = (Vec::new(), None);
+    let mut buffer = [0u8; 4096];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(read) => {
+                text.extend_from_slice(&buffer[..read]);
+                if first_body_byte.is_none()
+                    && let Some(end) = text.windows(4).position(|window| window == b"\r\n\r\n")
+                    && text.len() > end + 4
+                {
+                    first_body_byte = Some(started.elapsed());
+                }
+            }
+        }
+    }
+    Reply { text: String::from_utf8_lossy(&text).into_owned(), first_body_byte, total: started.elapsed() }
+}
+
+fn post(port: u16, path: &str, headers: &str, body: &str) -> Reply {
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    exchange(port, &head, body.as_bytes())
+}
+
+/// `bakeoff capture` by itself, with no client, in front of the real llama-server: a streamed
+/// reply passes through as it is generated (its first event long before its end), other paths
+/// pass unrecorded, credentials are never written, a body that is not JSON and a body that breaks
+/// off are passed on or answered and noted, never a crash; a server that dies mid-reply is noted;
+/// Ctrl-C ends the session with the trace written and the summary printed.
+#[test]
+fn capture_by_itself_passes_traffic_through_and_records_what_it_should() {
+    let llama = Llama::get();
+    let server = Served::start(&llama, 2048);
+    let work = tempfile::tempdir().unwrap();
+    let trace = work.path().join("session.jsonl");
+    let listen = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let capture = Command::new(env!("CARGO_BIN_EXE_bakeoff"))
+        .args(["capture", "--upstream", &format!("http://127.0.0.1:{}", server.port), "--out"])
+        .arg(&trace)
+        .args(["--listen", &format!("127.0.0.1:{listen}")])
+        .current_dir(work.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", listen)).is_err() {
+        assert!(Instant::now() < deadline, "bakeoff capture did not listen on {listen}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Not a generation API: passed through, not recorded.
+    let health = exchange(listen, "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"");
+    assert!(health.text.starts_with("HTTP/1.1 200"), "{}", health.text);
+    // A streamed chat reply, with credentials in its headers.
+    let chat = r#"{"messages":[{"role":"user","content":"Count from one to forty in words."}],"max_tokens":64,"stream":true,"temperature":0}"#;
+    let credentials = format!("Authorization: Bearer {SECRET}\r\nx-api-key: {SECRET}\r\nCookie: session={SECRET}\r\n");
+    let streamed = post(listen, &format!("/v1/chat/completions?api_key={SECRET}"), &credentials, chat);
+    assert!(streamed.text.starts_with("HTTP/1.1 200"), "{}", streamed.text);
+    assert!(streamed.text.contains("data: ") && streamed.text.contains("[DONE]"), "{}", streamed.text);
+    let first = streamed.first_body_byte.unwrap();
+    assert!(
+        first * 3 < streamed.total,
+        "the reply was held back: its first byte after {first:?}, its end after {:?}",
+        streamed.total
+    );
+    // A body that is not JSON: the server's own answer passes back; the trace notes it.
+    let broken = post(listen, "/completion", "", "{\"prompt\": \"unclosed");
+    assert!(!broken.text.starts_with("HTTP/1.1 200"), "{}", broken.text);
+    // A body that breaks off: the client is told; the proxy carries on.
+    {
+        use std::io::Write;
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", listen)).unwrap();
+        let head = "POST /completion HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{\"prompt\": \"hal";
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+    }
+    let again = post(listen, "/completion", "", r#"{"prompt":"Hello","n_predict":2}"#);
+    assert!(again.text.starts_with("HTTP/1.1 200"), "the proxy did not carry on: {}", again.text);
+    // The server dies while it streams a long reply: the client's reply ends, the trace says so.
+    let long =
+        r#"{"prompt":"Write a long story about a lighthouse.","n_predict":2000,"stream":true,"ignore_eos":true}"#;
+    let dying = std::thread::spawn(move || post(listen, "/completion", "", long));
+    std::thread::sleep(Duration::from_millis(1500));
+    drop(server);
+    let cut = dying.join().unwrap();
+    assert!(cut.text.starts_with("HTTP/1.1 200") && cut.text.contains("data: "), "{}", cut.text);
+
+    crate::support::interrupt(&capture);
+    let output = capture.wait_with_output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    let lines = trace_lines(&trace);
+    let paths: Vec<&str> = lines.iter().map(|line| line["path"].as_str().unwrap()).collect();
+    assert_eq!(
+        paths,
+        ["/v1/chat/completions?api_key=REDACTED", "/completion", "/completion", "/completion"],
+        "{lines:#?}"
+    );
+    let answer = &lines[0]["response"];
+    assert_eq!(answer["status"], 200);
+    assert!(answer["generated_n"].as_f64().unwrap() > 10.0 && answer["ttft_ms"].as_f64().unwrap() > 0.0, "{answer}");
+    assert_eq!(lines[0]["request"]["max_tokens"], 64, "the body as sent");
+    assert!(lines[1]["notes"][0].as_str().unwrap().contains("not JSON"), "{}", lines[1]);
+    assert!(lines[1]["request"].is_string(), "{}", lines[1]);
+    assert!(lines[2]["notes"].is_null(), "{}", lines[2]);
+    let notes = lines[3]["notes"].to_string();
+    assert!(notes.contains("the reply broke off"), "{}", lines[3]);
+    let text = std::fs::read_to_string(&trace).unwrap();
+    assert!(!text.contains(SECRET), "a credential is in the trace: {text}");
+    assert!(stdout.contains("POST /v1/chat/completions"), "{stdout}");
+    assert!(stderr.contains("4 request(s)"), "{stderr}");
+}
+
 /// Claude Code run once through `bakeoff capture`: the trace's lines, each checked: every
 /// request recorded with what the server answered, no credential written.
 fn capture_claude(port: u16, work: &Path) -> Vec<Value> {

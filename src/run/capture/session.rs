@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::proxy::Proxy;
+use crate::process::Interrupts;
 use crate::traffic::{TraceEntry, compare};
 
 pub(crate) struct CaptureOptions {
@@ -43,6 +44,8 @@ pub(crate) fn capture(options: &CaptureOptions) -> std::io::Result<Captured> {
 }
 
 async fn session(options: &CaptureOptions) -> std::io::Result<Captured> {
+    // Heard from the start: a Ctrl-C before the session is set up ends it, not bakeoff outright.
+    let mut interrupt = Interrupts::new()?;
     let proxy = Proxy::start(options.listen, &options.upstream, Some(&options.out)).await?;
     let url = proxy.url();
     eprintln!(
@@ -54,7 +57,6 @@ async fn session(options: &CaptureOptions) -> std::io::Result<Captured> {
         eprintln!("warning: {problem}; requests will be answered 502 until it is up");
     }
     let started = Instant::now();
-    let mut interrupt = Interrupts::new()?;
     let (client_code, interrupted) = match options.client.split_first() {
         None => {
             eprintln!("bakeoff capture: press Ctrl-C to end the session");
@@ -127,26 +129,6 @@ async fn unreachable(upstream: &str) -> Option<String> {
     match client.get(format!("{}/health", upstream.trim_end_matches('/'))).send().await {
         Ok(_) => None,
         Err(error) => Some(format!("the upstream {upstream} does not answer ({error})")),
-    }
-}
-
-/// SIGINT and SIGTERM, whichever comes first.
-struct Interrupts {
-    interrupt: tokio::signal::unix::Signal,
-    terminate: tokio::signal::unix::Signal,
-}
-
-impl Interrupts {
-    fn new() -> std::io::Result<Self> {
-        use tokio::signal::unix::{SignalKind, signal};
-        Ok(Self { interrupt: signal(SignalKind::interrupt())?, terminate: signal(SignalKind::terminate())? })
-    }
-
-    async fn next(&mut self) -> i32 {
-        tokio::select! {
-            _ = self.interrupt.recv() => libc::SIGINT,
-            _ = self.terminate.recv() => libc::SIGTERM,
-        }
     }
 }
 
