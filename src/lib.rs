@@ -37,4 +37,5 @@ pub use error::Error;
 pub(crate) mod parallel;
 pub(crate) mod run;
 pub(crate) mod run_project;
+pub(crate) mod secret;
 pub(crate) mod shell;

@@ -468,11 +468,11 @@ impl Resolver<'_> {
                 .env
                 .iter()
                 .map(|(key, value)| {
-                    let value = if crate::traffic::is_credential(key) { "(credential)" } else { value };
+                    let value = if crate::secret::is_credential(key) { crate::secret::HIDDEN } else { value };
                     (key.clone(), value.to_owned())
                 })
                 .collect();
-            ClientPrint { argv: client.argv.clone(), env, workdir }
+            ClientPrint { argv: crate::secret::redacted_args(&client.argv), env, workdir }
         })
     }
 }

@@ -43,14 +43,19 @@ impl Launch {
         Self { program: program.into(), args, env: Vec::new(), detached: Detached::No, inner: 0, dir: None }
     }
 
-    /// The command line as a person would type it, for logs and messages.
+    /// The command line as a person would type it, for logs and messages; an option's
+    /// credential (`--api-key KEY`) is hidden.
     pub(crate) fn display(&self) -> String {
-        words(std::iter::once(self.program.display().to_string()).chain(self.args.iter().cloned()))
+        words(std::iter::once(self.program.display().to_string()).chain(crate::secret::redacted_args(&self.args)))
     }
 
     /// The command that runs, without the container runner around it.
     pub(crate) fn command(&self) -> String {
-        if self.inner == 0 { self.display() } else { words(self.args[self.inner..].iter().cloned()) }
+        if self.inner == 0 {
+            self.display()
+        } else {
+            words(crate::secret::redacted_args(&self.args[self.inner..]).into_iter())
+        }
     }
 }
 

@@ -7,6 +7,6 @@ mod trace;
 
 pub(crate) use diagnosis::{Comparison, compare};
 pub(crate) use trace::{
-    Answer, TraceEntry, forwarded_header, hop_by_hop, is_credential, kept_header, overlapping, pauses, read,
-    recorded_api, redacted_path,
+    Answer, TraceEntry, forwarded_header, hop_by_hop, kept_header, overlapping, pauses, read, recorded_api,
+    redacted_path,
 };

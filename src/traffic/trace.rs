@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::manifest::Api;
+use crate::secret::is_credential;
 
 /// One request of a session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,23 +54,13 @@ pub(crate) struct Answer {
     pub gen_tps: Option<f64>,
 }
 
-/// What a header or query parameter named like a credential holds is never written.
-const CREDENTIAL_WORDS: [&str; 9] =
-    ["auth", "key", "token", "cookie", "secret", "session", "credential", "password", "signature"];
-
-/// Whether a header, query parameter or environment variable of this name holds a credential.
-pub(crate) fn is_credential(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    CREDENTIAL_WORDS.iter().any(|word| name.contains(word))
-}
-
 /// A path with the values of query parameters named like credentials replaced by `REDACTED`.
 pub(crate) fn redacted_path(path: &str) -> String {
     let Some((base, query)) = path.split_once('?') else { return path.to_owned() };
     let parameters: Vec<String> = query
         .split('&')
         .map(|parameter| match parameter.split_once('=') {
-            Some((name, _)) if CREDENTIAL_WORDS.iter().any(|word| name.to_ascii_lowercase().contains(word)) => {
+            Some((name, _)) if is_credential(name) => {
                 format!("{name}=REDACTED")
             }
             _ => parameter.to_owned(),

@@ -575,7 +575,7 @@ experiment "failing" {{
         ready-timeout 120
     }}
     workload "exits" {{
-        client "sh" "-c" "echo working; echo 'no model answered at {{proxy}}' >&2; exit 1"
+        client "sh" "-c" "echo working; echo 'no model answered at {{proxy}}' >&2; exit 1" "sh" "--api-key" "{SECRET}"
     }}
     workload "hangs" {{
         client "sh" "-c" "{marker} & {marker}"
@@ -603,6 +603,11 @@ experiment "failing" {{
     assert_eq!(failure.exit_code, Some(1));
     assert_eq!(failure.log_tail.len(), 2, "{:?}", failure.log_tail);
     assert_eq!(failure.log_tail[0], "working");
+    // A credential in the client's arguments reaches no file: not its log, not its record.
+    for entry in walkdir(&root.join("results")) {
+        let text = String::from_utf8_lossy(&std::fs::read(&entry).unwrap()).into_owned();
+        assert!(!text.contains(SECRET), "a credential is in {}", entry.display());
+    }
     let hangs = records.iter().find(|record| record.cell.ends_with("/hangs")).unwrap();
     assert_eq!(hangs.status, Status::TimedOut, "{hangs:#?}");
     assert!(hangs.failure.as_ref().unwrap().reason.contains("timeout"), "{:?}", hangs.failure);
