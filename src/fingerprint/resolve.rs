@@ -458,8 +458,9 @@ impl Resolver<'_> {
             }
             let workdir = client.workdir.as_ref().map(|workdir| {
                 let full = self.manifests.input_path(workdir.at, &workdir.value);
-                folder_digest(&full).unwrap_or_else(|| {
+                self.inputs.files.get(&full).cloned().unwrap_or_else(|| {
                     self.blocked.push(format!("workdir `{}` could not be read", workdir.value));
+                    self.unhashed.push(workdir.value.clone());
                     format!("unknown({})", workdir.value)
                 })
             });
@@ -533,30 +534,6 @@ fn client_missing(program: &str) -> String {
         _ => "install it, or give its path",
     };
     format!("client `{program}` is not installed here (not on PATH): {install}")
-}
-
-/// sha256 over a folder's files, each as its path relative to the folder and its content, in
-/// path order; `None` when it cannot be read.
-fn folder_digest(folder: &std::path::Path) -> Option<String> {
-    use sha2::{Digest, Sha256};
-    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(folder)
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()
-        .ok()?
-        .into_iter()
-        .filter(|entry| entry.file_type().is_file())
-        .map(walkdir::DirEntry::into_path)
-        .collect();
-    files.sort();
-    let mut hasher = Sha256::new();
-    for file in files {
-        let relative = file.strip_prefix(folder).ok()?;
-        hasher.update(relative.to_string_lossy().as_bytes());
-        hasher.update([0]);
-        hasher.update(std::fs::read(&file).ok()?);
-        hasher.update([0]);
-    }
-    Some(crate::digest::hex(&hasher.finalize()))
 }
 
 #[cfg(test)]

@@ -15,6 +15,8 @@ pub struct Needed {
     pub models: BTreeSet<String>,
     /// Full path → the path as written, for messages.
     pub files: BTreeMap<PathBuf, String>,
+    /// Declared folders (a client's `workdir`), full path → the path as written.
+    pub folders: BTreeMap<PathBuf, String>,
 }
 
 pub fn needed(manifests: &Manifests, experiments: &[&Experiment]) -> Needed {
@@ -39,6 +41,9 @@ pub fn needed(manifests: &Manifests, experiments: &[&Experiment]) -> Needed {
         }
         for replay in experiment.workloads.iter().filter_map(|workload| workload.replay.as_ref()) {
             needed.files.insert(manifests.input_path(replay.path.at, &replay.path.value), replay.path.value.clone());
+        }
+        for workdir in experiment.workloads.iter().filter_map(|workload| workload.client.as_ref()?.workdir.as_ref()) {
+            needed.folders.insert(manifests.input_path(workdir.at, &workdir.value), workdir.value.clone());
         }
         for request in experiment.workloads.iter().flat_map(|workload| &workload.requests) {
             for path in request.files.values() {
@@ -137,6 +142,10 @@ pub fn gather(
             digests.sizes.insert(path.clone(), size);
         }
     }
+    for (folder, (sha256, size)) in folder_digests(needed.folders.keys(), cache) {
+        digests.files.insert(folder.clone(), sha256);
+        digests.sizes.insert(folder, size);
+    }
     for name in manifests.toolboxes.keys() {
         let locked = lock.and_then(|lock| lock.toolboxes.get(name));
         digests.toolboxes.insert(
@@ -149,6 +158,38 @@ pub fn gather(
         );
     }
     if mismatches.is_empty() { Ok(digests) } else { Err(mismatches) }
+}
+
+/// Each folder's digest and size: sha256 over its files in path order, each as its path within
+/// the folder and its own sha256 (from the stat cache, so an unchanged folder costs a `stat` per
+/// file), and their bytes added up. A folder that cannot be read in full has none.
+pub fn folder_digests<'a>(
+    folders: impl Iterator<Item = &'a PathBuf>,
+    cache: &mut StatCache,
+) -> BTreeMap<PathBuf, (String, u64)> {
+    use sha2::{Digest, Sha256};
+    let mut digests = BTreeMap::new();
+    for folder in folders {
+        let Ok(entries) = walkdir::WalkDir::new(folder).sort_by_file_name().into_iter().collect::<Result<Vec<_>, _>>()
+        else {
+            continue;
+        };
+        let files: Vec<PathBuf> =
+            entries.into_iter().filter(|entry| entry.file_type().is_file()).map(walkdir::DirEntry::into_path).collect();
+        let Ok(hashed) = cache.digest_all(&files).into_iter().collect::<Result<Vec<_>, _>>() else { continue };
+        let mut hasher = Sha256::new();
+        let mut size = 0;
+        for (file, (sha256, bytes)) in files.iter().zip(hashed) {
+            let relative = file.strip_prefix(folder).unwrap_or(file);
+            hasher.update(relative.to_string_lossy().as_bytes());
+            hasher.update([0]);
+            hasher.update(sha256.as_bytes());
+            hasher.update([0]);
+            size += bytes;
+        }
+        digests.insert(folder.clone(), (crate::digest::hex(&hasher.finalize()), size));
+    }
+    digests
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ mod hasher;
 mod model_roots;
 mod stat_cache;
 
-pub use gather::{Needed, gather, needed};
+pub use gather::{Needed, folder_digests, gather, needed};
 pub use hasher::hash_file;
 pub use model_roots::{ModelNotFound, ModelRoots};
 pub use stat_cache::StatCache;

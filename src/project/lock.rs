@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::pipeline::{Loaded, Project};
 use crate::Error;
-use crate::inputs::{StatCache, needed};
+use crate::inputs::{Needed, StatCache, folder_digests, needed};
 use crate::lock::{FORMAT, Found, LockFile, LockedFile, LockedModel, LockedToolbox, PinnedOn};
 use crate::manifest::display_path;
 use crate::notice::Notice;
@@ -49,7 +49,7 @@ impl Project {
                 }
             }
         }
-        let files = needed(manifests, &manifests.experiments.iter().collect::<Vec<_>>()).files;
+        let Needed { files, folders, .. } = needed(manifests, &manifests.experiments.iter().collect::<Vec<_>>());
         let paths: Vec<PathBuf> = found.iter().map(|(_, _, path)| path.clone()).chain(files.keys().cloned()).collect();
         let mut digests = cache.digest_all(&paths).into_iter();
         for (name, file, path) in found {
@@ -66,6 +66,19 @@ impl Project {
                 .map_err(|source| Error::Io { what: format!("cannot hash `{}`", path.display()), source })?;
             let key = display_path(&self.root, &path.canonicalize().unwrap_or_else(|_| path.clone()));
             new.files.insert(key, LockedFile { sha256 });
+        }
+        // A folder (a client's working folder) is pinned as one digest over its files, its path
+        // ending in `/`.
+        let digested = folder_digests(folders.keys(), &mut cache);
+        for path in folders.keys() {
+            let Some((sha256, _)) = digested.get(path) else {
+                return Err(Error::Io {
+                    what: format!("cannot hash the folder `{}`", path.display()),
+                    source: std::io::Error::other("a file in it cannot be read"),
+                });
+            };
+            let key = display_path(&self.root, &path.canonicalize().unwrap_or_else(|_| path.clone()));
+            new.files.insert(format!("{}/", key.trim_end_matches('/')), LockedFile { sha256: sha256.clone() });
         }
         let _ = cache.save();
         let host = self.host()?;

@@ -493,6 +493,47 @@ experiment "paced" {
     assert!(flat < 500.0, "back-to-back: {flat} ms between requests");
 }
 
+/// A client's working folder is an input like a prompt file: `lock` pins it (one digest over
+/// its files), and an edit to a file in it is another measurement.
+#[test]
+fn a_clients_working_folder_is_locked_and_an_edit_reruns_its_cell() {
+    let llama = Llama::get();
+    let manifest = r#"model "gemma" { file "gemma-3-270m-q4_k_m.gguf" }
+experiment "agent" {
+    matrix { model "gemma" }
+    server { args "-t" 2 }
+    workload "session" {
+        client "sh" "-c" "cat hello.py"
+        workdir "repos/sample"
+    }
+}
+"#;
+    let directory =
+        project(&[("experiments/agent.kdl", manifest), ("experiments/repos/sample/hello.py", "print('hello')\n")]);
+    let root = directory.path();
+    let hash = || {
+        let plan = llama.bakeoff(root).args(["plan", "--json"]).run();
+        assert_eq!(plan.code, 0, "{}", plan.stderr);
+        let plan: Value = serde_json::from_str(&plan.stdout).unwrap();
+        plan["cells"][0]["hash"].as_str().unwrap().to_owned()
+    };
+    let locked = |root: &Path| {
+        let lock = llama.bakeoff(root).args(["lock"]).run();
+        assert_eq!(lock.code, 0, "{}", lock.stderr);
+        let lock: Value = serde_json::from_str(&std::fs::read_to_string(root.join("bakeoff.lock")).unwrap()).unwrap();
+        lock["files"]["experiments/repos/sample/"]["sha256"].as_str().unwrap_or_else(|| panic!("{lock}")).to_owned()
+    };
+    let (before, pinned) = (hash(), locked(root));
+    assert_eq!(hash(), before, "an unchanged folder is the same measurement");
+    std::fs::write(root.join("experiments/repos/sample/hello.py"), "print('bye')\n").unwrap();
+    assert_ne!(hash(), before, "an edited file in the working folder must be another measurement");
+    assert_ne!(locked(root), pinned);
+    // A new file in it, too.
+    let edited = hash();
+    std::fs::write(root.join("experiments/repos/sample/notes.md"), "# notes\n").unwrap();
+    assert_ne!(hash(), edited);
+}
+
 /// Claude Code as a `client` workload on two context sizes: each configuration's server gets the
 /// client through the recording proxy, in a fresh copy of the working folder; every request is
 /// recorded, the trace is kept beside the record, and no credential reaches `results/`.
