@@ -37,5 +37,6 @@ pub use error::Error;
 pub(crate) mod parallel;
 pub(crate) mod run;
 pub(crate) mod run_project;
+pub(crate) mod search;
 pub(crate) mod secret;
 pub(crate) mod shell;

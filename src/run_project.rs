@@ -35,15 +35,7 @@ impl Project {
         let loaded = self.load(&request.targets)?;
         let host = self.host()?;
         let locking = Instant::now();
-        // Two runs on one store take turns; the plan is made once the lock is held, so the
-        // second run sees the first one's results. A Slurm job runs under its dispatcher's lock.
-        let _lock = match request.job {
-            None => Some(acquire(self.store.root()).map_err(|source| Error::Io {
-                what: format!("cannot lock `{}`", self.store.root().display()),
-                source,
-            })?),
-            Some(_) => None,
-        };
+        let _lock = self.take_turn(request)?;
         // Waiting for another run's lock is neither planning nor measuring.
         let locked_after = locking.elapsed();
         let mut notes = Vec::new();
@@ -55,69 +47,81 @@ impl Project {
                 crate::console::errln!("{line}");
             }
         }
-        let (cells, toolboxes) = self.resolve_with_toolboxes(&loaded, &host)?;
-        // The report covers every cell, also those `--only` leaves out of this run.
-        let expected: Vec<ExpectedCell> = cells.iter().map(ExpectedCell::of).collect();
-        let (planned, history) = self.plan_with_history(cells, &request.selection)?;
-        let planned = measured_once(planned);
-        let estimates = estimates(self, &planned, &history);
-        // The plan read the whole store only when some cell had no result.
-        let records = if history.is_empty() { self.records() } else { history };
-        // Models with no result on this host yet run first.
-        let tested = tested_models(&records, &planned, &host.id);
-        let mut context = LaunchContext {
-            mounts: self.roots.roots.clone(),
-            writable: Vec::new(),
-            images: toolboxes
-                .iter()
-                .filter_map(|(name, state)| Some((name.clone(), state.image_id.clone()?)))
-                .collect(),
-            drivers: toolboxes.into_iter().filter_map(|(name, state)| Some((name, state.driver?))).collect(),
-        };
-        context.mounts.push(self.root.canonicalize().unwrap_or_else(|_| self.root.clone()));
-        context.writable.extend(self.bases_folder(&planned)?);
-        let options = run_options(request, estimates);
-        let work = schedule(&planned, &tested, request.load_groups);
-        let planning = started.elapsed().saturating_sub(locked_after);
-        let local = |context, options| LocalExecutor {
-            manifests: &loaded.manifests,
-            host: &host,
-            store: &self.store,
-            context,
-            options,
-        };
-        if let Some(job) = &request.job {
-            let cannot_write = |source| Error::Io {
-                what: format!("cannot write the job's log under `{}`", self.store.root().display()),
-                source,
-            };
-            let mut log = JobLog::create(&self.store, job.job_id).map_err(cannot_write)?;
-            log.planned(&job.node, &planned, &host).map_err(cannot_write)?;
-            let mut summary = local(context, options).run(&planned, &work, &mut JobObserver { log })?;
-            summary.time.planning = planning;
-            summary.time.wall = started.elapsed();
-            return Ok(RunOutcome { summary, notes: Vec::new() });
-        }
-        let mut observer = ReportObserver {
-            reporter: Reporter::new(&loaded, self.lock()?, expected, records),
-            store: &self.store,
-            finished: BTreeSet::new(),
-            failed_writes: BTreeMap::new(),
-        };
-        let mut summary = match &request.executor {
-            Executor::Local => local(context, options).run(&planned, &work, &mut observer)?,
-            Executor::Slurm { partition } => {
-                let executor = SlurmExecutor {
-                    manifests: &loaded.manifests,
-                    host: &host,
-                    store: &self.store,
-                    options,
-                    partition: partition.clone(),
-                    job_command: self.job_command(request)?,
-                    directory: self.root.canonicalize().unwrap_or_else(|_| self.root.clone()),
-                };
-                executor.run(&planned, &work, &mut observer)?
+        // A search measures a pass of probes, reads what they found, and plans the next pass,
+        // until every search has its answer; without one, the first pass is the whole run.
+        let mut selection = request.selection.clone();
+        let mut passes = Passes::default();
+        loop {
+            let (cells, toolboxes) = self.resolve_with_toolboxes(&loaded, &host)?;
+            // The report covers every cell, also those `--only` leaves out of this run.
+            let expected: Vec<ExpectedCell> = cells.iter().map(ExpectedCell::of).collect();
+            let (planned, history) = self.plan_with_history(cells, &selection)?;
+            let (planned, searches) = self.settle_searches(request, &loaded, planned);
+            let planned = measured_once(planned);
+            if !passes.announce(&planned, &searches) {
+                break;
             }
+            let estimates = estimates(self, &planned, &history);
+            // The plan read the whole store only when some cell had no result.
+            let records = if history.is_empty() { self.records() } else { history };
+            // Models with no result on this host yet run first.
+            let tested = tested_models(&records, &planned, &host.id);
+            let context = self.launch_context(toolboxes, &planned)?;
+            let options = run_options(request, estimates);
+            let work = schedule(&planned, &tested, request.load_groups);
+            let planning = started.elapsed().saturating_sub(locked_after).saturating_sub(passes.spent);
+            let local = |context, options| LocalExecutor {
+                manifests: &loaded.manifests,
+                host: &host,
+                store: &self.store,
+                context,
+                options,
+            };
+            if let Some(job) = &request.job {
+                let log = self.job_log(job, &planned, &host)?;
+                let mut summary = local(context, options).run(&planned, &work, &mut JobObserver { log })?;
+                summary.time.planning = planning;
+                summary.time.wall = started.elapsed();
+                return Ok(RunOutcome { summary, notes: Vec::new() });
+            }
+            let mut observer = ReportObserver {
+                reporter: Reporter::new(&loaded, self.lock()?, expected, records),
+                store: &self.store,
+                finished: BTreeSet::new(),
+                failed_writes: BTreeMap::new(),
+            };
+            let measuring = Instant::now();
+            let summary = match &request.executor {
+                Executor::Local => local(context, options).run(&planned, &work, &mut observer)?,
+                Executor::Slurm { partition } => {
+                    let executor = SlurmExecutor {
+                        manifests: &loaded.manifests,
+                        host: &host,
+                        store: &self.store,
+                        options,
+                        partition: partition.clone(),
+                        job_command: self.job_command(request)?,
+                        directory: self.root.canonicalize().unwrap_or_else(|_| self.root.clone()),
+                    };
+                    executor.run(&planned, &work, &mut observer)?
+                }
+            };
+            passes.absorb(observer);
+            passes.add(&planned, summary, planning, measuring.elapsed());
+            let searching = searches.iter().any(|state| !state.next.is_empty());
+            if !searching || passes.last_interrupted() || passes.count >= MAX_PASSES {
+                break;
+            }
+            // What this run measured is fresh: later passes plan from it, not over it again.
+            selection.force = false;
+            selection.retry_failed = false;
+        }
+        let mut summary = passes.summary();
+        let mut observer = ReportObserver {
+            reporter: Reporter::new(&loaded, self.lock()?, Vec::new(), Vec::new()),
+            store: &self.store,
+            finished: std::mem::take(&mut passes.finished),
+            failed_writes: std::mem::take(&mut passes.failed_writes),
         };
         // Also when nothing ran: a report from an older bakeoff, or none yet, is brought up to date.
         notes.extend(crate::project::keep_reports_mergeable(&self.root, &self.store));
@@ -132,9 +136,72 @@ impl Project {
             Ok(path) => notes.push(Notice::info(format!("page: {}", shown(&path).display()))),
             Err(error) => notes.push(Notice::warning(error.to_string())),
         }
-        summary.time.planning = planning;
         summary.time.wall = started.elapsed();
         Ok(RunOutcome { summary, notes })
+    }
+
+    /// Two runs on one store take turns: the lock, held until the run ends. The plan is made
+    /// once it is held, so the second run sees the first one's results. A Slurm job runs under
+    /// its dispatcher's lock.
+    fn take_turn(&self, request: &RunRequest) -> Result<Option<crate::store::RunLock>, Error> {
+        match request.job {
+            None => Ok(Some(acquire(self.store.root()).map_err(|source| Error::Io {
+                what: format!("cannot lock `{}`", self.store.root().display()),
+                source,
+            })?)),
+            Some(_) => Ok(None),
+        }
+    }
+
+    /// A search's next probes and the values it measured before, not the rest of its grid. A
+    /// job measures what its dispatcher's search chose.
+    fn settle_searches(
+        &self,
+        request: &RunRequest,
+        loaded: &Loaded,
+        planned: Vec<PlannedCell>,
+    ) -> (Vec<PlannedCell>, Vec<crate::plan::SearchState>) {
+        if request.job.is_some() {
+            return (planned, Vec::new());
+        }
+        crate::plan::settle_searches(planned, &loaded.manifests, |hash| self.store.read(hash).ok().flatten())
+    }
+
+    /// A Slurm job's log of what it measures, with its plan written.
+    fn job_log(
+        &self,
+        job: &crate::store::SlurmJob,
+        planned: &[PlannedCell],
+        host: &crate::host::HostFacts,
+    ) -> Result<JobLog, Error> {
+        let cannot_write = |source| Error::Io {
+            what: format!("cannot write the job's log under `{}`", self.store.root().display()),
+            source,
+        };
+        let mut log = JobLog::create(&self.store, job.job_id).map_err(cannot_write)?;
+        log.planned(&job.node, planned, host).map_err(cannot_write)?;
+        Ok(log)
+    }
+
+    /// Where the cells of `planned` launch: the model roots and the project mounted, the
+    /// toolboxes' images and drivers as inspection found them, the bases' folder writable.
+    fn launch_context(
+        &self,
+        toolboxes: BTreeMap<String, crate::fingerprint::ToolboxState>,
+        planned: &[PlannedCell],
+    ) -> Result<LaunchContext, Error> {
+        let mut context = LaunchContext {
+            mounts: self.roots.roots.clone(),
+            writable: Vec::new(),
+            images: toolboxes
+                .iter()
+                .filter_map(|(name, state)| Some((name.clone(), state.image_id.clone()?)))
+                .collect(),
+            drivers: toolboxes.into_iter().filter_map(|(name, state)| Some((name, state.driver?))).collect(),
+        };
+        context.mounts.push(self.root.canonicalize().unwrap_or_else(|_| self.root.clone()));
+        context.writable.extend(self.bases_folder(planned)?);
+        Ok(context)
     }
 
     /// The store's folder of quality bases when a reference that runs writes one there: made
@@ -306,6 +373,97 @@ impl Observer for ReportObserver<'_> {
             Ok(path) => vec![Notice::info(format!("report: {}", shown(&path).display()))],
             Err(error) => vec![Notice::warning(format!("cannot write the report of `{experiment}`: {error}"))],
         }
+    }
+}
+
+/// The most passes a run makes: a search over a million grid points needs 21.
+const MAX_PASSES: u32 = 64;
+
+/// What the passes of one run did, added up: each cell counted once, by what the first pass
+/// that planned it said of it, and what ran in each.
+#[derive(Default)]
+struct Passes {
+    count: u32,
+    seen: BTreeSet<String>,
+    summary: RunSummary,
+    /// Time spent in earlier passes (planning and measuring), not this pass's planning.
+    spent: std::time::Duration,
+    /// Experiments whose report a pass wrote at their end.
+    finished: BTreeSet<String>,
+    /// Per experiment, the report writes that failed, and the last error.
+    failed_writes: BTreeMap<String, (usize, String)>,
+}
+
+impl Passes {
+    /// Says what the coming pass measures for the searches, and whether there is a pass to
+    /// make: the first always is; a later one only with probes to measure.
+    fn announce(&self, planned: &[PlannedCell], searches: &[crate::plan::SearchState]) -> bool {
+        let to_run = planned.iter().filter(|cell| matches!(cell.decision, Decision::Run(_))).count();
+        if self.count > 0 {
+            if to_run == 0 {
+                return false;
+            }
+            crate::console::errln!("search: pass {} measures {to_run} probe(s)", self.count + 1);
+        }
+        for state in searches.iter().filter(|state| !state.next.is_empty()) {
+            crate::console::errln!("{}", state.line());
+        }
+        true
+    }
+
+    /// What a pass's observer kept: the reports it finished and the writes that failed.
+    fn absorb(&mut self, observer: ReportObserver<'_>) {
+        self.finished.extend(observer.finished);
+        for (experiment, (count, error)) in observer.failed_writes {
+            let failed = self.failed_writes.entry(experiment).or_default();
+            failed.0 += count;
+            failed.1 = error;
+        }
+    }
+
+    fn add(
+        &mut self,
+        planned: &[PlannedCell],
+        pass: RunSummary,
+        planning: std::time::Duration,
+        took: std::time::Duration,
+    ) {
+        let total = &mut self.summary;
+        for cell in planned {
+            if !self.seen.insert(cell.cell.hash.clone()) {
+                continue;
+            }
+            total.cells += 1;
+            match cell.decision {
+                Decision::Cached => total.cached += 1,
+                Decision::Blocked { .. } => total.blocked += 1,
+                Decision::FailedBefore { .. } => total.failed_before += 1,
+                Decision::Run(_) => {}
+            }
+        }
+        total.ok += pass.ok;
+        total.failed += pass.failed;
+        total.skipped += pass.skipped;
+        total.partly += pass.partly;
+        total.interrupted = pass.interrupted;
+        total.signal = pass.signal;
+        let time = &mut total.time;
+        time.planning += planning;
+        time.measuring += pass.time.measuring;
+        time.loading += pass.time.loading;
+        time.failing += pass.time.failing;
+        time.waiting += pass.time.waiting;
+        time.on_nodes += pass.time.on_nodes;
+        self.spent += planning + took;
+        self.count += 1;
+    }
+
+    fn last_interrupted(&self) -> bool {
+        self.summary.interrupted
+    }
+
+    fn summary(&self) -> RunSummary {
+        self.summary
     }
 }
 

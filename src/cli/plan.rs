@@ -3,7 +3,7 @@
 use super::out;
 use super::{PlanArgs, SelectionArgs};
 use crate::Error;
-use crate::plan::{PlanGraph, Selection, render_json, render_text, schedule, tested_models};
+use crate::plan::{PlanGraph, Selection, render_json, render_text, schedule, settle_searches, tested_models};
 use crate::project::Project;
 
 pub(super) fn run(project: &Project, args: &PlanArgs) -> Result<(), Error> {
@@ -12,13 +12,21 @@ pub(super) fn run(project: &Project, args: &PlanArgs) -> Result<(), Error> {
     let host = project.host()?;
     let cells = project.resolve(&loaded, &host)?;
     let (planned, history) = project.plan_with_history(cells, &selection)?;
+    // A search's next probes, and the values it measured before; not the rest of its grid.
+    let (planned, searches) =
+        settle_searches(planned, &loaded.manifests, |hash| project.store.read(hash).ok().flatten());
     let output = if args.dot {
         let work = schedule(&planned, &tested_models(&history, &planned, &host.id), true);
         PlanGraph::build(&planned, &work).to_dot(&planned, &work)
     } else if args.json {
         render_json(&planned)
     } else {
-        render_text(&planned)
+        let mut text = render_text(&planned);
+        for state in &searches {
+            text.push_str(&state.line());
+            text.push('\n');
+        }
+        text
     };
     out!("{output}");
     // The process ends next: freeing a large plan's many small allocations one by one costs

@@ -33,6 +33,9 @@ pub struct Experiment {
     /// Every cell measured this many times, in interleaved rounds.
     pub rounds: Option<Spanned<u64>>,
     pub report: Option<ReportSpec>,
+    /// One axis searched for where a condition stops holding, instead of measured value by
+    /// value; its grid is among `axes`.
+    pub search: Option<super::Search>,
 }
 
 /// Which way a metric improves: the catalogue's, as `better=` names it.
@@ -42,6 +45,30 @@ pub use crate::metric::Better;
 pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
 
 impl Experiment {
+    /// An experiment with nothing in it yet, as decoding starts it.
+    fn empty(name: Spanned<String>, extends: Option<Spanned<String>>, file: FileId) -> Self {
+        Self {
+            name,
+            file,
+            extends,
+            description: None,
+            axes: Vec::new(),
+            excludes: Vec::new(),
+            includes: Vec::new(),
+            bench: None,
+            server: None,
+            workloads: Vec::new(),
+            command: None,
+            quality: None,
+            timeout: None,
+            retries: None,
+            stop_after: None,
+            rounds: None,
+            report: None,
+            search: None,
+        }
+    }
+
     /// How long one attempt of a cell may take (`timeout`, an hour when not given).
     pub fn timeout(&self) -> std::time::Duration {
         self.timeout.as_ref().map_or(DEFAULT_TIMEOUT, |timeout| std::time::Duration::from_secs(timeout.value))
@@ -285,7 +312,7 @@ pub struct TableSpec {
     pub better: Option<Spanned<Better>>,
 }
 
-const CHILDREN: [&str; 14] = [
+const CHILDREN: [&str; 15] = [
     "description",
     "matrix",
     "exclude",
@@ -300,6 +327,7 @@ const CHILDREN: [&str; 14] = [
     "stop-after",
     "rounds",
     "report",
+    "search",
 ];
 const REQUEST_TEXT_FIELDS: [&str; 2] = ["prompt", "system"];
 const REQUEST_FILE_FIELDS: [&str; 2] = ["prompt-file", "system-file"];
@@ -347,25 +375,7 @@ pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Experi
             "use letters, digits, `-`, `_` and `.`: the report is written to `results/<name>/`",
         );
     }
-    let mut experiment = Experiment {
-        extends: decoder.string_property(node, "extends"),
-        name,
-        file: decoder.file,
-        description: None,
-        axes: Vec::new(),
-        excludes: Vec::new(),
-        includes: Vec::new(),
-        bench: None,
-        server: None,
-        workloads: Vec::new(),
-        command: None,
-        quality: None,
-        timeout: None,
-        retries: None,
-        stop_after: None,
-        rounds: None,
-        report: None,
-    };
+    let mut experiment = Experiment::empty(name, decoder.string_property(node, "extends"), decoder.file);
     for child in decoder.children(node) {
         let once = |decoder: &mut Decoder<'_>, present: bool| {
             if present {
@@ -433,6 +443,10 @@ pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Experi
             "report" => {
                 once(decoder, experiment.report.is_some());
                 experiment.report = Some(decode_report(decoder, child));
+            }
+            "search" => {
+                once(decoder, experiment.search.is_some());
+                experiment.search = super::search::decode_search(decoder, child);
             }
             _ => decoder.unknown_node(child, &format!("experiment `{}`", experiment.name.value), &CHILDREN),
         }

@@ -165,6 +165,7 @@ fn apply(parent: Experiment, child: &Experiment) -> Experiment {
         stop_after: child.stop_after.clone().or(parent.stop_after),
         rounds: child.rounds.clone().or(parent.rounds),
         report: child.report.clone().or(parent.report),
+        search: child.search.clone().or(parent.search),
     }
 }
 
@@ -199,6 +200,29 @@ impl Checker<'_> {
                         name = workload.name.value
                     ),
                 );
+            }
+        }
+        if let Some(search) = &experiment.search {
+            // The searched axis takes the grid's values, as if the matrix listed them.
+            if let Some(listed) = experiment.axis(&search.axis.value) {
+                self.push(
+                    listed.name.at,
+                    ErrorKind::Duplicate { what: "axis".to_owned(), name: search.axis.value.clone() },
+                    format!(
+                        "`{}` is searched: its values come from the `search` range; remove it from the matrix",
+                        search.axis.value
+                    ),
+                );
+            } else {
+                let at = search.axis.at;
+                experiment.axes.push(Axis {
+                    name: search.axis.clone(),
+                    values: search
+                        .grid()
+                        .into_iter()
+                        .map(|value| AxisValue { value: Spanned::new(value.to_string(), at), args: Vec::new() })
+                        .collect(),
+                });
             }
         }
         if experiment.axis("toolbox").is_none() {

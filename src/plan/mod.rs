@@ -6,6 +6,7 @@ mod graph;
 mod load_group;
 mod render;
 mod schedule;
+mod search;
 
 pub(crate) use bases::settle_bases;
 pub(crate) use decide::{Decision, History, PlannedCell, RunReason, Selection, decide};
@@ -15,3 +16,4 @@ pub(crate) use load_group::LoadGroup;
 pub(crate) use render::describe_changes;
 pub(crate) use render::{describe_change, render_json, render_text};
 pub(crate) use schedule::{ServerGroup, Work, schedule, tested_models};
+pub(crate) use search::{SearchState, probe_of, settle_searches};

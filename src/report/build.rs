@@ -23,6 +23,7 @@ pub(crate) const REPORT_FORMAT: u32 = 1;
 const LOG_LINES: usize = 6;
 
 /// What a report is made from; nothing here touches a model or a toolbox.
+#[derive(Clone, Copy)]
 pub struct Inputs<'a> {
     pub manifests: &'a Manifests,
     pub experiment: &'a Experiment,
@@ -74,6 +75,9 @@ pub struct Report {
     pub quality: Option<super::quality::QualityView>,
     /// Beside speed, every quality figure of each configuration (the view above shows three).
     pub quality_figures: Option<super::quality::QualityView>,
+    /// With a `search`: where its condition stops holding, per configuration. It leads the
+    /// results.
+    pub search: Option<super::search::SearchView>,
     /// Per server workload: the metrics that answer it, a row per configuration.
     pub summaries: Vec<super::summary::Summary>,
     pub tables: Vec<Table>,
@@ -206,6 +210,16 @@ pub struct NotRun {
 
 /// Builds the report of `inputs.experiment`.
 pub(crate) fn build(inputs: &Inputs<'_>) -> Report {
+    // A search shows the values it probed, not the rest of its grid.
+    if inputs.experiment.search.is_some() {
+        let probed = probed_cells(inputs);
+        return build_shown(&Inputs { cells: &probed, ..*inputs });
+    }
+    build_shown(inputs)
+}
+
+/// [`build`] of the cells `inputs` gives, every one shown.
+fn build_shown(inputs: &Inputs<'_>) -> Report {
     let experiment = inputs.experiment;
     let chosen = choose(inputs.cells, inputs.records);
     let grid = Grid::new(experiment, inputs.cells, &chosen);
@@ -296,6 +310,7 @@ pub(crate) fn build(inputs: &Inputs<'_>) -> Report {
         models,
         quality: speed_and_quality,
         quality_figures,
+        search: experiment.search.as_ref().map(|search| search_view(search, inputs, &grid, &host_of)),
         summaries: super::summary::summaries(&labelled),
         default_tables: experiment.report.as_ref().is_none_or(|report| report.tables.is_empty()),
         tables,
@@ -311,6 +326,64 @@ pub(crate) fn build(inputs: &Inputs<'_>) -> Report {
         warnings: warnings(&shown).into_iter().chain(partial_rounds(&shown)).collect(),
         time: time(&grid),
     }
+}
+
+/// The cells of a search experiment that have a record: the values it probed.
+fn probed_cells(inputs: &Inputs<'_>) -> Vec<ExpectedCell> {
+    let chosen = choose(inputs.cells, inputs.records);
+    inputs
+        .cells
+        .iter()
+        .zip(&chosen.records)
+        .filter(|(_, records)| records.iter().any(Option::is_some))
+        .map(|(cell, _)| cell.clone())
+        .collect()
+}
+
+/// A search's answer per configuration (the other axes, the workload, the host) from the
+/// probes shown.
+fn search_view(
+    search: &crate::manifest::Search,
+    inputs: &Inputs<'_>,
+    grid: &Grid<'_>,
+    host_of: &dyn Fn(&Point<'_>) -> String,
+) -> super::search::SearchView {
+    let several_hosts = hosts_count(grid) > 1;
+    let several_workloads = inputs.experiment.workloads.len() + usize::from(inputs.experiment.bench.is_some()) > 1;
+    let mut probes: BTreeMap<String, Vec<(i64, &CellRecord)>> = BTreeMap::new();
+    let mut unit = String::new();
+    for point in &grid.points {
+        let Some(record) = point.record else { continue };
+        let cell = &inputs.cells[point.cell];
+        let Some(value) = cell
+            .axes
+            .iter()
+            .find(|(axis, _)| *axis == search.axis.value)
+            .and_then(|(_, value)| value.parse::<i64>().ok())
+        else {
+            continue;
+        };
+        if unit.is_empty()
+            && let Some(metric) = record.metrics.get(&search.keep.metric)
+        {
+            unit.clone_from(&metric.unit);
+        }
+        let mut label: Vec<String> = cell
+            .axes
+            .iter()
+            .filter(|(axis, value)| *axis != search.axis.value && !(axis == "toolbox" && value == "host"))
+            .map(|(axis, value)| format!("{axis}={value}"))
+            .collect();
+        if several_workloads {
+            label.push(cell.workload.clone());
+        }
+        if several_hosts {
+            label.push(format!("on {}", host_of(point)));
+        }
+        let label = if label.is_empty() { "every configuration".to_owned() } else { label.join(", ") };
+        probes.entry(label).or_default().push((value, record));
+    }
+    super::search::view(search, &unit, probes)
 }
 
 /// With results from several hosts: each other host against the one with the most results.

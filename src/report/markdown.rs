@@ -208,6 +208,9 @@ fn configuration_header(out: &mut String, columns: impl Iterator<Item = String>)
 /// away under the summaries when they are the defaults).
 fn results(out: &mut String, report: &Report) {
     out.push_str("## Results\n\n");
+    if let Some(view) = &report.search {
+        render_search(out, view);
+    }
     if let Some(view) = &report.quality {
         render_quality(out, view, None);
     }
@@ -238,6 +241,61 @@ fn results(out: &mut String, report: &Report) {
     // Workloads without a summary (bench and command cells): under the tables.
     let summarised = |workload: &str| report.summaries.iter().any(|summary| summary.workload == workload);
     render_warnings(out, report.warnings.iter().filter(|warning| !summarised(&warning.workload)));
+}
+
+/// A search's answer per configuration, its probes, and their chart.
+fn render_search(out: &mut String, view: &super::search::SearchView) {
+    let _ = writeln!(
+        out,
+        "### Search: where `{}` stops holding over `{}`
+",
+        view.condition, view.axis
+    );
+    for answer in &view.answers {
+        let _ = writeln!(out, "- **{}**: {}", escape(&answer.configuration), escape(&answer.line));
+    }
+    out.push('\n');
+    let scale = Scale::for_values(
+        &view.unit,
+        view.answers.iter().flat_map(|answer| answer.probes.iter().filter_map(|probe| probe.mean)),
+    );
+    let unit = if scale.unit.is_empty() { String::new() } else { format!(" ({})", scale.unit) };
+    let _ = writeln!(out, "| configuration | {} | {}{unit} | holds |", view.axis, view.metric);
+    out.push_str("|:--|--:|--:|:--|\n");
+    for answer in &view.answers {
+        for probe in &answer.probes {
+            let figure = match (probe.mean, &probe.failure) {
+                (Some(mean), _) => scale.spread(mean, probe.spread),
+                (None, Some(reason)) => format!("failed: {}", escape(reason)),
+                (None, None) => "n/a".to_owned(),
+            };
+            let holds = match (probe.holds, probe.within_noise) {
+                (true, false) => "yes",
+                (true, true) => "yes, within noise",
+                (false, false) => "no",
+                (false, true) => "no, within noise",
+            };
+            let _ = writeln!(out, "| {} | {} | {figure} | {holds} |", escape(&answer.configuration), probe.value);
+        }
+    }
+    out.push('\n');
+    let _ = writeln!(
+        out,
+        "Each probe is a cell like any other (cached, rerun only when its inputs change): the search \
+         measured both ends of the range, then halved the interval around the boundary. It assumes one \
+         boundary; a probe that contradicts it is said above. A failed probe counts as not holding.\n"
+    );
+    if let Some(file) = &view.chart {
+        let _ = writeln!(
+            out,
+            "![{} over {}]({file})\n\nIn the chart a filled point holds, a hollow one does not, a cross failed; the \
+             dashed line is the threshold.\n",
+            view.metric, view.axis
+        );
+    }
+    if let Some(reason) = &view.chart_refused {
+        let _ = writeln!(out, "The probes' chart could not be drawn: {reason}.\n");
+    }
 }
 
 /// The speed × quality table: each configuration's speed beside its divergence from the

@@ -11,6 +11,7 @@ mod markdown;
 mod page;
 mod quality;
 mod scatter;
+mod search;
 mod select;
 mod summary;
 mod table;
@@ -49,6 +50,16 @@ pub(crate) fn render(mut report: Report) -> Vec<(String, String)> {
                 view.chart = None;
                 view.chart_refused = Some(error.to_string());
             }
+        }
+    }
+    if let Some(view) = &mut report.search {
+        match search::chart(view) {
+            Ok(Some(svg)) => {
+                view.chart = Some(search::CHART.to_owned());
+                charts.push((search::CHART.to_owned(), svg));
+            }
+            Ok(None) => {}
+            Err(error) => view.chart_refused = Some(error.to_string()),
         }
     }
     let mut files = vec![(crate::store::REPORT_FILE.to_owned(), markdown::render(&report))];

@@ -16,4 +16,4 @@ pub use record::{
     CellRecord, Failure, MetricValue, RECORD_FORMAT, RanOn, RecordHead, Round, RoundStats, SlurmJob, Status, Timings,
     over_rounds,
 };
-pub(crate) use run_lock::acquire;
+pub(crate) use run_lock::{RunLock, acquire};

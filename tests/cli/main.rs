@@ -20,6 +20,7 @@ mod reproduce;
 mod rounds;
 mod run;
 mod schedule;
+mod search;
 mod serve;
 mod shared;
 mod slurm;

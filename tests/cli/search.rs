@@ -1,0 +1,132 @@
+//! `search`: an axis searched for where a condition stops holding. Command cells whose metric
+//! is a known function of the axis give the exact answer to check; each probe appends its value
+//! to a file of this test's, so that what ran is counted, not guessed.
+
+use std::path::Path;
+
+use bakeoff::store::Status;
+
+use crate::support::{Bakeoff, project, records, unwrapped};
+
+/// A command cell printing `cost=3n` (and failing from `fails_from` on), searched over n.
+fn manifest(log: &Path, keep: &str, want: &str, to: u32, fails_from: u32) -> String {
+    format!(
+        r#"experiment "limit" {{
+    command {{
+        args "sh" "-c" "echo {{n}} >> {log}; if [ {{n}} -ge {fails_from} ]; then echo 'out of memory' >&2; exit 3; fi; echo cost=$(( {{n}} * 3 ))"
+        metric "cost" regex="cost=([0-9]+)"
+    }}
+    search "n" from=0 to={to} step=10 {{
+        keep "{keep}"
+        want "{want}"
+    }}
+}}
+"#,
+        log = log.display()
+    )
+}
+
+fn probed(log: &Path) -> Vec<u32> {
+    std::fs::read_to_string(log).unwrap_or_default().lines().map(|line| line.parse().unwrap()).collect()
+}
+
+#[test]
+fn a_search_finds_the_exact_boundary_in_few_probes_and_a_rerun_probes_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let log = work.path().join("probes.log");
+    // cost = 3n stays ≤ 1500 up to n = 500: 101 grid points, at most ⌈log2 101⌉ + 2 = 9 probes.
+    let directory = project(&[("experiments/limit.kdl", &manifest(&log, "cost <= 1500", "largest", 1000, 100_000))]);
+    let root = directory.path();
+    let plan = Bakeoff::new(root).args(["plan"]).run();
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let text = unwrapped(&plan.stdout);
+    assert!(
+        text.contains("search `n` for limit/toolbox=host, command: 0 of at most 9 probes measured (101 grid points); probes n=0 and n=1000 next"),
+        "{text}"
+    );
+    let run = Bakeoff::new(root).args(["run", "--no-progress"]).run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let first = probed(&log);
+    assert!(first.len() <= 9, "{} probes: {first:?}", first.len());
+    assert_eq!(&first[..2], [0, 1000], "both ends first");
+    let report = std::fs::read_to_string(root.join("results/limit/README.md")).unwrap();
+    let answer = "largest n with cost ≤ 1500: 500 (not at 510) (1500 at 500; 1530 at 510)";
+    assert!(unwrapped(&report).contains(answer), "{report}");
+    // Only the probes are in the report: no grid point shows as not run.
+    assert!(!report.contains("not run"), "{report}");
+    assert_eq!(records(root).len(), first.len());
+    // Nothing new: the rerun probes nothing, and the plan says the answer.
+    let again = Bakeoff::new(root).args(["run", "--no-progress"]).run();
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(probed(&log), first, "a rerun probed again");
+    let plan = unwrapped(&Bakeoff::new(root).args(["plan"]).run().stdout);
+    assert!(plan.contains(&format!("{} of at most 9 probes measured", first.len())), "{plan}");
+    assert!(plan.contains("largest n with cost ≤ 1500: 500 (not at 510)"), "{plan}");
+    // A widened range probes what it adds: its new end.
+    let wider = manifest(&log, "cost <= 1500", "largest", 2000, 100_000);
+    std::fs::write(root.join("experiments/limit.kdl"), wider).unwrap();
+    let widened = Bakeoff::new(root).args(["run", "--no-progress"]).run();
+    assert_eq!(widened.code, 0, "{}", widened.stderr);
+    assert_eq!(probed(&log)[first.len()..], [2000]);
+    let report = std::fs::read_to_string(root.join("results/limit/README.md")).unwrap();
+    assert!(unwrapped(&report).contains(answer), "{report}");
+    // The chart of the probes, with the threshold.
+    let svg = std::fs::read_to_string(root.join("results/limit/search.svg")).unwrap();
+    assert!(svg.contains("cost over n"), "{svg}");
+}
+
+#[test]
+fn a_failing_probe_does_not_hold_and_a_contradiction_is_said() {
+    let work = tempfile::tempdir().unwrap();
+    let log = work.path().join("probes.log");
+    // Always cheap enough, but out of memory from n = 600: the answer is 590, with the reason.
+    let directory = project(&[("experiments/limit.kdl", &manifest(&log, "cost <= 100000", "largest", 1000, 600))]);
+    let root = directory.path();
+    let run = Bakeoff::new(root).args(["run", "--no-progress"]).run();
+    assert_ne!(run.code, 0, "failed probes are failed cells: {}", run.stderr);
+    let report = unwrapped(&std::fs::read_to_string(root.join("results/limit/README.md")).unwrap());
+    assert!(report.contains("largest n with cost ≤ 100000: 590 (not at 600)"), "{report}");
+    assert!(report.contains("| 600 | failed: "), "{report}");
+    assert!(records(root).iter().any(|record| record.status == Status::Failed));
+
+    // `want "largest"` of a condition that holds above a boundary: it fails at 0 and holds at
+    // 1,000, against the one boundary assumed, and the report says so.
+    let log = work.path().join("backwards.log");
+    let directory = project(&[("experiments/limit.kdl", &manifest(&log, "cost >= 1500", "largest", 1000, 100_000))]);
+    let root = directory.path();
+    let run = Bakeoff::new(root).args(["run", "--no-progress"]).run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(probed(&log), [0, 1000], "nothing to bisect");
+    let report = unwrapped(&std::fs::read_to_string(root.join("results/limit/README.md")).unwrap());
+    assert!(
+        report.contains(
+            "cost ≥ 1500 holds nowhere in the range, not even at n=0; not one boundary as `want \"largest\"` assumes: it holds at 1,000 but not at 0"
+        ),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_search_axis_in_the_matrix_too_or_a_bad_range_is_a_manifest_error() {
+    let both = r#"experiment "e" {
+    matrix { n 1 2 }
+    command { args "echo" "{n}" }
+    search "n" from=0 to=10 step=1 {
+        keep "x <= 1"
+        want "largest"
+    }
+}
+"#;
+    let directory = project(&[("experiments/e.kdl", both)]);
+    let check = Bakeoff::new(directory.path()).args(["check"]).run();
+    assert_ne!(check.code, 0);
+    assert!(check.stderr.contains("`n` is searched: its values come from the `search` range"), "{}", check.stderr);
+    let backwards = both.replace("matrix { n 1 2 }\n", "").replace("from=0 to=10", "from=10 to=0");
+    let directory = project(&[("experiments/e.kdl", &backwards)]);
+    let check = Bakeoff::new(directory.path()).args(["check"]).run();
+    assert!(check.stderr.contains("a search needs `from` below `to` and a positive `step`"), "{}", check.stderr);
+    let no_op = both.replace("matrix { n 1 2 }\n", "").replace("x <= 1", "x is small");
+    let directory = project(&[("experiments/e.kdl", &no_op)]);
+    let check = Bakeoff::new(directory.path()).args(["check"]).run();
+    assert!(check.stderr.contains("it has no comparison"), "{}", check.stderr);
+}
