@@ -130,3 +130,48 @@ fn a_search_axis_in_the_matrix_too_or_a_bad_range_is_a_manifest_error() {
     let check = Bakeoff::new(directory.path()).args(["check"]).run();
     assert!(check.stderr.contains("it has no comparison"), "{}", check.stderr);
 }
+
+/// The real llama-bench on the Gemma model: the largest `-d` depth at which prompt processing
+/// stays above a threshold set halfway between what the first measurement gave at the ends. Its
+/// end probes are the first measurement's cells (the same inputs, measured once); two searches
+/// from scratch agree within one grid step.
+#[test]
+fn the_deepest_context_that_keeps_prompt_speed_on_the_real_llama_bench() {
+    let llama = crate::support::Llama::get();
+    let bench = r#"bench { args "-t" 2 "-p" 64 "-n" 0 "-d" "{depth}" "-r" 3 }"#;
+    let first = format!(
+        "model \"gemma\" {{ file \"gemma-3-270m-q4_k_m.gguf\" }}\nexperiment \"ends\" {{\n    matrix {{\n        model \"gemma\"\n        depth 0 1024\n    }}\n    {bench}\n}}\n"
+    );
+    let directory = project(&[("experiments/ends.kdl", &first)]);
+    let root = directory.path();
+    let run = llama.bakeoff(root).args(["run", "--no-progress"]).run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let ends = records(root);
+    let pp = |depth: &str| ends.iter().find(|record| record.axes["depth"] == depth).unwrap().metrics["pp64"].mean;
+    let (shallow, deep) = (pp("0"), pp("1024"));
+    assert!(shallow > deep, "prompt processing did not slow with depth: {shallow} at 0, {deep} at 1024");
+    let threshold = f64::midpoint(shallow, deep).round();
+    let search = format!(
+        "experiment \"deepest\" {{\n    matrix {{ model \"gemma\" }}\n    {bench}\n    search \"depth\" from=0 to=1024 step=64 {{\n        keep \"pp64 >= {threshold}\"\n        want \"largest\"\n    }}\n}}\n"
+    );
+    std::fs::write(root.join("experiments/deepest.kdl"), &search).unwrap();
+    let answer = |root: &Path| -> i64 {
+        let run = llama.bakeoff(root).args(["run", "--no-progress", "deepest"]).run();
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let report = unwrapped(&std::fs::read_to_string(root.join("results/deepest/README.md")).unwrap());
+        let line = format!("largest depth with pp64 ≥ {threshold}: ");
+        let found = report.split(&line).nth(1).unwrap_or_else(|| panic!("no answer `{line}`: {report}"));
+        found.split(' ').next().unwrap().replace(',', "").parse().unwrap()
+    };
+    let found = answer(root);
+    // 17 grid points: at most 7 probes, two of them the first experiment's cells.
+    let probes: Vec<_> = records(root).into_iter().filter(|record| record.experiment == "deepest").collect();
+    assert!(probes.len() <= 5, "{} new probes beyond the shared ends", probes.len());
+    assert!((0..1024).contains(&found), "{found}");
+    // Twice more from scratch: within one grid step.
+    for _ in 0..2 {
+        let again = project(&[("experiments/deepest.kdl", &format!("model \"gemma\" {{ file \"gemma-3-270m-q4_k_m.gguf\" }}\n{search}"))]);
+        let other = answer(again.path());
+        assert!((other - found).abs() <= 64, "{other} against {found} at threshold {threshold}");
+    }
+}
