@@ -40,6 +40,23 @@ struct PageExperiment {
     /// With quality cells: the report's speed × quality view, as the report words it.
     #[serde(skip_serializing_if = "Option::is_none")]
     quality: Option<PageQuality>,
+    /// With a `search`: its answer per configuration and its probes' chart, as the report has
+    /// them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    search: Option<PageSearch>,
+}
+
+#[derive(Debug, Serialize)]
+struct PageSearch {
+    /// The searched axis: the page opens on a line over it.
+    axis: String,
+    heading: String,
+    /// `configuration: answer`, one per configuration.
+    lines: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chart: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chart_refused: Option<String>,
 }
 
 /// The speed × quality section: its text made here, so that the page and the report say the
@@ -193,6 +210,7 @@ fn data(records: &[CellRecord], manifests: &Manifests, current: &[ExpectedCell])
     }
     let labels = host_labels(newest.values().map(|(record, _)| *record));
     let mut quality = quality_views(&newest, &labels, manifests);
+    let mut search = search_views(&newest, &labels, manifests);
     let mut hosts = BTreeMap::new();
     let mut cells = Vec::new();
     let mut units: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
@@ -208,8 +226,64 @@ fn data(records: &[CellRecord], manifests: &Manifests, current: &[ExpectedCell])
     let mut experiments = experiments(&cells, &units, manifests);
     for experiment in &mut experiments {
         experiment.quality = quality.remove(&experiment.name);
+        experiment.search = search.remove(&experiment.name);
     }
     PageData { format: PAGE_FORMAT, experiments, hosts, cells }
+}
+
+/// Each search experiment's answers and probes' chart, from the current records the page shows.
+fn search_views(
+    newest: &BTreeMap<(String, String, String), (&CellRecord, Placement)>,
+    labels: &BTreeMap<String, String>,
+    manifests: &Manifests,
+) -> BTreeMap<String, PageSearch> {
+    let mut views = BTreeMap::new();
+    for experiment in &manifests.experiments {
+        let Some(search) = &experiment.search else { continue };
+        let name = &experiment.name.value;
+        let placed: Vec<(&CellRecord, &Placement)> = newest
+            .iter()
+            .filter(|((experiment, _, _), (_, placement))| experiment == name && placement.current)
+            .map(|(_, (record, placement))| (*record, placement))
+            .collect();
+        let hosts: std::collections::BTreeSet<&String> =
+            placed.iter().map(|(record, _)| &labels[&record.host.identity()]).collect();
+        let mut probes: BTreeMap<String, Vec<(i64, &CellRecord)>> = BTreeMap::new();
+        let mut unit = String::new();
+        for (record, placement) in &placed {
+            let Some(value) = placement.axes.get(&search.axis.value).and_then(|value| value.parse::<i64>().ok()) else {
+                continue;
+            };
+            if unit.is_empty()
+                && let Some(metric) = record.metrics.get(&search.keep.metric)
+            {
+                unit.clone_from(&metric.unit);
+            }
+            let mut label: Vec<String> = placement
+                .axes
+                .iter()
+                .filter(|(axis, value)| **axis != search.axis.value && !(*axis == "toolbox" && *value == "host"))
+                .map(|(axis, value)| format!("{axis}={value}"))
+                .collect();
+            label.push(placement.workload.clone());
+            if hosts.len() > 1 {
+                label.push(format!("on {}", labels[&record.host.identity()]));
+            }
+            probes.entry(label.join(", ")).or_default().push((value, *record));
+        }
+        if probes.is_empty() {
+            continue;
+        }
+        let view = super::search::view(search, &unit, probes);
+        let (chart, chart_refused) = match super::search::chart(&view) {
+            Ok(chart) => (chart, None),
+            Err(error) => (None, Some(error.to_string())),
+        };
+        let lines = view.answers.iter().map(|answer| format!("{}: {}", answer.configuration, answer.line)).collect();
+        let heading = format!("Search: where {} stops holding over {}", view.condition, view.axis);
+        views.insert(name.clone(), PageSearch { axis: view.axis.clone(), heading, lines, chart, chart_refused });
+    }
+    views
 }
 
 /// Each experiment's speed × quality view, from the current records the page shows: the view
@@ -457,6 +531,7 @@ fn experiments(
                 axes,
                 metrics,
                 quality: None,
+                search: None,
             }
         })
         .collect()

@@ -295,6 +295,41 @@ experiment "replayed" {
     }
 }
 
+/// A search experiment on the page: its answer as the report words it, its probes' chart, and
+/// the line over the searched axis it opens on, with only the probed values.
+#[test]
+fn a_search_shows_its_answer_and_opens_on_the_searched_axis() {
+    let chromium = Chromium::get();
+    let manifest = r#"experiment "limit" {
+    command {
+        args "sh" "-c" "echo cost=$(( {n} * 3 ))"
+        metric "cost" regex="cost=([0-9]+)"
+    }
+    search "n" from=0 to=1000 step=10 {
+        keep "cost <= 1500"
+        want "largest"
+    }
+}
+"#;
+    let directory = crate::support::project(&[("experiments/limit.kdl", manifest)]);
+    let run = Bakeoff::new(directory.path()).args(["run", "--no-progress"]).run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let page = directory.path().join("results/index.html");
+    let (dom, stderr) = chromium.dom(&format!("file://{}#e=limit&m=cost", page.display()));
+    assert_no_script_error(&dom, &stderr);
+    assert!(dom.contains("<h2>Search: where cost ≤ 1500 stops holding over n</h2>"), "{dom}");
+    assert!(
+        dom.contains("<li>command: largest n with cost ≤ 1500: 500 (not at 510) (1500 at 500; 1530 at 510)</li>"),
+        "{dom}"
+    );
+    assert!(dom.contains(r#"id="search-chart""#), "{dom}");
+    assert!(dom.contains(r#"aria-label="cost against n""#), "{dom}");
+    // The table has the probes, each the record's value, and no other grid value.
+    let values = table_values(&dom);
+    assert_eq!(values.len(), records(directory.path()).len());
+    assert!(values.len() <= 9, "{values:?}");
+}
+
 /// How the page writes a duration in milliseconds, as `formatValue` does.
 fn format_ms(value: f64) -> String {
     if value >= 10_000.0 { format!("{:.1} s", value / 1000.0) } else { format!("{value:.0} ms") }

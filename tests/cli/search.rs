@@ -170,7 +170,10 @@ fn the_deepest_context_that_keeps_prompt_speed_on_the_real_llama_bench() {
     assert!((0..1024).contains(&found), "{found}");
     // Twice more from scratch: within one grid step.
     for _ in 0..2 {
-        let again = project(&[("experiments/deepest.kdl", &format!("model \"gemma\" {{ file \"gemma-3-270m-q4_k_m.gguf\" }}\n{search}"))]);
+        let again = project(&[(
+            "experiments/deepest.kdl",
+            &format!("model \"gemma\" {{ file \"gemma-3-270m-q4_k_m.gguf\" }}\n{search}"),
+        )]);
         let other = answer(again.path());
         assert!((other - found).abs() <= 64, "{other} against {found} at threshold {threshold}");
     }

@@ -223,7 +223,9 @@
     if (!state.rows) state.rows = varyingNames.find(function (name) { return name !== state.columns; }) || "";
     const numeric = varying.filter(function (dim) { return dim.numeric; });
     const turns = turnMetrics(metrics, state.metric);
-    if (state.chart === null) state.chart = turnCount(turns) > 1 ? "turn" : "";
+    // A search opens on its probes along the searched axis.
+    const searched = experiment.search && numeric.some(function (dim) { return dim.name === experiment.search.axis; });
+    if (state.chart === null) state.chart = turnCount(turns) > 1 ? "turn" : searched ? experiment.search.axis : "";
     if (state.chart && state.chart !== "turn" && !numeric.some(function (dim) { return dim.name === state.chart; })) state.chart = "";
     if (state.chart === "turn" && turnCount(turns) < 2) state.chart = "";
     const columnValues = state.columns
@@ -265,6 +267,7 @@
     const metric = state.metric;
     const unit = unitOf(experiment, metric);
     const better = (experiment.metrics.find(function (m) { return m.name === metric; }) || {}).better;
+    if (experiment.search) view.appendChild(searchSection(experiment.search));
     if (experiment.quality) view.appendChild(qualitySection(experiment.quality));
     view.appendChild(element("h2", { text: experiment.name + ": " + metric }));
     if (!shown.length) {
@@ -578,7 +581,8 @@
     const labelDims = varying.map(function (dim) { return dim.name; });
     const rows = drawn.map(function (cell) {
       return [labelDims.map(function (dim) { return dim + "=" + valueOf(cell, dim); }).join(", ") || cell.id, cell.metrics[metric]];
-    }).sort(function (a, b) { return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0; });
+    // Numbers in a label in numeric order (depth=128 before depth=1024), as the tables have them.
+    }).sort(function (a, b) { return a[0].localeCompare(b[0], "en", { numeric: true }); });
     const width = 760, rowHeight = 26, left = 300, right = 90;
     const svg = svgElement("svg", { viewBox: "0 0 " + width + " " + (rowHeight * Math.max(rows.length, 1) + 30), class: "bar-chart", role: "img", "aria-label": metric + " per configuration" });
     if (!rows.length) { svg.appendChild(svgElement("text", { x: 10, y: 20 }, "No value to draw.")); return svg; }
@@ -609,6 +613,26 @@
   // it and computes none of it, so the two never disagree. Every configuration, whatever the
   // filters: the frontier is drawn among all of them.
   function plain(text) { return text.replace(/`/g, ""); }
+  // A search's answer per configuration, as the report words it, and its probes' chart.
+  function searchSection(search) {
+    const section = element("section", { id: "search" });
+    section.appendChild(element("h2", { text: search.heading }));
+    const list = element("ul", { class: "answers" });
+    search.lines.forEach(function (line) { list.appendChild(element("li", { text: plain(line) })); });
+    section.appendChild(list);
+    if (search.chart) {
+      const markup = search.chart.replace("<svg ", "<svg xmlns=\"" + SVG_NAMESPACE + "\" ");
+      const parsed = new DOMParser().parseFromString(markup, "image/svg+xml").documentElement;
+      const svg = document.importNode(parsed, true);
+      svg.setAttribute("role", "img");
+      svg.setAttribute("aria-label", "the probes over the searched axis, the threshold dashed");
+      section.appendChild(element("figure", { id: "search-chart" }, [svg]));
+    } else if (search.chart_refused) {
+      section.appendChild(element("p", { class: "note", text: "No chart of the probes: it could not be drawn (" + search.chart_refused + ")." }));
+    }
+    return section;
+  }
+
   function qualitySection(quality) {
     const section = element("section", { id: "quality" });
     section.appendChild(element("h2", { text: quality.heading }));
