@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use crate::Error;
 use crate::notice::Notice;
-use crate::plan::{Decision, History, PlannedCell, schedule, tested_models};
+use crate::plan::{Decision, History, PlannedCell, RunReason, schedule, tested_models};
 use crate::project::{Executor, Loaded, Project, Reporter, RunRequest, shown};
 use crate::report::ExpectedCell;
 use crate::run::{Executor as _, JobLog, LocalExecutor, Observer, RunOptions, RunSummary, SlurmExecutor};
@@ -49,13 +49,14 @@ impl Project {
         }
         // A search measures a pass of probes, reads what they found, and plans the next pass,
         // until every search has its answer; without one, the first pass is the whole run.
-        let mut selection = request.selection.clone();
         let mut passes = Passes::default();
         loop {
             let (cells, toolboxes) = self.resolve_with_toolboxes(&loaded, &host)?;
             // The report covers every cell, also those `--only` leaves out of this run.
             let expected: Vec<ExpectedCell> = cells.iter().map(ExpectedCell::of).collect();
-            let (planned, history) = self.plan_with_history(cells, &selection)?;
+            let (mut planned, history) = self.plan_with_history(cells, &request.selection)?;
+            // What an earlier pass measured is this run's result, `--force` or not.
+            passes.measured(&mut planned, &self.store);
             let (planned, searches) = self.settle_searches(request, &loaded, planned);
             let planned = measured_once(planned);
             if !passes.announce(&planned, &searches) {
@@ -112,9 +113,6 @@ impl Project {
             if !searching || passes.last_interrupted() || passes.count >= MAX_PASSES {
                 break;
             }
-            // What this run measured is fresh: later passes plan from it, not over it again.
-            selection.force = false;
-            selection.retry_failed = false;
         }
         let mut summary = passes.summary();
         let mut observer = ReportObserver {
@@ -388,6 +386,8 @@ struct Passes {
     summary: RunSummary,
     /// Time spent in earlier passes (planning and measuring), not this pass's planning.
     spent: std::time::Duration,
+    /// Cells an earlier pass ran.
+    ran: BTreeSet<String>,
     /// Experiments whose report a pass wrote at their end.
     finished: BTreeSet<String>,
     /// Per experiment, the report writes that failed, and the last error.
@@ -411,6 +411,23 @@ impl Passes {
         true
     }
 
+    /// Cells an earlier pass of this run ran are its results: `--force` and `--retry-failed`
+    /// do not run them again in a later pass, which reads them as any cached result.
+    fn measured(&self, planned: &mut [PlannedCell], store: &crate::store::Store) {
+        for cell in planned.iter_mut().filter(|cell| self.ran.contains(&cell.cell.hash)) {
+            if !matches!(cell.decision, Decision::Run(RunReason::Forced | RunReason::RetryFailed { .. })) {
+                continue;
+            }
+            cell.decision = match store.head(&cell.cell.hash) {
+                Ok(Some(head)) if head.status == crate::store::Status::Ok => Decision::Cached,
+                Ok(Some(head)) => Decision::FailedBefore {
+                    reason: head.failure.map_or_else(|| head.status.words().to_owned(), |failure| failure.reason),
+                },
+                _ => continue,
+            };
+        }
+    }
+
     /// What a pass's observer kept: the reports it finished and the writes that failed.
     fn absorb(&mut self, observer: ReportObserver<'_>) {
         self.finished.extend(observer.finished);
@@ -432,6 +449,9 @@ impl Passes {
         for cell in planned {
             if !self.seen.insert(cell.cell.hash.clone()) {
                 continue;
+            }
+            if matches!(cell.decision, Decision::Run(_)) {
+                self.ran.insert(cell.cell.hash.clone());
             }
             total.cells += 1;
             match cell.decision {

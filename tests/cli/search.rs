@@ -62,12 +62,16 @@ fn a_search_finds_the_exact_boundary_in_few_probes_and_a_rerun_probes_nothing() 
     let plan = unwrapped(&Bakeoff::new(root).args(["plan"]).run().stdout);
     assert!(plan.contains(&format!("{} of at most 9 probes measured", first.len())), "{plan}");
     assert!(plan.contains("largest n with cost ≤ 1500: 500 (not at 510)"), "{plan}");
+    // `--force` measures the search afresh: the same probes again, each once.
+    let forced = Bakeoff::new(root).args(["run", "--no-progress", "--force"]).run();
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+    assert_eq!(probed(&log)[first.len()..], first[..], "--force");
     // A widened range probes what it adds: its new end.
     let wider = manifest(&log, "cost <= 1500", "largest", 2000, 100_000);
     std::fs::write(root.join("experiments/limit.kdl"), wider).unwrap();
     let widened = Bakeoff::new(root).args(["run", "--no-progress"]).run();
     assert_eq!(widened.code, 0, "{}", widened.stderr);
-    assert_eq!(probed(&log)[first.len()..], [2000]);
+    assert_eq!(probed(&log)[2 * first.len()..], [2000]);
     let report = std::fs::read_to_string(root.join("results/limit/README.md")).unwrap();
     assert!(unwrapped(&report).contains(answer), "{report}");
     // The chart of the probes, with the threshold.
