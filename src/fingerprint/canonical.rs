@@ -25,7 +25,37 @@ pub struct Fingerprint {
     pub rounds: u32,
     pub schema: u32,
     pub toolbox: ToolboxPrint,
+    /// Adaptive rounds: `rounds` is their most; left out for a fixed count, so fingerprints
+    /// from before hash as they did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<UntilPrint>,
     pub workload: WorkloadPrint,
+}
+
+/// When a cell measured in adaptive rounds has had enough.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UntilPrint {
+    /// The metric whose interval counts; `None`: every measured metric.
+    pub metric: Option<String>,
+    pub min: u32,
+    /// The widest half-width of the 95% interval, in thousandths of a percent of the mean.
+    pub percent_milli: u32,
+}
+
+impl UntilPrint {
+    /// What a manifest's `until` puts in a fingerprint.
+    pub fn of(until: &crate::manifest::Until) -> Self {
+        Self {
+            metric: until.metric.clone(),
+            min: until.min,
+            #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "a small positive percentage")]
+            percent_milli: (until.percent * 1000.0).round() as u32,
+        }
+    }
+
+    pub fn percent(&self) -> f64 {
+        f64::from(self.percent_milli) / 1000.0
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -283,6 +313,7 @@ mod tests {
         Fingerprint {
             schema: SCHEMA,
             rounds: 1,
+            until: None,
             axes: [("depth".to_owned(), "0".to_owned()), ("fa".to_owned(), "1".to_owned())].into(),
             argv: ["llama-bench", "-m", "sha256:00ff", "-fa", "1", "-d", "0", "-o", "jsonl"]
                 .map(str::to_owned)

@@ -6,7 +6,8 @@ mod resolve;
 mod scoring;
 
 pub use canonical::{
-    ARGV_FIELD, FieldChange, Fingerprint, HostPrint, RequestPrint, SCHEMA, ToolboxPrint, WorkloadPrint, diff,
+    ARGV_FIELD, FieldChange, Fingerprint, HostPrint, RequestPrint, SCHEMA, ToolboxPrint, UntilPrint, WorkloadPrint,
+    diff,
 };
 pub use quality::link as link_quality;
 pub use resolve::{InputDigests, ModelInput, ResolvedCell, ToolboxState, resolve_cell};

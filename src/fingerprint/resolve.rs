@@ -147,13 +147,8 @@ pub fn resolve_cell(
 
     let toolbox = manifests.toolboxes.get(&toolbox_name);
     let state = inputs.toolboxes.get(&toolbox_name).cloned().unwrap_or_default();
-    if let Some(toolbox) = toolbox {
-        for requirement in &toolbox.requires {
-            if let Err(reason) = requirement.value.check(host) {
-                blocked.push(format!("toolbox `{toolbox_name}` {reason}"));
-            }
-        }
-    }
+    let unmet = toolbox.iter().flat_map(|toolbox| &toolbox.requires).filter_map(|need| need.value.check(host).err());
+    blocked.extend(unmet.map(|reason| format!("toolbox `{toolbox_name}` {reason}")));
     if let Some(problem) = &state.problem {
         blocked.push(format!("toolbox `{toolbox_name}`: {problem}"));
     } else if let Some(missing) = state.missing.get(program) {
@@ -164,10 +159,11 @@ pub fn resolve_cell(
     // A quality cell's inputs are the axes its arguments use: configurations that differ in
     // another axis (threads, say) are one measurement of quality.
     let used = (cell.kind() == WorkloadKind::Quality).then(|| super::scoring::used_axes(experiment));
+    let (rounds, until) = rounds_of(experiment, used.is_some());
     let fingerprint = Fingerprint {
         schema: SCHEMA,
-        // Quality is no timing: one pass measures it, whatever the rounds.
-        rounds: if used.is_some() { 1 } else { experiment.round_count() },
+        rounds,
+        until,
         axes: cell
             .axes
             .iter()
@@ -534,6 +530,15 @@ fn client_missing(program: &str) -> String {
         _ => "install it, or give its path",
     };
     format!("client `{program}` is not installed here (not on PATH): {install}")
+}
+
+/// How many rounds a cell is measured in, and when adaptive rounds may stop. Quality is no
+/// timing: one pass measures it, whatever the rounds.
+fn rounds_of(experiment: &Experiment, quality: bool) -> (u32, Option<super::UntilPrint>) {
+    if quality {
+        return (1, None);
+    }
+    (experiment.round_count(), experiment.rounds_until.as_ref().map(super::UntilPrint::of))
 }
 
 #[cfg(test)]

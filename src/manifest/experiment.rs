@@ -30,8 +30,10 @@ pub struct Experiment {
     /// After this many failed or timed-out cells in a row on one toolbox, the run skips the
     /// toolbox's other cells.
     pub stop_after: Option<Spanned<u64>>,
-    /// Every cell measured this many times, in interleaved rounds.
+    /// Every cell measured this many times, in interleaved rounds (with `until`: at most).
     pub rounds: Option<Spanned<u64>>,
+    /// Adaptive rounds: more rounds only while a cell's interval is wider than asked.
+    pub rounds_until: Option<super::Until>,
     pub report: Option<ReportSpec>,
     /// One axis searched for where a condition stops holding, instead of measured value by
     /// value; its grid is among `axes`.
@@ -64,6 +66,7 @@ impl Experiment {
             retries: None,
             stop_after: None,
             rounds: None,
+            rounds_until: None,
             report: None,
             search: None,
         }
@@ -436,9 +439,8 @@ pub(super) fn decode(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Experi
                 experiment.stop_after = decode_stop_after(decoder, child);
             }
             "rounds" => {
-                decoder.check_properties(child, &[]);
                 once(decoder, experiment.rounds.is_some());
-                experiment.rounds = decode_rounds(decoder, child);
+                (experiment.rounds, experiment.rounds_until) = super::rounds::decode_rounds(decoder, child);
             }
             "report" => {
                 once(decoder, experiment.report.is_some());
@@ -469,11 +471,6 @@ fn decode_timeout(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Spanned<u
     decoder.check_properties(node, &[]);
     let help = "give the seconds a cell may take, e.g. `timeout 1800`";
     bounded_count(decoder, node, "timeout", 1..=u64::MAX, "a cell cannot finish in 0 seconds", help)
-}
-
-fn decode_rounds(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option<Spanned<u64>> {
-    let help = "give how many times each cell is measured, e.g. `rounds 3` (a confidence interval needs 2 or more)";
-    bounded_count(decoder, node, "rounds", 1..=1000, "a cell is measured in 1 to 1000 rounds", help)
 }
 
 fn decode_matrix(decoder: &mut Decoder<'_>, node: &KdlNode) -> Vec<Axis> {

@@ -163,6 +163,8 @@ fn apply(parent: Experiment, child: &Experiment) -> Experiment {
         timeout: child.timeout.clone().or(parent.timeout),
         retries: child.retries.clone().or(parent.retries),
         stop_after: child.stop_after.clone().or(parent.stop_after),
+        // `rounds` and its `until` go together.
+        rounds_until: if child.rounds.is_some() { child.rounds_until.clone() } else { parent.rounds_until },
         rounds: child.rounds.clone().or(parent.rounds),
         report: child.report.clone().or(parent.report),
         search: child.search.clone().or(parent.search),

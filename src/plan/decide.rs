@@ -202,7 +202,11 @@ pub(crate) fn decide(
                     Decision::Blocked { reasons: cell.blocked.clone() }
                 }
                 Some(_) if forced => Decision::Run(RunReason::Forced),
-                Some(head) if head.status == Status::Ok && head.rounds.len() < cell.fingerprint.rounds as usize => {
+                Some(head)
+                    if head.status == Status::Ok
+                        && head.rounds_stop.is_none()
+                        && head.rounds.len() < cell.fingerprint.rounds as usize =>
+                {
                     // A record without rounds holds one.
                     let recorded = head.rounds.len().max(1);
                     if recorded >= cell.fingerprint.rounds as usize {

@@ -78,6 +78,8 @@ pub struct Report {
     /// With a `search`: where its condition stops holding, per configuration. It leads the
     /// results.
     pub search: Option<super::search::SearchView>,
+    /// With adaptive rounds: per cell, how many it took and why they stopped.
+    pub rounds_taken: Vec<RoundsTaken>,
     /// Per server workload: the metrics that answer it, a row per configuration.
     pub summaries: Vec<super::summary::Summary>,
     pub tables: Vec<Table>,
@@ -203,6 +205,14 @@ pub struct Problem {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoundsTaken {
+    pub configuration: String,
+    pub rounds: usize,
+    /// Why they stopped: decided, the most reached, nothing to judge by.
+    pub stop: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NotRun {
     pub host: Option<String>,
     pub cells: Vec<String>,
@@ -311,6 +321,7 @@ fn build_shown(inputs: &Inputs<'_>) -> Report {
         quality: speed_and_quality,
         quality_figures,
         search: experiment.search.as_ref().map(|search| search_view(search, inputs, &grid, &host_of)),
+        rounds_taken: rounds_taken(&grid, &configuration),
         summaries: super::summary::summaries(&labelled),
         default_tables: experiment.report.as_ref().is_none_or(|report| report.tables.is_empty()),
         tables,
@@ -326,6 +337,18 @@ fn build_shown(inputs: &Inputs<'_>) -> Report {
         warnings: warnings(&shown).into_iter().chain(partial_rounds(&shown)).collect(),
         time: time(&grid),
     }
+}
+
+/// Each shown cell measured in adaptive rounds: how many it took, and why they stopped.
+fn rounds_taken(grid: &Grid<'_>, configuration: &dyn Fn(&Point<'_>) -> String) -> Vec<RoundsTaken> {
+    grid.points
+        .iter()
+        .filter_map(|point| {
+            let record = point.record?;
+            let stop = record.rounds_stop.clone()?;
+            Some(RoundsTaken { configuration: configuration(point), rounds: record.rounds.len(), stop })
+        })
+        .collect()
 }
 
 /// The cells of a search experiment that have a record: the values it probed.

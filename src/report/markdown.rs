@@ -53,6 +53,14 @@ pub(super) fn render(report: &Report) -> String {
     for breakdown in &report.breakdowns {
         render_breakdown(&mut out, breakdown);
     }
+    if !report.rounds_taken.is_empty() {
+        out.push_str("### Rounds taken\n\nAdaptive rounds: each cell's rounds, and why they stopped.\n\n");
+        out.push_str("| configuration | rounds | why they stopped |\n|:--|--:|:--|\n");
+        for taken in &report.rounds_taken {
+            let _ = writeln!(out, "| {} | {} | {} |", escape(&taken.configuration), taken.rounds, escape(&taken.stop));
+        }
+        out.push('\n');
+    }
     for note in &report.notes {
         let _ = writeln!(out, "Note: {note}.\n");
     }

@@ -116,6 +116,20 @@ pub struct Round {
     pub metrics: BTreeMap<String, MetricValue>,
 }
 
+/// The half-width of a metric's 95% interval over rounds, in percent of its mean: infinite
+/// without an interval, 0 when nothing varies.
+fn relative_half_width(value: &MetricValue) -> f64 {
+    let Some([low, high]) = value.rounds.as_ref().and_then(|rounds| rounds.ci95) else { return f64::INFINITY };
+    let half = (high - low) / 2.0;
+    if half == 0.0 {
+        0.0
+    } else if value.mean == 0.0 {
+        f64::INFINITY
+    } else {
+        100.0 * half / value.mean.abs()
+    }
+}
+
 /// Metrics over rounds: for each metric every round measured, the mean of the rounds' means with
 /// their spread and statistics; samples are all the rounds' samples.
 pub fn over_rounds(rounds: &[Round]) -> BTreeMap<String, MetricValue> {
@@ -187,6 +201,10 @@ pub struct CellRecord {
     /// over these.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rounds: Vec<Round>,
+    /// Adaptive rounds: why they stopped where they did (the interval narrow enough, or `max`
+    /// reached); a cell stopped early is complete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounds_stop: Option<String>,
     /// Metrics this host cannot measure, with the reason (`energy_j`: no readable counter).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub unavailable: BTreeMap<String, String>,
@@ -286,6 +304,9 @@ pub struct RecordHead {
     /// How many rounds the record holds (an interrupted run may have recorded fewer than asked).
     #[serde(default)]
     pub rounds: Vec<serde::de::IgnoredAny>,
+    /// Set when adaptive rounds stopped: the record is complete with fewer than their most.
+    #[serde(default)]
+    pub rounds_stop: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -313,6 +334,7 @@ impl CellRecord {
             attempts: 1,
             bakeoff_version: env!("CARGO_PKG_VERSION").to_owned(),
             rounds: Vec::new(),
+            rounds_stop: None,
             unavailable: BTreeMap::new(),
             lock_drift: cell.drift.clone(),
             slurm: None,
@@ -325,6 +347,43 @@ impl CellRecord {
     /// measured once, a round failed, it was blocked, or its last round is in.
     pub fn is_complete(&self) -> bool {
         let wanted = self.fingerprint.rounds;
-        wanted <= 1 || self.status != Status::Ok || self.rounds.len() >= wanted as usize
+        self.rounds_stop.is_some() || wanted <= 1 || self.status != Status::Ok || self.rounds.len() >= wanted as usize
+    }
+
+    /// For a cell measured in adaptive rounds: why its rounds may stop now, once it has `min`
+    /// of them: every counted metric's 95% interval (half-width) within the asked share of its
+    /// mean, or the most rounds reached. `None` while more are needed, and without adaptive
+    /// rounds.
+    pub fn rounds_settled(&self) -> Option<String> {
+        let until = self.fingerprint.until.as_ref()?;
+        let count = self.rounds.len();
+        if self.status != Status::Ok || count < until.min as usize {
+            return None;
+        }
+        let most = self.fingerprint.rounds as usize;
+        let percent = until.percent();
+        let counted =
+            |name: &str| until.metric.as_deref().map_or(!crate::metric::is_usage(name), |metric| metric == name);
+        let widest = self
+            .metrics
+            .iter()
+            .filter(|(name, _)| counted(name))
+            .map(|(name, value)| (name, relative_half_width(value)))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        match widest {
+            None => Some(match &until.metric {
+                Some(metric) => {
+                    format!("stopped after {count} rounds: no `{metric}` recorded to judge the interval by")
+                }
+                None => format!("stopped after {count} rounds: nothing measured to judge the interval by"),
+            }),
+            Some((name, width)) if width < percent => Some(format!(
+                "decided after {count} rounds: every interval within {percent}% of its mean (widest: {name} ±{width:.2}%)"
+            )),
+            Some((name, width)) if count >= most => Some(format!(
+                "reached the most, {count} rounds: {name} still ±{width:.2}% of its mean (asked {percent}%)"
+            )),
+            Some(_) => None,
+        }
     }
 }

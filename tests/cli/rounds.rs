@@ -252,3 +252,102 @@ fn a_best_is_refused_within_noise() {
     assert!(!report.contains("Best"), "{report}");
     assert!(report.contains("are one sample each, with no spread to tell a difference from noise"), "{report}");
 }
+
+/// Adaptive rounds: a steady command cell stops at `min`, a noisy one (it alternates between
+/// 100 and 140, round by round) takes rounds up to `max`, and each record and the report say how
+/// many and why; the next plan finds both complete.
+#[test]
+fn adaptive_rounds_stop_where_the_interval_is_narrow_enough() {
+    let work = tempfile::tempdir().unwrap();
+    let counter = work.path().join("count");
+    let manifest = format!(
+        r#"experiment "steady" {{
+    command {{
+        args "sh" "-c" "echo value=100"
+        metric "value" regex="value=([0-9]+)"
+    }}
+    rounds min=2 max=8 until="ci < 3%"
+}}
+experiment "noisy" {{
+    command {{
+        args "sh" "-c" "n=$(cat {counter} 2>/dev/null || echo 0); echo $((n + 1)) > {counter}; echo value=$(( 100 + 40 * (n % 2) ))"
+        metric "value" regex="value=([0-9]+)"
+    }}
+    rounds min=2 max=8 until="value ci < 3%"
+}}
+"#,
+        counter = counter.display()
+    );
+    let directory = project(&[("experiments/adaptive.kdl", &manifest)]);
+    let root = directory.path();
+    let run = crate::support::Bakeoff::new(root).args(["run", "--no-progress"]).run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let records = records(root);
+    let steady = records.iter().find(|record| record.experiment == "steady").unwrap();
+    assert_eq!(steady.rounds.len(), 2, "{:?}", steady.rounds_stop);
+    let why = steady.rounds_stop.as_deref().unwrap();
+    assert!(why.starts_with("decided after 2 rounds: every interval within 3% of its mean"), "{why}");
+    let noisy = records.iter().find(|record| record.experiment == "noisy").unwrap();
+    assert_eq!(noisy.rounds.len(), 8, "{:?}", noisy.rounds_stop);
+    let why = noisy.rounds_stop.as_deref().unwrap();
+    assert!(why.starts_with("reached the most, 8 rounds: value still ±"), "{why}");
+    assert_eq!(noisy.metrics["value"].round_count(), 8);
+    assert_eq!(std::fs::read_to_string(&counter).unwrap().trim(), "8", "the noisy cell ran 8 times");
+    for (experiment, rounds) in [("steady", "| 2 | decided after 2 rounds"), ("noisy", "| 8 | reached the most")] {
+        let report = std::fs::read_to_string(root.join(format!("results/{experiment}/README.md"))).unwrap();
+        assert!(report.contains("### Rounds taken") && report.contains(rounds), "{report}");
+    }
+    let plan = crate::support::Bakeoff::new(root).args(["plan"]).run();
+    assert!(plan.stdout.contains("2 cells: 2 cached, 0 to run"), "{}", plan.stdout);
+    // What cannot work is said at check.
+    for (rounds, says) in [
+        (r#"rounds min=1 max=8 until="ci < 3%""#, "adaptive rounds need `min` of 2 or more"),
+        ("rounds min=2 max=8", "adaptive `rounds` needs `max=` and `until=`"),
+        (r#"rounds min=2 max=8 until="cv < 3%""#, "`cv` is not `ci` or `METRIC ci`"),
+    ] {
+        let broken = manifest.replace(r#"rounds min=2 max=8 until="ci < 3%""#, rounds);
+        let directory = project(&[("experiments/adaptive.kdl", &broken)]);
+        let check = crate::support::Bakeoff::new(directory.path()).args(["check"]).run();
+        assert_ne!(check.code, 0, "{rounds}");
+        assert!(check.stderr.contains(says), "{rounds}: {}", check.stderr);
+    }
+}
+
+/// The real llama-bench in adaptive rounds, against the report's baseline: prompt processing
+/// with a batch of 8 against 512 differs well beyond noise, so both cells stop before their
+/// `max` (an interval of 1% alone would rarely stop them), and say why.
+#[test]
+fn a_real_llama_bench_pair_stops_once_its_verdict_is_reached() {
+    let llama = Llama::get();
+    let manifest = r#"model "gemma" { file "gemma-3-270m-q4_k_m.gguf" }
+experiment "batch" {
+    matrix {
+        model "gemma"
+        batch 8 512
+    }
+    bench { args "-t" 2 "-p" 64 "-n" 0 "-b" "{batch}" "-ub" "{batch}" "-r" 2 }
+    rounds min=2 max=8 until="pp64 ci < 1%"
+    report { baseline batch="512" }
+}
+"#;
+    let directory = project(&[("experiments/batch.kdl", manifest)]);
+    let run = llama.bakeoff(directory.path()).args(["run", "--no-progress"]).run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let records = records(directory.path());
+    assert_eq!(records.len(), 2);
+    for record in &records {
+        assert_eq!(record.status, Status::Ok);
+        let why = record.rounds_stop.as_deref().unwrap_or_else(|| panic!("{} has no stop", record.cell));
+        assert!(record.rounds.len() < 8 && why.starts_with("decided after"), "{} rounds: {why}", record.rounds.len());
+    }
+    let baseline = records.iter().find(|record| record.axes["batch"] == "512").unwrap();
+    let small = records.iter().find(|record| record.axes["batch"] == "8").unwrap();
+    assert!(baseline.metrics["pp64"].mean > small.metrics["pp64"].mean);
+    let said = |record: &bakeoff::store::CellRecord| record.rounds_stop.clone().unwrap_or_default();
+    assert!(
+        said(baseline).contains("differs from") || said(small).contains("differs from"),
+        "no verdict against the baseline stopped either: {} / {}",
+        said(baseline),
+        said(small)
+    );
+}

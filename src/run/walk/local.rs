@@ -93,7 +93,7 @@ impl LocalExecutor<'_> {
         work: &[Work],
         observer: &mut dyn Observer,
     ) -> Result<RunSummary, ExecutorError> {
-        let rounds = Rounds::new(planned, self.store);
+        let rounds = Rounds::new(planned, self.store, self.manifests);
         // Estimates in the order the cells will run, a round at a time (an estimate is of a
         // whole cell: all its rounds).
         let mut estimates = Vec::new();
@@ -158,6 +158,19 @@ impl LocalExecutor<'_> {
         let plan = PlanGraph::build(planned, work);
         for pass in 1..=walk.rounds.passes(planned) {
             walk.rounds.pass = pass;
+            if pass > 1 {
+                // Adaptive cells whose comparison with the baseline is decided are done.
+                for record in walk.rounds.settle_pairs() {
+                    self.store.write(&record)?;
+                    walk.summary.ok += 1;
+                    let line = format!("decided  {}  ({})", record.cell, record.rounds_stop.as_deref().unwrap_or(""));
+                    let _ = walk.events.send(Event::Recorded { line, record: Box::new(record) });
+                }
+                // Adaptive rounds stop cells early: a pass with nothing left to measure ends it.
+                if !planned.iter().any(|cell| walk.measures(cell)) {
+                    break;
+                }
+            }
             walk.recorded.clear();
             self.walk_once(&plan, planned, work, walk).await?;
             if walk.summary.interrupted {

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use crate::fingerprint::ResolvedCell;
+use crate::manifest::Manifests;
 use crate::plan::{Decision, PlannedCell, RunReason};
 use crate::store::{CellRecord, Round, Status, Store, over_rounds};
 
@@ -16,6 +17,9 @@ pub(super) struct Rounds {
     /// Per cell hash, its record as last written in this run (or by the interrupted run this one
     /// continues), for cells measured in several rounds.
     partial: HashMap<String, CellRecord>,
+    /// Adaptive cells and the cells their report compares them with (each cell and its
+    /// baseline's, both ways): a pair whose difference is decided needs no more rounds.
+    partners: HashMap<String, Vec<String>>,
 }
 
 /// One round's record joined to the cell's earlier rounds.
@@ -29,7 +33,7 @@ pub(super) struct Joined {
 
 impl Rounds {
     /// Picks up the rounds an interrupted run recorded for the cells that need more.
-    pub(super) fn new(planned: &[PlannedCell], store: &Store) -> Self {
+    pub(super) fn new(planned: &[PlannedCell], store: &Store, manifests: &Manifests) -> Self {
         let partial = planned
             .iter()
             .filter(|planned| matches!(planned.decision, Decision::Run(RunReason::MoreRounds { .. })))
@@ -37,7 +41,42 @@ impl Rounds {
             .filter(|record| record.status == Status::Ok && !record.rounds.is_empty())
             .map(|record| (record.hash.clone(), record))
             .collect();
-        Self { pass: 1, partial }
+        Self { pass: 1, partial, partners: partners(planned, manifests) }
+    }
+
+    /// Between passes: adaptive cells whose every comparison with their report's baseline is
+    /// decided (Welch's test, on the metrics their `until` counts) need no more rounds. Returns
+    /// their records, complete now, to write.
+    pub(super) fn settle_pairs(&mut self) -> Vec<CellRecord> {
+        let mut settled = Vec::new();
+        for (hash, partners) in &self.partners {
+            let Some(record) = self.partial.get(hash) else { continue };
+            if record.is_complete() || record.status != Status::Ok {
+                continue;
+            }
+            let Some(until) = &record.fingerprint.until else { continue };
+            if record.rounds.len() < until.min as usize {
+                continue;
+            }
+            let verdicts: Option<Vec<String>> = partners
+                .iter()
+                .map(|partner| decided(record, self.partial.get(partner)?, until.metric.as_deref()))
+                .collect();
+            if let Some(verdicts) = verdicts.filter(|verdicts| !verdicts.is_empty()) {
+                let mut record = record.clone();
+                record.rounds_stop = Some(format!(
+                    "decided after {} rounds: differs from {}",
+                    record.rounds.len(),
+                    verdicts.join("; from ")
+                ));
+                settled.push(record);
+            }
+        }
+        for record in &settled {
+            self.partial.insert(record.hash.clone(), record.clone());
+        }
+        settled.sort_by(|a, b| a.cell.cmp(&b.cell));
+        settled
     }
 
     /// How many passes the walk makes: the most rounds any cell still needs.
@@ -64,7 +103,7 @@ impl Rounds {
     pub(super) fn needs(&self, cell: &ResolvedCell) -> bool {
         match self.partial.get(&cell.hash) {
             None => self.pass == 1,
-            Some(record) => record.status == Status::Ok && self.recorded(cell) < cell.fingerprint.rounds,
+            Some(record) => record.status == Status::Ok && !record.is_complete(),
         }
     }
 
@@ -84,7 +123,11 @@ impl Rounds {
         let earlier = self.partial.remove(&record.hash);
         let mut rounds = earlier.as_ref().map(|earlier| earlier.rounds.clone()).unwrap_or_default();
         let number = rounds.len() + 1;
-        let label = format!(" (round {number}/{wanted})");
+        let label = if record.fingerprint.until.is_some() {
+            format!(" (round {number}, at most {wanted})")
+        } else {
+            format!(" (round {number}/{wanted})")
+        };
         if record.status == Status::Ok {
             rounds.push(Round {
                 started_unix_ms: record.timings.started_unix_ms,
@@ -104,8 +147,60 @@ impl Rounds {
             record.raw = raw;
         }
         record.rounds = rounds;
+        record.rounds_stop = record.rounds_settled();
         let finished = record.is_complete();
         self.partial.insert(record.hash.clone(), record.clone());
         Joined { record, label, finished }
     }
+}
+
+/// Each adaptive cell with a report baseline, and the cell with the baseline's values on those
+/// axes (the same experiment, workload and other values): both ways.
+fn partners(planned: &[PlannedCell], manifests: &Manifests) -> HashMap<String, Vec<String>> {
+    let key = |cell: &ResolvedCell| (cell.cell.experiment.clone(), cell.cell.workload.clone(), cell.cell.axes.clone());
+    let by_key: HashMap<_, &str> =
+        planned.iter().map(|planned| (key(&planned.cell), planned.cell.hash.as_str())).collect();
+    let mut partners: HashMap<String, Vec<String>> = HashMap::new();
+    for planned in planned.iter().filter(|planned| planned.cell.fingerprint.until.is_some()) {
+        let cell = &planned.cell;
+        let Some(baseline) = manifests
+            .experiment(&cell.cell.experiment)
+            .and_then(|experiment| experiment.report.as_ref())
+            .map(|report| &report.baseline)
+            .filter(|baseline| !baseline.is_empty())
+        else {
+            continue;
+        };
+        let mut axes = cell.cell.axes.clone();
+        for (axis, value) in baseline {
+            if let Some(slot) = axes.iter_mut().find(|(name, _)| *name == axis.value) {
+                slot.1.clone_from(&value.value);
+            }
+        }
+        let Some(other) = by_key.get(&(cell.cell.experiment.clone(), cell.cell.workload.clone(), axes)) else {
+            continue;
+        };
+        if *other == cell.hash {
+            continue;
+        }
+        partners.entry(cell.hash.clone()).or_default().push((*other).to_owned());
+        partners.entry((*other).to_owned()).or_default().push(cell.hash.clone());
+    }
+    partners
+}
+
+/// Whether `record` and `other` differ beyond noise by Welch's test on every metric counted
+/// (`metric`, or all but memory and energy): "`cell` (tg16 p=0.003)"; `None` while undecided.
+fn decided(record: &CellRecord, other: &CellRecord, metric: Option<&str>) -> Option<String> {
+    let counted = |name: &str| metric.map_or(!crate::metric::is_usage(name), |metric| metric == name);
+    let mut verdicts = Vec::new();
+    for (name, value) in record.metrics.iter().filter(|(name, _)| counted(name)) {
+        let theirs = other.metrics.get(name)?;
+        let welch = crate::stats::welch(value.round_values()?, theirs.round_values()?)?;
+        if !welch.significant() {
+            return None;
+        }
+        verdicts.push(format!("{name} p={:.3}", welch.p));
+    }
+    (!verdicts.is_empty()).then(|| format!("`{}` ({})", other.cell, verdicts.join(", ")))
 }
