@@ -182,3 +182,44 @@ fn the_deepest_context_that_keeps_prompt_speed_on_the_real_llama_bench() {
         assert!((other - found).abs() <= 64, "{other} against {found} at threshold {threshold}");
     }
 }
+
+/// A search in adaptive rounds: each probe's cost carries a known noise (±60, alternating by
+/// round); probes far from the threshold stop at `min`, decided, and those near it take more,
+/// up to `max`, and the answer says which are within noise.
+#[test]
+fn adaptive_rounds_settle_each_probe_against_the_threshold() {
+    let work = tempfile::tempdir().unwrap();
+    let counts = work.path().display();
+    let manifest = format!(
+        r#"experiment "limit" {{
+    command {{
+        args "sh" "-c" "f={counts}/count-{{n}}; k=$(cat $f 2>/dev/null || echo 0); echo $((k + 1)) > $f; echo cost=$(( {{n}} * 3 + 60 - 120 * (k % 2) ))"
+        metric "cost" regex="cost=(-?[0-9]+)"
+    }}
+    rounds min=2 max=6 until="ci < 1%"
+    search "n" from=0 to=1000 step=10 {{
+        keep "cost <= 1500"
+        want "largest"
+    }}
+}}
+"#
+    );
+    let directory = project(&[("experiments/limit.kdl", &manifest)]);
+    let root = directory.path();
+    let run = Bakeoff::new(root).args(["run", "--no-progress"]).run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let records = records(root);
+    let at = |n: &str| records.iter().find(|record| record.axes["n"] == n).unwrap_or_else(|| panic!("no probe at {n}"));
+    for (n, side) in [("0", "holds"), ("1000", "does not hold")] {
+        let probe = at(n);
+        assert_eq!(probe.rounds.len(), 2, "{n}: {:?}", probe.rounds_stop);
+        let why = probe.rounds_stop.as_deref().unwrap();
+        assert!(why.starts_with(&format!("decided after 2 rounds: cost ≤ 1500 {side} beyond noise")), "{why}");
+    }
+    // 1500 ± 60 at 500 never leaves the threshold: the most rounds.
+    let edge = at("500");
+    assert_eq!(edge.rounds.len(), 6, "{:?}", edge.rounds_stop);
+    let report = unwrapped(&std::fs::read_to_string(root.join("results/limit/README.md")).unwrap());
+    assert!(report.contains("largest n with cost ≤ 1500: 500 (not at 510)"), "{report}");
+    assert!(report.contains("within noise of the threshold at 500"), "{report}");
+}

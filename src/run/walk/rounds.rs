@@ -20,6 +20,9 @@ pub(super) struct Rounds {
     /// Adaptive cells and the cells their report compares them with (each cell and its
     /// baseline's, both ways): a pair whose difference is decided needs no more rounds.
     partners: HashMap<String, Vec<String>>,
+    /// Adaptive cells that are a search's probes: the metric and the threshold their interval
+    /// must leave to count.
+    thresholds: HashMap<String, crate::manifest::Keep>,
 }
 
 /// One round's record joined to the cell's earlier rounds.
@@ -41,15 +44,56 @@ impl Rounds {
             .filter(|record| record.status == Status::Ok && !record.rounds.is_empty())
             .map(|record| (record.hash.clone(), record))
             .collect();
-        Self { pass: 1, partial, partners: partners(planned, manifests) }
+        Self { pass: 1, partial, partners: partners(planned, manifests), thresholds: thresholds(planned, manifests) }
+    }
+
+    /// Between passes: adaptive search probes whose interval no longer reaches across the
+    /// search's threshold: they hold, or do not, beyond noise. Returns their records, complete
+    /// now.
+    fn settle_probes(&mut self) -> Vec<CellRecord> {
+        let mut settled = Vec::new();
+        for (hash, keep) in &self.thresholds {
+            let Some(record) = self.partial.get(hash) else { continue };
+            let Some(until) = &record.fingerprint.until else { continue };
+            if record.is_complete() || record.status != Status::Ok || record.rounds.len() < until.min as usize {
+                continue;
+            }
+            let Some(value) = record.metrics.get(&keep.metric) else { continue };
+            let Some(spread) = value.spread() else { continue };
+            if (value.mean - keep.value).abs() <= spread {
+                continue;
+            }
+            let side = if keep.holds(value.mean) { "holds" } else { "does not hold" };
+            let shown = |x: f64| match x.abs() {
+                100.0.. => format!("{x:.0}"),
+                1.0.. => format!("{x:.2}"),
+                _ => format!("{x:.4}"),
+            };
+            let mut record = record.clone();
+            record.rounds_stop = Some(format!(
+                "decided after {} rounds: {} {} {} {side} beyond noise ({} ± {})",
+                record.rounds.len(),
+                keep.metric,
+                keep.op,
+                keep.value,
+                shown(value.mean),
+                shown(spread)
+            ));
+            self.partial.insert(record.hash.clone(), record.clone());
+            settled.push(record);
+        }
+        settled
     }
 
     /// Between passes: adaptive cells whose every comparison with their report's baseline is
     /// decided (Welch's test, on the metrics their `until` counts) need no more rounds. Returns
     /// their records, complete now, to write.
     pub(super) fn settle_pairs(&mut self) -> Vec<CellRecord> {
-        let mut settled = Vec::new();
+        let mut settled = self.settle_probes();
         for (hash, partners) in &self.partners {
+            if settled.iter().any(|record| record.hash == *hash) {
+                continue;
+            }
             let Some(record) = self.partial.get(hash) else { continue };
             if record.is_complete() || record.status != Status::Ok {
                 continue;
@@ -152,6 +196,19 @@ impl Rounds {
         self.partial.insert(record.hash.clone(), record.clone());
         Joined { record, label, finished }
     }
+}
+
+/// The search probes measured in adaptive rounds, by hash: the condition their interval must
+/// leave behind to count.
+fn thresholds(planned: &[PlannedCell], manifests: &Manifests) -> HashMap<String, crate::manifest::Keep> {
+    planned
+        .iter()
+        .filter(|planned| planned.cell.fingerprint.until.is_some())
+        .filter_map(|planned| {
+            let search = manifests.experiment(&planned.cell.cell.experiment)?.search.as_ref()?;
+            Some((planned.cell.hash.clone(), search.keep.clone()))
+        })
+        .collect()
 }
 
 /// Each adaptive cell with a report baseline, and the cell with the baseline's values on those
