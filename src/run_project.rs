@@ -50,6 +50,8 @@ impl Project {
         // A search measures a pass of probes, reads what they found, and plans the next pass,
         // until every search has its answer; without one, the first pass is the whole run.
         let mut passes = Passes::default();
+        // The last pass's observer: its reporter holds every record the run made.
+        let mut last: Option<ReportObserver<'_>> = None;
         loop {
             let (cells, toolboxes) = self.resolve_with_toolboxes(&loaded, &host)?;
             // The report covers every cell, also those `--only` leaves out of this run.
@@ -107,7 +109,8 @@ impl Project {
                     executor.run(&planned, &work, &mut observer)?
                 }
             };
-            passes.absorb(observer);
+            passes.absorb(&mut observer);
+            last = Some(observer);
             passes.add(&planned, summary, planning, measuring.elapsed());
             let searching = searches.iter().any(|state| !state.next.is_empty());
             if !searching || passes.last_interrupted() || passes.count >= MAX_PASSES {
@@ -115,12 +118,9 @@ impl Project {
             }
         }
         let mut summary = passes.summary();
-        let mut observer = ReportObserver {
-            reporter: Reporter::new(&loaded, self.lock()?, Vec::new(), Vec::new()),
-            store: &self.store,
-            finished: std::mem::take(&mut passes.finished),
-            failed_writes: std::mem::take(&mut passes.failed_writes),
-        };
+        let mut observer = last.expect("the first pass always runs");
+        observer.finished = std::mem::take(&mut passes.finished);
+        observer.failed_writes = std::mem::take(&mut passes.failed_writes);
         // Also when nothing ran: a report from an older bakeoff, or none yet, is brought up to date.
         notes.extend(crate::project::keep_reports_mergeable(&self.root, &self.store));
         for experiment in &loaded.selected {
@@ -429,9 +429,9 @@ impl Passes {
     }
 
     /// What a pass's observer kept: the reports it finished and the writes that failed.
-    fn absorb(&mut self, observer: ReportObserver<'_>) {
-        self.finished.extend(observer.finished);
-        for (experiment, (count, error)) in observer.failed_writes {
+    fn absorb(&mut self, observer: &mut ReportObserver<'_>) {
+        self.finished.append(&mut observer.finished);
+        for (experiment, (count, error)) in std::mem::take(&mut observer.failed_writes) {
             let failed = self.failed_writes.entry(experiment).or_default();
             failed.0 += count;
             failed.1 = error;
@@ -445,22 +445,29 @@ impl Passes {
         planning: std::time::Duration,
         took: std::time::Duration,
     ) {
-        let total = &mut self.summary;
+        // The executor counts every cell of its plan; a later pass plans again cells an earlier
+        // one counted (a probe measured then, cached now): those are taken off.
+        let (mut again, mut cached, mut blocked, mut failed_before) = (0, 0, 0, 0);
         for cell in planned {
-            if !self.seen.insert(cell.cell.hash.clone()) {
-                continue;
-            }
             if matches!(cell.decision, Decision::Run(_)) {
                 self.ran.insert(cell.cell.hash.clone());
             }
-            total.cells += 1;
+            if self.seen.insert(cell.cell.hash.clone()) {
+                continue;
+            }
+            again += 1;
             match cell.decision {
-                Decision::Cached => total.cached += 1,
-                Decision::Blocked { .. } => total.blocked += 1,
-                Decision::FailedBefore { .. } => total.failed_before += 1,
+                Decision::Cached => cached += 1,
+                Decision::Blocked { .. } => blocked += 1,
+                Decision::FailedBefore { .. } => failed_before += 1,
                 Decision::Run(_) => {}
             }
         }
+        let total = &mut self.summary;
+        total.cells += pass.cells.saturating_sub(again);
+        total.cached += pass.cached.saturating_sub(cached);
+        total.blocked += pass.blocked.saturating_sub(blocked);
+        total.failed_before += pass.failed_before.saturating_sub(failed_before);
         total.ok += pass.ok;
         total.failed += pass.failed;
         total.skipped += pass.skipped;

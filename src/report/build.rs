@@ -371,42 +371,20 @@ fn search_view(
     grid: &Grid<'_>,
     host_of: &dyn Fn(&Point<'_>) -> String,
 ) -> super::search::SearchView {
-    let several_hosts = hosts_count(grid) > 1;
-    let several_workloads = inputs.experiment.workloads.len() + usize::from(inputs.experiment.bench.is_some()) > 1;
-    let mut probes: BTreeMap<String, Vec<(i64, &CellRecord)>> = BTreeMap::new();
-    let mut unit = String::new();
-    for point in &grid.points {
-        let Some(record) = point.record else { continue };
-        let cell = &inputs.cells[point.cell];
-        let Some(value) = cell
-            .axes
-            .iter()
-            .find(|(axis, _)| *axis == search.axis.value)
-            .and_then(|(_, value)| value.parse::<i64>().ok())
-        else {
-            continue;
-        };
-        if unit.is_empty()
-            && let Some(metric) = record.metrics.get(&search.keep.metric)
-        {
-            unit.clone_from(&metric.unit);
-        }
-        let mut label: Vec<String> = cell
-            .axes
-            .iter()
-            .filter(|(axis, value)| *axis != search.axis.value && !(axis == "toolbox" && value == "host"))
-            .map(|(axis, value)| format!("{axis}={value}"))
-            .collect();
-        if several_workloads {
-            label.push(cell.workload.clone());
-        }
-        if several_hosts {
-            label.push(format!("on {}", host_of(point)));
-        }
-        let label = if label.is_empty() { "every configuration".to_owned() } else { label.join(", ") };
-        probes.entry(label).or_default().push((value, record));
-    }
-    super::search::view(search, &unit, probes)
+    let shown: Vec<super::search::Shown<'_>> = grid
+        .points
+        .iter()
+        .filter_map(|point| {
+            let cell = &inputs.cells[point.cell];
+            Some(super::search::Shown {
+                axes: cell.axes.iter().map(|(axis, value)| (axis.as_str(), value.as_str())).collect(),
+                workload: &cell.workload,
+                host: host_of(point),
+                record: point.record?,
+            })
+        })
+        .collect();
+    super::search::view_of(inputs.experiment, search, &shown)
 }
 
 /// With results from several hosts: each other host against the one with the most results.

@@ -66,6 +66,32 @@ pub(super) fn render(table: &Table) -> Result<Option<String>, ChartError> {
 
 pub(super) type Drawn = Result<(), Box<dyn std::error::Error>>;
 
+/// A chart of two numeric axes, as the search and quality charts draw it on SVG.
+pub(super) type Plane<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// The mesh of a [`Plane`] as every chart here draws it: eight labels a side, light grid
+/// lines, the house fonts, each axis described.
+pub(super) fn draw_mesh(chart: &mut Plane<'_, '_>, x: &str, y: &str) -> Drawn {
+    chart
+        .configure_mesh()
+        .x_desc(x)
+        .y_desc(y)
+        .x_labels(8)
+        .y_labels(8)
+        .x_label_formatter(&|value| tick(*value))
+        .y_label_formatter(&|value| tick(*value))
+        .light_line_style(WHITE)
+        .bold_line_style(RGBColor(0xDD, 0xDD, 0xDD))
+        .axis_desc_style((FONT, 17))
+        .label_style((FONT, 15))
+        .draw()?;
+    Ok(())
+}
+
 /// The word a bar chart shows where a cell has no value.
 fn unmeasured(entry: &Entry) -> &'static str {
     entry.unmeasured_status().map_or("not run", crate::store::Status::words)

@@ -246,35 +246,19 @@ fn search_views(
             .filter(|((experiment, _, _), (_, placement))| experiment == name && placement.current)
             .map(|(_, (record, placement))| (*record, placement))
             .collect();
-        let hosts: std::collections::BTreeSet<&String> =
-            placed.iter().map(|(record, _)| &labels[&record.host.identity()]).collect();
-        let mut probes: BTreeMap<String, Vec<(i64, &CellRecord)>> = BTreeMap::new();
-        let mut unit = String::new();
-        for (record, placement) in &placed {
-            let Some(value) = placement.axes.get(&search.axis.value).and_then(|value| value.parse::<i64>().ok()) else {
-                continue;
-            };
-            if unit.is_empty()
-                && let Some(metric) = record.metrics.get(&search.keep.metric)
-            {
-                unit.clone_from(&metric.unit);
-            }
-            let mut label: Vec<String> = placement
-                .axes
-                .iter()
-                .filter(|(axis, value)| **axis != search.axis.value && !(*axis == "toolbox" && *value == "host"))
-                .map(|(axis, value)| format!("{axis}={value}"))
-                .collect();
-            label.push(placement.workload.clone());
-            if hosts.len() > 1 {
-                label.push(format!("on {}", labels[&record.host.identity()]));
-            }
-            probes.entry(label.join(", ")).or_default().push((value, *record));
-        }
-        if probes.is_empty() {
+        let shown: Vec<super::search::Shown<'_>> = placed
+            .iter()
+            .map(|(record, placement)| super::search::Shown {
+                axes: placement.axes.iter().map(|(axis, value)| (axis.as_str(), value.as_str())).collect(),
+                workload: &placement.workload,
+                host: labels[&record.host.identity()].clone(),
+                record,
+            })
+            .collect();
+        if shown.is_empty() {
             continue;
         }
-        let view = super::search::view(search, &unit, probes);
+        let view = super::search::view_of(experiment, search, &shown);
         let (chart, chart_refused) = match super::search::chart(&view) {
             Ok(chart) => (chart, None),
             Err(error) => (None, Some(error.to_string())),

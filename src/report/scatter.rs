@@ -6,8 +6,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::chart::{
-    ChartError, Drawn, FONT, GREY, PALETTE, WIDTH, draw_legend, legend_entries, legend_height, shorten, text_width,
-    tick, to_u32,
+    ChartError, Drawn, FONT, GREY, PALETTE, WIDTH, draw_legend, draw_mesh, legend_entries, legend_height, shorten,
+    text_width, to_u32,
 };
 use super::format::Scale;
 use super::quality::{Place, QualityView};
@@ -93,19 +93,7 @@ fn draw(points: &[Point], legend: &[String], speed: &str, svg: &mut String) -> D
         .x_label_area_size(48)
         .y_label_area_size(72)
         .build_cartesian_2d(0.0..right, 0.0..top)?;
-    chart
-        .configure_mesh()
-        .x_desc("mean KL divergence from the reference (kld_mean; lower is closer)")
-        .y_desc(speed)
-        .x_labels(8)
-        .y_labels(8)
-        .x_label_formatter(&|value| tick(*value))
-        .y_label_formatter(&|value| tick(*value))
-        .light_line_style(WHITE)
-        .bold_line_style(RGBColor(0xDD, 0xDD, 0xDD))
-        .axis_desc_style((FONT, 17))
-        .label_style((FONT, 15))
-        .draw()?;
+    draw_mesh(&mut chart, "mean KL divergence from the reference (kld_mean; lower is closer)", speed)?;
 
     // The frontier of each group: a line through its points, closest first.
     for group in 0..legend.len().max(1) {

@@ -9,7 +9,7 @@ use plotters::prelude::*;
 use serde::Serialize;
 
 use super::chart::{
-    ChartError, Drawn, FONT, PALETTE, WIDTH, draw_legend, legend_entries, legend_height, shorten, tick, to_u32,
+    ChartError, Drawn, FONT, PALETTE, WIDTH, draw_legend, draw_mesh, legend_entries, legend_height, shorten, to_u32,
 };
 use super::format::Scale;
 use crate::manifest::Search;
@@ -54,9 +54,60 @@ pub struct ProbeRow {
     pub within_noise: bool,
 }
 
+/// A probe as a report or the page shows it: its cell's axis values and workload, the host it
+/// ran on (as reports label it), its record.
+pub(super) struct Shown<'a> {
+    pub(super) axes: Vec<(&'a str, &'a str)>,
+    pub(super) workload: &'a str,
+    pub(super) host: String,
+    pub(super) record: &'a CellRecord,
+}
+
+/// The search's view of the probes `shown`, by configuration: the other axes' values in the
+/// manifest's order (not `toolbox=host`), the workload where the experiment has several, the
+/// host where several measured.
+pub(super) fn view_of(experiment: &crate::manifest::Experiment, search: &Search, shown: &[Shown<'_>]) -> SearchView {
+    let several_hosts = shown.iter().any(|probe| probe.host != shown[0].host);
+    let several_workloads = crate::matrix::workloads(experiment).len() > 1;
+    let order = |axis: &str| experiment.axes.iter().position(|known| known.name.value == axis).unwrap_or(usize::MAX);
+    let mut probes: BTreeMap<String, Vec<(i64, &CellRecord)>> = BTreeMap::new();
+    let mut unit = String::new();
+    for probe in shown {
+        let Some(value) = probe
+            .axes
+            .iter()
+            .find(|(axis, _)| *axis == search.axis.value)
+            .and_then(|(_, value)| value.parse::<i64>().ok())
+        else {
+            continue;
+        };
+        if unit.is_empty()
+            && let Some(metric) = probe.record.metrics.get(&search.keep.metric)
+        {
+            unit.clone_from(&metric.unit);
+        }
+        let mut axes: Vec<&(&str, &str)> = probe
+            .axes
+            .iter()
+            .filter(|(axis, value)| *axis != search.axis.value && !(*axis == "toolbox" && *value == "host"))
+            .collect();
+        axes.sort_by_key(|(axis, _)| order(axis));
+        let mut label: Vec<String> = axes.iter().map(|(axis, value)| format!("{axis}={value}")).collect();
+        if several_workloads {
+            label.push(probe.workload.to_owned());
+        }
+        if several_hosts {
+            label.push(format!("on {}", probe.host));
+        }
+        let label = if label.is_empty() { "every configuration".to_owned() } else { label.join(", ") };
+        probes.entry(label).or_default().push((value, probe.record));
+    }
+    view(search, &unit, probes)
+}
+
 /// The search's view from the probes shown: `probes` gives, per configuration label, each
 /// searched value with its record; `grid` is the values the search may probe.
-pub(super) fn view(search: &Search, unit: &str, probes: BTreeMap<String, Vec<(i64, &CellRecord)>>) -> SearchView {
+fn view(search: &Search, unit: &str, probes: BTreeMap<String, Vec<(i64, &CellRecord)>>) -> SearchView {
     let grid = search.grid();
     let keep = &search.keep;
     let answers = probes
@@ -199,19 +250,7 @@ fn draw(view: &SearchView, scale: &Scale, svg: &mut String) -> Drawn {
         .y_label_area_size(72)
         .build_cartesian_2d((left - pad)..(right + pad), 0.0..top)?;
     let y_desc = if scale.unit.is_empty() { view.metric.clone() } else { format!("{} ({})", view.metric, scale.unit) };
-    chart
-        .configure_mesh()
-        .x_desc(view.axis.clone())
-        .y_desc(y_desc)
-        .x_labels(8)
-        .y_labels(8)
-        .x_label_formatter(&|value| tick(*value))
-        .y_label_formatter(&|value| tick(*value))
-        .light_line_style(WHITE)
-        .bold_line_style(RGBColor(0xDD, 0xDD, 0xDD))
-        .axis_desc_style((FONT, 17))
-        .label_style((FONT, 15))
-        .draw()?;
+    draw_mesh(&mut chart, &view.axis, &y_desc)?;
     let threshold = view.threshold / scale.divisor;
     chart.draw_series(DashedLineSeries::new(
         [(left - pad, threshold), (right + pad, threshold)],

@@ -319,7 +319,9 @@ fn a_search_shows_its_answer_and_opens_on_the_searched_axis() {
     assert_no_script_error(&dom, &stderr);
     assert!(dom.contains("<h2>Search: where cost ≤ 1500 stops holding over n</h2>"), "{dom}");
     assert!(
-        dom.contains("<li>command: largest n with cost ≤ 1500: 500 (not at 510) (1500 at 500; 1530 at 510)</li>"),
+        dom.contains(
+            "<li>every configuration: largest n with cost ≤ 1500: 500 (not at 510) (1500 at 500; 1530 at 510)</li>"
+        ),
         "{dom}"
     );
     assert!(dom.contains(r#"id="search-chart""#), "{dom}");

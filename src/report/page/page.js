@@ -613,6 +613,17 @@
   // it and computes none of it, so the two never disagree. Every configuration, whatever the
   // filters: the frontier is drawn among all of them.
   function plain(text) { return text.replace(/`/g, ""); }
+  // A chart the report drew, as an SVG element of the page. Embedded without its namespace
+  // (the page names no address but this one, once).
+  function embedded(chart, label) {
+    const markup = chart.replace("<svg ", "<svg xmlns=\"" + SVG_NAMESPACE + "\" ");
+    const parsed = new DOMParser().parseFromString(markup, "image/svg+xml").documentElement;
+    const svg = document.importNode(parsed, true);
+    svg.setAttribute("role", "img");
+    svg.setAttribute("aria-label", label);
+    return svg;
+  }
+
   // A search's answer per configuration, as the report words it, and its probes' chart.
   function searchSection(search) {
     const section = element("section", { id: "search" });
@@ -621,12 +632,7 @@
     search.lines.forEach(function (line) { list.appendChild(element("li", { text: plain(line) })); });
     section.appendChild(list);
     if (search.chart) {
-      const markup = search.chart.replace("<svg ", "<svg xmlns=\"" + SVG_NAMESPACE + "\" ");
-      const parsed = new DOMParser().parseFromString(markup, "image/svg+xml").documentElement;
-      const svg = document.importNode(parsed, true);
-      svg.setAttribute("role", "img");
-      svg.setAttribute("aria-label", "the probes over the searched axis, the threshold dashed");
-      section.appendChild(element("figure", { id: "search-chart" }, [svg]));
+      section.appendChild(element("figure", { id: "search-chart" }, [embedded(search.chart, "the probes over the searched axis, the threshold dashed")]));
     } else if (search.chart_refused) {
       section.appendChild(element("p", { class: "note", text: "No chart of the probes: it could not be drawn (" + search.chart_refused + ")." }));
     }
@@ -653,13 +659,7 @@
     section.appendChild(element("div", { class: "scroll" }, [table]));
     quality.sentences.forEach(function (sentence) { section.appendChild(element("p", { text: plain(sentence) })); });
     if (quality.chart) {
-      // Embedded without its namespace (the page names no address but this one, once).
-      const markup = quality.chart.replace("<svg ", "<svg xmlns=\"" + SVG_NAMESPACE + "\" ");
-      const parsed = new DOMParser().parseFromString(markup, "image/svg+xml").documentElement;
-      const svg = document.importNode(parsed, true);
-      svg.setAttribute("role", "img");
-      svg.setAttribute("aria-label", "speed against mean KL divergence, the frontier drawn as a line");
-      section.appendChild(element("figure", { id: "quality-chart" }, [svg]));
+      section.appendChild(element("figure", { id: "quality-chart" }, [embedded(quality.chart, "speed against mean KL divergence, the frontier drawn as a line")]));
     } else if (quality.chart_refused) {
       section.appendChild(element("p", { class: "note", text: "No chart of speed against mean KL divergence: it could not be drawn (" + quality.chart_refused + ")." }));
     }
