@@ -49,7 +49,9 @@ impl Project {
         }
         // A search measures a pass of probes, reads what they found, and plans the next pass,
         // until every search has its answer; without one, the first pass is the whole run.
-        let mut passes = Passes::default();
+        let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let started_unix_ms = u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX);
+        let mut passes = Passes { started_unix_ms, ..Passes::default() };
         // The last pass's observer: its reporter holds every record the run made.
         let mut last: Option<ReportObserver<'_>> = None;
         loop {
@@ -113,7 +115,7 @@ impl Project {
             last = Some(observer);
             passes.add(&planned, summary, planning, measuring.elapsed());
             let searching = searches.iter().any(|state| !state.next.is_empty());
-            if !searching || passes.last_interrupted() || passes.count >= MAX_PASSES {
+            if !searching || passes.last_interrupted() {
                 break;
             }
         }
@@ -123,12 +125,7 @@ impl Project {
         observer.failed_writes = std::mem::take(&mut passes.failed_writes);
         // Also when nothing ran: a report from an older bakeoff, or none yet, is brought up to date.
         notes.extend(crate::project::keep_reports_mergeable(&self.root, &self.store));
-        for experiment in &loaded.selected {
-            if !observer.finished.contains(experiment) {
-                notes.extend(observer.finished(experiment));
-            }
-        }
-        notes.extend(observer.failed_writes());
+        notes.extend(observer.last_reports(&loaded.selected));
         // The page of every result, the Slurm nodes' and this run's included.
         match self.write_page(&loaded, &self.records()) {
             Ok(path) => notes.push(Notice::info(format!("page: {}", shown(&path).display()))),
@@ -332,6 +329,24 @@ struct ReportObserver<'a> {
 }
 
 impl ReportObserver<'_> {
+    /// Every selected experiment's report at the end of the run: written when its cells were
+    /// done, and again with what landed after (adaptive rounds decided between passes),
+    /// unchanged files left alone; then the report writes that failed.
+    fn last_reports(&mut self, selected: &[String]) -> Vec<Notice> {
+        let mut notes = Vec::new();
+        for experiment in selected {
+            if self.finished.contains(experiment) {
+                if let Err(error) = self.reporter.write(self.store, experiment) {
+                    notes.push(Notice::warning(format!("cannot write the report of `{experiment}`: {error}")));
+                }
+            } else {
+                notes.extend(self.finished(experiment));
+            }
+        }
+        notes.extend(self.failed_writes());
+        notes
+    }
+
     /// The report writes that failed, a line per experiment.
     fn failed_writes(&self) -> Vec<Notice> {
         self.failed_writes
@@ -386,8 +401,11 @@ struct Passes {
     summary: RunSummary,
     /// Time spent in earlier passes (planning and measuring), not this pass's planning.
     spent: std::time::Duration,
-    /// Cells an earlier pass ran.
+    /// Cells an earlier pass ran, and the ones the last pass was to run.
     ran: BTreeSet<String>,
+    last_run: BTreeSet<String>,
+    /// When the run started: what a pass wrote is newer.
+    started_unix_ms: u64,
     /// Experiments whose report a pass wrote at their end.
     finished: BTreeSet<String>,
     /// Per experiment, the report writes that failed, and the last error.
@@ -398,12 +416,30 @@ impl Passes {
     /// Says what the coming pass measures for the searches, and whether there is a pass to
     /// make: the first always is; a later one only with probes to measure.
     fn announce(&self, planned: &[PlannedCell], searches: &[crate::plan::SearchState]) -> bool {
-        let to_run = planned.iter().filter(|cell| matches!(cell.decision, Decision::Run(_))).count();
+        let to_run: BTreeSet<&str> = planned
+            .iter()
+            .filter(|cell| matches!(cell.decision, Decision::Run(_)))
+            .map(|cell| cell.cell.hash.as_str())
+            .collect();
         if self.count > 0 {
-            if to_run == 0 {
+            if to_run.is_empty() {
                 return false;
             }
-            crate::console::errln!("search: pass {} measures {to_run} probe(s)", self.count + 1);
+            // The same probes as the pass before: they could not be measured (refused by the
+            // cluster, skipped), and planning again would not change that.
+            if to_run.iter().all(|hash| self.last_run.contains(*hash)) {
+                crate::console::errln!(
+                    "warning: search: {} probe(s) the last pass was to measure have no result; the search stops here \
+                     (`bakeoff plan` says why)",
+                    to_run.len()
+                );
+                return false;
+            }
+            if self.count >= MAX_PASSES {
+                crate::console::errln!("warning: search: stopped after {MAX_PASSES} passes with probes left");
+                return false;
+            }
+            crate::console::errln!("search: pass {} measures {} probe(s)", self.count + 1, to_run.len());
         }
         for state in searches.iter().filter(|state| !state.next.is_empty()) {
             crate::console::errln!("{}", state.line());
@@ -414,16 +450,23 @@ impl Passes {
     /// Cells an earlier pass of this run ran are its results: `--force` and `--retry-failed`
     /// do not run them again in a later pass, which reads them as any cached result.
     fn measured(&self, planned: &mut [PlannedCell], store: &crate::store::Store) {
+        use crate::store::Status;
         for cell in planned.iter_mut().filter(|cell| self.ran.contains(&cell.cell.hash)) {
             if !matches!(cell.decision, Decision::Run(RunReason::Forced | RunReason::RetryFailed { .. })) {
                 continue;
             }
-            cell.decision = match store.head(&cell.cell.hash) {
-                Ok(Some(head)) if head.status == crate::store::Status::Ok => Decision::Cached,
-                Ok(Some(head)) => Decision::FailedBefore {
-                    reason: head.failure.map_or_else(|| head.status.words().to_owned(), |failure| failure.reason),
+            // Only what this run measured: a cell it skipped or could not run keeps the head an
+            // earlier run wrote, which is no result of this one.
+            let Ok(Some(record)) = store.read(&cell.cell.hash) else { continue };
+            if record.timings.started_unix_ms < self.started_unix_ms {
+                continue;
+            }
+            cell.decision = match record.status {
+                Status::Ok => Decision::Cached,
+                Status::Failed | Status::TimedOut => Decision::FailedBefore {
+                    reason: record.failure.map_or_else(|| record.status.words().to_owned(), |failure| failure.reason),
                 },
-                _ => continue,
+                Status::Blocked | Status::Skipped => continue,
             };
         }
     }
@@ -448,11 +491,14 @@ impl Passes {
         // The executor counts every cell of its plan; a later pass plans again cells an earlier
         // one counted (a probe measured then, cached now): those are taken off.
         let (mut again, mut cached, mut blocked, mut failed_before) = (0, 0, 0, 0);
+        self.last_run.clear();
         for cell in planned {
             if matches!(cell.decision, Decision::Run(_)) {
                 self.ran.insert(cell.cell.hash.clone());
+                self.last_run.insert(cell.cell.hash.clone());
             }
-            if self.seen.insert(cell.cell.hash.clone()) {
+            // Counted by an earlier pass (not this one: two experiments may share a cell).
+            if !self.seen.contains(&cell.cell.hash) {
                 continue;
             }
             again += 1;
@@ -463,6 +509,7 @@ impl Passes {
                 Decision::Run(_) => {}
             }
         }
+        self.seen.extend(planned.iter().map(|cell| cell.cell.hash.clone()));
         let total = &mut self.summary;
         total.cells += pass.cells.saturating_sub(again);
         total.cached += pass.cached.saturating_sub(cached);

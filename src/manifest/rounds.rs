@@ -43,6 +43,9 @@ pub fn parse_until(text: &str) -> Result<(Option<String>, f64), String> {
         .ok()
         .filter(|percent: &f64| percent.is_finite() && *percent > 0.0)
         .ok_or_else(|| format!("`{}` is not a positive percentage", right.trim()))?;
+    if percent < 0.001 {
+        return Err(format!("{percent}% is below the 0.001% bakeoff can keep"));
+    }
     Ok((metric, percent))
 }
 

@@ -170,7 +170,8 @@ pub(super) fn decode_search(decoder: &mut Decoder<'_>, node: &KdlNode) -> Option
         );
         return None;
     }
-    let points = u64::try_from((to - from) / step).unwrap_or(u64::MAX).saturating_add(1);
+    let points =
+        u64::try_from((i128::from(to) - i128::from(from)) / i128::from(step)).unwrap_or(u64::MAX).saturating_add(1);
     if points > MAX_POINTS {
         decoder.report(
             node.span(),

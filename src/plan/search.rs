@@ -89,9 +89,9 @@ pub(crate) fn settle_searches(
         for (value, index) in &cells {
             let planned = &planned[*index];
             if matches!(planned.decision, Decision::Cached | Decision::FailedBefore { .. })
-                && let Some(record) = read(&planned.cell.hash)
+                && let Some(probe) = read(&planned.cell.hash).and_then(|record| probe_of(&record, &search.keep.metric))
             {
-                known.insert(*value, probe_of(&record, &search.keep.metric));
+                known.insert(*value, probe);
             }
         }
         let (next, answer) = match step(search, &grid, &known) {
@@ -116,8 +116,16 @@ pub(crate) fn settle_searches(
 }
 
 /// What a record says of the searched condition: the metric's mean (± its interval over
-/// rounds), or why there is none.
-pub(crate) fn probe_of(record: &CellRecord, metric: &str) -> Probe {
+/// rounds), or why there is none; `None` for a cell that did not run (blocked, skipped) or has
+/// rounds still to measure: no probe yet.
+pub(crate) fn probe_of(record: &CellRecord, metric: &str) -> Option<Probe> {
+    if record.status.is_unrun() || !record.is_complete() {
+        return None;
+    }
+    Some(probe_measured(record, metric))
+}
+
+fn probe_measured(record: &CellRecord, metric: &str) -> Probe {
     if record.status != Status::Ok {
         let reason = match &record.failure {
             // What the cell said last, beside how it ended: `exit code 3: out of memory`.

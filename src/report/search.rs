@@ -102,20 +102,24 @@ pub(super) fn view_of(experiment: &crate::manifest::Experiment, search: &Search,
         let label = if label.is_empty() { "every configuration".to_owned() } else { label.join(", ") };
         probes.entry(label).or_default().push((value, probe.record));
     }
-    view(search, &unit, probes)
+    // The values the manifest's cells take (an `exclude` may leave some out), not a run's.
+    let grid: std::collections::BTreeSet<i64> = crate::matrix::expand(experiment)
+        .iter()
+        .filter_map(|cell| cell.value(&search.axis.value)?.parse().ok())
+        .collect();
+    view(search, &grid.into_iter().collect::<Vec<_>>(), &unit, probes)
 }
 
 /// The search's view from the probes shown: `probes` gives, per configuration label, each
 /// searched value with its record; `grid` is the values the search may probe.
-fn view(search: &Search, unit: &str, probes: BTreeMap<String, Vec<(i64, &CellRecord)>>) -> SearchView {
-    let grid = search.grid();
+fn view(search: &Search, grid: &[i64], unit: &str, probes: BTreeMap<String, Vec<(i64, &CellRecord)>>) -> SearchView {
     let keep = &search.keep;
     let answers = probes
         .into_iter()
         .map(|(configuration, records)| {
             let known: BTreeMap<i64, Probe> =
-                records.iter().map(|(value, record)| (*value, probe_of(record, &keep.metric))).collect();
-            let line = match step(search, &grid, &known) {
+                records.iter().filter_map(|(value, record)| Some((*value, probe_of(record, &keep.metric)?))).collect();
+            let line = match step(search, grid, &known) {
                 Step::Answer(answer) => {
                     let words = outcome_words(search, &answer);
                     let figures: Vec<String> = match answer.outcome {

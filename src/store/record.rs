@@ -371,13 +371,15 @@ impl CellRecord {
             .map(|(name, value)| (name, relative_half_width(value)))
             .max_by(|a, b| a.1.total_cmp(&b.1));
         match widest {
+            // A metric named but not recorded in every round: nothing tells it settled.
+            None if until.metric.is_some() && count < most => None,
             None => Some(match &until.metric {
                 Some(metric) => {
                     format!("stopped after {count} rounds: no `{metric}` recorded to judge the interval by")
                 }
                 None => format!("stopped after {count} rounds: nothing measured to judge the interval by"),
             }),
-            Some((name, width)) if width < percent => Some(format!(
+            Some((name, width)) if width <= percent => Some(format!(
                 "decided after {count} rounds: every interval within {percent}% of its mean (widest: {name} ±{width:.2}%)"
             )),
             Some((name, width)) if count >= most => Some(format!(

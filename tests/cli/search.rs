@@ -223,3 +223,21 @@ fn adaptive_rounds_settle_each_probe_against_the_threshold() {
     assert!(report.contains("largest n with cost ≤ 1500: 500 (not at 510)"), "{report}");
     assert!(report.contains("within noise of the threshold at 500"), "{report}");
 }
+
+/// A value the experiment excludes is no grid point: the search starts from the next one, and
+/// the report's answer is the plan's, not "not finished".
+#[test]
+fn an_excluded_value_is_no_grid_point_for_the_plan_or_the_report() {
+    let work = tempfile::tempdir().unwrap();
+    let log = work.path().join("probes.log");
+    let manifest = manifest(&log, "cost <= 1500", "largest", 1000, 100_000)
+        .replace("    search \"n\"", "    exclude n=\"0\"\n    search \"n\"");
+    let directory = project(&[("experiments/limit.kdl", &manifest)]);
+    let root = directory.path();
+    let run = Bakeoff::new(root).args(["run", "--no-progress"]).run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(&probed(&log)[..2], [10, 1000]);
+    let report = unwrapped(&std::fs::read_to_string(root.join("results/limit/README.md")).unwrap());
+    assert!(report.contains("largest n with cost ≤ 1500: 500 (not at 510)"), "{report}");
+    assert!(!report.contains("not finished"), "{report}");
+}

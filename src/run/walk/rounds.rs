@@ -20,6 +20,8 @@ pub(super) struct Rounds {
     /// Adaptive cells and the cells their report compares them with (each cell and its
     /// baseline's, both ways): a pair whose difference is decided needs no more rounds.
     partners: HashMap<String, Vec<String>>,
+    /// Partners measured before this run (a cached baseline), as the store has them.
+    measured: HashMap<String, CellRecord>,
     /// Adaptive cells that are a search's probes: the metric and the threshold their interval
     /// must leave to count.
     thresholds: HashMap<String, crate::manifest::Keep>,
@@ -44,7 +46,20 @@ impl Rounds {
             .filter(|record| record.status == Status::Ok && !record.rounds.is_empty())
             .map(|record| (record.hash.clone(), record))
             .collect();
-        Self { pass: 1, partial, partners: partners(planned, manifests), thresholds: thresholds(planned, manifests) }
+        let partners = partners(planned, manifests);
+        let running: std::collections::HashSet<&str> = planned
+            .iter()
+            .filter(|planned| matches!(planned.decision, Decision::Run(_)))
+            .map(|planned| planned.cell.hash.as_str())
+            .collect();
+        let measured = partners
+            .values()
+            .flatten()
+            .filter(|hash| !running.contains(hash.as_str()))
+            .filter_map(|hash| store.read(hash).ok().flatten())
+            .map(|record| (record.hash.clone(), record))
+            .collect();
+        Self { pass: 1, partial, partners, measured, thresholds: thresholds(planned, manifests) }
     }
 
     /// Between passes: adaptive search probes whose interval no longer reaches across the
@@ -104,7 +119,10 @@ impl Rounds {
             }
             let verdicts: Option<Vec<String>> = partners
                 .iter()
-                .map(|partner| decided(record, self.partial.get(partner)?, until.metric.as_deref()))
+                .map(|partner| {
+                    let other = self.partial.get(partner).or_else(|| self.measured.get(partner))?;
+                    decided(record, other, until)
+                })
                 .collect();
             if let Some(verdicts) = verdicts.filter(|verdicts| !verdicts.is_empty()) {
                 let mut record = record.clone();
@@ -247,17 +265,22 @@ fn partners(planned: &[PlannedCell], manifests: &Manifests) -> HashMap<String, V
 }
 
 /// Whether `record` and `other` differ beyond noise by Welch's test on every metric counted
-/// (`metric`, or all but memory and energy): "`cell` (tg16 p=0.003)"; `None` while undecided.
-fn decided(record: &CellRecord, other: &CellRecord, metric: Option<&str>) -> Option<String> {
-    let counted = |name: &str| metric.map_or(!crate::metric::is_usage(name), |metric| metric == name);
+/// (`until`'s metric, or all but memory and energy): "`cell` (tg16 p=0.003)"; `None` while
+/// undecided. The test is made after every round, up to `max - min + 1` times: each look is
+/// held to 0.05 shared among them (Bonferroni), so that looking often does not make a
+/// difference out of noise.
+fn decided(record: &CellRecord, other: &CellRecord, until: &crate::fingerprint::UntilPrint) -> Option<String> {
+    let counted = |name: &str| until.metric.as_deref().map_or(!crate::metric::is_usage(name), |metric| metric == name);
+    let looks = (record.fingerprint.rounds.saturating_sub(until.min) + 1).max(1);
+    let alpha = crate::stats::SIGNIFICANCE / f64::from(looks);
     let mut verdicts = Vec::new();
     for (name, value) in record.metrics.iter().filter(|(name, _)| counted(name)) {
         let theirs = other.metrics.get(name)?;
         let welch = crate::stats::welch(value.round_values()?, theirs.round_values()?)?;
-        if !welch.significant() {
+        if welch.p >= alpha {
             return None;
         }
-        verdicts.push(format!("{name} p={:.3}", welch.p));
+        verdicts.push(format!("{name} p={:.4} < {alpha:.4}", welch.p));
     }
     (!verdicts.is_empty()).then(|| format!("`{}` ({})", other.cell, verdicts.join(", ")))
 }
