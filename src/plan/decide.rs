@@ -242,6 +242,12 @@ pub(crate) fn decide(
                     None => RunReason::New,
                 }),
             };
+            // What blocks a cell blocks it under `--force`, `--retry-failed` or with rounds to
+            // add, too: running it would fail at launch. Its earlier result stays as it is.
+            let decision = match decision {
+                Decision::Run(_) if !cell.blocked.is_empty() => Decision::Blocked { reasons: cell.blocked.clone() },
+                decision => decision,
+            };
             PlannedCell { cell, decision }
         })
         .collect()
@@ -374,6 +380,20 @@ mod tests {
             decision(cell("1", &[]), Some(head("blocked", Some("no /dev/kfd"))), &[], &Selection::default()),
             Decision::Run(RunReason::Unblocked { reason: "no /dev/kfd".to_owned() })
         );
+    }
+
+    /// Regression: a blocked cell with an earlier result ran under `--force` (and a failed one
+    /// under `--retry-failed`) and failed at launch.
+    #[test]
+    fn a_blocked_cell_with_a_result_stays_blocked_when_forced_or_retried() {
+        let blocked = || cell("1", &["no /dev/kfd"]);
+        let reasons = || Decision::Blocked { reasons: vec!["no /dev/kfd".to_owned()] };
+        // Without force its result stands.
+        assert_eq!(decision(blocked(), Some(head("ok", None)), &[], &Selection::default()), Decision::Cached);
+        let forced = Selection { force: true, ..Selection::default() };
+        assert_eq!(decision(blocked(), Some(head("ok", None)), &[], &forced), reasons());
+        let retry = Selection { retry_failed: true, ..Selection::default() };
+        assert_eq!(decision(blocked(), Some(head("failed", Some("exit code 1"))), &[], &retry), reasons());
     }
 
     /// A new cell is explained against the nearest earlier result: its option with its value.
