@@ -231,6 +231,19 @@ fn data(records: &[CellRecord], manifests: &Manifests, current: &[ExpectedCell])
     PageData { format: PAGE_FORMAT, experiments, hosts, cells }
 }
 
+/// The records the page shows under `experiment` as its current cells (not earlier results),
+/// each with where it is placed.
+fn current<'a>(
+    newest: &'a BTreeMap<(String, String, String), (&'a CellRecord, Placement)>,
+    experiment: &str,
+) -> Vec<(&'a CellRecord, &'a Placement)> {
+    newest
+        .iter()
+        .filter(|((name, _, _), (_, placement))| name == experiment && placement.current)
+        .map(|(_, (record, placement))| (*record, placement))
+        .collect()
+}
+
 /// Each search experiment's answers and probes' chart, from the current records the page shows.
 fn search_views(
     newest: &BTreeMap<(String, String, String), (&CellRecord, Placement)>,
@@ -241,13 +254,8 @@ fn search_views(
     for experiment in &manifests.experiments {
         let Some(search) = &experiment.search else { continue };
         let name = &experiment.name.value;
-        let placed: Vec<(&CellRecord, &Placement)> = newest
-            .iter()
-            .filter(|((experiment, _, _), (_, placement))| experiment == name && placement.current)
-            .map(|(_, (record, placement))| (*record, placement))
-            .collect();
-        let shown: Vec<super::search::Shown<'_>> = placed
-            .iter()
+        let shown: Vec<super::search::Shown<'_>> = current(newest, name)
+            .into_iter()
             .map(|(record, placement)| super::search::Shown {
                 axes: placement.axes.iter().map(|(axis, value)| (axis.as_str(), value.as_str())).collect(),
                 workload: &placement.workload,
@@ -280,11 +288,7 @@ fn quality_views(
     let mut views = BTreeMap::new();
     for experiment in &manifests.experiments {
         let name = &experiment.name.value;
-        let mut placed: Vec<(&CellRecord, &Placement)> = newest
-            .iter()
-            .filter(|((experiment, _, _), (_, placement))| experiment == name && placement.current)
-            .map(|(_, (record, placement))| (*record, placement))
-            .collect();
+        let mut placed = current(newest, name);
         // Rows in the matrix's order, as the report has them: by each axis's values as declared.
         let order = |placement: &Placement| -> Vec<usize> {
             experiment
