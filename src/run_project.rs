@@ -54,10 +54,10 @@ impl Project {
         let mut passes = Passes { started_unix_ms, ..Passes::default() };
         // The last pass's observer: its reporter holds every record the run made.
         let mut last: Option<ReportObserver<'_>> = None;
+        // Resolved once: a pass changes what the store holds, not the cells or the toolboxes.
+        let mut resolved = Resolved::new(self.resolve_with_toolboxes(&loaded, &host)?, &loaded);
         loop {
-            let (cells, toolboxes) = self.resolve_with_toolboxes(&loaded, &host)?;
-            // The report covers every cell, also those `--only` leaves out of this run.
-            let expected: Vec<ExpectedCell> = cells.iter().map(ExpectedCell::of).collect();
+            let (cells, toolboxes, expected) = resolved.for_pass();
             let (mut planned, history) = self.plan_with_history(cells, &request.selection)?;
             // What an earlier pass measured is this run's result, `--force` or not.
             passes.measured(&mut planned, &self.store);
@@ -389,7 +389,40 @@ impl Observer for ReportObserver<'_> {
     }
 }
 
-/// The most passes a run makes: a search over a million grid points needs 21.
+/// What a run resolves once (a pass changes what the store holds, not the cells or the
+/// toolboxes), handed to each pass: moved into the only pass of a run without a search,
+/// copied when a search may take more.
+struct Resolved {
+    cells: Vec<crate::fingerprint::ResolvedCell>,
+    toolboxes: BTreeMap<String, crate::fingerprint::ToolboxState>,
+    /// The report covers every cell, also those `--only` leaves out of this run.
+    expected: Vec<ExpectedCell>,
+    one_pass: bool,
+}
+
+type Pass =
+    (Vec<crate::fingerprint::ResolvedCell>, BTreeMap<String, crate::fingerprint::ToolboxState>, Vec<ExpectedCell>);
+
+impl Resolved {
+    fn new(
+        (cells, toolboxes): (Vec<crate::fingerprint::ResolvedCell>, BTreeMap<String, crate::fingerprint::ToolboxState>),
+        loaded: &Loaded,
+    ) -> Self {
+        let expected = cells.iter().map(ExpectedCell::of).collect();
+        let one_pass = loaded.experiments().iter().all(|experiment| experiment.search.is_none());
+        Self { cells, toolboxes, expected, one_pass }
+    }
+
+    fn for_pass(&mut self) -> Pass {
+        if self.one_pass {
+            (std::mem::take(&mut self.cells), std::mem::take(&mut self.toolboxes), std::mem::take(&mut self.expected))
+        } else {
+            (self.cells.clone(), self.toolboxes.clone(), self.expected.clone())
+        }
+    }
+}
+
+/// The most passes a run makes/// The most passes a run makes: a search over a million grid points needs 21.
 const MAX_PASSES: u32 = 64;
 
 /// What the passes of one run did, added up: each cell counted once, by what the first pass
