@@ -138,11 +138,13 @@ fn a_search_axis_in_the_matrix_too_or_a_bad_range_is_a_manifest_error() {
 /// The real llama-bench on the Gemma model: the largest `-d` depth at which prompt processing
 /// stays above a threshold set halfway between what the first measurement gave at the ends. Its
 /// end probes are the first measurement's cells (the same inputs, measured once); two searches
-/// from scratch agree within one grid step.
+/// from scratch agree within one grid step. The grid's step is 128: prompt speed falls by about
+/// 6% a step near the threshold, while runs minutes apart on a busy 2-core machine differ by
+/// up to 10% (a 64 step gave 128 against 256 on one CI run).
 #[test]
 fn the_deepest_context_that_keeps_prompt_speed_on_the_real_llama_bench() {
     let llama = crate::support::Llama::get();
-    let bench = r#"bench { args "-t" 2 "-p" 64 "-n" 0 "-d" "{depth}" "-r" 3 }"#;
+    let bench = r#"bench { args "-t" 2 "-p" 64 "-n" 0 "-d" "{depth}" "-r" 5 }"#;
     let first = format!(
         "model \"gemma\" {{ file \"gemma-3-270m-q4_k_m.gguf\" }}\nexperiment \"ends\" {{\n    matrix {{\n        model \"gemma\"\n        depth 0 1024\n    }}\n    {bench}\n}}\n"
     );
@@ -156,7 +158,7 @@ fn the_deepest_context_that_keeps_prompt_speed_on_the_real_llama_bench() {
     assert!(shallow > deep, "prompt processing did not slow with depth: {shallow} at 0, {deep} at 1024");
     let threshold = f64::midpoint(shallow, deep).round();
     let search = format!(
-        "experiment \"deepest\" {{\n    matrix {{ model \"gemma\" }}\n    {bench}\n    search \"depth\" from=0 to=1024 step=64 {{\n        keep \"pp64 >= {threshold}\"\n        want \"largest\"\n    }}\n}}\n"
+        "experiment \"deepest\" {{\n    matrix {{ model \"gemma\" }}\n    {bench}\n    search \"depth\" from=0 to=1024 step=128 {{\n        keep \"pp64 >= {threshold}\"\n        want \"largest\"\n    }}\n}}\n"
     );
     std::fs::write(root.join("experiments/deepest.kdl"), &search).unwrap();
     let answer = |root: &Path| -> i64 {
@@ -168,9 +170,9 @@ fn the_deepest_context_that_keeps_prompt_speed_on_the_real_llama_bench() {
         found.split(' ').next().unwrap().replace(',', "").parse().unwrap()
     };
     let found = answer(root);
-    // 17 grid points: at most 7 probes, two of them the first experiment's cells.
+    // 9 grid points: at most ⌈log2 9⌉ + 2 = 6 probes, two of them the first experiment's cells.
     let probes: Vec<_> = records(root).into_iter().filter(|record| record.experiment == "deepest").collect();
-    assert!(probes.len() <= 5, "{} new probes beyond the shared ends", probes.len());
+    assert!(probes.len() <= 4, "{} new probes beyond the shared ends", probes.len());
     assert!((0..1024).contains(&found), "{found}");
     // Twice more from scratch: within one grid step.
     for _ in 0..2 {
@@ -179,7 +181,7 @@ fn the_deepest_context_that_keeps_prompt_speed_on_the_real_llama_bench() {
             &format!("model \"gemma\" {{ file \"gemma-3-270m-q4_k_m.gguf\" }}\n{search}"),
         )]);
         let other = answer(again.path());
-        assert!((other - found).abs() <= 64, "{other} against {found} at threshold {threshold}");
+        assert!((other - found).abs() <= 128, "{other} against {found} at threshold {threshold}");
     }
 }
 
