@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 pairs=${1:-30}
 bakeoff=$(realpath "${2:-target/release/bakeoff}")
 [ -x "$bakeoff" ] || { echo "bench-capture: no $bakeoff (cargo build --release)" >&2; exit 1; }
-eval "$(scripts/provision.sh)"
+assignments=$(scripts/provision.sh) # a failing set-up stops here; eval "$(…)" would not
+eval "$assignments"
 work=$(mktemp -d)
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 server_port=$(free_port)

@@ -21,7 +21,8 @@ if [ ${#binaries[@]} -eq 0 ]; then
     cargo build --release --locked -q
     binaries=("$(pwd)/target/release/bakeoff")
 fi
-eval "$(scripts/provision.sh)"
+assignments=$(scripts/provision.sh) # a failing set-up stops here; eval "$(…)" would not
+eval "$assignments"
 export CONTAINERS_CONF=${CONTAINERS_CONF:-/var/lib/bakeoff-test/containers.conf}
 image=localhost/bakeoff-llama:cpu
 podman image exists "$image" || { echo "no $image: run scripts/containers.sh first" >&2; exit 1; }

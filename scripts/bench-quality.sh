@@ -17,7 +17,8 @@ cd "$(dirname "$0")/.."
 rounds=${1:-3}
 bakeoff=$(realpath "${2:-target/release/bakeoff}")
 [ -x "$bakeoff" ] || { echo "bench-quality: no $bakeoff (cargo build --release)" >&2; exit 1; }
-eval "$(scripts/provision.sh)"
+assignments=$(scripts/provision.sh) # a failing set-up stops here; eval "$(…)" would not
+eval "$assignments"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 scripts/requantize-gemma.sh "$work/models" >/dev/null 2>&1

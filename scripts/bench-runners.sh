@@ -9,8 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-6}
 cargo build --release --quiet
-eval "$(scripts/provision.sh)"
-eval "$(scripts/containers.sh "$LLAMA_BIN_DIR")"
+assignments=$(scripts/provision.sh) # a failing set-up stops here; eval "$(…)" would not
+eval "$assignments"
+assignments=$(scripts/containers.sh "$LLAMA_BIN_DIR") # a failing set-up stops here; eval "$(…)" would not
+eval "$assignments"
 export CONTAINERS_CONF
 bakeoff=$(pwd)/target/release/bakeoff
 work=$(mktemp -d)

@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 threshold=${1:-480}
 bakeoff=$(realpath "${2:-target/release/bakeoff}")
 [ -x "$bakeoff" ] || { echo "bench-search: no $bakeoff (cargo build --release)" >&2; exit 1; }
-eval "$(scripts/provision.sh)"
+assignments=$(scripts/provision.sh) # a failing set-up stops here; eval "$(…)" would not
+eval "$assignments"
 export PATH="$LLAMA_BIN_DIR:$PATH"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

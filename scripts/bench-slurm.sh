@@ -20,7 +20,8 @@ work=$(mktemp -d)
 chmod 755 "$work"   # munged (its own user) must reach its socket under it
 slurm_dir=$work/slurm
 trap 'scripts/slurm.sh stop "$slurm_dir"; rm -rf "$work"' EXIT
-eval "$(scripts/slurm.sh start "$slurm_dir")"
+assignments=$(scripts/slurm.sh start "$slurm_dir") # a failing set-up stops here; eval "$(…)" would not
+eval "$assignments"
 export SLURM_CONF
 
 project=$work/project

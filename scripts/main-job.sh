@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked
-eval "$(scripts/provision.sh)"
+assignments=$(scripts/provision.sh) # a failing set-up stops here; eval "$(…)" would not
+eval "$assignments"
 models=$(dirname "$GEMMA_MODEL")
 # The host toolbox finds llama.cpp's binaries on PATH.
 export PATH="$LLAMA_BIN_DIR:$PATH"

@@ -14,7 +14,8 @@ cd "$(dirname "$0")/.."
 out=${1:-models}
 
 if [ -z "${LLAMA_BIN_DIR:-}" ] || [ -z "${GEMMA_MODEL:-}" ]; then
-    eval "$(scripts/provision.sh)"
+    assignments=$(scripts/provision.sh) # a failing set-up stops here; eval "$(…)" would not
+    eval "$assignments"
 fi
 quantize=$LLAMA_BIN_DIR/llama-quantize
 [ -x "$quantize" ] || { echo "requantize-gemma: no llama-quantize in $LLAMA_BIN_DIR" >&2; exit 1; }

@@ -6,21 +6,32 @@
 # tests), then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-eval "$(scripts/provision.sh)"
+# Runs a set-up script that prints shell assignments and takes them. `eval "$(script)"` would
+# carry on past a script that failed (eval of nothing succeeds): this stops, naming it.
+setup() {
+    local assignments status
+    assignments=$("$@") || {
+        status=$?
+        echo "scripts/test.sh: the set-up step \`$*\` failed (exit $status); its message is above" >&2
+        exit "$status"
+    }
+    eval "$assignments"
+}
+setup scripts/provision.sh
 export BAKEOFF_TEST_LLAMA_BIN_DIR="$LLAMA_BIN_DIR" BAKEOFF_TEST_MODEL="$GEMMA_MODEL"
-eval "$(scripts/containers.sh "$LLAMA_BIN_DIR")"
+setup scripts/containers.sh "$LLAMA_BIN_DIR"
 export CONTAINERS_CONF BAKEOFF_TEST_IMAGE BAKEOFF_TEST_USER
 # The Vulkan llama.cpp image (Mesa's lavapipe): built once (~15 min) and kept in podman's storage.
-eval "$(scripts/vulkan.sh "$GEMMA_MODEL")"
+setup scripts/vulkan.sh "$GEMMA_MODEL"
 export BAKEOFF_TEST_VULKAN_IMAGE BAKEOFF_TEST_MESA_CACHE
 # The system bus the set-up started for toolbox, and Slurm's daemons, go when the tests are done.
 slurm_dir=/var/lib/bakeoff-test/slurm
 trap '[ -z "$BAKEOFF_DBUS_PID" ] || kill "$BAKEOFF_DBUS_PID" 2>/dev/null || true; scripts/slurm.sh stop "$slurm_dir"' EXIT
-eval "$(scripts/slurm.sh start "$slurm_dir")"
+setup scripts/slurm.sh start "$slurm_dir"
 # Headless Chromium loads results/index.html in the page's tests.
 scripts/apt-install.sh chromium
 # The real agent clients the capture and replay tests run (npm and pip, pinned, cached).
-eval "$(scripts/clients.sh)"
+setup scripts/clients.sh
 export BAKEOFF_TEST_CLAUDE="$CLAUDE_BIN" BAKEOFF_TEST_AIDER="$AIDER_BIN"
 export SLURM_CONF BAKEOFF_TEST_SLURM_DIR
 if command -v cargo-nextest >/dev/null 2>&1; then

@@ -4,7 +4,8 @@
 # /proc/PID/io how many bytes each one read.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-eval "$(scripts/provision.sh)"
+assignments=$(scripts/provision.sh) # a failing set-up stops here; eval "$(…)" would not
+eval "$assignments"
 cargo build --release --quiet
 command -v strace >/dev/null || { echo "install strace" >&2; exit 1; }
 models=$(dirname "$GEMMA_MODEL")
