@@ -14,7 +14,7 @@ use std::time::Instant;
 use crate::Error;
 use crate::notice::Notice;
 use crate::plan::{Decision, History, PlannedCell, RunReason, schedule, tested_models};
-use crate::project::{Executor, Loaded, Project, Reporter, RunRequest, shown};
+use crate::project::{Executor, Loaded, PageWriter, Project, Reporter, RunRequest, shown};
 use crate::report::ExpectedCell;
 use crate::run::{Executor as _, JobLog, LocalExecutor, Observer, RunOptions, RunSummary, SlurmExecutor};
 use crate::store::CellRecord;
@@ -89,8 +89,22 @@ impl Project {
                 summary.time.wall = started.elapsed();
                 return Ok(RunOutcome { summary, notes: Vec::new() });
             }
+            // The page, made once and carried from pass to pass.
+            let (page, page_failures) = match last.take() {
+                Some(previous) => (previous.page, previous.page_failures),
+                None => {
+                    let writing = Instant::now();
+                    let page = PageWriter::new(self, &loaded, records.clone())?;
+                    passes.reporting += writing.elapsed();
+                    say_where_results_go(self, &loaded, &planned);
+                    (page, None)
+                }
+            };
             let mut observer = ReportObserver {
                 reporter: Reporter::new(&loaded, self.lock()?, expected, records),
+                page,
+                page_failures,
+                reporting: std::time::Duration::ZERO,
                 store: &self.store,
                 finished: BTreeSet::new(),
                 failed_writes: BTreeMap::new(),
@@ -120,19 +134,31 @@ impl Project {
             }
         }
         let mut summary = passes.summary();
-        let mut observer = last.expect("the first pass always runs");
+        notes.extend(self.write_at_end(&loaded, last.expect("the first pass always runs"), &mut passes));
+        summary.time.reporting = passes.reporting;
+        summary.time.wall = started.elapsed();
+        Ok(RunOutcome { summary, notes })
+    }
+
+    /// The reports and the page at the end of a run, from its last pass's observer; the time
+    /// this takes goes to the passes' writing time.
+    fn write_at_end(&self, loaded: &Loaded, mut observer: ReportObserver<'_>, passes: &mut Passes) -> Vec<Notice> {
         observer.finished = std::mem::take(&mut passes.finished);
         observer.failed_writes = std::mem::take(&mut passes.failed_writes);
+        let writing = Instant::now();
         // Also when nothing ran: a report from an older bakeoff, or none yet, is brought up to date.
-        notes.extend(crate::project::keep_reports_mergeable(&self.root, &self.store));
+        let mut notes: Vec<Notice> =
+            crate::project::keep_reports_mergeable(&self.root, &self.store).into_iter().collect();
         notes.extend(observer.last_reports(&loaded.selected));
-        // The page of every result, the Slurm nodes' and this run's included.
-        match self.write_page(&loaded, &self.records()) {
+        notes.extend(observer.page_failures());
+        // The page of every result, the Slurm nodes' and this run's included (unchanged bytes
+        // left alone).
+        match observer.page.write_at_end() {
             Ok(path) => notes.push(Notice::info(format!("page: {}", shown(&path).display()))),
             Err(error) => notes.push(Notice::warning(error.to_string())),
         }
-        summary.time.wall = started.elapsed();
-        Ok(RunOutcome { summary, notes })
+        passes.reporting += writing.elapsed();
+        notes
     }
 
     /// Two runs on one store take turns: the lock, held until the run ends. The plan is made
@@ -316,10 +342,18 @@ impl Observer for JobObserver {
     }
 }
 
-/// The reporter as the run's observer: the report is rewritten as records land (not more often
-/// than its writing time allows) and written once its experiment is done.
+/// The reporter as the run's observer: the reports and the page are rewritten as records land
+/// (not more often than their writing time allows) and a report is written once its
+/// experiment is done.
 struct ReportObserver<'a> {
     reporter: Reporter<'a>,
+    /// `results/index.html`, rewritten as records land like the reports.
+    page: PageWriter<'a>,
+    /// Page writes that failed while cells landed, and the last error: said once, counted at
+    /// the end.
+    page_failures: Option<(usize, String)>,
+    /// The time spent writing the reports and the page.
+    reporting: std::time::Duration,
     store: &'a crate::store::Store,
     /// Experiments whose report this run wrote at their end.
     finished: BTreeSet<String>,
@@ -336,6 +370,10 @@ impl ReportObserver<'_> {
         let mut notes = Vec::new();
         for experiment in selected {
             if self.finished.contains(experiment) {
+                // Written at its end, and nothing of it landed since.
+                if self.reporter.is_current(experiment) {
+                    continue;
+                }
                 if let Err(error) = self.reporter.write(self.store, experiment) {
                     notes.push(Notice::warning(format!("cannot write the report of `{experiment}`: {error}")));
                 }
@@ -345,6 +383,15 @@ impl ReportObserver<'_> {
         }
         notes.extend(self.failed_writes());
         notes
+    }
+
+    /// The page writes that failed while cells landed, in one line.
+    fn page_failures(&self) -> Option<Notice> {
+        let (count, error) = self.page_failures.as_ref()?;
+        Some(Notice::warning(format!(
+            "the page could not be written {count} time(s) in this run (last: {error}); `bakeoff report` writes it \
+             from the store once there is room"
+        )))
     }
 
     /// The report writes that failed, a line per experiment.
@@ -365,6 +412,7 @@ impl Observer for ReportObserver<'_> {
     /// Rewrites the report of every experiment that shows the record (two experiments with
     /// a cell of the same inputs share it).
     fn recorded(&mut self, record: &CellRecord) -> Vec<Notice> {
+        let writing = Instant::now();
         let mut notes = Vec::new();
         for experiment in self.reporter.add(record) {
             if let Err(error) = self.reporter.write_soon(self.store, &experiment) {
@@ -377,15 +425,32 @@ impl Observer for ReportObserver<'_> {
                 }
             }
         }
+        self.page.add(record);
+        if let Err(error) = self.page.write_soon() {
+            let failed = self.page_failures.get_or_insert_with(|| (0, String::new()));
+            failed.0 += 1;
+            failed.1 = error.to_string();
+            if failed.0 == 1 {
+                notes.push(Notice::warning(error.to_string()));
+            }
+        }
+        self.reporting += writing.elapsed();
         notes
     }
 
     fn finished(&mut self, experiment: &str) -> Vec<Notice> {
+        let writing = Instant::now();
         self.finished.insert(experiment.to_owned());
-        match self.reporter.write(self.store, experiment) {
+        // Written after its last cell landed: the same bytes again.
+        if self.reporter.is_current(experiment) {
+            return vec![Notice::info(format!("report: {}", shown(&self.store.report_path(experiment)).display()))];
+        }
+        let notes = match self.reporter.write(self.store, experiment) {
             Ok(path) => vec![Notice::info(format!("report: {}", shown(&path).display()))],
             Err(error) => vec![Notice::warning(format!("cannot write the report of `{experiment}`: {error}"))],
-        }
+        };
+        self.reporting += writing.elapsed();
+        notes
     }
 }
 
@@ -443,6 +508,8 @@ struct Passes {
     finished: BTreeSet<String>,
     /// Per experiment, the report writes that failed, and the last error.
     failed_writes: BTreeMap<String, (usize, String)>,
+    /// The time the passes spent writing reports and the page.
+    reporting: std::time::Duration,
 }
 
 impl Passes {
@@ -507,6 +574,7 @@ impl Passes {
     /// What a pass's observer kept: the reports it finished and the writes that failed.
     fn absorb(&mut self, observer: &mut ReportObserver<'_>) {
         self.finished.append(&mut observer.finished);
+        self.reporting += std::mem::take(&mut observer.reporting);
         for (experiment, (count, error)) in std::mem::take(&mut observer.failed_writes) {
             let failed = self.failed_writes.entry(experiment).or_default();
             failed.0 += count;
@@ -599,4 +667,28 @@ fn estimates(project: &Project, planned: &[PlannedCell], records: &[CellRecord])
             (duration > 0).then(|| (planned.cell.hash.clone(), duration))
         })
         .collect()
+}
+
+/// Says, before the first cell runs, where the run's results are shown as they land: the
+/// report of each experiment with cells to run, and the page.
+fn say_where_results_go(project: &Project, loaded: &Loaded, planned: &[PlannedCell]) {
+    let running: BTreeSet<&str> = planned
+        .iter()
+        .filter(|cell| matches!(cell.decision, Decision::Run(_)))
+        .map(|cell| cell.cell.cell.experiment.as_str())
+        .collect();
+    if running.is_empty() {
+        return;
+    }
+    let reports: Vec<String> = loaded
+        .selected
+        .iter()
+        .filter(|experiment| running.contains(experiment.as_str()))
+        .map(|experiment| shown(&project.store.report_path(experiment)).display().to_string())
+        .collect();
+    crate::console::errln!(
+        "results as cells finish: {}; page: {}",
+        reports.join(", "),
+        shown(&project.store.index_path()).display()
+    );
 }

@@ -1,6 +1,7 @@
 //! Where a run's time went: its wall time, and the parts of it that do not overlap — planning
 //! (with toolbox inspection), measuring, loading (models, servers, containers starting), cells
-//! that failed, waiting in a cluster's queue — the rest being bakeoff's own (reports, stops).
+//! that failed, waiting in a cluster's queue, writing the reports and the page — the rest being
+//! bakeoff's own (scheduling, stops).
 
 use std::time::Duration;
 
@@ -25,6 +26,8 @@ pub struct TimeSpent {
     pub waiting: Duration,
     /// A cluster's jobs running (the nodes measure; their parts are in their records).
     pub on_nodes: Duration,
+    /// Writing the reports and the page, as records land and at the end.
+    pub reporting: Duration,
 }
 
 impl TimeSpent {
@@ -42,7 +45,13 @@ impl TimeSpent {
 
     /// The wall time not in any part.
     pub fn rest(&self) -> Duration {
-        let parts = self.planning + self.measuring + self.loading + self.failing + self.waiting + self.on_nodes;
+        let parts = self.planning
+            + self.measuring
+            + self.loading
+            + self.failing
+            + self.waiting
+            + self.on_nodes
+            + self.reporting;
         self.wall.saturating_sub(parts)
     }
 
@@ -64,6 +73,7 @@ impl std::fmt::Display for TimeSpent {
             ("waiting in Slurm's queue", self.waiting),
             ("jobs running on the nodes", self.on_nodes),
             ("planning and inspection", self.planning),
+            ("writing reports and the page", self.reporting),
             ("the rest", self.rest()),
         ] {
             if !spent.is_zero() {
@@ -140,13 +150,14 @@ mod tests {
             planning: Duration::from_secs(2),
             measuring: Duration::from_secs(75),
             loading: Duration::from_secs(13),
+            reporting: Duration::from_secs(1),
             ..TimeSpent::default()
         };
-        assert_eq!(spent.rest(), Duration::from_secs(10));
+        assert_eq!(spent.rest(), Duration::from_secs(9));
         assert_eq!(
             spent.to_string(),
             "time: 1m40s wall: measuring 1m15s, loading models, servers and containers 13.0 s, planning and \
-             inspection 2.0 s, the rest 10.0 s; measuring is 75% of it"
+             inspection 2.0 s, writing reports and the page 1.0 s, the rest 9.0 s; measuring is 75% of it"
         );
         // Parts measured with their own clocks never make the rest negative.
         let over =

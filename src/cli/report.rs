@@ -14,7 +14,7 @@ pub(super) fn run(project: &Project, args: &ReportArgs) -> Result<(), Error> {
     crate::project::note_unhashed(&cells);
     let records = project.records();
     let expected = cells.iter().map(ExpectedCell::of).collect();
-    let reporter = Reporter::new(&loaded, project.lock()?, expected, records.clone());
+    let mut reporter = Reporter::new(&loaded, project.lock()?, expected, records.clone());
     match args.format {
         ReportFormat::Json => {
             let reports: Vec<report::Report> =

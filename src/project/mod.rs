@@ -21,6 +21,7 @@ pub use init::{InitOutcome, Written, init};
 pub use lock::LockUpdate;
 pub use merge::keep_reports_mergeable;
 pub use models::Listed;
+pub use page::PageWriter;
 pub use pipeline::{Loaded, Project, Settings};
 pub use reporter::{Reporter, shown};
 pub use run_request::{Executor, RunRequest};

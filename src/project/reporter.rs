@@ -32,6 +32,8 @@ pub struct Reporter<'a> {
     model_kinds: BTreeMap<String, ModelKind>,
     /// When each experiment's report was last written during a run, and how long that took.
     written: BTreeMap<String, (Instant, Duration)>,
+    /// Experiments with a record added since their report was last written.
+    stale: BTreeSet<String>,
 }
 
 /// A report is rewritten after a cell only if this many times its last writing time has
@@ -57,6 +59,7 @@ impl<'a> Reporter<'a> {
             records: BTreeMap::new(),
             model_kinds: BTreeMap::new(),
             written: BTreeMap::new(),
+            stale: BTreeSet::new(),
         };
         for record in &records {
             reporter.learn_model_kind(record);
@@ -103,6 +106,7 @@ impl<'a> Reporter<'a> {
                 None => records.push(record.clone()),
             }
         }
+        self.stale.extend(experiments.iter().cloned());
         experiments
     }
 
@@ -137,18 +141,24 @@ impl<'a> Reporter<'a> {
         {
             return Ok(());
         }
-        let started = Instant::now();
         self.write(store, experiment)?;
-        self.written.insert(experiment.to_owned(), (Instant::now(), started.elapsed()));
         Ok(())
     }
 
+    /// Whether this run wrote `experiment`'s report after its last record was added.
+    pub fn is_current(&self, experiment: &str) -> bool {
+        self.written.contains_key(experiment) && !self.stale.contains(experiment)
+    }
+
     /// Writes `results/<experiment>/README.md` and its charts; returns the README's path.
-    pub fn write(&self, store: &Store, experiment: &str) -> io::Result<PathBuf> {
+    pub fn write(&mut self, store: &Store, experiment: &str) -> io::Result<PathBuf> {
+        let started = Instant::now();
         let Some(report) = self.build(experiment) else {
             return Ok(store.report_path(experiment));
         };
         write_files(&store.report_dir(experiment), &report::render(report))?;
+        self.stale.remove(experiment);
+        self.written.insert(experiment.to_owned(), (Instant::now(), started.elapsed()));
         Ok(store.report_path(experiment))
     }
 }

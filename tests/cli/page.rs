@@ -414,3 +414,52 @@ fn checkout(entries: &[&str]) -> tempfile::TempDir {
     }
     directory
 }
+
+/// The page is current after every cell: read between the cells of a running campaign, it
+/// holds each finished cell before the next one finishes; a SIGKILL while a cell is in flight
+/// leaves the page and the report equal to what `bakeoff report` then writes from the store.
+#[test]
+fn the_page_is_current_after_every_cell_and_a_killed_run_leaves_it_matching_the_store() {
+    use std::time::{Duration, Instant};
+    let directory = crate::support::project(&[(
+        "experiments/slow.kdl",
+        r#"experiment "slow" {
+    matrix { n 1 2 3 4 }
+    command {
+        args "sh" "-c" "sleep 1.2; echo value={n}"
+        metric "value" regex="value=([0-9]+)"
+    }
+}
+"#,
+    )]);
+    let root = directory.path();
+    let page = root.join("results/index.html");
+    let report = root.join("results/slow/README.md");
+    let mut child = Bakeoff::new(root).args(["run", "--no-progress"]).spawn();
+    let wait = |what: &str, condition: &dyn Fn() -> bool| {
+        let started = Instant::now();
+        while !condition() {
+            assert!(started.elapsed() < Duration::from_secs(30), "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    for finished in 1..=2 {
+        wait(&format!("cell {finished}"), &|| records(root).len() >= finished);
+        let hashes: Vec<String> = records(root).into_iter().map(|record| record.hash).collect();
+        assert_eq!(hashes.len(), finished, "two cells finished at once");
+        wait(&format!("the page with cell {finished}"), &|| {
+            std::fs::read_to_string(&page).is_ok_and(|text| hashes.iter().all(|hash| text.contains(hash.as_str())))
+        });
+        // Before the next cell finished: the page followed the cell, not the run's end.
+        assert_eq!(records(root).len(), finished, "the page lagged a whole cell behind");
+    }
+    // The third cell is in flight.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(records(root).len(), 2);
+    let (killed_page, killed_report) = (std::fs::read(&page).unwrap(), std::fs::read(&report).unwrap());
+    let written = Bakeoff::new(root).args(["report"]).run();
+    assert_eq!(written.code, 0, "{}", written.stderr);
+    assert!(std::fs::read(&page).unwrap() == killed_page, "the page a killed run left is not the store's");
+    assert_eq!(String::from_utf8(killed_report).unwrap(), std::fs::read_to_string(&report).unwrap());
+}
