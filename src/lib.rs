@@ -36,6 +36,7 @@ pub(crate) mod units;
 pub use error::Error;
 pub(crate) mod parallel;
 pub(crate) mod run;
+pub(crate) mod run_journal;
 pub(crate) mod run_project;
 pub(crate) mod search;
 pub(crate) mod secret;

@@ -17,6 +17,7 @@ use crate::plan::{Decision, History, PlannedCell, RunReason, schedule, tested_mo
 use crate::project::{Executor, Loaded, PageWriter, Project, Reporter, RunRequest, shown};
 use crate::report::ExpectedCell;
 use crate::run::{Executor as _, JobLog, LocalExecutor, Observer, RunOptions, RunSummary, SlurmExecutor};
+use crate::run_journal::RunJournal;
 use crate::store::CellRecord;
 use crate::store::acquire;
 use crate::toolbox::LaunchContext;
@@ -49,9 +50,7 @@ impl Project {
         }
         // A search measures a pass of probes, reads what they found, and plans the next pass,
         // until every search has its answer; without one, the first pass is the whole run.
-        let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        let started_unix_ms = u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX);
-        let mut passes = Passes { started_unix_ms, ..Passes::default() };
+        let mut passes = Passes { started_unix_ms: crate::store::now_unix_ms(), ..Passes::default() };
         // The last pass's observer: its reporter holds every record the run made.
         let mut last: Option<ReportObserver<'_>> = None;
         // Resolved once: a pass changes what the store holds, not the cells or the toolboxes.
@@ -90,25 +89,7 @@ impl Project {
                 return Ok(RunOutcome { summary, notes: Vec::new() });
             }
             // The page, made once and carried from pass to pass.
-            let (page, page_failures) = match last.take() {
-                Some(previous) => (previous.page, previous.page_failures),
-                None => {
-                    let writing = Instant::now();
-                    let page = PageWriter::new(self, &loaded, records.clone())?;
-                    passes.reporting += writing.elapsed();
-                    say_where_results_go(self, &loaded, &planned);
-                    (page, None)
-                }
-            };
-            let mut observer = ReportObserver {
-                reporter: Reporter::new(&loaded, self.lock()?, expected, records),
-                page,
-                page_failures,
-                reporting: std::time::Duration::ZERO,
-                store: &self.store,
-                finished: BTreeSet::new(),
-                failed_writes: BTreeMap::new(),
-            };
+            let mut observer = self.observer(last.take(), &loaded, &host, &planned, expected, records, &mut passes)?;
             let measuring = Instant::now();
             let summary = match &request.executor {
                 Executor::Local => local(context, options).run(&planned, &work, &mut observer)?,
@@ -134,15 +115,57 @@ impl Project {
             }
         }
         let mut summary = passes.summary();
-        notes.extend(self.write_at_end(&loaded, last.expect("the first pass always runs"), &mut passes));
+        let mut observer = last.expect("the first pass always runs");
+        notes.extend(self.write_at_end(&loaded, &mut observer, &mut passes));
         summary.time.reporting = passes.reporting;
         summary.time.wall = started.elapsed();
+        observer.journal.ended(&summary);
+        notes.extend(observer.journal.failure());
         Ok(RunOutcome { summary, notes })
+    }
+
+    /// A pass's observer, with what it carries from the pass before: the page, its failed
+    /// writes and the journal. The first pass makes them, says where results show, and writes
+    /// the run's start to the journal.
+    #[expect(clippy::too_many_arguments, reason = "what a pass hands its observer, each from another stage of the run")]
+    fn observer<'a>(
+        &'a self,
+        previous: Option<ReportObserver<'a>>,
+        loaded: &'a Loaded,
+        host: &crate::host::HostFacts,
+        planned: &[PlannedCell],
+        expected: Vec<ExpectedCell>,
+        records: Vec<CellRecord>,
+        passes: &mut Passes,
+    ) -> Result<ReportObserver<'a>, Error> {
+        let (page, page_failures, mut journal) = match previous {
+            Some(previous) => (previous.page, previous.page_failures, previous.journal),
+            None => {
+                let writing = Instant::now();
+                let page = PageWriter::new(self, loaded, records.clone())?;
+                passes.reporting += writing.elapsed();
+                say_where_results_go(self, loaded, planned);
+                let mut journal = RunJournal::open(&self.store, passes.started_unix_ms);
+                journal.start(host, planned);
+                (page, None, journal)
+            }
+        };
+        journal.decisions(planned);
+        Ok(ReportObserver {
+            reporter: Reporter::new(loaded, self.lock()?, expected, records),
+            page,
+            page_failures,
+            journal,
+            reporting: std::time::Duration::ZERO,
+            store: &self.store,
+            finished: BTreeSet::new(),
+            failed_writes: BTreeMap::new(),
+        })
     }
 
     /// The reports and the page at the end of a run, from its last pass's observer; the time
     /// this takes goes to the passes' writing time.
-    fn write_at_end(&self, loaded: &Loaded, mut observer: ReportObserver<'_>, passes: &mut Passes) -> Vec<Notice> {
+    fn write_at_end(&self, loaded: &Loaded, observer: &mut ReportObserver<'_>, passes: &mut Passes) -> Vec<Notice> {
         observer.finished = std::mem::take(&mut passes.finished);
         observer.failed_writes = std::mem::take(&mut passes.failed_writes);
         let writing = Instant::now();
@@ -354,6 +377,8 @@ struct ReportObserver<'a> {
     page_failures: Option<(usize, String)>,
     /// The time spent writing the reports and the page.
     reporting: std::time::Duration,
+    /// What the run did, as it happens.
+    journal: RunJournal,
     store: &'a crate::store::Store,
     /// Experiments whose report this run wrote at their end.
     finished: BTreeSet<String>,
@@ -412,6 +437,7 @@ impl Observer for ReportObserver<'_> {
     /// Rewrites the report of every experiment that shows the record (two experiments with
     /// a cell of the same inputs share it).
     fn recorded(&mut self, record: &CellRecord) -> Vec<Notice> {
+        self.journal.recorded(record);
         let writing = Instant::now();
         let mut notes = Vec::new();
         for experiment in self.reporter.add(record) {
@@ -436,6 +462,10 @@ impl Observer for ReportObserver<'_> {
         }
         self.reporting += writing.elapsed();
         notes
+    }
+
+    fn noted(&mut self, notice: &Notice) {
+        self.journal.noted(notice);
     }
 
     fn finished(&mut self, experiment: &str) -> Vec<Notice> {

@@ -154,3 +154,72 @@ mod plain_tests {
         assert_eq!(super::thousands(1_000_000), "1,000,000");
     }
 }
+
+/// `2026-11-22 18:30:05` for milliseconds since the Unix epoch (UTC).
+pub(crate) fn utc(unix_ms: u64) -> String {
+    let seconds = unix_ms / 1000;
+    let (year, month, day) = civil_from_days(i64::try_from(seconds / 86_400).unwrap_or(i64::MAX / 2));
+    let of_day = seconds % 86_400;
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", of_day / 3600, of_day / 60 % 60, of_day % 60)
+}
+
+/// Milliseconds since the Unix epoch for `2026-11-22`, `2026-11-22 18:30`, `2026-11-22T18:30:05`
+/// (UTC); `None` for anything else.
+pub(crate) fn parse_utc(text: &str) -> Option<u64> {
+    let (date, time) = text.split_once(['T', ' ']).unwrap_or((text, "00:00"));
+    let mut parts = date.splitn(3, '-').map(str::parse::<i64>);
+    let (year, month, day) = (parts.next()?.ok()?, parts.next()?.ok()?, parts.next()?.ok()?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let mut clock = time.split(':').map(str::parse::<u64>);
+    let hour = clock.next()?.ok()?;
+    let minute = clock.next().unwrap_or(Ok(0)).ok()?;
+    let second = clock.next().unwrap_or(Ok(0)).ok()?;
+    if clock.next().is_some() || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let days = u64::try_from(days_from_civil(year, month, day)).ok()?;
+    Some(((days * 86_400) + hour * 3600 + minute * 60 + second) * 1000)
+}
+
+/// Howard Hinnant's days-to-civil algorithm: the date of a day since 1970-01-01.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let days = days + 719_468;
+    let era = days.div_euclid(146_097);
+    let day_of_era = days.rem_euclid(146_097);
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
+    (year_of_era + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// The inverse: days since 1970-01-01 of a date.
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year.rem_euclid(400);
+    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use super::*;
+
+    #[test]
+    fn utc_times_print_and_parse_back() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00");
+        assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00");
+        assert_eq!(utc(1_795_305_600_000 + 66_605_000), "2026-11-22 18:30:05");
+        assert_eq!(parse_utc("2026-11-22T18:30:05"), Some(1_795_305_600_000 + 66_605_000));
+        assert_eq!(parse_utc("2026-11-22 18:30"), Some(1_795_305_600_000 + 66_600_000));
+        assert_eq!(parse_utc("2000-02-29"), Some(951_782_400_000));
+        for bad in ["yesterday", "2026-13-01", "2026-11-22T25:00", "2026-11", "2026-11-22T1:2:3:4"] {
+            assert_eq!(parse_utc(bad), None, "{bad}");
+        }
+    }
+}

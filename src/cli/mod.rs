@@ -7,6 +7,7 @@ mod gc;
 mod host;
 mod init;
 mod lock;
+mod log;
 mod models;
 mod plan;
 mod report;
@@ -121,6 +122,10 @@ pub enum Command {
     Reproduce(ReproduceArgs),
     /// Remove the records and logs that no experiment in the checkout refers to any more.
     Gc(GcArgs),
+    /// Show the journal of what runs did (results/logs/journal.jsonl): each run's start and host,
+    /// the cells it decided to run or found blocked, their outcomes, retries, stops, skips,
+    /// signals and its end, oldest first; times in UTC.
+    Log(LogArgs),
     /// Record a client's traffic to llama-server: a proxy that passes every request on to
     /// `--upstream` and streams every reply back as it arrives, writing one JSON line per request
     /// to a generation API (the body as sent, without credentials, and what the server answered)
@@ -204,6 +209,24 @@ pub struct GcArgs {
     /// List what would be removed, and remove nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Only this experiment's cells (with the start and end of the runs that had some).
+    #[arg(value_name = "EXPERIMENT")]
+    pub experiment: Option<String>,
+    /// Only what went wrong: failed, timed-out, blocked and skipped cells, warnings (retries
+    /// that gave up, stops) and signals.
+    #[arg(long)]
+    pub errors: bool,
+    /// Only what happened since WHEN: back from now (`30m`, `2h`, `3d`) or a UTC date or time
+    /// (`2026-12-04`, `2026-12-04T18:30`).
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Print the entries as JSON lines, as the journal holds them.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -451,6 +474,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Compare(args) => compare::run(&project, &args),
         Command::Reproduce(args) => compare::reproduce(&project, &args),
         Command::Gc(args) => gc::run(&project, &args),
+        Command::Log(args) => log::run(&project, &args),
         Command::Capture(args) => capture::run(&args),
         Command::Toolbox(command) => toolbox::run(&project, command),
     }

@@ -14,6 +14,6 @@ pub(crate) use graph::{PlanGraph, Step, status_word};
 pub(crate) use load_group::LoadGroup;
 #[cfg(test)]
 pub(crate) use render::describe_changes;
-pub(crate) use render::{describe_change, render_json, render_text};
+pub(crate) use render::{decision_words, describe_change, render_json, render_text};
 pub(crate) use schedule::{ServerGroup, Work, schedule, tested_models};
 pub(crate) use search::{SearchState, probe_of, settle_searches};

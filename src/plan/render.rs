@@ -34,39 +34,14 @@ pub(crate) fn render_text(cells: &[PlannedCell]) -> String {
             let _ = writeln!(text, "  (the same inputs as {earlier}: measured once)");
             continue;
         }
-        match &planned.decision {
-            Decision::Cached => {}
-            Decision::Run(RunReason::New) => text.push_str("  (new)"),
-            Decision::Run(RunReason::Forced) => text.push_str("  (forced)"),
-            Decision::Run(RunReason::MoreRounds { recorded, wanted }) => {
-                let _ = write!(text, "  ({recorded} of {wanted} rounds recorded)");
+        match (&planned.decision, decision_words(planned)) {
+            (Decision::Blocked { .. } | Decision::FailedBefore { .. }, Some(words)) => {
+                let _ = write!(text, "  {words}");
             }
-            Decision::Run(RunReason::RetryFailed { reason }) => {
-                let _ = write!(text, "  (retrying: {reason})");
+            (_, Some(words)) => {
+                let _ = write!(text, "  ({words})");
             }
-            Decision::Run(RunReason::Unblocked { reason }) => {
-                let _ = write!(text, "  (no longer blocked: {reason})");
-            }
-            Decision::Run(RunReason::Skipped { reason }) => {
-                let _ = write!(text, "  (skipped last time: {reason})");
-            }
-            Decision::Run(RunReason::BaseMissing { candidates }) => {
-                let _ = write!(text, "  (its base logits are missing; {candidates} quality cell(s) read them)");
-            }
-            Decision::Run(RunReason::Changed { previous, changes, .. }) => {
-                text.push_str("  (changed: ");
-                text.push_str(&describe_changes(changes));
-                if *previous != planned.cell.id {
-                    let _ = write!(text, "; nearest earlier result: {previous}");
-                }
-                text.push(')');
-            }
-            Decision::Blocked { reasons } => {
-                let _ = write!(text, "  {}", reasons.join("; "));
-            }
-            Decision::FailedBefore { reason } => {
-                let _ = write!(text, "  {reason} (rerun with --retry-failed)");
-            }
+            (_, None) => {}
         }
         if let (Decision::Run(_), Some(base)) = (&planned.decision, &planned.cell.base)
             && base.writes
@@ -85,6 +60,32 @@ pub(crate) fn render_text(cells: &[PlannedCell]) -> String {
 }
 
 /// `-d 0 → 4096, + -ub 256, - -fa 1, axes.depth 0 → 4096` (at most a few, then `and N more`).
+/// Why a planned cell runs, or why it does not (`new`, `changed: …`, its block's reasons),
+/// as the plan says it; `None` for a cached cell.
+pub(crate) fn decision_words(planned: &PlannedCell) -> Option<String> {
+    Some(match &planned.decision {
+        Decision::Cached => return None,
+        Decision::Run(RunReason::New) => "new".to_owned(),
+        Decision::Run(RunReason::Forced) => "forced".to_owned(),
+        Decision::Run(RunReason::MoreRounds { recorded, wanted }) => format!("{recorded} of {wanted} rounds recorded"),
+        Decision::Run(RunReason::RetryFailed { reason }) => format!("retrying: {reason}"),
+        Decision::Run(RunReason::Unblocked { reason }) => format!("no longer blocked: {reason}"),
+        Decision::Run(RunReason::Skipped { reason }) => format!("skipped last time: {reason}"),
+        Decision::Run(RunReason::BaseMissing { candidates }) => {
+            format!("its base logits are missing; {candidates} quality cell(s) read them")
+        }
+        Decision::Run(RunReason::Changed { previous, changes, .. }) => {
+            let mut words = format!("changed: {}", describe_changes(changes));
+            if *previous != planned.cell.id {
+                let _ = write!(words, "; nearest earlier result: {previous}");
+            }
+            words
+        }
+        Decision::Blocked { reasons } => reasons.join("; "),
+        Decision::FailedBefore { reason } => format!("{reason} (rerun with --retry-failed)"),
+    })
+}
+
 pub(crate) fn describe_changes(changes: &[FieldChange]) -> String {
     if changes.is_empty() {
         return "no field differs".to_owned();

@@ -35,6 +35,8 @@ pub(crate) trait Observer {
     fn recorded(&mut self, record: &CellRecord) -> Vec<Notice>;
     /// Every cell of `experiment` is done; returns what to say (where its report is).
     fn finished(&mut self, experiment: &str) -> Vec<Notice>;
+    /// The run said `notice` while it ran (a retry, a stop, a warning).
+    fn noted(&mut self, _notice: &Notice) {}
 }
 
 /// Owns `progress` and `observer` until the workers say `Done`.
@@ -58,7 +60,10 @@ pub(super) async fn dispatch(
                     progress.note(&notice);
                 }
             }
-            Event::Note(notice) => progress.note(&notice),
+            Event::Note(notice) => {
+                observer.noted(&notice);
+                progress.note(&notice);
+            }
             Event::Finished(experiment) => {
                 for notice in observer.finished(&experiment) {
                     progress.note(&notice);

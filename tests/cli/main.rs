@@ -7,6 +7,7 @@ mod diagnostics;
 mod hardening;
 mod host;
 mod lock;
+mod log;
 mod manifests;
 mod models;
 mod newcomer;

@@ -107,6 +107,9 @@ impl LocalExecutor<'_> {
                 break;
             }
             failed_as = this_way;
+            if attempt < attempts {
+                walk.note(retrying(&cell.id, &record, attempt, attempts));
+            }
         }
         self.settle_base(cell, &mut record);
         let mut line = finished_line(&cell.id, &record, describe_metrics);
@@ -178,4 +181,11 @@ fn real_path(path: &std::path::Path) -> std::path::PathBuf {
         (Some(folder), Some(name)) => folder.join(name),
         _ => std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
     }
+}
+
+/// What the run says when an attempt failed and another follows (the journal keeps it).
+fn retrying(id: &str, record: &CellRecord, attempt: u64, attempts: u64) -> crate::notice::Notice {
+    let reason =
+        record.failure.as_ref().map_or_else(|| record.status.words().to_owned(), |failure| failure.reason.clone());
+    crate::notice::Notice::info(format!("attempt {attempt} of {attempts} of {id} failed: {reason}; retrying"))
 }
