@@ -22,6 +22,7 @@ fn main() -> miette::Result<()> {
         host_facts: Some(PathBuf::from(facts)),
         host_name: None,
         no_cache: false,
+        storage: None,
     });
     let loaded = project.load(&[])?;
     let host = project.host()?;

@@ -30,6 +30,8 @@ trap '[ -z "$BAKEOFF_DBUS_PID" ] || kill "$BAKEOFF_DBUS_PID" 2>/dev/null || true
 setup scripts/slurm.sh start "$slurm_dir"
 # Headless Chromium loads results/index.html in the page's tests.
 scripts/apt-install.sh chromium
+# strace lists every file a run with a storage root creates (the storage tests).
+scripts/apt-install.sh strace
 # The real agent clients the capture and replay tests run (npm and pip, pinned, cached).
 setup scripts/clients.sh
 export BAKEOFF_TEST_CLAUDE="$CLAUDE_BIN" BAKEOFF_TEST_AIDER="$AIDER_BIN"

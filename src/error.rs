@@ -110,6 +110,14 @@ pub enum Error {
     #[error("{message}")]
     #[diagnostic(code(bakeoff::cli::usage))]
     Usage { message: String },
+    /// The storage root cannot be used, or `storage "strict"` finds what lies outside it.
+    #[error("{message}")]
+    #[diagnostic(code(bakeoff::storage::refused))]
+    Storage {
+        message: String,
+        #[help]
+        help: String,
+    },
     #[error("{message}")]
     #[diagnostic(code(bakeoff::plan::unmatched_selector))]
     UnmatchedSelector {
@@ -162,6 +170,7 @@ impl Error {
             | Self::BadSelector { .. }
             | Self::UnmatchedSelector { .. }
             | Self::Usage { .. }
+            | Self::Storage { .. }
             | Self::UnknownHost { .. }
             | Self::UnknownToolbox { .. }
             | Self::NoModelRoots => exit::INVALID,

@@ -41,3 +41,4 @@ pub(crate) mod run_project;
 pub(crate) mod search;
 pub(crate) mod secret;
 pub(crate) mod shell;
+pub mod storage;

@@ -34,6 +34,11 @@ impl Project {
     pub fn run(&self, request: &RunRequest) -> Result<RunOutcome, Error> {
         let started = Instant::now();
         let loaded = self.load(&request.targets)?;
+        if request.job.is_none() {
+            for notice in self.check_storage(&loaded)? {
+                crate::console::errln!("{notice}");
+            }
+        }
         let host = self.host()?;
         let locking = Instant::now();
         let _lock = self.take_turn(request)?;
@@ -242,7 +247,10 @@ impl Project {
                 .filter_map(|(name, state)| Some((name.clone(), state.image_id.clone()?)))
                 .collect(),
             drivers: toolboxes.into_iter().filter_map(|(name, state)| Some((name, state.driver?))).collect(),
+            storage_env: self.storage.as_ref().map(crate::storage::Storage::child_env).unwrap_or_default(),
         };
+        // A container's TMPDIR and caches are under the root: it is mounted read-write.
+        context.writable.extend(self.storage.as_ref().map(|storage| storage.root().to_path_buf()));
         context.mounts.push(self.root.canonicalize().unwrap_or_else(|_| self.root.clone()));
         context.writable.extend(self.bases_folder(planned)?);
         Ok(context)

@@ -31,6 +31,9 @@ struct CheckedExperiment {
 
 pub(super) fn run(project: &Project, args: &CheckArgs) -> Result<(), Error> {
     let loaded = project.load(&args.targets.targets)?;
+    for notice in project.check_storage(&loaded)? {
+        crate::console::errln!("{notice}");
+    }
     let manifests = &loaded.manifests;
     let experiments: Vec<CheckedExperiment> = loaded
         .experiments()

@@ -65,7 +65,18 @@ pub(super) fn run(project: &Project, args: &HostArgs) -> Result<(), Error> {
     ];
     // No load for the machine a `--host-facts` file describes: it is not this one.
     let load = load.map(|load| ("load", load.shown()));
-    for (key, value) in rows.into_iter().chain(load) {
+    let storage = (
+        "storage",
+        host.storage.as_ref().map_or_else(
+            || "none (caches in ~/.cache, temporary files in the system's; `--storage DIR` sets a root)".to_owned(),
+            |root| {
+                format!(
+                    "{root} (caches, temporary files, quality bases; children's TMPDIR, XDG_*, HF_HOME, PIP_CACHE_DIR)"
+                )
+            },
+        ),
+    );
+    for (key, value) in rows.into_iter().chain(load).chain([storage]) {
         let value = if value.is_empty() { none() } else { value };
         let _ = writeln!(text, "{key:<9} {value}");
     }

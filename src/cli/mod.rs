@@ -67,6 +67,11 @@ pub struct GlobalArgs {
     /// taking what the machine's inspection cache holds; what is found refreshes the cache.
     #[arg(long, global = true)]
     pub no_cache: bool,
+    /// A storage root (`BAKEOFF_STORAGE` too): bakeoff's caches, temporary files and quality
+    /// bases go under it, and every child it starts keeps its temporary files and its XDG,
+    /// Hugging Face and pip folders under it (unless the manifest's `env` sets them).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub storage: Option<PathBuf>,
     /// Colour in diagnostics: `auto` when stderr is a terminal and `NO_COLOR` is unset.
     #[arg(long, global = true, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
     pub color: Color,
@@ -429,6 +434,7 @@ impl From<&GlobalArgs> for Settings {
             host_facts: global.host_facts.clone(),
             host_name: global.host_name.clone(),
             no_cache: global.no_cache,
+            storage: None,
         }
     }
 }
@@ -460,7 +466,11 @@ fn write_stdout(text: &str) -> std::io::Result<()> {
 
 /// Runs a parsed command line; what it prints for people goes to stdout and stderr as it goes.
 pub fn run(cli: Cli) -> Result<(), Error> {
-    let project = Project::new(&Settings::from(&cli.global));
+    let storage = crate::storage::Storage::from_settings(cli.global.storage.as_deref())?;
+    if let Some(storage) = &storage {
+        storage.apply_to_process();
+    }
+    let project = Project::new(&Settings { storage, ..Settings::from(&cli.global) });
     match cli.command {
         Command::Init(args) => init::run(&project, &cli.global, &args),
         Command::Check(args) => check::run(&project, &args),

@@ -9,6 +9,9 @@ use crate::project::Project;
 pub(super) fn run(project: &Project, args: &PlanArgs) -> Result<(), Error> {
     let selection = selection(&args.selection)?;
     let loaded = project.load(&args.targets.targets)?;
+    for notice in project.check_storage(&loaded)? {
+        crate::console::errln!("{notice}");
+    }
     let host = project.host()?;
     let cells = project.resolve(&loaded, &host)?;
     let (planned, history) = project.plan_with_history(cells, &selection)?;

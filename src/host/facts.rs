@@ -50,6 +50,10 @@ pub struct HostFacts {
     /// Whether the CPUs may boost above their base clock.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub boost: Option<bool>,
+    /// The storage root bakeoff and its children wrote under (`--storage`), when there was one:
+    /// a machine setting, in no fingerprint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]

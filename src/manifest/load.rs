@@ -9,7 +9,7 @@ use super::decode::Decoder;
 use super::error::{ErrorKind, ManifestError, Problems, span};
 use super::experiment::{self, Experiment};
 use super::model::{self, Model};
-use super::source::{FileId, Location, SourceFile, SourceMap};
+use super::source::{FileId, Location, SourceFile, SourceMap, Spanned};
 use super::toolbox::{self, Toolbox};
 
 /// Everything declared in the loaded files, before names are cross-checked.
@@ -18,9 +18,11 @@ pub(super) struct Declarations {
     pub toolboxes: Vec<Toolbox>,
     pub models: Vec<Model>,
     pub experiments: Vec<Experiment>,
+    /// `storage "strict"` (or `"warn"`), each where it was written.
+    pub storage: Vec<Spanned<StoragePolicy>>,
 }
 
-const TOP_LEVEL: [&str; 4] = ["import", "toolbox", "model", "experiment"];
+const TOP_LEVEL: [&str; 5] = ["import", "toolbox", "model", "experiment", "storage"];
 
 /// Loads the given files and everything they import. A file named twice is read once.
 pub(super) struct Loader<'a> {
@@ -89,6 +91,7 @@ impl<'a> Loader<'a> {
                 "toolbox" => self.declarations.toolboxes.extend(toolbox::decode(&mut decoder, node)),
                 "model" => self.declarations.models.extend(model::decode(&mut decoder, node)),
                 "experiment" => self.declarations.experiments.extend(experiment::decode(&mut decoder, node)),
+                "storage" => self.declarations.storage.extend(decode_storage(&mut decoder, node)),
                 _ => decoder.unknown_node(node, "a manifest", &TOP_LEVEL),
             }
         }
@@ -164,4 +167,38 @@ fn lowercase_first(message: &str) -> String {
         Some(first) if !message.starts_with("KDL") => first.to_lowercase().chain(characters).collect(),
         _ => message.to_owned(),
     }
+}
+
+/// What the project asks of where bakeoff writes, beside a storage root (`--storage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoragePolicy {
+    /// `check`, `plan` and `run` say what lies outside the root (the default).
+    Warn,
+    /// They refuse: a project whose files must all be on one disk.
+    Strict,
+}
+
+/// `storage "strict"` or `storage "warn"`.
+fn decode_storage(decoder: &mut Decoder<'_>, node: &kdl::KdlNode) -> Option<Spanned<StoragePolicy>> {
+    decoder.check_properties(node, &[]);
+    decoder.check_no_children(node);
+    let value = decoder.single_string(node)?;
+    let policy = match value.value.as_str() {
+        "strict" => StoragePolicy::Strict,
+        "warn" => StoragePolicy::Warn,
+        other => {
+            decoder.report(
+                value.at.span,
+                ErrorKind::InvalidValue {
+                    what: "storage".to_owned(),
+                    value: other.to_owned(),
+                    reason: "not a storage policy".to_owned(),
+                },
+                "`storage \"strict\"` refuses to run when the project, results/ or a toolbox's mounts lie outside \
+                 the storage root (`--storage DIR`); `storage \"warn\"` only says so",
+            );
+            return None;
+        }
+    };
+    Some(Spanned { value: policy, at: value.at })
 }

@@ -22,7 +22,7 @@ pub use experiment::{
     Api, Axis, AxisValue, Bench, Better, Client, CommandSpec, DEFAULT_TIMEOUT, Experiment, Filter, MetricSpec, Quality,
     Replay, ReportSpec, Request, Server, TableSpec, Workload,
 };
-pub use load::display_path;
+pub use load::{StoragePolicy, display_path};
 pub use model::Model;
 pub use partial::load_for;
 pub(crate) use produces::{BlockProduces, condition_axes, produces, swept_sizes};

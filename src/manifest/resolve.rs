@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::error::{ErrorKind, ManifestError, Problems};
 use super::experiment::{Axis, AxisValue, Experiment, Filter};
-use super::load::Declarations;
+use super::load::{Declarations, StoragePolicy};
 use super::model::Model;
 use super::source::{Location, SourceMap, Spanned};
 use super::template::{self, Part, Template};
@@ -22,6 +22,8 @@ pub struct Manifests {
     /// In the order they were declared, with `extends` applied.
     pub experiments: Vec<Experiment>,
     pub warnings: Vec<ManifestError>,
+    /// `storage "strict"` or `"warn"`, where a manifest says; `None` is `warn`.
+    pub storage: Option<Spanned<StoragePolicy>>,
 }
 
 impl Manifests {
@@ -70,8 +72,32 @@ pub(super) fn resolve(
         checker.check(&mut merged);
         experiments.push(merged);
     }
+    let storage = storage_policy(&sources, &declarations.storage, problems);
     let warnings = problems.list.iter().filter(|problem| !problem.is_error()).cloned().collect();
-    Manifests { sources, toolboxes, models, experiments, warnings }
+    Manifests { sources, toolboxes, models, experiments, warnings, storage }
+}
+
+/// The one storage policy of the manifests: said twice the same way is fine, two ways is an
+/// error at the second.
+fn storage_policy(
+    sources: &SourceMap,
+    declared: &[Spanned<StoragePolicy>],
+    problems: &mut Problems,
+) -> Option<Spanned<StoragePolicy>> {
+    let first = declared.first()?;
+    for other in &declared[1..] {
+        if other.value != first.value {
+            problems.push(
+                ManifestError::new(
+                    sources,
+                    other.at,
+                    ErrorKind::Duplicate { what: "storage policy".to_owned(), name: "storage".to_owned() },
+                )
+                .help(format!("the first, at {}, says otherwise; keep one", line_column(sources, first.at))),
+            );
+        }
+    }
+    Some(first.clone())
 }
 
 fn unique<T>(

@@ -13,6 +13,7 @@ mod page;
 mod pipeline;
 mod reporter;
 mod run_request;
+mod storage;
 mod toolboxes;
 mod why;
 

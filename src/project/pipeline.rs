@@ -27,6 +27,8 @@ pub struct Project {
     pub host_name: Option<String>,
     /// Inspect toolboxes afresh (`--no-cache`); what is found still refreshes the cache.
     pub no_cache: bool,
+    /// The storage root, when the machine has one.
+    pub storage: Option<crate::storage::Storage>,
 }
 
 /// Manifests and the experiments the command was asked about.
@@ -56,13 +58,22 @@ pub struct Settings {
     pub host_name: Option<String>,
     /// Inspect toolboxes afresh instead of taking what the machine's inspection cache holds.
     pub no_cache: bool,
+    /// The storage root (`--storage`, `BAKEOFF_STORAGE`), already checked.
+    pub storage: Option<crate::storage::Storage>,
 }
 
 impl Project {
     pub fn new(settings: &Settings) -> Self {
         let root = settings.project.clone();
         Self {
-            store: Store::new(settings.results.clone().unwrap_or_else(|| root.join("results"))),
+            store: {
+                let store = Store::new(settings.results.clone().unwrap_or_else(|| root.join("results")));
+                match &settings.storage {
+                    Some(storage) => store.with_bases_dir(storage.bases_dir()),
+                    None => store,
+                }
+            },
+            storage: settings.storage.clone(),
             lock_path: root.join("bakeoff.lock"),
             roots: ModelRoots::new(&settings.models, std::env::var("BAKEOFF_MODELS").ok().as_deref()),
             host_facts: settings.host_facts.clone(),
@@ -166,6 +177,7 @@ impl Project {
         if let Some(name) = &self.host_name {
             name.trim().clone_into(&mut facts.name);
         }
+        facts.storage = self.storage.as_ref().map(|storage| storage.root().display().to_string());
         Ok(facts)
     }
 

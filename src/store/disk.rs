@@ -49,11 +49,20 @@ const SERVER_LOG_PREFIX: &str = "server-";
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+    /// Where the quality bases go when not under `root` (a storage root's `bases/`).
+    bases: Option<PathBuf>,
 }
 
 impl Store {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self { root: root.into(), bases: None }
+    }
+
+    /// The store with its quality bases in `bases` (a storage root's) instead of `results/bases/`.
+    #[must_use]
+    pub fn with_bases_dir(mut self, bases: PathBuf) -> Self {
+        self.bases = Some(bases);
+        self
     }
 
     pub fn root(&self) -> &Path {
@@ -133,10 +142,10 @@ impl Store {
         ignored_dir(self.slurm_dir(), SLURM_GITIGNORE)
     }
 
-    /// `results/bases/`: each quality reference's base logits, named by the reference cell's
-    /// hash.
+    /// `results/bases/` (or the storage root's `bases/`): each quality reference's base
+    /// logits, named by the reference cell's hash.
     pub fn bases_dir(&self) -> PathBuf {
-        self.root.join(BASES)
+        self.bases.clone().unwrap_or_else(|| self.root.join(BASES))
     }
 
     /// `results/bases/`, made with a `.gitignore` of its own: a base is hundreds of MB and is

@@ -22,6 +22,17 @@ pub(crate) struct LaunchContext {
     /// Per toolbox, the driver stack its inspection read (`Mesa 25.0.7 …, radv`): recorded with
     /// what each cell ran on.
     pub drivers: BTreeMap<String, String>,
+    /// What a storage root gives every child (`TMPDIR=/mnt/raid0/tmp`, …): a host child
+    /// inherits it from bakeoff; a container is given it, the root mounted read-write, unless
+    /// the toolbox's `env` sets the variable.
+    pub storage_env: Vec<(String, String)>,
+}
+
+impl LaunchContext {
+    /// The storage root's variables the toolbox's own `env` does not set.
+    fn storage_env_for<'a>(&'a self, toolbox: &'a Toolbox) -> impl Iterator<Item = &'a (String, String)> {
+        self.storage_env.iter().filter(|(key, _)| !toolbox.env.contains_key(key))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
@@ -108,12 +119,17 @@ pub(crate) fn launch(
             args.extend(["/bin/sh".to_owned(), "-c".to_owned(), script, "bakeoff".to_owned()]);
             let inner = args.len();
             // The toolbox CLI passes no environment of its own into the container; `env` does.
-            if !env.is_empty() {
+            let shared: Vec<PathBuf> = context.mounts.iter().chain(&context.writable).cloned().collect();
+            let storage: Vec<String> = context
+                .storage_env_for(toolbox)
+                .map(|(key, value)| host_path_inside(&format!("{key}={value}"), &shared))
+                .collect();
+            if !env.is_empty() || !storage.is_empty() {
                 args.push("env".to_owned());
+                args.extend(storage);
                 args.extend(env.iter().map(|(key, value)| format!("{key}={value}")));
             }
             args.push(bin_dir_program(toolbox, program));
-            let shared: Vec<PathBuf> = context.mounts.iter().chain(&context.writable).cloned().collect();
             args.extend(rest.iter().map(|arg| host_path_inside(arg, &shared)));
             Ok(Launch { program: resolved, args, env: Vec::new(), detached: Detached::AnnouncedPid, inner, dir: None })
         }
@@ -145,7 +161,7 @@ fn podman_run(toolbox: &Toolbox, argv: &[String], context: &LaunchContext, conta
         let path = path.display();
         args.extend(["-v".to_owned(), format!("{path}:{path}:rw")]);
     }
-    for (key, value) in &toolbox.env {
+    for (key, value) in context.storage_env_for(toolbox).map(|(key, value)| (key, value)).chain(&toolbox.env) {
         args.extend(["-e".to_owned(), format!("{key}={value}")]);
     }
     let image = context

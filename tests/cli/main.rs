@@ -25,6 +25,7 @@ mod search;
 mod serve;
 mod shared;
 mod slurm;
+mod storage;
 mod support;
 mod sweeps;
 mod why;

@@ -95,6 +95,7 @@ pub(crate) fn seed_two_hosts_in_rounds(directory: &Path, rounds: &[f64]) {
         host_facts: None,
         host_name: None,
         no_cache: false,
+        storage: None,
     });
     let loaded = project.load(&[]).unwrap();
     for (index, name) in ["strix-1", "strix-2"].iter().enumerate() {

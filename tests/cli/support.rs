@@ -92,6 +92,7 @@ impl Scratch {
             host_facts: Some(host_facts.to_path_buf()),
             host_name: None,
             no_cache: false,
+            storage: None,
         });
         let targets: Vec<String> = targets.iter().map(|target| (*target).to_owned()).collect();
         let loaded = project.load(&targets).unwrap();

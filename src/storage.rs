@@ -1,0 +1,139 @@
+//! The storage root (`--storage DIR`, `BAKEOFF_STORAGE`): one folder, a machine setting like
+//! the model roots, under which everything bakeoff writes outside the project goes (its digest
+//! and inspection caches, the quality bases, temporary files) and every child it starts keeps
+//! its temporary files and caches (`TMPDIR`, `XDG_CACHE_HOME`, `XDG_DATA_HOME`,
+//! `XDG_STATE_HOME`, `HF_HOME`, `PIP_CACHE_DIR`), unless the manifest's `env` sets them. A
+//! campaign whose files must all be on one disk says so with `storage "strict"`: `check`,
+//! `plan` and `run` then refuse a project, `results/` or a toolbox mount outside the root.
+//! Without a root, nothing changes.
+
+use std::path::{Path, PathBuf};
+
+use crate::Error;
+
+/// The variable that sets the root when `--storage` does not.
+pub const STORAGE_VARIABLE: &str = "BAKEOFF_STORAGE";
+
+/// The variables every child gets, each with its folder under the root.
+pub const CHILD_FOLDERS: [(&str, &str); 6] = [
+    ("TMPDIR", "tmp"),
+    ("XDG_CACHE_HOME", "cache"),
+    ("XDG_DATA_HOME", "data"),
+    ("XDG_STATE_HOME", "state"),
+    ("HF_HOME", "huggingface"),
+    ("PIP_CACHE_DIR", "pip"),
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Storage {
+    root: PathBuf,
+}
+
+impl Storage {
+    /// `--storage DIR`, else `BAKEOFF_STORAGE`: an existing folder, made absolute, with the
+    /// children's folders made in it. `None` when neither is set.
+    pub fn from_settings(option: Option<&Path>) -> Result<Option<Self>, Error> {
+        let from_variable = std::env::var_os(STORAGE_VARIABLE).filter(|value| !value.is_empty()).map(PathBuf::from);
+        let (given, how) = match (option, from_variable) {
+            (Some(path), _) => (path.to_path_buf(), "--storage"),
+            (None, Some(path)) => (path, STORAGE_VARIABLE),
+            (None, None) => return Ok(None),
+        };
+        let root = given.canonicalize().map_err(|error| Error::Storage {
+            message: format!("the storage root `{}` ({how}) cannot be used: {error}", given.display()),
+            help: "make the folder first (`mkdir -p`), on the disk the campaign is to write to".to_owned(),
+        })?;
+        if !root.is_dir() {
+            return Err(Error::Storage {
+                message: format!("the storage root `{}` ({how}) is not a folder", given.display()),
+                help: "name a folder on the disk the campaign is to write to".to_owned(),
+            });
+        }
+        let storage = Self { root };
+        for (_, folder) in CHILD_FOLDERS {
+            let path = storage.root.join(folder);
+            std::fs::create_dir_all(&path).map_err(|error| Error::Storage {
+                message: format!("cannot make `{}` under the storage root: {error}", path.display()),
+                help: "the storage root must be writable by this user".to_owned(),
+            })?;
+        }
+        Ok(Some(storage))
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where the quality references' base logits go: hundreds of MB to tens of GB each.
+    pub fn bases_dir(&self) -> PathBuf {
+        self.root.join("bases")
+    }
+
+    /// The variables children get, each a folder under the root.
+    pub fn child_env(&self) -> Vec<(String, String)> {
+        CHILD_FOLDERS
+            .iter()
+            .map(|(variable, folder)| ((*variable).to_owned(), self.root.join(folder).display().to_string()))
+            .collect()
+    }
+
+    /// Sets the children's variables (and `BAKEOFF_STORAGE`, for a Slurm job's bakeoff) in this
+    /// process's environment: every child inherits them, and bakeoff's own caches and
+    /// temporary files follow `XDG_CACHE_HOME` and `TMPDIR`. Called once, at the start, before
+    /// any other thread exists.
+    pub fn apply_to_process(&self) {
+        for (variable, value) in
+            self.child_env().into_iter().chain([(STORAGE_VARIABLE.to_owned(), self.root.display().to_string())])
+        {
+            // SAFETY: the command line calls this first, while the process has one thread, so
+            // nothing reads the environment concurrently.
+            unsafe { std::env::set_var(variable, value) };
+        }
+    }
+
+    /// Whether `path` lies under the root, its symlinks resolved (a path not made yet: its
+    /// nearest existing folder's).
+    pub fn holds(&self, path: &Path) -> bool {
+        resolved(path).starts_with(&self.root)
+    }
+}
+
+/// `path` with its symlinks resolved as far as it exists, the rest appended.
+fn resolved(path: &Path) -> PathBuf {
+    let absolute =
+        if path.is_absolute() { path.to_path_buf() } else { std::env::current_dir().unwrap_or_default().join(path) };
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(canonical) = existing.canonicalize() {
+            return rest.iter().rev().fold(canonical, |path, part| path.join(part));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return absolute,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_is_held_by_where_it_resolves_to() {
+        let directory = tempfile::tempdir().unwrap();
+        let root = directory.path().join("raid");
+        std::fs::create_dir_all(&root).unwrap();
+        let storage = Storage { root: root.canonicalize().unwrap() };
+        assert!(storage.holds(&root.join("project/results/not-yet")));
+        assert!(!storage.holds(directory.path()));
+        // A link under the root to a folder outside it is outside.
+        let outside = directory.path().join("home");
+        std::fs::create_dir_all(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("link")).unwrap();
+        assert!(!storage.holds(&root.join("link/results")));
+    }
+}
