@@ -367,6 +367,30 @@ mod tests {
         assert_eq!(inside("-ngl"), "-ngl");
     }
 
+    /// A storage root's variables reach a podman container by `-e`, the root mounted read-write;
+    /// a variable the toolbox's `env` sets is the toolbox's.
+    #[test]
+    fn a_container_gets_the_storage_roots_variables_unless_its_env_sets_them() {
+        let directory = tempfile::tempdir().unwrap();
+        let root = directory.path().canonicalize().unwrap();
+        let tmp = format!("TMPDIR={}/tmp", root.display());
+        let context = LaunchContext {
+            writable: vec![root.clone()],
+            storage_env: vec![
+                ("TMPDIR".to_owned(), format!("{}/tmp", root.display())),
+                ("HF_HOME".to_owned(), format!("{}/huggingface", root.display())),
+            ],
+            ..LaunchContext::default()
+        };
+        let boxed = toolbox("podman", "    env HF_HOME=\"/models/hf\"");
+        let launched = podman_run(&boxed, &argv(&["llama-bench"]), &context, "bakeoff-abc".to_owned());
+        let at = |flag: &str, value: &str| launched.args.windows(2).any(|pair| pair[0] == flag && pair[1] == value);
+        assert!(at("-e", &tmp), "{:?}", launched.args);
+        assert!(at("-e", "HF_HOME=/models/hf"), "{:?}", launched.args);
+        assert!(!launched.args.iter().any(|arg| arg.contains("/huggingface")), "{:?}", launched.args);
+        assert!(at("-v", &format!("{0}:{0}:rw", root.display())), "{:?}", launched.args);
+    }
+
     #[test]
     fn distrobox_refuses_arguments_it_would_run_as_shell_code() {
         assert!(check_distrobox_arguments("box", &argv(&["llama-bench", "-p", "a b", "$HOME", "x;y"])).is_ok());
