@@ -14,6 +14,7 @@ mod progress;
 mod readers;
 mod server;
 mod slurm;
+mod stop_after;
 mod walk;
 
 pub(crate) use dispatch::Observer;

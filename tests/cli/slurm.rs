@@ -428,3 +428,41 @@ impl SlurmRun {
         (status.code(), read(&self.stdout), read(&self.stderr))
     }
 }
+
+/// `stop-after 2` across jobs: three failing cells of one toolbox, each its own job. With
+/// nothing failed yet two jobs go out and the third waits (were both to fail, the toolbox would
+/// stop); the first fails, and still it waits; the second fails, and it is recorded skipped with
+/// the reason, never submitted.
+#[test]
+fn stop_after_holds_back_the_jobs_a_failing_toolbox_would_waste() {
+    let cluster = Cluster::get();
+    let name = "bakeoff-streak-on-node";
+    let _jobs = Jobs { cluster: &cluster, names: vec![name] };
+    let llama = Llama::get();
+    let directory = project(&[(
+        "experiments/streak.kdl",
+        r#"experiment "streak-on-node" {
+    matrix { n 1 2 3 }
+    command { args "sh" "-c" "echo broken-{n} >&2; exit 5" }
+    stop-after 2
+}
+"#,
+    )]);
+    let run = SlurmRun::start(&llama, directory.path());
+    let (code, stdout, stderr) = run.finish();
+    assert_eq!(code, Some(4), "{stderr}");
+    assert_eq!(stdout, "3 cells: 2 ran (0 ok, 2 failed), 0 cached, 0 blocked, 1 skipped\n", "{stderr}");
+    let jobs = cluster.jobs(name, directory.path());
+    assert_eq!(jobs.len(), 2, "the third job was submitted: {jobs:?}\n{stderr}");
+    let recorded = records(directory.path());
+    let skipped: Vec<&CellRecord> = recorded.iter().filter(|record| record.status == Status::Skipped).collect();
+    assert_eq!(skipped.len(), 1, "{recorded:?}");
+    assert_eq!(skipped[0].axes["n"], "3");
+    let reason = &skipped[0].failure.as_ref().unwrap().reason;
+    assert!(reason.starts_with("skipped: toolbox `host` failed 2 cells in a row (last: exit code 5"), "{reason}");
+    assert!(skipped[0].slurm.is_none(), "no job ran it");
+    assert!(stderr.contains("toolbox `host` failed 2 cells in a row"), "{stderr}");
+    // The next run submits the skipped cell (not the failed ones).
+    let plan = llama.bakeoff(directory.path()).arg("plan").run();
+    assert!(plan.stdout.contains("1 to run"), "{}", plan.stdout);
+}

@@ -21,6 +21,7 @@ use crate::run::dispatch::{Event, Observer};
 use crate::run::drive::drive;
 use crate::run::executor::{Executor, RunOptions, RunSummary};
 use crate::run::progress::Progress;
+use crate::run::stop_after::Streaks;
 use crate::store::{Status, Store};
 
 pub(crate) struct SlurmExecutor<'a> {
@@ -67,6 +68,10 @@ pub(super) struct Dispatch<'p> {
     /// Set once Ctrl-C cancelled the jobs: unfinished cells are then not failures.
     pub(super) cancelled: bool,
     pub(super) ledger: Ledger,
+    /// Each toolbox's failure streak across jobs (`stop-after`).
+    pub(super) streaks: Streaks,
+    /// Jobs not submitted yet: their toolbox has as many out as its `stop-after`.
+    pub(super) held: Vec<Vec<usize>>,
 }
 
 impl Dispatch<'_> {
@@ -102,6 +107,8 @@ impl Executor for SlurmExecutor<'_> {
                 cancelled: false,
                 // An earlier run's jobs were stopped before this run planned (`stop_leftover_jobs`).
                 ledger: Ledger::of(self.store),
+                streaks: Streaks::new(self.options.stop_after),
+                held: Vec::new(),
             };
             self.dispatch(&slurm, &nodes, work, &mut dispatch, stop).await?;
             Ok(dispatch.summary)
@@ -150,8 +157,7 @@ impl SlurmExecutor<'_> {
                 }
                 continue;
             }
-            let attempts = self.attempts(&cells, dispatch.planned);
-            if self.submit(slurm, cells, 1, attempts, dispatch).await? {
+            if self.submit_or_hold(slurm, cells, dispatch).await? {
                 submissions += 1;
             }
         }
@@ -164,6 +170,9 @@ impl SlurmExecutor<'_> {
             )));
         }
         self.follow(slurm, dispatch, &mut stop).await?;
+        for line in dispatch.streaks.summary() {
+            dispatch.note(line);
+        }
         dispatch.ledger.clear();
         Ok(())
     }

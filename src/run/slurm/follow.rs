@@ -46,6 +46,8 @@ impl SlurmExecutor<'_> {
             } else {
                 dispatch.summary.time.waiting += spent;
             }
+            // Jobs that waited on their toolbox's `stop-after` go out (or are skipped) as it allows.
+            self.release_held(slurm, dispatch).await?;
             let open: Vec<u64> = dispatch.jobs.iter().filter(|job| !job.over).map(|job| job.id).collect();
             if open.is_empty() {
                 return Ok(());
@@ -219,8 +221,11 @@ impl SlurmExecutor<'_> {
                     match record.status {
                         Status::Ok => dispatch.summary.ok += 1,
                         Status::Blocked => dispatch.summary.blocked += 1,
+                        Status::Skipped => dispatch.summary.skipped += 1,
                         _ => dispatch.summary.failed += 1,
                     }
+                    self.count_streak(&record, dispatch);
+                    let job = &dispatch.jobs[position];
                     let line = format!("{} on {} (job {})", result_line(&record), job.node, job.id);
                     let _ = dispatch.events.send(Event::Recorded { line, record: Box::new(record) });
                 }

@@ -8,13 +8,15 @@
 //! Ctrl-C.
 //!
 //! `executor` holds the run's state and walks the work into jobs (`submit`); `follow` polls them
-//! and reads their logs; `settle` turns a job that ended into its cells' results; `ledger`
-//! remembers what was submitted, so a killed dispatcher's jobs are stopped by the next run.
+//! and reads their logs; `settle` turns a job that ended into its cells' results; `hold` keeps
+//! `stop-after` across jobs; `ledger` remembers what was submitted, so a killed dispatcher's
+//! jobs are stopped by the next run.
 
 mod commands;
 mod error;
 mod executor;
 mod follow;
+mod hold;
 mod job_log;
 mod ledger;
 mod settle;

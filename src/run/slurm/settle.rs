@@ -148,6 +148,7 @@ impl SlurmExecutor<'_> {
     /// the same hash with rounds this run measured is kept: the next run measures the rest.
     fn write_failure(&self, record: CellRecord, dispatch: &mut Dispatch<'_>) -> Result<(), ExecutorError> {
         dispatch.summary.failed += 1;
+        self.count_streak(&record, dispatch);
         let line = finished_line(&record.cell, &record, describe_metrics);
         let keep = matches!(self.store.read(&record.hash), Ok(Some(earlier)) if earlier.status == Status::Ok && !earlier.rounds.is_empty() && !earlier.is_complete());
         if keep {
@@ -159,8 +160,9 @@ impl SlurmExecutor<'_> {
         Ok(())
     }
 
-    /// Records a cell that no job ran: blocked (no node can run it) or failed (Slurm refused
-    /// the job). A record of the same hash already there is left as it is for a blocked cell.
+    /// Records a cell that no job ran: blocked (no node can run it), skipped (its toolbox's
+    /// `stop-after` stopped it) or failed (Slurm refused the job). A record of the same hash
+    /// already there is left as it is for a blocked or skipped cell.
     pub(super) fn record_unsubmitted(
         &self,
         index: usize,
@@ -173,7 +175,11 @@ impl SlurmExecutor<'_> {
         if status == Status::Failed {
             return self.write_failure(record, dispatch);
         }
-        dispatch.summary.blocked += 1;
+        if status == Status::Skipped {
+            dispatch.summary.skipped += 1;
+        } else {
+            dispatch.summary.blocked += 1;
+        }
         let line = finished_line(&cell.id, &record, describe_metrics);
         if matches!(self.store.head(&cell.hash), Ok(None)) {
             self.store.write(&record)?;

@@ -10,7 +10,6 @@ use petgraph::graph::NodeIndex;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::rounds::Rounds;
-use super::stop_after::Streaks;
 use crate::fingerprint::ResolvedCell;
 use crate::host::HostFacts;
 use crate::manifest::Manifests;
@@ -25,6 +24,7 @@ use crate::run::executor_error::ExecutorError;
 use crate::run::outcome::unrun_record;
 use crate::run::progress::Progress;
 use crate::run::server::Server;
+use crate::run::stop_after::Streaks;
 use crate::store::{CellRecord, Status, Store, StoreError};
 use crate::toolbox::LaunchContext;
 

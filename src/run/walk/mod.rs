@@ -8,6 +8,5 @@ mod local;
 mod quiet;
 mod rounds;
 mod server_step;
-mod stop_after;
 
 pub(crate) use local::LocalExecutor;

@@ -20,20 +20,20 @@ struct Streak {
 
 /// The failure streak of each toolbox in one run.
 #[derive(Debug, Default)]
-pub(super) struct Streaks {
+pub(in crate::run) struct Streaks {
     /// `run --stop-after N`, for every experiment; else each experiment's own.
     run_limit: Option<u64>,
     by_toolbox: BTreeMap<String, Streak>,
 }
 
 impl Streaks {
-    pub(super) fn new(run_limit: Option<u64>) -> Self {
+    pub(in crate::run) fn new(run_limit: Option<u64>) -> Self {
         Self { run_limit, by_toolbox: BTreeMap::new() }
     }
 
     /// A cell of `toolbox` finished with `status` (and `reason` when it failed); `limit` is its
     /// experiment's `stop-after`. Returns a line to show when this stops the toolbox.
-    pub(super) fn finished(
+    pub(in crate::run) fn finished(
         &mut self,
         toolbox: &str,
         limit: Option<u64>,
@@ -62,7 +62,7 @@ impl Streaks {
     }
 
     /// Why a cell of `toolbox` is skipped, when the toolbox is stopped; counts the skip.
-    pub(super) fn skip(&mut self, toolbox: &str) -> Option<String> {
+    pub(in crate::run) fn skip(&mut self, toolbox: &str) -> Option<String> {
         let streak = self.by_toolbox.get_mut(toolbox)?;
         let skipped = streak.stopped.as_mut()?;
         *skipped += 1;
@@ -72,13 +72,18 @@ impl Streaks {
         ))
     }
 
+    /// The failed cells in a row `toolbox` has now.
+    pub(in crate::run) fn failed_in_a_row(&self, toolbox: &str) -> u64 {
+        self.by_toolbox.get(toolbox).map_or(0, |streak| streak.failed)
+    }
+
     /// Whether `toolbox` is stopped (its cells are skipped).
-    pub(super) fn is_stopped(&self, toolbox: &str) -> bool {
+    pub(in crate::run) fn is_stopped(&self, toolbox: &str) -> bool {
         self.by_toolbox.get(toolbox).is_some_and(|streak| streak.stopped.is_some())
     }
 
     /// A line per stopped toolbox that skipped cells, for the end of the run.
-    pub(super) fn summary(&self) -> Vec<Notice> {
+    pub(in crate::run) fn summary(&self) -> Vec<Notice> {
         self.by_toolbox
             .iter()
             .filter_map(|(toolbox, streak)| {
