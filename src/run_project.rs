@@ -39,7 +39,7 @@ impl Project {
                 crate::console::errln!("{notice}");
             }
         }
-        let host = self.host()?;
+        let host = self.host_and_containers(&loaded)?;
         let locking = Instant::now();
         let _lock = self.take_turn(request)?;
         // Waiting for another run's lock is neither planning nor measuring.

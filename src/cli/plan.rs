@@ -12,7 +12,7 @@ pub(super) fn run(project: &Project, args: &PlanArgs) -> Result<(), Error> {
     for notice in project.check_storage(&loaded)? {
         crate::console::errln!("{notice}");
     }
-    let host = project.host()?;
+    let host = project.host_and_containers(&loaded)?;
     let cells = project.resolve(&loaded, &host)?;
     let (planned, history) = project.plan_with_history(cells, &selection)?;
     // A search's next probes, and the values it measured before; not the rest of its grid.

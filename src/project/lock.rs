@@ -84,7 +84,12 @@ impl Project {
         let host = self.host()?;
         let experiments = manifests.experiments.iter().collect::<Vec<_>>();
         let inspectable = self.inspectable(loaded, &experiments, &host);
-        let inspected = crate::toolbox::toolbox_states(&inspectable, self.no_cache, &std::collections::BTreeSet::new());
+        let inspected = crate::toolbox::toolbox_states(
+            &inspectable,
+            self.no_cache,
+            &std::collections::BTreeSet::new(),
+            crate::toolbox::Asked::default(),
+        );
         for (name, state) in &inspected {
             if let Some(problem) = &state.problem {
                 warnings.push(Notice::warning(format!("toolbox `{name}` is not pinned from this machine: {problem}")));

@@ -29,6 +29,9 @@ pub struct Project {
     pub no_cache: bool,
     /// The storage root, when the machine has one.
     pub storage: Option<crate::storage::Storage>,
+    /// What podman said of the container toolboxes while the host was probed
+    /// ([`Project::host_and_containers`]), for the next inspection to take.
+    asked: std::sync::Mutex<crate::toolbox::Asked>,
 }
 
 /// Manifests and the experiments the command was asked about.
@@ -74,6 +77,7 @@ impl Project {
                 }
             },
             storage: settings.storage.clone(),
+            asked: std::sync::Mutex::default(),
             lock_path: root.join("bakeoff.lock"),
             roots: ModelRoots::new(&settings.models, std::env::var("BAKEOFF_MODELS").ok().as_deref()),
             host_facts: settings.host_facts.clone(),
@@ -181,6 +185,26 @@ impl Project {
         Ok(facts)
     }
 
+    /// [`Project::host`], with podman asked meanwhile about the container toolboxes the
+    /// experiments use (both wait on other processes, and the host's Vulkan probe takes as long
+    /// as podman's answers): the next resolve's inspection takes those answers instead of
+    /// asking again. Nothing is asked when planning for another machine.
+    pub fn host_and_containers(&self, loaded: &Loaded) -> Result<HostFacts, Error> {
+        if self.host_facts.is_some() {
+            return self.host();
+        }
+        let used: BTreeSet<&str> =
+            loaded.experiments().iter().flat_map(|experiment| experiment.axis_values("toolbox")).collect();
+        let toolboxes: Vec<&Toolbox> =
+            loaded.manifests.toolboxes.values().filter(|toolbox| used.contains(toolbox.name.value.as_str())).collect();
+        let (host, asked) = std::thread::scope(|scope| {
+            let asked = scope.spawn(|| crate::toolbox::Asked::ask(&toolboxes));
+            (self.host(), asked.join().unwrap_or_default())
+        });
+        *self.asked.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = asked;
+        host
+    }
+
     pub fn lock(&self) -> Result<Option<LockFile>, Error> {
         Ok(LockFile::load(&self.lock_path)?)
     }
@@ -228,7 +252,8 @@ impl Project {
             if experiments.iter().any(|experiment| experiment.quality.is_some()) {
                 programs.insert("llama-perplexity".to_owned());
             }
-            let inspection = scope.spawn(move || toolbox_states(&toolboxes, self.no_cache, &programs));
+            let asked = std::mem::take(&mut *self.asked.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+            let inspection = scope.spawn(move || toolbox_states(&toolboxes, self.no_cache, &programs, asked));
             let needed = needed(&loaded.manifests, &experiments);
             let digests = gather(&loaded.manifests, &needed, &self.roots, &mut cache, lock.as_ref());
             (digests, inspection.join().expect("the inspection thread panicked"))

@@ -24,6 +24,10 @@ pub(crate) struct Found {
     /// What each llama.cpp program's `--help` lists, by program.
     #[serde(default)]
     pub(crate) options: BTreeMap<String, crate::tool_options::ToolOptions>,
+    /// Programs whose `--help` listed no option: not asked again for the same container (a
+    /// `toolbox run` costs a second), and their arguments go unchecked.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub(crate) no_options: std::collections::BTreeSet<String>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]

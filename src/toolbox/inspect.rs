@@ -116,29 +116,26 @@ pub(crate) async fn inspect(
     depth: Depth,
     cache: Option<&InspectionCache>,
     programs: &BTreeSet<String>,
+    asked: Option<Inspection>,
 ) -> Inspection {
-    let name = toolbox.name.value.clone();
-    let mut inspection = Inspection {
-        name: name.clone(),
-        runner: toolbox.runner.name().to_owned(),
-        image: toolbox.image.as_ref().map(|image| image.value.clone()),
-        devices: if toolbox.runner == Runner::Host { Vec::new() } else { device_args(toolbox) },
-        ..Inspection::default()
+    // What podman said of its tag and container, when that was asked ahead.
+    let mut inspection = match asked {
+        Some(asked) => asked,
+        None => containers_of(toolbox, &podman::ImageAnswers::default()).await,
     };
-    if toolbox.runner != Runner::Host
-        && let Err(problem) = inspect_container(toolbox, &mut inspection).await
-    {
-        inspection.problem = Some(problem.to_string());
+    if inspection.problem.is_some() {
         return inspection;
     }
     if depth == Depth::Full {
         let key = cache.map(|_| cache_key(toolbox, &inspection));
         let cached = cache.zip(key.as_ref()).and_then(|(cache, key)| cache.get(key));
+        let mut no_options = BTreeSet::new();
         if let Some(found) = cached {
             inspection.llama_cpp = found.llama_cpp;
             inspection.missing = found.missing;
             inspection.driver = found.driver;
             inspection.options = found.options;
+            no_options = found.no_options;
         } else {
             match llama_cpp_build(toolbox, &mut inspection).await {
                 Ok(build) => inspection.llama_cpp = build,
@@ -160,7 +157,10 @@ pub(crate) async fn inspect(
             }
             // The options of the programs asked for that the cache does not hold yet.
             for program in ["llama-bench", "llama-server"].iter().copied().chain(programs.iter().map(String::as_str)) {
-                if inspection.options.contains_key(program) || inspection.missing.contains_key(program) {
+                if inspection.options.contains_key(program)
+                    || inspection.missing.contains_key(program)
+                    || no_options.contains(program)
+                {
                     continue;
                 }
                 match program_options(toolbox, program, &inspection).await {
@@ -174,7 +174,9 @@ pub(crate) async fn inspect(
                         let reason = absent_program(toolbox, program, &inspection);
                         inspection.missing.insert(program.to_owned(), reason);
                     }
-                    None => {}
+                    None => {
+                        no_options.insert(program.to_owned());
+                    }
                 }
             }
             if let (Some(cache), Some(key)) = (cache, key) {
@@ -183,12 +185,65 @@ pub(crate) async fn inspect(
                     missing: inspection.missing.clone(),
                     driver: inspection.driver.clone(),
                     options: inspection.options.clone(),
+                    no_options,
                 };
                 cache.put(key, found);
             }
         }
     }
     inspection
+}
+
+/// `toolbox` as podman sees it, without running anything inside: its tag's image, its container
+/// and the image that runs (nothing to ask for the host runner), or why it cannot run.
+async fn containers_of(toolbox: &Toolbox, images: &podman::ImageAnswers) -> Inspection {
+    let mut inspection = Inspection {
+        name: toolbox.name.value.clone(),
+        runner: toolbox.runner.name().to_owned(),
+        image: toolbox.image.as_ref().map(|image| image.value.clone()),
+        devices: if toolbox.runner == Runner::Host { Vec::new() } else { device_args(toolbox) },
+        ..Inspection::default()
+    };
+    if toolbox.runner != Runner::Host
+        && let Err(problem) = inspect_container(toolbox, &mut inspection, images).await
+    {
+        inspection.problem = Some(problem.to_string());
+    }
+    inspection
+}
+
+/// What podman says of toolboxes' tags and containers, asked ahead of their inspection (while
+/// the host is probed: both wait on other processes), by toolbox name.
+#[derive(Debug, Default)]
+pub(crate) struct Asked {
+    by_name: std::collections::BTreeMap<String, Inspection>,
+}
+
+impl Asked {
+    /// Asks podman about every container toolbox of `toolboxes` at once.
+    pub(crate) fn ask(toolboxes: &[&Toolbox]) -> Self {
+        let images = podman::ImageAnswers::default();
+        let by_name = std::thread::scope(|scope| {
+            let handles: Vec<_> = toolboxes
+                .iter()
+                .filter(|toolbox| toolbox.runner != Runner::Host)
+                .map(|toolbox| {
+                    let images = &images;
+                    scope.spawn(move || {
+                        let runtime = crate::process::runtime().ok()?;
+                        Some(runtime.block_on(containers_of(toolbox, images)))
+                    })
+                })
+                .collect();
+            handles.into_iter().filter_map(|handle| handle.join().ok().flatten()).collect::<Vec<_>>()
+        });
+        Self { by_name: by_name.into_iter().map(|inspection| (inspection.name.clone(), inspection)).collect() }
+    }
+
+    /// What was asked of `toolbox`, taken out.
+    fn take(&mut self, toolbox: &str) -> Option<Inspection> {
+        self.by_name.remove(toolbox)
+    }
 }
 
 /// What determines what is inside `toolbox`: how it is declared, and what runs here (its
@@ -280,7 +335,11 @@ async fn driver_stack(toolbox: &Toolbox, inspection: &Inspection) -> Option<Stri
 }
 
 /// The tag, the container and the image that runs, for the container runners.
-async fn inspect_container(toolbox: &Toolbox, inspection: &mut Inspection) -> Result<(), ToolboxError> {
+async fn inspect_container(
+    toolbox: &Toolbox,
+    inspection: &mut Inspection,
+    images: &podman::ImageAnswers,
+) -> Result<(), ToolboxError> {
     let name = toolbox.name.value.as_str();
     let tool = toolbox.runner.name();
     if let Err(LaunchError::ProgramNotFound { help, .. }) = container_tool(tool, name) {
@@ -290,7 +349,7 @@ async fn inspect_container(toolbox: &Toolbox, inspection: &mut Inspection) -> Re
     // The tag's image and the container are asked at once: each question is a podman start.
     let tag = async {
         match &inspection.image {
-            Some(image) => podman::image(&podman, image).await,
+            Some(image) => images.image(&podman, image).await,
             None => Ok(None),
         }
     };
@@ -476,20 +535,27 @@ fn runner_help(error: &str) -> Option<&'static str> {
 /// Inspects every toolbox concurrently (each waits on its own container), in order, with the
 /// machine's inspection cache (asking afresh, and keeping what is found, with `fresh`).
 pub(crate) fn inspect_all(toolboxes: &[&Toolbox], depth: Depth, fresh: bool) -> Vec<Inspection> {
-    inspect_all_for(toolboxes, depth, fresh, &BTreeSet::new())
+    inspect_all_for(toolboxes, depth, fresh, &BTreeSet::new(), Asked::default())
 }
 
 /// [`inspect_all`], also reading the options of `programs` (llama.cpp tools that command cells
 /// run) where they are.
-fn inspect_all_for(toolboxes: &[&Toolbox], depth: Depth, fresh: bool, programs: &BTreeSet<String>) -> Vec<Inspection> {
+fn inspect_all_for(
+    toolboxes: &[&Toolbox],
+    depth: Depth,
+    fresh: bool,
+    programs: &BTreeSet<String>,
+    mut asked: Asked,
+) -> Vec<Inspection> {
     let cache = InspectionCache::open(InspectionCache::default_path(), fresh);
     let inspections = std::thread::scope(|scope| {
         let handles: Vec<_> = toolboxes
             .iter()
             .map(|toolbox| {
                 let cache = &cache;
+                let asked = asked.take(&toolbox.name.value);
                 scope.spawn(move || match crate::process::runtime() {
-                    Ok(runtime) => runtime.block_on(inspect(toolbox, depth, Some(cache), programs)),
+                    Ok(runtime) => runtime.block_on(inspect(toolbox, depth, Some(cache), programs, asked)),
                     Err(_) => Inspection {
                         name: toolbox.name.value.clone(),
                         runner: toolbox.runner.name().to_owned(),
@@ -511,8 +577,9 @@ pub(crate) fn toolbox_states(
     toolboxes: &[&Toolbox],
     fresh: bool,
     programs: &BTreeSet<String>,
+    asked: Asked,
 ) -> Vec<(String, ToolboxState)> {
-    inspect_all_for(toolboxes, Depth::Full, fresh, programs)
+    inspect_all_for(toolboxes, Depth::Full, fresh, programs, asked)
         .into_iter()
         .map(|inspection| (inspection.name.clone(), inspection.state()))
         .collect()

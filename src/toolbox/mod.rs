@@ -11,6 +11,6 @@ mod podman;
 mod realise;
 
 pub(crate) use error::ToolboxError;
-pub(crate) use inspect::{Depth, Inspection, inspect_all, toolbox_states};
+pub(crate) use inspect::{Asked, Depth, Inspection, inspect_all, toolbox_states};
 pub(crate) use launch::{LaunchContext, LaunchError, launch};
 pub(crate) use realise::{Realised, create, refresh};

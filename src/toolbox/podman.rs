@@ -32,6 +32,27 @@ pub(super) struct Container {
     pub created: String,
 }
 
+/// Podman's answers about images, each asked once however many toolboxes name the image (a
+/// podman start costs tens of milliseconds of CPU): for one round of questions, not kept, as
+/// a pull or a build changes the answer.
+#[derive(Debug, Default)]
+pub(super) struct ImageAnswers {
+    asked: std::sync::Mutex<
+        std::collections::HashMap<String, std::sync::Arc<tokio::sync::OnceCell<Result<Option<Image>, ToolboxError>>>>,
+    >,
+}
+
+impl ImageAnswers {
+    /// [`image`], asked once per reference; concurrent askers wait for the one answer.
+    pub(super) async fn image(&self, podman: &Path, reference: &str) -> Result<Option<Image>, ToolboxError> {
+        let cell = {
+            let mut asked = self.asked.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            std::sync::Arc::clone(asked.entry(reference.to_owned()).or_default())
+        };
+        cell.get_or_init(|| image(podman, reference)).await.clone()
+    }
+}
+
 /// A podman call's stdout, `Ok(None)` when podman says the object does not exist.
 async fn query(podman: &Path, args: &[&str]) -> Result<Option<String>, ToolboxError> {
     let launch = Launch::plain(podman, args.iter().map(|arg| (*arg).to_owned()).collect());

@@ -32,7 +32,7 @@ pub(crate) async fn create(toolbox: &Toolbox) -> Result<Realised, ToolboxError> 
         realised.lines.push("runs on this machine: nothing to create".to_owned());
         return Ok(realised);
     }
-    let inspection = inspect(toolbox, Depth::Containers, None, &BTreeSet::new()).await;
+    let inspection = inspect(toolbox, Depth::Containers, None, &BTreeSet::new(), None).await;
     if inspection.realised() {
         let what = match &inspection.container {
             Some(container) => format!("container exists (image {})", short_id(&container.image_id)),
@@ -68,7 +68,7 @@ pub(crate) async fn refresh(toolbox: &Toolbox, pull: bool) -> Result<Realised, T
         podman::pull(&podman, &image).await?;
         realised.lines.push(format!("pulled `{image}`"));
     }
-    let inspection = inspect(toolbox, Depth::Containers, None, &BTreeSet::new()).await;
+    let inspection = inspect(toolbox, Depth::Containers, None, &BTreeSet::new(), None).await;
     let Some(tag) = inspection.tag.clone() else {
         return Err(ToolboxError::NoImage { image, help: "pull or build it".to_owned() });
     };
