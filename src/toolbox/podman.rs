@@ -37,10 +37,11 @@ pub(super) struct Container {
 /// a pull or a build changes the answer.
 #[derive(Debug, Default)]
 pub(super) struct ImageAnswers {
-    asked: std::sync::Mutex<
-        std::collections::HashMap<String, std::sync::Arc<tokio::sync::OnceCell<Result<Option<Image>, ToolboxError>>>>,
-    >,
+    asked: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Answer>>>,
 }
+
+/// One image's answer, once it is in.
+type Answer = tokio::sync::OnceCell<Result<Option<Image>, ToolboxError>>;
 
 impl ImageAnswers {
     /// [`image`], asked once per reference; concurrent askers wait for the one answer.
