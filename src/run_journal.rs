@@ -16,16 +16,19 @@ pub(crate) struct RunJournal {
     journal: Option<Journal>,
     /// The first write that failed, and how many did.
     failed: Option<(usize, String)>,
+    /// The cells whose decision is written: a search's later passes plan them again.
+    decided: std::collections::HashSet<String>,
 }
 
 impl RunJournal {
     /// The store's journal, opened for this run (its id: when it started, and its process).
     pub(crate) fn open(store: &Store, started_unix_ms: u64) -> Self {
         match Journal::open(store, format!("{started_unix_ms}-{}", std::process::id())) {
-            Ok(journal) => Self { journal: Some(journal), failed: None },
+            Ok(journal) => Self { journal: Some(journal), failed: None, decided: std::collections::HashSet::new() },
             Err(error) => Self {
                 journal: None,
                 failed: Some((1, format!("cannot open `{}`: {error}", store.journal_path().display()))),
+                decided: std::collections::HashSet::new(),
             },
         }
     }
@@ -36,9 +39,11 @@ impl RunJournal {
         let to_run = planned.iter().filter(|cell| matches!(cell.decision, Decision::Run(_))).count();
         let cached = planned.iter().filter(|cell| matches!(cell.decision, Decision::Cached)).count();
         let blocked = planned.iter().filter(|cell| matches!(cell.decision, Decision::Blocked { .. })).count();
+        let failed_before = planned.len() - to_run - cached - blocked;
         let name = if host.name.is_empty() { String::new() } else { format!("{} ", host.name) };
         let detail = format!(
-            "{} on host {name}({}, bakeoff {}): {} cells, {to_run} to run, {cached} cached, {blocked} blocked",
+            "{} on host {name}({}, bakeoff {}): {} cells, {to_run} to run, {cached} cached, {blocked} blocked, \
+             {failed_before} failed before",
             command.join(" "),
             crate::digest::listed(&host.identity()),
             env!("CARGO_PKG_VERSION"),
@@ -55,6 +60,9 @@ impl RunJournal {
                 Decision::Blocked { .. } => Happened::Blocked,
                 Decision::Cached | Decision::FailedBefore { .. } => continue,
             };
+            if !self.decided.insert(cell.cell.hash.clone()) {
+                continue;
+            }
             let words = decision_words(cell).unwrap_or_default();
             self.write(|journal| Entry {
                 experiment: Some(cell.cell.cell.experiment.clone()),
@@ -68,8 +76,9 @@ impl RunJournal {
 
     /// A record landed: the cell's outcome (or its skip, with the reason).
     pub(crate) fn recorded(&mut self, record: &CellRecord) {
-        // A blocked cell's record: its block is in the journal from the plan.
-        if record.status == Status::Blocked {
+        // A blocked cell's record: its block is in the journal from the plan. A round of a
+        // cell with more to come is no outcome yet.
+        if record.status == Status::Blocked || !record.is_complete() {
             return;
         }
         let happened = if record.status == Status::Skipped { Happened::Skip } else { Happened::Cell };
@@ -115,7 +124,7 @@ impl RunJournal {
                 || "a signal".to_owned(),
                 |signal| format!("signal {}", crate::process::signal_name(signal)),
             );
-            let detail = format!("interrupted by {by}: the cells in flight were stopped, nothing recorded for them");
+            let detail = format!("interrupted by {by}: the cells in flight were stopped");
             self.write(|journal| Entry { error: true, ..journal.entry(Happened::Signal, detail) });
         }
         let detail = format!("{summary}; {}", summary.time);

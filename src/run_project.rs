@@ -39,11 +39,12 @@ impl Project {
                 crate::console::errln!("{notice}");
             }
         }
-        let host = self.host_and_containers(&loaded)?;
         let locking = Instant::now();
         let _lock = self.take_turn(request)?;
         // Waiting for another run's lock is neither planning nor measuring.
         let locked_after = locking.elapsed();
+        // After the wait: what podman says of the containers is what this run launches.
+        let host = self.host_and_containers(&loaded)?;
         let mut notes = Vec::new();
         if request.job.is_none() {
             notes.extend(self.prepare_store(&loaded)?);
@@ -147,7 +148,7 @@ impl Project {
             Some(previous) => (previous.page, previous.page_failures, previous.journal),
             None => {
                 let writing = Instant::now();
-                let page = PageWriter::new(self, loaded, records.clone())?;
+                let page = PageWriter::new(self, loaded, records.clone());
                 passes.reporting += writing.elapsed();
                 say_where_results_go(self, loaded, planned);
                 let mut journal = RunJournal::open(&self.store, passes.started_unix_ms);
@@ -447,6 +448,10 @@ impl Observer for ReportObserver<'_> {
     fn recorded(&mut self, record: &CellRecord) -> Vec<Notice> {
         self.journal.recorded(record);
         let writing = Instant::now();
+        // What the store holds of the cell: a skip or a block keeps an earlier result, and the
+        // reports and the page show the store.
+        let stored = self.store.read(&record.hash).ok().flatten();
+        let record = stored.as_ref().unwrap_or(record);
         let mut notes = Vec::new();
         for experiment in self.reporter.add(record) {
             if let Err(error) = self.reporter.write_soon(self.store, &experiment) {

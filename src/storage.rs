@@ -24,6 +24,30 @@ pub const CHILD_FOLDERS: [(&str, &str); 6] = [
     ("PIP_CACHE_DIR", "pip"),
 ];
 
+/// What podman, toolbox and distrobox themselves keep of the user's environment: rootless
+/// podman keeps its images and containers under `XDG_DATA_HOME`, so with the root's there it
+/// would find none of them. What runs inside a container still gets the root's (`-e`, `env`).
+const KEPT_FOR_CONTAINER_TOOLS: [&str; 1] = ["XDG_DATA_HOME"];
+
+/// Those variables as the user had them before [`Storage::apply_to_process`].
+static USERS_OWN: std::sync::OnceLock<Vec<(&'static str, Option<std::ffi::OsString>)>> = std::sync::OnceLock::new();
+
+/// Gives a container tool (podman, toolbox, distrobox) the user's own `XDG_DATA_HOME` back;
+/// nothing without a storage root.
+pub(crate) fn for_container_tool(command: &mut tokio::process::Command, program: &Path) {
+    let Some(kept) = USERS_OWN.get() else { return };
+    let name = program.file_name().and_then(|name| name.to_str()).unwrap_or_default();
+    if !matches!(name, "podman" | "toolbox" | "distrobox") {
+        return;
+    }
+    for (variable, value) in kept {
+        match value {
+            Some(value) => command.env(variable, value),
+            None => command.env_remove(variable),
+        };
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Storage {
     root: PathBuf,
@@ -64,9 +88,18 @@ impl Storage {
         &self.root
     }
 
-    /// Where the quality references' base logits go: hundreds of MB to tens of GB each.
-    pub fn bases_dir(&self) -> PathBuf {
-        self.root.join("bases")
+    /// Where the quality references' base logits of the store at `results` go (hundreds of MB
+    /// to tens of GB each): a folder per store, so that one project's `gc` never removes
+    /// another's bases.
+    pub fn bases_dir(&self, results: &Path) -> PathBuf {
+        use sha2::Digest as _;
+        let results = resolved(results);
+        let digest = crate::digest::hex(&sha2::Sha256::digest(results.as_os_str().as_encoded_bytes()));
+        let name = results
+            .parent()
+            .and_then(Path::file_name)
+            .map_or_else(String::new, |name| name.to_string_lossy().into_owned());
+        self.root.join("bases").join(format!("{name}-{}", &digest[..12]))
     }
 
     /// The variables children get, each a folder under the root.
@@ -82,6 +115,7 @@ impl Storage {
     /// temporary files follow `XDG_CACHE_HOME` and `TMPDIR`. Called once, at the start, before
     /// any other thread exists.
     pub fn apply_to_process(&self) {
+        let _ = USERS_OWN.set(KEPT_FOR_CONTAINER_TOOLS.map(|variable| (variable, std::env::var_os(variable))).into());
         for (variable, value) in
             self.child_env().into_iter().chain([(STORAGE_VARIABLE.to_owned(), self.root.display().to_string())])
         {

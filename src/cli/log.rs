@@ -67,7 +67,7 @@ fn render(all: &[Entry], shown_entries: &[&Entry]) -> String {
         if let Some(run) = run
             && !ended.contains(run)
         {
-            text.push_str("  (no end: the run was killed, or is still running)\n");
+            text.push_str("  (no end: the run was killed, stopped by an error, or is still running)\n");
         }
     };
     for entry in shown_entries {

@@ -465,6 +465,8 @@ fn write_stdout(text: &str) -> std::io::Result<()> {
 }
 
 /// Runs a parsed command line; what it prints for people goes to stdout and stderr as it goes.
+/// Call it while the process has one thread: a storage root (`--storage`) sets the process's
+/// environment first, for every child to inherit.
 pub fn run(cli: Cli) -> Result<(), Error> {
     let storage = crate::storage::Storage::from_settings(cli.global.storage.as_deref())?;
     if let Some(storage) = &storage {

@@ -124,6 +124,7 @@ pub(crate) fn spawn(launch: &Launch, log: Option<&Path>, tracker: Option<&Arc<Tr
     if let Some(dir) = &launch.dir {
         command.current_dir(dir);
     }
+    crate::storage::for_container_tool(&mut command, &launch.program);
     // SAFETY: the closure runs in the forked child before exec and only calls prctl, which is
     // async-signal-safe. It makes the kernel kill the child if bakeoff itself dies (even by
     // SIGKILL), so no benchmark is left running unsupervised.

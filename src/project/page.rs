@@ -22,7 +22,7 @@ impl Project {
     /// declarations of `loaded`'s manifests; a record is current when a cell of them has its
     /// inputs, and shows under every experiment with such a cell. Returns the page's path.
     pub fn write_page(&self, loaded: &Loaded, records: &[CellRecord]) -> Result<PathBuf, Error> {
-        PageWriter::new(self, loaded, records.to_vec())?.write()
+        PageWriter::new(self, loaded, records.to_vec()).write()
     }
 }
 
@@ -31,7 +31,10 @@ impl Project {
 pub struct PageWriter<'a> {
     loaded: &'a Loaded,
     store: &'a Store,
-    current: Vec<ExpectedCell>,
+    /// The manifests' cells, or why they could not be resolved (an experiment this run does
+    /// not select may have a problem of its own): then the page is not written, and the run
+    /// says why.
+    current: Result<Vec<ExpectedCell>, String>,
     records: Vec<CellRecord>,
     /// Where each record's hash is in `records`: a cell measured again replaces its record.
     by_hash: HashMap<String, usize>,
@@ -43,20 +46,24 @@ pub struct PageWriter<'a> {
 
 impl<'a> PageWriter<'a> {
     /// The page of `records` (every record of the store) for `loaded`'s manifests, all of them.
-    pub fn new(project: &'a Project, loaded: &'a Loaded, records: Vec<CellRecord>) -> Result<Self, Error> {
+    pub fn new(project: &'a Project, loaded: &'a Loaded, records: Vec<CellRecord>) -> Self {
         let all = Loaded {
             manifests: loaded.manifests.clone(),
             selected: loaded.manifests.experiments.iter().map(|experiment| experiment.name.value.clone()).collect(),
         };
         // Cells are matched to records by what they run, whatever the host (and whichever
         // experiment measured them).
-        let current: Vec<ExpectedCell> = project
-            .resolve_uninspected(&all, &HostFacts::default())?
-            .iter()
-            .map(|cell| ExpectedCell { key: Some(cell.fingerprint.portable_key()), ..ExpectedCell::of(cell) })
-            .collect();
+        let current = project
+            .resolve_uninspected(&all, &HostFacts::default())
+            .map(|cells| {
+                cells
+                    .iter()
+                    .map(|cell| ExpectedCell { key: Some(cell.fingerprint.portable_key()), ..ExpectedCell::of(cell) })
+                    .collect()
+            })
+            .map_err(|error| error.to_string());
         let by_hash = records.iter().enumerate().map(|(index, record)| (record.hash.clone(), index)).collect();
-        Ok(Self { loaded, store: &project.store, current, records, by_hash, written: None, stale: false })
+        Self { loaded, store: &project.store, current, records, by_hash, written: None, stale: false }
     }
 
     /// A record has landed in the store: the next page shows it.
@@ -68,6 +75,7 @@ impl<'a> PageWriter<'a> {
                 self.records.push(record.clone());
             }
         }
+        self.stale = true;
     }
 
     /// [`PageWriter::write`] after a cell finished, unless the page was written so recently
@@ -95,7 +103,10 @@ impl<'a> PageWriter<'a> {
     /// Writes `results/index.html`, unchanged bytes left alone; returns its path.
     pub fn write(&mut self) -> Result<PathBuf, Error> {
         let started = Instant::now();
-        let page = crate::report::render_page(&self.records, &self.loaded.manifests, &self.current);
+        let current = self.current.as_ref().map_err(|error| Error::Usage {
+            message: format!("cannot write `results/index.html`: the manifests' cells cannot be resolved: {error}"),
+        })?;
+        let page = crate::report::render_page(&self.records, &self.loaded.manifests, current);
         let path = self.store.index_path();
         if !std::fs::read(&path).is_ok_and(|old| old == page.as_bytes()) {
             crate::atomic::write_atomic(&path, page.as_bytes())

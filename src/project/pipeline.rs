@@ -70,9 +70,11 @@ impl Project {
         let root = settings.project.clone();
         Self {
             store: {
-                let store = Store::new(settings.results.clone().unwrap_or_else(|| root.join("results")));
-                match &settings.storage {
-                    Some(storage) => store.with_bases_dir(storage.bases_dir()),
+                let results = settings.results.clone().unwrap_or_else(|| root.join("results"));
+                let bases = settings.storage.as_ref().map(|storage| storage.bases_dir(&results));
+                let store = Store::new(results);
+                match bases {
+                    Some(bases) => store.with_bases_dir(bases),
                     None => store,
                 }
             },

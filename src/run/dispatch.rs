@@ -25,6 +25,10 @@ pub(super) enum Event {
     Note(Notice),
     /// Every cell of this experiment is done: its report is due.
     Finished(String),
+    /// The work waits for everything sent before this to be handled (the reports and the page
+    /// written) before it measures: writing them never overlaps a measurement on this one
+    /// thread.
+    Settled(tokio::sync::oneshot::Sender<()>),
     /// The run is over.
     Done,
 }
@@ -54,7 +58,12 @@ pub(super) async fn dispatch(
                     progress.note(&notice);
                 }
             }
-            Event::Passed(line) => progress.finish(&line),
+            Event::Passed(line) => {
+                // What a Slurm node decided of a cell it did not run (cached, blocked, failed
+                // before there): said in passing, and kept in the journal.
+                observer.noted(&Notice::info(line.trim_end()));
+                progress.finish(&line);
+            }
             Event::Landed(record) => {
                 for notice in observer.recorded(&record) {
                     progress.note(&notice);
@@ -68,6 +77,9 @@ pub(super) async fn dispatch(
                 for notice in observer.finished(&experiment) {
                     progress.note(&notice);
                 }
+            }
+            Event::Settled(done) => {
+                let _ = done.send(());
             }
             Event::Done => break,
         }

@@ -66,10 +66,14 @@ impl Streaks {
         let streak = self.by_toolbox.get_mut(toolbox)?;
         let skipped = streak.stopped.as_mut()?;
         *skipped += 1;
-        Some(format!(
-            "skipped: toolbox `{toolbox}` failed {} cells in a row (last: {}): fix it and rerun",
-            streak.failed, streak.last
-        ))
+        Some(self.reason(toolbox))
+    }
+
+    /// Why a cell of `toolbox` is skipped: its streak.
+    pub(in crate::run) fn reason(&self, toolbox: &str) -> String {
+        let (failed, last) =
+            self.by_toolbox.get(toolbox).map_or((0, ""), |streak| (streak.failed, streak.last.as_str()));
+        format!("skipped: toolbox `{toolbox}` failed {failed} cells in a row (last: {last}): fix it and rerun")
     }
 
     /// The failed cells in a row `toolbox` has now.

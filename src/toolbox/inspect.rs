@@ -163,20 +163,23 @@ pub(crate) async fn inspect(
                 {
                     continue;
                 }
-                match program_options(toolbox, program, &inspection).await {
-                    Some(options) => {
+                let asked = program_options(toolbox, program, &inspection).await;
+                match asked {
+                    Ok(Some(options)) => {
                         inspection.options.insert(program.to_owned(), options);
                     }
                     // A program a block needs (llama-perplexity for quality cells) that is not
                     // there blocks those cells with why; llama-bench and llama-server were
                     // asked for their versions above.
-                    None if programs.contains(program) => {
+                    _ if programs.contains(program) => {
                         let reason = absent_program(toolbox, program, &inspection);
                         inspection.missing.insert(program.to_owned(), reason);
                     }
-                    None => {
+                    // It answered, with no option: not asked again for this container.
+                    Ok(None) => {
                         no_options.insert(program.to_owned());
                     }
+                    Err(()) => {}
                 }
             }
             if let (Some(cache), Some(key)) = (cache, key) {
@@ -277,15 +280,19 @@ fn cache_key(toolbox: &Toolbox, inspection: &Inspection) -> String {
     super::cache::key(&declaration, &runs)
 }
 
-/// What `program --help` in the toolbox lists; `None` when it printed no option (not a tool
-/// of llama.cpp's, or one that cannot run here: its cells fail with its own words then).
-async fn program_options(toolbox: &Toolbox, program: &str, inspection: &Inspection) -> Option<ToolOptions> {
+/// What `program --help` in the toolbox lists: `Ok(None)` when it answered with no option (not
+/// a tool of llama.cpp's, or one that cannot run here: its cells fail with its own words then),
+/// `Err` when it could not be asked (not found, no answer in time): worth asking again.
+async fn program_options(toolbox: &Toolbox, program: &str, inspection: &Inspection) -> Result<Option<ToolOptions>, ()> {
     let context = runs_here(toolbox, inspection);
     let argv = [program.to_owned(), "--help".to_owned()];
-    let launched = launch(toolbox, &argv, &context, &label("help", &toolbox.name.value)).ok()?;
-    let result = capture(&launched, VERSION_TIMEOUT).await.ok()?;
+    let launched = launch(toolbox, &argv, &context, &label("help", &toolbox.name.value)).map_err(|_| ())?;
+    let result = capture(&launched, VERSION_TIMEOUT).await.map_err(|_| ())?;
+    if matches!(result.exit, Exit::TimedOut | Exit::Interrupted) {
+        return Err(());
+    }
     let options = ToolOptions::parse(&String::from_utf8_lossy(&result.combined));
-    (!options.known.is_empty()).then_some(options)
+    Ok((!options.known.is_empty()).then_some(options))
 }
 
 /// Why `program`, whose `--help` listed no option, cannot run in `toolbox`: not found (the

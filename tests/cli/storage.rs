@@ -86,7 +86,14 @@ experiment "where" {
     let made = said.lines().find(|line| line.contains("tmp.")).expect("mktemp's file");
     assert!(Path::new(made.trim()).starts_with(storage_root.join("tmp")), "{made}");
     // The quality reference's base logits are on the root, not in results/.
-    let bases: Vec<_> = std::fs::read_dir(storage_root.join("bases")).unwrap().filter_map(Result::ok).collect();
+    // A folder per store under `bases/`, so that one project's `gc` leaves another's alone.
+    let folders: Vec<PathBuf> = std::fs::read_dir(storage_root.join("bases"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .collect();
+    assert_eq!(folders.len(), 1, "{folders:?}");
+    let bases: Vec<_> = std::fs::read_dir(&folders[0]).unwrap().filter_map(Result::ok).collect();
     assert!(
         bases.iter().any(|entry| entry.path().extension().is_some_and(|extension| extension == "kld")),
         "{bases:?}"

@@ -46,8 +46,11 @@ impl SlurmExecutor<'_> {
             } else {
                 dispatch.summary.time.waiting += spent;
             }
-            // Jobs that waited on their toolbox's `stop-after` go out (or are skipped) as it allows.
-            self.release_held(slurm, dispatch).await?;
+            // Jobs that waited on their toolbox's `stop-after` go out (or are skipped) as it
+            // allows; none once a stop is asked for.
+            if *stop.borrow() == 0 {
+                self.release_held(slurm, dispatch).await?;
+            }
             let open: Vec<u64> = dispatch.jobs.iter().filter(|job| !job.over).map(|job| job.id).collect();
             if open.is_empty() {
                 return Ok(());

@@ -29,13 +29,23 @@ impl SlurmExecutor<'_> {
             return Ok(false);
         }
         if let Some(limit) = self.stop_after(&cells, dispatch) {
+            let failed = dispatch.streaks.failed_in_a_row(&toolbox);
+            // The streak already reached this job's limit (cells of an experiment without one
+            // count to it, but do not stop the toolbox by themselves).
+            if failed >= limit {
+                let reason = dispatch.streaks.reason(&toolbox);
+                for &index in &cells {
+                    self.record_unsubmitted(index, Status::Skipped, &reason, dispatch)?;
+                }
+                return Ok(false);
+            }
             let out = dispatch
                 .jobs
                 .iter()
                 .filter(|job| !job.over && dispatch.planned[job.cells[0]].cell.toolbox == toolbox)
                 .count();
-            let failed = dispatch.streaks.failed_in_a_row(&toolbox);
-            if u64::try_from(out).unwrap_or(u64::MAX).saturating_add(failed) >= limit {
+            // It waits only behind a job that is out: one is always over at some point.
+            if out > 0 && u64::try_from(out).unwrap_or(u64::MAX).saturating_add(failed) >= limit {
                 dispatch.held.push(cells);
                 return Ok(false);
             }
@@ -45,7 +55,8 @@ impl SlurmExecutor<'_> {
     }
 
     /// The jobs that waited: each is submitted, skipped or kept waiting as its toolbox now
-    /// allows, in the order they were planned. Nothing after a Ctrl-C.
+    /// allows, in the order they were planned. Nothing after a Ctrl-C (the caller does not
+    /// call it once one is asked for).
     pub(super) async fn release_held(&self, slurm: &Slurm, dispatch: &mut Dispatch<'_>) -> Result<(), ExecutorError> {
         if dispatch.cancelled || dispatch.held.is_empty() {
             return Ok(());

@@ -61,6 +61,15 @@ impl Walk {
         let _ = self.events.send(Event::Note(notice));
     }
 
+    /// Waits until the dispatcher has handled every event sent so far: the reports and the
+    /// page of the cells before are written before the next measurement starts, not during it.
+    pub(super) async fn settled(&self) {
+        let (done, handled) = tokio::sync::oneshot::channel();
+        if self.events.send(Event::Settled(done)).is_ok() {
+            let _ = handled.await;
+        }
+    }
+
     pub(super) fn stopping(&self) -> bool {
         *self.stop.borrow() > 0
     }

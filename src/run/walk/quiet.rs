@@ -26,8 +26,10 @@ impl LocalExecutor<'_> {
     /// The foreign load just before step `what` starts; with `--quiet-host`, once it has settled
     /// below the threshold or the wait has timed out (the step then runs anyway, and its
     /// records say how busy the host was and how long was waited). Nothing is read when the
-    /// check is off.
+    /// check is off. First the reports and the page of what landed before are written: never
+    /// during the step's measurement.
     pub(super) async fn before_step(&self, what: &str, walk: &mut Walk) -> HostLoad {
+        walk.settled().await;
         let Some(threshold) = self.options.busy_threshold else { return HostLoad::default() };
         let recent = walk.last_load.filter(|(at, _, _)| at.elapsed() < READING_HOLDS);
         let (cpus, first) = match recent {
