@@ -708,25 +708,53 @@ experiment "slow" {
 /// stopped server is killed, not left behind.
 #[test]
 fn a_server_stopped_while_it_starts_fails_its_cell_at_the_ready_timeout() {
+    let started = Instant::now();
+    let (record, pattern) = signal_the_starting_server("stopped", libc::SIGSTOP);
+    assert!(started.elapsed() < Duration::from_secs(60), "ended at the ready timeout, not never");
+    assert!(
+        record.failure.as_ref().unwrap().reason.starts_with("llama-server was not ready after 5 s"),
+        "{:?}",
+        record.failure
+    );
+    assert_eq!(processes_matching(&pattern), 0, "the stopped server is gone");
+}
+
+/// A llama-server killed (SIGKILL) while it starts reads like every killed child, and its
+/// reason does not quote the loading lines it printed before (chaos.sh once found
+/// `print_info: file format = GGUF V3` as the reason).
+#[test]
+fn a_server_killed_while_it_starts_says_so_without_its_loading_chatter() {
+    let (record, _) = signal_the_starting_server("killed", libc::SIGKILL);
+    let reason = &record.failure.as_ref().unwrap().reason;
+    assert_eq!(
+        reason,
+        "llama-server ended (killed by signal 9 (SIGKILL)) before it was ready: it printed no error (the signal \
+         came from outside)"
+    );
+}
+
+/// Runs a server cell of a model path of its own (so that its server is told apart from
+/// others'), sends `signal` to its llama-server as soon as it is there, and returns the cell's
+/// record (failed, with bakeoff's exit code 4) and the pattern that finds the server.
+fn signal_the_starting_server(name: &str, signal: i32) -> (bakeoff::store::CellRecord, String) {
     let llama = Llama::get();
-    // A model path of this test's own, so that its server is told apart from others'.
     let models = tempfile::tempdir().unwrap();
-    let model = models.path().join("stopped-server-gemma.gguf");
+    let model = models.path().join(format!("{name}-server-gemma.gguf"));
     std::os::unix::fs::symlink(&llama.model, &model).unwrap();
-    let directory = project(&[(
-        "experiments/stopped.kdl",
-        r#"model "gemma" { file "stopped-server-gemma.gguf" }
-experiment "stopped" {
-    matrix { model "gemma" }
-    server {
+    let manifest = format!(
+        r#"model "gemma" {{ file "{name}-server-gemma.gguf" }}
+experiment "{name}" {{
+    matrix {{ model "gemma" }}
+    server {{
         args "-nr" "-t" 2 "--ctx-size" 1024
         ready-timeout 5
-    }
-    workload "hello" { request api="completion" max-tokens=4 prompt="Say hello." }
+    }}
+    workload "hello" {{ request api="completion" max-tokens=4 prompt="Say hello." }}
     timeout 30
-}
-"#,
-    )]);
+}}
+"#
+    );
+    let directory = project(&[("experiments/signalled.kdl", &manifest)]);
     let mut bakeoff = Bakeoff::new(directory.path());
     bakeoff.env("PATH", llama.path(None)).arg("--models").arg(models.path()).args(["run", "--no-progress"]);
     let child =
@@ -742,17 +770,11 @@ experiment "stopped" {
         std::thread::sleep(Duration::from_millis(20));
     };
     // SAFETY: kill(2) on the llama-server this test's run started.
-    unsafe { libc::kill(server, libc::SIGSTOP) };
+    unsafe { libc::kill(server, signal) };
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(4), "{stderr}");
-    assert!(started.elapsed() < Duration::from_secs(60), "ended at the ready timeout, not never");
-    let [record] = &records(directory.path())[..] else { panic!("one record") };
+    let [record] = &records(directory.path())[..] else { panic!("one record: {stderr}") };
     assert_eq!(record.status, Status::Failed);
-    assert!(
-        record.failure.as_ref().unwrap().reason.starts_with("llama-server was not ready after 5 s"),
-        "{:?}",
-        record.failure
-    );
-    assert_eq!(processes_matching(&pattern), 0, "the stopped server is gone");
+    (record.clone(), pattern)
 }

@@ -53,10 +53,18 @@ pub(in crate::run) async fn start(
         Server { spawned, port, load_ms: 0.0, slots: None, ran_on: None, log: log.to_path_buf(), served: false };
     loop {
         if let Ok(Some(status)) = server.spawned.child.try_wait() {
-            // Its own error line (an argument it refused), else its last words.
+            // Its own error line (an argument it refused), else its last words; killed by a
+            // signal, its last words are loading chatter that says nothing of why.
             let output = server.output();
-            let tail = crate::process::error_line(&output).map_or_else(|| server.output_tail(), str::to_owned);
-            return Err(RunError::ServerExited { exit: crate::process::status_exit(status), tail });
+            let exit = crate::process::status_exit(status);
+            let tail = match crate::process::error_line(&output) {
+                Some(line) => line.to_owned(),
+                None if matches!(exit, crate::process::Exit::Signal(_)) => {
+                    "it printed no error (the signal came from outside)".to_owned()
+                }
+                None => server.output_tail(),
+            };
+            return Err(RunError::ServerExited { exit, tail });
         }
         // A server that stopped (SIGSTOP) still accepts connections and never answers: each
         // question has a time of its own, so the ready timeout is always reached.
