@@ -74,7 +74,13 @@ fn gc_keeps_the_server_log_of_a_kept_record() {
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     left.sort();
-    assert_eq!(left, [format!("{kept}.log"), "notes.log".to_owned(), format!("server-{kept}.log")], "{}", gc.stdout);
+    // The campaign's journal is no cell's log: it stays.
+    assert_eq!(
+        left,
+        [format!("{kept}.log"), "journal.jsonl".to_owned(), "notes.log".to_owned(), format!("server-{kept}.log")],
+        "{}",
+        gc.stdout
+    );
     assert!(
         gc.stdout.contains(&format!("removed results/logs/server-{gone}.log  (log of no kept record)")),
         "{}",
