@@ -111,13 +111,9 @@ pub enum Error {
     #[diagnostic(code(bakeoff::cli::usage))]
     Usage { message: String },
     /// The storage root cannot be used, or `storage "strict"` finds what lies outside it.
-    #[error("{message}")]
-    #[diagnostic(code(bakeoff::storage::refused))]
-    Storage {
-        message: String,
-        #[help]
-        help: String,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Storage(#[from] crate::storage::StorageError),
     #[error("{message}")]
     #[diagnostic(code(bakeoff::plan::unmatched_selector))]
     UnmatchedSelector {
@@ -170,7 +166,7 @@ impl Error {
             | Self::BadSelector { .. }
             | Self::UnmatchedSelector { .. }
             | Self::Usage { .. }
-            | Self::Storage { .. }
+            | Self::Storage(_)
             | Self::UnknownHost { .. }
             | Self::UnknownToolbox { .. }
             | Self::NoModelRoots => exit::INVALID,

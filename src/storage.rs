@@ -9,7 +9,15 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::Error;
+/// A storage root that cannot be used, or what `storage "strict"` refuses.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("{message}")]
+#[diagnostic(code(bakeoff::storage::refused))]
+pub struct StorageError {
+    pub message: String,
+    #[help]
+    pub help: String,
+}
 
 /// The variable that sets the root when `--storage` does not.
 pub const STORAGE_VARIABLE: &str = "BAKEOFF_STORAGE";
@@ -56,19 +64,19 @@ pub struct Storage {
 impl Storage {
     /// `--storage DIR`, else `BAKEOFF_STORAGE`: an existing folder, made absolute, with the
     /// children's folders made in it. `None` when neither is set.
-    pub fn from_settings(option: Option<&Path>) -> Result<Option<Self>, Error> {
+    pub fn from_settings(option: Option<&Path>) -> Result<Option<Self>, StorageError> {
         let from_variable = std::env::var_os(STORAGE_VARIABLE).filter(|value| !value.is_empty()).map(PathBuf::from);
         let (given, how) = match (option, from_variable) {
             (Some(path), _) => (path.to_path_buf(), "--storage"),
             (None, Some(path)) => (path, STORAGE_VARIABLE),
             (None, None) => return Ok(None),
         };
-        let root = given.canonicalize().map_err(|error| Error::Storage {
+        let root = given.canonicalize().map_err(|error| StorageError {
             message: format!("the storage root `{}` ({how}) cannot be used: {error}", given.display()),
             help: "make the folder first (`mkdir -p`), on the disk the campaign is to write to".to_owned(),
         })?;
         if !root.is_dir() {
-            return Err(Error::Storage {
+            return Err(StorageError {
                 message: format!("the storage root `{}` ({how}) is not a folder", given.display()),
                 help: "name a folder on the disk the campaign is to write to".to_owned(),
             });
@@ -76,7 +84,7 @@ impl Storage {
         let storage = Self { root };
         for (_, folder) in CHILD_FOLDERS {
             let path = storage.root.join(folder);
-            std::fs::create_dir_all(&path).map_err(|error| Error::Storage {
+            std::fs::create_dir_all(&path).map_err(|error| StorageError {
                 message: format!("cannot make `{}` under the storage root: {error}", path.display()),
                 help: "the storage root must be writable by this user".to_owned(),
             })?;

@@ -8,6 +8,7 @@ use super::pipeline::{Loaded, Project};
 use crate::Error;
 use crate::manifest::StoragePolicy;
 use crate::notice::Notice;
+use crate::storage::StorageError;
 
 impl Project {
     /// What lies outside the storage root, a line each; under `storage "strict"` an error.
@@ -15,14 +16,14 @@ impl Project {
         let strict = loaded.manifests.storage.as_ref().is_some_and(|policy| policy.value == StoragePolicy::Strict);
         let Some(storage) = &self.storage else {
             if strict {
-                return Err(Error::Storage {
+                return Err(Error::Storage(StorageError {
                     message: "`storage \"strict\"`: no storage root is set, so nothing says where this campaign may \
                               write"
                         .to_owned(),
                     help: "pass `--storage DIR` or set `BAKEOFF_STORAGE=DIR` (a folder on the disk every file must go \
                            to)"
                     .to_owned(),
-                });
+                }));
             }
             return Ok(Vec::new());
         };
@@ -37,7 +38,7 @@ impl Project {
         }
         let root = storage.root().display();
         if strict {
-            return Err(Error::Storage {
+            return Err(Error::Storage(StorageError {
                 message: format!(
                     "`storage \"strict\"`: {} outside the storage root `{root}`: {}",
                     if outside.len() == 1 { "this lies" } else { "these lie" },
@@ -46,7 +47,7 @@ impl Project {
                 help: "move it under the root (`-C`, `--results`, the toolbox's `-v` mounts), or write \
                        `storage \"warn\"` to be told only"
                     .to_owned(),
-            });
+            }));
         }
         Ok(outside
             .into_iter()

@@ -165,20 +165,31 @@ experiment "e" {
 }
 
 /// The paths created (opened for writing with `O_CREAT`, made, renamed or linked to) in an
-/// `strace -f` log, made absolute against `cwd`; failed calls left out.
+/// `strace -f` log, made absolute against `cwd`; failed calls left out. A call another thread
+/// interrupted is written in two lines (`… <unfinished ...>`, then `<... openat resumed>… = 3`):
+/// its arguments are taken from the first, its result from the second.
 fn created_paths(log: &str, cwd: &Path) -> BTreeSet<PathBuf> {
     let mut paths = BTreeSet::new();
+    let mut unfinished: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
     for line in log.lines() {
-        let Some((call, rest)) = line.split_once(' ').map(|(_, rest)| rest).and_then(|rest| rest.split_once('('))
-        else {
+        let Some((pid, rest)) = line.split_once(' ') else { continue };
+        let whole = if let Some(start) = rest.strip_suffix(" <unfinished ...>") {
+            unfinished.insert(pid, start);
             continue;
+        } else if rest.starts_with("<... ") {
+            let Some(start) = unfinished.remove(pid) else { continue };
+            let result = rest.split_once("resumed>").map_or("", |(_, result)| result);
+            format!("{start}{result}")
+        } else {
+            rest.to_owned()
         };
-        if line.contains(" = -1 ") || line.ends_with("<unfinished ...>") {
+        if whole.contains(" = -1 ") {
             continue;
         }
-        let quoted: Vec<&str> = rest.split('"').skip(1).step_by(2).collect();
+        let Some((call, arguments)) = whole.split_once('(') else { continue };
+        let quoted: Vec<&str> = arguments.split('"').skip(1).step_by(2).collect();
         let target = match call {
-            "open" | "openat" if rest.contains("O_CREAT") => quoted.first(),
+            "open" | "openat" if arguments.contains("O_CREAT") => quoted.first(),
             "creat" | "mkdir" | "mkdirat" => quoted.first(),
             "rename" | "renameat" | "renameat2" | "link" | "linkat" | "symlink" | "symlinkat" => quoted.last(),
             _ => None,
