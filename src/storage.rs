@@ -37,6 +37,19 @@ pub const CHILD_FOLDERS: [(&str, &str); 6] = [
 /// would find none of them. What runs inside a container still gets the root's (`-e`, `env`).
 const KEPT_FOR_CONTAINER_TOOLS: [&str; 1] = ["XDG_DATA_HOME"];
 
+/// Where a process started by bakeoff finds the user's own value of one of them.
+const OWN_PREFIX: &str = "BAKEOFF_OWN_";
+
+/// The user's own value of `variable`: what a bakeoff above this one handed on, else the
+/// environment's.
+fn users_own(variable: &str) -> Option<std::ffi::OsString> {
+    match std::env::var_os(format!("{OWN_PREFIX}{variable}")) {
+        Some(value) if value.is_empty() => None,
+        Some(value) => Some(value),
+        None => std::env::var_os(variable),
+    }
+}
+
 /// Those variables as the user had them before [`Storage::apply_to_process`].
 static USERS_OWN: std::sync::OnceLock<Vec<(&'static str, Option<std::ffi::OsString>)>> = std::sync::OnceLock::new();
 
@@ -123,9 +136,21 @@ impl Storage {
     /// temporary files follow `XDG_CACHE_HOME` and `TMPDIR`. Called once, at the start, before
     /// any other thread exists.
     pub fn apply_to_process(&self) {
-        let _ = USERS_OWN.set(KEPT_FOR_CONTAINER_TOOLS.map(|variable| (variable, std::env::var_os(variable))).into());
-        for (variable, value) in
-            self.child_env().into_iter().chain([(STORAGE_VARIABLE.to_owned(), self.root.display().to_string())])
+        let own: Vec<(&'static str, Option<std::ffi::OsString>)> =
+            KEPT_FOR_CONTAINER_TOOLS.map(|variable| (variable, users_own(variable))).into();
+        // A Slurm job's bakeoff inherits this process's environment: it finds the user's own
+        // values under `BAKEOFF_OWN_…` (empty for unset), not the root's.
+        let handed_on: Vec<(String, std::ffi::OsString)> = own
+            .iter()
+            .map(|(variable, value)| (format!("{OWN_PREFIX}{variable}"), value.clone().unwrap_or_default()))
+            .collect();
+        let _ = USERS_OWN.set(own);
+        for (variable, value) in self
+            .child_env()
+            .into_iter()
+            .map(|(variable, value)| (variable, std::ffi::OsString::from(value)))
+            .chain([(STORAGE_VARIABLE.to_owned(), self.root.clone().into_os_string())])
+            .chain(handed_on)
         {
             // SAFETY: the command line calls this first, while the process has one thread, so
             // nothing reads the environment concurrently.
