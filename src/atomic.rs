@@ -23,6 +23,16 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     result
 }
 
+/// [`write_atomic`] unless `path` already holds `bytes`: an unchanged file keeps its mtime,
+/// and nothing is written. Returns whether it wrote.
+pub(crate) fn write_if_changed(path: &Path, bytes: &[u8]) -> io::Result<bool> {
+    if fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(false);
+    }
+    write_atomic(path, bytes)?;
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

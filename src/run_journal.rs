@@ -84,7 +84,7 @@ impl RunJournal {
         let happened = if record.status == Status::Skipped { Happened::Skip } else { Happened::Cell };
         let mut detail = match &record.failure {
             Some(failure) => failure.reason.clone(),
-            None => format!("in {}", crate::units::format_duration(record_duration(record))),
+            None => format!("in {}", crate::units::format_duration(record.time_taken())),
         };
         if record.attempts > 1 {
             let _ = write!(detail, " (after {} attempts)", record.attempts);
@@ -146,14 +146,4 @@ impl RunJournal {
             failed.0 += 1;
         }
     }
-}
-
-/// A record's time: every round's, or its one run's.
-fn record_duration(record: &CellRecord) -> std::time::Duration {
-    let milliseconds = if record.rounds.is_empty() {
-        record.timings.duration_ms
-    } else {
-        record.rounds.iter().map(|round| round.duration_ms).sum()
-    };
-    std::time::Duration::from_millis(milliseconds)
 }

@@ -108,11 +108,7 @@ pub(crate) fn of_records<'a>(records: impl IntoIterator<Item = &'a CellRecord>) 
     let mut spent = TimeSpent::default();
     let mut servers = std::collections::BTreeSet::new();
     for record in records {
-        let duration = if record.rounds.is_empty() {
-            Duration::from_millis(record.timings.duration_ms)
-        } else {
-            record.rounds.iter().map(|round| Duration::from_millis(round.duration_ms)).sum()
-        };
+        let duration = record.time_taken();
         match (record.status, record.block()) {
             (Status::Blocked | Status::Skipped, _) => {}
             (Status::Failed | Status::TimedOut, _) => spent.failing += duration,

@@ -108,10 +108,8 @@ impl<'a> PageWriter<'a> {
         })?;
         let page = crate::report::render_page(&self.records, &self.loaded.manifests, current);
         let path = self.store.index_path();
-        if !std::fs::read(&path).is_ok_and(|old| old == page.as_bytes()) {
-            crate::atomic::write_atomic(&path, page.as_bytes())
-                .map_err(|source| Error::Io { what: format!("cannot write `{}`", path.display()), source })?;
-        }
+        crate::atomic::write_if_changed(&path, page.as_bytes())
+            .map_err(|source| Error::Io { what: format!("cannot write `{}`", path.display()), source })?;
         self.written = Some((Instant::now(), started.elapsed()));
         self.stale = false;
         Ok(path)

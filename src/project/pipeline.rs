@@ -195,10 +195,7 @@ impl Project {
         if self.host_facts.is_some() {
             return self.host();
         }
-        let used: BTreeSet<&str> =
-            loaded.experiments().iter().flat_map(|experiment| experiment.axis_values("toolbox")).collect();
-        let toolboxes: Vec<&Toolbox> =
-            loaded.manifests.toolboxes.values().filter(|toolbox| used.contains(toolbox.name.value.as_str())).collect();
+        let toolboxes = used_toolboxes(loaded, &loaded.experiments());
         let (host, asked) = std::thread::scope(|scope| {
             let asked = scope.spawn(|| crate::toolbox::Asked::ask(&toolboxes));
             (self.host(), asked.join().unwrap_or_default())
@@ -307,13 +304,8 @@ impl Project {
         if self.host_facts.is_some() {
             return Vec::new();
         }
-        let used: BTreeSet<&str> =
-            experiments.iter().flat_map(|experiment| experiment.axis_values("toolbox")).collect();
-        loaded
-            .manifests
-            .toolboxes
-            .values()
-            .filter(|toolbox| used.contains(toolbox.name.value.as_str()))
+        used_toolboxes(loaded, experiments)
+            .into_iter()
             .filter(|toolbox| toolbox.requires.iter().all(|requirement| requirement.value.check(host).is_ok()))
             .collect()
     }
@@ -374,4 +366,10 @@ impl Project {
         }
         Ok((planned, history))
     }
+}
+
+/// The toolboxes `experiments` run in, as `loaded`'s manifests declare them.
+fn used_toolboxes<'a>(loaded: &'a Loaded, experiments: &[&Experiment]) -> Vec<&'a Toolbox> {
+    let used: BTreeSet<&str> = experiments.iter().flat_map(|experiment| experiment.axis_values("toolbox")).collect();
+    loaded.manifests.toolboxes.values().filter(|toolbox| used.contains(toolbox.name.value.as_str())).collect()
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::pipeline::Loaded;
-use crate::atomic::write_atomic;
+use crate::atomic::write_if_changed;
 use crate::lock::LockFile;
 use crate::report::{self, ExpectedCell, Inputs, ModelKind};
 use crate::store::{CellRecord, Store};
@@ -168,11 +168,7 @@ impl<'a> Reporter<'a> {
 fn write_files(directory: &Path, files: &[(String, String)]) -> io::Result<()> {
     std::fs::create_dir_all(directory)?;
     for (name, content) in files {
-        let path = directory.join(name);
-        if std::fs::read(&path).is_ok_and(|old| old == content.as_bytes()) {
-            continue;
-        }
-        write_atomic(&path, content.as_bytes())?;
+        write_if_changed(&directory.join(name), content.as_bytes())?;
     }
     for entry in std::fs::read_dir(directory)?.filter_map(Result::ok) {
         let path = entry.path();

@@ -343,6 +343,16 @@ impl CellRecord {
         }
     }
 
+    /// The time the cell took: every round's, or its one run's.
+    pub fn time_taken(&self) -> std::time::Duration {
+        let milliseconds = if self.rounds.is_empty() {
+            self.timings.duration_ms
+        } else {
+            self.rounds.iter().map(|round| round.duration_ms).sum()
+        };
+        std::time::Duration::from_millis(milliseconds)
+    }
+
     /// Whether the cell has no more rounds to measure in the run that wrote this: it was
     /// measured once, a round failed, it was blocked, or its last round is in.
     pub fn is_complete(&self) -> bool {
