@@ -713,9 +713,7 @@ impl Counted {
         let shims = tempfile::tempdir().unwrap();
         let log = shims.path().join("calls.log");
         for tool in ["podman", "toolbox"] {
-            let real = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().unwrap();
-            let real = String::from_utf8_lossy(&real.stdout).trim().to_owned();
-            assert!(!real.is_empty(), "`{tool}` is not installed: scripts/containers.sh installs it");
+            let real = crate::support::installed(tool, "scripts/containers.sh").display().to_string();
             let shim = shims.path().join(tool);
             std::fs::write(
                 &shim,

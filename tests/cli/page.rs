@@ -14,13 +14,7 @@ struct Chromium {
 
 impl Chromium {
     fn get() -> Self {
-        let found = Command::new("sh").args(["-c", "command -v chromium"]).output().unwrap();
-        let program = String::from_utf8_lossy(&found.stdout).trim().to_owned();
-        assert!(
-            !program.is_empty(),
-            "`chromium` is not installed: scripts/test.sh installs it (Debian: apt install chromium)"
-        );
-        Self { program: PathBuf::from(program) }
+        Self { program: crate::support::installed("chromium", "scripts/test.sh (Debian: apt install chromium)") }
     }
 
     /// Chromium with the flags a closed, headless machine needs, and a profile of its own.

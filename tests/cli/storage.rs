@@ -7,11 +7,11 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{Bakeoff, Llama, project, records, repo};
+use crate::support::{Bakeoff, Llama, installed, project, records, repo};
 
 #[test]
 fn a_run_with_a_storage_root_writes_only_under_it_and_the_project() {
-    let strace = which("strace");
+    let strace = installed("strace", "scripts/test.sh (Debian: apt install strace)");
     let llama = Llama::get();
     let manifest = r#"model "gemma" { file "gemma-3-270m-q4_k_m.gguf" }
 experiment "where" {
@@ -200,14 +200,4 @@ fn created_paths(log: &str, cwd: &Path) -> BTreeSet<PathBuf> {
         }
     }
     paths
-}
-
-fn which(program: &str) -> PathBuf {
-    let found = Command::new("sh").args(["-c", &format!("command -v {program}")]).output().unwrap();
-    let path = String::from_utf8_lossy(&found.stdout).trim().to_owned();
-    assert!(
-        !path.is_empty(),
-        "`{program}` is not installed: scripts/test.sh installs it (Debian: apt install {program})"
-    );
-    PathBuf::from(path)
 }

@@ -326,3 +326,12 @@ pub(crate) fn answers_health(port: u16) -> bool {
     let _ = stream.read_to_string(&mut response);
     response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200")
 }
+
+/// Where `program` is on PATH; a test that needs it fails, saying who installs it (`installer`),
+/// when it is not there.
+pub(crate) fn installed(program: &str, installer: &str) -> PathBuf {
+    let found = Command::new("sh").args(["-c", &format!("command -v {program}")]).output().unwrap();
+    let path = String::from_utf8_lossy(&found.stdout).trim().to_owned();
+    assert!(!path.is_empty(), "`{program}` is not installed: {installer} installs it");
+    PathBuf::from(path)
+}
