@@ -172,7 +172,8 @@ fn created_paths(log: &str, cwd: &Path) -> BTreeSet<PathBuf> {
     let mut paths = BTreeSet::new();
     let mut unfinished: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
     for line in log.lines() {
-        let Some((pid, rest)) = line.split_once(' ') else { continue };
+        // strace pads the pid to a column (`9497  mkdir(…`) once pids of other widths appear.
+        let Some((pid, rest)) = line.split_once(' ').map(|(pid, rest)| (pid, rest.trim_start())) else { continue };
         let whole = if let Some(start) = rest.strip_suffix(" <unfinished ...>") {
             unfinished.insert(pid, start);
             continue;
